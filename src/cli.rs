@@ -1,0 +1,78 @@
+//! The command line: top-level `Cli`, the `Command` enum and the flags every command shares.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cmd;
+use crate::output::OutputFormat;
+
+/// Exit codes every command shares; commands add their own (3+) in their `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  runtime failure or failed check
+  2  usage error (bad flags, arguments or input)
+  3+ command-specific, see the command's --help";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "meshctl",
+    version,
+    about = "A service mesh in one binary: mTLS sidecars, identities, traffic policy and live metrics",
+    long_about = "meshctl runs a service mesh from one binary: `meshctl proxy` is the mTLS sidecar, \
+                  `meshctl certs` manages the mesh's certificate authority and workload identities.",
+    after_help = EXIT_CODES_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted by every command.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Output format of read commands
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Disable colour (also when NO_COLOR is set or stdout is not a terminal)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// State directory [default: nearest .meshctl/ from the current directory upward]
+    #[arg(long, global = true, env = "MESHCTL_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage the mesh certificate authority and workload certificates
+    Certs(cmd::certs::Args),
+    /// Run the sidecar proxy (mTLS data plane)
+    Proxy(Box<cmd::proxy::Args>),
+    /// Generate shell completions and man pages (for packagers)
+    #[command(hide = true)]
+    Generate(cmd::generate::Args),
+}
+
+/// Logs go to stderr; `-v` raises the level, `RUST_LOG` wins when set.
+pub fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

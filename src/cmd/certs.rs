@@ -1,0 +1,559 @@
+//! `meshctl certs`: create the mesh CA, issue workload certificates, report expiry, inspect files.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use serde::Serialize;
+
+use super::Context;
+use crate::duration::{HumanDuration, format_compact};
+use crate::exit::{CliError, CliResult, code};
+use crate::fsutil::{self, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE};
+use crate::identity::ca::{
+    self, DEFAULT_ANCHOR_LIFETIME, DEFAULT_ISSUER_LIFETIME, DEFAULT_LEAF_LIFETIME,
+};
+use crate::identity::store::{CaStore, InitOptions, Role};
+use crate::identity::workload::{BUNDLE_FILE, CERT_FILE, KEY_FILE};
+use crate::identity::{IdentityError, SpiffeId, pem, spiffe, svid};
+use crate::output::{self, color};
+
+const STATUS_HELP: &str = "\
+Exit codes:
+  0  every certificate is valid (and, with --fail-within, none expires within it)
+  1  failure (no CA in the state dir, unreadable files)
+  2  usage error
+  3  a certificate has expired or expires within --fail-within (each one is named on stderr)";
+
+const INSPECT_HELP: &str = "\
+Exit codes:
+  0  the file parsed and every X.509-SVID rule passed
+  1  a rule failed, or the file is not a PEM certificate";
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Certs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Certs {
+    /// Create the trust anchor (root CA) and the issuer (intermediate CA) in the state dir
+    Init(InitArgs),
+    /// Issue a workload certificate (X.509-SVID) and write tls.crt, tls.key and ca.crt to a directory
+    Issue(IssueArgs),
+    /// Show anchor, issuer and issued leaves with their expiry
+    #[command(after_help = STATUS_HELP)]
+    Status(StatusArgs),
+    /// Explain a PEM certificate or chain and check it against the X.509-SVID rules
+    #[command(after_help = INSPECT_HELP)]
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct InitArgs {
+    /// Trust domain of the mesh (the host part of every SPIFFE ID)
+    #[arg(long, default_value = spiffe::DEFAULT_TRUST_DOMAIN)]
+    trust_domain: String,
+    /// Lifetime of the trust anchor
+    #[arg(long, default_value = "365d")]
+    anchor_lifetime: HumanDuration,
+    /// Lifetime of the issuer (at most the anchor's)
+    #[arg(long, default_value = "90d")]
+    issuer_lifetime: HumanDuration,
+    /// Replace an existing CA (every certificate it issued stops verifying)
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct IssueArgs {
+    /// The workload's SPIFFE ID, e.g. spiffe://mesh.local/ns/local/sa/api
+    spiffe_id: String,
+    /// Directory to write tls.crt (leaf + issuer), tls.key (0600) and ca.crt (trust bundle)
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Lifetime of the leaf (at most what is left of the issuer's)
+    #[arg(long, default_value = "24h")]
+    lifetime: HumanDuration,
+}
+
+#[derive(Debug, clap::Args)]
+struct StatusArgs {
+    /// Exit 3 if any certificate expires within this duration (e.g. 30d)
+    #[arg(long, value_name = "DURATION")]
+    fail_within: Option<HumanDuration>,
+}
+
+#[derive(Debug, clap::Args)]
+struct InspectArgs {
+    /// PEM file holding one certificate or a chain (leaf first)
+    file: PathBuf,
+}
+
+pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
+    match args.command {
+        Certs::Init(a) => init(ctx, a),
+        Certs::Issue(a) => issue(ctx, a),
+        Certs::Status(a) => status(ctx, a),
+        Certs::Inspect(a) => inspect(ctx, a),
+    }
+}
+
+fn store(ctx: &Context<'_>) -> Result<CaStore, CliError> {
+    crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).map(|d| CaStore::new(&d)).ok_or_else(|| {
+        CliError::from(anyhow::anyhow!(
+            "no state directory: no .meshctl/ in {} or above (run `meshctl certs init`, or pass --state-dir)",
+            ctx.cwd.display()
+        ))
+    })
+}
+
+/// Maps identity errors to exit codes: bad input the user typed is a usage error.
+fn identity_error(e: IdentityError) -> CliError {
+    match e {
+        IdentityError::SpiffeId(_)
+        | IdentityError::ForeignTrustDomain { .. }
+        | IdentityError::LifetimeBeyondIssuer { .. }
+        | IdentityError::AlreadyInitialised { .. } => CliError::usage(e),
+        other => CliError::from(anyhow::Error::new(other)),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct InitReport {
+    state_dir: PathBuf,
+    trust_domain: String,
+    anchor_not_after: String,
+    issuer_not_after: String,
+}
+
+fn init(ctx: &mut Context<'_>, a: InitArgs) -> CliResult {
+    let state_dir = crate::state::for_create(ctx.global.state_dir.as_deref(), &ctx.cwd);
+    let store = CaStore::new(&state_dir);
+    let opts = InitOptions {
+        trust_domain: a.trust_domain,
+        anchor_lifetime: a.anchor_lifetime.0,
+        issuer_lifetime: a.issuer_lifetime.0,
+        force: a.force,
+    };
+    debug_assert!(
+        DEFAULT_ANCHOR_LIFETIME.as_secs() == 365 * 86_400
+            && DEFAULT_ISSUER_LIFETIME.as_secs() == 90 * 86_400
+    );
+    let meta = store.init(&opts).map_err(identity_error)?;
+    let certs = store.certificates().map_err(identity_error)?;
+    let when = |role| {
+        certs
+            .iter()
+            .find(|c| c.role == role)
+            .and_then(|c| pem::not_after(&c.der).ok())
+            .map(rfc3339)
+            .unwrap_or_default()
+    };
+    let report = InitReport {
+        state_dir: store.dir().to_path_buf(),
+        trust_domain: meta.trust_domain,
+        anchor_not_after: when(Role::Anchor),
+        issuer_not_after: when(Role::Issuer),
+    };
+    if ctx.global.output.is_structured() {
+        output::render(ctx.out, ctx.global.output, &report, |_| {
+            output::table(["-"])
+        })?;
+    } else {
+        writeln!(
+            ctx.out,
+            "created mesh CA for trust domain {} in {}\n  trust anchor valid until {}\n  issuer       valid until {}",
+            report.trust_domain,
+            report.state_dir.display(),
+            report.anchor_not_after,
+            report.issuer_not_after
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+struct IssueReport {
+    spiffe_id: String,
+    serial: String,
+    not_after: String,
+    files: Vec<PathBuf>,
+}
+
+fn issue(ctx: &mut Context<'_>, a: IssueArgs) -> CliResult {
+    let id: SpiffeId = a
+        .spiffe_id
+        .parse()
+        .map_err(|e: spiffe::SpiffeIdError| CliError::usage(e))?;
+    let store = store(ctx)?;
+    let meta = store.meta().map_err(identity_error)?;
+    if id.trust_domain() != meta.trust_domain {
+        return Err(identity_error(IdentityError::ForeignTrustDomain {
+            got: id.trust_domain().to_string(),
+            mesh: meta.trust_domain,
+        }));
+    }
+    debug_assert_eq!(DEFAULT_LEAF_LIFETIME.as_secs(), 86_400);
+    let issuer = store.issuer().map_err(identity_error)?;
+    let leaf = ca::issue_with_new_key(&issuer, &id, a.lifetime.0).map_err(identity_error)?;
+    let chain = format!("{}{}", leaf.cert_pem, issuer.cert_pem);
+    let bundle = store.bundle_pem().map_err(identity_error)?;
+
+    // Everything is generated before the first byte is written.
+    fsutil::create_private_dir(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let files = [
+        (KEY_FILE, leaf.key_pem.as_bytes(), PRIVATE_FILE_MODE),
+        (CERT_FILE, chain.as_bytes(), PUBLIC_FILE_MODE),
+        (BUNDLE_FILE, bundle.as_bytes(), PUBLIC_FILE_MODE),
+    ];
+    let mut written = Vec::new();
+    for (name, body, mode) in files {
+        let path = a.out.join(name);
+        fsutil::write_atomic(&path, body, mode)
+            .with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+    }
+    store.record_leaf(&leaf.cert_pem).map_err(identity_error)?;
+
+    let der = pem::first_cert(&leaf.cert_pem).map_err(identity_error)?;
+    let parsed = pem::parse(&der).map_err(identity_error)?;
+    let report = IssueReport {
+        spiffe_id: id.to_string(),
+        serial: pem::hex_serial(parsed.raw_serial()),
+        not_after: rfc3339(pem::to_system_time(parsed.validity().not_after.timestamp())),
+        files: written,
+    };
+    if ctx.global.output.is_structured() {
+        output::render(ctx.out, ctx.global.output, &report, |_| {
+            output::table(["-"])
+        })?;
+    } else {
+        writeln!(
+            ctx.out,
+            "issued {} (serial {}), valid until {}",
+            report.spiffe_id, report.serial, report.not_after
+        )?;
+        for f in &report.files {
+            writeln!(ctx.out, "  wrote {}", f.display())?;
+        }
+    }
+    Ok(())
+}
+
+/// One row of `certs status`; also its JSON/YAML shape (a stable contract).
+#[derive(Debug, Serialize)]
+struct CertRow {
+    role: Role,
+    subject: String,
+    spiffe_id: Option<String>,
+    serial: String,
+    not_before: String,
+    not_after: String,
+    seconds_left: i64,
+    state: CertState,
+    path: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum CertState {
+    Valid,
+    /// Less than a fifth of its lifetime left, or inside `--fail-within`.
+    Expiring,
+    Expired,
+    NotYetValid,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusReport {
+    certificates: Vec<CertRow>,
+}
+
+fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
+    let store = store(ctx)?;
+    let now = pem::unix_seconds(SystemTime::now());
+    let window = a.fail_within.map(|d| d.0.as_secs() as i64);
+    let mut rows = Vec::new();
+    for cert in store.certificates().map_err(identity_error)? {
+        let parsed = pem::parse(&cert.der).map_err(identity_error)?;
+        let (nb, na) = (
+            parsed.validity().not_before.timestamp(),
+            parsed.validity().not_after.timestamp(),
+        );
+        let left = na - now;
+        let state = if left <= 0 {
+            CertState::Expired
+        } else if nb > now {
+            CertState::NotYetValid
+        } else if window.is_some_and(|w| left < w) || left * 5 < (na - nb) {
+            CertState::Expiring
+        } else {
+            CertState::Valid
+        };
+        let spiffe_id = svid::uri_sans(&parsed).first().map(|s| s.to_string());
+        let subject = spiffe_id.clone().unwrap_or_else(|| common_name(&parsed));
+        rows.push(CertRow {
+            role: cert.role,
+            subject,
+            spiffe_id,
+            serial: pem::hex_serial(parsed.raw_serial()),
+            not_before: rfc3339(pem::to_system_time(nb)),
+            not_after: rfc3339(pem::to_system_time(na)),
+            seconds_left: left,
+            state,
+            path: cert.path,
+        });
+    }
+    let report = StatusReport { certificates: rows };
+    output::render(ctx.out, ctx.global.output, &report, |wide| {
+        status_table(&report.certificates, wide)
+    })?;
+
+    let failing: Vec<&CertRow> = report
+        .certificates
+        .iter()
+        .filter(|r| r.state == CertState::Expired || window.is_some_and(|w| r.seconds_left < w))
+        .collect();
+    if failing.is_empty() {
+        return Ok(());
+    }
+    for r in &failing {
+        let when = if r.seconds_left <= 0 {
+            format!("expired {} ago", format_compact(-r.seconds_left))
+        } else {
+            format!("expires in {}", format_compact(r.seconds_left))
+        };
+        eprintln!(
+            "{} {:?} {} {} ({})",
+            color::bad("expiring:"),
+            r.role,
+            r.subject,
+            when,
+            r.not_after
+        );
+    }
+    Err(CliError::silent(code::EXPIRING))
+}
+
+fn status_table(rows: &[CertRow], wide: bool) -> comfy_table::Table {
+    let mut headers = vec![
+        "ROLE",
+        "SUBJECT",
+        "SERIAL",
+        "NOT AFTER",
+        "TIME LEFT",
+        "STATUS",
+    ];
+    if wide {
+        headers.push("PATH");
+    }
+    let mut t = output::table(headers);
+    for r in rows {
+        let state = match r.state {
+            CertState::Valid => color::ok("valid"),
+            CertState::Expiring => color::warn("expiring"),
+            CertState::Expired => color::bad("expired"),
+            CertState::NotYetValid => color::warn("not-yet-valid"),
+        };
+        let role = format!("{:?}", r.role).to_lowercase();
+        let serial = if wide || r.serial.len() <= 23 {
+            r.serial.clone()
+        } else {
+            format!("{}…", &r.serial[..23])
+        };
+        let mut row = vec![
+            role,
+            r.subject.clone(),
+            serial,
+            r.not_after.clone(),
+            format_compact(r.seconds_left),
+            state.to_string(),
+        ];
+        if wide {
+            row.push(r.path.display().to_string());
+        }
+        t.add_row(row);
+    }
+    t
+}
+
+#[derive(Debug, Serialize)]
+struct InspectedCert {
+    position: usize,
+    subject: String,
+    issuer: String,
+    serial: String,
+    not_before: String,
+    not_after: String,
+    key: String,
+    is_ca: bool,
+    uri_sans: Vec<String>,
+    dns_sans: Vec<String>,
+    extensions: Vec<String>,
+    rules: Vec<svid::RuleOutcome>,
+}
+
+fn inspect(ctx: &mut Context<'_>, a: InspectArgs) -> CliResult {
+    let text = std::fs::read_to_string(&a.file)
+        .with_context(|| format!("reading {}", a.file.display()))?;
+    let ders = pem::certs(&text).with_context(|| format!("{}", a.file.display()))?;
+    let mut certs = Vec::new();
+    for (i, der) in ders.iter().enumerate() {
+        let parsed = pem::parse(der)
+            .with_context(|| format!("{}: certificate #{}", a.file.display(), i + 1))?;
+        certs.push(describe(i, &parsed));
+    }
+    let failed = certs.iter().any(|c| c.rules.iter().any(|r| !r.passed));
+    if ctx.global.output.is_structured() {
+        output::render(ctx.out, ctx.global.output, &certs, |_| output::table(["-"]))?;
+    } else {
+        print_inspection(ctx.out, &a.file, &certs)?;
+    }
+    if failed {
+        return Err(CliError::new(
+            anyhow::anyhow!(
+                "{}: an X.509-SVID rule failed (marked ✗ above)",
+                a.file.display()
+            ),
+            code::FAILURE,
+        ));
+    }
+    Ok(())
+}
+
+fn describe(position: usize, c: &x509_parser::certificate::X509Certificate<'_>) -> InspectedCert {
+    use x509_parser::extensions::GeneralName;
+    let ca = svid::is_ca(c);
+    let dns_sans = match c.subject_alternative_name() {
+        Ok(Some(san)) => san
+            .value
+            .general_names
+            .iter()
+            .filter_map(|n| {
+                if let GeneralName::DNSName(d) = n {
+                    Some(d.to_string())
+                } else {
+                    None
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let extensions = c
+        .extensions()
+        .iter()
+        .map(|e| {
+            let name = x509_parser::objects::oid2sn(&e.oid, x509_parser::objects::oid_registry())
+                .map(str::to_string)
+                .unwrap_or_else(|_| e.oid.to_id_string());
+            if e.critical {
+                format!("{name} (critical)")
+            } else {
+                name
+            }
+        })
+        .collect();
+    // A chain's leaf (position 0, not a CA) gets the leaf rules; signing certs get CA rules.
+    let rules = if ca {
+        svid::signing_rules(c)
+    } else {
+        svid::leaf_rules(c)
+    };
+    InspectedCert {
+        position,
+        subject: c.subject().to_string(),
+        issuer: c.issuer().to_string(),
+        serial: pem::hex_serial(c.raw_serial()),
+        not_before: rfc3339(pem::to_system_time(c.validity().not_before.timestamp())),
+        not_after: rfc3339(pem::to_system_time(c.validity().not_after.timestamp())),
+        key: key_type(c),
+        is_ca: ca,
+        uri_sans: svid::uri_sans(c).into_iter().map(str::to_string).collect(),
+        dns_sans,
+        extensions,
+        rules,
+    }
+}
+
+fn print_inspection(
+    out: &mut dyn std::io::Write,
+    file: &Path,
+    certs: &[InspectedCert],
+) -> std::io::Result<()> {
+    for c in certs {
+        let kind = if c.is_ca {
+            "CA certificate"
+        } else {
+            "leaf certificate"
+        };
+        writeln!(out, "{} #{} ({kind})", file.display(), c.position + 1)?;
+        writeln!(out, "  subject:     {}", c.subject)?;
+        writeln!(out, "  issuer:      {}", c.issuer)?;
+        writeln!(out, "  serial:      {}", c.serial)?;
+        writeln!(out, "  not before:  {}", c.not_before)?;
+        writeln!(out, "  not after:   {}", c.not_after)?;
+        writeln!(out, "  key:         {}", c.key)?;
+        writeln!(out, "  URI SANs:    {}", join_or_none(&c.uri_sans))?;
+        writeln!(out, "  DNS SANs:    {}", join_or_none(&c.dns_sans))?;
+        writeln!(out, "  extensions:  {}", join_or_none(&c.extensions))?;
+        writeln!(out, "  X.509-SVID rules:")?;
+        for r in &c.rules {
+            let mark = if r.passed {
+                color::ok("✓")
+            } else {
+                color::bad("✗")
+            };
+            writeln!(out, "    {mark} {:<28} {}", r.rule.name(), r.detail)?;
+        }
+    }
+    Ok(())
+}
+
+fn join_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "(none)".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn common_name(c: &x509_parser::certificate::X509Certificate<'_>) -> String {
+    c.subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn key_type(c: &x509_parser::certificate::X509Certificate<'_>) -> String {
+    use x509_parser::public_key::PublicKey;
+    let spki = c.public_key();
+    match spki.parsed() {
+        Ok(PublicKey::EC(_)) => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|oid| match oid.to_id_string().as_str() {
+                    "1.2.840.10045.3.1.7" => "P-256".to_string(),
+                    "1.3.132.0.34" => "P-384".to_string(),
+                    other => other.to_string(),
+                })
+                .unwrap_or_else(|| "unknown curve".into());
+            format!("ECDSA {curve}")
+        }
+        Ok(PublicKey::RSA(k)) => format!("RSA {} bits", k.key_size()),
+        Ok(_) | Err(_) => spki.algorithm.algorithm.to_id_string(),
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| format!("{t:?}"))
+}

@@ -1,0 +1,46 @@
+//! One module per subcommand: each has `Args` (clap) and `run`; the only code that prints.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::exit::CliResult;
+
+pub mod certs;
+pub mod generate;
+pub mod proxy;
+
+/// What every command gets: the global flags, the working directory and stdout.
+pub struct Context<'a> {
+    pub global: GlobalArgs,
+    pub cwd: PathBuf,
+    pub out: &'a mut dyn Write,
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("global", &self.global)
+            .field("cwd", &self.cwd)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the parsed command line, writing data to stdout.
+pub fn run(cli: Cli) -> CliResult {
+    let cwd = std::env::current_dir()?;
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    let mut ctx = Context {
+        global: cli.global,
+        cwd,
+        out: &mut lock,
+    };
+    let result = match cli.command {
+        Command::Certs(args) => certs::run(&mut ctx, args),
+        Command::Proxy(args) => proxy::run(&mut ctx, *args),
+        Command::Generate(args) => generate::run(&mut ctx, args),
+    };
+    // A failed flush of stdout is a failure too (and a broken pipe exits 0 in main).
+    result.and_then(|()| ctx.out.flush().map_err(Into::into))
+}

@@ -1,0 +1,76 @@
+//! The one place exit codes are defined: every command returns a [`CliError`] carrying its code.
+
+use std::fmt;
+
+/// Exit codes shared by every command (SPEC §8). Command-specific codes start at 3 and are
+/// documented in each command's `--help`.
+pub mod code {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// Runtime failure, or a check that failed.
+    pub const FAILURE: i32 = 1;
+    /// Usage error: bad flags or arguments (also what clap exits with).
+    pub const USAGE: i32 = 2;
+    /// `certs status --fail-within`: something expires within the window.
+    pub const EXPIRING: i32 = 3;
+}
+
+/// An error on its way to `main`, which prints it (if any) and exits with `code`.
+#[derive(Debug)]
+pub struct CliError {
+    pub error: Option<anyhow::Error>,
+    pub code: i32,
+}
+
+pub type CliResult = Result<(), CliError>;
+
+impl CliError {
+    pub fn new(error: anyhow::Error, code: i32) -> Self {
+        CliError {
+            error: Some(error),
+            code,
+        }
+    }
+
+    /// A usage error (exit 2) detected after clap parsed the arguments.
+    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
+        CliError::new(error.into(), code::USAGE)
+    }
+
+    /// A non-zero exit with nothing more to print (the command already explained itself).
+    pub fn silent(code: i32) -> Self {
+        CliError { error: None, code }
+    }
+
+    /// True when the failure is only a closed stdout (`meshctl … | head`): exit 0 then.
+    pub fn is_broken_pipe(&self) -> bool {
+        self.error.as_ref().is_some_and(|e| {
+            e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            })
+        })
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(error: anyhow::Error) -> Self {
+        CliError::new(error, code::FAILURE)
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(error: std::io::Error) -> Self {
+        CliError::new(error.into(), code::FAILURE)
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.error {
+            // `{:#}` joins the context chain on one line: "issuing leaf: reading …: denied".
+            Some(e) => write!(f, "{e:#}"),
+            None => write!(f, "exit status {}", self.code),
+        }
+    }
+}

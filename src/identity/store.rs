@@ -1,0 +1,229 @@
+//! The CA's files in the state directory: anchor, issuer, bundle and the leaves `certs issue` made.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::ca::{self, SigningCa};
+use super::{IdentityError, pem, spiffe};
+use crate::fsutil::{self, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE};
+
+/// Sub-directory of the state dir holding the CA.
+pub const IDENTITY_DIR: &str = "identity";
+const ANCHOR_CERT: &str = "trust-anchor.crt";
+const ANCHOR_KEY: &str = "trust-anchor.key";
+const ISSUER_CERT: &str = "issuer.crt";
+const ISSUER_KEY: &str = "issuer.key";
+const BUNDLE: &str = "bundle.crt";
+const META: &str = "mesh.json";
+const LEAVES: &str = "leaves";
+
+/// What `certs init` creates.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    pub trust_domain: String,
+    pub anchor_lifetime: Duration,
+    pub issuer_lifetime: Duration,
+    pub force: bool,
+}
+
+/// Facts about the mesh kept next to its CA.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeshMeta {
+    pub trust_domain: String,
+}
+
+/// The role a certificate plays in the mesh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Anchor,
+    Issuer,
+    Leaf,
+}
+
+/// A certificate the store knows, with where it lives.
+#[derive(Debug, Clone)]
+pub struct StoredCert {
+    pub role: Role,
+    pub path: PathBuf,
+    pub der: rustls_pki_types::CertificateDer<'static>,
+}
+
+/// The CA directory inside a state dir.
+#[derive(Debug, Clone)]
+pub struct CaStore {
+    dir: PathBuf,
+}
+
+impl CaStore {
+    pub fn new(state_dir: &Path) -> Self {
+        CaStore {
+            dir: state_dir.join(IDENTITY_DIR),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn exists(&self) -> bool {
+        self.dir.join(ISSUER_CERT).is_file()
+    }
+
+    fn require(&self) -> Result<(), IdentityError> {
+        if self.exists() {
+            Ok(())
+        } else {
+            Err(IdentityError::NotInitialised {
+                dir: self.dir.clone(),
+            })
+        }
+    }
+
+    /// Creates anchor, issuer and bundle. Everything is generated and written to a sibling
+    /// directory first, then swapped in by rename: a failure leaves the old CA (or nothing).
+    pub fn init(&self, opts: &InitOptions) -> Result<MeshMeta, IdentityError> {
+        if self.exists() && !opts.force {
+            return Err(IdentityError::AlreadyInitialised {
+                dir: self.dir.clone(),
+            });
+        }
+        spiffe::validate_trust_domain(&opts.trust_domain)?;
+        if opts.issuer_lifetime > opts.anchor_lifetime {
+            return Err(IdentityError::LifetimeBeyondIssuer {
+                requested: crate::duration::format_compact(opts.issuer_lifetime.as_secs() as i64),
+                left: crate::duration::format_compact(opts.anchor_lifetime.as_secs() as i64),
+            });
+        }
+        let anchor = ca::new_anchor(&opts.trust_domain, opts.anchor_lifetime)?;
+        let anchor_ca = SigningCa::from_pem(&anchor.cert_pem, &anchor.key_pem)?;
+        let issuer = anchor_ca.sign_issuer(&opts.trust_domain, opts.issuer_lifetime)?;
+        let meta = MeshMeta {
+            trust_domain: opts.trust_domain.clone(),
+        };
+        let meta_json =
+            serde_json::to_vec_pretty(&meta).map_err(|e| IdentityError::Generate(e.to_string()))?;
+
+        let parent = self.dir.parent().unwrap_or(Path::new("."));
+        fsutil::create_private_dir(parent).map_err(|e| IdentityError::io(parent, e))?;
+        let staging = parent.join(format!(".{IDENTITY_DIR}.new-{}", std::process::id()));
+        let write_all = || -> Result<(), IdentityError> {
+            fsutil::create_private_dir(&staging.join(LEAVES))
+                .map_err(|e| IdentityError::io(&staging, e))?;
+            for (name, body, mode) in [
+                (ANCHOR_CERT, anchor.cert_pem.as_bytes(), PUBLIC_FILE_MODE),
+                (ANCHOR_KEY, anchor.key_pem.as_bytes(), PRIVATE_FILE_MODE),
+                (ISSUER_CERT, issuer.cert_pem.as_bytes(), PUBLIC_FILE_MODE),
+                (ISSUER_KEY, issuer.key_pem.as_bytes(), PRIVATE_FILE_MODE),
+                (BUNDLE, anchor.cert_pem.as_bytes(), PUBLIC_FILE_MODE),
+                (META, meta_json.as_slice(), PUBLIC_FILE_MODE),
+            ] {
+                let path = staging.join(name);
+                fsutil::write_atomic(&path, body, mode).map_err(|e| IdentityError::io(&path, e))?;
+            }
+            Ok(())
+        };
+        if let Err(e) = write_all() {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+        let retired = parent.join(format!(".{IDENTITY_DIR}.old-{}", std::process::id()));
+        if self.dir.exists() {
+            fs::rename(&self.dir, &retired).map_err(|e| IdentityError::io(&self.dir, e))?;
+        }
+        fs::rename(&staging, &self.dir).map_err(|e| IdentityError::io(&self.dir, e))?;
+        let _ = fs::remove_dir_all(&retired);
+        Ok(meta)
+    }
+
+    pub fn meta(&self) -> Result<MeshMeta, IdentityError> {
+        self.require()?;
+        let path = self.dir.join(META);
+        let text = fs::read(&path).map_err(|e| IdentityError::io(&path, e))?;
+        serde_json::from_slice(&text).map_err(|e| IdentityError::File {
+            path,
+            why: e.to_string(),
+        })
+    }
+
+    /// The issuer, ready to sign. Its key file must not be readable by other users.
+    pub fn issuer(&self) -> Result<SigningCa, IdentityError> {
+        self.require()?;
+        let cert_path = self.dir.join(ISSUER_CERT);
+        let cert = fs::read_to_string(&cert_path).map_err(|e| IdentityError::io(&cert_path, e))?;
+        let key = super::workload::read_private_key(&self.dir.join(ISSUER_KEY))?;
+        SigningCa::from_pem(&cert, &key)
+    }
+
+    pub fn issuer_pem(&self) -> Result<String, IdentityError> {
+        self.read_text(ISSUER_CERT)
+    }
+
+    pub fn bundle_pem(&self) -> Result<String, IdentityError> {
+        self.read_text(BUNDLE)
+    }
+
+    fn read_text(&self, name: &str) -> Result<String, IdentityError> {
+        self.require()?;
+        let path = self.dir.join(name);
+        fs::read_to_string(&path).map_err(|e| IdentityError::io(&path, e))
+    }
+
+    /// Remembers an issued leaf (public part only) so `certs status` can report it.
+    pub fn record_leaf(&self, leaf_pem: &str) -> Result<PathBuf, IdentityError> {
+        let der = pem::first_cert(leaf_pem)?;
+        let serial = pem::parse(&der)?
+            .raw_serial()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        let dir = self.dir.join(LEAVES);
+        fsutil::create_private_dir(&dir).map_err(|e| IdentityError::io(&dir, e))?;
+        let path = dir.join(format!("{serial}.crt"));
+        fsutil::write_atomic(&path, leaf_pem.as_bytes(), PUBLIC_FILE_MODE)
+            .map_err(|e| IdentityError::io(&path, e))?;
+        Ok(path)
+    }
+
+    /// Every certificate the store knows: anchors in the bundle, the issuer, recorded leaves.
+    pub fn certificates(&self) -> Result<Vec<StoredCert>, IdentityError> {
+        self.require()?;
+        let mut out = Vec::new();
+        let bundle = self.dir.join(BUNDLE);
+        for der in pem::certs(&self.bundle_pem()?)? {
+            out.push(StoredCert {
+                role: Role::Anchor,
+                path: bundle.clone(),
+                der,
+            });
+        }
+        out.push(StoredCert {
+            role: Role::Issuer,
+            path: self.dir.join(ISSUER_CERT),
+            der: pem::first_cert(&self.issuer_pem()?)?,
+        });
+        let leaves = self.dir.join(LEAVES);
+        let mut paths: Vec<PathBuf> = match fs::read_dir(&leaves) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(IdentityError::io(&leaves, e)),
+        };
+        paths.sort();
+        for path in paths {
+            let text = fs::read_to_string(&path).map_err(|e| IdentityError::io(&path, e))?;
+            out.push(StoredCert {
+                role: Role::Leaf,
+                der: pem::first_cert(&text)?,
+                path,
+            });
+        }
+        Ok(out)
+    }
+}

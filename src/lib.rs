@@ -1,0 +1,13 @@
+//! meshctl: a service mesh in one binary — the library behind the `meshctl` CLI.
+#![forbid(unsafe_code)]
+#![warn(missing_debug_implementations, rust_2018_idioms)]
+
+pub mod cli;
+pub mod cmd;
+pub mod duration;
+pub mod exit;
+pub mod fsutil;
+pub mod identity;
+pub mod output;
+pub mod proxy;
+pub mod state;

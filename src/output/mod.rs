@@ -1,0 +1,71 @@
+//! One rendering path: comfy-table for people, serde for machines, always into a `Write`.
+
+use std::io::{self, Write};
+
+use comfy_table::{ContentArrangement, Table, presets};
+use serde::Serialize;
+
+pub mod color;
+
+/// `-o/--output`: how read commands print their result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// The table with extra columns.
+    Wide,
+    /// JSON; streams print one object per line (NDJSON).
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+impl OutputFormat {
+    pub fn is_structured(self) -> bool {
+        matches!(self, OutputFormat::Json | OutputFormat::Yaml)
+    }
+}
+
+/// Writes `value` as JSON/YAML, or the table `table(wide)` builds for table/wide.
+pub fn render<T: Serialize + ?Sized>(
+    out: &mut dyn Write,
+    format: OutputFormat,
+    value: &T,
+    table: impl FnOnce(bool) -> Table,
+) -> io::Result<()> {
+    match format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
+            writeln!(out)
+        }
+        OutputFormat::Yaml => {
+            let text = serde_yaml::to_string(value).map_err(io::Error::other)?;
+            out.write_all(text.as_bytes())
+        }
+        OutputFormat::Table => writeln!(out, "{}", table(false)),
+        OutputFormat::Wide => writeln!(out, "{}", table(true)),
+    }
+}
+
+/// Writes one JSON object on its own line (NDJSON streams).
+pub fn json_line<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(io::Error::other)?;
+    writeln!(out)?;
+    out.flush()
+}
+
+/// A borderless, kubectl-style table with upper-case headers.
+pub fn table<I, S>(headers: I) -> Table
+where
+    I: IntoIterator<Item = S>,
+    S: Into<comfy_table::Cell>,
+{
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(headers);
+    // Tables go to pipes as often as to terminals: keep them plain and stable.
+    t.force_no_tty();
+    t
+}
