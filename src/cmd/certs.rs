@@ -57,10 +57,10 @@ struct InitArgs {
     #[arg(long, default_value = spiffe::DEFAULT_TRUST_DOMAIN)]
     trust_domain: String,
     /// Lifetime of the trust anchor
-    #[arg(long, default_value = "365d")]
+    #[arg(long, default_value = "365d", allow_hyphen_values = true)]
     anchor_lifetime: HumanDuration,
     /// Lifetime of the issuer (at most the anchor's)
-    #[arg(long, default_value = "90d")]
+    #[arg(long, default_value = "90d", allow_hyphen_values = true)]
     issuer_lifetime: HumanDuration,
     /// Replace an existing CA (every certificate it issued stops verifying)
     #[arg(long)]
@@ -75,14 +75,14 @@ struct IssueArgs {
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Lifetime of the leaf (at most what is left of the issuer's)
-    #[arg(long, default_value = "24h")]
+    #[arg(long, default_value = "24h", allow_hyphen_values = true)]
     lifetime: HumanDuration,
 }
 
 #[derive(Debug, clap::Args)]
 struct StatusArgs {
     /// Exit 3 if any certificate expires within this duration (e.g. 30d)
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     fail_within: Option<HumanDuration>,
 }
 

@@ -69,7 +69,7 @@ impl SigningCa {
         self.not_after
     }
 
-    fn issuer(&self) -> Result<Issuer<'static, &KeyPair>, IdentityError> {
+    pub(super) fn issuer(&self) -> Result<Issuer<'static, &KeyPair>, IdentityError> {
         Issuer::from_ca_cert_pem(&self.cert_pem, &self.key)
             .map_err(|e| IdentityError::Generate(e.to_string()))
     }

@@ -55,3 +55,6 @@ impl IdentityError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

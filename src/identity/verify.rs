@@ -125,7 +125,10 @@ impl TrustBundle {
             .map_err(|e| match e {
                 webpki::Error::CertExpired { .. } => VerifyError::Expired,
                 webpki::Error::CertNotValidYet { .. } => VerifyError::NotYetValid,
-                webpki::Error::UnknownIssuer => VerifyError::UnknownIssuer,
+                // A foreign CA that happens to share our CA's name fails on the signature.
+                webpki::Error::UnknownIssuer | webpki::Error::InvalidSignatureForPublicKey => {
+                    VerifyError::UnknownIssuer
+                }
                 other => VerifyError::Chain(format!("{other:?}")),
             })?;
         Ok(id)

@@ -1,0 +1,155 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_meshctl_global_optspecs
+    string join \n o/output= no-color v/verbose state-dir= h/help V/version
+end
+
+function __fish_meshctl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_meshctl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_meshctl_using_subcommand
+    set -l cmd (__fish_meshctl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c meshctl -n "__fish_meshctl_needs_command" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_needs_command" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_needs_command" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_needs_command" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_needs_command" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "certs" -d 'Manage the mesh certificate authority and workload certificates'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "proxy" -d 'Run the sidecar proxy (mTLS data plane)'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "generate" -d 'Generate shell completions and man pages (for packagers)'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect help" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect help" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect help" -f -a "init" -d 'Create the trust anchor (root CA) and the issuer (intermediate CA) in the state dir'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect help" -f -a "issue" -d 'Issue a workload certificate (X.509-SVID) and write tls.crt, tls.key and ca.crt to a directory'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect help" -f -a "status" -d 'Show anchor, issuer and issued leaves with their expiry'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect help" -f -a "inspect" -d 'Explain a PEM certificate or chain and check it against the X.509-SVID rules'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l trust-domain -d 'Trust domain of the mesh (the host part of every SPIFFE ID)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l anchor-lifetime -d 'Lifetime of the trust anchor' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l issuer-lifetime -d 'Lifetime of the issuer (at most the anchor\'s)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l force -d 'Replace an existing CA (every certificate it issued stops verifying)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -l out -d 'Directory to write tls.crt (leaf + issuer), tls.key (0600) and ca.crt (trust bundle)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -l lifetime -d 'Lifetime of the leaf (at most what is left of the issuer\'s)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -l fail-within -d 'Exit 3 if any certificate expires within this duration (e.g. 30d)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "init" -d 'Create the trust anchor (root CA) and the issuer (intermediate CA) in the state dir'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "issue" -d 'Issue a workload certificate (X.509-SVID) and write tls.crt, tls.key and ca.crt to a directory'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show anchor, issuer and issued leaves with their expiry'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "inspect" -d 'Explain a PEM certificate or chain and check it against the X.509-SVID rules'
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -f -a "completions" -d 'Write completion scripts for bash, zsh, fish and powershell into DIR'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -f -a "man" -d 'Write one man page per command and subcommand into DIR'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -l dir -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -l dir -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Write completion scripts for bash, zsh, fish and powershell into DIR'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'Write one man page per command and subcommand into DIR'
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from certs proxy generate help" -f -a "certs" -d 'Manage the mesh certificate authority and workload certificates'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from certs proxy generate help" -f -a "proxy" -d 'Run the sidecar proxy (mTLS data plane)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from certs proxy generate help" -f -a "generate" -d 'Generate shell completions and man pages (for packagers)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from certs proxy generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "init" -d 'Create the trust anchor (root CA) and the issuer (intermediate CA) in the state dir'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "issue" -d 'Issue a workload certificate (X.509-SVID) and write tls.crt, tls.key and ca.crt to a directory'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "status" -d 'Show anchor, issuer and issued leaves with their expiry'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "inspect" -d 'Explain a PEM certificate or chain and check it against the X.509-SVID rules'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'Write completion scripts for bash, zsh, fish and powershell into DIR'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "man" -d 'Write one man page per command and subcommand into DIR'

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The project's test command (README "Set-up", step 2; .ci/run calls it too).
+# Installs the system tools the integration tests drive — openssl, curl (HTTP/1.1, h2c),
+# promtool (a real Prometheus parser for /metrics) — then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+command -v promtool >/dev/null || need+=(prometheus)
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "scripts/test.sh: installing ${need[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Tests spawn real proxies and servers; two test threads keep a 2-core machine responsive.
+exec cargo test --locked -- --test-threads="${MESHCTL_TEST_THREADS:-2}" "$@"

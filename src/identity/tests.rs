@@ -1,0 +1,281 @@
+//! Verification tests: for every X.509-SVID rule a leaf crafted to break exactly that rule.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rcgen::{
+    CertificateParams, CustomExtension, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, SanType,
+};
+use rustls_pki_types::{CertificateDer, UnixTime};
+
+use super::ca::{self, SigningCa};
+use super::svid::SvidRule;
+use super::verify::{MeshServerVerifier, TrustBundle, Usage, VerifyError};
+use super::{SpiffeId, WorkloadIdentity, pem};
+
+const ID: &str = "spiffe://mesh.local/ns/local/sa/api";
+
+/// A throwaway mesh CA: bundle + issuer, all in memory.
+struct TestCa {
+    bundle: Arc<TrustBundle>,
+    issuer: SigningCa,
+}
+
+impl TestCa {
+    fn new() -> Self {
+        let anchor = ca::new_anchor("mesh.local", Duration::from_secs(86_400 * 10)).unwrap();
+        let anchor_ca = SigningCa::from_pem(&anchor.cert_pem, &anchor.key_pem).unwrap();
+        let issuer = anchor_ca
+            .sign_issuer("mesh.local", Duration::from_secs(86_400 * 5))
+            .unwrap();
+        TestCa {
+            bundle: Arc::new(TrustBundle::from_pem(&anchor.cert_pem).unwrap()),
+            issuer: SigningCa::from_pem(&issuer.cert_pem, &issuer.key_pem).unwrap(),
+        }
+    }
+
+    /// Signs a leaf built from valid SVID params after `tweak` breaks whatever it breaks.
+    fn leaf(
+        &self,
+        tweak: impl FnOnce(&mut CertificateParams),
+    ) -> (Vec<CertificateDer<'static>>, String) {
+        let (chain, _, key) = self.leaf_with_pem(tweak);
+        (chain, key)
+    }
+
+    /// Like [`TestCa::leaf`], also returning the PEM chain (leaf + issuer).
+    fn leaf_with_pem(
+        &self,
+        tweak: impl FnOnce(&mut CertificateParams),
+    ) -> (Vec<CertificateDer<'static>>, String, String) {
+        let id: SpiffeId = ID.parse().unwrap();
+        let mut params =
+            ca::leaf_params(&id, SystemTime::now(), Duration::from_secs(3_600)).unwrap();
+        tweak(&mut params);
+        let key = ca::new_key().unwrap();
+        let cert = params
+            .signed_by(&key, &self.issuer.issuer().unwrap())
+            .unwrap();
+        let chain = vec![
+            cert.der().clone(),
+            pem::first_cert(&self.issuer.cert_pem).unwrap(),
+        ];
+        let chain_pem = format!("{}{}", cert.pem(), self.issuer.cert_pem);
+        (chain, chain_pem, key.serialize_pem())
+    }
+
+    fn verify(&self, chain: &[CertificateDer<'static>]) -> Result<SpiffeId, VerifyError> {
+        self.bundle
+            .verify(&chain[0], &chain[1..], Usage::Client, UnixTime::now())
+    }
+}
+
+/// A change to valid leaf parameters that breaks one rule.
+type Tweak = Box<dyn FnOnce(&mut CertificateParams)>;
+
+fn broken_rule(result: Result<SpiffeId, VerifyError>) -> SvidRule {
+    match result {
+        Err(VerifyError::Svid(v)) => v.rule,
+        other => panic!("expected an SVID rule violation, got {other:?}"),
+    }
+}
+
+#[test]
+fn positive_control_passes_for_both_usages() {
+    let ca = TestCa::new();
+    let (chain, _) = ca.leaf(|_| {});
+    assert_eq!(ca.verify(&chain).unwrap().as_str(), ID);
+    assert!(
+        ca.bundle
+            .verify(&chain[0], &chain[1..], Usage::Server, UnixTime::now())
+            .is_ok()
+    );
+}
+
+#[test]
+fn each_svid_rule_is_enforced_and_named() {
+    let ca = TestCa::new();
+    let uri = |s: &str| SanType::URI(s.try_into().unwrap());
+    let cases: Vec<(SvidRule, Tweak)> = vec![
+        (
+            SvidRule::OneUriSan,
+            Box::new(move |p| {
+                p.subject_alt_names
+                    .push(uri("spiffe://mesh.local/ns/local/sa/other"))
+            }),
+        ),
+        (
+            SvidRule::OneUriSan,
+            Box::new(|p| {
+                p.subject_alt_names = vec![SanType::DnsName("api.local".try_into().unwrap())]
+            }),
+        ),
+        (
+            SvidRule::SpiffeId,
+            Box::new(move |p| {
+                p.subject_alt_names = vec![uri("https://mesh.local/ns/local/sa/api")]
+            }),
+        ),
+        (
+            SvidRule::SpiffeId,
+            Box::new(move |p| p.subject_alt_names = vec![uri("spiffe://mesh.local")]),
+        ),
+        (
+            SvidRule::NotCa,
+            Box::new(|p| p.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained)),
+        ),
+        (
+            SvidRule::KeyUsageCritical,
+            Box::new(|p| {
+                // keyUsage (2.5.29.15) = BIT STRING digitalSignature, marked NOT critical.
+                p.key_usages.clear();
+                let mut ext = CustomExtension::from_oid_content(
+                    &[2, 5, 29, 15],
+                    vec![0x03, 0x02, 0x07, 0x80],
+                );
+                ext.set_criticality(false);
+                p.custom_extensions.push(ext);
+            }),
+        ),
+        (
+            SvidRule::KeyUsageCritical,
+            Box::new(|p| p.key_usages.clear()),
+        ),
+        (
+            SvidRule::KeyUsageDigitalSignature,
+            Box::new(|p| p.key_usages = vec![KeyUsagePurpose::KeyEncipherment]),
+        ),
+        (
+            SvidRule::KeyUsageNoCertSign,
+            Box::new(|p| {
+                p.key_usages = vec![
+                    KeyUsagePurpose::DigitalSignature,
+                    KeyUsagePurpose::KeyCertSign,
+                ]
+            }),
+        ),
+        (
+            SvidRule::KeyUsageNoCertSign,
+            Box::new(|p| {
+                p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::CrlSign]
+            }),
+        ),
+        (
+            SvidRule::ExtendedKeyUsage,
+            Box::new(|p| p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth]),
+        ),
+        (
+            SvidRule::ExtendedKeyUsage,
+            Box::new(|p| p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth]),
+        ),
+    ];
+    for (rule, tweak) in cases {
+        let (chain, _) = ca.leaf(tweak);
+        let got = broken_rule(ca.verify(&chain));
+        assert_eq!(
+            got, rule,
+            "leaf crafted to break {rule} was reported as breaking {got}"
+        );
+        // The message names the rule, so an operator reading a log knows what to fix.
+        let message = ca.verify(&chain).unwrap_err().to_string();
+        assert!(message.contains(rule.name()), "{message}");
+    }
+}
+
+#[test]
+fn eku_may_be_absent() {
+    let ca = TestCa::new();
+    let (chain, _) = ca.leaf(|p| p.extended_key_usages.clear());
+    assert!(ca.verify(&chain).is_ok());
+}
+
+#[test]
+fn expired_and_not_yet_valid_leaves_are_rejected() {
+    let ca = TestCa::new();
+    let (expired, _) = ca.leaf(|p| {
+        p.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(2);
+        p.not_after = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+    });
+    assert_eq!(ca.verify(&expired), Err(VerifyError::Expired));
+    let (future, _) = ca.leaf(|p| {
+        p.not_before = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+        p.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(2);
+    });
+    assert_eq!(ca.verify(&future), Err(VerifyError::NotYetValid));
+}
+
+#[test]
+fn leaf_from_an_unrelated_ca_with_the_same_identity_is_rejected() {
+    let ours = TestCa::new();
+    let theirs = TestCa::new();
+    let (chain, _) = theirs.leaf(|_| {});
+    assert_eq!(ours.verify(&chain), Err(VerifyError::UnknownIssuer));
+}
+
+#[test]
+fn server_verifier_enforces_the_expected_identity() {
+    use rustls::client::danger::ServerCertVerifier;
+    let ca = TestCa::new();
+    let (chain, _) = ca.leaf(|_| {});
+    let name = rustls_pki_types::ServerName::try_from("api").unwrap();
+    let right = MeshServerVerifier::new(ca.bundle.clone(), ID.parse().unwrap());
+    assert!(
+        right
+            .verify_server_cert(&chain[0], &chain[1..], &name, &[], UnixTime::now())
+            .is_ok()
+    );
+    let wrong = MeshServerVerifier::new(
+        ca.bundle.clone(),
+        "spiffe://mesh.local/ns/local/sa/web".parse().unwrap(),
+    );
+    let err = wrong
+        .verify_server_cert(&chain[0], &chain[1..], &name, &[], UnixTime::now())
+        .unwrap_err();
+    assert_eq!(
+        super::verify::handshake_failure_reason(&err),
+        "wrong_identity"
+    );
+}
+
+#[test]
+fn issued_leaves_meet_every_rule_and_are_backdated() {
+    let ca = TestCa::new();
+    let id: SpiffeId = ID.parse().unwrap();
+    let before = pem::unix_seconds(SystemTime::now());
+    let leaf = ca::issue_with_new_key(&ca.issuer, &id, Duration::from_secs(3_600)).unwrap();
+    let der = pem::first_cert(&leaf.cert_pem).unwrap();
+    let parsed = pem::parse(&der).unwrap();
+    assert!(super::svid::leaf_rules(&parsed).iter().all(|r| r.passed));
+    let nb = parsed.validity().not_before.timestamp();
+    let na = parsed.validity().not_after.timestamp();
+    assert!(
+        (before - 21..=before - 19).contains(&nb),
+        "notBefore backdated 20 s: {nb} vs {before}"
+    );
+    assert!(
+        (na - nb - 3_620).abs() <= 1,
+        "lifetime + backdate: {}",
+        na - nb
+    );
+}
+
+#[test]
+fn leaf_cannot_outlive_its_issuer() {
+    let ca = TestCa::new();
+    let id: SpiffeId = ID.parse().unwrap();
+    let err = ca::issue_with_new_key(&ca.issuer, &id, Duration::from_secs(86_400 * 6)).unwrap_err();
+    assert!(err.to_string().contains("outlive its issuer"), "{err}");
+}
+
+#[test]
+fn workload_identity_checks_key_and_leaf_belong_together() {
+    let ca = TestCa::new();
+    let (_, full, key) = ca.leaf_with_pem(|_| {});
+    let ok = WorkloadIdentity::from_parts(&full, &key, ca.bundle.clone()).unwrap();
+    assert_eq!(ok.id.as_str(), ID);
+    let other_key = ca::new_key().unwrap().serialize_pem();
+    let err = WorkloadIdentity::from_parts(&full, &other_key, ca.bundle.clone()).unwrap_err();
+    assert!(err.to_string().contains("does not belong"), "{err}");
+    // Debug output never shows key material.
+    assert!(!format!("{ok:?}").contains("PRIVATE"));
+}

@@ -1,0 +1,5 @@
+//! One integration-test binary: every test drives the real `meshctl` binary.
+
+mod certs;
+mod cli;
+mod support;
