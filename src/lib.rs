@@ -9,5 +9,6 @@ pub mod exit;
 pub mod fsutil;
 pub mod identity;
 pub mod output;
+pub mod proto;
 pub mod proxy;
 pub mod state;

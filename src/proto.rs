@@ -1,0 +1,7 @@
+//! Generated gRPC code for the `.proto` files in `proto/` (built by build.rs, never edited).
+
+/// The demo application's API (`proto/demo.proto`).
+#[allow(clippy::all, missing_debug_implementations, rust_2018_idioms)]
+pub mod demo {
+    tonic::include_proto!("meshctl.demo.v1");
+}
