@@ -5,3 +5,9 @@
 pub mod demo {
     tonic::include_proto!("meshctl.demo.v1");
 }
+
+/// The control plane's API (`proto/control.proto`): identity, discovery and admin services.
+#[allow(clippy::all, missing_debug_implementations, rust_2018_idioms)]
+pub mod control {
+    tonic::include_proto!("meshctl.control.v1");
+}

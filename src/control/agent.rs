@@ -1,0 +1,253 @@
+//! The proxy's side of the control plane: get a certificate for its own key, renew it, and
+//! follow the config watch stream (acknowledging each version) — reconnecting with backoff.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+use tonic::transport::Channel;
+
+use super::transport::{authed, channel};
+use crate::identity::{SpiffeId, TrustBundle, WorkloadIdentity, ca};
+use crate::proto::control as pb;
+
+/// Renew when this fraction of the remaining lifetime has passed.
+pub const RENEW_AT_FRACTION: f64 = 0.7;
+/// Never wait less than this before renewing (a very short leaf must not spin).
+pub const RENEW_FLOOR: Duration = Duration::from_secs(10);
+/// Renewal times are spread by ± this fraction so proxies do not renew in lockstep.
+pub const RENEW_JITTER: f64 = 0.1;
+/// Reconnect backoff: first delay, cap.
+pub const BACKOFF_START: Duration = Duration::from_millis(100);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("control plane refused: {0}")]
+    Refused(String),
+    #[error("control plane unreachable: {0}")]
+    Unreachable(String),
+    #[error("the issued certificate failed verification: {0}")]
+    BadCertificate(String),
+}
+
+impl From<tonic::Status> for AgentError {
+    fn from(s: tonic::Status) -> Self {
+        match s.code() {
+            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled => {
+                AgentError::Unreachable(s.message().to_string())
+            }
+            _ => AgentError::Refused(format!("{:?}: {}", s.code(), s.message())),
+        }
+    }
+}
+
+/// A connection to the control plane on behalf of one proxy.
+#[derive(Clone)]
+pub struct Agent {
+    channel: Channel,
+    token: Arc<str>,
+    id: SpiffeId,
+}
+
+impl std::fmt::Debug for Agent {
+    // The token is a credential: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Agent {
+    pub fn new(socket: &Path, token: &str, id: SpiffeId) -> Self {
+        Agent {
+            channel: channel(socket),
+            token: Arc::from(token),
+            id,
+        }
+    }
+
+    /// Generates a fresh key, sends a CSR and verifies what comes back against the returned
+    /// bundle and our own identity before returning it. The key never leaves this process.
+    pub async fn certify(&self) -> Result<WorkloadIdentity, AgentError> {
+        let key = ca::new_key().map_err(|e| AgentError::BadCertificate(e.to_string()))?;
+        let mut params = rcgen::CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        let csr = params
+            .serialize_request(&key)
+            .map_err(|e| AgentError::BadCertificate(e.to_string()))?;
+        let csr_pem = csr
+            .pem()
+            .map_err(|e| AgentError::BadCertificate(e.to_string()))?;
+        let mut client = pb::identity_client::IdentityClient::new(self.channel.clone());
+        let resp = client
+            .certify(authed(
+                pb::CertifyRequest {
+                    csr_pem,
+                    spiffe_id: self.id.to_string(),
+                },
+                &self.token,
+            ))
+            .await?
+            .into_inner();
+        let bundle = TrustBundle::from_pem(&resp.trust_bundle_pem)
+            .map_err(|e| AgentError::BadCertificate(e.to_string()))?;
+        let identity = WorkloadIdentity::from_parts(
+            &resp.certificate_chain_pem,
+            &key.serialize_pem(),
+            Arc::new(bundle),
+        )
+        .map_err(|e| AgentError::BadCertificate(e.to_string()))?;
+        if identity.id != self.id {
+            return Err(AgentError::BadCertificate(format!(
+                "issued for {}, expected {}",
+                identity.id, self.id
+            )));
+        }
+        Ok(identity)
+    }
+
+    /// Keeps `current` holding a valid leaf: renews at 70% of the remaining lifetime (floor
+    /// 10 s, jittered), retries with backoff on failure, and never installs a leaf that
+    /// failed verification. Runs until `current` has no receivers.
+    pub async fn renew_forever(self, current: watch::Sender<Arc<WorkloadIdentity>>) {
+        let mut delay = renew_delay(current.borrow().not_after, SystemTime::now());
+        let mut backoff = Backoff::default();
+        loop {
+            tokio::time::sleep(delay).await;
+            if current.is_closed() {
+                return;
+            }
+            match self.certify().await {
+                Ok(identity) => {
+                    tracing::info!(serial = %identity.serial, "renewed workload certificate");
+                    delay = renew_delay(identity.not_after, SystemTime::now());
+                    backoff.reset();
+                    current.send_replace(Arc::new(identity));
+                }
+                Err(e) => {
+                    delay = backoff.next_delay();
+                    tracing::warn!(error = %e, retry_in = ?delay, "certificate renewal failed; keeping the current one");
+                }
+            }
+        }
+    }
+
+    /// Follows the watch stream forever: each config is handed to `apply`, and the result is
+    /// acknowledged. On disconnect the last applied config stays in force (no idle eviction)
+    /// and the stream is re-established with backoff.
+    pub async fn watch_forever<F>(self, mut apply: F)
+    where
+        F: FnMut(pb::ProxyConfig) -> Result<(), String> + Send,
+    {
+        let mut client = pb::discovery_client::DiscoveryClient::new(self.channel.clone());
+        let mut backoff = Backoff::default();
+        loop {
+            match client.watch(authed(pb::WatchRequest {}, &self.token)).await {
+                Ok(resp) => {
+                    let mut stream = resp.into_inner();
+                    loop {
+                        match stream.message().await {
+                            Ok(Some(config)) => {
+                                backoff.reset();
+                                let version = config.version;
+                                let result = apply(config);
+                                if let Err(e) = &result {
+                                    tracing::warn!(version, error = %e, "rejected config; keeping the last good one");
+                                }
+                                let ack = pb::AckRequest {
+                                    version,
+                                    accepted: result.is_ok(),
+                                    error: result.err().unwrap_or_default(),
+                                };
+                                if let Err(e) = client.ack(authed(ack, &self.token)).await {
+                                    tracing::debug!(error = %e, "ack failed");
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                tracing::debug!(error = %e, "watch stream ended");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "control plane unreachable"),
+            }
+            let delay = backoff.next_delay();
+            tracing::info!(retry_in = ?delay, "lost the control plane; serving with the last good config");
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// When to renew a leaf expiring at `not_after`, seen at `now`.
+pub fn renew_delay(not_after: SystemTime, now: SystemTime) -> Duration {
+    let remaining = not_after.duration_since(now).unwrap_or_default();
+    let base = remaining.mul_f64(RENEW_AT_FRACTION);
+    let jittered = base.mul_f64(1.0 + RENEW_JITTER * (2.0 * random_unit() - 1.0));
+    jittered.max(RENEW_FLOOR).min(remaining.max(RENEW_FLOOR))
+}
+
+/// Exponential backoff with full jitter between `BACKOFF_START` and `BACKOFF_MAX`.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            next: BACKOFF_START,
+        }
+    }
+}
+
+impl Backoff {
+    fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(BACKOFF_MAX);
+        d.mul_f64(0.5 + 0.5 * random_unit())
+    }
+
+    fn reset(&mut self) {
+        self.next = BACKOFF_START;
+    }
+}
+
+/// A uniform number in [0, 1) from the system RNG.
+fn random_unit() -> f64 {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 4];
+    let _ = ring::rand::SystemRandom::new().fill(&mut b);
+    f64::from(u32::from_le_bytes(b)) / (f64::from(u32::MAX) + 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renews_at_seventy_percent_with_jitter_and_a_floor() {
+        let now = SystemTime::now();
+        for _ in 0..100 {
+            let d = renew_delay(now + Duration::from_secs(1_000), now).as_secs_f64();
+            assert!((630.0..=770.0).contains(&d), "{d}");
+        }
+        assert_eq!(renew_delay(now + Duration::from_secs(5), now), RENEW_FLOOR);
+        assert_eq!(renew_delay(now - Duration::from_secs(5), now), RENEW_FLOOR);
+    }
+
+    #[test]
+    fn backoff_grows_to_the_cap() {
+        let mut b = Backoff::default();
+        let delays: Vec<Duration> = (0..10).map(|_| b.next_delay()).collect();
+        assert!(delays[0] <= BACKOFF_START);
+        assert!(delays.iter().all(|d| *d <= BACKOFF_MAX));
+        assert!(delays[9] >= BACKOFF_MAX / 2);
+        b.reset();
+        assert!(b.next_delay() <= BACKOFF_START);
+    }
+}

@@ -1,0 +1,204 @@
+//! Where the control plane's catalog comes from: one trait, the `local` backend (mesh.yaml +
+//! `.meshctl/`) today; a Kubernetes backend implements the same trait later.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::plan::{MeshPlan, ProxyPlan, token_hash};
+use super::split::{SplitError, SplitWeights};
+use crate::proto::control as pb;
+
+/// A workload the backend vouches for: who a token (or service-account token) belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    /// Unique per proxy instance (status and acks are kept per instance).
+    pub instance: String,
+    pub service: String,
+    pub version: Option<String>,
+    pub spiffe_id: String,
+}
+
+/// The catalog behind the control plane.
+pub trait Backend: Send + Sync + 'static {
+    /// Who presents `token`, if anyone. Local: per-proxy bootstrap tokens.
+    fn attest(&self, token: &str) -> Option<Workload>;
+    /// Whether `token` is the mesh's admin credential.
+    fn is_admin(&self, token: &str) -> bool;
+    /// Every workload expected to connect (for status and ack gating).
+    fn workloads(&self) -> Vec<Workload>;
+    /// The versions of a service (empty if unknown).
+    fn versions(&self, service: &str) -> Vec<String>;
+    /// The configuration `who` should run, given the current splits.
+    fn proxy_config(
+        &self,
+        who: &Workload,
+        splits: &BTreeMap<String, SplitWeights>,
+        version: u64,
+    ) -> pb::ProxyConfig;
+    /// Persisted splits (or the defaults).
+    fn load_splits(&self) -> BTreeMap<String, SplitWeights>;
+    /// Persists splits; called before a new config version is announced.
+    fn save_splits(&self, splits: &BTreeMap<String, SplitWeights>) -> std::io::Result<()>;
+}
+
+/// File (in the state dir) holding the configured split weights.
+pub const SPLITS_FILE: &str = "splits.json";
+
+/// The local backend: a [`MeshPlan`] written by `meshctl up`, splits in `.meshctl/splits.json`.
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    plan: MeshPlan,
+    splits_path: PathBuf,
+}
+
+impl LocalBackend {
+    pub fn new(plan: MeshPlan, state_dir: &Path) -> Self {
+        LocalBackend {
+            plan,
+            splits_path: state_dir.join(SPLITS_FILE),
+        }
+    }
+
+    pub fn plan(&self) -> &MeshPlan {
+        &self.plan
+    }
+
+    fn workload(p: &ProxyPlan) -> Workload {
+        Workload {
+            instance: p.name.clone(),
+            service: p.service.clone(),
+            version: p.version.clone(),
+            spiffe_id: p.spiffe_id.clone(),
+        }
+    }
+}
+
+/// Reads the persisted splits of a state dir (what `canary status` shows without a mesh).
+pub fn read_splits(state_dir: &Path) -> BTreeMap<String, SplitWeights> {
+    std::fs::read(state_dir.join(SPLITS_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+impl Backend for LocalBackend {
+    fn attest(&self, token: &str) -> Option<Workload> {
+        let hash = token_hash(token);
+        self.plan
+            .proxies
+            .iter()
+            .find(|p| p.token_sha256 == hash)
+            .map(Self::workload)
+    }
+
+    fn is_admin(&self, token: &str) -> bool {
+        token_hash(token) == self.plan.admin_token_sha256
+    }
+
+    fn workloads(&self) -> Vec<Workload> {
+        self.plan.proxies.iter().map(Self::workload).collect()
+    }
+
+    fn versions(&self, service: &str) -> Vec<String> {
+        self.plan.versions(service)
+    }
+
+    fn proxy_config(
+        &self,
+        who: &Workload,
+        splits: &BTreeMap<String, SplitWeights>,
+        version: u64,
+    ) -> pb::ProxyConfig {
+        let Some(me) = self.plan.proxies.iter().find(|p| p.name == who.instance) else {
+            return pb::ProxyConfig {
+                version,
+                ..Default::default()
+            };
+        };
+        let upstreams = me
+            .upstreams
+            .iter()
+            .map(|u| {
+                let targets: Vec<&ProxyPlan> = self
+                    .plan
+                    .proxies
+                    .iter()
+                    .filter(|p| p.service == u.service)
+                    .collect();
+                let versions = self.plan.versions(&u.service);
+                let split = splits
+                    .get(&u.service)
+                    .cloned()
+                    .unwrap_or_else(|| SplitWeights::initial(&versions));
+                let backends = versions
+                    .iter()
+                    .map(|v| pb::Backend {
+                        version: v.clone(),
+                        // A service without versions has one backend carrying all traffic.
+                        weight: if versions.len() == 1 {
+                            super::split::TOTAL_WEIGHT
+                        } else {
+                            split.weight(v)
+                        },
+                        endpoints: targets
+                            .iter()
+                            .filter(|t| t.version.clone().unwrap_or_default() == *v)
+                            .map(|t| pb::Endpoint {
+                                address: t.inbound.to_string(),
+                                spiffe_id: t.spiffe_id.clone(),
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                pb::Upstream {
+                    service: u.service.clone(),
+                    listen: u.listen.to_string(),
+                    protocol: targets
+                        .first()
+                        .and_then(|t| t.protocol.clone())
+                        .unwrap_or_default(),
+                    backends,
+                }
+            })
+            .collect();
+        pb::ProxyConfig {
+            version,
+            spiffe_id: me.spiffe_id.clone(),
+            service: me.service.clone(),
+            instance_version: me.version.clone().unwrap_or_default(),
+            upstreams,
+        }
+    }
+
+    fn load_splits(&self) -> BTreeMap<String, SplitWeights> {
+        let saved = std::fs::read(&self.splits_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let mut splits: BTreeMap<String, SplitWeights> = saved.unwrap_or_default();
+        // Drop splits for services or versions that no longer exist; fill defaults.
+        splits.retain(|svc, w| w.validate(svc, &self.plan.versions(svc)).is_ok());
+        for svc in self.plan.services() {
+            let versions = self.plan.versions(&svc);
+            if versions.len() > 1 {
+                splits
+                    .entry(svc)
+                    .or_insert_with(|| SplitWeights::initial(&versions));
+            }
+        }
+        splits
+    }
+
+    fn save_splits(&self, splits: &BTreeMap<String, SplitWeights>) -> std::io::Result<()> {
+        let body = serde_json::to_vec_pretty(splits).map_err(std::io::Error::other)?;
+        crate::fsutil::write_atomic(&self.splits_path, &body, crate::fsutil::PUBLIC_FILE_MODE)
+    }
+}
+
+/// Validates a split request against the backend before anything changes.
+pub fn check_split(
+    backend: &dyn Backend,
+    service: &str,
+    weights: &SplitWeights,
+) -> Result<(), SplitError> {
+    weights.validate(service, &backend.versions(service))
+}

@@ -1,0 +1,130 @@
+//! The plan of a running local mesh: every proxy, its identity, token hash, ports and upstreams.
+//!
+//! `meshctl up` computes it from mesh.yaml (allocating ports), writes it to
+//! `.meshctl/run/plan.json`, and the control plane serves configuration from it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where the plan lives inside the state dir.
+pub const PLAN_FILE: &str = "run/plan.json";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeshPlan {
+    pub trust_domain: String,
+    /// The control plane's Unix socket.
+    pub control_socket: PathBuf,
+    /// SHA-256 (hex) of the admin token the CLI presents.
+    pub admin_token_sha256: String,
+    pub proxies: Vec<ProxyPlan>,
+}
+
+/// One proxy: the sidecar of one instance (a service, or one version of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyPlan {
+    /// Instance name: `web`, or `api-v2` for a version.
+    pub name: String,
+    pub service: String,
+    pub version: Option<String>,
+    pub spiffe_id: String,
+    /// SHA-256 (hex) of this proxy's bootstrap token.
+    pub token_sha256: String,
+    /// mTLS listener other proxies connect to.
+    pub inbound: SocketAddr,
+    /// The app behind this proxy.
+    pub app: SocketAddr,
+    /// `http`, `grpc`, `tcp`, or none (detect).
+    pub protocol: Option<String>,
+    /// Admin listener (/metrics, /ready, /live).
+    pub admin: SocketAddr,
+    /// Outbound HTTP proxy listener (what `HTTP_PROXY` points the app at).
+    pub http_proxy: SocketAddr,
+    pub upstreams: Vec<UpstreamPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamPlan {
+    pub service: String,
+    /// Loopback listener on the caller's proxy for this upstream.
+    pub listen: SocketAddr,
+}
+
+impl MeshPlan {
+    pub fn path(state_dir: &Path) -> PathBuf {
+        state_dir.join(PLAN_FILE)
+    }
+
+    pub fn load(state_dir: &Path) -> Result<Self, PlanError> {
+        let path = Self::path(state_dir);
+        let text = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => PlanError::NotRunning(state_dir.to_path_buf()),
+            _ => PlanError::Io(path.clone(), e),
+        })?;
+        serde_json::from_slice(&text).map_err(|e| PlanError::Corrupt(path, e.to_string()))
+    }
+
+    pub fn save(&self, state_dir: &Path) -> Result<(), PlanError> {
+        let path = Self::path(state_dir);
+        if let Some(dir) = path.parent() {
+            crate::fsutil::create_private_dir(dir)
+                .map_err(|e| PlanError::Io(dir.to_path_buf(), e))?;
+        }
+        let body = serde_json::to_vec_pretty(self)
+            .map_err(|e| PlanError::Corrupt(path.clone(), e.to_string()))?;
+        crate::fsutil::write_atomic(&path, &body, crate::fsutil::PRIVATE_FILE_MODE)
+            .map_err(|e| PlanError::Io(path, e))
+    }
+
+    /// The versions of `service`, sorted; empty when the service is unknown, `[""]` for a
+    /// service without versions.
+    pub fn versions(&self, service: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .proxies
+            .iter()
+            .filter(|p| p.service == service)
+            .map(|p| p.version.clone().unwrap_or_default())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    pub fn services(&self) -> Vec<String> {
+        let mut s: Vec<String> = self.proxies.iter().map(|p| p.service.clone()).collect();
+        s.sort();
+        s.dedup();
+        s
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("no mesh is running from {} (start one with `meshctl up`)", .0.display())]
+    NotRunning(PathBuf),
+    #[error("{path}: {source}", path = .0.display(), source = .1)]
+    Io(PathBuf, #[source] std::io::Error),
+    #[error("{path}: corrupt plan: {why}", path = .0.display(), why = .1)]
+    Corrupt(PathBuf, String),
+}
+
+/// Hex SHA-256 of a token: what the plan stores instead of the token itself.
+pub fn token_hash(token: &str) -> String {
+    crate::identity::pem::fingerprint(token.as_bytes())
+}
+
+/// A new random bearer token (256 bits, hex).
+pub fn new_token() -> Result<String, PlanError> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| {
+            PlanError::Corrupt(PathBuf::from("/dev/urandom"), "no system randomness".into())
+        })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -1,0 +1,316 @@
+//! The control plane's gRPC services — Identity, Discovery, Admin — over any [`Backend`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::Stream;
+use tokio::sync::watch;
+use tonic::{Request, Response, Status};
+
+use super::backend::{Backend, Workload, check_split};
+use super::split::SplitWeights;
+use crate::identity::ca::SigningCa;
+use crate::identity::{SpiffeId, pem};
+use crate::proto::control as pb;
+
+/// Certificates one identity may obtain in a burst…
+pub const CERT_BURST: f64 = 20.0;
+/// …and the sustained rate after it (per second). Enough for aggressive leaf rotation tests,
+/// far below what a stolen token could use to mint certificates in bulk.
+pub const CERT_REFILL_PER_SEC: f64 = 1.0;
+
+/// The control plane: cheap to clone, shared by the three services.
+#[derive(Clone)]
+pub struct ControlPlane {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ControlPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlPlane")
+            .field("version", &*self.inner.version.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    backend: Arc<dyn Backend>,
+    issuer: SigningCa,
+    bundle_pem: String,
+    leaf_lifetime: Duration,
+    splits: Mutex<BTreeMap<String, SplitWeights>>,
+    version: watch::Sender<u64>,
+    proxies: Mutex<HashMap<String, ProxyState>>,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct ProxyState {
+    streams: u32,
+    acked: u64,
+    last_error: String,
+    leaf_serial: String,
+    leaf_not_after: i64,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl ControlPlane {
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        issuer: SigningCa,
+        bundle_pem: String,
+        leaf_lifetime: Duration,
+    ) -> Self {
+        let splits = backend.load_splits();
+        // Versions start from the wall clock so they keep increasing across restarts: a
+        // reconnecting proxy never sees a version lower than one it already applied.
+        let start = pem::unix_seconds(SystemTime::now()).max(0) as u64 * 1_000;
+        let (version, _) = watch::channel(start);
+        ControlPlane {
+            inner: Arc::new(Inner {
+                backend,
+                issuer,
+                bundle_pem,
+                leaf_lifetime,
+                splits: Mutex::new(splits),
+                version,
+                proxies: Mutex::new(HashMap::new()),
+                buckets: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    fn attest<T>(&self, req: &Request<T>) -> Result<Workload, Status> {
+        let token = bearer(req)?;
+        self.inner
+            .backend
+            .attest(token)
+            .ok_or_else(|| Status::unauthenticated("unknown token"))
+    }
+
+    fn admin<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        let token = bearer(req)?;
+        if self.inner.backend.is_admin(token) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied("admin token required"))
+        }
+    }
+
+    fn take_cert_token(&self, id: &str) -> bool {
+        let mut buckets = lock(&self.inner.buckets);
+        let now = Instant::now();
+        let b = buckets.entry(id.to_string()).or_insert(Bucket {
+            tokens: CERT_BURST,
+            at: now,
+        });
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * CERT_REFILL_PER_SEC)
+            .min(CERT_BURST);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn config_for(&self, who: &Workload, version: u64) -> pb::ProxyConfig {
+        let splits = lock(&self.inner.splits);
+        self.inner.backend.proxy_config(who, &splits, version)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding these locks cannot leave them inconsistent (plain data).
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn bearer<T>(req: &Request<T>) -> Result<&str, Status> {
+    req.metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| Status::unauthenticated("missing bearer token"))
+}
+
+#[tonic::async_trait]
+impl pb::identity_server::Identity for ControlPlane {
+    async fn certify(
+        &self,
+        req: Request<pb::CertifyRequest>,
+    ) -> Result<Response<pb::CertifyResponse>, Status> {
+        let who = self.attest(&req)?;
+        let req = req.into_inner();
+        if req.spiffe_id != who.spiffe_id {
+            tracing::warn!(instance = %who.instance, asked = %req.spiffe_id, "refused a CSR for another identity");
+            return Err(Status::permission_denied(format!(
+                "token attests {}, not {}",
+                who.spiffe_id, req.spiffe_id
+            )));
+        }
+        if !self.take_cert_token(&who.spiffe_id) {
+            return Err(Status::resource_exhausted(format!(
+                "certificate rate limit for {}",
+                who.spiffe_id
+            )));
+        }
+        let id: SpiffeId = who
+            .spiffe_id
+            .parse()
+            .map_err(|e| Status::internal(format!("{e}")))?;
+        let leaf = self
+            .inner
+            .issuer
+            .sign_csr(&id, &req.csr_pem, self.inner.leaf_lifetime)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        if let Ok(der) = pem::first_cert(&leaf)
+            && let Ok(parsed) = pem::parse(&der)
+        {
+            let mut proxies = lock(&self.inner.proxies);
+            let st = proxies.entry(who.instance.clone()).or_default();
+            st.leaf_serial = pem::hex_serial(parsed.raw_serial());
+            st.leaf_not_after = parsed.validity().not_after.timestamp();
+        }
+        tracing::info!(instance = %who.instance, id = %who.spiffe_id, "issued leaf");
+        Ok(Response::new(pb::CertifyResponse {
+            certificate_chain_pem: format!("{leaf}{}", self.inner.issuer.cert_pem),
+            trust_bundle_pem: self.inner.bundle_pem.clone(),
+        }))
+    }
+}
+
+type ConfigStream = Pin<Box<dyn Stream<Item = Result<pb::ProxyConfig, Status>> + Send>>;
+
+/// Marks a proxy connected while its watch stream lives.
+struct Connected {
+    plane: ControlPlane,
+    instance: String,
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        let mut proxies = lock(&self.plane.inner.proxies);
+        if let Some(st) = proxies.get_mut(&self.instance) {
+            st.streams = st.streams.saturating_sub(1);
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::discovery_server::Discovery for ControlPlane {
+    type WatchStream = ConfigStream;
+
+    async fn watch(
+        &self,
+        req: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let who = self.attest(&req)?;
+        lock(&self.inner.proxies)
+            .entry(who.instance.clone())
+            .or_default()
+            .streams += 1;
+        let guard = Connected {
+            plane: self.clone(),
+            instance: who.instance.clone(),
+        };
+        let rx = self.inner.version.subscribe();
+        let plane = self.clone();
+        let stream =
+            futures_util::stream::unfold((rx, true, guard), move |(mut rx, first, guard)| {
+                let plane = plane.clone();
+                let who = who.clone();
+                async move {
+                    if !first && rx.changed().await.is_err() {
+                        return None;
+                    }
+                    let version = *rx.borrow_and_update();
+                    Some((Ok(plane.config_for(&who, version)), (rx, false, guard)))
+                }
+            });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn ack(&self, req: Request<pb::AckRequest>) -> Result<Response<pb::AckResponse>, Status> {
+        let who = self.attest(&req)?;
+        let ack = req.into_inner();
+        let mut proxies = lock(&self.inner.proxies);
+        let st = proxies.entry(who.instance.clone()).or_default();
+        if ack.accepted {
+            st.acked = st.acked.max(ack.version);
+            st.last_error.clear();
+        } else {
+            tracing::warn!(instance = %who.instance, version = ack.version, error = %ack.error, "proxy rejected config");
+            st.last_error = ack.error;
+        }
+        Ok(Response::new(pb::AckResponse {}))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::admin_server::Admin for ControlPlane {
+    async fn status(
+        &self,
+        req: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
+        self.admin(&req)?;
+        let proxies = lock(&self.inner.proxies);
+        let list = self
+            .inner
+            .backend
+            .workloads()
+            .into_iter()
+            .map(|w| {
+                let st = proxies.get(&w.instance).cloned().unwrap_or_default();
+                pb::ProxyStatus {
+                    spiffe_id: w.spiffe_id,
+                    service: w.service,
+                    instance_version: w.version.unwrap_or_default(),
+                    connected: st.streams > 0,
+                    acked_version: st.acked,
+                    last_error: st.last_error,
+                    leaf_serial: st.leaf_serial,
+                    leaf_not_after_unix: st.leaf_not_after,
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::StatusResponse {
+            version: *self.inner.version.borrow(),
+            proxies: list,
+        }))
+    }
+
+    async fn set_split(
+        &self,
+        req: Request<pb::SetSplitRequest>,
+    ) -> Result<Response<pb::SetSplitResponse>, Status> {
+        self.admin(&req)?;
+        let req = req.into_inner();
+        let weights = SplitWeights(req.weights.into_iter().collect());
+        check_split(self.inner.backend.as_ref(), &req.service, &weights)
+            .map_err(|e| Status::invalid_argument(format!("service {}: {e}", req.service)))?;
+        let mut splits = lock(&self.inner.splits);
+        let mut next = splits.clone();
+        next.insert(req.service.clone(), weights);
+        self.inner
+            .backend
+            .save_splits(&next)
+            .map_err(|e| Status::internal(format!("persisting splits: {e}")))?;
+        *splits = next;
+        drop(splits);
+        let mut version = 0;
+        self.inner.version.send_modify(|v| {
+            *v += 1;
+            version = *v;
+        });
+        tracing::info!(service = %req.service, version, "split updated");
+        Ok(Response::new(pb::SetSplitResponse { version }))
+    }
+}

@@ -1,0 +1,237 @@
+//! The control plane over a real Unix socket: attestation, CSR signing, watch, acks, splits.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::agent::{Agent, AgentError};
+use super::backend::LocalBackend;
+use super::plan::{MeshPlan, ProxyPlan, UpstreamPlan, token_hash};
+use super::server::ControlPlane;
+use super::transport::{authed, channel, serve};
+use crate::identity::SpiffeId;
+use crate::identity::ca::{self, SigningCa};
+use crate::proto::control as pb;
+
+const WEB_TOKEN: &str = "web-token";
+const API1_TOKEN: &str = "api-v1-token";
+const ADMIN_TOKEN: &str = "admin-token";
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn proxy(name: &str, service: &str, version: Option<&str>, token: &str, port: u16) -> ProxyPlan {
+    ProxyPlan {
+        name: name.into(),
+        service: service.into(),
+        version: version.map(str::to_string),
+        spiffe_id: format!("spiffe://mesh.local/ns/local/sa/{service}"),
+        token_sha256: token_hash(token),
+        inbound: addr(port),
+        app: addr(port + 1),
+        protocol: Some("http".into()),
+        admin: addr(port + 2),
+        http_proxy: addr(port + 3),
+        upstreams: Vec::new(),
+    }
+}
+
+struct Running {
+    _dir: tempfile::TempDir,
+    socket: std::path::PathBuf,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start() -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let mut web = proxy("web", "web", None, WEB_TOKEN, 10_000);
+    web.upstreams.push(UpstreamPlan {
+        service: "api".into(),
+        listen: addr(10_100),
+    });
+    let plan = MeshPlan {
+        trust_domain: "mesh.local".into(),
+        control_socket: dir.path().join("control.sock"),
+        admin_token_sha256: token_hash(ADMIN_TOKEN),
+        proxies: vec![
+            web,
+            proxy("api-v1", "api", Some("v1"), API1_TOKEN, 11_000),
+            proxy("api-v2", "api", Some("v2"), "api-v2-token", 12_000),
+        ],
+    };
+    let anchor = ca::new_anchor("mesh.local", Duration::from_secs(86_400)).unwrap();
+    let anchor_ca = SigningCa::from_pem(&anchor.cert_pem, &anchor.key_pem).unwrap();
+    let issuer = anchor_ca
+        .sign_issuer("mesh.local", Duration::from_secs(3_600))
+        .unwrap();
+    let issuer = SigningCa::from_pem(&issuer.cert_pem, &issuer.key_pem).unwrap();
+    let backend = Arc::new(LocalBackend::new(plan.clone(), dir.path()));
+    let plane = ControlPlane::new(backend, issuer, anchor.cert_pem, Duration::from_secs(600));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let socket = plan.control_socket.clone();
+    let s2 = socket.clone();
+    tokio::spawn(async move { serve(plane, &s2, async { rx.await.unwrap_or(()) }).await });
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Running {
+        _dir: dir,
+        socket,
+        _shutdown: tx,
+    }
+}
+
+fn agent(socket: &Path, token: &str, service: &str) -> Agent {
+    let id: SpiffeId = format!("spiffe://mesh.local/ns/local/sa/{service}")
+        .parse()
+        .unwrap();
+    Agent::new(socket, token, id)
+}
+
+#[tokio::test]
+async fn a_proxy_gets_a_verified_leaf_for_its_own_identity() {
+    let cp = start().await;
+    let identity = agent(&cp.socket, WEB_TOKEN, "web").certify().await.unwrap();
+    assert_eq!(identity.id.as_str(), "spiffe://mesh.local/ns/local/sa/web");
+    let left = identity
+        .not_after
+        .duration_since(std::time::SystemTime::now())
+        .unwrap();
+    assert!(left > Duration::from_secs(590) && left <= Duration::from_secs(600));
+}
+
+#[tokio::test]
+async fn wrong_token_and_foreign_identity_are_refused() {
+    let cp = start().await;
+    let err = agent(&cp.socket, "stolen", "web")
+        .certify()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AgentError::Refused(m) if m.contains("Unauthenticated")),
+        "{err}"
+    );
+    // The api's token asking for web's identity.
+    let err = agent(&cp.socket, API1_TOKEN, "web")
+        .certify()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AgentError::Refused(m) if m.contains("PermissionDenied")),
+        "{err}"
+    );
+    // Admin calls need the admin token, not a proxy's.
+    let mut admin = pb::admin_client::AdminClient::new(channel(&cp.socket));
+    let status = admin
+        .status(authed(pb::StatusRequest {}, WEB_TOKEN))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn certificate_requests_are_rate_limited_per_identity() {
+    let cp = start().await;
+    let a = agent(&cp.socket, API1_TOKEN, "api");
+    let mut limited = false;
+    for _ in 0..(super::server::CERT_BURST as usize + 5) {
+        if let Err(AgentError::Refused(m)) = a.certify().await {
+            assert!(m.contains("rate limit"), "{m}");
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "a burst beyond CERT_BURST is refused");
+    // Another identity is unaffected.
+    agent(&cp.socket, WEB_TOKEN, "web").certify().await.unwrap();
+}
+
+#[tokio::test]
+async fn watch_delivers_config_and_split_changes_are_acknowledged() {
+    let cp = start().await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = agent(&cp.socket, WEB_TOKEN, "web");
+    tokio::spawn(watcher.watch_forever(move |cfg| {
+        let _ = tx.send(cfg);
+        Ok(())
+    }));
+    let first = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.service, "web");
+    let api = &first.upstreams[0];
+    assert_eq!(api.service, "api");
+    let weights: Vec<(String, u32)> = api
+        .backends
+        .iter()
+        .map(|b| (b.version.clone(), b.weight))
+        .collect();
+    assert_eq!(weights, vec![("v1".into(), 100), ("v2".into(), 0)]);
+    assert_eq!(api.backends[1].endpoints[0].address, "127.0.0.1:12000");
+
+    let mut admin = pb::admin_client::AdminClient::new(channel(&cp.socket));
+    let set = pb::SetSplitRequest {
+        service: "api".into(),
+        weights: [("v1".into(), 80), ("v2".into(), 20)].into(),
+    };
+    let version = admin
+        .set_split(authed(set, ADMIN_TOKEN))
+        .await
+        .unwrap()
+        .into_inner()
+        .version;
+    assert!(version > first.version);
+    let second = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.version, version);
+    assert_eq!(second.upstreams[0].backends[1].weight, 20);
+
+    // The ack arrives right after apply; poll status until it shows.
+    let mut acked = 0;
+    for _ in 0..100 {
+        let status = admin
+            .status(authed(pb::StatusRequest {}, ADMIN_TOKEN))
+            .await
+            .unwrap()
+            .into_inner();
+        let web = status.proxies.iter().find(|p| p.service == "web").unwrap();
+        acked = web.acked_version;
+        if acked == version {
+            assert!(web.connected);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(acked, version);
+
+    // Invalid splits are refused before anything changes.
+    for bad in [
+        vec![("v1", 50u32), ("v2", 20)],
+        vec![("v1", 50), ("v9", 50)],
+        vec![("v1", 101)],
+    ] {
+        let req = pb::SetSplitRequest {
+            service: "api".into(),
+            weights: bad.iter().map(|(v, w)| (v.to_string(), *w)).collect(),
+        };
+        let err = admin.set_split(authed(req, ADMIN_TOKEN)).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{bad:?}");
+    }
+    let status = admin
+        .status(authed(pb::StatusRequest {}, ADMIN_TOKEN))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.version, version,
+        "rejected splits did not bump the version"
+    );
+}
