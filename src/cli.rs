@@ -51,8 +51,12 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Shift traffic between a service's versions (weighted splits)
+    Canary(cmd::canary::Args),
     /// Manage the mesh certificate authority and workload certificates
     Certs(cmd::certs::Args),
+    /// Run the control plane of a local mesh (started for you by `meshctl up`)
+    Controller(cmd::controller::Args),
     /// Run the sidecar proxy (mTLS data plane)
     Proxy(Box<cmd::proxy::Args>),
     /// Generate shell completions and man pages (for packagers)

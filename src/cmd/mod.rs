@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::exit::CliResult;
 
+pub mod canary;
 pub mod certs;
+pub mod controller;
 pub mod generate;
 pub mod proxy;
 
@@ -37,7 +39,9 @@ pub fn run(cli: Cli) -> CliResult {
         out: &mut lock,
     };
     let result = match cli.command {
+        Command::Canary(args) => canary::run(&mut ctx, args),
         Command::Certs(args) => certs::run(&mut ctx, args),
+        Command::Controller(args) => controller::run(&mut ctx, args),
         Command::Proxy(args) => proxy::run(&mut ctx, *args),
         Command::Generate(args) => generate::run(&mut ctx, args),
     };

@@ -1,5 +1,6 @@
 //! The control plane core: identity and config/discovery services over a pluggable backend.
 
+pub mod admin;
 pub mod agent;
 pub mod backend;
 pub mod plan;

@@ -270,6 +270,7 @@ impl pb::admin_server::Admin for ControlPlane {
             .map(|w| {
                 let st = proxies.get(&w.instance).cloned().unwrap_or_default();
                 pb::ProxyStatus {
+                    instance: w.instance.clone(),
                     spiffe_id: w.spiffe_id,
                     service: w.service,
                     instance_version: w.version.unwrap_or_default(),

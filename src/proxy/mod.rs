@@ -1,1 +1,2 @@
 //! The sidecar proxy.
+pub mod route;

@@ -1,0 +1,112 @@
+//! The CLI's handle on a running local mesh: its plan, admin token and admin gRPC client.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::plan::{MeshPlan, PlanError};
+use super::transport::{authed, channel};
+use crate::proto::control as pb;
+
+/// The admin token file inside the state dir (0600).
+pub const ADMIN_TOKEN_FILE: &str = "run/admin.token";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("{}: {source}", path.display())]
+    Token { path: PathBuf, source: std::io::Error },
+    #[error("the control plane at {} did not answer: {status} (is `meshctl up` still running?)", socket.display())]
+    Unreachable { socket: PathBuf, status: String },
+    #[error("control plane refused: {0}")]
+    Refused(String),
+    #[error("timed out after {waited:?}: {pending}")]
+    Timeout { waited: Duration, pending: String },
+}
+
+/// A connected admin session.
+#[derive(Debug)]
+pub struct MeshAdmin {
+    pub plan: MeshPlan,
+    client: pb::admin_client::AdminClient<tonic::transport::Channel>,
+    token: String,
+}
+
+impl MeshAdmin {
+    /// Loads the plan and admin token of the mesh running from `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<Self, AdminError> {
+        let plan = MeshPlan::load(state_dir)?;
+        let path = state_dir.join(ADMIN_TOKEN_FILE);
+        let token = std::fs::read_to_string(&path).map_err(|source| AdminError::Token { path, source })?;
+        let client = pb::admin_client::AdminClient::new(channel(&plan.control_socket));
+        Ok(MeshAdmin { plan, client, token: token.trim().to_string() })
+    }
+
+    fn map(&self, s: tonic::Status) -> AdminError {
+        match s.code() {
+            tonic::Code::Unavailable | tonic::Code::Unknown => {
+                AdminError::Unreachable { socket: self.plan.control_socket.clone(), status: s.message().to_string() }
+            }
+            _ => AdminError::Refused(s.message().to_string()),
+        }
+    }
+
+    pub async fn status(&mut self) -> Result<pb::StatusResponse, AdminError> {
+        let req = authed(pb::StatusRequest {}, &self.token);
+        match self.client.status(req).await {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) => Err(self.map(s)),
+        }
+    }
+
+    pub async fn set_split(&mut self, service: &str, weights: &super::split::SplitWeights) -> Result<u64, AdminError> {
+        let req = authed(
+            pb::SetSplitRequest { service: service.to_string(), weights: weights.0.clone().into_iter().collect() },
+            &self.token,
+        );
+        match self.client.set_split(req).await {
+            Ok(r) => Ok(r.into_inner().version),
+            Err(s) => Err(self.map(s)),
+        }
+    }
+
+    /// Waits until every proxy that calls `service` acknowledged `version` (or a later one).
+    pub async fn wait_for_acks(&mut self, service: &str, version: u64, timeout: Duration) -> Result<(), AdminError> {
+        let callers: Vec<String> = self
+            .plan
+            .proxies
+            .iter()
+            .filter(|p| p.upstreams.iter().any(|u| u.service == service))
+            .map(|p| p.name.clone())
+            .collect();
+        let start = Instant::now();
+        loop {
+            let status = self.status().await?;
+            let pending: Vec<String> = status
+                .proxies
+                .iter()
+                .filter(|st| callers.contains(&st.instance) && st.acked_version < version)
+                .map(|st| {
+                    let why = if !st.connected {
+                        " (not connected)"
+                    } else if !st.last_error.is_empty() {
+                        " (rejected)"
+                    } else {
+                        ""
+                    };
+                    format!("{}{why}", st.instance)
+                })
+                .collect();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                return Err(AdminError::Timeout {
+                    waited: timeout,
+                    pending: format!("proxies not acknowledging version {version}: {}", pending.join(", ")),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Planning a local mesh from mesh.yaml: instance names, identities, tokens and ports.
+//!
+//! Pure except for port checks and allocation (binding 127.0.0.1), and [`write_tokens`].
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+
+use super::admin::ADMIN_TOKEN_FILE;
+use super::meshfile::{Instance, MeshFile};
+use super::plan::{MeshPlan, PlanError, ProxyPlan, UpstreamPlan, new_token, token_hash};
+use crate::fsutil::{self, PRIVATE_FILE_MODE};
+use crate::identity::SpiffeId;
+
+/// The namespace part of every local-mode SPIFFE ID (SPEC §3).
+pub const LOCAL_NAMESPACE: &str = "local";
+/// Where per-proxy bootstrap tokens live inside the state dir (files 0600).
+pub const TOKENS_DIR: &str = "run/tokens";
+/// The control plane's socket inside the state dir.
+pub const CONTROL_SOCKET: &str = "run/control.sock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("port {port} ({what}) is already in use on 127.0.0.1: stop what holds it or change mesh.yaml")]
+    PortInUse { port: u16, what: String },
+    #[error("allocating a free port on 127.0.0.1: {0}")]
+    Allocate(std::io::Error),
+    #[error("service `{service}`: {source}")]
+    Identity {
+        service: String,
+        #[source]
+        source: crate::identity::spiffe::SpiffeIdError,
+    },
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// A plan plus the secrets that go with it (never stored in the plan itself).
+#[derive(Debug)]
+pub struct Prepared {
+    pub plan: MeshPlan,
+    /// instance name → bootstrap token.
+    pub tokens: BTreeMap<String, String>,
+    pub admin_token: String,
+}
+
+/// The name of an instance: `web`, or `api-v2`.
+pub fn instance_name(i: &Instance) -> String {
+    match &i.version {
+        Some(v) => format!("{}-{v}", i.service),
+        None => i.service.clone(),
+    }
+}
+
+/// Plans every proxy of `mesh`: checks fixed ports are free, allocates the rest, creates
+/// tokens. Nothing is written.
+pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError> {
+    check_fixed_ports(mesh)?;
+    let mut ports = PortPool::default();
+    let mut proxies = Vec::new();
+    let mut tokens = BTreeMap::new();
+    for inst in mesh.instances() {
+        let name = instance_name(inst);
+        let id = SpiffeId::for_workload(mesh.trust_domain(), LOCAL_NAMESPACE, &inst.service)
+            .map_err(|source| LocalError::Identity { service: inst.service.clone(), source })?;
+        let token = new_token()?;
+        let upstreams = inst
+            .upstreams
+            .iter()
+            .map(|u| {
+                let listen = match u.port {
+                    Some(p) => Ok(loopback(p)),
+                    None => ports.take(),
+                }?;
+                Ok(UpstreamPlan { service: u.service.clone(), listen })
+            })
+            .collect::<Result<Vec<_>, LocalError>>()?;
+        proxies.push(ProxyPlan {
+            name: name.clone(),
+            service: inst.service.clone(),
+            version: inst.version.clone(),
+            spiffe_id: id.to_string(),
+            token_sha256: token_hash(&token),
+            inbound: ports.take()?,
+            app: loopback(inst.port),
+            protocol: inst.protocol.map(|p| p.to_string()),
+            admin: ports.take()?,
+            http_proxy: ports.take()?,
+            upstreams,
+        });
+        tokens.insert(name, token);
+    }
+    let admin_token = new_token()?;
+    let plan = MeshPlan {
+        trust_domain: mesh.trust_domain().to_string(),
+        control_socket: state_dir.join(CONTROL_SOCKET),
+        admin_token_sha256: token_hash(&admin_token),
+        proxies,
+    };
+    Ok(Prepared { plan, tokens, admin_token })
+}
+
+/// Writes the tokens (0600) and the plan. Returns each instance's token file.
+pub fn write_tokens(prepared: &Prepared, state_dir: &Path) -> Result<BTreeMap<String, PathBuf>, LocalError> {
+    let dir = state_dir.join(TOKENS_DIR);
+    fsutil::create_private_dir(&dir).map_err(|source| LocalError::Io { path: dir.clone(), source })?;
+    let mut files = BTreeMap::new();
+    for (name, token) in &prepared.tokens {
+        let path = dir.join(format!("{name}.token"));
+        fsutil::write_atomic(&path, token.as_bytes(), PRIVATE_FILE_MODE)
+            .map_err(|source| LocalError::Io { path: path.clone(), source })?;
+        files.insert(name.clone(), path);
+    }
+    let admin = state_dir.join(ADMIN_TOKEN_FILE);
+    fsutil::write_atomic(&admin, prepared.admin_token.as_bytes(), PRIVATE_FILE_MODE)
+        .map_err(|source| LocalError::Io { path: admin, source })?;
+    Ok(files)
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// App ports of instances meshctl launches, and fixed upstream listener ports, must be free.
+fn check_fixed_ports(mesh: &MeshFile) -> Result<(), LocalError> {
+    for inst in mesh.instances() {
+        let field = match &inst.version {
+            Some(v) => format!("services.{}.versions.{v}.port", inst.service),
+            None => format!("services.{}.port", inst.service),
+        };
+        if inst.command.is_some() {
+            ensure_free(inst.port, field)?;
+        }
+        for u in &inst.upstreams {
+            if let Some(p) = u.port {
+                ensure_free(p, format!("upstream listener for {} in services.{}", u.service, inst.service))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ensure_free(port: u16, what: String) -> Result<(), LocalError> {
+    TcpListener::bind(loopback(port)).map(drop).map_err(|_| LocalError::PortInUse { port, what })
+}
+
+/// Allocates distinct free ports by holding every listener until the pool is dropped, so
+/// no two allocations collide.
+#[derive(Debug, Default)]
+struct PortPool {
+    held: Vec<TcpListener>,
+}
+
+impl PortPool {
+    fn take(&mut self) -> Result<SocketAddr, LocalError> {
+        let l = TcpListener::bind(loopback(0)).map_err(LocalError::Allocate)?;
+        let addr = l.local_addr().map_err(LocalError::Allocate)?;
+        self.held.push(l);
+        Ok(addr)
+    }
+}
