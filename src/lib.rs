@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod control;
 pub mod duration;
 pub mod exit;
 pub mod fsutil;
