@@ -1,8 +1,11 @@
-//! The control plane core: identity and config/discovery services over a pluggable backend.
+//! The control plane core: identity and config/discovery services over a pluggable backend,
+//! and the local mesh's model (mesh.yaml) and plan.
 
 pub mod admin;
 pub mod agent;
 pub mod backend;
+pub mod local;
+pub mod meshfile;
 pub mod plan;
 pub mod server;
 pub mod split;

@@ -1,0 +1,743 @@
+//! `mesh.yaml`, the local mesh's catalog: its model, parsing, and validation whose errors name
+//! `file:line:column` and the field (schema: `docs/mesh-yaml.md`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use self::yaml_pos::{Position, Target, YamlPath};
+use crate::identity::spiffe;
+
+mod yaml_pos;
+
+/// The catalog's file name, looked for beside `.meshctl/`.
+pub const DEFAULT_FILE_NAME: &str = "mesh.yaml";
+/// Trust domain of a mesh whose `mesh.yaml` names none.
+pub const DEFAULT_TRUST_DOMAIN: &str = spiffe::DEFAULT_TRUST_DOMAIN;
+/// Longest service or version name: one DNS label.
+pub const MAX_NAME_LEN: usize = 63;
+/// Launched commands find each upstream's local listener in `MESH_UPSTREAM_<NAME>=host:port`.
+pub const UPSTREAM_ENV_PREFIX: &str = "MESH_UPSTREAM_";
+/// The shell that runs a `command` given as one string.
+pub const SHELL: &str = "sh";
+
+/// A validated `mesh.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeshFile {
+    path: PathBuf,
+    trust_domain: String,
+    services: Vec<Service>,
+    instances: Vec<Instance>,
+}
+
+/// One declared service, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    /// `None`: detected from the traffic.
+    pub protocol: Option<Protocol>,
+    /// Version names in file order; empty for a service without `versions`.
+    pub versions: Vec<String>,
+    pub upstreams: Vec<Upstream>,
+}
+
+/// One running unit: a service without versions, or one version of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub service: String,
+    pub version: Option<String>,
+    /// The app's port on 127.0.0.1.
+    pub port: u16,
+    /// `None`: detected from the traffic.
+    pub protocol: Option<Protocol>,
+    /// `None`: the app is started by someone else; meshctl only proxies it.
+    pub command: Option<AppCommand>,
+    /// The service's `env` overlaid with the version's.
+    pub env: BTreeMap<String, String>,
+    /// Absolute: `workdir` resolved against the directory of `mesh.yaml` (that directory when
+    /// unset).
+    pub workdir: PathBuf,
+    pub upstreams: Vec<Upstream>,
+}
+
+/// A service this one calls; it gets a loopback listener on the caller's proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub service: String,
+    /// Fixed port of the local listener; `None`: allocated by `meshctl up`.
+    pub port: Option<u16>,
+}
+
+/// The application protocol a service speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Http,
+    Grpc,
+    Tcp,
+}
+
+/// How to start an app: an argv list, or one string run by `sh -c`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppCommand {
+    Argv(Vec<String>),
+    Shell(String),
+}
+
+/// Why a `mesh.yaml` could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum MeshFileError {
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Syntax, type, unknown-field or semantic error; `detail` starts with the field's path.
+    #[error("{file}:{line}:{column}: {detail}")]
+    Invalid {
+        file: String,
+        line: usize,
+        column: usize,
+        detail: String,
+    },
+}
+
+/// The file as written, before semantic checks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeshFile {
+    trust_domain: Option<String>,
+    services: OrderedMap<RawService>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    port: Option<u16>,
+    protocol: Option<Protocol>,
+    command: Option<AppCommand>,
+    env: Option<OrderedMap<ScalarString>>,
+    workdir: Option<PathBuf>,
+    #[serde(default)]
+    upstreams: Vec<RawUpstream>,
+    /// Deserialized only to reject anything but `{}`.
+    #[serde(rename = "policy")]
+    _policy: Option<ReservedPolicy>,
+    versions: Option<OrderedMap<RawVersion>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVersion {
+    port: u16,
+    command: Option<AppCommand>,
+    env: Option<OrderedMap<ScalarString>>,
+    workdir: Option<PathBuf>,
+}
+
+/// An upstream in either form: `api` or `{ service: api, port: 9300 }`.
+#[derive(Debug)]
+struct RawUpstream {
+    service: String,
+    port: Option<u16>,
+    long_form: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LongUpstream {
+    service: String,
+    port: Option<u16>,
+}
+
+/// `policy:` is reserved for the traffic-policy work: only an empty map is accepted today.
+#[derive(Debug)]
+struct ReservedPolicy;
+
+/// A string that YAML may have typed as a number or boolean (`PORT: 8080`, `DEBUG: true`): env
+/// values and arguments are strings to the process anyway.
+#[derive(Debug)]
+struct ScalarString(String);
+
+/// A mapping kept in file order (duplicates are rejected before, by `check_duplicate_keys`).
+#[derive(Debug)]
+struct OrderedMap<V>(Vec<(String, V)>);
+
+/// One semantic error: where it is and what is wrong.
+#[derive(Debug)]
+struct Issue {
+    path: YamlPath,
+    target: Target,
+    message: String,
+}
+
+/// Checks the raw file and builds the model, stopping at the first issue.
+struct Validator<'a> {
+    raw: &'a RawMeshFile,
+    base_dir: PathBuf,
+    /// Every fixed port seen so far, with the path that claimed it.
+    ports: HashMap<u16, YamlPath>,
+}
+
+impl MeshFile {
+    /// Reads and validates the `mesh.yaml` at `path`.
+    pub fn load(path: &Path) -> Result<MeshFile, MeshFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| MeshFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        MeshFile::parse(&text, path)
+    }
+
+    /// Validates `text` as the content of `path`: `path` names the file in errors, and relative
+    /// `workdir`s resolve against its directory.
+    pub fn parse(text: &str, path: &Path) -> Result<MeshFile, MeshFileError> {
+        let invalid = |e: serde_yaml::Error| yaml_error(path, &e);
+        yaml_pos::check_duplicate_keys(text).map_err(invalid)?;
+        let raw: RawMeshFile = serde_yaml::from_str(text).map_err(invalid)?;
+        let base_dir = std::path::absolute(path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        let mut validator = Validator {
+            raw: &raw,
+            base_dir,
+            ports: HashMap::new(),
+        };
+        let (trust_domain, services, instances) = validator.run().map_err(|issue| {
+            let at = yaml_pos::locate(text, &issue.path, issue.target)
+                .unwrap_or(Position { line: 1, column: 1 });
+            MeshFileError::Invalid {
+                file: path.display().to_string(),
+                line: at.line,
+                column: at.column,
+                detail: format!("{}: {}", issue.path, issue.message),
+            }
+        })?;
+        Ok(MeshFile {
+            path: path.to_path_buf(),
+            trust_domain,
+            services,
+            instances,
+        })
+    }
+
+    /// The file this was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The mesh's trust domain (`mesh.local` unless set).
+    pub fn trust_domain(&self) -> &str {
+        &self.trust_domain
+    }
+
+    /// The services in file order.
+    pub fn services(&self) -> impl Iterator<Item = &Service> {
+        self.services.iter()
+    }
+
+    /// One entry per running unit (service, or service version), in file order.
+    pub fn instances(&self) -> impl Iterator<Item = &Instance> {
+        self.instances.iter()
+    }
+}
+
+impl Upstream {
+    /// The variable that tells a launched command where this upstream listens:
+    /// `MESH_UPSTREAM_QUOTES` for `quotes`, `MESH_UPSTREAM_USER_DB` for `user-db`.
+    pub fn env_var(&self) -> String {
+        upstream_env_var(&self.service)
+    }
+}
+
+/// `MESH_UPSTREAM_<NAME>` for a service name (upper case, `-` becomes `_`).
+pub fn upstream_env_var(service: &str) -> String {
+    format!(
+        "{UPSTREAM_ENV_PREFIX}{}",
+        service.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+impl AppCommand {
+    /// The argv to execute: a string command becomes `sh -c <string>`.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            AppCommand::Argv(argv) => argv.clone(),
+            AppCommand::Shell(line) => vec![SHELL.to_string(), "-c".to_string(), line.clone()],
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            AppCommand::Argv(argv) => argv.first().is_none_or(|a| a.trim().is_empty()),
+            AppCommand::Shell(line) => line.trim().is_empty(),
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Http => "http",
+            Protocol::Grpc => "grpc",
+            Protocol::Tcp => "tcp",
+        })
+    }
+}
+
+impl<'a> Validator<'a> {
+    fn run(&mut self) -> Result<(String, Vec<Service>, Vec<Instance>), Issue> {
+        let root = YamlPath::default();
+        let trust_domain = self.trust_domain(&root)?;
+        let services_path = root.key("services");
+        if self.raw.services.0.is_empty() {
+            return Err(Issue::value(
+                services_path,
+                "no services: declare at least one",
+            ));
+        }
+        let mut services = Vec::new();
+        let mut instances = Vec::new();
+        for (name, raw) in &self.raw.services.0 {
+            let path = services_path.key(name);
+            let (service, mut units) = self.service(&path, name, raw)?;
+            services.push(service);
+            instances.append(&mut units);
+        }
+        Ok((trust_domain, services, instances))
+    }
+
+    fn trust_domain(&self, root: &YamlPath) -> Result<String, Issue> {
+        let Some(td) = &self.raw.trust_domain else {
+            return Ok(DEFAULT_TRUST_DOMAIN.to_string());
+        };
+        spiffe::validate_trust_domain(td)
+            .map_err(|e| Issue::value(root.key("trust_domain"), e.to_string()))?;
+        Ok(td.clone())
+    }
+
+    fn service(
+        &mut self,
+        path: &YamlPath,
+        name: &str,
+        raw: &RawService,
+    ) -> Result<(Service, Vec<Instance>), Issue> {
+        check_name(path, "service", name)?;
+        let upstreams = self.upstreams(path, name, raw)?;
+        let service_env = env(path, raw.env.as_ref())?;
+        let service_workdir = self.workdir(path, raw.workdir.as_deref(), &self.base_dir)?;
+        let unit =
+            |version: Option<&str>, port, command: Option<&AppCommand>, env, workdir| Instance {
+                service: name.to_string(),
+                version: version.map(str::to_string),
+                port,
+                protocol: raw.protocol,
+                command: command.cloned(),
+                env,
+                workdir,
+                upstreams: upstreams.clone(),
+            };
+        let instances = match (&raw.versions, raw.port) {
+            (Some(_), Some(_)) => {
+                return Err(Issue::key(
+                    path.key("versions"),
+                    "`port` and `versions` exclude each other: with versions, give each version its own port",
+                ));
+            }
+            (None, None) => {
+                return Err(Issue::key(
+                    path.clone(),
+                    "no `port`: give the app's port, or `versions` with a port each",
+                ));
+            }
+            (None, Some(port)) => {
+                self.claim_port(path.key("port"), port)?;
+                check_command(path, raw.command.as_ref())?;
+                vec![unit(
+                    None,
+                    port,
+                    raw.command.as_ref(),
+                    service_env,
+                    service_workdir,
+                )]
+            }
+            (Some(versions), None) => {
+                let versions_path = path.key("versions");
+                if raw.command.is_some() {
+                    return Err(Issue::key(
+                        path.key("command"),
+                        "`command` with `versions`: give each version its own command",
+                    ));
+                }
+                if versions.0.is_empty() {
+                    return Err(Issue::value(
+                        versions_path,
+                        "no versions: declare at least one, or use `port` instead of `versions`",
+                    ));
+                }
+                let mut units = Vec::new();
+                for (version, v) in &versions.0 {
+                    let vpath = versions_path.key(version);
+                    check_name(&vpath, "version", version)?;
+                    self.claim_port(vpath.key("port"), v.port)?;
+                    check_command(&vpath, v.command.as_ref())?;
+                    let mut merged = service_env.clone();
+                    merged.extend(env(&vpath, v.env.as_ref())?);
+                    let workdir = self.workdir(&vpath, v.workdir.as_deref(), &service_workdir)?;
+                    units.push(unit(
+                        Some(version),
+                        v.port,
+                        v.command.as_ref(),
+                        merged,
+                        workdir,
+                    ));
+                }
+                units
+            }
+        };
+        let fixed = raw.upstreams.iter().position(|u| u.port.is_some());
+        if let Some(i) = fixed.filter(|_| instances.len() > 1) {
+            return Err(Issue::value(
+                upstream_field(path, i, &raw.upstreams[i], "port"),
+                format!(
+                    "a fixed upstream port cannot be shared by the {} versions of `{name}`: drop `port` to have one allocated per instance",
+                    instances.len()
+                ),
+            ));
+        }
+        let service = Service {
+            name: name.to_string(),
+            protocol: raw.protocol,
+            versions: raw
+                .versions
+                .iter()
+                .flat_map(|v| v.0.iter().map(|(n, _)| n.clone()))
+                .collect(),
+            upstreams,
+        };
+        Ok((service, instances))
+    }
+
+    fn upstreams(
+        &mut self,
+        path: &YamlPath,
+        name: &str,
+        raw: &RawService,
+    ) -> Result<Vec<Upstream>, Issue> {
+        let mut out: Vec<Upstream> = Vec::new();
+        for (i, up) in raw.upstreams.iter().enumerate() {
+            let service_path = upstream_field(path, i, up, "service");
+            if up.service == name {
+                return Err(Issue::value(
+                    service_path,
+                    format!("`{name}` cannot call itself through the mesh"),
+                ));
+            }
+            if !self.raw.services.0.iter().any(|(s, _)| *s == up.service) {
+                let known: Vec<&str> = self
+                    .raw
+                    .services
+                    .0
+                    .iter()
+                    .map(|(s, _)| s.as_str())
+                    .collect();
+                return Err(Issue::value(
+                    service_path,
+                    format!(
+                        "unknown service `{}` (declared: {})",
+                        up.service,
+                        known.join(", ")
+                    ),
+                ));
+            }
+            if out.iter().any(|u| u.service == up.service) {
+                return Err(Issue::value(
+                    service_path,
+                    format!("`{}` is listed twice", up.service),
+                ));
+            }
+            if let Some(port) = up.port {
+                self.claim_port(upstream_field(path, i, up, "port"), port)?;
+            }
+            out.push(Upstream {
+                service: up.service.clone(),
+                port: up.port,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records a fixed port; every app port and fixed listener port binds 127.0.0.1, so each
+    /// may appear once in the whole file.
+    fn claim_port(&mut self, path: YamlPath, port: u16) -> Result<(), Issue> {
+        if port == 0 {
+            return Err(Issue::value(
+                path,
+                "port 0 is not a port: give a port from 1 to 65535",
+            ));
+        }
+        if let Some(first) = self.ports.get(&port) {
+            return Err(Issue::value(
+                path,
+                format!("port {port} is already used by {first}"),
+            ));
+        }
+        self.ports.insert(port, path);
+        Ok(())
+    }
+
+    fn workdir(&self, path: &YamlPath, dir: Option<&Path>, base: &Path) -> Result<PathBuf, Issue> {
+        match dir {
+            None => Ok(base.to_path_buf()),
+            Some(d) if d.as_os_str().is_empty() => Err(Issue::value(
+                path.key("workdir"),
+                "empty `workdir`: omit it to run in the directory of mesh.yaml",
+            )),
+            Some(d) => Ok(self.base_dir.join(d)),
+        }
+    }
+}
+
+impl Issue {
+    fn key(path: YamlPath, message: impl Into<String>) -> Issue {
+        Issue {
+            path,
+            target: Target::Key,
+            message: message.into(),
+        }
+    }
+
+    fn value(path: YamlPath, message: impl Into<String>) -> Issue {
+        Issue {
+            path,
+            target: Target::Value,
+            message: message.into(),
+        }
+    }
+}
+
+/// Service and version names become DNS labels, env var names and SPIFFE ID segments.
+fn check_name(path: &YamlPath, what: &str, name: &str) -> Result<(), Issue> {
+    let why = if name.is_empty() {
+        "it is empty"
+    } else if name.len() > MAX_NAME_LEN {
+        "it is longer than 63 characters"
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        "only lowercase letters, digits and `-` are allowed"
+    } else if name.starts_with('-') || name.ends_with('-') {
+        "it must not start or end with `-`"
+    } else {
+        return Ok(());
+    };
+    Err(Issue::key(
+        path.clone(),
+        format!("invalid {what} name `{name}`: {why}"),
+    ))
+}
+
+fn check_command(path: &YamlPath, command: Option<&AppCommand>) -> Result<(), Issue> {
+    match command {
+        Some(c) if c.is_empty() => Err(Issue::value(
+            path.key("command"),
+            "empty command: give the program to run, or omit `command` if the app is started elsewhere",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn env(
+    path: &YamlPath,
+    env: Option<&OrderedMap<ScalarString>>,
+) -> Result<BTreeMap<String, String>, Issue> {
+    let mut out = BTreeMap::new();
+    for (name, value) in env.iter().flat_map(|e| e.0.iter()) {
+        let valid = name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid {
+            return Err(Issue::key(
+                path.key("env").key(name),
+                format!(
+                    "invalid environment variable name `{name}`: use letters, digits and `_`, not starting with a digit"
+                ),
+            ));
+        }
+        out.insert(name.clone(), value.0.clone());
+    }
+    Ok(out)
+}
+
+/// The path of `service` or `port` of upstream `i`, or the element itself in short form.
+fn upstream_field(service: &YamlPath, i: usize, up: &RawUpstream, field: &str) -> YamlPath {
+    let element = service.key("upstreams").index(i);
+    if up.long_form {
+        element.key(field)
+    } else {
+        element
+    }
+}
+
+/// `file:line:column: <path>: <message>` from a serde_yaml error: the position leads, so the
+/// message loses its own ` at line L column C` (a context position further on stays).
+fn yaml_error(path: &Path, e: &serde_yaml::Error) -> MeshFileError {
+    let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+    let message = e.to_string();
+    let detail = message.replacen(&format!(" at line {line} column {column}"), "", 1);
+    MeshFileError::Invalid {
+        file: path.display().to_string(),
+        line,
+        column,
+        detail,
+    }
+}
+
+impl<'de> Deserialize<'de> for AppCommand {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CommandVisitor;
+        impl<'de> Visitor<'de> for CommandVisitor {
+            type Value = AppCommand;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a command: a list of arguments, or a string run with `sh -c`")
+            }
+            fn visit_str<E: de::Error>(self, line: &str) -> Result<AppCommand, E> {
+                Ok(AppCommand::Shell(line.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AppCommand, A::Error> {
+                let mut argv = Vec::new();
+                while let Some(arg) = seq.next_element::<ScalarString>()? {
+                    argv.push(arg.0);
+                }
+                Ok(AppCommand::Argv(argv))
+            }
+        }
+        deserializer.deserialize_any(CommandVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawUpstream {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct UpstreamVisitor;
+        impl<'de> Visitor<'de> for UpstreamVisitor {
+            type Value = RawUpstream;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a service name, or `{ service: NAME, port: PORT }`")
+            }
+            fn visit_str<E: de::Error>(self, service: &str) -> Result<RawUpstream, E> {
+                Ok(RawUpstream {
+                    service: service.to_string(),
+                    port: None,
+                    long_form: false,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawUpstream, A::Error> {
+                let long = LongUpstream::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawUpstream {
+                    service: long.service,
+                    port: long.port,
+                    long_form: true,
+                })
+            }
+        }
+        deserializer.deserialize_any(UpstreamVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for ReservedPolicy {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PolicyVisitor;
+        /// Any key in `policy` is an error, raised while the key is read so it points there.
+        struct RejectKey;
+        impl<'de> Visitor<'de> for PolicyVisitor {
+            type Value = ReservedPolicy;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an empty map `{}` (policy is reserved)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ReservedPolicy, A::Error> {
+                match map.next_key_seed(RejectKey)? {
+                    Some(never) => match never {},
+                    None => Ok(ReservedPolicy),
+                }
+            }
+        }
+        impl<'de> DeserializeSeed<'de> for RejectKey {
+            type Value = std::convert::Infallible;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        impl<'de> Visitor<'de> for RejectKey {
+            type Value = std::convert::Infallible;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("no policy fields (policy is reserved)")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+                Err(E::custom(format!(
+                    "unsupported field `{key}`: traffic policy is not available yet, `policy` accepts only an empty map `{{}}`"
+                )))
+            }
+        }
+        deserializer.deserialize_map(PolicyVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for ScalarString {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl Visitor<'_> for ScalarVisitor {
+            type Value = ScalarString;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for MapVisitor<V> {
+            type Value = OrderedMap<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedMap<V>, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, V>()? {
+                    entries.push(entry);
+                }
+                Ok(OrderedMap(entries))
+            }
+        }
+        deserializer.deserialize_map(MapVisitor(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,343 @@
+//! mesh.yaml: the shipped example parses, and every error names the exact `file:line:column`.
+
+use std::path::Path;
+
+use super::*;
+
+fn parse(text: &str) -> Result<MeshFile, MeshFileError> {
+    MeshFile::parse(text, Path::new("/srv/mesh/mesh.yaml"))
+}
+
+/// The error message, with the directory dropped so the tests read like what users see.
+fn err(text: &str) -> String {
+    parse(text)
+        .expect_err("mesh.yaml should be rejected")
+        .to_string()
+        .replacen("/srv/mesh/", "", 1)
+}
+
+fn assert_err(text: &str, expected: &str) {
+    let got = err(text);
+    assert!(
+        got.starts_with(expected),
+        "\n got: {got}\nwant: {expected}…"
+    );
+}
+
+#[test]
+fn the_shipped_example_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mesh.yaml");
+    let mesh = MeshFile::load(&path).unwrap();
+    assert_eq!(mesh.trust_domain(), "mesh.local");
+    let units: Vec<(&str, Option<&str>, u16)> = mesh
+        .instances()
+        .map(|i| (i.service.as_str(), i.version.as_deref(), i.port))
+        .collect();
+    assert_eq!(
+        units,
+        [
+            ("web", None, 8080),
+            ("api", Some("v1"), 8081),
+            ("api", Some("v2"), 8082),
+            ("quotes", None, 9090)
+        ]
+    );
+    let services: Vec<_> = mesh.services().map(|s| s.name.as_str()).collect();
+    assert_eq!(services, ["web", "api", "quotes"]);
+    let api = mesh.services().nth(1).unwrap();
+    assert_eq!(api.versions, ["v1", "v2"]);
+    assert_eq!(api.protocol, Some(Protocol::Http));
+    let quotes = mesh.instances().nth(3).unwrap();
+    assert_eq!(quotes.protocol, Some(Protocol::Grpc));
+}
+
+#[test]
+fn instances_carry_commands_env_workdir_and_upstreams() {
+    let mesh = parse(
+        "\
+trust_domain: example.org
+services:
+  web:
+    port: 8080
+    command: python3 -m http.server 8080
+    env: { GREETING: hello, PORT: 8080 }
+    workdir: web/
+    upstreams:
+      - api
+      - { service: quotes, port: 9300 }
+  api:
+    env: { A: service, B: service }
+    workdir: api
+    versions:
+      v1: { port: 8081, command: [\"./api\", 8081], env: { B: v1 } }
+      v2: { port: 8082, command: [\"./api\"], workdir: /opt/api2 }
+  quotes:
+    port: 9090
+",
+    )
+    .unwrap();
+    assert_eq!(mesh.trust_domain(), "example.org");
+    let all: Vec<&Instance> = mesh.instances().collect();
+    let web = all[0];
+    assert_eq!(
+        web.command.as_ref().unwrap().argv(),
+        ["sh", "-c", "python3 -m http.server 8080"]
+    );
+    assert_eq!(web.env["PORT"], "8080");
+    assert_eq!(web.workdir, Path::new("/srv/mesh/web/"));
+    assert_eq!(web.protocol, None);
+    assert_eq!(
+        web.upstreams,
+        [
+            Upstream {
+                service: "api".into(),
+                port: None
+            },
+            Upstream {
+                service: "quotes".into(),
+                port: Some(9300)
+            }
+        ]
+    );
+    assert_eq!(web.upstreams[1].env_var(), "MESH_UPSTREAM_QUOTES");
+    let v1 = all[1];
+    assert_eq!(v1.version.as_deref(), Some("v1"));
+    assert_eq!(v1.command.as_ref().unwrap().argv(), ["./api", "8081"]);
+    assert_eq!(v1.env["A"], "service");
+    assert_eq!(v1.env["B"], "v1", "a version's env overrides the service's");
+    assert_eq!(v1.workdir, Path::new("/srv/mesh/api"));
+    assert_eq!(all[2].workdir, Path::new("/opt/api2"));
+    let quotes = all[3];
+    assert_eq!(quotes.command, None);
+    assert_eq!(quotes.workdir, Path::new("/srv/mesh"));
+}
+
+#[test]
+fn env_var_names_of_upstreams() {
+    assert_eq!(upstream_env_var("user-db"), "MESH_UPSTREAM_USER_DB");
+}
+
+#[test]
+fn reserved_policy_accepts_only_an_empty_map() {
+    parse("services:\n  web:\n    port: 1\n    policy: {}\n").unwrap();
+    assert_err(
+        "services:\n  web:\n    port: 1\n    policy:\n      retries: 3\n",
+        "mesh.yaml:5:7: services.web.policy: unsupported field `retries`: traffic policy is not available yet",
+    );
+}
+
+#[test]
+fn unknown_fields() {
+    assert_err(
+        "services:\n  web:\n    port: 8080\n    prot: http\n",
+        "mesh.yaml:4:5: services.web: unknown field `prot`, expected one of `port`, `protocol`",
+    );
+    assert_err(
+        "trust_domain: a\nservice: {}\n",
+        "mesh.yaml:2:1: unknown field `service`, expected `trust_domain` or `services`",
+    );
+    assert_err(
+        "services:\n  web:\n    versions:\n      v1: { port: 1, protocol: http }\n",
+        "mesh.yaml:4:22: services.web.versions.v1: unknown field `protocol`",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 1\n    upstreams:\n      - { service: api, prt: 2 }\n",
+        "mesh.yaml:5:25: services.web.upstreams[0]: unknown field `prt`, expected `service` or `port`",
+    );
+}
+
+#[test]
+fn syntax_errors() {
+    assert_err(
+        "services:\n  web:\n    port: 8080\n   bad\n",
+        "mesh.yaml:4:4: did not find expected key, while parsing a block mapping at line 2 column 3",
+    );
+    assert_err(
+        "services:\n  web: { port: 1\n",
+        "mesh.yaml:3:1: did not find expected ',' or '}'",
+    );
+    assert_err("# nothing yet\n", "mesh.yaml:2:1: missing field `services`");
+    assert_err("", "mesh.yaml:1:1: missing field `services`");
+}
+
+#[test]
+fn type_errors() {
+    assert_err(
+        "services:\n  web:\n    port: abc\n",
+        "mesh.yaml:3:11: services.web.port: invalid type: string \"abc\", expected u16",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 70000\n",
+        "mesh.yaml:3:11: services.web.port: invalid value: integer `70000`, expected u16",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 1\n    protocol: udp\n",
+        "mesh.yaml:4:15: services.web.protocol: unknown variant `udp`, expected one of `http`, `grpc`, `tcp`",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 1\n    command: { run: x }\n",
+        "mesh.yaml:4:14: services.web.command: invalid type: map, expected a command",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 1\n    upstreams: [ 7 ]\n",
+        "mesh.yaml:4:18: services.web.upstreams[0]: invalid type: integer `7`, expected a service name",
+    );
+    assert_err(
+        "services: [web]\n",
+        "mesh.yaml:1:11: services: invalid type: sequence, expected a map",
+    );
+    assert_err(
+        "trust_domain: mesh.local\n",
+        "mesh.yaml:1:1: missing field `services`",
+    );
+}
+
+#[test]
+fn duplicate_keys() {
+    assert_err(
+        "services:\n  web:\n    port: 1\n  web:\n    port: 2\n",
+        "mesh.yaml:4:3: services: duplicate key `web`",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 1\n    port: 2\n",
+        "mesh.yaml:4:5: services.web: duplicate key `port`",
+    );
+    assert_err(
+        "services:\n  web:\n    versions:\n      v1: { port: 1 }\n      v1: { port: 2 }\n",
+        "mesh.yaml:5:7: services.web.versions: duplicate key `v1`",
+    );
+}
+
+#[test]
+fn upstream_errors() {
+    assert_err(
+        "services:\n  web:\n    port: 1\n    upstreams: [api]\n",
+        "mesh.yaml:4:17: services.web.upstreams[0]: unknown service `api` (declared: web)",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 1\n    upstreams:\n      - { service: apj, port: 9 }\n  api:\n    port: 2\n",
+        "mesh.yaml:5:20: services.web.upstreams[0].service: unknown service `apj` (declared: web, api)",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 1\n    upstreams:\n      - web\n",
+        "mesh.yaml:5:9: services.web.upstreams[0]: `web` cannot call itself through the mesh",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 1\n    upstreams: [api, api]\n  api:\n    port: 2\n",
+        "mesh.yaml:4:22: services.web.upstreams[1]: `api` is listed twice",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 1\n    upstreams:\n      - { service: api, port: 0 }\n  api:\n    port: 2\n",
+        "mesh.yaml:5:31: services.web.upstreams[0].port: port 0 is not a port",
+    );
+}
+
+#[test]
+fn fixed_upstream_port_with_versions_is_rejected() {
+    assert_err(
+        "services:\n  api:\n    upstreams:\n      - { service: q, port: 9300 }\n    versions:\n      v1: { port: 1 }\n      v2: { port: 2 }\n  q:\n    port: 3\n",
+        "mesh.yaml:4:29: services.api.upstreams[0].port: a fixed upstream port cannot be shared by the 2 versions of `api`",
+    );
+}
+
+#[test]
+fn port_errors() {
+    assert_err(
+        "services:\n  web:\n    port: 0\n",
+        "mesh.yaml:3:11: services.web.port: port 0 is not a port",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 8080\n  api:\n    versions:\n      v1: { port: 8081 }\n      v2: { port: 8080 }\n",
+        "mesh.yaml:7:19: services.api.versions.v2.port: port 8080 is already used by services.web.port",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 8080\n    upstreams:\n      - { service: api, port: 8081 }\n  api:\n    port: 8081\n",
+        "mesh.yaml:7:11: services.api.port: port 8081 is already used by services.web.upstreams[0].port",
+    );
+}
+
+#[test]
+fn port_and_versions() {
+    assert_err(
+        "services:\n  web:\n    port: 1\n    versions:\n      v1: { port: 2 }\n",
+        "mesh.yaml:4:5: services.web.versions: `port` and `versions` exclude each other",
+    );
+    assert_err(
+        "services:\n  web:\n    protocol: http\n",
+        "mesh.yaml:2:3: services.web: no `port`",
+    );
+    assert_err(
+        "services:\n  web:\n    versions: {}\n",
+        "mesh.yaml:3:15: services.web.versions: no versions",
+    );
+    assert_err(
+        "services:\n  web:\n    command: x\n    versions:\n      v1: { port: 2 }\n",
+        "mesh.yaml:3:5: services.web.command: `command` with `versions`",
+    );
+    assert_err(
+        "services:\n  web:\n    versions:\n      v1: { command: x }\n",
+        "mesh.yaml:4:11: services.web.versions.v1: missing field `port`",
+    );
+}
+
+#[test]
+fn name_errors() {
+    assert_err(
+        "services:\n  Web:\n    port: 1\n",
+        "mesh.yaml:2:3: services.Web: invalid service name `Web`: only lowercase letters, digits and `-` are allowed",
+    );
+    assert_err(
+        "services:\n  -web:\n    port: 1\n",
+        "mesh.yaml:2:3: services.-web: invalid service name `-web`: it must not start or end with `-`",
+    );
+    let long = "a".repeat(MAX_NAME_LEN + 1);
+    assert_err(
+        &format!("services:\n  {long}:\n    port: 1\n"),
+        &format!(
+            "mesh.yaml:2:3: services.{long}: invalid service name `{long}`: it is longer than 63"
+        ),
+    );
+    assert_err(
+        "services:\n  web:\n    versions:\n      v_1: { port: 1 }\n",
+        "mesh.yaml:4:7: services.web.versions.v_1: invalid version name `v_1`",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 1\n    env:\n      1X: y\n",
+        "mesh.yaml:5:7: services.web.env.1X: invalid environment variable name `1X`",
+    );
+    assert_err(
+        "trust_domain: Mesh:8080\nservices:\n  web:\n    port: 1\n",
+        "mesh.yaml:1:15: trust_domain: `Mesh:8080` is not a valid trust domain",
+    );
+}
+
+#[test]
+fn empty_things() {
+    assert_err(
+        "services:\n  web:\n    port: 1\n    command: \"  \"\n",
+        "mesh.yaml:4:14: services.web.command: empty command",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 1\n    command: []\n",
+        "mesh.yaml:4:14: services.web.command: empty command",
+    );
+    assert_err(
+        "services:\n  web:\n    versions:\n      v1:\n        port: 1\n        command: ['']\n",
+        "mesh.yaml:6:18: services.web.versions.v1.command: empty command",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 1\n    workdir: ''\n",
+        "mesh.yaml:4:14: services.web.workdir: empty `workdir`",
+    );
+    assert_err("services: {}\n", "mesh.yaml:1:11: services: no services");
+}
+
+#[test]
+fn unreadable_file() {
+    let e = MeshFile::load(Path::new("/nonexistent/mesh.yaml")).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("reading /nonexistent/mesh.yaml: No such file"),
+        "{e}"
+    );
+}
