@@ -1,0 +1,4 @@
+//! One integration-test binary: drives the real `meshctl` binary over real sockets and TLS.
+
+mod proxy;
+mod support;
