@@ -392,6 +392,19 @@ mod tests {
     }
 
     #[test]
+    fn shipped_examples_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        for name in ["proxy-server.yaml", "proxy-client.yaml"] {
+            let config = ProxyConfig::build(FlagConfig {
+                config_file: Some(dir.join(name)),
+                ..FlagConfig::default()
+            })
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(config.identity_dir.starts_with(&dir), "{name}");
+        }
+    }
+
+    #[test]
     fn duplicate_listeners_are_refused() {
         let inbound: InboundConfig = "127.0.0.1:4143=127.0.0.1:8080".parse().unwrap();
         let flags = FlagConfig {

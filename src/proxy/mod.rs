@@ -99,12 +99,17 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
 
     // Bind everything before serving anything, so a busy port fails start-up cleanly.
     let admin = bind(config.admin, "admin").await?;
+    let mut bound = Vec::new();
     let mut inbound = Vec::with_capacity(config.inbound.len());
     for c in &config.inbound {
-        inbound.push((
-            bind(c.listen, "inbound").await?,
-            Arc::new(Inbound::new(c, shared.clone())),
+        let listener = bind(c.listen, "inbound").await?;
+        bound.push(format!(
+            "inbound {}→{} ({:?})",
+            local(&listener),
+            c.app,
+            c.protocol
         ));
+        inbound.push((listener, Arc::new(Inbound::new(c, shared.clone()))));
     }
     // One peer (one shared HTTP/2 connection) per peer address and identity, however many
     // listeners point at it.
@@ -122,9 +127,20 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
                 ))
             })
             .clone();
-        let target = Arc::new(Outbound::new(u.protocol, peer, shared.clone()));
-        outbound.push((bind(u.listen, "upstream").await?, target));
+        let listener = bind(u.listen, "upstream").await?;
+        bound.push(format!(
+            "upstream {}→{}#{} ({:?})",
+            local(&listener),
+            u.peer,
+            u.identity,
+            u.protocol
+        ));
+        outbound.push((
+            listener,
+            Arc::new(Outbound::new(u.protocol, peer, shared.clone())),
+        ));
     }
+    bound.push(format!("admin {}", local(&admin)));
 
     let draining = Arc::new(AtomicBool::new(false));
     tokio::spawn(admin::serve(admin, metrics.clone(), draining.clone()));
@@ -136,7 +152,7 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
         tokio::spawn(target.serve(listener, watch.clone()));
     }
     drop(watch);
-    log_ready(&config, &current.id);
+    tracing::info!(identity = %current.id, listeners = %bound.join(", "), "ready");
 
     let signal = wait_for_signal().await?;
     draining.store(true, Ordering::Relaxed);
@@ -155,24 +171,11 @@ async fn bind(addr: SocketAddr, role: &'static str) -> Result<TcpListener, Proxy
         .map_err(|error| ProxyError::Bind { addr, role, error })
 }
 
-fn log_ready(config: &ProxyConfig, id: &crate::identity::SpiffeId) {
-    let inbound: Vec<String> = config
-        .inbound
-        .iter()
-        .map(|i| format!("{}→{}", i.listen, i.app))
-        .collect();
-    let upstreams: Vec<String> = config
-        .upstreams
-        .iter()
-        .map(|u| format!("{}→{}#{}", u.listen, u.peer, u.identity))
-        .collect();
-    tracing::info!(
-        identity = %id,
-        inbound = %inbound.join(","),
-        upstreams = %upstreams.join(","),
-        admin = %config.admin,
-        "ready"
-    );
+/// The address a listener actually got (port 0 picks one).
+fn local(listener: &TcpListener) -> String {
+    listener
+        .local_addr()
+        .map_or_else(|_| "?".to_string(), |a| a.to_string())
 }
 
 async fn wait_for_signal() -> Result<&'static str, ProxyError> {

@@ -745,3 +745,58 @@ fn port_in_use_is_a_runtime_failure_naming_the_address() {
         "{stderr}"
     );
 }
+
+/// Lays out `from`'s files the way a Kubernetes secret volume does: `..data` → a versioned
+/// directory, each file a symlink through `..data`. Re-running it swaps `..data` atomically.
+fn kubernetes_swap(from: &Path, dir: &Path, version: &str) {
+    let versioned = dir.join(format!("..{version}"));
+    std::fs::create_dir_all(&versioned).unwrap();
+    for file in ["tls.crt", "tls.key", "ca.crt"] {
+        std::fs::copy(from.join(file), versioned.join(file)).unwrap();
+        let link = dir.join(file);
+        if std::fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(Path::new("..data").join(file), &link).unwrap();
+        }
+    }
+    let staged = dir.join("..data_tmp");
+    std::os::unix::fs::symlink(format!("..{version}"), &staged).unwrap();
+    std::fs::rename(&staged, dir.join("..data")).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_data_symlink_swap_is_picked_up() {
+    let app = http_app().await;
+    let mesh = Mesh::new();
+    let first = mesh.issue(API_ID, "api-1");
+    let second = mesh.issue(API_ID, "api-2");
+    let web = mesh.issue(WEB_ID, "web");
+    let volume = mesh.path().join("volume");
+    std::fs::create_dir(&volume).unwrap();
+    kubernetes_swap(&first, &volume, "v1");
+    let inbound_addr = free_addr();
+    let server = Proxy::start(
+        &[
+            identity(&volume),
+            inbound(inbound_addr, &app.addr.to_string()),
+        ]
+        .concat(),
+        mesh.path(),
+    );
+    let (_, leaf) = mesh_h2_client(&web, inbound_addr).await;
+    assert_eq!(leaf, leaf_of(&first));
+
+    kubernetes_swap(&second, &volume, "v2");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (_, leaf) = mesh_h2_client(&web, inbound_addr).await;
+        if leaf == leaf_of(&second) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "..data swap not picked up: {}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
