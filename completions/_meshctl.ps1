@@ -215,6 +215,12 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;proxy' {
+            [CompletionResult]::new('--identity-dir', '--identity-dir', [CompletionResultType]::ParameterName, 'Directory with tls.crt, tls.key and ca.crt (as `meshctl certs issue` writes them); watched, and reloaded when they change')
+            [CompletionResult]::new('--inbound', '--inbound', [CompletionResultType]::ParameterName, 'Accept mTLS on LISTEN and forward to the local app: LISTEN=[PROTO://]APP')
+            [CompletionResult]::new('--upstream', '--upstream', [CompletionResultType]::ParameterName, 'Accept plaintext from the app on LISTEN, forward over mTLS to PEER, which must present SPIFFE_ID: LISTEN=[PROTO://]PEER#SPIFFE_ID')
+            [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'Admin listener (/metrics, /ready, /live) [default: 127.0.0.1:4191]')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Worker threads (1 = a single-threaded runtime) [default: 1]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'YAML config file (see examples/); flags add listeners and override its settings')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')

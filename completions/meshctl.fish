@@ -148,6 +148,12 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l no-color 
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l identity-dir -d 'Directory with tls.crt, tls.key and ca.crt (as `meshctl certs issue` writes them); watched, and reloaded when they change' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l inbound -d 'Accept mTLS on LISTEN and forward to the local app: LISTEN=[PROTO://]APP' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l upstream -d 'Accept plaintext from the app on LISTEN, forward over mTLS to PEER, which must present SPIFFE_ID: LISTEN=[PROTO://]PEER#SPIFFE_ID' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l admin -d 'Admin listener (/metrics, /ready, /live) [default: 127.0.0.1:4191]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l workers -d 'Worker threads (1 = a single-threaded runtime) [default: 1]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l config -d 'YAML config file (see examples/); flags add listeners and override its settings' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'

@@ -110,20 +110,39 @@ fn shift(ctx: &mut Context<'_>, a: ShiftArgs) -> CliResult {
     let state = state_dir(ctx)?;
     let mut admin = MeshAdmin::open(&state).map_err(admin_error)?;
     let versions = known_versions(&admin.plan, &a.service)?;
-    let current = read_splits(&state).remove(&a.service).unwrap_or_else(|| SplitWeights::initial(&versions));
-    let next = current.shift(&a.service, &versions, &a.to, a.weight).map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?;
+    let current = read_splits(&state)
+        .remove(&a.service)
+        .unwrap_or_else(|| SplitWeights::initial(&versions));
+    let next = current
+        .shift(&a.service, &versions, &a.to, a.weight)
+        .map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?;
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (version, acknowledged) = runtime.block_on(async {
-        let version = admin.set_split(&a.service, &next).await?;
-        if a.wait {
-            admin.wait_for_acks(&a.service, version, a.timeout.0).await?;
-        }
-        Ok::<_, AdminError>((version, a.wait))
-    }).map_err(admin_error)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (version, acknowledged) = runtime
+        .block_on(async {
+            let version = admin.set_split(&a.service, &next).await?;
+            if a.wait {
+                admin
+                    .wait_for_acks(&a.service, version, a.timeout.0)
+                    .await?;
+            }
+            Ok::<_, AdminError>((version, a.wait))
+        })
+        .map_err(admin_error)?;
 
-    let report = ShiftReport { split: SplitView { service: a.service, weights: next.0 }, config_version: version, acknowledged };
-    output::render(ctx.out, ctx.global.output, &report, |_| split_table(std::slice::from_ref(&report.split)))?;
+    let report = ShiftReport {
+        split: SplitView {
+            service: a.service,
+            weights: next.0,
+        },
+        config_version: version,
+        acknowledged,
+    };
+    output::render(ctx.out, ctx.global.output, &report, |_| {
+        split_table(std::slice::from_ref(&report.split))
+    })?;
     Ok(())
 }
 
@@ -146,7 +165,9 @@ fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
         for svc in plan.services() {
             let versions = plan.versions(&svc);
             if versions.len() > 1 {
-                splits.entry(svc).or_insert_with(|| SplitWeights::initial(&versions));
+                splits
+                    .entry(svc)
+                    .or_insert_with(|| SplitWeights::initial(&versions));
             }
         }
         if let Some(s) = &a.service {
@@ -156,13 +177,21 @@ fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
     let views: Vec<SplitView> = splits
         .into_iter()
         .filter(|(svc, _)| a.service.as_ref().is_none_or(|s| s == svc))
-        .map(|(service, w)| SplitView { service, weights: w.0 })
+        .map(|(service, w)| SplitView {
+            service,
+            weights: w.0,
+        })
         .collect();
     #[derive(Serialize)]
     struct Status<'a> {
         splits: &'a [SplitView],
     }
-    output::render(ctx.out, ctx.global.output, &Status { splits: &views }, |_| split_table(&views))?;
+    output::render(
+        ctx.out,
+        ctx.global.output,
+        &Status { splits: &views },
+        |_| split_table(&views),
+    )?;
     Ok(())
 }
 
@@ -170,7 +199,11 @@ fn split_table(views: &[SplitView]) -> comfy_table::Table {
     let mut t = output::table(["SERVICE", "VERSION", "WEIGHT"]);
     for v in views {
         for (version, weight) in &v.weights {
-            t.add_row(vec![v.service.clone(), version.clone(), format!("{weight}%")]);
+            t.add_row(vec![
+                v.service.clone(),
+                version.clone(),
+                format!("{weight}%"),
+            ]);
         }
     }
     t

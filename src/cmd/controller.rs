@@ -22,7 +22,10 @@ pub struct Args {
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let state = crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).ok_or_else(|| {
-        CliError::from(anyhow::anyhow!("no state directory: no .meshctl/ in {} or above", ctx.cwd.display()))
+        CliError::from(anyhow::anyhow!(
+            "no state directory: no .meshctl/ in {} or above",
+            ctx.cwd.display()
+        ))
     })?;
     let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
     let store = CaStore::new(&state);
@@ -31,19 +34,26 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let socket = plan.control_socket.clone();
     let backend = Arc::new(LocalBackend::new(plan, &state));
     let plane = ControlPlane::new(backend, issuer, bundle, args.leaf_lifetime.0);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    runtime.block_on(async {
-        tracing::info!(socket = %socket.display(), "control plane serving");
-        transport::serve(plane, &socket, shutdown_signal()).await
-    })
-    .with_context(|| format!("serving the control plane on {}", socket.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime
+        .block_on(async {
+            tracing::info!(socket = %socket.display(), "control plane serving");
+            transport::serve(plane, &socket, shutdown_signal()).await
+        })
+        .with_context(|| format!("serving the control plane on {}", socket.display()))?;
     Ok(())
 }
 
 /// Resolves on SIGTERM or SIGINT.
 pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

@@ -15,7 +15,10 @@ pub enum AdminError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error("{}: {source}", path.display())]
-    Token { path: PathBuf, source: std::io::Error },
+    Token {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the control plane at {} did not answer: {status} (is `meshctl up` still running?)", socket.display())]
     Unreachable { socket: PathBuf, status: String },
     #[error("control plane refused: {0}")]
@@ -37,16 +40,22 @@ impl MeshAdmin {
     pub fn open(state_dir: &Path) -> Result<Self, AdminError> {
         let plan = MeshPlan::load(state_dir)?;
         let path = state_dir.join(ADMIN_TOKEN_FILE);
-        let token = std::fs::read_to_string(&path).map_err(|source| AdminError::Token { path, source })?;
+        let token =
+            std::fs::read_to_string(&path).map_err(|source| AdminError::Token { path, source })?;
         let client = pb::admin_client::AdminClient::new(channel(&plan.control_socket));
-        Ok(MeshAdmin { plan, client, token: token.trim().to_string() })
+        Ok(MeshAdmin {
+            plan,
+            client,
+            token: token.trim().to_string(),
+        })
     }
 
     fn map(&self, s: tonic::Status) -> AdminError {
         match s.code() {
-            tonic::Code::Unavailable | tonic::Code::Unknown => {
-                AdminError::Unreachable { socket: self.plan.control_socket.clone(), status: s.message().to_string() }
-            }
+            tonic::Code::Unavailable | tonic::Code::Unknown => AdminError::Unreachable {
+                socket: self.plan.control_socket.clone(),
+                status: s.message().to_string(),
+            },
             _ => AdminError::Refused(s.message().to_string()),
         }
     }
@@ -59,9 +68,16 @@ impl MeshAdmin {
         }
     }
 
-    pub async fn set_split(&mut self, service: &str, weights: &super::split::SplitWeights) -> Result<u64, AdminError> {
+    pub async fn set_split(
+        &mut self,
+        service: &str,
+        weights: &super::split::SplitWeights,
+    ) -> Result<u64, AdminError> {
         let req = authed(
-            pb::SetSplitRequest { service: service.to_string(), weights: weights.0.clone().into_iter().collect() },
+            pb::SetSplitRequest {
+                service: service.to_string(),
+                weights: weights.0.clone().into_iter().collect(),
+            },
             &self.token,
         );
         match self.client.set_split(req).await {
@@ -71,7 +87,12 @@ impl MeshAdmin {
     }
 
     /// Waits until every proxy that calls `service` acknowledged `version` (or a later one).
-    pub async fn wait_for_acks(&mut self, service: &str, version: u64, timeout: Duration) -> Result<(), AdminError> {
+    pub async fn wait_for_acks(
+        &mut self,
+        service: &str,
+        version: u64,
+        timeout: Duration,
+    ) -> Result<(), AdminError> {
         let callers: Vec<String> = self
             .plan
             .proxies
@@ -103,7 +124,10 @@ impl MeshAdmin {
             if start.elapsed() >= timeout {
                 return Err(AdminError::Timeout {
                     waited: timeout,
-                    pending: format!("proxies not acknowledging version {version}: {}", pending.join(", ")),
+                    pending: format!(
+                        "proxies not acknowledging version {version}: {}",
+                        pending.join(", ")
+                    ),
                 });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -21,7 +21,9 @@ pub const CONTROL_SOCKET: &str = "run/control.sock";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
-    #[error("port {port} ({what}) is already in use on 127.0.0.1: stop what holds it or change mesh.yaml")]
+    #[error(
+        "port {port} ({what}) is already in use on 127.0.0.1: stop what holds it or change mesh.yaml"
+    )]
     PortInUse { port: u16, what: String },
     #[error("allocating a free port on 127.0.0.1: {0}")]
     Allocate(std::io::Error),
@@ -34,7 +36,10 @@ pub enum LocalError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A plan plus the secrets that go with it (never stored in the plan itself).
@@ -64,7 +69,10 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
     for inst in mesh.instances() {
         let name = instance_name(inst);
         let id = SpiffeId::for_workload(mesh.trust_domain(), LOCAL_NAMESPACE, &inst.service)
-            .map_err(|source| LocalError::Identity { service: inst.service.clone(), source })?;
+            .map_err(|source| LocalError::Identity {
+                service: inst.service.clone(),
+                source,
+            })?;
         let token = new_token()?;
         let upstreams = inst
             .upstreams
@@ -74,7 +82,10 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
                     Some(p) => Ok(loopback(p)),
                     None => ports.take(),
                 }?;
-                Ok(UpstreamPlan { service: u.service.clone(), listen })
+                Ok(UpstreamPlan {
+                    service: u.service.clone(),
+                    listen,
+                })
             })
             .collect::<Result<Vec<_>, LocalError>>()?;
         proxies.push(ProxyPlan {
@@ -99,23 +110,41 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
         admin_token_sha256: token_hash(&admin_token),
         proxies,
     };
-    Ok(Prepared { plan, tokens, admin_token })
+    Ok(Prepared {
+        plan,
+        tokens,
+        admin_token,
+    })
 }
 
 /// Writes the tokens (0600) and the plan. Returns each instance's token file.
-pub fn write_tokens(prepared: &Prepared, state_dir: &Path) -> Result<BTreeMap<String, PathBuf>, LocalError> {
+pub fn write_tokens(
+    prepared: &Prepared,
+    state_dir: &Path,
+) -> Result<BTreeMap<String, PathBuf>, LocalError> {
     let dir = state_dir.join(TOKENS_DIR);
-    fsutil::create_private_dir(&dir).map_err(|source| LocalError::Io { path: dir.clone(), source })?;
+    fsutil::create_private_dir(&dir).map_err(|source| LocalError::Io {
+        path: dir.clone(),
+        source,
+    })?;
     let mut files = BTreeMap::new();
     for (name, token) in &prepared.tokens {
         let path = dir.join(format!("{name}.token"));
-        fsutil::write_atomic(&path, token.as_bytes(), PRIVATE_FILE_MODE)
-            .map_err(|source| LocalError::Io { path: path.clone(), source })?;
+        fsutil::write_atomic(&path, token.as_bytes(), PRIVATE_FILE_MODE).map_err(|source| {
+            LocalError::Io {
+                path: path.clone(),
+                source,
+            }
+        })?;
         files.insert(name.clone(), path);
     }
     let admin = state_dir.join(ADMIN_TOKEN_FILE);
-    fsutil::write_atomic(&admin, prepared.admin_token.as_bytes(), PRIVATE_FILE_MODE)
-        .map_err(|source| LocalError::Io { path: admin, source })?;
+    fsutil::write_atomic(&admin, prepared.admin_token.as_bytes(), PRIVATE_FILE_MODE).map_err(
+        |source| LocalError::Io {
+            path: admin,
+            source,
+        },
+    )?;
     Ok(files)
 }
 
@@ -135,7 +164,13 @@ fn check_fixed_ports(mesh: &MeshFile) -> Result<(), LocalError> {
         }
         for u in &inst.upstreams {
             if let Some(p) = u.port {
-                ensure_free(p, format!("upstream listener for {} in services.{}", u.service, inst.service))?;
+                ensure_free(
+                    p,
+                    format!(
+                        "upstream listener for {} in services.{}",
+                        u.service, inst.service
+                    ),
+                )?;
             }
         }
     }
@@ -143,7 +178,9 @@ fn check_fixed_ports(mesh: &MeshFile) -> Result<(), LocalError> {
 }
 
 fn ensure_free(port: u16, what: String) -> Result<(), LocalError> {
-    TcpListener::bind(loopback(port)).map(drop).map_err(|_| LocalError::PortInUse { port, what })
+    TcpListener::bind(loopback(port))
+        .map(drop)
+        .map_err(|_| LocalError::PortInUse { port, what })
 }
 
 /// Allocates distinct free ports by holding every listener until the pool is dropped, so

@@ -75,7 +75,9 @@ impl TrustBundle {
             let anchor = webpki::anchor_from_trusted_cert(der)
                 .map_err(|e| super::IdentityError::Pem(format!("not a usable trust anchor: {e}")))?
                 .to_owned();
-            subjects.push(DistinguishedName::from(anchor.subject.as_ref().to_vec()));
+            // webpki keeps the Name's contents; TLS CertificateRequest needs the whole DER SEQUENCE
+            // (OpenSSL clients reject the handshake otherwise).
+            subjects.push(DistinguishedName::in_sequence(anchor.subject.as_ref()));
             anchors.push(anchor);
         }
         Ok(TrustBundle {

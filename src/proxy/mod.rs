@@ -1,2 +1,190 @@
-//! The sidecar proxy.
+//! The sidecar proxy: mTLS data plane for HTTP/1.1, HTTP/2, gRPC and opaque TCP.
+//!
+//! [`run`] assembles it top to bottom: identity → TLS configs (reloaded on change) →
+//! metrics → listeners (inbound, outbound, admin) → wait for SIGTERM/SIGINT → drain.
+//! Each concern lives in its own module; `inbound` and `outbound` only assemble them.
+
+pub mod admin;
+pub mod app;
+pub mod config;
+pub mod detect;
+pub mod drain;
+pub mod http;
+pub mod inbound;
+pub mod io;
+pub mod limits;
+pub mod listen;
+pub mod metrics;
+pub mod outbound;
+pub mod peer;
+pub mod reload;
 pub mod route;
+pub mod tcp;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::TokioExecutor;
+use tokio::net::TcpListener;
+
+use self::config::{Limits, ProxyConfig};
+use self::drain::Drain;
+use self::inbound::Inbound;
+use self::metrics::Metrics;
+use self::outbound::Outbound;
+use self::peer::Peer;
+use self::tls::TlsStore;
+use crate::identity::IdentityError;
+
+/// What every connection handler shares; built once, never cloned per request.
+#[derive(Debug)]
+pub struct Shared {
+    pub metrics: Arc<Metrics>,
+    pub tls: Arc<TlsStore>,
+    pub limits: Limits,
+    pub http1: http1::Builder,
+    pub http2: http2::Builder<TokioExecutor>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    // Causes are part of each message (not `#[source]`), so `{:#}` prints them once.
+    #[error("identity directory {}: {error}", dir.display())]
+    Identity { dir: PathBuf, error: IdentityError },
+    #[error("cannot listen on {addr} ({role} listener): {error}")]
+    Bind {
+        addr: SocketAddr,
+        role: &'static str,
+        error: std::io::Error,
+    },
+    #[error("watching identity directory {} for certificate rotation: {error}", dir.display())]
+    Watch { dir: PathBuf, error: notify::Error },
+    #[error("installing the signal handler: {0}")]
+    Signal(std::io::Error),
+}
+
+/// Runs the proxy until SIGTERM or SIGINT, then drains. Returns once drained (or the drain
+/// deadline passed).
+pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
+    let peers: Vec<_> = config
+        .upstreams
+        .iter()
+        .map(|u| u.identity.clone())
+        .collect();
+    let tls =
+        TlsStore::load(&config.identity_dir, peers).map_err(|error| ProxyError::Identity {
+            dir: config.identity_dir.clone(),
+            error,
+        })?;
+    let tls = Arc::new(tls);
+    let metrics = Arc::new(Metrics::default());
+    let current = tls.current();
+    metrics.cert_expires(current.not_after);
+    let _watcher =
+        reload::watch(tls.clone(), metrics.clone()).map_err(|error| ProxyError::Watch {
+            dir: config.identity_dir.clone(),
+            error,
+        })?;
+    let shared = Arc::new(Shared {
+        http1: http::http1_server(&config.limits),
+        http2: http::http2_server(&config.limits),
+        metrics: metrics.clone(),
+        tls: tls.clone(),
+        limits: config.limits.clone(),
+    });
+
+    // Bind everything before serving anything, so a busy port fails start-up cleanly.
+    let admin = bind(config.admin, "admin").await?;
+    let mut bound = Vec::new();
+    let mut inbound = Vec::with_capacity(config.inbound.len());
+    for c in &config.inbound {
+        let listener = bind(c.listen, "inbound").await?;
+        bound.push(format!(
+            "inbound {}→{} ({:?})",
+            local(&listener),
+            c.app,
+            c.protocol
+        ));
+        inbound.push((listener, Arc::new(Inbound::new(c, shared.clone()))));
+    }
+    // One peer (one shared HTTP/2 connection) per peer address and identity, however many
+    // listeners point at it.
+    let mut peers: HashMap<_, Arc<Peer>> = HashMap::new();
+    let mut outbound = Vec::with_capacity(config.upstreams.len());
+    for u in &config.upstreams {
+        let peer = peers
+            .entry((u.peer, u.identity.clone()))
+            .or_insert_with(|| {
+                Arc::new(Peer::new(
+                    u.peer,
+                    u.identity.clone(),
+                    tls.clone(),
+                    metrics.clone(),
+                ))
+            })
+            .clone();
+        let listener = bind(u.listen, "upstream").await?;
+        bound.push(format!(
+            "upstream {}→{}#{} ({:?})",
+            local(&listener),
+            u.peer,
+            u.identity,
+            u.protocol
+        ));
+        outbound.push((
+            listener,
+            Arc::new(Outbound::new(u.protocol, peer, shared.clone())),
+        ));
+    }
+    bound.push(format!("admin {}", local(&admin)));
+
+    let draining = Arc::new(AtomicBool::new(false));
+    tokio::spawn(admin::serve(admin, metrics.clone(), draining.clone()));
+    let (drain, watch) = Drain::new();
+    for (listener, target) in inbound {
+        tokio::spawn(target.serve(listener, watch.clone()));
+    }
+    for (listener, target) in outbound {
+        tokio::spawn(target.serve(listener, watch.clone()));
+    }
+    drop(watch);
+    tracing::info!(identity = %current.id, listeners = %bound.join(", "), "ready");
+
+    let signal = wait_for_signal().await?;
+    draining.store(true, Ordering::Relaxed);
+    tracing::info!(signal, pending = drain.pending(), deadline = ?config.drain_timeout, "draining");
+    if drain.drain(config.drain_timeout).await {
+        tracing::info!("drained");
+    } else {
+        tracing::warn!(deadline = ?config.drain_timeout, "drain deadline passed; closing the remaining connections");
+    }
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr, role: &'static str) -> Result<TcpListener, ProxyError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|error| ProxyError::Bind { addr, role, error })
+}
+
+/// The address a listener actually got (port 0 picks one).
+fn local(listener: &TcpListener) -> String {
+    listener
+        .local_addr()
+        .map_or_else(|_| "?".to_string(), |a| a.to_string())
+}
+
+async fn wait_for_signal() -> Result<&'static str, ProxyError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(ProxyError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(ProxyError::Signal)?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}

@@ -29,14 +29,27 @@ impl<T> Route<T> {
     pub fn new(backends: Vec<(String, u32, Vec<T>)>) -> Self {
         let backends: Vec<WeightedBackend<T>> = backends
             .into_iter()
-            .map(|(version, weight, endpoints)| WeightedBackend { version, weight, endpoints, next: AtomicUsize::new(0) })
+            .map(|(version, weight, endpoints)| WeightedBackend {
+                version,
+                weight,
+                endpoints,
+                next: AtomicUsize::new(0),
+            })
             .collect();
-        let total = backends.iter().filter(|b| !b.endpoints.is_empty()).map(|b| b.weight).sum();
+        let total = backends
+            .iter()
+            .filter(|b| !b.endpoints.is_empty())
+            .map(|b| b.weight)
+            .sum();
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0x9e37_79b9_7f4a_7c15);
-        Route { backends, total, seed: AtomicU64::new(seed) }
+        Route {
+            backends,
+            total,
+            seed: AtomicU64::new(seed),
+        }
     }
 
     pub fn backends(&self) -> &[WeightedBackend<T>] {
@@ -50,14 +63,17 @@ impl<T> Route<T> {
             self.backends.iter().find(|b| !b.endpoints.is_empty())?
         } else {
             let mut ticket = (self.random() % u64::from(self.total)) as u32;
-            self.backends.iter().filter(|b| !b.endpoints.is_empty()).find(|b| {
-                if ticket < b.weight {
-                    true
-                } else {
-                    ticket -= b.weight;
-                    false
-                }
-            })?
+            self.backends
+                .iter()
+                .filter(|b| !b.endpoints.is_empty())
+                .find(|b| {
+                    if ticket < b.weight {
+                        true
+                    } else {
+                        ticket -= b.weight;
+                        false
+                    }
+                })?
         };
         let i = backend.next.fetch_add(1, Ordering::Relaxed) % backend.endpoints.len();
         Some((backend, &backend.endpoints[i]))
@@ -65,13 +81,19 @@ impl<T> Route<T> {
 
     /// A backend by version name (header routes pin one version whatever the weights).
     pub fn version(&self, version: &str) -> Option<(&WeightedBackend<T>, &T)> {
-        let b = self.backends.iter().find(|b| b.version == version && !b.endpoints.is_empty())?;
+        let b = self
+            .backends
+            .iter()
+            .find(|b| b.version == version && !b.endpoints.is_empty())?;
         let i = b.next.fetch_add(1, Ordering::Relaxed) % b.endpoints.len();
         Some((b, &b.endpoints[i]))
     }
 
     fn random(&self) -> u64 {
-        let mut z = self.seed.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self
+            .seed
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
@@ -82,7 +104,10 @@ impl<T> Route<T> {
 mod tests {
     use super::*;
 
-    fn counts(route: &Route<&'static str>, n: usize) -> std::collections::HashMap<&'static str, usize> {
+    fn counts(
+        route: &Route<&'static str>,
+        n: usize,
+    ) -> std::collections::HashMap<&'static str, usize> {
         let mut m = std::collections::HashMap::new();
         for _ in 0..n {
             *m.entry(*route.pick().unwrap().1).or_default() += 1;
@@ -92,7 +117,10 @@ mod tests {
 
     #[test]
     fn split_follows_weights_within_statistical_bounds() {
-        let route = Route::new(vec![("v1".into(), 80, vec!["a"]), ("v2".into(), 20, vec!["b"])]);
+        let route = Route::new(vec![
+            ("v1".into(), 80, vec!["a"]),
+            ("v2".into(), 20, vec!["b"]),
+        ]);
         let n = 20_000;
         let c = counts(&route, n);
         // Binomial(20000, 0.2): sd ≈ 57; 5 sd either side.
@@ -102,20 +130,32 @@ mod tests {
 
     #[test]
     fn zero_weight_gets_nothing_and_full_weight_gets_everything() {
-        let route = Route::new(vec![("v1".into(), 100, vec!["a"]), ("v2".into(), 0, vec!["b"])]);
+        let route = Route::new(vec![
+            ("v1".into(), 100, vec!["a"]),
+            ("v2".into(), 0, vec!["b"]),
+        ]);
         assert_eq!(counts(&route, 1_000).get("b"), None);
-        let route = Route::new(vec![("v1".into(), 0, vec!["a"]), ("v2".into(), 100, vec!["b"])]);
+        let route = Route::new(vec![
+            ("v1".into(), 0, vec!["a"]),
+            ("v2".into(), 100, vec!["b"]),
+        ]);
         assert_eq!(counts(&route, 1_000).get("b"), Some(&1_000));
     }
 
     #[test]
     fn endpoints_rotate_and_empty_backends_are_skipped() {
-        let route = Route::new(vec![("v1".into(), 50, vec![]), ("v2".into(), 50, vec!["x", "y"])]);
+        let route = Route::new(vec![
+            ("v1".into(), 50, vec![]),
+            ("v2".into(), 50, vec!["x", "y"]),
+        ]);
         let c = counts(&route, 1_000);
         assert_eq!((c["x"], c["y"]), (500, 500));
         let none: Route<&str> = Route::new(vec![("v1".into(), 100, vec![])]);
         assert!(none.pick().is_none());
-        assert_eq!(route.version("v2").map(|(b, _)| b.version.as_str()), Some("v2"));
+        assert_eq!(
+            route.version("v2").map(|(b, _)| b.version.as_str()),
+            Some("v2")
+        );
         assert!(route.version("v1").is_none());
     }
 }

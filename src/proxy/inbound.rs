@@ -1,0 +1,197 @@
+//! The inbound side: mTLS from peer proxies, plaintext to the local app.
+//!
+//! Per connection: meter → TLS 1.3 handshake with a mandatory mesh client certificate
+//! (failures counted by reason) → by ALPN, an HTTP/2 server whose requests go to the app
+//! (HTTP/1.1 or h2c, see [`Inbound::forward_http`]) or opaque TCP to the app.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderValue, Request, Response, StatusCode, Version};
+use http_body_util::Either;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use super::Shared;
+use super::app::{self, AppClient, AppConnector};
+use super::config::{AppProtocol, InboundConfig};
+use super::drain::DrainWatch;
+use super::http::{self as proxy_http, CLIENT_ID, ORIG_PROTO, ProxyBody};
+use super::io::MeteredIo;
+use super::limits;
+use super::listen;
+use super::metrics::Direction;
+use super::tls::{self, ALPN_H2, ALPN_TCP};
+use crate::identity::verify::peer_id;
+
+/// One `--inbound` listener and the app behind it.
+#[derive(Debug)]
+pub struct Inbound {
+    app: SocketAddr,
+    protocol: AppProtocol,
+    /// For requests the peer marked as HTTP/1 (and all, if there is no h2c client).
+    http1: Option<AppClient>,
+    /// For requests that arrived as HTTP/2 (gRPC needs HTTP/2 end to end).
+    h2c: Option<AppClient>,
+    shared: Arc<Shared>,
+}
+
+impl Inbound {
+    pub fn new(config: &InboundConfig, shared: Arc<Shared>) -> Self {
+        let (http1, h2c) = match config.protocol {
+            AppProtocol::Http1 => (Some(app::http1(config.app)), config.app_h2c.map(app::h2c)),
+            AppProtocol::Http2 => (None, Some(app::h2c(config.app))),
+            AppProtocol::Tcp => (None, None),
+        };
+        Inbound {
+            app: config.app,
+            protocol: config.protocol,
+            http1,
+            h2c,
+            shared,
+        }
+    }
+
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, watch: DrainWatch) {
+        let max = self.shared.limits.max_connections;
+        listen::accept_loop(listener, max, watch, move |stream, remote, watch| {
+            self.clone().connection(stream, remote, watch)
+        })
+        .await;
+    }
+
+    async fn connection(
+        self: Arc<Self>,
+        stream: TcpStream,
+        remote: SocketAddr,
+        mut watch: DrainWatch,
+    ) {
+        let metrics = self.shared.metrics.clone();
+        let _open = metrics.connection_opened(Direction::Inbound);
+        let _ = stream.set_nodelay(true);
+        let io = MeteredIo::new(stream, metrics.clone(), Direction::Inbound);
+        let progress = io.progress();
+        let acceptor = TlsAcceptor::from(self.shared.tls.current().server.clone());
+        let handshake = tokio::time::timeout(limits::TLS_HANDSHAKE_TIMEOUT, acceptor.accept(io));
+        let tls = match handshake.await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                let reason = tls::failure_reason(&e);
+                metrics.handshake_failed(Direction::Inbound, reason);
+                tracing::info!(%remote, reason, error = %e, "refused inbound connection");
+                return;
+            }
+            Err(_) => {
+                metrics.handshake_failed(Direction::Inbound, "timeout");
+                tracing::info!(%remote, "refused inbound connection: TLS handshake timed out");
+                return;
+            }
+        };
+        let session = tls.get_ref().1;
+        let client_id = session
+            .peer_certificates()
+            .and_then(peer_id)
+            .and_then(|id| HeaderValue::from_str(id.as_str()).ok());
+        let Some(client_id) = client_id else {
+            metrics.handshake_failed(Direction::Inbound, "no_client_identity");
+            return;
+        };
+        let alpn = session.alpn_protocol();
+        let result = if self.protocol == AppProtocol::Tcp || alpn == Some(ALPN_TCP) {
+            self.forward_tcp(tls, progress).await
+        } else if alpn == Some(ALPN_H2) {
+            let this = self.clone();
+            let svc = service_fn(move |req| {
+                let this = this.clone();
+                let client_id = client_id.clone();
+                async move { Ok::<_, Infallible>(this.forward_http(req, client_id).await) }
+            });
+            let conn = self.shared.http2.serve_connection(TokioIo::new(tls), svc);
+            listen::serve_until_drained(conn, &mut watch)
+                .await
+                .map_err(std::io::Error::other)
+        } else {
+            metrics.handshake_failed(Direction::Inbound, "no_alpn");
+            tracing::info!(%remote, "refused inbound connection: no mesh ALPN protocol");
+            return;
+        };
+        if let Err(e) = result {
+            tracing::debug!(%remote, error = %e, "inbound connection ended with an error");
+        }
+    }
+
+    /// Contract: always answers. The identity header is set from the verified peer only (any
+    /// client-supplied copy is replaced). Requests the outbound side marked as HTTP/1 go to
+    /// the app as HTTP/1.1 when it has an HTTP/1 address; the rest go over h2c when the app
+    /// has one, else are sent as HTTP/1.1. An unreachable app is a 502/503.
+    async fn forward_http(
+        &self,
+        mut req: Request<Incoming>,
+        client_id: HeaderValue,
+    ) -> Response<ProxyBody> {
+        let start = Instant::now();
+        let headers = req.headers_mut();
+        proxy_http::strip_hop_by_hop(headers);
+        headers.insert(CLIENT_ID, client_id);
+        let from_http1 = headers.remove(ORIG_PROTO).is_some();
+        let client = match (&self.http1, &self.h2c) {
+            (Some(h1), _) if from_http1 => Some(h1),
+            (_, Some(h2)) => Some(h2),
+            (h1, None) => h1.as_ref(),
+        };
+        let response = match client {
+            None => proxy_http::error_response(StatusCode::BAD_GATEWAY, "app does not speak HTTP"),
+            Some(client) => {
+                let is_h2 = self.h2c.as_ref().is_some_and(|h2| std::ptr::eq(h2, client));
+                *req.version_mut() = if is_h2 {
+                    Version::HTTP_2
+                } else {
+                    Version::HTTP_11
+                };
+                match client.request(req).await {
+                    Ok(response) => {
+                        let (mut parts, body) = response.into_parts();
+                        proxy_http::strip_hop_by_hop(&mut parts.headers);
+                        Response::from_parts(parts, Either::Left(body))
+                    }
+                    Err(e) => {
+                        tracing::debug!(app = %self.app, error = %e, "forwarding to the app failed");
+                        if e.is_connect() {
+                            proxy_http::error_response(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "app unreachable",
+                            )
+                        } else {
+                            proxy_http::error_response(
+                                StatusCode::BAD_GATEWAY,
+                                "app connection failed",
+                            )
+                        }
+                    }
+                }
+            }
+        };
+        self.shared
+            .metrics
+            .request(Direction::Inbound, response.status(), start.elapsed());
+        response
+    }
+
+    async fn forward_tcp<T>(
+        &self,
+        tls: T,
+        progress: Arc<std::sync::atomic::AtomicU64>,
+    ) -> std::io::Result<()>
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let app = AppConnector::connect(self.app).await?;
+        super::tcp::splice(tls, app, progress, self.shared.limits.tcp_idle_timeout).await?;
+        Ok(())
+    }
+}

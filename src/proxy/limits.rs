@@ -1,0 +1,74 @@
+//! Every proxy limit and default in one place, each with the reason for its value.
+//!
+//! Nothing here is left to a library default: hyper, h2 and rustls defaults change between
+//! releases, and a sidecar's limits are part of its contract with the workload.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// Admin listener (`/metrics`, `/ready`, `/live`): loopback only by default.
+pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 4191);
+
+/// Worker threads per proxy. One is enough for a sidecar next to one app and keeps RSS low;
+/// `--workers` raises it.
+pub const DEFAULT_WORKERS: usize = 1;
+
+/// How long SIGTERM/SIGINT waits for in-flight requests and connections before exiting.
+/// Below Kubernetes' default 30 s termination grace period.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// Open connections per listener. Accepting stops (the kernel backlog queues) at the limit,
+/// so a flood cannot exhaust file descriptors: each proxied connection costs up to two.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// HTTP/1 request header count (hyper's default is 100; stated here on purpose).
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+
+/// Bytes of request head (HTTP/1 read buffer) and of an HTTP/2 header list.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// A client must send a complete HTTP/1 request head within this (slowloris).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Protocol detection on a plaintext listener gives up after this and forwards the
+/// connection as opaque TCP (server-speaks-first protocols such as SMTP or MySQL land here).
+pub const DEFAULT_DETECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// An opaque TCP connection with no bytes in either direction for this long is closed.
+pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Concurrent streams per HTTP/2 connection. Every request from an app to one peer shares
+/// one connection between the proxies, so this is the per-peer concurrency.
+pub const DEFAULT_H2_MAX_CONCURRENT_STREAMS: u32 = 1024;
+
+/// Streams a client may reset before the server accepts them, per connection: the HTTP/2
+/// Rapid Reset (CVE-2023-44487) budget. Beyond it the connection gets GOAWAY.
+pub const H2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+
+/// Streams this side may reset because the peer misbehaved before the connection is closed.
+pub const H2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 256;
+
+/// HTTP/2 flow-control windows. Large enough that one stream fills loopback and LAN
+/// bandwidth, small enough that a stalled consumer pins little memory.
+pub const H2_STREAM_WINDOW: u32 = 1024 * 1024;
+pub const H2_CONNECTION_WINDOW: u32 = 4 * 1024 * 1024;
+
+/// HTTP/2 PINGs detect dead peers on idle connections.
+pub const H2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
+pub const H2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Pooled keep-alive connections to the local app are closed after this long unused.
+pub const APP_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Dialing a peer proxy or the local app.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A TLS handshake (either side) must finish within this.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Certificate-directory events are coalesced for this long before one reload, so that a
+/// rotation writing three files reloads once.
+pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// Back-off after `accept` fails (e.g. out of file descriptors) so the loop does not spin.
+pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);

@@ -1,0 +1,72 @@
+//! Listener plumbing shared by every proxy listener: the bounded accept loop and serving an
+//! HTTP connection until it ends or the drain asks it to finish.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+
+use hyper_util::server::graceful::GracefulConnection;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use super::drain::DrainWatch;
+use super::limits;
+
+/// Accepts until the drain starts, with at most `max_connections` connections open: at the
+/// limit the loop stops accepting and the kernel backlog holds new ones. Each connection
+/// runs `handle` on its own task with its own drain watch.
+pub async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    max_connections: usize,
+    mut watch: DrainWatch,
+    handle: F,
+) where
+    F: Fn(TcpStream, SocketAddr, DrainWatch) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(max_connections));
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = watch.signaled() => break,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = watch.signaled() => break,
+        };
+        match accepted {
+            Ok((stream, remote)) => {
+                let connection = handle(stream, remote, watch.clone());
+                tokio::spawn(async move {
+                    connection.await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(limits::ACCEPT_ERROR_BACKOFF).await;
+            }
+        }
+    }
+    // Dropping the listener here closes the port: new connections are refused from now on.
+}
+
+/// Drives an HTTP connection to its end; once the drain starts, HTTP/1 finishes the
+/// response in flight and closes, HTTP/2 sends GOAWAY and finishes open streams.
+pub async fn serve_until_drained<C>(conn: C, watch: &mut DrainWatch) -> Result<(), C::Error>
+where
+    C: GracefulConnection,
+{
+    let mut conn = pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => result,
+        () = watch.signaled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    }
+}

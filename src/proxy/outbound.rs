@@ -1,0 +1,176 @@
+//! The outbound side: plaintext from the local app, mTLS to a peer proxy.
+//!
+//! Per connection: meter → detect (unless the protocol is configured) → HTTP/1 or h2c server
+//! whose requests go onto the peer's shared HTTP/2 connection, or opaque TCP over its own
+//! mTLS connection.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::uri::Authority;
+use http::{Request, Response, StatusCode, Version};
+use http_body_util::Either;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::Shared;
+use super::config::UpstreamProtocol;
+use super::detect::{self, Detected};
+use super::drain::DrainWatch;
+use super::http::{self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1, ProxyBody};
+use super::io::{MeteredIo, PrefixedIo};
+use super::listen;
+use super::metrics::Direction;
+use super::peer::Peer;
+
+/// One `--upstream` listener and where it sends traffic.
+#[derive(Debug)]
+pub struct Outbound {
+    protocol: UpstreamProtocol,
+    peer: Arc<Peer>,
+    /// `:authority` for HTTP/1.0 requests without a Host header: the peer's address.
+    fallback_authority: Authority,
+    shared: Arc<Shared>,
+}
+
+impl Outbound {
+    pub fn new(protocol: UpstreamProtocol, peer: Arc<Peer>, shared: Arc<Shared>) -> Self {
+        let fallback_authority = Authority::try_from(peer.addr().to_string().as_str())
+            .unwrap_or_else(|_| Authority::from_static("localhost"));
+        Outbound {
+            protocol,
+            peer,
+            fallback_authority,
+            shared,
+        }
+    }
+
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, watch: DrainWatch) {
+        let max = self.shared.limits.max_connections;
+        listen::accept_loop(listener, max, watch, move |stream, remote, watch| {
+            self.clone().connection(stream, remote, watch)
+        })
+        .await;
+    }
+
+    async fn connection(self: Arc<Self>, stream: TcpStream, remote: SocketAddr, watch: DrainWatch) {
+        let metrics = self.shared.metrics.clone();
+        let _open = metrics.connection_opened(Direction::Outbound);
+        let _ = stream.set_nodelay(true);
+        let io = MeteredIo::new(stream, metrics.clone(), Direction::Outbound);
+        let (protocol, io) = match self.protocol {
+            UpstreamProtocol::Detect => {
+                match detect::detect(io, self.shared.limits.detect_timeout).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        tracing::debug!(%remote, error = %e, "connection closed during detection");
+                        return;
+                    }
+                }
+            }
+            UpstreamProtocol::Http1 => (Detected::Http1, PrefixedIo::new(Bytes::new(), io)),
+            UpstreamProtocol::Http2 => (Detected::H2c, PrefixedIo::new(Bytes::new(), io)),
+            UpstreamProtocol::Tcp => (Detected::Opaque, PrefixedIo::new(Bytes::new(), io)),
+        };
+        if let Err(e) = self.clone().dispatch(protocol, io, watch).await {
+            tracing::debug!(%remote, error = %e, "outbound connection ended with an error");
+        }
+    }
+
+    async fn dispatch(
+        self: Arc<Self>,
+        protocol: Detected,
+        io: PrefixedIo<MeteredIo<TcpStream>>,
+        mut watch: DrainWatch,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        match protocol {
+            Detected::Http1 => {
+                let svc = self.clone().service(true);
+                let conn = self.shared.http1.serve_connection(TokioIo::new(io), svc);
+                listen::serve_until_drained(conn, &mut watch).await?;
+            }
+            Detected::H2c => {
+                let svc = self.clone().service(false);
+                let conn = self.shared.http2.serve_connection(TokioIo::new(io), svc);
+                listen::serve_until_drained(conn, &mut watch).await?;
+            }
+            Detected::Opaque => self.forward_tcp(io).await?,
+        }
+        Ok(())
+    }
+
+    fn service(
+        self: Arc<Self>,
+        from_http1: bool,
+    ) -> impl hyper::service::Service<
+        Request<Incoming>,
+        Response = Response<ProxyBody>,
+        Error = Infallible,
+        Future = impl Future<Output = Result<Response<ProxyBody>, Infallible>> + Send,
+    > + Clone {
+        service_fn(move |req| {
+            let this = self.clone();
+            async move { Ok(this.forward_http(req, from_http1).await) }
+        })
+    }
+
+    /// Contract: always answers; a failure to reach the peer becomes a 502/503 with the
+    /// reason in `x-meshctl-proxy-error`. Every answer is counted.
+    async fn forward_http(
+        &self,
+        mut req: Request<Incoming>,
+        from_http1: bool,
+    ) -> Response<ProxyBody> {
+        let start = Instant::now();
+        proxy_http::strip_hop_by_hop(req.headers_mut());
+        let response = if from_http1
+            && proxy_http::make_absolute(&mut req, &self.fallback_authority).is_err()
+        {
+            proxy_http::error_response(StatusCode::BAD_REQUEST, "invalid request target")
+        } else {
+            if from_http1 {
+                req.headers_mut().insert(ORIG_PROTO, ORIG_PROTO_HTTP1);
+            }
+            *req.version_mut() = Version::HTTP_2;
+            match self.peer.send(req).await {
+                Ok(response) => {
+                    let (mut parts, body) = response.into_parts();
+                    proxy_http::strip_hop_by_hop(&mut parts.headers);
+                    if from_http1 {
+                        parts.version = Version::HTTP_11;
+                    }
+                    Response::from_parts(parts, Either::Left(body))
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "forwarding to peer failed");
+                    let (status, reason) = e.response();
+                    proxy_http::error_response(status, reason)
+                }
+            }
+        };
+        self.shared
+            .metrics
+            .request(Direction::Outbound, response.status(), start.elapsed());
+        response
+    }
+
+    async fn forward_tcp<T>(&self, io: PrefixedIo<MeteredIo<T>>) -> std::io::Result<()>
+    where
+        T: AsyncRead + AsyncWrite + Unpin,
+    {
+        let progress = io.get_ref().progress();
+        let upstream = self
+            .peer
+            .connect_tcp()
+            .await
+            .map_err(std::io::Error::other)?;
+        super::tcp::splice(io, upstream, progress, self.shared.limits.tcp_idle_timeout).await?;
+        Ok(())
+    }
+}
