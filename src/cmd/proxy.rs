@@ -7,7 +7,10 @@ use anyhow::Context as _;
 
 use super::Context;
 use crate::exit::{CliError, CliResult};
-use crate::proxy::config::{FlagConfig, InboundConfig, ProxyConfig, UpstreamConfig};
+use crate::identity::SpiffeId;
+use crate::proxy::config::{FlagConfig, InboundConfig, Limits, ProxyConfig, UpstreamConfig};
+use crate::proxy::controlled::ControlledConfig;
+use crate::proxy::limits;
 
 const PROXY_HELP: &str = "\
 Examples:
@@ -46,11 +49,36 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
     /// YAML config file (see examples/); flags add listeners and override its settings
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "control_plane")]
     config: Option<PathBuf>,
+    /// Get the certificate and the upstreams from a control plane at this Unix socket
+    /// (what `meshctl up` does) instead of --identity-dir and --upstream
+    #[arg(long, value_name = "SOCKET", requires_all = ["token_file", "spiffe_id"], conflicts_with_all = ["identity_dir", "upstream"])]
+    control_plane: Option<PathBuf>,
+    /// File holding this proxy's bootstrap token (mode 0600) [control-plane mode]
+    #[arg(long, value_name = "FILE", requires = "control_plane")]
+    token_file: Option<PathBuf>,
+    /// The SPIFFE ID this proxy asks the control plane for [control-plane mode]
+    #[arg(long, value_name = "ID", requires = "control_plane")]
+    spiffe_id: Option<String>,
+    /// Plaintext HTTP proxy listener for the app's HTTP_PROXY: routes `http://<service>/…` to
+    /// that upstream [control-plane mode]
+    #[arg(long, value_name = "ADDR", requires = "control_plane")]
+    http_proxy: Option<SocketAddr>,
 }
 
 pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
+    if let Some(socket) = args.control_plane {
+        return run_controlled(
+            socket,
+            args.token_file,
+            args.spiffe_id,
+            args.inbound,
+            args.http_proxy,
+            args.admin,
+            args.workers,
+        );
+    }
     let config = ProxyConfig::build(FlagConfig {
         identity_dir: args.identity_dir,
         inbound: args.inbound,
@@ -60,19 +88,59 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
         config_file: args.config,
     })
     .map_err(CliError::usage)?;
-    let runtime = if config.workers == 1 {
+    runtime(config.workers)?
+        .block_on(crate::proxy::run(config))
+        .map_err(anyhow::Error::from)?;
+    Ok(())
+}
+
+/// A single-threaded runtime for one worker (the sidecar default), else a pool.
+fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, CliError> {
+    let runtime = if workers == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.workers)
+            .worker_threads(workers)
             .enable_all()
             .build()
-    }
-    .context("starting the proxy runtime")?;
-    runtime
-        .block_on(crate::proxy::run(config))
+    };
+    Ok(runtime.context("starting the proxy runtime")?)
+}
+
+fn run_controlled(
+    socket: PathBuf,
+    token_file: Option<PathBuf>,
+    spiffe_id: Option<String>,
+    inbound: Vec<InboundConfig>,
+    http_proxy: Option<SocketAddr>,
+    admin: Option<SocketAddr>,
+    workers: Option<usize>,
+) -> CliResult {
+    // clap's `requires` guarantees both are present.
+    let (Some(token_file), Some(spiffe_id)) = (token_file, spiffe_id) else {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--control-plane needs --token-file and --spiffe-id"
+        )));
+    };
+    let id: SpiffeId = spiffe_id
+        .parse()
+        .map_err(|e| CliError::usage(anyhow::Error::new(e)))?;
+    let token = crate::identity::workload::read_private_key(&token_file)
+        .with_context(|| format!("reading the bootstrap token {}", token_file.display()))?;
+    let config = ControlledConfig {
+        control_socket: socket,
+        token: token.trim().to_string(),
+        id,
+        inbound,
+        http_proxy,
+        admin: admin.unwrap_or(limits::DEFAULT_ADMIN_ADDR),
+        drain_timeout: limits::DEFAULT_DRAIN_TIMEOUT,
+        limits: Limits::default(),
+    };
+    runtime(workers.unwrap_or(limits::DEFAULT_WORKERS))?
+        .block_on(crate::proxy::controlled::run(config))
         .map_err(anyhow::Error::from)?;
     Ok(())
 }

@@ -22,7 +22,15 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Serves admin requests until the process exits (it outlives the drain on purpose, so
 /// `/ready` can report it).
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, draining: Arc<AtomicBool>) {
+///
+/// `/ready` answers 503 until `ready` is set (control-plane mode: a certificate and a first
+/// config are in place) and again once draining starts.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    draining: Arc<AtomicBool>,
+    ready: Arc<AtomicBool>,
+) {
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -34,9 +42,10 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, draining: Arc<A
         };
         let metrics = metrics.clone();
         let draining = draining.clone();
+        let ready = ready.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
-                let response = respond(&req, &metrics, &draining);
+                let response = respond(&req, &metrics, &draining, &ready);
                 async move { Ok::<_, Infallible>(response) }
             });
             let _ = http1::Builder::new()
@@ -50,6 +59,7 @@ fn respond(
     req: &Request<Incoming>,
     metrics: &Metrics,
     draining: &AtomicBool,
+    ready: &AtomicBool,
 ) -> Response<Full<Bytes>> {
     if req.method() != Method::GET {
         return text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
@@ -63,6 +73,10 @@ fn respond(
             response
         }
         "/ready" if draining.load(Relaxed) => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
+        "/ready" if !ready.load(Relaxed) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: waiting for a certificate and configuration from the control plane\n",
+        ),
         "/ready" => text(StatusCode::OK, "ready\n"),
         "/live" => text(StatusCode::OK, "live\n"),
         _ => text(

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod app;
 pub mod config;
+pub mod controlled;
 pub mod detect;
 pub mod drain;
 pub mod http;
@@ -36,7 +37,7 @@ use self::config::{Limits, ProxyConfig};
 use self::drain::Drain;
 use self::inbound::Inbound;
 use self::metrics::Metrics;
-use self::outbound::Outbound;
+use self::outbound::{Destination, Outbound};
 use self::peer::Peer;
 use self::tls::TlsStore;
 use crate::identity::IdentityError;
@@ -86,9 +87,11 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
     let current = tls.current();
     metrics.cert_expires(current.not_after);
     let _watcher =
-        reload::watch(tls.clone(), metrics.clone()).map_err(|error| ProxyError::Watch {
-            dir: config.identity_dir.clone(),
-            error,
+        reload::watch(&config.identity_dir, tls.clone(), metrics.clone()).map_err(|error| {
+            ProxyError::Watch {
+                dir: config.identity_dir.clone(),
+                error,
+            }
         })?;
     let shared = Arc::new(Shared {
         http1: http::http1_server(&config.limits),
@@ -136,15 +139,28 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
             u.identity,
             u.protocol
         ));
+        let fallback = ::http::uri::Authority::try_from(u.peer.to_string().as_str())
+            .unwrap_or_else(|_| ::http::uri::Authority::from_static("localhost"));
+        let destination = Destination::Route(outbound::single_peer(peer));
         outbound.push((
             listener,
-            Arc::new(Outbound::new(u.protocol, peer, shared.clone())),
+            Arc::new(Outbound::new(
+                u.protocol,
+                destination,
+                fallback,
+                shared.clone(),
+            )),
         ));
     }
     bound.push(format!("admin {}", local(&admin)));
 
     let draining = Arc::new(AtomicBool::new(false));
-    tokio::spawn(admin::serve(admin, metrics.clone(), draining.clone()));
+    tokio::spawn(admin::serve(
+        admin,
+        metrics.clone(),
+        draining.clone(),
+        Arc::new(AtomicBool::new(true)),
+    ));
     let (drain, watch) = Drain::new();
     for (listener, target) in inbound {
         tokio::spawn(target.serve(listener, watch.clone()));
@@ -166,20 +182,20 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
     Ok(())
 }
 
-async fn bind(addr: SocketAddr, role: &'static str) -> Result<TcpListener, ProxyError> {
+pub(crate) async fn bind(addr: SocketAddr, role: &'static str) -> Result<TcpListener, ProxyError> {
     TcpListener::bind(addr)
         .await
         .map_err(|error| ProxyError::Bind { addr, role, error })
 }
 
 /// The address a listener actually got (port 0 picks one).
-fn local(listener: &TcpListener) -> String {
+pub(crate) fn local(listener: &TcpListener) -> String {
     listener
         .local_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string())
 }
 
-async fn wait_for_signal() -> Result<&'static str, ProxyError> {
+pub(crate) async fn wait_for_signal() -> Result<&'static str, ProxyError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).map_err(ProxyError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ProxyError::Signal)?;

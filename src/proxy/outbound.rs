@@ -4,11 +4,13 @@
 //! whose requests go onto the peer's shared HTTP/2 connection, or opaque TCP over its own
 //! mTLS connection.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::uri::Authority;
 use http::{Request, Response, StatusCode, Version};
@@ -28,27 +30,78 @@ use super::io::{MeteredIo, PrefixedIo};
 use super::listen;
 use super::metrics::Direction;
 use super::peer::Peer;
+use super::route::Route;
 
-/// One `--upstream` listener and where it sends traffic.
+/// A destination's current split, swapped whole when the control plane sends a new one.
+pub type RouteCell = ArcSwap<Route<Arc<Peer>>>;
+/// Service name → its route: what the HTTP-proxy listener routes on.
+pub type RouteTable = ArcSwap<HashMap<String, Arc<RouteCell>>>;
+
+/// Where an outbound listener sends traffic.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// Everything goes to one destination (an `--upstream` listener, or one upstream the
+    /// control plane configured).
+    Route(Arc<RouteCell>),
+    /// The `HTTP_PROXY` listener: the request's authority (`http://api/...`) names the
+    /// destination service. HTTP only.
+    ByAuthority(Arc<RouteTable>),
+}
+
+/// One outbound listener and where it sends traffic.
 #[derive(Debug)]
 pub struct Outbound {
     protocol: UpstreamProtocol,
-    peer: Arc<Peer>,
-    /// `:authority` for HTTP/1.0 requests without a Host header: the peer's address.
+    destination: Destination,
+    /// `:authority` for HTTP/1.0 requests without a Host header.
     fallback_authority: Authority,
     shared: Arc<Shared>,
 }
 
+/// A route to a single peer (standalone `--upstream`).
+pub fn single_peer(peer: Arc<Peer>) -> Arc<RouteCell> {
+    Arc::new(ArcSwap::from_pointee(Route::new(vec![(
+        String::new(),
+        100,
+        vec![peer],
+    )])))
+}
+
 impl Outbound {
-    pub fn new(protocol: UpstreamProtocol, peer: Arc<Peer>, shared: Arc<Shared>) -> Self {
-        let fallback_authority = Authority::try_from(peer.addr().to_string().as_str())
-            .unwrap_or_else(|_| Authority::from_static("localhost"));
+    pub fn new(
+        protocol: UpstreamProtocol,
+        destination: Destination,
+        fallback_authority: Authority,
+        shared: Arc<Shared>,
+    ) -> Self {
         Outbound {
             protocol,
-            peer,
+            destination,
             fallback_authority,
             shared,
         }
+    }
+
+    /// The peer for one request or connection: by authority on the HTTP-proxy listener,
+    /// then by split weight. `Err` is the answer to send instead.
+    fn pick(&self, authority: Option<&str>) -> Result<Arc<Peer>, (StatusCode, &'static str)> {
+        let route = match &self.destination {
+            Destination::Route(cell) => cell.load_full(),
+            Destination::ByAuthority(table) => {
+                let host = authority
+                    .map(|a| a.rsplit_once(':').map_or(a, |(h, _)| h))
+                    .ok_or((StatusCode::BAD_REQUEST, "no authority to route on"))?;
+                let table = table.load();
+                let cell = table
+                    .get(host)
+                    .ok_or((StatusCode::BAD_GATEWAY, "unknown service"))?;
+                cell.load_full()
+            }
+        };
+        route
+            .pick()
+            .map(|(_, peer)| peer.clone())
+            .ok_or((StatusCode::SERVICE_UNAVAILABLE, "no endpoints"))
     }
 
     pub async fn serve(self: Arc<Self>, listener: TcpListener, watch: DrainWatch) {
@@ -138,20 +191,23 @@ impl Outbound {
                 req.headers_mut().insert(ORIG_PROTO, ORIG_PROTO_HTTP1);
             }
             *req.version_mut() = Version::HTTP_2;
-            match self.peer.send(req).await {
-                Ok(response) => {
-                    let (mut parts, body) = response.into_parts();
-                    proxy_http::strip_hop_by_hop(&mut parts.headers);
-                    if from_http1 {
-                        parts.version = Version::HTTP_11;
+            match self.pick(req.uri().authority().map(|a| a.as_str())) {
+                Err((status, reason)) => proxy_http::error_response(status, reason),
+                Ok(peer) => match peer.send(req).await {
+                    Ok(response) => {
+                        let (mut parts, body) = response.into_parts();
+                        proxy_http::strip_hop_by_hop(&mut parts.headers);
+                        if from_http1 {
+                            parts.version = Version::HTTP_11;
+                        }
+                        Response::from_parts(parts, Either::Left(body))
                     }
-                    Response::from_parts(parts, Either::Left(body))
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "forwarding to peer failed");
-                    let (status, reason) = e.response();
-                    proxy_http::error_response(status, reason)
-                }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "forwarding to peer failed");
+                        let (status, reason) = e.response();
+                        proxy_http::error_response(status, reason)
+                    }
+                },
             }
         };
         self.shared
@@ -165,11 +221,10 @@ impl Outbound {
         T: AsyncRead + AsyncWrite + Unpin,
     {
         let progress = io.get_ref().progress();
-        let upstream = self
-            .peer
-            .connect_tcp()
-            .await
-            .map_err(std::io::Error::other)?;
+        let peer = self
+            .pick(None)
+            .map_err(|(_, reason)| std::io::Error::other(reason))?;
+        let upstream = peer.connect_tcp().await.map_err(std::io::Error::other)?;
         super::tcp::splice(io, upstream, progress, self.shared.limits.tcp_idle_timeout).await?;
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! are Create/Modify/Remove events in the directory itself). Only those event kinds count:
 //! reading the files raises Access events, and reacting to them would reload forever.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use notify::{EventKind, RecommendedWatcher, RecursiveMode};
@@ -19,8 +20,13 @@ pub type CertWatcher = Debouncer<RecommendedWatcher, RecommendedCache>;
 
 /// Starts watching `store`'s directory. Reloads run on the debouncer's own thread, never on
 /// the proxy's runtime.
-pub fn watch(store: Arc<TlsStore>, metrics: Arc<Metrics>) -> notify::Result<CertWatcher> {
-    let dir = store.dir().to_path_buf();
+pub fn watch(
+    dir: &Path,
+    store: Arc<TlsStore>,
+    metrics: Arc<Metrics>,
+) -> notify::Result<CertWatcher> {
+    let dir = dir.to_path_buf();
+    let shown = dir.clone();
     let mut debouncer = new_debouncer(
         limits::RELOAD_DEBOUNCE,
         None,
@@ -33,7 +39,7 @@ pub fn watch(store: Arc<TlsStore>, metrics: Arc<Metrics>) -> notify::Result<Cert
                     )
                 });
                 if changed {
-                    reload(&store, &metrics);
+                    reload(&shown, &store, &metrics);
                 }
             }
             Err(errors) => {
@@ -47,16 +53,16 @@ pub fn watch(store: Arc<TlsStore>, metrics: Arc<Metrics>) -> notify::Result<Cert
     Ok(debouncer)
 }
 
-fn reload(store: &TlsStore, metrics: &Metrics) {
+fn reload(dir: &Path, store: &TlsStore, metrics: &Metrics) {
     match store.reload() {
         Ok(configs) => {
             metrics.reload(true);
             metrics.cert_expires(configs.not_after);
-            tracing::info!(dir = %store.dir().display(), serial = %configs.serial, "reloaded the workload certificate");
+            tracing::info!(dir = %dir.display(), serial = %configs.serial, "reloaded the workload certificate");
         }
         Err(e) => {
             metrics.reload(false);
-            tracing::warn!(dir = %store.dir().display(), error = %e, "refused the new workload certificate; keeping the current one");
+            tracing::warn!(dir = %dir.display(), error = %e, "refused the new workload certificate; keeping the current one");
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
@@ -29,6 +29,8 @@ pub struct TlsConfigs {
     pub not_after: SystemTime,
     pub server: Arc<ServerConfig>,
     peers: HashMap<SpiffeId, PeerConfigs>,
+    /// Kept to build client configs for peers that appear later (control-plane mode).
+    identity: Arc<WorkloadIdentity>,
 }
 
 #[derive(Debug)]
@@ -44,12 +46,15 @@ pub enum PeerProtocol {
     Tcp,
 }
 
-/// The live TLS configs, replaced as a whole on reload.
+/// The live TLS configs, replaced as a whole on reload, renewal or when new peers appear.
 #[derive(Debug)]
 pub struct TlsStore {
-    dir: PathBuf,
-    peers: Vec<SpiffeId>,
+    /// The identity directory (standalone mode); `None` when the control plane issues the
+    /// certificate.
+    dir: Option<PathBuf>,
     current: ArcSwap<TlsConfigs>,
+    /// Serialises rebuilds, so a renewal and a peer update never overwrite each other.
+    rebuild: Mutex<()>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,22 +63,34 @@ pub enum ReloadError {
     Identity(#[from] IdentityError),
     #[error("the new certificate is for {got}, but this proxy is {current}; keeping the old one")]
     IdentityChanged { current: SpiffeId, got: SpiffeId },
+    #[error("this proxy has no identity directory to reload from")]
+    NoDirectory,
 }
 
 impl TlsStore {
     /// Loads and verifies the identity in `dir` and builds configs for every peer identity
     /// the outbound side will dial.
     pub fn load(dir: &Path, peers: Vec<SpiffeId>) -> Result<Self, IdentityError> {
-        let configs = build(&WorkloadIdentity::load_dir(dir)?, &peers)?;
+        let configs = build(Arc::new(WorkloadIdentity::load_dir(dir)?), peers.iter())?;
         Ok(TlsStore {
-            dir: dir.to_path_buf(),
-            peers,
+            dir: Some(dir.to_path_buf()),
             current: ArcSwap::from_pointee(configs),
+            rebuild: Mutex::new(()),
         })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// A store for an identity obtained from the control plane (already verified).
+    pub fn from_identity(identity: Arc<WorkloadIdentity>) -> Result<Self, IdentityError> {
+        let configs = build(identity, std::iter::empty())?;
+        Ok(TlsStore {
+            dir: None,
+            current: ArcSwap::from_pointee(configs),
+            rebuild: Mutex::new(()),
+        })
+    }
+
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
     }
 
     pub fn current(&self) -> Arc<TlsConfigs> {
@@ -83,23 +100,50 @@ impl TlsStore {
     /// Re-reads the directory. A certificate that fails verification, or that names another
     /// workload, is refused and the current configs stay in place.
     pub fn reload(&self) -> Result<Arc<TlsConfigs>, ReloadError> {
-        let identity = WorkloadIdentity::load_dir(&self.dir)?;
+        let dir = self.dir.as_deref().ok_or(ReloadError::NoDirectory)?;
+        self.install(Arc::new(WorkloadIdentity::load_dir(dir)?))
+    }
+
+    /// Swaps in a new (verified) identity for the same workload; new handshakes use it.
+    pub fn install(&self, identity: Arc<WorkloadIdentity>) -> Result<Arc<TlsConfigs>, ReloadError> {
+        let _guard = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.current.load();
         if identity.id != current.id {
             return Err(ReloadError::IdentityChanged {
                 current: current.id.clone(),
-                got: identity.id,
+                got: identity.id.clone(),
             });
         }
-        let configs = Arc::new(build(&identity, &self.peers)?);
+        let configs = Arc::new(build(identity, current.peers.keys())?);
         self.current.store(configs.clone());
         Ok(configs)
+    }
+
+    /// Makes sure client configs exist for every identity in `peers` (config updates from
+    /// the control plane name new peers); rebuilds only when one is missing.
+    pub fn add_peers<'a>(
+        &self,
+        peers: impl IntoIterator<Item = &'a SpiffeId>,
+    ) -> Result<(), IdentityError> {
+        let _guard = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.current.load_full();
+        let missing: Vec<&SpiffeId> = peers
+            .into_iter()
+            .filter(|p| !current.peers.contains_key(*p))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let all = current.peers.keys().chain(missing);
+        self.current
+            .store(Arc::new(build(current.identity.clone(), all)?));
+        Ok(())
     }
 }
 
 impl TlsConfigs {
     /// The client config for dialing a peer that must be `expected`; `None` if the peer was
-    /// not configured at start-up (cannot happen for configured upstreams).
+    /// never configured.
     pub fn client(&self, expected: &SpiffeId, protocol: PeerProtocol) -> Option<Arc<ClientConfig>> {
         self.peers.get(expected).map(|p| match protocol {
             PeerProtocol::H2 => p.h2.clone(),
@@ -108,9 +152,12 @@ impl TlsConfigs {
     }
 }
 
-fn build(identity: &WorkloadIdentity, peers: &[SpiffeId]) -> Result<TlsConfigs, IdentityError> {
+fn build<'a>(
+    identity: Arc<WorkloadIdentity>,
+    peers: impl Iterator<Item = &'a SpiffeId>,
+) -> Result<TlsConfigs, IdentityError> {
     let server = identity.server_config(&[ALPN_H2, ALPN_TCP])?;
-    let mut map = HashMap::with_capacity(peers.len());
+    let mut map = HashMap::new();
     for peer in peers {
         let h2 = identity.client_config(peer.clone(), &[ALPN_H2])?;
         let tcp = identity.client_config(peer.clone(), &[ALPN_TCP])?;
@@ -128,6 +175,7 @@ fn build(identity: &WorkloadIdentity, peers: &[SpiffeId]) -> Result<TlsConfigs, 
         not_after: identity.not_after,
         server: Arc::new(server),
         peers: map,
+        identity,
     })
 }
 

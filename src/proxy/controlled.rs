@@ -1,0 +1,342 @@
+//! The proxy driven by a control plane: it gets its certificate by CSR (renewed before
+//! expiry) and its upstreams, endpoints and split weights from the config watch stream.
+//!
+//! Assembly: certify → TLS store → inbound listeners (static, from flags) → HTTP-proxy
+//! listener → watch stream (binds upstream listeners as they appear, swaps routes) → ready
+//! → wait for SIGTERM/SIGINT → drain. Losing the control plane changes nothing that is
+//! running: the last good config and the current certificate stay in force.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use ::http::uri::Authority;
+use arc_swap::ArcSwap;
+use tokio::sync::watch;
+
+use super::config::{InboundConfig, Limits, UpstreamProtocol};
+use super::drain::{Drain, DrainWatch};
+use super::inbound::Inbound;
+use super::metrics::Metrics;
+use super::outbound::{Destination, Outbound, RouteCell, RouteTable};
+use super::peer::Peer;
+use super::route::Route;
+use super::tls::TlsStore;
+use super::{ProxyError, Shared, admin, bind, http, local, wait_for_signal};
+use crate::control::agent::Agent;
+use crate::identity::{SpiffeId, WorkloadIdentity};
+use crate::proto::control as pb;
+
+/// How long to wait between attempts to get the first certificate.
+pub const CERTIFY_RETRY: Duration = Duration::from_millis(200);
+
+/// A control-plane-driven proxy's start-up settings.
+#[derive(Debug, Clone)]
+pub struct ControlledConfig {
+    /// The control plane's Unix socket.
+    pub control_socket: PathBuf,
+    /// This proxy's bootstrap token (read from a 0600 file).
+    pub token: String,
+    /// The identity this proxy asks for.
+    pub id: SpiffeId,
+    pub inbound: Vec<InboundConfig>,
+    /// Listener the app's `HTTP_PROXY` points at (routes on `http://<service>/`).
+    pub http_proxy: Option<SocketAddr>,
+    pub admin: SocketAddr,
+    pub drain_timeout: Duration,
+    pub limits: Limits,
+}
+
+/// Runs until SIGTERM/SIGINT, then drains.
+pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
+    let metrics = Arc::new(Metrics::default());
+    let draining = Arc::new(AtomicBool::new(false));
+    let ready = Arc::new(AtomicBool::new(false));
+    // The admin listener comes up first so `/ready` can say what the proxy waits for.
+    let admin_listener = bind(config.admin, "admin").await?;
+    tokio::spawn(admin::serve(
+        admin_listener,
+        metrics.clone(),
+        draining.clone(),
+        ready.clone(),
+    ));
+
+    let agent = Agent::new(&config.control_socket, &config.token, config.id.clone());
+    let identity = first_certificate(&agent).await;
+    metrics.cert_expires(identity.not_after);
+    let identity = Arc::new(identity);
+    let tls = Arc::new(TlsStore::from_identity(identity.clone()).map_err(|error| {
+        ProxyError::Identity {
+            dir: config.control_socket.clone(),
+            error,
+        }
+    })?);
+    let (current, renewed) = watch::channel(identity);
+    tokio::spawn(agent.clone().renew_forever(current));
+    tokio::spawn(install_renewals(renewed, tls.clone(), metrics.clone()));
+
+    let shared = Arc::new(Shared {
+        http1: http::http1_server(&config.limits),
+        http2: http::http2_server(&config.limits),
+        metrics: metrics.clone(),
+        tls: tls.clone(),
+        limits: config.limits.clone(),
+    });
+    let (drain, drain_watch) = Drain::new();
+    let mut bound = Vec::new();
+    for c in &config.inbound {
+        let listener = bind(c.listen, "inbound").await?;
+        bound.push(format!("inbound {}→{}", local(&listener), c.app));
+        tokio::spawn(
+            Arc::new(Inbound::new(c, shared.clone())).serve(listener, drain_watch.clone()),
+        );
+    }
+    let table: Arc<RouteTable> = Arc::new(ArcSwap::from_pointee(HashMap::new()));
+    if let Some(addr) = config.http_proxy {
+        let listener = bind(addr, "http-proxy").await?;
+        bound.push(format!("http-proxy {}", local(&listener)));
+        let outbound = Outbound::new(
+            UpstreamProtocol::Http1,
+            Destination::ByAuthority(table.clone()),
+            Authority::from_static("localhost"),
+            shared.clone(),
+        );
+        tokio::spawn(Arc::new(outbound).serve(listener, drain_watch.clone()));
+    }
+
+    let mut upstreams = Upstreams {
+        shared,
+        table,
+        drain: drain_watch,
+        listeners: HashMap::new(),
+        peers: HashMap::new(),
+    };
+    let configured = ready.clone();
+    tokio::spawn(agent.watch_forever(move |cfg| {
+        upstreams.apply(&cfg)?;
+        configured.store(true, Ordering::Relaxed);
+        Ok(())
+    }));
+    tracing::info!(identity = %config.id, listeners = %bound.join(", "), "started; waiting for configuration");
+
+    let signal = wait_for_signal().await?;
+    draining.store(true, Ordering::Relaxed);
+    tracing::info!(signal, pending = drain.pending(), deadline = ?config.drain_timeout, "draining");
+    if drain.drain(config.drain_timeout).await {
+        tracing::info!("drained");
+    } else {
+        tracing::warn!(deadline = ?config.drain_timeout, "drain deadline passed; closing the remaining connections");
+    }
+    Ok(())
+}
+
+/// Retries until the control plane issues a certificate (it may start after the proxy).
+async fn first_certificate(agent: &Agent) -> WorkloadIdentity {
+    let mut logged = false;
+    loop {
+        match agent.certify().await {
+            Ok(identity) => {
+                tracing::info!(serial = %identity.serial, "obtained workload certificate");
+                return identity;
+            }
+            Err(e) => {
+                if !logged {
+                    tracing::warn!(error = %e, "waiting for a certificate from the control plane");
+                    logged = true;
+                }
+                tokio::time::sleep(CERTIFY_RETRY).await;
+            }
+        }
+    }
+}
+
+async fn install_renewals(
+    mut renewed: watch::Receiver<Arc<WorkloadIdentity>>,
+    tls: Arc<TlsStore>,
+    metrics: Arc<Metrics>,
+) {
+    while renewed.changed().await.is_ok() {
+        let identity = renewed.borrow_and_update().clone();
+        let not_after = identity.not_after;
+        match tls.install(identity) {
+            Ok(_) => {
+                metrics.reload(true);
+                metrics.cert_expires(not_after);
+            }
+            Err(e) => {
+                metrics.reload(false);
+                tracing::warn!(error = %e, "refused a renewed certificate; keeping the current one");
+            }
+        }
+    }
+}
+
+/// The upstream side as the control plane describes it: one listener per upstream (bound
+/// on first sight, kept across updates), routes swapped atomically, one `Peer` (one shared
+/// HTTP/2 connection) per endpoint address and identity, reused across updates.
+struct Upstreams {
+    shared: Arc<Shared>,
+    table: Arc<RouteTable>,
+    drain: DrainWatch,
+    listeners: HashMap<SocketAddr, Arc<RouteCell>>,
+    peers: HashMap<(SocketAddr, SpiffeId), Arc<Peer>>,
+}
+
+/// One upstream of a config, parsed and checked.
+struct ParsedUpstream {
+    service: String,
+    listen: SocketAddr,
+    protocol: UpstreamProtocol,
+    backends: Vec<(String, u32, Vec<(SocketAddr, SpiffeId)>)>,
+}
+
+impl Upstreams {
+    /// Validates the whole config first: an invalid update changes nothing.
+    fn apply(&mut self, cfg: &pb::ProxyConfig) -> Result<(), String> {
+        let parsed = cfg
+            .upstreams
+            .iter()
+            .map(parse_upstream)
+            .collect::<Result<Vec<_>, String>>()?;
+        let ids: Vec<SpiffeId> = parsed
+            .iter()
+            .flat_map(|u| u.backends.iter())
+            .flat_map(|b| b.2.iter().map(|e| e.1.clone()))
+            .collect();
+        self.shared
+            .tls
+            .add_peers(ids.iter())
+            .map_err(|e| format!("building TLS configs: {e}"))?;
+        // Bind new listeners before changing anything, so a busy port rejects the update.
+        let mut fresh = Vec::new();
+        for u in &parsed {
+            if !self.listeners.contains_key(&u.listen) {
+                let std = std::net::TcpListener::bind(u.listen)
+                    .map_err(|e| format!("upstream {} listener {}: {e}", u.service, u.listen))?;
+                std.set_nonblocking(true).map_err(|e| e.to_string())?;
+                fresh.push((
+                    u.listen,
+                    tokio::net::TcpListener::from_std(std).map_err(|e| e.to_string())?,
+                ));
+            }
+        }
+        let mut table = HashMap::new();
+        for u in parsed {
+            let backends = u
+                .backends
+                .into_iter()
+                .map(|(version, weight, endpoints)| {
+                    let peers = endpoints
+                        .into_iter()
+                        .map(|(addr, id)| self.peer(addr, id))
+                        .collect();
+                    (version, weight, peers)
+                })
+                .collect();
+            let route = Route::new(backends);
+            let cell = match self.listeners.get(&u.listen) {
+                Some(cell) => {
+                    cell.store(Arc::new(route));
+                    cell.clone()
+                }
+                None => {
+                    let cell: Arc<RouteCell> = Arc::new(ArcSwap::from_pointee(route));
+                    if let Some(pos) = fresh.iter().position(|(a, _)| *a == u.listen) {
+                        let (_, listener) = fresh.swap_remove(pos);
+                        let fallback = Authority::try_from(u.service.as_str())
+                            .unwrap_or_else(|_| Authority::from_static("localhost"));
+                        let outbound = Outbound::new(
+                            u.protocol,
+                            Destination::Route(cell.clone()),
+                            fallback,
+                            self.shared.clone(),
+                        );
+                        tokio::spawn(Arc::new(outbound).serve(listener, self.drain.clone()));
+                        tracing::info!(service = %u.service, listen = %u.listen, "upstream listener ready");
+                    }
+                    self.listeners.insert(u.listen, cell.clone());
+                    cell
+                }
+            };
+            table.insert(u.service, cell);
+        }
+        self.table.store(Arc::new(table));
+        tracing::info!(version = cfg.version, "applied configuration");
+        Ok(())
+    }
+
+    fn peer(&mut self, addr: SocketAddr, id: SpiffeId) -> Arc<Peer> {
+        self.peers
+            .entry((addr, id.clone()))
+            .or_insert_with(|| {
+                Arc::new(Peer::new(
+                    addr,
+                    id,
+                    self.shared.tls.clone(),
+                    self.shared.metrics.clone(),
+                ))
+            })
+            .clone()
+    }
+}
+
+fn parse_upstream(u: &pb::Upstream) -> Result<ParsedUpstream, String> {
+    let listen: SocketAddr = u
+        .listen
+        .parse()
+        .map_err(|e| format!("upstream {}: listen `{}`: {e}", u.service, u.listen))?;
+    let protocol = match u.protocol.as_str() {
+        "" => UpstreamProtocol::Detect,
+        "http" => UpstreamProtocol::Detect,
+        "grpc" => UpstreamProtocol::Http2,
+        "tcp" => UpstreamProtocol::Tcp,
+        other => {
+            return Err(format!(
+                "upstream {}: unknown protocol `{other}`",
+                u.service
+            ));
+        }
+    };
+    let mut total = 0;
+    let mut backends = Vec::with_capacity(u.backends.len());
+    for b in &u.backends {
+        if b.weight > crate::control::split::TOTAL_WEIGHT {
+            return Err(format!(
+                "upstream {}: weight {} of {} is over 100",
+                u.service, b.weight, b.version
+            ));
+        }
+        total += b.weight;
+        let endpoints = b
+            .endpoints
+            .iter()
+            .map(|e| {
+                let addr: SocketAddr = e
+                    .address
+                    .parse()
+                    .map_err(|err| format!("endpoint `{}`: {err}", e.address))?;
+                let id: SpiffeId = e
+                    .spiffe_id
+                    .parse()
+                    .map_err(|err| format!("endpoint {}: {err}", e.address))?;
+                Ok((addr, id))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        backends.push((b.version.clone(), b.weight, endpoints));
+    }
+    if !u.backends.is_empty() && total != crate::control::split::TOTAL_WEIGHT {
+        return Err(format!(
+            "upstream {}: weights sum to {total}, not 100",
+            u.service
+        ));
+    }
+    Ok(ParsedUpstream {
+        service: u.service.clone(),
+        listen,
+        protocol,
+        backends,
+    })
+}
