@@ -7,6 +7,7 @@ use crate::cli::{Cli, Command, GlobalArgs};
 use crate::exit::CliResult;
 
 pub mod certs;
+pub mod demo_app;
 pub mod generate;
 pub mod proxy;
 
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Certs(args) => certs::run(&mut ctx, args),
         Command::Proxy(args) => proxy::run(&mut ctx, *args),
         Command::Generate(args) => generate::run(&mut ctx, args),
+        Command::DemoApp(args) => demo_app::run(&mut ctx, args),
     };
     // A failed flush of stdout is a failure too (and a broken pipe exits 0 in main).
     result.and_then(|()| ctx.out.flush().map_err(Into::into))

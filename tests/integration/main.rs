@@ -2,4 +2,5 @@
 
 mod certs;
 mod cli;
+mod demo_app;
 mod support;
