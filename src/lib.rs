@@ -14,3 +14,4 @@ pub mod output;
 pub mod proto;
 pub mod proxy;
 pub mod state;
+pub mod supervise;
