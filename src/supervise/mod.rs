@@ -118,6 +118,8 @@ pub enum SuperviseError {
     Duplicate(String),
     #[error("process `{0}` has an empty command")]
     EmptyCommand(String),
+    #[error("starting `{name}`: working directory {} is not a directory", workdir.display())]
+    Workdir { name: String, workdir: PathBuf },
     #[error("starting `{name}` ({program} in {}): {source}", workdir.display())]
     Spawn {
         name: String,
@@ -261,6 +263,13 @@ impl Launch {
     /// Starts the program in its own process group, stdout and stderr appended to the log.
     fn start(&self) -> Result<Child, SuperviseError> {
         let spec = &self.spec;
+        // Checked first: exec's ENOENT would not say whether the program or the dir is missing.
+        if !spec.workdir.is_dir() {
+            return Err(SuperviseError::Workdir {
+                name: spec.name.clone(),
+                workdir: spec.workdir.clone(),
+            });
+        }
         let log = self.open_log()?;
         let log_err = log.try_clone().map_err(|source| SuperviseError::Log {
             path: self.log_path.clone(),

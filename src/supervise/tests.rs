@@ -196,6 +196,10 @@ async fn spawn_errors_start_nothing() {
         e.starts_with("starting `missing` (/nonexistent/program in "),
         "{e}"
     );
+    let mut lost = sh(dir.path(), "lost", "true");
+    lost.workdir = dir.path().join("nowhere");
+    let e = sup.spawn(lost).unwrap_err().to_string();
+    assert!(e.ends_with("nowhere is not a directory"), "{e}");
     for bad in ["", ".hidden", "a/b", "a b"] {
         assert!(matches!(
             sup.spawn(sh(dir.path(), bad, "true")),
