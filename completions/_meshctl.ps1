@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane of a local mesh (started for you by `meshctl up`)')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy (mTLS data plane)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Generate shell completions and man pages (for packagers)')
+            [CompletionResult]::new('demo-app', 'demo-app', [CompletionResultType]::ParameterValue, 'Run one role of the built-in demo application (launched by `meshctl up --demo`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -221,6 +222,10 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'Admin listener (/metrics, /ready, /live) [default: 127.0.0.1:4191]')
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Worker threads (1 = a single-threaded runtime) [default: 1]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'YAML config file (see examples/); flags add listeners and override its settings')
+            [CompletionResult]::new('--control-plane', '--control-plane', [CompletionResultType]::ParameterName, 'Get the certificate and the upstreams from a control plane at this Unix socket (what `meshctl up` does) instead of --identity-dir and --upstream')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'File holding this proxy''s bootstrap token (mode 0600) [control-plane mode]')
+            [CompletionResult]::new('--spiffe-id', '--spiffe-id', [CompletionResultType]::ParameterName, 'The SPIFFE ID this proxy asks the control plane for [control-plane mode]')
+            [CompletionResult]::new('--http-proxy', '--http-proxy', [CompletionResultType]::ParameterName, 'Plaintext HTTP proxy listener for the app''s HTTP_PROXY: routes `http://<service>/…` to that upstream [control-plane mode]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
@@ -292,12 +297,117 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         'meshctl;generate;help;help' {
             break
         }
+        'meshctl;demo-app' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('web', 'web', [CompletionResultType]::ParameterValue, 'HTTP frontend: `GET /` asks api for a quote and names the api version that answered')
+            [CompletionResult]::new('api', 'api', [CompletionResultType]::ParameterValue, 'HTTP JSON API: `GET /api/quote?symbol=X` calls quotes over gRPC')
+            [CompletionResult]::new('quotes', 'quotes', [CompletionResultType]::ParameterValue, 'gRPC Quotes server (GetQuote, StreamQuotes)')
+            [CompletionResult]::new('load', 'load', [CompletionResultType]::ParameterValue, 'Steady HTTP GET traffic to a loopback URL; a summary on stderr every 10 s and at the end')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'meshctl;demo-app;web' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on, loopback only; port 0 picks a free port. The bound address is printed as the first line on stdout')
+            [CompletionResult]::new('--api', '--api', [CompletionResultType]::ParameterName, 'Where api listens (the caller''s outbound proxy listener in a mesh)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;demo-app;api' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on, loopback only; port 0 picks a free port. The bound address is printed as the first line on stdout')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Version this instance reports (`served_by`, `version`)')
+            [CompletionResult]::new('--quotes', '--quotes', [CompletionResultType]::ParameterName, 'Where quotes listens (gRPC over h2c)')
+            [CompletionResult]::new('--latency-ms', '--latency-ms', [CompletionResultType]::ParameterName, 'Typical latency added to each request, in milliseconds (1% take ten times longer)')
+            [CompletionResult]::new('--error-rate', '--error-rate', [CompletionResultType]::ParameterName, 'Share of requests that fail, from 0 to 1')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'meshctl;demo-app;quotes' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on, loopback only; port 0 picks a free port. The bound address is printed as the first line on stdout')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Version this instance reports in `served_by`')
+            [CompletionResult]::new('--latency-ms', '--latency-ms', [CompletionResultType]::ParameterName, 'Typical latency added to each request, in milliseconds (1% take ten times longer)')
+            [CompletionResult]::new('--error-rate', '--error-rate', [CompletionResultType]::ParameterName, 'Share of requests that fail, from 0 to 1')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'meshctl;demo-app;load' {
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'URL to GET (loopback only), e.g. http://127.0.0.1:8080/')
+            [CompletionResult]::new('--rps', '--rps', [CompletionResultType]::ParameterName, 'Requests per second')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long [default: until SIGTERM or Ctrl-C]')
+            [CompletionResult]::new('--requests', '--requests', [CompletionResultType]::ParameterName, 'Stop after this many requests')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;demo-app;help' {
+            [CompletionResult]::new('web', 'web', [CompletionResultType]::ParameterValue, 'HTTP frontend: `GET /` asks api for a quote and names the api version that answered')
+            [CompletionResult]::new('api', 'api', [CompletionResultType]::ParameterValue, 'HTTP JSON API: `GET /api/quote?symbol=X` calls quotes over gRPC')
+            [CompletionResult]::new('quotes', 'quotes', [CompletionResultType]::ParameterValue, 'gRPC Quotes server (GetQuote, StreamQuotes)')
+            [CompletionResult]::new('load', 'load', [CompletionResultType]::ParameterValue, 'Steady HTTP GET traffic to a loopback URL; a summary on stderr every 10 s and at the end')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'meshctl;demo-app;help;web' {
+            break
+        }
+        'meshctl;demo-app;help;api' {
+            break
+        }
+        'meshctl;demo-app;help;quotes' {
+            break
+        }
+        'meshctl;demo-app;help;load' {
+            break
+        }
+        'meshctl;demo-app;help;help' {
+            break
+        }
         'meshctl;help' {
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Shift traffic between a service''s versions (weighted splits)')
             [CompletionResult]::new('certs', 'certs', [CompletionResultType]::ParameterValue, 'Manage the mesh certificate authority and workload certificates')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane of a local mesh (started for you by `meshctl up`)')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy (mTLS data plane)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Generate shell completions and man pages (for packagers)')
+            [CompletionResult]::new('demo-app', 'demo-app', [CompletionResultType]::ParameterValue, 'Run one role of the built-in demo application (launched by `meshctl up --demo`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -346,6 +456,25 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;generate;man' {
+            break
+        }
+        'meshctl;help;demo-app' {
+            [CompletionResult]::new('web', 'web', [CompletionResultType]::ParameterValue, 'HTTP frontend: `GET /` asks api for a quote and names the api version that answered')
+            [CompletionResult]::new('api', 'api', [CompletionResultType]::ParameterValue, 'HTTP JSON API: `GET /api/quote?symbol=X` calls quotes over gRPC')
+            [CompletionResult]::new('quotes', 'quotes', [CompletionResultType]::ParameterValue, 'gRPC Quotes server (GetQuote, StreamQuotes)')
+            [CompletionResult]::new('load', 'load', [CompletionResultType]::ParameterValue, 'Steady HTTP GET traffic to a loopback URL; a summary on stderr every 10 s and at the end')
+            break
+        }
+        'meshctl;help;demo-app;web' {
+            break
+        }
+        'meshctl;help;demo-app;api' {
+            break
+        }
+        'meshctl;help;demo-app;quotes' {
+            break
+        }
+        'meshctl;help;demo-app;load' {
             break
         }
         'meshctl;help;help' {

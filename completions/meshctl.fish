@@ -38,6 +38,7 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "certs" -d 'Manage t
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "controller" -d 'Run the control plane of a local mesh (started for you by `meshctl up`)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "proxy" -d 'Run the sidecar proxy (mTLS data plane)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "generate" -d 'Generate shell completions and man pages (for packagers)'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo-app" -d 'Run one role of the built-in demo application (launched by `meshctl up --demo`)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift status help" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
@@ -154,6 +155,10 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l upstream -d 'A
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l admin -d 'Admin listener (/metrics, /ready, /live) [default: 127.0.0.1:4191]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l workers -d 'Worker threads (1 = a single-threaded runtime) [default: 1]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l config -d 'YAML config file (see examples/); flags add listeners and override its settings' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l control-plane -d 'Get the certificate and the upstreams from a control plane at this Unix socket (what `meshctl up` does) instead of --identity-dir and --upstream' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l token-file -d 'File holding this proxy\'s bootstrap token (mode 0600) [control-plane mode]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l spiffe-id -d 'The SPIFFE ID this proxy asks the control plane for [control-plane mode]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l http-proxy -d 'Plaintext HTTP proxy listener for the app\'s HTTP_PROXY: routes `http://<service>/…` to that upstream [control-plane mode]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
@@ -198,12 +203,81 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Write completion scripts for bash, zsh, fish and powershell into DIR'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'Write one man page per command and subcommand into DIR'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from canary certs controller proxy generate help" -f -a "canary" -d 'Shift traffic between a service\'s versions (weighted splits)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from canary certs controller proxy generate help" -f -a "certs" -d 'Manage the mesh certificate authority and workload certificates'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from canary certs controller proxy generate help" -f -a "controller" -d 'Run the control plane of a local mesh (started for you by `meshctl up`)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from canary certs controller proxy generate help" -f -a "proxy" -d 'Run the sidecar proxy (mTLS data plane)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from canary certs controller proxy generate help" -f -a "generate" -d 'Generate shell completions and man pages (for packagers)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from canary certs controller proxy generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -f -a "web" -d 'HTTP frontend: `GET /` asks api for a quote and names the api version that answered'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -f -a "api" -d 'HTTP JSON API: `GET /api/quote?symbol=X` calls quotes over gRPC'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -f -a "quotes" -d 'gRPC Quotes server (GetQuote, StreamQuotes)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -f -a "load" -d 'Steady HTTP GET traffic to a loopback URL; a summary on stderr every 10 s and at the end'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -l listen -d 'Address to listen on, loopback only; port 0 picks a free port. The bound address is printed as the first line on stdout' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -l api -d 'Where api listens (the caller\'s outbound proxy listener in a mesh)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -l listen -d 'Address to listen on, loopback only; port 0 picks a free port. The bound address is printed as the first line on stdout' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -l version -d 'Version this instance reports (`served_by`, `version`)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -l quotes -d 'Where quotes listens (gRPC over h2c)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -l latency-ms -d 'Typical latency added to each request, in milliseconds (1% take ten times longer)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -l error-rate -d 'Share of requests that fail, from 0 to 1' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -l listen -d 'Address to listen on, loopback only; port 0 picks a free port. The bound address is printed as the first line on stdout' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -l version -d 'Version this instance reports in `served_by`' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -l latency-ms -d 'Typical latency added to each request, in milliseconds (1% take ten times longer)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -l error-rate -d 'Share of requests that fail, from 0 to 1' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l target -d 'URL to GET (loopback only), e.g. http://127.0.0.1:8080/' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l rps -d 'Requests per second' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l duration -d 'Stop after this long [default: until SIGTERM or Ctrl-C]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l requests -d 'Stop after this many requests' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "web" -d 'HTTP frontend: `GET /` asks api for a quote and names the api version that answered'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "api" -d 'HTTP JSON API: `GET /api/quote?symbol=X` calls quotes over gRPC'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "quotes" -d 'gRPC Quotes server (GetQuote, StreamQuotes)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "load" -d 'Steady HTTP GET traffic to a loopback URL; a summary on stderr every 10 s and at the end'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from canary certs controller proxy generate demo-app help" -f -a "canary" -d 'Shift traffic between a service\'s versions (weighted splits)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from canary certs controller proxy generate demo-app help" -f -a "certs" -d 'Manage the mesh certificate authority and workload certificates'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from canary certs controller proxy generate demo-app help" -f -a "controller" -d 'Run the control plane of a local mesh (started for you by `meshctl up`)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from canary certs controller proxy generate demo-app help" -f -a "proxy" -d 'Run the sidecar proxy (mTLS data plane)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from canary certs controller proxy generate demo-app help" -f -a "generate" -d 'Generate shell completions and man pages (for packagers)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from canary certs controller proxy generate demo-app help" -f -a "demo-app" -d 'Run one role of the built-in demo application (launched by `meshctl up --demo`)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from canary certs controller proxy generate demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "shift" -d 'Set the traffic split now: send --weight percent of SERVICE\'s traffic to --to VERSION'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "status" -d 'Show the configured split weights'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "init" -d 'Create the trust anchor (root CA) and the issuer (intermediate CA) in the state dir'
@@ -212,3 +286,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_su
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "inspect" -d 'Explain a PEM certificate or chain and check it against the X.509-SVID rules'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'Write completion scripts for bash, zsh, fish and powershell into DIR'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "man" -d 'Write one man page per command and subcommand into DIR'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from demo-app" -f -a "web" -d 'HTTP frontend: `GET /` asks api for a quote and names the api version that answered'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from demo-app" -f -a "api" -d 'HTTP JSON API: `GET /api/quote?symbol=X` calls quotes over gRPC'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from demo-app" -f -a "quotes" -d 'gRPC Quotes server (GetQuote, StreamQuotes)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from demo-app" -f -a "load" -d 'Steady HTTP GET traffic to a loopback URL; a summary on stderr every 10 s and at the end'

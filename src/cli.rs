@@ -62,6 +62,9 @@ pub enum Command {
     /// Generate shell completions and man pages (for packagers)
     #[command(hide = true)]
     Generate(cmd::generate::Args),
+    /// Run one role of the built-in demo application (launched by `meshctl up --demo`)
+    #[command(hide = true)]
+    DemoApp(cmd::demo_app::Args),
 }
 
 /// Logs go to stderr; `-v` raises the level, `RUST_LOG` wins when set.
@@ -79,4 +82,18 @@ pub fn init_logging(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap checks its definition (unique flag names, …) only when it is built: do it here
+    /// rather than in the first test that happens to run a command.
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
 }

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod control;
+pub mod demo;
 pub mod duration;
 pub mod exit;
 pub mod fsutil;
@@ -13,3 +14,4 @@ pub mod output;
 pub mod proto;
 pub mod proxy;
 pub mod state;
+pub mod supervise;

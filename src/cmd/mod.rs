@@ -9,6 +9,7 @@ use crate::exit::CliResult;
 pub mod canary;
 pub mod certs;
 pub mod controller;
+pub mod demo_app;
 pub mod generate;
 pub mod proxy;
 
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Controller(args) => controller::run(&mut ctx, args),
         Command::Proxy(args) => proxy::run(&mut ctx, *args),
         Command::Generate(args) => generate::run(&mut ctx, args),
+        Command::DemoApp(args) => demo_app::run(&mut ctx, args),
     };
     // A failed flush of stdout is a failure too (and a broken pipe exits 0 in main).
     result.and_then(|()| ctx.out.flush().map_err(Into::into))

@@ -248,6 +248,17 @@ impl MeshFile {
     }
 }
 
+impl Instance {
+    /// A name unique in the mesh: `web`, or `api.v1` for a version (`.` never appears in
+    /// service or version names, so `api-v1` and `api.v1` cannot clash); fit for log files.
+    pub fn name(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{}.{v}", self.service),
+            None => self.service.clone(),
+        }
+    }
+}
+
 impl Upstream {
     /// The variable that tells a launched command where this upstream listens:
     /// `MESH_UPSTREAM_QUOTES` for `quotes`, `MESH_UPSTREAM_USER_DB` for `user-db`.

@@ -190,8 +190,11 @@ struct ParsedUpstream {
     service: String,
     listen: SocketAddr,
     protocol: UpstreamProtocol,
-    backends: Vec<(String, u32, Vec<(SocketAddr, SpiffeId)>)>,
+    backends: Vec<ParsedBackend>,
 }
+
+/// (version, weight, endpoints as address + expected identity)
+type ParsedBackend = (String, u32, Vec<(SocketAddr, SpiffeId)>);
 
 impl Upstreams {
     /// Validates the whole config first: an invalid update changes nothing.

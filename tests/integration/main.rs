@@ -3,6 +3,7 @@
 
 mod certs;
 mod cli;
+mod demo_app;
 mod proxy;
 mod proxy_support;
 mod support;

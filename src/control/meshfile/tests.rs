@@ -102,6 +102,10 @@ services:
     assert_eq!(web.upstreams[1].env_var(), "MESH_UPSTREAM_QUOTES");
     let v1 = all[1];
     assert_eq!(v1.version.as_deref(), Some("v1"));
+    assert_eq!(
+        (web.name(), v1.name()),
+        ("web".to_string(), "api.v1".to_string())
+    );
     assert_eq!(v1.command.as_ref().unwrap().argv(), ["./api", "8081"]);
     assert_eq!(v1.env["A"], "service");
     assert_eq!(v1.env["B"], "v1", "a version's env overrides the service's");

@@ -1,0 +1,100 @@
+//! A child's process group: signalled as a whole, so a shell's children (and theirs) stop
+//! with it, and watched until no live member is left.
+
+use std::fs;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+/// The group a supervised child leads (its pgid is its pid: spawned with `process_group(0)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessGroup(Pid);
+
+/// SIGKILLs the group when dropped, unless disarmed: if the task watching a child is dropped
+/// (runtime shutting down, panic), nothing of the child's is left running.
+#[derive(Debug)]
+pub struct KillOnDrop(Option<ProcessGroup>);
+
+impl ProcessGroup {
+    /// The group led by the process `pid`.
+    pub fn led_by(pid: u32) -> Option<ProcessGroup> {
+        i32::try_from(pid)
+            .ok()
+            .map(|p| ProcessGroup(Pid::from_raw(p)))
+    }
+
+    /// Sends `signal` to every member; an empty group is not an error.
+    pub fn signal(self, signal: Signal) {
+        match killpg(self.0, signal) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(e) => tracing::warn!("sending {signal} to process group {}: {e}", self.0),
+        }
+    }
+
+    /// True while a member that is not a zombie exists. Orphaned members are re-parented to
+    /// PID 1, which may never reap them (in containers it often does not), so "the group still
+    /// exists" is not enough: /proc tells whether a member is only a zombie.
+    pub fn has_live_members(self) -> bool {
+        let Ok(entries) = fs::read_dir("/proc") else {
+            return killpg(self.0, None).is_ok();
+        };
+        let pgid = self.0.as_raw();
+        entries
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
+            .filter_map(|e| fs::read_to_string(e.path().join("stat")).ok())
+            .any(|stat| live_member(&stat, pgid))
+    }
+}
+
+impl KillOnDrop {
+    pub fn new(group: ProcessGroup) -> KillOnDrop {
+        KillOnDrop(Some(group))
+    }
+
+    /// The group is known to be empty: nothing to kill on drop.
+    pub fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(group) = self.0.take() {
+            group.signal(Signal::SIGKILL);
+        }
+    }
+}
+
+/// Whether a `/proc/<pid>/stat` line is a non-zombie member of process group `pgid`.
+/// Fields after the command (which may contain spaces and parentheses, hence the last `)`):
+/// state, ppid, pgrp, …
+fn live_member(stat: &str, pgid: i32) -> bool {
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    let mut fields = rest.split_whitespace();
+    let state = fields.next();
+    let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
+    pgrp == Some(pgid) && state != Some("Z") && state != Some("X")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_state_and_group_from_proc_stat() {
+        assert!(live_member("42 (sleep) S 1 40 40 0 -1 4194560", 40));
+        assert!(!live_member("42 (sleep) Z 1 40 40 0 -1 4194560", 40));
+        assert!(!live_member("42 (sleep) S 1 41 41 0 -1 4194560", 40));
+        assert!(live_member("42 (a (b) c) R 1 40 40 0", 40));
+        assert!(!live_member("garbage", 40));
+    }
+}

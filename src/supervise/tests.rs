@@ -1,0 +1,241 @@
+//! The supervisor against real processes: logs, restarts with backoff, shutdown deadlines,
+//! process groups.
+
+use std::fs;
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::*;
+use crate::fsutil::mode_of;
+
+/// A generous bound for things that should happen in milliseconds: failing tests, not slow
+/// machines, should trip it.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn sh(dir: &Path, name: &str, script: &str) -> ProcessSpec {
+    ProcessSpec {
+        name: name.to_string(),
+        argv: vec!["sh".into(), "-c".into(), script.into()],
+        env: BTreeMap::from([("GREETING".to_string(), "hello".to_string())]),
+        workdir: dir.to_path_buf(),
+    }
+}
+
+/// Polls `check` every 10 ms until it returns `Some`, or panics after [`PATIENCE`].
+async fn eventually<T, F: Future<Output = Option<T>>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn log_of(sup: &Supervisor, name: &str) -> String {
+    fs::read_to_string(sup.log_dir.join(format!("{name}{LOG_SUFFIX}"))).unwrap_or_default()
+}
+
+/// True while `pid` exists and is not a zombie (PID 1 here may never reap orphans).
+fn alive(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().to_string())
+        })
+        .is_some_and(|rest| !rest.starts_with('Z') && !rest.starts_with('X'))
+}
+
+/// The first line of the log that parses as a pid (scripts `echo $!` their background job).
+fn pid_in_log(sup: &Supervisor, name: &str) -> Option<u32> {
+    log_of(sup, name)
+        .lines()
+        .find_map(|l| l.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn output_and_env_land_in_the_log_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let sup = Supervisor::new(&logs).unwrap();
+    let handle = sup
+        .spawn(sh(
+            dir.path(),
+            "web",
+            "echo out $GREETING; echo err >&2; pwd; sleep 100",
+        ))
+        .unwrap();
+    let log = eventually("output in the log", || async {
+        let log = log_of(&sup, "web");
+        log.contains("err\n").then_some(log)
+    })
+    .await;
+    assert!(log.contains("out hello\n"), "{log}");
+    assert!(
+        log.contains(&format!("{}\n", dir.path().display())),
+        "{log}"
+    );
+    assert_eq!(mode_of(&logs).unwrap(), 0o700);
+    assert_eq!(mode_of(&handle.status().log).unwrap(), 0o600);
+    let status = handle.status();
+    assert_eq!(status.state, ProcessState::Running);
+    assert!(status.pid.is_some_and(alive));
+    assert!(status.uptime.is_some());
+    assert_eq!(status.restarts, 0);
+    sup.shutdown(Duration::from_secs(5)).await;
+    let after = &sup.status()[0];
+    assert_eq!((after.state, after.pid), (ProcessState::Exited, None));
+}
+
+#[tokio::test]
+async fn a_crashing_child_is_restarted_with_growing_delays() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = Supervisor::new(dir.path()).unwrap();
+    let handle = sup
+        .spawn(sh(dir.path(), "crash", "echo run; exit 3"))
+        .unwrap();
+    // Record when each restart happens: 100 ms, 200 ms, 400 ms apart at the least.
+    let mut seen = Vec::new();
+    let mut last = 0;
+    while seen.len() < 3 {
+        let status = eventually("a restart", || async {
+            let s = handle.status();
+            (s.restarts > last).then_some(s)
+        })
+        .await;
+        last = status.restarts;
+        seen.push((Instant::now(), status));
+    }
+    let gaps: Vec<Duration> = seen.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    assert!(gaps[0] >= Duration::from_millis(150), "{gaps:?}");
+    assert!(gaps[1] >= Duration::from_millis(350), "{gaps:?}");
+    assert!(gaps[1] > gaps[0], "delays grow: {gaps:?}");
+    assert_eq!(seen[2].1.last_exit.as_deref(), Some("exit status: 3"));
+    sup.shutdown(Duration::from_secs(1)).await;
+    let log = log_of(&sup, "crash");
+    assert!(log.matches("run\n").count() >= 3, "{log}");
+    assert!(log.contains("restarting in 200ms"), "{log}");
+}
+
+#[tokio::test]
+async fn shutdown_kills_a_child_that_ignores_sigterm_at_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = Supervisor::new(dir.path()).unwrap();
+    let handle = sup
+        .spawn(sh(
+            dir.path(),
+            "stubborn",
+            "trap '' TERM; echo ready; while :; do sleep 1; done",
+        ))
+        .unwrap();
+    eventually("the trap", || async {
+        log_of(&sup, "stubborn").contains("ready").then_some(())
+    })
+    .await;
+    let pid = handle.status().pid.unwrap();
+    let start = Instant::now();
+    sup.shutdown(Duration::from_millis(500)).await;
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(450),
+        "SIGTERM was ignored: {took:?}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(!alive(pid));
+    assert_eq!(handle.status().state, ProcessState::Exited);
+}
+
+#[tokio::test]
+async fn a_well_behaved_child_stops_without_waiting_for_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = Supervisor::new(dir.path()).unwrap();
+    sup.spawn(sh(dir.path(), "quick", "exec sleep 100"))
+        .unwrap();
+    let start = Instant::now();
+    sup.shutdown(PATIENCE).await;
+    assert!(start.elapsed() < PATIENCE / 2);
+}
+
+#[tokio::test]
+async fn process_groups_leave_no_survivors() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = Supervisor::new(dir.path()).unwrap();
+    sup.spawn(sh(dir.path(), "group", "sleep 100 & echo $!; wait"))
+        .unwrap();
+    // The grandchild ignores SIGTERM and outlives the shell: only the deadline's SIGKILL to
+    // the group gets it.
+    sup.spawn(sh(
+        dir.path(),
+        "orphan",
+        "(trap '' TERM; exec sleep 100) & echo $!; wait",
+    ))
+    .unwrap();
+    let sleeper = eventually("the first pid", || async { pid_in_log(&sup, "group") }).await;
+    let orphan = eventually("the second pid", || async { pid_in_log(&sup, "orphan") }).await;
+    assert!(alive(sleeper) && alive(orphan));
+    sup.shutdown(Duration::from_millis(300)).await;
+    assert!(!alive(sleeper), "the shell's child survived");
+    assert!(!alive(orphan), "the TERM-ignoring grandchild survived");
+}
+
+#[tokio::test]
+async fn spawn_errors_start_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = Supervisor::new(dir.path()).unwrap();
+    let mut missing = sh(dir.path(), "missing", "");
+    missing.argv = vec!["/nonexistent/program".into()];
+    let e = sup.spawn(missing).unwrap_err().to_string();
+    assert!(
+        e.starts_with("starting `missing` (/nonexistent/program in "),
+        "{e}"
+    );
+    let mut lost = sh(dir.path(), "lost", "true");
+    lost.workdir = dir.path().join("nowhere");
+    let e = sup.spawn(lost).unwrap_err().to_string();
+    assert!(e.ends_with("nowhere is not a directory"), "{e}");
+    for bad in ["", ".hidden", "a/b", "a b"] {
+        assert!(matches!(
+            sup.spawn(sh(dir.path(), bad, "true")),
+            Err(SuperviseError::InvalidName(_))
+        ));
+    }
+    let mut empty = sh(dir.path(), "empty", "");
+    empty.argv.clear();
+    assert!(matches!(
+        sup.spawn(empty),
+        Err(SuperviseError::EmptyCommand(_))
+    ));
+    sup.spawn(sh(dir.path(), "one", "exec sleep 100")).unwrap();
+    assert!(matches!(
+        sup.spawn(sh(dir.path(), "one", "exec sleep 100")),
+        Err(SuperviseError::Duplicate(_))
+    ));
+    assert_eq!(sup.status().len(), 1, "failed spawns are not listed");
+    sup.shutdown(Duration::from_secs(1)).await;
+    assert!(matches!(
+        sup.spawn(sh(dir.path(), "late", "true")),
+        Err(SuperviseError::ShuttingDown)
+    ));
+}
+
+#[tokio::test]
+async fn dropping_the_supervisor_kills_its_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = Supervisor::new(dir.path()).unwrap();
+    sup.spawn(sh(dir.path(), "left", "sleep 100 & echo $!; wait"))
+        .unwrap();
+    let grandchild = eventually("the pid", || async { pid_in_log(&sup, "left") }).await;
+    let child = sup.status()[0].pid.unwrap();
+    drop(sup);
+    eventually("the children to die", || async {
+        (!alive(child) && !alive(grandchild)).then_some(())
+    })
+    .await;
+}
