@@ -25,8 +25,14 @@ _meshctl() {
             meshctl,controller)
                 cmd="meshctl__subcmd__controller"
                 ;;
+            meshctl,demo)
+                cmd="meshctl__subcmd__demo"
+                ;;
             meshctl,demo-app)
                 cmd="meshctl__subcmd__demo__subcmd__app"
+                ;;
+            meshctl,down)
+                cmd="meshctl__subcmd__down"
                 ;;
             meshctl,generate)
                 cmd="meshctl__subcmd__generate"
@@ -36,6 +42,12 @@ _meshctl() {
                 ;;
             meshctl,proxy)
                 cmd="meshctl__subcmd__proxy"
+                ;;
+            meshctl,status)
+                cmd="meshctl__subcmd__status"
+                ;;
+            meshctl,up)
+                cmd="meshctl__subcmd__up"
                 ;;
             meshctl__subcmd__canary,help)
                 cmd="meshctl__subcmd__canary__subcmd__help"
@@ -142,8 +154,14 @@ _meshctl() {
             meshctl__subcmd__help,controller)
                 cmd="meshctl__subcmd__help__subcmd__controller"
                 ;;
+            meshctl__subcmd__help,demo)
+                cmd="meshctl__subcmd__help__subcmd__demo"
+                ;;
             meshctl__subcmd__help,demo-app)
                 cmd="meshctl__subcmd__help__subcmd__demo__subcmd__app"
+                ;;
+            meshctl__subcmd__help,down)
+                cmd="meshctl__subcmd__help__subcmd__down"
                 ;;
             meshctl__subcmd__help,generate)
                 cmd="meshctl__subcmd__help__subcmd__generate"
@@ -153,6 +171,12 @@ _meshctl() {
                 ;;
             meshctl__subcmd__help,proxy)
                 cmd="meshctl__subcmd__help__subcmd__proxy"
+                ;;
+            meshctl__subcmd__help,status)
+                cmd="meshctl__subcmd__help__subcmd__status"
+                ;;
+            meshctl__subcmd__help,up)
+                cmd="meshctl__subcmd__help__subcmd__up"
                 ;;
             meshctl__subcmd__help__subcmd__canary,shift)
                 cmd="meshctl__subcmd__help__subcmd__canary__subcmd__shift"
@@ -197,7 +221,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version canary certs controller proxy generate demo-app help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version up demo down status canary certs controller proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -636,6 +660,32 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__demo)
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__demo__subcmd__app)
             opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version web api quotes load help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -910,6 +960,32 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__down)
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__generate)
             opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1053,7 +1129,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help)
-            opts="canary certs controller proxy generate demo-app help"
+            opts="up demo down status canary certs controller proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1192,6 +1268,20 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__help__subcmd__demo__subcmd__app)
             opts="web api quotes load"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1251,6 +1341,20 @@ _meshctl() {
         meshctl__subcmd__help__subcmd__demo__subcmd__app__subcmd__web)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__down)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1332,6 +1436,34 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__up)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__proxy)
             opts="-o -v -h -V --identity-dir --inbound --upstream --admin --workers --config --control-plane --token-file --spiffe-id --http-proxy --output --no-color --verbose --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1376,6 +1508,70 @@ _meshctl() {
                     return 0
                     ;;
                 --http-proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__status)
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__up)
+            opts="-f -o -v -h -V --file --demo --detach --leaf-lifetime --output --no-color --verbose --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --leaf-lifetime)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

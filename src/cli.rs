@@ -51,6 +51,14 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a whole mesh from mesh.yaml on this machine: control plane, proxies, apps
+    Up(cmd::up::Args),
+    /// Run the built-in demo mesh (the same as `meshctl up --demo`)
+    Demo,
+    /// Stop the mesh `meshctl up --detach` started
+    Down(cmd::down::Args),
+    /// Show what runs in the local mesh and whether it is healthy
+    Status(cmd::status::Args),
     /// Shift traffic between a service's versions (weighted splits)
     Canary(cmd::canary::Args),
     /// Manage the mesh certificate authority and workload certificates
@@ -80,6 +88,10 @@ pub fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .with_target(false)
         .try_init();
 }

@@ -108,6 +108,11 @@ fn admin_error(e: AdminError) -> CliError {
 
 fn shift(ctx: &mut Context<'_>, a: ShiftArgs) -> CliResult {
     let state = state_dir(ctx)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // The gRPC channel is created inside the runtime it will run on.
+    let _entered = runtime.enter();
     let mut admin = MeshAdmin::open(&state).map_err(admin_error)?;
     let versions = known_versions(&admin.plan, &a.service)?;
     let current = read_splits(&state)
@@ -117,9 +122,6 @@ fn shift(ctx: &mut Context<'_>, a: ShiftArgs) -> CliResult {
         .shift(&a.service, &versions, &a.to, a.weight)
         .map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?;
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let (version, acknowledged) = runtime
         .block_on(async {
             let version = admin.set_split(&a.service, &next).await?;

@@ -10,8 +10,11 @@ pub mod canary;
 pub mod certs;
 pub mod controller;
 pub mod demo_app;
+pub mod down;
 pub mod generate;
 pub mod proxy;
+pub mod status;
+pub mod up;
 
 /// What every command gets: the global flags, the working directory and stdout.
 pub struct Context<'a> {
@@ -46,6 +49,10 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Proxy(args) => proxy::run(&mut ctx, *args),
         Command::Generate(args) => generate::run(&mut ctx, args),
         Command::DemoApp(args) => demo_app::run(&mut ctx, args),
+        Command::Up(args) => up::run(&mut ctx, args),
+        Command::Demo => up::run(&mut ctx, up::Args::demo()),
+        Command::Down(args) => down::run(&mut ctx, args),
+        Command::Status(args) => status::run(&mut ctx, args),
     };
     // A failed flush of stdout is a failure too (and a broken pipe exits 0 in main).
     result.and_then(|()| ctx.out.flush().map_err(Into::into))

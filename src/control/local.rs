@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use super::admin::ADMIN_TOKEN_FILE;
-use super::meshfile::{Instance, MeshFile};
+use super::meshfile::MeshFile;
 use super::plan::{MeshPlan, PlanError, ProxyPlan, UpstreamPlan, new_token, token_hash};
 use crate::fsutil::{self, PRIVATE_FILE_MODE};
 use crate::identity::SpiffeId;
@@ -51,14 +51,6 @@ pub struct Prepared {
     pub admin_token: String,
 }
 
-/// The name of an instance: `web`, or `api-v2`.
-pub fn instance_name(i: &Instance) -> String {
-    match &i.version {
-        Some(v) => format!("{}-{v}", i.service),
-        None => i.service.clone(),
-    }
-}
-
 /// Plans every proxy of `mesh`: checks fixed ports are free, allocates the rest, creates
 /// tokens. Nothing is written.
 pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError> {
@@ -67,7 +59,7 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
     let mut proxies = Vec::new();
     let mut tokens = BTreeMap::new();
     for inst in mesh.instances() {
-        let name = instance_name(inst);
+        let name = inst.name();
         let id = SpiffeId::for_workload(mesh.trust_domain(), LOCAL_NAMESPACE, &inst.service)
             .map_err(|source| LocalError::Identity {
                 service: inst.service.clone(),

@@ -26,7 +26,7 @@ pub struct MeshPlan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyPlan {
-    /// Instance name: `web`, or `api-v2` for a version.
+    /// Instance name: `web`, or `api.v2` for a version.
     pub name: String,
     pub service: String,
     pub version: Option<String>,

@@ -9,5 +9,6 @@ pub mod api;
 pub mod faults;
 pub mod http;
 pub mod load;
+pub mod mesh;
 pub mod quotes;
 pub mod web;

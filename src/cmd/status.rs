@@ -1,0 +1,156 @@
+//! `meshctl status`: what runs in the local mesh and whether it is healthy.
+
+use serde::Serialize;
+
+use super::Context;
+use crate::control::admin::MeshAdmin;
+use crate::control::launch::{proxy_ready, tcp_open};
+use crate::exit::{CliError, CliResult, code};
+use crate::output::{self, color};
+
+const STATUS_HELP: &str = "\
+Healthy means: the app accepts connections, the proxy is ready, and the proxy is connected to
+the control plane and has acknowledged the latest configuration.
+
+Exit codes:
+  0  everything is healthy
+  1  no mesh is running, or something is unhealthy (named in the table)";
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = STATUS_HELP)]
+pub struct Args {}
+
+/// One instance's health: the JSON/YAML shape of `meshctl status`.
+#[derive(Debug, Serialize)]
+struct InstanceHealth {
+    name: String,
+    service: String,
+    version: Option<String>,
+    app: String,
+    app_up: bool,
+    /// Whether other services call this one (a pure client need not listen).
+    serves: bool,
+    proxy_ready: bool,
+    control_plane_connected: bool,
+    config_current: bool,
+    leaf_serial: String,
+    leaf_not_after_unix: i64,
+    healthy: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct MeshHealth {
+    control_plane: bool,
+    config_version: u64,
+    instances: Vec<InstanceHealth>,
+}
+
+pub fn run(ctx: &mut Context<'_>, _args: Args) -> CliResult {
+    let state = crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).ok_or_else(|| {
+        CliError::from(anyhow::anyhow!(
+            "no mesh is running: no .meshctl/ in {} or above",
+            ctx.cwd.display()
+        ))
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // The gRPC channel is created inside the runtime it will run on.
+    let _entered = runtime.enter();
+    let mut admin = MeshAdmin::open(&state).map_err(anyhow::Error::new)?;
+    let health = runtime.block_on(async {
+        let status = admin.status().await.ok();
+        let mut instances = Vec::new();
+        for p in &admin.plan.proxies {
+            let cp = status
+                .as_ref()
+                .and_then(|s| s.proxies.iter().find(|x| x.instance == p.name));
+            // A pure client (nobody calls it, like the demo's load generator) serves nothing.
+            let serves = admin
+                .plan
+                .proxies
+                .iter()
+                .any(|q| q.upstreams.iter().any(|u| u.service == p.service));
+            let app_up = tcp_open(p.app).await;
+            let ready = proxy_ready(p.admin).await;
+            let connected = cp.is_some_and(|c| c.connected);
+            let current = match (cp, &status) {
+                (Some(c), Some(s)) => c.acked_version >= s.version,
+                _ => false,
+            };
+            instances.push(InstanceHealth {
+                name: p.name.clone(),
+                service: p.service.clone(),
+                version: p.version.clone(),
+                app: p.app.to_string(),
+                app_up,
+                serves,
+                proxy_ready: ready,
+                control_plane_connected: connected,
+                config_current: current,
+                leaf_serial: cp.map(|c| c.leaf_serial.clone()).unwrap_or_default(),
+                leaf_not_after_unix: cp.map_or(0, |c| c.leaf_not_after_unix),
+                healthy: (app_up || !serves) && ready && connected && current,
+            });
+        }
+        MeshHealth {
+            control_plane: status.is_some(),
+            config_version: status.map_or(0, |s| s.version),
+            instances,
+        }
+    });
+    output::render(ctx.out, ctx.global.output, &health, |_| table(&health))?;
+    if health.control_plane && health.instances.iter().all(|i| i.healthy) {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            anyhow::anyhow!("the mesh is not healthy (see the table)"),
+            code::FAILURE,
+        ))
+    }
+}
+
+fn table(h: &MeshHealth) -> comfy_table::Table {
+    let mut t = output::table([
+        "INSTANCE",
+        "APP",
+        "PROXY",
+        "CONTROL PLANE",
+        "CONFIG",
+        "HEALTHY",
+    ]);
+    let yes_no = |ok: bool, yes: &str, no: &str| {
+        if ok {
+            color::ok(yes).to_string()
+        } else {
+            color::bad(no).to_string()
+        }
+    };
+    for i in &h.instances {
+        t.add_row(vec![
+            i.name.clone(),
+            if i.serves || i.app_up {
+                yes_no(
+                    i.app_up,
+                    &format!("{} up", i.app),
+                    &format!("{} down", i.app),
+                )
+            } else {
+                "client".to_string()
+            },
+            yes_no(i.proxy_ready, "ready", "not ready"),
+            yes_no(
+                i.control_plane_connected,
+                "connected",
+                if h.control_plane {
+                    "disconnected"
+                } else {
+                    "unreachable"
+                },
+            ),
+            yes_no(i.config_current, "current", "stale"),
+            yes_no(i.healthy, "yes", "no"),
+        ]);
+    }
+    t
+}

@@ -1,0 +1,361 @@
+//! `meshctl up`: run a whole mesh from mesh.yaml on this machine (`--demo`: the built-in one).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use super::Context;
+use crate::control::launch::{InstanceReport, LaunchError, LaunchOptions, LocalMesh, PID_FILE};
+use crate::control::local::LocalError;
+use crate::control::meshfile::{DEFAULT_FILE_NAME, MeshFile, MeshFileError};
+use crate::control::plan::MeshPlan;
+use crate::demo::mesh::{DemoPorts, mesh_yaml};
+use crate::exit::{CliError, CliResult};
+use crate::output;
+
+/// Set in the environment of the background copy `--detach` starts.
+const DETACHED_ENV: &str = "MESHCTL_UP_DETACHED";
+/// Written once the mesh is ready (what a detaching parent waits for and prints).
+const READY_FILE: &str = "run/ready.json";
+/// How long `--detach` waits for the background mesh to be ready.
+const DETACH_TIMEOUT: Duration = Duration::from_secs(60);
+
+const UP_HELP: &str = "\
+Starts the control plane, one sidecar proxy per service instance and the commands mesh.yaml
+declares (restarted with backoff; output in .meshctl/logs/), then prints where everything
+listens. Launched commands get HTTP_PROXY (their outbound proxy: http://<service>/ works),
+MESH_UPSTREAM_<NAME>=host:port per upstream, MESH_SERVICE and MESH_VERSION.
+Ctrl-C or SIGTERM drains everything and exits 0; with --detach, `meshctl down` does.
+
+Exit codes:
+  0  the mesh ran and was stopped cleanly (or, with --detach, is running)
+  1  failure (a mesh already runs here, a port is in use, something did not become ready)
+  2  usage error (invalid mesh.yaml: the message names file:line:column and the field)";
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = UP_HELP)]
+pub struct Args {
+    /// The mesh description
+    #[arg(short = 'f', long = "file", value_name = "FILE", default_value = DEFAULT_FILE_NAME, conflicts_with = "demo")]
+    file: PathBuf,
+    /// Run the built-in demo (web → api v1/v2 → quotes over gRPC, with a load generator)
+    #[arg(long)]
+    demo: bool,
+    /// Start in the background and return once ready (`meshctl down` stops it)
+    #[arg(long)]
+    detach: bool,
+    /// Lifetime of the proxies' workload certificates (renewed at 70%)
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    leaf_lifetime: Option<crate::duration::HumanDuration>,
+}
+
+impl Args {
+    /// `meshctl demo`: the same as `meshctl up --demo`.
+    pub fn demo() -> Self {
+        Args {
+            file: PathBuf::from(DEFAULT_FILE_NAME),
+            demo: true,
+            detach: false,
+            leaf_lifetime: None,
+        }
+    }
+}
+
+/// The readiness summary: printed as a table, or as JSON/YAML with `-o`.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct Summary {
+    state_dir: PathBuf,
+    ready_ms: u128,
+    instances: Vec<InstanceView>,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct InstanceView {
+    name: String,
+    service: String,
+    version: Option<String>,
+    app: String,
+    serves: bool,
+    app_listening: bool,
+    inbound: String,
+    http_proxy: String,
+    admin: String,
+    upstreams: std::collections::BTreeMap<String, String>,
+    spiffe_id: String,
+}
+
+impl From<&InstanceReport> for InstanceView {
+    fn from(r: &InstanceReport) -> Self {
+        InstanceView {
+            name: r.name.clone(),
+            service: r.service.clone(),
+            version: r.version.clone(),
+            app: r.app.to_string(),
+            serves: r.serves,
+            app_listening: r.app_listening,
+            inbound: r.inbound.to_string(),
+            http_proxy: r.http_proxy.to_string(),
+            admin: r.admin.to_string(),
+            upstreams: r
+                .upstreams
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
+            spiffe_id: r.spiffe_id.clone(),
+        }
+    }
+}
+
+pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
+    let exe = std::env::current_exe().context("locating the meshctl binary")?;
+    let (mesh_path, state_dir) = locate(ctx, &args, &exe)?;
+    let mesh = MeshFile::load(&mesh_path).map_err(|e| match e {
+        MeshFileError::Invalid { .. } => CliError::usage(e),
+        MeshFileError::Read { .. } => CliError::from(anyhow::Error::new(e)),
+    })?;
+    refuse_if_running(&state_dir)?;
+    if args.detach && std::env::var_os(DETACHED_ENV).is_none() {
+        return detach(ctx, &exe, &mesh_path, &state_dir, &args);
+    }
+    let opts = LaunchOptions {
+        exe,
+        state_dir: state_dir.clone(),
+        leaf_lifetime: args.leaf_lifetime.map(|d| d.to_string()),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mesh = match LocalMesh::start(&mesh, &opts).await {
+            Ok(m) => m,
+            Err(e) => {
+                // Nothing keeps running (the supervisors killed what they started); remove
+                // the run files so no later command thinks a mesh is up.
+                let _ = std::fs::remove_file(MeshPlan::path(&state_dir));
+                return Err(launch_error(e));
+            }
+        };
+        let summary = Summary {
+            state_dir: state_dir.clone(),
+            ready_ms: mesh.ready_after.as_millis(),
+            instances: mesh.instances.iter().map(InstanceView::from).collect(),
+        };
+        write_run_file(
+            &state_dir.join(PID_FILE),
+            std::process::id().to_string().as_bytes(),
+        )?;
+        write_run_file(
+            &state_dir.join(READY_FILE),
+            &serde_json::to_vec(&summary).map_err(anyhow::Error::new)?,
+        )?;
+        print_summary(ctx, &summary, args.demo)?;
+        crate::cmd::controller::shutdown_signal().await;
+        eprintln!("draining the mesh…");
+        let _ = std::fs::remove_file(state_dir.join(READY_FILE));
+        mesh.shutdown().await;
+        eprintln!("stopped");
+        Ok(())
+    })
+}
+
+/// Where mesh.yaml and the state dir are: `--demo` writes its generated mesh.yaml into the
+/// state dir; otherwise the state dir sits beside mesh.yaml.
+fn locate(ctx: &Context<'_>, args: &Args, exe: &Path) -> Result<(PathBuf, PathBuf), CliError> {
+    if args.demo {
+        let state = ctx
+            .global
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| ctx.cwd.join(crate::state::STATE_DIR_NAME));
+        let dir = state.join("demo");
+        crate::fsutil::create_private_dir(&dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(DEFAULT_FILE_NAME);
+        let ports = DemoPorts::free().context("finding free ports for the demo")?;
+        crate::fsutil::write_atomic(
+            &path,
+            mesh_yaml(exe, ports).as_bytes(),
+            crate::fsutil::PUBLIC_FILE_MODE,
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+        return Ok((path, state));
+    }
+    let file = if args.file.is_absolute() {
+        args.file.clone()
+    } else {
+        ctx.cwd.join(&args.file)
+    };
+    let state = ctx.global.state_dir.clone().unwrap_or_else(|| {
+        file.parent()
+            .unwrap_or(&ctx.cwd)
+            .join(crate::state::STATE_DIR_NAME)
+    });
+    Ok((file, state))
+}
+
+fn refuse_if_running(state_dir: &Path) -> Result<(), CliError> {
+    if let Some(pid) = running_pid(state_dir) {
+        return Err(CliError::from(anyhow::anyhow!(
+            "a mesh is already running from {} (pid {pid}): stop it with `meshctl down`",
+            state_dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The pid of the `meshctl up` running from `state_dir`, if it is alive.
+pub fn running_pid(state_dir: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(state_dir.join(PID_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+        .ok()
+        .map(|()| pid)
+}
+
+fn write_run_file(path: &Path, body: &[u8]) -> Result<(), CliError> {
+    if let Some(dir) = path.parent() {
+        crate::fsutil::create_private_dir(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    crate::fsutil::write_atomic(path, body, crate::fsutil::PRIVATE_FILE_MODE)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn launch_error(e: LaunchError) -> CliError {
+    match e {
+        LaunchError::Local(LocalError::PortInUse { .. }) => CliError::from(anyhow::Error::new(e)),
+        other => CliError::from(anyhow::Error::new(other)),
+    }
+}
+
+/// Starts this command again in the background (own process group, output to
+/// `.meshctl/logs/up.log`) and waits for it to be ready.
+fn detach(
+    ctx: &mut Context<'_>,
+    exe: &Path,
+    mesh_path: &Path,
+    state_dir: &Path,
+    args: &Args,
+) -> CliResult {
+    use std::os::unix::process::CommandExt;
+    let logs = state_dir.join(crate::control::launch::LOGS_DIR);
+    crate::fsutil::create_private_dir(&logs)
+        .with_context(|| format!("creating {}", logs.display()))?;
+    let log_path = logs.join("up.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("opening {}", log_path.display()))?;
+    let _ = std::fs::remove_file(state_dir.join(READY_FILE));
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--state-dir")
+        .arg(state_dir)
+        .arg("up")
+        .arg("-f")
+        .arg(mesh_path);
+    if let Some(l) = &args.leaf_lifetime {
+        cmd.arg("--leaf-lifetime").arg(l.to_string());
+    }
+    let mut child = cmd
+        .env(DETACHED_ENV, "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().context("log file")?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("starting the background mesh")?;
+    let start = Instant::now();
+    loop {
+        if let Ok(body) = std::fs::read(state_dir.join(READY_FILE))
+            && let Ok(summary) = serde_json::from_slice::<Summary>(&body)
+        {
+            print_summary(ctx, &summary, args.demo)?;
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait().context("watching the background mesh")? {
+            let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let last = tail
+                .lines()
+                .rev()
+                .find(|l| l.contains("error"))
+                .unwrap_or("")
+                .to_string();
+            return Err(CliError::from(anyhow::anyhow!(
+                "the background mesh exited ({status}) before it was ready: {last} (see {})",
+                log_path.display()
+            )));
+        }
+        if start.elapsed() > DETACH_TIMEOUT {
+            let _ = child.kill();
+            return Err(CliError::from(anyhow::anyhow!(
+                "the background mesh was not ready within {DETACH_TIMEOUT:?} (see {})",
+                log_path.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn print_summary(ctx: &mut Context<'_>, s: &Summary, demo: bool) -> CliResult {
+    output::render(ctx.out, ctx.global.output, s, |wide| summary_table(s, wide))?;
+    ctx.out.flush()?;
+    if !ctx.global.output.is_structured() {
+        eprintln!(
+            "mesh ready in {} ms (state: {})",
+            s.ready_ms,
+            s.state_dir.display()
+        );
+        if demo && let Some(web) = s.instances.iter().find(|i| i.service == "web") {
+            eprintln!(
+                "try:  curl http://{}/   ·   meshctl canary shift api --to v2 --weight 20 --wait",
+                web.app
+            );
+        }
+    }
+    Ok(())
+}
+
+fn summary_table(s: &Summary, wide: bool) -> comfy_table::Table {
+    let mut headers = vec!["SERVICE", "VERSION", "APP", "INBOUND", "UPSTREAMS", "ADMIN"];
+    if wide {
+        headers.extend(["HTTP_PROXY", "IDENTITY"]);
+    }
+    let mut t = output::table(headers);
+    for i in &s.instances {
+        let app = match (i.app_listening, i.serves) {
+            (true, _) => i.app.clone(),
+            (false, true) => format!("{} (starting)", i.app),
+            (false, false) => format!("{} (client)", i.app),
+        };
+        let ups: Vec<String> = i
+            .upstreams
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let mut row = vec![
+            i.service.clone(),
+            i.version.clone().unwrap_or_else(|| "-".into()),
+            app,
+            i.inbound.clone(),
+            if ups.is_empty() {
+                "-".into()
+            } else {
+                ups.join(" ")
+            },
+            i.admin.clone(),
+        ];
+        if wide {
+            row.extend([i.http_proxy.clone(), i.spiffe_id.clone()]);
+        }
+        t.add_row(row);
+    }
+    t
+}

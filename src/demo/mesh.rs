@@ -1,0 +1,116 @@
+//! The demo mesh `meshctl up --demo` runs: web → api (v1, v2) → quotes (gRPC), plus a
+//! meshed load generator calling web, all on free loopback ports.
+
+use std::net::TcpListener;
+use std::path::Path;
+
+/// Requests per second the demo's load generator sends to web.
+pub const DEMO_RPS: u32 = 20;
+
+/// Ports the demo's apps listen on, found free at start-up.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoPorts {
+    pub web: u16,
+    pub api_v1: u16,
+    pub api_v2: u16,
+    pub quotes: u16,
+    /// The load generator serves nothing, but every meshed instance declares an app port.
+    pub load: u16,
+    /// web's listener on the load generator's proxy (its target).
+    pub load_to_web: u16,
+}
+
+impl DemoPorts {
+    /// Six distinct free ports (held together while choosing, so none repeats).
+    pub fn free() -> std::io::Result<Self> {
+        let held: Vec<TcpListener> = (0..6)
+            .map(|_| TcpListener::bind("127.0.0.1:0"))
+            .collect::<Result<_, _>>()?;
+        let p: Vec<u16> = held
+            .iter()
+            .map(|l| l.local_addr().map(|a| a.port()))
+            .collect::<Result<_, _>>()?;
+        Ok(DemoPorts {
+            web: p[0],
+            api_v1: p[1],
+            api_v2: p[2],
+            quotes: p[3],
+            load: p[4],
+            load_to_web: p[5],
+        })
+    }
+}
+
+/// The demo as mesh.yaml text, running `exe demo-app …` for every app.
+pub fn mesh_yaml(exe: &Path, ports: DemoPorts) -> String {
+    let exe = exe.display().to_string();
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let argv = |args: &[&str]| {
+        let mut v = vec![q(&exe)];
+        v.extend(args.iter().map(|a| q(a)));
+        format!("[{}]", v.join(", "))
+    };
+    let web_listen = format!("127.0.0.1:{}", ports.web);
+    let v1_listen = format!("127.0.0.1:{}", ports.api_v1);
+    let v2_listen = format!("127.0.0.1:{}", ports.api_v2);
+    let quotes_listen = format!("127.0.0.1:{}", ports.quotes);
+    let target = format!("http://127.0.0.1:{}/", ports.load_to_web);
+    let rps = DEMO_RPS.to_string();
+    format!(
+        "# The built-in demo (`meshctl up --demo`), generated with free ports.\n\
+         trust_domain: mesh.local\n\
+         services:\n\
+         \x20 web:\n\
+         \x20   port: {web}\n\
+         \x20   protocol: http\n\
+         \x20   command: {web_cmd}\n\
+         \x20   upstreams: [api]\n\
+         \x20 api:\n\
+         \x20   protocol: http\n\
+         \x20   upstreams: [quotes]\n\
+         \x20   versions:\n\
+         \x20     v1:\n\
+         \x20       port: {v1}\n\
+         \x20       command: {v1_cmd}\n\
+         \x20     v2:\n\
+         \x20       port: {v2}\n\
+         \x20       command: {v2_cmd}\n\
+         \x20 quotes:\n\
+         \x20   port: {quotes}\n\
+         \x20   protocol: grpc\n\
+         \x20   command: {quotes_cmd}\n\
+         \x20 load:\n\
+         \x20   port: {load}\n\
+         \x20   protocol: http\n\
+         \x20   command: {load_cmd}\n\
+         \x20   upstreams:\n\
+         \x20     - {{ service: web, port: {load_to_web} }}\n",
+        web = ports.web,
+        web_cmd = argv(&["demo-app", "web", "--listen", &web_listen]),
+        v1 = ports.api_v1,
+        v1_cmd = argv(&["demo-app", "api", "--listen", &v1_listen, "--version", "v1"]),
+        v2 = ports.api_v2,
+        v2_cmd = argv(&["demo-app", "api", "--listen", &v2_listen, "--version", "v2"]),
+        quotes = ports.quotes,
+        quotes_cmd = argv(&["demo-app", "quotes", "--listen", &quotes_listen]),
+        load = ports.load,
+        load_cmd = argv(&["demo-app", "load", "--target", &target, "--rps", &rps]),
+        load_to_web = ports.load_to_web,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_mesh_is_a_valid_mesh_file() {
+        let ports = DemoPorts::free().unwrap();
+        let text = mesh_yaml(Path::new("/opt/meshctl"), ports);
+        let mesh =
+            crate::control::meshfile::MeshFile::parse(&text, Path::new("demo.yaml")).unwrap();
+        let names: Vec<String> = mesh.instances().map(|i| i.name()).collect();
+        assert_eq!(names, ["web", "api.v1", "api.v2", "quotes", "load"]);
+        assert!(text.contains("\"/opt/meshctl\", \"demo-app\", \"quotes\""));
+    }
+}
