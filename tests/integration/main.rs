@@ -4,6 +4,7 @@
 mod certs;
 mod cli;
 mod demo_app;
+mod mesh;
 mod proxy;
 mod proxy_support;
 mod support;

@@ -1,0 +1,527 @@
+//! `meshctl up` end to end: real control plane, real proxies, real apps (Python HTTP servers
+//! and the demo's gRPC server), real mTLS between them.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::meshctl;
+
+/// An HTTP app that answers every GET with JSON: its service, version and request headers.
+const ECHO_PY: &str = r#"
+import http.server, json, os, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Buffered: headers and body leave in one write (no Nagle/delayed-ACK stall per request).
+    wbufsize = -1
+    def do_GET(self):
+        body = json.dumps({
+            "service": os.environ.get("MESH_SERVICE", ""),
+            "version": os.environ.get("MESH_VERSION", ""),
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+        }).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+
+/// How long anything here may take to become true.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A mesh started with `meshctl up` in the foreground; SIGTERM + wait on drop.
+struct Up {
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Up {
+    /// Writes `mesh.yaml` (and echo.py) into a temp dir and runs `meshctl up` there.
+    fn start(yaml: &str) -> Up {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("echo.py"), ECHO_PY).unwrap();
+        std::fs::write(dir.path().join("mesh.yaml"), yaml).unwrap();
+        Up::run(dir, &["up"])
+    }
+
+    fn run(dir: tempfile::TempDir, args: &[&str]) -> Up {
+        let child = Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("MESHCTL_STATE_DIR")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("up.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let up = Up { dir, child };
+        up.wait_ready();
+        up
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join(".meshctl")
+    }
+
+    fn wait_ready(&self) {
+        let ready = self.state().join("run/ready.json");
+        let start = Instant::now();
+        while !ready.exists() {
+            let err = std::fs::read_to_string(self.dir.path().join("up.err")).unwrap_or_default();
+            assert!(start.elapsed() < PATIENCE, "mesh not ready: {err}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn plan(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.state().join("run/plan.json")).unwrap()).unwrap()
+    }
+
+    /// The address of `upstream`'s listener on `instance`'s proxy.
+    fn upstream(&self, instance: &str, upstream: &str) -> String {
+        let plan = self.plan();
+        let p = plan["proxies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == instance)
+            .unwrap()
+            .clone();
+        let u = p["upstreams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["service"] == upstream)
+            .unwrap()
+            .clone();
+        u["listen"].as_str().unwrap().to_string()
+    }
+
+    fn proxy_field(&self, instance: &str, field: &str) -> String {
+        let plan = self.plan();
+        let p = plan["proxies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == instance)
+            .unwrap()
+            .clone();
+        p[field].as_str().unwrap().to_string()
+    }
+
+    fn cmd(&self) -> assert_cmd::Command {
+        let mut c = meshctl();
+        c.current_dir(self.dir.path());
+        c
+    }
+
+    /// SIGTERM, then the exit code (the mesh drains first).
+    fn stop(mut self) -> Option<i32> {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(start.elapsed() < PATIENCE, "meshctl up did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
+
+/// `curl` each URL once (one keep-alive connection); returns the bodies concatenated.
+fn curl(urls: &[String], extra: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "--fail-with-body", "-m", "20"])
+        .args(extra)
+        .args(urls)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// front (Python http.server), api v1 + v2 (echo.py) and quotes (the demo gRPC server).
+fn three_services() -> String {
+    let exe = assert_cmd::cargo::cargo_bin("meshctl");
+    let (front, v1, v2, quotes) = (free_port(), free_port(), free_port(), free_port());
+    format!(
+        "services:
+  front:
+    port: {front}
+    protocol: http
+    command: [\"python3\", \"-m\", \"http.server\", \"--bind\", \"127.0.0.1\", \"{front}\"]
+    upstreams: [api, quotes]
+  api:
+    protocol: http
+    versions:
+      v1: {{ port: {v1}, command: [\"python3\", \"echo.py\", \"{v1}\"] }}
+      v2: {{ port: {v2}, command: [\"python3\", \"echo.py\", \"{v2}\"] }}
+  quotes:
+    port: {quotes}
+    protocol: grpc
+    command: [\"{exe}\", \"demo-app\", \"quotes\", \"--listen\", \"127.0.0.1:{quotes}\"]
+",
+        exe = exe.display()
+    )
+}
+
+#[test]
+fn calls_cross_both_proxies_over_mtls_and_carry_the_verified_client_identity() {
+    let up = Up::start(&three_services());
+    let api = up.upstream("front", "api");
+    // A forged identity header from the caller is replaced by the verified one.
+    let body = curl(
+        &[format!("http://{api}/hello")],
+        &["-H", "x-meshctl-client-id: spiffe://evil/ns/x/sa/y"],
+    );
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["service"], "api");
+    assert_eq!(
+        json["headers"]["x-meshctl-client-id"],
+        "spiffe://mesh.local/ns/local/sa/front"
+    );
+
+    // Through the HTTP_PROXY listener, by service name.
+    let http_proxy = up.proxy_field("front", "http_proxy");
+    let body = curl(
+        &["http://api/via-proxy".to_string()],
+        &["-x", &format!("http://{http_proxy}")],
+    );
+    assert!(body.contains("\"service\": \"api\""), "{body}");
+
+    // gRPC to quotes through front's proxy (h2c in, mTLS h2 between proxies).
+    let quotes = up.upstream("front", "quotes");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let quote = rt.block_on(async {
+        let mut client =
+            meshctl::proto::demo::quotes_client::QuotesClient::connect(format!("http://{quotes}"))
+                .await
+                .unwrap();
+        client
+            .get_quote(meshctl::proto::demo::QuoteRequest {
+                symbol: "MESH".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    });
+    assert_eq!(quote.symbol, "MESH");
+
+    // The inbound proxy's handshake metrics show mTLS was used.
+    let admin = up.proxy_field("api.v1", "admin");
+    let metrics = curl(&[format!("http://{admin}/metrics")], &[]);
+    assert!(
+        metrics.contains("direction=\"inbound\",status_class=\"2xx\",tls=\"true\""),
+        "{metrics}"
+    );
+
+    up.cmd().arg("status").assert().success();
+    assert_eq!(up.stop(), Some(0));
+}
+
+#[test]
+fn canary_shift_moves_the_observed_split() {
+    let up = Up::start(&three_services());
+    let api = up.upstream("front", "api");
+    let urls: Vec<String> = (0..1000).map(|i| format!("http://{api}/r{i}")).collect();
+    let count_v2 = |n: usize| curl(&urls[..n], &[]).matches("\"version\": \"v2\"").count();
+
+    assert_eq!(count_v2(200), 0, "default split: everything on v1");
+    up.cmd()
+        .args([
+            "canary", "shift", "api", "--to", "v2", "--weight", "20", "--wait",
+        ])
+        .assert()
+        .success();
+    let v2 = count_v2(1000);
+    // Binomial(1000, 0.2): sd ≈ 12.6; ±5 sd.
+    assert!(
+        (137..=263).contains(&v2),
+        "v2 got {v2} of 1000 at weight 20"
+    );
+    up.cmd()
+        .args([
+            "canary", "shift", "api", "--to", "v2", "--weight", "100", "--wait",
+        ])
+        .assert()
+        .success();
+    assert_eq!(count_v2(200), 200);
+    up.cmd()
+        .args([
+            "canary", "shift", "api", "--to", "v2", "--weight", "0", "--wait",
+        ])
+        .assert()
+        .success();
+    assert_eq!(count_v2(200), 0);
+
+    let status = up
+        .cmd()
+        .args(["canary", "status", "api", "-o", "json"])
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_slice(&status.get_output().stdout).unwrap();
+    assert_eq!(json["splits"][0]["weights"]["v1"], 100);
+
+    // Bad input changes nothing.
+    for (args, code) in [
+        (&["--to", "v2", "--weight", "101"][..], 2),
+        (&["--to", "v2", "--weight", "-1"][..], 2),
+        (&["--to", "v2", "--weight", "abc"][..], 2),
+        (&["--to", "v9", "--weight", "10"][..], 2),
+    ] {
+        up.cmd()
+            .args(["canary", "shift", "api"])
+            .args(args)
+            .assert()
+            .code(code);
+    }
+    up.cmd()
+        .args(["canary", "shift", "nope", "--to", "v2", "--weight", "5"])
+        .assert()
+        .code(2);
+    assert_eq!(count_v2(100), 0);
+}
+
+#[test]
+fn traffic_survives_the_control_plane_dying_and_proxies_reconnect() {
+    let up = Up::start(&three_services());
+    let api = up.upstream("front", "api");
+    curl(&[format!("http://{api}/warm")], &[]);
+
+    let log = std::fs::read_to_string(up.state().join("logs/control-plane.log")).unwrap();
+    let pid: i32 = log
+        .lines()
+        .filter_map(|l| l.split("pid ").nth(1))
+        .last()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+
+    // A destination in use, and one first called after the kill: no request fails.
+    let urls: Vec<String> = (0..300).map(|i| format!("http://{api}/k{i}")).collect();
+    let bodies = curl(&urls, &[]);
+    assert_eq!(bodies.matches("\"service\": \"api\"").count(), 300);
+    let quotes = up.upstream("front", "quotes");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut client =
+            meshctl::proto::demo::quotes_client::QuotesClient::connect(format!("http://{quotes}"))
+                .await
+                .unwrap();
+        client
+            .get_quote(meshctl::proto::demo::QuoteRequest {
+                symbol: "AFTER".into(),
+            })
+            .await
+            .unwrap();
+    });
+
+    // The supervisor restarts the control plane; every proxy reconnects and is current.
+    let start = Instant::now();
+    loop {
+        if up.cmd().arg("status").output().unwrap().status.success() {
+            break;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "proxies did not reconcile with the restarted control plane"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    up.cmd()
+        .args([
+            "canary", "shift", "api", "--to", "v2", "--weight", "100", "--wait",
+        ])
+        .assert()
+        .success();
+    assert!(curl(&[format!("http://{api}/after")], &[]).contains("\"version\": \"v2\""));
+}
+
+fn dir_with(yaml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mesh.yaml"), yaml).unwrap();
+    dir
+}
+
+fn nothing_started(dir: &Path) {
+    assert!(
+        !dir.join(".meshctl/run/plan.json").exists(),
+        "a plan was left behind"
+    );
+    assert!(!dir.join(".meshctl/run/up.pid").exists());
+}
+
+#[test]
+fn bad_mesh_files_are_rejected_with_their_location_and_start_nothing() {
+    let cases = [
+        (
+            "services:\n  web:\n    port: 8080\n    prot: http\n",
+            "mesh.yaml:4:5",
+        ),
+        ("services:\n  web:\n    port: [\n", "mesh.yaml:"),
+        (
+            "services:\n  web:\n    port: 18080\n    upstreams: [nope]\n",
+            "unknown service",
+        ),
+        (
+            "services:\n  web:\n    port: 18080\n  web:\n    port: 18081\n",
+            "duplicate",
+        ),
+    ];
+    for (yaml, needle) in cases {
+        let dir = dir_with(yaml);
+        let out = meshctl().arg("up").current_dir(dir.path()).assert().code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(err.contains(needle), "expected `{needle}` in: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        nothing_started(dir.path());
+    }
+}
+
+#[test]
+fn a_port_in_use_is_named_and_nothing_starts() {
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let dir = dir_with(&format!(
+        "services:\n  web:\n    port: {port}\n    command: [\"sleep\", \"60\"]\n"
+    ));
+    meshctl()
+        .arg("up")
+        .current_dir(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(format!(
+            "port {port} (services.web.port) is already in use"
+        )));
+    nothing_started(dir.path());
+}
+
+#[test]
+fn commands_need_a_running_mesh() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["down"][..],
+        &["status"][..],
+        &["canary", "shift", "api", "--to", "v2", "--weight", "5"][..],
+    ] {
+        meshctl()
+            .args(args)
+            .current_dir(dir.path())
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains("no mesh is running"));
+    }
+}
+
+/// The README's first command: `meshctl up --demo` serves the demo and its load flows.
+#[test]
+fn the_demo_runs_and_its_traffic_flows() {
+    let up = Up::run(tempfile::tempdir().unwrap(), &["up", "--demo"]);
+    let plan = up.plan();
+    let web = plan["proxies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "web")
+        .unwrap()
+        .clone();
+    let page = curl(&[format!("http://{}/", web["app"].as_str().unwrap())], &[]);
+    assert!(page.contains("answered by"), "{page}");
+    // The load generator's requests reach web through its proxy.
+    let admin = web["admin"].as_str().unwrap().to_string();
+    let start = Instant::now();
+    loop {
+        let metrics = curl(&[format!("http://{admin}/metrics")], &[]);
+        let served: f64 = metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("meshctl_requests_total{direction=\"inbound\",status_class=\"2xx\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        if served >= 5.0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "no demo traffic reached web:\n{metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(up.stop(), Some(0));
+}
+
+#[test]
+fn detach_and_down() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("echo.py"), ECHO_PY).unwrap();
+    std::fs::write(dir.path().join("mesh.yaml"), three_services()).unwrap();
+    meshctl()
+        .args(["up", "--detach"])
+        .current_dir(dir.path())
+        .timeout(PATIENCE)
+        .assert()
+        .success();
+    meshctl()
+        .arg("status")
+        .current_dir(dir.path())
+        .assert()
+        .success();
+    // A second `up` while one runs is refused.
+    meshctl()
+        .args(["up"])
+        .current_dir(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("already running"));
+    meshctl()
+        .arg("down")
+        .current_dir(dir.path())
+        .timeout(PATIENCE)
+        .assert()
+        .success();
+    meshctl()
+        .arg("status")
+        .current_dir(dir.path())
+        .assert()
+        .code(1);
+}
