@@ -321,8 +321,8 @@ fn traffic_survives_the_control_plane_dying_and_proxies_reconnect() {
     let log = std::fs::read_to_string(up.state().join("logs/control-plane.log")).unwrap();
     let pid: i32 = log
         .lines()
-        .filter_map(|l| l.split("pid ").nth(1))
-        .last()
+        .rev()
+        .find_map(|l| l.split("pid ").nth(1))
         .unwrap()
         .trim()
         .parse()
