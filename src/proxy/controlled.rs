@@ -186,6 +186,7 @@ struct Upstreams {
 }
 
 /// One upstream of a config, parsed and checked.
+#[derive(Debug)]
 struct ParsedUpstream {
     service: String,
     listen: SocketAddr,
@@ -342,4 +343,67 @@ fn parse_upstream(u: &pb::Upstream) -> Result<ParsedUpstream, String> {
         protocol,
         backends,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(weights: &[(&str, u32, &str, &str)]) -> pb::Upstream {
+        pb::Upstream {
+            service: "api".into(),
+            listen: "127.0.0.1:9000".into(),
+            protocol: "http".into(),
+            backends: weights
+                .iter()
+                .map(|(v, w, addr, id)| pb::Backend {
+                    version: v.to_string(),
+                    weight: *w,
+                    endpoints: vec![pb::Endpoint {
+                        address: addr.to_string(),
+                        spiffe_id: id.to_string(),
+                    }],
+                })
+                .collect(),
+        }
+    }
+
+    const ID: &str = "spiffe://mesh.local/ns/local/sa/api";
+
+    #[test]
+    fn a_valid_upstream_parses() {
+        let u = parse_upstream(&upstream(&[
+            ("v1", 80, "127.0.0.1:1", ID),
+            ("v2", 20, "127.0.0.1:2", ID),
+        ]))
+        .unwrap();
+        assert_eq!(u.backends.len(), 2);
+        assert_eq!(u.protocol, UpstreamProtocol::Detect);
+    }
+
+    #[test]
+    fn invalid_updates_are_rejected_with_a_reason() {
+        let cases = [
+            (upstream(&[("v1", 80, "127.0.0.1:1", ID)]), "sum to 80"),
+            (upstream(&[("v1", 101, "127.0.0.1:1", ID)]), "over 100"),
+            (
+                upstream(&[("v1", 100, "not-an-address", ID)]),
+                "not-an-address",
+            ),
+            (
+                upstream(&[("v1", 100, "127.0.0.1:1", "https://x/y")]),
+                "SPIFFE",
+            ),
+        ];
+        for (u, needle) in cases {
+            let err = parse_upstream(&u).err().unwrap();
+            assert!(err.contains(needle), "expected `{needle}` in {err}");
+        }
+        let mut bad_listen = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
+        bad_listen.listen = "nowhere".into();
+        assert!(parse_upstream(&bad_listen).is_err());
+        let mut bad_proto = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
+        bad_proto.protocol = "smtp".into();
+        assert!(parse_upstream(&bad_proto).unwrap_err().contains("smtp"));
+    }
 }

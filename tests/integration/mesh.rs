@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
 use crate::support::meshctl;
 
 /// An HTTP app that answers every GET with JSON: its service, version and request headers.
@@ -310,6 +313,41 @@ fn canary_shift_moves_the_observed_split() {
         .assert()
         .code(2);
     assert_eq!(count_v2(100), 0);
+
+    // A caller's proxy that never acknowledges: --wait times out with exit 4 naming it.
+    let front = Pid::from_raw(logged_pid(&up.state().join("logs/proxy-front.log")));
+    kill(front, Signal::SIGSTOP).unwrap();
+    let out = up
+        .cmd()
+        .args([
+            "canary",
+            "shift",
+            "api",
+            "--to",
+            "v2",
+            "--weight",
+            "50",
+            "--wait",
+            "--timeout",
+            "2s",
+        ])
+        .assert()
+        .code(4);
+    kill(front, Signal::SIGCONT).unwrap();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("front") && err.contains("timed out"), "{err}");
+}
+
+/// The pid the supervisor logged last for a process (`--- meshctl …: started, pid N`).
+fn logged_pid(log: &Path) -> i32 {
+    let text = std::fs::read_to_string(log).unwrap();
+    text.lines()
+        .rev()
+        .find_map(|l| l.split("pid ").nth(1))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -318,20 +356,8 @@ fn traffic_survives_the_control_plane_dying_and_proxies_reconnect() {
     let api = up.upstream("front", "api");
     curl(&[format!("http://{api}/warm")], &[]);
 
-    let log = std::fs::read_to_string(up.state().join("logs/control-plane.log")).unwrap();
-    let pid: i32 = log
-        .lines()
-        .rev()
-        .find_map(|l| l.split("pid ").nth(1))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    let pid = logged_pid(&up.state().join("logs/control-plane.log"));
+    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
 
     // A destination in use, and one first called after the kill: no request fails.
     let urls: Vec<String> = (0..300).map(|i| format!("http://{api}/k{i}")).collect();
