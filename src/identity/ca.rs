@@ -74,17 +74,8 @@ impl SigningCa {
             .map_err(|e| IdentityError::Generate(e.to_string()))
     }
 
-    /// Issues an X.509-SVID leaf for `id` over `public_key`, valid for `lifetime`.
-    ///
-    /// Refuses a lifetime that would outlive this CA: a leaf must never be valid when its
-    /// issuer is not.
-    pub fn sign_leaf(
-        &self,
-        id: &SpiffeId,
-        public_key: &impl rcgen::PublicKeyData,
-        lifetime: Duration,
-    ) -> Result<String, IdentityError> {
-        let now = SystemTime::now();
+    /// A certificate signed now for `lifetime` must not outlive this CA.
+    fn check_outlives(&self, now: SystemTime, lifetime: Duration) -> Result<(), IdentityError> {
         if now + lifetime > self.not_after {
             return Err(IdentityError::LifetimeBeyondIssuer {
                 requested: crate::duration::format_compact(lifetime.as_secs() as i64),
@@ -96,6 +87,21 @@ impl SigningCa {
                 ),
             });
         }
+        Ok(())
+    }
+
+    /// Issues an X.509-SVID leaf for `id` over `public_key`, valid for `lifetime`.
+    ///
+    /// Refuses a lifetime that would outlive this CA: a leaf must never be valid when its
+    /// issuer is not.
+    pub fn sign_leaf(
+        &self,
+        id: &SpiffeId,
+        public_key: &impl rcgen::PublicKeyData,
+        lifetime: Duration,
+    ) -> Result<String, IdentityError> {
+        let now = SystemTime::now();
+        self.check_outlives(now, lifetime)?;
         let params = leaf_params(id, now, lifetime)?;
         let cert = params
             .signed_by(public_key, &self.issuer()?)
@@ -123,17 +129,7 @@ impl SigningCa {
         lifetime: Duration,
     ) -> Result<GeneratedCert, IdentityError> {
         let now = SystemTime::now();
-        if now + lifetime > self.not_after {
-            return Err(IdentityError::LifetimeBeyondIssuer {
-                requested: crate::duration::format_compact(lifetime.as_secs() as i64),
-                left: crate::duration::format_compact(
-                    self.not_after
-                        .duration_since(now)
-                        .unwrap_or_default()
-                        .as_secs() as i64,
-                ),
-            });
-        }
+        self.check_outlives(now, lifetime)?;
         let key = new_key()?;
         let params = ca_params(&format!("{trust_domain} issuer"), 0, now, lifetime)?;
         let cert = params

@@ -93,16 +93,20 @@ impl Up {
         serde_json::from_slice(&std::fs::read(self.state().join("run/plan.json")).unwrap()).unwrap()
     }
 
-    /// The address of `upstream`'s listener on `instance`'s proxy.
-    fn upstream(&self, instance: &str, upstream: &str) -> String {
+    /// `instance`'s proxy in the plan.
+    fn proxy(&self, instance: &str) -> serde_json::Value {
         let plan = self.plan();
-        let p = plan["proxies"]
-            .as_array()
-            .unwrap()
+        let proxies = plan["proxies"].as_array().unwrap();
+        proxies
             .iter()
             .find(|p| p["name"] == instance)
             .unwrap()
-            .clone();
+            .clone()
+    }
+
+    /// The address of `upstream`'s listener on `instance`'s proxy.
+    fn upstream(&self, instance: &str, upstream: &str) -> String {
+        let p = self.proxy(instance);
         let u = p["upstreams"]
             .as_array()
             .unwrap()
@@ -114,15 +118,7 @@ impl Up {
     }
 
     fn proxy_field(&self, instance: &str, field: &str) -> String {
-        let plan = self.plan();
-        let p = plan["proxies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == instance)
-            .unwrap()
-            .clone();
-        p[field].as_str().unwrap().to_string()
+        self.proxy(instance)[field].as_str().unwrap().to_string()
     }
 
     fn cmd(&self) -> assert_cmd::Command {
