@@ -119,6 +119,12 @@ impl Peer {
         if let Some(sender) = self.live_sender() {
             return Ok(sender);
         }
+        // Boxed: the connect path's state (TLS and HTTP/2 handshakes) is large, and keeping
+        // it out of every request's future saves copying it on each request.
+        Box::pin(self.connect_h2()).await
+    }
+
+    async fn connect_h2(&self) -> Result<SendRequest<Incoming>, PeerError> {
         let _connecting = self.connecting.lock().await;
         // Another request may have connected while this one waited.
         if let Some(sender) = self.live_sender() {
