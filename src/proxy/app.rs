@@ -63,9 +63,15 @@ pub enum AppError {
     #[error("connecting to the app at {addr}: {error}")]
     Connect { addr: SocketAddr, error: io::Error },
     #[error("HTTP/1.1 handshake with the app at {addr}: {error}")]
-    Handshake { addr: SocketAddr, error: hyper::Error },
+    Handshake {
+        addr: SocketAddr,
+        error: hyper::Error,
+    },
     #[error("HTTP/1.1 exchange with the app at {addr}: {error}")]
-    Exchange { addr: SocketAddr, error: hyper::Error },
+    Exchange {
+        addr: SocketAddr,
+        error: hyper::Error,
+    },
 }
 
 /// HTTP/2 with prior knowledge (h2c): one connection, many streams.
@@ -115,21 +121,23 @@ impl Http1Pool {
         })
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Sends `req` (which must be `Version::HTTP_11`) on an idle connection, or a new one.
     /// Contract: a request is never retried once handed to a connection.
-    pub async fn send(self: &Arc<Self>, req: Request<Incoming>) -> Result<Response<PooledBody>, AppError> {
+    pub async fn send(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+    ) -> Result<Response<PooledBody>, AppError> {
         let mut sender = match self.checkout().await {
             Some(sender) => sender,
             None => Box::pin(self.connect()).await?,
         };
-        let response = sender.send_request(req).await.map_err(|error| AppError::Exchange {
-            addr: self.addr,
-            error,
-        })?;
+        let response = sender
+            .send_request(req)
+            .await
+            .map_err(|error| AppError::Exchange {
+                addr: self.addr,
+                error,
+            })?;
         Ok(response.map(|body| PooledBody {
             body,
             ended: false,

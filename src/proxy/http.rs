@@ -165,11 +165,16 @@ mod tests {
 
     #[test]
     fn absolute_becomes_origin_form_with_host() {
-        let mut req = Request::get("http://api.local:8080/a?b=1").body(()).unwrap();
+        let mut req = Request::get("http://api.local:8080/a?b=1")
+            .body(())
+            .unwrap();
         to_origin_form(&mut req);
         assert_eq!(req.uri(), "/a?b=1");
         assert_eq!(req.headers()[HOST], "api.local:8080");
-        let mut req = Request::get("http://x/").header(HOST, "kept").body(()).unwrap();
+        let mut req = Request::get("http://x/")
+            .header(HOST, "kept")
+            .body(())
+            .unwrap();
         to_origin_form(&mut req);
         assert_eq!(req.headers()[HOST], "kept");
     }

@@ -132,7 +132,11 @@ impl Inbound {
     /// client-supplied copy is replaced). Requests the outbound side marked as HTTP/1 go to
     /// the app as HTTP/1.1 when it has an HTTP/1 address; the rest go over h2c when the app
     /// has one, else are sent as HTTP/1.1. An unreachable app is a 503, a failed exchange 502.
-    async fn forward_http(&self, mut req: Request<Incoming>, client_id: HeaderValue) -> Response<InboundBody> {
+    async fn forward_http(
+        &self,
+        mut req: Request<Incoming>,
+        client_id: HeaderValue,
+    ) -> Response<InboundBody> {
         let start = Instant::now();
         // The request arrived over HTTP/2, which has no hop-by-hop headers to strip.
         let headers = req.headers_mut();
@@ -150,7 +154,11 @@ impl Inbound {
         response
     }
 
-    async fn to_http1(&self, pool: &Arc<Http1Pool>, mut req: Request<Incoming>) -> Response<InboundBody> {
+    async fn to_http1(
+        &self,
+        pool: &Arc<Http1Pool>,
+        mut req: Request<Incoming>,
+    ) -> Response<InboundBody> {
         *req.version_mut() = Version::HTTP_11;
         proxy_http::to_origin_form(&mut req);
         match pool.send(req).await {
@@ -166,7 +174,11 @@ impl Inbound {
         }
     }
 
-    async fn to_h2c(&self, client: &H2cClient, mut req: Request<Incoming>) -> Response<InboundBody> {
+    async fn to_h2c(
+        &self,
+        client: &H2cClient,
+        mut req: Request<Incoming>,
+    ) -> Response<InboundBody> {
         *req.version_mut() = Version::HTTP_2;
         match client.request(req).await {
             // HTTP/2 from the app: no hop-by-hop headers.

@@ -78,10 +78,6 @@ impl Peer {
         self.addr
     }
 
-    pub fn id(&self) -> &SpiffeId {
-        &self.id
-    }
-
     /// Sends a request on the shared HTTP/2 connection. A request the old connection never
     /// started sending (it had just closed) is retried once on a new connection.
     pub async fn send(&self, req: Request<Incoming>) -> Result<Response<Incoming>, PeerError> {
