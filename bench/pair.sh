@@ -9,7 +9,9 @@
 set -euo pipefail
 : "${MESHCTL_BIN:?}" "${MESH_OUT_PORT:?}" "${MESH_OUT_H2_PORT:?}" "${MESH_IN_PORT:?}" "${MESH_UPSTREAM_PORT:?}" "${MESH_WORK_DIR:?}"
 bin="$MESHCTL_BIN"
-work="$MESH_WORK_DIR/meshctl"
+# A fresh directory per start: the rig starts the pair once per round in one work dir.
+mkdir -p "$MESH_WORK_DIR"
+work="$(mktemp -d "$MESH_WORK_DIR/meshctl.XXXXXX")"
 threads="${MESH_PROXY_THREADS:-1}"
 server_id="spiffe://mesh.local/ns/bench/sa/server"
 client_id="spiffe://mesh.local/ns/bench/sa/client"

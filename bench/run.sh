@@ -9,7 +9,8 @@
 # Extra arguments go to the rig's run.sh (e.g. --tests "h1-max h2-max", --keep-work).
 # Environment: SKIP_INSTALL=1 skips apt/pip/cargo installs; INSTALL_OHA=1 also runs
 # `cargo install oha` (constant-rate load with latency correction; slow to build);
-# CARGO_TARGET_DIR is honoured for the release build.
+# CARGO_TARGET_DIR is honoured. The pair runs the shipping build (`--profile dist`: fat LTO,
+# one codegen unit, panic=abort), the binary whose CPU and RSS the targets are about.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,8 +29,8 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   if [ "${INSTALL_OHA:-0}" = 1 ] && ! command -v oha >/dev/null; then cargo install oha >&2; fi
 fi
 
-(cd "$repo" && cargo build --release >&2)
-export MESHCTL_BIN="${CARGO_TARGET_DIR:-$repo/target}/release/meshctl"
+(cd "$repo" && cargo build --profile dist >&2)
+export MESHCTL_BIN="${CARGO_TARGET_DIR:-$repo/target}/dist/meshctl"
 [ -x "$MESHCTL_BIN" ] || { echo "no release binary at $MESHCTL_BIN" >&2; exit 1; }
 
 cd "$rig"

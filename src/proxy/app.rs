@@ -1,41 +1,81 @@
-//! Clients to the local app: pooled keep-alive HTTP/1.1 and one multiplexed h2c connection,
-//! both dialing the configured app address whatever the request's authority says.
+//! Clients to the local app: a pool of keep-alive HTTP/1.1 connections, and one multiplexed
+//! h2c connection, both dialing the configured app address whatever the request's
+//! authority says.
+//!
+//! The HTTP/1.1 pool is hand-rolled rather than hyper-util's legacy client: that client
+//! boxes every request future, hashes the authority into a pool key and spawns a task per
+//! request to return the connection; here a connection goes back to a LIFO stack when its
+//! response body ends, which measured cheaper on the proxy's hottest path.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
-use http::Uri;
-use hyper::body::Incoming;
+use bytes::Bytes;
+use http::{Request, Response, Uri};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::limits;
 
-/// A pooled client to the app.
-pub type AppClient = Client<AppConnector, Incoming>;
+/// One multiplexed h2c connection to the app (hyper-util's pool keeps it alive).
+pub type H2cClient = Client<AppConnector, Incoming>;
 
-/// Dials the app's address for every new pooled connection. The pool is still keyed by the
-/// request's authority, so Host values never share a connection they should not.
+/// Dials the app's address for every new connection.
 #[derive(Debug, Clone, Copy)]
 pub struct AppConnector {
     addr: SocketAddr,
 }
 
-/// HTTP/1.1 with keep-alive; requests must carry `Version::HTTP_11`.
-pub fn http1(addr: SocketAddr) -> AppClient {
-    Client::builder(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(limits::APP_POOL_IDLE_TIMEOUT)
-        .build(AppConnector { addr })
+/// Keep-alive HTTP/1.1 connections to the app, reused most-recent-first.
+#[derive(Debug)]
+pub struct Http1Pool {
+    addr: SocketAddr,
+    idle: Mutex<Vec<IdleConnection>>,
+}
+
+#[derive(Debug)]
+struct IdleConnection {
+    sender: http1::SendRequest<Incoming>,
+    since: Instant,
+}
+
+/// A response body from a pooled connection: when it is dropped after its end, the
+/// connection goes back to the pool; dropped early, the connection is closed (its unread
+/// bytes would corrupt the next response).
+#[derive(Debug)]
+pub struct PooledBody {
+    body: Incoming,
+    /// Seen the end (chunked bodies only say so by returning `None`).
+    ended: bool,
+    release: Option<(Arc<Http1Pool>, http1::SendRequest<Incoming>)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("connecting to the app at {addr}: {error}")]
+    Connect { addr: SocketAddr, error: io::Error },
+    #[error("HTTP/1.1 handshake with the app at {addr}: {error}")]
+    Handshake {
+        addr: SocketAddr,
+        error: hyper::Error,
+    },
+    #[error("HTTP/1.1 exchange with the app at {addr}: {error}")]
+    Exchange {
+        addr: SocketAddr,
+        error: hyper::Error,
+    },
 }
 
 /// HTTP/2 with prior knowledge (h2c): one connection, many streams.
-pub fn h2c(addr: SocketAddr) -> AppClient {
+pub fn h2c(addr: SocketAddr) -> H2cClient {
     Client::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
@@ -70,5 +110,129 @@ impl tower_service::Service<Uri> for AppConnector {
     fn call(&mut self, _uri: Uri) -> Self::Future {
         let addr = self.addr;
         Box::pin(async move { AppConnector::connect(addr).await.map(TokioIo::new) })
+    }
+}
+
+impl Http1Pool {
+    pub fn new(addr: SocketAddr) -> Arc<Self> {
+        Arc::new(Http1Pool {
+            addr,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Sends `req` (which must be `Version::HTTP_11`) on an idle connection, or a new one.
+    /// Contract: a request is never retried once handed to a connection.
+    pub async fn send(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+    ) -> Result<Response<PooledBody>, AppError> {
+        let mut sender = match self.checkout().await {
+            Some(sender) => sender,
+            None => Box::pin(self.connect()).await?,
+        };
+        let response = sender
+            .send_request(req)
+            .await
+            .map_err(|error| AppError::Exchange {
+                addr: self.addr,
+                error,
+            })?;
+        Ok(response.map(|body| PooledBody {
+            body,
+            ended: false,
+            release: Some((self.clone(), sender)),
+        }))
+    }
+
+    /// The most recently used connection that is still open; stale ones are dropped.
+    async fn checkout(&self) -> Option<http1::SendRequest<Incoming>> {
+        loop {
+            let idle = self.idle.lock().ok()?.pop()?;
+            if idle.since.elapsed() > limits::APP_POOL_IDLE_TIMEOUT {
+                // Everything below is older still.
+                if let Ok(mut stack) = self.idle.lock() {
+                    stack.clear();
+                }
+                return None;
+            }
+            let mut sender = idle.sender;
+            // Ready at once, or right after the connection task finishes the last response;
+            // an error means the app closed the connection.
+            if sender.ready().await.is_ok() {
+                return Some(sender);
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<http1::SendRequest<Incoming>, AppError> {
+        let addr = self.addr;
+        let stream = AppConnector::connect(addr)
+            .await
+            .map_err(|error| AppError::Connect { addr, error })?;
+        let (sender, connection) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|error| AppError::Handshake { addr, error })?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(app = %addr, error = %e, "HTTP/1.1 connection to the app ended");
+            }
+        });
+        Ok(sender)
+    }
+
+    fn checkin(&self, sender: http1::SendRequest<Incoming>) {
+        if sender.is_closed() {
+            return;
+        }
+        if let Ok(mut stack) = self.idle.lock()
+            && stack.len() < limits::APP_POOL_MAX_IDLE
+        {
+            stack.push(IdleConnection {
+                sender,
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
+impl AppError {
+    pub fn is_connect(&self) -> bool {
+        matches!(self, AppError::Connect { .. })
+    }
+}
+
+impl Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let poll = Pin::new(&mut self.body).poll_frame(cx);
+        if let Poll::Ready(None) = poll {
+            self.ended = true;
+        }
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        if let Some((pool, sender)) = self.release.take()
+            && (self.ended || self.body.is_end_stream())
+        {
+            pool.checkin(sender);
+        }
     }
 }

@@ -79,6 +79,27 @@ pub fn make_absolute<B>(req: &mut Request<B>, fallback: &Authority) -> Result<()
     Ok(())
 }
 
+/// The reverse of [`make_absolute`] for an HTTP/1.1 app: Host from `:authority` when the
+/// request (from HTTP/2) has none, and an origin-form target (`/path?query`).
+pub fn to_origin_form<B>(req: &mut Request<B>) {
+    if !req.headers().contains_key(HOST)
+        && let Some(host) = req
+            .uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        req.headers_mut().insert(HOST, host);
+    }
+    if req.uri().scheme().is_some() || req.uri().authority().is_some() {
+        let target = req
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+        *req.uri_mut() = Uri::from(target);
+    }
+}
+
 /// A response the proxy writes itself, with the reason in [`PROXY_ERROR`] and the body.
 pub fn error_response(status: StatusCode, reason: &'static str) -> Response<ProxyBody> {
     let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(
@@ -140,6 +161,22 @@ mod tests {
         h.insert(TE, HeaderValue::from_static("gzip"));
         strip_hop_by_hop(&mut h);
         assert!(!h.contains_key(TE));
+    }
+
+    #[test]
+    fn absolute_becomes_origin_form_with_host() {
+        let mut req = Request::get("http://api.local:8080/a?b=1")
+            .body(())
+            .unwrap();
+        to_origin_form(&mut req);
+        assert_eq!(req.uri(), "/a?b=1");
+        assert_eq!(req.headers()[HOST], "api.local:8080");
+        let mut req = Request::get("http://x/")
+            .header(HOST, "kept")
+            .body(())
+            .unwrap();
+        to_origin_form(&mut req);
+        assert_eq!(req.headers()[HOST], "kept");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use super::Shared;
-use super::app::{self, AppClient, AppConnector};
+use super::app::{self, AppConnector, H2cClient, Http1Pool, PooledBody};
 use super::config::{AppProtocol, InboundConfig};
 use super::drain::DrainWatch;
 use super::http::{self as proxy_http, CLIENT_ID, ORIG_PROTO, ProxyBody};
@@ -35,16 +35,19 @@ pub struct Inbound {
     app: SocketAddr,
     protocol: AppProtocol,
     /// For requests the peer marked as HTTP/1 (and all, if there is no h2c client).
-    http1: Option<AppClient>,
+    http1: Option<Arc<Http1Pool>>,
     /// For requests that arrived as HTTP/2 (gRPC needs HTTP/2 end to end).
-    h2c: Option<AppClient>,
+    h2c: Option<H2cClient>,
     shared: Arc<Shared>,
 }
 
 impl Inbound {
     pub fn new(config: &InboundConfig, shared: Arc<Shared>) -> Self {
         let (http1, h2c) = match config.protocol {
-            AppProtocol::Http1 => (Some(app::http1(config.app)), config.app_h2c.map(app::h2c)),
+            AppProtocol::Http1 => (
+                Some(Http1Pool::new(config.app)),
+                config.app_h2c.map(app::h2c),
+            ),
             AppProtocol::Http2 => (None, Some(app::h2c(config.app))),
             AppProtocol::Tcp => (None, None),
         };
@@ -128,58 +131,63 @@ impl Inbound {
     /// Contract: always answers. The identity header is set from the verified peer only (any
     /// client-supplied copy is replaced). Requests the outbound side marked as HTTP/1 go to
     /// the app as HTTP/1.1 when it has an HTTP/1 address; the rest go over h2c when the app
-    /// has one, else are sent as HTTP/1.1. An unreachable app is a 502/503.
+    /// has one, else are sent as HTTP/1.1. An unreachable app is a 503, a failed exchange 502.
     async fn forward_http(
         &self,
         mut req: Request<Incoming>,
         client_id: HeaderValue,
-    ) -> Response<ProxyBody> {
+    ) -> Response<InboundBody> {
         let start = Instant::now();
+        // The request arrived over HTTP/2, which has no hop-by-hop headers to strip.
         let headers = req.headers_mut();
-        proxy_http::strip_hop_by_hop(headers);
         headers.insert(CLIENT_ID, client_id);
         let from_http1 = headers.remove(ORIG_PROTO).is_some();
-        let client = match (&self.http1, &self.h2c) {
-            (Some(h1), _) if from_http1 => Some(h1),
-            (_, Some(h2)) => Some(h2),
-            (h1, None) => h1.as_ref(),
-        };
-        let response = match client {
-            None => proxy_http::error_response(StatusCode::BAD_GATEWAY, "app does not speak HTTP"),
-            Some(client) => {
-                let is_h2 = self.h2c.as_ref().is_some_and(|h2| std::ptr::eq(h2, client));
-                *req.version_mut() = if is_h2 {
-                    Version::HTTP_2
-                } else {
-                    Version::HTTP_11
-                };
-                match client.request(req).await {
-                    Ok(response) => {
-                        let (mut parts, body) = response.into_parts();
-                        proxy_http::strip_hop_by_hop(&mut parts.headers);
-                        Response::from_parts(parts, Either::Left(body))
-                    }
-                    Err(e) => {
-                        tracing::debug!(app = %self.app, error = %e, "forwarding to the app failed");
-                        if e.is_connect() {
-                            proxy_http::error_response(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "app unreachable",
-                            )
-                        } else {
-                            proxy_http::error_response(
-                                StatusCode::BAD_GATEWAY,
-                                "app connection failed",
-                            )
-                        }
-                    }
-                }
-            }
+        let response = match (&self.http1, &self.h2c) {
+            (Some(pool), _) if from_http1 => self.to_http1(pool, req).await,
+            (_, Some(h2c)) => self.to_h2c(h2c, req).await,
+            (Some(pool), None) => self.to_http1(pool, req).await,
+            (None, None) => error(StatusCode::BAD_GATEWAY, "app does not speak HTTP"),
         };
         self.shared
             .metrics
             .request(Direction::Inbound, response.status(), start.elapsed());
         response
+    }
+
+    async fn to_http1(
+        &self,
+        pool: &Arc<Http1Pool>,
+        mut req: Request<Incoming>,
+    ) -> Response<InboundBody> {
+        *req.version_mut() = Version::HTTP_11;
+        proxy_http::to_origin_form(&mut req);
+        match pool.send(req).await {
+            Ok(response) => {
+                let (mut parts, body) = response.into_parts();
+                proxy_http::strip_hop_by_hop(&mut parts.headers);
+                Response::from_parts(parts, Either::Left(body))
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "forwarding to the app failed");
+                app_failed(e.is_connect())
+            }
+        }
+    }
+
+    async fn to_h2c(
+        &self,
+        client: &H2cClient,
+        mut req: Request<Incoming>,
+    ) -> Response<InboundBody> {
+        *req.version_mut() = Version::HTTP_2;
+        match client.request(req).await {
+            // HTTP/2 from the app: no hop-by-hop headers.
+            Ok(response) => response.map(|body| Either::Right(Either::Left(body))),
+            Err(e) => {
+                tracing::debug!(app = %self.app, error = %e, "forwarding to the app over h2c failed");
+                app_failed(e.is_connect())
+            }
+        }
     }
 
     async fn forward_tcp<T>(
@@ -193,5 +201,20 @@ impl Inbound {
         let app = AppConnector::connect(self.app).await?;
         super::tcp::splice(tls, app, progress, self.shared.limits.tcp_idle_timeout).await?;
         Ok(())
+    }
+}
+
+/// Responses to peers: from a pooled HTTP/1.1 connection, or an h2c / proxy-written one.
+type InboundBody = Either<PooledBody, ProxyBody>;
+
+fn error(status: StatusCode, reason: &'static str) -> Response<InboundBody> {
+    proxy_http::error_response(status, reason).map(Either::Right)
+}
+
+fn app_failed(connect: bool) -> Response<InboundBody> {
+    if connect {
+        error(StatusCode::SERVICE_UNAVAILABLE, "app unreachable")
+    } else {
+        error(StatusCode::BAD_GATEWAY, "app connection failed")
     }
 }

@@ -45,10 +45,6 @@ impl<T> MeteredIo<T> {
         self.progress.clone()
     }
 
-    pub fn get_ref(&self) -> &T {
-        &self.io
-    }
-
     fn count(&self, read: u64, written: u64) {
         self.metrics.bytes(self.direction, read, written);
         self.progress.fetch_add(read + written, Relaxed);

@@ -60,6 +60,10 @@ pub const H2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Pooled keep-alive connections to the local app are closed after this long unused.
 pub const APP_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Idle keep-alive HTTP/1.1 connections kept to the local app; more concurrent requests
+/// open more connections, which close after their response instead of being kept.
+pub const APP_POOL_MAX_IDLE: usize = 256;
+
 /// Dialing a peer proxy or the local app.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 

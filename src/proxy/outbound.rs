@@ -181,7 +181,11 @@ impl Outbound {
         from_http1: bool,
     ) -> Response<ProxyBody> {
         let start = Instant::now();
-        proxy_http::strip_hop_by_hop(req.headers_mut());
+        // HTTP/2 forbids connection-specific headers (h2 refuses them on receipt), so only
+        // HTTP/1 requests have any to strip.
+        if from_http1 {
+            proxy_http::strip_hop_by_hop(req.headers_mut());
+        }
         let response = if from_http1
             && proxy_http::make_absolute(&mut req, &self.fallback_authority).is_err()
         {
@@ -195,8 +199,8 @@ impl Outbound {
                 Err((status, reason)) => proxy_http::error_response(status, reason),
                 Ok(peer) => match peer.send(req).await {
                     Ok(response) => {
+                        // Arrived over HTTP/2 from the inbound proxy: no hop-by-hop headers.
                         let (mut parts, body) = response.into_parts();
-                        proxy_http::strip_hop_by_hop(&mut parts.headers);
                         if from_http1 {
                             parts.version = Version::HTTP_11;
                         }

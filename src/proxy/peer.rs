@@ -78,10 +78,6 @@ impl Peer {
         self.addr
     }
 
-    pub fn id(&self) -> &SpiffeId {
-        &self.id
-    }
-
     /// Sends a request on the shared HTTP/2 connection. A request the old connection never
     /// started sending (it had just closed) is retried once on a new connection.
     pub async fn send(&self, req: Request<Incoming>) -> Result<Response<Incoming>, PeerError> {
@@ -119,6 +115,12 @@ impl Peer {
         if let Some(sender) = self.live_sender() {
             return Ok(sender);
         }
+        // Boxed: the connect path's state (TLS and HTTP/2 handshakes) is large, and keeping
+        // it out of every request's future saves copying it on each request.
+        Box::pin(self.connect_h2()).await
+    }
+
+    async fn connect_h2(&self) -> Result<SendRequest<Incoming>, PeerError> {
         let _connecting = self.connecting.lock().await;
         // Another request may have connected while this one waited.
         if let Some(sender) = self.live_sender() {
