@@ -49,6 +49,8 @@ enum Certs {
     /// Explain a PEM certificate or chain and check it against the X.509-SVID rules
     #[command(after_help = INSPECT_HELP)]
     Inspect(InspectArgs),
+    /// Rotate the issuer or the trust anchor of a running mesh without downtime
+    Rotate(super::rotate::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,6 +100,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         Certs::Issue(a) => issue(ctx, a),
         Certs::Status(a) => status(ctx, a),
         Certs::Inspect(a) => inspect(ctx, a),
+        Certs::Rotate(a) => super::rotate::run(ctx, a),
     }
 }
 

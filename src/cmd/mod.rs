@@ -13,6 +13,7 @@ pub mod demo_app;
 pub mod down;
 pub mod generate;
 pub mod proxy;
+pub mod rotate;
 pub mod status;
 pub mod up;
 

@@ -86,6 +86,15 @@ impl MeshAdmin {
         }
     }
 
+    /// Makes the control plane re-read the CA from the state dir and push it to every proxy.
+    pub async fn reload_ca(&mut self) -> Result<pb::ReloadCaResponse, AdminError> {
+        let req = authed(pb::ReloadCaRequest {}, &self.token);
+        match self.client.reload_ca(req).await {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) => Err(self.map(s)),
+        }
+    }
+
     /// Waits until every proxy that calls `service` acknowledged `version` (or a later one).
     pub async fn wait_for_acks(
         &mut self,

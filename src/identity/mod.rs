@@ -2,6 +2,7 @@
 
 pub mod ca;
 pub mod pem;
+pub mod rotation;
 pub mod spiffe;
 pub mod store;
 pub mod svid;

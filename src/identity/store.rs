@@ -17,6 +17,9 @@ const ANCHOR_KEY: &str = "trust-anchor.key";
 const ISSUER_CERT: &str = "issuer.crt";
 const ISSUER_KEY: &str = "issuer.key";
 const BUNDLE: &str = "bundle.crt";
+/// The anchor an anchor rotation introduces, until it replaces the current one.
+const NEXT_ANCHOR_CERT: &str = "trust-anchor.next.crt";
+const NEXT_ANCHOR_KEY: &str = "trust-anchor.next.key";
 const META: &str = "mesh.json";
 const LEAVES: &str = "leaves";
 
@@ -173,6 +176,112 @@ impl CaStore {
         fs::read_to_string(&path).map_err(|e| IdentityError::io(&path, e))
     }
 
+    /// The current trust anchor, ready to sign issuers.
+    pub fn anchor(&self) -> Result<SigningCa, IdentityError> {
+        self.signing_ca(ANCHOR_CERT, ANCHOR_KEY)
+    }
+
+    /// The anchor an anchor rotation staged, if one is in progress.
+    pub fn next_anchor(&self) -> Result<Option<SigningCa>, IdentityError> {
+        if self.dir.join(NEXT_ANCHOR_CERT).is_file() {
+            self.signing_ca(NEXT_ANCHOR_CERT, NEXT_ANCHOR_KEY).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn signing_ca(&self, cert: &str, key: &str) -> Result<SigningCa, IdentityError> {
+        self.require()?;
+        let cert_path = self.dir.join(cert);
+        let text = fs::read_to_string(&cert_path).map_err(|e| IdentityError::io(&cert_path, e))?;
+        let key = super::workload::read_private_key(&self.dir.join(key))?;
+        SigningCa::from_pem(&text, &key)
+    }
+
+    /// Rotation step 1: creates the next anchor (or keeps the one already staged, so a resumed
+    /// rotation does not mint another) and trusts it beside the current one. Returns its
+    /// fingerprint.
+    pub fn stage_next_anchor(&self, lifetime: Duration) -> Result<String, IdentityError> {
+        let next = match self.next_anchor()? {
+            Some(next) => next,
+            None => {
+                let meta = self.meta()?;
+                let anchor = ca::new_anchor(&meta.trust_domain, lifetime)?;
+                // Key first: a cert without its key is never visible.
+                self.write(NEXT_ANCHOR_KEY, &anchor.key_pem, PRIVATE_FILE_MODE)?;
+                self.write(NEXT_ANCHOR_CERT, &anchor.cert_pem, PUBLIC_FILE_MODE)?;
+                SigningCa::from_pem(&anchor.cert_pem, &anchor.key_pem)?
+            }
+        };
+        let current = self.read_text(ANCHOR_CERT)?;
+        self.write(
+            BUNDLE,
+            &format!("{}{}", ensure_newline(&current), next.cert_pem),
+            PUBLIC_FILE_MODE,
+        )?;
+        Ok(pem::fingerprint(&pem::first_cert(&next.cert_pem)?))
+    }
+
+    /// Replaces the issuer with a new one signed by `signer`, valid for `lifetime` (capped at
+    /// the signer's remaining life). Returns the new issuer's fingerprint.
+    pub fn replace_issuer(
+        &self,
+        signer: &SigningCa,
+        lifetime: Duration,
+    ) -> Result<String, IdentityError> {
+        let meta = self.meta()?;
+        let left = signer
+            .not_after()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        let issuer = signer.sign_issuer(&meta.trust_domain, lifetime.min(left))?;
+        self.write(ISSUER_KEY, &issuer.key_pem, PRIVATE_FILE_MODE)?;
+        self.write(ISSUER_CERT, &issuer.cert_pem, PUBLIC_FILE_MODE)?;
+        Ok(pem::fingerprint(&pem::first_cert(&issuer.cert_pem)?))
+    }
+
+    /// Rotation step 3: the staged anchor becomes the anchor and the only one trusted. A
+    /// no-op when nothing is staged (already promoted by an interrupted run).
+    pub fn promote_next_anchor(&self) -> Result<(), IdentityError> {
+        let Some(next) = self.next_anchor()? else {
+            return Ok(());
+        };
+        let key = super::workload::read_private_key(&self.dir.join(NEXT_ANCHOR_KEY))?;
+        self.write(BUNDLE, &next.cert_pem, PUBLIC_FILE_MODE)?;
+        self.write(ANCHOR_KEY, &key, PRIVATE_FILE_MODE)?;
+        self.write(ANCHOR_CERT, &next.cert_pem, PUBLIC_FILE_MODE)?;
+        for name in [NEXT_ANCHOR_CERT, NEXT_ANCHOR_KEY] {
+            let path = self.dir.join(name);
+            fs::remove_file(&path).map_err(|e| IdentityError::io(&path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Fingerprints of the anchors in the bundle, in order.
+    pub fn bundle_fingerprints(&self) -> Result<Vec<String>, IdentityError> {
+        Ok(pem::certs(&self.bundle_pem()?)?
+            .iter()
+            .map(|d| pem::fingerprint(d))
+            .collect())
+    }
+
+    /// Fingerprint of the current issuer.
+    pub fn issuer_fingerprint(&self) -> Result<String, IdentityError> {
+        Ok(pem::fingerprint(&pem::first_cert(&self.issuer_pem()?)?))
+    }
+
+    /// Fingerprint of the current anchor.
+    pub fn anchor_fingerprint(&self) -> Result<String, IdentityError> {
+        Ok(pem::fingerprint(&pem::first_cert(
+            &self.read_text(ANCHOR_CERT)?,
+        )?))
+    }
+
+    fn write(&self, name: &str, body: &str, mode: u32) -> Result<(), IdentityError> {
+        let path = self.dir.join(name);
+        fsutil::write_atomic(&path, body.as_bytes(), mode).map_err(|e| IdentityError::io(&path, e))
+    }
+
     /// Remembers an issued leaf (public part only) so `certs status` can report it.
     pub fn record_leaf(&self, leaf_pem: &str) -> Result<PathBuf, IdentityError> {
         let der = pem::first_cert(leaf_pem)?;
@@ -225,5 +334,13 @@ impl CaStore {
             });
         }
         Ok(out)
+    }
+}
+
+fn ensure_newline(pem: &str) -> String {
+    if pem.ends_with('\n') {
+        pem.to_string()
+    } else {
+        format!("{pem}\n")
     }
 }
