@@ -79,6 +79,9 @@ _meshctl() {
             meshctl__subcmd__certs,issue)
                 cmd="meshctl__subcmd__certs__subcmd__issue"
                 ;;
+            meshctl__subcmd__certs,rotate)
+                cmd="meshctl__subcmd__certs__subcmd__rotate"
+                ;;
             meshctl__subcmd__certs,status)
                 cmd="meshctl__subcmd__certs__subcmd__status"
                 ;;
@@ -94,8 +97,35 @@ _meshctl() {
             meshctl__subcmd__certs__subcmd__help,issue)
                 cmd="meshctl__subcmd__certs__subcmd__help__subcmd__issue"
                 ;;
+            meshctl__subcmd__certs__subcmd__help,rotate)
+                cmd="meshctl__subcmd__certs__subcmd__help__subcmd__rotate"
+                ;;
             meshctl__subcmd__certs__subcmd__help,status)
                 cmd="meshctl__subcmd__certs__subcmd__help__subcmd__status"
+                ;;
+            meshctl__subcmd__certs__subcmd__help__subcmd__rotate,anchor)
+                cmd="meshctl__subcmd__certs__subcmd__help__subcmd__rotate__subcmd__anchor"
+                ;;
+            meshctl__subcmd__certs__subcmd__help__subcmd__rotate,issuer)
+                cmd="meshctl__subcmd__certs__subcmd__help__subcmd__rotate__subcmd__issuer"
+                ;;
+            meshctl__subcmd__certs__subcmd__rotate,anchor)
+                cmd="meshctl__subcmd__certs__subcmd__rotate__subcmd__anchor"
+                ;;
+            meshctl__subcmd__certs__subcmd__rotate,help)
+                cmd="meshctl__subcmd__certs__subcmd__rotate__subcmd__help"
+                ;;
+            meshctl__subcmd__certs__subcmd__rotate,issuer)
+                cmd="meshctl__subcmd__certs__subcmd__rotate__subcmd__issuer"
+                ;;
+            meshctl__subcmd__certs__subcmd__rotate__subcmd__help,anchor)
+                cmd="meshctl__subcmd__certs__subcmd__rotate__subcmd__help__subcmd__anchor"
+                ;;
+            meshctl__subcmd__certs__subcmd__rotate__subcmd__help,help)
+                cmd="meshctl__subcmd__certs__subcmd__rotate__subcmd__help__subcmd__help"
+                ;;
+            meshctl__subcmd__certs__subcmd__rotate__subcmd__help,issuer)
+                cmd="meshctl__subcmd__certs__subcmd__rotate__subcmd__help__subcmd__issuer"
                 ;;
             meshctl__subcmd__demo__subcmd__app,api)
                 cmd="meshctl__subcmd__demo__subcmd__app__subcmd__api"
@@ -193,8 +223,17 @@ _meshctl() {
             meshctl__subcmd__help__subcmd__certs,issue)
                 cmd="meshctl__subcmd__help__subcmd__certs__subcmd__issue"
                 ;;
+            meshctl__subcmd__help__subcmd__certs,rotate)
+                cmd="meshctl__subcmd__help__subcmd__certs__subcmd__rotate"
+                ;;
             meshctl__subcmd__help__subcmd__certs,status)
                 cmd="meshctl__subcmd__help__subcmd__certs__subcmd__status"
+                ;;
+            meshctl__subcmd__help__subcmd__certs__subcmd__rotate,anchor)
+                cmd="meshctl__subcmd__help__subcmd__certs__subcmd__rotate__subcmd__anchor"
+                ;;
+            meshctl__subcmd__help__subcmd__certs__subcmd__rotate,issuer)
+                cmd="meshctl__subcmd__help__subcmd__certs__subcmd__rotate__subcmd__issuer"
                 ;;
             meshctl__subcmd__help__subcmd__demo__subcmd__app,api)
                 cmd="meshctl__subcmd__help__subcmd__demo__subcmd__app__subcmd__api"
@@ -393,7 +432,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version init issue status inspect help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version init issue status inspect rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -419,7 +458,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__help)
-            opts="init issue status inspect help"
+            opts="init issue status inspect rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -477,6 +516,48 @@ _meshctl() {
         meshctl__subcmd__certs__subcmd__help__subcmd__issue)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__help__subcmd__rotate)
+            opts="issuer anchor"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__help__subcmd__rotate__subcmd__anchor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__help__subcmd__rotate__subcmd__issuer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -578,6 +659,164 @@ _meshctl() {
                     return 0
                     ;;
                 --lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__rotate)
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version issuer anchor help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__rotate__subcmd__anchor)
+            opts="-o -v -h -V --timeout --issuer-lifetime --anchor-lifetime --dry-run --resume --until --output --no-color --verbose --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --issuer-lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --anchor-lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__rotate__subcmd__help)
+            opts="issuer anchor help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__rotate__subcmd__help__subcmd__anchor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__rotate__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__rotate__subcmd__help__subcmd__issuer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__rotate__subcmd__issuer)
+            opts="-o -v -h -V --timeout --issuer-lifetime --output --no-color --verbose --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --issuer-lifetime)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1185,7 +1424,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help__subcmd__certs)
-            opts="init issue status inspect"
+            opts="init issue status inspect rotate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1229,6 +1468,48 @@ _meshctl() {
         meshctl__subcmd__help__subcmd__certs__subcmd__issue)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__certs__subcmd__rotate)
+            opts="issuer anchor"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__certs__subcmd__rotate__subcmd__anchor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__certs__subcmd__rotate__subcmd__issuer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -149,7 +149,10 @@ async fn rotate_issuer(ctx: &mut Context<'_>, state: &Path, a: IssuerArgs) -> Cl
 
 async fn rotate_anchor(ctx: &mut Context<'_>, state: &Path, a: AnchorArgs) -> CliResult {
     let store = CaStore::new(state);
-    let mut cp = match (Checkpoint::load(state).map_err(anyhow::Error::new)?, a.resume) {
+    let mut cp = match (
+        Checkpoint::load(state).map_err(anyhow::Error::new)?,
+        a.resume,
+    ) {
         (Some(cp), true) => cp,
         (Some(cp), false) => {
             return Err(anyhow::anyhow!(

@@ -394,7 +394,8 @@ impl pb::admin_server::Admin for ControlPlane {
         let load = || -> Result<CaMaterial, crate::identity::IdentityError> {
             Ok(CaMaterial::new(store.issuer()?, store.bundle_pem()?))
         };
-        let ca = load().map_err(|e| Status::failed_precondition(format!("reloading the CA: {e}")))?;
+        let ca =
+            load().map_err(|e| Status::failed_precondition(format!("reloading the CA: {e}")))?;
         let response = pb::ReloadCaResponse {
             version: 0,
             issuer_fingerprint: ca.issuer_fingerprint.clone(),

@@ -59,7 +59,10 @@ impl Step {
 
     /// Steps already completed before this one.
     pub fn index(self) -> usize {
-        Step::ALL.iter().position(|s| *s == self).unwrap_or(Step::ALL.len())
+        Step::ALL
+            .iter()
+            .position(|s| *s == self)
+            .unwrap_or(Step::ALL.len())
     }
 
     /// Whether this step waits for proxies (rather than changing the CA).
@@ -188,11 +191,7 @@ impl Checkpoint {
 
     /// The proxies that keep `step` from running or completing. Action steps are gated on
     /// the wait before them, so nothing can run out of order.
-    pub fn pending(
-        &self,
-        step: Step,
-        views: &[ProxyView],
-    ) -> Result<Vec<Pending>, RotationError> {
+    pub fn pending(&self, step: Step, views: &[ProxyView]) -> Result<Vec<Pending>, RotationError> {
         let anchor = || {
             self.new_anchor
                 .as_deref()
@@ -237,12 +236,14 @@ impl Checkpoint {
     pub fn load(state_dir: &Path) -> Result<Option<Self>, RotationError> {
         let path = Self::path(state_dir);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| RotationError::Checkpoint {
-                    path,
-                    why: e.to_string(),
-                }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| RotationError::Checkpoint {
+                        path,
+                        why: e.to_string(),
+                    })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(RotationError::Checkpoint {
                 path,
@@ -362,9 +363,16 @@ mod tests {
         let cp = started();
         let views = [view("web", "I1", &["A1", "A2"]), view("api", "I1", &["A1"])];
         let err = cp.ensure_ready(Step::NewIssuer, &views).unwrap_err();
-        assert!(err.to_string().contains("api (its bundle lacks the new anchor)"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("api (its bundle lacks the new anchor)"),
+            "{err}"
+        );
         assert!(!err.to_string().contains("web"), "{err}");
-        let views = [view("web", "I1", &["A1", "A2"]), view("api", "I1", &["A1", "A2"])];
+        let views = [
+            view("web", "I1", &["A1", "A2"]),
+            view("api", "I1", &["A1", "A2"]),
+        ];
         cp.ensure_ready(Step::NewIssuer, &views).unwrap();
     }
 
@@ -381,8 +389,15 @@ mod tests {
         ];
         let err = cp.ensure_ready(Step::DropAnchor, &views).unwrap_err();
         assert!(matches!(&err, RotationError::NotReady { pending, .. } if pending.len() == 1));
-        assert!(err.to_string().contains("api (its leaf is from the old issuer)"), "{err}");
-        let views = [view("web", "I2", &["A1", "A2"]), view("api", "I2", &["A1", "A2"])];
+        assert!(
+            err.to_string()
+                .contains("api (its leaf is from the old issuer)"),
+            "{err}"
+        );
+        let views = [
+            view("web", "I2", &["A1", "A2"]),
+            view("api", "I2", &["A1", "A2"]),
+        ];
         cp.ensure_ready(Step::DropAnchor, &views).unwrap();
     }
 

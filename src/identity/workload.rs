@@ -97,7 +97,10 @@ impl WorkloadIdentity {
 
     /// SHA-256 fingerprint of the issuer certificate in the chain (empty for a chain of one).
     pub fn issuer_fingerprint(&self) -> String {
-        self.chain.get(1).map(|d| pem::fingerprint(d)).unwrap_or_default()
+        self.chain
+            .get(1)
+            .map(|d| pem::fingerprint(d))
+            .unwrap_or_default()
     }
 
     /// Inbound TLS: TLS 1.3 only, a client certificate from the mesh is mandatory.

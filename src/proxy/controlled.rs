@@ -84,7 +84,11 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         metrics.clone(),
         report_now.clone(),
     ));
-    tokio::spawn(report_forever(agent.clone(), tls.clone(), report_now.clone()));
+    tokio::spawn(report_forever(
+        agent.clone(),
+        tls.clone(),
+        report_now.clone(),
+    ));
 
     let shared = Arc::new(Shared {
         http1: http::http1_server(&config.limits),
@@ -173,8 +177,8 @@ fn apply_trust(tls: &TlsStore, cfg: &pb::ProxyConfig) -> Result<(), String> {
     if cfg.trust_bundle_pem.is_empty() {
         return Ok(());
     }
-    let bundle = TrustBundle::from_pem(&cfg.trust_bundle_pem)
-        .map_err(|e| format!("trust bundle: {e}"))?;
+    let bundle =
+        TrustBundle::from_pem(&cfg.trust_bundle_pem).map_err(|e| format!("trust bundle: {e}"))?;
     match tls.install_bundle(Arc::new(bundle)) {
         Ok(true) => {
             tracing::info!(version = cfg.version, "installed a new trust bundle");
