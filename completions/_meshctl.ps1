@@ -37,6 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what runs in the local mesh and whether it is healthy')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Shift traffic between a service''s versions (weighted splits)')
             [CompletionResult]::new('certs', 'certs', [CompletionResultType]::ParameterValue, 'Manage the mesh certificate authority and workload certificates')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the local mesh''s certificates: √ ok, ‼ warning, × error, with a hint each')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane of a local mesh (started for you by `meshctl up`)')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy (mTLS data plane)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Generate shell completions and man pages (for packagers)')
@@ -340,6 +341,20 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         'meshctl;certs;help;help' {
             break
         }
+        'meshctl;check' {
+            [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 when a check reaches this severity')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'meshctl;controller' {
             [CompletionResult]::new('--leaf-lifetime', '--leaf-lifetime', [CompletionResultType]::ParameterName, 'Lifetime of the workload certificates it issues to proxies')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
@@ -547,6 +562,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what runs in the local mesh and whether it is healthy')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Shift traffic between a service''s versions (weighted splits)')
             [CompletionResult]::new('certs', 'certs', [CompletionResultType]::ParameterValue, 'Manage the mesh certificate authority and workload certificates')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the local mesh''s certificates: √ ok, ‼ warning, × error, with a hint each')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane of a local mesh (started for you by `meshctl up`)')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy (mTLS data plane)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Generate shell completions and man pages (for packagers)')
@@ -606,6 +622,9 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;certs;rotate;anchor' {
+            break
+        }
+        'meshctl;help;check' {
             break
         }
         'meshctl;help;controller' {

@@ -22,6 +22,9 @@ _meshctl() {
             meshctl,certs)
                 cmd="meshctl__subcmd__certs"
                 ;;
+            meshctl,check)
+                cmd="meshctl__subcmd__check"
+                ;;
             meshctl,controller)
                 cmd="meshctl__subcmd__controller"
                 ;;
@@ -181,6 +184,9 @@ _meshctl() {
             meshctl__subcmd__help,certs)
                 cmd="meshctl__subcmd__help__subcmd__certs"
                 ;;
+            meshctl__subcmd__help,check)
+                cmd="meshctl__subcmd__help__subcmd__check"
+                ;;
             meshctl__subcmd__help,controller)
                 cmd="meshctl__subcmd__help__subcmd__controller"
                 ;;
@@ -260,7 +266,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version up demo down status canary certs controller proxy generate demo-app help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version up demo down status canary certs check controller proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -869,6 +875,36 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__check)
+            opts="-o -v -h -V --fail-on --output --no-color --verbose --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --fail-on)
+                    COMPREPLY=($(compgen -W "warning error" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__controller)
             opts="-o -v -h -V --leaf-lifetime --output --no-color --verbose --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1368,7 +1404,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help)
-            opts="up demo down status canary certs controller proxy generate demo-app help"
+            opts="up demo down status canary certs check controller proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1524,6 +1560,20 @@ _meshctl() {
         meshctl__subcmd__help__subcmd__certs__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

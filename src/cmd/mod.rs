@@ -8,6 +8,7 @@ use crate::exit::CliResult;
 
 pub mod canary;
 pub mod certs;
+pub mod check;
 pub mod controller;
 pub mod demo_app;
 pub mod down;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> CliResult {
     let result = match cli.command {
         Command::Canary(args) => canary::run(&mut ctx, args),
         Command::Certs(args) => certs::run(&mut ctx, args),
+        Command::Check(args) => check::run(&mut ctx, args),
         Command::Controller(args) => controller::run(&mut ctx, args),
         Command::Proxy(args) => proxy::run(&mut ctx, *args),
         Command::Generate(args) => generate::run(&mut ctx, args),

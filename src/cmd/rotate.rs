@@ -15,7 +15,7 @@ use crate::control::admin::{AdminError, MeshAdmin};
 use crate::control::plan::PlanError;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult, code};
-use crate::identity::rotation::{self, CertView, Checkpoint, Pending, ProxyView, Step};
+use crate::identity::rotation::{self, Checkpoint, Pending, ProxyView, Step};
 use crate::identity::store::CaStore;
 
 /// How often the proxies' reported state is polled while a step waits.
@@ -362,21 +362,8 @@ impl<'a> Driver<'a> {
         let Some(admin) = self.admin.as_mut() else {
             return Ok(Some(Vec::new()));
         };
-        match admin.status().await {
-            Ok(status) => Ok(Some(
-                status
-                    .proxies
-                    .into_iter()
-                    .map(|p| ProxyView {
-                        instance: p.instance,
-                        connected: p.connected,
-                        report: p.certificate.map(|c| CertView {
-                            issuer: c.issuer_fingerprint,
-                            bundle: c.bundle_fingerprints,
-                        }),
-                    })
-                    .collect(),
-            )),
+        match admin.proxy_views().await {
+            Ok(views) => Ok(Some(views)),
             // A supervised control plane restarting is not a failure: keep waiting.
             Err(AdminError::Unreachable { .. }) => Ok(None),
             Err(e) => Err(anyhow::Error::new(e).into()),

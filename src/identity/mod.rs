@@ -1,6 +1,7 @@
 //! Mesh identity: SPIFFE IDs, the CA (anchor → issuer → leaf), X.509-SVID rules and verification.
 
 pub mod ca;
+pub mod checks;
 pub mod pem;
 pub mod rotation;
 pub mod spiffe;

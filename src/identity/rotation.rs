@@ -138,6 +138,9 @@ pub struct ProxyView {
 /// A proxy's reported certificate state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertView {
+    /// The leaf it serves: serial and expiry (Unix seconds).
+    pub serial: String,
+    pub not_after_unix: i64,
     /// Fingerprint of the issuer of the leaf it serves.
     pub issuer: String,
     /// Fingerprints of the anchors it trusts.
@@ -329,6 +332,8 @@ mod tests {
             instance: instance.into(),
             connected: true,
             report: Some(CertView {
+                serial: "01".into(),
+                not_after_unix: 0,
                 issuer: issuer.into(),
                 bundle: bundle.iter().map(|s| s.to_string()).collect(),
             }),

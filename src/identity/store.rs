@@ -23,6 +23,9 @@ const NEXT_ANCHOR_KEY: &str = "trust-anchor.next.key";
 const META: &str = "mesh.json";
 const LEAVES: &str = "leaves";
 
+/// Lifetime of the throw-away leaf `issuer_chains_to_bundle` signs (never written anywhere).
+const CHAIN_PROBE_LIFETIME: Duration = Duration::from_secs(60);
+
 /// What `certs init` creates.
 #[derive(Debug, Clone)]
 pub struct InitOptions {
@@ -275,6 +278,31 @@ impl CaStore {
         Ok(pem::fingerprint(&pem::first_cert(
             &self.read_text(ANCHOR_CERT)?,
         )?))
+    }
+
+    /// The current trust anchor's certificate, PEM.
+    pub fn anchor_pem(&self) -> Result<String, IdentityError> {
+        self.read_text(ANCHOR_CERT)
+    }
+
+    /// Whether the issuer really chains to the bundle: signs a short-lived probe leaf with it
+    /// and verifies that against the bundle, exactly as a proxy would.
+    pub fn issuer_chains_to_bundle(&self) -> Result<bool, IdentityError> {
+        let issuer = self.issuer()?;
+        let bundle = super::TrustBundle::from_pem(&self.bundle_pem()?)?;
+        let id: super::SpiffeId =
+            format!("spiffe://{}/ns/meshctl/sa/check", self.meta()?.trust_domain).parse()?;
+        let key = ca::new_key()?;
+        let leaf = issuer.sign_leaf(&id, &key, CHAIN_PROBE_LIFETIME)?;
+        let chain = [pem::first_cert(&leaf)?, pem::first_cert(&issuer.cert_pem)?];
+        Ok(bundle
+            .verify(
+                &chain[0],
+                &chain[1..],
+                super::verify::Usage::Server,
+                rustls_pki_types::UnixTime::now(),
+            )
+            .is_ok())
     }
 
     fn write(&self, name: &str, body: &str, mode: u32) -> Result<(), IdentityError> {
