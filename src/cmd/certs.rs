@@ -8,6 +8,7 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::Context;
+use super::proxy_certs::{self, ProxyCertRow, ProxyCertState};
 use crate::duration::{HumanDuration, format_compact};
 use crate::exit::{CliError, CliResult, code};
 use crate::fsutil::{self, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE};
@@ -24,7 +25,11 @@ Exit codes:
   0  every certificate is valid (and, with --fail-within, none expires within it)
   1  failure (no CA in the state dir, unreadable files)
   2  usage error
-  3  a certificate has expired or expires within --fail-within (each one is named on stderr)";
+  3  a certificate has expired or expires within --fail-within (each one is named on stderr);
+     a running proxy's leaf counts when it has expired (it renews itself before that)
+
+With a mesh running, a second table (JSON: `proxies`) shows every proxy's leaf and whether
+its issuer and trust bundle are the current ones.";
 
 const INSPECT_HELP: &str = "\
 Exit codes:
@@ -273,6 +278,9 @@ enum CertState {
 #[derive(Debug, Serialize)]
 struct StatusReport {
     certificates: Vec<CertRow>,
+    /// Every running proxy's leaf and bundle; absent when no mesh runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    proxies: Vec<ProxyCertRow>,
 }
 
 fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
@@ -310,17 +318,41 @@ fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
             path: cert.path,
         });
     }
-    let report = StatusReport { certificates: rows };
+    let state_dir = store.dir().parent().unwrap_or(Path::new("."));
+    let issuer = store.issuer_fingerprint().map_err(identity_error)?;
+    let bundle = store.bundle_fingerprints().map_err(identity_error)?;
+    let report = StatusReport {
+        certificates: rows,
+        proxies: proxy_certs::rows(state_dir, &issuer, &bundle, now)?,
+    };
     output::render(ctx.out, ctx.global.output, &report, |wide| {
         status_table(&report.certificates, wide)
     })?;
+    if !ctx.global.output.is_structured() && !report.proxies.is_empty() {
+        writeln!(ctx.out, "{}", proxy_certs::table(&report.proxies))?;
+    }
+    // Proxy leaves renew themselves: only an expired one counts against --fail-within.
+    let expired_proxies: Vec<&ProxyCertRow> = report
+        .proxies
+        .iter()
+        .filter(|p| p.state == ProxyCertState::Expired)
+        .collect();
+    for p in &expired_proxies {
+        eprintln!(
+            "{} proxy {} serves a leaf that expired {} ago ({})",
+            color::bad("expired:"),
+            p.instance,
+            format_compact(-p.seconds_left),
+            p.not_after
+        );
+    }
 
     let failing: Vec<&CertRow> = report
         .certificates
         .iter()
         .filter(|r| r.state == CertState::Expired || window.is_some_and(|w| r.seconds_left < w))
         .collect();
-    if failing.is_empty() {
+    if failing.is_empty() && expired_proxies.is_empty() {
         return Ok(());
     }
     for r in &failing {
@@ -555,7 +587,7 @@ fn key_type(c: &x509_parser::certificate::X509Certificate<'_>) -> String {
     }
 }
 
-fn rfc3339(t: SystemTime) -> String {
+pub(super) fn rfc3339(t: SystemTime) -> String {
     time::OffsetDateTime::from(t)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| format!("{t:?}"))

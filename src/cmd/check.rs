@@ -101,15 +101,18 @@ fn gather(state: &Path) -> anyhow::Result<Facts> {
 
 /// Every proxy's reported certificate state, or `None` when no mesh runs from `state`.
 pub(super) fn mesh_proxies(state: &Path) -> anyhow::Result<Option<Vec<ProxyView>>> {
-    let mut admin = match MeshAdmin::open(state) {
-        Ok(admin) => admin,
-        Err(AdminError::Plan(PlanError::NotRunning(_))) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    Ok(Some(runtime.block_on(admin.proxy_views())?))
+    // The admin channel spawns its connection task: it must be opened inside the runtime.
+    runtime.block_on(async {
+        let mut admin = match MeshAdmin::open(state) {
+            Ok(admin) => admin,
+            Err(AdminError::Plan(PlanError::NotRunning(_))) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Some(admin.proxy_views().await?))
+    })
 }
 
 fn render(out: &mut dyn std::io::Write, report: &Report) -> std::io::Result<()> {

@@ -14,6 +14,7 @@ pub mod demo_app;
 pub mod down;
 pub mod generate;
 pub mod proxy;
+pub mod proxy_certs;
 pub mod rotate;
 pub mod status;
 pub mod up;

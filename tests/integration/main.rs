@@ -2,6 +2,7 @@
 //! sockets and TLS.
 
 mod certs;
+mod check;
 mod cli;
 mod demo_app;
 mod mesh;

@@ -335,6 +335,28 @@ fn issuer_and_anchor_rotation_under_load_fail_no_request() {
     std::thread::sleep(LOAD_MARGIN);
     load.assert_clean();
     assert_everything_chains_to_the_current_anchor_only(&up);
+
+    // certs status and check see every proxy's leaf and bundle as current.
+    let status = up
+        .cmd()
+        .args(["certs", "status", "-o", "json", "--fail-within", "10m"])
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_slice(&status.get_output().stdout).unwrap();
+    let proxies = json["proxies"].as_array().unwrap();
+    assert_eq!(proxies.len(), 2, "{json}");
+    for p in proxies {
+        assert_eq!(p["state"], "valid", "{p}");
+        assert_eq!(p["current_issuer"], true, "{p}");
+        assert_eq!(p["current_bundle"], true, "{p}");
+    }
+    up.cmd()
+        .arg("check")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "√ every proxy holds the current trust bundle (2 proxies)",
+        ));
 }
 
 #[test]
@@ -420,6 +442,18 @@ fn dropping_the_old_anchor_before_every_leaf_is_reissued_is_refused() {
             .len(),
         2
     );
+    // Half-way is healthy (every proxy trusts both anchors) but worth a warning.
+    up.cmd()
+        .arg("check")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "‼ no anchor rotation is left unfinished",
+        ));
+    up.cmd()
+        .args(["check", "--fail-on", "warning"])
+        .assert()
+        .code(1);
     // Skip ahead to the drop, as if steps 3-4 had run: every leaf is still from the old chain.
     let path = up.state().join("rotation.json");
     let mut cp: serde_json::Value =
