@@ -496,3 +496,65 @@ fn dropping_the_old_anchor_before_every_leaf_is_reissued_is_refused() {
     assert_ne!(anchor_fp(&up), anchor0);
     assert_everything_chains_to_the_current_anchor_only(&up);
 }
+
+/// The pid of `instance`'s proxy process (found by its admin address on the command line).
+fn proxy_pid(up: &Up, instance: &str) -> nix::unistd::Pid {
+    let admin = up.proxy_field(instance, "admin");
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.iter().any(|a| a == "proxy") && args.iter().any(|a| a.contains(&admin)) {
+            return nix::unistd::Pid::from_raw(pid);
+        }
+    }
+    panic!("no proxy process with admin {admin}");
+}
+
+#[test]
+fn a_proxy_that_never_reports_stops_the_rotation_naming_it_and_nothing_is_dropped() {
+    use nix::sys::signal::{Signal, kill};
+    let up = start(&[]);
+    let anchor0 = anchor_fp(&up);
+    let frozen = proxy_pid(&up, "api");
+    kill(frozen, Signal::SIGSTOP).unwrap();
+    let stalled = up
+        .cmd()
+        .args(["certs", "rotate", "anchor", "--timeout", "2s"])
+        .output()
+        .unwrap();
+    // Thawed before any assertion, so a failure never leaves a stopped process behind.
+    kill(frozen, Signal::SIGCONT).unwrap();
+    let stderr = String::from_utf8_lossy(&stalled.stderr).to_string();
+    assert_eq!(stalled.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("step 2/6 await-bundle did not complete within 2s"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("api (its bundle lacks the new anchor)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("front"), "{stderr}");
+    assert!(stderr.contains("nothing was dropped"), "{stderr}");
+    assert_eq!(anchor_fp(&up), anchor0);
+    let bundle = std::fs::read_to_string(up.state().join("identity/bundle.crt")).unwrap();
+    assert_eq!(
+        pem::certs(&bundle).unwrap().len(),
+        2,
+        "both anchors still trusted"
+    );
+
+    up.cmd()
+        .args(["certs", "rotate", "anchor", "--resume", "--timeout", "30s"])
+        .assert()
+        .success();
+    assert_everything_chains_to_the_current_anchor_only(&up);
+}
