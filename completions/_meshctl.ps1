@@ -276,7 +276,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long each waiting step may take before the rotation stops (exit 4)')
             [CompletionResult]::new('--issuer-lifetime', '--issuer-lifetime', [CompletionResultType]::ParameterName, 'Lifetime of the new issuer (capped at what is left of its anchor)')
             [CompletionResult]::new('--anchor-lifetime', '--anchor-lifetime', [CompletionResultType]::ParameterName, 'Lifetime of the new trust anchor')
-            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Stop after this step (continue later with --resume), e.g. await-bundle')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Stop after this step and continue later with --resume: add-anchor, await-bundle, new-issuer, await-leaves or drop-anchor')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')

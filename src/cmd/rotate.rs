@@ -80,7 +80,8 @@ struct AnchorArgs {
     /// Continue the interrupted rotation from its checkpoint (.meshctl/rotation.json)
     #[arg(long)]
     resume: bool,
-    /// Stop after this step (continue later with --resume), e.g. await-bundle
+    /// Stop after this step and continue later with --resume: add-anchor, await-bundle,
+    /// new-issuer, await-leaves or drop-anchor
     #[arg(long, value_name = "STEP")]
     until: Option<Step>,
 }
