@@ -23,6 +23,9 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Margin kept between a new issuer's expiry and its anchor's (the cap is computed first).
 pub const ISSUER_EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
+/// `rotate issuer` runs two steps: new-issuer, await-leaves.
+const ISSUER_STEPS: usize = 2;
+
 const ROTATE_HELP: &str = "\
 Exit codes:
   0  rotation complete (or, with --dry-run, the plan printed; with --until, stopped there)
@@ -129,18 +132,26 @@ async fn rotate_issuer(ctx: &mut Context<'_>, state: &Path, a: IssuerArgs) -> Cl
         )
         .into());
     }
-    let mut driver = Driver::open(ctx, state, &a.wait)?;
+    let mut driver = Driver::open(ctx, state, &a.wait, ISSUER_STEPS)?;
+    driver.started(
+        Step::NewIssuer,
+        0,
+        "create a new issuer under the current anchor",
+    );
     let anchor = driver.store.anchor().context("loading the trust anchor")?;
     let issuer = driver
         .store
         .replace_issuer(&anchor, issuer_lifetime(&anchor, &a.wait))
         .context("creating the new issuer")?;
     driver.reload().await?;
+    driver.completed(Step::NewIssuer, 0);
+    driver.started(Step::AwaitLeaves, 1, Step::AwaitLeaves.describe());
     driver
-        .wait("await-leaves", 0, 1, |views| {
+        .wait(Step::AwaitLeaves, 1, |views| {
             Ok(rotation::leaves_pending(views, &issuer))
         })
         .await?;
+    driver.completed(Step::AwaitLeaves, 1);
     let anchor = driver
         .store
         .anchor_fingerprint()
@@ -172,11 +183,10 @@ async fn rotate_anchor(ctx: &mut Context<'_>, state: &Path, a: AnchorArgs) -> Cl
     if a.dry_run {
         return print_plan(ctx, cp.step);
     }
-    let mut driver = Driver::open(ctx, state, &a.wait)?;
-    let total = Step::ALL.len();
+    let mut driver = Driver::open(ctx, state, &a.wait, Step::ALL.len())?;
     while cp.step != Step::Done {
         let step = cp.step;
-        driver.started(step);
+        driver.started(step, step.index(), step.describe());
         match step {
             Step::AddAnchor => {
                 let fp = driver
@@ -212,16 +222,14 @@ async fn rotate_anchor(ctx: &mut Context<'_>, state: &Path, a: AnchorArgs) -> Cl
             Step::AwaitBundle | Step::AwaitLeaves | Step::AwaitDropped => {
                 let gate = cp.clone();
                 driver
-                    .wait(step.name(), step.index(), total, |views| {
-                        gate.pending(step, views)
-                    })
+                    .wait(step, step.index(), |views| gate.pending(step, views))
                     .await?;
             }
             Step::Done => {}
         }
         cp.step = step.next();
         cp.save(state).map_err(anyhow::Error::new)?;
-        driver.completed(step);
+        driver.completed(step, step.index());
         if a.until == Some(step) && cp.step != Step::Done {
             driver.bar.finish_and_clear();
             writeln!(
@@ -286,10 +294,17 @@ struct Driver<'a> {
     /// `None` when no mesh runs: there is no proxy to wait for, only files to change.
     admin: Option<MeshAdmin>,
     timeout: Duration,
+    /// Steps in this rotation (for `index/total`).
+    total: usize,
 }
 
 impl<'a> Driver<'a> {
-    fn open(ctx: &'a mut Context<'_>, state: &Path, wait: &WaitArgs) -> Result<Self, CliError> {
+    fn open(
+        ctx: &'a mut Context<'_>,
+        state: &Path,
+        wait: &WaitArgs,
+        total: usize,
+    ) -> Result<Self, CliError> {
         let admin = match MeshAdmin::open(state) {
             Ok(admin) => Some(admin),
             Err(AdminError::Plan(PlanError::NotRunning(_))) => None,
@@ -297,7 +312,7 @@ impl<'a> Driver<'a> {
         };
         let json = ctx.global.output.is_structured();
         let bar = if !json && std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(Step::ALL.len() as u64);
+            let bar = ProgressBar::new(total as u64);
             bar.set_style(
                 ProgressStyle::with_template("{spinner} [{bar:24}] {pos}/{len} {msg}")
                     .map_err(anyhow::Error::new)?
@@ -315,21 +330,29 @@ impl<'a> Driver<'a> {
             store: CaStore::new(state),
             admin,
             timeout: wait.timeout.0,
+            total,
         })
     }
 
-    fn event(&mut self, event: &str, step: &str, index: usize, pending: &[Pending]) {
+    /// One NDJSON event (only with `-o json`); `index` counts from 0.
+    fn event(
+        &mut self,
+        event: &str,
+        step: Step,
+        index: usize,
+        description: &str,
+        pending: &[Pending],
+    ) {
         if !self.json {
             return;
         }
-        let description = step.parse::<Step>().map(Step::describe).unwrap_or_default();
         let _ = crate::output::json_line(
             self.out,
             &Event {
                 event,
-                step,
-                index,
-                total: Step::ALL.len(),
+                step: step.name(),
+                index: index + 1,
+                total: self.total,
                 description,
                 pending,
                 anchor: None,
@@ -338,24 +361,15 @@ impl<'a> Driver<'a> {
         );
     }
 
-    fn started(&mut self, step: Step) {
-        self.bar.set_position(step.index() as u64);
-        self.bar.set_message(step.describe());
-        if !self.json && self.bar.is_hidden() {
-            eprintln!(
-                "step {}/{} {}: {}",
-                step.index() + 1,
-                Step::ALL.len(),
-                step.name(),
-                step.describe()
-            );
-        }
-        self.event("step", step.name(), step.index() + 1, &[]);
+    fn started(&mut self, step: Step, index: usize, description: &str) {
+        self.bar.set_position(index as u64);
+        self.bar.set_message(description.to_string());
+        self.event("step", step, index, description, &[]);
     }
 
-    fn completed(&mut self, step: Step) {
-        self.bar.set_position(step.index() as u64 + 1);
-        self.event("step-done", step.name(), step.index() + 1, &[]);
+    fn completed(&mut self, step: Step, index: usize) {
+        self.bar.set_position(index as u64 + 1);
+        self.event("step-done", step, index, "", &[]);
     }
 
     /// Every proxy in the plan as the control plane sees it (none without a mesh).
@@ -403,9 +417,8 @@ impl<'a> Driver<'a> {
     /// Polls until `pending` names no proxy, or the timeout passes (exit 4).
     async fn wait(
         &mut self,
-        name: &str,
+        step: Step,
         index: usize,
-        total: usize,
         pending: impl Fn(&[ProxyView]) -> Result<Vec<Pending>, rotation::RotationError>,
     ) -> Result<(), CliError> {
         let start = Instant::now();
@@ -422,9 +435,12 @@ impl<'a> Driver<'a> {
                 return Ok(());
             }
             if last.as_ref() != Some(&now) {
-                self.bar
-                    .set_message(format!("{name}: waiting for {} proxies", now.len()));
-                self.event("waiting", name, index + 1, &now);
+                self.bar.set_message(format!(
+                    "{}: waiting for {} proxies",
+                    step.name(),
+                    now.len()
+                ));
+                self.event("waiting", step, index, "", &now);
                 last = Some(now.clone());
             }
             if start.elapsed() >= self.timeout {
@@ -432,11 +448,17 @@ impl<'a> Driver<'a> {
                 let list: Vec<String> = now.iter().map(ToString::to_string).collect();
                 return Err(CliError::new(
                     anyhow::anyhow!(
-                        "step {}/{total} {name} did not complete within {}: {}\nnothing was dropped; fix them and run the rotation again{}",
+                        "step {}/{} {} did not complete within {}: {}\nnothing was dropped; fix them and run the rotation again{}",
                         index + 1,
+                        self.total,
+                        step.name(),
                         HumanDuration(self.timeout),
                         list.join(", "),
-                        if total > 1 { " with --resume" } else { "" }
+                        if self.total == Step::ALL.len() {
+                            " with --resume"
+                        } else {
+                            ""
+                        }
                     ),
                     code::ROTATION_STALLED,
                 ));
@@ -453,8 +475,8 @@ impl<'a> Driver<'a> {
                 &Event {
                     event: "done",
                     step: Step::Done.name(),
-                    index: Step::ALL.len(),
-                    total: Step::ALL.len(),
+                    index: self.total,
+                    total: self.total,
                     description: Step::Done.describe(),
                     pending: &[],
                     anchor: Some(anchor),

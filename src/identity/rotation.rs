@@ -65,14 +65,6 @@ impl Step {
             .unwrap_or(Step::ALL.len())
     }
 
-    /// Whether this step waits for proxies (rather than changing the CA).
-    pub fn is_wait(self) -> bool {
-        matches!(
-            self,
-            Step::AwaitBundle | Step::AwaitLeaves | Step::AwaitDropped
-        )
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Step::AddAnchor => "add-anchor",
@@ -360,7 +352,6 @@ mod tests {
         assert_eq!(&seen[..6], &Step::ALL);
         assert_eq!(seen[6], Step::Done);
         assert_eq!(Step::NewIssuer.index(), 2);
-        assert!(Step::AwaitLeaves.is_wait() && !Step::DropAnchor.is_wait());
     }
 
     #[test]
