@@ -275,6 +275,16 @@ fn assert_everything_chains_to_the_current_anchor_only(up: &Up) {
         .unwrap();
 }
 
+/// `api`'s proxy's count of accepted inbound (mTLS) connections.
+fn api_inbound_connections(up: &Up) -> u64 {
+    let admin = up.proxy_field("api", "admin");
+    let metrics = super::curl(&[format!("http://{admin}/metrics")], &[]);
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("meshctl_tcp_connections_total{direction=\"inbound\"} "))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
 fn warm(up: &Up) -> String {
     let api = up.upstream("front", "api");
     super::curl(&[format!("http://{api}/warm")], &[]);
@@ -287,6 +297,7 @@ fn issuer_and_anchor_rotation_under_load_fail_no_request() {
     let load = Load::start(warm(&up));
     let (anchor0, issuer0) = (anchor_fp(&up), issuer_fp(&up));
     std::thread::sleep(LOAD_MARGIN);
+    let connections0 = api_inbound_connections(&up);
 
     up.cmd()
         .args(["certs", "rotate", "issuer", "--timeout", "30s"])
@@ -334,6 +345,9 @@ fn issuer_and_anchor_rotation_under_load_fail_no_request() {
     assert!(!up.state().join("rotation.json").exists());
     std::thread::sleep(LOAD_MARGIN);
     load.assert_clean();
+    // The one connection front's proxy holds to api's carried the whole load across both
+    // rotations: the only new inbound connection is the probe handshake after the first.
+    assert_eq!(api_inbound_connections(&up), connections0 + 1);
     assert_everything_chains_to_the_current_anchor_only(&up);
 
     // certs status and check see every proxy's leaf and bundle as current.
