@@ -590,7 +590,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__init)
-            opts="-o -v -h -V --trust-domain --anchor-lifetime --issuer-lifetime --force --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --trust-domain --anchor-lifetime --issuer-lifetime --force --issuer-cert --issuer-key --anchor-cert --output --no-color --verbose --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -605,6 +605,18 @@ _meshctl() {
                     return 0
                     ;;
                 --issuer-lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --issuer-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --issuer-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --anchor-cert)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -140,6 +140,9 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_se
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l trust-domain -d 'Trust domain of the mesh (the host part of every SPIFFE ID)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l anchor-lifetime -d 'Lifetime of the trust anchor' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l issuer-lifetime -d 'Lifetime of the issuer (at most the anchor\'s)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l issuer-cert -d 'Use an organisation\'s CA as the issuer: its certificate (PEM), optionally followed by the root it chains to; the root becomes the only trust anchor' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l issuer-key -d 'The external issuer\'s private key (PEM, not readable by other users)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l anchor-cert -d 'The root the external issuer chains to, when --issuer-cert does not include it' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'

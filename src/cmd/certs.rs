@@ -15,7 +15,7 @@ use crate::fsutil::{self, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE};
 use crate::identity::ca::{
     self, DEFAULT_ANCHOR_LIFETIME, DEFAULT_ISSUER_LIFETIME, DEFAULT_LEAF_LIFETIME,
 };
-use crate::identity::store::{CaStore, InitOptions, Role};
+use crate::identity::store::{CaStore, ExternalIssuer, InitOptions, Role};
 use crate::identity::workload::{BUNDLE_FILE, CERT_FILE, KEY_FILE};
 use crate::identity::{IdentityError, SpiffeId, pem, spiffe, svid};
 use crate::output::{self, color};
@@ -72,6 +72,16 @@ struct InitArgs {
     /// Replace an existing CA (every certificate it issued stops verifying)
     #[arg(long)]
     force: bool,
+    /// Use an organisation's CA as the issuer: its certificate (PEM), optionally followed by
+    /// the root it chains to; the root becomes the only trust anchor
+    #[arg(long, value_name = "FILE", requires = "issuer_key")]
+    issuer_cert: Option<PathBuf>,
+    /// The external issuer's private key (PEM, not readable by other users)
+    #[arg(long, value_name = "FILE", requires = "issuer_cert")]
+    issuer_key: Option<PathBuf>,
+    /// The root the external issuer chains to, when --issuer-cert does not include it
+    #[arg(long, value_name = "FILE", requires = "issuer_cert")]
+    anchor_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -150,7 +160,15 @@ fn init(ctx: &mut Context<'_>, a: InitArgs) -> CliResult {
         DEFAULT_ANCHOR_LIFETIME.as_secs() == 365 * 86_400
             && DEFAULT_ISSUER_LIFETIME.as_secs() == 90 * 86_400
     );
-    let meta = store.init(&opts).map_err(identity_error)?;
+    let meta = match (&a.issuer_cert, &a.issuer_key) {
+        (Some(cert), Some(key)) => {
+            let external = external_issuer(cert, key, a.anchor_cert.as_deref())?;
+            store
+                .init_external(&opts.trust_domain, &external, opts.force)
+                .map_err(identity_error)?
+        }
+        _ => store.init(&opts).map_err(identity_error)?,
+    };
     let certs = store.certificates().map_err(identity_error)?;
     let when = |role| {
         certs
@@ -181,6 +199,38 @@ fn init(ctx: &mut Context<'_>, a: InitArgs) -> CliResult {
         )?;
     }
     Ok(())
+}
+
+/// Reads an external issuer: its certificate, key and the root (from --anchor-cert or the
+/// last block of the certificate file).
+fn external_issuer(
+    cert: &Path,
+    key: &Path,
+    anchor: Option<&Path>,
+) -> Result<ExternalIssuer, CliError> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    };
+    let blocks = pem::cert_blocks(&read(cert)?);
+    let anchor_pem = match anchor {
+        Some(path) => read(path)?,
+        None if blocks.len() >= 2 => blocks[blocks.len() - 1].clone(),
+        None => {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "{} holds no root after the issuer: pass --anchor-cert",
+                cert.display()
+            )));
+        }
+    };
+    let cert_pem = blocks.first().cloned().ok_or_else(|| {
+        CliError::usage(anyhow::anyhow!("{}: no CERTIFICATE block", cert.display()))
+    })?;
+    let key_pem = crate::identity::workload::read_private_key(key).map_err(identity_error)?;
+    Ok(ExternalIssuer {
+        cert_pem,
+        key_pem,
+        anchor_pem,
+    })
 }
 
 #[derive(Debug, Serialize)]

@@ -35,6 +35,23 @@ pub struct InitOptions {
     pub force: bool,
 }
 
+/// An organisation's CA used as the mesh issuer (`certs init --issuer-cert/--issuer-key`).
+pub struct ExternalIssuer {
+    pub cert_pem: String,
+    pub key_pem: String,
+    /// The root the issuer chains to: the mesh's trust anchor.
+    pub anchor_pem: String,
+}
+
+impl std::fmt::Debug for ExternalIssuer {
+    // Never print key material.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalIssuer")
+            .field("key_pem", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
 /// Facts about the mesh kept next to its CA.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,23 +128,74 @@ impl CaStore {
         let meta = MeshMeta {
             trust_domain: opts.trust_domain.clone(),
         };
-        let meta_json =
-            serde_json::to_vec_pretty(&meta).map_err(|e| IdentityError::Generate(e.to_string()))?;
+        self.install(
+            &meta,
+            &[
+                (ANCHOR_CERT, anchor.cert_pem.as_bytes(), PUBLIC_FILE_MODE),
+                (ANCHOR_KEY, anchor.key_pem.as_bytes(), PRIVATE_FILE_MODE),
+                (ISSUER_CERT, issuer.cert_pem.as_bytes(), PUBLIC_FILE_MODE),
+                (ISSUER_KEY, issuer.key_pem.as_bytes(), PRIVATE_FILE_MODE),
+                (BUNDLE, anchor.cert_pem.as_bytes(), PUBLIC_FILE_MODE),
+            ],
+        )?;
+        Ok(meta)
+    }
 
+    /// Like [`CaStore::init`] with an organisation's issuer: its certificate and key, and the
+    /// root it chains to (the mesh's only anchor; its key stays with the organisation, so
+    /// `certs rotate` is refused). The issuer is checked by signing a probe leaf and verifying
+    /// it against the root, exactly as proxies will.
+    pub fn init_external(
+        &self,
+        trust_domain: &str,
+        issuer: &ExternalIssuer,
+        force: bool,
+    ) -> Result<MeshMeta, IdentityError> {
+        if self.exists() && !force {
+            return Err(IdentityError::AlreadyInitialised {
+                dir: self.dir.clone(),
+            });
+        }
+        spiffe::validate_trust_domain(trust_domain)?;
+        let signing = SigningCa::from_pem(&issuer.cert_pem, &issuer.key_pem)?;
+        let bundle = super::TrustBundle::from_pem(&issuer.anchor_pem)?;
+        let id: super::SpiffeId = format!("spiffe://{trust_domain}/ns/meshctl/sa/init").parse()?;
+        let leaf = signing.sign_leaf(&id, &ca::new_key()?, CHAIN_PROBE_LIFETIME)?;
+        let chain = [pem::first_cert(&leaf)?, pem::first_cert(&issuer.cert_pem)?];
+        bundle.verify(
+            &chain[0],
+            &chain[1..],
+            super::verify::Usage::Server,
+            rustls_pki_types::UnixTime::now(),
+        )?;
+        let meta = MeshMeta {
+            trust_domain: trust_domain.to_string(),
+        };
+        self.install(
+            &meta,
+            &[
+                (ANCHOR_CERT, issuer.anchor_pem.as_bytes(), PUBLIC_FILE_MODE),
+                (ISSUER_CERT, issuer.cert_pem.as_bytes(), PUBLIC_FILE_MODE),
+                (ISSUER_KEY, issuer.key_pem.as_bytes(), PRIVATE_FILE_MODE),
+                (BUNDLE, issuer.anchor_pem.as_bytes(), PUBLIC_FILE_MODE),
+            ],
+        )?;
+        Ok(meta)
+    }
+
+    /// Writes `files` and the metadata to a sibling directory, then swaps it in by rename: a
+    /// failure leaves the old CA (or nothing).
+    fn install(&self, meta: &MeshMeta, files: &[(&str, &[u8], u32)]) -> Result<(), IdentityError> {
+        let meta_json =
+            serde_json::to_vec_pretty(meta).map_err(|e| IdentityError::Generate(e.to_string()))?;
         let parent = self.dir.parent().unwrap_or(Path::new("."));
         fsutil::create_private_dir(parent).map_err(|e| IdentityError::io(parent, e))?;
         let staging = parent.join(format!(".{IDENTITY_DIR}.new-{}", std::process::id()));
         let write_all = || -> Result<(), IdentityError> {
             fsutil::create_private_dir(&staging.join(LEAVES))
                 .map_err(|e| IdentityError::io(&staging, e))?;
-            for (name, body, mode) in [
-                (ANCHOR_CERT, anchor.cert_pem.as_bytes(), PUBLIC_FILE_MODE),
-                (ANCHOR_KEY, anchor.key_pem.as_bytes(), PRIVATE_FILE_MODE),
-                (ISSUER_CERT, issuer.cert_pem.as_bytes(), PUBLIC_FILE_MODE),
-                (ISSUER_KEY, issuer.key_pem.as_bytes(), PRIVATE_FILE_MODE),
-                (BUNDLE, anchor.cert_pem.as_bytes(), PUBLIC_FILE_MODE),
-                (META, meta_json.as_slice(), PUBLIC_FILE_MODE),
-            ] {
+            let meta_file = (META, meta_json.as_slice(), PUBLIC_FILE_MODE);
+            for &(name, body, mode) in files.iter().chain([&meta_file]) {
                 let path = staging.join(name);
                 fsutil::write_atomic(&path, body, mode).map_err(|e| IdentityError::io(&path, e))?;
             }
@@ -143,7 +211,7 @@ impl CaStore {
         }
         fs::rename(&staging, &self.dir).map_err(|e| IdentityError::io(&self.dir, e))?;
         let _ = fs::remove_dir_all(&retired);
-        Ok(meta)
+        Ok(())
     }
 
     pub fn meta(&self) -> Result<MeshMeta, IdentityError> {
@@ -181,7 +249,23 @@ impl CaStore {
 
     /// The current trust anchor, ready to sign issuers.
     pub fn anchor(&self) -> Result<SigningCa, IdentityError> {
+        self.require_anchor_key()?;
         self.signing_ca(ANCHOR_CERT, ANCHOR_KEY)
+    }
+
+    /// Refuses to rotate a CA whose anchor key lives elsewhere (an external issuer).
+    fn require_anchor_key(&self) -> Result<(), IdentityError> {
+        let path = self.dir.join(ANCHOR_KEY);
+        if self.exists() && !path.exists() {
+            return Err(IdentityError::File {
+                path,
+                why: "the trust anchor's key is not here: this mesh uses an external issuer \
+                      (certs init --issuer-cert); renew it with the CA that owns it, then run \
+                      `meshctl certs init --force --issuer-cert … --issuer-key …`"
+                    .into(),
+            });
+        }
+        Ok(())
     }
 
     /// The anchor an anchor rotation staged, if one is in progress.
@@ -205,6 +289,7 @@ impl CaStore {
     /// rotation does not mint another) and trusts it beside the current one. Returns its
     /// fingerprint.
     pub fn stage_next_anchor(&self, lifetime: Duration) -> Result<String, IdentityError> {
+        self.require_anchor_key()?;
         let next = match self.next_anchor()? {
             Some(next) => next,
             None => {

@@ -5,6 +5,7 @@ mod certs;
 mod check;
 mod cli;
 mod demo_app;
+mod external_issuer;
 mod mesh;
 mod proxy;
 mod proxy_support;
