@@ -137,21 +137,21 @@ async fn rotate_issuer(ctx: &mut Context<'_>, state: &Path, a: IssuerArgs) -> Cl
         Step::NewIssuer,
         0,
         "create a new issuer under the current anchor",
-    );
+    )?;
     let anchor = driver.store.anchor().context("loading the trust anchor")?;
     let issuer = driver
         .store
         .replace_issuer(&anchor, issuer_lifetime(&anchor, &a.wait))
         .context("creating the new issuer")?;
     driver.reload().await?;
-    driver.completed(Step::NewIssuer, 0);
-    driver.started(Step::AwaitLeaves, 1, Step::AwaitLeaves.describe());
+    driver.completed(Step::NewIssuer, 0)?;
+    driver.started(Step::AwaitLeaves, 1, Step::AwaitLeaves.describe())?;
     driver
         .wait(Step::AwaitLeaves, 1, |views| {
             Ok(rotation::leaves_pending(views, &issuer))
         })
         .await?;
-    driver.completed(Step::AwaitLeaves, 1);
+    driver.completed(Step::AwaitLeaves, 1)?;
     let anchor = driver
         .store
         .anchor_fingerprint()
@@ -186,7 +186,7 @@ async fn rotate_anchor(ctx: &mut Context<'_>, state: &Path, a: AnchorArgs) -> Cl
     let mut driver = Driver::open(ctx, state, &a.wait, Step::ALL.len())?;
     while cp.step != Step::Done {
         let step = cp.step;
-        driver.started(step, step.index(), step.describe());
+        driver.started(step, step.index(), step.describe())?;
         match step {
             Step::AddAnchor => {
                 let fp = driver
@@ -229,7 +229,7 @@ async fn rotate_anchor(ctx: &mut Context<'_>, state: &Path, a: AnchorArgs) -> Cl
         }
         cp.step = step.next();
         cp.save(state).map_err(anyhow::Error::new)?;
-        driver.completed(step, step.index());
+        driver.completed(step, step.index())?;
         if a.until == Some(step) && cp.step != Step::Done {
             driver.bar.finish_and_clear();
             writeln!(
@@ -342,11 +342,11 @@ impl<'a> Driver<'a> {
         index: usize,
         description: &str,
         pending: &[Pending],
-    ) {
+    ) -> std::io::Result<()> {
         if !self.json {
-            return;
+            return Ok(());
         }
-        let _ = crate::output::json_line(
+        crate::output::json_line(
             self.out,
             &Event {
                 event,
@@ -358,18 +358,18 @@ impl<'a> Driver<'a> {
                 anchor: None,
                 issuer: None,
             },
-        );
+        )
     }
 
-    fn started(&mut self, step: Step, index: usize, description: &str) {
+    fn started(&mut self, step: Step, index: usize, description: &str) -> std::io::Result<()> {
         self.bar.set_position(index as u64);
         self.bar.set_message(description.to_string());
-        self.event("step", step, index, description, &[]);
+        self.event("step", step, index, description, &[])
     }
 
-    fn completed(&mut self, step: Step, index: usize) {
+    fn completed(&mut self, step: Step, index: usize) -> std::io::Result<()> {
         self.bar.set_position(index as u64 + 1);
-        self.event("step-done", step, index, "", &[]);
+        self.event("step-done", step, index, "", &[])
     }
 
     /// Every proxy in the plan as the control plane sees it (none without a mesh).
@@ -440,7 +440,7 @@ impl<'a> Driver<'a> {
                     step.name(),
                     now.len()
                 ));
-                self.event("waiting", step, index, "", &now);
+                self.event("waiting", step, index, "", &now)?;
                 last = Some(now.clone());
             }
             if start.elapsed() >= self.timeout {
