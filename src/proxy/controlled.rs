@@ -32,6 +32,8 @@ use crate::proto::control as pb;
 
 /// How long to wait between attempts to get the first certificate.
 pub const CERTIFY_RETRY: Duration = Duration::from_millis(200);
+/// How long to wait before re-sending a certificate report the control plane did not take.
+pub const REPORT_RETRY: Duration = Duration::from_millis(500);
 
 /// A control-plane-driven proxy's start-up settings.
 #[derive(Debug, Clone)]
@@ -189,8 +191,8 @@ fn apply_trust(tls: &TlsStore, cfg: &pb::ProxyConfig) -> Result<(), String> {
     }
 }
 
-/// Reports the certificate state whenever `report_now` fires. A failed report is dropped:
-/// the next config (sent on every reconnect) triggers another.
+/// Reports the certificate state whenever `report_now` fires; a failed report is retried
+/// after `REPORT_RETRY` (rotation waits on these reports), always with the state current then.
 async fn report_forever(agent: Agent, tls: Arc<TlsStore>, report_now: Arc<Notify>) {
     loop {
         report_now.notified().await;
@@ -203,7 +205,9 @@ async fn report_forever(agent: Agent, tls: Arc<TlsStore>, report_now: Arc<Notify
             bundle_fingerprints: identity.bundle.fingerprints(),
         };
         if let Err(e) = agent.report(report).await {
-            tracing::debug!(error = %e, "certificate report failed");
+            tracing::debug!(error = %e, retry_in = ?REPORT_RETRY, "certificate report failed");
+            tokio::time::sleep(REPORT_RETRY).await;
+            report_now.notify_one();
         }
     }
 }
