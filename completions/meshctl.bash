@@ -22,6 +22,9 @@ _meshctl() {
             meshctl,certs)
                 cmd="meshctl__subcmd__certs"
                 ;;
+            meshctl,check)
+                cmd="meshctl__subcmd__check"
+                ;;
             meshctl,controller)
                 cmd="meshctl__subcmd__controller"
                 ;;
@@ -79,6 +82,9 @@ _meshctl() {
             meshctl__subcmd__certs,issue)
                 cmd="meshctl__subcmd__certs__subcmd__issue"
                 ;;
+            meshctl__subcmd__certs,rotate)
+                cmd="meshctl__subcmd__certs__subcmd__rotate"
+                ;;
             meshctl__subcmd__certs,status)
                 cmd="meshctl__subcmd__certs__subcmd__status"
                 ;;
@@ -94,8 +100,35 @@ _meshctl() {
             meshctl__subcmd__certs__subcmd__help,issue)
                 cmd="meshctl__subcmd__certs__subcmd__help__subcmd__issue"
                 ;;
+            meshctl__subcmd__certs__subcmd__help,rotate)
+                cmd="meshctl__subcmd__certs__subcmd__help__subcmd__rotate"
+                ;;
             meshctl__subcmd__certs__subcmd__help,status)
                 cmd="meshctl__subcmd__certs__subcmd__help__subcmd__status"
+                ;;
+            meshctl__subcmd__certs__subcmd__help__subcmd__rotate,anchor)
+                cmd="meshctl__subcmd__certs__subcmd__help__subcmd__rotate__subcmd__anchor"
+                ;;
+            meshctl__subcmd__certs__subcmd__help__subcmd__rotate,issuer)
+                cmd="meshctl__subcmd__certs__subcmd__help__subcmd__rotate__subcmd__issuer"
+                ;;
+            meshctl__subcmd__certs__subcmd__rotate,anchor)
+                cmd="meshctl__subcmd__certs__subcmd__rotate__subcmd__anchor"
+                ;;
+            meshctl__subcmd__certs__subcmd__rotate,help)
+                cmd="meshctl__subcmd__certs__subcmd__rotate__subcmd__help"
+                ;;
+            meshctl__subcmd__certs__subcmd__rotate,issuer)
+                cmd="meshctl__subcmd__certs__subcmd__rotate__subcmd__issuer"
+                ;;
+            meshctl__subcmd__certs__subcmd__rotate__subcmd__help,anchor)
+                cmd="meshctl__subcmd__certs__subcmd__rotate__subcmd__help__subcmd__anchor"
+                ;;
+            meshctl__subcmd__certs__subcmd__rotate__subcmd__help,help)
+                cmd="meshctl__subcmd__certs__subcmd__rotate__subcmd__help__subcmd__help"
+                ;;
+            meshctl__subcmd__certs__subcmd__rotate__subcmd__help,issuer)
+                cmd="meshctl__subcmd__certs__subcmd__rotate__subcmd__help__subcmd__issuer"
                 ;;
             meshctl__subcmd__demo__subcmd__app,api)
                 cmd="meshctl__subcmd__demo__subcmd__app__subcmd__api"
@@ -151,6 +184,9 @@ _meshctl() {
             meshctl__subcmd__help,certs)
                 cmd="meshctl__subcmd__help__subcmd__certs"
                 ;;
+            meshctl__subcmd__help,check)
+                cmd="meshctl__subcmd__help__subcmd__check"
+                ;;
             meshctl__subcmd__help,controller)
                 cmd="meshctl__subcmd__help__subcmd__controller"
                 ;;
@@ -193,8 +229,17 @@ _meshctl() {
             meshctl__subcmd__help__subcmd__certs,issue)
                 cmd="meshctl__subcmd__help__subcmd__certs__subcmd__issue"
                 ;;
+            meshctl__subcmd__help__subcmd__certs,rotate)
+                cmd="meshctl__subcmd__help__subcmd__certs__subcmd__rotate"
+                ;;
             meshctl__subcmd__help__subcmd__certs,status)
                 cmd="meshctl__subcmd__help__subcmd__certs__subcmd__status"
+                ;;
+            meshctl__subcmd__help__subcmd__certs__subcmd__rotate,anchor)
+                cmd="meshctl__subcmd__help__subcmd__certs__subcmd__rotate__subcmd__anchor"
+                ;;
+            meshctl__subcmd__help__subcmd__certs__subcmd__rotate,issuer)
+                cmd="meshctl__subcmd__help__subcmd__certs__subcmd__rotate__subcmd__issuer"
                 ;;
             meshctl__subcmd__help__subcmd__demo__subcmd__app,api)
                 cmd="meshctl__subcmd__help__subcmd__demo__subcmd__app__subcmd__api"
@@ -221,7 +266,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version up demo down status canary certs controller proxy generate demo-app help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version up demo down status canary certs check controller proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -393,7 +438,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version init issue status inspect help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version init issue status inspect rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -419,7 +464,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__help)
-            opts="init issue status inspect help"
+            opts="init issue status inspect rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -488,6 +533,48 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__certs__subcmd__help__subcmd__rotate)
+            opts="issuer anchor"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__help__subcmd__rotate__subcmd__anchor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__help__subcmd__rotate__subcmd__issuer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__certs__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -503,7 +590,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__init)
-            opts="-o -v -h -V --trust-domain --anchor-lifetime --issuer-lifetime --force --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --trust-domain --anchor-lifetime --issuer-lifetime --force --issuer-cert --issuer-key --anchor-cert --output --no-color --verbose --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -518,6 +605,18 @@ _meshctl() {
                     return 0
                     ;;
                 --issuer-lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --issuer-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --issuer-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --anchor-cert)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -600,6 +699,164 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__certs__subcmd__rotate)
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version issuer anchor help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__rotate__subcmd__anchor)
+            opts="-o -v -h -V --timeout --issuer-lifetime --anchor-lifetime --dry-run --resume --until --output --no-color --verbose --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --issuer-lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --anchor-lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__rotate__subcmd__help)
+            opts="issuer anchor help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__rotate__subcmd__help__subcmd__anchor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__rotate__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__rotate__subcmd__help__subcmd__issuer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__certs__subcmd__rotate__subcmd__issuer)
+            opts="-o -v -h -V --timeout --issuer-lifetime --output --no-color --verbose --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --issuer-lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__certs__subcmd__status)
             opts="-o -v -h -V --fail-within --output --no-color --verbose --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -609,6 +866,36 @@ _meshctl() {
             case "${prev}" in
                 --fail-within)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__check)
+            opts="-o -v -h -V --fail-on --output --no-color --verbose --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --fail-on)
+                    COMPREPLY=($(compgen -W "warning error" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -1129,7 +1416,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help)
-            opts="up demo down status canary certs controller proxy generate demo-app help"
+            opts="up demo down status canary certs check controller proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1185,7 +1472,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help__subcmd__certs)
-            opts="init issue status inspect"
+            opts="init issue status inspect rotate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1240,9 +1527,65 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__help__subcmd__certs__subcmd__rotate)
+            opts="issuer anchor"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__certs__subcmd__rotate__subcmd__anchor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__certs__subcmd__rotate__subcmd__issuer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__help__subcmd__certs__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -63,6 +63,8 @@ pub enum Command {
     Canary(cmd::canary::Args),
     /// Manage the mesh certificate authority and workload certificates
     Certs(cmd::certs::Args),
+    /// Check the local mesh's certificates: √ ok, ‼ warning, × error, with a hint each
+    Check(cmd::check::Args),
     /// Run the control plane of a local mesh (started for you by `meshctl up`)
     Controller(cmd::controller::Args),
     /// Run the sidecar proxy (mTLS data plane)

@@ -13,6 +13,8 @@ pub mod code {
     pub const USAGE: i32 = 2;
     /// `certs status --fail-within`: something expires within the window.
     pub const EXPIRING: i32 = 3;
+    /// `certs rotate`: a step could not complete (a proxy never reported); nothing was dropped.
+    pub const ROTATION_STALLED: i32 = 4;
 }
 
 /// An error on its way to `main`, which prints it (if any) and exits with `code`.

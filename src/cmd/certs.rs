@@ -8,13 +8,14 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::Context;
+use super::proxy_certs::{self, ProxyCertRow, ProxyCertState};
 use crate::duration::{HumanDuration, format_compact};
 use crate::exit::{CliError, CliResult, code};
 use crate::fsutil::{self, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE};
 use crate::identity::ca::{
     self, DEFAULT_ANCHOR_LIFETIME, DEFAULT_ISSUER_LIFETIME, DEFAULT_LEAF_LIFETIME,
 };
-use crate::identity::store::{CaStore, InitOptions, Role};
+use crate::identity::store::{CaStore, ExternalIssuer, InitOptions, Role};
 use crate::identity::workload::{BUNDLE_FILE, CERT_FILE, KEY_FILE};
 use crate::identity::{IdentityError, SpiffeId, pem, spiffe, svid};
 use crate::output::{self, color};
@@ -24,7 +25,11 @@ Exit codes:
   0  every certificate is valid (and, with --fail-within, none expires within it)
   1  failure (no CA in the state dir, unreadable files)
   2  usage error
-  3  a certificate has expired or expires within --fail-within (each one is named on stderr)";
+  3  a certificate has expired or expires within --fail-within (each one is named on stderr);
+     a running proxy's leaf counts when it has expired (it renews itself before that)
+
+With a mesh running, a second table (JSON: `proxies`) shows every proxy's leaf and whether
+its issuer and trust bundle are the current ones.";
 
 const INSPECT_HELP: &str = "\
 Exit codes:
@@ -49,6 +54,8 @@ enum Certs {
     /// Explain a PEM certificate or chain and check it against the X.509-SVID rules
     #[command(after_help = INSPECT_HELP)]
     Inspect(InspectArgs),
+    /// Rotate the issuer or the trust anchor of a running mesh without downtime
+    Rotate(super::rotate::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +72,16 @@ struct InitArgs {
     /// Replace an existing CA (every certificate it issued stops verifying)
     #[arg(long)]
     force: bool,
+    /// Use an organisation's CA as the issuer: its certificate (PEM), optionally followed by
+    /// the root it chains to; the root becomes the only trust anchor
+    #[arg(long, value_name = "FILE", requires = "issuer_key")]
+    issuer_cert: Option<PathBuf>,
+    /// The external issuer's private key (PEM, not readable by other users)
+    #[arg(long, value_name = "FILE", requires = "issuer_cert")]
+    issuer_key: Option<PathBuf>,
+    /// The root the external issuer chains to, when --issuer-cert does not include it
+    #[arg(long, value_name = "FILE", requires = "issuer_cert")]
+    anchor_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,6 +115,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         Certs::Issue(a) => issue(ctx, a),
         Certs::Status(a) => status(ctx, a),
         Certs::Inspect(a) => inspect(ctx, a),
+        Certs::Rotate(a) => super::rotate::run(ctx, a),
     }
 }
 
@@ -142,7 +160,15 @@ fn init(ctx: &mut Context<'_>, a: InitArgs) -> CliResult {
         DEFAULT_ANCHOR_LIFETIME.as_secs() == 365 * 86_400
             && DEFAULT_ISSUER_LIFETIME.as_secs() == 90 * 86_400
     );
-    let meta = store.init(&opts).map_err(identity_error)?;
+    let meta = match (&a.issuer_cert, &a.issuer_key) {
+        (Some(cert), Some(key)) => {
+            let external = external_issuer(cert, key, a.anchor_cert.as_deref())?;
+            store
+                .init_external(&opts.trust_domain, &external, opts.force)
+                .map_err(identity_error)?
+        }
+        _ => store.init(&opts).map_err(identity_error)?,
+    };
     let certs = store.certificates().map_err(identity_error)?;
     let when = |role| {
         certs
@@ -173,6 +199,38 @@ fn init(ctx: &mut Context<'_>, a: InitArgs) -> CliResult {
         )?;
     }
     Ok(())
+}
+
+/// Reads an external issuer: its certificate, key and the root (from --anchor-cert or the
+/// last block of the certificate file).
+fn external_issuer(
+    cert: &Path,
+    key: &Path,
+    anchor: Option<&Path>,
+) -> Result<ExternalIssuer, CliError> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    };
+    let blocks = pem::cert_blocks(&read(cert)?);
+    let anchor_pem = match anchor {
+        Some(path) => read(path)?,
+        None if blocks.len() >= 2 => blocks[blocks.len() - 1].clone(),
+        None => {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "{} holds no root after the issuer: pass --anchor-cert",
+                cert.display()
+            )));
+        }
+    };
+    let cert_pem = blocks.first().cloned().ok_or_else(|| {
+        CliError::usage(anyhow::anyhow!("{}: no CERTIFICATE block", cert.display()))
+    })?;
+    let key_pem = crate::identity::workload::read_private_key(key).map_err(identity_error)?;
+    Ok(ExternalIssuer {
+        cert_pem,
+        key_pem,
+        anchor_pem,
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -270,6 +328,9 @@ enum CertState {
 #[derive(Debug, Serialize)]
 struct StatusReport {
     certificates: Vec<CertRow>,
+    /// Every running proxy's leaf and bundle; absent when no mesh runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    proxies: Vec<ProxyCertRow>,
 }
 
 fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
@@ -307,17 +368,41 @@ fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
             path: cert.path,
         });
     }
-    let report = StatusReport { certificates: rows };
+    let state_dir = store.dir().parent().unwrap_or(Path::new("."));
+    let issuer = store.issuer_fingerprint().map_err(identity_error)?;
+    let bundle = store.bundle_fingerprints().map_err(identity_error)?;
+    let report = StatusReport {
+        certificates: rows,
+        proxies: proxy_certs::rows(state_dir, &issuer, &bundle, now)?,
+    };
     output::render(ctx.out, ctx.global.output, &report, |wide| {
         status_table(&report.certificates, wide)
     })?;
+    if !ctx.global.output.is_structured() && !report.proxies.is_empty() {
+        writeln!(ctx.out, "{}", proxy_certs::table(&report.proxies))?;
+    }
+    // Proxy leaves renew themselves: only an expired one counts against --fail-within.
+    let expired_proxies: Vec<&ProxyCertRow> = report
+        .proxies
+        .iter()
+        .filter(|p| p.state == ProxyCertState::Expired)
+        .collect();
+    for p in &expired_proxies {
+        eprintln!(
+            "{} proxy {} serves a leaf that expired {} ago ({})",
+            color::bad("expired:"),
+            p.instance,
+            format_compact(-p.seconds_left),
+            p.not_after
+        );
+    }
 
     let failing: Vec<&CertRow> = report
         .certificates
         .iter()
         .filter(|r| r.state == CertState::Expired || window.is_some_and(|w| r.seconds_left < w))
         .collect();
-    if failing.is_empty() {
+    if failing.is_empty() && expired_proxies.is_empty() {
         return Ok(());
     }
     for r in &failing {
@@ -552,7 +637,7 @@ fn key_type(c: &x509_parser::certificate::X509Certificate<'_>) -> String {
     }
 }
 
-fn rfc3339(t: SystemTime) -> String {
+pub(super) fn rfc3339(t: SystemTime) -> String {
     time::OffsetDateTime::from(t)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| format!("{t:?}"))

@@ -8,11 +8,14 @@ use crate::exit::CliResult;
 
 pub mod canary;
 pub mod certs;
+pub mod check;
 pub mod controller;
 pub mod demo_app;
 pub mod down;
 pub mod generate;
 pub mod proxy;
+pub mod proxy_certs;
+pub mod rotate;
 pub mod status;
 pub mod up;
 
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> CliResult {
     let result = match cli.command {
         Command::Canary(args) => canary::run(&mut ctx, args),
         Command::Certs(args) => certs::run(&mut ctx, args),
+        Command::Check(args) => check::run(&mut ctx, args),
         Command::Controller(args) => controller::run(&mut ctx, args),
         Command::Proxy(args) => proxy::run(&mut ctx, *args),
         Command::Generate(args) => generate::run(&mut ctx, args),

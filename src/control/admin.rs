@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::plan::{MeshPlan, PlanError};
 use super::transport::{authed, channel};
+use crate::identity::rotation::{CertView, ProxyView};
 use crate::proto::control as pb;
 
 /// The admin token file inside the state dir (0600).
@@ -82,6 +83,35 @@ impl MeshAdmin {
         );
         match self.client.set_split(req).await {
             Ok(r) => Ok(r.into_inner().version),
+            Err(s) => Err(self.map(s)),
+        }
+    }
+
+    /// Every proxy in the plan with the certificate state it last reported.
+    pub async fn proxy_views(&mut self) -> Result<Vec<ProxyView>, AdminError> {
+        Ok(self
+            .status()
+            .await?
+            .proxies
+            .into_iter()
+            .map(|p| ProxyView {
+                instance: p.instance,
+                connected: p.connected,
+                report: p.certificate.map(|c| CertView {
+                    serial: c.leaf_serial,
+                    not_after_unix: c.leaf_not_after_unix,
+                    issuer: c.issuer_fingerprint,
+                    bundle: c.bundle_fingerprints,
+                }),
+            })
+            .collect())
+    }
+
+    /// Makes the control plane re-read the CA from the state dir and push it to every proxy.
+    pub async fn reload_ca(&mut self) -> Result<pb::ReloadCaResponse, AdminError> {
+        let req = authed(pb::ReloadCaRequest {}, &self.token);
+        match self.client.reload_ca(req).await {
+            Ok(r) => Ok(r.into_inner()),
             Err(s) => Err(self.map(s)),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 use tonic::transport::Channel;
@@ -111,28 +111,55 @@ impl Agent {
 
     /// Keeps `current` holding a valid leaf: renews at 70% of the remaining lifetime (floor
     /// 10 s, jittered), retries with backoff on failure, and never installs a leaf that
-    /// failed verification. Runs until `current` has no receivers.
-    pub async fn renew_forever(self, current: watch::Sender<Arc<WorkloadIdentity>>) {
-        let mut delay = renew_delay(current.borrow().not_after, SystemTime::now());
+    /// failed verification. Renews at once when `issuer` (the fingerprint the control plane
+    /// signs with now) names another issuer than the current leaf's: forced renewal during
+    /// rotation. Runs until `current` has no receivers.
+    pub async fn renew_forever(
+        self,
+        current: watch::Sender<Arc<WorkloadIdentity>>,
+        mut issuer: watch::Receiver<String>,
+    ) {
+        let mut due = Instant::now() + renew_delay(current.borrow().not_after, SystemTime::now());
         let mut backoff = Backoff::default();
+        let mut issuer_open = true;
         loop {
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                _ = tokio::time::sleep_until(due.into()) => {}
+                changed = issuer.changed(), if issuer_open => {
+                    issuer_open = changed.is_ok();
+                    let wanted = issuer.borrow_and_update().clone();
+                    if wanted.is_empty() || wanted == current.borrow().issuer_fingerprint() {
+                        continue;
+                    }
+                    tracing::info!(issuer = %wanted, "the control plane signs with a new issuer; renewing now");
+                }
+            }
             if current.is_closed() {
                 return;
             }
             match self.certify().await {
                 Ok(identity) => {
                     tracing::info!(serial = %identity.serial, "renewed workload certificate");
-                    delay = renew_delay(identity.not_after, SystemTime::now());
+                    due = Instant::now() + renew_delay(identity.not_after, SystemTime::now());
                     backoff.reset();
                     current.send_replace(Arc::new(identity));
                 }
                 Err(e) => {
-                    delay = backoff.next_delay();
+                    let delay = backoff.next_delay();
+                    due = Instant::now() + delay;
                     tracing::warn!(error = %e, retry_in = ?delay, "certificate renewal failed; keeping the current one");
                 }
             }
         }
+    }
+
+    /// Tells the control plane what this proxy serves with now.
+    pub async fn report(&self, report: pb::CertificateReport) -> Result<(), AgentError> {
+        let mut client = pb::discovery_client::DiscoveryClient::new(self.channel.clone());
+        client
+            .report_certificate(authed(report, &self.token))
+            .await?;
+        Ok(())
     }
 
     /// Follows the watch stream forever: each config is handed to `apply`, and the result is

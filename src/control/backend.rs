@@ -167,6 +167,8 @@ impl Backend for LocalBackend {
             service: me.service.clone(),
             instance_version: me.version.clone().unwrap_or_default(),
             upstreams,
+            // The control plane fills in the CA it serves (backends know nothing of it).
+            ..Default::default()
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::Stream;
@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status};
 use super::backend::{Backend, Workload, check_split};
 use super::split::SplitWeights;
 use crate::identity::ca::SigningCa;
+use crate::identity::store::CaStore;
 use crate::identity::{SpiffeId, pem};
 use crate::proto::control as pb;
 
@@ -37,8 +38,10 @@ impl std::fmt::Debug for ControlPlane {
 
 struct Inner {
     backend: Arc<dyn Backend>,
-    issuer: SigningCa,
-    bundle_pem: String,
+    /// Replaced as a whole by `ReloadCa`; a Certify in flight keeps the one it started with.
+    ca: Mutex<Arc<CaMaterial>>,
+    /// Where `ReloadCa` reads the CA from (`None`: the CA is fixed for this process).
+    ca_store: OnceLock<CaStore>,
     leaf_lifetime: Duration,
     splits: Mutex<BTreeMap<String, SplitWeights>>,
     version: watch::Sender<u64>,
@@ -53,6 +56,34 @@ struct ProxyState {
     last_error: String,
     leaf_serial: String,
     leaf_not_after: i64,
+    certificate: Option<pb::CertificateReport>,
+}
+
+/// The CA the control plane signs with and the bundle it pushes, with their fingerprints.
+struct CaMaterial {
+    issuer: SigningCa,
+    bundle_pem: String,
+    issuer_fingerprint: String,
+    bundle_fingerprints: Vec<String>,
+}
+
+impl CaMaterial {
+    fn new(issuer: SigningCa, bundle_pem: String) -> Self {
+        // Both were parsed already (SigningCa::from_pem, the store); an unparsable bundle
+        // yields no fingerprints and is rejected by every proxy, never silently trusted.
+        let issuer_fingerprint = pem::first_cert(&issuer.cert_pem)
+            .map(|der| pem::fingerprint(&der))
+            .unwrap_or_default();
+        let bundle_fingerprints = pem::certs(&bundle_pem)
+            .map(|ders| ders.iter().map(|d| pem::fingerprint(d)).collect())
+            .unwrap_or_default();
+        CaMaterial {
+            issuer,
+            bundle_pem,
+            issuer_fingerprint,
+            bundle_fingerprints,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -76,8 +107,8 @@ impl ControlPlane {
         ControlPlane {
             inner: Arc::new(Inner {
                 backend,
-                issuer,
-                bundle_pem,
+                ca: Mutex::new(Arc::new(CaMaterial::new(issuer, bundle_pem))),
+                ca_store: OnceLock::new(),
                 leaf_lifetime,
                 splits: Mutex::new(splits),
                 version,
@@ -85,6 +116,27 @@ impl ControlPlane {
                 buckets: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// Lets `Admin.ReloadCa` re-read the issuer and bundle from `store` (the state dir stays
+    /// the single source of truth; the CLI writes it, the control plane follows).
+    /// Set once, at start-up; a second call keeps the first store.
+    pub fn reloads_from(self, store: CaStore) -> Self {
+        let _ = self.inner.ca_store.set(store);
+        self
+    }
+
+    fn ca(&self) -> Arc<CaMaterial> {
+        lock(&self.inner.ca).clone()
+    }
+
+    fn bump_version(&self) -> u64 {
+        let mut version = 0;
+        self.inner.version.send_modify(|v| {
+            *v += 1;
+            version = *v;
+        });
+        version
     }
 
     fn attest<T>(&self, req: &Request<T>) -> Result<Workload, Status> {
@@ -124,7 +176,12 @@ impl ControlPlane {
 
     fn config_for(&self, who: &Workload, version: u64) -> pb::ProxyConfig {
         let splits = lock(&self.inner.splits);
-        self.inner.backend.proxy_config(who, &splits, version)
+        let mut config = self.inner.backend.proxy_config(who, &splits, version);
+        drop(splits);
+        let ca = self.ca();
+        config.trust_bundle_pem = ca.bundle_pem.clone();
+        config.issuer_fingerprint = ca.issuer_fingerprint.clone();
+        config
     }
 }
 
@@ -166,8 +223,8 @@ impl pb::identity_server::Identity for ControlPlane {
             .spiffe_id
             .parse()
             .map_err(|e| Status::internal(format!("{e}")))?;
-        let leaf = self
-            .inner
+        let ca = self.ca();
+        let leaf = ca
             .issuer
             .sign_csr(&id, &req.csr_pem, self.inner.leaf_lifetime)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
@@ -181,8 +238,8 @@ impl pb::identity_server::Identity for ControlPlane {
         }
         tracing::info!(instance = %who.instance, id = %who.spiffe_id, "issued leaf");
         Ok(Response::new(pb::CertifyResponse {
-            certificate_chain_pem: format!("{leaf}{}", self.inner.issuer.cert_pem),
-            trust_bundle_pem: self.inner.bundle_pem.clone(),
+            certificate_chain_pem: format!("{leaf}{}", ca.issuer.cert_pem),
+            trust_bundle_pem: ca.bundle_pem.clone(),
         }))
     }
 }
@@ -252,6 +309,20 @@ impl pb::discovery_server::Discovery for ControlPlane {
         }
         Ok(Response::new(pb::AckResponse {}))
     }
+
+    async fn report_certificate(
+        &self,
+        req: Request<pb::CertificateReport>,
+    ) -> Result<Response<pb::AckResponse>, Status> {
+        let who = self.attest(&req)?;
+        let report = req.into_inner();
+        tracing::debug!(instance = %who.instance, serial = %report.leaf_serial, "certificate report");
+        lock(&self.inner.proxies)
+            .entry(who.instance)
+            .or_default()
+            .certificate = Some(report);
+        Ok(Response::new(pb::AckResponse {}))
+    }
 }
 
 #[tonic::async_trait]
@@ -279,6 +350,7 @@ impl pb::admin_server::Admin for ControlPlane {
                     last_error: st.last_error,
                     leaf_serial: st.leaf_serial,
                     leaf_not_after_unix: st.leaf_not_after,
+                    certificate: st.certificate,
                 }
             })
             .collect();
@@ -306,12 +378,35 @@ impl pb::admin_server::Admin for ControlPlane {
             .map_err(|e| Status::internal(format!("persisting splits: {e}")))?;
         *splits = next;
         drop(splits);
-        let mut version = 0;
-        self.inner.version.send_modify(|v| {
-            *v += 1;
-            version = *v;
-        });
+        let version = self.bump_version();
         tracing::info!(service = %req.service, version, "split updated");
         Ok(Response::new(pb::SetSplitResponse { version }))
+    }
+
+    async fn reload_ca(
+        &self,
+        req: Request<pb::ReloadCaRequest>,
+    ) -> Result<Response<pb::ReloadCaResponse>, Status> {
+        self.admin(&req)?;
+        let store = self.inner.ca_store.get().ok_or_else(|| {
+            Status::failed_precondition("this control plane has no CA directory to reload from")
+        })?;
+        let load = || -> Result<CaMaterial, crate::identity::IdentityError> {
+            Ok(CaMaterial::new(store.issuer()?, store.bundle_pem()?))
+        };
+        let ca =
+            load().map_err(|e| Status::failed_precondition(format!("reloading the CA: {e}")))?;
+        let response = pb::ReloadCaResponse {
+            version: 0,
+            issuer_fingerprint: ca.issuer_fingerprint.clone(),
+            bundle_fingerprints: ca.bundle_fingerprints.clone(),
+        };
+        *lock(&self.inner.ca) = Arc::new(ca);
+        let version = self.bump_version();
+        tracing::info!(version, issuer = %response.issuer_fingerprint, anchors = response.bundle_fingerprints.len(), "reloaded the CA");
+        Ok(Response::new(pb::ReloadCaResponse {
+            version,
+            ..response
+        }))
     }
 }

@@ -1,7 +1,9 @@
 //! Mesh identity: SPIFFE IDs, the CA (anchor → issuer → leaf), X.509-SVID rules and verification.
 
 pub mod ca;
+pub mod checks;
 pub mod pem;
+pub mod rotation;
 pub mod spiffe;
 pub mod store;
 pub mod svid;

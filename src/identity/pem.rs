@@ -19,6 +19,23 @@ pub fn certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, IdentityError> {
     Ok(certs)
 }
 
+/// Each CERTIFICATE block of a PEM text as its own PEM text (other blocks are skipped).
+pub fn cert_blocks(pem: &str) -> Vec<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut out = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(len) = rest[start..].find(END) else {
+            break;
+        };
+        let end = start + len + END.len();
+        out.push(format!("{}\n", &rest[start..end]));
+        rest = &rest[end..];
+    }
+    out
+}
+
 /// The first certificate in a PEM text.
 pub fn first_cert(pem: &str) -> Result<CertificateDer<'static>, IdentityError> {
     certs(pem)?

@@ -279,3 +279,32 @@ fn workload_identity_checks_key_and_leaf_belong_together() {
     // Debug output never shows key material.
     assert!(!format!("{ok:?}").contains("PRIVATE"));
 }
+
+#[test]
+fn a_bundle_with_two_anchors_trusts_both_chains_and_a_bundle_must_keep_the_own_leaf_valid() {
+    // Both anchors (and both issuers) carry the same names, as during a real rotation.
+    let (old, new) = (TestCa::new(), TestCa::new());
+    let both =
+        TrustBundle::from_ders([old.bundle.certificates(), new.bundle.certificates()].concat())
+            .unwrap();
+    assert_eq!(both.fingerprints().len(), 2);
+    for ca in [&old, &new] {
+        let (chain, _) = ca.leaf(|_| {});
+        for usage in [Usage::Client, Usage::Server] {
+            both.verify(&chain[0], &chain[1..], usage, UnixTime::now())
+                .unwrap();
+        }
+    }
+
+    let (_, full, key) = old.leaf_with_pem(|_| {});
+    let me = WorkloadIdentity::from_parts(&full, &key, old.bundle.clone()).unwrap();
+    assert_eq!(
+        me.issuer_fingerprint(),
+        pem::fingerprint(&pem::first_cert(&old.issuer.cert_pem).unwrap())
+    );
+    let widened = me.with_bundle(Arc::new(both)).unwrap();
+    assert_eq!(widened.serial, me.serial);
+    assert_eq!(widened.bundle.fingerprints().len(), 2);
+    // Dropping the anchor our own leaf chains to is refused.
+    assert!(me.with_bundle(new.bundle.clone()).is_err());
+}

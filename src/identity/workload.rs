@@ -79,6 +79,30 @@ impl WorkloadIdentity {
         })
     }
 
+    /// The same leaf and key trusting `bundle` instead: refused unless the leaf still chains
+    /// to it (a bundle that would orphan the proxy's own leaf is never installed).
+    pub fn with_bundle(&self, bundle: Arc<TrustBundle>) -> Result<Self, IdentityError> {
+        let now = UnixTime::now();
+        bundle.verify(&self.chain[0], &self.chain[1..], Usage::Server, now)?;
+        bundle.verify(&self.chain[0], &self.chain[1..], Usage::Client, now)?;
+        Ok(WorkloadIdentity {
+            id: self.id.clone(),
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+            bundle,
+            not_after: self.not_after,
+            serial: self.serial.clone(),
+        })
+    }
+
+    /// SHA-256 fingerprint of the issuer certificate in the chain (empty for a chain of one).
+    pub fn issuer_fingerprint(&self) -> String {
+        self.chain
+            .get(1)
+            .map(|d| pem::fingerprint(d))
+            .unwrap_or_default()
+    }
+
     /// Inbound TLS: TLS 1.3 only, a client certificate from the mesh is mandatory.
     pub fn server_config(&self, alpn: &[&[u8]]) -> Result<ServerConfig, IdentityError> {
         let mut config = ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])

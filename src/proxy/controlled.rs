@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use ::http::uri::Authority;
 use arc_swap::ArcSwap;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use super::config::{InboundConfig, Limits, UpstreamProtocol};
 use super::drain::{Drain, DrainWatch};
@@ -27,11 +27,13 @@ use super::route::Route;
 use super::tls::TlsStore;
 use super::{ProxyError, Shared, admin, bind, http, local, wait_for_signal};
 use crate::control::agent::Agent;
-use crate::identity::{SpiffeId, WorkloadIdentity};
+use crate::identity::{SpiffeId, TrustBundle, WorkloadIdentity};
 use crate::proto::control as pb;
 
 /// How long to wait between attempts to get the first certificate.
 pub const CERTIFY_RETRY: Duration = Duration::from_millis(200);
+/// How long to wait before re-sending a certificate report the control plane did not take.
+pub const REPORT_RETRY: Duration = Duration::from_millis(500);
 
 /// A control-plane-driven proxy's start-up settings.
 #[derive(Debug, Clone)]
@@ -75,8 +77,20 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         }
     })?);
     let (current, renewed) = watch::channel(identity);
-    tokio::spawn(agent.clone().renew_forever(current));
-    tokio::spawn(install_renewals(renewed, tls.clone(), metrics.clone()));
+    let (wanted_issuer, issuer_watch) = watch::channel(String::new());
+    let report_now = Arc::new(Notify::new());
+    tokio::spawn(agent.clone().renew_forever(current, issuer_watch));
+    tokio::spawn(install_renewals(
+        renewed,
+        tls.clone(),
+        metrics.clone(),
+        report_now.clone(),
+    ));
+    tokio::spawn(report_forever(
+        agent.clone(),
+        tls.clone(),
+        report_now.clone(),
+    ));
 
     let shared = Arc::new(Shared {
         http1: http::http1_server(&config.limits),
@@ -116,7 +130,14 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     };
     let configured = ready.clone();
     tokio::spawn(agent.watch_forever(move |cfg| {
+        apply_trust(&upstreams.shared.tls, &cfg)?;
         upstreams.apply(&cfg)?;
+        if !cfg.issuer_fingerprint.is_empty() {
+            wanted_issuer.send_replace(cfg.issuer_fingerprint.clone());
+        }
+        // Every config (the first after each reconnect included) re-reports the certificate
+        // state, so a restarted control plane learns it again.
+        report_now.notify_one();
         configured.store(true, Ordering::Relaxed);
         Ok(())
     }));
@@ -153,10 +174,49 @@ async fn first_certificate(agent: &Agent) -> WorkloadIdentity {
     }
 }
 
+/// Installs the trust bundle a config carries (an empty one keeps the current bundle).
+fn apply_trust(tls: &TlsStore, cfg: &pb::ProxyConfig) -> Result<(), String> {
+    if cfg.trust_bundle_pem.is_empty() {
+        return Ok(());
+    }
+    let bundle =
+        TrustBundle::from_pem(&cfg.trust_bundle_pem).map_err(|e| format!("trust bundle: {e}"))?;
+    match tls.install_bundle(Arc::new(bundle)) {
+        Ok(true) => {
+            tracing::info!(version = cfg.version, "installed a new trust bundle");
+            Ok(())
+        }
+        Ok(false) => Ok(()),
+        Err(e) => Err(format!("trust bundle refused: {e}")),
+    }
+}
+
+/// Reports the certificate state whenever `report_now` fires; a failed report is retried
+/// after `REPORT_RETRY` (rotation waits on these reports), always with the state current then.
+async fn report_forever(agent: Agent, tls: Arc<TlsStore>, report_now: Arc<Notify>) {
+    loop {
+        report_now.notified().await;
+        let configs = tls.current();
+        let identity = configs.identity();
+        let report = pb::CertificateReport {
+            leaf_serial: identity.serial.clone(),
+            leaf_not_after_unix: crate::identity::pem::unix_seconds(identity.not_after),
+            issuer_fingerprint: identity.issuer_fingerprint(),
+            bundle_fingerprints: identity.bundle.fingerprints(),
+        };
+        if let Err(e) = agent.report(report).await {
+            tracing::debug!(error = %e, retry_in = ?REPORT_RETRY, "certificate report failed");
+            tokio::time::sleep(REPORT_RETRY).await;
+            report_now.notify_one();
+        }
+    }
+}
+
 async fn install_renewals(
     mut renewed: watch::Receiver<Arc<WorkloadIdentity>>,
     tls: Arc<TlsStore>,
     metrics: Arc<Metrics>,
+    report_now: Arc<Notify>,
 ) {
     while renewed.changed().await.is_ok() {
         let identity = renewed.borrow_and_update().clone();
@@ -165,6 +225,7 @@ async fn install_renewals(
             Ok(_) => {
                 metrics.reload(true);
                 metrics.cert_expires(not_after);
+                report_now.notify_one();
             }
             Err(e) => {
                 metrics.reload(false);

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use rustls::{ClientConfig, ServerConfig};
 
-use crate::identity::{IdentityError, SpiffeId, WorkloadIdentity};
+use crate::identity::{IdentityError, SpiffeId, TrustBundle, WorkloadIdentity};
 
 /// ALPN for HTTP between proxies: every HTTP request (HTTP/1 or HTTP/2 from the app) rides
 /// one multiplexed HTTP/2 connection per peer.
@@ -53,8 +53,10 @@ pub struct TlsStore {
     /// certificate.
     dir: Option<PathBuf>,
     current: ArcSwap<TlsConfigs>,
-    /// Serialises rebuilds, so a renewal and a peer update never overwrite each other.
-    rebuild: Mutex<()>,
+    /// Serialises rebuilds, so a renewal, a bundle push and a peer update never overwrite
+    /// each other. Holds the bundle the control plane pushed last: it wins over the one that
+    /// came with a renewed leaf, whichever arrives first.
+    rebuild: Mutex<Option<Arc<TrustBundle>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +77,7 @@ impl TlsStore {
         Ok(TlsStore {
             dir: Some(dir.to_path_buf()),
             current: ArcSwap::from_pointee(configs),
-            rebuild: Mutex::new(()),
+            rebuild: Mutex::new(None),
         })
     }
 
@@ -85,7 +87,7 @@ impl TlsStore {
         Ok(TlsStore {
             dir: None,
             current: ArcSwap::from_pointee(configs),
-            rebuild: Mutex::new(()),
+            rebuild: Mutex::new(None),
         })
     }
 
@@ -106,7 +108,7 @@ impl TlsStore {
 
     /// Swaps in a new (verified) identity for the same workload; new handshakes use it.
     pub fn install(&self, identity: Arc<WorkloadIdentity>) -> Result<Arc<TlsConfigs>, ReloadError> {
-        let _guard = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
+        let pushed = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.current.load();
         if identity.id != current.id {
             return Err(ReloadError::IdentityChanged {
@@ -114,9 +116,35 @@ impl TlsStore {
                 got: identity.id.clone(),
             });
         }
+        let identity = match pushed.as_ref() {
+            Some(bundle) if bundle.fingerprints() != identity.bundle.fingerprints() => {
+                // A leaf from a chain the pushed bundle does not know yet keeps its own.
+                identity
+                    .with_bundle(bundle.clone())
+                    .map(Arc::new)
+                    .unwrap_or(identity)
+            }
+            _ => identity,
+        };
         let configs = Arc::new(build(identity, current.peers.keys())?);
         self.current.store(configs.clone());
         Ok(configs)
+    }
+
+    /// Trusts `bundle` from now on (new handshakes; open connections keep going). Refused,
+    /// changing nothing, when the current leaf does not chain to it.
+    pub fn install_bundle(&self, bundle: Arc<TrustBundle>) -> Result<bool, ReloadError> {
+        let mut pushed = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.current.load_full();
+        if current.identity.bundle.fingerprints() == bundle.fingerprints() {
+            *pushed = Some(bundle);
+            return Ok(false);
+        }
+        let identity = Arc::new(current.identity.with_bundle(bundle.clone())?);
+        self.current
+            .store(Arc::new(build(identity, current.peers.keys())?));
+        *pushed = Some(bundle);
+        Ok(true)
     }
 
     /// Makes sure client configs exist for every identity in `peers` (config updates from
@@ -142,6 +170,11 @@ impl TlsStore {
 }
 
 impl TlsConfigs {
+    /// The identity these configs were built from (leaf chain and trust bundle).
+    pub fn identity(&self) -> &Arc<WorkloadIdentity> {
+        &self.identity
+    }
+
     /// The client config for dialing a peer that must be `expected`; `None` if the peer was
     /// never configured.
     pub fn client(&self, expected: &SpiffeId, protocol: PeerProtocol) -> Option<Arc<ClientConfig>> {

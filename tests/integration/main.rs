@@ -2,8 +2,10 @@
 //! sockets and TLS.
 
 mod certs;
+mod check;
 mod cli;
 mod demo_app;
+mod external_issuer;
 mod mesh;
 mod proxy;
 mod proxy_support;

@@ -547,3 +547,5 @@ fn detach_and_down() {
         .assert()
         .code(1);
 }
+
+mod rotation;

@@ -1,0 +1,148 @@
+//! `meshctl check`: the local mesh's certificate health as a list of √ ‼ × checks, each with
+//! a hint; exit 1 when one fails.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use super::Context;
+use crate::control::admin::{AdminError, MeshAdmin};
+use crate::control::plan::PlanError;
+use crate::exit::{CliError, CliResult, code};
+use crate::identity::checks::{self, Facts, Outcome, Severity};
+use crate::identity::pem;
+use crate::identity::rotation::{Checkpoint, ProxyView};
+use crate::identity::store::CaStore;
+use crate::output::color;
+
+const CHECK_HELP: &str = "\
+Warnings: trust anchor or issuer expiring within 60 days, an unfinished anchor rotation.
+Errors: anything expiring within 7 days or expired, an issuer that does not chain to the
+bundle, a proxy that never reported its leaf or holds a stale trust bundle.
+
+Exit codes:
+  0  no check reached --fail-on
+  1  a check reached --fail-on (error by default), or the checks could not run
+  2  usage error";
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = CHECK_HELP)]
+pub struct Args {
+    /// Exit 1 when a check reaches this severity
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    fail_on: FailOn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FailOn {
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    checks: Vec<Outcome>,
+    status: Severity,
+}
+
+pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
+    let state = crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).ok_or_else(|| {
+        CliError::from(anyhow::anyhow!(
+            "no state directory: no .meshctl/ in {} or above (run `meshctl certs init`)",
+            ctx.cwd.display()
+        ))
+    })?;
+    let facts = gather(&state)?;
+    let outcomes = checks::run_all(&facts);
+    let status = outcomes
+        .iter()
+        .map(|o| o.status)
+        .max()
+        .unwrap_or(Severity::Ok);
+    let report = Report {
+        checks: outcomes,
+        status,
+    };
+    if ctx.global.output.is_structured() {
+        crate::output::render(ctx.out, ctx.global.output, &report, |_| {
+            crate::output::table(["-"])
+        })?;
+    } else {
+        render(ctx.out, &report)?;
+    }
+    let threshold = match args.fail_on {
+        FailOn::Warning => Severity::Warning,
+        FailOn::Error => Severity::Error,
+    };
+    if status >= threshold {
+        return Err(CliError::silent(code::FAILURE));
+    }
+    Ok(())
+}
+
+fn gather(state: &Path) -> anyhow::Result<Facts> {
+    let store = CaStore::new(state);
+    let not_after = |text: String| -> anyhow::Result<i64> {
+        Ok(pem::unix_seconds(pem::not_after(&pem::first_cert(&text)?)?))
+    };
+    Ok(Facts {
+        now_unix: pem::unix_seconds(SystemTime::now()),
+        anchor_not_after_unix: not_after(store.anchor_pem()?).context("the trust anchor")?,
+        issuer_not_after_unix: not_after(store.issuer_pem()?).context("the issuer")?,
+        // An issuer too close to expiry to sign even the probe does not chain usefully.
+        issuer_chains_to_bundle: store.issuer_chains_to_bundle().unwrap_or(false),
+        bundle: store.bundle_fingerprints()?,
+        proxies: mesh_proxies(state)?,
+        rotation_in_progress: Checkpoint::path(state).exists(),
+    })
+}
+
+/// Every proxy's reported certificate state, or `None` when no mesh runs from `state`.
+pub(super) fn mesh_proxies(state: &Path) -> anyhow::Result<Option<Vec<ProxyView>>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // The admin channel spawns its connection task: it must be opened inside the runtime.
+    runtime.block_on(async {
+        let mut admin = match MeshAdmin::open(state) {
+            Ok(admin) => admin,
+            Err(AdminError::Plan(PlanError::NotRunning(_))) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Some(admin.proxy_views().await?))
+    })
+}
+
+fn render(out: &mut dyn std::io::Write, report: &Report) -> std::io::Result<()> {
+    let mut category = "";
+    for o in &report.checks {
+        if o.category != category {
+            if !category.is_empty() {
+                writeln!(out)?;
+            }
+            category = o.category;
+            writeln!(out, "{category}\n{}", "-".repeat(category.len()))?;
+        }
+        let mark = match o.status {
+            Severity::Ok => color::ok("√"),
+            Severity::Warning => color::warn("‼"),
+            Severity::Error => color::bad("×"),
+        };
+        if o.detail.is_empty() {
+            writeln!(out, "{mark} {}", o.description)?;
+        } else {
+            writeln!(out, "{mark} {} ({})", o.description, o.detail)?;
+        }
+        if !o.hint.is_empty() {
+            writeln!(out, "    hint: {}", o.hint)?;
+        }
+    }
+    let summary = match report.status {
+        Severity::Ok => color::ok("√"),
+        Severity::Warning => color::warn("‼"),
+        Severity::Error => color::bad("×"),
+    };
+    writeln!(out, "\nStatus check results are {summary}")
+}

@@ -1,0 +1,494 @@
+//! `meshctl certs rotate issuer|anchor`: zero-downtime CA rotation, each step gated on what
+//! the proxies report to the control plane.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use super::Context;
+use crate::control::admin::{AdminError, MeshAdmin};
+use crate::control::plan::PlanError;
+use crate::duration::HumanDuration;
+use crate::exit::{CliError, CliResult, code};
+use crate::identity::rotation::{self, Checkpoint, Pending, ProxyView, Step};
+use crate::identity::store::CaStore;
+
+/// How often the proxies' reported state is polled while a step waits.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// Margin kept between a new issuer's expiry and its anchor's (the cap is computed first).
+pub const ISSUER_EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+
+/// `rotate issuer` runs two steps: new-issuer, await-leaves.
+const ISSUER_STEPS: usize = 2;
+
+const ROTATE_HELP: &str = "\
+Exit codes:
+  0  rotation complete (or, with --dry-run, the plan printed; with --until, stopped there)
+  1  failure (no CA, unreadable files, control plane error, no rotation to resume)
+  2  usage error
+  4  a step could not complete within --timeout, or its gate refused it (a proxy never
+     reported, or still serves the old chain); every such proxy is named on stderr and
+     nothing was dropped: fix it and run the command again with --resume (anchor)
+
+With -o json, progress is NDJSON on stdout: one object per event
+  {\"event\":\"step\"|\"waiting\"|\"step-done\"|\"done\"|\"plan\", \"step\":…, …}";
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    target: Target,
+}
+
+#[derive(Debug, Subcommand)]
+enum Target {
+    /// New issuer under the current anchor; every proxy renews its leaf from it at once
+    #[command(after_help = ROTATE_HELP)]
+    Issuer(IssuerArgs),
+    /// New trust anchor: add it, re-issue every leaf under it, drop the old one (resumable)
+    #[command(after_help = ROTATE_HELP)]
+    Anchor(AnchorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct WaitArgs {
+    /// How long each waiting step may take before the rotation stops (exit 4)
+    #[arg(long, default_value = "5m", allow_hyphen_values = true)]
+    timeout: HumanDuration,
+    /// Lifetime of the new issuer (capped at what is left of its anchor)
+    #[arg(long, default_value = "90d", allow_hyphen_values = true)]
+    issuer_lifetime: HumanDuration,
+}
+
+#[derive(Debug, clap::Args)]
+struct IssuerArgs {
+    #[command(flatten)]
+    wait: WaitArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct AnchorArgs {
+    #[command(flatten)]
+    wait: WaitArgs,
+    /// Lifetime of the new trust anchor
+    #[arg(long, default_value = "365d", allow_hyphen_values = true)]
+    anchor_lifetime: HumanDuration,
+    /// Print the steps that would run (from the checkpoint with --resume) and change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Continue the interrupted rotation from its checkpoint (.meshctl/rotation.json)
+    #[arg(long)]
+    resume: bool,
+    /// Stop after this step and continue later with --resume: add-anchor, await-bundle,
+    /// new-issuer, await-leaves or drop-anchor
+    #[arg(long, value_name = "STEP")]
+    until: Option<Step>,
+}
+
+/// One NDJSON progress event.
+#[derive(Debug, Serialize)]
+struct Event<'a> {
+    event: &'a str,
+    step: &'a str,
+    index: usize,
+    total: usize,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    description: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pending: &'a [Pending],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    anchor: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer: Option<&'a str>,
+}
+
+pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
+    let state = crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).ok_or_else(|| {
+        CliError::from(anyhow::anyhow!(
+            "no state directory: no .meshctl/ in {} or above (run `meshctl certs init`)",
+            ctx.cwd.display()
+        ))
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match args.target {
+            Target::Issuer(a) => rotate_issuer(ctx, &state, a).await,
+            Target::Anchor(a) => rotate_anchor(ctx, &state, a).await,
+        }
+    })
+}
+
+async fn rotate_issuer(ctx: &mut Context<'_>, state: &Path, a: IssuerArgs) -> CliResult {
+    if let Some(cp) = Checkpoint::load(state).map_err(anyhow::Error::new)? {
+        return Err(anyhow::anyhow!(
+            "an anchor rotation is in progress (next step {}): finish it first with `meshctl certs rotate anchor --resume`",
+            cp.step.name()
+        )
+        .into());
+    }
+    let mut driver = Driver::open(ctx, state, &a.wait, ISSUER_STEPS)?;
+    driver.started(
+        Step::NewIssuer,
+        0,
+        "create a new issuer under the current anchor",
+    )?;
+    let anchor = driver.store.anchor().context("loading the trust anchor")?;
+    let issuer = driver
+        .store
+        .replace_issuer(&anchor, issuer_lifetime(&anchor, &a.wait))
+        .context("creating the new issuer")?;
+    driver.reload().await?;
+    driver.completed(Step::NewIssuer, 0)?;
+    driver.started(Step::AwaitLeaves, 1, Step::AwaitLeaves.describe())?;
+    driver
+        .wait(Step::AwaitLeaves, 1, |views| {
+            Ok(rotation::leaves_pending(views, &issuer))
+        })
+        .await?;
+    driver.completed(Step::AwaitLeaves, 1)?;
+    let anchor = driver
+        .store
+        .anchor_fingerprint()
+        .context("loading the trust anchor")?;
+    driver.finish(&anchor, &issuer)
+}
+
+async fn rotate_anchor(ctx: &mut Context<'_>, state: &Path, a: AnchorArgs) -> CliResult {
+    let store = CaStore::new(state);
+    let mut cp = match (
+        Checkpoint::load(state).map_err(anyhow::Error::new)?,
+        a.resume,
+    ) {
+        (Some(cp), true) => cp,
+        (Some(cp), false) => {
+            return Err(anyhow::anyhow!(
+                "an anchor rotation is in progress (next step {}): continue it with --resume",
+                cp.step.name()
+            )
+            .into());
+        }
+        (None, true) => return Err(anyhow::anyhow!("no anchor rotation to resume").into()),
+        (None, false) => Checkpoint::start(
+            store
+                .anchor_fingerprint()
+                .context("loading the trust anchor")?,
+        ),
+    };
+    if a.dry_run {
+        return print_plan(ctx, cp.step);
+    }
+    let mut driver = Driver::open(ctx, state, &a.wait, Step::ALL.len())?;
+    while cp.step != Step::Done {
+        let step = cp.step;
+        driver.started(step, step.index(), step.describe())?;
+        match step {
+            Step::AddAnchor => {
+                let fp = driver
+                    .store
+                    .stage_next_anchor(a.anchor_lifetime.0)
+                    .context("creating the new trust anchor")?;
+                cp.new_anchor = Some(fp);
+                driver.reload().await?;
+            }
+            Step::NewIssuer => {
+                driver.gate(&cp, step).await?;
+                let next = driver
+                    .store
+                    .next_anchor()
+                    .context("loading the new trust anchor")?
+                    .ok_or(rotation::RotationError::Incomplete("anchor file"))
+                    .map_err(anyhow::Error::new)?;
+                let fp = driver
+                    .store
+                    .replace_issuer(&next, issuer_lifetime(&next, &a.wait))
+                    .context("creating the issuer under the new anchor")?;
+                cp.new_issuer = Some(fp);
+                driver.reload().await?;
+            }
+            Step::DropAnchor => {
+                driver.gate(&cp, step).await?;
+                driver
+                    .store
+                    .promote_next_anchor()
+                    .context("dropping the old anchor")?;
+                driver.reload().await?;
+            }
+            Step::AwaitBundle | Step::AwaitLeaves | Step::AwaitDropped => {
+                let gate = cp.clone();
+                driver
+                    .wait(step, step.index(), |views| gate.pending(step, views))
+                    .await?;
+            }
+            Step::Done => {}
+        }
+        cp.step = step.next();
+        cp.save(state).map_err(anyhow::Error::new)?;
+        driver.completed(step, step.index())?;
+        if a.until == Some(step) && cp.step != Step::Done {
+            driver.bar.finish_and_clear();
+            writeln!(
+                driver.out,
+                "stopped after {}; continue with `meshctl certs rotate anchor --resume`",
+                step.name()
+            )?;
+            return Ok(());
+        }
+    }
+    let anchor = cp.new_anchor.unwrap_or_default();
+    let issuer = cp.new_issuer.unwrap_or_default();
+    driver.finish(&anchor, &issuer)
+}
+
+fn issuer_lifetime(signer: &crate::identity::ca::SigningCa, wait: &WaitArgs) -> Duration {
+    let left = signer
+        .not_after()
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    wait.issuer_lifetime
+        .0
+        .min(left.saturating_sub(ISSUER_EXPIRY_MARGIN))
+}
+
+fn print_plan(ctx: &mut Context<'_>, from: Step) -> CliResult {
+    let total = Step::ALL.len();
+    for step in Step::ALL.into_iter().skip(from.index()) {
+        if ctx.global.output.is_structured() {
+            crate::output::json_line(
+                ctx.out,
+                &Event {
+                    event: "plan",
+                    step: step.name(),
+                    index: step.index() + 1,
+                    total,
+                    description: step.describe(),
+                    pending: &[],
+                    anchor: None,
+                    issuer: None,
+                },
+            )?;
+        } else {
+            writeln!(
+                ctx.out,
+                "{}/{total} {:<14} {}",
+                step.index() + 1,
+                step.name(),
+                step.describe()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs steps against the state dir and the running mesh (if any), reporting progress.
+struct Driver<'a> {
+    out: &'a mut dyn Write,
+    json: bool,
+    bar: ProgressBar,
+    store: CaStore,
+    /// `None` when no mesh runs: there is no proxy to wait for, only files to change.
+    admin: Option<MeshAdmin>,
+    timeout: Duration,
+    /// Steps in this rotation (for `index/total`).
+    total: usize,
+}
+
+impl<'a> Driver<'a> {
+    fn open(
+        ctx: &'a mut Context<'_>,
+        state: &Path,
+        wait: &WaitArgs,
+        total: usize,
+    ) -> Result<Self, CliError> {
+        let admin = match MeshAdmin::open(state) {
+            Ok(admin) => Some(admin),
+            Err(AdminError::Plan(PlanError::NotRunning(_))) => None,
+            Err(e) => return Err(anyhow::Error::new(e).into()),
+        };
+        let json = ctx.global.output.is_structured();
+        let bar = if !json && std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{bar:24}] {pos}/{len} {msg}")
+                    .map_err(anyhow::Error::new)?
+                    .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        Ok(Driver {
+            out: ctx.out,
+            json,
+            bar,
+            store: CaStore::new(state),
+            admin,
+            timeout: wait.timeout.0,
+            total,
+        })
+    }
+
+    /// One NDJSON event (only with `-o json`); `index` counts from 0.
+    fn event(
+        &mut self,
+        event: &str,
+        step: Step,
+        index: usize,
+        description: &str,
+        pending: &[Pending],
+    ) -> std::io::Result<()> {
+        if !self.json {
+            return Ok(());
+        }
+        crate::output::json_line(
+            self.out,
+            &Event {
+                event,
+                step: step.name(),
+                index: index + 1,
+                total: self.total,
+                description,
+                pending,
+                anchor: None,
+                issuer: None,
+            },
+        )
+    }
+
+    fn started(&mut self, step: Step, index: usize, description: &str) -> std::io::Result<()> {
+        self.bar.set_position(index as u64);
+        self.bar.set_message(description.to_string());
+        self.event("step", step, index, description, &[])
+    }
+
+    fn completed(&mut self, step: Step, index: usize) -> std::io::Result<()> {
+        self.bar.set_position(index as u64 + 1);
+        self.event("step-done", step, index, "", &[])
+    }
+
+    /// Every proxy in the plan as the control plane sees it (none without a mesh).
+    async fn views(&mut self) -> Result<Option<Vec<ProxyView>>, CliError> {
+        let Some(admin) = self.admin.as_mut() else {
+            return Ok(Some(Vec::new()));
+        };
+        match admin.proxy_views().await {
+            Ok(views) => Ok(Some(views)),
+            // A supervised control plane restarting is not a failure: keep waiting.
+            Err(AdminError::Unreachable { .. }) => Ok(None),
+            Err(e) => Err(anyhow::Error::new(e).into()),
+        }
+    }
+
+    async fn reload(&mut self) -> Result<(), CliError> {
+        if let Some(admin) = self.admin.as_mut() {
+            admin
+                .reload_ca()
+                .await
+                .context("pushing the new CA to the control plane")?;
+        }
+        Ok(())
+    }
+
+    /// Refuses an action step whose gate is not satisfied (exit 4, proxies named).
+    async fn gate(&mut self, cp: &Checkpoint, step: Step) -> Result<(), CliError> {
+        let views = self.views().await?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "step {}: the control plane is unreachable; nothing changed",
+                step.name()
+            )
+        })?;
+        cp.ensure_ready(step, &views).map_err(|e| {
+            self.bar.abandon();
+            CliError::new(
+                anyhow::anyhow!(
+                    "{e}\nrefused: nothing was changed or dropped; run `meshctl certs rotate anchor --resume` once they are"
+                ),
+                code::ROTATION_STALLED,
+            )
+        })
+    }
+
+    /// Polls until `pending` names no proxy, or the timeout passes (exit 4).
+    async fn wait(
+        &mut self,
+        step: Step,
+        index: usize,
+        pending: impl Fn(&[ProxyView]) -> Result<Vec<Pending>, rotation::RotationError>,
+    ) -> Result<(), CliError> {
+        let start = Instant::now();
+        let mut last: Option<Vec<Pending>> = None;
+        loop {
+            let now = match self.views().await? {
+                Some(views) => pending(&views).map_err(anyhow::Error::new)?,
+                None => vec![Pending {
+                    instance: "control plane".into(),
+                    reason: "unreachable".into(),
+                }],
+            };
+            if now.is_empty() {
+                return Ok(());
+            }
+            if last.as_ref() != Some(&now) {
+                self.bar.set_message(format!(
+                    "{}: waiting for {} proxies",
+                    step.name(),
+                    now.len()
+                ));
+                self.event("waiting", step, index, "", &now)?;
+                last = Some(now.clone());
+            }
+            if start.elapsed() >= self.timeout {
+                self.bar.abandon();
+                let list: Vec<String> = now.iter().map(ToString::to_string).collect();
+                return Err(CliError::new(
+                    anyhow::anyhow!(
+                        "step {}/{} {} did not complete within {}: {}\nnothing was dropped; fix them and run the rotation again{}",
+                        index + 1,
+                        self.total,
+                        step.name(),
+                        HumanDuration(self.timeout),
+                        list.join(", "),
+                        if self.total == Step::ALL.len() {
+                            " with --resume"
+                        } else {
+                            ""
+                        }
+                    ),
+                    code::ROTATION_STALLED,
+                ));
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    fn finish(self, anchor: &str, issuer: &str) -> CliResult {
+        self.bar.finish_and_clear();
+        if self.json {
+            crate::output::json_line(
+                self.out,
+                &Event {
+                    event: "done",
+                    step: Step::Done.name(),
+                    index: self.total,
+                    total: self.total,
+                    description: Step::Done.describe(),
+                    pending: &[],
+                    anchor: Some(anchor),
+                    issuer: Some(issuer),
+                },
+            )?;
+        } else {
+            writeln!(
+                self.out,
+                "rotation complete: trust anchor {anchor}, issuer {issuer}"
+            )?;
+        }
+        Ok(())
+    }
+}
