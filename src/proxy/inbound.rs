@@ -26,6 +26,7 @@ use super::io::MeteredIo;
 use super::limits;
 use super::listen;
 use super::metrics::Direction;
+use super::stats::NO_PEER;
 use super::tls::{self, ALPN_H2, ALPN_TCP};
 use crate::identity::verify::peer_id;
 
@@ -137,7 +138,7 @@ impl Inbound {
         let start = Instant::now();
         let headers = req.headers_mut();
         proxy_http::strip_hop_by_hop(headers);
-        headers.insert(CLIENT_ID, client_id);
+        headers.insert(CLIENT_ID, client_id.clone());
         let from_http1 = headers.remove(ORIG_PROTO).is_some();
         let client = match (&self.http1, &self.h2c) {
             (Some(h1), _) if from_http1 => Some(h1),
@@ -176,9 +177,10 @@ impl Inbound {
                 }
             }
         };
+        let peer = client_id.to_str().unwrap_or(NO_PEER);
         self.shared
             .metrics
-            .request(Direction::Inbound, response.status(), start.elapsed());
+            .request(Direction::Inbound, peer, response.status(), start.elapsed());
         response
     }
 

@@ -20,6 +20,7 @@ pub mod outbound;
 pub mod peer;
 pub mod reload;
 pub mod route;
+pub mod stats;
 pub mod tcp;
 pub mod tls;
 

@@ -31,6 +31,7 @@ use super::listen;
 use super::metrics::Direction;
 use super::peer::Peer;
 use super::route::Route;
+use super::stats::NO_PEER;
 
 /// A destination's current split, swapped whole when the control plane sends a new one.
 pub type RouteCell = ArcSwap<Route<Arc<Peer>>>;
@@ -181,6 +182,7 @@ impl Outbound {
         from_http1: bool,
     ) -> Response<ProxyBody> {
         let start = Instant::now();
+        let mut reached: Option<Arc<Peer>> = None;
         proxy_http::strip_hop_by_hop(req.headers_mut());
         let response = if from_http1
             && proxy_http::make_absolute(&mut req, &self.fallback_authority).is_err()
@@ -193,26 +195,34 @@ impl Outbound {
             *req.version_mut() = Version::HTTP_2;
             match self.pick(req.uri().authority().map(|a| a.as_str())) {
                 Err((status, reason)) => proxy_http::error_response(status, reason),
-                Ok(peer) => match peer.send(req).await {
-                    Ok(response) => {
-                        let (mut parts, body) = response.into_parts();
-                        proxy_http::strip_hop_by_hop(&mut parts.headers);
-                        if from_http1 {
-                            parts.version = Version::HTTP_11;
+                Ok(peer) => {
+                    let response = match peer.send(req).await {
+                        Ok(response) => {
+                            let (mut parts, body) = response.into_parts();
+                            proxy_http::strip_hop_by_hop(&mut parts.headers);
+                            if from_http1 {
+                                parts.version = Version::HTTP_11;
+                            }
+                            Response::from_parts(parts, Either::Left(body))
                         }
-                        Response::from_parts(parts, Either::Left(body))
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "forwarding to peer failed");
-                        let (status, reason) = e.response();
-                        proxy_http::error_response(status, reason)
-                    }
-                },
+                        Err(e) => {
+                            tracing::debug!(error = %e, "forwarding to peer failed");
+                            let (status, reason) = e.response();
+                            proxy_http::error_response(status, reason)
+                        }
+                    };
+                    reached = Some(peer);
+                    response
+                }
             }
         };
-        self.shared
-            .metrics
-            .request(Direction::Outbound, response.status(), start.elapsed());
+        let peer = reached.as_ref().map_or(NO_PEER, |p| p.id().as_str());
+        self.shared.metrics.request(
+            Direction::Outbound,
+            peer,
+            response.status(),
+            start.elapsed(),
+        );
         response
     }
 
