@@ -35,6 +35,8 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run the built-in demo mesh (the same as `meshctl up --demo`)')
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Stop the mesh `meshctl up --detach` started')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what runs in the local mesh and whether it is healthy')
+            [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Golden metrics per service and version: success rate, RPS, latency percentiles')
+            [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Who talks to whom: client and server identities and whether the hop was mTLS')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Shift traffic between a service''s versions (weighted splits)')
             [CompletionResult]::new('certs', 'certs', [CompletionResultType]::ParameterValue, 'Manage the mesh certificate authority and workload certificates')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane of a local mesh (started for you by `meshctl up`)')
@@ -89,6 +91,40 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;status' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;stat' {
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Window the figures cover (10s-5m)')
+            [CompletionResult]::new('--window', '--window', [CompletionResultType]::ParameterName, 'Window the figures cover (10s-5m)')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Only requests from this client service')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Requests the selected services sent to this service (outbound view)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Refresh every 2 s until Ctrl-C (NDJSON with -o json)')
+            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Refresh every 2 s until Ctrl-C (NDJSON with -o json)')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;edges' {
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Window to look back over (10s-5m)')
+            [CompletionResult]::new('--window', '--window', [CompletionResultType]::ParameterName, 'Window to look back over (10s-5m)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
@@ -467,6 +503,8 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run the built-in demo mesh (the same as `meshctl up --demo`)')
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Stop the mesh `meshctl up --detach` started')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what runs in the local mesh and whether it is healthy')
+            [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Golden metrics per service and version: success rate, RPS, latency percentiles')
+            [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Who talks to whom: client and server identities and whether the hop was mTLS')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Shift traffic between a service''s versions (weighted splits)')
             [CompletionResult]::new('certs', 'certs', [CompletionResultType]::ParameterValue, 'Manage the mesh certificate authority and workload certificates')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane of a local mesh (started for you by `meshctl up`)')
@@ -486,6 +524,12 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;status' {
+            break
+        }
+        'meshctl;help;stat' {
+            break
+        }
+        'meshctl;help;edges' {
             break
         }
         'meshctl;help;canary' {

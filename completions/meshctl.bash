@@ -34,6 +34,9 @@ _meshctl() {
             meshctl,down)
                 cmd="meshctl__subcmd__down"
                 ;;
+            meshctl,edges)
+                cmd="meshctl__subcmd__edges"
+                ;;
             meshctl,generate)
                 cmd="meshctl__subcmd__generate"
                 ;;
@@ -42,6 +45,9 @@ _meshctl() {
                 ;;
             meshctl,proxy)
                 cmd="meshctl__subcmd__proxy"
+                ;;
+            meshctl,stat)
+                cmd="meshctl__subcmd__stat"
                 ;;
             meshctl,status)
                 cmd="meshctl__subcmd__status"
@@ -163,6 +169,9 @@ _meshctl() {
             meshctl__subcmd__help,down)
                 cmd="meshctl__subcmd__help__subcmd__down"
                 ;;
+            meshctl__subcmd__help,edges)
+                cmd="meshctl__subcmd__help__subcmd__edges"
+                ;;
             meshctl__subcmd__help,generate)
                 cmd="meshctl__subcmd__help__subcmd__generate"
                 ;;
@@ -171,6 +180,9 @@ _meshctl() {
                 ;;
             meshctl__subcmd__help,proxy)
                 cmd="meshctl__subcmd__help__subcmd__proxy"
+                ;;
+            meshctl__subcmd__help,stat)
+                cmd="meshctl__subcmd__help__subcmd__stat"
                 ;;
             meshctl__subcmd__help,status)
                 cmd="meshctl__subcmd__help__subcmd__status"
@@ -221,7 +233,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version up demo down status canary certs controller proxy generate demo-app help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version up demo down status stat edges canary certs controller proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -986,6 +998,40 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__edges)
+            opts="-t -o -v -h -V --window --output --no-color --verbose --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__generate)
             opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1129,7 +1175,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help)
-            opts="up demo down status canary certs controller proxy generate demo-app help"
+            opts="up demo down status stat edges canary certs controller proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1366,6 +1412,20 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__help__subcmd__edges)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__help__subcmd__generate)
             opts="completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1423,6 +1483,20 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help__subcmd__proxy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__stat)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1508,6 +1582,48 @@ _meshctl() {
                     return 0
                     ;;
                 --http-proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__stat)
+            opts="-t -w -o -v -h -V --window --from --to --watch --output --no-color --verbose --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -5,6 +5,7 @@ mod certs;
 mod cli;
 mod demo_app;
 mod mesh;
+mod observe;
 mod proxy;
 mod proxy_support;
 mod support;

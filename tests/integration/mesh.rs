@@ -9,19 +9,22 @@ use std::time::{Duration, Instant};
 use crate::support::meshctl;
 
 /// An HTTP app that answers every GET with JSON: its service, version and request headers.
+/// `?status=N` picks the status, `?delay_ms=N` waits first (for the observability tests).
 const ECHO_PY: &str = r#"
-import http.server, json, os, sys
+import http.server, json, os, sys, time, urllib.parse
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Buffered: headers and body leave in one write (no Nagle/delayed-ACK stall per request).
     wbufsize = -1
     def do_GET(self):
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        time.sleep(int(query.get("delay_ms", ["0"])[0]) / 1000)
         body = json.dumps({
             "service": os.environ.get("MESH_SERVICE", ""),
             "version": os.environ.get("MESH_VERSION", ""),
             "headers": {k.lower(): v for k, v in self.headers.items()},
         }).encode()
-        self.send_response(200)
+        self.send_response(int(query.get("status", ["200"])[0]))
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
@@ -32,9 +35,9 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 "#;
 
 /// How long anything here may take to become true.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -43,14 +46,14 @@ fn free_port() -> u16 {
 }
 
 /// A mesh started with `meshctl up` in the foreground; SIGTERM + wait on drop.
-struct Up {
+pub(crate) struct Up {
     dir: tempfile::TempDir,
     child: Child,
 }
 
 impl Up {
     /// Writes `mesh.yaml` (and echo.py) into a temp dir and runs `meshctl up` there.
-    fn start(yaml: &str) -> Up {
+    pub(crate) fn start(yaml: &str) -> Up {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("echo.py"), ECHO_PY).unwrap();
         std::fs::write(dir.path().join("mesh.yaml"), yaml).unwrap();
@@ -72,7 +75,7 @@ impl Up {
         up
     }
 
-    fn state(&self) -> PathBuf {
+    pub(crate) fn state(&self) -> PathBuf {
         self.dir.path().join(".meshctl")
     }
 
@@ -86,12 +89,12 @@ impl Up {
         }
     }
 
-    fn plan(&self) -> serde_json::Value {
+    pub(crate) fn plan(&self) -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(self.state().join("run/plan.json")).unwrap()).unwrap()
     }
 
     /// The address of `upstream`'s listener on `instance`'s proxy.
-    fn upstream(&self, instance: &str, upstream: &str) -> String {
+    pub(crate) fn upstream(&self, instance: &str, upstream: &str) -> String {
         let plan = self.plan();
         let p = plan["proxies"]
             .as_array()
@@ -110,7 +113,7 @@ impl Up {
         u["listen"].as_str().unwrap().to_string()
     }
 
-    fn proxy_field(&self, instance: &str, field: &str) -> String {
+    pub(crate) fn proxy_field(&self, instance: &str, field: &str) -> String {
         let plan = self.plan();
         let p = plan["proxies"]
             .as_array()
@@ -122,14 +125,14 @@ impl Up {
         p[field].as_str().unwrap().to_string()
     }
 
-    fn cmd(&self) -> assert_cmd::Command {
+    pub(crate) fn cmd(&self) -> assert_cmd::Command {
         let mut c = meshctl();
         c.current_dir(self.dir.path());
         c
     }
 
     /// SIGTERM, then the exit code (the mesh drains first).
-    fn stop(mut self) -> Option<i32> {
+    pub(crate) fn stop(mut self) -> Option<i32> {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let start = Instant::now();
@@ -152,7 +155,7 @@ impl Drop for Up {
 }
 
 /// `curl` each URL once (one keep-alive connection); returns the bodies concatenated.
-fn curl(urls: &[String], extra: &[&str]) -> String {
+pub(crate) fn curl(urls: &[String], extra: &[&str]) -> String {
     let out = Command::new("curl")
         .args(["-s", "--fail-with-body", "-m", "20"])
         .args(extra)
@@ -168,7 +171,7 @@ fn curl(urls: &[String], extra: &[&str]) -> String {
 }
 
 /// front (Python http.server), api v1 + v2 (echo.py) and quotes (the demo gRPC server).
-fn three_services() -> String {
+pub(crate) fn three_services() -> String {
     let exe = assert_cmd::cargo::cargo_bin("meshctl");
     let (front, v1, v2, quotes) = (free_port(), free_port(), free_port(), free_port());
     format!(
