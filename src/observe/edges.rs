@@ -49,3 +49,60 @@ pub fn edges(plan: &MeshPlan, snapshots: &[Option<StatsSnapshot>]) -> Vec<Edge> 
     edges.sort_by(|a, b| (&a.src, &a.dst).cmp(&(&b.src, &b.dst)));
     edges
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::plan::ProxyPlan;
+    use crate::proxy::stats::PeerStats;
+
+    fn proxy(name: &str, service: &str) -> ProxyPlan {
+        ProxyPlan {
+            name: name.into(),
+            service: service.into(),
+            version: None,
+            spiffe_id: format!("spiffe://t/ns/local/sa/{service}"),
+            token_sha256: String::new(),
+            inbound: "127.0.0.1:1".parse().unwrap(),
+            app: "127.0.0.1:2".parse().unwrap(),
+            protocol: None,
+            admin: "127.0.0.1:3".parse().unwrap(),
+            http_proxy: "127.0.0.1:4".parse().unwrap(),
+            upstreams: vec![],
+        }
+    }
+
+    #[test]
+    fn edges_come_from_inbound_peers_named_by_the_plan() {
+        let plan = MeshPlan {
+            trust_domain: "t".into(),
+            control_socket: "/x".into(),
+            admin_token_sha256: String::new(),
+            proxies: vec![proxy("web", "web"), proxy("api", "api")],
+        };
+        let peer = |direction, peer: &str| PeerStats {
+            direction,
+            peer: peer.into(),
+            requests: 3,
+            successes: 3,
+            latency_us: vec![(100, 3)],
+        };
+        let api = StatsSnapshot {
+            peers: vec![
+                peer(Direction::Inbound, "spiffe://t/ns/local/sa/web"),
+                peer(Direction::Inbound, "spiffe://other/sa/x"),
+            ],
+            ..StatsSnapshot::default()
+        };
+        let web = StatsSnapshot {
+            peers: vec![peer(Direction::Outbound, "spiffe://t/ns/local/sa/api")],
+            ..StatsSnapshot::default()
+        };
+        let e = edges(&plan, &[Some(web), Some(api)]);
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[1].src.as_str(), e[1].dst.as_str()), ("web", "api"));
+        assert_eq!(e[1].server_id, "spiffe://t/ns/local/sa/api");
+        assert_eq!(e[0].src, "spiffe://other/sa/x", "unknown clients keep their ID");
+        assert!(e.iter().all(|e| e.mtls && e.requests == 3));
+    }
+}
