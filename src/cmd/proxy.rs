@@ -9,7 +9,7 @@ use super::Context;
 use crate::exit::{CliError, CliResult};
 use crate::identity::SpiffeId;
 use crate::proxy::config::{FlagConfig, InboundConfig, Limits, ProxyConfig, UpstreamConfig};
-use crate::proxy::controlled::ControlledConfig;
+use crate::proxy::controlled::{ControlledConfig, TapListen};
 use crate::proxy::limits;
 
 const PROXY_HELP: &str = "\
@@ -65,11 +65,30 @@ pub struct Args {
     /// that upstream [control-plane mode]
     #[arg(long, value_name = "ADDR", requires = "control_plane")]
     http_proxy: Option<SocketAddr>,
+    /// Serve the tap API (`meshctl tap`) on this loopback address [control-plane mode]
+    #[arg(long, value_name = "ADDR", requires_all = ["control_plane", "tap_token_sha256"])]
+    tap: Option<SocketAddr>,
+    /// SHA-256 (hex) of the token tap callers must present as bearer (the mesh admin token)
+    #[arg(long, value_name = "HEX", requires = "tap")]
+    tap_token_sha256: Option<String>,
+    /// Also redact this header in tap events (repeatable; authorization, proxy-authorization,
+    /// cookie, set-cookie and x-api-key always are)
+    #[arg(long, value_name = "HEADER", requires = "tap")]
+    tap_redact: Vec<http::HeaderName>,
 }
 
 pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
     if let Some(socket) = args.control_plane {
+        let tap = match (args.tap, args.tap_token_sha256) {
+            (Some(addr), Some(token_sha256)) => Some(TapListen {
+                addr,
+                token_sha256,
+                redact: args.tap_redact,
+            }),
+            _ => None,
+        };
         return run_controlled(
+            tap,
             socket,
             args.token_file,
             args.spiffe_id,
@@ -109,7 +128,9 @@ fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, CliError> {
     Ok(runtime.context("starting the proxy runtime")?)
 }
 
+#[allow(clippy::too_many_arguments)] // one per flag, straight from `Args`
 fn run_controlled(
+    tap: Option<TapListen>,
     socket: PathBuf,
     token_file: Option<PathBuf>,
     spiffe_id: Option<String>,
@@ -138,6 +159,7 @@ fn run_controlled(
         admin: admin.unwrap_or(limits::DEFAULT_ADMIN_ADDR),
         drain_timeout: limits::DEFAULT_DRAIN_TIMEOUT,
         limits: Limits::default(),
+        tap,
     };
     runtime(workers.unwrap_or(limits::DEFAULT_WORKERS))?
         .block_on(crate::proxy::controlled::run(config))

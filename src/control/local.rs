@@ -91,6 +91,7 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
             protocol: inst.protocol.map(|p| p.to_string()),
             admin: ports.take()?,
             http_proxy: ports.take()?,
+            tap: ports.take()?,
             upstreams,
         });
         tokens.insert(name, token);

@@ -21,12 +21,13 @@ use super::Shared;
 use super::app::{self, AppClient, AppConnector};
 use super::config::{AppProtocol, InboundConfig};
 use super::drain::DrainWatch;
-use super::http::{self as proxy_http, CLIENT_ID, ORIG_PROTO, ProxyBody};
+use super::http::{self as proxy_http, CLIENT_ID, ORIG_PROTO};
 use super::io::MeteredIo;
 use super::limits;
 use super::listen;
 use super::metrics::Direction;
 use super::stats::NO_PEER;
+use super::tap::{self, Hop, TapBody};
 use super::tls::{self, ALPN_H2, ALPN_TCP};
 use crate::identity::verify::peer_id;
 
@@ -110,7 +111,7 @@ impl Inbound {
             let svc = service_fn(move |req| {
                 let this = this.clone();
                 let client_id = client_id.clone();
-                async move { Ok::<_, Infallible>(this.forward_http(req, client_id).await) }
+                async move { Ok::<_, Infallible>(this.forward_http(req, client_id, remote).await) }
             });
             let conn = self.shared.http2.serve_connection(TokioIo::new(tls), svc);
             listen::serve_until_drained(conn, &mut watch)
@@ -134,12 +135,21 @@ impl Inbound {
         &self,
         mut req: Request<Incoming>,
         client_id: HeaderValue,
-    ) -> Response<ProxyBody> {
+        remote: SocketAddr,
+    ) -> Response<TapBody> {
         let start = Instant::now();
         let headers = req.headers_mut();
         proxy_http::strip_hop_by_hop(headers);
         headers.insert(CLIENT_ID, client_id.clone());
         let from_http1 = headers.remove(ORIG_PROTO).is_some();
+        let peer = client_id.to_str().unwrap_or(NO_PEER);
+        let hop = Hop {
+            direction: Direction::Inbound,
+            src: remote,
+            dst: self.app,
+            peer_id: peer,
+        };
+        let tap = self.shared.tap.request(hop, &req);
         let client = match (&self.http1, &self.h2c) {
             (Some(h1), _) if from_http1 => Some(h1),
             (_, Some(h2)) => Some(h2),
@@ -177,11 +187,10 @@ impl Inbound {
                 }
             }
         };
-        let peer = client_id.to_str().unwrap_or(NO_PEER);
         self.shared
             .metrics
             .request(Direction::Inbound, peer, response.status(), start.elapsed());
-        response
+        tap::observe(tap, response)
     }
 
     async fn forward_tcp<T>(

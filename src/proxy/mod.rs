@@ -21,6 +21,7 @@ pub mod peer;
 pub mod reload;
 pub mod route;
 pub mod stats;
+pub mod tap;
 pub mod tcp;
 pub mod tls;
 
@@ -47,6 +48,8 @@ use crate::identity::IdentityError;
 #[derive(Debug)]
 pub struct Shared {
     pub metrics: Arc<Metrics>,
+    /// Live request events for `meshctl tap` (one atomic load per request when unwatched).
+    pub tap: Arc<tap::TapHub>,
     pub tls: Arc<TlsStore>,
     pub limits: Limits,
     pub http1: http1::Builder,
@@ -98,6 +101,8 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
         http1: http::http1_server(&config.limits),
         http2: http::http2_server(&config.limits),
         metrics: metrics.clone(),
+        // Standalone proxies serve no tap listener: the hub stays unwatched.
+        tap: Arc::new(tap::TapHub::new(current.id.to_string(), &[])),
         tls: tls.clone(),
         limits: config.limits.clone(),
     });

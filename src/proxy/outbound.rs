@@ -25,13 +25,14 @@ use super::Shared;
 use super::config::UpstreamProtocol;
 use super::detect::{self, Detected};
 use super::drain::DrainWatch;
-use super::http::{self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1, ProxyBody};
+use super::http::{self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1};
 use super::io::{MeteredIo, PrefixedIo};
 use super::listen;
 use super::metrics::Direction;
 use super::peer::Peer;
 use super::route::Route;
 use super::stats::NO_PEER;
+use super::tap::{self, Hop, TapBody};
 
 /// A destination's current split, swapped whole when the control plane sends a new one.
 pub type RouteCell = ArcSwap<Route<Arc<Peer>>>;
@@ -132,7 +133,7 @@ impl Outbound {
             UpstreamProtocol::Http2 => (Detected::H2c, PrefixedIo::new(Bytes::new(), io)),
             UpstreamProtocol::Tcp => (Detected::Opaque, PrefixedIo::new(Bytes::new(), io)),
         };
-        if let Err(e) = self.clone().dispatch(protocol, io, watch).await {
+        if let Err(e) = self.clone().dispatch(protocol, io, remote, watch).await {
             tracing::debug!(%remote, error = %e, "outbound connection ended with an error");
         }
     }
@@ -141,16 +142,17 @@ impl Outbound {
         self: Arc<Self>,
         protocol: Detected,
         io: PrefixedIo<MeteredIo<TcpStream>>,
+        remote: SocketAddr,
         mut watch: DrainWatch,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         match protocol {
             Detected::Http1 => {
-                let svc = self.clone().service(true);
+                let svc = self.clone().service(true, remote);
                 let conn = self.shared.http1.serve_connection(TokioIo::new(io), svc);
                 listen::serve_until_drained(conn, &mut watch).await?;
             }
             Detected::H2c => {
-                let svc = self.clone().service(false);
+                let svc = self.clone().service(false, remote);
                 let conn = self.shared.http2.serve_connection(TokioIo::new(io), svc);
                 listen::serve_until_drained(conn, &mut watch).await?;
             }
@@ -162,15 +164,16 @@ impl Outbound {
     fn service(
         self: Arc<Self>,
         from_http1: bool,
+        remote: SocketAddr,
     ) -> impl hyper::service::Service<
         Request<Incoming>,
-        Response = Response<ProxyBody>,
+        Response = Response<TapBody>,
         Error = Infallible,
-        Future = impl Future<Output = Result<Response<ProxyBody>, Infallible>> + Send,
+        Future = impl Future<Output = Result<Response<TapBody>, Infallible>> + Send,
     > + Clone {
         service_fn(move |req| {
             let this = self.clone();
-            async move { Ok(this.forward_http(req, from_http1).await) }
+            async move { Ok(this.forward_http(req, from_http1, remote).await) }
         })
     }
 
@@ -180,9 +183,11 @@ impl Outbound {
         &self,
         mut req: Request<Incoming>,
         from_http1: bool,
-    ) -> Response<ProxyBody> {
+        remote: SocketAddr,
+    ) -> Response<TapBody> {
         let start = Instant::now();
         let mut reached: Option<Arc<Peer>> = None;
+        let mut tap = None;
         proxy_http::strip_hop_by_hop(req.headers_mut());
         let response = if from_http1
             && proxy_http::make_absolute(&mut req, &self.fallback_authority).is_err()
@@ -196,6 +201,13 @@ impl Outbound {
             match self.pick(req.uri().authority().map(|a| a.as_str())) {
                 Err((status, reason)) => proxy_http::error_response(status, reason),
                 Ok(peer) => {
+                    let hop = Hop {
+                        direction: Direction::Outbound,
+                        src: remote,
+                        dst: peer.addr(),
+                        peer_id: peer.id().as_str(),
+                    };
+                    tap = self.shared.tap.request(hop, &req);
                     let response = match peer.send(req).await {
                         Ok(response) => {
                             let (mut parts, body) = response.into_parts();
@@ -223,7 +235,7 @@ impl Outbound {
             response.status(),
             start.elapsed(),
         );
-        response
+        tap::observe(tap, response)
     }
 
     async fn forward_tcp<T>(&self, io: PrefixedIo<MeteredIo<T>>) -> std::io::Result<()>
