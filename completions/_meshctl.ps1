@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Stop the mesh `meshctl up --detach` started')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what runs in the local mesh and whether it is healthy')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Golden metrics per service and version: success rate, RPS, latency percentiles')
+            [CompletionResult]::new('tap', 'tap', [CompletionResultType]::ParameterValue, 'Live requests through a service''s proxies: request, response and end of each')
             [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Who talks to whom: client and server identities and whether the hop was mTLS')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Shift traffic between a service''s versions (weighted splits)')
             [CompletionResult]::new('certs', 'certs', [CompletionResultType]::ParameterValue, 'Manage the mesh certificate authority and workload certificates')
@@ -113,6 +114,27 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Refresh every 2 s until Ctrl-C (NDJSON with -o json)')
             [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Refresh every 2 s until Ctrl-C (NDJSON with -o json)')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;tap' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Only requests the service sends to this service')
+            [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'Only this request method')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Only paths starting with this prefix')
+            [CompletionResult]::new('--authority', '--authority', [CompletionResultType]::ParameterName, 'Only this :authority')
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only requests whose response has this status (503) or class (5xx)')
+            [CompletionResult]::new('--max-rps', '--max-rps', [CompletionResultType]::ParameterName, 'Requests per second each proxy sends at most')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long')
+            [CompletionResult]::new('--max-events', '--max-events', [CompletionResultType]::ParameterName, 'Stop after printing this many events')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
             [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
@@ -323,6 +345,9 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'File holding this proxy''s bootstrap token (mode 0600) [control-plane mode]')
             [CompletionResult]::new('--spiffe-id', '--spiffe-id', [CompletionResultType]::ParameterName, 'The SPIFFE ID this proxy asks the control plane for [control-plane mode]')
             [CompletionResult]::new('--http-proxy', '--http-proxy', [CompletionResultType]::ParameterName, 'Plaintext HTTP proxy listener for the app''s HTTP_PROXY: routes `http://<service>/…` to that upstream [control-plane mode]')
+            [CompletionResult]::new('--tap', '--tap', [CompletionResultType]::ParameterName, 'Serve the tap API (`meshctl tap`) on this loopback address [control-plane mode]')
+            [CompletionResult]::new('--tap-token-sha256', '--tap-token-sha256', [CompletionResultType]::ParameterName, 'SHA-256 (hex) of the token tap callers must present as bearer (the mesh admin token)')
+            [CompletionResult]::new('--tap-redact', '--tap-redact', [CompletionResultType]::ParameterName, 'Also redact this header in tap events (repeatable; authorization, proxy-authorization, cookie, set-cookie and x-api-key always are)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
@@ -504,6 +529,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Stop the mesh `meshctl up --detach` started')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what runs in the local mesh and whether it is healthy')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Golden metrics per service and version: success rate, RPS, latency percentiles')
+            [CompletionResult]::new('tap', 'tap', [CompletionResultType]::ParameterValue, 'Live requests through a service''s proxies: request, response and end of each')
             [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Who talks to whom: client and server identities and whether the hop was mTLS')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Shift traffic between a service''s versions (weighted splits)')
             [CompletionResult]::new('certs', 'certs', [CompletionResultType]::ParameterValue, 'Manage the mesh certificate authority and workload certificates')
@@ -527,6 +553,9 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;stat' {
+            break
+        }
+        'meshctl;help;tap' {
             break
         }
         'meshctl;help;edges' {

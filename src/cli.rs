@@ -61,6 +61,8 @@ pub enum Command {
     Status(cmd::status::Args),
     /// Golden metrics per service and version: success rate, RPS, latency percentiles
     Stat(cmd::stat::Args),
+    /// Live requests through a service's proxies: request, response and end of each
+    Tap(cmd::tap::Args),
     /// Who talks to whom: client and server identities and whether the hop was mTLS
     Edges(cmd::edges::Args),
     /// Shift traffic between a service's versions (weighted splits)

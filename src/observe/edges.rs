@@ -68,6 +68,7 @@ mod tests {
             protocol: None,
             admin: "127.0.0.1:3".parse().unwrap(),
             http_proxy: "127.0.0.1:4".parse().unwrap(),
+            tap: "127.0.0.1:5".parse().unwrap(),
             upstreams: vec![],
         }
     }
@@ -102,7 +103,10 @@ mod tests {
         assert_eq!(e.len(), 2);
         assert_eq!((e[1].src.as_str(), e[1].dst.as_str()), ("web", "api"));
         assert_eq!(e[1].server_id, "spiffe://t/ns/local/sa/api");
-        assert_eq!(e[0].src, "spiffe://other/sa/x", "unknown clients keep their ID");
+        assert_eq!(
+            e[0].src, "spiffe://other/sa/x",
+            "unknown clients keep their ID"
+        );
         assert!(e.iter().all(|e| e.mtls && e.requests == 3));
     }
 }

@@ -1,7 +1,9 @@
 //! Live traffic views of a local mesh, computed from the proxies' own windowed statistics
-//! (no Prometheus): `meshctl stat` ([`stat`]) and `meshctl edges` ([`edges`]).
+//! (no Prometheus): `meshctl stat` ([`stat`]) and `meshctl edges` ([`edges`]), and the live
+//! request stream of `meshctl tap` ([`tap`]).
 
 pub mod edges;
 pub mod fetch;
 pub mod latency;
 pub mod stat;
+pub mod tap;

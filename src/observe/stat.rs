@@ -225,6 +225,7 @@ mod tests {
             protocol: None,
             admin: "127.0.0.1:3".parse().unwrap(),
             http_proxy: "127.0.0.1:4".parse().unwrap(),
+            tap: "127.0.0.1:5".parse().unwrap(),
             upstreams: vec![],
         };
         MeshPlan {

@@ -47,7 +47,7 @@ pub(crate) fn free_port() -> u16 {
 
 /// A mesh started with `meshctl up` in the foreground; SIGTERM + wait on drop.
 pub(crate) struct Up {
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
     child: Child,
 }
 

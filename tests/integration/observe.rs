@@ -156,3 +156,218 @@ fn stat_shows_configured_weights_beside_observed_shares_after_a_shift() {
     let table = String::from_utf8(table.get_output().stdout.clone()).unwrap();
     assert!(table.contains("WEIGHT") && table.contains("80%"), "{table}");
 }
+
+/// Never in any tap output or log.
+const SECRET: &str = "s3cr3t-t0ken-value";
+
+fn spawn_tap(up: &Up, args: &[&str]) -> std::process::Child {
+    Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
+        .arg("tap")
+        .args(args)
+        .current_dir(up.dir.path())
+        .env("NO_COLOR", "1")
+        .env_remove("MESHCTL_STATE_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: std::process::Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "tap failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn tap_streams_redacted_filtered_events_of_real_requests() {
+    let up = Up::start(&three_services());
+    let api = up.upstream("front", "api");
+    let bounded = vec![
+        (
+            "json",
+            spawn_tap(
+                &up,
+                &["api", "--path", "/tapme", "--max-events", "3", "-o", "json"],
+            ),
+        ),
+        (
+            "text",
+            spawn_tap(&up, &["api", "--path", "/tapme", "--max-events", "3"]),
+        ),
+        (
+            "5xx",
+            spawn_tap(
+                &up,
+                &["api", "--status", "5xx", "--max-events", "3", "-o", "json"],
+            ),
+        ),
+        (
+            "out",
+            spawn_tap(
+                &up,
+                &["front", "--to", "api", "--max-events", "3", "-o", "json"],
+            ),
+        ),
+        (
+            "authority",
+            spawn_tap(
+                &up,
+                &[
+                    "api",
+                    "--authority",
+                    &api,
+                    "--max-events",
+                    "3",
+                    "-o",
+                    "json",
+                ],
+            ),
+        ),
+    ];
+    let timed = vec![
+        (
+            "post",
+            spawn_tap(&up, &["api", "--method", "POST", "--duration", "4s"]),
+        ),
+        (
+            "quotes",
+            spawn_tap(&up, &["front", "--to", "quotes", "--duration", "4s"]),
+        ),
+        (
+            "path",
+            spawn_tap(&up, &["api", "--path", "/nothing", "--duration", "4s"]),
+        ),
+        (
+            "other-authority",
+            spawn_tap(
+                &up,
+                &["api", "--authority", "elsewhere", "--duration", "4s"],
+            ),
+        ),
+    ];
+    // Traffic until every bounded tap has its events (and the timed ones have run out).
+    let mut bounded: Vec<_> = bounded.into_iter().map(|(n, c)| (n, Some(c))).collect();
+    let start = Instant::now();
+    while bounded
+        .iter_mut()
+        .any(|(_, c)| c.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none()))
+        || start.elapsed() < std::time::Duration::from_secs(5)
+    {
+        assert!(
+            start.elapsed() < crate::mesh::PATIENCE,
+            "taps saw too little"
+        );
+        for status in [200, 500] {
+            let out = Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-m", "10"])
+                .args(["-H", &format!("authorization: Bearer {SECRET}")])
+                .args(["-H", &format!("cookie: session={SECRET}")])
+                .arg(format!("http://{api}/tapme?status={status}&delay_ms=20"))
+                .status()
+                .unwrap();
+            assert!(out.success());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let mut outputs = std::collections::HashMap::new();
+    for (name, child) in bounded
+        .into_iter()
+        .chain(timed.into_iter().map(|(n, c)| (n, Some(c))))
+    {
+        outputs.insert(name, finish(child.unwrap()));
+    }
+    for (name, out) in &outputs {
+        assert!(!out.contains(SECRET), "{name} leaked the secret: {out}");
+    }
+
+    // JSON: req, rsp, end of one request, in order, redacted, with status and latency.
+    let events = json_lines(&outputs["json"]);
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["req", "rsp", "end"], "{}", outputs["json"]);
+    assert!(events.iter().all(|e| e["id"] == events[0]["id"]));
+    let (req, rsp, end) = (&events[0], &events[1], &events[2]);
+    assert_eq!(
+        (req["direction"].as_str(), req["tls"].as_bool()),
+        (Some("in"), Some(true))
+    );
+    assert_eq!(req["method"], "GET");
+    assert_eq!(req["path"], "/tapme");
+    assert_eq!(req["headers"]["authorization"], "<redacted>");
+    assert_eq!(req["headers"]["cookie"], "<redacted>");
+    assert_eq!(req["client_id"], "spiffe://mesh.local/ns/local/sa/front");
+    assert_eq!(req["server_id"], "spiffe://mesh.local/ns/local/sa/api");
+    assert_eq!(req["service"], "api");
+    let status = rsp["status"].as_u64().unwrap();
+    assert!(status == 200 || status == 500);
+    let latency = rsp["latency_us"].as_u64().unwrap();
+    assert!(
+        (20_000..2_000_000).contains(&latency),
+        "latency {latency}µs"
+    );
+    assert!(end["duration_us"].as_u64().unwrap() >= latency);
+    assert!(end["response_bytes"].as_u64().unwrap() > 0);
+
+    // Text: the three SPEC lines.
+    let text: Vec<&str> = outputs["text"].lines().collect();
+    assert_eq!(text.len(), 3, "{}", outputs["text"]);
+    assert!(text[0].starts_with("req id=api.") && text[0].contains("proxy=in"));
+    assert!(
+        text[0].contains("tls=true :method=GET :authority=") && text[0].contains(":path=/tapme")
+    );
+    assert!(text[1].starts_with("rsp ") && text[1].contains(":status=") && text[1].contains("µs"));
+    assert!(text[2].starts_with("end ") && text[2].contains("response-length="));
+
+    // Filters.
+    let errors = json_lines(&outputs["5xx"]);
+    assert_eq!(errors[1]["status"], 500, "{}", outputs["5xx"]);
+    let out = json_lines(&outputs["out"]);
+    assert_eq!(out[0]["direction"], "out");
+    assert_eq!(out[0]["proxy"], "front");
+    assert_eq!(
+        json_lines(&outputs["authority"])[0]["authority"],
+        api.as_str()
+    );
+    for name in ["post", "quotes", "path", "other-authority"] {
+        assert_eq!(outputs[name], "", "{name} should have matched nothing");
+    }
+
+    // Nothing secret in any log of the mesh.
+    for entry in std::fs::read_dir(up.state().join("logs")).unwrap() {
+        let path = entry.unwrap().path();
+        let log = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(!log.contains(SECRET), "{} has the secret", path.display());
+    }
+}
+
+#[test]
+fn tap_refuses_callers_without_the_admin_token() {
+    let up = Up::start(&three_services());
+    let tap = up.proxy_field("api.v1", "tap");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use meshctl::proto::tap::{WatchRequest, tap_client::TapClient};
+        let mut client = TapClient::connect(format!("http://{tap}")).await.unwrap();
+        let anonymous = client.watch(WatchRequest::default()).await.unwrap_err();
+        assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
+        let mut wrong = tonic::Request::new(WatchRequest::default());
+        wrong
+            .metadata_mut()
+            .insert("authorization", "Bearer not-the-token".parse().unwrap());
+        let refused = client.watch(wrong).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    });
+}
