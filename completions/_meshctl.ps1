@@ -37,6 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what runs in the local mesh and whether it is healthy')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Golden metrics per service and version: success rate, RPS, latency percentiles')
             [CompletionResult]::new('tap', 'tap', [CompletionResultType]::ParameterValue, 'Live requests through a service''s proxies: request, response and end of each')
+            [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'The busiest routes (source, destination, method, path), live; q quits')
             [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Who talks to whom: client and server identities and whether the hop was mTLS')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Shift traffic between a service''s versions (weighted splits)')
             [CompletionResult]::new('certs', 'certs', [CompletionResultType]::ParameterValue, 'Manage the mesh certificate authority and workload certificates')
@@ -132,6 +133,21 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--max-rps', '--max-rps', [CompletionResultType]::ParameterName, 'Requests per second each proxy sends at most')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long')
             [CompletionResult]::new('--max-events', '--max-events', [CompletionResultType]::ParameterName, 'Stop after printing this many events')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;top' {
+            [CompletionResult]::new('--max-rps', '--max-rps', [CompletionResultType]::ParameterName, 'Requests per second each proxy reports at most')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Without a terminal: how long to watch before printing the snapshot')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
@@ -530,6 +546,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what runs in the local mesh and whether it is healthy')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Golden metrics per service and version: success rate, RPS, latency percentiles')
             [CompletionResult]::new('tap', 'tap', [CompletionResultType]::ParameterValue, 'Live requests through a service''s proxies: request, response and end of each')
+            [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'The busiest routes (source, destination, method, path), live; q quits')
             [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Who talks to whom: client and server identities and whether the hop was mTLS')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Shift traffic between a service''s versions (weighted splits)')
             [CompletionResult]::new('certs', 'certs', [CompletionResultType]::ParameterValue, 'Manage the mesh certificate authority and workload certificates')
@@ -556,6 +573,9 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;tap' {
+            break
+        }
+        'meshctl;help;top' {
             break
         }
         'meshctl;help;edges' {

@@ -55,6 +55,9 @@ _meshctl() {
             meshctl,tap)
                 cmd="meshctl__subcmd__tap"
                 ;;
+            meshctl,top)
+                cmd="meshctl__subcmd__top"
+                ;;
             meshctl,up)
                 cmd="meshctl__subcmd__up"
                 ;;
@@ -193,6 +196,9 @@ _meshctl() {
             meshctl__subcmd__help,tap)
                 cmd="meshctl__subcmd__help__subcmd__tap"
                 ;;
+            meshctl__subcmd__help,top)
+                cmd="meshctl__subcmd__help__subcmd__top"
+                ;;
             meshctl__subcmd__help,up)
                 cmd="meshctl__subcmd__help__subcmd__up"
                 ;;
@@ -239,7 +245,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version up demo down status stat tap edges canary certs controller proxy generate demo-app help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version up demo down status stat tap top edges canary certs controller proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1181,7 +1187,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help)
-            opts="up demo down status stat tap edges canary certs controller proxy generate demo-app help"
+            opts="up demo down status stat tap top edges canary certs controller proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1544,6 +1550,20 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__help__subcmd__top)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__help__subcmd__up)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1740,6 +1760,40 @@ _meshctl() {
                     return 0
                     ;;
                 --max-events)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__top)
+            opts="-o -v -h -V --max-rps --duration --output --no-color --verbose --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --max-rps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -63,6 +63,8 @@ pub enum Command {
     Stat(cmd::stat::Args),
     /// Live requests through a service's proxies: request, response and end of each
     Tap(cmd::tap::Args),
+    /// The busiest routes (source, destination, method, path), live; q quits
+    Top(cmd::top::Args),
     /// Who talks to whom: client and server identities and whether the hop was mTLS
     Edges(cmd::edges::Args),
     /// Shift traffic between a service's versions (weighted splits)

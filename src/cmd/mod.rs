@@ -17,6 +17,7 @@ pub mod proxy;
 pub mod stat;
 pub mod status;
 pub mod tap;
+pub mod top;
 pub mod up;
 
 /// What every command gets: the global flags, the working directory and stdout.
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Stat(args) => stat::run(&mut ctx, args),
         Command::Edges(args) => edges::run(&mut ctx, args),
         Command::Tap(args) => tap::run(&mut ctx, args),
+        Command::Top(args) => top::run(&mut ctx, args),
     };
     // A failed flush of stdout is a failure too (and a broken pipe exits 0 in main).
     result.and_then(|()| ctx.out.flush().map_err(Into::into))

@@ -63,20 +63,19 @@ pub struct Args {
     max_events: Option<u64>,
 }
 
-type Events = Pin<Box<dyn Stream<Item = (usize, Result<pb::TapEvent, tonic::Status>)> + Send>>;
+pub(crate) type Events =
+    Pin<Box<dyn Stream<Item = (usize, Result<pb::TapEvent, tonic::Status>)> + Send>>;
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let state = state_dir(ctx)?;
     let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
     let proxies = select(&plan, &args.target)?;
     let request = watch_request(&plan, &args)?;
-    let token_file = state.join(ADMIN_TOKEN_FILE);
-    let token = std::fs::read_to_string(&token_file)
-        .with_context(|| format!("reading the admin token {}", token_file.display()))?;
+    let token = admin_token(&state)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut events = runtime.block_on(connect(&proxies, request, token.trim()))?;
+    let mut events = runtime.block_on(connect(&proxies, request, &token))?;
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d.0);
     let mut gate = StatusGate::new(args.status);
     let mut printed = 0;
@@ -130,8 +129,16 @@ fn print(ctx: &mut Context<'_>, format: OutputFormat, r: &TapRecord) -> CliResul
     Ok(())
 }
 
+/// The mesh admin token taps present.
+pub(crate) fn admin_token(state: &std::path::Path) -> Result<String, CliError> {
+    let path = state.join(ADMIN_TOKEN_FILE);
+    let token = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the admin token {}", path.display()))?;
+    Ok(token.trim().to_string())
+}
+
 /// The proxies of `SERVICE` or `SERVICE/VERSION`.
-fn select<'a>(plan: &'a MeshPlan, target: &str) -> Result<Vec<&'a ProxyPlan>, CliError> {
+pub(crate) fn select<'a>(plan: &'a MeshPlan, target: &str) -> Result<Vec<&'a ProxyPlan>, CliError> {
     let (service, version) = match target.split_once('/') {
         Some((s, v)) => (s, Some(v)),
         None => (target, None),
@@ -180,7 +187,7 @@ fn watch_request(plan: &MeshPlan, args: &Args) -> Result<pb::WatchRequest, CliEr
 }
 
 /// Opens a watch on every proxy; their events merge into one stream tagged by proxy.
-async fn connect(
+pub(crate) async fn connect(
     proxies: &[&ProxyPlan],
     request: pb::WatchRequest,
     token: &str,
@@ -205,7 +212,7 @@ async fn connect(
     Ok(futures_util::stream::select_all(streams).boxed())
 }
 
-fn refused(p: &ProxyPlan, s: &tonic::Status) -> CliError {
+pub(crate) fn refused(p: &ProxyPlan, s: &tonic::Status) -> CliError {
     CliError::from(anyhow::anyhow!(
         "the tap of {} at {} failed: {} ({:?})",
         p.name,

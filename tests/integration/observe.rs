@@ -235,7 +235,16 @@ fn tap_streams_redacted_filtered_events_of_real_requests() {
             ),
         ),
     ];
+    let top = Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
+        .args(["top", "api", "--duration", "4s", "-o", "json"])
+        .current_dir(up.dir.path())
+        .env_remove("MESHCTL_STATE_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let timed = vec![
+        ("top", top),
         (
             "post",
             spawn_tap(&up, &["api", "--method", "POST", "--duration", "4s"]),
@@ -338,6 +347,16 @@ fn tap_streams_redacted_filtered_events_of_real_requests() {
         json_lines(&outputs["authority"])[0]["authority"],
         api.as_str()
     );
+    // top without a terminal: one snapshot of the busiest routes.
+    let top: serde_json::Value = serde_json::from_str(&outputs["top"]).unwrap();
+    let route = &top[0];
+    assert_eq!(
+        (route["source"].as_str(), route["path"].as_str()),
+        (Some("front"), Some("/tapme"))
+    );
+    assert!(route["count"].as_u64().unwrap() >= 2, "{top}");
+    assert!(route["worst_us"].as_u64().unwrap() >= route["best_us"].as_u64().unwrap());
+
     for name in ["post", "quotes", "path", "other-authority"] {
         assert_eq!(outputs[name], "", "{name} should have matched nothing");
     }
