@@ -125,6 +125,8 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;tap' {
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Tap one proxy at this tap address instead (a standalone `meshctl proxy --tap ADDR`, e.g. in benchmarks); needs --token-file')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'File with the token the proxy''s --tap-token-sha256 was made from [with --proxy]')
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Only requests the service sends to this service')
             [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'Only this request method')
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Only paths starting with this prefix')
@@ -361,7 +363,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'File holding this proxy''s bootstrap token (mode 0600) [control-plane mode]')
             [CompletionResult]::new('--spiffe-id', '--spiffe-id', [CompletionResultType]::ParameterName, 'The SPIFFE ID this proxy asks the control plane for [control-plane mode]')
             [CompletionResult]::new('--http-proxy', '--http-proxy', [CompletionResultType]::ParameterName, 'Plaintext HTTP proxy listener for the app''s HTTP_PROXY: routes `http://<service>/…` to that upstream [control-plane mode]')
-            [CompletionResult]::new('--tap', '--tap', [CompletionResultType]::ParameterName, 'Serve the tap API (`meshctl tap`) on this loopback address [control-plane mode]')
+            [CompletionResult]::new('--tap', '--tap', [CompletionResultType]::ParameterName, 'Serve the tap API (`meshctl tap`) on this loopback address')
             [CompletionResult]::new('--tap-token-sha256', '--tap-token-sha256', [CompletionResultType]::ParameterName, 'SHA-256 (hex) of the token tap callers must present as bearer (the mesh admin token)')
             [CompletionResult]::new('--tap-redact', '--tap-redact', [CompletionResultType]::ParameterName, 'Also redact this header in tap events (repeatable; authorization, proxy-authorization, cookie, set-cookie and x-api-key always are)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')

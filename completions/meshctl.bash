@@ -1725,12 +1725,20 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__tap)
-            opts="-o -v -h -V --to --method --path --authority --status --max-rps --duration --max-events --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --proxy --token-file --to --method --path --authority --status --max-rps --duration --max-events --output --no-color --verbose --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --to)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

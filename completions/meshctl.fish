@@ -101,6 +101,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l no-color -d 'Di
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l proxy -d 'Tap one proxy at this tap address instead (a standalone `meshctl proxy --tap ADDR`, e.g. in benchmarks); needs --token-file' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l token-file -d 'File with the token the proxy\'s --tap-token-sha256 was made from [with --proxy]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l to -d 'Only requests the service sends to this service' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l method -d 'Only this request method' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l path -d 'Only paths starting with this prefix' -r
@@ -258,7 +260,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l control-plane 
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l token-file -d 'File holding this proxy\'s bootstrap token (mode 0600) [control-plane mode]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l spiffe-id -d 'The SPIFFE ID this proxy asks the control plane for [control-plane mode]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l http-proxy -d 'Plaintext HTTP proxy listener for the app\'s HTTP_PROXY: routes `http://<service>/…` to that upstream [control-plane mode]' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap -d 'Serve the tap API (`meshctl tap`) on this loopback address [control-plane mode]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap -d 'Serve the tap API (`meshctl tap`) on this loopback address' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap-token-sha256 -d 'SHA-256 (hex) of the token tap callers must present as bearer (the mesh admin token)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap-redact -d 'Also redact this header in tap events (repeatable; authorization, proxy-authorization, cookie, set-cookie and x-api-key always are)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'

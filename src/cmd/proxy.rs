@@ -9,8 +9,9 @@ use super::Context;
 use crate::exit::{CliError, CliResult};
 use crate::identity::SpiffeId;
 use crate::proxy::config::{FlagConfig, InboundConfig, Limits, ProxyConfig, UpstreamConfig};
-use crate::proxy::controlled::{ControlledConfig, TapListen};
+use crate::proxy::controlled::ControlledConfig;
 use crate::proxy::limits;
+use crate::proxy::tap::TapListen;
 
 const PROXY_HELP: &str = "\
 Examples:
@@ -65,8 +66,8 @@ pub struct Args {
     /// that upstream [control-plane mode]
     #[arg(long, value_name = "ADDR", requires = "control_plane")]
     http_proxy: Option<SocketAddr>,
-    /// Serve the tap API (`meshctl tap`) on this loopback address [control-plane mode]
-    #[arg(long, value_name = "ADDR", requires_all = ["control_plane", "tap_token_sha256"])]
+    /// Serve the tap API (`meshctl tap`) on this loopback address
+    #[arg(long, value_name = "ADDR", requires = "tap_token_sha256")]
     tap: Option<SocketAddr>,
     /// SHA-256 (hex) of the token tap callers must present as bearer (the mesh admin token)
     #[arg(long, value_name = "HEX", requires = "tap")]
@@ -78,15 +79,15 @@ pub struct Args {
 }
 
 pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
+    let tap = match (args.tap, args.tap_token_sha256) {
+        (Some(addr), Some(token_sha256)) => Some(TapListen {
+            addr,
+            token_sha256,
+            redact: args.tap_redact,
+        }),
+        _ => None,
+    };
     if let Some(socket) = args.control_plane {
-        let tap = match (args.tap, args.tap_token_sha256) {
-            (Some(addr), Some(token_sha256)) => Some(TapListen {
-                addr,
-                token_sha256,
-                redact: args.tap_redact,
-            }),
-            _ => None,
-        };
         return run_controlled(
             tap,
             socket,
@@ -105,6 +106,7 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
         admin: args.admin,
         workers: args.workers,
         config_file: args.config,
+        tap,
     })
     .map_err(CliError::usage)?;
     runtime(config.workers)?

@@ -1,5 +1,7 @@
 //! `meshctl tap`: live requests through a service's proxies, three lines per request.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 use anyhow::Context as _;
@@ -9,10 +11,10 @@ use tonic::metadata::MetadataValue;
 use super::Context;
 use super::stat::state_dir;
 use crate::control::admin::ADMIN_TOKEN_FILE;
-use crate::control::plan::{MeshPlan, ProxyPlan};
+use crate::control::plan::MeshPlan;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
-use crate::observe::tap::{StatusFilter, StatusGate, TapRecord, record, text};
+use crate::observe::tap::{StatusFilter, StatusGate, TapRecord, TapSource, record, text};
 use crate::output::{self, OutputFormat};
 use crate::proto::tap::{self as pb, tap_client::TapClient};
 
@@ -36,7 +38,15 @@ Exit codes:
 #[command(after_help = TAP_HELP)]
 pub struct Args {
     /// SERVICE or SERVICE/VERSION whose proxies to tap
-    target: String,
+    #[arg(required_unless_present = "proxy")]
+    target: Option<String>,
+    /// Tap one proxy at this tap address instead (a standalone `meshctl proxy --tap ADDR`,
+    /// e.g. in benchmarks); needs --token-file
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["target", "to"], requires = "token_file")]
+    proxy: Option<SocketAddr>,
+    /// File with the token the proxy's --tap-token-sha256 was made from [with --proxy]
+    #[arg(long, value_name = "FILE", requires = "proxy")]
+    token_file: Option<PathBuf>,
     /// Only requests the service sends to this service
     #[arg(long, value_name = "SERVICE")]
     to: Option<String>,
@@ -67,11 +77,29 @@ pub(crate) type Events =
     Pin<Box<dyn Stream<Item = (usize, Result<pb::TapEvent, tonic::Status>)> + Send>>;
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
-    let state = state_dir(ctx)?;
-    let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
-    let proxies = select(&plan, &args.target)?;
-    let request = watch_request(&plan, &args)?;
-    let token = admin_token(&state)?;
+    let (proxies, request, token) = match (&args.proxy, &args.token_file, &args.target) {
+        (Some(addr), Some(file), _) => {
+            let source = TapSource {
+                name: addr.to_string(),
+                service: String::new(),
+                version: None,
+                tap: *addr,
+            };
+            (vec![source], watch_request(None, &args)?, read_token(file)?)
+        }
+        (_, _, Some(target)) => {
+            let state = state_dir(ctx)?;
+            let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
+            let proxies = select(&plan, target)?;
+            let request = watch_request(Some(&plan), &args)?;
+            (proxies, request, admin_token(&state)?)
+        }
+        _ => {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "name a SERVICE, or --proxy ADDR with --token-file"
+            )));
+        }
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -97,8 +125,8 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         let Some((i, event)) = next else {
             return Ok(());
         };
-        let event = event.map_err(|s| refused(proxies[i], &s))?;
-        let Some(r) = record(proxies[i], event) else {
+        let event = event.map_err(|s| refused(&proxies[i], &s))?;
+        let Some(r) = record(&proxies[i], event) else {
             continue;
         };
         for r in gate.push(r) {
@@ -130,23 +158,27 @@ fn print(ctx: &mut Context<'_>, format: OutputFormat, r: &TapRecord) -> CliResul
 }
 
 /// The mesh admin token taps present.
-pub(crate) fn admin_token(state: &std::path::Path) -> Result<String, CliError> {
-    let path = state.join(ADMIN_TOKEN_FILE);
-    let token = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading the admin token {}", path.display()))?;
+pub(crate) fn admin_token(state: &Path) -> Result<String, CliError> {
+    read_token(&state.join(ADMIN_TOKEN_FILE))
+}
+
+fn read_token(path: &Path) -> Result<String, CliError> {
+    let token = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the tap token {}", path.display()))?;
     Ok(token.trim().to_string())
 }
 
 /// The proxies of `SERVICE` or `SERVICE/VERSION`.
-pub(crate) fn select<'a>(plan: &'a MeshPlan, target: &str) -> Result<Vec<&'a ProxyPlan>, CliError> {
+pub(crate) fn select(plan: &MeshPlan, target: &str) -> Result<Vec<TapSource>, CliError> {
     let (service, version) = match target.split_once('/') {
         Some((s, v)) => (s, Some(v)),
         None => (target, None),
     };
-    let proxies: Vec<&ProxyPlan> = plan
+    let proxies: Vec<TapSource> = plan
         .proxies
         .iter()
         .filter(|p| p.service == service && version.is_none_or(|v| p.version.as_deref() == Some(v)))
+        .map(TapSource::from)
         .collect();
     if proxies.is_empty() {
         return Err(CliError::usage(anyhow::anyhow!(
@@ -157,13 +189,14 @@ pub(crate) fn select<'a>(plan: &'a MeshPlan, target: &str) -> Result<Vec<&'a Pro
     Ok(proxies)
 }
 
-fn watch_request(plan: &MeshPlan, args: &Args) -> Result<pb::WatchRequest, CliError> {
+/// The proxy-side filter; `plan` resolves `--to` (which `--proxy` excludes).
+fn watch_request(plan: Option<&MeshPlan>, args: &Args) -> Result<pb::WatchRequest, CliError> {
     let destination_ids = match &args.to {
         None => Vec::new(),
         Some(to) => {
             let mut ids: Vec<String> = plan
-                .proxies
                 .iter()
+                .flat_map(|plan| plan.proxies.iter())
                 .filter(|p| &p.service == to)
                 .map(|p| p.spiffe_id.clone())
                 .collect();
@@ -188,7 +221,7 @@ fn watch_request(plan: &MeshPlan, args: &Args) -> Result<pb::WatchRequest, CliEr
 
 /// Opens a watch on every proxy; their events merge into one stream tagged by proxy.
 pub(crate) async fn connect(
-    proxies: &[&ProxyPlan],
+    proxies: &[TapSource],
     request: pb::WatchRequest,
     token: &str,
 ) -> Result<Events, CliError> {
@@ -212,7 +245,7 @@ pub(crate) async fn connect(
     Ok(futures_util::stream::select_all(streams).boxed())
 }
 
-pub(crate) fn refused(p: &ProxyPlan, s: &tonic::Status) -> CliError {
+pub(crate) fn refused(p: &TapSource, s: &tonic::Status) -> CliError {
     CliError::from(anyhow::anyhow!(
         "the tap of {} at {} failed: {} ({:?})",
         p.name,

@@ -14,10 +14,10 @@ use ratatui::widgets::{Block, Borders, Row, Table};
 use super::Context;
 use super::stat::state_dir;
 use super::tap::{Events, admin_token, connect, refused, select};
-use crate::control::plan::{MeshPlan, ProxyPlan};
+use crate::control::plan::MeshPlan;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
-use crate::observe::tap::record;
+use crate::observe::tap::{TapSource, record};
 use crate::observe::top::{TopRow, TopTable};
 use crate::output;
 use crate::proto::tap as pb;
@@ -56,9 +56,9 @@ pub struct Args {
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let state = state_dir(ctx)?;
     let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
-    let proxies: Vec<&ProxyPlan> = match &args.target {
+    let proxies: Vec<TapSource> = match &args.target {
         Some(t) => select(&plan, t)?,
-        None => plan.proxies.iter().collect(),
+        None => plan.proxies.iter().map(TapSource::from).collect(),
     };
     let token = admin_token(&state)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -105,7 +105,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
 async fn collect(
     events: &mut Events,
     plan: &MeshPlan,
-    proxies: &[&ProxyPlan],
+    proxies: &[TapSource],
     table: &mut TopTable,
     until: tokio::time::Instant,
 ) -> Result<(), CliError> {
@@ -113,11 +113,11 @@ async fn collect(
         tokio::select! {
             next = events.next() => match next {
                 Some((i, Ok(e))) => {
-                    if let Some(r) = record(proxies[i], e) {
+                    if let Some(r) = record(&proxies[i], e) {
                         table.add(plan, &r);
                     }
                 }
-                Some((i, Err(s))) => return Err(refused(proxies[i], &s)),
+                Some((i, Err(s))) => return Err(refused(&proxies[i], &s)),
                 None => return Ok(()),
             },
             _ = tokio::time::sleep_until(until) => return Ok(()),

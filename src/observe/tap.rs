@@ -50,6 +50,27 @@ pub struct TapRecord {
     pub error: Option<String>,
 }
 
+/// A proxy being tapped: what the records say about where they come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapSource {
+    /// Instance name (`api.v1`), or the tap address for a proxy outside a plan.
+    pub name: String,
+    pub service: String,
+    pub version: Option<String>,
+    pub tap: std::net::SocketAddr,
+}
+
+impl From<&ProxyPlan> for TapSource {
+    fn from(p: &ProxyPlan) -> Self {
+        TapSource {
+            name: p.name.clone(),
+            service: p.service.clone(),
+            version: p.version.clone(),
+            tap: p.tap,
+        }
+    }
+}
+
 /// `--status`: `5xx` (a class) or `503` (one code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusFilter {
@@ -140,7 +161,7 @@ impl StatusGate {
 }
 
 /// The record of one proxy event; `None` for an event without a body (never sent).
-pub fn record(proxy: &ProxyPlan, e: pb::TapEvent) -> Option<TapRecord> {
+pub fn record(proxy: &TapSource, e: pb::TapEvent) -> Option<TapRecord> {
     let mut r = TapRecord {
         kind: "req",
         id: format!("{}:{}", proxy.name, e.id),

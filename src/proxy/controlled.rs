@@ -49,17 +49,7 @@ pub struct ControlledConfig {
     pub drain_timeout: Duration,
     pub limits: Limits,
     /// The tap server, if this proxy serves one.
-    pub tap: Option<TapListen>,
-}
-
-/// Where the tap server listens and who may use it.
-#[derive(Debug, Clone)]
-pub struct TapListen {
-    pub addr: SocketAddr,
-    /// SHA-256 (hex) of the mesh admin token callers must present.
-    pub token_sha256: String,
-    /// Header names redacted on top of [`tap::ALWAYS_REDACTED`].
-    pub redact: Vec<::http::HeaderName>,
+    pub tap: Option<tap::TapListen>,
 }
 
 /// Runs until SIGTERM/SIGINT, then drains.
@@ -90,13 +80,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     tokio::spawn(agent.clone().renew_forever(current));
     tokio::spawn(install_renewals(renewed, tls.clone(), metrics.clone()));
 
-    let redact = config.tap.as_ref().map_or(&[][..], |t| &t.redact[..]);
-    let hub = Arc::new(tap::TapHub::new(config.id.to_string(), redact));
-    if let Some(t) = &config.tap {
-        let listener = bind(t.addr, "tap").await?;
-        let service = tap::TapService::new(hub.clone(), t.token_sha256.clone());
-        tokio::spawn(serve_tap(listener, service));
-    }
+    let hub = tap::start(config.tap.as_ref(), config.id.to_string()).await?;
     let shared = Arc::new(Shared {
         http1: http::http1_server(&config.limits),
         http2: http::http2_server(&config.limits),
@@ -151,18 +135,6 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         tracing::warn!(deadline = ?config.drain_timeout, "drain deadline passed; closing the remaining connections");
     }
     Ok(())
-}
-
-/// Serves the tap API until the process exits (like the admin listener, it outlives the drain).
-async fn serve_tap(listener: tokio::net::TcpListener, service: tap::TapService) {
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    if let Err(e) = tonic::transport::Server::builder()
-        .add_service(crate::proto::tap::tap_server::TapServer::new(service))
-        .serve_with_incoming(incoming)
-        .await
-    {
-        tracing::warn!(error = %e, "tap server stopped");
-    }
 }
 
 /// Retries until the control plane issues a certificate (it may start after the proxy).

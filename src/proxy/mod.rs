@@ -97,12 +97,12 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
                 error,
             }
         })?;
+    let hub = tap::start(config.tap.as_ref(), current.id.to_string()).await?;
     let shared = Arc::new(Shared {
         http1: http::http1_server(&config.limits),
         http2: http::http2_server(&config.limits),
         metrics: metrics.clone(),
-        // Standalone proxies serve no tap listener: the hub stays unwatched.
-        tap: Arc::new(tap::TapHub::new(current.id.to_string(), &[])),
+        tap: hub,
         tls: tls.clone(),
         limits: config.limits.clone(),
     });

@@ -25,6 +25,7 @@ use tonic::{Status, metadata::MetadataMap};
 
 use super::http::ProxyBody;
 use super::metrics::Direction;
+use super::{ProxyError, bind};
 use crate::proto::tap as pb;
 
 /// Headers whose values never leave the proxy, whatever the configuration adds.
@@ -356,6 +357,40 @@ impl Stream for WatchStream {
 impl Drop for WatchStream {
     fn drop(&mut self) {
         self.hub.unwatch(&self.watcher);
+    }
+}
+
+/// Where the tap server listens and who may use it.
+#[derive(Debug, Clone)]
+pub struct TapListen {
+    pub addr: SocketAddr,
+    /// SHA-256 (hex) of the token callers must present (the mesh admin token's).
+    pub token_sha256: String,
+    /// Header names redacted on top of [`ALWAYS_REDACTED`].
+    pub redact: Vec<HeaderName>,
+}
+
+/// The proxy's hub; with `listen`, also binds and serves the tap API on it until the process
+/// exits (like the admin listener, it outlives the drain). Without, the hub is never watched.
+pub async fn start(listen: Option<&TapListen>, own_id: String) -> Result<Arc<TapHub>, ProxyError> {
+    let redact = listen.map_or(&[][..], |t| &t.redact[..]);
+    let hub = Arc::new(TapHub::new(own_id, redact));
+    if let Some(t) = listen {
+        let listener = bind(t.addr, "tap").await?;
+        let service = TapService::new(hub.clone(), t.token_sha256.clone());
+        tokio::spawn(serve(listener, service));
+    }
+    Ok(hub)
+}
+
+async fn serve(listener: tokio::net::TcpListener, service: TapService) {
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    if let Err(e) = tonic::transport::Server::builder()
+        .add_service(pb::tap_server::TapServer::new(service))
+        .serve_with_incoming(incoming)
+        .await
+    {
+        tracing::warn!(error = %e, "tap server stopped");
     }
 }
 
