@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::signal::unix::{SignalKind, signal};
 
 use super::Context;
 use crate::control::backend::read_splits;
@@ -73,6 +74,8 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // Installed once, so a Ctrl-C during a fetch is not lost.
+    let mut interrupt = runtime.block_on(async { signal(SignalKind::interrupt()) })?;
     loop {
         let snapshots = runtime.block_on(snapshots(&plan, window));
         let report = StatReport {
@@ -92,14 +95,19 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         ctx.out.flush()?;
         let interrupted = runtime.block_on(async {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => true,
+                _ = interrupt.recv() => true,
                 _ = tokio::time::sleep(WATCH_INTERVAL) => false,
             }
         });
         if interrupted {
             return Ok(());
         }
-        writeln!(ctx.out)?;
+        // Separate snapshots: NDJSON needs nothing, YAML a document marker, tables a line.
+        match ctx.global.output {
+            OutputFormat::Json => {}
+            OutputFormat::Yaml => writeln!(ctx.out, "---")?,
+            OutputFormat::Table | OutputFormat::Wide => writeln!(ctx.out)?,
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::pin::Pin;
 
 use anyhow::Context as _;
 use futures_util::{Stream, StreamExt};
+use tokio::signal::unix::{SignalKind, signal};
 use tonic::metadata::MetadataValue;
 
 use super::Context;
@@ -104,6 +105,8 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         .enable_all()
         .build()?;
     let mut events = runtime.block_on(connect(&proxies, request, &token))?;
+    // Installed once, so a Ctrl-C while printing is not lost.
+    let mut interrupt = runtime.block_on(async { signal(SignalKind::interrupt()) })?;
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d.0);
     let mut gate = StatusGate::new(args.status);
     let mut printed = 0;
@@ -118,7 +121,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
             };
             tokio::select! {
                 e = events.next() => e,
-                _ = tokio::signal::ctrl_c() => None,
+                _ = interrupt.recv() => None,
                 _ = until => None,
             }
         });

@@ -128,6 +128,27 @@ fn stat_shows_the_success_rate_rps_and_percentiles_of_a_known_mix() {
     assert_eq!(edge["mtls"], true);
     assert_eq!(edge["requests"], 200);
 
+    // --watch: a snapshot every 2 s as NDJSON until Ctrl-C, then exit 0.
+    let watch = Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
+        .args(["stat", "api", "-w", "-o", "json"])
+        .current_dir(up.dir.path())
+        .env_remove("MESHCTL_STATE_DIR")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let pid = nix::unistd::Pid::from_raw(watch.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = watch.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 2, "{lines:?}");
+    assert!(lines.iter().all(|l| l["rows"][0]["name"] == "api"));
+
     up.cmd().args(["stat", "-t", "5s"]).assert().code(2);
     up.cmd().args(["stat", "nope"]).assert().code(2);
     up.cmd().args(["stat", "api/v9"]).assert().code(2);
