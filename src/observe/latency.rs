@@ -16,23 +16,12 @@ pub struct LatencyDistribution {
 }
 
 impl LatencyDistribution {
-    /// Adds one histogram's (bucket upper edge µs, count) pairs.
+    /// Adds one proxy's histogram: (bucket upper edge µs, count) pairs.
     pub fn add(&mut self, buckets: &[(u64, u64)]) {
         for &(edge, n) in buckets {
             *self.buckets.entry(edge).or_default() += n;
             self.count += n;
         }
-    }
-
-    pub fn merge(&mut self, other: &LatencyDistribution) {
-        for (&edge, &n) in &other.buckets {
-            *self.buckets.entry(edge).or_default() += n;
-        }
-        self.count += other.count;
-    }
-
-    pub fn count(&self) -> u64 {
-        self.count
     }
 
     /// The `q`-quantile (0 < q ≤ 1) in µs; `None` without data.
@@ -46,14 +35,6 @@ impl LatencyDistribution {
             seen += n;
             (seen >= rank).then_some(edge)
         })
-    }
-
-    /// Fastest and slowest bucket edges, in µs.
-    pub fn min_max(&self) -> Option<(u64, u64)> {
-        Some((
-            *self.buckets.keys().next()?,
-            *self.buckets.keys().next_back()?,
-        ))
     }
 }
 
@@ -95,12 +76,9 @@ mod tests {
         let b: Vec<u64> = (0..500).map(|_| 1000 + next() % 800_000).collect();
         let mut merged = LatencyDistribution::default();
         merged.add(&buckets(&a));
-        let mut other = LatencyDistribution::default();
-        other.add(&buckets(&b));
-        merged.merge(&other);
+        merged.add(&buckets(&b));
         let mut all: Vec<u64> = a.iter().chain(&b).copied().collect();
         all.sort_unstable();
-        assert_eq!(merged.count(), all.len() as u64);
         for q in [0.5, 0.9, 0.95, 0.99, 0.999, 1.0] {
             let got = merged.quantile(q).unwrap();
             let want = exact(&all, q);
@@ -114,6 +92,5 @@ mod tests {
     #[test]
     fn no_data_means_no_percentile() {
         assert_eq!(LatencyDistribution::default().quantile(0.5), None);
-        assert_eq!(LatencyDistribution::default().min_max(), None);
     }
 }
