@@ -29,10 +29,10 @@ use super::http::{self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1};
 use super::io::{MeteredIo, PrefixedIo};
 use super::listen;
 use super::metrics::Direction;
-use super::peer::Peer;
+use super::peer::{Peer, PeerError};
 use super::route::Route;
 use super::stats::NO_PEER;
-use super::tap::{self, Hop, TapBody};
+use super::tap::{self, Hop, TapBody, TapRequest};
 
 /// A destination's current split, swapped whole when the control plane sends a new one.
 pub type RouteCell = ArcSwap<Route<Arc<Peer>>>;
@@ -48,6 +48,14 @@ pub enum Destination {
     /// The `HTTP_PROXY` listener: the request's authority (`http://api/...`) names the
     /// destination service. HTTP only.
     ByAuthority(Arc<RouteTable>),
+}
+
+/// What observability needs to know about a request after it was answered.
+#[derive(Debug, Default)]
+struct Observed {
+    /// The peer it went to (none: the proxy answered itself).
+    peer: Option<Arc<Peer>>,
+    tap: Option<TapRequest>,
 }
 
 /// One outbound listener and where it sends traffic.
@@ -186,8 +194,7 @@ impl Outbound {
         remote: SocketAddr,
     ) -> Response<TapBody> {
         let start = Instant::now();
-        let mut reached: Option<Arc<Peer>> = None;
-        let mut tap = None;
+        let mut seen = Observed::default();
         proxy_http::strip_hop_by_hop(req.headers_mut());
         let response = if from_http1
             && proxy_http::make_absolute(&mut req, &self.fallback_authority).is_err()
@@ -200,42 +207,51 @@ impl Outbound {
             *req.version_mut() = Version::HTTP_2;
             match self.pick(req.uri().authority().map(|a| a.as_str())) {
                 Err((status, reason)) => proxy_http::error_response(status, reason),
-                Ok(peer) => {
-                    let hop = Hop {
-                        direction: Direction::Outbound,
-                        src: remote,
-                        dst: peer.addr(),
-                        peer_id: peer.id().as_str(),
-                    };
-                    tap = self.shared.tap.request(hop, &req);
-                    let response = match peer.send(req).await {
-                        Ok(response) => {
-                            let (mut parts, body) = response.into_parts();
-                            proxy_http::strip_hop_by_hop(&mut parts.headers);
-                            if from_http1 {
-                                parts.version = Version::HTTP_11;
-                            }
-                            Response::from_parts(parts, Either::Left(body))
+                Ok(peer) => match self.send(peer, req, remote, &mut seen).await {
+                    Ok(response) => {
+                        let (mut parts, body) = response.into_parts();
+                        proxy_http::strip_hop_by_hop(&mut parts.headers);
+                        if from_http1 {
+                            parts.version = Version::HTTP_11;
                         }
-                        Err(e) => {
-                            tracing::debug!(error = %e, "forwarding to peer failed");
-                            let (status, reason) = e.response();
-                            proxy_http::error_response(status, reason)
-                        }
-                    };
-                    reached = Some(peer);
-                    response
-                }
+                        Response::from_parts(parts, Either::Left(body))
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "forwarding to peer failed");
+                        let (status, reason) = e.response();
+                        proxy_http::error_response(status, reason)
+                    }
+                },
             }
         };
-        let peer = reached.as_ref().map_or(NO_PEER, |p| p.id().as_str());
+        let peer = seen.peer.as_ref().map_or(NO_PEER, |p| p.id().as_str());
         self.shared.metrics.request(
             Direction::Outbound,
             peer,
             response.status(),
             start.elapsed(),
         );
-        tap::observe(tap, response)
+        tap::observe(seen.tap, response)
+    }
+
+    /// Sends to `peer`, noting it (the stats' peer) and the tap of the request, if watched.
+    async fn send(
+        &self,
+        peer: Arc<Peer>,
+        req: Request<Incoming>,
+        remote: SocketAddr,
+        seen: &mut Observed,
+    ) -> Result<Response<Incoming>, PeerError> {
+        let hop = Hop {
+            direction: Direction::Outbound,
+            src: remote,
+            dst: peer.addr(),
+            peer_id: peer.id().as_str(),
+        };
+        seen.tap = self.shared.tap.request(hop, &req);
+        let result = peer.send(req).await;
+        seen.peer = Some(peer);
+        result
     }
 
     async fn forward_tcp<T>(&self, io: PrefixedIo<MeteredIo<T>>) -> std::io::Result<()>
