@@ -37,6 +37,10 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "up" -d 'Run a whole
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo" -d 'Run the built-in demo mesh (the same as `meshctl up --demo`)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "down" -d 'Stop the mesh `meshctl up --detach` started'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "status" -d 'Show what runs in the local mesh and whether it is healthy'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "stat" -d 'Golden metrics per service and version: success rate, RPS, latency percentiles'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "tap" -d 'Live requests through a service\'s proxies: request, response and end of each'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "top" -d 'The busiest routes (source, destination, method, path), live; q quits'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "edges" -d 'Who talks to whom: client and server identities and whether the hop was mTLS'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "canary" -d 'Shift traffic between a service\'s versions (weighted splits)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "certs" -d 'Manage the mesh certificate authority and workload certificates'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Check the local mesh\'s certificates: √ ok, ‼ warning, × error, with a hint each'
@@ -85,6 +89,59 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand status" -l no-color -d '
 complete -c meshctl -n "__fish_meshctl_using_subcommand status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand status" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s t -l window -d 'Window the figures cover (10s-5m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l from -d 'Only requests from this client service' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l to -d 'Requests the selected services sent to this service (outbound view)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s w -l watch -d 'Refresh every 2 s until Ctrl-C (NDJSON with -o json)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l proxy -d 'Tap one proxy at this tap address instead (a standalone `meshctl proxy --tap ADDR`, e.g. in benchmarks); needs --token-file' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l token-file -d 'File with the token the proxy\'s --tap-token-sha256 was made from [with --proxy]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l to -d 'Only requests the service sends to this service' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l method -d 'Only this request method' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l path -d 'Only paths starting with this prefix' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l authority -d 'Only this :authority' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l status -d 'Only requests whose response has this status (503) or class (5xx)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l max-rps -d 'Requests per second each proxy sends at most' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l duration -d 'Stop after this long' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l max-events -d 'Stop after printing this many events' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l max-rps -d 'Requests per second each proxy reports at most' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l duration -d 'Without a terminal: how long to watch before printing the snapshot' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -s t -l window -d 'Window to look back over (10s-5m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift status help" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
@@ -232,6 +289,9 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l control-plane 
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l token-file -d 'File holding this proxy\'s bootstrap token (mode 0600) [control-plane mode]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l spiffe-id -d 'The SPIFFE ID this proxy asks the control plane for [control-plane mode]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l http-proxy -d 'Plaintext HTTP proxy listener for the app\'s HTTP_PROXY: routes `http://<service>/…` to that upstream [control-plane mode]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap -d 'Serve the tap API (`meshctl tap`) on this loopback address' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap-token-sha256 -d 'SHA-256 (hex) of the token tap callers must present as bearer (the mesh admin token)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap-redact -d 'Also redact this header in tap events (repeatable; authorization, proxy-authorization, cookie, set-cookie and x-api-key always are)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
@@ -344,18 +404,22 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "quotes" -d 'gRPC Quotes server (GetQuote, StreamQuotes)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "load" -d 'Steady HTTP GET traffic to a loopback URL; a summary on stderr every 10 s and at the end'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status canary certs check controller proxy generate demo-app help" -f -a "up" -d 'Run a whole mesh from mesh.yaml on this machine: control plane, proxies, apps'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status canary certs check controller proxy generate demo-app help" -f -a "demo" -d 'Run the built-in demo mesh (the same as `meshctl up --demo`)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status canary certs check controller proxy generate demo-app help" -f -a "down" -d 'Stop the mesh `meshctl up --detach` started'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status canary certs check controller proxy generate demo-app help" -f -a "status" -d 'Show what runs in the local mesh and whether it is healthy'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status canary certs check controller proxy generate demo-app help" -f -a "canary" -d 'Shift traffic between a service\'s versions (weighted splits)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status canary certs check controller proxy generate demo-app help" -f -a "certs" -d 'Manage the mesh certificate authority and workload certificates'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status canary certs check controller proxy generate demo-app help" -f -a "check" -d 'Check the local mesh\'s certificates: √ ok, ‼ warning, × error, with a hint each'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status canary certs check controller proxy generate demo-app help" -f -a "controller" -d 'Run the control plane of a local mesh (started for you by `meshctl up`)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status canary certs check controller proxy generate demo-app help" -f -a "proxy" -d 'Run the sidecar proxy (mTLS data plane)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status canary certs check controller proxy generate demo-app help" -f -a "generate" -d 'Generate shell completions and man pages (for packagers)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status canary certs check controller proxy generate demo-app help" -f -a "demo-app" -d 'Run one role of the built-in demo application (launched by `meshctl up --demo`)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status canary certs check controller proxy generate demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "up" -d 'Run a whole mesh from mesh.yaml on this machine: control plane, proxies, apps'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "demo" -d 'Run the built-in demo mesh (the same as `meshctl up --demo`)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "down" -d 'Stop the mesh `meshctl up --detach` started'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "status" -d 'Show what runs in the local mesh and whether it is healthy'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "stat" -d 'Golden metrics per service and version: success rate, RPS, latency percentiles'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "tap" -d 'Live requests through a service\'s proxies: request, response and end of each'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "top" -d 'The busiest routes (source, destination, method, path), live; q quits'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "edges" -d 'Who talks to whom: client and server identities and whether the hop was mTLS'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "canary" -d 'Shift traffic between a service\'s versions (weighted splits)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "certs" -d 'Manage the mesh certificate authority and workload certificates'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "check" -d 'Check the local mesh\'s certificates: √ ok, ‼ warning, × error, with a hint each'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "controller" -d 'Run the control plane of a local mesh (started for you by `meshctl up`)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "proxy" -d 'Run the sidecar proxy (mTLS data plane)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "generate" -d 'Generate shell completions and man pages (for packagers)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "demo-app" -d 'Run one role of the built-in demo application (launched by `meshctl up --demo`)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "shift" -d 'Set the traffic split now: send --weight percent of SERVICE\'s traffic to --to VERSION'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "status" -d 'Show the configured split weights'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "init" -d 'Create the trust anchor (root CA) and the issuer (intermediate CA) in the state dir'

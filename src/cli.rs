@@ -59,6 +59,14 @@ pub enum Command {
     Down(cmd::down::Args),
     /// Show what runs in the local mesh and whether it is healthy
     Status(cmd::status::Args),
+    /// Golden metrics per service and version: success rate, RPS, latency percentiles
+    Stat(cmd::stat::Args),
+    /// Live requests through a service's proxies: request, response and end of each
+    Tap(cmd::tap::Args),
+    /// The busiest routes (source, destination, method, path), live; q quits
+    Top(cmd::top::Args),
+    /// Who talks to whom: client and server identities and whether the hop was mTLS
+    Edges(cmd::edges::Args),
     /// Shift traffic between a service's versions (weighted splits)
     Canary(cmd::canary::Args),
     /// Manage the mesh certificate authority and workload certificates

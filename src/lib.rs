@@ -10,6 +10,7 @@ pub mod duration;
 pub mod exit;
 pub mod fsutil;
 pub mod identity;
+pub mod observe;
 pub mod output;
 pub mod proto;
 pub mod proxy;

@@ -11,3 +11,9 @@ pub mod demo {
 pub mod control {
     tonic::include_proto!("meshctl.control.v1");
 }
+
+/// The proxies' tap API (`proto/tap.proto`): live request events for `meshctl tap`.
+#[allow(clippy::all, missing_debug_implementations, rust_2018_idioms)]
+pub mod tap {
+    tonic::include_proto!("meshctl.tap.v1");
+}

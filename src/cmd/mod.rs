@@ -12,11 +12,15 @@ pub mod check;
 pub mod controller;
 pub mod demo_app;
 pub mod down;
+pub mod edges;
 pub mod generate;
 pub mod proxy;
 pub mod proxy_certs;
 pub mod rotate;
+pub mod stat;
 pub mod status;
+pub mod tap;
+pub mod top;
 pub mod up;
 
 /// What every command gets: the global flags, the working directory and stdout.
@@ -57,6 +61,10 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Demo => up::run(&mut ctx, up::Args::demo()),
         Command::Down(args) => down::run(&mut ctx, args),
         Command::Status(args) => status::run(&mut ctx, args),
+        Command::Stat(args) => stat::run(&mut ctx, args),
+        Command::Edges(args) => edges::run(&mut ctx, args),
+        Command::Tap(args) => tap::run(&mut ctx, args),
+        Command::Top(args) => top::run(&mut ctx, args),
     };
     // A failed flush of stdout is a failure too (and a broken pipe exits 0 in main).
     result.and_then(|()| ctx.out.flush().map_err(Into::into))

@@ -11,6 +11,7 @@ use crate::identity::SpiffeId;
 use crate::proxy::config::{FlagConfig, InboundConfig, Limits, ProxyConfig, UpstreamConfig};
 use crate::proxy::controlled::ControlledConfig;
 use crate::proxy::limits;
+use crate::proxy::tap::TapListen;
 
 const PROXY_HELP: &str = "\
 Examples:
@@ -65,11 +66,30 @@ pub struct Args {
     /// that upstream [control-plane mode]
     #[arg(long, value_name = "ADDR", requires = "control_plane")]
     http_proxy: Option<SocketAddr>,
+    /// Serve the tap API (`meshctl tap`) on this loopback address
+    #[arg(long, value_name = "ADDR", requires = "tap_token_sha256")]
+    tap: Option<SocketAddr>,
+    /// SHA-256 (hex) of the token tap callers must present as bearer (the mesh admin token)
+    #[arg(long, value_name = "HEX", requires = "tap")]
+    tap_token_sha256: Option<String>,
+    /// Also redact this header in tap events (repeatable; authorization, proxy-authorization,
+    /// cookie, set-cookie and x-api-key always are)
+    #[arg(long, value_name = "HEADER", requires = "tap")]
+    tap_redact: Vec<http::HeaderName>,
 }
 
 pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
+    let tap = match (args.tap, args.tap_token_sha256) {
+        (Some(addr), Some(token_sha256)) => Some(TapListen {
+            addr,
+            token_sha256,
+            redact: args.tap_redact,
+        }),
+        _ => None,
+    };
     if let Some(socket) = args.control_plane {
         return run_controlled(
+            tap,
             socket,
             args.token_file,
             args.spiffe_id,
@@ -86,6 +106,7 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
         admin: args.admin,
         workers: args.workers,
         config_file: args.config,
+        tap,
     })
     .map_err(CliError::usage)?;
     runtime(config.workers)?
@@ -109,7 +130,9 @@ fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, CliError> {
     Ok(runtime.context("starting the proxy runtime")?)
 }
 
+#[allow(clippy::too_many_arguments)] // one per flag, straight from `Args`
 fn run_controlled(
+    tap: Option<TapListen>,
     socket: PathBuf,
     token_file: Option<PathBuf>,
     spiffe_id: Option<String>,
@@ -138,6 +161,7 @@ fn run_controlled(
         admin: admin.unwrap_or(limits::DEFAULT_ADMIN_ADDR),
         drain_timeout: limits::DEFAULT_DRAIN_TIMEOUT,
         limits: Limits::default(),
+        tap,
     };
     runtime(workers.unwrap_or(limits::DEFAULT_WORKERS))?
         .block_on(crate::proxy::controlled::run(config))

@@ -130,7 +130,8 @@ impl LocalMesh {
 
         let proxies = Supervisor::new(&logs)?;
         for p in &prepared.plan.proxies {
-            proxies.spawn(proxy_spec(p, &opts.exe, &tokens[&p.name], state))?;
+            let tap_token = &prepared.plan.admin_token_sha256;
+            proxies.spawn(proxy_spec(p, tap_token, &opts.exe, &tokens[&p.name], state))?;
         }
         for p in &prepared.plan.proxies {
             wait_until(READY_TIMEOUT, || proxy_ready(p.admin))
@@ -241,7 +242,14 @@ fn path_arg(p: &Path) -> String {
     p.display().to_string()
 }
 
-fn proxy_spec(p: &ProxyPlan, exe: &Path, token_file: &Path, state: &Path) -> ProcessSpec {
+/// `tap_token_sha256`: the hash of the mesh admin token, which tap callers present.
+fn proxy_spec(
+    p: &ProxyPlan,
+    tap_token_sha256: &str,
+    exe: &Path,
+    token_file: &Path,
+    state: &Path,
+) -> ProcessSpec {
     let app = match p.protocol.as_deref() {
         Some("grpc") => format!("h2c://{}", p.app),
         Some("tcp") => format!("tcp://{}", p.app),
@@ -262,6 +270,10 @@ fn proxy_spec(p: &ProxyPlan, exe: &Path, token_file: &Path, state: &Path) -> Pro
         p.http_proxy.to_string(),
         "--admin".into(),
         p.admin.to_string(),
+        "--tap".into(),
+        p.tap.to_string(),
+        "--tap-token-sha256".into(),
+        tap_token_sha256.to_string(),
     ];
     let mut env = BTreeMap::new();
     // Proxies log what they do at info level into their log file.

@@ -55,7 +55,16 @@ pub struct Prepared {
 /// tokens. Nothing is written.
 pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError> {
     check_fixed_ports(mesh)?;
-    let mut ports = PortPool::default();
+    // Ports mesh.yaml names (apps, fixed upstream listeners) may be free right now but are
+    // spoken for: never hand one to a proxy listener.
+    let reserved = mesh
+        .instances()
+        .flat_map(|i| std::iter::once(i.port).chain(i.upstreams.iter().filter_map(|u| u.port)))
+        .collect();
+    let mut ports = PortPool {
+        held: Vec::new(),
+        reserved,
+    };
     let mut proxies = Vec::new();
     let mut tokens = BTreeMap::new();
     for inst in mesh.instances() {
@@ -91,6 +100,7 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
             protocol: inst.protocol.map(|p| p.to_string()),
             admin: ports.take()?,
             http_proxy: ports.take()?,
+            tap: ports.take()?,
             upstreams,
         });
         tokens.insert(name, token);
@@ -176,17 +186,24 @@ fn ensure_free(port: u16, what: String) -> Result<(), LocalError> {
 }
 
 /// Allocates distinct free ports by holding every listener until the pool is dropped, so
-/// no two allocations collide.
-#[derive(Debug, Default)]
+/// no two allocations collide, and skipping ports mesh.yaml reserves.
+#[derive(Debug)]
 struct PortPool {
     held: Vec<TcpListener>,
+    reserved: std::collections::HashSet<u16>,
 }
 
 impl PortPool {
     fn take(&mut self) -> Result<SocketAddr, LocalError> {
-        let l = TcpListener::bind(loopback(0)).map_err(LocalError::Allocate)?;
-        let addr = l.local_addr().map_err(LocalError::Allocate)?;
-        self.held.push(l);
-        Ok(addr)
+        loop {
+            let l = TcpListener::bind(loopback(0)).map_err(LocalError::Allocate)?;
+            let addr = l.local_addr().map_err(LocalError::Allocate)?;
+            // Keep a reserved port held too, so the next bind cannot return it again.
+            let reserved = self.reserved.contains(&addr.port());
+            self.held.push(l);
+            if !reserved {
+                return Ok(addr);
+            }
+        }
     }
 }

@@ -43,6 +43,8 @@ pub struct ProxyPlan {
     pub admin: SocketAddr,
     /// Outbound HTTP proxy listener (what `HTTP_PROXY` points the app at).
     pub http_proxy: SocketAddr,
+    /// Tap API listener (loopback gRPC, `meshctl tap`; the admin token as bearer).
+    pub tap: SocketAddr,
     pub upstreams: Vec<UpstreamPlan>,
 }
 

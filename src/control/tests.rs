@@ -34,6 +34,7 @@ fn proxy(name: &str, service: &str, version: Option<&str>, token: &str, port: u1
         protocol: Some("http".into()),
         admin: addr(port + 2),
         http_proxy: addr(port + 3),
+        tap: addr(port + 4),
         upstreams: Vec::new(),
     }
 }

@@ -1,9 +1,11 @@
-//! The admin listener (loopback by default): `/metrics` (Prometheus text), `/ready` (503
-//! once draining) and `/live`.
+//! The admin listener (loopback by default): `/metrics` (Prometheus text), `/stats?window=SECS`
+//! (windowed per-peer statistics as JSON, see [`super::stats`]), `/ready` (503 once draining)
+//! and `/live`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -19,6 +21,12 @@ use super::limits;
 use super::metrics::Metrics;
 
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+const JSON: &str = "application/json";
+
+/// `/stats` without `?window=`: `meshctl stat`'s default window.
+pub const DEFAULT_STATS_WINDOW: Duration = Duration::from_secs(60);
+/// How often the byte counters are sampled for bytes/s over a window (one stats slice).
+const BYTES_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Serves admin requests until the process exits (it outlives the drain on purpose, so
 /// `/ready` can report it).
@@ -31,6 +39,7 @@ pub async fn serve(
     draining: Arc<AtomicBool>,
     ready: Arc<AtomicBool>,
 ) {
+    tokio::spawn(sample_bytes(metrics.clone()));
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -72,6 +81,23 @@ fn respond(
                 .insert(CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_TEXT));
             response
         }
+        "/stats" => {
+            let window = req
+                .uri()
+                .query()
+                .and_then(window_param)
+                .unwrap_or(DEFAULT_STATS_WINDOW);
+            match serde_json::to_vec(&metrics.stats(window)) {
+                Ok(body) => {
+                    let mut response = Response::new(Full::new(Bytes::from(body)));
+                    response
+                        .headers_mut()
+                        .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+                    response
+                }
+                Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode stats\n"),
+            }
+        }
         "/ready" if draining.load(Relaxed) => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
         "/ready" if !ready.load(Relaxed) => text(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -81,8 +107,25 @@ fn respond(
         "/live" => text(StatusCode::OK, "live\n"),
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: try /metrics, /ready or /live\n",
+            "not found: try /metrics, /stats, /ready or /live\n",
         ),
+    }
+}
+
+/// `window=SECS` from a query string.
+fn window_param(query: &str) -> Option<Duration> {
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("window="))
+        .and_then(|secs| secs.parse().ok())
+        .map(Duration::from_secs)
+}
+
+async fn sample_bytes(metrics: Arc<Metrics>) {
+    let mut tick = tokio::time::interval(BYTES_SAMPLE_INTERVAL);
+    loop {
+        tick.tick().await;
+        metrics.sample_bytes();
     }
 }
 

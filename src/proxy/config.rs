@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use super::limits;
+use super::tap::TapListen;
 use crate::duration::HumanDuration;
 use crate::identity::SpiffeId;
 
@@ -24,6 +25,8 @@ pub struct ProxyConfig {
     pub workers: usize,
     pub drain_timeout: Duration,
     pub limits: Limits,
+    /// The tap server, if this proxy serves one.
+    pub tap: Option<TapListen>,
 }
 
 /// What the local app speaks behind an inbound listener.
@@ -103,6 +106,8 @@ pub struct FlagConfig {
     pub admin: Option<SocketAddr>,
     pub workers: Option<usize>,
     pub config_file: Option<PathBuf>,
+    /// The tap server (flags only).
+    pub tap: Option<TapListen>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +178,7 @@ impl ProxyConfig {
             workers: limits::DEFAULT_WORKERS,
             drain_timeout: limits::DEFAULT_DRAIN_TIMEOUT,
             limits: Limits::default(),
+            tap: flags.tap,
         };
         let mut identity_dir = None;
         if let Some(file) = file {

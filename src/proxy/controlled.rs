@@ -25,7 +25,7 @@ use super::outbound::{Destination, Outbound, RouteCell, RouteTable};
 use super::peer::Peer;
 use super::route::Route;
 use super::tls::TlsStore;
-use super::{ProxyError, Shared, admin, bind, http, local, wait_for_signal};
+use super::{ProxyError, Shared, admin, bind, http, local, tap, wait_for_signal};
 use crate::control::agent::Agent;
 use crate::identity::{SpiffeId, TrustBundle, WorkloadIdentity};
 use crate::proto::control as pb;
@@ -50,6 +50,8 @@ pub struct ControlledConfig {
     pub admin: SocketAddr,
     pub drain_timeout: Duration,
     pub limits: Limits,
+    /// The tap server, if this proxy serves one.
+    pub tap: Option<tap::TapListen>,
 }
 
 /// Runs until SIGTERM/SIGINT, then drains.
@@ -92,10 +94,12 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         report_now.clone(),
     ));
 
+    let hub = tap::start(config.tap.as_ref(), config.id.to_string()).await?;
     let shared = Arc::new(Shared {
         http1: http::http1_server(&config.limits),
         http2: http::http2_server(&config.limits),
         metrics: metrics.clone(),
+        tap: hub,
         tls: tls.clone(),
         limits: config.limits.clone(),
     });

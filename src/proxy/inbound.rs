@@ -26,6 +26,8 @@ use super::io::MeteredIo;
 use super::limits;
 use super::listen;
 use super::metrics::Direction;
+use super::stats::NO_PEER;
+use super::tap::{self, Hop, TapBody};
 use super::tls::{self, ALPN_H2, ALPN_TCP};
 use crate::identity::verify::peer_id;
 
@@ -112,7 +114,7 @@ impl Inbound {
             let svc = service_fn(move |req| {
                 let this = this.clone();
                 let client_id = client_id.clone();
-                async move { Ok::<_, Infallible>(this.forward_http(req, client_id).await) }
+                async move { Ok::<_, Infallible>(this.forward_http(req, client_id, remote).await) }
             });
             let conn = self.shared.http2.serve_connection(TokioIo::new(tls), svc);
             listen::serve_until_drained(conn, &mut watch)
@@ -136,12 +138,21 @@ impl Inbound {
         &self,
         mut req: Request<Incoming>,
         client_id: HeaderValue,
-    ) -> Response<InboundBody> {
+        remote: SocketAddr,
+    ) -> Response<TapBody<InboundBody>> {
         let start = Instant::now();
         // The request arrived over HTTP/2, which has no hop-by-hop headers to strip.
         let headers = req.headers_mut();
-        headers.insert(CLIENT_ID, client_id);
+        headers.insert(CLIENT_ID, client_id.clone());
         let from_http1 = headers.remove(ORIG_PROTO).is_some();
+        let peer = client_id.to_str().unwrap_or(NO_PEER);
+        let hop = Hop {
+            direction: Direction::Inbound,
+            src: remote,
+            dst: self.app,
+            peer_id: peer,
+        };
+        let tap = self.shared.tap.request(hop, &req);
         let response = match (&self.http1, &self.h2c) {
             (Some(pool), _) if from_http1 => self.to_http1(pool, req).await,
             (_, Some(h2c)) => self.to_h2c(h2c, req).await,
@@ -150,8 +161,8 @@ impl Inbound {
         };
         self.shared
             .metrics
-            .request(Direction::Inbound, response.status(), start.elapsed());
-        response
+            .request(Direction::Inbound, peer, response.status(), start.elapsed());
+        tap::observe(tap, response)
     }
 
     async fn to_http1(

@@ -20,6 +20,8 @@ pub mod outbound;
 pub mod peer;
 pub mod reload;
 pub mod route;
+pub mod stats;
+pub mod tap;
 pub mod tcp;
 pub mod tls;
 
@@ -46,6 +48,8 @@ use crate::identity::IdentityError;
 #[derive(Debug)]
 pub struct Shared {
     pub metrics: Arc<Metrics>,
+    /// Live request events for `meshctl tap` (one atomic load per request when unwatched).
+    pub tap: Arc<tap::TapHub>,
     pub tls: Arc<TlsStore>,
     pub limits: Limits,
     pub http1: http1::Builder,
@@ -93,10 +97,12 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
                 error,
             }
         })?;
+    let hub = tap::start(config.tap.as_ref(), current.id.to_string()).await?;
     let shared = Arc::new(Shared {
         http1: http::http1_server(&config.limits),
         http2: http::http2_server(&config.limits),
         metrics: metrics.clone(),
+        tap: hub,
         tls: tls.clone(),
         limits: config.limits.clone(),
     });

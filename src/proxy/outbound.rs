@@ -25,12 +25,14 @@ use super::Shared;
 use super::config::UpstreamProtocol;
 use super::detect::{self, Detected};
 use super::drain::DrainWatch;
-use super::http::{self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1, ProxyBody};
+use super::http::{self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1};
 use super::io::{MeteredIo, PrefixedIo};
 use super::listen;
 use super::metrics::Direction;
-use super::peer::Peer;
+use super::peer::{Peer, PeerError};
 use super::route::Route;
+use super::stats::NO_PEER;
+use super::tap::{self, Hop, TapBody, TapRequest};
 
 /// A destination's current split, swapped whole when the control plane sends a new one.
 pub type RouteCell = ArcSwap<Route<Arc<Peer>>>;
@@ -46,6 +48,14 @@ pub enum Destination {
     /// The `HTTP_PROXY` listener: the request's authority (`http://api/...`) names the
     /// destination service. HTTP only.
     ByAuthority(Arc<RouteTable>),
+}
+
+/// What observability needs to know about a request after it was answered.
+#[derive(Debug, Default)]
+struct Observed {
+    /// The peer it went to (none: the proxy answered itself).
+    peer: Option<Arc<Peer>>,
+    tap: Option<TapRequest>,
 }
 
 /// One outbound listener and where it sends traffic.
@@ -131,7 +141,7 @@ impl Outbound {
             UpstreamProtocol::Http2 => (Detected::H2c, PrefixedIo::new(Bytes::new(), io)),
             UpstreamProtocol::Tcp => (Detected::Opaque, PrefixedIo::new(Bytes::new(), io)),
         };
-        if let Err(e) = self.clone().dispatch(protocol, io, watch).await {
+        if let Err(e) = self.clone().dispatch(protocol, io, remote, watch).await {
             tracing::debug!(%remote, error = %e, "outbound connection ended with an error");
         }
     }
@@ -140,16 +150,17 @@ impl Outbound {
         self: Arc<Self>,
         protocol: Detected,
         io: PrefixedIo<MeteredIo<TcpStream>>,
+        remote: SocketAddr,
         mut watch: DrainWatch,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         match protocol {
             Detected::Http1 => {
-                let svc = self.clone().service(true);
+                let svc = self.clone().service(true, remote);
                 let conn = self.shared.http1.serve_connection(TokioIo::new(io), svc);
                 listen::serve_until_drained(conn, &mut watch).await?;
             }
             Detected::H2c => {
-                let svc = self.clone().service(false);
+                let svc = self.clone().service(false, remote);
                 let conn = self.shared.http2.serve_connection(TokioIo::new(io), svc);
                 listen::serve_until_drained(conn, &mut watch).await?;
             }
@@ -161,15 +172,16 @@ impl Outbound {
     fn service(
         self: Arc<Self>,
         from_http1: bool,
+        remote: SocketAddr,
     ) -> impl hyper::service::Service<
         Request<Incoming>,
-        Response = Response<ProxyBody>,
+        Response = Response<TapBody>,
         Error = Infallible,
-        Future = impl Future<Output = Result<Response<ProxyBody>, Infallible>> + Send,
+        Future = impl Future<Output = Result<Response<TapBody>, Infallible>> + Send,
     > + Clone {
         service_fn(move |req| {
             let this = self.clone();
-            async move { Ok(this.forward_http(req, from_http1).await) }
+            async move { Ok(this.forward_http(req, from_http1, remote).await) }
         })
     }
 
@@ -179,8 +191,10 @@ impl Outbound {
         &self,
         mut req: Request<Incoming>,
         from_http1: bool,
-    ) -> Response<ProxyBody> {
+        remote: SocketAddr,
+    ) -> Response<TapBody> {
         let start = Instant::now();
+        let mut seen = Observed::default();
         // HTTP/2 forbids connection-specific headers (h2 refuses them on receipt), so only
         // HTTP/1 requests have any to strip.
         if from_http1 {
@@ -197,7 +211,7 @@ impl Outbound {
             *req.version_mut() = Version::HTTP_2;
             match self.pick(req.uri().authority().map(|a| a.as_str())) {
                 Err((status, reason)) => proxy_http::error_response(status, reason),
-                Ok(peer) => match peer.send(req).await {
+                Ok(peer) => match self.send(peer, req, remote, &mut seen).await {
                     Ok(response) => {
                         // Arrived over HTTP/2 from the inbound proxy: no hop-by-hop headers.
                         let (mut parts, body) = response.into_parts();
@@ -214,10 +228,34 @@ impl Outbound {
                 },
             }
         };
-        self.shared
-            .metrics
-            .request(Direction::Outbound, response.status(), start.elapsed());
-        response
+        let peer = seen.peer.as_ref().map_or(NO_PEER, |p| p.id().as_str());
+        self.shared.metrics.request(
+            Direction::Outbound,
+            peer,
+            response.status(),
+            start.elapsed(),
+        );
+        tap::observe(seen.tap, response)
+    }
+
+    /// Sends to `peer`, noting it (the stats' peer) and the tap of the request, if watched.
+    async fn send(
+        &self,
+        peer: Arc<Peer>,
+        req: Request<Incoming>,
+        remote: SocketAddr,
+        seen: &mut Observed,
+    ) -> Result<Response<Incoming>, PeerError> {
+        let hop = Hop {
+            direction: Direction::Outbound,
+            src: remote,
+            dst: peer.addr(),
+            peer_id: peer.id().as_str(),
+        };
+        seen.tap = self.shared.tap.request(hop, &req);
+        let result = peer.send(req).await;
+        seen.peer = Some(peer);
+        result
     }
 
     async fn forward_tcp<T>(&self, io: PrefixedIo<MeteredIo<T>>) -> std::io::Result<()>

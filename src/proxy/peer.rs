@@ -74,6 +74,11 @@ impl Peer {
         }
     }
 
+    /// The SPIFFE ID this peer must present.
+    pub fn id(&self) -> &SpiffeId {
+        &self.id
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -12,19 +12,22 @@ use nix::unistd::Pid;
 use crate::support::meshctl;
 
 /// An HTTP app that answers every GET with JSON: its service, version and request headers.
+/// `?status=N` picks the status, `?delay_ms=N` waits first (for the observability tests).
 const ECHO_PY: &str = r#"
-import http.server, json, os, sys
+import http.server, json, os, sys, time, urllib.parse
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Buffered: headers and body leave in one write (no Nagle/delayed-ACK stall per request).
     wbufsize = -1
     def do_GET(self):
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        time.sleep(int(query.get("delay_ms", ["0"])[0]) / 1000)
         body = json.dumps({
             "service": os.environ.get("MESH_SERVICE", ""),
             "version": os.environ.get("MESH_VERSION", ""),
             "headers": {k.lower(): v for k, v in self.headers.items()},
         }).encode()
-        self.send_response(200)
+        self.send_response(int(query.get("status", ["200"])[0]))
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
@@ -35,25 +38,33 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 "#;
 
 /// How long anything here may take to become true.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A free port for a test app, below Linux's ephemeral range (32768-60999): `meshctl up`
+/// gives its proxies ephemeral ports (bind :0), so an app port chosen here can never be
+/// handed to a proxy of another mesh running in a parallel test between our check and the
+/// app's bind. Each port is handed out once per test process.
+pub(crate) fn free_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 400) as u16 * 25;
+    loop {
+        let port = base + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        assert!(port < 32_768, "ran out of test app ports");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A mesh started with `meshctl up` in the foreground; SIGTERM + wait on drop.
-struct Up {
-    dir: tempfile::TempDir,
+pub(crate) struct Up {
+    pub(crate) dir: tempfile::TempDir,
     child: Child,
 }
 
 impl Up {
     /// Writes `mesh.yaml` (and echo.py) into a temp dir and runs `meshctl up` there.
-    fn start(yaml: &str) -> Up {
+    pub(crate) fn start(yaml: &str) -> Up {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("echo.py"), ECHO_PY).unwrap();
         std::fs::write(dir.path().join("mesh.yaml"), yaml).unwrap();
@@ -75,7 +86,7 @@ impl Up {
         up
     }
 
-    fn state(&self) -> PathBuf {
+    pub(crate) fn state(&self) -> PathBuf {
         self.dir.path().join(".meshctl")
     }
 
@@ -89,12 +100,12 @@ impl Up {
         }
     }
 
-    fn plan(&self) -> serde_json::Value {
+    pub(crate) fn plan(&self) -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(self.state().join("run/plan.json")).unwrap()).unwrap()
     }
 
     /// `instance`'s proxy in the plan.
-    fn proxy(&self, instance: &str) -> serde_json::Value {
+    pub(crate) fn proxy(&self, instance: &str) -> serde_json::Value {
         let plan = self.plan();
         let proxies = plan["proxies"].as_array().unwrap();
         proxies
@@ -105,7 +116,7 @@ impl Up {
     }
 
     /// The address of `upstream`'s listener on `instance`'s proxy.
-    fn upstream(&self, instance: &str, upstream: &str) -> String {
+    pub(crate) fn upstream(&self, instance: &str, upstream: &str) -> String {
         let p = self.proxy(instance);
         let u = p["upstreams"]
             .as_array()
@@ -117,18 +128,18 @@ impl Up {
         u["listen"].as_str().unwrap().to_string()
     }
 
-    fn proxy_field(&self, instance: &str, field: &str) -> String {
+    pub(crate) fn proxy_field(&self, instance: &str, field: &str) -> String {
         self.proxy(instance)[field].as_str().unwrap().to_string()
     }
 
-    fn cmd(&self) -> assert_cmd::Command {
+    pub(crate) fn cmd(&self) -> assert_cmd::Command {
         let mut c = meshctl();
         c.current_dir(self.dir.path());
         c
     }
 
     /// SIGTERM, then the exit code (the mesh drains first).
-    fn stop(mut self) -> Option<i32> {
+    pub(crate) fn stop(mut self) -> Option<i32> {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let start = Instant::now();
@@ -151,7 +162,7 @@ impl Drop for Up {
 }
 
 /// `curl` each URL once (one keep-alive connection); returns the bodies concatenated.
-fn curl(urls: &[String], extra: &[&str]) -> String {
+pub(crate) fn curl(urls: &[String], extra: &[&str]) -> String {
     let out = Command::new("curl")
         .args(["-s", "--fail-with-body", "-m", "20"])
         .args(extra)
@@ -167,7 +178,7 @@ fn curl(urls: &[String], extra: &[&str]) -> String {
 }
 
 /// front (Python http.server), api v1 + v2 (echo.py) and quotes (the demo gRPC server).
-fn three_services() -> String {
+pub(crate) fn three_services() -> String {
     let exe = assert_cmd::cargo::cargo_bin("meshctl");
     let (front, v1, v2, quotes) = (free_port(), free_port(), free_port(), free_port());
     format!(

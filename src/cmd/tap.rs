@@ -1,0 +1,259 @@
+//! `meshctl tap`: live requests through a service's proxies, three lines per request.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use anyhow::Context as _;
+use futures_util::{Stream, StreamExt};
+use tokio::signal::unix::{SignalKind, signal};
+use tonic::metadata::MetadataValue;
+
+use super::Context;
+use super::stat::state_dir;
+use crate::control::admin::ADMIN_TOKEN_FILE;
+use crate::control::plan::MeshPlan;
+use crate::duration::HumanDuration;
+use crate::exit::{CliError, CliResult};
+use crate::observe::tap::{StatusFilter, StatusGate, TapRecord, TapSource, record, text};
+use crate::output::{self, OutputFormat};
+use crate::proto::tap::{self as pb, tap_client::TapClient};
+
+/// `--max-rps` when not given: enough to follow, little enough not to flood a terminal.
+pub const DEFAULT_MAX_RPS: u32 = 100;
+
+const TAP_HELP: &str = "\
+Each request prints three lines: `req` (method, authority, path), `rsp` (status, latency to the
+response head) and `end` (duration, response bytes, grpc-status or why it ended early).
+proxy=in is a request the service received, proxy=out one it sent. Filters run on the proxies;
+--status runs here, on the response. Credential headers (authorization, proxy-authorization,
+cookie, set-cookie, x-api-key) are redacted by the proxy before an event leaves it. The tap uses
+the mesh admin token (.meshctl/run/admin.token): proxies refuse anyone else.
+
+Exit codes:
+  0  stopped by Ctrl-C, --duration or --max-events
+  1  no mesh is running, or a proxy refused or could not be reached
+  2  usage error (unknown service or version, bad --status)";
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = TAP_HELP)]
+pub struct Args {
+    /// SERVICE or SERVICE/VERSION whose proxies to tap
+    #[arg(required_unless_present = "proxy")]
+    target: Option<String>,
+    /// Tap one proxy at this tap address instead (a standalone `meshctl proxy --tap ADDR`,
+    /// e.g. in benchmarks); needs --token-file
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["target", "to"], requires = "token_file")]
+    proxy: Option<SocketAddr>,
+    /// File with the token the proxy's --tap-token-sha256 was made from [with --proxy]
+    #[arg(long, value_name = "FILE", requires = "proxy")]
+    token_file: Option<PathBuf>,
+    /// Only requests the service sends to this service
+    #[arg(long, value_name = "SERVICE")]
+    to: Option<String>,
+    /// Only this request method
+    #[arg(long, value_name = "METHOD")]
+    method: Option<String>,
+    /// Only paths starting with this prefix
+    #[arg(long, value_name = "PREFIX")]
+    path: Option<String>,
+    /// Only this :authority
+    #[arg(long, value_name = "AUTHORITY")]
+    authority: Option<String>,
+    /// Only requests whose response has this status (503) or class (5xx)
+    #[arg(long, value_name = "STATUS")]
+    status: Option<StatusFilter>,
+    /// Requests per second each proxy sends at most
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_RPS)]
+    max_rps: u32,
+    /// Stop after this long
+    #[arg(long, value_name = "DURATION")]
+    duration: Option<HumanDuration>,
+    /// Stop after printing this many events
+    #[arg(long, value_name = "N")]
+    max_events: Option<u64>,
+}
+
+pub(crate) type Events =
+    Pin<Box<dyn Stream<Item = (usize, Result<pb::TapEvent, tonic::Status>)> + Send>>;
+
+pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
+    let (proxies, request, token) = match (&args.proxy, &args.token_file, &args.target) {
+        (Some(addr), Some(file), _) => {
+            let source = TapSource {
+                name: addr.to_string(),
+                service: String::new(),
+                version: None,
+                tap: *addr,
+            };
+            (vec![source], watch_request(None, &args)?, read_token(file)?)
+        }
+        (_, _, Some(target)) => {
+            let state = state_dir(ctx)?;
+            let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
+            let proxies = select(&plan, target)?;
+            let request = watch_request(Some(&plan), &args)?;
+            (proxies, request, admin_token(&state)?)
+        }
+        _ => {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "name a SERVICE, or --proxy ADDR with --token-file"
+            )));
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut events = runtime.block_on(connect(&proxies, request, &token))?;
+    // Installed once, so a Ctrl-C while printing is not lost.
+    let mut interrupt = runtime.block_on(async { signal(SignalKind::interrupt()) })?;
+    let deadline = args.duration.map(|d| tokio::time::Instant::now() + d.0);
+    let mut gate = StatusGate::new(args.status);
+    let mut printed = 0;
+    let format = ctx.global.output;
+    loop {
+        let next = runtime.block_on(async {
+            let until = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                e = events.next() => e,
+                _ = interrupt.recv() => None,
+                _ = until => None,
+            }
+        });
+        let Some((i, event)) = next else {
+            return Ok(());
+        };
+        let event = event.map_err(|s| refused(&proxies[i], &s))?;
+        let Some(r) = record(&proxies[i], event) else {
+            continue;
+        };
+        for r in gate.push(r) {
+            print(ctx, format, &r)?;
+            printed += 1;
+            if args.max_events.is_some_and(|max| printed >= max) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn print(ctx: &mut Context<'_>, format: OutputFormat, r: &TapRecord) -> CliResult {
+    match format {
+        OutputFormat::Json => output::json_line(ctx.out, r)?,
+        OutputFormat::Yaml => {
+            writeln!(
+                ctx.out,
+                "---\n{}",
+                serde_yaml::to_string(r).map_err(anyhow::Error::new)?
+            )?;
+        }
+        OutputFormat::Table | OutputFormat::Wide => {
+            writeln!(ctx.out, "{}", text(r, format == OutputFormat::Wide))?;
+            ctx.out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// The mesh admin token taps present.
+pub(crate) fn admin_token(state: &Path) -> Result<String, CliError> {
+    read_token(&state.join(ADMIN_TOKEN_FILE))
+}
+
+fn read_token(path: &Path) -> Result<String, CliError> {
+    let token = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the tap token {}", path.display()))?;
+    Ok(token.trim().to_string())
+}
+
+/// The proxies of `SERVICE` or `SERVICE/VERSION`.
+pub(crate) fn select(plan: &MeshPlan, target: &str) -> Result<Vec<TapSource>, CliError> {
+    let (service, version) = match target.split_once('/') {
+        Some((s, v)) => (s, Some(v)),
+        None => (target, None),
+    };
+    let proxies: Vec<TapSource> = plan
+        .proxies
+        .iter()
+        .filter(|p| p.service == service && version.is_none_or(|v| p.version.as_deref() == Some(v)))
+        .map(TapSource::from)
+        .collect();
+    if proxies.is_empty() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "no proxy for `{target}` (services: {})",
+            plan.services().join(", ")
+        )));
+    }
+    Ok(proxies)
+}
+
+/// The proxy-side filter; `plan` resolves `--to` (which `--proxy` excludes).
+fn watch_request(plan: Option<&MeshPlan>, args: &Args) -> Result<pb::WatchRequest, CliError> {
+    let destination_ids = match &args.to {
+        None => Vec::new(),
+        Some(to) => {
+            let mut ids: Vec<String> = plan
+                .iter()
+                .flat_map(|plan| plan.proxies.iter())
+                .filter(|p| &p.service == to)
+                .map(|p| p.spiffe_id.clone())
+                .collect();
+            if ids.is_empty() {
+                return Err(CliError::usage(anyhow::anyhow!(
+                    "unknown service `{to}` in --to"
+                )));
+            }
+            ids.sort();
+            ids.dedup();
+            ids
+        }
+    };
+    Ok(pb::WatchRequest {
+        method: args.method.clone().unwrap_or_default(),
+        path_prefix: args.path.clone().unwrap_or_default(),
+        authority: args.authority.clone().unwrap_or_default(),
+        destination_ids,
+        max_rps: args.max_rps,
+    })
+}
+
+/// Opens a watch on every proxy; their events merge into one stream tagged by proxy.
+pub(crate) async fn connect(
+    proxies: &[TapSource],
+    request: pb::WatchRequest,
+    token: &str,
+) -> Result<Events, CliError> {
+    let bearer: MetadataValue<_> = format!("Bearer {token}")
+        .parse()
+        .context("the admin token is not a valid header value")?;
+    let mut streams = Vec::with_capacity(proxies.len());
+    for (i, p) in proxies.iter().enumerate() {
+        let mut client = TapClient::connect(format!("http://{}", p.tap))
+            .await
+            .with_context(|| format!("connecting to the tap of {} at {}", p.name, p.tap))?;
+        let mut req = tonic::Request::new(request.clone());
+        req.metadata_mut().insert("authorization", bearer.clone());
+        let stream = client
+            .watch(req)
+            .await
+            .map_err(|s| refused(p, &s))?
+            .into_inner();
+        streams.push(stream.map(move |e| (i, e)).boxed());
+    }
+    Ok(futures_util::stream::select_all(streams).boxed())
+}
+
+pub(crate) fn refused(p: &TapSource, s: &tonic::Status) -> CliError {
+    CliError::from(anyhow::anyhow!(
+        "the tap of {} at {} failed: {} ({:?})",
+        p.name,
+        p.tap,
+        s.message(),
+        s.code()
+    ))
+}

@@ -1,0 +1,260 @@
+//! `meshctl top`: the busiest routes through a service's proxies, live (full screen on a
+//! terminal, `q` quits) or as one snapshot table when stdout is not a terminal.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyModifiers};
+use futures_util::StreamExt;
+use ratatui::Frame;
+use ratatui::layout::Constraint;
+use ratatui::style::{Modifier, Style};
+use ratatui::widgets::{Block, Borders, Row, Table};
+
+use super::Context;
+use super::stat::state_dir;
+use super::tap::{Events, admin_token, connect, refused, select};
+use crate::control::plan::MeshPlan;
+use crate::duration::HumanDuration;
+use crate::exit::{CliError, CliResult};
+use crate::observe::tap::{TapSource, record};
+use crate::observe::top::{TopRow, TopTable};
+use crate::output;
+use crate::proto::tap as pb;
+
+/// How often the live view redraws.
+pub const REFRESH: Duration = Duration::from_millis(500);
+/// Rows the live view and the snapshot show at most.
+pub const MAX_ROWS: usize = 50;
+/// Requests per second each proxy sends at most (top needs a sample, not every request).
+pub const DEFAULT_MAX_RPS: u32 = 100;
+
+const TOP_HELP: &str = "\
+Routes are (source, destination, method, path), counted from the proxies' tap streams since
+top started: COUNT, BEST/WORST/LAST latency to the response head and SUCCESS (responses below
+500). On a terminal the view refreshes in place (q, Esc or Ctrl-C quits); otherwise top watches
+for --duration and prints one table (or JSON/YAML with -o).
+
+Exit codes:
+  0  quit, or printed the snapshot
+  1  no mesh is running, or a proxy refused or could not be reached
+  2  usage error (unknown service or version)";
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = TOP_HELP)]
+pub struct Args {
+    /// SERVICE or SERVICE/VERSION [default: every proxy]
+    target: Option<String>,
+    /// Requests per second each proxy reports at most
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_RPS)]
+    max_rps: u32,
+    /// Without a terminal: how long to watch before printing the snapshot
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    duration: HumanDuration,
+}
+
+pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
+    let state = state_dir(ctx)?;
+    let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
+    let proxies: Vec<TapSource> = match &args.target {
+        Some(t) => select(&plan, t)?,
+        None => plan.proxies.iter().map(TapSource::from).collect(),
+    };
+    let token = admin_token(&state)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let request = pb::WatchRequest {
+        max_rps: args.max_rps,
+        ..pb::WatchRequest::default()
+    };
+    let mut events = runtime.block_on(connect(&proxies, request, &token))?;
+    let mut table = TopTable::default();
+    let title = format!(
+        " meshctl top {} — q quits ",
+        args.target.as_deref().unwrap_or("(all)")
+    );
+    if !std::io::stdout().is_terminal() {
+        let until = tokio::time::Instant::now() + args.duration.0;
+        runtime.block_on(collect(&mut events, &plan, &proxies, &mut table, until))?;
+        let rows = table.top(MAX_ROWS);
+        output::render(ctx.out, ctx.global.output, &rows, |_| snapshot_table(&rows))?;
+        return Ok(());
+    }
+    let mut terminal = ratatui::init();
+    let result = (|| -> CliResult {
+        loop {
+            let rows = table.top(MAX_ROWS);
+            terminal.draw(|f| draw(f, &title, &rows))?;
+            let until = tokio::time::Instant::now() + REFRESH;
+            runtime.block_on(collect(&mut events, &plan, &proxies, &mut table, until))?;
+            while event::poll(Duration::ZERO)? {
+                if let Event::Key(key) = event::read()?
+                    && quits(key)
+                {
+                    return Ok(());
+                }
+            }
+        }
+    })();
+    ratatui::restore();
+    result
+}
+
+/// Folds events into `table` until `until` (or the streams end).
+async fn collect(
+    events: &mut Events,
+    plan: &MeshPlan,
+    proxies: &[TapSource],
+    table: &mut TopTable,
+    until: tokio::time::Instant,
+) -> Result<(), CliError> {
+    loop {
+        tokio::select! {
+            next = events.next() => match next {
+                Some((i, Ok(e))) => {
+                    if let Some(r) = record(&proxies[i], e) {
+                        table.add(plan, &r);
+                    }
+                }
+                Some((i, Err(s))) => return Err(refused(&proxies[i], &s)),
+                None => return Ok(()),
+            },
+            _ = tokio::time::sleep_until(until) => return Ok(()),
+        }
+    }
+}
+
+/// `q`, Esc and Ctrl-C (raw mode turns it into a key) quit.
+fn quits(key: KeyEvent) -> bool {
+    matches!(key.code, KeyCode::Char('q') | KeyCode::Esc)
+        || (key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL))
+}
+
+const HEADERS: [&str; 9] = [
+    "SOURCE",
+    "DESTINATION",
+    "METHOD",
+    "PATH",
+    "COUNT",
+    "BEST",
+    "WORST",
+    "LAST",
+    "SUCCESS",
+];
+
+fn cells(r: &TopRow) -> [String; 9] {
+    [
+        r.source.clone(),
+        r.destination.clone(),
+        r.method.clone(),
+        r.path.clone(),
+        r.count.to_string(),
+        latency(r.best_us),
+        latency(r.worst_us),
+        latency(r.last_us),
+        format!("{:.2}%", r.success_rate() * 100.0),
+    ]
+}
+
+/// The live view: one table filling the frame.
+fn draw(frame: &mut Frame<'_>, title: &str, rows: &[TopRow]) {
+    let widths = [
+        Constraint::Min(10),
+        Constraint::Min(12),
+        Constraint::Length(7),
+        Constraint::Min(16),
+        Constraint::Length(6),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+    ];
+    let table = Table::new(rows.iter().map(|r| Row::new(cells(r))), widths)
+        .header(Row::new(HEADERS).style(Style::default().add_modifier(Modifier::BOLD)))
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(title.to_string()),
+        );
+    frame.render_widget(table, frame.area());
+}
+
+fn snapshot_table(rows: &[TopRow]) -> comfy_table::Table {
+    let mut t = output::table(HEADERS);
+    for r in rows {
+        t.add_row(cells(r).to_vec());
+    }
+    t
+}
+
+/// µs below 1 ms, ms (one decimal) above.
+fn latency(us: u64) -> String {
+    if us < 1000 {
+        format!("{us}µs")
+    } else {
+        format!("{:.1}ms", us as f64 / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+
+    fn rows() -> Vec<TopRow> {
+        vec![
+            TopRow {
+                source: "web".into(),
+                destination: "api.v1".into(),
+                method: "GET".into(),
+                path: "/users".into(),
+                count: 42,
+                successes: 40,
+                best_us: 850,
+                worst_us: 31_200,
+                last_us: 1_830,
+            },
+            TopRow {
+                source: "web".into(),
+                destination: "api.v2".into(),
+                method: "POST".into(),
+                path: "/orders".into(),
+                count: 7,
+                successes: 7,
+                best_us: 2_100,
+                worst_us: 4_000,
+                last_us: 2_500,
+            },
+        ]
+    }
+
+    #[test]
+    fn the_live_view_renders() {
+        let mut terminal = Terminal::new(TestBackend::new(100, 6)).unwrap();
+        terminal
+            .draw(|f| draw(f, " meshctl top api — q quits ", &rows()))
+            .unwrap();
+        insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn q_esc_and_ctrl_c_quit_other_keys_do_not() {
+        assert!(quits(KeyEvent::from(KeyCode::Char('q'))));
+        assert!(quits(KeyEvent::from(KeyCode::Esc)));
+        assert!(quits(KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL
+        )));
+        assert!(!quits(KeyEvent::from(KeyCode::Char('c'))));
+        assert!(!quits(KeyEvent::from(KeyCode::Down)));
+    }
+
+    #[test]
+    fn latencies_read_well() {
+        assert_eq!(latency(999), "999µs");
+        assert_eq!(latency(1830), "1.8ms");
+    }
+}

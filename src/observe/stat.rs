@@ -1,0 +1,320 @@
+//! `meshctl stat`'s rows: golden metrics per service (and per version under a split), summed
+//! from every proxy's windowed statistics.
+//!
+//! By default a row is what the service's proxies received (inbound; `--from` keeps requests
+//! from one client service). With `--to`, a row is what the service's proxies sent to that
+//! service (outbound). RPS sums each proxy's requests over the time its window covered;
+//! percentiles come from the merged histograms (see [`super::latency`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::latency::LatencyDistribution;
+use crate::control::plan::{MeshPlan, ProxyPlan};
+use crate::control::split::SplitWeights;
+use crate::proxy::metrics::Direction;
+use crate::proxy::stats::StatsSnapshot;
+
+/// What `meshctl stat` asked for.
+#[derive(Debug, Clone, Default)]
+pub struct StatQuery {
+    pub service: Option<String>,
+    pub version: Option<String>,
+    /// Only requests from this client service (inbound).
+    pub from: Option<String>,
+    /// Requests the selected services sent to this service (outbound) instead of inbound.
+    pub to: Option<String>,
+}
+
+/// One row: a service, or one of its versions (then in `versions` of its service's row).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatRow {
+    /// `api`, or `api/v2` for a version.
+    pub name: String,
+    /// Proxies that reported / proxies of the row.
+    pub meshed: Meshed,
+    pub requests: u64,
+    /// Share of responses below 500 (0-1); `None` without requests.
+    pub success_rate: Option<f64>,
+    pub rps: Option<f64>,
+    pub latency_ms_p50: Option<f64>,
+    pub latency_ms_p95: Option<f64>,
+    pub latency_ms_p99: Option<f64>,
+    /// Inbound connections open now; `None` when no proxy reported.
+    pub tcp_connections: Option<i64>,
+    pub read_bytes_per_sec: Option<f64>,
+    pub write_bytes_per_sec: Option<f64>,
+    /// Configured split weight (versions under a split only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+    /// Observed share of the service's requests (0-1; versions under a split only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_share: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<StatRow>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Meshed {
+    pub reporting: usize,
+    pub proxies: usize,
+}
+
+/// Sums over a set of proxies.
+#[derive(Debug, Default)]
+struct Totals {
+    meshed: Option<Meshed>,
+    requests: u64,
+    successes: u64,
+    rps: f64,
+    latency: LatencyDistribution,
+    tcp_open: Option<i64>,
+    read_per_sec: f64,
+    write_per_sec: f64,
+}
+
+/// Builds the rows; `snapshots[i]` is the answer of `plan.proxies[i]` (`None`: no answer).
+/// `splits`: configured weights per service.
+pub fn rows(
+    plan: &MeshPlan,
+    snapshots: &[Option<StatsSnapshot>],
+    splits: &BTreeMap<String, SplitWeights>,
+    query: &StatQuery,
+) -> Vec<StatRow> {
+    let filter = PeerFilter::new(plan, query);
+    let mut rows = Vec::new();
+    for service in plan.services() {
+        if query.service.as_ref().is_some_and(|s| *s != service) {
+            continue;
+        }
+        let versions = plan.versions(&service);
+        let of = |version: Option<&str>| {
+            let mut t = Totals::default();
+            for (p, snap) in plan.proxies.iter().zip(snapshots) {
+                if p.service == service && version.is_none_or(|v| p.version.as_deref() == Some(v)) {
+                    t.add(snap.as_ref(), &filter);
+                }
+            }
+            t
+        };
+        if let Some(version) = &query.version {
+            rows.push(of(Some(version)).row(format!("{service}/{version}")));
+            continue;
+        }
+        let total = of(None);
+        let mut row = total.row(service.clone());
+        if versions.len() > 1 {
+            let weights = splits
+                .get(&service)
+                .cloned()
+                .unwrap_or_else(|| SplitWeights::initial(&versions));
+            for v in &versions {
+                let t = of(Some(v));
+                let share = (total.requests > 0).then(|| t.requests as f64 / total.requests as f64);
+                let mut child = t.row(format!("{service}/{v}"));
+                child.weight = Some(weights.weight(v));
+                child.observed_share = share;
+                row.versions.push(child);
+            }
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+/// Which peer records count: a direction and, optionally, a set of peer identities.
+struct PeerFilter {
+    direction: Direction,
+    peers: Option<BTreeSet<String>>,
+}
+
+impl PeerFilter {
+    fn new(plan: &MeshPlan, query: &StatQuery) -> Self {
+        let ids = |service: &str| -> BTreeSet<String> {
+            plan.proxies
+                .iter()
+                .filter(|p| p.service == service)
+                .map(|p| p.spiffe_id.clone())
+                .collect()
+        };
+        match (&query.to, &query.from) {
+            (Some(to), _) => PeerFilter {
+                direction: Direction::Outbound,
+                peers: Some(ids(to)),
+            },
+            (None, from) => PeerFilter {
+                direction: Direction::Inbound,
+                peers: from.as_deref().map(ids),
+            },
+        }
+    }
+}
+
+impl Totals {
+    fn add(&mut self, snap: Option<&StatsSnapshot>, filter: &PeerFilter) {
+        let meshed = self.meshed.get_or_insert(Meshed {
+            reporting: 0,
+            proxies: 0,
+        });
+        meshed.proxies += 1;
+        let Some(snap) = snap else {
+            return;
+        };
+        meshed.reporting += 1;
+        let secs = (snap.covered_ms as f64 / 1000.0).max(f64::EPSILON);
+        for p in snap.peers.iter().filter(|p| {
+            p.direction == filter.direction
+                && filter.peers.as_ref().is_none_or(|s| s.contains(&p.peer))
+        }) {
+            self.requests += p.requests;
+            self.successes += p.successes;
+            self.rps += p.requests as f64 / secs;
+            self.latency.add(&p.latency_us);
+        }
+        *self.tcp_open.get_or_insert(0) += snap.tcp_open_inbound;
+        self.read_per_sec += snap.read_bytes as f64 / secs;
+        self.write_per_sec += snap.write_bytes as f64 / secs;
+    }
+
+    fn row(&self, name: String) -> StatRow {
+        let has = self.requests > 0;
+        let ms = |q: f64| self.latency.quantile(q).map(|us| us as f64 / 1000.0);
+        let reported = self.tcp_open.is_some();
+        StatRow {
+            name,
+            meshed: self.meshed.unwrap_or(Meshed {
+                reporting: 0,
+                proxies: 0,
+            }),
+            requests: self.requests,
+            success_rate: has.then(|| self.successes as f64 / self.requests as f64),
+            rps: has.then_some(self.rps),
+            latency_ms_p50: ms(0.5),
+            latency_ms_p95: ms(0.95),
+            latency_ms_p99: ms(0.99),
+            tcp_connections: self.tcp_open,
+            read_bytes_per_sec: reported.then_some(self.read_per_sec),
+            write_bytes_per_sec: reported.then_some(self.write_per_sec),
+            weight: None,
+            observed_share: None,
+            versions: Vec::new(),
+        }
+    }
+}
+
+/// The instance that owns a SPIFFE ID's service name (for edges and display).
+pub fn service_of<'a>(plan: &'a MeshPlan, id: &str) -> Option<&'a ProxyPlan> {
+    plan.proxies.iter().find(|p| p.spiffe_id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::stats::PeerStats;
+
+    fn plan() -> MeshPlan {
+        let proxy = |name: &str, service: &str, version: Option<&str>| ProxyPlan {
+            name: name.into(),
+            service: service.into(),
+            version: version.map(Into::into),
+            spiffe_id: format!("spiffe://t/ns/local/sa/{service}"),
+            token_sha256: String::new(),
+            inbound: "127.0.0.1:1".parse().unwrap(),
+            app: "127.0.0.1:2".parse().unwrap(),
+            protocol: None,
+            admin: "127.0.0.1:3".parse().unwrap(),
+            http_proxy: "127.0.0.1:4".parse().unwrap(),
+            tap: "127.0.0.1:5".parse().unwrap(),
+            upstreams: vec![],
+        };
+        MeshPlan {
+            trust_domain: "t".into(),
+            control_socket: "/x".into(),
+            admin_token_sha256: String::new(),
+            proxies: vec![
+                proxy("web", "web", None),
+                proxy("api.v1", "api", Some("v1")),
+                proxy("api.v2", "api", Some("v2")),
+            ],
+        }
+    }
+
+    fn inbound(requests: u64, successes: u64, micros: u64) -> StatsSnapshot {
+        StatsSnapshot {
+            covered_ms: 10_000,
+            peers: vec![PeerStats {
+                direction: Direction::Inbound,
+                peer: "spiffe://t/ns/local/sa/web".into(),
+                requests,
+                successes,
+                latency_us: vec![(micros, requests)],
+            }],
+            tcp_open_inbound: 1,
+            read_bytes: 1000,
+            write_bytes: 2000,
+        }
+    }
+
+    #[test]
+    fn a_split_service_is_a_tree_with_weights_and_observed_shares() {
+        let snaps = vec![
+            None,
+            Some(inbound(80, 80, 1000)),
+            Some(inbound(20, 10, 3000)),
+        ];
+        let mut splits = BTreeMap::new();
+        splits.insert(
+            "api".to_string(),
+            SplitWeights([("v1".to_string(), 80), ("v2".to_string(), 20)].into()),
+        );
+        let rows = rows(&plan(), &snaps, &splits, &StatQuery::default());
+        let api = &rows[0];
+        assert_eq!(api.name, "api");
+        assert_eq!(api.requests, 100);
+        assert_eq!(api.success_rate, Some(0.9));
+        assert_eq!(api.rps, Some(10.0));
+        assert_eq!(api.latency_ms_p50, Some(1.0));
+        assert_eq!(api.latency_ms_p99, Some(3.0));
+        assert_eq!(api.tcp_connections, Some(2));
+        assert_eq!(api.read_bytes_per_sec, Some(200.0));
+        let v2 = &api.versions[1];
+        assert_eq!((v2.weight, v2.observed_share), (Some(20), Some(0.2)));
+        let web = &rows[1];
+        assert_eq!(
+            web.meshed,
+            Meshed {
+                reporting: 0,
+                proxies: 1
+            }
+        );
+        assert_eq!(
+            (web.rps, web.success_rate, web.tcp_connections),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn from_and_to_select_peers() {
+        let snaps = vec![None, Some(inbound(5, 5, 10)), None];
+        let from_api = StatQuery {
+            from: Some("api".into()),
+            ..StatQuery::default()
+        };
+        assert_eq!(
+            rows(&plan(), &snaps, &BTreeMap::new(), &from_api)[0].requests,
+            0
+        );
+        let to_web = StatQuery {
+            service: Some("api".into()),
+            version: Some("v1".into()),
+            to: Some("web".into()),
+            ..StatQuery::default()
+        };
+        let r = rows(&plan(), &snaps, &BTreeMap::new(), &to_web);
+        assert_eq!(
+            (r.len(), r[0].name.as_str(), r[0].requests),
+            (1, "api/v1", 0)
+        );
+    }
+}

@@ -1,0 +1,313 @@
+//! `meshctl tap`'s records: proxy events turned into the stable NDJSON shape and the
+//! three-line text form (SPEC §5), and the client-side `--status` filter.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::control::plan::ProxyPlan;
+use crate::proto::tap::{self as pb, tap_event::Event};
+
+/// One event as `meshctl tap` prints it (`-o json`: one per line; fields that do not apply to
+/// the event's type are left out).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TapRecord {
+    /// `req`, `rsp` or `end`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `<proxy instance>:<request number>`: the three records of a request share it.
+    pub id: String,
+    pub proxy: String,
+    pub service: String,
+    pub version: Option<String>,
+    /// `in` or `out`.
+    pub direction: String,
+    pub src: String,
+    pub dst: String,
+    pub tls: bool,
+    pub client_id: String,
+    pub server_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Request headers (`req`) or response headers (`rsp`); credentials are `<redacted>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A proxy being tapped: what the records say about where they come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapSource {
+    /// Instance name (`api.v1`), or the tap address for a proxy outside a plan.
+    pub name: String,
+    pub service: String,
+    pub version: Option<String>,
+    pub tap: std::net::SocketAddr,
+}
+
+impl From<&ProxyPlan> for TapSource {
+    fn from(p: &ProxyPlan) -> Self {
+        TapSource {
+            name: p.name.clone(),
+            service: p.service.clone(),
+            version: p.version.clone(),
+            tap: p.tap,
+        }
+    }
+}
+
+/// `--status`: `5xx` (a class) or `503` (one code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Class(u32),
+    Code(u32),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid status `{0}` (expected a code like 503 or a class like 5xx)")]
+pub struct StatusFilterError(String);
+
+/// Holds back a request's `req` record until its `rsp` says whether it passes `--status`;
+/// then lets its records (and its `end`) through, or drops them.
+#[derive(Debug, Default)]
+pub struct StatusGate {
+    filter: Option<StatusFilter>,
+    held: HashMap<String, TapRecord>,
+    passed: HashSet<String>,
+}
+
+impl std::str::FromStr for StatusFilter {
+    type Err = StatusFilterError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || StatusFilterError(s.to_string());
+        let t = s.trim().to_ascii_lowercase();
+        if let Some(class) = t.strip_suffix("xx") {
+            let c: u32 = class.parse().map_err(|_| bad())?;
+            return (1..=5)
+                .contains(&c)
+                .then_some(StatusFilter::Class(c))
+                .ok_or_else(bad);
+        }
+        let code: u32 = t.parse().map_err(|_| bad())?;
+        (100..=599)
+            .contains(&code)
+            .then_some(StatusFilter::Code(code))
+            .ok_or_else(bad)
+    }
+}
+
+impl StatusFilter {
+    pub fn matches(self, status: u32) -> bool {
+        match self {
+            StatusFilter::Class(c) => status / 100 == c,
+            StatusFilter::Code(c) => status == c,
+        }
+    }
+}
+
+impl StatusGate {
+    pub fn new(filter: Option<StatusFilter>) -> Self {
+        StatusGate {
+            filter,
+            ..StatusGate::default()
+        }
+    }
+
+    /// The records to print now, in order.
+    pub fn push(&mut self, r: TapRecord) -> Vec<TapRecord> {
+        let Some(filter) = self.filter else {
+            return vec![r];
+        };
+        match r.kind {
+            "req" => {
+                self.held.insert(r.id.clone(), r);
+                Vec::new()
+            }
+            "rsp" => {
+                let req = self.held.remove(&r.id);
+                if r.status.is_some_and(|s| filter.matches(s)) {
+                    self.passed.insert(r.id.clone());
+                    req.into_iter().chain([r]).collect()
+                } else {
+                    Vec::new()
+                }
+            }
+            _ => {
+                self.held.remove(&r.id);
+                if self.passed.remove(&r.id) {
+                    vec![r]
+                } else {
+                    Vec::new()
+                }
+            }
+        }
+    }
+}
+
+/// The record of one proxy event; `None` for an event without a body (never sent).
+pub fn record(proxy: &TapSource, e: pb::TapEvent) -> Option<TapRecord> {
+    let mut r = TapRecord {
+        kind: "req",
+        id: format!("{}:{}", proxy.name, e.id),
+        proxy: proxy.name.clone(),
+        service: proxy.service.clone(),
+        version: proxy.version.clone(),
+        direction: e.direction,
+        src: e.src,
+        dst: e.dst,
+        tls: e.tls,
+        client_id: e.client_id,
+        server_id: e.server_id,
+        method: None,
+        authority: None,
+        path: None,
+        headers: None,
+        status: None,
+        latency_us: None,
+        duration_us: None,
+        response_bytes: None,
+        grpc_status: None,
+        error: None,
+    };
+    let headers = |h: Vec<pb::Header>| Some(h.into_iter().map(|h| (h.name, h.value)).collect());
+    match e.event? {
+        Event::Request(q) => {
+            r.method = Some(q.method);
+            r.authority = Some(q.authority);
+            r.path = Some(q.path);
+            r.headers = headers(q.headers);
+        }
+        Event::Response(s) => {
+            r.kind = "rsp";
+            r.status = Some(s.status);
+            r.latency_us = Some(s.latency_us);
+            r.headers = headers(s.headers);
+        }
+        Event::End(end) => {
+            r.kind = "end";
+            r.duration_us = Some(end.duration_us);
+            r.response_bytes = Some(end.response_bytes);
+            r.grpc_status = (!end.grpc_status.is_empty()).then_some(end.grpc_status);
+            r.error = (!end.error.is_empty()).then_some(end.error);
+        }
+    }
+    Some(r)
+}
+
+/// The text form: `req id=… proxy=in|out src=… dst=… tls=true :method=GET …`; `wide` adds
+/// the service, version and both identities.
+pub fn text(r: &TapRecord, wide: bool) -> String {
+    let mut line = format!(
+        "{} id={} proxy={} src={} dst={} tls={}",
+        r.kind, r.id, r.direction, r.src, r.dst, r.tls
+    );
+    if wide {
+        let service = match &r.version {
+            Some(v) => format!("{}/{v}", r.service),
+            None => r.service.clone(),
+        };
+        line.push_str(&format!(
+            " service={service} client_id={} server_id={}",
+            r.client_id, r.server_id
+        ));
+    }
+    let mut field = |name: &str, value: Option<String>| {
+        if let Some(v) = value {
+            line.push_str(&format!(" {name}={v}"));
+        }
+    };
+    field(":method", r.method.clone());
+    field(":authority", r.authority.clone());
+    field(":path", r.path.clone());
+    field(":status", r.status.map(|s| s.to_string()));
+    field("latency", r.latency_us.map(|us| format!("{us}µs")));
+    field("duration", r.duration_us.map(|us| format!("{us}µs")));
+    field("response-length", r.response_bytes.map(|b| format!("{b}B")));
+    field("grpc-status", r.grpc_status.clone());
+    field("error", r.error.as_ref().map(|e| format!("{e:?}")));
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(kind: &'static str, id: &str, status: Option<u32>) -> TapRecord {
+        TapRecord {
+            kind,
+            id: id.into(),
+            proxy: "web".into(),
+            service: "web".into(),
+            version: None,
+            direction: "out".into(),
+            src: "127.0.0.1:1".into(),
+            dst: "127.0.0.1:2".into(),
+            tls: true,
+            client_id: "spiffe://t/sa/web".into(),
+            server_id: "spiffe://t/sa/api".into(),
+            method: None,
+            authority: None,
+            path: None,
+            headers: None,
+            status,
+            latency_us: status.map(|_| 1830),
+            duration_us: None,
+            response_bytes: None,
+            grpc_status: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn status_filters_parse() {
+        assert_eq!(
+            "5xx".parse::<StatusFilter>().unwrap(),
+            StatusFilter::Class(5)
+        );
+        assert_eq!(
+            "404".parse::<StatusFilter>().unwrap(),
+            StatusFilter::Code(404)
+        );
+        for bad in ["6xx", "99", "abc", "5x"] {
+            assert!(bad.parse::<StatusFilter>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_gate_lets_whole_requests_through_by_their_status() {
+        let mut gate = StatusGate::new(Some(StatusFilter::Class(5)));
+        assert!(gate.push(rec("req", "a", None)).is_empty());
+        assert!(gate.push(rec("req", "b", None)).is_empty());
+        assert!(gate.push(rec("rsp", "a", Some(200))).is_empty());
+        let b = gate.push(rec("rsp", "b", Some(503)));
+        assert_eq!(b.iter().map(|r| r.kind).collect::<Vec<_>>(), ["req", "rsp"]);
+        assert!(gate.push(rec("end", "a", None)).is_empty());
+        assert_eq!(gate.push(rec("end", "b", None)).len(), 1);
+    }
+
+    #[test]
+    fn text_lines_follow_the_spec() {
+        let r = rec("rsp", "web:7", Some(200));
+        assert_eq!(
+            text(&r, false),
+            "rsp id=web:7 proxy=out src=127.0.0.1:1 dst=127.0.0.1:2 tls=true :status=200 latency=1830µs"
+        );
+        assert!(text(&r, true).contains("client_id=spiffe://t/sa/web server_id=spiffe://t/sa/api"));
+    }
+}
