@@ -101,6 +101,11 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
         control_socket: state_dir.join(CONTROL_SOCKET),
         admin_token_sha256: token_hash(&admin_token),
         proxies,
+        routes: mesh
+            .services()
+            .filter(|s| !s.routes.is_empty())
+            .map(|s| (s.name.clone(), s.routes.clone()))
+            .collect(),
     };
     Ok(Prepared {
         plan,

@@ -18,6 +18,7 @@ pub mod listen;
 pub mod metrics;
 pub mod outbound;
 pub mod peer;
+pub mod policy;
 pub mod reload;
 pub mod route;
 pub mod tcp;

@@ -13,7 +13,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::uri::Authority;
-use http::{Request, Response, StatusCode, Version};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -83,8 +83,13 @@ impl Outbound {
     }
 
     /// The peer for one request or connection: by authority on the HTTP-proxy listener,
-    /// then by split weight. `Err` is the answer to send instead.
-    fn pick(&self, authority: Option<&str>) -> Result<Arc<Peer>, (StatusCode, &'static str)> {
+    /// then by header route (HTTP only), then by split weight. `Err` is the answer to send
+    /// instead.
+    fn pick(
+        &self,
+        authority: Option<&str>,
+        request: Option<(&Method, &str, &HeaderMap)>,
+    ) -> Result<Arc<Peer>, (StatusCode, &'static str)> {
         let route = match &self.destination {
             Destination::Route(cell) => cell.load_full(),
             Destination::ByAuthority(table) => {
@@ -98,8 +103,11 @@ impl Outbound {
                 cell.load_full()
             }
         };
-        route
-            .pick()
+        let picked = match request {
+            Some((method, path, headers)) => route.pick_request(method, path, headers),
+            None => route.pick(),
+        };
+        picked
             .map(|(_, peer)| peer.clone())
             .ok_or((StatusCode::SERVICE_UNAVAILABLE, "no endpoints"))
     }
@@ -195,7 +203,8 @@ impl Outbound {
                 req.headers_mut().insert(ORIG_PROTO, ORIG_PROTO_HTTP1);
             }
             *req.version_mut() = Version::HTTP_2;
-            match self.pick(req.uri().authority().map(|a| a.as_str())) {
+            let head = (req.method(), req.uri().path(), req.headers());
+            match self.pick(req.uri().authority().map(|a| a.as_str()), Some(head)) {
                 Err((status, reason)) => proxy_http::error_response(status, reason),
                 Ok(peer) => match peer.send(req).await {
                     Ok(response) => {
@@ -226,7 +235,7 @@ impl Outbound {
     {
         let progress = io.get_ref().progress();
         let peer = self
-            .pick(None)
+            .pick(None, None)
             .map_err(|(_, reason)| std::io::Error::other(reason))?;
         let upstream = peer.connect_tcp().await.map_err(std::io::Error::other)?;
         super::tcp::splice(io, upstream, progress, self.shared.limits.tcp_idle_timeout).await?;

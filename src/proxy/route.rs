@@ -3,6 +3,10 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use http::{HeaderMap, Method};
+
+use super::policy::RouteRules;
+
 /// One version of the destination and the share of traffic it gets.
 #[derive(Debug)]
 pub struct WeightedBackend<T> {
@@ -21,6 +25,8 @@ pub struct Route<T> {
     total: u32,
     /// State of a small, fast PRNG (splitmix64): the split needs uniform spread, not secrecy.
     seed: AtomicU64,
+    /// Header routes tried before the split.
+    rules: RouteRules,
 }
 
 impl<T> Route<T> {
@@ -49,6 +55,26 @@ impl<T> Route<T> {
             backends,
             total,
             seed: AtomicU64::new(seed),
+            rules: RouteRules::default(),
+        }
+    }
+
+    /// The same split with header routes in front of it.
+    pub fn with_rules(self, rules: RouteRules) -> Self {
+        Route { rules, ..self }
+    }
+
+    /// For an HTTP request: the version of the first matching route (`None` when that version
+    /// has no endpoint: a pinned request never spills onto another version), else the split.
+    pub fn pick_request(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Option<(&WeightedBackend<T>, &T)> {
+        match self.rules.select(method, path, headers) {
+            Some(version) => self.version(version),
+            None => self.pick(),
         }
     }
 

@@ -7,6 +7,7 @@ mod cli;
 mod demo_app;
 mod external_issuer;
 mod mesh;
+mod policy;
 mod proxy;
 mod proxy_support;
 mod support;

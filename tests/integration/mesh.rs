@@ -37,7 +37,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 /// How long anything here may take to become true.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -46,14 +46,14 @@ fn free_port() -> u16 {
 }
 
 /// A mesh started with `meshctl up` in the foreground; SIGTERM + wait on drop.
-struct Up {
+pub(crate) struct Up {
     dir: tempfile::TempDir,
     child: Child,
 }
 
 impl Up {
     /// Writes `mesh.yaml` (and echo.py) into a temp dir and runs `meshctl up` there.
-    fn start(yaml: &str) -> Up {
+    pub(crate) fn start(yaml: &str) -> Up {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("echo.py"), ECHO_PY).unwrap();
         std::fs::write(dir.path().join("mesh.yaml"), yaml).unwrap();
@@ -105,7 +105,7 @@ impl Up {
     }
 
     /// The address of `upstream`'s listener on `instance`'s proxy.
-    fn upstream(&self, instance: &str, upstream: &str) -> String {
+    pub(crate) fn upstream(&self, instance: &str, upstream: &str) -> String {
         let p = self.proxy(instance);
         let u = p["upstreams"]
             .as_array()
@@ -151,7 +151,7 @@ impl Drop for Up {
 }
 
 /// `curl` each URL once (one keep-alive connection); returns the bodies concatenated.
-fn curl(urls: &[String], extra: &[&str]) -> String {
+pub(crate) fn curl(urls: &[String], extra: &[&str]) -> String {
     let out = Command::new("curl")
         .args(["-s", "--fail-with-body", "-m", "20"])
         .args(extra)
@@ -398,13 +398,13 @@ fn traffic_survives_the_control_plane_dying_and_proxies_reconnect() {
     assert!(curl(&[format!("http://{api}/after")], &[]).contains("\"version\": \"v2\""));
 }
 
-fn dir_with(yaml: &str) -> tempfile::TempDir {
+pub(crate) fn dir_with(yaml: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("mesh.yaml"), yaml).unwrap();
     dir
 }
 
-fn nothing_started(dir: &Path) {
+pub(crate) fn nothing_started(dir: &Path) {
     assert!(
         !dir.join(".meshctl/run/plan.json").exists(),
         "a plan was left behind"

@@ -121,12 +121,74 @@ fn env_var_names_of_upstreams() {
     assert_eq!(upstream_env_var("user-db"), "MESH_UPSTREAM_USER_DB");
 }
 
+/// A service `api` with versions v1 and v2 and the given `policy:` block (indented 4).
+fn with_policy(policy: &str) -> String {
+    format!(
+        "services:\n  api:\n    versions:\n      v1: {{ port: 1 }}\n      v2: {{ port: 2 }}\n    policy:\n{policy}"
+    )
+}
+
 #[test]
-fn reserved_policy_accepts_only_an_empty_map() {
+fn header_routes_parse_in_order() {
     parse("services:\n  web:\n    port: 1\n    policy: {}\n").unwrap();
+    let mesh = parse(&with_policy(
+        "      routes:\n        - match: { headers: { X-Canary: 1 } }\n          version: v2\n        - match: { path: { prefix: /admin }, method: POST }\n          version: v1\n",
+    ))
+    .unwrap();
+    let api = mesh.services().next().unwrap();
+    assert_eq!(
+        api.routes,
+        [
+            HttpRoute {
+                path: None,
+                method: None,
+                headers: vec![("x-canary".into(), "1".into())],
+                version: "v2".into(),
+            },
+            HttpRoute {
+                path: Some(PathMatch::Prefix("/admin".into())),
+                method: Some("POST".into()),
+                headers: vec![],
+                version: "v1".into(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn bad_routes_are_located() {
+    let route = |r: &str| with_policy(&format!("      routes:\n        - {r}\n"));
     assert_err(
-        "services:\n  web:\n    port: 1\n    policy:\n      retries: 3\n",
-        "mesh.yaml:5:7: services.web.policy: unsupported field `retries`: traffic policy is not available yet",
+        &with_policy("      retries: 3\n"),
+        "mesh.yaml:7:7: services.api.policy: unknown field `retries`",
+    );
+    assert_err(
+        &route("{ version: v3 }"),
+        "mesh.yaml:8:22: services.api.policy.routes[0].version: unknown version `v3` (declared: v1, v2)",
+    );
+    assert_err(
+        &route("{ version: v2, match: { path: { prefix: a } } }"),
+        "mesh.yaml:8:51: services.api.policy.routes[0].match.path.prefix: path `a` must start with `/`",
+    );
+    assert_err(
+        &route("{ version: v2, match: { path: { prefix: /a, exact: /b } } }"),
+        "mesh.yaml:8:41: services.api.policy.routes[0].match.path: give exactly one of",
+    );
+    assert_err(
+        &route("{ version: v2, match: { method: get } }"),
+        "mesh.yaml:8:43: services.api.policy.routes[0].match.method: invalid method `get`",
+    );
+    assert_err(
+        &route("{ version: v2, match: { headers: { \"a b\": 1 } } }"),
+        "mesh.yaml:8:46: services.api.policy.routes[0].match.headers.a b: invalid header name",
+    );
+    assert_err(
+        &route("{ version: v2, match: { host: x } }"),
+        "mesh.yaml:8:35: services.api.policy.routes[0].match: unknown field `host`",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 1\n    policy:\n      routes: [{ version: v1 }]\n",
+        "mesh.yaml:5:7: services.web.policy.routes: routes pick a version",
     );
 }
 
