@@ -127,6 +127,7 @@ impl Backend for LocalBackend {
                     .filter(|p| p.service == u.service)
                     .collect();
                 let versions = self.plan.versions(&u.service);
+                let policy = self.plan.policies.get(&u.service);
                 let split = splits
                     .get(&u.service)
                     .cloned()
@@ -159,12 +160,10 @@ impl Backend for LocalBackend {
                         .and_then(|t| t.protocol.clone())
                         .unwrap_or_default(),
                     backends,
-                    routes: self
-                        .plan
-                        .routes
-                        .get(&u.service)
-                        .map(|routes| routes.iter().map(http_route).collect())
+                    routes: policy
+                        .map(|p| p.routes.iter().map(http_route).collect())
                         .unwrap_or_default(),
+                    request_timeout_ms: policy.and_then(|p| p.timeout_ms).unwrap_or_default(),
                 }
             })
             .collect();
@@ -219,7 +218,8 @@ fn http_route(route: &HttpRoute) -> pb::HttpRoute {
                 value: value.clone(),
             })
             .collect(),
-        version: route.version.clone(),
+        version: route.version.clone().unwrap_or_default(),
+        timeout_ms: route.timeout_ms.unwrap_or_default(),
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use self::policy::RawPolicy;
-pub use self::policy::{HttpRoute, PathMatch};
+pub use self::policy::{HttpRoute, PathMatch, ServicePolicy};
 use self::yaml_pos::{Position, Target, YamlPath};
 use crate::identity::spiffe;
 
@@ -46,8 +46,8 @@ pub struct Service {
     /// Version names in file order; empty for a service without `versions`.
     pub versions: Vec<String>,
     pub upstreams: Vec<Upstream>,
-    /// Header routes of `policy.routes`, in file order (tried before the split).
-    pub routes: Vec<HttpRoute>,
+    /// How traffic to this service is handled (`policy`).
+    pub policy: ServicePolicy,
 }
 
 /// One running unit: a service without versions, or one version of a service.
@@ -426,13 +426,13 @@ impl<'a> Validator<'a> {
             .iter()
             .flat_map(|v| v.0.iter().map(|(n, _)| n.clone()))
             .collect();
-        let routes = policy::routes(path, raw.policy.as_ref(), &versions)?;
+        let policy = policy::service_policy(path, raw.policy.as_ref(), &versions)?;
         let service = Service {
             name: name.to_string(),
             protocol: raw.protocol,
             versions,
             upstreams,
-            routes,
+            policy,
         };
         Ok((service, instances))
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::meshfile::HttpRoute;
+use super::meshfile::ServicePolicy;
 
 /// Where the plan lives inside the state dir.
 pub const PLAN_FILE: &str = "run/plan.json";
@@ -23,9 +23,9 @@ pub struct MeshPlan {
     /// SHA-256 (hex) of the admin token the CLI presents.
     pub admin_token_sha256: String,
     pub proxies: Vec<ProxyPlan>,
-    /// Destination service → its header routes (`policy.routes` in mesh.yaml).
+    /// Destination service → its traffic policy (`policy` in mesh.yaml), when it has one.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub routes: BTreeMap<String, Vec<HttpRoute>>,
+    pub policies: BTreeMap<String, ServicePolicy>,
 }
 
 /// One proxy: the sidecar of one instance (a service, or one version of it).

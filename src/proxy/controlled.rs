@@ -400,9 +400,7 @@ fn parse_upstream(u: &pb::Upstream) -> Result<ParsedUpstream, String> {
             u.service
         ));
     }
-    let versions: Vec<&str> = u.backends.iter().map(|b| b.version.as_str()).collect();
-    let routes = RouteRules::parse(&u.routes, &versions)
-        .map_err(|e| format!("upstream {}: {e}", u.service))?;
+    let routes = RouteRules::parse(u).map_err(|e| format!("upstream {}: {e}", u.service))?;
     Ok(ParsedUpstream {
         service: u.service.clone(),
         listen,
@@ -432,7 +430,7 @@ mod tests {
                     }],
                 })
                 .collect(),
-            routes: Vec::new(),
+            ..Default::default()
         }
     }
 

@@ -22,6 +22,7 @@ pub mod policy;
 pub mod reload;
 pub mod route;
 pub mod tcp;
+pub mod timeout;
 pub mod tls;
 
 use std::collections::HashMap;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -31,11 +31,15 @@ use super::listen;
 use super::metrics::Direction;
 use super::peer::Peer;
 use super::route::Route;
+use super::timeout;
 
 /// A destination's current split, swapped whole when the control plane sends a new one.
 pub type RouteCell = ArcSwap<Route<Arc<Peer>>>;
 /// Service name → its route: what the HTTP-proxy listener routes on.
 pub type RouteTable = ArcSwap<HashMap<String, Arc<RouteCell>>>;
+
+/// The answer sent instead of forwarding: status and reason.
+type Refusal = (StatusCode, &'static str);
 
 /// Where an outbound listener sends traffic.
 #[derive(Debug, Clone)]
@@ -89,7 +93,7 @@ impl Outbound {
         &self,
         authority: Option<&str>,
         request: Option<(&Method, &str, &HeaderMap)>,
-    ) -> Result<Arc<Peer>, (StatusCode, &'static str)> {
+    ) -> Result<(Arc<Peer>, Option<Duration>), Refusal> {
         let route = match &self.destination {
             Destination::Route(cell) => cell.load_full(),
             Destination::ByAuthority(table) => {
@@ -103,12 +107,12 @@ impl Outbound {
                 cell.load_full()
             }
         };
-        let picked = match request {
+        let (picked, timeout) = match request {
             Some((method, path, headers)) => route.pick_request(method, path, headers),
-            None => route.pick(),
+            None => (route.pick(), None),
         };
         picked
-            .map(|(_, peer)| peer.clone())
+            .map(|(_, peer)| (peer.clone(), timeout))
             .ok_or((StatusCode::SERVICE_UNAVAILABLE, "no endpoints"))
     }
 
@@ -203,11 +207,16 @@ impl Outbound {
                 req.headers_mut().insert(ORIG_PROTO, ORIG_PROTO_HTTP1);
             }
             *req.version_mut() = Version::HTTP_2;
+            let grpc = timeout::is_grpc(req.headers());
             let head = (req.method(), req.uri().path(), req.headers());
             match self.pick(req.uri().authority().map(|a| a.as_str()), Some(head)) {
                 Err((status, reason)) => proxy_http::error_response(status, reason),
-                Ok(peer) => match peer.send(req).await {
-                    Ok(response) => {
+                Ok((peer, timeout)) => match timeout::within(timeout, peer.send(req)).await {
+                    Err(e) => {
+                        tracing::debug!(error = %e, "request timed out");
+                        timeout::timed_out_response(grpc)
+                    }
+                    Ok(Ok(response)) => {
                         // Arrived over HTTP/2 from the inbound proxy: no hop-by-hop headers.
                         let (mut parts, body) = response.into_parts();
                         if from_http1 {
@@ -215,7 +224,7 @@ impl Outbound {
                         }
                         Response::from_parts(parts, Either::Left(body))
                     }
-                    Err(e) => {
+                    Ok(Err(e)) => {
                         tracing::debug!(error = %e, "forwarding to peer failed");
                         let (status, reason) = e.response();
                         proxy_http::error_response(status, reason)
@@ -234,7 +243,7 @@ impl Outbound {
         T: AsyncRead + AsyncWrite + Unpin,
     {
         let progress = io.get_ref().progress();
-        let peer = self
+        let (peer, _) = self
             .pick(None, None)
             .map_err(|(_, reason)| std::io::Error::other(reason))?;
         let upstream = peer.connect_tcp().await.map_err(std::io::Error::other)?;

@@ -1,13 +1,27 @@
 //! Header routes: a destination's ordered rules matching path, method and headers, tried
-//! before the weighted split; the first match pins the request to one version.
+//! before the weighted split; the first match decides the version and the request timeout.
+
+use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::proto::control as pb;
 
-/// A destination's routes in order (empty: every request takes the weighted split).
+/// A destination's routes in order, and its timeout for requests no route sets one for.
 #[derive(Debug, Default)]
-pub struct RouteRules(Vec<RouteRule>);
+pub struct RouteRules {
+    rules: Vec<RouteRule>,
+    timeout: Option<Duration>,
+}
+
+/// What the routes decide for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selected<'a> {
+    /// `None`: the weighted split.
+    pub version: Option<&'a str>,
+    /// `None`: no request timeout.
+    pub timeout: Option<Duration>,
+}
 
 /// One route: every condition must hold.
 #[derive(Debug)]
@@ -15,7 +29,8 @@ struct RouteRule {
     path: Option<PathRule>,
     method: Option<Method>,
     headers: Vec<(HeaderName, HeaderValue)>,
-    version: String,
+    version: Option<String>,
+    timeout: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -42,28 +57,44 @@ pub enum RouteRuleError {
 }
 
 impl RouteRules {
-    /// Parses and checks `routes` against the destination's `versions`.
-    pub fn parse(routes: &[pb::HttpRoute], versions: &[&str]) -> Result<Self, RouteRuleError> {
-        routes
+    /// Parses and checks `upstream`'s routes against its versions (backends).
+    pub fn parse(upstream: &pb::Upstream) -> Result<Self, RouteRuleError> {
+        let versions: Vec<&str> = upstream
+            .backends
+            .iter()
+            .map(|b| b.version.as_str())
+            .collect();
+        let rules = upstream
+            .routes
             .iter()
             .enumerate()
-            .map(|(index, r)| RouteRule::parse(index, r, versions))
-            .collect::<Result<Vec<_>, _>>()
-            .map(RouteRules)
+            .map(|(index, r)| RouteRule::parse(index, r, &versions))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RouteRules {
+            rules,
+            timeout: millis(upstream.request_timeout_ms),
+        })
     }
 
-    /// The version the first matching route pins, `None` when no route matches.
-    pub fn select(&self, method: &Method, path: &str, headers: &HeaderMap) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|r| r.matches(method, path, headers))
-            .map(|r| r.version.as_str())
+    /// The first matching route's version and timeout (each falling back to the split and
+    /// the destination's timeout).
+    pub fn select(&self, method: &Method, path: &str, headers: &HeaderMap) -> Selected<'_> {
+        match self.rules.iter().find(|r| r.matches(method, path, headers)) {
+            Some(r) => Selected {
+                version: r.version.as_deref(),
+                timeout: r.timeout.or(self.timeout),
+            },
+            None => Selected {
+                version: None,
+                timeout: self.timeout,
+            },
+        }
     }
 }
 
 impl RouteRule {
     fn parse(index: usize, r: &pb::HttpRoute, versions: &[&str]) -> Result<Self, RouteRuleError> {
-        if !versions.contains(&r.version.as_str()) {
+        if !r.version.is_empty() && !versions.contains(&r.version.as_str()) {
             return Err(RouteRuleError::UnknownVersion {
                 index,
                 version: r.version.clone(),
@@ -110,7 +141,8 @@ impl RouteRule {
             path,
             method,
             headers,
-            version: r.version.clone(),
+            version: Some(r.version.clone()).filter(|v| !v.is_empty()),
+            timeout: millis(r.timeout_ms),
         })
     }
 
@@ -130,15 +162,17 @@ impl RouteRule {
     }
 }
 
+/// 0 means "not set" on the wire.
+fn millis(ms: u64) -> Option<Duration> {
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pb::http_route::Path;
 
-    fn route(
-        path: Option<pb::http_route::Path>,
-        method: &str,
-        headers: &[(&str, &str)],
-    ) -> pb::HttpRoute {
+    fn route(path: Option<Path>, method: &str, headers: &[(&str, &str)]) -> pb::HttpRoute {
         pb::HttpRoute {
             path,
             method: method.into(),
@@ -150,7 +184,24 @@ mod tests {
                 })
                 .collect(),
             version: "v2".into(),
+            timeout_ms: 0,
         }
+    }
+
+    /// Routes of an upstream with versions v1 and v2 and a 1 s default timeout.
+    fn rules(routes: Vec<pb::HttpRoute>) -> Result<RouteRules, RouteRuleError> {
+        RouteRules::parse(&pb::Upstream {
+            backends: ["v1", "v2"]
+                .iter()
+                .map(|v| pb::Backend {
+                    version: (*v).into(),
+                    ..Default::default()
+                })
+                .collect(),
+            routes,
+            request_timeout_ms: 1_000,
+            ..Default::default()
+        })
     }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
@@ -164,54 +215,77 @@ mod tests {
         h
     }
 
+    fn version<'a>(r: &'a RouteRules, m: &Method, path: &str, h: &HeaderMap) -> Option<&'a str> {
+        r.select(m, path, h).version
+    }
+
     #[test]
     fn a_header_route_matches_any_value_of_the_header_whatever_its_case() {
-        let rules =
-            RouteRules::parse(&[route(None, "", &[("X-Canary", "1")])], &["v1", "v2"]).unwrap();
+        let r = rules(vec![route(None, "", &[("X-Canary", "1")])]).unwrap();
         let get = Method::GET;
         assert_eq!(
-            rules.select(&get, "/", &headers(&[("x-canary", "1")])),
+            version(&r, &get, "/", &headers(&[("x-canary", "1")])),
             Some("v2")
         );
         assert_eq!(
-            rules.select(&get, "/", &headers(&[("X-CANARY", "1")])),
+            version(&r, &get, "/", &headers(&[("X-CANARY", "1")])),
             Some("v2")
         );
-        assert_eq!(
-            rules.select(&get, "/", &headers(&[("x-canary", "0"), ("x-canary", "1")])),
-            Some("v2")
-        );
-        assert_eq!(
-            rules.select(&get, "/", &headers(&[("x-canary", "0")])),
-            None
-        );
-        assert_eq!(rules.select(&get, "/", &HeaderMap::new()), None);
+        let repeated = headers(&[("x-canary", "0"), ("x-canary", "1")]);
+        assert_eq!(version(&r, &get, "/", &repeated), Some("v2"));
+        assert_eq!(version(&r, &get, "/", &headers(&[("x-canary", "0")])), None);
+        assert_eq!(version(&r, &get, "/", &HeaderMap::new()), None);
     }
 
     #[test]
     fn paths_match_exactly_or_by_prefix_and_methods_exactly() {
-        use pb::http_route::Path;
-        let exact = RouteRules::parse(
-            &[route(Some(Path::PathExact("/a".into())), "POST", &[])],
-            &["v2"],
-        )
-        .unwrap();
         let none = HeaderMap::new();
-        assert_eq!(exact.select(&Method::POST, "/a", &none), Some("v2"));
-        assert_eq!(exact.select(&Method::POST, "/a/b", &none), None);
-        assert_eq!(exact.select(&Method::GET, "/a", &none), None);
-        let prefix = RouteRules::parse(
-            &[route(Some(Path::PathPrefix("/a/".into())), "", &[])],
-            &["v2"],
-        )
-        .unwrap();
-        assert_eq!(prefix.select(&Method::GET, "/a/b", &none), Some("v2"));
-        assert_eq!(prefix.select(&Method::GET, "/ab", &none), None);
+        let exact = rules(vec![route(Some(Path::PathExact("/a".into())), "POST", &[])]).unwrap();
+        assert_eq!(version(&exact, &Method::POST, "/a", &none), Some("v2"));
+        assert_eq!(version(&exact, &Method::POST, "/a/b", &none), None);
+        assert_eq!(version(&exact, &Method::GET, "/a", &none), None);
+        let prefix = rules(vec![route(Some(Path::PathPrefix("/a/".into())), "", &[])]).unwrap();
+        assert_eq!(version(&prefix, &Method::GET, "/a/b", &none), Some("v2"));
+        assert_eq!(version(&prefix, &Method::GET, "/ab", &none), None);
+    }
+
+    #[test]
+    fn the_first_matching_route_sets_the_timeout_else_the_destination_does() {
+        let mut slow = route(Some(Path::PathPrefix("/slow".into())), "", &[]);
+        slow.version = String::new();
+        slow.timeout_ms = 50;
+        let pinned = route(None, "", &[("x-canary", "1")]);
+        let r = rules(vec![slow, pinned]).unwrap();
+        let none = HeaderMap::new();
+        let canary = headers(&[("x-canary", "1")]);
+        let second = Duration::from_secs(1);
+        let picked = |path, h| r.select(&Method::GET, path, h);
+        assert_eq!(
+            picked("/slow", &canary),
+            Selected {
+                version: None,
+                timeout: Some(Duration::from_millis(50))
+            },
+            "first match wins; no version = the split"
+        );
+        assert_eq!(
+            picked("/x", &canary),
+            Selected {
+                version: Some("v2"),
+                timeout: Some(second)
+            }
+        );
+        assert_eq!(
+            picked("/x", &none),
+            Selected {
+                version: None,
+                timeout: Some(second)
+            }
+        );
     }
 
     #[test]
     fn invalid_routes_are_refused() {
-        use pb::http_route::Path;
         let mut unknown = route(None, "", &[]);
         unknown.version = "v9".into();
         let cases = [
@@ -225,9 +299,7 @@ mod tests {
             (route(None, "", &[("x", "a\nb")]), "invalid header"),
         ];
         for (r, needle) in cases {
-            let err = RouteRules::parse(&[r], &["v1", "v2"])
-                .unwrap_err()
-                .to_string();
+            let err = rules(vec![r]).unwrap_err().to_string();
             assert!(err.contains(needle), "expected `{needle}` in {err}");
         }
     }

@@ -2,6 +2,7 @@
 //! choice of one endpoint per request (HTTP) or per connection (TCP).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use http::{HeaderMap, Method};
 
@@ -64,18 +65,21 @@ impl<T> Route<T> {
         Route { rules, ..self }
     }
 
-    /// For an HTTP request: the version of the first matching route (`None` when that version
-    /// has no endpoint: a pinned request never spills onto another version), else the split.
+    /// For an HTTP request: the version of the first matching route (no endpoint when that
+    /// version has none: a pinned request never spills onto another version), else the
+    /// split; with the request timeout that applies.
     pub fn pick_request(
         &self,
         method: &Method,
         path: &str,
         headers: &HeaderMap,
-    ) -> Option<(&WeightedBackend<T>, &T)> {
-        match self.rules.select(method, path, headers) {
+    ) -> (Option<(&WeightedBackend<T>, &T)>, Option<Duration>) {
+        let selected = self.rules.select(method, path, headers);
+        let picked = match selected.version {
             Some(version) => self.version(version),
             None => self.pick(),
-        }
+        };
+        (picked, selected.timeout)
     }
 
     pub fn backends(&self) -> &[WeightedBackend<T>] {

@@ -1,8 +1,27 @@
 //! Traffic policy end to end: header routes in mesh.yaml pushed to real proxies, and bad
 //! policy refused by `meshctl up` before anything starts.
 
+use std::process::Command;
+use std::time::{Duration, Instant};
+
 use crate::mesh::{Up, curl, dir_with, free_port, nothing_started};
 use crate::support::meshctl;
+
+/// An HTTP app whose `GET /sleep/<ms>` answers 200 after that many milliseconds.
+const SLOW_PY: &str = r#"
+import http.server, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        time.sleep(int(self.path.rsplit("/", 1)[1]) / 1000)
+        self.send_response(200)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
 
 /// `front` (an app started elsewhere: only its proxy matters) calls `api` v1 + v2 (echo.py);
 /// the split keeps its default (everything on v1) and routes pin requests to v2.
@@ -74,4 +93,94 @@ fn bad_policy_is_rejected_before_anything_starts() {
         assert!(err.contains(needle), "expected `{needle}` in: {err}");
         nothing_started(dir.path());
     }
+}
+
+/// `front` calls `slow` (SLOW_PY; 300 ms timeout, 3 s under `/patient/`) and `quotes` (the
+/// demo gRPC server answering in 0.5–1.5 s; 200 ms timeout).
+fn timed_services(script: &std::path::Path) -> String {
+    let exe = assert_cmd::cargo::cargo_bin("meshctl");
+    let (front, slow, quotes) = (free_port(), free_port(), free_port());
+    format!(
+        "services:
+  front:
+    port: {front}
+    upstreams: [slow, quotes]
+  slow:
+    port: {slow}
+    protocol: http
+    command: [\"python3\", \"{script}\", \"{slow}\"]
+    policy:
+      timeout: 300ms
+      routes:
+        - {{ match: {{ path: {{ prefix: /patient/ }} }}, timeout: 3s }}
+  quotes:
+    port: {quotes}
+    protocol: grpc
+    command: [\"{exe}\", \"demo-app\", \"quotes\", \"--listen\", \"127.0.0.1:{quotes}\"]
+    env: {{ DEMO_LATENCY_MS: 1000 }}
+    policy: {{ timeout: 200ms }}
+",
+        script = script.display(),
+        exe = exe.display()
+    )
+}
+
+/// The status of one GET and how long it took.
+fn timed_get(url: &str) -> (String, Duration) {
+    let start = Instant::now();
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-m",
+            "20",
+            url,
+        ])
+        .output()
+        .unwrap();
+    (String::from_utf8(out.stdout).unwrap(), start.elapsed())
+}
+
+#[test]
+fn a_slow_upstream_times_out_with_504_and_grpc_deadline_exceeded() {
+    let scripts = tempfile::tempdir().unwrap();
+    let script = scripts.path().join("slow.py");
+    std::fs::write(&script, SLOW_PY).unwrap();
+    let up = Up::start(&timed_services(&script));
+    let slow = up.upstream("front", "slow");
+
+    assert_eq!(timed_get(&format!("http://{slow}/sleep/10")).0, "200");
+    let (status, took) = timed_get(&format!("http://{slow}/sleep/2000"));
+    assert_eq!(status, "504");
+    assert!(
+        (Duration::from_millis(280)..Duration::from_millis(1_500)).contains(&took),
+        "504 after {took:?}, timeout 300ms"
+    );
+    let (status, took) = timed_get(&format!("http://{slow}/patient/1000"));
+    assert_eq!(status, "200", "the route's own timeout (3s) applies");
+    assert!(took >= Duration::from_millis(1_000));
+
+    let quotes = up.upstream("front", "quotes");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let status = rt.block_on(async {
+        let mut client =
+            meshctl::proto::demo::quotes_client::QuotesClient::connect(format!("http://{quotes}"))
+                .await
+                .unwrap();
+        client
+            .get_quote(meshctl::proto::demo::QuoteRequest {
+                symbol: "MESH".into(),
+            })
+            .await
+            .unwrap_err()
+    });
+    assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");
+    assert!(start.elapsed() < Duration::from_millis(1_500));
 }

@@ -1,13 +1,27 @@
-//! A service's `policy` in `mesh.yaml`: header routes tried before the weighted split
-//! (schema: `docs/mesh-yaml.md`).
+//! A service's `policy` in `mesh.yaml`: a request timeout and header routes tried before the
+//! weighted split (schema: `docs/mesh-yaml.md`).
 
 use serde::{Deserialize, Serialize};
+
+use crate::duration::HumanDuration;
 
 use super::yaml_pos::YamlPath;
 use super::{Issue, OrderedMap, ScalarString};
 
+/// How traffic to one service is handled, by every caller's proxy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePolicy {
+    /// Request timeout (until the response head) of requests no route sets one for;
+    /// `None`: no timeout.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub routes: Vec<HttpRoute>,
+}
+
 /// One header route of a destination service: requests matching every condition go to
-/// `version`, whatever the split weights.
+/// `version` (whatever the split weights) with `timeout_ms`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRoute {
@@ -20,7 +34,12 @@ pub struct HttpRoute {
     /// (lower-case name, value) pairs, in file order.
     #[serde(default)]
     pub headers: Vec<(String, String)>,
-    pub version: String,
+    /// `None`: the weighted split.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// `None`: the service's timeout.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
 }
 
 /// How a route matches the request path (the query is never part of it).
@@ -35,6 +54,7 @@ pub enum PathMatch {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPolicy {
+    timeout: Option<String>,
     #[serde(default)]
     routes: Vec<RawRoute>,
 }
@@ -44,7 +64,8 @@ pub(super) struct RawPolicy {
 struct RawRoute {
     #[serde(rename = "match", default)]
     conditions: RawMatch,
-    version: String,
+    version: Option<String>,
+    timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,42 +84,69 @@ struct RawPath {
     prefix: Option<String>,
 }
 
-/// Checks a service's policy: routes name declared versions, paths are absolute, methods are
-/// HTTP tokens and header names valid.
-pub(super) fn routes(
+/// Checks a service's policy: routes name declared versions or set a timeout, paths are
+/// absolute, methods are HTTP tokens, header names valid and timeouts positive durations.
+pub(super) fn service_policy(
     path: &YamlPath,
     policy: Option<&RawPolicy>,
     versions: &[String],
-) -> Result<Vec<HttpRoute>, Issue> {
+) -> Result<ServicePolicy, Issue> {
     let Some(policy) = policy else {
-        return Ok(Vec::new());
+        return Ok(ServicePolicy::default());
     };
-    let routes_path = path.key("policy").key("routes");
-    if !policy.routes.is_empty() && versions.is_empty() {
-        return Err(Issue::key(
-            routes_path,
-            "routes pick a version: declare `versions` for this service, or drop `routes`",
-        ));
-    }
-    policy
+    let path = path.key("policy");
+    let timeout_ms = timeout(&path, policy.timeout.as_deref())?;
+    let routes_path = path.key("routes");
+    let routes = policy
         .routes
         .iter()
         .enumerate()
         .map(|(i, raw)| route(&routes_path.index(i), raw, versions))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(ServicePolicy { timeout_ms, routes })
+}
+
+/// A `timeout:` in milliseconds (at least 1).
+fn timeout(path: &YamlPath, raw: Option<&str>) -> Result<Option<u64>, Issue> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let d: HumanDuration = raw
+        .parse()
+        .map_err(|e| Issue::value(path.key("timeout"), format!("{e}")))?;
+    let ms = u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX);
+    if ms == 0 {
+        return Err(Issue::value(
+            path.key("timeout"),
+            format!("timeout `{raw}` is under 1ms"),
+        ));
+    }
+    Ok(Some(ms))
 }
 
 fn route(path: &YamlPath, raw: &RawRoute, versions: &[String]) -> Result<HttpRoute, Issue> {
-    if !versions.contains(&raw.version) {
-        return Err(Issue::value(
-            path.key("version"),
-            format!(
-                "unknown version `{}` (declared: {})",
-                raw.version,
-                versions.join(", ")
-            ),
-        ));
+    match &raw.version {
+        None if raw.timeout.is_none() => {
+            return Err(Issue::key(
+                path.clone(),
+                "a route needs a `version`, a `timeout`, or both",
+            ));
+        }
+        Some(_) if versions.is_empty() => {
+            return Err(Issue::value(
+                path.key("version"),
+                "a route can pick a version only on a service with `versions`",
+            ));
+        }
+        Some(v) if !versions.contains(v) => {
+            return Err(Issue::value(
+                path.key("version"),
+                format!("unknown version `{v}` (declared: {})", versions.join(", ")),
+            ));
+        }
+        _ => {}
     }
+    let timeout_ms = timeout(path, raw.timeout.as_deref())?;
     let m = path.key("match");
     let path_match = match &raw.conditions.path {
         None => None,
@@ -139,6 +187,7 @@ fn route(path: &YamlPath, raw: &RawRoute, versions: &[String]) -> Result<HttpRou
         method,
         headers,
         version: raw.version.clone(),
+        timeout_ms,
     })
 }
 

@@ -132,24 +132,27 @@ fn with_policy(policy: &str) -> String {
 fn header_routes_parse_in_order() {
     parse("services:\n  web:\n    port: 1\n    policy: {}\n").unwrap();
     let mesh = parse(&with_policy(
-        "      routes:\n        - match: { headers: { X-Canary: 1 } }\n          version: v2\n        - match: { path: { prefix: /admin }, method: POST }\n          version: v1\n",
+        "      timeout: 2s\n      routes:\n        - match: { headers: { X-Canary: 1 } }\n          version: v2\n        - match: { path: { prefix: /admin }, method: POST }\n          timeout: 150ms\n",
     ))
     .unwrap();
     let api = mesh.services().next().unwrap();
+    assert_eq!(api.policy.timeout_ms, Some(2_000));
     assert_eq!(
-        api.routes,
+        api.policy.routes,
         [
             HttpRoute {
                 path: None,
                 method: None,
                 headers: vec![("x-canary".into(), "1".into())],
-                version: "v2".into(),
+                version: Some("v2".into()),
+                timeout_ms: None,
             },
             HttpRoute {
                 path: Some(PathMatch::Prefix("/admin".into())),
                 method: Some("POST".into()),
                 headers: vec![],
-                version: "v1".into(),
+                version: None,
+                timeout_ms: Some(150),
             },
         ]
     );
@@ -188,7 +191,21 @@ fn bad_routes_are_located() {
     );
     assert_err(
         "services:\n  web:\n    port: 1\n    policy:\n      routes: [{ version: v1 }]\n",
-        "mesh.yaml:5:7: services.web.policy.routes: routes pick a version",
+        "mesh.yaml:5:27: services.web.policy.routes[0].version: a route can pick a version only on a service with `versions`",
+    );
+    parse("services:\n  web:\n    port: 1\n    policy:\n      routes: [{ timeout: 1s }]\n")
+        .unwrap();
+    assert_err(
+        &route("{ match: { method: GET } }"),
+        "mesh.yaml:8:11: services.api.policy.routes[0]: a route needs a `version`, a `timeout`, or both",
+    );
+    assert_err(
+        &route("{ timeout: 5 }"),
+        "mesh.yaml:8:22: services.api.policy.routes[0].timeout: invalid duration `5`",
+    );
+    assert_err(
+        &with_policy("      timeout: 0s\n"),
+        "mesh.yaml:7:16: services.api.policy.timeout: duration `0s` is zero",
     );
 }
 
