@@ -164,6 +164,13 @@ impl Backend for LocalBackend {
                         .map(|p| p.routes.iter().map(http_route).collect())
                         .unwrap_or_default(),
                     request_timeout_ms: policy.and_then(|p| p.timeout_ms).unwrap_or_default(),
+                    retry: policy
+                        .and_then(|p| p.retries.as_ref())
+                        .map(|r| pb::RetryPolicy {
+                            attempts: r.attempts,
+                            on: r.on.clone(),
+                            backoff_ms: r.backoff_ms,
+                        }),
                 }
             })
             .collect();
@@ -220,6 +227,7 @@ fn http_route(route: &HttpRoute) -> pb::HttpRoute {
             .collect(),
         version: route.version.clone().unwrap_or_default(),
         timeout_ms: route.timeout_ms.unwrap_or_default(),
+        retryable: route.retryable,
     }
 }
 

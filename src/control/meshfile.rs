@@ -10,7 +10,10 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use self::policy::RawPolicy;
-pub use self::policy::{HttpRoute, PathMatch, ServicePolicy};
+pub use self::policy::{
+    DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF_MS, DEFAULT_RETRY_ON, HttpRoute, PathMatch,
+    Retries, ServicePolicy,
+};
 use self::yaml_pos::{Position, Target, YamlPath};
 use crate::identity::spiffe;
 

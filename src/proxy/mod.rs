@@ -20,6 +20,7 @@ pub mod outbound;
 pub mod peer;
 pub mod policy;
 pub mod reload;
+pub mod retry;
 pub mod route;
 pub mod tcp;
 pub mod timeout;

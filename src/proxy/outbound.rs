@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::uri::Authority;
-use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http::{Request, Response, StatusCode, Version};
 use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -31,7 +31,7 @@ use super::listen;
 use super::metrics::Direction;
 use super::peer::Peer;
 use super::route::Route;
-use super::timeout;
+use super::{retry, timeout};
 
 /// A destination's current split, swapped whole when the control plane sends a new one.
 pub type RouteCell = ArcSwap<Route<Arc<Peer>>>;
@@ -86,16 +86,11 @@ impl Outbound {
         }
     }
 
-    /// The peer for one request or connection: by authority on the HTTP-proxy listener,
-    /// then by header route (HTTP only), then by split weight. `Err` is the answer to send
-    /// instead.
-    fn pick(
-        &self,
-        authority: Option<&str>,
-        request: Option<(&Method, &str, &HeaderMap)>,
-    ) -> Result<(Arc<Peer>, Option<Duration>), Refusal> {
-        let route = match &self.destination {
-            Destination::Route(cell) => cell.load_full(),
+    /// The destination of one request or connection: by authority on the HTTP-proxy
+    /// listener, else the listener's own. `Err` is the answer to send instead.
+    fn route(&self, authority: Option<&str>) -> Result<Arc<Route<Arc<Peer>>>, Refusal> {
+        match &self.destination {
+            Destination::Route(cell) => Ok(cell.load_full()),
             Destination::ByAuthority(table) => {
                 let host = authority
                     .map(|a| a.rsplit_once(':').map_or(a, |(h, _)| h))
@@ -104,16 +99,9 @@ impl Outbound {
                 let cell = table
                     .get(host)
                     .ok_or((StatusCode::BAD_GATEWAY, "unknown service"))?;
-                cell.load_full()
+                Ok(cell.load_full())
             }
-        };
-        let (picked, timeout) = match request {
-            Some((method, path, headers)) => route.pick_request(method, path, headers),
-            None => (route.pick(), None),
-        };
-        picked
-            .map(|(_, peer)| (peer.clone(), timeout))
-            .ok_or((StatusCode::SERVICE_UNAVAILABLE, "no endpoints"))
+        }
     }
 
     pub async fn serve(self: Arc<Self>, listener: TcpListener, watch: DrainWatch) {
@@ -208,28 +196,31 @@ impl Outbound {
             }
             *req.version_mut() = Version::HTTP_2;
             let grpc = timeout::is_grpc(req.headers());
-            let head = (req.method(), req.uri().path(), req.headers());
-            match self.pick(req.uri().authority().map(|a| a.as_str()), Some(head)) {
+            match self.route(req.uri().authority().map(|a| a.as_str())) {
                 Err((status, reason)) => proxy_http::error_response(status, reason),
-                Ok((peer, timeout)) => match timeout::within(timeout, peer.send(req)).await {
-                    Err(e) => {
-                        tracing::debug!(error = %e, "request timed out");
-                        timeout::timed_out_response(grpc)
-                    }
-                    Ok(Ok(response)) => {
-                        // Arrived over HTTP/2 from the inbound proxy: no hop-by-hop headers.
-                        let (mut parts, body) = response.into_parts();
-                        if from_http1 {
-                            parts.version = Version::HTTP_11;
+                Ok(route) => {
+                    let selected = route.select(req.method(), req.uri().path(), req.headers());
+                    let call = retry::send(&route, selected, req);
+                    match timeout::within(selected.timeout, call).await {
+                        Err(e) => {
+                            tracing::debug!(error = %e, "request timed out");
+                            timeout::timed_out_response(grpc)
                         }
-                        Response::from_parts(parts, Either::Left(body))
+                        Ok(Ok(response)) => {
+                            // Arrived over HTTP/2 from the inbound proxy: no hop-by-hop headers.
+                            let (mut parts, body) = response.into_parts();
+                            if from_http1 {
+                                parts.version = Version::HTTP_11;
+                            }
+                            Response::from_parts(parts, Either::Left(body))
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "forwarding to peer failed");
+                            let (status, reason) = e.response();
+                            proxy_http::error_response(status, reason)
+                        }
                     }
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "forwarding to peer failed");
-                        let (status, reason) = e.response();
-                        proxy_http::error_response(status, reason)
-                    }
-                },
+                }
             }
         };
         self.shared
@@ -243,9 +234,12 @@ impl Outbound {
         T: AsyncRead + AsyncWrite + Unpin,
     {
         let progress = io.get_ref().progress();
-        let (peer, _) = self
-            .pick(None, None)
+        let route = self
+            .route(None)
             .map_err(|(_, reason)| std::io::Error::other(reason))?;
+        let (_, peer) = route
+            .pick()
+            .ok_or_else(|| std::io::Error::other("no endpoints"))?;
         let upstream = peer.connect_tcp().await.map_err(std::io::Error::other)?;
         super::tcp::splice(io, upstream, progress, self.shared.limits.tcp_idle_timeout).await?;
         Ok(())

@@ -5,13 +5,17 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
+use super::retry::{RetryBudget, RetryPolicy, RetryPolicyError};
 use crate::proto::control as pb;
 
-/// A destination's routes in order, and its timeout for requests no route sets one for.
+/// A destination's routes in order, its timeout for requests no route sets one for, and its
+/// retry policy with the budget every caller request through this proxy draws on.
 #[derive(Debug, Default)]
 pub struct RouteRules {
     rules: Vec<RouteRule>,
     timeout: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    budget: RetryBudget,
 }
 
 /// What the routes decide for one request.
@@ -21,6 +25,8 @@ pub struct Selected<'a> {
     pub version: Option<&'a str>,
     /// `None`: no request timeout.
     pub timeout: Option<Duration>,
+    /// The matching route allows retries whatever the method.
+    pub retryable: bool,
 }
 
 /// One route: every condition must hold.
@@ -31,6 +37,7 @@ struct RouteRule {
     headers: Vec<(HeaderName, HeaderValue)>,
     version: Option<String>,
     timeout: Option<Duration>,
+    retryable: bool,
 }
 
 #[derive(Debug)]
@@ -54,6 +61,8 @@ pub enum RouteRuleError {
         name: String,
         value: String,
     },
+    #[error(transparent)]
+    Retry(#[from] RetryPolicyError),
 }
 
 impl RouteRules {
@@ -73,7 +82,17 @@ impl RouteRules {
         Ok(RouteRules {
             rules,
             timeout: millis(upstream.request_timeout_ms),
+            retry: RetryPolicy::parse(upstream.retry.as_ref())?,
+            budget: RetryBudget::default(),
         })
+    }
+
+    pub fn retry(&self) -> Option<&RetryPolicy> {
+        self.retry.as_ref()
+    }
+
+    pub fn budget(&self) -> &RetryBudget {
+        &self.budget
     }
 
     /// The first matching route's version and timeout (each falling back to the split and
@@ -83,10 +102,12 @@ impl RouteRules {
             Some(r) => Selected {
                 version: r.version.as_deref(),
                 timeout: r.timeout.or(self.timeout),
+                retryable: r.retryable,
             },
             None => Selected {
                 version: None,
                 timeout: self.timeout,
+                retryable: false,
             },
         }
     }
@@ -136,13 +157,14 @@ impl RouteRule {
                 let value = HeaderValue::from_str(&h.value).map_err(|_| bad())?;
                 Ok((name, value))
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, RouteRuleError>>()?;
         Ok(RouteRule {
             path,
             method,
             headers,
             version: Some(r.version.clone()).filter(|v| !v.is_empty()),
             timeout: millis(r.timeout_ms),
+            retryable: r.retryable,
         })
     }
 
@@ -185,6 +207,7 @@ mod tests {
                 .collect(),
             version: "v2".into(),
             timeout_ms: 0,
+            retryable: false,
         }
     }
 
@@ -264,7 +287,8 @@ mod tests {
             picked("/slow", &canary),
             Selected {
                 version: None,
-                timeout: Some(Duration::from_millis(50))
+                timeout: Some(Duration::from_millis(50)),
+                retryable: false,
             },
             "first match wins; no version = the split"
         );
@@ -272,14 +296,16 @@ mod tests {
             picked("/x", &canary),
             Selected {
                 version: Some("v2"),
-                timeout: Some(second)
+                timeout: Some(second),
+                retryable: false,
             }
         );
         assert_eq!(
             picked("/x", &none),
             Selected {
                 version: None,
-                timeout: Some(second)
+                timeout: Some(second),
+                retryable: false,
             }
         );
     }

@@ -2,11 +2,10 @@
 //! choice of one endpoint per request (HTTP) or per connection (TCP).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
 
 use http::{HeaderMap, Method};
 
-use super::policy::RouteRules;
+use super::policy::{RouteRules, Selected};
 
 /// One version of the destination and the share of traffic it gets.
 #[derive(Debug)]
@@ -65,21 +64,36 @@ impl<T> Route<T> {
         Route { rules, ..self }
     }
 
-    /// For an HTTP request: the version of the first matching route (no endpoint when that
-    /// version has none: a pinned request never spills onto another version), else the
-    /// split; with the request timeout that applies.
-    pub fn pick_request(
-        &self,
-        method: &Method,
-        path: &str,
-        headers: &HeaderMap,
-    ) -> (Option<(&WeightedBackend<T>, &T)>, Option<Duration>) {
-        let selected = self.rules.select(method, path, headers);
-        let picked = match selected.version {
-            Some(version) => self.version(version),
+    /// What the header routes decide for an HTTP request.
+    pub fn select(&self, method: &Method, path: &str, headers: &HeaderMap) -> Selected<'_> {
+        self.rules.select(method, path, headers)
+    }
+
+    pub fn rules(&self) -> &RouteRules {
+        &self.rules
+    }
+
+    /// An endpoint of `version` (a route pinned it: no endpoint there means none, never one
+    /// of another version), or by the split when `None`.
+    pub fn endpoint(&self, version: Option<&str>) -> Option<&T> {
+        match version {
+            Some(v) => self.version(v),
             None => self.pick(),
-        };
-        (picked, selected.timeout)
+        }
+        .map(|(_, e)| e)
+    }
+
+    /// Like [`Route::endpoint`], avoiding endpoints `avoid` accepts when another exists.
+    pub fn other_endpoint(&self, version: Option<&str>, avoid: impl Fn(&T) -> bool) -> Option<&T> {
+        let candidates = self
+            .backends
+            .iter()
+            .filter(|b| version.is_none_or(|v| b.version == v))
+            .map(|b| b.endpoints.len())
+            .sum::<usize>();
+        (0..candidates.max(1))
+            .filter_map(|_| self.endpoint(version))
+            .find(|e| !avoid(e))
     }
 
     pub fn backends(&self) -> &[WeightedBackend<T>] {

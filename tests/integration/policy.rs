@@ -95,6 +95,146 @@ fn bad_policy_is_rejected_before_anything_starts() {
     }
 }
 
+/// An HTTP app for retries: `GET /half/…` fails (500) every other time, `GET /always` and
+/// every `POST`/`PUT` always; `GET /count` answers how many of each it saw as
+/// `half always post put`. Error answers have empty bodies.
+const FLAKY_PY: &str = r#"
+import http.server, sys, threading
+counts = {"half": 0, "always": 0, "post": 0, "put": 0}
+lock = threading.Lock()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def answer(self, status, body=b""):
+        self.send_response(status)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def count(self, key):
+        with lock:
+            counts[key] += 1
+            return counts[key]
+    def do_GET(self):
+        if self.path == "/count":
+            c = counts
+            return self.answer(200, f"{c['half']} {c['always']} {c['post']} {c['put']}".encode())
+        if self.path.startswith("/half/"):
+            return self.answer(500 if self.count("half") % 2 else 200, b"ok")
+        self.count("always")
+        self.answer(500)
+    def drain(self, key):
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.count(key)
+        self.answer(500)
+    def do_POST(self):
+        self.drain("post")
+    def do_PUT(self):
+        self.drain("put")
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+
+/// `front` calls `flaky` (FLAKY_PY) with up to 3 attempts on 5xx.
+fn flaky_service(script: &std::path::Path) -> String {
+    let (front, flaky) = (free_port(), free_port());
+    format!(
+        "services:
+  front:
+    port: {front}
+    upstreams: [flaky]
+  flaky:
+    port: {flaky}
+    protocol: http
+    command: [\"python3\", \"{script}\", \"{flaky}\"]
+    policy:
+      retries: {{ attempts: 3, on: [5xx], backoff: 5ms }}
+",
+        script = script.display()
+    )
+}
+
+/// What FLAKY_PY counted: (half, always, post, put).
+fn counts(flaky: &str) -> (u64, u64, u64, u64) {
+    let body = curl(&[format!("http://{flaky}/count")], &[]);
+    let n: Vec<u64> = body.split(' ').map(|n| n.parse().unwrap()).collect();
+    (n[0], n[1], n[2], n[3])
+}
+
+/// The status codes of one request per URL (one keep-alive connection), in order.
+fn statuses(urls: &[String], extra: &[&str]) -> Vec<String> {
+    let out = Command::new("curl")
+        .args(["-s", "-m", "60", "-w", "%{http_code}\\n"])
+        .args(extra)
+        .args(urls)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn idempotent_requests_are_retried_within_the_budget_and_others_are_not() {
+    let scripts = tempfile::tempdir().unwrap();
+    let script = scripts.path().join("flaky.py");
+    std::fs::write(&script, FLAKY_PY).unwrap();
+    let up = Up::start(&flaky_service(&script));
+    let flaky = up.upstream("front", "flaky");
+
+    // Half the attempts fail, yet every GET succeeds (curl fails on a 5xx).
+    let urls: Vec<String> = (0..20)
+        .map(|i| format!("http://{flaky}/half/{i}"))
+        .collect();
+    curl(&urls, &[]);
+    assert!(counts(&flaky).0 > 20, "some GETs were retried");
+
+    let post = format!("http://{flaky}/always");
+    assert_eq!(
+        statuses(std::slice::from_ref(&post), &["-X", "POST", "-d", "x"]),
+        ["500"]
+    );
+    assert_eq!(counts(&flaky).2, 1, "POST is not idempotent: one attempt");
+
+    let small = "x".repeat(1024);
+    assert_eq!(
+        statuses(
+            std::slice::from_ref(&post),
+            &["-X", "PUT", "--data-binary", &small]
+        ),
+        ["500"]
+    );
+    assert_eq!(
+        counts(&flaky).3,
+        3,
+        "a small PUT is retried up to 3 attempts"
+    );
+    let big = "x".repeat(100 * 1024);
+    assert_eq!(
+        statuses(&[post], &["-X", "PUT", "--data-binary", &big]),
+        ["500"]
+    );
+    assert_eq!(counts(&flaky).3, 4, "a 100 KiB body is never retried");
+
+    // Failing 100%: retries stay within 20% of requests + 10/s, not 3× the load.
+    let before = counts(&flaky).1;
+    let n = 300;
+    let urls: Vec<String> = (0..n).map(|_| format!("http://{flaky}/always")).collect();
+    let start = Instant::now();
+    let got = statuses(&urls, &[]);
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(got.len(), n);
+    assert!(got.iter().all(|s| s == "500"));
+    let seen = (counts(&flaky).1 - before) as f64;
+    let bound = 1.2 * n as f64 + 10.0 * (secs + 1.0) + 20.0;
+    assert!(seen > n as f64, "some retries happened: {seen}");
+    assert!(
+        seen <= bound,
+        "upstream saw {seen} for {n} requests in {secs:.1}s (bound {bound:.0})"
+    );
+}
+
 /// `front` calls `slow` (SLOW_PY; 300 ms timeout, 3 s under `/patient/`) and `quotes` (the
 /// demo gRPC server answering in 0.5–1.5 s; 200 ms timeout).
 fn timed_services(script: &std::path::Path) -> String {

@@ -4,6 +4,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::duration::HumanDuration;
+use crate::proxy::retry::{MAX_ATTEMPTS, RetryCondition};
+
+/// Attempts (the first included) of a `retries` block that does not say.
+pub const DEFAULT_RETRY_ATTEMPTS: u32 = 3;
+/// Conditions of a `retries` block that does not say: failures that never reached the app.
+pub const DEFAULT_RETRY_ON: [&str; 2] = ["connect-failure", "gateway-error"];
+/// Backoff base of a `retries` block that does not say.
+pub const DEFAULT_RETRY_BACKOFF_MS: u64 = 25;
 
 use super::yaml_pos::YamlPath;
 use super::{Issue, OrderedMap, ScalarString};
@@ -18,6 +26,18 @@ pub struct ServicePolicy {
     pub timeout_ms: Option<u64>,
     #[serde(default)]
     pub routes: Vec<HttpRoute>,
+    /// `None`: never retried.
+    #[serde(default)]
+    pub retries: Option<Retries>,
+}
+
+/// When and how often requests to the service are sent again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retries {
+    pub attempts: u32,
+    pub on: Vec<String>,
+    pub backoff_ms: u64,
 }
 
 /// One header route of a destination service: requests matching every condition go to
@@ -40,6 +60,9 @@ pub struct HttpRoute {
     /// `None`: the service's timeout.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Matching requests may be retried whatever their method.
+    #[serde(default)]
+    pub retryable: bool,
 }
 
 /// How a route matches the request path (the query is never part of it).
@@ -55,6 +78,7 @@ pub enum PathMatch {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPolicy {
     timeout: Option<String>,
+    retries: Option<RawRetries>,
     #[serde(default)]
     routes: Vec<RawRoute>,
 }
@@ -66,6 +90,16 @@ struct RawRoute {
     conditions: RawMatch,
     version: Option<String>,
     timeout: Option<String>,
+    #[serde(default)]
+    retryable: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetries {
+    attempts: Option<u32>,
+    on: Option<Vec<String>>,
+    backoff: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,7 +137,48 @@ pub(super) fn service_policy(
         .enumerate()
         .map(|(i, raw)| route(&routes_path.index(i), raw, versions))
         .collect::<Result<_, _>>()?;
-    Ok(ServicePolicy { timeout_ms, routes })
+    let retries = match &policy.retries {
+        None => None,
+        Some(raw) => Some(retries(&path.key("retries"), raw)?),
+    };
+    Ok(ServicePolicy {
+        timeout_ms,
+        routes,
+        retries,
+    })
+}
+
+fn retries(path: &YamlPath, raw: &RawRetries) -> Result<Retries, Issue> {
+    let attempts = raw.attempts.unwrap_or(DEFAULT_RETRY_ATTEMPTS);
+    if !(2..=MAX_ATTEMPTS).contains(&attempts) {
+        return Err(Issue::value(
+            path.key("attempts"),
+            format!("{attempts} attempts: give 2 to {MAX_ATTEMPTS} (the first attempt included)"),
+        ));
+    }
+    let on: Vec<String> = match &raw.on {
+        Some(on) => on.clone(),
+        None => DEFAULT_RETRY_ON.iter().map(|c| c.to_string()).collect(),
+    };
+    for (i, c) in on.iter().enumerate() {
+        if let Err(e) = c.parse::<RetryCondition>() {
+            return Err(Issue::value(path.key("on").index(i), e.to_string()));
+        }
+    }
+    let backoff_ms = match &raw.backoff {
+        None => DEFAULT_RETRY_BACKOFF_MS,
+        Some(b) => {
+            let d: HumanDuration = b
+                .parse()
+                .map_err(|e| Issue::value(path.key("backoff"), format!("{e}")))?;
+            u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX)
+        }
+    };
+    Ok(Retries {
+        attempts,
+        on,
+        backoff_ms,
+    })
 }
 
 /// A `timeout:` in milliseconds (at least 1).
@@ -126,10 +201,10 @@ fn timeout(path: &YamlPath, raw: Option<&str>) -> Result<Option<u64>, Issue> {
 
 fn route(path: &YamlPath, raw: &RawRoute, versions: &[String]) -> Result<HttpRoute, Issue> {
     match &raw.version {
-        None if raw.timeout.is_none() => {
+        None if raw.timeout.is_none() && !raw.retryable => {
             return Err(Issue::key(
                 path.clone(),
-                "a route needs a `version`, a `timeout`, or both",
+                "a route needs at least one of `version`, `timeout` and `retryable`",
             ));
         }
         Some(_) if versions.is_empty() => {
@@ -188,6 +263,7 @@ fn route(path: &YamlPath, raw: &RawRoute, versions: &[String]) -> Result<HttpRou
         headers,
         version: raw.version.clone(),
         timeout_ms,
+        retryable: raw.retryable,
     })
 }
 

@@ -146,6 +146,7 @@ fn header_routes_parse_in_order() {
                 headers: vec![("x-canary".into(), "1".into())],
                 version: Some("v2".into()),
                 timeout_ms: None,
+                retryable: false,
             },
             HttpRoute {
                 path: Some(PathMatch::Prefix("/admin".into())),
@@ -153,8 +154,31 @@ fn header_routes_parse_in_order() {
                 headers: vec![],
                 version: None,
                 timeout_ms: Some(150),
+                retryable: false,
             },
         ]
+    );
+}
+
+#[test]
+fn retries_take_defaults_and_bounds() {
+    let mesh = parse(&with_policy("      retries: {}\n")).unwrap();
+    let api = mesh.services().next().unwrap();
+    assert_eq!(
+        api.policy.retries,
+        Some(Retries {
+            attempts: DEFAULT_RETRY_ATTEMPTS,
+            on: vec!["connect-failure".into(), "gateway-error".into()],
+            backoff_ms: 25,
+        })
+    );
+    assert_err(
+        &with_policy("      retries: { attempts: 11 }\n"),
+        "mesh.yaml:7:28: services.api.policy.retries.attempts: 11 attempts: give 2 to 10",
+    );
+    assert_err(
+        &with_policy("      retries: { on: [5xx, 4xx] }\n"),
+        "mesh.yaml:7:28: services.api.policy.retries.on[1]: unknown retry condition `4xx`",
     );
 }
 
@@ -162,8 +186,8 @@ fn header_routes_parse_in_order() {
 fn bad_routes_are_located() {
     let route = |r: &str| with_policy(&format!("      routes:\n        - {r}\n"));
     assert_err(
-        &with_policy("      retries: 3\n"),
-        "mesh.yaml:7:7: services.api.policy: unknown field `retries`",
+        &with_policy("      retry: 3\n"),
+        "mesh.yaml:7:7: services.api.policy: unknown field `retry`",
     );
     assert_err(
         &route("{ version: v3 }"),
@@ -197,7 +221,7 @@ fn bad_routes_are_located() {
         .unwrap();
     assert_err(
         &route("{ match: { method: GET } }"),
-        "mesh.yaml:8:11: services.api.policy.routes[0]: a route needs a `version`, a `timeout`, or both",
+        "mesh.yaml:8:11: services.api.policy.routes[0]: a route needs at least one of `version`, `timeout` and `retryable`",
     );
     assert_err(
         &route("{ timeout: 5 }"),
