@@ -12,6 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::StatusCode;
 
+use super::policy_metrics::PolicyCounters;
+
 /// Which side of the proxy a request or connection is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Direction {
@@ -42,6 +44,8 @@ pub struct Metrics {
     cert_expiration: AtomicI64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+    /// Retries, budget exhaustion and timeouts (`policy_metrics.rs`).
+    pub policy: PolicyCounters,
 }
 
 #[derive(Debug, Default)]
@@ -130,6 +134,7 @@ impl Metrics {
         let mut out = String::with_capacity(8 * 1024);
         self.render_requests(&mut out);
         self.render_tcp(&mut out);
+        self.policy.render(&mut out);
         header(
             &mut out,
             "meshctl_tls_handshake_failures_total",

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod peer;
 pub mod policy;
+pub mod policy_metrics;
 pub mod reload;
 pub mod retry;
 pub mod route;

@@ -200,10 +200,12 @@ impl Outbound {
                 Err((status, reason)) => proxy_http::error_response(status, reason),
                 Ok(route) => {
                     let selected = route.select(req.method(), req.uri().path(), req.headers());
-                    let call = retry::send(&route, selected, req);
+                    let counters = &self.shared.metrics.policy;
+                    let call = retry::send(&route, selected, req, counters);
                     match timeout::within(selected.timeout, call).await {
                         Err(e) => {
                             tracing::debug!(error = %e, "request timed out");
+                            counters.timeout();
                             timeout::timed_out_response(grpc)
                         }
                         Ok(Ok(response)) => {

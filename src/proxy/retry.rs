@@ -16,6 +16,7 @@ use hyper::body::{Body, Incoming};
 use super::http::ProxyBody;
 use super::peer::{Peer, PeerError};
 use super::policy::Selected;
+use super::policy_metrics::PolicyCounters;
 use super::route::Route;
 use crate::proto::control as pb;
 
@@ -110,6 +111,7 @@ pub async fn send(
     route: &Route<Arc<Peer>>,
     selected: Selected<'_>,
     req: Request<Incoming>,
+    counters: &PolicyCounters,
 ) -> Result<Response<Incoming>, ForwardError> {
     let rules = route.rules();
     rules.budget().record_request(Instant::now());
@@ -134,8 +136,10 @@ pub async fn send(
         }
         if !rules.budget().try_retry(Instant::now()) {
             tracing::debug!(attempt, "retry budget exhausted");
+            counters.budget_exhausted();
             return Ok(outcome?);
         }
+        counters.retry();
         tokio::time::sleep(policy.backoff(attempt, jitter())).await;
         peer = route
             .other_endpoint(selected.version, |e| Arc::ptr_eq(e, &peer))

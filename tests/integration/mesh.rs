@@ -117,7 +117,7 @@ impl Up {
         u["listen"].as_str().unwrap().to_string()
     }
 
-    fn proxy_field(&self, instance: &str, field: &str) -> String {
+    pub(crate) fn proxy_field(&self, instance: &str, field: &str) -> String {
         self.proxy(instance)[field].as_str().unwrap().to_string()
     }
 

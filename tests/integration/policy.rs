@@ -160,6 +160,17 @@ fn counts(flaky: &str) -> (u64, u64, u64, u64) {
     (n[0], n[1], n[2], n[3])
 }
 
+/// The value of an unlabelled counter on `instance`'s proxy.
+fn counter(up: &Up, instance: &str, name: &str) -> u64 {
+    let admin = up.proxy_field(instance, "admin");
+    let metrics = curl(&[format!("http://{admin}/metrics")], &[]);
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+}
+
 /// The status codes of one request per URL (one keep-alive connection), in order.
 fn statuses(urls: &[String], extra: &[&str]) -> Vec<String> {
     let out = Command::new("curl")
@@ -229,6 +240,8 @@ fn idempotent_requests_are_retried_within_the_budget_and_others_are_not() {
     let seen = (counts(&flaky).1 - before) as f64;
     let bound = 1.2 * n as f64 + 10.0 * (secs + 1.0) + 20.0;
     assert!(seen > n as f64, "some retries happened: {seen}");
+    assert!(counter(&up, "front", "meshctl_retries_total") > 0);
+    assert!(counter(&up, "front", "meshctl_retry_budget_exhausted_total") > 0);
     assert!(
         seen <= bound,
         "upstream saw {seen} for {n} requests in {secs:.1}s (bound {bound:.0})"
@@ -323,4 +336,5 @@ fn a_slow_upstream_times_out_with_504_and_grpc_deadline_exceeded() {
     });
     assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");
     assert!(start.elapsed() < Duration::from_millis(1_500));
+    assert_eq!(counter(&up, "front", "meshctl_request_timeouts_total"), 2);
 }
