@@ -171,6 +171,7 @@ impl Backend for LocalBackend {
                             on: r.on.clone(),
                             backoff_ms: r.backoff_ms,
                         }),
+                    breaker_failures: policy.and_then(|p| p.breaker_failures).unwrap_or_default(),
                 }
             })
             .collect();

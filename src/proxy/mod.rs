@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod breaker;
 pub mod config;
 pub mod controlled;
 pub mod detect;

@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use super::breaker::Breaker;
 use super::http::ProxyBody;
 use super::limits;
 use super::metrics::{Direction, Metrics};
@@ -31,6 +32,8 @@ pub struct Peer {
     h2: Mutex<Option<SendRequest<ProxyBody>>>,
     /// Serialises (re)connection so a burst of requests opens one connection, not many.
     connecting: tokio::sync::Mutex<()>,
+    /// This endpoint's circuit (kept across config updates, like the peer).
+    breaker: Breaker,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +75,12 @@ impl Peer {
             metrics,
             h2: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
+            breaker: Breaker::default(),
         }
+    }
+
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -16,6 +16,8 @@ pub struct RouteRules {
     timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
     budget: RetryBudget,
+    /// Consecutive failures that eject an endpoint; `None`: no circuit breaking.
+    breaker_failures: Option<u32>,
 }
 
 /// What the routes decide for one request.
@@ -84,7 +86,12 @@ impl RouteRules {
             timeout: millis(upstream.request_timeout_ms),
             retry: RetryPolicy::parse(upstream.retry.as_ref())?,
             budget: RetryBudget::default(),
+            breaker_failures: Some(upstream.breaker_failures).filter(|n| *n > 0),
         })
+    }
+
+    pub fn breaker_failures(&self) -> Option<u32> {
+        self.breaker_failures
     }
 
     pub fn retry(&self) -> Option<&RetryPolicy> {

@@ -1,4 +1,4 @@
-//! Counters for traffic policy — retries, retry-budget exhaustion, request timeouts — kept
+//! Counters for traffic policy — retries, budget exhaustion, timeouts, ejections — kept
 //! apart from the core metrics and rendered with them. Unlabelled: bounded by construction.
 
 use std::fmt::Write as _;
@@ -10,6 +10,7 @@ pub struct PolicyCounters {
     retries: AtomicU64,
     budget_exhausted: AtomicU64,
     timeouts: AtomicU64,
+    ejections: AtomicU64,
 }
 
 impl PolicyCounters {
@@ -26,6 +27,11 @@ impl PolicyCounters {
     /// A request ran out of time and was answered by the proxy.
     pub fn timeout(&self) {
         self.timeouts.fetch_add(1, Relaxed);
+    }
+
+    /// A circuit breaker ejected an endpoint.
+    pub fn ejection(&self) {
+        self.ejections.fetch_add(1, Relaxed);
     }
 
     /// Appends the counters in the Prometheus text format.
@@ -45,6 +51,11 @@ impl PolicyCounters {
                 "meshctl_request_timeouts_total",
                 "Outbound requests answered 504 / DEADLINE_EXCEEDED by the proxy at their timeout.",
                 &self.timeouts,
+            ),
+            (
+                "meshctl_endpoint_ejections_total",
+                "Endpoints ejected by circuit breaking (first ejections and failed probes).",
+                &self.ejections,
             ),
         ];
         for (name, help, n) in counters {
@@ -68,10 +79,12 @@ mod tests {
         c.retry();
         c.budget_exhausted();
         c.timeout();
+        c.ejection();
         let mut out = String::new();
         c.render(&mut out);
         assert!(out.contains("# TYPE meshctl_retries_total counter\nmeshctl_retries_total 2\n"));
         assert!(out.contains("meshctl_retry_budget_exhausted_total 1\n"));
         assert!(out.contains("meshctl_request_timeouts_total 1\n"));
+        assert!(out.contains("meshctl_endpoint_ejections_total 1\n"));
     }
 }

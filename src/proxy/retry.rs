@@ -102,11 +102,13 @@ impl ForwardError {
     }
 }
 
-/// Contract: sends `req` to an endpoint of `selected`'s version (or the split) and, when the
-/// destination has a retry policy, the request is idempotent or its route retryable, and its
-/// body fits [`MAX_REPLAY_BODY`], sends it again on a retryable outcome — to another endpoint
-/// when one exists, after a jittered backoff, while the budget allows. `Ok` is the last
-/// attempt's response (possibly an error status); `Err` the last attempt's failure.
+/// Contract: sends `req` to an endpoint of `selected`'s version (or the split) whose circuit
+/// admits it and, when the destination has a retry policy, the request is idempotent or its
+/// route retryable, and its body fits [`MAX_REPLAY_BODY`], sends it again on a retryable
+/// outcome — to another endpoint when one exists, after a jittered backoff, while the budget
+/// allows. Every attempt's outcome feeds the endpoint's circuit breaker. `Ok` is the last
+/// attempt's response (possibly an error status); `Err` the last attempt's failure, or
+/// `NoEndpoint` at once when every endpoint is ejected or none exists.
 pub async fn send(
     route: &Route<Arc<Peer>>,
     selected: Selected<'_>,
@@ -115,22 +117,31 @@ pub async fn send(
 ) -> Result<Response<Incoming>, ForwardError> {
     let rules = route.rules();
     rules.budget().record_request(Instant::now());
+    let breaker = rules.breaker_failures();
+    let admitted = |p: &Arc<Peer>| breaker.is_none() || p.breaker().admit(Instant::now());
     let first = route
-        .endpoint(selected.version)
+        .endpoint_where(selected.version, admitted)
         .ok_or(ForwardError::NoEndpoint)?
         .clone();
+    let attempt_on = async |peer: &Peer, req: Request<ProxyBody>| {
+        let outcome = peer.send(req).await;
+        if let Some(threshold) = breaker {
+            record(peer, threshold, &outcome, counters);
+        }
+        outcome
+    };
     let policy = match rules.retry() {
         Some(p) if selected.retryable || is_idempotent(req.method()) => p,
-        _ => return Ok(first.send(req.map(Either::Left)).await?),
+        _ => return Ok(attempt_on(&first, req.map(Either::Left)).await?),
     };
     let replay = match Replayable::buffer(req).await.map_err(ForwardError::Body)? {
         Ok(replay) => replay,
-        Err(streamed) => return Ok(first.send(streamed.map(Either::Left)).await?),
+        Err(streamed) => return Ok(attempt_on(&first, streamed.map(Either::Left)).await?),
     };
     let mut peer = first;
     let mut attempt = 1;
     loop {
-        let outcome = peer.send(replay.request()).await;
+        let outcome = attempt_on(&peer, replay.request()).await;
         if !policy.wants_retry(attempt, &outcome) {
             return Ok(outcome?);
         }
@@ -139,13 +150,31 @@ pub async fn send(
             counters.budget_exhausted();
             return Ok(outcome?);
         }
-        counters.retry();
         tokio::time::sleep(policy.backoff(attempt, jitter())).await;
-        peer = route
-            .other_endpoint(selected.version, |e| Arc::ptr_eq(e, &peer))
-            .cloned()
-            .unwrap_or(peer);
+        // Another admitted endpoint when there is one; else the same one if still admitted.
+        let next = route
+            .endpoint_where(selected.version, |e| !Arc::ptr_eq(e, &peer) && admitted(e))
+            .or_else(|| Some(&peer).filter(|p| admitted(p)))
+            .cloned();
+        let Some(next) = next else {
+            return Ok(outcome?);
+        };
+        counters.retry();
+        peer = next;
         attempt += 1;
+    }
+}
+
+/// Feeds one attempt's outcome to the endpoint's circuit: an error or a 5xx is a failure.
+fn record(peer: &Peer, threshold: u32, outcome: &Attempt, counters: &PolicyCounters) {
+    let failed = outcome
+        .as_ref()
+        .map_or(true, |r| r.status().is_server_error());
+    if !failed {
+        peer.breaker().success();
+    } else if peer.breaker().failure(Instant::now(), threshold, jitter()) {
+        tracing::info!(peer = %peer.addr(), "endpoint ejected by its circuit breaker");
+        counters.ejection();
     }
 }
 

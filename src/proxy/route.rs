@@ -83,8 +83,10 @@ impl<T> Route<T> {
         .map(|(_, e)| e)
     }
 
-    /// Like [`Route::endpoint`], avoiding endpoints `avoid` accepts when another exists.
-    pub fn other_endpoint(&self, version: Option<&str>, avoid: impl Fn(&T) -> bool) -> Option<&T> {
+    /// Like [`Route::endpoint`], but only an endpoint `admit` accepts (asked of one endpoint
+    /// at a time, in pick order); `None` when no pick in as many tries as there are
+    /// endpoints is admitted.
+    pub fn endpoint_where(&self, version: Option<&str>, admit: impl Fn(&T) -> bool) -> Option<&T> {
         let candidates = self
             .backends
             .iter()
@@ -93,7 +95,7 @@ impl<T> Route<T> {
             .sum::<usize>();
         (0..candidates.max(1))
             .filter_map(|_| self.endpoint(version))
-            .find(|e| !avoid(e))
+            .find(|e| admit(e))
     }
 
     pub fn backends(&self) -> &[WeightedBackend<T>] {

@@ -182,7 +182,8 @@ fn statuses(urls: &[String], extra: &[&str]) -> Vec<String> {
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(str::to_string)
+        // A proxy-generated error body precedes its status on the same line.
+        .map(|l| l[l.len().saturating_sub(3)..].to_string())
         .collect()
 }
 
@@ -246,6 +247,89 @@ fn idempotent_requests_are_retried_within_the_budget_and_others_are_not() {
         seen <= bound,
         "upstream saw {seen} for {n} requests in {secs:.1}s (bound {bound:.0})"
     );
+}
+
+/// An HTTP app for circuit breaking: `GET /x` answers 500 until `GET /heal` (sent to the app
+/// directly), then 200; `GET /count` answers how many `/x` it saw.
+const SICK_PY: &str = r#"
+import http.server, sys, threading
+state = {"sick": True, "x": 0}
+lock = threading.Lock()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def answer(self, status, body=b""):
+        self.send_response(status)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        if self.path == "/heal":
+            state["sick"] = False
+            return self.answer(200)
+        if self.path == "/count":
+            return self.answer(200, str(state["x"]).encode())
+        with lock:
+            state["x"] += 1
+        self.answer(500 if state["sick"] else 200)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+
+#[test]
+fn a_failing_endpoint_is_ejected_probed_once_and_readmitted_when_healthy() {
+    let scripts = tempfile::tempdir().unwrap();
+    let script = scripts.path().join("sick.py");
+    std::fs::write(&script, SICK_PY).unwrap();
+    let (front, port) = (free_port(), free_port());
+    let up = Up::start(&format!(
+        "services:
+  front:
+    port: {front}
+    upstreams: [sick]
+  sick:
+    port: {port}
+    protocol: http
+    command: [\"python3\", \"{script}\", \"{port}\"]
+    policy:
+      circuit_breaker: {{ failures: 7 }}
+",
+        script = script.display()
+    ));
+    let sick = up.upstream("front", "sick");
+    let app = format!("http://127.0.0.1:{port}");
+    let seen = || curl(&[format!("{app}/count")], &[]).parse::<u64>().unwrap();
+    let x = |n: usize| -> Vec<String> {
+        let urls: Vec<String> = (0..n).map(|_| format!("http://{sick}/x")).collect();
+        statuses(&urls, &[])
+    };
+
+    assert_eq!(x(7), vec!["500"; 7]);
+    // Ejected after the 7th failure; its only endpoint is out, so 503 at once, app untouched.
+    let start = Instant::now();
+    assert_eq!(x(20), vec!["503"; 20]);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "503s were not fast"
+    );
+    assert_eq!(seen(), 7, "no traffic during the penalty");
+    assert_eq!(counter(&up, "front", "meshctl_endpoint_ejections_total"), 1);
+
+    // After the penalty (1 s ± 25%): exactly one probe; it fails, so ejected again (2 s ± 25%).
+    std::thread::sleep(Duration::from_millis(1_400));
+    let mut after = vec!["500".to_string()];
+    after.extend(vec!["503".to_string(); 4]);
+    assert_eq!(x(5), after);
+    assert_eq!(seen(), 8, "one probe");
+
+    curl(&[format!("{app}/heal")], &[]);
+    std::thread::sleep(Duration::from_millis(2_700));
+    assert_eq!(
+        x(10),
+        vec!["200"; 10],
+        "the probe succeeded and traffic returned"
+    );
+    assert_eq!(seen(), 18);
 }
 
 /// `front` calls `slow` (SLOW_PY; 300 ms timeout, 3 s under `/patient/`) and `quotes` (the

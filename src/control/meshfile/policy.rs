@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::duration::HumanDuration;
+use crate::proxy::breaker::DEFAULT_FAILURES;
 use crate::proxy::retry::{MAX_ATTEMPTS, RetryCondition};
 
 /// Attempts (the first included) of a `retries` block that does not say.
@@ -29,6 +30,9 @@ pub struct ServicePolicy {
     /// `None`: never retried.
     #[serde(default)]
     pub retries: Option<Retries>,
+    /// Consecutive failures that eject an endpoint; `None`: no circuit breaking.
+    #[serde(default)]
+    pub breaker_failures: Option<u32>,
 }
 
 /// When and how often requests to the service are sent again.
@@ -79,6 +83,7 @@ pub enum PathMatch {
 pub(super) struct RawPolicy {
     timeout: Option<String>,
     retries: Option<RawRetries>,
+    circuit_breaker: Option<RawBreaker>,
     #[serde(default)]
     routes: Vec<RawRoute>,
 }
@@ -92,6 +97,12 @@ struct RawRoute {
     timeout: Option<String>,
     #[serde(default)]
     retryable: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBreaker {
+    failures: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,10 +152,23 @@ pub(super) fn service_policy(
         None => None,
         Some(raw) => Some(retries(&path.key("retries"), raw)?),
     };
+    let breaker_failures = match &policy.circuit_breaker {
+        None => None,
+        Some(b) => match b.failures.unwrap_or(DEFAULT_FAILURES) {
+            0 => {
+                return Err(Issue::value(
+                    path.key("circuit_breaker").key("failures"),
+                    "0 failures: give at least 1 (or drop `circuit_breaker`)",
+                ));
+            }
+            n => Some(n),
+        },
+    };
     Ok(ServicePolicy {
         timeout_ms,
         routes,
         retries,
+        breaker_failures,
     })
 }
 

@@ -172,6 +172,13 @@ fn retries_take_defaults_and_bounds() {
             backoff_ms: 25,
         })
     );
+    let mesh = parse(&with_policy("      circuit_breaker: {}\n")).unwrap();
+    let api = mesh.services().next().unwrap();
+    assert_eq!(api.policy.breaker_failures, Some(7));
+    assert_err(
+        &with_policy("      circuit_breaker: { failures: 0 }\n"),
+        "mesh.yaml:7:36: services.api.policy.circuit_breaker.failures: 0 failures",
+    );
     assert_err(
         &with_policy("      retries: { attempts: 11 }\n"),
         "mesh.yaml:7:28: services.api.policy.retries.attempts: 11 attempts: give 2 to 10",
