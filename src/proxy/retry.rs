@@ -69,7 +69,8 @@ pub enum RetryPolicyError {
 }
 
 /// Retries allowed over the last [`BUDGET_WINDOW`]: [`BUDGET_RATIO`] of the requests plus
-/// [`BUDGET_MIN_PER_SECOND`] for each second the budget has existed (at most the window).
+/// [`BUDGET_MIN_PER_SECOND`] for each second the budget has existed (at least one, at most
+/// the window).
 #[derive(Debug)]
 pub struct RetryBudget {
     created: Instant,
@@ -116,7 +117,10 @@ pub async fn send(
     counters: &PolicyCounters,
 ) -> Result<Response<Incoming>, ForwardError> {
     let rules = route.rules();
-    rules.budget().record_request(Instant::now());
+    // Only a destination that retries needs its budget fed (it takes a lock).
+    if rules.retry().is_some() {
+        rules.budget().record_request(Instant::now());
+    }
     let breaker = rules.breaker_failures();
     let admitted = |p: &Arc<Peer>| breaker.is_none() || p.breaker().admit(Instant::now());
     let first = route
@@ -280,9 +284,11 @@ impl RetryBudget {
         let live = |b: &&(u64, u64, u64)| b.0 + (BUDGET_BUCKETS as u64) > second;
         let requests: u64 = buckets.iter().filter(live).map(|b| b.1).sum();
         let retries: u64 = buckets.iter().filter(live).map(|b| b.2).sum();
+        // A fresh budget has its first second's minimum at once, so the first failures of a
+        // new destination are retried too.
         let elapsed = now
             .saturating_duration_since(self.created)
-            .min(BUDGET_WINDOW)
+            .clamp(Duration::from_secs(1), BUDGET_WINDOW)
             .as_secs_f64();
         let allowed = BUDGET_RATIO * requests as f64 + BUDGET_MIN_PER_SECOND * elapsed;
         if (retries + 1) as f64 > allowed {
@@ -386,14 +392,14 @@ mod tests {
     fn the_budget_allows_a_fifth_of_requests_plus_ten_a_second() {
         let t0 = Instant::now();
         let budget = RetryBudget::new(t0);
-        // At creation nothing has been earned yet.
-        assert!(!budget.try_retry(t0));
-        let t1 = t0 + Duration::from_secs(1);
+        // At creation: the first second's 10.
+        assert_eq!((0..100).filter(|_| budget.try_retry(t0)).count(), 10);
+        let t2 = t0 + Duration::from_secs(2);
         for _ in 0..100 {
-            budget.record_request(t1);
+            budget.record_request(t2);
         }
-        // 1 s elapsed: 10 + 20% of 100 = 30.
-        let granted = (0..100).filter(|_| budget.try_retry(t1)).count();
+        // 2 s elapsed: 20 + 20% of 100 = 40, 10 of them spent.
+        let granted = (0..100).filter(|_| budget.try_retry(t2)).count();
         assert_eq!(granted, 30);
         // After the window, old requests and retries no longer count: 10/s × 10 s = 100.
         let later = t0 + Duration::from_secs(30);
