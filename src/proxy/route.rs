@@ -204,4 +204,19 @@ mod tests {
         );
         assert!(route.version("v1").is_none());
     }
+
+    #[test]
+    fn endpoint_where_skips_what_admit_refuses_and_stays_in_a_pinned_version() {
+        let route = Route::new(vec![
+            ("v1".into(), 100, vec!["a", "b", "c"]),
+            ("v2".into(), 0, vec!["d"]),
+        ]);
+        for _ in 0..10 {
+            let e = route.endpoint_where(None, |e| *e != "a").unwrap();
+            assert!(["b", "c"].contains(e), "{e}");
+        }
+        assert_eq!(route.endpoint_where(Some("v2"), |_| true), Some(&"d"));
+        assert_eq!(route.endpoint_where(Some("v2"), |e| *e != "d"), None);
+        assert_eq!(route.endpoint_where(None, |_| false), None, "all ejected");
+    }
 }
