@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::meshfile::{HttpRoute, PathMatch};
 use super::plan::{MeshPlan, ProxyPlan, token_hash};
 use super::split::{SplitError, SplitWeights};
 use crate::proto::control as pb;
@@ -126,6 +127,7 @@ impl Backend for LocalBackend {
                     .filter(|p| p.service == u.service)
                     .collect();
                 let versions = self.plan.versions(&u.service);
+                let policy = self.plan.policies.get(&u.service);
                 let split = splits
                     .get(&u.service)
                     .cloned()
@@ -158,6 +160,18 @@ impl Backend for LocalBackend {
                         .and_then(|t| t.protocol.clone())
                         .unwrap_or_default(),
                     backends,
+                    routes: policy
+                        .map(|p| p.routes.iter().map(http_route).collect())
+                        .unwrap_or_default(),
+                    request_timeout_ms: policy.and_then(|p| p.timeout_ms).unwrap_or_default(),
+                    retry: policy
+                        .and_then(|p| p.retries.as_ref())
+                        .map(|r| pb::RetryPolicy {
+                            attempts: r.attempts,
+                            on: r.on.clone(),
+                            backoff_ms: r.backoff_ms,
+                        }),
+                    breaker_failures: policy.and_then(|p| p.breaker_failures).unwrap_or_default(),
                 }
             })
             .collect();
@@ -193,6 +207,28 @@ impl Backend for LocalBackend {
     fn save_splits(&self, splits: &BTreeMap<String, SplitWeights>) -> std::io::Result<()> {
         let body = serde_json::to_vec_pretty(splits).map_err(std::io::Error::other)?;
         crate::fsutil::write_atomic(&self.splits_path, &body, crate::fsutil::PUBLIC_FILE_MODE)
+    }
+}
+
+/// A mesh.yaml route as the proxies receive it.
+fn http_route(route: &HttpRoute) -> pb::HttpRoute {
+    pb::HttpRoute {
+        path: route.path.as_ref().map(|p| match p {
+            PathMatch::Exact(p) => pb::http_route::Path::PathExact(p.clone()),
+            PathMatch::Prefix(p) => pb::http_route::Path::PathPrefix(p.clone()),
+        }),
+        method: route.method.clone().unwrap_or_default(),
+        headers: route
+            .headers
+            .iter()
+            .map(|(name, value)| pb::HeaderMatch {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        version: route.version.clone().unwrap_or_default(),
+        timeout_ms: route.timeout_ms.unwrap_or_default(),
+        retryable: route.retryable,
     }
 }
 

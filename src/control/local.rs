@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use super::admin::ADMIN_TOKEN_FILE;
-use super::meshfile::MeshFile;
+use super::meshfile::{MeshFile, ServicePolicy};
 use super::plan::{MeshPlan, PlanError, ProxyPlan, UpstreamPlan, new_token, token_hash};
 use crate::fsutil::{self, PRIVATE_FILE_MODE};
 use crate::identity::SpiffeId;
@@ -111,6 +111,11 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
         control_socket: state_dir.join(CONTROL_SOCKET),
         admin_token_sha256: token_hash(&admin_token),
         proxies,
+        policies: mesh
+            .services()
+            .filter(|s| s.policy != ServicePolicy::default())
+            .map(|s| (s.name.clone(), s.policy.clone()))
+            .collect(),
     };
     Ok(Prepared {
         plan,

@@ -7,11 +7,17 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use self::policy::RawPolicy;
+pub use self::policy::{
+    DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF_MS, DEFAULT_RETRY_ON, HttpRoute, PathMatch,
+    Retries, ServicePolicy,
+};
 use self::yaml_pos::{Position, Target, YamlPath};
 use crate::identity::spiffe;
 
+mod policy;
 mod yaml_pos;
 
 /// The catalog's file name, looked for beside `.meshctl/`.
@@ -43,6 +49,8 @@ pub struct Service {
     /// Version names in file order; empty for a service without `versions`.
     pub versions: Vec<String>,
     pub upstreams: Vec<Upstream>,
+    /// How traffic to this service is handled (`policy`).
+    pub policy: ServicePolicy,
 }
 
 /// One running unit: a service without versions, or one version of a service.
@@ -125,9 +133,7 @@ struct RawService {
     workdir: Option<PathBuf>,
     #[serde(default)]
     upstreams: Vec<RawUpstream>,
-    /// Deserialized only to reject anything but `{}`.
-    #[serde(rename = "policy")]
-    _policy: Option<ReservedPolicy>,
+    policy: Option<RawPolicy>,
     versions: Option<OrderedMap<RawVersion>>,
 }
 
@@ -154,10 +160,6 @@ struct LongUpstream {
     service: String,
     port: Option<u16>,
 }
-
-/// `policy:` is reserved for the traffic-policy work: only an empty map is accepted today.
-#[derive(Debug)]
-struct ReservedPolicy;
 
 /// A string that YAML may have typed as a number or boolean (`PORT: 8080`, `DEBUG: true`): env
 /// values and arguments are strings to the process anyway.
@@ -422,15 +424,18 @@ impl<'a> Validator<'a> {
                 ),
             ));
         }
+        let versions: Vec<String> = raw
+            .versions
+            .iter()
+            .flat_map(|v| v.0.iter().map(|(n, _)| n.clone()))
+            .collect();
+        let policy = policy::service_policy(path, raw.policy.as_ref(), &versions)?;
         let service = Service {
             name: name.to_string(),
             protocol: raw.protocol,
-            versions: raw
-                .versions
-                .iter()
-                .flat_map(|v| v.0.iter().map(|(n, _)| n.clone()))
-                .collect(),
+            versions,
             upstreams,
+            policy,
         };
         Ok((service, instances))
     }
@@ -661,44 +666,6 @@ impl<'de> Deserialize<'de> for RawUpstream {
             }
         }
         deserializer.deserialize_any(UpstreamVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for ReservedPolicy {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct PolicyVisitor;
-        /// Any key in `policy` is an error, raised while the key is read so it points there.
-        struct RejectKey;
-        impl<'de> Visitor<'de> for PolicyVisitor {
-            type Value = ReservedPolicy;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an empty map `{}` (policy is reserved)")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ReservedPolicy, A::Error> {
-                match map.next_key_seed(RejectKey)? {
-                    Some(never) => match never {},
-                    None => Ok(ReservedPolicy),
-                }
-            }
-        }
-        impl<'de> DeserializeSeed<'de> for RejectKey {
-            type Value = std::convert::Infallible;
-            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
-        }
-        impl<'de> Visitor<'de> for RejectKey {
-            type Value = std::convert::Infallible;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("no policy fields (policy is reserved)")
-            }
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-                Err(E::custom(format!(
-                    "unsupported field `{key}`: traffic policy is not available yet, `policy` accepts only an empty map `{{}}`"
-                )))
-            }
-        }
-        deserializer.deserialize_map(PolicyVisitor)
     }
 }
 

@@ -3,10 +3,13 @@
 //! `meshctl up` computes it from mesh.yaml (allocating ports), writes it to
 //! `.meshctl/run/plan.json`, and the control plane serves configuration from it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use super::meshfile::ServicePolicy;
 
 /// Where the plan lives inside the state dir.
 pub const PLAN_FILE: &str = "run/plan.json";
@@ -20,6 +23,9 @@ pub struct MeshPlan {
     /// SHA-256 (hex) of the admin token the CLI presents.
     pub admin_token_sha256: String,
     pub proxies: Vec<ProxyPlan>,
+    /// Destination service → its traffic policy (`policy` in mesh.yaml), when it has one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<String, ServicePolicy>,
 }
 
 /// One proxy: the sidecar of one instance (a service, or one version of it).

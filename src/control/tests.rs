@@ -61,6 +61,7 @@ async fn start() -> Running {
             proxy("api-v1", "api", Some("v1"), API1_TOKEN, 11_000),
             proxy("api-v2", "api", Some("v2"), "api-v2-token", 12_000),
         ],
+        policies: Default::default(),
     };
     let anchor = ca::new_anchor("mesh.local", Duration::from_secs(86_400)).unwrap();
     let anchor_ca = SigningCa::from_pem(&anchor.cert_pem, &anchor.key_pem).unwrap();

@@ -23,6 +23,7 @@ use super::inbound::Inbound;
 use super::metrics::Metrics;
 use super::outbound::{Destination, Outbound, RouteCell, RouteTable};
 use super::peer::Peer;
+use super::policy::RouteRules;
 use super::route::Route;
 use super::tls::TlsStore;
 use super::{ProxyError, Shared, admin, bind, http, local, tap, wait_for_signal};
@@ -257,6 +258,7 @@ struct ParsedUpstream {
     listen: SocketAddr,
     protocol: UpstreamProtocol,
     backends: Vec<ParsedBackend>,
+    routes: RouteRules,
 }
 
 /// (version, weight, endpoints as address + expected identity)
@@ -305,7 +307,7 @@ impl Upstreams {
                     (version, weight, peers)
                 })
                 .collect();
-            let route = Route::new(backends);
+            let route = Route::new(backends).with_rules(u.routes);
             let cell = match self.listeners.get(&u.listen) {
                 Some(cell) => {
                     cell.store(Arc::new(route));
@@ -402,11 +404,13 @@ fn parse_upstream(u: &pb::Upstream) -> Result<ParsedUpstream, String> {
             u.service
         ));
     }
+    let routes = RouteRules::parse(u).map_err(|e| format!("upstream {}: {e}", u.service))?;
     Ok(ParsedUpstream {
         service: u.service.clone(),
         listen,
         protocol,
         backends,
+        routes,
     })
 }
 
@@ -430,6 +434,7 @@ mod tests {
                     }],
                 })
                 .collect(),
+            ..Default::default()
         }
     }
 
@@ -467,6 +472,16 @@ mod tests {
         let mut bad_listen = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
         bad_listen.listen = "nowhere".into();
         assert!(parse_upstream(&bad_listen).is_err());
+        let mut bad_route = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
+        bad_route.routes.push(pb::HttpRoute {
+            version: "v2".into(),
+            ..Default::default()
+        });
+        assert!(
+            parse_upstream(&bad_route)
+                .unwrap_err()
+                .contains("unknown version `v2`")
+        );
         let mut bad_proto = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
         bad_proto.protocol = "smtp".into();
         assert!(parse_upstream(&bad_proto).unwrap_err().contains("smtp"));

@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::stats::{StatsSnapshot, TrafficStats};
 
+use super::policy_metrics::PolicyCounters;
+
 /// Which side of the proxy a request or connection is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -48,6 +50,8 @@ pub struct Metrics {
     reloads_failed: AtomicU64,
     /// Windowed per-peer statistics behind `meshctl stat` and `meshctl edges`.
     traffic: TrafficStats,
+    /// Retries, budget exhaustion and timeouts (`policy_metrics.rs`).
+    pub policy: PolicyCounters,
 }
 
 #[derive(Debug, Default)]
@@ -156,6 +160,7 @@ impl Metrics {
         let mut out = String::with_capacity(8 * 1024);
         self.render_requests(&mut out);
         self.render_tcp(&mut out);
+        self.policy.render(&mut out);
         header(
             &mut out,
             "meshctl_tls_handshake_failures_total",

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod breaker;
 pub mod config;
 pub mod controlled;
 pub mod detect;
@@ -18,11 +19,15 @@ pub mod listen;
 pub mod metrics;
 pub mod outbound;
 pub mod peer;
+pub mod policy;
+pub mod policy_metrics;
 pub mod reload;
+pub mod retry;
 pub mod route;
 pub mod stats;
 pub mod tap;
 pub mod tcp;
+pub mod timeout;
 pub mod tls;
 
 use std::collections::HashMap;

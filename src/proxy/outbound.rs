@@ -25,19 +25,23 @@ use super::Shared;
 use super::config::UpstreamProtocol;
 use super::detect::{self, Detected};
 use super::drain::DrainWatch;
-use super::http::{self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1};
+use super::http::{self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1, ProxyBody};
 use super::io::{MeteredIo, PrefixedIo};
 use super::listen;
 use super::metrics::Direction;
-use super::peer::{Peer, PeerError};
+use super::peer::Peer;
 use super::route::Route;
 use super::stats::NO_PEER;
 use super::tap::{self, Hop, TapBody, TapRequest};
+use super::{retry, timeout};
 
 /// A destination's current split, swapped whole when the control plane sends a new one.
 pub type RouteCell = ArcSwap<Route<Arc<Peer>>>;
 /// Service name → its route: what the HTTP-proxy listener routes on.
 pub type RouteTable = ArcSwap<HashMap<String, Arc<RouteCell>>>;
+
+/// The answer sent instead of forwarding: status and reason.
+type Refusal = (StatusCode, &'static str);
 
 /// Where an outbound listener sends traffic.
 #[derive(Debug, Clone)]
@@ -92,11 +96,11 @@ impl Outbound {
         }
     }
 
-    /// The peer for one request or connection: by authority on the HTTP-proxy listener,
-    /// then by split weight. `Err` is the answer to send instead.
-    fn pick(&self, authority: Option<&str>) -> Result<Arc<Peer>, (StatusCode, &'static str)> {
-        let route = match &self.destination {
-            Destination::Route(cell) => cell.load_full(),
+    /// The destination of one request or connection: by authority on the HTTP-proxy
+    /// listener, else the listener's own. `Err` is the answer to send instead.
+    fn route(&self, authority: Option<&str>) -> Result<Arc<Route<Arc<Peer>>>, Refusal> {
+        match &self.destination {
+            Destination::Route(cell) => Ok(cell.load_full()),
             Destination::ByAuthority(table) => {
                 let host = authority
                     .map(|a| a.rsplit_once(':').map_or(a, |(h, _)| h))
@@ -105,13 +109,9 @@ impl Outbound {
                 let cell = table
                     .get(host)
                     .ok_or((StatusCode::BAD_GATEWAY, "unknown service"))?;
-                cell.load_full()
+                Ok(cell.load_full())
             }
-        };
-        route
-            .pick()
-            .map(|(_, peer)| peer.clone())
-            .ok_or((StatusCode::SERVICE_UNAVAILABLE, "no endpoints"))
+        }
     }
 
     pub async fn serve(self: Arc<Self>, listener: TcpListener, watch: DrainWatch) {
@@ -209,23 +209,47 @@ impl Outbound {
                 req.headers_mut().insert(ORIG_PROTO, ORIG_PROTO_HTTP1);
             }
             *req.version_mut() = Version::HTTP_2;
-            match self.pick(req.uri().authority().map(|a| a.as_str())) {
+            let grpc = timeout::is_grpc(req.headers());
+            match self.route(req.uri().authority().map(|a| a.as_str())) {
                 Err((status, reason)) => proxy_http::error_response(status, reason),
-                Ok(peer) => match self.send(peer, req, remote, &mut seen).await {
-                    Ok(response) => {
-                        // Arrived over HTTP/2 from the inbound proxy: no hop-by-hop headers.
-                        let (mut parts, body) = response.into_parts();
-                        if from_http1 {
-                            parts.version = Version::HTTP_11;
+                Ok(route) => {
+                    let selected = route.select(req.method(), req.uri().path(), req.headers());
+                    let counters = &self.shared.metrics.policy;
+                    let tap = &self.shared.tap;
+                    let mut on_attempt = |peer: &Arc<Peer>, req: &Request<ProxyBody>| {
+                        if seen.peer.is_none() {
+                            let hop = Hop {
+                                direction: Direction::Outbound,
+                                src: remote,
+                                dst: peer.addr(),
+                                peer_id: peer.id().as_str(),
+                            };
+                            seen.tap = tap.request(hop, req);
                         }
-                        Response::from_parts(parts, Either::Left(body))
+                        seen.peer = Some(peer.clone());
+                    };
+                    let call = retry::send(&route, selected, req, counters, &mut on_attempt);
+                    match timeout::within(selected.timeout, call).await {
+                        Err(e) => {
+                            tracing::debug!(error = %e, "request timed out");
+                            counters.timeout();
+                            timeout::timed_out_response(grpc)
+                        }
+                        Ok(Ok(response)) => {
+                            // Arrived over HTTP/2 from the inbound proxy: no hop-by-hop headers.
+                            let (mut parts, body) = response.into_parts();
+                            if from_http1 {
+                                parts.version = Version::HTTP_11;
+                            }
+                            Response::from_parts(parts, Either::Left(body))
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "forwarding to peer failed");
+                            let (status, reason) = e.response();
+                            proxy_http::error_response(status, reason)
+                        }
                     }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "forwarding to peer failed");
-                        let (status, reason) = e.response();
-                        proxy_http::error_response(status, reason)
-                    }
-                },
+                }
             }
         };
         let peer = seen.peer.as_ref().map_or(NO_PEER, |p| p.id().as_str());
@@ -238,34 +262,17 @@ impl Outbound {
         tap::observe(seen.tap, response)
     }
 
-    /// Sends to `peer`, noting it (the stats' peer) and the tap of the request, if watched.
-    async fn send(
-        &self,
-        peer: Arc<Peer>,
-        req: Request<Incoming>,
-        remote: SocketAddr,
-        seen: &mut Observed,
-    ) -> Result<Response<Incoming>, PeerError> {
-        let hop = Hop {
-            direction: Direction::Outbound,
-            src: remote,
-            dst: peer.addr(),
-            peer_id: peer.id().as_str(),
-        };
-        seen.tap = self.shared.tap.request(hop, &req);
-        let result = peer.send(req).await;
-        seen.peer = Some(peer);
-        result
-    }
-
     async fn forward_tcp<T>(&self, io: PrefixedIo<MeteredIo<T>>) -> std::io::Result<()>
     where
         T: AsyncRead + AsyncWrite + Unpin,
     {
         let progress = io.get_ref().progress();
-        let peer = self
-            .pick(None)
+        let route = self
+            .route(None)
             .map_err(|(_, reason)| std::io::Error::other(reason))?;
+        let (_, peer) = route
+            .pick()
+            .ok_or_else(|| std::io::Error::other("no endpoints"))?;
         let upstream = peer.connect_tcp().await.map_err(std::io::Error::other)?;
         super::tcp::splice(io, upstream, progress, self.shared.limits.tcp_idle_timeout).await?;
         Ok(())

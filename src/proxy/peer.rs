@@ -15,6 +15,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use super::breaker::Breaker;
+use super::http::ProxyBody;
 use super::limits;
 use super::metrics::{Direction, Metrics};
 use super::tls::{ALPN_H2, ALPN_TCP, PeerProtocol, TlsStore};
@@ -27,9 +29,11 @@ pub struct Peer {
     id: SpiffeId,
     tls: Arc<TlsStore>,
     metrics: Arc<Metrics>,
-    h2: Mutex<Option<SendRequest<Incoming>>>,
+    h2: Mutex<Option<SendRequest<ProxyBody>>>,
     /// Serialises (re)connection so a burst of requests opens one connection, not many.
     connecting: tokio::sync::Mutex<()>,
+    /// This endpoint's circuit (kept across config updates, like the peer).
+    breaker: Breaker,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +75,7 @@ impl Peer {
             metrics,
             h2: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
+            breaker: Breaker::default(),
         }
     }
 
@@ -79,13 +84,17 @@ impl Peer {
         &self.id
     }
 
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Sends a request on the shared HTTP/2 connection. A request the old connection never
     /// started sending (it had just closed) is retried once on a new connection.
-    pub async fn send(&self, req: Request<Incoming>) -> Result<Response<Incoming>, PeerError> {
+    pub async fn send(&self, req: Request<ProxyBody>) -> Result<Response<Incoming>, PeerError> {
         let mut req = req;
         let mut retried = false;
         loop {
@@ -116,7 +125,7 @@ impl Peer {
         self.connect_tls(PeerProtocol::Tcp).await
     }
 
-    async fn h2_sender(&self) -> Result<SendRequest<Incoming>, PeerError> {
+    async fn h2_sender(&self) -> Result<SendRequest<ProxyBody>, PeerError> {
         if let Some(sender) = self.live_sender() {
             return Ok(sender);
         }
@@ -125,7 +134,7 @@ impl Peer {
         Box::pin(self.connect_h2()).await
     }
 
-    async fn connect_h2(&self) -> Result<SendRequest<Incoming>, PeerError> {
+    async fn connect_h2(&self) -> Result<SendRequest<ProxyBody>, PeerError> {
         let _connecting = self.connecting.lock().await;
         // Another request may have connected while this one waited.
         if let Some(sender) = self.live_sender() {
@@ -157,13 +166,13 @@ impl Peer {
         Ok(sender)
     }
 
-    fn live_sender(&self) -> Option<SendRequest<Incoming>> {
+    fn live_sender(&self) -> Option<SendRequest<ProxyBody>> {
         let slot = self.h2.lock().ok()?;
         slot.as_ref().filter(|s| !s.is_closed()).cloned()
     }
 
     /// Drops the shared connection if it is still `failed`, so the next request reconnects.
-    fn forget(&self, failed: &SendRequest<Incoming>) {
+    fn forget(&self, failed: &SendRequest<ProxyBody>) {
         if failed.is_closed()
             && let Ok(mut slot) = self.h2.lock()
             && slot.as_ref().is_some_and(SendRequest::is_closed)
@@ -219,6 +228,11 @@ impl Peer {
 }
 
 impl PeerError {
+    /// Nothing reached the peer: the connection could not be made.
+    pub fn is_connect_failure(&self) -> bool {
+        matches!(self, PeerError::Connect { .. })
+    }
+
     /// The status and short reason the outbound proxy answers the app with.
     pub fn response(&self) -> (StatusCode, &'static str) {
         match self {

@@ -3,6 +3,10 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use http::{HeaderMap, Method};
+
+use super::policy::{RouteRules, Selected};
+
 /// One version of the destination and the share of traffic it gets.
 #[derive(Debug)]
 pub struct WeightedBackend<T> {
@@ -21,6 +25,8 @@ pub struct Route<T> {
     total: u32,
     /// State of a small, fast PRNG (splitmix64): the split needs uniform spread, not secrecy.
     seed: AtomicU64,
+    /// Header routes tried before the split.
+    rules: RouteRules,
 }
 
 impl<T> Route<T> {
@@ -49,7 +55,47 @@ impl<T> Route<T> {
             backends,
             total,
             seed: AtomicU64::new(seed),
+            rules: RouteRules::default(),
         }
+    }
+
+    /// The same split with header routes in front of it.
+    pub fn with_rules(self, rules: RouteRules) -> Self {
+        Route { rules, ..self }
+    }
+
+    /// What the header routes decide for an HTTP request.
+    pub fn select(&self, method: &Method, path: &str, headers: &HeaderMap) -> Selected<'_> {
+        self.rules.select(method, path, headers)
+    }
+
+    pub fn rules(&self) -> &RouteRules {
+        &self.rules
+    }
+
+    /// An endpoint of `version` (a route pinned it: no endpoint there means none, never one
+    /// of another version), or by the split when `None`.
+    pub fn endpoint(&self, version: Option<&str>) -> Option<&T> {
+        match version {
+            Some(v) => self.version(v),
+            None => self.pick(),
+        }
+        .map(|(_, e)| e)
+    }
+
+    /// Like [`Route::endpoint`], but only an endpoint `admit` accepts (asked of one endpoint
+    /// at a time, in pick order); `None` when no pick in as many tries as there are
+    /// endpoints is admitted.
+    pub fn endpoint_where(&self, version: Option<&str>, admit: impl Fn(&T) -> bool) -> Option<&T> {
+        let candidates = self
+            .backends
+            .iter()
+            .filter(|b| version.is_none_or(|v| b.version == v))
+            .map(|b| b.endpoints.len())
+            .sum::<usize>();
+        (0..candidates.max(1))
+            .filter_map(|_| self.endpoint(version))
+            .find(|e| admit(e))
     }
 
     pub fn backends(&self) -> &[WeightedBackend<T>] {
@@ -157,5 +203,20 @@ mod tests {
             Some("v2")
         );
         assert!(route.version("v1").is_none());
+    }
+
+    #[test]
+    fn endpoint_where_skips_what_admit_refuses_and_stays_in_a_pinned_version() {
+        let route = Route::new(vec![
+            ("v1".into(), 100, vec!["a", "b", "c"]),
+            ("v2".into(), 0, vec!["d"]),
+        ]);
+        for _ in 0..10 {
+            let e = route.endpoint_where(None, |e| *e != "a").unwrap();
+            assert!(["b", "c"].contains(e), "{e}");
+        }
+        assert_eq!(route.endpoint_where(Some("v2"), |_| true), Some(&"d"));
+        assert_eq!(route.endpoint_where(Some("v2"), |e| *e != "d"), None);
+        assert_eq!(route.endpoint_where(None, |_| false), None, "all ejected");
     }
 }

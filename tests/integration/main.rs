@@ -8,6 +8,7 @@ mod demo_app;
 mod external_issuer;
 mod mesh;
 mod observe;
+mod policy;
 mod proxy;
 mod proxy_support;
 mod support;

@@ -409,13 +409,13 @@ fn traffic_survives_the_control_plane_dying_and_proxies_reconnect() {
     assert!(curl(&[format!("http://{api}/after")], &[]).contains("\"version\": \"v2\""));
 }
 
-fn dir_with(yaml: &str) -> tempfile::TempDir {
+pub(crate) fn dir_with(yaml: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("mesh.yaml"), yaml).unwrap();
     dir
 }
 
-fn nothing_started(dir: &Path) {
+pub(crate) fn nothing_started(dir: &Path) {
     assert!(
         !dir.join(".meshctl/run/plan.json").exists(),
         "a plan was left behind"

@@ -121,12 +121,122 @@ fn env_var_names_of_upstreams() {
     assert_eq!(upstream_env_var("user-db"), "MESH_UPSTREAM_USER_DB");
 }
 
+/// A service `api` with versions v1 and v2 and the given `policy:` block (indented 4).
+fn with_policy(policy: &str) -> String {
+    format!(
+        "services:\n  api:\n    versions:\n      v1: {{ port: 1 }}\n      v2: {{ port: 2 }}\n    policy:\n{policy}"
+    )
+}
+
 #[test]
-fn reserved_policy_accepts_only_an_empty_map() {
+fn header_routes_parse_in_order() {
     parse("services:\n  web:\n    port: 1\n    policy: {}\n").unwrap();
+    let mesh = parse(&with_policy(
+        "      timeout: 2s\n      routes:\n        - match: { headers: { X-Canary: 1 } }\n          version: v2\n        - match: { path: { prefix: /admin }, method: POST }\n          timeout: 150ms\n",
+    ))
+    .unwrap();
+    let api = mesh.services().next().unwrap();
+    assert_eq!(api.policy.timeout_ms, Some(2_000));
+    assert_eq!(
+        api.policy.routes,
+        [
+            HttpRoute {
+                path: None,
+                method: None,
+                headers: vec![("x-canary".into(), "1".into())],
+                version: Some("v2".into()),
+                timeout_ms: None,
+                retryable: false,
+            },
+            HttpRoute {
+                path: Some(PathMatch::Prefix("/admin".into())),
+                method: Some("POST".into()),
+                headers: vec![],
+                version: None,
+                timeout_ms: Some(150),
+                retryable: false,
+            },
+        ]
+    );
+}
+
+#[test]
+fn retries_take_defaults_and_bounds() {
+    let mesh = parse(&with_policy("      retries: {}\n")).unwrap();
+    let api = mesh.services().next().unwrap();
+    assert_eq!(
+        api.policy.retries,
+        Some(Retries {
+            attempts: DEFAULT_RETRY_ATTEMPTS,
+            on: vec!["connect-failure".into(), "gateway-error".into()],
+            backoff_ms: 25,
+        })
+    );
+    let mesh = parse(&with_policy("      circuit_breaker: {}\n")).unwrap();
+    let api = mesh.services().next().unwrap();
+    assert_eq!(api.policy.breaker_failures, Some(7));
     assert_err(
-        "services:\n  web:\n    port: 1\n    policy:\n      retries: 3\n",
-        "mesh.yaml:5:7: services.web.policy: unsupported field `retries`: traffic policy is not available yet",
+        &with_policy("      circuit_breaker: { failures: 0 }\n"),
+        "mesh.yaml:7:36: services.api.policy.circuit_breaker.failures: 0 failures",
+    );
+    assert_err(
+        &with_policy("      retries: { attempts: 11 }\n"),
+        "mesh.yaml:7:28: services.api.policy.retries.attempts: 11 attempts: give 2 to 10",
+    );
+    assert_err(
+        &with_policy("      retries: { on: [5xx, 4xx] }\n"),
+        "mesh.yaml:7:28: services.api.policy.retries.on[1]: unknown retry condition `4xx`",
+    );
+}
+
+#[test]
+fn bad_routes_are_located() {
+    let route = |r: &str| with_policy(&format!("      routes:\n        - {r}\n"));
+    assert_err(
+        &with_policy("      retry: 3\n"),
+        "mesh.yaml:7:7: services.api.policy: unknown field `retry`",
+    );
+    assert_err(
+        &route("{ version: v3 }"),
+        "mesh.yaml:8:22: services.api.policy.routes[0].version: unknown version `v3` (declared: v1, v2)",
+    );
+    assert_err(
+        &route("{ version: v2, match: { path: { prefix: a } } }"),
+        "mesh.yaml:8:51: services.api.policy.routes[0].match.path.prefix: path `a` must start with `/`",
+    );
+    assert_err(
+        &route("{ version: v2, match: { path: { prefix: /a, exact: /b } } }"),
+        "mesh.yaml:8:41: services.api.policy.routes[0].match.path: give exactly one of",
+    );
+    assert_err(
+        &route("{ version: v2, match: { method: get } }"),
+        "mesh.yaml:8:43: services.api.policy.routes[0].match.method: invalid method `get`",
+    );
+    assert_err(
+        &route("{ version: v2, match: { headers: { \"a b\": 1 } } }"),
+        "mesh.yaml:8:46: services.api.policy.routes[0].match.headers.a b: invalid header name",
+    );
+    assert_err(
+        &route("{ version: v2, match: { host: x } }"),
+        "mesh.yaml:8:35: services.api.policy.routes[0].match: unknown field `host`",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 1\n    policy:\n      routes: [{ version: v1 }]\n",
+        "mesh.yaml:5:27: services.web.policy.routes[0].version: a route can pick a version only on a service with `versions`",
+    );
+    parse("services:\n  web:\n    port: 1\n    policy:\n      routes: [{ timeout: 1s }]\n")
+        .unwrap();
+    assert_err(
+        &route("{ match: { method: GET } }"),
+        "mesh.yaml:8:11: services.api.policy.routes[0]: a route needs at least one of `version`, `timeout` and `retryable`",
+    );
+    assert_err(
+        &route("{ timeout: 5 }"),
+        "mesh.yaml:8:22: services.api.policy.routes[0].timeout: invalid duration `5`",
+    );
+    assert_err(
+        &with_policy("      timeout: 0s\n"),
+        "mesh.yaml:7:16: services.api.policy.timeout: duration `0s` is zero",
     );
 }
 
