@@ -77,6 +77,7 @@ mod tests {
     fn edges_come_from_inbound_peers_named_by_the_plan() {
         let plan = MeshPlan {
             trust_domain: "t".into(),
+            policies: Default::default(),
             control_socket: "/x".into(),
             admin_token_sha256: String::new(),
             proxies: vec![proxy("web", "web"), proxy("api", "api")],

@@ -230,6 +230,7 @@ mod tests {
         };
         MeshPlan {
             trust_domain: "t".into(),
+            policies: Default::default(),
             control_socket: "/x".into(),
             admin_token_sha256: String::new(),
             proxies: vec![

@@ -119,6 +119,7 @@ mod tests {
     fn plan() -> MeshPlan {
         MeshPlan {
             trust_domain: "t".into(),
+            policies: Default::default(),
             control_socket: "/x".into(),
             admin_token_sha256: String::new(),
             proxies: vec![ProxyPlan {
