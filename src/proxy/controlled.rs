@@ -26,7 +26,7 @@ use super::peer::Peer;
 use super::policy::RouteRules;
 use super::route::Route;
 use super::tls::TlsStore;
-use super::{ProxyError, Shared, admin, bind, http, local, tap, wait_for_signal};
+use super::{ProxyError, Shared, admin, bind, drain_on_signal, http, local, tap};
 use crate::control::agent::Agent;
 use crate::identity::{SpiffeId, TrustBundle, WorkloadIdentity};
 use crate::proto::control as pb;
@@ -148,15 +148,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     }));
     tracing::info!(identity = %config.id, listeners = %bound.join(", "), "started; waiting for configuration");
 
-    let signal = wait_for_signal().await?;
-    draining.store(true, Ordering::Relaxed);
-    tracing::info!(signal, pending = drain.pending(), deadline = ?config.drain_timeout, "draining");
-    if drain.drain(config.drain_timeout).await {
-        tracing::info!("drained");
-    } else {
-        tracing::warn!(deadline = ?config.drain_timeout, "drain deadline passed; closing the remaining connections");
-    }
-    Ok(())
+    drain_on_signal(&draining, drain, config.drain_timeout).await
 }
 
 /// Retries until the control plane issues a certificate (it may start after the proxy).

@@ -182,13 +182,26 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
     drop(watch);
     tracing::info!(identity = %current.id, listeners = %bound.join(", "), "ready");
 
+    drain_on_signal(&draining, drain, config.drain_timeout).await
+}
+
+/// Waits for SIGTERM/SIGINT, then drains: `/ready` turns 503, listeners stop accepting,
+/// connections finish within `deadline`.
+pub(crate) async fn drain_on_signal(
+    draining: &AtomicBool,
+    drain: Drain,
+    deadline: std::time::Duration,
+) -> Result<(), ProxyError> {
     let signal = wait_for_signal().await?;
     draining.store(true, Ordering::Relaxed);
-    tracing::info!(signal, pending = drain.pending(), deadline = ?config.drain_timeout, "draining");
-    if drain.drain(config.drain_timeout).await {
+    tracing::info!(signal, pending = drain.pending(), ?deadline, "draining");
+    if drain.drain(deadline).await {
         tracing::info!("drained");
     } else {
-        tracing::warn!(deadline = ?config.drain_timeout, "drain deadline passed; closing the remaining connections");
+        tracing::warn!(
+            ?deadline,
+            "drain deadline passed; closing the remaining connections"
+        );
     }
     Ok(())
 }
@@ -206,7 +219,7 @@ pub(crate) fn local(listener: &TcpListener) -> String {
         .map_or_else(|_| "?".to_string(), |a| a.to_string())
 }
 
-pub(crate) async fn wait_for_signal() -> Result<&'static str, ProxyError> {
+async fn wait_for_signal() -> Result<&'static str, ProxyError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).map_err(ProxyError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ProxyError::Signal)?;
