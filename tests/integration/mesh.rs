@@ -415,6 +415,17 @@ pub(crate) fn dir_with(yaml: &str) -> tempfile::TempDir {
     dir
 }
 
+/// `meshctl up` refuses `yaml`: exit 2, one line on stderr containing `needle`, nothing
+/// started.
+pub(crate) fn assert_up_rejects(yaml: &str, needle: &str) {
+    let dir = dir_with(yaml);
+    let out = meshctl().arg("up").current_dir(dir.path()).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains(needle), "expected `{needle}` in: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    nothing_started(dir.path());
+}
+
 pub(crate) fn nothing_started(dir: &Path) {
     assert!(
         !dir.join(".meshctl/run/plan.json").exists(),
@@ -441,12 +452,7 @@ fn bad_mesh_files_are_rejected_with_their_location_and_start_nothing() {
         ),
     ];
     for (yaml, needle) in cases {
-        let dir = dir_with(yaml);
-        let out = meshctl().arg("up").current_dir(dir.path()).assert().code(2);
-        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-        assert!(err.contains(needle), "expected `{needle}` in: {err}");
-        assert_eq!(err.lines().count(), 1, "one line: {err}");
-        nothing_started(dir.path());
+        assert_up_rejects(yaml, needle);
     }
 }
 

@@ -4,8 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::mesh::{Up, curl, dir_with, free_port, nothing_started};
-use crate::support::meshctl;
+use crate::mesh::{Up, assert_up_rejects, curl, free_port};
 
 /// An HTTP app whose `GET /sleep/<ms>` answers 200 after that many milliseconds.
 const SLOW_PY: &str = r#"
@@ -87,11 +86,7 @@ fn bad_policy_is_rejected_before_anything_starts() {
         ),
     ];
     for (yaml, needle) in cases {
-        let dir = dir_with(yaml);
-        let out = meshctl().arg("up").current_dir(dir.path()).assert().code(2);
-        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-        assert!(err.contains(needle), "expected `{needle}` in: {err}");
-        nothing_started(dir.path());
+        assert_up_rejects(yaml, needle);
     }
 }
 
