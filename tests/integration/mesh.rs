@@ -228,23 +228,7 @@ fn calls_cross_both_proxies_over_mtls_and_carry_the_verified_client_identity() {
 
     // gRPC to quotes through front's proxy (h2c in, mTLS h2 between proxies).
     let quotes = up.upstream("front", "quotes");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let quote = rt.block_on(async {
-        let mut client =
-            meshctl::proto::demo::quotes_client::QuotesClient::connect(format!("http://{quotes}"))
-                .await
-                .unwrap();
-        client
-            .get_quote(meshctl::proto::demo::QuoteRequest {
-                symbol: "MESH".into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-    });
+    let quote = get_quote(&quotes, "MESH").unwrap();
     assert_eq!(quote.symbol, "MESH");
 
     // The inbound proxy's handshake metrics show mTLS was used.
@@ -371,22 +355,7 @@ fn traffic_survives_the_control_plane_dying_and_proxies_reconnect() {
     let bodies = curl(&urls, &[]);
     assert_eq!(bodies.matches("\"service\": \"api\"").count(), 300);
     let quotes = up.upstream("front", "quotes");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut client =
-            meshctl::proto::demo::quotes_client::QuotesClient::connect(format!("http://{quotes}"))
-                .await
-                .unwrap();
-        client
-            .get_quote(meshctl::proto::demo::QuoteRequest {
-                symbol: "AFTER".into(),
-            })
-            .await
-            .unwrap();
-    });
+    get_quote(&quotes, "AFTER").unwrap();
 
     // The supervisor restarts the control plane; every proxy reconnects and is current.
     let start = Instant::now();
@@ -424,6 +393,29 @@ pub(crate) fn assert_up_rejects(yaml: &str, needle: &str) {
     assert!(err.contains(needle), "expected `{needle}` in: {err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     nothing_started(dir.path());
+}
+
+/// One `Quotes.GetQuote` call (the demo's gRPC service) to `addr` over h2c.
+pub(crate) fn get_quote(
+    addr: &str,
+    symbol: &str,
+) -> Result<meshctl::proto::demo::Quote, tonic::Status> {
+    use meshctl::proto::demo::{QuoteRequest, quotes_client::QuotesClient};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut client = QuotesClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        client
+            .get_quote(QuoteRequest {
+                symbol: symbol.into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    })
 }
 
 pub(crate) fn nothing_started(dir: &Path) {

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::mesh::{Up, assert_up_rejects, curl, free_port};
+use crate::mesh::{Up, assert_up_rejects, curl, free_port, get_quote};
 
 /// An HTTP app whose `GET /sleep/<ms>` answers 200 after that many milliseconds.
 const SLOW_PY: &str = r#"
@@ -395,23 +395,8 @@ fn a_slow_upstream_times_out_with_504_and_grpc_deadline_exceeded() {
     assert!(took >= Duration::from_millis(1_000));
 
     let quotes = up.upstream("front", "quotes");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let start = Instant::now();
-    let status = rt.block_on(async {
-        let mut client =
-            meshctl::proto::demo::quotes_client::QuotesClient::connect(format!("http://{quotes}"))
-                .await
-                .unwrap();
-        client
-            .get_quote(meshctl::proto::demo::QuoteRequest {
-                symbol: "MESH".into(),
-            })
-            .await
-            .unwrap_err()
-    });
+    let status = get_quote(&quotes, "MESH").unwrap_err();
     assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");
     assert!(start.elapsed() < Duration::from_millis(1_500));
     assert_eq!(counter(&up, "front", "meshctl_request_timeouts_total"), 2);
