@@ -2068,7 +2068,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__tap)
-            opts="-o -v -h -V --proxy --token-file --to --method --path --authority --status --max-rps --duration --max-events --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --proxy --token-file --to --method --path --authority --status --max-rps --duration --max-events --body --output --no-color --verbose --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2111,6 +2111,10 @@ _meshctl() {
                     return 0
                     ;;
                 --max-events)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -112,6 +112,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l status -d 'Only 
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l max-rps -d 'Requests per second each proxy sends at most' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l duration -d 'Stop after this long' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l max-events -d 'Stop after printing this many events' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l body -d 'Show the first SIZE bytes of request and response bodies (512, 512B, 1KiB; at most 64KiB)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'

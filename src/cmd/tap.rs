@@ -15,7 +15,7 @@ use crate::control::admin::ADMIN_TOKEN_FILE;
 use crate::control::plan::MeshPlan;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
-use crate::observe::tap::{StatusFilter, StatusGate, TapRecord, TapSource, record, text};
+use crate::observe::tap::{BodySize, StatusFilter, StatusGate, TapRecord, TapSource, record, text};
 use crate::output::{self, OutputFormat};
 use crate::proto::tap::{self as pb, tap_client::TapClient};
 
@@ -29,6 +29,13 @@ proxy=in is a request the service received, proxy=out one it sent. Filters run o
 --status runs here, on the response. Credential headers (authorization, proxy-authorization,
 cookie, set-cookie, x-api-key) are redacted by the proxy before an event leaves it. The tap uses
 the mesh admin token (.meshctl/run/admin.token): proxies refuse anyone else.
+
+--body SIZE adds the first SIZE bytes of request bodies (to `req`) and response bodies (to
+`end`); off by default, at most 64KiB. In JSON and form bodies the proxy redacts the values of
+fields named like a redacted header or a usual credential (password, token, secret,
+client_secret, api_key, ...); an untyped or text body that starts like JSON counts as JSON.
+Other bodies (plain text, protobuf) are shown as they are. A request body is captured when its
+length is known to be at most 64KiB; else `req` says it was streamed.
 
 Exit codes:
   0  stopped by Ctrl-C, --duration or --max-events
@@ -72,6 +79,9 @@ pub struct Args {
     /// Stop after printing this many events
     #[arg(long, value_name = "N")]
     max_events: Option<u64>,
+    /// Show the first SIZE bytes of request and response bodies (512, 512B, 1KiB; at most 64KiB)
+    #[arg(long, value_name = "SIZE")]
+    body: Option<BodySize>,
 }
 
 pub(crate) type Events =
@@ -219,6 +229,7 @@ fn watch_request(plan: Option<&MeshPlan>, args: &Args) -> Result<pb::WatchReques
         authority: args.authority.clone().unwrap_or_default(),
         destination_ids,
         max_rps: args.max_rps,
+        body_bytes: args.body.map_or(0, |b| b.0),
     })
 }
 

@@ -10,7 +10,7 @@ use crate::proto::tap::{self as pb, tap_event::Event};
 
 /// One event as `meshctl tap` prints it (`-o json`: one per line; fields that do not apply to
 /// the event's type are left out).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TapRecord {
     /// `req`, `rsp` or `end`.
     #[serde(rename = "type")]
@@ -36,6 +36,18 @@ pub struct TapRecord {
     /// Request headers (`req`) or response headers (`rsp`); credentials are `<redacted>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
+    /// `--body`: the request body (`req`) or response body (`end`) as text when it is UTF-8…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// … else base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
+    /// The body went on beyond what was captured.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub body_truncated: bool,
+    /// Why a request body asked for was not captured (it streamed past the proxy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_skipped: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,6 +93,36 @@ pub enum StatusFilter {
 #[derive(Debug, thiserror::Error)]
 #[error("invalid status `{0}` (expected a code like 503 or a class like 5xx)")]
 pub struct StatusFilterError(String);
+
+/// `--body`: how many body bytes to capture, 1 B to 64 KiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodySize(pub u32);
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid body size `{0}` (expected 1 to 64KiB, like 512, 512B or 1KiB)")]
+pub struct BodySizeError(String);
+
+impl std::str::FromStr for BodySize {
+    type Err = BodySizeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BodySizeError(s.to_string());
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (digits, unit) = t.split_at(split);
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        let scale = match unit.to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kib" => 1024,
+            _ => return Err(bad()),
+        };
+        let max = crate::proxy::tap::MAX_BODY_CAPTURE as u64;
+        match n.checked_mul(scale) {
+            Some(bytes @ 1..) if bytes <= max => Ok(BodySize(bytes as u32)),
+            _ => Err(bad()),
+        }
+    }
+}
 
 /// Holds back a request's `req` record until its `rsp` says whether it passes `--status`;
 /// then lets its records (and its `end`) through, or drops them.
@@ -174,16 +216,7 @@ pub fn record(proxy: &TapSource, e: pb::TapEvent) -> Option<TapRecord> {
         tls: e.tls,
         client_id: e.client_id,
         server_id: e.server_id,
-        method: None,
-        authority: None,
-        path: None,
-        headers: None,
-        status: None,
-        latency_us: None,
-        duration_us: None,
-        response_bytes: None,
-        grpc_status: None,
-        error: None,
+        ..TapRecord::default()
     };
     let headers = |h: Vec<pb::Header>| Some(h.into_iter().map(|h| (h.name, h.value)).collect());
     match e.event? {
@@ -192,6 +225,8 @@ pub fn record(proxy: &TapSource, e: pb::TapEvent) -> Option<TapRecord> {
             r.authority = Some(q.authority);
             r.path = Some(q.path);
             r.headers = headers(q.headers);
+            r.set_body(q.body, q.body_truncated);
+            r.body_skipped = (!q.body_skipped.is_empty()).then_some(q.body_skipped);
         }
         Event::Response(s) => {
             r.kind = "rsp";
@@ -205,9 +240,28 @@ pub fn record(proxy: &TapSource, e: pb::TapEvent) -> Option<TapRecord> {
             r.response_bytes = Some(end.response_bytes);
             r.grpc_status = (!end.grpc_status.is_empty()).then_some(end.grpc_status);
             r.error = (!end.error.is_empty()).then_some(end.error);
+            r.set_body(end.response_body, end.response_body_truncated);
         }
     }
     Some(r)
+}
+
+impl TapRecord {
+    /// A captured body: text when it is UTF-8, else base64; nothing when none was captured.
+    fn set_body(&mut self, body: Vec<u8>, truncated: bool) {
+        use base64::Engine as _;
+        self.body_truncated = truncated;
+        if body.is_empty() {
+            return;
+        }
+        match String::from_utf8(body) {
+            Ok(text) => self.body = Some(text),
+            Err(e) => {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(e.as_bytes());
+                self.body_base64 = Some(encoded);
+            }
+        }
+    }
 }
 
 /// The text form: `req id=… proxy=in|out src=… dst=… tls=true :method=GET …`; `wide` adds
@@ -241,6 +295,16 @@ pub fn text(r: &TapRecord, wide: bool) -> String {
     field("response-length", r.response_bytes.map(|b| format!("{b}B")));
     field("grpc-status", r.grpc_status.clone());
     field("error", r.error.as_ref().map(|e| format!("{e:?}")));
+    field("body", r.body.as_ref().map(|b| format!("{b:?}")));
+    field("body-base64", r.body_base64.clone());
+    field(
+        "body-truncated",
+        r.body_truncated.then(|| "true".to_string()),
+    );
+    field(
+        "body-skipped",
+        r.body_skipped.as_ref().map(|b| format!("{b:?}")),
+    );
     line
 }
 
@@ -261,16 +325,9 @@ mod tests {
             tls: true,
             client_id: "spiffe://t/sa/web".into(),
             server_id: "spiffe://t/sa/api".into(),
-            method: None,
-            authority: None,
-            path: None,
-            headers: None,
             status,
             latency_us: status.map(|_| 1830),
-            duration_us: None,
-            response_bytes: None,
-            grpc_status: None,
-            error: None,
+            ..TapRecord::default()
         }
     }
 
@@ -299,6 +356,32 @@ mod tests {
         assert_eq!(b.iter().map(|r| r.kind).collect::<Vec<_>>(), ["req", "rsp"]);
         assert!(gate.push(rec("end", "a", None)).is_empty());
         assert_eq!(gate.push(rec("end", "b", None)).len(), 1);
+    }
+
+    #[test]
+    fn body_sizes_parse_within_the_cap() {
+        assert_eq!("512".parse::<BodySize>().unwrap(), BodySize(512));
+        assert_eq!("512B".parse::<BodySize>().unwrap(), BodySize(512));
+        assert_eq!("1KiB".parse::<BodySize>().unwrap(), BodySize(1024));
+        assert_eq!("64kib".parse::<BodySize>().unwrap(), BodySize(65536));
+        for bad in ["0", "65KiB", "1MiB", "1KB", "KiB", "-1", "1.5KiB", ""] {
+            assert!(bad.parse::<BodySize>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bodies_print_as_text_or_base64() {
+        let mut r = rec("req", "web:7", None);
+        r.set_body(b"{\"a\":\"b\"}".to_vec(), true);
+        let line = text(&r, false);
+        assert!(
+            line.ends_with(r#" body="{\"a\":\"b\"}" body-truncated=true"#),
+            "{line}"
+        );
+        let mut r = rec("end", "web:7", None);
+        r.set_body(vec![0, 0xff, 7], false);
+        assert_eq!(r.body_base64.as_deref(), Some("AP8H"));
+        assert!(text(&r, false).ends_with(" body-base64=AP8H"));
     }
 
     #[test]

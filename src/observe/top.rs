@@ -155,13 +155,9 @@ mod tests {
             method: Some("GET".into()),
             authority: Some("api".into()),
             path: Some(path.into()),
-            headers: None,
             status: (kind == "rsp").then_some(status),
             latency_us: (kind == "rsp").then_some(us),
-            duration_us: None,
-            response_bytes: None,
-            grpc_status: None,
-            error: None,
+            ..TapRecord::default()
         }
     }
 

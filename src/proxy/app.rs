@@ -23,10 +23,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
+use super::http::ProxyBody;
 use super::limits;
 
 /// One multiplexed h2c connection to the app (hyper-util's pool keeps it alive).
-pub type H2cClient = Client<AppConnector, Incoming>;
+pub type H2cClient = Client<AppConnector, ProxyBody>;
 
 /// Dials the app's address for every new connection.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +44,7 @@ pub struct Http1Pool {
 
 #[derive(Debug)]
 struct IdleConnection {
-    sender: http1::SendRequest<Incoming>,
+    sender: http1::SendRequest<ProxyBody>,
     since: Instant,
 }
 
@@ -55,7 +56,7 @@ pub struct PooledBody {
     body: Incoming,
     /// Seen the end (chunked bodies only say so by returning `None`).
     ended: bool,
-    release: Option<(Arc<Http1Pool>, http1::SendRequest<Incoming>)>,
+    release: Option<(Arc<Http1Pool>, http1::SendRequest<ProxyBody>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +126,7 @@ impl Http1Pool {
     /// Contract: a request is never retried once handed to a connection.
     pub async fn send(
         self: &Arc<Self>,
-        req: Request<Incoming>,
+        req: Request<ProxyBody>,
     ) -> Result<Response<PooledBody>, AppError> {
         let mut sender = match self.checkout().await {
             Some(sender) => sender,
@@ -146,7 +147,7 @@ impl Http1Pool {
     }
 
     /// The most recently used connection that is still open; stale ones are dropped.
-    async fn checkout(&self) -> Option<http1::SendRequest<Incoming>> {
+    async fn checkout(&self) -> Option<http1::SendRequest<ProxyBody>> {
         loop {
             let idle = self.idle.lock().ok()?.pop()?;
             if idle.since.elapsed() > limits::APP_POOL_IDLE_TIMEOUT {
@@ -165,7 +166,7 @@ impl Http1Pool {
         }
     }
 
-    async fn connect(&self) -> Result<http1::SendRequest<Incoming>, AppError> {
+    async fn connect(&self) -> Result<http1::SendRequest<ProxyBody>, AppError> {
         let addr = self.addr;
         let stream = AppConnector::connect(addr)
             .await
@@ -182,7 +183,7 @@ impl Http1Pool {
         Ok(sender)
     }
 
-    fn checkin(&self, sender: http1::SendRequest<Incoming>) {
+    fn checkin(&self, sender: http1::SendRequest<ProxyBody>) {
         if sender.is_closed() {
             return;
         }

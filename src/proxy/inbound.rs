@@ -152,12 +152,22 @@ impl Inbound {
             dst: self.app,
             peer_id: peer,
         };
-        let tap = self.shared.tap.request(hop, &req);
-        let response = match (&self.http1, &self.h2c) {
-            (Some(pool), _) if from_http1 => self.to_http1(pool, req).await,
-            (_, Some(h2c)) => self.to_h2c(h2c, req).await,
-            (Some(pool), None) => self.to_http1(pool, req).await,
-            (None, None) => error(StatusCode::BAD_GATEWAY, "app does not speak HTTP"),
+        let (tap, response) = match tap::buffer_for_tap(&self.shared.tap, req).await {
+            Err(e) => {
+                tracing::debug!(error = %e, "reading a request body for the tap failed");
+                let response = error(StatusCode::BAD_REQUEST, "request body read failed");
+                (None, response)
+            }
+            Ok((req, body)) => {
+                let tap = self.shared.tap.request(hop, &req, body.as_ref());
+                let response = match (&self.http1, &self.h2c) {
+                    (Some(pool), _) if from_http1 => self.to_http1(pool, req).await,
+                    (_, Some(h2c)) => self.to_h2c(h2c, req).await,
+                    (Some(pool), None) => self.to_http1(pool, req).await,
+                    (None, None) => error(StatusCode::BAD_GATEWAY, "app does not speak HTTP"),
+                };
+                (tap, response)
+            }
         };
         self.shared
             .metrics
@@ -168,7 +178,7 @@ impl Inbound {
     async fn to_http1(
         &self,
         pool: &Arc<Http1Pool>,
-        mut req: Request<Incoming>,
+        mut req: Request<ProxyBody>,
     ) -> Response<InboundBody> {
         *req.version_mut() = Version::HTTP_11;
         proxy_http::to_origin_form(&mut req);
@@ -188,7 +198,7 @@ impl Inbound {
     async fn to_h2c(
         &self,
         client: &H2cClient,
-        mut req: Request<Incoming>,
+        mut req: Request<ProxyBody>,
     ) -> Response<InboundBody> {
         *req.version_mut() = Version::HTTP_2;
         match client.request(req).await {

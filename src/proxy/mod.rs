@@ -21,6 +21,7 @@ pub mod outbound;
 pub mod peer;
 pub mod policy;
 pub mod policy_metrics;
+pub mod redact;
 pub mod reload;
 pub mod retry;
 pub mod route;

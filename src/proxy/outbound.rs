@@ -212,10 +212,20 @@ impl Outbound {
             let grpc = timeout::is_grpc(req.headers());
             match self.route(req.uri().authority().map(|a| a.as_str())) {
                 Err((status, reason)) => proxy_http::error_response(status, reason),
-                Ok(route) => {
+                Ok(route) => 'routed: {
+                    let tap = &self.shared.tap;
+                    let (req, body) = match tap::buffer_for_tap(tap, req).await {
+                        Ok(buffered) => buffered,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "reading a request body for the tap failed");
+                            break 'routed proxy_http::error_response(
+                                StatusCode::BAD_REQUEST,
+                                "request body read failed",
+                            );
+                        }
+                    };
                     let selected = route.select(req.method(), req.uri().path(), req.headers());
                     let counters = &self.shared.metrics.policy;
-                    let tap = &self.shared.tap;
                     let mut on_attempt = |peer: &Arc<Peer>, req: &Request<ProxyBody>| {
                         if seen.peer.is_none() {
                             let hop = Hop {
@@ -224,7 +234,7 @@ impl Outbound {
                                 dst: peer.addr(),
                                 peer_id: peer.id().as_str(),
                             };
-                            seen.tap = tap.request(hop, req);
+                            seen.tap = tap.request(hop, req, body.as_ref());
                         }
                         seen.peer = Some(peer.clone());
                     };

@@ -87,7 +87,7 @@ pub enum ForwardError {
     #[error("no endpoint available")]
     NoEndpoint,
     #[error("reading the request body: {0}")]
-    Body(#[source] hyper::Error),
+    Body(#[source] BodyError),
     #[error(transparent)]
     Peer(#[from] PeerError),
 }
@@ -103,6 +103,9 @@ impl ForwardError {
     }
 }
 
+/// A request body that failed to arrive (from the client, while buffering it).
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Contract: sends `req` to an endpoint of `selected`'s version (or the split) whose circuit
 /// admits it and, when the destination has a retry policy, the request is idempotent or its
 /// route retryable, and its body fits [`MAX_REPLAY_BODY`], sends it again on a retryable
@@ -116,7 +119,7 @@ impl ForwardError {
 pub async fn send(
     route: &Route<Arc<Peer>>,
     selected: Selected<'_>,
-    req: Request<Incoming>,
+    req: Request<ProxyBody>,
     counters: &PolicyCounters,
     on_attempt: &mut (dyn FnMut(&Arc<Peer>, &Request<ProxyBody>) + Send),
 ) -> Result<Response<Incoming>, ForwardError> {
@@ -141,11 +144,11 @@ pub async fn send(
     };
     let policy = match rules.retry() {
         Some(p) if selected.retryable || is_idempotent(req.method()) => p,
-        _ => return Ok(attempt_on(&first, req.map(Either::Left)).await?),
+        _ => return Ok(attempt_on(&first, req).await?),
     };
     let replay = match Replayable::buffer(req).await.map_err(ForwardError::Body)? {
         Ok(replay) => replay,
-        Err(streamed) => return Ok(attempt_on(&first, streamed.map(Either::Left)).await?),
+        Err(streamed) => return Ok(attempt_on(&first, streamed).await?),
     };
     let mut peer = first;
     let mut attempt = 1;
@@ -347,8 +350,8 @@ impl Replayable {
     /// Buffers `req` when its body is known to fit in [`MAX_REPLAY_BODY`] (empty, or a
     /// `content-length` that small); otherwise hands the request back untouched to stream.
     pub async fn buffer(
-        req: Request<Incoming>,
-    ) -> Result<Result<Replayable, Request<Incoming>>, hyper::Error> {
+        req: Request<ProxyBody>,
+    ) -> Result<Result<Replayable, Request<ProxyBody>>, BodyError> {
         let small = req.body().is_end_stream()
             || content_length(req.headers()).is_some_and(|n| n <= MAX_REPLAY_BODY);
         if !small {

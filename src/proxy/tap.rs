@@ -6,6 +6,11 @@
 //! watcher's filter and rate cap accept, credential headers are replaced by `<redacted>` before
 //! an event exists, and events are handed over with `try_send`: a slow watcher loses events,
 //! it never slows a request.
+//!
+//! Bodies (`--body`): only when a watcher asks, and only up to [`MAX_BODY_CAPTURE`]. A request
+//! body is captured when the proxy buffered it before forwarding ([`buffer_for_tap`]: known to
+//! fit in 64 KiB), else the event says it was streamed; a response body is copied as it
+//! streams through. Both pass [`BodyRedaction`] (JSON and form credential fields) first.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -25,6 +30,7 @@ use tonic::{Status, metadata::MetadataMap};
 
 use super::http::ProxyBody;
 use super::metrics::Direction;
+use super::redact::BodyRedaction;
 use super::{ProxyError, bind};
 use crate::proto::tap as pb;
 
@@ -42,6 +48,10 @@ pub const REDACTED: &str = "<redacted>";
 pub const DEFAULT_MAX_RPS: u32 = 100;
 /// Events buffered per watcher; beyond that they are dropped, never waited for.
 const WATCHER_BUFFER: usize = 1024;
+/// The most body bytes a watcher gets per request and direction.
+pub const MAX_BODY_CAPTURE: usize = 64 * 1024;
+/// What a request event says when its body was asked for but streamed past the proxy.
+const BODY_STREAMED: &str = "streamed: unknown length or over 64 KiB";
 
 /// A response body, tapped or not.
 pub type TapBody<B = ProxyBody> = Either<B, Tapped<B>>;
@@ -50,9 +60,12 @@ pub type TapBody<B = ProxyBody> = Either<B, Tapped<B>>;
 #[derive(Debug)]
 pub struct TapHub {
     watching: AtomicUsize,
+    /// Watchers that asked for bodies: with none, no request is buffered for the tap.
+    body_watching: AtomicUsize,
     watchers: Mutex<Vec<Arc<Watcher>>>,
     next_id: AtomicU64,
     redacted: Arc<HashSet<HeaderName>>,
+    body_redaction: Arc<BodyRedaction>,
     /// This proxy's SPIFFE ID: the server of inbound requests, the client of outbound ones.
     own_id: String,
 }
@@ -62,6 +75,8 @@ struct Watcher {
     filter: pb::WatchRequest,
     destinations: HashSet<String>,
     max_rps: u32,
+    /// Body bytes this watcher gets (0: none).
+    body_limit: usize,
     /// (second since `epoch`, requests sent in it)
     budget: Mutex<(u64, u32)>,
     epoch: Instant,
@@ -85,6 +100,9 @@ pub struct TapRequest {
     base: pb::TapEvent,
     watchers: Vec<Arc<Watcher>>,
     redacted: Arc<HashSet<HeaderName>>,
+    body_redaction: Arc<BodyRedaction>,
+    /// The most body bytes any of `watchers` wants.
+    body_limit: usize,
 }
 
 /// A response body being watched: counts bytes, reads grpc-status, sends `end`.
@@ -95,6 +113,9 @@ pub struct Tapped<B: Body = ProxyBody> {
     bytes: u64,
     grpc_status: String,
     ended: bool,
+    /// The first `request.body_limit` bytes of the response body, and its content type.
+    body: Vec<u8>,
+    content_type: Option<String>,
 }
 
 /// The stream a watcher reads; unregisters the watcher when the caller goes away.
@@ -114,25 +135,45 @@ impl TapHub {
             .map(|n| HeaderName::from_static(n))
             .collect();
         redacted.extend(extra_redacted.iter().cloned());
+        let body_redaction = BodyRedaction::new(redacted.iter().map(HeaderName::as_str));
         TapHub {
             watching: AtomicUsize::new(0),
+            body_watching: AtomicUsize::new(0),
             watchers: Mutex::default(),
             next_id: AtomicU64::new(1),
             redacted: Arc::new(redacted),
+            body_redaction: Arc::new(body_redaction),
             own_id,
         }
     }
 
-    /// The request event, if anyone is watching a request like this one.
+    /// Whether some watcher wants bodies (then small request bodies are buffered for it).
     #[inline]
-    pub fn request<B>(&self, hop: Hop<'_>, req: &Request<B>) -> Option<TapRequest> {
+    pub fn wants_bodies(&self) -> bool {
+        self.body_watching.load(Relaxed) > 0
+    }
+
+    /// The request event, if anyone is watching a request like this one. `body`: the request
+    /// body when the proxy buffered it ([`buffer_for_tap`]), `None` when it streams.
+    #[inline]
+    pub fn request<B>(
+        &self,
+        hop: Hop<'_>,
+        req: &Request<B>,
+        body: Option<&Bytes>,
+    ) -> Option<TapRequest> {
         if self.watching.load(Relaxed) == 0 {
             return None;
         }
-        self.request_watched(hop, req)
+        self.request_watched(hop, req, body)
     }
 
-    fn request_watched<B>(&self, hop: Hop<'_>, req: &Request<B>) -> Option<TapRequest> {
+    fn request_watched<B>(
+        &self,
+        hop: Hop<'_>,
+        req: &Request<B>,
+        body: Option<&Bytes>,
+    ) -> Option<TapRequest> {
         let method = req.method().as_str();
         let path = req.uri().path();
         let authority = req
@@ -170,18 +211,31 @@ impl TapHub {
             tls: true,
             event: None,
         };
+        let body_limit = watchers.iter().map(|w| w.body_limit).max().unwrap_or(0);
         let tap = TapRequest {
             start: Instant::now(),
             base,
             watchers,
             redacted,
+            body_redaction: self.body_redaction.clone(),
+            body_limit,
         };
-        tap.send(pb::tap_event::Event::Request(pb::RequestInit {
+        let mut init = pb::RequestInit {
             method: method.to_string(),
             authority: authority.to_string(),
             path: path.to_string(),
             headers: headers(req.headers(), &tap.redacted),
-        }));
+            ..Default::default()
+        };
+        if body_limit > 0 {
+            match body {
+                Some(body) => {
+                    (init.body, init.body_truncated) = tap.capture(req.headers(), body);
+                }
+                None => init.body_skipped = BODY_STREAMED.to_string(),
+            }
+        }
+        tap.send(pb::tap_event::Event::Request(init));
         Some(tap)
     }
 
@@ -192,17 +246,21 @@ impl TapHub {
             0 => DEFAULT_MAX_RPS,
             n => n.min(DEFAULT_MAX_RPS),
         };
+        let body_limit = usize::try_from(filter.body_bytes)
+            .unwrap_or(MAX_BODY_CAPTURE)
+            .min(MAX_BODY_CAPTURE);
         let watcher = Arc::new(Watcher {
             destinations: filter.destination_ids.iter().cloned().collect(),
             filter,
             max_rps,
+            body_limit,
             budget: Mutex::new((0, 0)),
             epoch: Instant::now(),
             tx,
         });
         if let Ok(mut list) = self.watchers.lock() {
             list.push(watcher.clone());
-            self.watching.store(list.len(), Relaxed);
+            self.count(&list);
         }
         WatchStream {
             rx,
@@ -214,8 +272,14 @@ impl TapHub {
     fn unwatch(&self, watcher: &Arc<Watcher>) {
         if let Ok(mut list) = self.watchers.lock() {
             list.retain(|w| !Arc::ptr_eq(w, watcher));
-            self.watching.store(list.len(), Relaxed);
+            self.count(&list);
         }
+    }
+
+    fn count(&self, list: &[Arc<Watcher>]) {
+        let bodies = list.iter().filter(|w| w.body_limit > 0).count();
+        self.body_watching.store(bodies, Relaxed);
+        self.watching.store(list.len(), Relaxed);
     }
 }
 
@@ -248,13 +312,73 @@ impl Watcher {
 }
 
 impl TapRequest {
+    /// Each watcher gets the event with bodies cut to what it asked for.
     fn send(&self, event: pb::tap_event::Event) {
         let mut e = self.base.clone();
         e.event = Some(event);
         for w in &self.watchers {
-            let _ = w.tx.try_send(Ok(e.clone()));
+            let mut mine = e.clone();
+            if let Some(event) = &mut mine.event {
+                cut_bodies(event, w.body_limit);
+            }
+            let _ = w.tx.try_send(Ok(mine));
         }
     }
+
+    /// `body` redacted for its content type and cut to the largest limit asked for; whether
+    /// it was cut.
+    fn capture(&self, headers: &HeaderMap, body: &[u8]) -> (Vec<u8>, bool) {
+        let content_type = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let redacted = self.body_redaction.apply(content_type, body);
+        let cut = redacted.len() > self.body_limit;
+        let kept = &redacted[..redacted.len().min(self.body_limit)];
+        (kept.to_vec(), cut)
+    }
+}
+
+/// Cuts an event's body to `limit` bytes (0: drops it, and any note about it).
+fn cut_bodies(event: &mut pb::tap_event::Event, limit: usize) {
+    let (body, truncated) = match event {
+        pb::tap_event::Event::Request(r) => {
+            if limit == 0 {
+                r.body_skipped.clear();
+            }
+            (&mut r.body, &mut r.body_truncated)
+        }
+        pb::tap_event::Event::End(e) => (&mut e.response_body, &mut e.response_body_truncated),
+        pb::tap_event::Event::Response(_) => return,
+    };
+    if body.len() > limit {
+        body.truncate(limit);
+        *truncated = limit > 0;
+    } else if limit == 0 {
+        *truncated = false;
+    }
+}
+
+/// With a watcher wanting bodies, buffers a request body known to fit in
+/// [`MAX_BODY_CAPTURE`] (empty, or a small `content-length`) and returns a copy for the tap;
+/// otherwise passes the request on to stream. A body that fails to arrive is an `Err`.
+pub async fn buffer_for_tap(
+    hub: &TapHub,
+    req: Request<hyper::body::Incoming>,
+) -> Result<(Request<ProxyBody>, Option<Bytes>), hyper::Error> {
+    let small = req.body().is_end_stream()
+        || req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .is_some_and(|n| n <= MAX_BODY_CAPTURE);
+    if !hub.wants_bodies() || !small {
+        return Ok((req.map(Either::Left), None));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = http_body_util::BodyExt::collect(body).await?.to_bytes();
+    let full = http_body_util::Full::new(bytes.clone());
+    Ok((Request::from_parts(parts, Either::Right(full)), Some(bytes)))
 }
 
 /// Sends the response event and wraps the body to send the end event; passes the response
@@ -271,6 +395,11 @@ pub fn observe<B: Body>(tap: Option<TapRequest>, response: Response<B>) -> Respo
     }));
     // A trailers-only gRPC response carries its status in the head.
     let grpc_status = grpc_status(response.headers());
+    let content_type = (request.body_limit > 0)
+        .then(|| response.headers().get(http::header::CONTENT_TYPE))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     response.map(|inner| {
         Either::Right(Tapped {
             inner,
@@ -278,6 +407,8 @@ pub fn observe<B: Body>(tap: Option<TapRequest>, response: Response<B>) -> Respo
             bytes: 0,
             grpc_status,
             ended: false,
+            body: Vec::new(),
+            content_type,
         })
     })
 }
@@ -288,12 +419,22 @@ impl<B: Body> Tapped<B> {
             return;
         }
         self.ended = true;
-        self.request.send(pb::tap_event::Event::End(pb::End {
+        let mut end = pb::End {
             duration_us: micros(self.request.start.elapsed()),
             response_bytes: self.bytes,
             grpc_status: std::mem::take(&mut self.grpc_status),
             error: error.to_string(),
-        }));
+            ..Default::default()
+        };
+        if self.request.body_limit > 0 {
+            let redacted = self
+                .request
+                .body_redaction
+                .apply(self.content_type.as_deref(), &self.body);
+            end.response_body = redacted.into_owned();
+            end.response_body_truncated = self.bytes > self.body.len() as u64;
+        }
+        self.request.send(pb::tap_event::Event::End(end));
     }
 }
 
@@ -317,6 +458,12 @@ where
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
                     self.bytes += data.len() as u64;
+                    let room = self.request.body_limit.saturating_sub(self.body.len());
+                    if room > 0 {
+                        let take = room.min(data.len());
+                        let data = data.slice(..take);
+                        self.body.extend_from_slice(&data);
+                    }
                 } else if let Some(trailers) = frame.trailers_ref() {
                     self.grpc_status = grpc_status(trailers);
                 }
@@ -490,7 +637,10 @@ mod tests {
     #[test]
     fn nobody_watching_costs_one_load_and_taps_nothing() {
         let hub = TapHub::new("spiffe://t/sa/web".into(), &[]);
-        assert!(hub.request(hop(Direction::Inbound), &request()).is_none());
+        assert!(
+            hub.request(hop(Direction::Inbound), &request(), None)
+                .is_none()
+        );
     }
 
     #[tokio::test]
@@ -504,7 +654,7 @@ mod tests {
             method: "POST".into(),
             ..Default::default()
         });
-        let tap = hub.request(hop(Direction::Outbound), &request());
+        let tap = hub.request(hop(Direction::Outbound), &request(), None);
         let body: ProxyBody = Either::Right(http_body_util::Full::new(Bytes::from("hello")));
         let response = Response::new(body);
         let body = observe(tap, response).into_body();
@@ -536,6 +686,86 @@ mod tests {
         assert_eq!(hub.watching.load(Relaxed), 0);
     }
 
+    fn event(stream: &mut WatchStream) -> pb::tap_event::Event {
+        stream.rx.try_recv().unwrap().unwrap().event.unwrap()
+    }
+
+    #[tokio::test]
+    async fn bodies_are_captured_redacted_and_cut_per_watcher() {
+        let hub = Arc::new(TapHub::new("spiffe://t/sa/web".into(), &[]));
+        let mut none = hub.watch(pb::WatchRequest::default());
+        assert!(
+            !hub.wants_bodies(),
+            "a watcher without --body buffers nothing"
+        );
+        let mut small = hub.watch(pb::WatchRequest {
+            body_bytes: 16,
+            ..Default::default()
+        });
+        let mut large = hub.watch(pb::WatchRequest {
+            body_bytes: 1 << 20,
+            ..Default::default()
+        });
+        assert!(hub.wants_bodies());
+        let req = Request::post("http://api/login")
+            .header("content-type", "application/json")
+            .body(())
+            .unwrap();
+        let sent = Bytes::from_static(br#"{"user":"ann","password":"hunter2"}"#);
+        let tap = hub.request(hop(Direction::Outbound), &req, Some(&sent));
+        let answer = r#"{"token":"abc.def","ok":true}"#;
+        let response = Response::builder()
+            .header("content-type", "application/json")
+            .body(Either::Right(http_body_util::Full::new(Bytes::from(
+                answer,
+            ))))
+            .unwrap();
+        let body = observe::<ProxyBody>(tap, response).into_body();
+        http_body_util::BodyExt::collect(body).await.unwrap();
+
+        let redacted_request = br#"{"user":"ann","password":"<redacted>"}"#;
+        match (event(&mut large), event(&mut large), event(&mut large)) {
+            (
+                pb::tap_event::Event::Request(r),
+                pb::tap_event::Event::Response(_),
+                pb::tap_event::Event::End(e),
+            ) => {
+                assert_eq!(r.body, redacted_request);
+                assert!(!r.body_truncated);
+                assert_eq!(e.response_body, br#"{"token":"<redacted>","ok":true}"#);
+                assert_eq!(e.response_bytes, answer.len() as u64);
+            }
+            other => panic!("unexpected events {other:?}"),
+        }
+        match event(&mut small) {
+            pb::tap_event::Event::Request(r) => {
+                assert_eq!(r.body, redacted_request[..16]);
+                assert!(r.body_truncated);
+            }
+            other => panic!("unexpected event {other:?}"),
+        }
+        match event(&mut none) {
+            pb::tap_event::Event::Request(r) => {
+                assert!(r.body.is_empty() && !r.body_truncated && r.body_skipped.is_empty());
+            }
+            other => panic!("unexpected event {other:?}"),
+        }
+
+        // A request body that streamed past the proxy is named as such.
+        let tap = hub.request(hop(Direction::Outbound), &req, None);
+        drop(tap);
+        let _ = (event(&mut none), event(&mut small));
+        match event(&mut large) {
+            pb::tap_event::Event::Request(r) => {
+                assert!(r.body.is_empty());
+                assert_eq!(r.body_skipped, BODY_STREAMED);
+            }
+            other => panic!("unexpected event {other:?}"),
+        }
+        drop((small, large));
+        assert!(!hub.wants_bodies());
+    }
+
     #[test]
     fn the_rate_cap_drops_requests_beyond_it() {
         let hub = Arc::new(TapHub::new("spiffe://t/sa/web".into(), &[]));
@@ -544,7 +774,10 @@ mod tests {
             ..Default::default()
         });
         let taken = (0..10)
-            .filter(|_| hub.request(hop(Direction::Inbound), &request()).is_some())
+            .filter(|_| {
+                hub.request(hop(Direction::Inbound), &request(), None)
+                    .is_some()
+            })
             .count();
         assert!((3..=6).contains(&taken), "{taken}");
     }
@@ -556,7 +789,13 @@ mod tests {
             destination_ids: vec!["spiffe://t/sa/api".into()],
             ..Default::default()
         });
-        assert!(hub.request(hop(Direction::Inbound), &request()).is_none());
-        assert!(hub.request(hop(Direction::Outbound), &request()).is_some());
+        assert!(
+            hub.request(hop(Direction::Inbound), &request(), None)
+                .is_none()
+        );
+        assert!(
+            hub.request(hop(Direction::Outbound), &request(), None)
+                .is_some()
+        );
     }
 }

@@ -32,6 +32,29 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+    def do_POST(self):
+        # Echoes a JSON request body back as an object (other bodies only by length).
+        length = int(self.headers.get("content-length", "0") or "0")
+        raw = self.rfile.read(length) if length else b""
+        if self.headers.get("transfer-encoding", "") == "chunked":
+            while True:
+                size = int(self.rfile.readline().strip(), 16)
+                raw += self.rfile.read(size)
+                self.rfile.readline()
+                if size == 0:
+                    break
+        echoed = json.loads(raw) if self.headers.get("content-type") == "application/json" else None
+        body = json.dumps({
+            "service": os.environ.get("MESH_SERVICE", ""),
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "json": echoed,
+            "length": len(raw),
+        }).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
     def log_message(self, *args):
         pass
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()

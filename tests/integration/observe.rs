@@ -411,3 +411,111 @@ fn tap_refuses_callers_without_the_admin_token() {
         assert_eq!(refused.code(), tonic::Code::PermissionDenied);
     });
 }
+
+/// POSTs `body` with `content_type` to `url` (chunked: without a length), carrying the secret
+/// in its credential headers too.
+fn post(url: &str, content_type: &str, body: &str, chunked: bool) {
+    let mut curl = Command::new("curl");
+    curl.args(["-s", "-o", "/dev/null", "-m", "10", "-f"])
+        .args(["-H", &format!("content-type: {content_type}")])
+        .args(["-H", &format!("authorization: Bearer {SECRET}")])
+        .args(["--data-binary", body]);
+    if chunked {
+        curl.args(["-H", "transfer-encoding: chunked"]);
+    }
+    assert!(curl.arg(url).status().unwrap().success(), "POST {url}");
+}
+
+#[test]
+fn tap_body_capture_is_off_by_default_cut_to_size_and_redacted() {
+    let up = Up::start(&three_services());
+    let api = up.upstream("front", "api");
+    let json_body = format!(r#"{{"user":"ann","password":"{SECRET}","n":1}}"#);
+    let form_body = format!("user=ann&client_secret={SECRET}");
+    let tap = |path: &str, extra: &[&str]| {
+        let mut args = vec!["api", "--path", path, "--max-events", "3", "-o", "json"];
+        args.extend_from_slice(extra);
+        spawn_tap(&up, &args)
+    };
+    let taps = vec![
+        ("json", "/json", tap("/json", &["--body", "1KiB"])),
+        ("cut", "/json", tap("/json", &["--body", "16"])),
+        ("off", "/json", tap("/json", &[])),
+        ("form", "/form", tap("/form", &["--body", "1KiB"])),
+        (
+            "streamed",
+            "/streamed",
+            tap("/streamed", &["--body", "1KiB"]),
+        ),
+    ];
+    let mut outputs = std::collections::HashMap::new();
+    let start = Instant::now();
+    for (name, path, mut child) in taps {
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                start.elapsed() < crate::mesh::PATIENCE,
+                "{name} saw too little"
+            );
+            let url = format!("http://{api}{path}");
+            match path {
+                "/json" => post(&url, "application/json", &json_body, false),
+                "/form" => post(&url, "application/x-www-form-urlencoded", &form_body, false),
+                _ => post(&url, "application/json", &json_body, true),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        outputs.insert(name, json_lines(&finish(child)));
+    }
+    for (name, events) in &outputs {
+        let text = format!("{events:?}");
+        assert!(!text.contains(SECRET), "{name} leaked the secret: {text}");
+        assert_eq!(events.len(), 3, "{name}: {text}");
+    }
+
+    // The whole request body, redacted; the response body (the echo) redacted too: the
+    // password it echoes and the authorization header it reports.
+    let (req, end) = (&outputs["json"][0], &outputs["json"][2]);
+    assert_eq!(
+        req["body"], r#"{"user":"ann","password":"<redacted>","n":1}"#,
+        "{req}"
+    );
+    assert!(req.get("body_truncated").is_none());
+    let echoed: serde_json::Value =
+        serde_json::from_str(end["body"].as_str().expect("a response body")).unwrap();
+    assert_eq!(echoed["json"]["password"], "<redacted>");
+    assert_eq!(echoed["json"]["user"], "ann");
+    assert_eq!(echoed["headers"]["authorization"], "<redacted>");
+
+    // --body 16: cut, and said so.
+    let (req, end) = (&outputs["cut"][0], &outputs["cut"][2]);
+    assert_eq!(req["body"], r#"{"user":"ann","p"#);
+    assert_eq!(req["body_truncated"], true);
+    assert_eq!(end["body"].as_str().unwrap().len(), 16);
+    assert_eq!(end["body_truncated"], true);
+
+    // Off by default: no body at all.
+    for e in &outputs["off"] {
+        assert!(
+            e.get("body").is_none() && e.get("body_skipped").is_none(),
+            "{e}"
+        );
+    }
+
+    // A form body: its credential field redacted.
+    assert_eq!(
+        outputs["form"][0]["body"],
+        "user=ann&client_secret=<redacted>"
+    );
+
+    // A body of unknown length streams past the proxy: the event says so.
+    let req = &outputs["streamed"][0];
+    assert!(req.get("body").is_none(), "{req}");
+    assert!(
+        req["body_skipped"]
+            .as_str()
+            .unwrap()
+            .starts_with("streamed"),
+        "{req}"
+    );
+    assert!(outputs["streamed"][2]["body"].as_str().is_some());
+}

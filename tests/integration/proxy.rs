@@ -800,3 +800,77 @@ async fn kubernetes_data_symlink_swap_is_picked_up() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A request's credentials (headers, a JSON body field) never reach a log, at trace level of
+/// every crate, even while a `--body` tap is watching the same requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_log_level_shows_credentials_or_bodies() {
+    const SECRET: &str = "tr4ce-s3cret-value";
+    let app = http_app().await;
+    let mesh = Mesh::new();
+    let (api, web) = (mesh.issue(API_ID, "api"), mesh.issue(WEB_ID, "web"));
+    let (inbound_addr, entry, tap) = (free_addr(), free_addr(), free_addr());
+    let token = "tap-token-for-this-test";
+    let token_file = mesh.path().join("tap.token");
+    std::fs::write(&token_file, token).unwrap();
+    let tap_args = [
+        "--tap".to_string(),
+        tap.to_string(),
+        "--tap-token-sha256".to_string(),
+        meshctl::control::plan::token_hash(token),
+    ];
+    let server = Proxy::start_logging(
+        &[
+            identity(&api),
+            inbound(inbound_addr, &app.addr.to_string()),
+            tap_args.to_vec(),
+        ]
+        .concat(),
+        mesh.path(),
+        "trace",
+    );
+    let client = Proxy::start_logging(
+        &[identity(&web), upstream(entry, inbound_addr, API_ID)].concat(),
+        mesh.path(),
+        "trace",
+    );
+    let mut watcher = meshctl()
+        .args(["tap", "--proxy", &tap.to_string(), "--token-file"])
+        .arg(&token_file)
+        .args(["--body", "1KiB", "--max-events", "6", "-o", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let body = format!(r#"{{"password":"{SECRET}"}}"#);
+    let deadline = Instant::now() + PATIENCE;
+    // Until the tap has seen two requests (its connection may come up after the first).
+    while watcher.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the tap saw nothing");
+        for http2 in [false, true] {
+            let mut curl = std::process::Command::new("curl");
+            curl.args(["-s", "-f", "-o", "/dev/null", "-m", "10"])
+                .args(["-H", "content-type: application/json"])
+                .args(["-H", &format!("authorization: Bearer {SECRET}")])
+                .args(["-H", &format!("cookie: session={SECRET}")])
+                .args(["--data-binary", &body])
+                .arg(format!("http://{entry}/login"));
+            if http2 {
+                curl.arg("--http2-prior-knowledge");
+            }
+            assert!(curl.status().unwrap().success());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let watched = watcher.wait_with_output().unwrap();
+    let events = String::from_utf8(watched.stdout).unwrap();
+    assert!(
+        events.contains(r#"\"password\":\"<redacted>\""#),
+        "the tap captured no body: {events}"
+    );
+    for (name, log) in [("server", server.log()), ("client", client.log())] {
+        assert!(log.contains("TRACE"), "{name} did not log at trace level");
+        assert!(!log.contains(SECRET), "{name} logged the secret: {log}");
+    }
+    assert!(!events.contains(SECRET), "{events}");
+}

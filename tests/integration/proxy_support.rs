@@ -100,13 +100,18 @@ pub struct Proxy {
 impl Proxy {
     /// Starts `meshctl proxy ARGS --admin <free>` and waits until `/ready` answers 200.
     pub fn start(args: &[String], log_dir: &Path) -> Proxy {
+        Proxy::start_logging(args, log_dir, "info")
+    }
+
+    /// [`Proxy::start`] with `RUST_LOG` set to `rust_log`.
+    pub fn start_logging(args: &[String], log_dir: &Path, rust_log: &str) -> Proxy {
         let admin = free_addr();
         let log = log_dir.join(format!("proxy-{}.log", admin.port()));
         let child = meshctl()
             .arg("proxy")
             .args(args)
             .args(["--admin", &admin.to_string()])
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
