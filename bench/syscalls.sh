@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Per-request cost of the meshctl sidecar pair in figures that a busy machine does not skew
+# much: CPU time, read/write system calls and context switches per request, for each proxy,
+# read from /proc before and after a bounded load (wrk for HTTP/1.1, h2load for h2c).
+# bench/run.sh gives throughput and latency, which need a quiet machine; this script is for
+# comparing two builds of meshctl when the machine is not quiet (see bench/RESULTS.md).
+#
+#   bench/syscalls.sh [MESHCTL_BIN]                 # default: target/release/meshctl
+#   STRACE=1 bench/syscalls.sh                      # also a per-syscall breakdown (slow)
+#   REQUESTS=20000 CONNS=16 bench/syscalls.sh
+#
+# Needs nginx, wrk and h2load (apt-get install -y nginx-light wrk nghttp2-client).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+bin="$(realpath "${1:-$here/../target/release/meshctl}")"
+requests="${REQUESTS:-20000}"
+conns="${CONNS:-16}"
+for tool in nginx wrk h2load; do
+  command -v "$tool" >/dev/null || { echo "syscalls.sh: $tool is not installed" >&2; exit 1; }
+done
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+app_port="$(free_port)" in_port="$(free_port)" out_port="$(free_port)" out_h2_port="$(free_port)"
+
+mkdir -p "$work/www" "$work/tmp"
+head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/index.html"
+cat > "$work/nginx.conf" <<EOF
+worker_processes 1;
+master_process off;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path $work/tmp;
+  proxy_temp_path $work/tmp;
+  fastcgi_temp_path $work/tmp;
+  uwsgi_temp_path $work/tmp;
+  scgi_temp_path $work/tmp;
+  server { listen 127.0.0.1:$app_port; root $work/www; location / { } }
+}
+EOF
+setsid nginx -c "$work/nginx.conf" -e "$work/nginx-error.log" &
+pids+=($!)
+
+MESHCTL_BIN="$bin" MESH_OUT_PORT="$out_port" MESH_OUT_H2_PORT="$out_h2_port" \
+  MESH_IN_PORT="$in_port" MESH_UPSTREAM_PORT="$app_port" MESH_WORK_DIR="$work/pair" \
+  RUST_LOG=warn setsid "$here/pair.sh" &
+pids+=($!)
+
+for _ in $(seq 100); do
+  curl -sf -o /dev/null "http://127.0.0.1:$out_port/" && break
+  sleep 0.1
+done
+curl -sf -o /dev/null "http://127.0.0.1:$out_port/" || { echo "syscalls.sh: the pair did not come up" >&2; exit 1; }
+inbound="$(pgrep -f -- "--inbound 127.0.0.1:$in_port=" | head -1)"
+outbound="$(pgrep -f -- "--upstream 127.0.0.1:$out_port=" | head -1)"
+
+# utime+stime (clock ticks), read and write syscalls, context switches, summed over threads.
+counters() {
+  local pid="$1" ticks=0 r=0 w=0 cs=0 t
+  for t in /proc/"$pid"/task/*; do
+    read -r -a stat < <(sed 's/^.*) //' "$t/stat")
+    ticks=$((ticks + stat[11] + stat[12]))
+    cs=$((cs + $(awk '/ctxt_switches/ {s += $2} END {print s}' "$t/status")))
+  done
+  r="$(awk '/^syscr/ {print $2}' "/proc/$pid/io")"
+  w="$(awk '/^syscw/ {print $2}' "/proc/$pid/io")"
+  echo "$ticks $r $w $cs"
+}
+
+hz="$(getconf CLK_TCK)"
+printf '%-6s %-9s %9s %12s %10s %10s %10s\n' test proxy requests "cpu_us/req" "reads/req" "writes/req" "ctxsw/req"
+measure() {
+  local name="$1"; shift
+  local before_in before_out after_in after_out n
+  # Warm up (connections, pools), then the measured, bounded run.
+  "$@" >/dev/null 2>&1 || true
+  read -r -a before_in < <(counters "$inbound")
+  read -r -a before_out < <(counters "$outbound")
+  if [ "${STRACE:-0}" = 1 ]; then
+    strace -c -f -q -o "$work/strace-in-$name" -p "$inbound" & s1=$!
+    strace -c -f -q -o "$work/strace-out-$name" -p "$outbound" & s2=$!
+    sleep 0.5
+  fi
+  n="$("$@" 2>&1 | awk '
+    /requests in/ {print $1}                                  # wrk
+    /^requests:/ {for (i = 1; i <= NF; i++) if ($i == "succeeded,") print $(i - 1)}  # h2load
+  ')"
+  if [ "${STRACE:-0}" = 1 ]; then kill -INT "$s1" "$s2"; wait "$s1" "$s2" 2>/dev/null || true; fi
+  read -r -a after_in < <(counters "$inbound")
+  read -r -a after_out < <(counters "$outbound")
+  for side in out in; do
+    local -n b="before_$side" a="after_$side"
+    local proxy; proxy="$([ "$side" = out ] && echo outbound || echo inbound)"
+    awk -v n="$n" -v hz="$hz" -v t="$name" -v p="$proxy" \
+      -v ticks=$((a[0] - b[0])) -v r=$((a[1] - b[1])) -v w=$((a[2] - b[2])) -v cs=$((a[3] - b[3])) \
+      'BEGIN { printf "%-6s %-9s %9d %12.1f %10.2f %10.2f %10.2f\n", t, p, n, ticks * 1e6 / hz / n, r / n, w / n, cs / n }'
+    if [ "${STRACE:-0}" = 1 ]; then
+      echo "  top syscalls ($proxy, per request):"
+      awk -v n="$n" '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {printf "    %-16s %6.2f\n", $NF, $4 / n}' \
+        "$work/strace-$side-$name" | sort -k2 -rn | head -6
+    fi
+  done
+}
+
+measure h1 wrk -t1 -c"$conns" -d"${DURATION:-5}s" "http://127.0.0.1:$out_port/"
+measure h2 h2load -n"$requests" -c"$conns" -m1 -t1 "http://127.0.0.1:$out_h2_port/"
