@@ -211,6 +211,7 @@ pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
         versions,
         pid: std::process::id(),
         view: Progress::new(ctx.out, json, spec.steps.0.len())?,
+        external_event: None,
     };
     ports.canary_admins = ports
         .admin
@@ -320,6 +321,10 @@ async fn drive(spec: &RolloutSpec, from_weight: u32, ports: &mut LivePorts<'_>) 
     {
         eprintln!("warning: removing the --match-header route: {e:#}");
     }
+    // Ended by `promote`/`abort` elsewhere: show its event as this stream's last.
+    if let Some(e) = ports.external_event.take() {
+        ports.view.event(&e)?;
+    }
     ports.view.finish(&outcome, spec)?;
     match outcome {
         Outcome::Promoted { .. } => Ok(()),
@@ -356,11 +361,13 @@ struct LivePorts<'a> {
     canary_admins: Vec<SocketAddr>,
     pid: u32,
     view: Progress<'a>,
+    /// The event another process recorded when it promoted or aborted the rollout.
+    external_event: Option<Event>,
 }
 
 impl LivePorts<'_> {
     /// Whether the state on disk still says this process runs a progressing rollout.
-    fn ended(&self) -> anyhow::Result<Option<Ended>> {
+    fn ended(&mut self) -> anyhow::Result<Option<Ended>> {
         let Some(st) = self.store.load(&self.service)? else {
             return Ok(Some(Ended::Lost(format!(
                 "the rollout state of `{}` was removed",
@@ -374,6 +381,9 @@ impl LivePorts<'_> {
             ))));
         }
         let last = st.history.last().map(|e| &e.kind);
+        if matches!(st.phase, Phase::Promoted | Phase::RolledBack) {
+            self.external_event = st.history.last().cloned();
+        }
         Ok(match (st.phase, last) {
             (Phase::Progressing, _) => None,
             (Phase::Promoted, Some(EventKind::Promoted { by, .. })) => {
@@ -682,7 +692,7 @@ impl<'a> Progress<'a> {
 
 /// `30s`, `1m30s`, or `1500ms` when not whole seconds.
 fn human_ms(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         crate::duration::format_compact((ms / 1000) as i64)
     } else {
         format!("{ms}ms")
