@@ -322,7 +322,10 @@ fn rollout_table(rollouts: &[RolloutView]) -> comfy_table::Table {
             format!("{}%", s.weight),
             format!("{}/{}", s.step, s.steps.len()),
             last,
-            s.updated_at.clone(),
+            // To the second: the JSON has the milliseconds.
+            s.updated_at
+                .get(..19)
+                .map_or(s.updated_at.clone(), |t| format!("{t}Z")),
         ]);
     }
     t

@@ -573,7 +573,7 @@ impl<'a> Progress<'a> {
         let bar = if !json && std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(steps as u64);
             bar.set_style(
-                ProgressStyle::with_template("{spinner} [{bar:24}] step {pos}/{len} {msg}")
+                ProgressStyle::with_template("{spinner} [{bar:24}] {pos}/{len} {wide_msg}")
                     .map_err(anyhow::Error::new)?
                     .progress_chars("=> "),
             );
@@ -644,7 +644,8 @@ impl<'a> Progress<'a> {
                 let done = u64::from(a.decision == Decision::Pass);
                 self.bar.set_position(a.step as u64 - 1 + done);
                 self.bar.set_message(format!(
-                    "{}%: {} ({})",
+                    "step {} at {}%: {} ({})",
+                    a.step,
                     a.weight,
                     decision_name(a.decision),
                     a.reason
