@@ -236,7 +236,7 @@ impl RolloutStore {
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let service = name.strip_suffix(".json")?;
-                (!service.starts_with('.') && service != "routes").then(|| service.to_string())
+                (!service.starts_with('.')).then(|| service.to_string())
             })
             .collect();
         services.sort();

@@ -1,6 +1,6 @@
 //! Header routes a running rollout adds (`canary start --match-header x-canary=1`): requests
 //! carrying the header go to the canary version at every step. Held by the control plane,
-//! persisted in `.meshctl/canary/routes.json` so a restarted control plane keeps pushing them,
+//! persisted in `.meshctl/canary-routes.json` so a restarted control plane keeps pushing them,
 //! and put in front of the service's own `policy.routes` in every caller's config.
 
 use std::collections::BTreeMap;
@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::proto::control as pb;
 
-/// Inside the state dir.
-pub const CANARY_ROUTES_FILE: &str = "canary/routes.json";
+/// Inside the state dir (not in `canary/`, where any file name may be a service's).
+pub const CANARY_ROUTES_FILE: &str = "canary-routes.json";
 
 /// service → its rollout's route.
 pub type CanaryRoutes = BTreeMap<String, CanaryRoute>;
