@@ -64,8 +64,8 @@ Exit codes:
   3  rolled back to 0% (by the gates or by `canary abort`)
   4  --timeout ran out: the weight stays where it was (phase Paused)
 
-With -o json, stdout is NDJSON, one event per line, each with `event`, `at` (RFC 3339) and
-`elapsed_ms`:
+With -o json, stdout is NDJSON, one event per line (-o yaml: one YAML document per event), each
+with `event`, `at` (RFC 3339) and `elapsed_ms`:
   started      service, to, from_weight, steps, interval_ms, timeout_ms, failure_threshold,
                gates {max_error_rate (0-1), max_p99_ms, min_requests}, match_header
   step         step (1-based), steps, weight                    (applied and acknowledged)
@@ -200,7 +200,6 @@ pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
     let versions = versions_for(&admin, &spec.service, &spec.to)?;
     let store = RolloutStore::new(&state);
     let (ownership, from_weight) = take_ownership(&store, &state, &spec, &versions)?;
-    let json = ctx.global.output.is_structured();
     let mut ports = LivePorts {
         admin,
         state: state.clone(),
@@ -210,7 +209,7 @@ pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
         canary_admins: Vec::new(),
         versions,
         pid: std::process::id(),
-        view: Progress::new(ctx.out, json, spec.steps.0.len())?,
+        view: Progress::new(ctx.out, ctx.global.output, spec.steps.0.len())?,
         external_event: None,
     };
     ports.canary_admins = ports
@@ -563,13 +562,19 @@ impl Ports for LivePorts<'_> {
 /// Renders events: NDJSON, or a table row per check (stdout) and a bar (stderr, TTY only).
 struct Progress<'a> {
     out: &'a mut dyn Write,
+    format: output::OutputFormat,
     json: bool,
     bar: ProgressBar,
     header: bool,
 }
 
 impl<'a> Progress<'a> {
-    fn new(out: &'a mut dyn Write, json: bool, steps: usize) -> Result<Self, CliError> {
+    fn new(
+        out: &'a mut dyn Write,
+        format: output::OutputFormat,
+        steps: usize,
+    ) -> Result<Self, CliError> {
+        let json = format.is_structured();
         let bar = if !json && std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(steps as u64);
             bar.set_style(
@@ -584,6 +589,7 @@ impl<'a> Progress<'a> {
         };
         Ok(Progress {
             out,
+            format,
             json,
             bar,
             header: false,
@@ -599,6 +605,12 @@ impl<'a> Progress<'a> {
     }
 
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        if self.format == output::OutputFormat::Yaml {
+            // A stream of YAML documents, one per event.
+            let text = serde_yaml::to_string(event).map_err(std::io::Error::other)?;
+            write!(self.out, "---\n{text}")?;
+            return self.out.flush();
+        }
         if self.json {
             return output::json_line(self.out, event);
         }

@@ -627,6 +627,23 @@ fn promote_and_abort_from_another_shell_end_a_running_rollout() {
     assert_eq!(events.last().unwrap()["by"], "promote");
     assert_eq!(weight_of(&up, "v2"), 100);
 
+    // SIGTERM (a cancelled CI job) leaves the weight where it is: Paused, exit 1.
+    up.cmd()
+        .args([
+            "canary", "shift", "api", "--to", "v2", "--weight", "0", "--wait",
+        ])
+        .assert()
+        .success();
+    let mut rollout = Rollout::start(&up, &hold);
+    rollout.wait_for("step", |e| kind(e) == "step");
+    kill(Pid::from_raw(rollout.child.id() as i32), Signal::SIGTERM).unwrap();
+    let (code, _, err) = rollout.finish();
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    let r = status_json(&up)["rollouts"][0].clone();
+    assert_eq!((&r["phase"], &r["weight"]), (&"Paused".into(), &10.into()));
+    assert_eq!(weight_of(&up, "v2"), 10);
+
     // A `start` that dies: status says Failed, the next start takes over.
     up.cmd()
         .args([
