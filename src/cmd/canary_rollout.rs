@@ -199,7 +199,7 @@ pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
     let admin = MeshAdmin::open(&state).map_err(|e| CliError::from(anyhow::Error::new(e)))?;
     let versions = versions_for(&admin, &spec.service, &spec.to)?;
     let store = RolloutStore::new(&state);
-    let (ownership, from_weight) = take_ownership(&store, &state, &spec, &versions)?;
+    let (ownership, from_weight, stale_route) = take_ownership(&store, &state, &spec, &versions)?;
     let mut ports = LivePorts {
         admin,
         state: state.clone(),
@@ -220,18 +220,19 @@ pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
         .filter(|p| p.service == spec.service && p.version.as_deref() == Some(spec.to.as_str()))
         .map(|p| p.admin)
         .collect();
-    let result = runtime.block_on(drive(&spec, from_weight, &mut ports));
+    let result = runtime.block_on(drive(&spec, from_weight, stale_route, &mut ports));
     drop(ownership);
     result
 }
 
-/// Becomes the rollout's owner and records it as Progressing; returns the canary's weight.
+/// Becomes the rollout's owner and records it as Progressing; returns the canary's weight and
+/// whether an earlier rollout of the service left a `--match-header` route.
 fn take_ownership(
     store: &RolloutStore,
     state: &Path,
     spec: &RolloutSpec,
     versions: &[String],
-) -> Result<(Ownership, u32), CliError> {
+) -> Result<(Ownership, u32, bool), CliError> {
     let lock = store.lock(&spec.service).map_err(anyhow::Error::new)?;
     let previous = store.load(&spec.service).map_err(anyhow::Error::new)?;
     let Some(ownership) = store.try_own(&spec.service).map_err(anyhow::Error::new)? else {
@@ -280,17 +281,24 @@ fn take_ownership(
         history: Vec::new(),
     };
     store.save(&fresh, &lock).map_err(anyhow::Error::new)?;
-    Ok((ownership, from_weight))
+    let stale_route = previous.is_some_and(|p| p.phase.is_open() && p.match_header.is_some());
+    Ok((ownership, from_weight, stale_route))
 }
 
 /// Sets the route, runs the engine (until it ends or a signal arrives), cleans up, and maps
 /// the outcome to the exit code.
-async fn drive(spec: &RolloutSpec, from_weight: u32, ports: &mut LivePorts<'_>) -> CliResult {
+async fn drive(
+    spec: &RolloutSpec,
+    from_weight: u32,
+    stale_route: bool,
+    ports: &mut LivePorts<'_>,
+) -> CliResult {
     let prepared = async {
         match &spec.match_header {
             Some(h) => ports.set_route(h).await,
-            // A route left by an earlier rollout of this service goes.
-            None => ports.clear_route().await,
+            // A route left by an unfinished earlier rollout of this service goes.
+            None if stale_route => ports.clear_route().await,
+            None => Ok(()),
         }
     };
     if let Err(e) = prepared.await {
