@@ -191,7 +191,10 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('shift', 'shift', [CompletionResultType]::ParameterValue, 'Set the traffic split now: send --weight percent of SERVICE''s traffic to --to VERSION')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the configured split weights')
+            [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Roll --to VERSION out step by step, gated on its own error rate and p99; roll back on breach')
+            [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Give the rolling-out version 100% now and end its rollout')
+            [CompletionResult]::new('abort', 'abort', [CompletionResultType]::ParameterValue, 'Send the rolling-out version back to 0% now and end its rollout')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the configured split weights and every rollout (phase, weight, last check, history)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -203,6 +206,56 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Return only once every proxy calling the service acknowledged the new split')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;canary;start' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The canary version')
+            [CompletionResult]::new('--steps', '--steps', [CompletionResultType]::ParameterName, 'Canary weights in percent, increasing, each 1-100')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Time between checks (at least 1s, at most 4m)')
+            [CompletionResult]::new('--max-error-rate', '--max-error-rate', [CompletionResultType]::ParameterName, 'Largest error rate (answers >= 500) the canary may show, as a percentage: 1%, 0.5%')
+            [CompletionResult]::new('--max-p99', '--max-p99', [CompletionResultType]::ParameterName, 'Largest p99 latency the canary may show')
+            [CompletionResult]::new('--min-requests', '--min-requests', [CompletionResultType]::ParameterName, 'Requests a check needs to pass (fewer: the step holds)')
+            [CompletionResult]::new('--failure-threshold', '--failure-threshold', [CompletionResultType]::ParameterName, 'Failed checks that roll the canary back')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Time budget of the whole rollout (then exit 4, weight left where it is)')
+            [CompletionResult]::new('--match-header', '--match-header', [CompletionResultType]::ParameterName, 'Send requests with this header to the canary at every step, e.g. x-canary=1')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;canary;promote' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for every proxy calling the service to apply it')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;canary;abort' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for every proxy calling the service to apply it')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
             [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
@@ -227,11 +280,23 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         }
         'meshctl;canary;help' {
             [CompletionResult]::new('shift', 'shift', [CompletionResultType]::ParameterValue, 'Set the traffic split now: send --weight percent of SERVICE''s traffic to --to VERSION')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the configured split weights')
+            [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Roll --to VERSION out step by step, gated on its own error rate and p99; roll back on breach')
+            [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Give the rolling-out version 100% now and end its rollout')
+            [CompletionResult]::new('abort', 'abort', [CompletionResultType]::ParameterValue, 'Send the rolling-out version back to 0% now and end its rollout')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the configured split weights and every rollout (phase, weight, last check, history)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'meshctl;canary;help;shift' {
+            break
+        }
+        'meshctl;canary;help;start' {
+            break
+        }
+        'meshctl;canary;help;promote' {
+            break
+        }
+        'meshctl;canary;help;abort' {
             break
         }
         'meshctl;canary;help;status' {
@@ -683,10 +748,22 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         }
         'meshctl;help;canary' {
             [CompletionResult]::new('shift', 'shift', [CompletionResultType]::ParameterValue, 'Set the traffic split now: send --weight percent of SERVICE''s traffic to --to VERSION')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the configured split weights')
+            [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Roll --to VERSION out step by step, gated on its own error rate and p99; roll back on breach')
+            [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Give the rolling-out version 100% now and end its rollout')
+            [CompletionResult]::new('abort', 'abort', [CompletionResultType]::ParameterValue, 'Send the rolling-out version back to 0% now and end its rollout')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the configured split weights and every rollout (phase, weight, last check, history)')
             break
         }
         'meshctl;help;canary;shift' {
+            break
+        }
+        'meshctl;help;canary;start' {
+            break
+        }
+        'meshctl;help;canary;promote' {
+            break
+        }
+        'meshctl;help;canary;abort' {
             break
         }
         'meshctl;help;canary;status' {

@@ -143,18 +143,21 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -l no-color -d 'D
 complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -s V -l version -d 'Print version'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift status help" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift status help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift status help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift status help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift status help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift status help" -s V -l version -d 'Print version'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift status help" -f -a "shift" -d 'Set the traffic split now: send --weight percent of SERVICE\'s traffic to --to VERSION'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift status help" -f -a "status" -d 'Show the configured split weights'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -f -a "shift" -d 'Set the traffic split now: send --weight percent of SERVICE\'s traffic to --to VERSION'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -f -a "start" -d 'Roll --to VERSION out step by step, gated on its own error rate and p99; roll back on breach'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -f -a "promote" -d 'Give the rolling-out version 100% now and end its rollout'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -f -a "abort" -d 'Send the rolling-out version back to 0% now and end its rollout'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -f -a "status" -d 'Show the configured split weights and every rollout (phase, weight, last check, history)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l to -d 'The version that gets --weight' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l weight -d 'Percent of traffic for --to (0-100)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l timeout -d 'How long --wait waits' -r
@@ -168,6 +171,44 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l to -d 'The canary version' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l steps -d 'Canary weights in percent, increasing, each 1-100' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l interval -d 'Time between checks (at least 1s, at most 4m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l max-error-rate -d 'Largest error rate (answers >= 500) the canary may show, as a percentage: 1%, 0.5%' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l max-p99 -d 'Largest p99 latency the canary may show' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l min-requests -d 'Requests a check needs to pass (fewer: the step holds)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l failure-threshold -d 'Failed checks that roll the canary back' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l timeout -d 'Time budget of the whole rollout (then exit 4, weight left where it is)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l match-header -d 'Send requests with this header to the canary at every step, e.g. x-canary=1' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -l timeout -d 'How long to wait for every proxy calling the service to apply it' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -l timeout -d 'How long to wait for every proxy calling the service to apply it' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
@@ -178,7 +219,10 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "shift" -d 'Set the traffic split now: send --weight percent of SERVICE\'s traffic to --to VERSION'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the configured split weights'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "start" -d 'Roll --to VERSION out step by step, gated on its own error rate and p99; roll back on breach'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Give the rolling-out version 100% now and end its rollout'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "abort" -d 'Send the rolling-out version back to 0% now and end its rollout'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the configured split weights and every rollout (phase, weight, last check, history)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect rotate help" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
@@ -422,7 +466,10 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "demo-app" -d 'Run one role of the built-in demo application (launched by `meshctl up --demo`)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary certs check controller proxy generate demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "shift" -d 'Set the traffic split now: send --weight percent of SERVICE\'s traffic to --to VERSION'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "status" -d 'Show the configured split weights'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "start" -d 'Roll --to VERSION out step by step, gated on its own error rate and p99; roll back on breach'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "promote" -d 'Give the rolling-out version 100% now and end its rollout'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "abort" -d 'Send the rolling-out version back to 0% now and end its rollout'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "status" -d 'Show the configured split weights and every rollout (phase, weight, last check, history)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "init" -d 'Create the trust anchor (root CA) and the issuer (intermediate CA) in the state dir'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "issue" -d 'Issue a workload certificate (X.509-SVID) and write tls.crt, tls.key and ca.crt to a directory'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "status" -d 'Show anchor, issuer and issued leaves with their expiry'

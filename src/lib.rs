@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
+pub mod canary;
 pub mod cli;
 pub mod cmd;
 pub mod control;

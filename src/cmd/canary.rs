@@ -1,4 +1,5 @@
-//! `meshctl canary`: weighted traffic splits across a service's versions.
+//! `meshctl canary`: weighted traffic splits across a service's versions, and progressive
+//! rollouts (`start|promote|abort`, in `canary_rollout.rs`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -7,6 +8,8 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::Context;
+use super::canary_rollout::{self, FINISH_HELP, Finish, START_HELP};
+use crate::canary::store::{Phase, RolloutState, RolloutStore};
 use crate::control::admin::{AdminError, MeshAdmin};
 use crate::control::backend::read_splits;
 use crate::control::plan::MeshPlan;
@@ -40,7 +43,16 @@ enum Canary {
     /// Set the traffic split now: send --weight percent of SERVICE's traffic to --to VERSION
     #[command(after_help = SHIFT_HELP)]
     Shift(ShiftArgs),
-    /// Show the configured split weights
+    /// Roll --to VERSION out step by step, gated on its own error rate and p99; roll back on breach
+    #[command(after_help = START_HELP)]
+    Start(canary_rollout::StartArgs),
+    /// Give the rolling-out version 100% now and end its rollout
+    #[command(after_help = FINISH_HELP)]
+    Promote(canary_rollout::FinishArgs),
+    /// Send the rolling-out version back to 0% now and end its rollout
+    #[command(after_help = FINISH_HELP)]
+    Abort(canary_rollout::FinishArgs),
+    /// Show the configured split weights and every rollout (phase, weight, last check, history)
     Status(StatusArgs),
 }
 
@@ -86,6 +98,9 @@ struct ShiftReport {
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     match args.command {
         Canary::Shift(a) => shift(ctx, a),
+        Canary::Start(a) => canary_rollout::start(ctx, a),
+        Canary::Promote(a) => canary_rollout::finish(ctx, a, Finish::Promote),
+        Canary::Abort(a) => canary_rollout::finish(ctx, a, Finish::Abort),
         Canary::Status(a) => status(ctx, a),
     }
 }
@@ -115,6 +130,7 @@ fn shift(ctx: &mut Context<'_>, a: ShiftArgs) -> CliResult {
     let _entered = runtime.enter();
     let mut admin = MeshAdmin::open(&state).map_err(admin_error)?;
     let versions = known_versions(&admin.plan, &a.service)?;
+    refuse_during_rollout(&state, &a.service)?;
     let current = read_splits(&state)
         .remove(&a.service)
         .unwrap_or_else(|| SplitWeights::initial(&versions));
@@ -148,7 +164,25 @@ fn shift(ctx: &mut Context<'_>, a: ShiftArgs) -> CliResult {
     Ok(())
 }
 
-fn known_versions(plan: &MeshPlan, service: &str) -> Result<Vec<String>, CliError> {
+/// A running `canary start` owns the service's split: `shift` would fight it.
+fn refuse_during_rollout(state: &std::path::Path, service: &str) -> Result<(), CliError> {
+    let store = RolloutStore::new(state);
+    if store.owner_alive(service).map_err(anyhow::Error::new)? {
+        let pid = store
+            .load(service)
+            .ok()
+            .flatten()
+            .map(|s| format!(" (pid {})", s.owner_pid))
+            .unwrap_or_default();
+        return Err(anyhow::anyhow!(
+            "a rollout of `{service}` is running{pid}: end it with `meshctl canary promote|abort {service}` first"
+        )
+        .into());
+    }
+    Ok(())
+}
+
+pub(super) fn known_versions(plan: &MeshPlan, service: &str) -> Result<Vec<String>, CliError> {
     let versions = plan.versions(service);
     if versions.is_empty() {
         return Err(CliError::usage(anyhow::anyhow!(
@@ -184,17 +218,142 @@ fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
             weights: w.0,
         })
         .collect();
+    let rollouts = rollouts(&state, a.service.as_deref())?;
     #[derive(Serialize)]
     struct Status<'a> {
         splits: &'a [SplitView],
+        rollouts: &'a [RolloutView],
     }
-    output::render(
-        ctx.out,
-        ctx.global.output,
-        &Status { splits: &views },
-        |_| split_table(&views),
-    )?;
+    let status = Status {
+        splits: &views,
+        rollouts: &rollouts,
+    };
+    match ctx.global.output {
+        output::OutputFormat::Json | output::OutputFormat::Yaml => {
+            output::render(ctx.out, ctx.global.output, &status, |_| split_table(&views))?;
+        }
+        output::OutputFormat::Table | output::OutputFormat::Wide => {
+            writeln!(ctx.out, "{}", split_table(&views))?;
+            if !rollouts.is_empty() {
+                writeln!(ctx.out)?;
+                writeln!(ctx.out, "{}", rollout_table(&rollouts))?;
+            }
+            // One service: its rollout's history too.
+            if let (Some(_), Some(r)) = (&a.service, rollouts.first()) {
+                writeln!(ctx.out)?;
+                writeln!(ctx.out, "history:")?;
+                for e in &r.state.history {
+                    writeln!(ctx.out, "  {}", history_line(e))?;
+                }
+            }
+        }
+    }
     Ok(())
+}
+
+/// One rollout as `canary status` shows it: the state on disk, with `phase` Failed when it
+/// says Progressing but its `canary start` is gone.
+#[derive(Debug, Serialize)]
+pub(super) struct RolloutView {
+    #[serde(flatten)]
+    pub(super) state: RolloutState,
+    /// A live `canary start` runs it.
+    pub(super) running: bool,
+}
+
+impl RolloutView {
+    pub(super) fn new(mut state: RolloutState, running: bool) -> Self {
+        if state.phase == Phase::Progressing && !running {
+            state.phase = Phase::Failed;
+            state.reason = format!(
+                "its `canary start` (pid {}) ended without finishing; the weight stays at {}% (`meshctl canary promote|abort {}`, or `start` again)",
+                state.owner_pid, state.weight, state.service
+            );
+        }
+        RolloutView { state, running }
+    }
+}
+
+fn rollouts(state: &std::path::Path, only: Option<&str>) -> Result<Vec<RolloutView>, CliError> {
+    let store = RolloutStore::new(state);
+    let mut views = Vec::new();
+    for service in store.services().map_err(anyhow::Error::new)? {
+        if only.is_some_and(|s| s != service) {
+            continue;
+        }
+        let Some(st) = store.load(&service).map_err(anyhow::Error::new)? else {
+            continue;
+        };
+        let running = store.owner_alive(&service).map_err(anyhow::Error::new)?;
+        views.push(RolloutView::new(st, running));
+    }
+    Ok(views)
+}
+
+fn rollout_table(rollouts: &[RolloutView]) -> comfy_table::Table {
+    let mut t = output::table([
+        "ROLLOUT",
+        "TO",
+        "PHASE",
+        "WEIGHT",
+        "STEP",
+        "LAST CHECK",
+        "UPDATED",
+    ]);
+    for r in rollouts {
+        let s = &r.state;
+        let last = s.last_analysis.as_ref().map_or("-".to_string(), |a| {
+            format!(
+                "{}: {} requests, {} errors, p99 {}",
+                match a.decision {
+                    crate::canary::engine::Decision::Pass => "pass",
+                    crate::canary::engine::Decision::Hold => "hold",
+                    crate::canary::engine::Decision::Fail => "fail",
+                },
+                a.requests,
+                a.errors,
+                a.p99_ms.map_or("-".to_string(), |ms| format!("{ms}ms"))
+            )
+        });
+        t.add_row(vec![
+            s.service.clone(),
+            s.to.clone(),
+            format!("{:?}", s.phase),
+            format!("{}%", s.weight),
+            format!("{}/{}", s.step, s.steps.len()),
+            last,
+            // To the second: the JSON has the milliseconds.
+            s.updated_at
+                .get(..19)
+                .map_or(s.updated_at.clone(), |t| format!("{t}Z")),
+        ]);
+    }
+    t
+}
+
+/// One history entry in words.
+fn history_line(e: &crate::canary::engine::Event) -> String {
+    use crate::canary::engine::EventKind;
+    let what = match &e.kind {
+        EventKind::Started {
+            to,
+            from_weight,
+            steps,
+            ..
+        } => {
+            format!("started: {to} from {from_weight}%, steps {steps:?}")
+        }
+        EventKind::Step {
+            step,
+            steps,
+            weight,
+        } => format!("step {step}/{steps}: {weight}%"),
+        EventKind::Analysis(a) => format!("check: {}", canary_rollout::analysis_row(a)),
+        EventKind::RolledBack { by, reason, .. } => format!("rolled back by {by}: {reason}"),
+        EventKind::Promoted { by, .. } => format!("promoted by {by}"),
+        EventKind::TimedOut { weight, reason } => format!("timed out at {weight}%: {reason}"),
+    };
+    format!("{} {what}", e.at)
 }
 
 fn split_table(views: &[SplitView]) -> comfy_table::Table {

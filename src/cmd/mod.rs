@@ -7,6 +7,7 @@ use crate::cli::{Cli, Command, GlobalArgs};
 use crate::exit::CliResult;
 
 pub mod canary;
+pub mod canary_rollout;
 pub mod certs;
 pub mod check;
 pub mod controller;

@@ -87,6 +87,45 @@ impl MeshAdmin {
         }
     }
 
+    /// Sends requests carrying `name: value` to `version` of `service` until cleared.
+    pub async fn set_canary_route(
+        &mut self,
+        service: &str,
+        version: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<u64, AdminError> {
+        let req = authed(
+            pb::CanaryRouteRequest {
+                service: service.to_string(),
+                version: version.to_string(),
+                header: Some(pb::HeaderMatch {
+                    name: name.to_string(),
+                    value: value.to_string(),
+                }),
+            },
+            &self.token,
+        );
+        match self.client.set_canary_route(req).await {
+            Ok(r) => Ok(r.into_inner().version),
+            Err(s) => Err(self.map(s)),
+        }
+    }
+
+    /// Removes `service`'s canary route (none is fine).
+    pub async fn clear_canary_route(&mut self, service: &str) -> Result<u64, AdminError> {
+        let req = authed(
+            pb::CanaryClearRequest {
+                service: service.to_string(),
+            },
+            &self.token,
+        );
+        match self.client.clear_canary_route(req).await {
+            Ok(r) => Ok(r.into_inner().version),
+            Err(s) => Err(self.map(s)),
+        }
+    }
+
     /// Every proxy in the plan with the certificate state it last reported.
     pub async fn proxy_views(&mut self) -> Result<Vec<ProxyView>, AdminError> {
         Ok(self

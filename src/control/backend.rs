@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::canary_routes::{self, CanaryRoutes};
 use super::meshfile::{HttpRoute, PathMatch};
 use super::plan::{MeshPlan, ProxyPlan, token_hash};
 use super::split::{SplitError, SplitWeights};
@@ -40,6 +41,10 @@ pub trait Backend: Send + Sync + 'static {
     fn load_splits(&self) -> BTreeMap<String, SplitWeights>;
     /// Persists splits; called before a new config version is announced.
     fn save_splits(&self, splits: &BTreeMap<String, SplitWeights>) -> std::io::Result<()>;
+    /// Persisted rollout header routes (`canary start --match-header`).
+    fn load_canary_routes(&self) -> CanaryRoutes;
+    /// Persists them; called before a new config version is announced.
+    fn save_canary_routes(&self, routes: &CanaryRoutes) -> std::io::Result<()>;
 }
 
 /// File (in the state dir) holding the configured split weights.
@@ -50,6 +55,7 @@ pub const SPLITS_FILE: &str = "splits.json";
 pub struct LocalBackend {
     plan: MeshPlan,
     splits_path: PathBuf,
+    canary_routes_path: PathBuf,
 }
 
 impl LocalBackend {
@@ -57,6 +63,7 @@ impl LocalBackend {
         LocalBackend {
             plan,
             splits_path: state_dir.join(SPLITS_FILE),
+            canary_routes_path: canary_routes::path(state_dir),
         }
     }
 
@@ -207,6 +214,17 @@ impl Backend for LocalBackend {
     fn save_splits(&self, splits: &BTreeMap<String, SplitWeights>) -> std::io::Result<()> {
         let body = serde_json::to_vec_pretty(splits).map_err(std::io::Error::other)?;
         crate::fsutil::write_atomic(&self.splits_path, &body, crate::fsutil::PUBLIC_FILE_MODE)
+    }
+
+    fn load_canary_routes(&self) -> CanaryRoutes {
+        let mut routes = canary_routes::load(&self.canary_routes_path);
+        // Drop routes whose service or version no longer exists.
+        routes.retain(|svc, r| r.validate(svc, &self.plan.versions(svc)).is_ok());
+        routes
+    }
+
+    fn save_canary_routes(&self, routes: &CanaryRoutes) -> std::io::Result<()> {
+        canary_routes::save(&self.canary_routes_path, routes)
     }
 }
 

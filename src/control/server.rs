@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use super::backend::{Backend, Workload, check_split};
+use super::canary_routes::{self, CanaryRoute, CanaryRoutes};
 use super::split::SplitWeights;
 use crate::identity::ca::SigningCa;
 use crate::identity::store::CaStore;
@@ -44,6 +45,8 @@ struct Inner {
     ca_store: OnceLock<CaStore>,
     leaf_lifetime: Duration,
     splits: Mutex<BTreeMap<String, SplitWeights>>,
+    /// Rollout header routes (`canary start --match-header`), per service.
+    canary_routes: Mutex<CanaryRoutes>,
     version: watch::Sender<u64>,
     proxies: Mutex<HashMap<String, ProxyState>>,
     buckets: Mutex<HashMap<String, Bucket>>,
@@ -100,6 +103,7 @@ impl ControlPlane {
         leaf_lifetime: Duration,
     ) -> Self {
         let splits = backend.load_splits();
+        let canary_routes = backend.load_canary_routes();
         // Versions start from the wall clock so they keep increasing across restarts: a
         // reconnecting proxy never sees a version lower than one it already applied.
         let start = pem::unix_seconds(SystemTime::now()).max(0) as u64 * 1_000;
@@ -111,6 +115,7 @@ impl ControlPlane {
                 ca_store: OnceLock::new(),
                 leaf_lifetime,
                 splits: Mutex::new(splits),
+                canary_routes: Mutex::new(canary_routes),
                 version,
                 proxies: Mutex::new(HashMap::new()),
                 buckets: Mutex::new(HashMap::new()),
@@ -178,6 +183,7 @@ impl ControlPlane {
         let splits = lock(&self.inner.splits);
         let mut config = self.inner.backend.proxy_config(who, &splits, version);
         drop(splits);
+        canary_routes::apply(&mut config, &lock(&self.inner.canary_routes));
         let ca = self.ca();
         config.trust_bundle_pem = ca.bundle_pem.clone();
         config.issuer_fingerprint = ca.issuer_fingerprint.clone();
@@ -408,5 +414,56 @@ impl pb::admin_server::Admin for ControlPlane {
             version,
             ..response
         }))
+    }
+
+    async fn set_canary_route(
+        &self,
+        req: Request<pb::CanaryRouteRequest>,
+    ) -> Result<Response<pb::CanaryRouteResponse>, Status> {
+        self.admin(&req)?;
+        let req = req.into_inner();
+        let header = req.header.unwrap_or_default();
+        let route = CanaryRoute {
+            version: req.version,
+            header: header.name.to_ascii_lowercase(),
+            value: header.value,
+        };
+        route
+            .validate(&req.service, &self.inner.backend.versions(&req.service))
+            .map_err(|e| Status::invalid_argument(format!("service {}: {e}", req.service)))?;
+        let version = self.change_canary_routes(|routes| {
+            routes.insert(req.service.clone(), route);
+        })?;
+        tracing::info!(service = %req.service, version, "canary route set");
+        Ok(Response::new(pb::CanaryRouteResponse { version }))
+    }
+
+    async fn clear_canary_route(
+        &self,
+        req: Request<pb::CanaryClearRequest>,
+    ) -> Result<Response<pb::CanaryRouteResponse>, Status> {
+        self.admin(&req)?;
+        let service = req.into_inner().service;
+        let version = self.change_canary_routes(|routes| {
+            routes.remove(&service);
+        })?;
+        tracing::info!(%service, version, "canary route cleared");
+        Ok(Response::new(pb::CanaryRouteResponse { version }))
+    }
+}
+
+impl ControlPlane {
+    /// Applies `change` to the canary routes, persists them, then announces a new version.
+    fn change_canary_routes(&self, change: impl FnOnce(&mut CanaryRoutes)) -> Result<u64, Status> {
+        let mut routes = lock(&self.inner.canary_routes);
+        let mut next = routes.clone();
+        change(&mut next);
+        self.inner
+            .backend
+            .save_canary_routes(&next)
+            .map_err(|e| Status::internal(format!("persisting canary routes: {e}")))?;
+        *routes = next;
+        drop(routes);
+        Ok(self.bump_version())
     }
 }

@@ -237,3 +237,80 @@ async fn watch_delivers_config_and_split_changes_are_acknowledged() {
         "rejected splits did not bump the version"
     );
 }
+
+#[tokio::test]
+async fn canary_routes_are_checked_pushed_first_persisted_and_cleared() {
+    let cp = start().await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(
+        agent(&cp.socket, WEB_TOKEN, "web").watch_forever(move |cfg| {
+            let _ = tx.send(cfg);
+            Ok(())
+        }),
+    );
+    let first = next(&mut rx).await;
+    assert!(first.upstreams[0].routes.is_empty());
+
+    let mut admin = pb::admin_client::AdminClient::new(channel(&cp.socket));
+    let route = |version: &str, name: &str| pb::CanaryRouteRequest {
+        service: "api".into(),
+        version: version.into(),
+        header: Some(pb::HeaderMatch {
+            name: name.into(),
+            value: "1".into(),
+        }),
+    };
+    // Refused: unknown version, bad header name, no admin token.
+    for bad in [route("v9", "x-canary"), route("v2", "bad name")] {
+        let err = admin
+            .set_canary_route(authed(bad, ADMIN_TOKEN))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    }
+    let err = admin
+        .set_canary_route(authed(route("v2", "x-canary"), WEB_TOKEN))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+
+    let version = admin
+        .set_canary_route(authed(route("v2", "X-Canary"), ADMIN_TOKEN))
+        .await
+        .unwrap()
+        .into_inner()
+        .version;
+    let cfg = next(&mut rx).await;
+    assert_eq!(cfg.version, version, "the refused requests bumped nothing");
+    let routes = &cfg.upstreams[0].routes;
+    assert_eq!(routes.len(), 1);
+    assert_eq!(
+        (
+            routes[0].version.as_str(),
+            routes[0].headers[0].name.as_str()
+        ),
+        ("v2", "x-canary")
+    );
+    // Persisted for a restarted control plane.
+    let saved = super::canary_routes::load(&super::canary_routes::path(cp._dir.path()));
+    assert_eq!(saved["api"].version, "v2");
+
+    admin
+        .clear_canary_route(authed(
+            pb::CanaryClearRequest {
+                service: "api".into(),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    assert!(next(&mut rx).await.upstreams[0].routes.is_empty());
+    assert!(super::canary_routes::load(&super::canary_routes::path(cp._dir.path())).is_empty());
+}
+
+async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<pb::ProxyConfig>) -> pb::ProxyConfig {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap()
+}

@@ -94,7 +94,7 @@ impl Up {
         Up::run(dir, &["up"])
     }
 
-    fn run(dir: tempfile::TempDir, args: &[&str]) -> Up {
+    pub(crate) fn run(dir: tempfile::TempDir, args: &[&str]) -> Up {
         let child = Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
             .args(args)
             .current_dir(dir.path())
@@ -353,7 +353,7 @@ fn canary_shift_moves_the_observed_split() {
 }
 
 /// The pid the supervisor logged last for a process (`--- meshctl …: started, pid N`).
-fn logged_pid(log: &Path) -> i32 {
+pub(crate) fn logged_pid(log: &Path) -> i32 {
     let text = std::fs::read_to_string(log).unwrap();
     text.lines()
         .rev()

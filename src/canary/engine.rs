@@ -1,0 +1,387 @@
+//! The rollout state machine: shift the canary's weight step by step, check its own traffic
+//! every interval against the gates, advance, hold, roll back or time out.
+//!
+//! It does no I/O itself: [`Ports`] applies weights, reads metrics, reports whether another
+//! process ended the rollout (`canary promote|abort`) and receives every [`Event`]. Time is
+//! tokio's clock, so the unit tests run on a paused clock with fake ports.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::gate::{GatesView, Verdict};
+use super::spec::RolloutSpec;
+
+/// How often the engine looks for a `promote`/`abort` from another process while it waits.
+pub const EXTERNAL_POLL: Duration = Duration::from_millis(100);
+/// How long a rollback or the final promotion may wait for the proxies to acknowledge it
+/// (it is applied even if the rollout's own time budget ran out).
+pub const FINAL_ACK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One event of a rollout: an NDJSON line of `canary start -o json`, and an entry of the
+/// history `canary status` shows. A stable contract: fields are only ever added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Wall-clock time (RFC 3339, UTC).
+    pub at: String,
+    /// Milliseconds since the rollout started.
+    pub elapsed_ms: u64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum EventKind {
+    /// The rollout began (the canary had `from_weight`).
+    Started {
+        service: String,
+        to: String,
+        from_weight: u32,
+        steps: Vec<u32>,
+        interval_ms: u64,
+        timeout_ms: u64,
+        failure_threshold: u32,
+        gates: GatesView,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        match_header: Option<String>,
+    },
+    /// A step's weight is applied: every proxy calling the service acknowledged it.
+    Step {
+        step: usize,
+        steps: usize,
+        weight: u32,
+    },
+    /// One check of the canary's traffic over the last interval.
+    Analysis(Analysis),
+    /// The canary is back at 0%.
+    RolledBack {
+        weight: u32,
+        /// `gate` or `abort`.
+        by: String,
+        reason: String,
+    },
+    /// The canary has 100%.
+    Promoted { weight: u32, by: String },
+    /// `--timeout` ran out; the weight stays where it was.
+    TimedOut { weight: u32, reason: String },
+}
+
+/// A check's inputs and decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    pub step: usize,
+    pub weight: u32,
+    /// The canary's requests in the window.
+    pub requests: u64,
+    pub errors: u64,
+    /// Errors ÷ requests (0-1); `null` without requests.
+    pub error_rate: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// The stats window the check read (the interval plus at most one second).
+    pub window_ms: u64,
+    /// Canary proxies that answered / canary proxies.
+    pub proxies_reporting: usize,
+    pub proxies: usize,
+    /// `pass` (advance), `hold` (too few requests: check again) or `fail`.
+    pub decision: Decision,
+    /// Why, in words.
+    pub reason: String,
+    /// Failed checks so far in this rollout.
+    pub failed_checks: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Pass,
+    Hold,
+    Fail,
+}
+
+/// How a rollout ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The canary has 100% (by the engine, or by `canary promote` elsewhere).
+    Promoted { by: String },
+    /// The canary is back at 0% (by the gate, or by `canary abort` elsewhere).
+    RolledBack { by: String, reason: String },
+    /// Time ran out with the canary at `weight`.
+    TimedOut { weight: u32, reason: String },
+    /// The rollout's state was taken over or removed by another process: this one stopped
+    /// without changing anything more.
+    Lost(String),
+}
+
+/// A rollout ended by another process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    Promoted {
+        by: String,
+    },
+    RolledBack {
+        by: String,
+        reason: String,
+    },
+    /// The state was taken over or removed: stop without touching anything.
+    Lost(String),
+}
+
+/// What applying a weight came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Set and acknowledged by every proxy calling the service.
+    Done,
+    /// Another process ended the rollout first; nothing was changed.
+    Ended(Ended),
+    /// Set, but not acknowledged everywhere before the deadline (who is pending, in words).
+    Unacknowledged(String),
+}
+
+/// The engine's I/O.
+#[allow(async_fn_in_trait)] // used with concrete types on one thread; no Send bound needed
+pub trait Ports {
+    type Error;
+    /// Gives the canary `weight` percent, unless the rollout was ended elsewhere, and waits
+    /// until `deadline` for every caller's proxy to acknowledge it.
+    async fn set_weight(&mut self, weight: u32, deadline: Instant) -> Result<Applied, Self::Error>;
+    /// The canary's own traffic over the last `window`.
+    async fn observe(&mut self, window: Duration) -> Result<super::gate::Observation, Self::Error>;
+    /// Whether another process promoted or aborted the rollout.
+    async fn ended_elsewhere(&mut self) -> Result<Option<Ended>, Self::Error>;
+    /// Records and shows an event.
+    fn emit(&mut self, event: &Event) -> Result<(), Self::Error>;
+}
+
+/// Runs `spec` from the canary's current weight `from_weight` to an [`Outcome`]. It begins
+/// at the first step at or above `from_weight` (so a rollout stopped at 25% resumes there,
+/// and analyses 25% again), or at the last step if every step is below it.
+pub async fn run<P: Ports>(
+    spec: &RolloutSpec,
+    from_weight: u32,
+    ports: &mut P,
+) -> Result<Outcome, P::Error> {
+    let mut engine = Engine {
+        spec,
+        ports,
+        started: Instant::now(),
+        failed_checks: 0,
+        weight: from_weight,
+    };
+    engine.run(from_weight).await
+}
+
+struct Engine<'a, P> {
+    spec: &'a RolloutSpec,
+    ports: &'a mut P,
+    started: Instant,
+    failed_checks: u32,
+    /// The canary's weight as last applied.
+    weight: u32,
+}
+
+impl<P: Ports> Engine<'_, P> {
+    async fn run(&mut self, from_weight: u32) -> Result<Outcome, P::Error> {
+        let spec = self.spec;
+        let deadline = self.started + spec.timeout;
+        self.emit(EventKind::Started {
+            service: spec.service.clone(),
+            to: spec.to.clone(),
+            from_weight,
+            steps: spec.steps.0.clone(),
+            interval_ms: millis(spec.interval),
+            timeout_ms: millis(spec.timeout),
+            failure_threshold: spec.failure_threshold,
+            gates: spec.gates.view(),
+            match_header: spec.match_header.as_ref().map(ToString::to_string),
+        })?;
+        let steps = &spec.steps.0;
+        let first = steps
+            .iter()
+            .position(|&w| w >= from_weight)
+            .unwrap_or(steps.len() - 1);
+        for (index, &weight) in steps.iter().enumerate().skip(first) {
+            match self.ports.set_weight(weight, deadline).await? {
+                Applied::Done => {}
+                Applied::Ended(e) => return self.ended(e),
+                Applied::Unacknowledged(who) => {
+                    self.weight = weight;
+                    return self.timed_out(format!("proxies did not acknowledge {weight}%: {who}"));
+                }
+            }
+            self.weight = weight;
+            self.emit(EventKind::Step {
+                step: index + 1,
+                steps: steps.len(),
+                weight,
+            })?;
+            if let Some(outcome) = self.analyse_step(index + 1, deadline).await? {
+                return Ok(outcome);
+            }
+        }
+        if self.weight < 100 {
+            let until = Instant::now() + FINAL_ACK_TIMEOUT;
+            match self.ports.set_weight(100, until).await? {
+                Applied::Done => {}
+                Applied::Ended(e) => return self.ended(e),
+                Applied::Unacknowledged(who) => {
+                    self.weight = 100;
+                    return self.timed_out(format!("proxies did not acknowledge 100%: {who}"));
+                }
+            }
+            self.weight = 100;
+        }
+        self.emit(EventKind::Promoted {
+            weight: 100,
+            by: "gate".into(),
+        })?;
+        Ok(Outcome::Promoted { by: "gate".into() })
+    }
+
+    /// Checks every interval until one passes (`None`: advance), or the rollout ends.
+    async fn analyse_step(
+        &mut self,
+        step: usize,
+        deadline: Instant,
+    ) -> Result<Option<Outcome>, P::Error> {
+        let spec = self.spec;
+        let window = spec.window();
+        loop {
+            let next = Instant::now() + spec.interval;
+            if next > deadline {
+                if let Some(e) = self.wait_until(deadline).await? {
+                    return self.ended(e).map(Some);
+                }
+                let reason = format!(
+                    "--timeout {:?} ran out at step {step} before a passing check",
+                    spec.timeout
+                );
+                return self.timed_out(reason).map(Some);
+            }
+            if let Some(e) = self.wait_until(next).await? {
+                return self.ended(e).map(Some);
+            }
+            let observed = self.ports.observe(window).await?;
+            let verdict = spec.gates.evaluate(&observed);
+            let (decision, reason) = match &verdict {
+                Verdict::Pass => (Decision::Pass, "every gate held".to_string()),
+                Verdict::Hold => (
+                    Decision::Hold,
+                    format!(
+                        "{} requests, fewer than --min-requests {}",
+                        observed.requests, spec.gates.min_requests
+                    ),
+                ),
+                Verdict::Fail(breaches) => {
+                    self.failed_checks += 1;
+                    let list: Vec<String> = breaches.iter().map(ToString::to_string).collect();
+                    (Decision::Fail, list.join("; "))
+                }
+            };
+            self.emit(EventKind::Analysis(Analysis {
+                step,
+                weight: self.weight,
+                requests: observed.requests,
+                errors: observed.errors,
+                error_rate: observed.error_rate(),
+                p99_ms: observed.p99_ms(),
+                window_ms: millis(window),
+                proxies_reporting: observed.reporting,
+                proxies: observed.proxies,
+                decision,
+                reason: reason.clone(),
+                failed_checks: self.failed_checks,
+            }))?;
+            match decision {
+                Decision::Pass => return Ok(None),
+                Decision::Hold => {}
+                Decision::Fail if self.failed_checks >= spec.failure_threshold => {
+                    let why = format!(
+                        "{} failed checks (--failure-threshold {}); last: {reason}",
+                        self.failed_checks, spec.failure_threshold
+                    );
+                    return self.roll_back(why).await.map(Some);
+                }
+                Decision::Fail => {}
+            }
+        }
+    }
+
+    async fn roll_back(&mut self, reason: String) -> Result<Outcome, P::Error> {
+        let until = Instant::now() + FINAL_ACK_TIMEOUT;
+        match self.ports.set_weight(0, until).await? {
+            Applied::Ended(e) => return self.ended(e),
+            // Unacknowledged: the split is set; the proxies that lag will apply it.
+            Applied::Done | Applied::Unacknowledged(_) => {}
+        }
+        self.weight = 0;
+        self.emit(EventKind::RolledBack {
+            weight: 0,
+            by: "gate".into(),
+            reason: reason.clone(),
+        })?;
+        Ok(Outcome::RolledBack {
+            by: "gate".into(),
+            reason,
+        })
+    }
+
+    fn timed_out(&mut self, reason: String) -> Result<Outcome, P::Error> {
+        self.emit(EventKind::TimedOut {
+            weight: self.weight,
+            reason: reason.clone(),
+        })?;
+        Ok(Outcome::TimedOut {
+            weight: self.weight,
+            reason,
+        })
+    }
+
+    /// The other process recorded its own event; this one only reports the outcome.
+    fn ended(&mut self, e: Ended) -> Result<Outcome, P::Error> {
+        Ok(match e {
+            Ended::Promoted { by } => Outcome::Promoted { by },
+            Ended::RolledBack { by, reason } => Outcome::RolledBack { by, reason },
+            Ended::Lost(reason) => Outcome::Lost(reason),
+        })
+    }
+
+    /// Sleeps until `until`, looking for a promote/abort from elsewhere meanwhile.
+    async fn wait_until(&mut self, until: Instant) -> Result<Option<Ended>, P::Error> {
+        loop {
+            if let Some(e) = self.ports.ended_elsewhere().await? {
+                return Ok(Some(e));
+            }
+            let now = Instant::now();
+            if now >= until {
+                return Ok(None);
+            }
+            tokio::time::sleep((until - now).min(EXTERNAL_POLL)).await;
+        }
+    }
+
+    fn emit(&mut self, kind: EventKind) -> Result<(), P::Error> {
+        let event = Event {
+            at: rfc3339(SystemTime::now()),
+            elapsed_ms: millis(self.started.elapsed()),
+            kind,
+        };
+        self.ports.emit(&event)
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `2026-11-26T19:30:00.123Z` (milliseconds; trailing zeros dropped).
+pub fn rfc3339(t: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    let t = t.replace_millisecond(t.millisecond()).unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

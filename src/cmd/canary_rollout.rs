@@ -1,0 +1,830 @@
+//! `meshctl canary start|promote|abort`: progressive rollouts run from the CLI. The state
+//! machine is `crate::canary::engine`; this file connects it to the running mesh (splits and
+//! routes through the control plane, metrics from the canary's proxies, state in
+//! `.meshctl/canary/`) and renders its events.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::time::Instant;
+
+use super::Context;
+use crate::canary::engine::{
+    self, Analysis, Applied, Decision, Ended, Event, EventKind, Outcome, Ports, rfc3339,
+};
+use crate::canary::gate::{Gates, Observation, Percent, pct};
+use crate::canary::spec::{HeaderMatch, RolloutSpec, Steps};
+use crate::canary::store::{Ownership, Phase, RolloutState, RolloutStore, StateLock};
+use crate::control::admin::{AdminError, MeshAdmin};
+use crate::control::backend::read_splits;
+use crate::control::split::SplitWeights;
+use crate::duration::HumanDuration;
+use crate::exit::{CliError, CliResult};
+use crate::observe::latency::LatencyDistribution;
+use crate::output;
+use crate::proxy::metrics::Direction;
+
+/// `canary start`: the gate rolled the canary back (or `canary abort` did).
+pub const EXIT_ROLLED_BACK: i32 = 3;
+/// `canary start`: `--timeout` ran out; the weight stays where it was.
+pub const EXIT_TIMED_OUT: i32 = 4;
+
+/// How long a call to the control plane is retried while it restarts (it is supervised).
+const CONTROL_PLANE_PATIENCE: Duration = Duration::from_secs(10);
+
+pub const START_HELP: &str = "\
+How it runs: the canary (--to) gets each --steps weight in turn (the other versions share the
+rest, as with `canary shift`); once every proxy calling the service applied it, the canary's
+own traffic is checked every --interval: its error rate (answers >= 500) and p99 latency, summed
+over the canary's proxies for the last interval (rounded up to whole seconds, plus at most the
+one-second slice in progress when it began). A check
+  passes  with at least --min-requests requests and every gate held: go to the next step;
+  holds   with fewer requests: check again at the same weight (it fails at once if the errors
+          seen already breach --max-error-rate even counting the missing requests as successes);
+  fails   when a gate is breached; after --failure-threshold failed checks (counted over the
+          whole rollout) the canary goes back to 0%.
+After the last step passes the canary gets 100% (promoted). Steps below the canary's current
+weight are skipped: a start after a timeout resumes there. --interval may be as short as 1s.
+--match-header NAME=VALUE sends requests carrying that header to the canary at every step, until
+the rollout ends (the control plane keeps the route across restarts).
+
+State: .meshctl/canary/<service>.json; `meshctl canary status` shows it from any shell,
+`canary promote` / `canary abort` end the rollout at once (this command then exits 0 / 3). A
+second `start` for the same service is refused while this one runs; a rollout whose `start`
+died is taken over (and said so). Ctrl-C leaves the weight where it is (phase Paused).
+
+Exit codes:
+  0  promoted: the canary has 100% (by the gates or by `canary promote`)
+  1  failure (no mesh running, control plane unreachable, another rollout running, interrupted)
+  2  usage error (bad steps or gate syntax, unknown service or version); nothing changed
+  3  rolled back to 0% (by the gates or by `canary abort`)
+  4  --timeout ran out: the weight stays where it was (phase Paused)
+
+With -o json, stdout is NDJSON, one event per line (-o yaml: one YAML document per event), each
+with `event`, `at` (RFC 3339) and `elapsed_ms`:
+  started      service, to, from_weight, steps, interval_ms, timeout_ms, failure_threshold,
+               gates {max_error_rate (0-1), max_p99_ms, min_requests}, match_header
+  step         step (1-based), steps, weight                    (applied and acknowledged)
+  analysis     step, weight, requests, errors, error_rate, p99_ms, window_ms,
+               proxies_reporting, proxies, decision (pass|hold|fail), reason, failed_checks
+  promoted     weight (100), by (gate|promote)                   last line, exit 0
+  rolled-back  weight (0), by (gate|abort), reason               last line, exit 3
+  timed-out    weight, reason                                    last line, exit 4";
+
+pub const FINISH_HELP: &str = "\
+Works on a running rollout (its `canary start` then exits: 0 after promote, 3 after abort) and
+on one that stopped (Paused after a timeout, or Failed). The --match-header route is removed.
+
+Exit codes:
+  0  done (and every proxy calling the service applied it)
+  1  failure (no mesh, no open rollout for the service)
+  2  usage error
+  4  the split is set but some proxies did not acknowledge it within --timeout (named)";
+
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    /// The service to roll out
+    service: String,
+    /// The canary version
+    #[arg(long, value_name = "VERSION")]
+    to: String,
+    /// Canary weights in percent, increasing, each 1-100
+    #[arg(long, default_value = "5,25,50,100", value_name = "W,W,…")]
+    steps: Steps,
+    /// Time between checks (at least 1s, at most 4m)
+    #[arg(long, default_value = "30s", allow_hyphen_values = true)]
+    interval: HumanDuration,
+    /// Largest error rate (answers >= 500) the canary may show, as a percentage: 1%, 0.5%
+    #[arg(
+        long,
+        default_value = "1%",
+        allow_hyphen_values = true,
+        value_name = "PERCENT"
+    )]
+    max_error_rate: Percent,
+    /// Largest p99 latency the canary may show
+    #[arg(long, default_value = "500ms", allow_hyphen_values = true)]
+    max_p99: HumanDuration,
+    /// Requests a check needs to pass (fewer: the step holds)
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    min_requests: u64,
+    /// Failed checks that roll the canary back
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    failure_threshold: u32,
+    /// Time budget of the whole rollout (then exit 4, weight left where it is)
+    #[arg(long, default_value = "10m", allow_hyphen_values = true)]
+    timeout: HumanDuration,
+    /// Send requests with this header to the canary at every step, e.g. x-canary=1
+    #[arg(long, value_name = "NAME=VALUE")]
+    match_header: Option<HeaderMatch>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FinishArgs {
+    /// The service whose rollout ends
+    service: String,
+    /// How long to wait for every proxy calling the service to apply it
+    #[arg(long, default_value = "30s", allow_hyphen_values = true)]
+    timeout: HumanDuration,
+}
+
+/// Whether `finish` promotes or aborts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    Promote,
+    Abort,
+}
+
+fn state_dir(ctx: &Context<'_>) -> Result<PathBuf, CliError> {
+    crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).ok_or_else(|| {
+        CliError::from(anyhow::anyhow!(
+            "no mesh is running: no .meshctl/ in {} or above (start one with `meshctl up`)",
+            ctx.cwd.display()
+        ))
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// The service's versions, checked to hold `to` and more than one version.
+fn versions_for(admin: &MeshAdmin, service: &str, to: &str) -> Result<Vec<String>, CliError> {
+    let versions = super::canary::known_versions(&admin.plan, service)?;
+    if !versions.iter().any(|v| v == to) {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "service `{service}` has no version `{to}` (versions: {})",
+            versions.join(", ")
+        )));
+    }
+    if versions.len() < 2 {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "service `{service}` has a single version: there is nothing to roll out"
+        )));
+    }
+    Ok(versions)
+}
+
+fn current_split(state: &Path, service: &str, versions: &[String]) -> SplitWeights {
+    read_splits(state)
+        .remove(service)
+        .unwrap_or_else(|| SplitWeights::initial(versions))
+}
+
+pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
+    let spec = RolloutSpec {
+        service: a.service,
+        to: a.to,
+        steps: a.steps,
+        interval: a.interval.0,
+        gates: Gates {
+            max_error_rate: a.max_error_rate,
+            max_p99: a.max_p99.0,
+            min_requests: a.min_requests,
+        },
+        failure_threshold: a.failure_threshold,
+        timeout: a.timeout.0,
+        match_header: a.match_header,
+    };
+    spec.validate().map_err(CliError::usage)?;
+    let state = state_dir(ctx)?;
+    let runtime = runtime()?;
+    let _entered = runtime.enter();
+    let admin = MeshAdmin::open(&state).map_err(|e| CliError::from(anyhow::Error::new(e)))?;
+    let versions = versions_for(&admin, &spec.service, &spec.to)?;
+    let store = RolloutStore::new(&state);
+    let (ownership, from_weight, stale_route) = take_ownership(&store, &state, &spec, &versions)?;
+    let mut ports = LivePorts {
+        admin,
+        state: state.clone(),
+        store,
+        service: spec.service.clone(),
+        to: spec.to.clone(),
+        canary_admins: Vec::new(),
+        versions,
+        pid: std::process::id(),
+        view: Progress::new(ctx.out, ctx.global.output, spec.steps.0.len())?,
+        external_event: None,
+    };
+    ports.canary_admins = ports
+        .admin
+        .plan
+        .proxies
+        .iter()
+        .filter(|p| p.service == spec.service && p.version.as_deref() == Some(spec.to.as_str()))
+        .map(|p| p.admin)
+        .collect();
+    let result = runtime.block_on(drive(&spec, from_weight, stale_route, &mut ports));
+    drop(ownership);
+    result
+}
+
+/// Becomes the rollout's owner and records it as Progressing; returns the canary's weight and
+/// whether an earlier rollout of the service left a `--match-header` route.
+fn take_ownership(
+    store: &RolloutStore,
+    state: &Path,
+    spec: &RolloutSpec,
+    versions: &[String],
+) -> Result<(Ownership, u32, bool), CliError> {
+    let lock = store.lock(&spec.service).map_err(anyhow::Error::new)?;
+    let previous = store.load(&spec.service).map_err(anyhow::Error::new)?;
+    let Some(ownership) = store.try_own(&spec.service).map_err(anyhow::Error::new)? else {
+        let detail = previous
+            .map(|p| {
+                format!(
+                    " (to {}, pid {}, started {}, canary at {}%)",
+                    p.to, p.owner_pid, p.started_at, p.weight
+                )
+            })
+            .unwrap_or_default();
+        return Err(anyhow::anyhow!(
+            "a rollout of `{}` is already running{detail}: wait for it, or end it with `meshctl canary promote|abort {}`",
+            spec.service,
+            spec.service
+        )
+        .into());
+    };
+    if let Some(p) = &previous
+        && p.phase == Phase::Progressing
+    {
+        eprintln!(
+            "taking over: the rollout of `{}` to {} by pid {} (started {}) ended without finishing, with the canary at {}%",
+            p.service, p.to, p.owner_pid, p.started_at, p.weight
+        );
+    }
+    let from_weight = current_split(state, &spec.service, versions).weight(&spec.to);
+    let now = rfc3339(SystemTime::now());
+    let fresh = RolloutState {
+        service: spec.service.clone(),
+        to: spec.to.clone(),
+        phase: Phase::Progressing,
+        weight: from_weight,
+        steps: spec.steps.0.clone(),
+        step: 0,
+        interval_ms: spec.interval.as_millis() as u64,
+        timeout_ms: spec.timeout.as_millis() as u64,
+        failure_threshold: spec.failure_threshold,
+        gates: spec.gates.view(),
+        match_header: spec.match_header.as_ref().map(ToString::to_string),
+        owner_pid: std::process::id(),
+        started_at: now.clone(),
+        updated_at: now,
+        reason: String::new(),
+        last_analysis: None,
+        history: Vec::new(),
+    };
+    store.save(&fresh, &lock).map_err(anyhow::Error::new)?;
+    let stale_route = previous.is_some_and(|p| p.phase.is_open() && p.match_header.is_some());
+    Ok((ownership, from_weight, stale_route))
+}
+
+/// Sets the route, runs the engine (until it ends or a signal arrives), cleans up, and maps
+/// the outcome to the exit code.
+async fn drive(
+    spec: &RolloutSpec,
+    from_weight: u32,
+    stale_route: bool,
+    ports: &mut LivePorts<'_>,
+) -> CliResult {
+    let prepared = async {
+        match &spec.match_header {
+            Some(h) => ports.set_route(h).await,
+            // A route left by an unfinished earlier rollout of this service goes.
+            None if stale_route => ports.clear_route().await,
+            None => Ok(()),
+        }
+    };
+    if let Err(e) = prepared.await {
+        ports.stop(Phase::Failed, &format!("{e:#}"));
+        return Err(e.into());
+    }
+    let outcome = tokio::select! {
+        r = engine::run(spec, from_weight, ports) => r,
+        s = signalled() => {
+            let why = format!("interrupted by {s}; the weight stays where it was");
+            ports.stop(Phase::Paused, &why);
+            ports.view.abandon();
+            return Err(anyhow::anyhow!("{why} (`meshctl canary status {}`)", spec.service).into());
+        }
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            ports.stop(Phase::Failed, &format!("{e:#}"));
+            ports.view.abandon();
+            return Err(e.into());
+        }
+    };
+    if matches!(&outcome, Outcome::Promoted { by } | Outcome::RolledBack { by, .. } if by == "gate")
+        && spec.match_header.is_some()
+        && let Err(e) = ports.clear_route().await
+    {
+        eprintln!("warning: removing the --match-header route: {e:#}");
+    }
+    // Ended by `promote`/`abort` elsewhere: show its event as this stream's last.
+    if let Some(e) = ports.external_event.take() {
+        ports.view.event(&e)?;
+    }
+    ports.view.finish(&outcome, spec)?;
+    match outcome {
+        Outcome::Promoted { .. } => Ok(()),
+        Outcome::RolledBack { .. } => Err(CliError::silent(EXIT_ROLLED_BACK)),
+        Outcome::TimedOut { .. } => Err(CliError::silent(EXIT_TIMED_OUT)),
+        Outcome::Lost(why) => Err(anyhow::anyhow!("{why}").into()),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (a cancelled CI job), naming it.
+async fn signalled() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "Ctrl-C",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+/// The engine's ports on a live local mesh.
+struct LivePorts<'a> {
+    admin: MeshAdmin,
+    state: PathBuf,
+    store: RolloutStore,
+    service: String,
+    to: String,
+    versions: Vec<String>,
+    /// Admin listeners of the canary version's proxies.
+    canary_admins: Vec<SocketAddr>,
+    pid: u32,
+    view: Progress<'a>,
+    /// The event another process recorded when it promoted or aborted the rollout.
+    external_event: Option<Event>,
+}
+
+impl LivePorts<'_> {
+    /// Whether the state on disk still says this process runs a progressing rollout.
+    fn ended(&mut self) -> anyhow::Result<Option<Ended>> {
+        let Some(st) = self.store.load(&self.service)? else {
+            return Ok(Some(Ended::Lost(format!(
+                "the rollout state of `{}` was removed",
+                self.service
+            ))));
+        };
+        if st.owner_pid != self.pid {
+            return Ok(Some(Ended::Lost(format!(
+                "the rollout of `{}` was taken over by pid {}",
+                self.service, st.owner_pid
+            ))));
+        }
+        let last = st.history.last().map(|e| &e.kind);
+        if matches!(st.phase, Phase::Promoted | Phase::RolledBack) {
+            self.external_event = st.history.last().cloned();
+        }
+        Ok(match (st.phase, last) {
+            (Phase::Progressing, _) => None,
+            (Phase::Promoted, Some(EventKind::Promoted { by, .. })) => {
+                Some(Ended::Promoted { by: by.clone() })
+            }
+            (Phase::RolledBack, Some(EventKind::RolledBack { by, reason, .. })) => {
+                Some(Ended::RolledBack {
+                    by: by.clone(),
+                    reason: reason.clone(),
+                })
+            }
+            (phase, _) => Some(Ended::Lost(format!(
+                "the rollout of `{}` is {phase:?}: {}",
+                self.service, st.reason
+            ))),
+        })
+    }
+
+    /// Records a final phase without an engine event (failure, interruption), if still ours;
+    /// the weight is what the split says now.
+    fn stop(&mut self, phase: Phase, reason: &str) {
+        let result = (|| -> anyhow::Result<()> {
+            let lock = self.store.lock(&self.service)?;
+            let Some(mut st) = self.store.load(&self.service)? else {
+                return Ok(());
+            };
+            if st.owner_pid != self.pid || st.phase != Phase::Progressing {
+                return Ok(());
+            }
+            st.phase = phase;
+            st.reason = reason.to_string();
+            st.weight = current_split(&self.state, &self.service, &self.versions).weight(&self.to);
+            st.updated_at = rfc3339(SystemTime::now());
+            self.store.save(&st, &lock)?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            eprintln!("warning: recording the rollout's end: {e:#}");
+        }
+    }
+
+    async fn set_route(&mut self, h: &HeaderMatch) -> anyhow::Result<()> {
+        let deadline = Instant::now() + CONTROL_PLANE_PATIENCE;
+        let version = loop {
+            match self
+                .admin
+                .set_canary_route(&self.service, &self.to, &h.name, &h.value)
+                .await
+            {
+                Err(AdminError::Unreachable { .. }) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                r => break r.context("setting the --match-header route")?,
+            }
+        };
+        self.acks(version, deadline).await?.map_or(Ok(()), |who| {
+            Err(anyhow::anyhow!("--match-header route: {who}"))
+        })
+    }
+
+    async fn clear_route(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + CONTROL_PLANE_PATIENCE;
+        let version = loop {
+            match self.admin.clear_canary_route(&self.service).await {
+                Err(AdminError::Unreachable { .. }) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                r => break r.context("removing the --match-header route")?,
+            }
+        };
+        self.acks(version, deadline).await?.map_or(Ok(()), |who| {
+            Err(anyhow::anyhow!("removing the route: {who}"))
+        })
+    }
+
+    /// Waits until every caller acknowledged `version`: `Some(pending)` at the deadline.
+    /// A restarting control plane is waited for.
+    async fn acks(&mut self, version: u64, deadline: Instant) -> anyhow::Result<Option<String>> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.admin.wait_for_acks(&self.service, version, left).await {
+                Ok(()) => return Ok(None),
+                Err(AdminError::Timeout { pending, .. }) => return Ok(Some(pending)),
+                Err(AdminError::Unreachable { .. }) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl Ports for LivePorts<'_> {
+    type Error = anyhow::Error;
+
+    async fn set_weight(&mut self, weight: u32, deadline: Instant) -> anyhow::Result<Applied> {
+        let patience = Instant::now() + CONTROL_PLANE_PATIENCE;
+        let version = {
+            let lock: StateLock = self.store.lock(&self.service)?;
+            if let Some(e) = self.ended()? {
+                return Ok(Applied::Ended(e));
+            }
+            let next = current_split(&self.state, &self.service, &self.versions).shift(
+                &self.service,
+                &self.versions,
+                &self.to,
+                weight,
+            )?;
+            let version = loop {
+                match self.admin.set_split(&self.service, &next).await {
+                    Err(AdminError::Unreachable { .. }) if Instant::now() < patience => {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    r => break r.with_context(|| format!("setting {}% on {}", weight, self.to))?,
+                }
+            };
+            if let Some(mut st) = self.store.load(&self.service)? {
+                st.weight = weight;
+                st.updated_at = rfc3339(SystemTime::now());
+                self.store.save(&st, &lock)?;
+            }
+            version
+        };
+        Ok(match self.acks(version, deadline.max(patience)).await? {
+            None => Applied::Done,
+            Some(pending) => Applied::Unacknowledged(pending),
+        })
+    }
+
+    async fn observe(&mut self, window: Duration) -> anyhow::Result<Observation> {
+        let fetches = self
+            .canary_admins
+            .iter()
+            .map(|a| crate::observe::fetch::stats(*a, window));
+        let snapshots = futures_util::future::join_all(fetches).await;
+        let mut o = Observation {
+            proxies: snapshots.len(),
+            ..Observation::default()
+        };
+        let mut latency = LatencyDistribution::default();
+        for snap in snapshots.into_iter().flatten() {
+            o.reporting += 1;
+            for p in snap
+                .peers
+                .iter()
+                .filter(|p| p.direction == Direction::Inbound)
+            {
+                o.requests += p.requests;
+                o.errors += p.requests.saturating_sub(p.successes);
+                latency.add(&p.latency_us);
+            }
+        }
+        o.p99_us = latency.quantile(0.99);
+        Ok(o)
+    }
+
+    async fn ended_elsewhere(&mut self) -> anyhow::Result<Option<Ended>> {
+        self.ended()
+    }
+
+    fn emit(&mut self, event: &Event) -> anyhow::Result<()> {
+        {
+            let lock = self.store.lock(&self.service)?;
+            if let Some(mut st) = self.store.load(&self.service)?
+                && st.owner_pid == self.pid
+                && st.phase == Phase::Progressing
+            {
+                st.record(event);
+                self.store.save(&st, &lock)?;
+            }
+        }
+        self.view.event(event)?;
+        Ok(())
+    }
+}
+
+/// Renders events: NDJSON, or a table row per check (stdout) and a bar (stderr, TTY only).
+struct Progress<'a> {
+    out: &'a mut dyn Write,
+    format: output::OutputFormat,
+    json: bool,
+    bar: ProgressBar,
+    header: bool,
+}
+
+impl<'a> Progress<'a> {
+    fn new(
+        out: &'a mut dyn Write,
+        format: output::OutputFormat,
+        steps: usize,
+    ) -> Result<Self, CliError> {
+        let json = format.is_structured();
+        let bar = if !json && std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(steps as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{bar:24}] {pos}/{len} {wide_msg}")
+                    .map_err(anyhow::Error::new)?
+                    .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        Ok(Progress {
+            out,
+            format,
+            json,
+            bar,
+            header: false,
+        })
+    }
+
+    fn line(&mut self, text: &str) -> std::io::Result<()> {
+        let out = &mut self.out;
+        self.bar.suspend(|| {
+            writeln!(out, "{text}")?;
+            out.flush()
+        })
+    }
+
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        if self.format == output::OutputFormat::Yaml {
+            // A stream of YAML documents, one per event.
+            let text = serde_yaml::to_string(event).map_err(std::io::Error::other)?;
+            write!(self.out, "---\n{text}")?;
+            return self.out.flush();
+        }
+        if self.json {
+            return output::json_line(self.out, event);
+        }
+        match &event.kind {
+            EventKind::Started {
+                service,
+                to,
+                from_weight,
+                steps,
+                interval_ms,
+                gates,
+                match_header,
+                ..
+            } => {
+                let steps: Vec<String> = steps.iter().map(|s| format!("{s}%")).collect();
+                let header = match_header
+                    .as_ref()
+                    .map(|h| format!("; {h} → {to} at every step"))
+                    .unwrap_or_default();
+                self.line(&format!(
+                    "rolling out {service} {to} (now {from_weight}%): {} every {}; gates: errors ≤ {}, p99 ≤ {}ms, ≥ {} requests{header}",
+                    steps.join(" → "),
+                    human_ms(*interval_ms),
+                    pct(gates.max_error_rate),
+                    gates.max_p99_ms,
+                    gates.min_requests,
+                ))?;
+            }
+            EventKind::Step { step, weight, .. } => {
+                self.bar.set_position(*step as u64 - 1);
+                self.bar
+                    .set_message(format!("{weight}%: waiting for the first check"));
+            }
+            EventKind::Analysis(a) => {
+                if !self.header {
+                    self.header = true;
+                    self.line(&format!(
+                        "{:<5} {:>6} {:>8} {:>6} {:>7} {:>9}  {:<8} REASON",
+                        "STEP", "WEIGHT", "REQUESTS", "ERRORS", "ERR%", "P99", "DECISION"
+                    ))?;
+                }
+                self.line(&analysis_row(a))?;
+                let done = u64::from(a.decision == Decision::Pass);
+                self.bar.set_position(a.step as u64 - 1 + done);
+                self.bar.set_message(format!(
+                    "step {} at {}%: {} ({})",
+                    a.step,
+                    a.weight,
+                    decision_name(a.decision),
+                    a.reason
+                ));
+            }
+            EventKind::Promoted { .. }
+            | EventKind::RolledBack { .. }
+            | EventKind::TimedOut { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn abandon(&self) {
+        self.bar.abandon();
+    }
+
+    /// The closing line (table mode; JSON's last event says it all).
+    fn finish(&mut self, outcome: &Outcome, spec: &RolloutSpec) -> std::io::Result<()> {
+        self.bar.finish_and_clear();
+        if self.json {
+            return Ok(());
+        }
+        let (svc, to) = (&spec.service, &spec.to);
+        let text = match outcome {
+            Outcome::Promoted { by } if by == "gate" => {
+                format!("promoted: {svc} {to} has 100% of the traffic")
+            }
+            Outcome::Promoted { by } => {
+                format!("promoted by `meshctl canary {by}`: {svc} {to} has 100% of the traffic")
+            }
+            Outcome::RolledBack { by, reason } if by == "gate" => {
+                format!("rolled back: {svc} {to} has 0% ({reason})")
+            }
+            Outcome::RolledBack { by, .. } => {
+                format!("rolled back by `meshctl canary {by}`: {svc} {to} has 0%")
+            }
+            Outcome::TimedOut { weight, reason } => format!(
+                "timed out: {reason}; {svc} {to} stays at {weight}% (`meshctl canary promote|abort {svc}`, or `start` again to resume)"
+            ),
+            Outcome::Lost(_) => return Ok(()),
+        };
+        self.line(&text)
+    }
+}
+
+/// `30s`, `1m30s`, or `1500ms` when not whole seconds.
+fn human_ms(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        crate::duration::format_compact((ms / 1000) as i64)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+fn decision_name(d: Decision) -> &'static str {
+    match d {
+        Decision::Pass => "pass",
+        Decision::Hold => "hold",
+        Decision::Fail => "fail",
+    }
+}
+
+/// One row of the per-check table.
+pub fn analysis_row(a: &Analysis) -> String {
+    let rate = a.error_rate.map_or("-".to_string(), pct);
+    let p99 = a.p99_ms.map_or("-".to_string(), |ms| format!("{ms}ms"));
+    format!(
+        "{:<5} {:>5}% {:>8} {:>6} {:>7} {:>9}  {:<8} {}",
+        a.step,
+        a.weight,
+        a.requests,
+        a.errors,
+        rate,
+        p99,
+        decision_name(a.decision),
+        a.reason
+    )
+}
+
+/// `canary promote` / `canary abort`.
+pub fn finish(ctx: &mut Context<'_>, a: FinishArgs, how: Finish) -> CliResult {
+    let state = state_dir(ctx)?;
+    let runtime = runtime()?;
+    let _entered = runtime.enter();
+    let mut admin = MeshAdmin::open(&state).map_err(|e| CliError::from(anyhow::Error::new(e)))?;
+    super::canary::known_versions(&admin.plan, &a.service)?;
+    let store = RolloutStore::new(&state);
+    let lock = store.lock(&a.service).map_err(anyhow::Error::new)?;
+    let Some(mut st) = store.load(&a.service).map_err(anyhow::Error::new)? else {
+        return Err(anyhow::anyhow!(
+            "no rollout of `{}` on record (start one with `meshctl canary start {} --to VERSION`)",
+            a.service,
+            a.service
+        )
+        .into());
+    };
+    if !st.phase.is_open() {
+        return Err(anyhow::anyhow!(
+            "the rollout of `{}` to {} is already {:?} ({}): nothing to {}",
+            a.service,
+            st.to,
+            st.phase,
+            st.updated_at,
+            if how == Finish::Promote {
+                "promote"
+            } else {
+                "abort"
+            }
+        )
+        .into());
+    }
+    let versions = versions_for(&admin, &a.service, &st.to)?;
+    let weight = if how == Finish::Promote { 100 } else { 0 };
+    let next = current_split(&state, &a.service, &versions)
+        .shift(&a.service, &versions, &st.to, weight)
+        .map_err(anyhow::Error::new)?;
+    let result = runtime.block_on(async {
+        let version = admin.set_split(&a.service, &next).await?;
+        let kind = match how {
+            Finish::Promote => EventKind::Promoted {
+                weight,
+                by: "promote".into(),
+            },
+            Finish::Abort => EventKind::RolledBack {
+                weight,
+                by: "abort".into(),
+                reason: format!("`meshctl canary abort` (pid {})", std::process::id()),
+            },
+        };
+        st.record(&Event {
+            at: rfc3339(SystemTime::now()),
+            elapsed_ms: 0,
+            kind,
+        });
+        store.save(&st, &lock)?;
+        drop(lock);
+        let mut latest = version;
+        if st.match_header.is_some() {
+            latest = admin.clear_canary_route(&a.service).await?;
+        }
+        Ok::<_, anyhow::Error>(admin.wait_for_acks(&a.service, latest, a.timeout.0).await)
+    })?;
+    match result {
+        Ok(()) => {}
+        Err(e @ AdminError::Timeout { .. }) => {
+            return Err(CliError::new(e.into(), EXIT_TIMED_OUT));
+        }
+        Err(e) => return Err(anyhow::Error::new(e).into()),
+    }
+    let view = super::canary::RolloutView::new(st, false);
+    output::render(ctx.out, ctx.global.output, &view, |_| {
+        let mut t = output::table(["SERVICE", "TO", "PHASE", "WEIGHT"]);
+        t.add_row(vec![
+            view.state.service.clone(),
+            view.state.to.clone(),
+            format!("{:?}", view.state.phase),
+            format!("{}%", view.state.weight),
+        ]);
+        t
+    })?;
+    Ok(())
+}
