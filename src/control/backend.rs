@@ -188,6 +188,13 @@ impl Backend for LocalBackend {
             service: me.service.clone(),
             instance_version: me.version.clone().unwrap_or_default(),
             upstreams,
+            // Enforced by the service's own proxy (inbound), whatever the version.
+            authorization: self
+                .plan
+                .policies
+                .get(&me.service)
+                .and_then(|p| p.authorization.as_ref())
+                .map(|a| a.to_proto(&self.plan.trust_domain)),
             // The control plane fills in the CA it serves (backends know nothing of it).
             ..Default::default()
         }

@@ -17,6 +17,7 @@ pub use self::policy::{
 use self::yaml_pos::{Position, Target, YamlPath};
 use crate::identity::spiffe;
 
+mod authz;
 mod policy;
 mod yaml_pos;
 
@@ -430,6 +431,15 @@ impl<'a> Validator<'a> {
             .flat_map(|v| v.0.iter().map(|(n, _)| n.clone()))
             .collect();
         let policy = policy::service_policy(path, raw.policy.as_ref(), &versions)?;
+        let declared: Vec<&str> = self
+            .raw
+            .services
+            .0
+            .iter()
+            .map(|(s, _)| s.as_str())
+            .collect();
+        let trust_domain = self.trust_domain(&YamlPath::default())?;
+        authz::check(path, &policy, &trust_domain, &declared)?;
         let service = Service {
             name: name.to_string(),
             protocol: raw.protocol,

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use super::authz::AuthzPolicy;
+use super::authz_spec::AuthorizationSpec;
 use super::limits;
 use super::tap::TapListen;
 use crate::duration::HumanDuration;
@@ -66,6 +68,10 @@ pub struct InboundConfig {
     /// `protocol` is `http1`.
     #[serde(default)]
     pub app_h2c: Option<SocketAddr>,
+    /// Who may call this listener's app (`docs/proxy.md#authorization`); `None`: every
+    /// verified mesh identity.
+    #[serde(default)]
+    pub authorization: Option<AuthorizationSpec>,
 }
 
 /// `--upstream LISTEN=[PROTO://]PEER#SPIFFE_ID`: plaintext from the app on `listen`, mTLS to
@@ -131,6 +137,11 @@ pub enum ConfigError {
     ZeroWorkers,
     #[error("limit `{0}` must be at least 1")]
     ZeroLimit(&'static str),
+    #[error("inbound {listen}: {error}")]
+    Authz {
+        listen: SocketAddr,
+        error: super::authz::AuthzError,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -223,6 +234,18 @@ impl ProxyConfig {
                 return Err(ConfigError::ZeroLimit(name));
             }
         }
+        for i in &self.inbound {
+            if let Some(spec) = &i.authorization {
+                // The trust domain only fills in `{service: NAME}`; any valid one checks the rest.
+                AuthzPolicy::from_proto(
+                    &spec.to_proto(crate::identity::spiffe::DEFAULT_TRUST_DOMAIN),
+                )
+                .map_err(|error| ConfigError::Authz {
+                    listen: i.listen,
+                    error,
+                })?;
+            }
+        }
         let mut seen = vec![self.admin];
         let listens = self.inbound.iter().map(|i| i.listen);
         for addr in listens.chain(self.upstreams.iter().map(|u| u.listen)) {
@@ -252,6 +275,7 @@ impl FromStr for InboundConfig {
             app: socket_addr("APP", app)?,
             protocol,
             app_h2c: None,
+            authorization: None,
         })
     }
 }

@@ -17,6 +17,7 @@ use ::http::uri::Authority;
 use arc_swap::ArcSwap;
 use tokio::sync::{Notify, watch};
 
+use super::authz::{AuthzCell, InboundAuthz};
 use super::config::{InboundConfig, Limits, UpstreamProtocol};
 use super::drain::{Drain, DrainWatch};
 use super::inbound::Inbound;
@@ -106,11 +107,15 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     });
     let (drain, drain_watch) = Drain::new();
     let mut bound = Vec::new();
+    // Until the first configuration says whether this service has a policy, inbound
+    // requests wait for it (fail closed): a protected service is never briefly open.
+    let authz = AuthzCell::new(InboundAuthz::Pending);
     for c in &config.inbound {
         let listener = bind(c.listen, "inbound").await?;
         bound.push(format!("inbound {}→{}", local(&listener), c.app));
         tokio::spawn(
-            Arc::new(Inbound::new(c, shared.clone())).serve(listener, drain_watch.clone()),
+            Arc::new(Inbound::new(c, authz.clone(), shared.clone()))
+                .serve(listener, drain_watch.clone()),
         );
     }
     let table: Arc<RouteTable> = Arc::new(ArcSwap::from_pointee(HashMap::new()));
@@ -135,8 +140,10 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     };
     let configured = ready.clone();
     tokio::spawn(agent.watch_forever(move |cfg| {
-        apply_trust(&upstreams.shared.tls, &cfg)?;
-        upstreams.apply(&cfg)?;
+        apply_with_authz(&cfg, &authz, |cfg| {
+            apply_trust(&upstreams.shared.tls, cfg)?;
+            upstreams.apply(cfg)
+        })?;
         if !cfg.issuer_fingerprint.is_empty() {
             wanted_issuer.send_replace(cfg.issuer_fingerprint.clone());
         }
@@ -169,6 +176,21 @@ async fn first_certificate(agent: &Agent) -> WorkloadIdentity {
             }
         }
     }
+}
+
+/// Applies a config: its authorization policy is checked first (an invalid one rejects the
+/// whole update before anything changes), then `rest` applies the other parts, and only when
+/// all of it succeeded is the new policy swapped in (atomically; requests in flight keep the
+/// one they were checked with).
+fn apply_with_authz(
+    cfg: &pb::ProxyConfig,
+    authz: &AuthzCell,
+    rest: impl FnOnce(&pb::ProxyConfig) -> Result<(), String>,
+) -> Result<(), String> {
+    let policy = InboundAuthz::from_proto(cfg.authorization.as_ref()).map_err(|e| e.to_string())?;
+    rest(cfg)?;
+    authz.store(policy);
+    Ok(())
 }
 
 /// Installs the trust bundle a config carries (an empty one keeps the current bundle).
@@ -431,6 +453,49 @@ mod tests {
     }
 
     const ID: &str = "spiffe://mesh.local/ns/local/sa/api";
+
+    fn with_authz(from: &str) -> pb::ProxyConfig {
+        pb::ProxyConfig {
+            authorization: Some(pb::AuthzPolicy {
+                allow: vec![pb::AuthzRule {
+                    from: vec![from.to_string()],
+                    ..Default::default()
+                }],
+                exempt: vec![],
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_invalid_update_leaves_the_last_good_policy_in_force() {
+        let cell = AuthzCell::new(InboundAuthz::Pending);
+        let web = "spiffe://mesh.local/ns/local/sa/web";
+        apply_with_authz(&with_authz(web), &cell, |_| Ok(())).unwrap();
+        let good = cell.current().await;
+        assert_eq!(good.check_tcp(web), crate::proxy::authz::Verdict::Allow);
+
+        // A bad pattern: rejected before the rest of the update is even looked at.
+        let mut rest_ran = false;
+        let err = apply_with_authz(&with_authz("spiffe://mesh.local/sa/we*"), &cell, |_| {
+            rest_ran = true;
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(err.contains("allow[0].from[0]"), "{err}");
+        assert!(!rest_ran);
+        assert_eq!(cell.current().await, good);
+
+        // A valid policy in an update whose other parts fail is not installed either.
+        let other = "spiffe://mesh.local/ns/local/sa/batch";
+        let err = apply_with_authz(&with_authz(other), &cell, |_| Err("busy port".into()));
+        assert_eq!(err.unwrap_err(), "busy port");
+        assert_eq!(cell.current().await, good);
+
+        // No policy in a good update: open again.
+        apply_with_authz(&pb::ProxyConfig::default(), &cell, |_| Ok(())).unwrap();
+        assert_eq!(*cell.current().await, InboundAuthz::Open);
+    }
 
     #[test]
     fn a_valid_upstream_parses() {

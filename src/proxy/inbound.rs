@@ -1,8 +1,9 @@
 //! The inbound side: mTLS from peer proxies, plaintext to the local app.
 //!
 //! Per connection: meter → TLS 1.3 handshake with a mandatory mesh client certificate
-//! (failures counted by reason) → by ALPN, an HTTP/2 server whose requests go to the app
-//! (HTTP/1.1 or h2c, see [`Inbound::forward_http`]) or opaque TCP to the app.
+//! (failures counted by reason) → by ALPN, an HTTP/2 server whose requests are authorized
+//! ([`super::authz`], per request) and go to the app (HTTP/1.1 or h2c, see
+//! [`Inbound::forward_http`]), or opaque TCP to the app (authorized once, per connection).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::Shared;
 use super::app::{self, AppConnector, H2cClient, Http1Pool, PooledBody};
+use super::authz::{self, AuthzCell, Verdict};
 use super::config::{AppProtocol, InboundConfig};
 use super::drain::DrainWatch;
 use super::http::{self as proxy_http, CLIENT_ID, ORIG_PROTO, ProxyBody};
@@ -28,6 +30,7 @@ use super::listen;
 use super::metrics::Direction;
 use super::stats::NO_PEER;
 use super::tap::{self, Hop, TapBody};
+use super::timeout::is_grpc;
 use super::tls::{self, ALPN_H2, ALPN_TCP};
 use crate::identity::verify::peer_id;
 
@@ -40,11 +43,13 @@ pub struct Inbound {
     http1: Option<Arc<Http1Pool>>,
     /// For requests that arrived as HTTP/2 (gRPC needs HTTP/2 end to end).
     h2c: Option<H2cClient>,
+    /// The authorization policy in force (swapped by the control plane's updates).
+    authz: Arc<AuthzCell>,
     shared: Arc<Shared>,
 }
 
 impl Inbound {
-    pub fn new(config: &InboundConfig, shared: Arc<Shared>) -> Self {
+    pub fn new(config: &InboundConfig, authz: Arc<AuthzCell>, shared: Arc<Shared>) -> Self {
         let (http1, h2c) = match config.protocol {
             AppProtocol::Http1 => (
                 Some(Http1Pool::new(config.app)),
@@ -58,6 +63,7 @@ impl Inbound {
             protocol: config.protocol,
             http1,
             h2c,
+            authz,
             shared,
         }
     }
@@ -108,7 +114,20 @@ impl Inbound {
         };
         let alpn = session.alpn_protocol();
         let result = if self.protocol == AppProtocol::Tcp || alpn == Some(ALPN_TCP) {
-            self.forward_tcp(tls, progress).await
+            let peer = client_id.to_str().unwrap_or(NO_PEER);
+            match self.authz.current().await.check_tcp(peer) {
+                Verdict::Allow => self.forward_tcp(tls, progress).await,
+                verdict => {
+                    if let Verdict::Deny(reason) = verdict {
+                        metrics.authz.denied(reason);
+                    }
+                    tracing::info!(%remote, peer, ?verdict, "refused inbound TCP connection");
+                    // Closed right after the handshake: the app never sees the connection.
+                    let mut tls = tls;
+                    let _ = tokio::io::AsyncWriteExt::shutdown(&mut tls).await;
+                    return;
+                }
+            }
         } else if alpn == Some(ALPN_H2) {
             let this = self.clone();
             let svc = service_fn(move |req| {
@@ -131,7 +150,9 @@ impl Inbound {
     }
 
     /// Contract: always answers. The identity header is set from the verified peer only (any
-    /// client-supplied copy is replaced). Requests the outbound side marked as HTTP/1 go to
+    /// client-supplied copy is replaced). With an authorization policy the path is normalised
+    /// (the app gets the path that was checked) and a refused request is answered here
+    /// (403 / 400 / gRPC status) without reaching the app. Requests the outbound side marked as HTTP/1 go to
     /// the app as HTTP/1.1 when it has an HTTP/1 address; the rest go over h2c when the app
     /// has one, else are sent as HTTP/1.1. An unreachable app is a 503, a failed exchange 502.
     async fn forward_http(
@@ -146,12 +167,34 @@ impl Inbound {
         headers.insert(CLIENT_ID, client_id.clone());
         let from_http1 = headers.remove(ORIG_PROTO).is_some();
         let peer = client_id.to_str().unwrap_or(NO_PEER);
+        let verdict = self.authz.current().await.check_request(&mut req, peer);
         let hop = Hop {
             direction: Direction::Inbound,
             src: remote,
             dst: self.app,
             peer_id: peer,
         };
+        // A refused request is answered here; its body is never read (nor buffered for tap).
+        if verdict != Verdict::Allow {
+            if let Verdict::Deny(reason) = verdict {
+                self.shared.metrics.authz.denied(reason);
+                tracing::debug!(
+                    peer,
+                    path = req.uri().path(),
+                    reason = reason.label(),
+                    "denied"
+                );
+            }
+            let tap = self.shared.tap.request(hop, &req, None);
+            let response = authz::refusal(verdict, is_grpc(req.headers())).map(Either::Right);
+            self.shared.metrics.request(
+                Direction::Inbound,
+                peer,
+                response.status(),
+                start.elapsed(),
+            );
+            return tap::observe(tap, response);
+        }
         let (tap, response) = match tap::buffer_for_tap(&self.shared.tap, req).await {
             Err(e) => {
                 tracing::debug!(error = %e, "reading a request body for the tap failed");

@@ -52,6 +52,8 @@ pub struct Metrics {
     traffic: TrafficStats,
     /// Retries, budget exhaustion and timeouts (`policy_metrics.rs`).
     pub policy: PolicyCounters,
+    /// Inbound authorization denials by reason (`authz.rs`).
+    pub authz: super::authz::AuthzCounters,
 }
 
 #[derive(Debug, Default)]
@@ -161,6 +163,7 @@ impl Metrics {
         self.render_requests(&mut out);
         self.render_tcp(&mut out);
         self.policy.render(&mut out);
+        self.authz.render(&mut out);
         header(
             &mut out,
             "meshctl_tls_handshake_failures_total",

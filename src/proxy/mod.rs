@@ -6,6 +6,8 @@
 
 pub mod admin;
 pub mod app;
+pub mod authz;
+pub mod authz_spec;
 pub mod breaker;
 pub mod config;
 pub mod controlled;
@@ -17,6 +19,7 @@ pub mod io;
 pub mod limits;
 pub mod listen;
 pub mod metrics;
+pub mod normalize;
 pub mod outbound;
 pub mod peer;
 pub mod policy;
@@ -41,6 +44,7 @@ use hyper::server::conn::{http1, http2};
 use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
 
+use self::authz::{AuthzCell, InboundAuthz};
 use self::config::{Limits, ProxyConfig};
 use self::drain::Drain;
 use self::inbound::Inbound;
@@ -77,6 +81,11 @@ pub enum ProxyError {
     Watch { dir: PathBuf, error: notify::Error },
     #[error("installing the signal handler: {0}")]
     Signal(std::io::Error),
+    #[error("inbound {listen}: {error}")]
+    Authz {
+        listen: SocketAddr,
+        error: authz::AuthzError,
+    },
 }
 
 /// Runs the proxy until SIGTERM or SIGINT, then drains. Returns once drained (or the drain
@@ -125,7 +134,20 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
             c.app,
             c.protocol
         ));
-        inbound.push((listener, Arc::new(Inbound::new(c, shared.clone()))));
+        let authz = match &c.authorization {
+            None => InboundAuthz::Open,
+            Some(spec) => {
+                let policy = spec.to_proto(current.id.trust_domain());
+                InboundAuthz::from_proto(Some(&policy)).map_err(|error| ProxyError::Authz {
+                    listen: c.listen,
+                    error,
+                })?
+            }
+        };
+        inbound.push((
+            listener,
+            Arc::new(Inbound::new(c, AuthzCell::new(authz), shared.clone())),
+        ));
     }
     // One peer (one shared HTTP/2 connection) per peer address and identity, however many
     // listeners point at it.

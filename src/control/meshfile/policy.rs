@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::duration::HumanDuration;
+use crate::proxy::authz_spec::AuthorizationSpec;
 use crate::proxy::breaker::DEFAULT_FAILURES;
 use crate::proxy::retry::{MAX_ATTEMPTS, RetryCondition};
 
@@ -33,6 +34,9 @@ pub struct ServicePolicy {
     /// Consecutive failures that eject an endpoint; `None`: no circuit breaking.
     #[serde(default)]
     pub breaker_failures: Option<u32>,
+    /// Who may call the service, enforced by its own proxy; `None`: every mesh identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<AuthorizationSpec>,
 }
 
 /// When and how often requests to the service are sent again.
@@ -86,6 +90,8 @@ pub(super) struct RawPolicy {
     circuit_breaker: Option<RawBreaker>,
     #[serde(default)]
     routes: Vec<RawRoute>,
+    /// Checked while parsed; `{service: NAME}` entries are checked in `meshfile/authz.rs`.
+    pub(super) authorization: Option<AuthorizationSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,6 +175,7 @@ pub(super) fn service_policy(
         routes,
         retries,
         breaker_failures,
+        authorization: policy.authorization.clone(),
     })
 }
 

@@ -1,0 +1,118 @@
+//! The checks of a service's `policy.authorization` that need the whole file: callers named
+//! with `{service: NAME}` are declared services, and SPIFFE ID patterns name this mesh's
+//! trust domain (any other could never match). Everything else is checked while parsing
+//! (`src/proxy/authz_spec.rs`).
+
+use super::yaml_pos::YamlPath;
+use super::{Issue, ServicePolicy};
+use crate::proxy::authz_spec::PeerSpec;
+
+/// `path`: the service's path (`services.<name>`).
+pub(super) fn check(
+    path: &YamlPath,
+    policy: &ServicePolicy,
+    trust_domain: &str,
+    services: &[&str],
+) -> Result<(), Issue> {
+    let Some(spec) = &policy.authorization else {
+        return Ok(());
+    };
+    let allow = path.key("policy").key("authorization").key("allow");
+    for (r, rule) in spec.allow.iter().enumerate() {
+        for (i, peer) in rule.from.iter().enumerate() {
+            let at = allow.index(r).key("from").index(i);
+            match peer {
+                PeerSpec::Service(name) if !services.contains(&name.as_str()) => {
+                    return Err(Issue::value(
+                        at.key("service"),
+                        format!(
+                            "unknown service `{name}` (declared: {})",
+                            services.join(", ")
+                        ),
+                    ));
+                }
+                PeerSpec::Pattern(p) => {
+                    let td = p
+                        .strip_prefix("spiffe://")
+                        .and_then(|rest| rest.split('/').next())
+                        .unwrap_or_default();
+                    if td != trust_domain {
+                        return Err(Issue::value(
+                            at,
+                            format!(
+                                "`{p}` is in trust domain `{td}`, not this mesh's `{trust_domain}`: it could never match"
+                            ),
+                        ));
+                    }
+                }
+                PeerSpec::Service(_) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::MeshFile;
+    use crate::proxy::authz_spec::PathSpec;
+
+    fn err(policy: &str) -> String {
+        let text = format!(
+            "services:\n  web:\n    port: 18080\n  api:\n    port: 18081\n    policy:\n      authorization:\n{policy}"
+        );
+        MeshFile::parse(&text, Path::new("mesh.yaml"))
+            .expect_err("should be rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn a_valid_policy_is_kept_on_the_service() {
+        let text = "services:\n  web:\n    port: 18080\n  api:\n    port: 18081\n    policy:\n      authorization:\n        allow:\n          - from: [{ service: web }]\n            paths: [{ prefix: /api/ }]\n        exempt: [{ path: /healthz }]\n";
+        let mesh = MeshFile::parse(text, Path::new("mesh.yaml")).unwrap();
+        let api = mesh.services().find(|s| s.name == "api").unwrap();
+        let spec = api.policy.authorization.as_ref().unwrap();
+        assert_eq!(spec.allow[0].paths, [PathSpec::Prefix("/api/".into())]);
+        assert_eq!(spec.exempt[0].methods.len(), 2);
+    }
+
+    #[test]
+    fn bad_policies_name_file_line_column_and_field() {
+        let cases = [
+            (
+                "        allow: [{ from: [\"spiffe://mesh.local/ns/local/sa/web-*\"] }]\n",
+                "mesh.yaml:8:26: services.api.policy.authorization.allow[0].from[0]: invalid SPIFFE ID pattern",
+            ),
+            (
+                "        allow: [{ from: [{ service: nope }] }]\n",
+                "mesh.yaml:8:37: services.api.policy.authorization.allow[0].from[0].service: unknown service `nope` (declared: web, api)",
+            ),
+            (
+                "        allow: [{ from: [\"spiffe://other.td/ns/local/sa/web\"] }]\n",
+                "mesh.yaml:8:26: services.api.policy.authorization.allow[0].from[0]: `spiffe://other.td/ns/local/sa/web` is in trust domain `other.td`",
+            ),
+            (
+                "        allow: [{ paths: [\"/a/../b\"] }]\n",
+                "mesh.yaml:8:27: services.api.policy.authorization.allow[0].paths[0]: path `/a/../b` is not in normalised form: write `/b`",
+            ),
+            (
+                "        allow: [{ methods: [get] }]\n",
+                "mesh.yaml:8:29: services.api.policy.authorization.allow[0].methods[0]: invalid method `get`",
+            ),
+            (
+                "        allow: [{ from: [{ service: web }], ports: [1] }]\n",
+                "mesh.yaml:8:45: services.api.policy.authorization.allow[0]: unknown field `ports`",
+            ),
+            (
+                "        exempt: [{ path: /healthz, methods: [] }]\n",
+                "mesh.yaml:8:45: services.api.policy.authorization.exempt[0].methods: empty list",
+            ),
+        ];
+        for (policy, want) in cases {
+            let got = err(policy);
+            assert!(got.starts_with(want), "\n got: {got}\nwant: {want}…");
+        }
+    }
+}
