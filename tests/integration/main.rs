@@ -1,6 +1,7 @@
 //! One integration-test binary: every test drives the real `meshctl` binary over real
 //! sockets and TLS.
 
+mod authz;
 mod canary;
 mod certs;
 mod check;
