@@ -172,14 +172,27 @@ fn http_requests_are_authorized_by_identity_path_method_and_headers() {
     let batch = up.upstream("batch", "api");
 
     // Allowed identity, allowed path; another identity is refused before the app.
-    assert_eq!(request(&format!("http://{web}/api/x"), &[]), (200, "ok".into()));
+    assert_eq!(
+        request(&format!("http://{web}/api/x"), &[]),
+        (200, "ok".into())
+    );
     let (status, body) = request(&format!("http://{batch}/api/from-batch"), &[]);
-    assert_eq!((status, body.as_str()), (403, "denied by authorization policy"));
-    assert_eq!(request(&format!("http://{web}/api/x"), &["-X", "DELETE"]).0, 403);
+    assert_eq!(
+        (status, body.as_str()),
+        (403, "denied by authorization policy")
+    );
+    assert_eq!(
+        request(&format!("http://{web}/api/x"), &["-X", "DELETE"]).0,
+        403
+    );
 
     // The path is normalised before matching and forwarded normalised.
     assert_eq!(request(&format!("http://{web}/api//y/./z"), &[]).0, 200);
-    assert!(seen(&scripts).contains("GET /api/y/z\n"), "{}", seen(&scripts));
+    assert!(
+        seen(&scripts).contains("GET /api/y/z\n"),
+        "{}",
+        seen(&scripts)
+    );
 
     // Every way round to a denied path is refused, and none reaches the app.
     for path in [
@@ -197,10 +210,7 @@ fn http_requests_are_authorized_by_identity_path_method_and_headers() {
         "/api/..\\secret",
     ] {
         let (status, _) = request(&format!("http://{web}{path}"), &[]);
-        assert!(
-            status == 403 || status == 400,
-            "{path}: answered {status}"
-        );
+        assert!(status == 403 || status == 400, "{path}: answered {status}");
     }
     assert!(!seen(&scripts).contains("secret"), "{}", seen(&scripts));
     assert!(!seen(&scripts).contains("from-batch"), "{}", seen(&scripts));
@@ -227,7 +237,11 @@ fn http_requests_are_authorized_by_identity_path_method_and_headers() {
     // The exempt probe path works for anyone with GET, and only with GET.
     assert_eq!(request(&format!("http://{batch}/healthz"), &[]).0, 200);
     assert_eq!(
-        request(&format!("http://{batch}/healthz"), &["-X", "POST", "-d", "x"]).0,
+        request(
+            &format!("http://{batch}/healthz"),
+            &["-X", "POST", "-d", "x"]
+        )
+        .0,
         403
     );
     assert_eq!(seen(&scripts).matches("/healthz").count(), 1);
@@ -278,7 +292,11 @@ fn grpc_calls_get_permission_denied_and_tcp_connections_are_closed() {
     assert_eq!(echo(&up.upstream("web", "store")), b"hello");
     assert_eq!(connections(), before + 1);
     assert_eq!(echo(&up.upstream("batch", "store")), b"");
-    assert_eq!(connections(), before + 1, "batch's connection never reached the app");
+    assert_eq!(
+        connections(),
+        before + 1,
+        "batch's connection never reached the app"
+    );
     assert_eq!(denied(&metrics(&up, "store"), "opaque_tcp"), 1);
 }
 
@@ -344,7 +362,10 @@ inbound:
         ),
     )
     .unwrap();
-    let server = Proxy::start(&["--config".into(), config.display().to_string()], mesh.path());
+    let server = Proxy::start(
+        &["--config".into(), config.display().to_string()],
+        mesh.path(),
+    );
     let mut entries = Vec::new();
     let mut clients = Vec::new();
     for (id, name) in [(WEB_ID, "web"), (BATCH_ID, "batch")] {
@@ -361,7 +382,11 @@ inbound:
     let (status, headers, _) = get(web, "/ok/../ok//1").await;
     assert_eq!(status, 200);
     assert_eq!(header(&headers, "x-seen-client-id"), WEB_ID);
-    assert_eq!(get(web, "/okay").await.0, 403, "a prefix matches whole segments");
+    assert_eq!(
+        get(web, "/okay").await.0,
+        403,
+        "a prefix matches whole segments"
+    );
     assert_eq!(get(web, "/ok/%2Fx").await.0, 400);
     assert_eq!(get(batch, "/ok/1").await.0, 403);
     assert_eq!(get(batch, "/healthz").await.0, 200);

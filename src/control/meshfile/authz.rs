@@ -78,6 +78,19 @@ mod tests {
         assert_eq!(spec.exempt[0].methods.len(), 2);
     }
 
+    /// The example under `### Authorization` in docs/mesh-yaml.md is valid as written.
+    #[test]
+    fn the_documented_example_parses() {
+        let docs = include_str!("../../../docs/mesh-yaml.md");
+        let section = &docs[docs.find("### Authorization").unwrap()..];
+        let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+        let block = &section[start..start + section[start..].find("```").unwrap()];
+        let text = format!("services:\n  web:\n    port: 18080\n{block}");
+        let mesh = MeshFile::parse(&text, Path::new("mesh.yaml")).unwrap();
+        let api = mesh.services().find(|s| s.name == "api").unwrap();
+        assert_eq!(api.policy.authorization.as_ref().unwrap().allow.len(), 2);
+    }
+
     #[test]
     fn bad_policies_name_file_line_column_and_field() {
         let cases = [

@@ -105,6 +105,9 @@ fn prefixes_match_whole_segments() {
     }
 }
 
+/// (peer, method, path, headers, expected outcome)
+type Case<'a> = (&'a str, Method, &'a str, HeaderMap, Result<(), DenyReason>);
+
 #[test]
 fn requests_are_checked_rule_by_rule_with_the_furthest_reason() {
     let p = policy(
@@ -119,7 +122,7 @@ exempt:
 ",
     );
     let none = HeaderMap::new();
-    let cases: [(&str, Method, &str, HeaderMap, Result<(), DenyReason>); 13] = [
+    let cases: [Case<'_>; 13] = [
         (WEB, Method::GET, "/api/x", none.clone(), Ok(())),
         (WEB, Method::POST, "/status", none.clone(), Ok(())),
         (
