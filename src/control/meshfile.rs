@@ -17,6 +17,7 @@ pub use self::policy::{
 use self::yaml_pos::{Position, Target, YamlPath};
 use crate::identity::spiffe;
 
+mod fault;
 mod policy;
 mod yaml_pos;
 

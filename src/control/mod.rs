@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod agent;
 pub mod backend;
+pub mod fault;
 pub mod launch;
 pub mod local;
 pub mod meshfile;

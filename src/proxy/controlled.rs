@@ -299,7 +299,10 @@ impl Upstreams {
                     (version, weight, peers)
                 })
                 .collect();
-            let route = Route::new(backends).with_rules(u.routes);
+            let rules = u
+                .routes
+                .count_faults_in(self.shared.metrics.faults.service(&u.service));
+            let route = Route::new(backends).with_rules(rules);
             let cell = match self.listeners.get(&u.listen) {
                 Some(cell) => {
                     cell.store(Arc::new(route));

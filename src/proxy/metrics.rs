@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::stats::{StatsSnapshot, TrafficStats};
 
+use super::fault::FaultCounters;
 use super::policy_metrics::PolicyCounters;
 
 /// Which side of the proxy a request or connection is on.
@@ -52,6 +53,8 @@ pub struct Metrics {
     traffic: TrafficStats,
     /// Retries, budget exhaustion and timeouts (`policy_metrics.rs`).
     pub policy: PolicyCounters,
+    /// Injected faults by destination service (`fault.rs`).
+    pub faults: FaultCounters,
 }
 
 #[derive(Debug, Default)]
@@ -161,6 +164,7 @@ impl Metrics {
         self.render_requests(&mut out);
         self.render_tcp(&mut out);
         self.policy.render(&mut out);
+        self.faults.render(&mut out);
         header(
             &mut out,
             "meshctl_tls_handshake_failures_total",

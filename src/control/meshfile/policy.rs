@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::control::fault::FaultSpec;
 use crate::duration::HumanDuration;
 use crate::proxy::breaker::DEFAULT_FAILURES;
 use crate::proxy::retry::{MAX_ATTEMPTS, RetryCondition};
@@ -14,6 +15,7 @@ pub const DEFAULT_RETRY_ON: [&str; 2] = ["connect-failure", "gateway-error"];
 /// Backoff base of a `retries` block that does not say.
 pub const DEFAULT_RETRY_BACKOFF_MS: u64 = 25;
 
+use super::fault::{self, RawFault};
 use super::yaml_pos::YamlPath;
 use super::{Issue, OrderedMap, ScalarString};
 
@@ -33,6 +35,9 @@ pub struct ServicePolicy {
     /// Consecutive failures that eject an endpoint; `None`: no circuit breaking.
     #[serde(default)]
     pub breaker_failures: Option<u32>,
+    /// Faults injected into requests no route gives its own; `None`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultSpec>,
 }
 
 /// When and how often requests to the service are sent again.
@@ -67,6 +72,9 @@ pub struct HttpRoute {
     /// Matching requests may be retried whatever their method.
     #[serde(default)]
     pub retryable: bool,
+    /// Faults injected into matching requests instead of the service's; `None`: the service's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultSpec>,
 }
 
 /// How a route matches the request path (the query is never part of it).
@@ -86,6 +94,7 @@ pub(super) struct RawPolicy {
     circuit_breaker: Option<RawBreaker>,
     #[serde(default)]
     routes: Vec<RawRoute>,
+    fault: Option<RawFault>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +106,7 @@ struct RawRoute {
     timeout: Option<String>,
     #[serde(default)]
     retryable: bool,
+    fault: Option<RawFault>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -164,11 +174,16 @@ pub(super) fn service_policy(
             n => Some(n),
         },
     };
+    let fault = match &policy.fault {
+        None => None,
+        Some(raw) => Some(fault::fault(&path.key("fault"), raw)?),
+    };
     Ok(ServicePolicy {
         timeout_ms,
         routes,
         retries,
         breaker_failures,
+        fault,
     })
 }
 
@@ -225,10 +240,10 @@ fn timeout(path: &YamlPath, raw: Option<&str>) -> Result<Option<u64>, Issue> {
 
 fn route(path: &YamlPath, raw: &RawRoute, versions: &[String]) -> Result<HttpRoute, Issue> {
     match &raw.version {
-        None if raw.timeout.is_none() && !raw.retryable => {
+        None if raw.timeout.is_none() && !raw.retryable && raw.fault.is_none() => {
             return Err(Issue::key(
                 path.clone(),
-                "a route needs at least one of `version`, `timeout` and `retryable`",
+                "a route needs at least one of `version`, `timeout`, `retryable` and `fault`",
             ));
         }
         Some(_) if versions.is_empty() => {
@@ -281,6 +296,10 @@ fn route(path: &YamlPath, raw: &RawRoute, versions: &[String]) -> Result<HttpRou
         }
         headers.push((name.to_ascii_lowercase(), value.0.clone()));
     }
+    let fault = match &raw.fault {
+        None => None,
+        Some(f) => Some(fault::fault(&path.key("fault"), f)?),
+    };
     Ok(HttpRoute {
         path: path_match,
         method,
@@ -288,6 +307,7 @@ fn route(path: &YamlPath, raw: &RawRoute, versions: &[String]) -> Result<HttpRou
         version: raw.version.clone(),
         timeout_ms,
         retryable: raw.retryable,
+        fault,
     })
 }
 
