@@ -330,7 +330,7 @@ fn canary_shift_moves_the_observed_split() {
 }
 
 /// The pid the supervisor logged last for a process (`--- meshctl …: started, pid N`).
-fn logged_pid(log: &Path) -> i32 {
+pub(crate) fn logged_pid(log: &Path) -> i32 {
     let text = std::fs::read_to_string(log).unwrap();
     text.lines()
         .rev()

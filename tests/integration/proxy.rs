@@ -611,7 +611,7 @@ async fn metrics_pass_promtool_and_count_the_traffic_sent() {
     }
 }
 
-fn promtool_check(text: &str) {
+pub(crate) fn promtool_check(text: &str) {
     use std::io::Write;
     let child = std::process::Command::new("promtool")
         .args(["check", "metrics"])
