@@ -477,6 +477,17 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown version `v2`")
         );
+        let mut bad_fault = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
+        bad_fault.live_fault = Some(pb::Fault {
+            abort_status: 503,
+            abort_per_million: 1_000_001,
+            ..Default::default()
+        });
+        assert!(
+            parse_upstream(&bad_fault)
+                .unwrap_err()
+                .contains("fault: percent")
+        );
         let mut bad_proto = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
         bad_proto.protocol = "smtp".into();
         assert!(parse_upstream(&bad_proto).unwrap_err().contains("smtp"));
