@@ -24,7 +24,7 @@ The caller's proxy injects the fault into every request to SERVICE, drawing inde
 request: a delay holds the request before forwarding (it counts against the request timeout),
 an abort answers at once without contacting SERVICE (never retried; gRPC calls get a
 trailers-only answer with the matching grpc-status, e.g. 503 -> 14 UNAVAILABLE). Injected
-answers carry `x-meshctl-fault: abort|delay`.
+answers carry `x-meshctl-fault: abort|delay`. HTTP and gRPC only: opaque TCP is never faulted.
 
 A live fault replaces any earlier one of SERVICE and, while in force, every mesh.yaml fault of
 SERVICE (routes included). It is persisted in .meshctl/faults.json; with --for it ends at an

@@ -36,6 +36,8 @@ pub struct Faults {
     routes: Vec<Option<FaultRule>>,
     /// Set with `meshctl fault inject`: replaces all the others while in force.
     live: Option<FaultRule>,
+    /// Some route has a fault (so the route match is worth asking for).
+    any_route: bool,
     draws: Draws,
     counts: Arc<FaultCount>,
 }
@@ -81,13 +83,15 @@ impl Faults {
     /// Parses and checks `upstream`'s faults (its `fault`, `live_fault` and routes' faults).
     pub fn parse(upstream: &pb::Upstream) -> Result<Faults, FaultError> {
         let rule = |f: &Option<pb::Fault>| f.as_ref().map(FaultRule::parse).transpose();
+        let routes: Vec<Option<FaultRule>> = upstream
+            .routes
+            .iter()
+            .map(|r| rule(&r.fault))
+            .collect::<Result<_, _>>()?;
         Ok(Faults {
             service: rule(&upstream.fault)?,
-            routes: upstream
-                .routes
-                .iter()
-                .map(|r| rule(&r.fault))
-                .collect::<Result<_, _>>()?,
+            any_route: routes.iter().any(Option::is_some),
+            routes,
             live: rule(&upstream.live_fault)?,
             draws: Draws::default(),
             counts: Arc::default(),
@@ -103,6 +107,11 @@ impl Faults {
         &self.counts
     }
 
+    /// No fault at all: the common case, decided without reading the clock.
+    pub fn is_empty(&self) -> bool {
+        self.live.is_none() && self.service.is_none() && !self.any_route
+    }
+
     /// The fault for a request at `now`: the live one while in force, else that of the
     /// first matching route (`first_match`, asked only when a route has a fault) if it has
     /// one, else the destination's.
@@ -114,7 +123,7 @@ impl Faults {
         if let Some(live) = self.live.as_ref().filter(|l| l.in_force(now)) {
             return Some(live);
         }
-        if self.routes.iter().any(Option::is_some)
+        if self.any_route
             && let Some(route) = first_match().and_then(|i| self.routes.get(i)?.as_ref())
         {
             return Some(route);
@@ -374,7 +383,9 @@ mod tests {
         assert_eq!(status(later, Some(0)), Some(404), "expired: the route's");
         assert_eq!(status(later, Some(1)), Some(503), "a route without one");
         assert_eq!(status(later, None), Some(503), "no route matched");
+        assert!(!faults.is_empty());
         let none = Faults::parse(&pb::Upstream::default()).unwrap();
+        assert!(none.is_empty());
         assert!(
             none.applicable(now, || panic!("no route has a fault"))
                 .is_none()

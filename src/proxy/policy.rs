@@ -112,6 +112,9 @@ impl RouteRules {
 
     /// The fault that applies to a request now, if any (see [`Faults::applicable`]).
     pub fn fault(&self, method: &Method, path: &str, headers: &HeaderMap) -> Option<&FaultRule> {
+        if self.faults.is_empty() {
+            return None;
+        }
         self.faults.applicable(SystemTime::now(), || {
             self.rules
                 .iter()
