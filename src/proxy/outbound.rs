@@ -262,6 +262,14 @@ impl Outbound {
                         }
                         Ok(Err(status)) => {
                             aborted = true;
+                            // Counted against the destination (its identity), so the caller's
+                            // view (`meshctl stat <caller> --to <service>`) shows the failure.
+                            seen.peer = route
+                                .backends()
+                                .iter()
+                                .filter(|b| selected.version.is_none_or(|v| b.version == v))
+                                .find_map(|b| b.endpoints.first())
+                                .cloned();
                             fault::abort_response(status, grpc)
                         }
                         Ok(Ok(Ok(response))) => {

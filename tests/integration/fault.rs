@@ -18,6 +18,8 @@ seen = [0]
 lock = threading.Lock()
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Buffered: headers and body leave in one write (no Nagle/delayed-ACK stall per request).
+    wbufsize = -1
     def do_GET(self):
         if self.path == "/count":
             body = str(seen[0]).encode()
@@ -159,7 +161,6 @@ fn mesh_yaml_faults_hit_their_share_and_the_upstream_sees_only_the_rest() {
           fault: { delay: { duration: 300ms, percent: 50 } }",
     );
     let api = up.upstream("front", "api");
-
     let n = 500;
     let answers = get_all(&urls(&api, "/x", n));
     let aborted = answers.iter().filter(|a| a.status == 503).count();
@@ -177,6 +178,15 @@ fn mesh_yaml_faults_hit_their_share_and_the_upstream_sees_only_the_rest() {
         "the app saw exactly the requests not aborted"
     );
     assert_eq!(injected(up, "front", "api", "abort"), aborted as u64);
+    // The caller's view counts the aborts as failed requests to api.
+    let stat = json(up, &["stat", "front", "--to", "api", "-t", "1m"]);
+    let row = &stat["rows"][0];
+    assert_eq!(row["requests"], n, "{stat}");
+    let rate = row["success_rate"].as_f64().unwrap();
+    assert!(
+        (rate - (n - aborted) as f64 / n as f64).abs() < 1e-9,
+        "{rate} with {aborted} of {n} aborted"
+    );
 
     // The route's own fault replaces the service's: delays, no aborts.
     let n = 40;
