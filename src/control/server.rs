@@ -23,6 +23,9 @@ pub const CERT_BURST: f64 = 20.0;
 /// far below what a stolen token could use to mint certificates in bulk.
 pub const CERT_REFILL_PER_SEC: f64 = 1.0;
 
+/// Longest single wait of the fault-expiry timer before it looks again.
+const MAX_FAULT_WAIT: Duration = Duration::from_secs(3_600);
+
 /// The control plane: cheap to clone, shared by the three services.
 #[derive(Clone)]
 pub struct ControlPlane {
@@ -229,7 +232,8 @@ impl ControlPlane {
             };
             match next {
                 Some(at) => {
-                    let wait = Duration::from_millis(at.saturating_sub(now));
+                    // Re-checked at least hourly: far expiries stay within the timer's range.
+                    let wait = Duration::from_millis(at.saturating_sub(now)).min(MAX_FAULT_WAIT);
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = changed => {}

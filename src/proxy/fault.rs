@@ -159,8 +159,10 @@ impl FaultRule {
             delay: spec
                 .delay
                 .map(|d| (Duration::from_millis(d.ms), d.per_million)),
+            // Beyond what the clock can hold is as good as never.
             expires: (f.expires_unix_ms > 0)
-                .then(|| UNIX_EPOCH + Duration::from_millis(f.expires_unix_ms)),
+                .then(|| UNIX_EPOCH.checked_add(Duration::from_millis(f.expires_unix_ms)))
+                .flatten(),
         })
     }
 
