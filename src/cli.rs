@@ -69,6 +69,8 @@ pub enum Command {
     Edges(cmd::edges::Args),
     /// Shift traffic between a service's versions (weighted splits)
     Canary(cmd::canary::Args),
+    /// Inject aborts and delays into a service's traffic (chaos testing), clear and list them
+    Fault(cmd::fault::Args),
     /// Manage the mesh certificate authority and workload certificates
     Certs(cmd::certs::Args),
     /// Check the local mesh's certificates: √ ok, ‼ warning, × error, with a hint each

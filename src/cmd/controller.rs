@@ -41,6 +41,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         .build()?;
     runtime
         .block_on(async {
+            tokio::spawn(plane.clone().expire_faults());
             tracing::info!(socket = %socket.display(), "control plane serving");
             transport::serve(plane, &socket, shutdown_signal()).await
         })

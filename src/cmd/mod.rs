@@ -14,6 +14,7 @@ pub mod controller;
 pub mod demo_app;
 pub mod down;
 pub mod edges;
+pub mod fault;
 pub mod generate;
 pub mod proxy;
 pub mod proxy_certs;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> CliResult {
     };
     let result = match cli.command {
         Command::Canary(args) => canary::run(&mut ctx, args),
+        Command::Fault(args) => fault::run(&mut ctx, args),
         Command::Certs(args) => certs::run(&mut ctx, args),
         Command::Check(args) => check::run(&mut ctx, args),
         Command::Controller(args) => controller::run(&mut ctx, args),

@@ -155,6 +155,53 @@ impl MeshAdmin {
         }
     }
 
+    /// Sets (replaces) `service`'s live fault for `for_ms` (0: until cleared).
+    pub async fn set_fault(
+        &mut self,
+        service: &str,
+        fault: pb::Fault,
+        for_ms: u64,
+    ) -> Result<pb::FaultSetResponse, AdminError> {
+        let req = authed(
+            pb::FaultSetRequest {
+                service: service.to_string(),
+                fault: Some(fault),
+                for_ms,
+            },
+            &self.token,
+        );
+        match self.client.set_fault(req).await {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) => Err(self.map(s)),
+        }
+    }
+
+    /// Removes `service`'s live fault.
+    pub async fn clear_fault(
+        &mut self,
+        service: &str,
+    ) -> Result<pb::FaultClearResponse, AdminError> {
+        let req = authed(
+            pb::FaultClearRequest {
+                service: service.to_string(),
+            },
+            &self.token,
+        );
+        match self.client.clear_fault(req).await {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) => Err(self.map(s)),
+        }
+    }
+
+    /// The live faults in force.
+    pub async fn list_faults(&mut self) -> Result<Vec<pb::FaultLive>, AdminError> {
+        let req = authed(pb::FaultListRequest {}, &self.token);
+        match self.client.list_faults(req).await {
+            Ok(r) => Ok(r.into_inner().faults),
+            Err(s) => Err(self.map(s)),
+        }
+    }
+
     /// Waits until every proxy that calls `service` acknowledged `version` (or a later one).
     pub async fn wait_for_acks(
         &mut self,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::canary_routes::{self, CanaryRoutes};
+use super::fault::{FAULTS_FILE, LiveFault};
 use super::meshfile::{HttpRoute, PathMatch};
 use super::plan::{MeshPlan, ProxyPlan, token_hash};
 use super::split::{SplitError, SplitWeights};
@@ -45,6 +46,14 @@ pub trait Backend: Send + Sync + 'static {
     fn load_canary_routes(&self) -> CanaryRoutes;
     /// Persists them; called before a new config version is announced.
     fn save_canary_routes(&self, routes: &CanaryRoutes) -> std::io::Result<()>;
+    /// Persisted live faults (`meshctl fault inject`); none unless the backend keeps them.
+    fn load_faults(&self) -> BTreeMap<String, LiveFault> {
+        BTreeMap::new()
+    }
+    /// Persists live faults; called before a new config version is announced.
+    fn save_faults(&self, _faults: &BTreeMap<String, LiveFault>) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// File (in the state dir) holding the configured split weights.
@@ -56,6 +65,7 @@ pub struct LocalBackend {
     plan: MeshPlan,
     splits_path: PathBuf,
     canary_routes_path: PathBuf,
+    faults_path: PathBuf,
 }
 
 impl LocalBackend {
@@ -64,6 +74,7 @@ impl LocalBackend {
             plan,
             splits_path: state_dir.join(SPLITS_FILE),
             canary_routes_path: canary_routes::path(state_dir),
+            faults_path: state_dir.join(FAULTS_FILE),
         }
     }
 
@@ -179,6 +190,9 @@ impl Backend for LocalBackend {
                             backoff_ms: r.backoff_ms,
                         }),
                     breaker_failures: policy.and_then(|p| p.breaker_failures).unwrap_or_default(),
+                    fault: policy.and_then(|p| p.fault).map(|f| f.to_pb(None)),
+                    // The control plane lays the live fault over this (backends know none).
+                    live_fault: None,
                 }
             })
             .collect();
@@ -233,6 +247,25 @@ impl Backend for LocalBackend {
     fn save_canary_routes(&self, routes: &CanaryRoutes) -> std::io::Result<()> {
         canary_routes::save(&self.canary_routes_path, routes)
     }
+    fn load_faults(&self) -> BTreeMap<String, LiveFault> {
+        let mut faults = read_faults_file(&self.faults_path);
+        // A service that left mesh.yaml takes its live fault with it.
+        faults.retain(|svc, _| !self.plan.versions(svc).is_empty());
+        faults
+    }
+
+    fn save_faults(&self, faults: &BTreeMap<String, LiveFault>) -> std::io::Result<()> {
+        let body = serde_json::to_vec_pretty(faults).map_err(std::io::Error::other)?;
+        crate::fsutil::write_atomic(&self.faults_path, &body, crate::fsutil::PUBLIC_FILE_MODE)
+    }
+}
+
+/// Reads persisted live faults (expired ones included: the control plane drops them).
+fn read_faults_file(path: &Path) -> BTreeMap<String, LiveFault> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
 }
 
 /// A mesh.yaml route as the proxies receive it.
@@ -254,6 +287,7 @@ fn http_route(route: &HttpRoute) -> pb::HttpRoute {
         version: route.version.clone().unwrap_or_default(),
         timeout_ms: route.timeout_ms.unwrap_or_default(),
         retryable: route.retryable,
+        fault: route.fault.map(|f| f.to_pb(None)),
     }
 }
 

@@ -62,6 +62,7 @@ impl CanaryRoute {
             version: self.version.clone(),
             timeout_ms: 0,
             retryable: false,
+            fault: None,
         }
     }
 }

@@ -18,6 +18,7 @@ use self::yaml_pos::{Position, Target, YamlPath};
 use crate::identity::spiffe;
 
 mod authz;
+mod fault;
 mod policy;
 mod yaml_pos;
 

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod agent;
 pub mod backend;
 pub mod canary_routes;
+pub mod fault;
 pub mod launch;
 pub mod local;
 pub mod meshfile;

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::backend::{Backend, Workload, check_split};
 use super::canary_routes::{self, CanaryRoute, CanaryRoutes};
+use super::fault::{FaultSpec, LiveFault, now_unix_ms};
 use super::split::SplitWeights;
 use crate::identity::ca::SigningCa;
 use crate::identity::store::CaStore;
@@ -22,6 +23,9 @@ pub const CERT_BURST: f64 = 20.0;
 /// …and the sustained rate after it (per second). Enough for aggressive leaf rotation tests,
 /// far below what a stolen token could use to mint certificates in bulk.
 pub const CERT_REFILL_PER_SEC: f64 = 1.0;
+
+/// Longest single wait of the fault-expiry timer before it looks again.
+const MAX_FAULT_WAIT: Duration = Duration::from_secs(3_600);
 
 /// The control plane: cheap to clone, shared by the three services.
 #[derive(Clone)]
@@ -50,6 +54,10 @@ struct Inner {
     version: watch::Sender<u64>,
     proxies: Mutex<HashMap<String, ProxyState>>,
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Live faults by service (`meshctl fault inject`), persisted by the backend.
+    faults: Mutex<BTreeMap<String, LiveFault>>,
+    /// Wakes [`ControlPlane::expire_faults`] when the faults change.
+    faults_changed: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -103,6 +111,9 @@ impl ControlPlane {
         leaf_lifetime: Duration,
     ) -> Self {
         let splits = backend.load_splits();
+        let now = now_unix_ms();
+        let mut faults = backend.load_faults();
+        faults.retain(|_, f| f.in_force(now));
         let canary_routes = backend.load_canary_routes();
         // Versions start from the wall clock so they keep increasing across restarts: a
         // reconnecting proxy never sees a version lower than one it already applied.
@@ -119,6 +130,8 @@ impl ControlPlane {
                 version,
                 proxies: Mutex::new(HashMap::new()),
                 buckets: Mutex::new(HashMap::new()),
+                faults: Mutex::new(faults),
+                faults_changed: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -183,11 +196,89 @@ impl ControlPlane {
         let splits = lock(&self.inner.splits);
         let mut config = self.inner.backend.proxy_config(who, &splits, version);
         drop(splits);
+        let now = now_unix_ms();
+        let faults = lock(&self.inner.faults);
+        for u in &mut config.upstreams {
+            if let Some(live) = faults.get(&u.service).filter(|f| f.in_force(now)) {
+                u.live_fault = Some(live.spec.to_pb(live.expires_unix_ms));
+            }
+        }
+        drop(faults);
         canary_routes::apply(&mut config, &lock(&self.inner.canary_routes));
         let ca = self.ca();
         config.trust_bundle_pem = ca.bundle_pem.clone();
         config.issuer_fingerprint = ca.issuer_fingerprint.clone();
         config
+    }
+}
+
+impl ControlPlane {
+    /// Drops each live fault at its expiry and pushes a config without it; runs until the
+    /// process ends (spawn it on the control plane's runtime). Proxies stop injecting on
+    /// time by themselves too (the fault carries its expiry): this keeps the control plane's
+    /// view, `faults.json` and the proxies' acknowledged versions in step.
+    pub async fn expire_faults(self) {
+        loop {
+            let changed = self.inner.faults_changed.notified();
+            let now = now_unix_ms();
+            let next = {
+                let mut faults = lock(&self.inner.faults);
+                let before = faults.len();
+                faults.retain(|_, f| f.in_force(now));
+                if faults.len() != before {
+                    if let Err(e) = self.inner.backend.save_faults(&faults) {
+                        tracing::warn!(error = %e, "persisting faults after an expiry");
+                    }
+                    drop(faults);
+                    let version = self.bump_version();
+                    tracing::info!(version, "live fault expired");
+                    continue;
+                }
+                faults.values().filter_map(|f| f.expires_unix_ms).min()
+            };
+            match next {
+                Some(at) => {
+                    // Re-checked at least hourly: far expiries stay within the timer's range.
+                    let wait = Duration::from_millis(at.saturating_sub(now)).min(MAX_FAULT_WAIT);
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = changed => {}
+                    }
+                }
+                None => changed.await,
+            }
+        }
+    }
+
+    /// Checks that `service` exists in the catalog.
+    fn known_service(&self, service: &str) -> Result<(), Status> {
+        if self.inner.backend.versions(service).is_empty() {
+            return Err(Status::invalid_argument(format!(
+                "unknown service `{service}`"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Applies `change` to a copy of the live faults; when it reports a change, persists the
+    /// copy, installs it and announces a new version (`None`: nothing changed).
+    fn update_faults(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<String, LiveFault>) -> bool,
+    ) -> Result<Option<u64>, Status> {
+        let mut faults = lock(&self.inner.faults);
+        let mut next = faults.clone();
+        if !change(&mut next) {
+            return Ok(None);
+        }
+        self.inner
+            .backend
+            .save_faults(&next)
+            .map_err(|e| Status::internal(format!("persisting faults: {e}")))?;
+        *faults = next;
+        drop(faults);
+        self.inner.faults_changed.notify_one();
+        Ok(Some(self.bump_version()))
     }
 }
 
@@ -449,6 +540,77 @@ impl pb::admin_server::Admin for ControlPlane {
         })?;
         tracing::info!(%service, version, "canary route cleared");
         Ok(Response::new(pb::CanaryRouteResponse { version }))
+    }
+
+    async fn set_fault(
+        &self,
+        req: Request<pb::FaultSetRequest>,
+    ) -> Result<Response<pb::FaultSetResponse>, Status> {
+        self.admin(&req)?;
+        let req = req.into_inner();
+        self.known_service(&req.service)?;
+        let spec = req
+            .fault
+            .as_ref()
+            .ok_or(super::fault::FaultError::Empty)
+            .and_then(FaultSpec::from_pb)
+            .map_err(|e| Status::invalid_argument(format!("service {}: {e}", req.service)))?;
+        let now = now_unix_ms();
+        let live = LiveFault {
+            spec,
+            set_unix_ms: now,
+            expires_unix_ms: (req.for_ms > 0).then(|| now.saturating_add(req.for_ms)),
+        };
+        let version = self
+            .update_faults(|faults| {
+                faults.insert(req.service.clone(), live);
+                true
+            })?
+            .unwrap_or_default();
+        tracing::info!(service = %req.service, version, expires = ?live.expires_unix_ms, "live fault set");
+        Ok(Response::new(pb::FaultSetResponse {
+            version,
+            expires_unix_ms: live.expires_unix_ms.unwrap_or(0),
+        }))
+    }
+
+    async fn clear_fault(
+        &self,
+        req: Request<pb::FaultClearRequest>,
+    ) -> Result<Response<pb::FaultClearResponse>, Status> {
+        self.admin(&req)?;
+        let req = req.into_inner();
+        self.known_service(&req.service)?;
+        let Some(version) = self.update_faults(|faults| faults.remove(&req.service).is_some())?
+        else {
+            return Ok(Response::new(pb::FaultClearResponse {
+                version: *self.inner.version.borrow(),
+                cleared: false,
+            }));
+        };
+        tracing::info!(service = %req.service, version, "live fault cleared");
+        Ok(Response::new(pb::FaultClearResponse {
+            version,
+            cleared: true,
+        }))
+    }
+
+    async fn list_faults(
+        &self,
+        req: Request<pb::FaultListRequest>,
+    ) -> Result<Response<pb::FaultListResponse>, Status> {
+        self.admin(&req)?;
+        let now = now_unix_ms();
+        let faults = lock(&self.inner.faults)
+            .iter()
+            .filter(|(_, f)| f.in_force(now))
+            .map(|(service, f)| pb::FaultLive {
+                service: service.clone(),
+                fault: Some(f.spec.to_pb(f.expires_unix_ms)),
+                set_unix_ms: f.set_unix_ms,
+            })
+            .collect();
+        Ok(Response::new(pb::FaultListResponse { faults }))
     }
 }
 

@@ -71,6 +71,7 @@ async fn start() -> Running {
     let issuer = SigningCa::from_pem(&issuer.cert_pem, &issuer.key_pem).unwrap();
     let backend = Arc::new(LocalBackend::new(plan.clone(), dir.path()));
     let plane = ControlPlane::new(backend, issuer, anchor.cert_pem, Duration::from_secs(600));
+    tokio::spawn(plane.clone().expire_faults());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let socket = plan.control_socket.clone();
     let s2 = socket.clone();
@@ -313,4 +314,122 @@ async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<pb::ProxyConfig>) ->
         .await
         .unwrap()
         .unwrap()
+}
+
+#[tokio::test]
+async fn live_faults_are_checked_persisted_pushed_and_expire_on_their_own() {
+    let cp = start().await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(
+        agent(&cp.socket, WEB_TOKEN, "web").watch_forever(move |cfg| {
+            let _ = tx.send(cfg);
+            Ok(())
+        }),
+    );
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let first = next().await;
+    assert_eq!(first.upstreams[0].live_fault, None);
+    let mut admin = pb::admin_client::AdminClient::new(channel(&cp.socket));
+    let abort = pb::Fault {
+        abort_status: 503,
+        abort_per_million: 1_000_000,
+        ..Default::default()
+    };
+    let set = |fault: Option<pb::Fault>, service: &str, for_ms| {
+        authed(
+            pb::FaultSetRequest {
+                service: service.into(),
+                fault,
+                for_ms,
+            },
+            ADMIN_TOKEN,
+        )
+    };
+
+    // Refused before anything changes: unknown service, out of range, empty.
+    let bad_status = pb::Fault {
+        abort_status: 700,
+        ..abort
+    };
+    for req in [
+        set(Some(abort), "nope", 0),
+        set(Some(bad_status), "api", 0),
+        set(Some(pb::Fault::default()), "api", 0),
+        set(None, "api", 0),
+    ] {
+        let err = admin.set_fault(req).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    }
+    let faults_file = cp._dir.path().join(crate::control::fault::FAULTS_FILE);
+    assert!(!faults_file.exists(), "nothing persisted");
+    let cleared = admin
+        .clear_fault(authed(
+            pb::FaultClearRequest {
+                service: "api".into(),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!cleared.cleared);
+    assert_eq!(cleared.version, first.version, "no change, no new version");
+
+    // A timed fault: persisted, pushed with its expiry, then dropped and pushed again.
+    let timed = admin
+        .set_fault(set(Some(abort), "api", 300))
+        .await
+        .unwrap()
+        .into_inner();
+    let pushed = next().await;
+    assert_eq!(pushed.version, timed.version);
+    let live = pushed.upstreams[0].live_fault.unwrap();
+    assert_eq!(
+        (live.abort_status, live.expires_unix_ms),
+        (503, timed.expires_unix_ms)
+    );
+    let kept: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&faults_file).unwrap()).unwrap();
+    assert_eq!(kept["api"]["expires_unix_ms"], timed.expires_unix_ms);
+    let listed = admin
+        .list_faults(authed(pb::FaultListRequest {}, ADMIN_TOKEN))
+        .await
+        .unwrap()
+        .into_inner()
+        .faults;
+    assert_eq!(listed.len(), 1);
+    let expired = next().await;
+    assert!(expired.version > timed.version);
+    assert_eq!(expired.upstreams[0].live_fault, None);
+    assert!(crate::control::fault::now_unix_ms() >= timed.expires_unix_ms);
+    assert_eq!(std::fs::read_to_string(&faults_file).unwrap().trim(), "{}");
+
+    // Until cleared.
+    admin.set_fault(set(Some(abort), "api", 0)).await.unwrap();
+    assert_eq!(
+        next().await.upstreams[0]
+            .live_fault
+            .unwrap()
+            .expires_unix_ms,
+        0
+    );
+    let cleared = admin
+        .clear_fault(authed(
+            pb::FaultClearRequest {
+                service: "api".into(),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(cleared.cleared);
+    let after = next().await;
+    assert_eq!(after.version, cleared.version);
+    assert_eq!(after.upstreams[0].live_fault, None);
 }

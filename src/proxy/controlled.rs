@@ -321,7 +321,10 @@ impl Upstreams {
                     (version, weight, peers)
                 })
                 .collect();
-            let route = Route::new(backends).with_rules(u.routes);
+            let rules = u
+                .routes
+                .count_faults_in(self.shared.metrics.faults.service(&u.service));
+            let route = Route::new(backends).with_rules(rules);
             let cell = match self.listeners.get(&u.listen) {
                 Some(cell) => {
                     cell.store(Arc::new(route));
@@ -538,6 +541,17 @@ mod tests {
             parse_upstream(&bad_route)
                 .unwrap_err()
                 .contains("unknown version `v2`")
+        );
+        let mut bad_fault = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
+        bad_fault.live_fault = Some(pb::Fault {
+            abort_status: 503,
+            abort_per_million: 1_000_001,
+            ..Default::default()
+        });
+        assert!(
+            parse_upstream(&bad_fault)
+                .unwrap_err()
+                .contains("fault: percent")
         );
         let mut bad_proto = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
         bad_proto.protocol = "smtp".into();

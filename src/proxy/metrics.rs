@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::stats::{StatsSnapshot, TrafficStats};
 
+use super::fault::FaultCounters;
 use super::policy_metrics::PolicyCounters;
 
 /// Which side of the proxy a request or connection is on.
@@ -54,6 +55,8 @@ pub struct Metrics {
     pub policy: PolicyCounters,
     /// Inbound authorization denials by reason (`authz.rs`).
     pub authz: super::authz::AuthzCounters,
+    /// Injected faults by destination service (`fault.rs`).
+    pub faults: FaultCounters,
 }
 
 #[derive(Debug, Default)]
@@ -164,6 +167,7 @@ impl Metrics {
         self.render_tcp(&mut out);
         self.policy.render(&mut out);
         self.authz.render(&mut out);
+        self.faults.render(&mut out);
         header(
             &mut out,
             "meshctl_tls_handshake_failures_total",

@@ -13,6 +13,7 @@ pub mod config;
 pub mod controlled;
 pub mod detect;
 pub mod drain;
+pub mod fault;
 pub mod http;
 pub mod inbound;
 pub mod io;

@@ -25,6 +25,7 @@ use super::Shared;
 use super::config::UpstreamProtocol;
 use super::detect::{self, Detected};
 use super::drain::DrainWatch;
+use super::fault::{self, FAULT_HEADER, Injection};
 use super::http::{self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1, ProxyBody};
 use super::io::{MeteredIo, PrefixedIo};
 use super::listen;
@@ -195,12 +196,14 @@ impl Outbound {
     ) -> Response<TapBody> {
         let start = Instant::now();
         let mut seen = Observed::default();
+        let mut injection = Injection::default();
+        let mut aborted = false;
         // HTTP/2 forbids connection-specific headers (h2 refuses them on receipt), so only
         // HTTP/1 requests have any to strip.
         if from_http1 {
             proxy_http::strip_hop_by_hop(req.headers_mut());
         }
-        let response = if from_http1
+        let mut response = if from_http1
             && proxy_http::make_absolute(&mut req, &self.fallback_authority).is_err()
         {
             proxy_http::error_response(StatusCode::BAD_REQUEST, "invalid request target")
@@ -238,14 +241,48 @@ impl Outbound {
                         }
                         seen.peer = Some(peer.clone());
                     };
-                    let call = retry::send(&route, selected, req, counters, &mut on_attempt);
+                    let rules = route.rules();
+                    injection = rules
+                        .fault(req.method(), req.uri().path(), req.headers())
+                        .map(|f| rules.faults().draw(f))
+                        .unwrap_or_default();
+                    let route = &route;
+                    // A delay and an abort happen before forwarding, inside the timeout.
+                    let call = async move {
+                        if let Some(delay) = injection.delay {
+                            rules.faults().counts().delayed();
+                            tokio::time::sleep(delay).await;
+                        }
+                        match injection.abort {
+                            Some(status) => {
+                                rules.faults().counts().aborted();
+                                Err(status)
+                            }
+                            None => {
+                                Ok(retry::send(route, selected, req, counters, &mut on_attempt)
+                                    .await)
+                            }
+                        }
+                    };
                     match timeout::within(selected.timeout, call).await {
                         Err(e) => {
                             tracing::debug!(error = %e, "request timed out");
                             counters.timeout();
                             timeout::timed_out_response(grpc)
                         }
-                        Ok(Ok(response)) => {
+                        Ok(Err(status)) => {
+                            aborted = true;
+                            // Counted against the destination (its identity), so the caller's
+                            // view (`meshctl stat <caller> --to <service>`) shows the failure.
+                            seen.peer = route
+                                .backends()
+                                .iter()
+                                .filter(|b| selected.version.is_none_or(|v| b.version == v))
+                                .find_map(|b| b.endpoints.first())
+                                .cloned();
+                            fault::abort_response(status, grpc)
+                        }
+                        Ok(Ok(Ok(response))) => {
                             // Arrived over HTTP/2 from the inbound proxy: no hop-by-hop headers.
                             let (mut parts, body) = response.into_parts();
                             if from_http1 {
@@ -253,7 +290,7 @@ impl Outbound {
                             }
                             Response::from_parts(parts, Either::Left(body))
                         }
-                        Ok(Err(e)) => {
+                        Ok(Ok(Err(e))) => {
                             tracing::debug!(error = %e, "forwarding to peer failed");
                             let (status, reason) = e.response();
                             proxy_http::error_response(status, reason)
@@ -262,6 +299,9 @@ impl Outbound {
                 }
             }
         };
+        if let Some(marker) = injection.header(aborted) {
+            response.headers_mut().insert(FAULT_HEADER, marker);
+        }
         let peer = seen.peer.as_ref().map_or(NO_PEER, |p| p.id().as_str());
         self.shared.metrics.request(
             Direction::Outbound,

@@ -1,11 +1,14 @@
 //! Header routes: a destination's ordered rules matching path, method and headers, tried
 //! before the weighted split; the first match decides the version and the request timeout.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
+use super::fault::{FaultCount, FaultRule, Faults};
 use super::retry::{RetryBudget, RetryPolicy, RetryPolicyError};
+use crate::control::fault::FaultError;
 use crate::proto::control as pb;
 
 /// A destination's routes in order, its timeout for requests no route sets one for, and its
@@ -18,6 +21,8 @@ pub struct RouteRules {
     budget: RetryBudget,
     /// Consecutive failures that eject an endpoint; `None`: no circuit breaking.
     breaker_failures: Option<u32>,
+    /// Injected faults (`fault.rs`).
+    faults: Faults,
 }
 
 /// What the routes decide for one request.
@@ -65,6 +70,8 @@ pub enum RouteRuleError {
     },
     #[error(transparent)]
     Retry(#[from] RetryPolicyError),
+    #[error("fault: {0}")]
+    Fault(#[from] FaultError),
 }
 
 impl RouteRules {
@@ -87,6 +94,31 @@ impl RouteRules {
             retry: RetryPolicy::parse(upstream.retry.as_ref())?,
             budget: RetryBudget::default(),
             breaker_failures: Some(upstream.breaker_failures).filter(|n| *n > 0),
+            faults: Faults::parse(upstream)?,
+        })
+    }
+
+    /// The same rules counting injected faults in `counts`.
+    pub fn count_faults_in(self, counts: Arc<FaultCount>) -> Self {
+        RouteRules {
+            faults: self.faults.count_in(counts),
+            ..self
+        }
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The fault that applies to a request now, if any (see [`Faults::applicable`]).
+    pub fn fault(&self, method: &Method, path: &str, headers: &HeaderMap) -> Option<&FaultRule> {
+        if self.faults.is_empty() {
+            return None;
+        }
+        self.faults.applicable(SystemTime::now(), || {
+            self.rules
+                .iter()
+                .position(|r| r.matches(method, path, headers))
         })
     }
 
@@ -215,6 +247,7 @@ mod tests {
             version: "v2".into(),
             timeout_ms: 0,
             retryable: false,
+            fault: None,
         }
     }
 

@@ -8,6 +8,7 @@ mod check;
 mod cli;
 mod demo_app;
 mod external_issuer;
+mod fault;
 mod mesh;
 mod observe;
 mod policy;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::control::fault::FaultSpec;
 use crate::duration::HumanDuration;
 use crate::proxy::authz_spec::AuthorizationSpec;
 use crate::proxy::breaker::DEFAULT_FAILURES;
@@ -15,6 +16,7 @@ pub const DEFAULT_RETRY_ON: [&str; 2] = ["connect-failure", "gateway-error"];
 /// Backoff base of a `retries` block that does not say.
 pub const DEFAULT_RETRY_BACKOFF_MS: u64 = 25;
 
+use super::fault::{self, RawFault};
 use super::yaml_pos::YamlPath;
 use super::{Issue, OrderedMap, ScalarString};
 
@@ -37,6 +39,9 @@ pub struct ServicePolicy {
     /// Who may call the service, enforced by its own proxy; `None`: every mesh identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<AuthorizationSpec>,
+    /// Faults injected into requests no route gives its own; `None`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultSpec>,
 }
 
 /// When and how often requests to the service are sent again.
@@ -71,6 +76,9 @@ pub struct HttpRoute {
     /// Matching requests may be retried whatever their method.
     #[serde(default)]
     pub retryable: bool,
+    /// Faults injected into matching requests instead of the service's; `None`: the service's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultSpec>,
 }
 
 /// How a route matches the request path (the query is never part of it).
@@ -92,6 +100,7 @@ pub(super) struct RawPolicy {
     routes: Vec<RawRoute>,
     /// Checked while parsed; `{service: NAME}` entries are checked in `meshfile/authz.rs`.
     pub(super) authorization: Option<AuthorizationSpec>,
+    fault: Option<RawFault>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +112,7 @@ struct RawRoute {
     timeout: Option<String>,
     #[serde(default)]
     retryable: bool,
+    fault: Option<RawFault>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,12 +180,17 @@ pub(super) fn service_policy(
             n => Some(n),
         },
     };
+    let fault = match &policy.fault {
+        None => None,
+        Some(raw) => Some(fault::fault(&path.key("fault"), raw)?),
+    };
     Ok(ServicePolicy {
         timeout_ms,
         routes,
         retries,
         breaker_failures,
         authorization: policy.authorization.clone(),
+        fault,
     })
 }
 
@@ -232,10 +247,10 @@ fn timeout(path: &YamlPath, raw: Option<&str>) -> Result<Option<u64>, Issue> {
 
 fn route(path: &YamlPath, raw: &RawRoute, versions: &[String]) -> Result<HttpRoute, Issue> {
     match &raw.version {
-        None if raw.timeout.is_none() && !raw.retryable => {
+        None if raw.timeout.is_none() && !raw.retryable && raw.fault.is_none() => {
             return Err(Issue::key(
                 path.clone(),
-                "a route needs at least one of `version`, `timeout` and `retryable`",
+                "a route needs at least one of `version`, `timeout`, `retryable` and `fault`",
             ));
         }
         Some(_) if versions.is_empty() => {
@@ -288,6 +303,10 @@ fn route(path: &YamlPath, raw: &RawRoute, versions: &[String]) -> Result<HttpRou
         }
         headers.push((name.to_ascii_lowercase(), value.0.clone()));
     }
+    let fault = match &raw.fault {
+        None => None,
+        Some(f) => Some(fault::fault(&path.key("fault"), f)?),
+    };
     Ok(HttpRoute {
         path: path_match,
         method,
@@ -295,6 +314,7 @@ fn route(path: &YamlPath, raw: &RawRoute, versions: &[String]) -> Result<HttpRou
         version: raw.version.clone(),
         timeout_ms,
         retryable: raw.retryable,
+        fault,
     })
 }
 

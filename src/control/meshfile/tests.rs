@@ -147,6 +147,7 @@ fn header_routes_parse_in_order() {
                 version: Some("v2".into()),
                 timeout_ms: None,
                 retryable: false,
+                fault: None,
             },
             HttpRoute {
                 path: Some(PathMatch::Prefix("/admin".into())),
@@ -155,6 +156,7 @@ fn header_routes_parse_in_order() {
                 version: None,
                 timeout_ms: Some(150),
                 retryable: false,
+                fault: None,
             },
         ]
     );
@@ -228,7 +230,7 @@ fn bad_routes_are_located() {
         .unwrap();
     assert_err(
         &route("{ match: { method: GET } }"),
-        "mesh.yaml:8:11: services.api.policy.routes[0]: a route needs at least one of `version`, `timeout` and `retryable`",
+        "mesh.yaml:8:11: services.api.policy.routes[0]: a route needs at least one of `version`, `timeout`, `retryable` and `fault`",
     );
     assert_err(
         &route("{ timeout: 5 }"),
@@ -453,5 +455,84 @@ fn unreadable_file() {
         e.to_string()
             .starts_with("reading /nonexistent/mesh.yaml: No such file"),
         "{e}"
+    );
+}
+
+#[test]
+fn faults_parse_for_the_service_and_its_routes() {
+    use crate::control::fault::{Abort, Delay};
+    let mesh = parse(&with_policy(
+        "      fault:\n        abort: { status: 503, percent: 5 }\n        delay: { duration: 200ms, percent: 0.5 }\n      routes:\n        - match: { path: { prefix: /slow } }\n          fault: { delay: { duration: 2s, percent: 100% } }\n",
+    ))
+    .unwrap();
+    let api = mesh.services().next().unwrap();
+    let fault = api.policy.fault.unwrap();
+    assert_eq!(
+        fault.abort,
+        Some(Abort {
+            status: 503,
+            per_million: 50_000
+        })
+    );
+    assert_eq!(
+        fault.delay,
+        Some(Delay {
+            ms: 200,
+            per_million: 5_000
+        })
+    );
+    let route = api.policy.routes[0].fault.unwrap();
+    assert_eq!(route.abort, None);
+    assert_eq!(
+        route.delay,
+        Some(Delay {
+            ms: 2_000,
+            per_million: 1_000_000
+        })
+    );
+}
+
+#[test]
+fn bad_faults_name_their_location() {
+    let fault = |f: &str| with_policy(&format!("      fault: {f}\n"));
+    assert_err(
+        &fault("{ abort: { status: 700, percent: 5 } }"),
+        "mesh.yaml:7:33: services.api.policy.fault.abort.status: status 700 is outside 400-599",
+    );
+    assert_err(
+        &fault("{ abort: { status: 503, percent: 150 } }"),
+        "mesh.yaml:7:47: services.api.policy.fault.abort.percent: percent `150` is not a number from 0 to 100",
+    );
+    assert_err(
+        &fault("{ abort: { status: 503, percent: -1 } }"),
+        "mesh.yaml:7:47: services.api.policy.fault.abort.percent: percent `-1`",
+    );
+    assert_err(
+        &fault("{ abort: { status: 503 } }"),
+        "mesh.yaml:7:16: services.api.policy.fault.abort: give `percent`",
+    );
+    assert_err(
+        &fault("{ delay: { duration: 0ms, percent: 10 } }"),
+        "mesh.yaml:7:35: services.api.policy.fault.delay.duration: duration `0ms` is zero",
+    );
+    assert_err(
+        &fault("{ delay: { duration: 2m, percent: 10 } }"),
+        "mesh.yaml:7:35: services.api.policy.fault.delay.duration: delay 120000ms is over the maximum of 60s",
+    );
+    assert_err(
+        &fault("{ delay: { percent: 10 } }"),
+        "mesh.yaml:7:16: services.api.policy.fault.delay: a delay needs `duration`",
+    );
+    assert_err(
+        &fault("{}"),
+        "mesh.yaml:7:14: services.api.policy.fault: a fault needs an abort, a delay or both",
+    );
+    assert_err(
+        &fault("{ abort: { status: 503, percent: 5, grpc: 14 } }"),
+        "mesh.yaml:7:50: services.api.policy.fault.abort: unknown field `grpc`",
+    );
+    assert_err(
+        &with_policy("      routes:\n        - fault: { delay: { duration: 1s, percent: 1e3 } }\n"),
+        "mesh.yaml:8:52: services.api.policy.routes[0].fault.delay.percent: percent `1000`",
     );
 }

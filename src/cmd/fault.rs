@@ -1,0 +1,405 @@
+//! `meshctl fault`: inject aborts and delays into a service's traffic live, clear them, and
+//! list every fault in force (live and from mesh.yaml).
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use clap::Subcommand;
+use serde::Serialize;
+
+use super::Context;
+use super::certs::rfc3339;
+use super::stat::state_dir;
+use crate::control::admin::{AdminError, MeshAdmin};
+use crate::control::fault::{Abort, Delay, FaultSpec, format_percent, now_unix_ms};
+use crate::control::plan::MeshPlan;
+use crate::duration::{HumanDuration, format_compact};
+use crate::exit::{CliError, CliResult};
+use crate::output;
+
+/// `--wait` ran out of time before every proxy acknowledged.
+pub const EXIT_TIMEOUT: i32 = 4;
+
+const INJECT_HELP: &str = "\
+The caller's proxy injects the fault into every request to SERVICE, drawing independently per
+request: a delay holds the request before forwarding (it counts against the request timeout),
+an abort answers at once without contacting SERVICE (never retried; gRPC calls get a
+trailers-only answer with the matching grpc-status, e.g. 503 -> 14 UNAVAILABLE). Injected
+answers carry `x-meshctl-fault: abort|delay`. HTTP and gRPC only: opaque TCP is never faulted.
+
+A live fault replaces any earlier one of SERVICE and, while in force, every mesh.yaml fault of
+SERVICE (routes included). It is persisted in .meshctl/faults.json; with --for it ends at an
+absolute time, which each proxy enforces even if the control plane is gone.
+
+Examples:
+  meshctl fault inject api --abort 503@5%
+  meshctl fault inject api --delay 200ms@10% --abort 503@1% --for 2m --wait
+
+Exit codes:
+  0  the fault is set (and, with --wait, every proxy calling SERVICE applied it)
+  1  failure (no mesh running, control plane unreachable)
+  2  usage error (unknown service, bad --abort/--delay/--for, neither --abort nor --delay)
+  4  --wait timed out; the fault is set but some proxies have not acknowledged it (named)";
+
+const CLEAR_HELP: &str = "\
+Removes SERVICE's live fault; the faults in mesh.yaml (if any) apply again. Clearing a service
+without a live fault changes nothing and succeeds.
+
+Exit codes:
+  0  no live fault remains (and, with --wait, every proxy calling SERVICE applied that)
+  1  failure (no mesh running, control plane unreachable)
+  2  usage error (unknown service)
+  4  --wait timed out (the proxies not acknowledging are named)";
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Fault,
+}
+
+#[derive(Debug, Subcommand)]
+enum Fault {
+    /// Inject aborts and/or delays into requests to a service, now
+    #[command(after_help = INJECT_HELP)]
+    Inject(InjectArgs),
+    /// Remove a service's live fault
+    #[command(after_help = CLEAR_HELP)]
+    Clear(ClearArgs),
+    /// Show every fault: live ones and those in mesh.yaml, and which are in force
+    List(ListArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct InjectArgs {
+    /// The destination service
+    service: String,
+    /// Answer STATUS (400-599) to PERCENT of requests (0-100, up to 4 decimals), e.g. 503@5%
+    #[arg(long, value_name = "STATUS@PERCENT", allow_hyphen_values = true)]
+    abort: Option<String>,
+    /// Hold PERCENT of requests for DURATION (1ms-60s) before forwarding, e.g. 200ms@10%
+    #[arg(long, value_name = "DURATION@PERCENT", allow_hyphen_values = true)]
+    delay: Option<String>,
+    /// End the fault after this long (e.g. 30s, 2m) [default: until `fault clear`]
+    #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
+    for_: Option<String>,
+    #[command(flatten)]
+    wait: WaitArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct ClearArgs {
+    /// The destination service
+    service: String,
+    #[command(flatten)]
+    wait: WaitArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct WaitArgs {
+    /// Return only once every proxy calling the service acknowledged the change
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits
+    #[arg(long, default_value = "30s", allow_hyphen_values = true)]
+    timeout: HumanDuration,
+}
+
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    /// Only this service
+    service: Option<String>,
+}
+
+/// One fault: the JSON/YAML shape of `fault list` rows and of `fault inject`.
+#[derive(Debug, Serialize)]
+struct FaultView {
+    service: String,
+    /// `live`, `policy.fault` or `policy.routes[N].fault` (where in mesh.yaml).
+    source: String,
+    abort: Option<AbortView>,
+    delay: Option<DelayView>,
+    /// Unix ms; `null`: no end.
+    expires_unix_ms: Option<u64>,
+    /// RFC 3339; `null`: no end.
+    expires_at: Option<String>,
+    /// False for a mesh.yaml fault while a live fault of the service is in force.
+    active: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct AbortView {
+    status: u16,
+    percent: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct DelayView {
+    duration_ms: u64,
+    percent: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct InjectReport {
+    #[serde(flatten)]
+    fault: FaultView,
+    config_version: u64,
+    acknowledged: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ClearReport {
+    service: String,
+    /// Whether there was a live fault to remove.
+    cleared: bool,
+    config_version: u64,
+    acknowledged: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ListReport<'a> {
+    faults: &'a [FaultView],
+}
+
+pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
+    match args.command {
+        Fault::Inject(a) => inject(ctx, a),
+        Fault::Clear(a) => clear(ctx, a),
+        Fault::List(a) => list(ctx, a),
+    }
+}
+
+/// The fault and its duration from the flags, checked before anything is contacted.
+fn parse_inject(a: &InjectArgs) -> Result<(FaultSpec, Option<Duration>), CliError> {
+    let usage =
+        |flag: &str, e: &dyn std::fmt::Display| CliError::usage(anyhow::anyhow!("{flag}: {e}"));
+    let abort = a
+        .abort
+        .as_deref()
+        .map(str::parse::<Abort>)
+        .transpose()
+        .map_err(|e| usage("--abort", &e))?;
+    let delay = a
+        .delay
+        .as_deref()
+        .map(str::parse::<Delay>)
+        .transpose()
+        .map_err(|e| usage("--delay", &e))?;
+    let spec = FaultSpec::new(abort, delay).map_err(|_| {
+        CliError::usage(anyhow::anyhow!(
+            "nothing to inject: give --abort STATUS@PERCENT, --delay DURATION@PERCENT or both"
+        ))
+    })?;
+    let for_ = a
+        .for_
+        .as_deref()
+        .map(str::parse::<HumanDuration>)
+        .transpose()
+        .map_err(|e| usage("--for", &e))?;
+    Ok((spec, for_.map(|d| d.0)))
+}
+
+fn known_service(plan: &MeshPlan, service: &str) -> Result<(), CliError> {
+    if plan.versions(service).is_empty() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "unknown service `{service}` (services: {})",
+            plan.services().join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn admin_error(e: AdminError) -> CliError {
+    match e {
+        AdminError::Timeout { .. } => CliError::new(e.into(), EXIT_TIMEOUT),
+        other => CliError::from(anyhow::Error::new(other)),
+    }
+}
+
+/// A current-thread runtime entered for the admin channel, and the session.
+fn session(ctx: &Context<'_>) -> Result<(tokio::runtime::Runtime, MeshAdmin), CliError> {
+    let state = state_dir(ctx)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // The gRPC channel is created inside the runtime it will run on.
+    let admin = {
+        let _entered = runtime.enter();
+        MeshAdmin::open(&state).map_err(admin_error)?
+    };
+    Ok((runtime, admin))
+}
+
+fn inject(ctx: &mut Context<'_>, a: InjectArgs) -> CliResult {
+    let (spec, for_) = parse_inject(&a)?;
+    let (runtime, mut admin) = session(ctx)?;
+    known_service(&admin.plan, &a.service)?;
+    let for_ms = for_.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let (set, acknowledged) = runtime
+        .block_on(async {
+            let set = admin
+                .set_fault(&a.service, spec.to_pb(None), for_ms)
+                .await?;
+            if a.wait.wait {
+                admin
+                    .wait_for_acks(&a.service, set.version, a.wait.timeout.0)
+                    .await?;
+            }
+            Ok::<_, AdminError>((set, a.wait.wait))
+        })
+        .map_err(admin_error)?;
+    let expires = Some(set.expires_unix_ms).filter(|ms| *ms > 0);
+    let report = InjectReport {
+        fault: view(&a.service, "live".into(), &spec, expires, true),
+        config_version: set.version,
+        acknowledged,
+    };
+    output::render(ctx.out, ctx.global.output, &report, |_| {
+        fault_table(std::slice::from_ref(&report.fault))
+    })?;
+    Ok(())
+}
+
+fn clear(ctx: &mut Context<'_>, a: ClearArgs) -> CliResult {
+    let (runtime, mut admin) = session(ctx)?;
+    known_service(&admin.plan, &a.service)?;
+    let (cleared, acknowledged) = runtime
+        .block_on(async {
+            let cleared = admin.clear_fault(&a.service).await?;
+            if a.wait.wait {
+                admin
+                    .wait_for_acks(&a.service, cleared.version, a.wait.timeout.0)
+                    .await?;
+            }
+            Ok::<_, AdminError>((cleared, a.wait.wait))
+        })
+        .map_err(admin_error)?;
+    let report = ClearReport {
+        service: a.service,
+        cleared: cleared.cleared,
+        config_version: cleared.version,
+        acknowledged,
+    };
+    output::render(ctx.out, ctx.global.output, &report, |_| {
+        let mut t = output::table(["SERVICE", "LIVE FAULT"]);
+        let what = if report.cleared {
+            "cleared"
+        } else {
+            "none (nothing to clear)"
+        };
+        t.add_row(vec![report.service.clone(), what.to_string()]);
+        t
+    })?;
+    Ok(())
+}
+
+fn list(ctx: &mut Context<'_>, a: ListArgs) -> CliResult {
+    let (runtime, mut admin) = session(ctx)?;
+    if let Some(s) = &a.service {
+        known_service(&admin.plan, s)?;
+    }
+    let live = runtime.block_on(admin.list_faults()).map_err(admin_error)?;
+    let now = now_unix_ms();
+    let mut views = Vec::new();
+    for service in admin.plan.services() {
+        if a.service.as_ref().is_some_and(|s| *s != service) {
+            continue;
+        }
+        let live = live.iter().find(|l| l.service == service).and_then(|l| {
+            let wire = l.fault.as_ref()?;
+            let spec = FaultSpec::from_pb(wire).ok()?;
+            let expires = Some(wire.expires_unix_ms).filter(|ms| *ms > 0);
+            expires.is_none_or(|at| now < at).then_some((spec, expires))
+        });
+        let overridden = live.is_some();
+        if let Some((spec, expires)) = live {
+            views.push(view(&service, "live".into(), &spec, expires, true));
+        }
+        if let Some(policy) = admin.plan.policies.get(&service) {
+            if let Some(spec) = &policy.fault {
+                views.push(view(
+                    &service,
+                    "policy.fault".into(),
+                    spec,
+                    None,
+                    !overridden,
+                ));
+            }
+            for (i, r) in policy.routes.iter().enumerate() {
+                if let Some(spec) = &r.fault {
+                    let source = format!("policy.routes[{i}].fault");
+                    views.push(view(&service, source, spec, None, !overridden));
+                }
+            }
+        }
+    }
+    output::render(
+        ctx.out,
+        ctx.global.output,
+        &ListReport { faults: &views },
+        |_| fault_table(&views),
+    )?;
+    Ok(())
+}
+
+fn view(
+    service: &str,
+    source: String,
+    spec: &FaultSpec,
+    expires_unix_ms: Option<u64>,
+    active: bool,
+) -> FaultView {
+    let percent = |ppm: u32| f64::from(ppm) / 10_000.0;
+    FaultView {
+        service: service.to_string(),
+        source,
+        abort: spec.abort.map(|a| AbortView {
+            status: a.status,
+            percent: percent(a.per_million),
+        }),
+        delay: spec.delay.map(|d| DelayView {
+            duration_ms: d.ms,
+            percent: percent(d.per_million),
+        }),
+        expires_unix_ms,
+        expires_at: expires_unix_ms.map(|ms| rfc3339(UNIX_EPOCH + Duration::from_millis(ms))),
+        active,
+    }
+}
+
+fn fault_table(views: &[FaultView]) -> comfy_table::Table {
+    let mut t = output::table(["SERVICE", "SOURCE", "ABORT", "DELAY", "EXPIRES", "STATE"]);
+    let now = now_unix_ms();
+    for v in views {
+        let abort = v.abort.as_ref().map_or("-".to_string(), |a| {
+            format!("{}@{}", a.status, format_percent(ppm(a.percent)))
+        });
+        let delay = v.delay.as_ref().map_or("-".to_string(), |d| {
+            format!("{}ms@{}", d.duration_ms, format_percent(ppm(d.percent)))
+        });
+        let expires = match (&v.expires_at, v.expires_unix_ms) {
+            (Some(at), Some(ms)) => {
+                let left = i64::try_from(ms.saturating_sub(now) / 1_000).unwrap_or(i64::MAX);
+                format!("{at} (in {})", format_compact(left))
+            }
+            _ => "never".to_string(),
+        };
+        let state = if v.active {
+            "active"
+        } else {
+            "overridden (live)"
+        };
+        t.add_row(vec![
+            v.service.clone(),
+            v.source.clone(),
+            abort,
+            delay,
+            expires,
+            state.to_string(),
+        ]);
+    }
+    t
+}
+
+/// Back from the view's percent to millionths (exact: the view came from millionths).
+fn ppm(percent: f64) -> u32 {
+    (percent * 10_000.0).round() as u32
+}
