@@ -172,6 +172,12 @@ impl Backend for LocalBackend {
                             backoff_ms: r.backoff_ms,
                         }),
                     breaker_failures: policy.and_then(|p| p.breaker_failures).unwrap_or_default(),
+                    load_balancer: policy
+                        .and_then(|p| p.load_balancer.clone())
+                        .unwrap_or_default(),
+                    connect_timeout_ms: policy
+                        .and_then(|p| p.connect_timeout_ms)
+                        .unwrap_or_default(),
                 }
             })
             .collect();
