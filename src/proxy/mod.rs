@@ -143,6 +143,9 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
                 ))
             })
             .clone();
+        if let Some(timeout) = u.connect_timeout {
+            peer.set_connect_timeout(timeout);
+        }
         let listener = bind(u.listen, "upstream").await?;
         bound.push(format!(
             "upstream {}→{}#{} ({:?})",

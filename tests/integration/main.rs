@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod demo_app;
 mod external_issuer;
+mod lb;
 mod mesh;
 mod observe;
 mod policy;

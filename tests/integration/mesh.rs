@@ -65,8 +65,16 @@ pub(crate) struct Up {
 impl Up {
     /// Writes `mesh.yaml` (and echo.py) into a temp dir and runs `meshctl up` there.
     pub(crate) fn start(yaml: &str) -> Up {
+        Up::start_with(yaml, &[])
+    }
+
+    /// Like [`Up::start`], with more files (name, content) beside mesh.yaml.
+    pub(crate) fn start_with(yaml: &str, files: &[(&str, &str)]) -> Up {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("echo.py"), ECHO_PY).unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
         std::fs::write(dir.path().join("mesh.yaml"), yaml).unwrap();
         Up::run(dir, &["up"])
     }
@@ -330,7 +338,7 @@ fn canary_shift_moves_the_observed_split() {
 }
 
 /// The pid the supervisor logged last for a process (`--- meshctl …: started, pid N`).
-fn logged_pid(log: &Path) -> i32 {
+pub(crate) fn logged_pid(log: &Path) -> i32 {
     let text = std::fs::read_to_string(log).unwrap();
     text.lines()
         .rev()
