@@ -45,7 +45,8 @@ fn the_shipped_example_is_valid() {
             ("web", None, 8080),
             ("api", Some("v1"), 8081),
             ("api", Some("v2"), 8082),
-            ("quotes", None, 9090)
+            ("quotes", None, 0),
+            ("quotes", None, 0)
         ]
     );
     let services: Vec<_> = mesh.services().map(|s| s.name.as_str()).collect();
@@ -55,6 +56,17 @@ fn the_shipped_example_is_valid() {
     assert_eq!(api.protocol, Some(Protocol::Http));
     let quotes = mesh.instances().nth(3).unwrap();
     assert_eq!(quotes.protocol, Some(Protocol::Grpc));
+    assert_eq!(quotes.name(), "quotes.r0");
+    assert_eq!(
+        quotes.argv(9999).unwrap()[4],
+        "127.0.0.1:9999",
+        "{{port}} is replaced"
+    );
+    let api = &api.policy;
+    assert_eq!(
+        (api.load_balancer.as_deref(), api.connect_timeout_ms),
+        (Some("p2c"), Some(1_000))
+    );
 }
 
 #[test]
