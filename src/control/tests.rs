@@ -150,7 +150,10 @@ async fn certificate_requests_are_rate_limited_per_instance() {
     }
     assert!(limited, "a burst beyond CERT_BURST is refused");
     // Another instance is unaffected, even with the same identity (api v2, or a replica).
-    agent(&cp.socket, "api-v2-token", "api").certify().await.unwrap();
+    agent(&cp.socket, "api-v2-token", "api")
+        .certify()
+        .await
+        .unwrap();
     agent(&cp.socket, WEB_TOKEN, "web").certify().await.unwrap();
 }
 
