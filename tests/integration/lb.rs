@@ -122,6 +122,18 @@ fn round_robin_gives_every_replica_a_third_whatever_its_latency() {
         let n = got.get(r).copied().unwrap_or(0);
         assert!((59..=141).contains(&n), "{r} got {n} of 300: {got:?}");
     }
+    // `stat` adds the replicas' proxies up into the version's row.
+    let out = up
+        .cmd()
+        .args(["stat", "api/v1", "-o", "json"])
+        .assert()
+        .success();
+    let stat: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let row = &stat["rows"][0];
+    assert_eq!(row["name"], "api/v1");
+    assert_eq!(row["meshed"]["proxies"], 3, "{row}");
+    assert_eq!(row["meshed"]["reporting"], 3, "{row}");
+    assert_eq!(row["requests"], 300, "{row}");
     assert_eq!(up.stop(), Some(0));
 }
 
