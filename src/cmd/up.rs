@@ -26,7 +26,10 @@ const UP_HELP: &str = "\
 Starts the control plane, one sidecar proxy per service instance and the commands mesh.yaml
 declares (restarted with backoff; output in .meshctl/logs/), then prints where everything
 listens. Launched commands get HTTP_PROXY (their outbound proxy: http://<service>/ works),
-MESH_UPSTREAM_<NAME>=host:port per upstream, MESH_SERVICE and MESH_VERSION.
+MESH_UPSTREAM_<NAME>=host:port per upstream, MESH_SERVICE, MESH_VERSION, MESH_PORT (and
+PORT) with the app's port, and MESH_REPLICA (0-based); `{port}` and `{replica}` in a command
+are replaced too. A version with `replicas: N` runs N instances (api.v1.r0 …), each with its
+own port and proxy.
 Ctrl-C or SIGTERM drains everything and exits 0; with --detach, `meshctl down` does.
 
 Exit codes:
@@ -324,7 +327,14 @@ fn print_summary(ctx: &mut Context<'_>, s: &Summary, demo: bool) -> CliResult {
 }
 
 fn summary_table(s: &Summary, wide: bool) -> comfy_table::Table {
-    let mut headers = vec!["SERVICE", "VERSION", "APP", "INBOUND", "UPSTREAMS", "ADMIN"];
+    let mut headers = vec![
+        "INSTANCE",
+        "VERSION",
+        "APP",
+        "INBOUND",
+        "UPSTREAMS",
+        "ADMIN",
+    ];
     if wide {
         headers.extend(["HTTP_PROXY", "IDENTITY"]);
     }
@@ -341,7 +351,7 @@ fn summary_table(s: &Summary, wide: bool) -> comfy_table::Table {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         let mut row = vec![
-            i.service.clone(),
+            i.name.clone(),
             i.version.clone().unwrap_or_else(|| "-".into()),
             app,
             i.inbound.clone(),

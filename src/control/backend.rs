@@ -193,6 +193,12 @@ impl Backend for LocalBackend {
                     fault: policy.and_then(|p| p.fault).map(|f| f.to_pb(None)),
                     // The control plane lays the live fault over this (backends know none).
                     live_fault: None,
+                    load_balancer: policy
+                        .and_then(|p| p.load_balancer.clone())
+                        .unwrap_or_default(),
+                    connect_timeout_ms: policy
+                        .and_then(|p| p.connect_timeout_ms)
+                        .unwrap_or_default(),
                 }
             })
             .collect();

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
 use super::local::{self, LocalError, Prepared};
-use super::meshfile::{Instance, MeshFile};
+use super::meshfile::{Instance, MeshFile, PORT_ENV, REPLICA_ENV};
 use super::plan::{MeshPlan, ProxyPlan};
 use crate::identity::store::{CaStore, InitOptions};
 use crate::identity::{IdentityError, ca};
@@ -287,13 +287,17 @@ fn proxy_spec(
 }
 
 fn app_spec(inst: &Instance, prepared: &Prepared, exe: &Path) -> Option<ProcessSpec> {
-    let command = inst.command.as_ref()?;
     let proxy = prepared
         .plan
         .proxies
         .iter()
         .find(|p| p.name == inst.name())?;
+    let port = proxy.app.port();
+    let argv = inst.argv(port)?;
     let mut env = inst.env.clone();
+    env.insert(PORT_ENV.into(), port.to_string());
+    env.entry("PORT".into()).or_insert_with(|| port.to_string());
+    env.insert(REPLICA_ENV.into(), inst.replica.to_string());
     let http_proxy = format!("http://{}", proxy.http_proxy);
     for key in ["HTTP_PROXY", "http_proxy"] {
         env.insert(key.into(), http_proxy.clone());
@@ -318,7 +322,7 @@ fn app_spec(inst: &Instance, prepared: &Prepared, exe: &Path) -> Option<ProcessS
     }
     Some(ProcessSpec {
         name: inst.name(),
-        argv: command.argv(),
+        argv,
         env,
         workdir: inst.workdir.clone(),
     })

@@ -59,7 +59,11 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
     // spoken for: never hand one to a proxy listener.
     let reserved = mesh
         .instances()
-        .flat_map(|i| std::iter::once(i.port).chain(i.upstreams.iter().filter_map(|u| u.port)))
+        .flat_map(|i| {
+            i.port
+                .into_iter()
+                .chain(i.upstreams.iter().filter_map(|u| u.port))
+        })
         .collect();
     let mut ports = PortPool {
         held: Vec::new(),
@@ -96,7 +100,11 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
             spiffe_id: id.to_string(),
             token_sha256: token_hash(&token),
             inbound: ports.take()?,
-            app: loopback(inst.port),
+            // Replicas get their app port from the pool too (told it in MESH_PORT).
+            app: match inst.port {
+                Some(p) => loopback(p),
+                None => ports.take()?,
+            },
             protocol: inst.protocol.map(|p| p.to_string()),
             admin: ports.take()?,
             http_proxy: ports.take()?,
@@ -166,8 +174,8 @@ fn check_fixed_ports(mesh: &MeshFile) -> Result<(), LocalError> {
             Some(v) => format!("services.{}.versions.{v}.port", inst.service),
             None => format!("services.{}.port", inst.service),
         };
-        if inst.command.is_some() {
-            ensure_free(inst.port, field)?;
+        if let Some(port) = inst.port.filter(|_| inst.command.is_some()) {
+            ensure_free(port, field)?;
         }
         for u in &inst.upstreams {
             if let Some(p) = u.port {

@@ -32,6 +32,16 @@ pub const MAX_NAME_LEN: usize = 63;
 pub const UPSTREAM_ENV_PREFIX: &str = "MESH_UPSTREAM_";
 /// The shell that runs a `command` given as one string.
 pub const SHELL: &str = "sh";
+/// Most replicas (instances) one service or version may ask for.
+pub const MAX_REPLICAS: u32 = 16;
+/// Launched commands find their app port here (and in `PORT`, unless `env` sets `PORT`).
+pub const PORT_ENV: &str = "MESH_PORT";
+/// Launched commands find their replica's index (0-based) here.
+pub const REPLICA_ENV: &str = "MESH_REPLICA";
+/// Replaced by the app port in every argument of `command` (and in a string command).
+pub const PORT_PLACEHOLDER: &str = "{port}";
+/// Replaced by the replica's index in `command`, like [`PORT_PLACEHOLDER`].
+pub const REPLICA_PLACEHOLDER: &str = "{replica}";
 
 /// A validated `mesh.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,13 +65,18 @@ pub struct Service {
     pub policy: ServicePolicy,
 }
 
-/// One running unit: a service without versions, or one version of a service.
+/// One running unit: a service without versions, or one version of a service — or one
+/// replica of either.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
     pub service: String,
     pub version: Option<String>,
-    /// The app's port on 127.0.0.1.
-    pub port: u16,
+    /// The app's port on 127.0.0.1; `None`: allocated by `meshctl up` (replicas).
+    pub port: Option<u16>,
+    /// This instance's index among its version's (or service's) replicas, from 0.
+    pub replica: u32,
+    /// How many replicas the version (or service) has.
+    pub replicas: u32,
     /// `None`: detected from the traffic.
     pub protocol: Option<Protocol>,
     /// `None`: the app is started by someone else; meshctl only proxies it.
@@ -137,12 +152,14 @@ struct RawService {
     upstreams: Vec<RawUpstream>,
     policy: Option<RawPolicy>,
     versions: Option<OrderedMap<RawVersion>>,
+    replicas: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawVersion {
-    port: u16,
+    port: Option<u16>,
+    replicas: Option<u32>,
     command: Option<AppCommand>,
     env: Option<OrderedMap<ScalarString>>,
     workdir: Option<PathBuf>,
@@ -254,12 +271,31 @@ impl MeshFile {
 
 impl Instance {
     /// A name unique in the mesh: `web`, or `api.v1` for a version (`.` never appears in
-    /// service or version names, so `api-v1` and `api.v1` cannot clash); fit for log files.
+    /// service or version names, so `api-v1` and `api.v1` cannot clash), with `.r<N>` for
+    /// each replica when there are several (`web.r0`, `api.v1.r2`); fit for log files.
     pub fn name(&self) -> String {
-        match &self.version {
+        let base = match &self.version {
             Some(v) => format!("{}.{v}", self.service),
             None => self.service.clone(),
+        };
+        if self.replicas > 1 {
+            format!("{base}.r{}", self.replica)
+        } else {
+            base
         }
+    }
+
+    /// `command`'s argv with [`PORT_PLACEHOLDER`] and [`REPLICA_PLACEHOLDER`] replaced.
+    pub fn argv(&self, port: u16) -> Option<Vec<String>> {
+        let argv = self.command.as_ref()?.argv();
+        Some(
+            argv.into_iter()
+                .map(|a| {
+                    a.replace(PORT_PLACEHOLDER, &port.to_string())
+                        .replace(REPLICA_PLACEHOLDER, &self.replica.to_string())
+                })
+                .collect(),
+        )
     }
 }
 
@@ -347,17 +383,28 @@ impl<'a> Validator<'a> {
         let upstreams = self.upstreams(path, name, raw)?;
         let service_env = env(path, raw.env.as_ref())?;
         let service_workdir = self.workdir(path, raw.workdir.as_deref(), &self.base_dir)?;
-        let unit =
-            |version: Option<&str>, port, command: Option<&AppCommand>, env, workdir| Instance {
-                service: name.to_string(),
-                version: version.map(str::to_string),
-                port,
-                protocol: raw.protocol,
-                command: command.cloned(),
-                env,
-                workdir,
-                upstreams: upstreams.clone(),
-            };
+        let service_replicas = replica_count(path, raw.replicas)?;
+        let unit = |version: Option<&str>,
+                    port,
+                    replicas: u32,
+                    command: Option<&AppCommand>,
+                    env: BTreeMap<String, String>,
+                    workdir: PathBuf| {
+            (0..replicas)
+                .map(|replica| Instance {
+                    service: name.to_string(),
+                    version: version.map(str::to_string),
+                    port,
+                    replica,
+                    replicas,
+                    protocol: raw.protocol,
+                    command: command.cloned(),
+                    env: env.clone(),
+                    workdir: workdir.clone(),
+                    upstreams: upstreams.clone(),
+                })
+                .collect::<Vec<_>>()
+        };
         let instances = match (&raw.versions, raw.port) {
             (Some(_), Some(_)) => {
                 return Err(Issue::key(
@@ -365,22 +412,24 @@ impl<'a> Validator<'a> {
                     "`port` and `versions` exclude each other: with versions, give each version its own port",
                 ));
             }
-            (None, None) => {
-                return Err(Issue::key(
-                    path.clone(),
+            (None, port) => {
+                let port = self.app_port(
+                    path,
+                    port,
+                    service_replicas,
+                    raw.command.as_ref(),
+                    (path, name),
                     "no `port`: give the app's port, or `versions` with a port each",
-                ));
-            }
-            (None, Some(port)) => {
-                self.claim_port(path.key("port"), port)?;
+                )?;
                 check_command(path, raw.command.as_ref())?;
-                vec![unit(
+                unit(
                     None,
                     port,
+                    service_replicas,
                     raw.command.as_ref(),
                     service_env,
                     service_workdir,
-                )]
+                )
             }
             (Some(versions), None) => {
                 let versions_path = path.key("versions");
@@ -400,14 +449,26 @@ impl<'a> Validator<'a> {
                 for (version, v) in &versions.0 {
                     let vpath = versions_path.key(version);
                     check_name(&vpath, "version", version)?;
-                    self.claim_port(vpath.key("port"), v.port)?;
+                    let (replicas, declared) = match v.replicas {
+                        Some(_) => (replica_count(&vpath, v.replicas)?, &vpath),
+                        None => (service_replicas, path),
+                    };
+                    let port = self.app_port(
+                        &vpath,
+                        v.port,
+                        replicas,
+                        v.command.as_ref(),
+                        (declared, &format!("{name}.{version}")),
+                        "no `port`: give this version's port (or `replicas` above 1 to have one allocated per replica)",
+                    )?;
                     check_command(&vpath, v.command.as_ref())?;
                     let mut merged = service_env.clone();
                     merged.extend(env(&vpath, v.env.as_ref())?);
                     let workdir = self.workdir(&vpath, v.workdir.as_deref(), &service_workdir)?;
-                    units.push(unit(
+                    units.extend(unit(
                         Some(version),
-                        v.port,
+                        port,
+                        replicas,
                         v.command.as_ref(),
                         merged,
                         workdir,
@@ -421,7 +482,7 @@ impl<'a> Validator<'a> {
             return Err(Issue::value(
                 upstream_field(path, i, &raw.upstreams[i], "port"),
                 format!(
-                    "a fixed upstream port cannot be shared by the {} versions of `{name}`: drop `port` to have one allocated per instance",
+                    "a fixed upstream port cannot be shared by the {} instances (versions or replicas) of `{name}`: drop `port` to have one allocated per instance",
                     instances.len()
                 ),
             ));
@@ -449,6 +510,42 @@ impl<'a> Validator<'a> {
             policy,
         };
         Ok((service, instances))
+    }
+
+    /// The app port of a service or version at `path`: the fixed `port` of a single
+    /// instance, or `None` (one allocated per replica) when there are several — which then
+    /// need a `command` to be told their port. `declared`: where `replicas` was set, and the
+    /// unit's name.
+    fn app_port(
+        &mut self,
+        path: &YamlPath,
+        port: Option<u16>,
+        replicas: u32,
+        command: Option<&AppCommand>,
+        declared: (&YamlPath, &str),
+        missing: &str,
+    ) -> Result<Option<u16>, Issue> {
+        match port {
+            Some(_) if replicas > 1 => Err(Issue::key(
+                path.key("port"),
+                format!(
+                    "`port` with {replicas} replicas: each replica gets its own port ({PORT_ENV} and `{PORT_PLACEHOLDER}` in `command`); drop `port`"
+                ),
+            )),
+            Some(port) => {
+                self.claim_port(path.key("port"), port)?;
+                Ok(Some(port))
+            }
+            None if replicas > 1 && command.is_none() => Err(Issue::value(
+                declared.0.key("replicas"),
+                format!(
+                    "{replicas} replicas of `{}` need a `command`: meshctl starts each replica on its own port",
+                    declared.1
+                ),
+            )),
+            None if replicas > 1 => Ok(None),
+            None => Err(Issue::key(path.clone(), missing)),
+        }
     }
 
     fn upstreams(
@@ -569,6 +666,18 @@ fn check_name(path: &YamlPath, what: &str, name: &str) -> Result<(), Issue> {
         path.clone(),
         format!("invalid {what} name `{name}`: {why}"),
     ))
+}
+
+/// `replicas` of the service or version at `path`: 1 to [`MAX_REPLICAS`], default 1.
+fn replica_count(path: &YamlPath, raw: Option<u32>) -> Result<u32, Issue> {
+    match raw {
+        None => Ok(1),
+        Some(n) if (1..=MAX_REPLICAS).contains(&n) => Ok(n),
+        Some(n) => Err(Issue::value(
+            path.key("replicas"),
+            format!("{n} replicas: give 1 to {MAX_REPLICAS}"),
+        )),
+    }
 }
 
 fn check_command(path: &YamlPath, command: Option<&AppCommand>) -> Result<(), Issue> {

@@ -18,7 +18,9 @@ use crate::identity::store::CaStore;
 use crate::identity::{SpiffeId, pem};
 use crate::proto::control as pb;
 
-/// Certificates one identity may obtain in a burst…
+/// Certificates one instance (one bootstrap token) may obtain in a burst — per instance, not
+/// per identity: the replicas and versions of a service share its identity and start (or
+/// renew during a rotation) together…
 pub const CERT_BURST: f64 = 20.0;
 /// …and the sustained rate after it (per second). Enough for aggressive leaf rotation tests,
 /// far below what a stolen token could use to mint certificates in bulk.
@@ -174,10 +176,11 @@ impl ControlPlane {
         }
     }
 
-    fn take_cert_token(&self, id: &str) -> bool {
+    /// Takes one certificate from `instance`'s bucket if it has one.
+    fn take_cert_token(&self, instance: &str) -> bool {
         let mut buckets = lock(&self.inner.buckets);
         let now = Instant::now();
-        let b = buckets.entry(id.to_string()).or_insert(Bucket {
+        let b = buckets.entry(instance.to_string()).or_insert(Bucket {
             tokens: CERT_BURST,
             at: now,
         });
@@ -310,7 +313,7 @@ impl pb::identity_server::Identity for ControlPlane {
                 who.spiffe_id, req.spiffe_id
             )));
         }
-        if !self.take_cert_token(&who.spiffe_id) {
+        if !self.take_cert_token(&who.instance) {
             return Err(Status::resource_exhausted(format!(
                 "certificate rate limit for {}",
                 who.spiffe_id

@@ -138,7 +138,7 @@ async fn wrong_token_and_foreign_identity_are_refused() {
 }
 
 #[tokio::test]
-async fn certificate_requests_are_rate_limited_per_identity() {
+async fn certificate_requests_are_rate_limited_per_instance() {
     let cp = start().await;
     let a = agent(&cp.socket, API1_TOKEN, "api");
     let mut limited = false;
@@ -150,7 +150,11 @@ async fn certificate_requests_are_rate_limited_per_identity() {
         }
     }
     assert!(limited, "a burst beyond CERT_BURST is refused");
-    // Another identity is unaffected.
+    // Another instance is unaffected, even with the same identity (api v2, or a replica).
+    agent(&cp.socket, "api-v2-token", "api")
+        .certify()
+        .await
+        .unwrap();
     agent(&cp.socket, WEB_TOKEN, "web").certify().await.unwrap();
 }
 

@@ -85,6 +85,10 @@ pub struct UpstreamConfig {
     pub identity: SpiffeId,
     #[serde(default = "default_upstream_protocol")]
     pub protocol: UpstreamProtocol,
+    /// How long dialing `peer` may take (config file only); `None`: the default,
+    /// [`limits::CONNECT_TIMEOUT`].
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub connect_timeout: Option<Duration>,
 }
 
 /// Limits the config file may change; defaults in [`limits`].
@@ -299,6 +303,7 @@ impl FromStr for UpstreamConfig {
             peer: socket_addr("PEER", peer)?,
             identity: id.parse().map_err(|e| format!("SPIFFE_ID `{id}`: {e}"))?,
             protocol,
+            connect_timeout: None,
         })
     }
 }

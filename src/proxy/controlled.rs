@@ -18,6 +18,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::{Notify, watch};
 
 use super::authz::{AuthzCell, InboundAuthz};
+use super::balance::LoadBalancer;
 use super::config::{InboundConfig, Limits, UpstreamProtocol};
 use super::drain::{Drain, DrainWatch};
 use super::inbound::Inbound;
@@ -273,6 +274,9 @@ struct ParsedUpstream {
     protocol: UpstreamProtocol,
     backends: Vec<ParsedBackend>,
     routes: RouteRules,
+    balancer: LoadBalancer,
+    /// `None`: the proxy's default.
+    connect_timeout: Option<Duration>,
 }
 
 /// (version, weight, endpoints as address + expected identity)
@@ -316,7 +320,13 @@ impl Upstreams {
                 .map(|(version, weight, endpoints)| {
                     let peers = endpoints
                         .into_iter()
-                        .map(|(addr, id)| self.peer(addr, id))
+                        .map(|(addr, id)| {
+                            let peer = self.peer(addr, id);
+                            peer.set_connect_timeout(
+                                u.connect_timeout.unwrap_or(super::limits::CONNECT_TIMEOUT),
+                            );
+                            peer
+                        })
                         .collect();
                     (version, weight, peers)
                 })
@@ -324,7 +334,10 @@ impl Upstreams {
             let rules = u
                 .routes
                 .count_faults_in(self.shared.metrics.faults.service(&u.service));
-            let route = Route::new(backends).with_rules(rules);
+            let route = Route::new(backends)
+                .with_rules(rules)
+                .with_balancer(u.balancer)
+                .with_counters(self.shared.metrics.policy.service(&u.service));
             let cell = match self.listeners.get(&u.listen) {
                 Some(cell) => {
                     cell.store(Arc::new(route));
@@ -422,12 +435,20 @@ fn parse_upstream(u: &pb::Upstream) -> Result<ParsedUpstream, String> {
         ));
     }
     let routes = RouteRules::parse(u).map_err(|e| format!("upstream {}: {e}", u.service))?;
+    let balancer = u
+        .load_balancer
+        .parse()
+        .map_err(|e| format!("upstream {}: {e}", u.service))?;
+    let connect_timeout =
+        (u.connect_timeout_ms > 0).then(|| Duration::from_millis(u.connect_timeout_ms));
     Ok(ParsedUpstream {
         service: u.service.clone(),
         listen,
         protocol,
         backends,
         routes,
+        balancer,
+        connect_timeout,
     })
 }
 
@@ -556,5 +577,25 @@ mod tests {
         let mut bad_proto = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
         bad_proto.protocol = "smtp".into();
         assert!(parse_upstream(&bad_proto).unwrap_err().contains("smtp"));
+        let mut bad_lb = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
+        bad_lb.load_balancer = "random".into();
+        assert!(
+            parse_upstream(&bad_lb)
+                .unwrap_err()
+                .contains("unknown load balancer `random`")
+        );
+    }
+
+    #[test]
+    fn the_balancer_and_connect_timeout_default_unless_set() {
+        let mut u = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
+        let parsed = parse_upstream(&u).unwrap();
+        assert_eq!(parsed.balancer, LoadBalancer::PeakEwma);
+        assert_eq!(parsed.connect_timeout, None);
+        u.load_balancer = "round_robin".into();
+        u.connect_timeout_ms = 250;
+        let parsed = parse_upstream(&u).unwrap();
+        assert_eq!(parsed.balancer, LoadBalancer::RoundRobin);
+        assert_eq!(parsed.connect_timeout, Some(Duration::from_millis(250)));
     }
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::stats::{StatsSnapshot, TrafficStats};
 
 use super::fault::FaultCounters;
-use super::policy_metrics::PolicyCounters;
+use super::policy_metrics::PolicyMetrics;
 
 /// Which side of the proxy a request or connection is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -51,8 +51,9 @@ pub struct Metrics {
     reloads_failed: AtomicU64,
     /// Windowed per-peer statistics behind `meshctl stat` and `meshctl edges`.
     traffic: TrafficStats,
-    /// Retries, budget exhaustion and timeouts (`policy_metrics.rs`).
-    pub policy: PolicyCounters,
+    /// Retries, budget exhaustion, timeouts and ejections per destination
+    /// (`policy_metrics.rs`).
+    pub policy: PolicyMetrics,
     /// Inbound authorization denials by reason (`authz.rs`).
     pub authz: super::authz::AuthzCounters,
     /// Injected faults by destination service (`fault.rs`).

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod app;
 pub mod authz;
 pub mod authz_spec;
+pub mod balance;
 pub mod breaker;
 pub mod config;
 pub mod controlled;
@@ -166,6 +167,9 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
                 ))
             })
             .clone();
+        if let Some(timeout) = u.connect_timeout {
+            peer.set_connect_timeout(timeout);
+        }
         let listener = bind(u.listen, "upstream").await?;
         bound.push(format!(
             "upstream {}→{}#{} ({:?})",
@@ -176,7 +180,8 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
         ));
         let fallback = ::http::uri::Authority::try_from(u.peer.to_string().as_str())
             .unwrap_or_else(|_| ::http::uri::Authority::from_static("localhost"));
-        let destination = Destination::Route(outbound::single_peer(peer));
+        let counters = metrics.policy.service(u.identity.last_segment());
+        let destination = Destination::Route(outbound::single_peer(peer, counters));
         outbound.push((
             listener,
             Arc::new(Outbound::new(

@@ -31,6 +31,7 @@ use super::io::{MeteredIo, PrefixedIo};
 use super::listen;
 use super::metrics::Direction;
 use super::peer::Peer;
+use super::policy_metrics::PolicyCounters;
 use super::route::Route;
 use super::stats::NO_PEER;
 use super::tap::{self, Hop, TapBody, TapRequest};
@@ -74,12 +75,10 @@ pub struct Outbound {
 }
 
 /// A route to a single peer (standalone `--upstream`).
-pub fn single_peer(peer: Arc<Peer>) -> Arc<RouteCell> {
-    Arc::new(ArcSwap::from_pointee(Route::new(vec![(
-        String::new(),
-        100,
-        vec![peer],
-    )])))
+/// `counters`: the destination's policy counters (named after the peer's identity).
+pub fn single_peer(peer: Arc<Peer>, counters: Arc<PolicyCounters>) -> Arc<RouteCell> {
+    let route = Route::new(vec![(String::new(), 100, vec![peer])]).with_counters(counters);
+    Arc::new(ArcSwap::from_pointee(route))
 }
 
 impl Outbound {
@@ -228,7 +227,7 @@ impl Outbound {
                         }
                     };
                     let selected = route.select(req.method(), req.uri().path(), req.headers());
-                    let counters = &self.shared.metrics.policy;
+                    let counters = route.counters();
                     let mut on_attempt = |peer: &Arc<Peer>, req: &Request<ProxyBody>| {
                         if seen.peer.is_none() {
                             let hop = Hop {
@@ -323,6 +322,8 @@ impl Outbound {
         let (_, peer) = route
             .pick()
             .ok_or_else(|| std::io::Error::other("no endpoints"))?;
+        // An open connection is load on the peer for the balancer (no latency sample).
+        let _open = peer.load().start();
         let upstream = peer.connect_tcp().await.map_err(std::io::Error::other)?;
         super::tcp::splice(io, upstream, progress, self.shared.limits.tcp_idle_timeout).await?;
         Ok(())

@@ -4,7 +4,9 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -15,10 +17,12 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use super::balance::PeakEwma;
 use super::breaker::Breaker;
 use super::http::ProxyBody;
 use super::limits;
 use super::metrics::{Direction, Metrics};
+use super::route::Weighed;
 use super::tls::{ALPN_H2, ALPN_TCP, PeerProtocol, TlsStore};
 use crate::identity::SpiffeId;
 
@@ -34,6 +38,10 @@ pub struct Peer {
     connecting: tokio::sync::Mutex<()>,
     /// This endpoint's circuit (kept across config updates, like the peer).
     breaker: Breaker,
+    /// Latency estimate and requests in flight, for the load balancer (kept likewise).
+    load: PeakEwma,
+    /// How long dialing may take, in milliseconds (the destination's `connect_timeout`).
+    connect_timeout_ms: AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +84,24 @@ impl Peer {
             h2: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
             breaker: Breaker::default(),
+            load: PeakEwma::default(),
+            connect_timeout_ms: AtomicU64::new(millis(limits::CONNECT_TIMEOUT)),
         }
+    }
+
+    /// Sets how long dialing this peer may take (the destination's policy; applies to the
+    /// next connection).
+    pub fn set_connect_timeout(&self, timeout: Duration) {
+        self.connect_timeout_ms.store(millis(timeout), Relaxed);
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms.load(Relaxed))
+    }
+
+    /// Latency estimate and requests in flight (what the load balancer weighs).
+    pub fn load(&self) -> &PeakEwma {
+        &self.load
     }
 
     /// The SPIFFE ID this peer must present.
@@ -94,13 +119,28 @@ impl Peer {
 
     /// Sends a request on the shared HTTP/2 connection. A request the old connection never
     /// started sending (it had just closed) is retried once on a new connection.
+    ///
+    /// The request counts as in flight to this peer until it returns; the time from leaving
+    /// on a ready connection to the response head is a latency sample, and a failure a slow
+    /// one (`balance.rs`).
     pub async fn send(&self, req: Request<ProxyBody>) -> Result<Response<Incoming>, PeerError> {
+        let mut in_flight = self.load.start();
         let mut req = req;
         let mut retried = false;
         loop {
-            let mut sender = self.h2_sender().await?;
+            let mut sender = match self.h2_sender().await {
+                Ok(sender) => sender,
+                Err(e) => {
+                    in_flight.failed(Instant::now());
+                    return Err(e);
+                }
+            };
+            in_flight.sent(Instant::now());
             match sender.try_send_request(req).await {
-                Ok(response) => return Ok(response),
+                Ok(response) => {
+                    in_flight.responded(Instant::now());
+                    return Ok(response);
+                }
                 Err(mut e) => {
                     self.forget(&sender);
                     match e.take_message() {
@@ -109,6 +149,7 @@ impl Peer {
                             req = unsent;
                         }
                         _ => {
+                            in_flight.failed(Instant::now());
                             return Err(PeerError::Http2 {
                                 addr: self.addr,
                                 source: e.into_error(),
@@ -191,11 +232,9 @@ impl Peer {
             addr: self.addr,
             source,
         };
-        let tcp = tokio::time::timeout(limits::CONNECT_TIMEOUT, TcpStream::connect(self.addr))
+        let tcp = connect_within(self.addr, self.connect_timeout())
             .await
-            .map_err(|_| connect_error(io::ErrorKind::TimedOut.into()))?
             .map_err(connect_error)?;
-        tcp.set_nodelay(true).map_err(connect_error)?;
         let handshake = TlsConnector::from(config).connect(ServerName::from(self.addr.ip()), tcp);
         let tls = match tokio::time::timeout(limits::TLS_HANDSHAKE_TIMEOUT, handshake).await {
             Ok(Ok(tls)) => tls,
@@ -227,6 +266,31 @@ impl Peer {
     }
 }
 
+impl Weighed for Arc<Peer> {
+    fn load(&self) -> &PeakEwma {
+        &self.load
+    }
+}
+
+/// Dials `addr` (TCP_NODELAY set), giving up after `timeout` with `TimedOut` — which, like
+/// any dial failure, is a connect failure to retries and the circuit breaker.
+pub async fn connect_within(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer within {timeout:?}"),
+            )
+        })??;
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl PeerError {
     /// Nothing reached the peer: the connection could not be made.
     pub fn is_connect_failure(&self) -> bool {
@@ -247,5 +311,103 @@ impl PeerError {
             PeerError::Http2 { .. } => (StatusCode::BAD_GATEWAY, "peer connection failed"),
             PeerError::NoConfig(_) => (StatusCode::BAD_GATEWAY, "no TLS config for peer"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use bytes::Bytes;
+    use http::Request;
+    use http_body_util::{Either, Full};
+    use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+    use super::*;
+    use crate::identity::store::{CaStore, InitOptions};
+    use crate::identity::{TrustBundle, WorkloadIdentity, ca};
+    use crate::proxy::balance::FAILURE_RTT;
+
+    /// A loopback address whose connects get no answer: a listener that never accepts,
+    /// with its accept queue filled, so the kernel drops further SYNs. Keep both returned
+    /// values alive while using it.
+    async fn blackhole() -> (SocketAddr, (TcpListener, Vec<TcpStream>)) {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        for _ in 0..64 {
+            match connect_within(addr, Duration::from_millis(200)).await {
+                Ok(s) => queued.push(s),
+                Err(e) => {
+                    assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+                    return (addr, (listener, queued));
+                }
+            }
+        }
+        panic!("the accept queue of {addr} never filled");
+    }
+
+    /// A TLS store for `spiffe://mesh.local/ns/local/sa/front` from a fresh CA, expecting
+    /// `peer` on the other side.
+    fn tls_store(peer: &SpiffeId) -> Arc<TlsStore> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CaStore::new(dir.path());
+        store
+            .init(&InitOptions {
+                trust_domain: "mesh.local".into(),
+                anchor_lifetime: ca::DEFAULT_ANCHOR_LIFETIME,
+                issuer_lifetime: ca::DEFAULT_ISSUER_LIFETIME,
+                force: false,
+            })
+            .unwrap();
+        let me: SpiffeId = "spiffe://mesh.local/ns/local/sa/front".parse().unwrap();
+        let leaf = ca::issue_with_new_key(&store.issuer().unwrap(), &me, Duration::from_secs(3600))
+            .unwrap();
+        let chain = format!("{}{}", leaf.cert_pem, store.issuer_pem().unwrap());
+        let bundle = Arc::new(TrustBundle::from_pem(&store.bundle_pem().unwrap()).unwrap());
+        let identity = WorkloadIdentity::from_parts(&chain, &leaf.key_pem, bundle).unwrap();
+        let tls = TlsStore::from_identity(Arc::new(identity)).unwrap();
+        tls.add_peers([peer]).unwrap();
+        Arc::new(tls)
+    }
+
+    #[tokio::test]
+    async fn a_dial_that_gets_no_answer_gives_up_at_the_connect_timeout() {
+        let (addr, _hold) = blackhole().await;
+        let start = Instant::now();
+        let err = connect_within(addr, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(start.elapsed() >= Duration::from_millis(300));
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_cannot_be_dialled_in_time_is_a_connect_failure_and_looks_slow() {
+        let (addr, _hold) = blackhole().await;
+        let id: SpiffeId = "spiffe://mesh.local/ns/local/sa/api".parse().unwrap();
+        let peer = Peer::new(
+            addr,
+            id.clone(),
+            tls_store(&id),
+            Arc::new(Metrics::default()),
+        );
+        assert_eq!(peer.connect_timeout(), limits::CONNECT_TIMEOUT);
+        peer.set_connect_timeout(Duration::from_millis(250));
+        assert_eq!(peer.connect_timeout(), Duration::from_millis(250));
+        let req = Request::new(Either::Right(Full::new(Bytes::new())));
+        let err = tokio::time::timeout(Duration::from_secs(20), peer.send(req))
+            .await
+            .expect("the connect timeout ends the attempt")
+            .unwrap_err();
+        assert!(err.is_connect_failure(), "{err}");
+        assert!(err.to_string().contains("no answer within 250ms"), "{err}");
+        assert_eq!(err.response().0, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(peer.load().in_flight(), 0);
+        assert!(peer.load().estimate(Instant::now()) >= FAILURE_RTT.as_nanos() as f64 * 0.99);
     }
 }

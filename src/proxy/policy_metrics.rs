@@ -1,16 +1,28 @@
-//! Counters for traffic policy — retries, budget exhaustion, timeouts, ejections — kept
-//! apart from the core metrics and rendered with them. Unlabelled: bounded by construction.
+//! Counters for traffic policy — retries, budget exhaustion, timeouts, ejections — per
+//! destination service, kept apart from the core metrics and rendered with them. The
+//! `service` label comes from configuration (a destination's name), never from traffic, so
+//! its cardinality is bounded by the mesh's services.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
-/// What traffic policy did on the outbound side.
+/// What traffic policy did on the outbound side for one destination service. A route holds
+/// its destination's counters, so counting is one atomic add, with no lookup or lock.
 #[derive(Debug, Default)]
 pub struct PolicyCounters {
     retries: AtomicU64,
     budget_exhausted: AtomicU64,
     timeouts: AtomicU64,
     ejections: AtomicU64,
+}
+
+/// Every destination's [`PolicyCounters`], by service name. A destination dropped from the
+/// configuration keeps its counters (Prometheus counters never go back).
+#[derive(Debug, Default)]
+pub struct PolicyMetrics {
+    by_service: Mutex<BTreeMap<String, Arc<PolicyCounters>>>,
 }
 
 impl PolicyCounters {
@@ -33,39 +45,64 @@ impl PolicyCounters {
     pub fn ejection(&self) {
         self.ejections.fetch_add(1, Relaxed);
     }
+}
 
-    /// Appends the counters in the Prometheus text format.
+impl PolicyMetrics {
+    /// The counters of destination `service` (created on first use).
+    pub fn service(&self, service: &str) -> Arc<PolicyCounters> {
+        let Ok(mut map) = self.by_service.lock() else {
+            return Arc::default();
+        };
+        map.entry(service.to_string()).or_default().clone()
+    }
+
+    /// Appends the counters in the Prometheus text format, one sample per destination.
     pub fn render(&self, out: &mut String) {
-        let counters = [
+        type Pick = fn(&PolicyCounters) -> &AtomicU64;
+        let counters: [(&str, &str, Pick); 4] = [
             (
                 "meshctl_retries_total",
-                "Outbound requests sent again by a retry policy.",
-                &self.retries,
+                "Outbound requests sent again by a retry policy, by destination service.",
+                |c| &c.retries,
             ),
             (
                 "meshctl_retry_budget_exhausted_total",
                 "Retries not sent because the destination's retry budget was spent.",
-                &self.budget_exhausted,
+                |c| &c.budget_exhausted,
             ),
             (
                 "meshctl_request_timeouts_total",
-                "Outbound requests answered 504 / DEADLINE_EXCEEDED by the proxy at their timeout.",
-                &self.timeouts,
+                "Outbound requests answered 504 / DEADLINE_EXCEEDED by the proxy at their timeout, by destination service.",
+                |c| &c.timeouts,
             ),
             (
                 "meshctl_endpoint_ejections_total",
-                "Endpoints ejected by circuit breaking (first ejections and failed probes).",
-                &self.ejections,
+                "Endpoints ejected by circuit breaking (first ejections and failed probes), by destination service.",
+                |c| &c.ejections,
             ),
         ];
-        for (name, help, n) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                n.load(Relaxed)
-            );
+        let Ok(map) = self.by_service.lock() else {
+            return;
+        };
+        for (name, help, pick) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (service, c) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "{name}{{service=\"{}\"}} {}",
+                    escape_label(service),
+                    pick(c).load(Relaxed)
+                );
+            }
         }
     }
+}
+
+/// A label value as the text format wants it (`\`, `"` and newlines escaped).
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -73,18 +110,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counters_render_as_prometheus_counters() {
-        let c = PolicyCounters::default();
-        c.retry();
-        c.retry();
-        c.budget_exhausted();
-        c.timeout();
-        c.ejection();
+    fn counters_render_per_destination_service() {
+        let m = PolicyMetrics::default();
+        let api = m.service("api");
+        api.retry();
+        api.retry();
+        api.budget_exhausted();
+        m.service("quotes").timeout();
+        m.service("api").ejection();
+        assert!(Arc::ptr_eq(&api, &m.service("api")), "one set per service");
         let mut out = String::new();
-        c.render(&mut out);
-        assert!(out.contains("# TYPE meshctl_retries_total counter\nmeshctl_retries_total 2\n"));
-        assert!(out.contains("meshctl_retry_budget_exhausted_total 1\n"));
-        assert!(out.contains("meshctl_request_timeouts_total 1\n"));
-        assert!(out.contains("meshctl_endpoint_ejections_total 1\n"));
+        m.render(&mut out);
+        assert!(out.contains(
+            "# TYPE meshctl_retries_total counter\nmeshctl_retries_total{service=\"api\"} 2\nmeshctl_retries_total{service=\"quotes\"} 0\n"
+        ), "{out}");
+        assert!(out.contains("meshctl_retry_budget_exhausted_total{service=\"api\"} 1\n"));
+        assert!(out.contains("meshctl_request_timeouts_total{service=\"quotes\"} 1\n"));
+        assert!(out.contains("meshctl_endpoint_ejections_total{service=\"api\"} 1\n"));
+    }
+
+    #[test]
+    fn no_destination_yet_renders_headers_only_and_labels_are_escaped() {
+        let m = PolicyMetrics::default();
+        let mut out = String::new();
+        m.render(&mut out);
+        assert_eq!(out.lines().count(), 8, "{out}");
+        m.service("a\"b\\c").retry();
+        let mut out = String::new();
+        m.render(&mut out);
+        assert!(
+            out.contains("meshctl_retries_total{service=\"a\\\"b\\\\c\"} 1\n"),
+            "{out}"
+        );
     }
 }

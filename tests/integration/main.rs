@@ -9,6 +9,7 @@ mod cli;
 mod demo_app;
 mod external_issuer;
 mod fault;
+mod lb;
 mod mesh;
 mod observe;
 mod policy;

@@ -88,8 +88,16 @@ pub(crate) struct Up {
 impl Up {
     /// Writes `mesh.yaml` (and echo.py) into a temp dir and runs `meshctl up` there.
     pub(crate) fn start(yaml: &str) -> Up {
+        Up::start_with(yaml, &[])
+    }
+
+    /// Like [`Up::start`], with more files (name, content) beside mesh.yaml.
+    pub(crate) fn start_with(yaml: &str, files: &[(&str, &str)]) -> Up {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("echo.py"), ECHO_PY).unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
         std::fs::write(dir.path().join("mesh.yaml"), yaml).unwrap();
         Up::run(dir, &["up"])
     }

@@ -155,15 +155,15 @@ fn counts(flaky: &str) -> (u64, u64, u64, u64) {
     (n[0], n[1], n[2], n[3])
 }
 
-/// The value of an unlabelled counter on `instance`'s proxy.
-fn counter(up: &Up, instance: &str, name: &str) -> u64 {
+/// The value of a policy counter on `instance`'s proxy for destination `service`.
+pub(crate) fn counter(up: &Up, instance: &str, name: &str, service: &str) -> u64 {
     let admin = up.proxy_field(instance, "admin");
     let metrics = curl(&[format!("http://{admin}/metrics")], &[]);
     metrics
         .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .find_map(|l| l.strip_prefix(&format!("{name}{{service=\"{service}\"}} ")))
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+        .unwrap_or_else(|| panic!("no {name} for {service} in {metrics}"))
 }
 
 /// The status codes of one request per URL (one keep-alive connection), in order.
@@ -235,8 +235,15 @@ fn idempotent_requests_are_retried_within_the_budget_and_others_are_not() {
     let seen = (counts(&flaky).1 - before) as f64;
     let bound = 1.2 * n as f64 + 10.0 * (secs + 1.0) + 20.0;
     assert!(seen > n as f64, "some retries happened: {seen}");
-    assert!(counter(&up, "front", "meshctl_retries_total") > 0);
-    assert!(counter(&up, "front", "meshctl_retry_budget_exhausted_total") > 0);
+    assert!(counter(&up, "front", "meshctl_retries_total", "flaky") > 0);
+    assert!(
+        counter(
+            &up,
+            "front",
+            "meshctl_retry_budget_exhausted_total",
+            "flaky"
+        ) > 0
+    );
     assert!(
         seen <= bound,
         "upstream saw {seen} for {n} requests in {secs:.1}s (bound {bound:.0})"
@@ -307,7 +314,10 @@ fn a_failing_endpoint_is_ejected_probed_once_and_readmitted_when_healthy() {
         "503s were not fast"
     );
     assert_eq!(seen(), 7, "no traffic during the penalty");
-    assert_eq!(counter(&up, "front", "meshctl_endpoint_ejections_total"), 1);
+    assert_eq!(
+        counter(&up, "front", "meshctl_endpoint_ejections_total", "sick"),
+        1
+    );
 
     // After the penalty (1 s ± 25%): exactly one probe; it fails, so ejected again (2 s ± 25%).
     std::thread::sleep(Duration::from_millis(1_400));
@@ -399,5 +409,8 @@ fn a_slow_upstream_times_out_with_504_and_grpc_deadline_exceeded() {
     let status = get_quote(&quotes, "MESH").unwrap_err();
     assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");
     assert!(start.elapsed() < Duration::from_millis(1_500));
-    assert_eq!(counter(&up, "front", "meshctl_request_timeouts_total"), 2);
+    for service in ["slow", "quotes"] {
+        let timeouts = counter(&up, "front", "meshctl_request_timeouts_total", service);
+        assert_eq!(timeouts, 1, "one timeout to {service}");
+    }
 }

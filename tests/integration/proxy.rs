@@ -607,6 +607,14 @@ async fn metrics_pass_promtool_and_count_the_traffic_sent() {
             sample(&text, "identity_cert_expiration_timestamp_seconds") > 1.7e9,
             "{text}"
         );
+        if direction == "outbound" {
+            // Policy counters carry the destination (a standalone upstream: its peer's
+            // service account).
+            assert!(
+                text.contains("\nmeshctl_retries_total{service=\"api\"} 0\n"),
+                "{text}"
+            );
+        }
         promtool_check(&text);
     }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::control::fault::FaultSpec;
 use crate::duration::HumanDuration;
 use crate::proxy::authz_spec::AuthorizationSpec;
+use crate::proxy::balance::LoadBalancer;
 use crate::proxy::breaker::DEFAULT_FAILURES;
 use crate::proxy::retry::{MAX_ATTEMPTS, RetryCondition};
 
@@ -42,6 +43,12 @@ pub struct ServicePolicy {
     /// Faults injected into requests no route gives its own; `None`: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<FaultSpec>,
+    /// `p2c` or `round_robin`; `None`: p2c.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<String>,
+    /// How long dialing an endpoint may take; `None`: the proxy's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_ms: Option<u64>,
 }
 
 /// When and how often requests to the service are sent again.
@@ -101,6 +108,8 @@ pub(super) struct RawPolicy {
     /// Checked while parsed; `{service: NAME}` entries are checked in `meshfile/authz.rs`.
     pub(super) authorization: Option<AuthorizationSpec>,
     fault: Option<RawFault>,
+    load_balancer: Option<String>,
+    connect_timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +166,22 @@ pub(super) fn service_policy(
     };
     let path = path.key("policy");
     let timeout_ms = timeout(&path, policy.timeout.as_deref())?;
+    let connect_timeout_ms = duration_ms(
+        &path.key("connect_timeout"),
+        policy.connect_timeout.as_deref(),
+    )?;
+    let load_balancer = match policy.load_balancer.as_deref() {
+        None => None,
+        Some(name) => match name.parse::<LoadBalancer>() {
+            Ok(lb) if !name.is_empty() => Some(lb.name().to_string()),
+            _ => {
+                return Err(Issue::value(
+                    path.key("load_balancer"),
+                    format!("unknown load balancer `{name}` (expected p2c or round_robin)"),
+                ));
+            }
+        },
+    };
     let routes_path = path.key("routes");
     let routes = policy
         .routes
@@ -191,6 +216,8 @@ pub(super) fn service_policy(
         breaker_failures,
         authorization: policy.authorization.clone(),
         fault,
+        load_balancer,
+        connect_timeout_ms,
     })
 }
 
@@ -229,16 +256,21 @@ fn retries(path: &YamlPath, raw: &RawRetries) -> Result<Retries, Issue> {
 
 /// A `timeout:` in milliseconds (at least 1).
 fn timeout(path: &YamlPath, raw: Option<&str>) -> Result<Option<u64>, Issue> {
+    duration_ms(&path.key("timeout"), raw)
+}
+
+/// A duration field (at `at`) in milliseconds (at least 1).
+fn duration_ms(at: &YamlPath, raw: Option<&str>) -> Result<Option<u64>, Issue> {
     let Some(raw) = raw else {
         return Ok(None);
     };
     let d: HumanDuration = raw
         .parse()
-        .map_err(|e| Issue::value(path.key("timeout"), format!("{e}")))?;
+        .map_err(|e| Issue::value(at.clone(), format!("{e}")))?;
     let ms = u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX);
     if ms == 0 {
         return Err(Issue::value(
-            path.key("timeout"),
+            at.clone(),
             format!("timeout `{raw}` is under 1ms"),
         ));
     }

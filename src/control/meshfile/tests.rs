@@ -31,7 +31,13 @@ fn the_shipped_example_is_valid() {
     assert_eq!(mesh.trust_domain(), "mesh.local");
     let units: Vec<(&str, Option<&str>, u16)> = mesh
         .instances()
-        .map(|i| (i.service.as_str(), i.version.as_deref(), i.port))
+        .map(|i| {
+            (
+                i.service.as_str(),
+                i.version.as_deref(),
+                i.port.unwrap_or(0),
+            )
+        })
         .collect();
     assert_eq!(
         units,
@@ -39,7 +45,8 @@ fn the_shipped_example_is_valid() {
             ("web", None, 8080),
             ("api", Some("v1"), 8081),
             ("api", Some("v2"), 8082),
-            ("quotes", None, 9090)
+            ("quotes", None, 0),
+            ("quotes", None, 0)
         ]
     );
     let services: Vec<_> = mesh.services().map(|s| s.name.as_str()).collect();
@@ -49,6 +56,17 @@ fn the_shipped_example_is_valid() {
     assert_eq!(api.protocol, Some(Protocol::Http));
     let quotes = mesh.instances().nth(3).unwrap();
     assert_eq!(quotes.protocol, Some(Protocol::Grpc));
+    assert_eq!(quotes.name(), "quotes.r0");
+    assert_eq!(
+        quotes.argv(9999).unwrap()[4],
+        "127.0.0.1:9999",
+        "{{port}} is replaced"
+    );
+    let api = &api.policy;
+    assert_eq!(
+        (api.load_balancer.as_deref(), api.connect_timeout_ms),
+        (Some("p2c"), Some(1_000))
+    );
 }
 
 #[test]
@@ -352,7 +370,7 @@ fn upstream_errors() {
 fn fixed_upstream_port_with_versions_is_rejected() {
     assert_err(
         "services:\n  api:\n    upstreams:\n      - { service: q, port: 9300 }\n    versions:\n      v1: { port: 1 }\n      v2: { port: 2 }\n  q:\n    port: 3\n",
-        "mesh.yaml:4:29: services.api.upstreams[0].port: a fixed upstream port cannot be shared by the 2 versions of `api`",
+        "mesh.yaml:4:29: services.api.upstreams[0].port: a fixed upstream port cannot be shared by the 2 instances (versions or replicas) of `api`",
     );
 }
 
@@ -392,7 +410,7 @@ fn port_and_versions() {
     );
     assert_err(
         "services:\n  web:\n    versions:\n      v1: { command: x }\n",
-        "mesh.yaml:4:11: services.web.versions.v1: missing field `port`",
+        "mesh.yaml:4:7: services.web.versions.v1: no `port`: give this version's port",
     );
 }
 
@@ -534,5 +552,121 @@ fn bad_faults_name_their_location() {
     assert_err(
         &with_policy("      routes:\n        - fault: { delay: { duration: 1s, percent: 1e3 } }\n"),
         "mesh.yaml:8:52: services.api.policy.routes[0].fault.delay.percent: percent `1000`",
+    );
+}
+
+#[test]
+fn replicas_are_instances_with_allocated_ports_and_their_own_names() {
+    let mesh = parse(
+        "\
+services:
+  web:
+    replicas: 2
+    command: [\"./web\", \"--port\", \"{port}\", \"--id={replica}\"]
+  api:
+    replicas: 3
+    versions:
+      v1: { command: ./api }
+      v2: { port: 8082, replicas: 1, command: ./api }
+      v3: { replicas: 2, command: ./api }
+",
+    )
+    .unwrap();
+    let names: Vec<(String, Option<u16>, u32, u32)> = mesh
+        .instances()
+        .map(|i| (i.name(), i.port, i.replica, i.replicas))
+        .collect();
+    let want = [
+        ("web.r0", None, 0, 2),
+        ("web.r1", None, 1, 2),
+        ("api.v1.r0", None, 0, 3),
+        ("api.v1.r1", None, 1, 3),
+        ("api.v1.r2", None, 2, 3),
+        ("api.v2", Some(8082), 0, 1),
+        ("api.v3.r0", None, 0, 2),
+        ("api.v3.r1", None, 1, 2),
+    ];
+    let want: Vec<_> = want
+        .iter()
+        .map(|(n, p, r, rs)| (n.to_string(), *p, *r, *rs))
+        .collect();
+    assert_eq!(names, want);
+    let web1 = mesh.instances().nth(1).unwrap();
+    assert_eq!(
+        web1.argv(20001).unwrap(),
+        ["./web", "--port", "20001", "--id=1"]
+    );
+    let v1 = mesh.instances().nth(2).unwrap();
+    assert_eq!(v1.argv(7).unwrap(), ["sh", "-c", "./api"]);
+}
+
+#[test]
+fn replica_errors() {
+    assert_err(
+        "services:\n  web:\n    replicas: 0\n    command: x\n",
+        "mesh.yaml:3:15: services.web.replicas: 0 replicas: give 1 to 16",
+    );
+    assert_err(
+        "services:\n  web:\n    replicas: 17\n    command: x\n",
+        "mesh.yaml:3:15: services.web.replicas: 17 replicas: give 1 to 16",
+    );
+    assert_err(
+        "services:\n  web:\n    replicas: -1\n",
+        "mesh.yaml:3:15: services.web.replicas: invalid type: integer `-1`, expected u32",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 8080\n    replicas: 2\n    command: x\n",
+        "mesh.yaml:3:5: services.web.port: `port` with 2 replicas: each replica gets its own port (MESH_PORT and `{port}` in `command`); drop `port`",
+    );
+    assert_err(
+        "services:\n  web:\n    replicas: 2\n",
+        "mesh.yaml:3:15: services.web.replicas: 2 replicas of `web` need a `command`: meshctl starts each replica on its own port",
+    );
+    assert_err(
+        "services:\n  api:\n    replicas: 2\n    versions:\n      v1: { port: 1, command: x }\n",
+        "mesh.yaml:5:13: services.api.versions.v1.port: `port` with 2 replicas",
+    );
+    assert_err(
+        "services:\n  api:\n    versions:\n      v1: { replicas: 3 }\n",
+        "mesh.yaml:4:23: services.api.versions.v1.replicas: 3 replicas of `api.v1` need a `command`",
+    );
+    assert_err(
+        "services:\n  api:\n    replicas: 2\n    versions:\n      v1: { command: x }\n      v2: { replicas: 1 }\n",
+        "mesh.yaml:6:7: services.api.versions.v2: no `port`",
+    );
+    assert_err(
+        "services:\n  api:\n    replicas: 2\n    command: x\n    upstreams:\n      - { service: q, port: 9300 }\n  q:\n    port: 3\n",
+        "mesh.yaml:6:29: services.api.upstreams[0].port: a fixed upstream port cannot be shared by the 2 instances (versions or replicas) of `api`",
+    );
+}
+
+#[test]
+fn load_balancer_and_connect_timeout_policy() {
+    let mesh = parse(&with_policy(
+        "      load_balancer: round_robin\n      connect_timeout: 250ms\n",
+    ))
+    .unwrap();
+    let api = mesh.services().next().unwrap();
+    assert_eq!(api.policy.load_balancer.as_deref(), Some("round_robin"));
+    assert_eq!(api.policy.connect_timeout_ms, Some(250));
+    let p2c = parse(&with_policy("      load_balancer: p2c\n")).unwrap();
+    let p2c = p2c.services().next().unwrap();
+    assert_eq!(p2c.policy.load_balancer.as_deref(), Some("p2c"));
+    assert_eq!(p2c.policy.connect_timeout_ms, None);
+    assert_err(
+        &with_policy("      load_balancer: random\n"),
+        "mesh.yaml:7:22: services.api.policy.load_balancer: unknown load balancer `random` (expected p2c or round_robin)",
+    );
+    assert_err(
+        &with_policy("      load_balancer: \"\"\n"),
+        "mesh.yaml:7:22: services.api.policy.load_balancer: unknown load balancer ``",
+    );
+    assert_err(
+        &with_policy("      connect_timeout: 0s\n"),
+        "mesh.yaml:7:24: services.api.policy.connect_timeout: duration `0s` is zero",
+    );
+    assert_err(
+        &with_policy("      connect_timeout: soon\n"),
+        "mesh.yaml:7:24: services.api.policy.connect_timeout:",
     );
 }
