@@ -171,7 +171,7 @@ impl Inbound {
         let hop = Hop {
             direction: Direction::Inbound,
             src: remote,
-            dst: self.app,
+            dst: Some(self.app),
             peer_id: peer,
         };
         // A refused request is answered here; its body is never read (nor buffered for tap).

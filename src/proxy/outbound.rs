@@ -195,6 +195,8 @@ impl Outbound {
     ) -> Response<TapBody> {
         let start = Instant::now();
         let mut seen = Observed::default();
+        let mut head = None;
+        let mut captured = None;
         let mut injection = Injection::default();
         let mut aborted = false;
         // HTTP/2 forbids connection-specific headers (h2 refuses them on receipt), so only
@@ -212,12 +214,18 @@ impl Outbound {
             }
             *req.version_mut() = Version::HTTP_2;
             let grpc = timeout::is_grpc(req.headers());
+            // Requests answered here without reaching a peer are tapped too: keep the head
+            // while anyone watches.
+            head = self.shared.tap.is_watched().then(|| tap::head(&req));
             match self.route(req.uri().authority().map(|a| a.as_str())) {
                 Err((status, reason)) => proxy_http::error_response(status, reason),
                 Ok(route) => 'routed: {
                     let tap = &self.shared.tap;
                     let (req, body) = match tap::buffer_for_tap(tap, req).await {
-                        Ok(buffered) => buffered,
+                        Ok((req, body)) => {
+                            captured.clone_from(&body);
+                            (req, body)
+                        }
                         Err(e) => {
                             tracing::debug!(error = %e, "reading a request body for the tap failed");
                             break 'routed proxy_http::error_response(
@@ -233,7 +241,7 @@ impl Outbound {
                             let hop = Hop {
                                 direction: Direction::Outbound,
                                 src: remote,
-                                dst: peer.addr(),
+                                dst: Some(peer.addr()),
                                 peer_id: peer.id().as_str(),
                             };
                             seen.tap = tap.request(hop, req, body.as_ref());
@@ -302,6 +310,21 @@ impl Outbound {
             response.headers_mut().insert(FAULT_HEADER, marker);
         }
         let peer = seen.peer.as_ref().map_or(NO_PEER, |p| p.id().as_str());
+        if seen.tap.is_none()
+            && let Some(head) = &head
+        {
+            let hop = Hop {
+                direction: Direction::Outbound,
+                src: remote,
+                dst: None,
+                peer_id: peer,
+            };
+            seen.tap = self
+                .shared
+                .tap
+                .request(hop, head, captured.as_ref())
+                .map(|t| t.since(start));
+        }
         self.shared.metrics.request(
             Direction::Outbound,
             peer,

@@ -53,7 +53,38 @@ struct Slice {
     successes: u64,
     /// Microseconds. `None` only if the histogram parameters were invalid (a unit test
     /// pins that they are not).
-    latency: Option<Histogram<u32>>,
+    latency: Option<Latency>,
+}
+
+/// A slice's latency histogram: recording while its second runs, then only what it holds.
+#[derive(Debug)]
+enum Latency {
+    Live(Histogram<u32>),
+    /// The non-empty buckets (upper edge in µs, count), ascending: a small fraction of a
+    /// histogram's counts array (kilobytes per slice, 300 slices per peer and direction).
+    Sealed(Box<[(u64, u32)]>),
+}
+
+impl Latency {
+    fn seal(&mut self) {
+        if let Latency::Live(h) = self {
+            let buckets = h
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect();
+            *self = Latency::Sealed(buckets);
+        }
+    }
+
+    fn buckets(&self) -> Box<dyn Iterator<Item = (u64, u32)> + '_> {
+        match self {
+            Latency::Live(h) => Box::new(
+                h.iter_recorded()
+                    .map(|v| (v.value_iterated_to(), v.count_at_value())),
+            ),
+            Latency::Sealed(b) => Box::new(b.iter().copied()),
+        }
+    }
 }
 
 /// One proxy's view of a window: the JSON body of `GET /stats`.
@@ -109,7 +140,7 @@ impl TrafficStats {
         if status.as_u16() < 500 {
             slice.successes += 1;
         }
-        if let Some(h) = &mut slice.latency {
+        if let Some(Latency::Live(h)) = &mut slice.latency {
             let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
             // `record`, not `saturating_record`: the latter clamps to the current range
             // instead of growing the histogram.
@@ -201,12 +232,17 @@ impl TrafficStats {
 impl Slices {
     fn current(&mut self, index: u64) -> &mut Slice {
         if self.0.back().is_none_or(|s| s.index != index) {
+            if let Some(latency) = self.0.back_mut().and_then(|s| s.latency.as_mut()) {
+                latency.seal();
+            }
             self.prune(index);
             self.0.push_back(Slice {
                 index,
                 requests: 0,
                 successes: 0,
-                latency: Histogram::new(LATENCY_SIGNIFICANT_DIGITS).ok(),
+                latency: Histogram::new(LATENCY_SIGNIFICANT_DIGITS)
+                    .ok()
+                    .map(Latency::Live),
             });
         }
         let last = self.0.len() - 1;
@@ -232,8 +268,8 @@ impl Slices {
         for s in self.0.iter().filter(|s| s.index >= first) {
             requests += s.requests;
             successes += s.successes;
-            for v in s.latency.iter().flat_map(|h| h.iter_recorded()) {
-                *buckets.entry(v.value_iterated_to()).or_default() += u64::from(v.count_at_value());
+            for (edge, count) in s.latency.iter().flat_map(Latency::buckets) {
+                *buckets.entry(edge).or_default() += u64::from(count);
             }
         }
         (requests > 0).then(|| PeerStats {
@@ -253,6 +289,20 @@ mod tests {
     #[test]
     fn histogram_parameters_are_valid() {
         assert!(Histogram::<u32>::new(LATENCY_SIGNIFICANT_DIGITS).is_ok());
+    }
+
+    #[test]
+    fn a_sealed_slice_keeps_exactly_the_buckets_it_recorded() {
+        let mut h = Histogram::<u32>::new(LATENCY_SIGNIFICANT_DIGITS).unwrap();
+        for v in [1, 7, 7, 950, 1_003, 12_345, 2_000_000] {
+            h.record(v).unwrap();
+        }
+        let mut latency = Latency::Live(h);
+        let live: Vec<(u64, u32)> = latency.buckets().collect();
+        latency.seal();
+        assert!(matches!(latency, Latency::Sealed(_)));
+        assert_eq!(latency.buckets().collect::<Vec<_>>(), live);
+        assert_eq!(live.iter().map(|b| b.1).sum::<u32>(), 7);
     }
 
     #[test]

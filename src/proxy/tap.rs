@@ -88,7 +88,9 @@ struct Watcher {
 pub struct Hop<'a> {
     pub direction: Direction,
     pub src: SocketAddr,
-    pub dst: SocketAddr,
+    /// `None`: the proxy answered the request itself (no route, no endpoint, an injected
+    /// abort, a timeout before any attempt); the event says `-`.
+    pub dst: Option<SocketAddr>,
     /// The other proxy's verified SPIFFE ID (the client inbound, the server outbound).
     pub peer_id: &'a str,
 }
@@ -145,6 +147,13 @@ impl TapHub {
             body_redaction: Arc::new(body_redaction),
             own_id,
         }
+    }
+
+    /// Whether anyone is watching (then the outbound side keeps each request's head, to tap
+    /// the requests it answers itself).
+    #[inline]
+    pub fn is_watched(&self) -> bool {
+        self.watching.load(Relaxed) > 0
     }
 
     /// Whether some watcher wants bodies (then small request bodies are buffered for it).
@@ -205,7 +214,7 @@ impl TapHub {
             }
             .to_string(),
             src: hop.src.to_string(),
-            dst: hop.dst.to_string(),
+            dst: hop.dst.map_or_else(|| "-".to_string(), |d| d.to_string()),
             client_id: client_id.to_string(),
             server_id: server_id.to_string(),
             tls: true,
@@ -312,6 +321,12 @@ impl Watcher {
 }
 
 impl TapRequest {
+    /// Latency and duration count from `at` (the request's arrival) rather than from now.
+    pub fn since(mut self, at: Instant) -> Self {
+        self.start = at;
+        self
+    }
+
     /// Each watcher gets the event with bodies cut to what it asked for.
     fn send(&self, event: pb::tap_event::Event) {
         let mut e = self.base.clone();
@@ -336,6 +351,17 @@ impl TapRequest {
         let kept = &redacted[..redacted.len().min(self.body_limit)];
         (kept.to_vec(), cut)
     }
+}
+
+/// A copy of `req`'s head (method, URI, version, headers), to tap it after the request itself
+/// was handed on.
+pub fn head<B>(req: &Request<B>) -> Request<()> {
+    let mut head = Request::new(());
+    *head.method_mut() = req.method().clone();
+    *head.uri_mut() = req.uri().clone();
+    *head.version_mut() = req.version();
+    *head.headers_mut() = req.headers().clone();
+    head
 }
 
 /// Cuts an event's body to `limit` bytes (0: drops it, and any note about it).
@@ -619,7 +645,7 @@ mod tests {
         Hop {
             direction,
             src: "127.0.0.1:1".parse().unwrap(),
-            dst: "127.0.0.1:2".parse().unwrap(),
+            dst: Some("127.0.0.1:2".parse().unwrap()),
             peer_id: "spiffe://t/sa/api",
         }
     }

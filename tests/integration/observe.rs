@@ -519,3 +519,89 @@ fn tap_body_capture_is_off_by_default_cut_to_size_and_redacted() {
     );
     assert!(outputs["streamed"][2]["body"].as_str().is_some());
 }
+
+#[test]
+fn tap_shows_requests_the_proxy_answers_itself() {
+    let yaml = three_services().replacen(
+        "  api:\n    protocol: http\n",
+        "  api:\n    protocol: http\n    policy:\n      routes:\n        - match: { path: { prefix: /aborted } }\n          fault: { abort: { status: 503, percent: 100 } }\n",
+        1,
+    );
+    let up = Up::start(&yaml);
+    let api = up.upstream("front", "api");
+    let http_proxy = up.proxy_field("front", "http_proxy");
+    let aborted = spawn_tap(
+        &up,
+        &[
+            "front",
+            "--to",
+            "api",
+            "--path",
+            "/aborted",
+            "--max-events",
+            "3",
+            "-o",
+            "json",
+        ],
+    );
+    let no_route = spawn_tap(
+        &up,
+        &[
+            "front",
+            "--authority",
+            "nosuch",
+            "--max-events",
+            "3",
+            "-o",
+            "json",
+        ],
+    );
+    let start = Instant::now();
+    for mut child in [aborted, no_route] {
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > crate::mesh::PATIENCE {
+                child.kill().unwrap();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "the tap saw too little: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            for args in [
+                vec![format!("http://{api}/aborted")],
+                vec![
+                    "-x".to_string(),
+                    format!("http://{http_proxy}"),
+                    "http://nosuch/".to_string(),
+                ],
+            ] {
+                Command::new("curl")
+                    .args(["-s", "-o", "/dev/null", "-m", "10"])
+                    .args(&args)
+                    .status()
+                    .unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let events = json_lines(&finish(child));
+        let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["req", "rsp", "end"], "{events:?}");
+        let (req, rsp) = (&events[0], &events[1]);
+        assert_eq!(req["dst"], "-", "answered by the proxy: {req}");
+        assert_eq!(req["direction"], "out");
+        match req["path"].as_str() {
+            // The fault's answer, attributed to the destination it stood in for.
+            Some("/aborted") => {
+                assert_eq!(rsp["status"], 503);
+                assert_eq!(rsp["headers"]["x-meshctl-fault"], "abort");
+                assert_eq!(req["server_id"], "spiffe://mesh.local/ns/local/sa/api");
+            }
+            _ => {
+                assert_eq!(req["authority"], "nosuch");
+                assert!(rsp["status"].as_u64().unwrap() >= 500, "{rsp}");
+                assert_eq!(req["server_id"], "");
+            }
+        }
+    }
+}
