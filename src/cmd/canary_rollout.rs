@@ -3,13 +3,13 @@
 //! routes through the control plane, metrics from the canary's proxies, state in
 //! `.meshctl/canary/`) and renders its events.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use tokio::time::Instant;
 
 use super::Context;
@@ -583,18 +583,7 @@ impl<'a> Progress<'a> {
         steps: usize,
     ) -> Result<Self, CliError> {
         let json = format.is_structured();
-        let bar = if !json && std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(steps as u64);
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} [{bar:24}] {pos}/{len} {wide_msg}")
-                    .map_err(anyhow::Error::new)?
-                    .progress_chars("=> "),
-            );
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        } else {
-            ProgressBar::hidden()
-        };
+        let bar = output::step_bar(steps as u64, json)?;
         Ok(Progress {
             out,
             format,

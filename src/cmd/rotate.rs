@@ -1,13 +1,13 @@
 //! `meshctl certs rotate issuer|anchor`: zero-downtime CA rotation, each step gated on what
 //! the proxies report to the control plane.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::Context;
@@ -311,18 +311,7 @@ impl<'a> Driver<'a> {
             Err(e) => return Err(anyhow::Error::new(e).into()),
         };
         let json = ctx.global.output.is_structured();
-        let bar = if !json && std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(total as u64);
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} [{bar:24}] {pos}/{len} {msg}")
-                    .map_err(anyhow::Error::new)?
-                    .progress_chars("=> "),
-            );
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        } else {
-            ProgressBar::hidden()
-        };
+        let bar = crate::output::step_bar(total as u64, json)?;
         Ok(Driver {
             out: ctx.out,
             json,

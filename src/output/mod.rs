@@ -69,3 +69,19 @@ where
     t.force_no_tty();
     t
 }
+
+/// A step progress bar on stderr when it is a terminal and the output is not structured
+/// (JSON/YAML on stdout stays clean); hidden otherwise.
+pub fn step_bar(steps: u64, structured: bool) -> Result<indicatif::ProgressBar, anyhow::Error> {
+    use std::io::IsTerminal as _;
+    if structured || !io::stderr().is_terminal() {
+        return Ok(indicatif::ProgressBar::hidden());
+    }
+    let bar = indicatif::ProgressBar::new(steps);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{bar:24}] {pos}/{len} {wide_msg}")?
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Ok(bar)
+}
