@@ -8,7 +8,7 @@ use meshctl::exit::code;
 fn main() {
     // One crypto provider for every TLS client and server in the process.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| usage_failed(e));
     // The proxy is a daemon: its start-up, reload and drain lines (info) show by default.
     let verbose = match cli.command {
         meshctl::cli::Command::Proxy(_) => cli.global.verbose.max(1),
@@ -27,4 +27,28 @@ fn main() {
         }
     };
     std::process::exit(exit);
+}
+
+/// clap's own usage errors as one line (its message, tips included, without the usage block
+/// and the "For more information" hint), exit code 2; help and version print as clap prints
+/// them.
+fn usage_failed(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let line: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    eprintln!("{}", line.join(" "));
+    std::process::exit(code::USAGE);
 }
