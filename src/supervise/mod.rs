@@ -1,4 +1,5 @@
-//! Runs the local mesh's child processes: output appended to `<log_dir>/<name>.log`, crashes
+//! Runs the local mesh's child processes: output appended to `<log_dir>/<name>.log` (rotated
+//! at 10 MiB to `<name>.log.1`, see [`rotate`]), crashes
 //! restarted with exponential backoff, and every child (with its whole process group) stopped
 //! by [`Supervisor::shutdown`] — SIGTERM, then SIGKILL at the deadline.
 //!
@@ -25,10 +26,12 @@ use tokio::time::Instant;
 use crate::fsutil::{self, PRIVATE_FILE_MODE};
 
 pub use self::backoff::{BackoffPolicy, INITIAL_BACKOFF, MAX_BACKOFF, STABLE_UPTIME};
+pub use self::rotate::{LogLimit, rotated_path};
 
 mod backoff;
 mod group;
 mod monitor;
+pub mod rotate;
 
 /// File name suffix of a process's log in the log directory.
 pub const LOG_SUFFIX: &str = ".log";
@@ -85,6 +88,10 @@ pub struct Supervisor {
     processes: Mutex<Vec<ProcessHandle>>,
     /// One watcher task per process; taken by `shutdown`.
     watchers: Mutex<Vec<JoinHandle<()>>>,
+    /// Every process's log, for the rotation task (started with the first process).
+    logs: Arc<Mutex<Vec<PathBuf>>>,
+    log_limit: LogLimit,
+    rotation: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// One supervised process, to read its status; cheap to clone.
@@ -171,7 +178,16 @@ impl Supervisor {
             stop: watch::channel(None).0,
             processes: Mutex::new(Vec::new()),
             watchers: Mutex::new(Vec::new()),
+            logs: Arc::default(),
+            log_limit: LogLimit::default(),
+            rotation: Mutex::new(None),
         })
+    }
+
+    /// Rotates logs at another size or check interval than [`LogLimit::default`].
+    pub fn with_log_limit(mut self, limit: LogLimit) -> Supervisor {
+        self.log_limit = limit;
+        self
     }
 
     /// Starts `spec` and supervises it until [`Supervisor::shutdown`]. An error means nothing
@@ -194,6 +210,7 @@ impl Supervisor {
             spec,
         };
         let child = launch.start()?;
+        let launch_log = launch.log_path.clone();
         let handle = ProcessHandle {
             name: launch.spec.name.clone(),
             log: launch.log_path.clone(),
@@ -213,6 +230,14 @@ impl Supervisor {
             self.stop.subscribe(),
         ));
         lock(&self.watchers).push(watcher);
+        lock(&self.logs).push(launch_log);
+        lock(&self.rotation).get_or_insert_with(|| {
+            tokio::spawn(rotate::run(
+                self.logs.clone(),
+                self.log_limit,
+                self.stop.subscribe(),
+            ))
+        });
         processes.push(handle.clone());
         Ok(handle)
     }
@@ -230,6 +255,10 @@ impl Supervisor {
     /// SIGKILL to land). Later `spawn`s fail.
     pub async fn shutdown(&self, grace: Duration) {
         self.stop.send_replace(Some(Instant::now() + grace));
+        let rotation = lock(&self.rotation).take();
+        if let Some(rotation) = rotation {
+            let _ = rotation.await;
+        }
         let watchers = std::mem::take(&mut *lock(&self.watchers));
         for watcher in watchers {
             if let Err(e) = watcher.await {

@@ -239,3 +239,38 @@ async fn dropping_the_supervisor_kills_its_children() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_log_over_its_limit_is_rotated_and_the_child_keeps_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = Supervisor::new(&dir.path().join("logs"))
+        .unwrap()
+        .with_log_limit(LogLimit {
+            max_bytes: 4096,
+            check_every: Duration::from_millis(50),
+        });
+    // 300 lines (~3.6 KiB) at once, then one line every 20 ms.
+    let handle = sup
+        .spawn(sh(
+            dir.path(),
+            "chatty",
+            "i=0; while [ $i -lt 300 ]; do echo \"burst line $i\"; i=$((i+1)); done; \
+             while true; do echo \"later line $i\"; i=$((i+1)); sleep 0.02; done",
+        ))
+        .unwrap();
+    let log = handle.status().log;
+    let rotated = rotated_path(&log);
+    eventually("a rotation", || async { rotated.exists().then_some(()) }).await;
+    let copy = fs::read_to_string(&rotated).unwrap();
+    assert!(copy.contains("burst line 0\n"), "{copy}");
+    assert!(copy.len() > 4096);
+    assert_eq!(mode_of(&rotated).unwrap() & 0o777, 0o600);
+    // The child goes on writing into the emptied log, from its start (append mode).
+    eventually("new lines after the rotation", || async {
+        let text = fs::read_to_string(&log).unwrap();
+        (text.contains("later line") && !text.contains("burst line 0\n")).then_some(())
+    })
+    .await;
+    assert!(fs::metadata(&log).unwrap().len() <= 2 * 4096);
+    sup.shutdown(Duration::from_secs(2)).await;
+}
