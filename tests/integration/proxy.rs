@@ -882,3 +882,57 @@ async fn no_log_level_shows_credentials_or_bodies() {
     }
     assert!(!events.contains(SECRET), "{events}");
 }
+
+/// HTTP/1.1 requests ride pooled mTLS HTTP/1.1 connections between the proxies (ALPN
+/// `meshctl/http1`): kept alive across requests, and when the inbound side closes an idle one
+/// (its header read timeout), the next request goes out on a new connection, not an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http1_rides_pooled_connections_that_survive_the_peer_closing_idle_ones() {
+    let app = http_app().await;
+    let mesh = Mesh::new();
+    let (api, web) = (mesh.issue(API_ID, "api"), mesh.issue(WEB_ID, "web"));
+    let (inbound_addr, entry) = (free_addr(), free_addr());
+    let config = mesh.path().join("server.yaml");
+    std::fs::write(&config, "limits:\n  header_read_timeout: 1s\n").unwrap();
+    let server = Proxy::start(
+        &[
+            identity(&api),
+            inbound(inbound_addr, &app.addr.to_string()),
+            vec!["--config".into(), config.display().to_string()],
+        ]
+        .concat(),
+        mesh.path(),
+    );
+    let _client = Proxy::start(
+        &[identity(&web), upstream(entry, inbound_addr, API_ID)].concat(),
+        mesh.path(),
+    );
+    let inbound_connections = async || {
+        sample(
+            &server.metrics().await,
+            "meshctl_tcp_connections_total{direction=\"inbound\"}",
+        )
+    };
+    // Sequential requests on fresh client connections reuse one proxy-to-proxy connection.
+    for i in 0..5 {
+        let (status, headers, _) = get(entry, &format!("/seq/{i}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(header(&headers, "x-seen-version"), "HTTP/1.1");
+    }
+    assert_eq!(inbound_connections().await, 1.0, "one pooled connection");
+    // Idle past the inbound side's header read timeout: it closes the pooled connection.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    for i in 0..3 {
+        let (status, _, _) = get(entry, &format!("/after-idle/{i}")).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "request {i} after the peer closed the idle connection"
+        );
+    }
+    assert_eq!(
+        inbound_connections().await,
+        2.0,
+        "a new connection after the idle one closed"
+    );
+}
