@@ -4,7 +4,7 @@
 # foreground, one worker thread each (MESH_PROXY_THREADS), until the rig stops them.
 #
 #   client → 127.0.0.1:MESH_OUT_PORT (detect: HTTP/1.1)      ┐ outbound proxy (sa/client)
-#   client → 127.0.0.1:MESH_OUT_H2_PORT (detect: h2c)        ┘   ══ mTLS: h2 / pooled h1 ══╗
+#   client → 127.0.0.1:MESH_OUT_H2_PORT (detect: h2c)        ┘   ══ mTLS, one h2 conn ══╗
 #   inbound proxy (sa/server) on MESH_IN_PORT → app (nginx, HTTP/1.1) on MESH_UPSTREAM_PORT
 #
 # MESH_TAP=1: both proxies also serve the tap API (loopback ports MESH_TAP_PORT and +1, default

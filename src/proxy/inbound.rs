@@ -31,7 +31,7 @@ use super::metrics::Direction;
 use super::stats::NO_PEER;
 use super::tap::{self, Hop, TapBody};
 use super::timeout::is_grpc;
-use super::tls::{self, ALPN_H1, ALPN_H2, ALPN_TCP};
+use super::tls::{self, ALPN_H2, ALPN_TCP};
 use crate::identity::verify::peer_id;
 
 /// One `--inbound` listener and the app behind it.
@@ -112,8 +112,7 @@ impl Inbound {
             metrics.handshake_failed(Direction::Inbound, "no_client_identity");
             return;
         };
-        let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
-        let alpn = alpn.as_deref();
+        let alpn = session.alpn_protocol();
         let result = if self.protocol == AppProtocol::Tcp || alpn == Some(ALPN_TCP) {
             let peer = client_id.to_str().unwrap_or(NO_PEER);
             match self.authz.current().await.check_tcp(peer) {
@@ -129,22 +128,17 @@ impl Inbound {
                     return;
                 }
             }
-        } else if alpn == Some(ALPN_H2) || alpn == Some(ALPN_H1) {
+        } else if alpn == Some(ALPN_H2) {
             let this = self.clone();
             let svc = service_fn(move |req| {
                 let this = this.clone();
                 let client_id = client_id.clone();
                 async move { Ok::<_, Infallible>(this.forward_http(req, client_id, remote).await) }
             });
-            let io = TokioIo::new(tls);
-            let served = if alpn == Some(ALPN_H1) {
-                let conn = self.shared.http1.serve_connection(io, svc);
-                listen::serve_until_drained(conn, &mut watch).await
-            } else {
-                let conn = self.shared.http2.serve_connection(io, svc);
-                listen::serve_until_drained(conn, &mut watch).await
-            };
-            served.map_err(std::io::Error::other)
+            let conn = self.shared.http2.serve_connection(TokioIo::new(tls), svc);
+            listen::serve_until_drained(conn, &mut watch)
+                .await
+                .map_err(std::io::Error::other)
         } else {
             metrics.handshake_failed(Direction::Inbound, "no_alpn");
             tracing::info!(%remote, "refused inbound connection: no mesh ALPN protocol");
@@ -168,11 +162,7 @@ impl Inbound {
         remote: SocketAddr,
     ) -> Response<TapBody<InboundBody>> {
         let start = Instant::now();
-        // Over HTTP/2 there are no hop-by-hop headers; over the HTTP/1.1 transport, the
-        // peer proxy's own (e.g. transfer-encoding) must not reach an h2c app.
-        if req.version() == Version::HTTP_11 {
-            proxy_http::strip_hop_by_hop(req.headers_mut());
-        }
+        // The request arrived over HTTP/2, which has no hop-by-hop headers to strip.
         let headers = req.headers_mut();
         headers.insert(CLIENT_ID, client_id.clone());
         let from_http1 = headers.remove(ORIG_PROTO).is_some();

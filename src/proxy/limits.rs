@@ -64,10 +64,6 @@ pub const APP_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// open more connections, which close after their response instead of being kept.
 pub const APP_POOL_MAX_IDLE: usize = 256;
 
-/// HTTP/1.1 connections kept per peer proxy (busy and idle); beyond that a connection is
-/// closed after its response. The peer closes idle ones after its header read timeout.
-pub const PEER_H1_POOL_MAX: usize = 256;
-
 /// Dialing a peer proxy or the local app.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 

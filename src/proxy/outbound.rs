@@ -290,12 +290,8 @@ impl Outbound {
                             fault::abort_response(status, grpc)
                         }
                         Ok(Ok(Ok(response))) => {
-                            // Over HTTP/2 from the inbound proxy there are no hop-by-hop
-                            // headers; over the HTTP/1.1 transport, the peer's own go.
+                            // Arrived over HTTP/2 from the inbound proxy: no hop-by-hop headers.
                             let (mut parts, body) = response.into_parts();
-                            if parts.version == Version::HTTP_11 {
-                                proxy_http::strip_hop_by_hop(&mut parts.headers);
-                            }
                             if from_http1 {
                                 parts.version = Version::HTTP_11;
                             }

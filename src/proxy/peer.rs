@@ -1,12 +1,6 @@
-//! Connections to one peer proxy over mTLS: one shared HTTP/2 connection that HTTP/2 and gRPC
-//! requests multiplex onto (reconnected when it closes), a pool of keep-alive HTTP/1.1
-//! connections for requests that arrived as HTTP/1.1, and a fresh TLS connection per opaque
-//! TCP stream.
-//!
-//! Why two HTTP transports: an HTTP/1.1 request carried over HTTP/2 costs each proxy a
-//! channel hop into the connection task, a spawned task per stream, HPACK and stream
-//! bookkeeping (see bench/RESULTS.md); over its own HTTP/1.1 connection it is written and read
-//! by one connection task, with the response read straight back.
+//! Connections to one peer proxy over mTLS: one shared HTTP/2 connection that every HTTP
+//! request multiplexes onto (reconnected when it closes), and a fresh TLS connection per
+//! opaque TCP stream.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,9 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http::{Request, Response, StatusCode, Version};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper::client::conn::http1;
 use hyper::client::conn::http2::{self, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls_pki_types::ServerName;
@@ -26,11 +19,11 @@ use tokio_rustls::client::TlsStream;
 
 use super::balance::PeakEwma;
 use super::breaker::Breaker;
-use super::http::{ORIG_PROTO, ProxyBody};
+use super::http::ProxyBody;
 use super::limits;
 use super::metrics::{Direction, Metrics};
 use super::route::Weighed;
-use super::tls::{ALPN_H1, ALPN_H2, ALPN_TCP, PeerProtocol, TlsStore};
+use super::tls::{ALPN_H2, ALPN_TCP, PeerProtocol, TlsStore};
 use crate::identity::SpiffeId;
 
 /// A peer proxy at `addr` that must present `id`.
@@ -41,9 +34,6 @@ pub struct Peer {
     tls: Arc<TlsStore>,
     metrics: Arc<Metrics>,
     h2: Mutex<Option<SendRequest<ProxyBody>>>,
-    /// HTTP/1.1 connections, busy ones included (a connection is ready again once its
-    /// response has been read to the end; one dropped early closes).
-    h1: Mutex<Vec<http1::SendRequest<ProxyBody>>>,
     /// Serialises (re)connection so a burst of requests opens one connection, not many.
     connecting: tokio::sync::Mutex<()>,
     /// This endpoint's circuit (kept across config updates, like the peer).
@@ -80,12 +70,6 @@ pub enum PeerError {
         #[source]
         source: hyper::Error,
     },
-    #[error("HTTP/1.1 with peer {addr}: {source}")]
-    Http1 {
-        addr: SocketAddr,
-        #[source]
-        source: hyper::Error,
-    },
     #[error("no TLS config for peer identity {0}")]
     NoConfig(SpiffeId),
 }
@@ -98,7 +82,6 @@ impl Peer {
             tls,
             metrics,
             h2: Mutex::new(None),
-            h1: Mutex::new(Vec::new()),
             connecting: tokio::sync::Mutex::new(()),
             breaker: Breaker::default(),
             load: PeakEwma::default(),
@@ -141,9 +124,6 @@ impl Peer {
     /// on a ready connection to the response head is a latency sample, and a failure a slow
     /// one (`balance.rs`).
     pub async fn send(&self, req: Request<ProxyBody>) -> Result<Response<Incoming>, PeerError> {
-        if req.headers().contains_key(ORIG_PROTO) {
-            return self.send_h1(req).await;
-        }
         let mut in_flight = self.load.start();
         let mut req = req;
         let mut retried = false;
@@ -179,85 +159,6 @@ impl Peer {
                 }
             }
         }
-    }
-
-    /// Sends a request that arrived as HTTP/1.1 on an idle pooled HTTP/1.1 connection, or a
-    /// new one. A request a pooled connection never started sending (the peer had just closed
-    /// it) is sent once more on a new connection.
-    async fn send_h1(&self, mut req: Request<ProxyBody>) -> Result<Response<Incoming>, PeerError> {
-        let mut in_flight = self.load.start();
-        *req.version_mut() = Version::HTTP_11;
-        let mut retried = false;
-        loop {
-            let idle = if retried { None } else { self.idle_h1() };
-            let mut sender = match idle {
-                Some(sender) => sender,
-                None => match Box::pin(self.connect_h1()).await {
-                    Ok(sender) => sender,
-                    Err(e) => {
-                        in_flight.failed(Instant::now());
-                        return Err(e);
-                    }
-                },
-            };
-            in_flight.sent(Instant::now());
-            match sender.try_send_request(req).await {
-                Ok(response) => {
-                    in_flight.responded(Instant::now());
-                    self.park_h1(sender);
-                    return Ok(response);
-                }
-                Err(mut e) => match e.take_message() {
-                    Some(unsent) if !retried => {
-                        retried = true;
-                        req = unsent;
-                    }
-                    _ => {
-                        in_flight.failed(Instant::now());
-                        return Err(PeerError::Http1 {
-                            addr: self.addr,
-                            source: e.into_error(),
-                        });
-                    }
-                },
-            }
-        }
-    }
-
-    /// An HTTP/1.1 connection ready for a request, taken out of the pool; closed ones are
-    /// dropped on the way.
-    fn idle_h1(&self) -> Option<http1::SendRequest<ProxyBody>> {
-        let mut pool = self.h1.lock().ok()?;
-        pool.retain(|s| !s.is_closed());
-        let ready = pool.iter().rposition(http1::SendRequest::is_ready)?;
-        Some(pool.swap_remove(ready))
-    }
-
-    /// Back into the pool (still busy until its response body has been read).
-    fn park_h1(&self, sender: http1::SendRequest<ProxyBody>) {
-        if let Ok(mut pool) = self.h1.lock()
-            && pool.len() < limits::PEER_H1_POOL_MAX
-        {
-            pool.push(sender);
-        }
-    }
-
-    async fn connect_h1(&self) -> Result<http1::SendRequest<ProxyBody>, PeerError> {
-        let tls = self.connect_tls(PeerProtocol::H1).await?;
-        let (sender, connection) = http1::Builder::new()
-            .handshake(TokioIo::new(tls))
-            .await
-            .map_err(|source| PeerError::Http1 {
-                addr: self.addr,
-                source,
-            })?;
-        let addr = self.addr;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(peer = %addr, error = %e, "HTTP/1.1 connection to peer ended");
-            }
-        });
-        Ok(sender)
     }
 
     /// A new mTLS connection for one opaque TCP stream.
@@ -340,15 +241,14 @@ impl Peer {
             Ok(Err(source)) => return Err(self.tls_failed(source)),
             Err(_) => return Err(self.tls_failed(io::ErrorKind::TimedOut.into())),
         };
-        let (want, alpn) = match protocol {
-            PeerProtocol::H2 => (ALPN_H2, "h2"),
-            PeerProtocol::H1 => (ALPN_H1, "meshctl/http1"),
-            PeerProtocol::Tcp => (ALPN_TCP, "meshctl/tcp"),
+        let want = match protocol {
+            PeerProtocol::H2 => ALPN_H2,
+            PeerProtocol::Tcp => ALPN_TCP,
         };
         if tls.get_ref().1.alpn_protocol() != Some(want) {
             return Err(PeerError::Alpn {
                 addr: self.addr,
-                alpn,
+                alpn: if want == ALPN_H2 { "h2" } else { "meshctl/tcp" },
             });
         }
         Ok(tls)
@@ -408,9 +308,7 @@ impl PeerError {
                 (StatusCode::BAD_GATEWAY, "mTLS handshake with peer failed")
             }
             PeerError::Connect { .. } => (StatusCode::SERVICE_UNAVAILABLE, "peer unreachable"),
-            PeerError::Http2 { .. } | PeerError::Http1 { .. } => {
-                (StatusCode::BAD_GATEWAY, "peer connection failed")
-            }
+            PeerError::Http2 { .. } => (StatusCode::BAD_GATEWAY, "peer connection failed"),
             PeerError::NoConfig(_) => (StatusCode::BAD_GATEWAY, "no TLS config for peer"),
         }
     }

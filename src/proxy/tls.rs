@@ -14,12 +14,9 @@ use rustls::{ClientConfig, ServerConfig};
 
 use crate::identity::{IdentityError, SpiffeId, TrustBundle, WorkloadIdentity};
 
-/// ALPN for HTTP between proxies: HTTP/2 and gRPC requests from the app ride one multiplexed
-/// HTTP/2 connection per peer.
+/// ALPN for HTTP between proxies: every HTTP request (HTTP/1 or HTTP/2 from the app) rides
+/// one multiplexed HTTP/2 connection per peer.
 pub const ALPN_H2: &[u8] = b"h2";
-/// ALPN for HTTP/1.1 between proxies: requests that arrived as HTTP/1.1 ride a pool of
-/// keep-alive HTTP/1.1 connections (one request at a time each, no HTTP/2 framing).
-pub const ALPN_H1: &[u8] = b"meshctl/http1";
 /// ALPN for opaque TCP between proxies: the TLS stream carries the app's bytes unchanged.
 pub const ALPN_TCP: &[u8] = b"meshctl/tcp";
 
@@ -39,7 +36,6 @@ pub struct TlsConfigs {
 #[derive(Debug)]
 struct PeerConfigs {
     h2: Arc<ClientConfig>,
-    h1: Arc<ClientConfig>,
     tcp: Arc<ClientConfig>,
 }
 
@@ -47,7 +43,6 @@ struct PeerConfigs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerProtocol {
     H2,
-    H1,
     Tcp,
 }
 
@@ -185,7 +180,6 @@ impl TlsConfigs {
     pub fn client(&self, expected: &SpiffeId, protocol: PeerProtocol) -> Option<Arc<ClientConfig>> {
         self.peers.get(expected).map(|p| match protocol {
             PeerProtocol::H2 => p.h2.clone(),
-            PeerProtocol::H1 => p.h1.clone(),
             PeerProtocol::Tcp => p.tcp.clone(),
         })
     }
@@ -195,17 +189,15 @@ fn build<'a>(
     identity: Arc<WorkloadIdentity>,
     peers: impl Iterator<Item = &'a SpiffeId>,
 ) -> Result<TlsConfigs, IdentityError> {
-    let server = identity.server_config(&[ALPN_H2, ALPN_H1, ALPN_TCP])?;
+    let server = identity.server_config(&[ALPN_H2, ALPN_TCP])?;
     let mut map = HashMap::new();
     for peer in peers {
         let h2 = identity.client_config(peer.clone(), &[ALPN_H2])?;
-        let h1 = identity.client_config(peer.clone(), &[ALPN_H1])?;
         let tcp = identity.client_config(peer.clone(), &[ALPN_TCP])?;
         map.insert(
             peer.clone(),
             PeerConfigs {
                 h2: Arc::new(h2),
-                h1: Arc::new(h1),
                 tcp: Arc::new(tcp),
             },
         );
