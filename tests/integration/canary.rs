@@ -628,14 +628,19 @@ fn promote_and_abort_from_another_shell_end_a_running_rollout() {
     assert_eq!(weight_of(&up, "v2"), 100);
 
     // SIGTERM (a cancelled CI job) leaves the weight where it is: Paused, exit 1.
-    up.cmd()
-        .args([
-            "canary", "shift", "api", "--to", "v2", "--weight", "0", "--wait",
-        ])
-        .assert()
-        .success();
-    let mut rollout = Rollout::start(&up, &hold);
-    rollout.wait_for("step", |e| kind(e) == "step");
+    // Back to 0%, then a rollout that holds, past its first step.
+    let restart = || {
+        up.cmd()
+            .args([
+                "canary", "shift", "api", "--to", "v2", "--weight", "0", "--wait",
+            ])
+            .assert()
+            .success();
+        let mut rollout = Rollout::start(&up, &hold);
+        rollout.wait_for("step", |e| kind(e) == "step");
+        rollout
+    };
+    let rollout = restart();
     kill(Pid::from_raw(rollout.child.id() as i32), Signal::SIGTERM).unwrap();
     let (code, _, err) = rollout.finish();
     assert_eq!(code, 1, "{err}");
@@ -645,14 +650,7 @@ fn promote_and_abort_from_another_shell_end_a_running_rollout() {
     assert_eq!(weight_of(&up, "v2"), 10);
 
     // A `start` that dies: status says Failed, the next start takes over.
-    up.cmd()
-        .args([
-            "canary", "shift", "api", "--to", "v2", "--weight", "0", "--wait",
-        ])
-        .assert()
-        .success();
-    let mut rollout = Rollout::start(&up, &hold);
-    rollout.wait_for("step", |e| kind(e) == "step");
+    let rollout = restart();
     kill(Pid::from_raw(rollout.child.id() as i32), Signal::SIGKILL).unwrap();
     let _ = rollout.finish();
     let r = status_json(&up)["rollouts"][0].clone();
