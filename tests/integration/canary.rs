@@ -15,7 +15,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-use crate::mesh::{PATIENCE, Up, curl, free_port, logged_pid};
+use crate::mesh::{PATIENCE, Up, curl, free_port, logged_pid, wait_until};
 
 /// `app.py PORT MODE`: answers `{"version": …}`. MODE `healthy`: 200; `flaky`: once the file
 /// `v2-fails` exists in its directory, every other request gets 500; `slow`: 200 after 200 ms.
@@ -685,18 +685,10 @@ fn promote_and_abort_from_another_shell_end_a_running_rollout() {
 /// Waits until the control plane (restarted by the supervisor after `old` died) answers and
 /// every proxy applied its current config.
 fn wait_until_current(up: &Up, old: i32) {
-    let start = Instant::now();
-    loop {
-        let restarted = logged_pid(&up.state().join("logs/control-plane.log")) != old;
-        if restarted && up.cmd().arg("status").output().unwrap().status.success() {
-            return;
-        }
-        assert!(
-            start.elapsed() < PATIENCE,
-            "the control plane did not come back"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until("the control plane did not come back", || {
+        logged_pid(&up.state().join("logs/control-plane.log")) != old
+            && up.cmd().arg("status").output().unwrap().status.success()
+    });
 }
 
 #[test]

@@ -10,7 +10,9 @@ use std::time::Duration;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
-use crate::mesh::{PATIENCE, Up, assert_up_rejects, curl, dir_with, free_port, logged_pid};
+use crate::mesh::{
+    PATIENCE, Up, assert_up_rejects, curl, dir_with, free_port, logged_pid, wait_until,
+};
 use crate::support::meshctl;
 
 /// A replica app: checks that `{port}` in its argv and MESH_PORT agree (exits 3 otherwise),
@@ -84,14 +86,9 @@ fn spread(addr: &str, n: usize, clients: usize) -> HashMap<String, usize> {
 fn wait_for_replicas(up: &Up) {
     for r in 0..3 {
         let app = up.proxy_field(&format!("api.v1.r{r}"), "app");
-        let start = std::time::Instant::now();
-        while std::net::TcpStream::connect(&app).is_err() {
-            assert!(
-                start.elapsed() < PATIENCE,
-                "replica {r} never listened on {app}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(&format!("replica {r} never listened on {app}"), || {
+            std::net::TcpStream::connect(&app).is_ok()
+        });
     }
 }
 

@@ -409,6 +409,15 @@ fn traffic_survives_the_control_plane_dying_and_proxies_reconnect() {
     assert!(curl(&[format!("http://{api}/after")], &[]).contains("\"version\": \"v2\""));
 }
 
+/// Polls `ready` every 50 ms until it holds; fails with `what` after [`PATIENCE`].
+pub(crate) fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < PATIENCE, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub(crate) fn dir_with(yaml: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("mesh.yaml"), yaml).unwrap();
