@@ -36,7 +36,8 @@ pub fn render<T: Serialize + ?Sized>(
 ) -> io::Result<()> {
     match format {
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
+            // `io::Error::from` keeps an I/O failure's kind (a closed pipe stays BrokenPipe: exit 0).
+            serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::from)?;
             writeln!(out)
         }
         OutputFormat::Yaml => {
@@ -50,7 +51,7 @@ pub fn render<T: Serialize + ?Sized>(
 
 /// Writes one JSON object on its own line (NDJSON streams).
 pub fn json_line<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, value).map_err(io::Error::other)?;
+    serde_json::to_writer(&mut *out, value).map_err(io::Error::from)?;
     writeln!(out)?;
     out.flush()
 }
