@@ -171,32 +171,21 @@ impl DenyReason {
 impl AuthzPolicy {
     /// Compiles and checks a policy from the wire; `Err` names the first bad field.
     pub fn from_proto(p: &pb::AuthzPolicy) -> Result<Self, AuthzError> {
-        let allow = p
-            .allow
-            .iter()
-            .enumerate()
-            .map(|(i, r)| AllowRule::from_proto(&format!("allow[{i}]"), r))
-            .collect::<Result<_, _>>()?;
-        let exempt = p
-            .exempt
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let at = format!("exempt[{i}]");
-                let path = e
-                    .path
-                    .as_ref()
-                    .and_then(|p| p.r#match.as_ref())
-                    .ok_or_else(|| invalid(&at, "an exempt entry needs a path"))?;
-                if e.methods.is_empty() {
-                    return Err(invalid(&at, "an exempt entry needs at least one method"));
-                }
-                Ok(Exempt {
-                    path: PathRule::from_proto(&format!("{at}.path"), path)?,
-                    methods: methods(&at, &e.methods)?,
-                })
+        let allow = each("allow", &p.allow, AllowRule::from_proto)?;
+        let exempt = each("exempt", &p.exempt, |at, e| {
+            let path = e
+                .path
+                .as_ref()
+                .and_then(|p| p.r#match.as_ref())
+                .ok_or_else(|| invalid(at, "an exempt entry needs a path"))?;
+            if e.methods.is_empty() {
+                return Err(invalid(at, "an exempt entry needs at least one method"));
+            }
+            Ok(Exempt {
+                path: PathRule::from_proto(&format!("{at}.path"), path)?,
+                methods: methods(at, &e.methods)?,
             })
-            .collect::<Result<_, _>>()?;
+        })?;
         Ok(AuthzPolicy { allow, exempt })
     }
 
@@ -248,46 +237,28 @@ impl AuthzPolicy {
 
 impl AllowRule {
     fn from_proto(at: &str, r: &pb::AuthzRule) -> Result<Self, AuthzError> {
-        let from = r
-            .from
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                p.parse::<IdPattern>()
-                    .map_err(|e| invalid(&format!("{at}.from[{i}]"), e))
-            })
-            .collect::<Result<_, _>>()?;
-        let paths = r
-            .paths
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let at = format!("{at}.paths[{i}]");
-                let m = p
-                    .r#match
-                    .as_ref()
-                    .ok_or_else(|| invalid(&at, "give `exact` or `prefix`"))?;
-                PathRule::from_proto(&at, m)
-            })
-            .collect::<Result<_, _>>()?;
-        let headers = r
-            .headers
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                let at = format!("{at}.headers[{i}]");
-                let name = header_name(&h.name).map_err(|e| invalid(&at, e))?;
-                if h.values.is_empty() {
-                    return Err(invalid(&at, "a header condition needs at least one value"));
-                }
-                let values = h
-                    .values
-                    .iter()
-                    .map(|v| header_value(v).map_err(|e| invalid(&at, e)))
-                    .collect::<Result<_, _>>()?;
-                Ok(HeaderRule { name, values })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let from = each(&format!("{at}.from"), &r.from, |at, p| {
+            p.parse::<IdPattern>().map_err(|e| invalid(at, e))
+        })?;
+        let paths = each(&format!("{at}.paths"), &r.paths, |at, p| {
+            let m = p
+                .r#match
+                .as_ref()
+                .ok_or_else(|| invalid(at, "give `exact` or `prefix`"))?;
+            PathRule::from_proto(at, m)
+        })?;
+        let headers: Vec<HeaderRule> = each(&format!("{at}.headers"), &r.headers, |at, h| {
+            let name = header_name(&h.name).map_err(|e| invalid(at, e))?;
+            if h.values.is_empty() {
+                return Err(invalid(at, "a header condition needs at least one value"));
+            }
+            let values = h
+                .values
+                .iter()
+                .map(|v| header_value(v).map_err(|e| invalid(at, e)))
+                .collect::<Result<_, _>>()?;
+            Ok(HeaderRule { name, values })
+        })?;
         for (i, h) in headers.iter().enumerate() {
             if headers[..i].iter().any(|o| o.name == h.name) {
                 return Err(invalid(
@@ -626,6 +597,19 @@ fn normalize_request_path(uri: &mut Uri) -> Result<String, BadPath> {
         *uri = Uri::from_parts(parts).map_err(|_| BadPath::BadEscape)?;
     }
     Ok(path)
+}
+
+/// Compiles each item of a list, naming a bad one by its place (`allow[2]`, `allow[0].paths[1]`).
+fn each<T, U, C: FromIterator<U>>(
+    at: &str,
+    items: &[T],
+    compile: impl Fn(&str, &T) -> Result<U, AuthzError>,
+) -> Result<C, AuthzError> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| compile(&format!("{at}[{i}]"), item))
+        .collect()
 }
 
 #[cfg(test)]
