@@ -7,7 +7,10 @@
 #
 #   bench/syscalls.sh [MESHCTL_BIN]                 # default: target/release/meshctl
 #   STRACE=1 bench/syscalls.sh                      # also a per-syscall breakdown (slow)
+#   PERF=DIR bench/syscalls.sh                      # also `perf record $PERF_OPTS` (-g) of both proxies
+#                                                   # per test into DIR (perf report -i …)
 #   REQUESTS=20000 CONNS=16 bench/syscalls.sh
+#   CONNS=64 H2_CONNS=4 STREAMS=32 REQUESTS=100000 bench/syscalls.sh   # the rig's max shapes
 #
 # Needs nginx, wrk and h2load (apt-get install -y nginx-light wrk nghttp2-client).
 set -euo pipefail
@@ -94,11 +97,17 @@ measure() {
     strace -c -f -q -o "$work/strace-out-$name" -p "$outbound" & s2=$!
     sleep 0.5
   fi
+  if [ -n "${PERF:-}" ]; then
+    mkdir -p "$PERF"
+    perf record -q ${PERF_OPTS:--g} -o "$PERF/perf-$name.data" -p "$inbound,$outbound" 2>/dev/null & s3=$!
+    sleep 0.2
+  fi
   n="$("$@" 2>&1 | awk '
     /requests in/ {print $1}                                  # wrk
     /^requests:/ {for (i = 1; i <= NF; i++) if ($i == "succeeded,") print $(i - 1)}  # h2load
   ')"
   if [ "${STRACE:-0}" = 1 ]; then kill -INT "$s1" "$s2"; wait "$s1" "$s2" 2>/dev/null || true; fi
+  if [ -n "${PERF:-}" ]; then kill -INT "$s3"; wait "$s3" 2>/dev/null || true; fi
   read -r -a after_in < <(counters "$inbound")
   read -r -a after_out < <(counters "$outbound")
   for side in out in; do
@@ -116,4 +125,22 @@ measure() {
 }
 
 measure h1 wrk -t1 -c"$conns" -d"${DURATION:-5}s" "http://127.0.0.1:$out_port/"
-measure h2 h2load -n"$requests" -c"$conns" -m1 -t1 "http://127.0.0.1:$out_h2_port/"
+measure h2 h2load -n"$requests" -c"${H2_CONNS:-$conns}" -m"${STREAMS:-1}" -t1 "http://127.0.0.1:$out_h2_port/"
+
+# Memory right after the load and once the proxies have been idle for SETTLE seconds
+# (default 9: pooled app connections close 4-5 s after their last use, freed heap is returned
+# to the kernel 6-7 s after traffic stops, src/proxy/memory.rs), split into private memory (RssAnon) and file pages
+# (RssFile: the binary and libraries, shared through the page cache by every proxy on a host).
+rss() {
+  printf '%-9s %-12s %8s %8s %8s %8s\n' proxy when "VmRSS" "RssAnon" "RssFile" "VmHWM"
+  for when in "after load" "settled"; do
+    [ "$when" = settled ] && sleep "${SETTLE:-9}"
+    for side in outbound inbound; do
+      awk -v p="$side" -v w="$when" '/^(VmRSS|RssAnon|RssFile|VmHWM):/ {v[$1] = $2 / 1024}
+        END {printf "%-9s %-12s %8.1f %8.1f %8.1f %8.1f  MiB\n", p, w, v["VmRSS:"], v["RssAnon:"], v["RssFile:"], v["VmHWM:"]}' \
+        "/proc/${!side}/status"
+    done
+  done
+}
+echo
+rss

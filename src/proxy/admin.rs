@@ -40,6 +40,7 @@ pub async fn serve(
     ready: Arc<AtomicBool>,
 ) {
     tokio::spawn(sample_bytes(metrics.clone()));
+    tokio::spawn(super::memory::release_when_quiet(metrics.clone()));
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(accepted) => accepted,

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -183,6 +183,31 @@ impl Http1Pool {
         Ok(sender)
     }
 
+    /// Closes idle connections unused for longer than [`limits::APP_POOL_IDLE_TIMEOUT`],
+    /// every [`limits::APP_POOL_REAP_INTERVAL`], until the pool is dropped. Without it a
+    /// burst's connections (and their buffers) would stay open until the next request.
+    pub async fn reap(pool: Weak<Self>) {
+        loop {
+            tokio::time::sleep(limits::APP_POOL_REAP_INTERVAL).await;
+            let Some(pool) = pool.upgrade() else { return };
+            pool.evict_idle(Instant::now());
+        }
+    }
+
+    /// Drops the connections idle for longer than the timeout at `now` (the connection
+    /// task closes a connection when its last sender is gone). Returns how many.
+    fn evict_idle(&self, now: Instant) -> usize {
+        let Ok(mut stack) = self.idle.lock() else {
+            return 0;
+        };
+        // Pushed in time order, so the stale ones are a prefix.
+        let stale = stack.partition_point(|c| {
+            now.saturating_duration_since(c.since) > limits::APP_POOL_IDLE_TIMEOUT
+        });
+        stack.drain(..stale);
+        stale
+    }
+
     fn checkin(&self, sender: http1::SendRequest<ProxyBody>) {
         if sender.is_closed() {
             return;
@@ -235,5 +260,98 @@ impl Drop for PooledBody {
         {
             pool.checkin(sender);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http_body_util::{BodyExt, Either, Full};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    /// A keep-alive HTTP/1.1 app answering every request with "ok"; reports each connection's
+    /// end (EOF from the proxy) on the channel.
+    async fn app() -> (SocketAddr, mpsc::UnboundedReceiver<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (closed, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let closed = closed.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {
+                                let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                                if stream.write_all(reply).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    let _ = closed.send(());
+                });
+            }
+        });
+        (addr, rx)
+    }
+
+    async fn get(pool: &Arc<Http1Pool>) {
+        let req = Request::get("/")
+            .header("host", "app")
+            .body(Either::Right(Full::new(Bytes::new())))
+            .unwrap();
+        let body = pool.send(req).await.unwrap().into_body();
+        assert_eq!(body.collect().await.unwrap().to_bytes(), "ok");
+    }
+
+    fn idle(pool: &Http1Pool) -> usize {
+        pool.idle.lock().unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn idle_connections_past_the_timeout_are_closed_and_fresh_ones_kept() {
+        let (addr, mut closed) = app().await;
+        let pool = Http1Pool::new(addr);
+        // Two requests at once need two connections; both go back to the pool.
+        tokio::join!(get(&pool), get(&pool));
+        assert_eq!(idle(&pool), 2);
+
+        assert_eq!(pool.evict_idle(Instant::now()), 0, "nothing is stale yet");
+        assert_eq!(idle(&pool), 2);
+
+        let later = Instant::now() + limits::APP_POOL_IDLE_TIMEOUT + Duration::from_secs(1);
+        assert_eq!(pool.evict_idle(later), 2);
+        assert_eq!(idle(&pool), 0);
+        for _ in 0..2 {
+            tokio::time::timeout(Duration::from_secs(5), closed.recv())
+                .await
+                .expect("the app saw the evicted connection close")
+                .unwrap();
+        }
+
+        // The pool still works: a new connection, pooled again.
+        get(&pool).await;
+        assert_eq!(idle(&pool), 1);
+    }
+
+    #[tokio::test]
+    async fn the_reaper_stops_when_the_pool_is_dropped() {
+        let (addr, _closed) = app().await;
+        let pool = Http1Pool::new(addr);
+        let reaper = tokio::spawn(Http1Pool::reap(Arc::downgrade(&pool)));
+        drop(pool);
+        tokio::time::timeout(limits::APP_POOL_REAP_INTERVAL * 3, reaper)
+            .await
+            .expect("the reaper ended within a few intervals")
+            .unwrap();
     }
 }

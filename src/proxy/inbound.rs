@@ -69,6 +69,9 @@ impl Inbound {
     }
 
     pub async fn serve(self: Arc<Self>, listener: TcpListener, watch: DrainWatch) {
+        if let Some(pool) = &self.http1 {
+            tokio::spawn(Http1Pool::reap(Arc::downgrade(pool)));
+        }
         let max = self.shared.limits.max_connections;
         listen::accept_loop(listener, max, watch, move |stream, remote, watch| {
             self.clone().connection(stream, remote, watch)

@@ -58,7 +58,13 @@ pub const H2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
 pub const H2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Pooled keep-alive connections to the local app are closed after this long unused.
-pub const APP_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Shorter than the usual app-side keep-alive timeouts (Node.js closes idle connections
+/// after 5 s), so the proxy closes first instead of sending a request down a connection the
+/// app is closing; and a burst's connections, with their buffers, are gone seconds later.
+pub const APP_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// How often idle pooled app connections are checked against [`APP_POOL_IDLE_TIMEOUT`].
+pub const APP_POOL_REAP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Idle keep-alive HTTP/1.1 connections kept to the local app; more concurrent requests
 /// open more connections, which close after their response instead of being kept.

@@ -103,6 +103,14 @@ impl Metrics {
         self.traffic.record(direction, peer, status, elapsed);
     }
 
+    /// A number that changes whenever a request completes or a TCP connection opens (for
+    /// noticing that traffic paused, see [`super::memory`]).
+    pub fn activity(&self) -> u64 {
+        let requests = self.requests.iter().flatten().map(|n| n.load(Relaxed));
+        let connections = self.tcp_total.iter().map(|n| n.load(Relaxed));
+        requests.chain(connections).fold(0, u64::wrapping_add)
+    }
+
     /// The windowed statistics of the last `window` (see [`super::stats`]).
     pub fn stats(&self, window: Duration) -> StatsSnapshot {
         let (read, written) = self.byte_totals();

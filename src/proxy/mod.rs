@@ -20,6 +20,7 @@ pub mod inbound;
 pub mod io;
 pub mod limits;
 pub mod listen;
+pub mod memory;
 pub mod metrics;
 pub mod normalize;
 pub mod outbound;

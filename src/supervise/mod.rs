@@ -7,7 +7,7 @@
 //! member of any child's process group is left, and dropping the supervisor (or its runtime)
 //! SIGKILLs every group. Only if meshctl itself is SIGKILLed can children survive it: the
 //! kernel's parent-death signal needs `prctl` between fork and exec, which is `unsafe`, and
-//! the crate forbids unsafe code.
+//! the crate denies unsafe code outside one measured exception (`proxy::memory`).
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
