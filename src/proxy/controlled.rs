@@ -141,10 +141,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     };
     let configured = ready.clone();
     tokio::spawn(agent.watch_forever(move |cfg| {
-        apply_with_authz(&cfg, &authz, |cfg| {
-            apply_trust(&upstreams.shared.tls, cfg)?;
-            upstreams.apply(cfg)
-        })?;
+        apply_with_authz(&cfg, &authz, |cfg| upstreams.apply(cfg))?;
         if !cfg.issuer_fingerprint.is_empty() {
             wanted_issuer.send_replace(cfg.issuer_fingerprint.clone());
         }
@@ -194,16 +191,23 @@ fn apply_with_authz(
     Ok(())
 }
 
-/// Installs the trust bundle a config carries (an empty one keeps the current bundle).
-fn apply_trust(tls: &TlsStore, cfg: &pb::ProxyConfig) -> Result<(), String> {
+/// The trust bundle a config carries, parsed but not installed (`None`: an empty one keeps
+/// the current bundle).
+fn parse_trust(cfg: &pb::ProxyConfig) -> Result<Option<TrustBundle>, String> {
     if cfg.trust_bundle_pem.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    let bundle =
-        TrustBundle::from_pem(&cfg.trust_bundle_pem).map_err(|e| format!("trust bundle: {e}"))?;
+    TrustBundle::from_pem(&cfg.trust_bundle_pem)
+        .map(Some)
+        .map_err(|e| format!("trust bundle: {e}"))
+}
+
+/// Trusts `bundle` from now on; refused, changing nothing, when this proxy's own leaf does
+/// not chain to it.
+fn install_trust(tls: &TlsStore, bundle: TrustBundle, version: u64) -> Result<(), String> {
     match tls.install_bundle(Arc::new(bundle)) {
         Ok(true) => {
-            tracing::info!(version = cfg.version, "installed a new trust bundle");
+            tracing::info!(version, "installed a new trust bundle");
             Ok(())
         }
         Ok(false) => Ok(()),
@@ -283,13 +287,21 @@ struct ParsedUpstream {
 type ParsedBackend = (String, u32, Vec<(SocketAddr, SpiffeId)>);
 
 impl Upstreams {
-    /// Validates the whole config first: an invalid update changes nothing.
+    /// Applies the trust bundle and upstreams of a config. Everything that can be refused —
+    /// the bundle's PEM, every upstream, every new listener's port — is checked before
+    /// anything changes, so an invalid update changes nothing (the bundle last: a leaf that
+    /// does not chain to it refuses it, and the bound listeners are dropped again).
     fn apply(&mut self, cfg: &pb::ProxyConfig) -> Result<(), String> {
+        let bundle = parse_trust(cfg)?;
         let parsed = cfg
             .upstreams
             .iter()
             .map(parse_upstream)
             .collect::<Result<Vec<_>, String>>()?;
+        let fresh = self.bind_new(&parsed)?;
+        if let Some(bundle) = bundle {
+            install_trust(&self.shared.tls, bundle, cfg.version)?;
+        }
         let ids: Vec<SpiffeId> = parsed
             .iter()
             .flat_map(|u| u.backends.iter())
@@ -299,9 +311,18 @@ impl Upstreams {
             .tls
             .add_peers(ids.iter())
             .map_err(|e| format!("building TLS configs: {e}"))?;
-        // Bind new listeners before changing anything, so a busy port rejects the update.
+        self.swap_routes(parsed, fresh, cfg.version);
+        Ok(())
+    }
+
+    /// Binds the listeners `parsed` names that are not open yet (a busy port refuses the
+    /// update before anything changed).
+    fn bind_new(
+        &self,
+        parsed: &[ParsedUpstream],
+    ) -> Result<Vec<(SocketAddr, tokio::net::TcpListener)>, String> {
         let mut fresh = Vec::new();
-        for u in &parsed {
+        for u in parsed {
             if !self.listeners.contains_key(&u.listen) {
                 let std = std::net::TcpListener::bind(u.listen)
                     .map_err(|e| format!("upstream {} listener {}: {e}", u.service, u.listen))?;
@@ -312,6 +333,16 @@ impl Upstreams {
                 ));
             }
         }
+        Ok(fresh)
+    }
+
+    /// Installs the new route table; new listeners start serving.
+    fn swap_routes(
+        &mut self,
+        parsed: Vec<ParsedUpstream>,
+        mut fresh: Vec<(SocketAddr, tokio::net::TcpListener)>,
+        version: u64,
+    ) {
         let mut table = HashMap::new();
         for u in parsed {
             let backends = u
@@ -365,8 +396,7 @@ impl Upstreams {
             table.insert(u.service, cell);
         }
         self.table.store(Arc::new(table));
-        tracing::info!(version = cfg.version, "applied configuration");
-        Ok(())
+        tracing::info!(version, "applied configuration");
     }
 
     fn peer(&mut self, addr: SocketAddr, id: SpiffeId) -> Arc<Peer> {
@@ -455,6 +485,7 @@ fn parse_upstream(u: &pb::Upstream) -> Result<ParsedUpstream, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::ca;
 
     fn upstream(weights: &[(&str, u32, &str, &str)]) -> pb::Upstream {
         pb::Upstream {
@@ -519,6 +550,95 @@ mod tests {
         // No policy in a good update: open again.
         apply_with_authz(&pb::ProxyConfig::default(), &cell, |_| Ok(())).unwrap();
         assert_eq!(*cell.current().await, InboundAuthz::Open);
+    }
+
+    /// Upstreams of a proxy whose TLS store trusts a fresh CA; that CA's bundle PEM.
+    async fn upstreams() -> (Upstreams, String) {
+        let id: SpiffeId = ID.parse().unwrap();
+        let (tls, bundle_pem) = crate::proxy::tls::testing::store(&id);
+        let limits = Limits::default();
+        let shared = Arc::new(Shared {
+            http1: http::http1_server(&limits),
+            http2: http::http2_server(&limits),
+            metrics: Arc::new(Metrics::default()),
+            tap: tap::start(None, "spiffe://mesh.local/ns/local/sa/front".into())
+                .await
+                .unwrap(),
+            tls,
+            limits,
+        });
+        let (_drain, watch) = Drain::new();
+        let upstreams = Upstreams {
+            shared,
+            table: Arc::new(ArcSwap::from_pointee(HashMap::new())),
+            drain: watch,
+            listeners: HashMap::new(),
+            peers: HashMap::new(),
+        };
+        (upstreams, bundle_pem)
+    }
+
+    fn fingerprints(u: &Upstreams) -> Vec<String> {
+        u.shared.tls.current().identity().bundle.fingerprints()
+    }
+
+    #[tokio::test]
+    async fn an_update_refused_for_its_upstreams_does_not_install_its_trust_bundle() {
+        let (mut upstreams, bundle_pem) = upstreams().await;
+        let before = fingerprints(&upstreams);
+        // A bundle the proxy's leaf still chains to, with a second anchor (a CA rotation).
+        let extra = ca::new_anchor("mesh.local", ca::DEFAULT_ANCHOR_LIFETIME).unwrap();
+        let rotated = format!("{bundle_pem}{}", extra.cert_pem);
+        let mut bad = upstream(&[("v1", 80, "127.0.0.1:1", ID)]);
+        bad.listen = "127.0.0.1:0".into();
+        let cfg = pb::ProxyConfig {
+            version: 7,
+            trust_bundle_pem: rotated.clone(),
+            upstreams: vec![bad],
+            ..Default::default()
+        };
+        let err = upstreams.apply(&cfg).unwrap_err();
+        assert!(err.contains("sum to 80"), "{err}");
+        assert_eq!(
+            fingerprints(&upstreams),
+            before,
+            "the bundle was not installed"
+        );
+        assert!(upstreams.table.load().is_empty());
+
+        // The same bundle in a valid update is installed, with the upstream.
+        let mut good = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
+        good.listen = "127.0.0.1:0".into();
+        let cfg = pb::ProxyConfig {
+            version: 8,
+            trust_bundle_pem: rotated,
+            upstreams: vec![good],
+            ..Default::default()
+        };
+        upstreams.apply(&cfg).unwrap();
+        assert_eq!(fingerprints(&upstreams).len(), before.len() + 1);
+        assert!(upstreams.table.load().contains_key("api"));
+    }
+
+    #[tokio::test]
+    async fn a_bad_trust_bundle_refuses_the_update_before_any_listener_is_bound() {
+        let (mut upstreams, _) = upstreams().await;
+        // A port that is free now: the refused update must not have bound it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut u = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
+        u.listen = port.to_string();
+        let cfg = pb::ProxyConfig {
+            trust_bundle_pem: "-----BEGIN CERTIFICATE-----\nnot base64\n".into(),
+            upstreams: vec![u],
+            ..Default::default()
+        };
+        let err = upstreams.apply(&cfg).unwrap_err();
+        assert!(err.starts_with("trust bundle"), "{err}");
+        assert!(upstreams.listeners.is_empty());
+        std::net::TcpListener::bind(port).expect("the port is still free");
     }
 
     #[test]

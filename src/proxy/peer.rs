@@ -326,8 +326,6 @@ mod tests {
     use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
     use super::*;
-    use crate::identity::store::{CaStore, InitOptions};
-    use crate::identity::{TrustBundle, WorkloadIdentity, ca};
     use crate::proxy::balance::FAILURE_RTT;
 
     /// A loopback address whose connects get no answer: a listener that never accepts,
@@ -351,28 +349,8 @@ mod tests {
         panic!("the accept queue of {addr} never filled");
     }
 
-    /// A TLS store for `spiffe://mesh.local/ns/local/sa/front` from a fresh CA, expecting
-    /// `peer` on the other side.
     fn tls_store(peer: &SpiffeId) -> Arc<TlsStore> {
-        let dir = tempfile::tempdir().unwrap();
-        let store = CaStore::new(dir.path());
-        store
-            .init(&InitOptions {
-                trust_domain: "mesh.local".into(),
-                anchor_lifetime: ca::DEFAULT_ANCHOR_LIFETIME,
-                issuer_lifetime: ca::DEFAULT_ISSUER_LIFETIME,
-                force: false,
-            })
-            .unwrap();
-        let me: SpiffeId = "spiffe://mesh.local/ns/local/sa/front".parse().unwrap();
-        let leaf = ca::issue_with_new_key(&store.issuer().unwrap(), &me, Duration::from_secs(3600))
-            .unwrap();
-        let chain = format!("{}{}", leaf.cert_pem, store.issuer_pem().unwrap());
-        let bundle = Arc::new(TrustBundle::from_pem(&store.bundle_pem().unwrap()).unwrap());
-        let identity = WorkloadIdentity::from_parts(&chain, &leaf.key_pem, bundle).unwrap();
-        let tls = TlsStore::from_identity(Arc::new(identity)).unwrap();
-        tls.add_peers([peer]).unwrap();
-        Arc::new(tls)
+        crate::proxy::tls::testing::store(peer).0
     }
 
     #[tokio::test]

@@ -224,3 +224,39 @@ pub fn failure_reason(e: &std::io::Error) -> &'static str {
         None => "io",
     }
 }
+
+/// Test support shared by the proxy's unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::TlsStore;
+    use crate::identity::store::{CaStore, InitOptions};
+    use crate::identity::{SpiffeId, TrustBundle, WorkloadIdentity, ca};
+
+    /// A TLS store for `spiffe://mesh.local/ns/local/sa/front` from a fresh CA, expecting
+    /// `peer` on the other side, and that CA's trust bundle (PEM).
+    pub fn store(peer: &SpiffeId) -> (Arc<TlsStore>, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CaStore::new(dir.path());
+        store
+            .init(&InitOptions {
+                trust_domain: "mesh.local".into(),
+                anchor_lifetime: ca::DEFAULT_ANCHOR_LIFETIME,
+                issuer_lifetime: ca::DEFAULT_ISSUER_LIFETIME,
+                force: false,
+            })
+            .unwrap();
+        let me: SpiffeId = "spiffe://mesh.local/ns/local/sa/front".parse().unwrap();
+        let leaf = ca::issue_with_new_key(&store.issuer().unwrap(), &me, Duration::from_secs(3600))
+            .unwrap();
+        let chain = format!("{}{}", leaf.cert_pem, store.issuer_pem().unwrap());
+        let bundle_pem = store.bundle_pem().unwrap();
+        let bundle = Arc::new(TrustBundle::from_pem(&bundle_pem).unwrap());
+        let identity = WorkloadIdentity::from_parts(&chain, &leaf.key_pem, bundle).unwrap();
+        let tls = TlsStore::from_identity(Arc::new(identity)).unwrap();
+        tls.add_peers([peer]).unwrap();
+        (Arc::new(tls), bundle_pem)
+    }
+}
