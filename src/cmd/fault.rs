@@ -232,6 +232,13 @@ fn inject(ctx: &mut Context<'_>, a: InjectArgs) -> CliResult {
     let (spec, for_) = parse_inject(&a)?;
     let (runtime, mut admin) = session(ctx)?;
     known_service(&admin.plan, &a.service)?;
+    if admin.plan.is_opaque_tcp(&a.service) {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "service `{}`: {}",
+            a.service,
+            crate::control::meshfile::TCP_FAULT_REFUSED
+        )));
+    }
     let for_ms = for_.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let (set, acknowledged) = runtime
         .block_on(async {

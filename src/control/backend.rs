@@ -31,6 +31,10 @@ pub trait Backend: Send + Sync + 'static {
     fn workloads(&self) -> Vec<Workload>;
     /// The versions of a service (empty if unknown).
     fn versions(&self, service: &str) -> Vec<String>;
+    /// Whether a service is declared opaque TCP (faults cannot act on it).
+    fn is_opaque_tcp(&self, _service: &str) -> bool {
+        false
+    }
     /// The configuration `who` should run, given the current splits.
     fn proxy_config(
         &self,
@@ -120,6 +124,10 @@ impl Backend for LocalBackend {
 
     fn versions(&self, service: &str) -> Vec<String> {
         self.plan.versions(service)
+    }
+
+    fn is_opaque_tcp(&self, service: &str) -> bool {
+        self.plan.is_opaque_tcp(service)
     }
 
     fn proxy_config(

@@ -332,6 +332,29 @@ impl AppCommand {
     }
 }
 
+/// Faults fail or hold HTTP and gRPC requests: a `protocol: tcp` service has none, so a
+/// `fault` in its policy (or one of its routes) could never act.
+fn no_faults_on_tcp(path: &YamlPath, policy: &ServicePolicy) -> Result<(), Issue> {
+    let policy_path = path.key("policy");
+    let at = if policy.fault.is_some() {
+        Some(policy_path.key("fault"))
+    } else {
+        policy
+            .routes
+            .iter()
+            .position(|r| r.fault.is_some())
+            .map(|i| policy_path.key("routes").index(i).key("fault"))
+    };
+    match at {
+        Some(at) => Err(Issue::value(at, TCP_FAULT_REFUSED)),
+        None => Ok(()),
+    }
+}
+
+/// Why a fault on an opaque TCP service is refused (mesh.yaml and `meshctl fault inject`).
+pub const TCP_FAULT_REFUSED: &str =
+    "faults apply to HTTP and gRPC requests; this service has `protocol: tcp`";
+
 impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -502,6 +525,9 @@ impl<'a> Validator<'a> {
             .collect();
         let trust_domain = self.trust_domain(&YamlPath::default())?;
         authz::check(path, &policy, &trust_domain, &declared)?;
+        if raw.protocol == Some(Protocol::Tcp) {
+            no_faults_on_tcp(path, &policy)?;
+        }
         let service = Service {
             name: name.to_string(),
             protocol: raw.protocol,

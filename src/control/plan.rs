@@ -102,6 +102,16 @@ impl MeshPlan {
         v
     }
 
+    /// Whether `service` is declared `protocol: tcp` (opaque: no HTTP requests to act on).
+    pub fn is_opaque_tcp(&self, service: &str) -> bool {
+        let mut proxies = self
+            .proxies
+            .iter()
+            .filter(|p| p.service == service)
+            .peekable();
+        proxies.peek().is_some() && proxies.all(|p| p.protocol.as_deref() == Some("tcp"))
+    }
+
     pub fn services(&self) -> Vec<String> {
         let mut s: Vec<String> = self.proxies.iter().map(|p| p.service.clone()).collect();
         s.sort();

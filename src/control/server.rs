@@ -552,6 +552,13 @@ impl pb::admin_server::Admin for ControlPlane {
         self.admin(&req)?;
         let req = req.into_inner();
         self.known_service(&req.service)?;
+        if self.inner.backend.is_opaque_tcp(&req.service) {
+            return Err(Status::invalid_argument(format!(
+                "service {}: {}",
+                req.service,
+                crate::control::meshfile::TCP_FAULT_REFUSED
+            )));
+        }
         let spec = req
             .fault
             .as_ref()

@@ -60,6 +60,10 @@ async fn start() -> Running {
             web,
             proxy("api-v1", "api", Some("v1"), API1_TOKEN, 11_000),
             proxy("api-v2", "api", Some("v2"), "api-v2-token", 12_000),
+            ProxyPlan {
+                protocol: Some("tcp".into()),
+                ..proxy("db", "db", None, "db-token", 13_000)
+            },
         ],
         policies: Default::default(),
     };
@@ -369,6 +373,16 @@ async fn live_faults_are_checked_persisted_pushed_and_expire_on_their_own() {
         let err = admin.set_fault(req).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
     }
+    // An opaque TCP service has no requests to fail or delay.
+    let err = admin
+        .set_fault(set(Some(abort), "db", 0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        err.message(),
+        "service db: faults apply to HTTP and gRPC requests; this service has `protocol: tcp`"
+    );
     let faults_file = cp._dir.path().join(crate::control::fault::FAULTS_FILE);
     assert!(!faults_file.exists(), "nothing persisted");
     let cleared = admin

@@ -44,13 +44,15 @@ struct Mesh {
 }
 
 /// `front` (only its proxy matters) calls `api` (COUNTING_PY, with `policy`) and `quotes`
-/// (the demo gRPC server).
+/// (the demo gRPC server); `db` is declared opaque TCP.
 fn start(policy: &str) -> Mesh {
     let exe = assert_cmd::cargo::cargo_bin("meshctl");
     let scripts = tempfile::tempdir().unwrap();
     let script = scripts.path().join("counting.py");
     std::fs::write(&script, COUNTING_PY).unwrap();
     let (front, api, quotes) = (free_port(), free_port(), free_port());
+    // An opaque TCP service nobody starts: only its refusal of faults is tested.
+    let db = free_port();
     let up = Up::start(&format!(
         "services:
   front:
@@ -65,6 +67,9 @@ fn start(policy: &str) -> Mesh {
     port: {quotes}
     protocol: grpc
     command: [\"{exe}\", \"demo-app\", \"quotes\", \"--listen\", \"127.0.0.1:{quotes}\"]
+  db:
+    port: {db}
+    protocol: tcp
 ",
         exe = exe.display(),
         script = script.display()
@@ -293,6 +298,10 @@ fn live_faults_apply_at_once_override_mesh_yaml_and_end_on_clear_or_expiry() {
             "unknown service `nope`",
         ),
         (&["clear", "nope"][..], "unknown service `nope`"),
+        (
+            &["inject", "db", "--abort", "503@5%"][..],
+            "service `db`: faults apply to HTTP and gRPC requests; this service has `protocol: tcp`",
+        ),
     ] {
         let out = up.cmd().arg("fault").args(args).assert().code(2);
         let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();

@@ -556,6 +556,26 @@ fn bad_faults_name_their_location() {
 }
 
 #[test]
+fn faults_on_an_opaque_tcp_service_are_refused_where_written() {
+    let tcp = |policy: &str| {
+        format!("services:\n  db:\n    port: 1\n    protocol: tcp\n    policy:\n{policy}")
+    };
+    assert_err(
+        &tcp("      fault: { abort: { status: 503, percent: 5 } }\n"),
+        "mesh.yaml:6:14: services.db.policy.fault: faults apply to HTTP and gRPC requests; this service has `protocol: tcp`",
+    );
+    assert_err(
+        &tcp("      routes:\n        - fault: { delay: { duration: 1s, percent: 5 } }\n"),
+        "mesh.yaml:7:18: services.db.policy.routes[0].fault: faults apply to HTTP and gRPC requests",
+    );
+    // The same fault on a detected or HTTP service is fine.
+    parse(&with_policy(
+        "      fault: { abort: { status: 503, percent: 5 } }\n",
+    ))
+    .unwrap();
+}
+
+#[test]
 fn replicas_are_instances_with_allocated_ports_and_their_own_names() {
     let mesh = parse(
         "\
