@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::Context;
 use crate::control::admin::MeshAdmin;
 use crate::control::launch::{proxy_ready, tcp_open};
+use crate::duration::format_compact;
 use crate::exit::{CliError, CliResult, code};
 use crate::output::{self, color};
 
@@ -99,7 +100,8 @@ pub fn run(ctx: &mut Context<'_>, _args: Args) -> CliResult {
             instances,
         }
     });
-    output::render(ctx.out, ctx.global.output, &health, |_| table(&health))?;
+    let now = crate::identity::pem::unix_seconds(std::time::SystemTime::now());
+    output::render(ctx.out, ctx.global.output, &health, |_| table(&health, now))?;
     if health.control_plane && health.instances.iter().all(|i| i.healthy) {
         Ok(())
     } else {
@@ -110,13 +112,28 @@ pub fn run(ctx: &mut Context<'_>, _args: Args) -> CliResult {
     }
 }
 
-fn table(h: &MeshHealth) -> comfy_table::Table {
+/// The CERT column: time left on the leaf last issued to the instance's proxy (`now`: Unix
+/// seconds); `-` before one was issued (`meshctl certs status` has the details).
+fn cert_cell(not_after_unix: i64, now: i64) -> String {
+    if not_after_unix == 0 {
+        return "-".to_string();
+    }
+    let left = not_after_unix - now;
+    if left <= 0 {
+        color::bad(&format!("expired {} ago", format_compact(-left))).to_string()
+    } else {
+        format!("{} left", format_compact(left))
+    }
+}
+
+fn table(h: &MeshHealth, now: i64) -> comfy_table::Table {
     let mut t = output::table([
         "INSTANCE",
         "APP",
         "PROXY",
         "CONTROL PLANE",
         "CONFIG",
+        "CERT",
         "HEALTHY",
     ]);
     let yes_no = |ok: bool, yes: &str, no: &str| {
@@ -149,8 +166,22 @@ fn table(h: &MeshHealth) -> comfy_table::Table {
                 },
             ),
             yes_no(i.config_current, "current", "stale"),
+            cert_cell(i.leaf_not_after_unix, now),
             yes_no(i.healthy, "yes", "no"),
         ]);
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cert_column_says_time_left_or_how_long_ago_it_expired() {
+        assert_eq!(cert_cell(0, 1_000), "-");
+        assert_eq!(cert_cell(1_000 + 3 * 3600, 1_000), "3h0m left");
+        // Red when colour is on; the text either way.
+        assert!(cert_cell(1_000 - 90, 1_000).contains("expired 1m30s ago"));
+    }
 }

@@ -270,7 +270,12 @@ fn calls_cross_both_proxies_over_mtls_and_carry_the_verified_client_identity() {
         "{metrics}"
     );
 
-    up.cmd().arg("status").assert().success();
+    let status = up.cmd().arg("status").assert().success();
+    let table = String::from_utf8_lossy(&status.get_output().stdout).into_owned();
+    assert!(table.contains("CERT"), "{table}");
+    // Every instance's leaf was just issued (24h by default): `23h59m left` or `1d0h left`.
+    let fresh = |l: &&str| l.contains("23h59m left") || l.contains("1d0h left");
+    assert_eq!(table.lines().skip(1).filter(fresh).count(), 4, "{table}");
     assert_eq!(up.stop(), Some(0));
 }
 
