@@ -164,6 +164,32 @@ mod tests {
     }
 
     #[test]
+    fn every_hop_by_hop_header_goes_in_any_case_and_repeated() {
+        let mut h = HeaderMap::new();
+        h.append(CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.append(CONNECTION, HeaderValue::from_static("X-Hop , te"));
+        h.append("x-hop", HeaderValue::from_static("1"));
+        h.append("x-hop", HeaderValue::from_static("2"));
+        h.insert("Proxy-Connection", HeaderValue::from_static("keep-alive"));
+        h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(TE, HeaderValue::from_static("TRAILERS"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert(HOST, HeaderValue::from_static("api"));
+        strip_hop_by_hop(&mut h);
+        let mut names: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        // `te: trailers` stays even when Connection names it.
+        assert_eq!(names, ["host", "te"]);
+        assert_eq!(h.get_all("x-hop").iter().count(), 0);
+
+        // Nothing to remove: nothing changes.
+        let before = h.clone();
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h, before);
+    }
+
+    #[test]
     fn absolute_becomes_origin_form_with_host() {
         let mut req = Request::get("http://api.local:8080/a?b=1")
             .body(())
