@@ -22,53 +22,9 @@ for tool in nginx wrk h2load; do
   command -v "$tool" >/dev/null || { echo "syscalls.sh: $tool is not installed" >&2; exit 1; }
 done
 
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-app_port="$(free_port)" in_port="$(free_port)" out_port="$(free_port)" out_h2_port="$(free_port)"
-
-mkdir -p "$work/www" "$work/tmp"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/index.html"
-cat > "$work/nginx.conf" <<EOF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path $work/tmp;
-  proxy_temp_path $work/tmp;
-  fastcgi_temp_path $work/tmp;
-  uwsgi_temp_path $work/tmp;
-  scgi_temp_path $work/tmp;
-  server { listen 127.0.0.1:$app_port; root $work/www; location / { } }
-}
-EOF
-setsid nginx -c "$work/nginx.conf" -e "$work/nginx-error.log" &
-pids+=($!)
-
-MESHCTL_BIN="$bin" MESH_OUT_PORT="$out_port" MESH_OUT_H2_PORT="$out_h2_port" \
-  MESH_IN_PORT="$in_port" MESH_UPSTREAM_PORT="$app_port" MESH_WORK_DIR="$work/pair" \
-  RUST_LOG=warn setsid "$here/pair.sh" &
-pids+=($!)
-
-for _ in $(seq 100); do
-  curl -sf -o /dev/null "http://127.0.0.1:$out_port/" && break
-  sleep 0.1
-done
-curl -sf -o /dev/null "http://127.0.0.1:$out_port/" || { echo "syscalls.sh: the pair did not come up" >&2; exit 1; }
-inbound="$(pgrep -f -- "--inbound 127.0.0.1:$in_port=" | head -1)"
-outbound="$(pgrep -f -- "--upstream 127.0.0.1:$out_port=" | head -1)"
+# shellcheck source=bench/local-pair.sh
+. "$here/local-pair.sh"
+start_local_pair "$bin" 10
 
 # utime+stime (clock ticks), read and write syscalls, context switches, summed over threads.
 counters() {
