@@ -236,7 +236,7 @@ fn inject(ctx: &mut Context<'_>, a: InjectArgs) -> CliResult {
         return Err(CliError::usage(anyhow::anyhow!(
             "service `{}`: {}",
             a.service,
-            crate::control::meshfile::TCP_FAULT_REFUSED
+            crate::control::fault::TCP_FAULT_REFUSED
         )));
     }
     let for_ms = for_.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));

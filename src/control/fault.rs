@@ -21,6 +21,10 @@ pub const MIN_ABORT_STATUS: u16 = 400;
 pub const MAX_ABORT_STATUS: u16 = 599;
 /// Longest injected delay: beyond it a request timeout (or the caller) gives up anyway.
 pub const MAX_DELAY: Duration = Duration::from_secs(60);
+/// Why a fault on a `protocol: tcp` service is refused (mesh.yaml, `meshctl fault inject` and
+/// the control plane): opaque TCP has no requests to fail or delay.
+pub const TCP_FAULT_REFUSED: &str =
+    "faults apply to HTTP and gRPC requests; this service has `protocol: tcp`";
 /// File (in the state dir) holding the live faults set with `meshctl fault inject`.
 pub const FAULTS_FILE: &str = "faults.json";
 

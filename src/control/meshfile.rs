@@ -346,14 +346,10 @@ fn no_faults_on_tcp(path: &YamlPath, policy: &ServicePolicy) -> Result<(), Issue
             .map(|i| policy_path.key("routes").index(i).key("fault"))
     };
     match at {
-        Some(at) => Err(Issue::value(at, TCP_FAULT_REFUSED)),
+        Some(at) => Err(Issue::value(at, crate::control::fault::TCP_FAULT_REFUSED)),
         None => Ok(()),
     }
 }
-
-/// Why a fault on an opaque TCP service is refused (mesh.yaml and `meshctl fault inject`).
-pub const TCP_FAULT_REFUSED: &str =
-    "faults apply to HTTP and gRPC requests; this service has `protocol: tcp`";
 
 impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

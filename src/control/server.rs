@@ -556,7 +556,7 @@ impl pb::admin_server::Admin for ControlPlane {
             return Err(Status::invalid_argument(format!(
                 "service {}: {}",
                 req.service,
-                crate::control::meshfile::TCP_FAULT_REFUSED
+                crate::control::fault::TCP_FAULT_REFUSED
             )));
         }
         let spec = req

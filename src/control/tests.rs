@@ -359,6 +359,15 @@ async fn live_faults_are_checked_persisted_pushed_and_expire_on_their_own() {
         )
     };
 
+    let clear = |service: &str| {
+        authed(
+            pb::FaultClearRequest {
+                service: service.into(),
+            },
+            ADMIN_TOKEN,
+        )
+    };
+
     // Refused before anything changes: unknown service, out of range, empty.
     let bad_status = pb::Fault {
         abort_status: 700,
@@ -385,16 +394,7 @@ async fn live_faults_are_checked_persisted_pushed_and_expire_on_their_own() {
     );
     let faults_file = cp._dir.path().join(crate::control::fault::FAULTS_FILE);
     assert!(!faults_file.exists(), "nothing persisted");
-    let cleared = admin
-        .clear_fault(authed(
-            pb::FaultClearRequest {
-                service: "api".into(),
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let cleared = admin.clear_fault(clear("api")).await.unwrap().into_inner();
     assert!(!cleared.cleared);
     assert_eq!(cleared.version, first.version, "no change, no new version");
 
@@ -436,16 +436,7 @@ async fn live_faults_are_checked_persisted_pushed_and_expire_on_their_own() {
             .expires_unix_ms,
         0
     );
-    let cleared = admin
-        .clear_fault(authed(
-            pb::FaultClearRequest {
-                service: "api".into(),
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let cleared = admin.clear_fault(clear("api")).await.unwrap().into_inner();
     assert!(cleared.cleared);
     let after = next().await;
     assert_eq!(after.version, cleared.version);
