@@ -37,11 +37,15 @@ pub enum LaunchError {
     Identity(#[from] IdentityError),
     #[error(transparent)]
     Supervise(#[from] SuperviseError),
-    #[error("{what} did not become ready within {timeout:?} (see {})", log.display())]
+    #[error("{what} did not become ready within {timeout:?}{} (see {})",
+        last_problem.as_ref().map(|l| format!("; its log last said: {l}")).unwrap_or_default(),
+        log.display())]
     NotReady {
         what: String,
         timeout: Duration,
         log: PathBuf,
+        /// The log's last warning or error, if any: usually why.
+        last_problem: Option<String>,
     },
     #[error("{}: {source}", path.display())]
     Io {
@@ -96,7 +100,9 @@ impl LocalMesh {
     pub async fn start(mesh: &MeshFile, opts: &LaunchOptions) -> Result<LocalMesh, LaunchError> {
         let started = Instant::now();
         let state = &opts.state_dir;
-        let prepared = local::prepare(mesh, state)?;
+        let mut prepared = local::prepare(mesh, state)?;
+        // Held until the proxies listen on them (and the apps are about to bind theirs).
+        let ports = std::mem::take(&mut prepared.ports);
         ensure_ca(state, mesh.trust_domain())?;
         let tokens = local::write_tokens(&prepared, state)?;
         prepared.plan.save(state).map_err(LocalError::from)?;
@@ -122,11 +128,7 @@ impl LocalMesh {
             socket_ready(&prepared.plan.control_socket)
         })
         .await
-        .map_err(|()| LaunchError::NotReady {
-            what: "the control plane".into(),
-            timeout: READY_TIMEOUT,
-            log: logs.join("control-plane.log"),
-        })?;
+        .map_err(|()| not_ready("the control plane".into(), logs.join("control-plane.log")))?;
 
         let proxies = Supervisor::new(&logs)?;
         for p in &prepared.plan.proxies {
@@ -136,12 +138,12 @@ impl LocalMesh {
         for p in &prepared.plan.proxies {
             wait_until(READY_TIMEOUT, || proxy_ready(p.admin))
                 .await
-                .map_err(|()| LaunchError::NotReady {
-                    what: format!("the proxy of {}", p.name),
-                    timeout: READY_TIMEOUT,
-                    log: logs.join(format!("proxy-{}.log", p.name)),
+                .map_err(|()| {
+                    let log = logs.join(format!("proxy-{}.log", p.name));
+                    not_ready(format!("the proxy of {}", p.name), log)
                 })?;
         }
+        ports.release();
 
         let apps = Supervisor::new(&logs)?;
         for inst in mesh.instances() {
@@ -194,6 +196,39 @@ impl LocalMesh {
         let _ = std::fs::remove_file(MeshPlan::path(&self.state_dir));
         let _ = std::fs::remove_file(self.state_dir.join(PID_FILE));
     }
+}
+
+fn not_ready(what: String, log: PathBuf) -> LaunchError {
+    LaunchError::NotReady {
+        what,
+        timeout: READY_TIMEOUT,
+        last_problem: last_problem(&log),
+        log,
+    }
+}
+
+/// How much of a log's end [`last_problem`] reads.
+const LOG_TAIL: u64 = 64 * 1024;
+/// How much of that line an error message quotes.
+const PROBLEM_CHARS: usize = 300;
+
+/// The last line of `log` reporting a problem: a warning or error of the process or its exit
+/// error; failing those, the supervisor recording that it exited or could not start.
+fn last_problem(log: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(log).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL)))
+        .ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    let tail = String::from_utf8_lossy(&tail);
+    let own = |l: &&str| l.contains(" WARN ") || l.contains(" ERROR ") || l.starts_with("error:");
+    let supervisor = |l: &&str| {
+        l.starts_with("--- meshctl") && (l.contains(": exited") || l.contains(": could not start"))
+    };
+    let line = (tail.lines().rev().find(own)).or_else(|| tail.lines().rev().find(supervisor))?;
+    Some(line.trim().chars().take(PROBLEM_CHARS).collect())
 }
 
 fn report(p: &ProxyPlan, serves: bool, app_listening: bool) -> InstanceReport {
@@ -372,4 +407,42 @@ pub async fn proxy_ready(admin: SocketAddr) -> bool {
         tokio::time::timeout(Duration::from_secs(1), check).await,
         Ok(Some(true))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem_in(text: &str) -> Option<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("proxy-web.log");
+        std::fs::write(&log, text).unwrap();
+        last_problem(&log)
+    }
+
+    #[test]
+    fn the_last_problem_in_a_log_is_quoted_and_the_process_own_words_come_first() {
+        let log = "--- meshctl 12:00:00: started, pid 7\n\
+            2026-11-26T12:00:00Z  INFO meshctl::proxy: started\n\
+            2026-11-26T12:00:01Z  WARN meshctl::control::agent: config refused error=upstream api listener 127.0.0.1:4000: Address in use\n\
+            2026-11-26T12:00:02Z  INFO meshctl::proxy: still waiting\n\
+            --- meshctl 12:00:03: exited (exit status: 1) after 3s\n\
+            --- meshctl 12:00:03: restarting in 200ms\n";
+        let got = problem_in(log).unwrap();
+        assert!(
+            got.contains("WARN") && got.ends_with("Address in use"),
+            "{got}"
+        );
+
+        let crashed = "--- meshctl 12:00:00: started, pid 7\n--- meshctl 12:00:00: exited (signal: 9) after 1s\n";
+        assert!(problem_in(crashed).unwrap().contains("exited (signal: 9)"));
+        assert_eq!(
+            problem_in("2026-11-26T12:00:00Z  INFO meshctl::proxy: started\n"),
+            None
+        );
+        let long = format!("error: {}\n", "x".repeat(1000));
+        assert_eq!(problem_in(&long).unwrap().chars().count(), PROBLEM_CHARS);
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(last_problem(&dir.path().join("missing.log")), None);
+    }
 }

@@ -1,6 +1,11 @@
 //! Planning a local mesh from mesh.yaml: instance names, identities, tokens and ports.
 //!
 //! Pure except for port checks and allocation (binding 127.0.0.1), and [`write_tokens`].
+//!
+//! Allocated ports stay *held* (see [`PortHolds`]) until the processes meant to listen on
+//! them have bound them: a port released any earlier could be handed by the kernel to
+//! another process — a second mesh starting beside this one, or any outgoing connection —
+//! and the proxy planned on it would then never come up.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
@@ -49,6 +54,33 @@ pub struct Prepared {
     /// instance name → bootstrap token.
     pub tokens: BTreeMap<String, String>,
     pub admin_token: String,
+    /// Every allocated port, held until [`PortHolds::release`].
+    pub ports: PortHolds,
+}
+
+/// Sockets bound to the allocated ports with `SO_REUSEADDR` but never listening. While one
+/// exists the kernel hands its port to no other `bind(port 0)` and no outgoing connection,
+/// yet a listener that also sets `SO_REUSEADDR` (the proxies', and most servers') can bind
+/// it: Linux refuses that only when the existing socket listens. No connection ever reaches
+/// a holder, since only listening sockets accept.
+#[derive(Debug, Default)]
+pub struct PortHolds(Vec<tokio::net::TcpSocket>);
+
+impl PortHolds {
+    /// Holds a free port of 127.0.0.1 and returns its address.
+    fn hold(&mut self) -> std::io::Result<SocketAddr> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(loopback(0))?;
+        let addr = socket.local_addr()?;
+        self.0.push(socket);
+        Ok(addr)
+    }
+
+    /// Lets the ports go: call once whatever was planned on them listens.
+    pub fn release(self) {
+        drop(self);
+    }
 }
 
 /// Plans every proxy of `mesh`: checks fixed ports are free, allocates the rest, creates
@@ -66,7 +98,7 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
         })
         .collect();
     let mut ports = PortPool {
-        held: Vec::new(),
+        holds: PortHolds::default(),
         reserved,
     };
     let mut proxies = Vec::new();
@@ -129,6 +161,7 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
         plan,
         tokens,
         admin_token,
+        ports: ports.holds,
     })
 }
 
@@ -198,25 +231,84 @@ fn ensure_free(port: u16, what: String) -> Result<(), LocalError> {
         .map_err(|_| LocalError::PortInUse { port, what })
 }
 
-/// Allocates distinct free ports by holding every listener until the pool is dropped, so
-/// no two allocations collide, and skipping ports mesh.yaml reserves.
+/// Allocates distinct free ports, skipping ports mesh.yaml reserves; every port it returns
+/// stays held (so no two allocations collide either).
 #[derive(Debug)]
 struct PortPool {
-    held: Vec<TcpListener>,
+    holds: PortHolds,
     reserved: std::collections::HashSet<u16>,
 }
 
 impl PortPool {
     fn take(&mut self) -> Result<SocketAddr, LocalError> {
         loop {
-            let l = TcpListener::bind(loopback(0)).map_err(LocalError::Allocate)?;
-            let addr = l.local_addr().map_err(LocalError::Allocate)?;
-            // Keep a reserved port held too, so the next bind cannot return it again.
-            let reserved = self.reserved.contains(&addr.port());
-            self.held.push(l);
-            if !reserved {
+            // A reserved port stays held too, so the next allocation cannot return it again.
+            let addr = self.holds.hold().map_err(LocalError::Allocate)?;
+            if !self.reserved.contains(&addr.port()) {
                 return Ok(addr);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    fn mesh() -> MeshFile {
+        let yaml =
+            "services:\n  web:\n    port: 8080\n    upstreams: [api]\n  api:\n    port: 8081\n";
+        MeshFile::parse(yaml, Path::new("mesh.yaml")).unwrap()
+    }
+
+    fn planned_ports(plan: &MeshPlan) -> Vec<SocketAddr> {
+        plan.proxies
+            .iter()
+            .flat_map(|p| {
+                [p.inbound, p.admin, p.http_proxy, p.tap]
+                    .into_iter()
+                    .chain(p.upstreams.iter().map(|u| u.listen))
+            })
+            .collect()
+    }
+
+    /// A socket without `SO_REUSEADDR`, as any other program's would be, bound to `addr`.
+    fn plain_bind(addr: SocketAddr) -> std::io::Result<()> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_reuseaddr(false)?;
+        socket.bind(addr)
+    }
+
+    #[test]
+    fn planned_ports_are_distinct_held_until_released_and_bindable_by_listeners() {
+        let dir = tempfile::tempdir().unwrap();
+        let prepared = prepare(&mesh(), dir.path()).unwrap();
+        let ports = planned_ports(&prepared.plan);
+        assert_eq!(ports.len(), 9, "{ports:?}");
+        let distinct: std::collections::HashSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+        for addr in &ports {
+            assert_ne!(addr.port(), 8080);
+            assert_ne!(addr.port(), 8081);
+            let err = plain_bind(*addr).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{addr}: {err}");
+        }
+
+        // The proxy's listener binds a held port and is the one that accepts connections.
+        let listener = std::net::TcpListener::bind(ports[0]).unwrap();
+        let mut client = std::net::TcpStream::connect(ports[0]).unwrap();
+        client.write_all(b"x").unwrap();
+        let mut got = [0u8; 1];
+        listener.accept().unwrap().0.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"x");
+        drop((listener, client));
+
+        prepared.ports.release();
+        // (The first port may linger in TIME_WAIT from the connection above.)
+        for addr in &ports[1..] {
+            plain_bind(*addr).unwrap_or_else(|e| panic!("{addr} still held: {e}"));
         }
     }
 }

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::convert::Infallible;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -82,12 +82,18 @@ impl Mesh {
     }
 }
 
-/// A 127.0.0.1 port that was free a moment ago (for the proxy's own listeners).
+/// A free 127.0.0.1 port for a proxy's own listener. It stays held until the test process
+/// ends — by a socket bound with `SO_REUSEADDR` that never listens, as `meshctl up` holds
+/// the ports it plans — so neither a mesh started by a parallel test nor an outgoing
+/// connection can take it before the proxy binds it (which `SO_REUSEADDR` lets it do).
 pub fn free_addr() -> SocketAddr {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    static HELD: std::sync::Mutex<Vec<tokio::net::TcpSocket>> = std::sync::Mutex::new(Vec::new());
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    HELD.lock().unwrap().push(socket);
+    addr
 }
 
 /// A running `meshctl proxy`; killed on drop. stderr goes to a file for failure messages.
