@@ -1,6 +1,6 @@
 //! The admin listener (loopback by default): `/metrics` (Prometheus text), `/stats?window=SECS`
-//! (windowed per-peer statistics as JSON, see [`super::stats`]), `/ready` (503 once draining)
-//! and `/live`.
+//! (windowed per-peer statistics as JSON, see [`super::stats`]), `/config` (what the proxy
+//! runs with, as JSON, see [`super::dump`]), `/ready` (503 once draining) and `/live`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use super::dump::ConfigDump;
 use super::limits;
 use super::metrics::Metrics;
 
@@ -38,6 +39,7 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     draining: Arc<AtomicBool>,
     ready: Arc<AtomicBool>,
+    dump: Arc<ConfigDump>,
 ) {
     tokio::spawn(sample_bytes(metrics.clone()));
     tokio::spawn(super::memory::release_when_quiet(metrics.clone()));
@@ -53,9 +55,10 @@ pub async fn serve(
         let metrics = metrics.clone();
         let draining = draining.clone();
         let ready = ready.clone();
+        let dump = dump.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
-                let response = respond(&req, &metrics, &draining, &ready);
+                let response = respond(&req, &metrics, &draining, &ready, &dump);
                 async move { Ok::<_, Infallible>(response) }
             });
             let _ = http1::Builder::new()
@@ -70,6 +73,7 @@ fn respond(
     metrics: &Metrics,
     draining: &AtomicBool,
     ready: &AtomicBool,
+    dump: &ConfigDump,
 ) -> Response<Full<Bytes>> {
     if req.method() != Method::GET {
         return text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
@@ -88,17 +92,9 @@ fn respond(
                 .query()
                 .and_then(window_param)
                 .unwrap_or(DEFAULT_STATS_WINDOW);
-            match serde_json::to_vec(&metrics.stats(window)) {
-                Ok(body) => {
-                    let mut response = Response::new(Full::new(Bytes::from(body)));
-                    response
-                        .headers_mut()
-                        .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
-                    response
-                }
-                Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode stats\n"),
-            }
+            json(serde_json::to_vec(&metrics.stats(window)))
         }
+        "/config" => json(serde_json::to_vec_pretty(&dump.view())),
         "/ready" if draining.load(Relaxed) => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
         "/ready" if !ready.load(Relaxed) => text(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -108,7 +104,7 @@ fn respond(
         "/live" => text(StatusCode::OK, "live\n"),
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: try /metrics, /stats, /ready or /live\n",
+            "not found: try /metrics, /stats, /config, /ready or /live\n",
         ),
     }
 }
@@ -127,6 +123,19 @@ async fn sample_bytes(metrics: Arc<Metrics>) {
     loop {
         tick.tick().await;
         metrics.sample_bytes();
+    }
+}
+
+fn json(encoded: serde_json::Result<Vec<u8>>) -> Response<Full<Bytes>> {
+    match encoded {
+        Ok(body) => {
+            let mut response = Response::new(Full::new(Bytes::from(body)));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+            response
+        }
+        Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode JSON\n"),
     }
 }
 

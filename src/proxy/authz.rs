@@ -443,12 +443,116 @@ impl InboundAuthz {
     }
 }
 
+/// An inbound policy as the admin `/config` shows it.
+#[derive(Debug, serde::Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum AuthzView {
+    /// Waiting for the first configuration: requests are held, then refused.
+    Pending,
+    /// No policy: every verified mesh identity may call.
+    Open,
+    /// Deny what no rule allows.
+    Enforce {
+        allow: Vec<AllowView>,
+        exempt: Vec<ExemptView>,
+    },
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct AllowView {
+    from: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    paths: Vec<PathView>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    methods: Vec<String>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    headers: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct ExemptView {
+    path: PathView,
+    methods: Vec<String>,
+}
+
+/// `{"exact": "/x"}` or `{"prefix": "/x"}`.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathView {
+    Exact(String),
+    Prefix(String),
+}
+
+impl InboundAuthz {
+    pub fn view(&self) -> AuthzView {
+        match self {
+            InboundAuthz::Pending => AuthzView::Pending,
+            InboundAuthz::Open => AuthzView::Open,
+            InboundAuthz::Enforce(p) => AuthzView::Enforce {
+                allow: p.allow.iter().map(AllowRule::view).collect(),
+                exempt: p
+                    .exempt
+                    .iter()
+                    .map(|e| ExemptView {
+                        path: e.path.view(),
+                        methods: e.methods.iter().map(ToString::to_string).collect(),
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
+impl AllowRule {
+    fn view(&self) -> AllowView {
+        AllowView {
+            from: self.from.iter().map(ToString::to_string).collect(),
+            paths: self.paths.iter().map(PathRule::view).collect(),
+            methods: self.methods.iter().map(ToString::to_string).collect(),
+            headers: self
+                .headers
+                .iter()
+                .map(|h| {
+                    let values = h.values.iter();
+                    let values = values.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                    (h.name.to_string(), values.collect())
+                })
+                .collect(),
+        }
+    }
+}
+
+impl PathRule {
+    fn view(&self) -> PathView {
+        match self {
+            PathRule::Exact(p) => PathView::Exact(p.clone()),
+            PathRule::Prefix(p) => PathView::Prefix(p.clone()),
+        }
+    }
+}
+
+/// As written in a policy: `spiffe://<trust-domain>/<seg>/…` with `*` segments.
+impl std::fmt::Display for IdPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "spiffe://{}", self.trust_domain)?;
+        for segment in &self.segments {
+            write!(f, "/{}", segment.as_deref().unwrap_or("*"))?;
+        }
+        Ok(())
+    }
+}
+
 impl AuthzCell {
     pub fn new(initial: InboundAuthz) -> Arc<Self> {
         Arc::new(AuthzCell {
             current: ArcSwap::from_pointee(initial),
             changed: watch::Sender::new(()),
         })
+    }
+
+    /// The policy in force right now, without waiting.
+    pub fn now(&self) -> Arc<InboundAuthz> {
+        self.current.load_full()
     }
 
     /// Installs a new policy; requests already past their check are not affected.

@@ -110,6 +110,13 @@ impl PeakEwma {
         }
     }
 
+    /// The decayed estimate in milliseconds; `None` before the first answer.
+    pub fn latency_ms(&self, now: Instant) -> Option<f64> {
+        self.measured
+            .load(Relaxed)
+            .then(|| self.estimate(now) / 1e6)
+    }
+
     /// Requests in flight now.
     pub fn in_flight(&self) -> u64 {
         self.in_flight.load(Relaxed)

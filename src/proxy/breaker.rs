@@ -37,7 +37,34 @@ impl Default for State {
     }
 }
 
+/// An endpoint's circuit as the admin `/config` shows it.
+#[derive(Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CircuitView {
+    /// Taking traffic; `failures` in a row so far.
+    Closed { failures: u32 },
+    /// Ejected; the next request after `probe_in_ms` is the probe.
+    Open { probe_in_ms: u64, penalty_ms: u64 },
+    /// One probe request is deciding whether it comes back.
+    Probing { penalty_ms: u64 },
+}
+
 impl Breaker {
+    pub fn view(&self, now: Instant) -> CircuitView {
+        let state = *self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let ms = |d: Duration| d.as_millis() as u64;
+        match state {
+            State::Closed { failures } => CircuitView::Closed { failures },
+            State::Open { until, penalty } => CircuitView::Open {
+                probe_in_ms: ms(until.saturating_duration_since(now)),
+                penalty_ms: ms(penalty),
+            },
+            State::Probing { penalty, .. } => CircuitView::Probing {
+                penalty_ms: ms(penalty),
+            },
+        }
+    }
+
     /// Whether the endpoint may take a request now. After the penalty, the first caller gets
     /// `true` and its request is the probe; the others get `false` until it is decided.
     pub fn admit(&self, now: Instant) -> bool {
@@ -102,6 +129,24 @@ impl Breaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_config_dump_shows_each_circuit_state() {
+        let b = Breaker::default();
+        let t0 = Instant::now();
+        assert!(!b.failure(t0, 2, 0.5));
+        assert_eq!(b.view(t0), CircuitView::Closed { failures: 1 });
+        assert!(b.failure(t0, 2, 0.5));
+        let open = |probe_in_ms| CircuitView::Open {
+            probe_in_ms,
+            penalty_ms: FIRST_PENALTY.as_millis() as u64,
+        };
+        assert_eq!(b.view(t0 + Duration::from_millis(400)), open(600));
+        assert_eq!(b.view(t0 + FIRST_PENALTY * 2), open(0));
+        assert!(b.admit(t0 + FIRST_PENALTY));
+        let penalty_ms = FIRST_PENALTY.as_millis() as u64;
+        assert_eq!(b.view(t0), CircuitView::Probing { penalty_ms });
+    }
 
     #[test]
     fn seven_failures_eject_then_one_probe_decides() {

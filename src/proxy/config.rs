@@ -32,7 +32,7 @@ pub struct ProxyConfig {
 }
 
 /// What the local app speaks behind an inbound listener.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AppProtocol {
     /// HTTP/1.1 (requests that arrived as HTTP/2 are sent as HTTP/1.1 unless `app_h2c` is set).
@@ -45,7 +45,7 @@ pub enum AppProtocol {
 }
 
 /// What the local app sends to an outbound listener.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UpstreamProtocol {
     /// Peek at the first bytes: HTTP/2 preface, an HTTP/1 method, else (or on timeout) TCP.

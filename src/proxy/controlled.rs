@@ -21,6 +21,7 @@ use super::authz::{AuthzCell, InboundAuthz};
 use super::balance::LoadBalancer;
 use super::config::{InboundConfig, Limits, UpstreamProtocol};
 use super::drain::{Drain, DrainWatch};
+use super::dump::{ConfigDump, Mode};
 use super::inbound::Inbound;
 use super::metrics::Metrics;
 use super::outbound::{Destination, Outbound, RouteCell, RouteTable};
@@ -64,11 +65,13 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     let ready = Arc::new(AtomicBool::new(false));
     // The admin listener comes up first so `/ready` can say what the proxy waits for.
     let admin_listener = bind(config.admin, "admin").await?;
+    let dump = ConfigDump::new(Mode::ControlPlane, config.limits.clone());
     tokio::spawn(admin::serve(
         admin_listener,
         metrics.clone(),
         draining.clone(),
         ready.clone(),
+        dump.clone(),
     ));
 
     let agent = Agent::new(&config.control_socket, &config.token, config.id.clone());
@@ -81,6 +84,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
             error,
         }
     })?);
+    dump.set_tls(tls.clone());
     let (current, renewed) = watch::channel(identity);
     let (wanted_issuer, issuer_watch) = watch::channel(String::new());
     let report_now = Arc::new(Notify::new());
@@ -114,6 +118,8 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     for c in &config.inbound {
         let listener = bind(c.listen, "inbound").await?;
         bound.push(format!("inbound {}→{}", local(&listener), c.app));
+        let listen = listener.local_addr().unwrap_or(c.listen);
+        dump.inbound(listen, c.app, c.protocol, authz.clone());
         tokio::spawn(
             Arc::new(Inbound::new(c, authz.clone(), shared.clone()))
                 .serve(listener, drain_watch.clone()),
@@ -123,6 +129,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     if let Some(addr) = config.http_proxy {
         let listener = bind(addr, "http-proxy").await?;
         bound.push(format!("http-proxy {}", local(&listener)));
+        dump.http_proxy(listener.local_addr().unwrap_or(addr), table.clone());
         let outbound = Outbound::new(
             UpstreamProtocol::Http1,
             Destination::ByAuthority(table.clone()),
@@ -138,6 +145,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         drain: drain_watch,
         listeners: HashMap::new(),
         peers: HashMap::new(),
+        dump,
     };
     let configured = ready.clone();
     tokio::spawn(agent.watch_forever(move |cfg| {
@@ -268,6 +276,8 @@ struct Upstreams {
     drain: DrainWatch,
     listeners: HashMap<SocketAddr, Arc<RouteCell>>,
     peers: HashMap<(SocketAddr, SpiffeId), Arc<Peer>>,
+    /// What `/config` shows.
+    dump: Arc<ConfigDump>,
 }
 
 /// One upstream of a config, parsed and checked.
@@ -380,6 +390,10 @@ impl Upstreams {
                         let (_, listener) = fresh.swap_remove(pos);
                         let fallback = Authority::try_from(u.service.as_str())
                             .unwrap_or_else(|_| Authority::from_static("localhost"));
+                        let listen = listener.local_addr().unwrap_or(u.listen);
+                        let service = u.service.clone();
+                        self.dump
+                            .outbound(listen, service, u.protocol, cell.clone());
                         let outbound = Outbound::new(
                             u.protocol,
                             Destination::Route(cell.clone()),
@@ -396,6 +410,7 @@ impl Upstreams {
             table.insert(u.service, cell);
         }
         self.table.store(Arc::new(table));
+        self.dump.applied(version);
         tracing::info!(version, "applied configuration");
     }
 
@@ -574,6 +589,7 @@ mod tests {
             drain: watch,
             listeners: HashMap::new(),
             peers: HashMap::new(),
+            dump: ConfigDump::new(Mode::ControlPlane, Limits::default()),
         };
         (upstreams, bundle_pem)
     }
@@ -618,6 +634,88 @@ mod tests {
         upstreams.apply(&cfg).unwrap();
         assert_eq!(fingerprints(&upstreams).len(), before.len() + 1);
         assert!(upstreams.table.load().contains_key("api"));
+    }
+
+    #[tokio::test]
+    async fn the_config_dump_shows_the_applied_split_routes_and_policy_and_not_a_refused_one() {
+        let (mut upstreams, _) = upstreams().await;
+        let mut u = upstream(&[("v1", 80, "127.0.0.1:1", ID), ("v2", 20, "127.0.0.1:2", ID)]);
+        u.listen = "127.0.0.1:0".into();
+        u.request_timeout_ms = 1500;
+        u.retry = Some(pb::RetryPolicy {
+            attempts: 3,
+            on: vec!["gateway-error".into(), "unavailable".into()],
+            backoff_ms: 25,
+        });
+        u.routes.push(pb::HttpRoute {
+            path: Some(pb::http_route::Path::PathPrefix("/beta/".into())),
+            headers: vec![pb::HeaderMatch {
+                name: "X-Canary".into(),
+                value: "1".into(),
+            }],
+            version: "v2".into(),
+            ..Default::default()
+        });
+        let cfg = |version, upstream: pb::Upstream| pb::ProxyConfig {
+            version,
+            upstreams: vec![upstream],
+            ..Default::default()
+        };
+        upstreams.apply(&cfg(3, u.clone())).unwrap();
+        let view = serde_json::to_value(upstreams.dump.view()).unwrap();
+        assert_eq!(view["mode"], "control_plane");
+        assert_eq!(view["config_version"], 3);
+        let out = &view["outbound"][0];
+        assert_eq!(out["service"], "api");
+        assert_ne!(out["listen"], "127.0.0.1:0", "the bound port is shown");
+        assert_eq!(out["protocol"], "detect");
+        assert_eq!(out["load_balancer"], "p2c");
+        let backends = out["backends"].as_array().unwrap();
+        assert_eq!(
+            (
+                backends[0]["version"].as_str(),
+                backends[0]["weight"].as_u64()
+            ),
+            (Some("v1"), Some(80))
+        );
+        assert_eq!(
+            (
+                backends[1]["version"].as_str(),
+                backends[1]["weight"].as_u64()
+            ),
+            (Some("v2"), Some(20))
+        );
+        let endpoint = &backends[1]["endpoints"][0];
+        assert_eq!(endpoint["address"], "127.0.0.1:2");
+        assert_eq!(endpoint["identity"], ID);
+        assert_eq!(endpoint["circuit"]["state"], "closed");
+        assert_eq!(endpoint["latency_ewma_ms"], serde_json::Value::Null);
+        let policy = &out["policy"];
+        assert_eq!(policy["timeout_ms"], 1500);
+        assert_eq!(
+            policy["retry"]["on"],
+            serde_json::json!(["gateway-error", "unavailable"])
+        );
+        let route = &policy["routes"][0];
+        assert_eq!(route["path_prefix"], "/beta/");
+        assert_eq!(route["headers"], serde_json::json!([["x-canary", "1"]]));
+        assert_eq!(route["version"], "v2");
+
+        // A shift swaps the split behind the same listener.
+        u.backends[0].weight = 0;
+        u.backends[1].weight = 100;
+        upstreams.apply(&cfg(4, u.clone())).unwrap();
+        let view = serde_json::to_value(upstreams.dump.view()).unwrap();
+        assert_eq!(view["config_version"], 4);
+        assert_eq!(view["outbound"].as_array().unwrap().len(), 1);
+        assert_eq!(view["outbound"][0]["backends"][1]["weight"], 100);
+
+        // A refused update changes nothing that is shown.
+        u.backends[0].weight = 50;
+        assert!(upstreams.apply(&cfg(5, u)).is_err());
+        let view = serde_json::to_value(upstreams.dump.view()).unwrap();
+        assert_eq!(view["config_version"], 4);
+        assert_eq!(view["outbound"][0]["backends"][0]["weight"], 0);
     }
 
     #[tokio::test]

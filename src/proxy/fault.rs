@@ -171,6 +171,66 @@ impl FaultRule {
     }
 }
 
+/// A fault as the admin `/config` shows it (shares in percent).
+#[derive(Debug, serde::Serialize)]
+pub struct FaultView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    abort_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    abort_percent: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay_percent: Option<f64>,
+    /// `None`: no end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_unix_ms: Option<u64>,
+}
+
+/// A destination's faults as `/config` shows them (route faults appear with their routes).
+#[derive(Debug, serde::Serialize)]
+pub struct FaultsView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<FaultView>,
+    /// Set with `meshctl fault inject` (shown until it expires, even a moment past).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<FaultView>,
+}
+
+impl Faults {
+    pub fn view(&self) -> FaultsView {
+        FaultsView {
+            service: self.service.as_ref().map(FaultRule::view),
+            live: self
+                .live
+                .as_ref()
+                .filter(|l| l.in_force(SystemTime::now()))
+                .map(FaultRule::view),
+        }
+    }
+
+    /// The fault of route `index`, for `/config`.
+    pub fn route_view(&self, index: usize) -> Option<FaultView> {
+        self.routes.get(index)?.as_ref().map(FaultRule::view)
+    }
+}
+
+impl FaultRule {
+    fn view(&self) -> FaultView {
+        let percent = |share: u32| f64::from(share) * 100.0 / f64::from(PER_MILLION);
+        FaultView {
+            abort_status: self.abort.map(|(s, _)| s.as_u16()),
+            abort_percent: self.abort.map(|(_, share)| percent(share)),
+            delay_ms: self.delay.map(|(d, _)| d.as_millis() as u64),
+            delay_percent: self.delay.map(|(_, share)| percent(share)),
+            expires_unix_ms: self
+                .expires
+                .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as u64),
+        }
+    }
+}
+
 impl Injection {
     /// `x-meshctl-fault` for a response after this injection; `aborted`: the abort was
     /// answered (a timeout during the delay pre-empts it).

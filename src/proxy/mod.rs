@@ -14,6 +14,7 @@ pub mod config;
 pub mod controlled;
 pub mod detect;
 pub mod drain;
+pub mod dump;
 pub mod fault;
 pub mod http;
 pub mod inbound;
@@ -50,6 +51,7 @@ use tokio::net::TcpListener;
 use self::authz::{AuthzCell, InboundAuthz};
 use self::config::{Limits, ProxyConfig};
 use self::drain::Drain;
+use self::dump::ConfigDump;
 use self::inbound::Inbound;
 use self::metrics::Metrics;
 use self::outbound::{Destination, Outbound};
@@ -125,6 +127,9 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
         limits: config.limits.clone(),
     });
 
+    let dump = ConfigDump::new(dump::Mode::Standalone, config.limits.clone());
+    dump.set_tls(tls.clone());
+
     // Bind everything before serving anything, so a busy port fails start-up cleanly.
     let admin = bind(config.admin, "admin").await?;
     let mut bound = Vec::new();
@@ -147,10 +152,10 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
                 })?
             }
         };
-        inbound.push((
-            listener,
-            Arc::new(Inbound::new(c, AuthzCell::new(authz), shared.clone())),
-        ));
+        let authz = AuthzCell::new(authz);
+        let listen = listener.local_addr().unwrap_or(c.listen);
+        dump.inbound(listen, c.app, c.protocol, authz.clone());
+        inbound.push((listener, Arc::new(Inbound::new(c, authz, shared.clone()))));
     }
     // One peer (one shared HTTP/2 connection) per peer address and identity, however many
     // listeners point at it.
@@ -181,8 +186,11 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
         ));
         let fallback = ::http::uri::Authority::try_from(u.peer.to_string().as_str())
             .unwrap_or_else(|_| ::http::uri::Authority::from_static("localhost"));
-        let counters = metrics.policy.service(u.identity.last_segment());
-        let destination = Destination::Route(outbound::single_peer(peer, counters));
+        let service = u.identity.last_segment();
+        let route = outbound::single_peer(peer, metrics.policy.service(service));
+        let listen = listener.local_addr().unwrap_or(u.listen);
+        dump.outbound(listen, service.to_string(), u.protocol, route.clone());
+        let destination = Destination::Route(route);
         outbound.push((
             listener,
             Arc::new(Outbound::new(
@@ -201,6 +209,7 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
         metrics.clone(),
         draining.clone(),
         Arc::new(AtomicBool::new(true)),
+        dump,
     ));
     let (drain, watch) = Drain::new();
     for (listener, target) in inbound {

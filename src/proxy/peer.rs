@@ -74,7 +74,31 @@ pub enum PeerError {
     NoConfig(SpiffeId),
 }
 
+/// An endpoint as the admin `/config` shows it.
+#[derive(Debug, serde::Serialize)]
+pub struct EndpointView {
+    address: SocketAddr,
+    /// The SPIFFE ID it must present.
+    identity: String,
+    circuit: super::breaker::CircuitView,
+    in_flight: u64,
+    /// The load balancer's latency estimate (`None`: no answer yet).
+    latency_ewma_ms: Option<f64>,
+    connect_timeout_ms: u64,
+}
+
 impl Peer {
+    pub fn view(&self, now: Instant) -> EndpointView {
+        EndpointView {
+            address: self.addr,
+            identity: self.id.to_string(),
+            circuit: self.breaker.view(now),
+            in_flight: self.load.in_flight(),
+            latency_ewma_ms: self.load.latency_ms(now),
+            connect_timeout_ms: self.connect_timeout_ms.load(Relaxed),
+        }
+    }
+
     pub fn new(addr: SocketAddr, id: SpiffeId, tls: Arc<TlsStore>, metrics: Arc<Metrics>) -> Self {
         Peer {
             addr,

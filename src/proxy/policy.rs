@@ -152,6 +152,87 @@ impl RouteRules {
     }
 }
 
+/// A destination's routes and policy as the admin `/config` shows them.
+#[derive(Debug, serde::Serialize)]
+pub struct RulesView {
+    /// Tried in order before the weighted split.
+    routes: Vec<RouteView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry: Option<RetryView>,
+    /// Consecutive failures that eject an endpoint (`None`: no circuit breaking).
+    breaker_failures: Option<u32>,
+    faults: super::fault::FaultsView,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct RouteView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_exact: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    headers: Vec<(String, String)>,
+    /// `None`: the weighted split.
+    version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout_ms: Option<u64>,
+    retryable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fault: Option<super::fault::FaultView>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct RetryView {
+    attempts: u32,
+    on: Vec<String>,
+    backoff_ms: u64,
+}
+
+impl RouteRules {
+    pub fn view(&self) -> RulesView {
+        let ms = |d: Duration| d.as_millis() as u64;
+        RulesView {
+            routes: self
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(i, r)| RouteView {
+                    path_exact: match &r.path {
+                        Some(PathRule::Exact(p)) => Some(p.clone()),
+                        _ => None,
+                    },
+                    path_prefix: match &r.path {
+                        Some(PathRule::Prefix(p)) => Some(p.clone()),
+                        _ => None,
+                    },
+                    method: r.method.as_ref().map(ToString::to_string),
+                    headers: r
+                        .headers
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+                        .collect(),
+                    version: r.version.clone(),
+                    timeout_ms: r.timeout.map(ms),
+                    retryable: r.retryable,
+                    fault: self.faults.route_view(i),
+                })
+                .collect(),
+            timeout_ms: self.timeout.map(ms),
+            retry: self.retry.as_ref().map(|r| RetryView {
+                attempts: r.attempts,
+                on: r.on.iter().map(ToString::to_string).collect(),
+                backoff_ms: ms(r.backoff),
+            }),
+            breaker_failures: self.breaker_failures,
+            faults: self.faults.view(),
+        }
+    }
+}
+
 impl RouteRule {
     fn parse(index: usize, r: &pb::HttpRoute, versions: &[&str]) -> Result<Self, RouteRuleError> {
         if !r.version.is_empty() && !versions.contains(&r.version.as_str()) {

@@ -207,6 +207,23 @@ impl std::str::FromStr for RetryCondition {
     }
 }
 
+/// The name [`FromStr`](std::str::FromStr) reads.
+impl std::fmt::Display for RetryCondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RetryCondition::ServerError => "5xx",
+            RetryCondition::GatewayError => "gateway-error",
+            RetryCondition::ConnectFailure => "connect-failure",
+            RetryCondition::Grpc(1) => "cancelled",
+            RetryCondition::Grpc(4) => "deadline-exceeded",
+            RetryCondition::Grpc(8) => "resource-exhausted",
+            RetryCondition::Grpc(13) => "internal",
+            RetryCondition::Grpc(14) => "unavailable",
+            RetryCondition::Grpc(other) => return write!(f, "grpc-status-{other}"),
+        })
+    }
+}
+
 impl RetryCondition {
     fn matches(self, attempt: &Attempt) -> bool {
         match (self, attempt) {
@@ -395,6 +412,23 @@ pub fn jitter() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_conditions_are_shown_by_the_names_that_configure_them() {
+        for name in [
+            "5xx",
+            "gateway-error",
+            "connect-failure",
+            "cancelled",
+            "deadline-exceeded",
+            "resource-exhausted",
+            "internal",
+            "unavailable",
+        ] {
+            let condition: RetryCondition = name.parse().unwrap();
+            assert_eq!(condition.to_string(), name);
+        }
+    }
 
     #[test]
     fn the_budget_allows_a_fifth_of_requests_plus_ten_a_second() {

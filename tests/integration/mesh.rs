@@ -60,6 +60,17 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 "#;
 
+/// GET `path` from an admin listener, parsed as JSON.
+pub(crate) fn admin_json(admin: &str, path: &str) -> serde_json::Value {
+    let out = Command::new("curl")
+        .args(["-sf", "-m", "10"])
+        .arg(format!("http://{admin}{path}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "GET {path} from {admin}: {out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// How long anything here may take to become true.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -293,6 +304,31 @@ fn canary_shift_moves_the_observed_split() {
         ])
         .assert()
         .success();
+    // The caller's proxy shows the split it applies (after `--wait`, it acknowledged it).
+    let config = admin_json(&up.proxy_field("front", "admin"), "/config");
+    let api_out = config["outbound"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["service"] == "api")
+        .unwrap_or_else(|| panic!("no api in {config:#}"));
+    assert_eq!(api_out["listen"], api.as_str());
+    let weights: Vec<_> = api_out["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["version"].as_str().unwrap(),
+                b["weight"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(weights, [("v1", 80), ("v2", 20)], "{config:#}");
+    assert!(
+        config["config_version"].as_u64().unwrap() >= 1,
+        "{config:#}"
+    );
     let v2 = count_v2(1000);
     // Binomial(1000, 0.2): sd ≈ 12.6; ±5 sd.
     assert!(

@@ -571,6 +571,88 @@ async fn sigterm_under_load_fails_no_accepted_request() {
     );
 }
 
+/// `openssl x509 ARGS` on `cert`, trimmed stdout.
+fn openssl_x509(cert: &Path, args: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("openssl x509 -in '{}' {args}", cert.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_dump_shows_identity_listeners_and_live_endpoint_state_without_secrets() {
+    let app = http_app().await;
+    let pair = Pair::start(&app.addr.to_string());
+    let mut conn = http1_conn(pair.entry).await;
+    let req = Request::get("/ok")
+        .header("host", "api.test")
+        .body(full_body(Bytes::new()))
+        .unwrap();
+    assert_eq!(collect(send(&mut conn, req).await).await.0, StatusCode::OK);
+
+    let dump = |admin| async move {
+        let (status, headers, body) = get(admin, "/config").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(header(&headers, "content-type"), "application/json");
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            !text.contains("PRIVATE") && !text.contains("BEGIN"),
+            "{text}"
+        );
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+
+    let server = dump(pair.server.admin).await;
+    let api_dir = pair.mesh.path().join("api");
+    let serial = openssl_x509(&api_dir.join("tls.crt"), "-noout -serial");
+    let anchor = openssl_x509(&api_dir.join("ca.crt"), "-outform DER | sha256sum");
+    let identity = &server["identity"];
+    assert_eq!(identity["spiffe_id"], API_ID);
+    assert_eq!(
+        identity["serial"].as_str().unwrap().replace(':', ""),
+        serial.trim_start_matches("serial=").to_lowercase(),
+    );
+    assert_eq!(
+        identity["trust_bundle_fingerprints"],
+        serde_json::json!([anchor.split_whitespace().next().unwrap()])
+    );
+    assert_eq!(server["mode"], "standalone");
+    assert_eq!(server["config_version"], serde_json::Value::Null);
+    let inbound = &server["inbound"][0];
+    assert_eq!(inbound["listen"], pair.inbound.to_string());
+    assert_eq!(inbound["app"], app.addr.to_string());
+    assert_eq!(inbound["protocol"], "http1");
+    assert_eq!(inbound["authorization"]["mode"], "open");
+    assert_eq!(server["outbound"], serde_json::json!([]));
+    assert_eq!(server["limits"]["max_headers"], 100, "{server:#}");
+
+    let client = dump(pair.client.admin).await;
+    assert_eq!(client["identity"]["spiffe_id"], WEB_ID);
+    let out = &client["outbound"][0];
+    assert_eq!(out["listen"], pair.entry.to_string());
+    assert_eq!(out["service"], "api");
+    let endpoint = &out["backends"][0]["endpoints"][0];
+    assert_eq!(endpoint["address"], pair.inbound.to_string());
+    assert_eq!(endpoint["identity"], API_ID);
+    assert_eq!(
+        endpoint["circuit"],
+        serde_json::json!({"state": "closed", "failures": 0})
+    );
+    assert_eq!(endpoint["in_flight"], 0);
+    assert!(
+        endpoint["latency_ewma_ms"].as_f64().unwrap() > 0.0,
+        "one answer was measured: {client:#}"
+    );
+
+    // Anything but GET is refused; unknown paths list /config among the known ones.
+    let (status, _, body) = get(pair.server.admin, "/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(String::from_utf8_lossy(&body).contains("/config"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_pass_promtool_and_count_the_traffic_sent() {
     let app = http_app().await;

@@ -463,3 +463,38 @@ async fn a_pending_cell_waits_for_the_first_configuration() {
     let waited = never.current_within(Duration::from_millis(20)).await;
     assert_eq!(*waited, InboundAuthz::Pending);
 }
+
+#[test]
+fn the_config_dump_shows_a_policy_as_it_was_written() {
+    let p = policy(
+        "allow:
+  - from: [{service: web}, \"spiffe://mesh.local/ns/*/sa/admin\"]
+    paths: [{prefix: /api/}, /status]
+    methods: [GET]
+    headers: { X-Role: [admin, ops] }
+exempt:
+  - path: /healthz
+",
+    );
+    let view = serde_json::to_value(InboundAuthz::Enforce(p).view()).unwrap();
+    assert_eq!(
+        view,
+        serde_json::json!({
+            "mode": "enforce",
+            "allow": [{
+                "from": [WEB, "spiffe://mesh.local/ns/*/sa/admin"],
+                "paths": [{"prefix": "/api/"}, {"exact": "/status"}],
+                "methods": ["GET"],
+                "headers": {"x-role": ["admin", "ops"]},
+            }],
+            "exempt": [{"path": {"exact": "/healthz"}, "methods": ["GET", "HEAD"]}],
+        })
+    );
+    for (authz, mode) in [
+        (InboundAuthz::Open, "open"),
+        (InboundAuthz::Pending, "pending"),
+    ] {
+        let view = serde_json::to_value(authz.view()).unwrap();
+        assert_eq!(view, serde_json::json!({ "mode": mode }));
+    }
+}
