@@ -17,3 +17,10 @@ pub mod control {
 pub mod tap {
     tonic::include_proto!("meshctl.tap.v1");
 }
+
+/// OTLP/gRPC trace export (`proto/otlp_trace.proto`): the wire-compatible subset of
+/// OpenTelemetry's protocol the proxies send spans with.
+#[allow(clippy::all, missing_debug_implementations, rust_2018_idioms)]
+pub mod otlp {
+    tonic::include_proto!("opentelemetry.proto.collector.trace.v1");
+}

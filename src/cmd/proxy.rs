@@ -12,6 +12,7 @@ use crate::proxy::config::{FlagConfig, InboundConfig, Limits, ProxyConfig, Upstr
 use crate::proxy::controlled::ControlledConfig;
 use crate::proxy::limits;
 use crate::proxy::tap::TapListen;
+use crate::proxy::trace::OtlpEndpoint;
 
 const PROXY_HELP: &str = "\
 Examples:
@@ -76,6 +77,10 @@ pub struct Args {
     /// cookie, set-cookie and x-api-key always are)
     #[arg(long, value_name = "HEADER", requires = "tap")]
     tap_redact: Vec<http::HeaderName>,
+    /// Export a span per request to this OTLP/gRPC collector (http://HOST:PORT) and take
+    /// part in W3C trace context; off by default
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<OtlpEndpoint>,
 }
 
 pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
@@ -97,6 +102,7 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
             args.http_proxy,
             args.admin,
             args.workers,
+            args.otlp_endpoint,
         );
     }
     let config = ProxyConfig::build(FlagConfig {
@@ -107,6 +113,7 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
         workers: args.workers,
         config_file: args.config,
         tap,
+        otlp_endpoint: args.otlp_endpoint,
     })
     .map_err(CliError::usage)?;
     runtime(config.workers)?
@@ -140,6 +147,7 @@ fn run_controlled(
     http_proxy: Option<SocketAddr>,
     admin: Option<SocketAddr>,
     workers: Option<usize>,
+    otlp_endpoint: Option<OtlpEndpoint>,
 ) -> CliResult {
     // clap's `requires` guarantees both are present.
     let (Some(token_file), Some(spiffe_id)) = (token_file, spiffe_id) else {
@@ -162,6 +170,7 @@ fn run_controlled(
         drain_timeout: limits::DEFAULT_DRAIN_TIMEOUT,
         limits: Limits::default(),
         tap,
+        otlp_endpoint,
     };
     runtime(workers.unwrap_or(limits::DEFAULT_WORKERS))?
         .block_on(crate::proxy::controlled::run(config))

@@ -133,7 +133,12 @@ impl LocalMesh {
         let proxies = Supervisor::new(&logs)?;
         for p in &prepared.plan.proxies {
             let tap_token = &prepared.plan.admin_token_sha256;
-            proxies.spawn(proxy_spec(p, tap_token, &opts.exe, &tokens[&p.name], state))?;
+            let mut spec = proxy_spec(p, tap_token, &opts.exe, &tokens[&p.name], state);
+            if let Some(endpoint) = mesh.otlp_endpoint() {
+                spec.argv
+                    .extend(["--otlp-endpoint".to_string(), endpoint.to_string()]);
+            }
+            proxies.spawn(spec)?;
         }
         for p in &prepared.plan.proxies {
             wait_until(READY_TIMEOUT, || proxy_ready(p.admin))

@@ -16,6 +16,7 @@ pub use self::policy::{
 };
 use self::yaml_pos::{Position, Target, YamlPath};
 use crate::identity::spiffe;
+use crate::proxy::trace::OtlpEndpoint;
 
 mod authz;
 mod fault;
@@ -50,6 +51,8 @@ pub struct MeshFile {
     trust_domain: String,
     services: Vec<Service>,
     instances: Vec<Instance>,
+    /// Where every proxy exports its spans (`None`: tracing off).
+    otlp_endpoint: Option<OtlpEndpoint>,
 }
 
 /// One declared service, in file order.
@@ -137,6 +140,7 @@ pub enum MeshFileError {
 #[serde(deny_unknown_fields)]
 struct RawMeshFile {
     trust_domain: Option<String>,
+    otlp_endpoint: Option<String>,
     services: OrderedMap<RawService>,
 }
 
@@ -230,27 +234,34 @@ impl MeshFile {
             base_dir,
             ports: HashMap::new(),
         };
-        let (trust_domain, services, instances) = validator.run().map_err(|issue| {
-            let at = yaml_pos::locate(text, &issue.path, issue.target)
-                .unwrap_or(Position { line: 1, column: 1 });
-            MeshFileError::Invalid {
-                file: path.display().to_string(),
-                line: at.line,
-                column: at.column,
-                detail: format!("{}: {}", issue.path, issue.message),
-            }
-        })?;
+        let (trust_domain, services, instances, otlp_endpoint) =
+            validator.run().map_err(|issue| {
+                let at = yaml_pos::locate(text, &issue.path, issue.target)
+                    .unwrap_or(Position { line: 1, column: 1 });
+                MeshFileError::Invalid {
+                    file: path.display().to_string(),
+                    line: at.line,
+                    column: at.column,
+                    detail: format!("{}: {}", issue.path, issue.message),
+                }
+            })?;
         Ok(MeshFile {
             path: path.to_path_buf(),
             trust_domain,
             services,
             instances,
+            otlp_endpoint,
         })
     }
 
     /// The file this was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The collector every proxy sends spans to, if tracing is on.
+    pub fn otlp_endpoint(&self) -> Option<&OtlpEndpoint> {
+        self.otlp_endpoint.as_ref()
     }
 
     /// The mesh's trust domain (`mesh.local` unless set).
@@ -362,9 +373,18 @@ impl fmt::Display for Protocol {
 }
 
 impl<'a> Validator<'a> {
-    fn run(&mut self) -> Result<(String, Vec<Service>, Vec<Instance>), Issue> {
+    #[allow(clippy::type_complexity)] // the parts of a MeshFile, assembled by the caller
+    fn run(
+        &mut self,
+    ) -> Result<(String, Vec<Service>, Vec<Instance>, Option<OtlpEndpoint>), Issue> {
         let root = YamlPath::default();
         let trust_domain = self.trust_domain(&root)?;
+        let otlp_endpoint = (self.raw.otlp_endpoint.as_deref())
+            .map(|e| {
+                e.parse()
+                    .map_err(|m| Issue::value(root.key("otlp_endpoint"), m))
+            })
+            .transpose()?;
         let services_path = root.key("services");
         if self.raw.services.0.is_empty() {
             return Err(Issue::value(
@@ -380,7 +400,7 @@ impl<'a> Validator<'a> {
             services.push(service);
             instances.append(&mut units);
         }
-        Ok((trust_domain, services, instances))
+        Ok((trust_domain, services, instances, otlp_endpoint))
     }
 
     fn trust_domain(&self, root: &YamlPath) -> Result<String, Issue> {

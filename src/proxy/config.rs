@@ -14,6 +14,7 @@ use super::authz::AuthzPolicy;
 use super::authz_spec::AuthorizationSpec;
 use super::limits;
 use super::tap::TapListen;
+use super::trace::OtlpEndpoint;
 use crate::duration::HumanDuration;
 use crate::identity::SpiffeId;
 
@@ -29,6 +30,8 @@ pub struct ProxyConfig {
     pub limits: Limits,
     /// The tap server, if this proxy serves one.
     pub tap: Option<TapListen>,
+    /// Where to export spans (`None`: tracing off).
+    pub otlp_endpoint: Option<OtlpEndpoint>,
 }
 
 /// What the local app speaks behind an inbound listener.
@@ -118,6 +121,7 @@ pub struct FlagConfig {
     pub config_file: Option<PathBuf>,
     /// The tap server (flags only).
     pub tap: Option<TapListen>,
+    pub otlp_endpoint: Option<OtlpEndpoint>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +166,7 @@ struct FileConfig {
     upstreams: Vec<UpstreamConfig>,
     #[serde(default)]
     limits: Limits,
+    otlp_endpoint: Option<OtlpEndpoint>,
 }
 
 impl Default for Limits {
@@ -194,6 +199,7 @@ impl ProxyConfig {
             drain_timeout: limits::DEFAULT_DRAIN_TIMEOUT,
             limits: Limits::default(),
             tap: flags.tap,
+            otlp_endpoint: None,
         };
         let mut identity_dir = None;
         if let Some(file) = file {
@@ -204,6 +210,7 @@ impl ProxyConfig {
             config.inbound = file.inbound;
             config.upstreams = file.upstreams;
             config.limits = file.limits;
+            config.otlp_endpoint = file.otlp_endpoint;
         }
         config.identity_dir = flags
             .identity_dir
@@ -211,6 +218,7 @@ impl ProxyConfig {
             .ok_or(ConfigError::NoIdentityDir)?;
         config.admin = flags.admin.unwrap_or(config.admin);
         config.workers = flags.workers.unwrap_or(config.workers);
+        config.otlp_endpoint = flags.otlp_endpoint.or(config.otlp_endpoint);
         config.inbound.extend(flags.inbound);
         config.upstreams.extend(flags.upstreams);
         config.validate()?;

@@ -56,6 +56,8 @@ pub struct ControlledConfig {
     pub limits: Limits,
     /// The tap server, if this proxy serves one.
     pub tap: Option<tap::TapListen>,
+    /// Where to export spans (`None`: tracing off).
+    pub otlp_endpoint: Option<super::trace::OtlpEndpoint>,
 }
 
 /// Runs until SIGTERM/SIGINT, then drains.
@@ -109,6 +111,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         tap: hub,
         tls: tls.clone(),
         limits: config.limits.clone(),
+        tracer: super::tracer(config.otlp_endpoint.as_ref(), &config.id, &metrics)?,
     });
     let (drain, drain_watch) = Drain::new();
     let mut bound = Vec::new();
@@ -581,6 +584,7 @@ mod tests {
                 .unwrap(),
             tls,
             limits,
+            tracer: None,
         });
         let (_drain, watch) = Drain::new();
         let upstreams = Upstreams {

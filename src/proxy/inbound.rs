@@ -32,6 +32,7 @@ use super::stats::NO_PEER;
 use super::tap::{self, Hop, TapBody};
 use super::timeout::is_grpc;
 use super::tls::{self, ALPN_H2, ALPN_TCP};
+use super::trace::{Kind, Outcome, Span};
 use crate::identity::verify::peer_id;
 
 /// One `--inbound` listener and the app behind it.
@@ -169,6 +170,11 @@ impl Inbound {
         let headers = req.headers_mut();
         headers.insert(CLIENT_ID, client_id.clone());
         let from_http1 = headers.remove(ORIG_PROTO).is_some();
+        let span = self.shared.tracer.as_ref().and_then(|tracer| {
+            let method = req.method().clone();
+            let path = req.uri().path().to_owned();
+            tracer.begin(Kind::Server, &method, &path, req.headers_mut())
+        });
         let peer = client_id.to_str().unwrap_or(NO_PEER);
         let verdict = self.authz.current().await.check_request(&mut req, peer);
         let hop = Hop {
@@ -196,6 +202,7 @@ impl Inbound {
                 response.status(),
                 start.elapsed(),
             );
+            self.end_span(span, &response, peer);
             return tap::observe(tap, response);
         }
         let (tap, response) = match tap::buffer_for_tap(&self.shared.tap, req).await {
@@ -218,7 +225,22 @@ impl Inbound {
         self.shared
             .metrics
             .request(Direction::Inbound, peer, response.status(), start.elapsed());
+        self.end_span(span, &response, peer);
         tap::observe(tap, response)
+    }
+
+    /// Ends the request's span, if it has one (`peer`: the verified caller).
+    fn end_span<B>(&self, span: Option<Span>, response: &Response<B>, peer: &str) {
+        if let (Some(tracer), Some(span)) = (&self.shared.tracer, span) {
+            let outcome = Outcome {
+                status: response.status(),
+                headers: response.headers(),
+                peer_id: peer,
+                peer_addr: Some(self.app),
+                authority: None,
+            };
+            tracer.end(span, outcome);
+        }
     }
 
     async fn to_http1(

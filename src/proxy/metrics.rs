@@ -58,6 +58,8 @@ pub struct Metrics {
     pub authz: super::authz::AuthzCounters,
     /// Injected faults by destination service (`fault.rs`).
     pub faults: FaultCounters,
+    /// Spans exported over OTLP and dropped (`trace.rs`).
+    pub spans: std::sync::Arc<super::trace::SpanCounters>,
 }
 
 #[derive(Debug, Default)]
@@ -177,6 +179,7 @@ impl Metrics {
         self.policy.render(&mut out);
         self.authz.render(&mut out);
         self.faults.render(&mut out);
+        self.spans.render(&mut out);
         header(
             &mut out,
             "meshctl_tls_handshake_failures_total",

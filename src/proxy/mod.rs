@@ -37,6 +37,7 @@ pub mod tap;
 pub mod tcp;
 pub mod timeout;
 pub mod tls;
+pub mod trace;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -67,6 +68,8 @@ pub struct Shared {
     pub tap: Arc<tap::TapHub>,
     pub tls: Arc<TlsStore>,
     pub limits: Limits,
+    /// Spans for each request when an OTLP endpoint is configured (`None`: tracing off).
+    pub tracer: Option<Arc<trace::Tracer>>,
     pub http1: http1::Builder,
     pub http2: http2::Builder<TokioExecutor>,
 }
@@ -86,6 +89,8 @@ pub enum ProxyError {
     Watch { dir: PathBuf, error: notify::Error },
     #[error("installing the signal handler: {0}")]
     Signal(std::io::Error),
+    #[error("{0}")]
+    Tracing(String),
     #[error("inbound {listen}: {error}")]
     Authz {
         listen: SocketAddr,
@@ -125,6 +130,7 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
         tap: hub,
         tls: tls.clone(),
         limits: config.limits.clone(),
+        tracer: tracer(config.otlp_endpoint.as_ref(), &current.id, &metrics)?,
     });
 
     let dump = ConfigDump::new(dump::Mode::Standalone, config.limits.clone());
@@ -222,6 +228,18 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
     tracing::info!(identity = %current.id, listeners = %bound.join(", "), "ready");
 
     drain_on_signal(&draining, drain, config.drain_timeout).await
+}
+
+/// The tracer for `endpoint`, if one is configured.
+pub(crate) fn tracer(
+    endpoint: Option<&trace::OtlpEndpoint>,
+    id: &crate::identity::SpiffeId,
+    metrics: &Metrics,
+) -> Result<Option<Arc<trace::Tracer>>, ProxyError> {
+    endpoint
+        .map(|e| trace::Tracer::start(e, id.as_str(), metrics.spans.clone()))
+        .transpose()
+        .map_err(ProxyError::Tracing)
 }
 
 /// Waits for SIGTERM/SIGINT, then drains: `/ready` turns 503, listeners stop accepting,

@@ -35,6 +35,7 @@ use super::policy_metrics::PolicyCounters;
 use super::route::Route;
 use super::stats::NO_PEER;
 use super::tap::{self, Hop, TapBody, TapRequest};
+use super::trace::{Kind, Outcome};
 use super::{retry, timeout};
 
 /// A destination's current split, swapped whole when the control plane sends a new one.
@@ -199,6 +200,7 @@ impl Outbound {
         let mut captured = None;
         let mut injection = Injection::default();
         let mut aborted = false;
+        let mut span = None;
         // HTTP/2 forbids connection-specific headers (h2 refuses them on receipt), so only
         // HTTP/1 requests have any to strip.
         if from_http1 {
@@ -211,6 +213,14 @@ impl Outbound {
         } else {
             if from_http1 {
                 req.headers_mut().insert(ORIG_PROTO, ORIG_PROTO_HTTP1);
+            }
+            if let Some(tracer) = &self.shared.tracer {
+                let method = req.method().clone();
+                let path = req.uri().path().to_owned();
+                let authority = req.uri().host().map(str::to_owned);
+                span = tracer
+                    .begin(Kind::Client, &method, &path, req.headers_mut())
+                    .map(|s| (s, authority));
             }
             *req.version_mut() = Version::HTTP_2;
             let grpc = timeout::is_grpc(req.headers());
@@ -331,6 +341,16 @@ impl Outbound {
             response.status(),
             start.elapsed(),
         );
+        if let (Some(tracer), Some((span, authority))) = (&self.shared.tracer, span) {
+            let outcome = Outcome {
+                status: response.status(),
+                headers: response.headers(),
+                peer_id: peer,
+                peer_addr: seen.peer.as_ref().map(|p| p.addr()),
+                authority: authority.as_deref(),
+            };
+            tracer.end(span, outcome);
+        }
         tap::observe(seen.tap, response)
     }
 

@@ -16,3 +16,4 @@ mod policy;
 mod proxy;
 mod proxy_support;
 mod support;
+mod tracing;

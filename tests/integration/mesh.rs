@@ -523,6 +523,10 @@ fn bad_mesh_files_are_rejected_with_their_location_and_start_nothing() {
             "services:\n  web:\n    port: 18080\n  web:\n    port: 18081\n",
             "duplicate",
         ),
+        (
+            "otlp_endpoint: localhost:4317\nservices:\n  web:\n    port: 18080\n",
+            "mesh.yaml:1:16: otlp_endpoint: OTLP endpoint `localhost:4317`",
+        ),
     ];
     for (yaml, needle) in cases {
         assert_up_rejects(yaml, needle);

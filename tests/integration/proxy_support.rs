@@ -245,7 +245,9 @@ async fn app_handler(req: Request<Incoming>) -> Result<Response<TestBody>, Infal
         .header("x-seen-orig-proto", seen("x-meshctl-orig-proto"))
         .header("x-seen-hop", seen("x-hop"))
         .header("x-seen-transfer-encoding", seen("transfer-encoding"))
-        .header("x-seen-content-length", seen("content-length"));
+        .header("x-seen-content-length", seen("content-length"))
+        .header("x-seen-traceparent", seen("traceparent"))
+        .header("x-seen-tracestate", seen("tracestate"));
     match parts.uri.path() {
         "/slow" => tokio::time::sleep(Duration::from_millis(300)).await,
         "/missing" => response = response.status(StatusCode::NOT_FOUND),
@@ -392,17 +394,27 @@ pub struct Pair {
 impl Pair {
     /// `app` as `--inbound` takes it, e.g. `127.0.0.1:8080` or `h2c://127.0.0.1:8080`.
     pub fn start(app: &str) -> Pair {
+        Pair::start_with(app, &[])
+    }
+
+    /// [`Pair::start`] with `extra` flags for both proxies.
+    pub fn start_with(app: &str, extra: &[String]) -> Pair {
         let mesh = Mesh::new();
         let api = mesh.issue(API_ID, "api");
         let web = mesh.issue(WEB_ID, "web");
         let inbound_addr = free_addr();
         let entry = free_addr();
         let server = Proxy::start(
-            &[identity(&api), inbound(inbound_addr, app)].concat(),
+            &[identity(&api), inbound(inbound_addr, app), extra.to_vec()].concat(),
             mesh.path(),
         );
         let client = Proxy::start(
-            &[identity(&web), upstream(entry, inbound_addr, API_ID)].concat(),
+            &[
+                identity(&web),
+                upstream(entry, inbound_addr, API_ID),
+                extra.to_vec(),
+            ]
+            .concat(),
             mesh.path(),
         );
         Pair {

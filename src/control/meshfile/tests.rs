@@ -261,6 +261,26 @@ fn bad_routes_are_located() {
 }
 
 #[test]
+fn an_otlp_endpoint_is_checked_where_written() {
+    let mesh =
+        parse("otlp_endpoint: http://127.0.0.1:4317\nservices:\n  web: { port: 1 }\n").unwrap();
+    assert_eq!(
+        mesh.otlp_endpoint().map(ToString::to_string).as_deref(),
+        Some("http://127.0.0.1:4317")
+    );
+    assert_eq!(
+        parse("services:\n  web: { port: 1 }\n")
+            .unwrap()
+            .otlp_endpoint(),
+        None
+    );
+    assert_err(
+        "services:\n  web: { port: 1 }\notlp_endpoint: https://collector:4317\n",
+        "mesh.yaml:3:16: otlp_endpoint: OTLP endpoint `https://collector:4317`: expected http://HOST:PORT (OTLP/gRPC without TLS)",
+    );
+}
+
+#[test]
 fn unknown_fields() {
     assert_err(
         "services:\n  web:\n    port: 8080\n    prot: http\n",
@@ -268,7 +288,7 @@ fn unknown_fields() {
     );
     assert_err(
         "trust_domain: a\nservice: {}\n",
-        "mesh.yaml:2:1: unknown field `service`, expected `trust_domain` or `services`",
+        "mesh.yaml:2:1: unknown field `service`, expected one of `trust_domain`, `otlp_endpoint`, `services`",
     );
     assert_err(
         "services:\n  web:\n    versions:\n      v1: { port: 1, protocol: http }\n",

@@ -1,0 +1,649 @@
+//! Distributed tracing: W3C trace context propagation and spans exported over OTLP/gRPC.
+//!
+//! Off unless an OTLP endpoint is configured (`--otlp-endpoint`, `otlp_endpoint:` in the
+//! config file or mesh.yaml); then `traceparent` and `tracestate` pass through untouched.
+//! When on, every HTTP and gRPC request through the proxy gets one span — CLIENT on the
+//! outbound side, SERVER on the inbound side — from the request head to the response head
+//! (what `meshctl_response_latency_seconds` measures; retries are inside it). A request whose
+//! `traceparent` is valid continues that trace, and is recorded only if the caller sampled
+//! it; one without starts a new, sampled trace. The request is forwarded with a
+//! `traceparent` naming the new span as parent, so the next hop's spans hang below it.
+//!
+//! Export never slows requests down: finished spans go into a bounded queue, a task sends
+//! them in batches, and what cannot be queued or sent is dropped and counted
+//! (`meshctl_spans_dropped_total{reason}`).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use tokio::sync::mpsc;
+
+use super::http::PROXY_ERROR;
+use crate::proto::otlp as pb;
+use crate::proto::otlp::trace_service_client::TraceServiceClient;
+
+/// The W3C trace context header.
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+/// Finished spans waiting for export; beyond this they are dropped (`queue_full`).
+pub const QUEUE_SPANS: usize = 2048;
+/// Most spans sent in one export call.
+pub const BATCH_SPANS: usize = 512;
+/// How long a batch waits for more spans before it is sent.
+pub const BATCH_DELAY: Duration = Duration::from_millis(500);
+/// How long one export call may take (connecting included) before its spans are dropped.
+pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long connecting to the collector may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The instrumentation scope every span is reported under.
+const SCOPE: &str = "meshctl-proxy";
+/// `Span.flags`: whether the parent is remote is known (bit 8) / it is remote (bit 9).
+const FLAG_HAS_IS_REMOTE: u32 = 0x100;
+const FLAG_IS_REMOTE: u32 = 0x200;
+/// W3C trace flag: the caller records this trace.
+const SAMPLED: u8 = 0x01;
+
+/// Where spans go: an OTLP/gRPC collector, `http://HOST:PORT` (no TLS: collectors beside
+/// the proxy, on loopback or the node).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpEndpoint(String);
+
+impl FromStr for OtlpEndpoint {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = |why: &str| Err(format!("OTLP endpoint `{s}`: {why}"));
+        let Ok(uri) = s.parse::<http::Uri>() else {
+            return bad("not a URL; expected http://HOST:PORT");
+        };
+        if uri.scheme_str() != Some("http") {
+            return bad("expected http://HOST:PORT (OTLP/gRPC without TLS)");
+        }
+        let Some(authority) = uri.authority() else {
+            return bad("expected http://HOST:PORT");
+        };
+        if authority.port_u16().is_none() {
+            return bad("name the port (the OTLP/gRPC default is 4317)");
+        }
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return bad("OTLP/gRPC takes no path; expected http://HOST:PORT");
+        }
+        Ok(OtlpEndpoint(format!("http://{authority}")))
+    }
+}
+
+impl std::fmt::Display for OtlpEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OtlpEndpoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Spans exported and dropped, rendered with the proxy's metrics.
+#[derive(Debug, Default)]
+pub struct SpanCounters {
+    exported: AtomicU64,
+    queue_full: AtomicU64,
+    export_failed: AtomicU64,
+}
+
+impl SpanCounters {
+    pub fn render(&self, out: &mut String) {
+        let name = "meshctl_spans_exported_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Spans the OTLP collector accepted.\n# TYPE {name} counter\n{name} {}",
+            self.exported.load(Relaxed)
+        );
+        let name = "meshctl_spans_dropped_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Spans never delivered, by reason.\n# TYPE {name} counter\n{name}{{reason=\"queue_full\"}} {}\n{name}{{reason=\"export_failed\"}} {}",
+            self.queue_full.load(Relaxed),
+            self.export_failed.load(Relaxed)
+        );
+    }
+}
+
+/// Which side of a call a span describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The outbound proxy calling a peer.
+    Client,
+    /// The inbound proxy serving a peer's call.
+    Server,
+}
+
+/// Starts spans and queues them for export.
+#[derive(Debug)]
+pub struct Tracer {
+    queue: mpsc::Sender<pb::Span>,
+    ids: Ids,
+    counters: Arc<SpanCounters>,
+}
+
+/// A span in progress.
+#[derive(Debug)]
+pub struct Span {
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    parent: Option<[u8; 8]>,
+    flags: u8,
+    trace_state: String,
+    kind: Kind,
+    start: SystemTime,
+    method: Method,
+    path: String,
+}
+
+/// What a span records about how its request ended.
+#[derive(Debug)]
+pub struct Outcome<'a> {
+    pub status: StatusCode,
+    /// Headers of the response (for the reason the proxy answered itself, if it did).
+    pub headers: &'a HeaderMap,
+    /// The SPIFFE ID of the other side (the peer called, or the verified caller).
+    pub peer_id: &'a str,
+    /// The endpoint called (outbound) or the app (inbound).
+    pub peer_addr: Option<SocketAddr>,
+    /// The request's authority (outbound).
+    pub authority: Option<&'a str>,
+}
+
+impl Tracer {
+    /// Starts the export task (on the current runtime) sending to `endpoint` as the proxy of
+    /// `spiffe_id`.
+    pub fn start(
+        endpoint: &OtlpEndpoint,
+        spiffe_id: &str,
+        counters: Arc<SpanCounters>,
+    ) -> Result<Arc<Tracer>, String> {
+        let channel = tonic::transport::Endpoint::from_shared(endpoint.0.clone())
+            .map_err(|e| format!("OTLP endpoint {endpoint}: {e}"))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(EXPORT_TIMEOUT)
+            .connect_lazy();
+        let (queue, spans) = mpsc::channel(QUEUE_SPANS);
+        let exporter = Exporter {
+            client: TraceServiceClient::new(channel),
+            resource: resource(spiffe_id),
+            counters: counters.clone(),
+            endpoint: endpoint.clone(),
+        };
+        tokio::spawn(exporter.run(spans));
+        Ok(Arc::new(Tracer {
+            queue,
+            ids: Ids::default(),
+            counters,
+        }))
+    }
+
+    /// Starts the span of a request and points the `traceparent` it is forwarded with at
+    /// it. `None` when the caller did not sample the trace (the headers are left as sent).
+    pub fn begin(
+        &self,
+        kind: Kind,
+        method: &Method,
+        path: &str,
+        headers: &mut HeaderMap,
+    ) -> Option<Span> {
+        let incoming = headers
+            .get(TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_traceparent);
+        let (trace_id, parent, flags) = match incoming {
+            Some((_, _, flags)) if flags & SAMPLED == 0 => return None,
+            Some((trace_id, parent, flags)) => (trace_id, Some(parent), flags),
+            None => (self.ids.trace_id(), None, SAMPLED),
+        };
+        let span_id = self.ids.span_id();
+        let trace_state = match parent {
+            Some(_) => headers
+                .get(TRACESTATE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string(),
+            None => {
+                // A new trace: a tracestate of some other trace must not ride along.
+                headers.remove(TRACESTATE);
+                String::new()
+            }
+        };
+        let header = format!("00-{}-{}-{flags:02x}", hex(&trace_id), hex(&span_id));
+        if let Ok(value) = HeaderValue::from_str(&header) {
+            headers.insert(TRACEPARENT, value);
+        }
+        Some(Span {
+            trace_id,
+            span_id,
+            parent,
+            flags,
+            trace_state,
+            kind,
+            start: SystemTime::now(),
+            method: method.clone(),
+            path: path.to_string(),
+        })
+    }
+
+    /// Ends `span` now and queues it (dropped and counted when the queue is full).
+    pub fn end(&self, span: Span, outcome: Outcome<'_>) {
+        let span = span.finish(outcome);
+        if self.queue.try_send(span).is_err() {
+            self.counters.queue_full.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+impl Span {
+    fn finish(self, outcome: Outcome<'_>) -> pb::Span {
+        let status = outcome.status.as_u16();
+        let mut attributes = vec![
+            string("http.request.method", self.method.as_str()),
+            string("url.path", &self.path),
+            int("http.response.status_code", i64::from(status)),
+            string("meshctl.peer.identity", outcome.peer_id),
+        ];
+        if let Some(authority) = outcome.authority {
+            attributes.push(string("server.address", authority));
+        }
+        if let Some(addr) = outcome.peer_addr {
+            attributes.push(string("network.peer.address", &addr.ip().to_string()));
+            attributes.push(int("network.peer.port", i64::from(addr.port())));
+        }
+        // Semantic conventions: a 5xx is an error on both sides, a 4xx only for the client.
+        let error = status >= 500 || (self.kind == Kind::Client && status >= 400);
+        let status = error.then(|| {
+            attributes.push(string("error.type", &status.to_string()));
+            let reason = outcome
+                .headers
+                .get(PROXY_ERROR)
+                .and_then(|v| v.to_str().ok());
+            pb::Status {
+                message: reason.unwrap_or_default().to_string(),
+                code: pb::status::StatusCode::Error as i32,
+            }
+        });
+        let remote = if self.parent.is_some() {
+            FLAG_IS_REMOTE
+        } else {
+            0
+        };
+        pb::Span {
+            trace_id: self.trace_id.to_vec(),
+            span_id: self.span_id.to_vec(),
+            trace_state: self.trace_state,
+            parent_span_id: self.parent.map(|p| p.to_vec()).unwrap_or_default(),
+            name: self.method.as_str().to_string(),
+            kind: match self.kind {
+                Kind::Client => pb::span::SpanKind::Client,
+                Kind::Server => pb::span::SpanKind::Server,
+            } as i32,
+            start_time_unix_nano: unix_nanos(self.start),
+            end_time_unix_nano: unix_nanos(SystemTime::now()),
+            attributes,
+            status,
+            flags: u32::from(self.flags) | FLAG_HAS_IS_REMOTE | remote,
+        }
+    }
+}
+
+/// `traceparent` (W3C Trace Context): `VERSION-TRACEID-PARENTID-FLAGS`, lower-case hex.
+/// Version `ff` and all-zero IDs are invalid; a later version may append fields.
+fn parse_traceparent(value: &str) -> Option<([u8; 16], [u8; 8], u8)> {
+    let bytes = value.as_bytes();
+    let version = unhex::<1>(value.get(0..2)?)?[0];
+    let exact = bytes.len() == 55;
+    let extended = version > 0 && bytes.len() > 55 && bytes[55] == b'-';
+    if version == 0xff || !(exact || extended) || (version == 0 && !exact) {
+        return None;
+    }
+    if bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
+        return None;
+    }
+    let trace_id = unhex::<16>(value.get(3..35)?)?;
+    let parent = unhex::<8>(value.get(36..52)?)?;
+    let flags = unhex::<1>(value.get(53..55)?)?[0];
+    if trace_id == [0; 16] || parent == [0; 8] {
+        return None;
+    }
+    Some((trace_id, parent, flags))
+}
+
+/// `N` bytes from exactly `2N` lower-case hex digits.
+fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let digits = s.as_bytes();
+    if digits.len() != 2 * N {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; N];
+    for (i, pair) in digits.chunks(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unix_nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn string(key: &str, value: &str) -> pb::KeyValue {
+    pb::KeyValue {
+        key: key.to_string(),
+        value: Some(pb::AnyValue {
+            value: Some(pb::any_value::Value::StringValue(value.to_string())),
+        }),
+    }
+}
+
+fn int(key: &str, value: i64) -> pb::KeyValue {
+    pb::KeyValue {
+        key: key.to_string(),
+        value: Some(pb::AnyValue {
+            value: Some(pb::any_value::Value::IntValue(value)),
+        }),
+    }
+}
+
+/// `service.name` is the workload's service (the SPIFFE ID's last segment), so the proxy's
+/// spans sit with the app's own.
+fn resource(spiffe_id: &str) -> pb::Resource {
+    let service = spiffe_id.rsplit('/').next().unwrap_or(spiffe_id);
+    pb::Resource {
+        attributes: vec![
+            string("service.name", service),
+            string("meshctl.spiffe_id", spiffe_id),
+        ],
+    }
+}
+
+/// Trace and span IDs: splitmix64 over a counter seeded from the system's randomness.
+/// Unique and uniformly spread is what IDs need, not secrecy; lock-free.
+#[derive(Debug)]
+struct Ids(AtomicU64);
+
+impl Default for Ids {
+    fn default() -> Self {
+        let mut seed = [0u8; 8];
+        let random = ring::rand::SystemRandom::new();
+        if ring::rand::SecureRandom::fill(&random, &mut seed).is_err() {
+            seed = unix_nanos(SystemTime::now()).to_le_bytes();
+        }
+        Ids(AtomicU64::new(u64::from_le_bytes(seed)))
+    }
+}
+
+impl Ids {
+    fn next(&self) -> u64 {
+        let mut z = self
+            .0
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Never zero (an all-zero ID is invalid).
+    fn span_id(&self) -> [u8; 8] {
+        loop {
+            let id = self.next();
+            if id != 0 {
+                return id.to_be_bytes();
+            }
+        }
+    }
+
+    fn trace_id(&self) -> [u8; 16] {
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&self.span_id());
+        id[8..].copy_from_slice(&self.next().to_be_bytes());
+        id
+    }
+}
+
+struct Exporter {
+    client: TraceServiceClient<tonic::transport::Channel>,
+    resource: pb::Resource,
+    counters: Arc<SpanCounters>,
+    endpoint: OtlpEndpoint,
+}
+
+impl Exporter {
+    /// Sends batches until every [`Tracer`] is gone and the queue is empty.
+    async fn run(mut self, mut spans: mpsc::Receiver<pb::Span>) {
+        let mut failing = false;
+        while let Some(first) = spans.recv().await {
+            let mut batch = vec![first];
+            let deadline = tokio::time::sleep(BATCH_DELAY);
+            tokio::pin!(deadline);
+            while batch.len() < BATCH_SPANS {
+                tokio::select! {
+                    span = spans.recv() => match span {
+                        Some(span) => batch.push(span),
+                        None => break,
+                    },
+                    () = &mut deadline => break,
+                }
+            }
+            let n = batch.len() as u64;
+            match self.export(batch).await {
+                Ok(()) => {
+                    self.counters.exported.fetch_add(n, Relaxed);
+                    if failing {
+                        tracing::info!(endpoint = %self.endpoint, "OTLP export works again");
+                        failing = false;
+                    }
+                }
+                Err(e) => {
+                    self.counters.export_failed.fetch_add(n, Relaxed);
+                    if !failing {
+                        tracing::warn!(endpoint = %self.endpoint, error = %e, "OTLP export failed; dropping spans until it works");
+                        failing = true;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn export(&mut self, spans: Vec<pb::Span>) -> Result<(), String> {
+        let request = pb::ExportTraceServiceRequest {
+            resource_spans: vec![pb::ResourceSpans {
+                resource: Some(self.resource.clone()),
+                scope_spans: vec![pb::ScopeSpans {
+                    scope: Some(pb::InstrumentationScope {
+                        name: SCOPE.to_string(),
+                        version: env!("CARGO_PKG_VERSION").to_string(),
+                    }),
+                    spans,
+                }],
+            }],
+        };
+        let call = self.client.export(request);
+        match tokio::time::timeout(EXPORT_TIMEOUT, call).await {
+            Err(_) => Err(format!("no answer within {EXPORT_TIMEOUT:?}")),
+            Ok(Err(status)) => Err(status.to_string()),
+            Ok(Ok(_)) => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const PARENT: &str = "00f067aa0ba902b7";
+
+    #[test]
+    fn valid_traceparents_parse_and_invalid_ones_do_not() {
+        let ok = format!("00-{TRACE}-{PARENT}-01");
+        let (trace, parent, flags) = parse_traceparent(&ok).unwrap();
+        assert_eq!(
+            (hex(&trace), hex(&parent), flags),
+            (TRACE.into(), PARENT.into(), 1)
+        );
+        // A later version may carry more fields after a dash.
+        assert!(parse_traceparent(&format!("01-{TRACE}-{PARENT}-00-extra")).is_some());
+        for bad in [
+            format!("00-{TRACE}-{PARENT}-01-extra"),
+            format!("ff-{TRACE}-{PARENT}-01"),
+            format!("00-{}-{PARENT}-01", "0".repeat(32)),
+            format!("00-{TRACE}-{}-01", "0".repeat(16)),
+            format!("00-{}-{PARENT}-01", TRACE.to_uppercase()),
+            format!("00-{TRACE}-{PARENT}-1"),
+            format!("00_{TRACE}-{PARENT}-01"),
+            format!("00-{TRACE}x{PARENT}-01"),
+            "00-".to_string(),
+            String::new(),
+        ] {
+            assert_eq!(parse_traceparent(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn endpoints_must_be_plain_http_with_a_port() {
+        let ok: OtlpEndpoint = "http://127.0.0.1:4317".parse().unwrap();
+        assert_eq!(ok.to_string(), "http://127.0.0.1:4317");
+        assert!("http://collector:4317/".parse::<OtlpEndpoint>().is_ok());
+        for (bad, why) in [
+            ("https://127.0.0.1:4317", "without TLS"),
+            ("127.0.0.1:4317", "expected http://"),
+            ("http://127.0.0.1", "name the port"),
+            ("http://127.0.0.1:4318/v1/traces", "no path"),
+            ("not a url", "not a URL"),
+        ] {
+            let err = bad.parse::<OtlpEndpoint>().unwrap_err();
+            assert!(err.contains(bad) && err.contains(why), "{bad}: {err}");
+        }
+    }
+
+    fn tracer() -> (Tracer, mpsc::Receiver<pb::Span>) {
+        let (queue, spans) = mpsc::channel(2);
+        let tracer = Tracer {
+            queue,
+            ids: Ids::default(),
+            counters: Arc::default(),
+        };
+        (tracer, spans)
+    }
+
+    fn outcome(status: StatusCode, headers: &HeaderMap) -> Outcome<'_> {
+        Outcome {
+            status,
+            headers,
+            peer_id: "spiffe://mesh.local/ns/local/sa/api",
+            peer_addr: Some("127.0.0.1:4143".parse().unwrap()),
+            authority: Some("api"),
+        }
+    }
+
+    #[test]
+    fn a_sampled_trace_continues_below_the_callers_span() {
+        let (tracer, mut spans) = tracer();
+        let mut headers = HeaderMap::new();
+        let sent = format!("00-{TRACE}-{PARENT}-01");
+        headers.insert(TRACEPARENT, sent.parse().unwrap());
+        headers.insert(TRACESTATE, "vendor=x".parse().unwrap());
+        let span = tracer
+            .begin(Kind::Client, &Method::GET, "/a", &mut headers)
+            .unwrap();
+        let forwarded = headers[TRACEPARENT].to_str().unwrap().to_string();
+        assert_eq!(headers[TRACESTATE], "vendor=x");
+        let mut response = HeaderMap::new();
+        response.insert(PROXY_ERROR, "no endpoint".parse().unwrap());
+        tracer.end(span, outcome(StatusCode::SERVICE_UNAVAILABLE, &response));
+        let span = spans.try_recv().unwrap();
+        assert_eq!(hex(&span.trace_id), TRACE);
+        assert_eq!(hex(&span.parent_span_id), PARENT);
+        assert_eq!(forwarded, format!("00-{TRACE}-{}-01", hex(&span.span_id)));
+        assert_eq!(span.trace_state, "vendor=x");
+        assert_eq!(span.kind, pb::span::SpanKind::Client as i32);
+        assert_eq!(span.flags, 0x301);
+        assert_eq!(span.name, "GET");
+        assert!(span.end_time_unix_nano >= span.start_time_unix_nano);
+        let status = span.status.unwrap();
+        assert_eq!(status.code, pb::status::StatusCode::Error as i32);
+        assert_eq!(status.message, "no endpoint");
+        let attr = |key: &str| {
+            let kv = span.attributes.iter().find(|kv| kv.key == key);
+            kv.and_then(|kv| kv.value.clone()?.value)
+        };
+        use pb::any_value::Value;
+        assert_eq!(
+            attr("http.response.status_code"),
+            Some(Value::IntValue(503))
+        );
+        assert_eq!(attr("url.path"), Some(Value::StringValue("/a".into())));
+        assert_eq!(attr("network.peer.port"), Some(Value::IntValue(4143)));
+    }
+
+    #[test]
+    fn an_unsampled_trace_is_left_alone_and_a_missing_one_starts_a_sampled_root() {
+        let (tracer, mut spans) = tracer();
+        let mut headers = HeaderMap::new();
+        let unsampled = format!("00-{TRACE}-{PARENT}-00");
+        headers.insert(TRACEPARENT, unsampled.parse().unwrap());
+        assert!(
+            tracer
+                .begin(Kind::Server, &Method::POST, "/", &mut headers)
+                .is_none()
+        );
+        assert_eq!(headers[TRACEPARENT], unsampled.as_str());
+
+        let mut headers = HeaderMap::new();
+        headers.insert(TRACEPARENT, "garbage".parse().unwrap());
+        headers.insert(TRACESTATE, "of=another".parse().unwrap());
+        let span = tracer
+            .begin(Kind::Server, &Method::POST, "/", &mut headers)
+            .unwrap();
+        assert!(!headers.contains_key(TRACESTATE));
+        let forwarded = headers[TRACEPARENT].to_str().unwrap();
+        let (trace, parent, flags) = parse_traceparent(forwarded).unwrap();
+        tracer.end(span, outcome(StatusCode::NOT_FOUND, &HeaderMap::new()));
+        let span = spans.try_recv().unwrap();
+        assert_eq!(
+            (trace.to_vec(), parent.to_vec(), flags),
+            (span.trace_id, span.span_id, 1)
+        );
+        assert!(span.parent_span_id.is_empty());
+        assert_eq!(span.flags, 0x101);
+        assert_eq!(span.status, None, "a 404 is no error for the server");
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts() {
+        let (tracer, _spans) = tracer();
+        for _ in 0..3 {
+            let span = tracer.begin(Kind::Client, &Method::GET, "/", &mut HeaderMap::new());
+            tracer.end(span.unwrap(), outcome(StatusCode::OK, &HeaderMap::new()));
+        }
+        assert_eq!(tracer.counters.queue_full.load(Relaxed), 1);
+        let mut text = String::new();
+        tracer.counters.render(&mut text);
+        assert!(
+            text.contains("meshctl_spans_dropped_total{reason=\"queue_full\"} 1\n"),
+            "{text}"
+        );
+    }
+}
