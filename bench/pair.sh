@@ -11,6 +11,7 @@
 # 14190) and one `meshctl tap --proxy` client watches the inbound proxy for the whole run, so a
 # run with and one without give throughput with one active tap client against none, e.g.
 #   MESH_TAP=1 bench/run.sh --custom-name meshctl-tap
+# MESH_OTLP=http://HOST:PORT: both proxies export a span per request there (tracing on).
 set -euo pipefail
 : "${MESHCTL_BIN:?}" "${MESH_OUT_PORT:?}" "${MESH_OUT_H2_PORT:?}" "${MESH_IN_PORT:?}" "${MESH_UPSTREAM_PORT:?}" "${MESH_WORK_DIR:?}"
 bin="$MESHCTL_BIN"
@@ -39,11 +40,16 @@ if [ "${MESH_TAP:-0}" = 1 ]; then
   out_tap=(--tap "127.0.0.1:$((tap_port + 1))" --tap-token-sha256 "$tap_hash")
 fi
 
+otlp=()
+if [ -n "${MESH_OTLP:-}" ]; then
+  otlp=(--otlp-endpoint "$MESH_OTLP")
+fi
+
 export RUST_LOG="${RUST_LOG:-info}"
 "$bin" proxy --identity-dir "$work/server" --workers "$threads" --admin 127.0.0.1:0 \
-  --inbound "127.0.0.1:$MESH_IN_PORT=127.0.0.1:$MESH_UPSTREAM_PORT" "${in_tap[@]}" &
+  --inbound "127.0.0.1:$MESH_IN_PORT=127.0.0.1:$MESH_UPSTREAM_PORT" "${in_tap[@]}" "${otlp[@]}" &
 "$bin" proxy --identity-dir "$work/client" --workers "$threads" --admin 127.0.0.1:0 \
-  "${upstreams[@]}" "${out_tap[@]}" &
+  "${upstreams[@]}" "${out_tap[@]}" "${otlp[@]}" &
 if [ "${MESH_TAP:-0}" = 1 ]; then
   # The tap client retries until the proxy listens; its events go nowhere.
   (until "$bin" tap --proxy "127.0.0.1:$tap_port" --token-file "$work/tap.token" -o json >/dev/null 2>&1; do

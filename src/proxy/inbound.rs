@@ -173,7 +173,7 @@ impl Inbound {
         let span = self.shared.tracer.as_ref().and_then(|tracer| {
             let method = req.method().clone();
             let path = req.uri().path().to_owned();
-            tracer.begin(Kind::Server, &method, &path, req.headers_mut())
+            tracer.begin(Kind::Server, method, path, req.headers_mut())
         });
         let peer = client_id.to_str().unwrap_or(NO_PEER);
         let verdict = self.authz.current().await.check_request(&mut req, peer);

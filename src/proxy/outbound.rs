@@ -219,7 +219,7 @@ impl Outbound {
                 let path = req.uri().path().to_owned();
                 let authority = req.uri().host().map(str::to_owned);
                 span = tracer
-                    .begin(Kind::Client, &method, &path, req.headers_mut())
+                    .begin(Kind::Client, method, path, req.headers_mut())
                     .map(|s| (s, authority));
             }
             *req.version_mut() = Version::HTTP_2;

@@ -25,7 +25,8 @@ use tokio::sync::mpsc;
 
 use super::http::PROXY_ERROR;
 use crate::proto::otlp as pb;
-use crate::proto::otlp::trace_service_client::TraceServiceClient;
+
+mod wire;
 
 /// The W3C trace context header.
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
@@ -127,7 +128,8 @@ pub enum Kind {
 /// Starts spans and queues them for export.
 #[derive(Debug)]
 pub struct Tracer {
-    queue: mpsc::Sender<pb::Span>,
+    /// Encoded `Span` messages.
+    queue: mpsc::Sender<Vec<u8>>,
     ids: Ids,
     counters: Arc<SpanCounters>,
 }
@@ -175,8 +177,9 @@ impl Tracer {
             .connect_lazy();
         let (queue, spans) = mpsc::channel(QUEUE_SPANS);
         let exporter = Exporter {
-            client: TraceServiceClient::new(channel),
+            client: tonic::client::Grpc::new(channel),
             resource: resource(spiffe_id),
+            scope: scope(),
             counters: counters.clone(),
             endpoint: endpoint.clone(),
         };
@@ -193,8 +196,8 @@ impl Tracer {
     pub fn begin(
         &self,
         kind: Kind,
-        method: &Method,
-        path: &str,
+        method: Method,
+        path: String,
         headers: &mut HeaderMap,
     ) -> Option<Span> {
         let incoming = headers
@@ -219,8 +222,7 @@ impl Tracer {
                 String::new()
             }
         };
-        let header = format!("00-{}-{}-{flags:02x}", hex(&trace_id), hex(&span_id));
-        if let Ok(value) = HeaderValue::from_str(&header) {
+        if let Some(value) = traceparent(&trace_id, &span_id, flags) {
             headers.insert(TRACEPARENT, value);
         }
         Some(Span {
@@ -231,8 +233,8 @@ impl Tracer {
             trace_state,
             kind,
             start: SystemTime::now(),
-            method: method.clone(),
-            path: path.to_string(),
+            method,
+            path,
         })
     }
 
@@ -246,55 +248,61 @@ impl Tracer {
 }
 
 impl Span {
-    fn finish(self, outcome: Outcome<'_>) -> pb::Span {
+    /// The finished span as an encoded OTLP `Span` message.
+    fn finish(self, outcome: Outcome<'_>) -> Vec<u8> {
+        use wire::Value::{Int, Str};
+        let end = SystemTime::now();
         let status = outcome.status.as_u16();
-        let mut attributes = vec![
-            string("http.request.method", self.method.as_str()),
-            string("url.path", &self.path),
-            int("http.response.status_code", i64::from(status)),
-            string("meshctl.peer.identity", outcome.peer_id),
-        ];
+        let mut buf = Vec::with_capacity(320 + self.path.len() + self.trace_state.len());
+        wire::bytes(&mut buf, 1, &self.trace_id);
+        wire::bytes(&mut buf, 2, &self.span_id);
+        if !self.trace_state.is_empty() {
+            wire::bytes(&mut buf, 3, self.trace_state.as_bytes());
+        }
+        if let Some(parent) = &self.parent {
+            wire::bytes(&mut buf, 4, parent);
+        }
+        wire::bytes(&mut buf, 5, self.method.as_str().as_bytes());
+        let kind = match self.kind {
+            Kind::Client => pb::span::SpanKind::Client,
+            Kind::Server => pb::span::SpanKind::Server,
+        };
+        wire::uint(&mut buf, 6, kind as u64);
+        wire::fixed64(&mut buf, 7, unix_nanos(self.start));
+        wire::fixed64(&mut buf, 8, unix_nanos(end));
+        let mut attribute =
+            |key: &str, value: wire::Value<'_>| wire::attribute(&mut buf, 9, key, value);
+        attribute("http.request.method", Str(self.method.as_str()));
+        attribute("url.path", Str(&self.path));
+        attribute("http.response.status_code", Int(i64::from(status)));
+        attribute("meshctl.peer.identity", Str(outcome.peer_id));
         if let Some(authority) = outcome.authority {
-            attributes.push(string("server.address", authority));
+            attribute("server.address", Str(authority));
         }
         if let Some(addr) = outcome.peer_addr {
-            attributes.push(string("network.peer.address", &addr.ip().to_string()));
-            attributes.push(int("network.peer.port", i64::from(addr.port())));
+            let mut ip = String::with_capacity(15);
+            wire::ip_text(addr.ip(), &mut ip);
+            attribute("network.peer.address", Str(&ip));
+            attribute("network.peer.port", Int(i64::from(addr.port())));
         }
         // Semantic conventions: a 5xx is an error on both sides, a 4xx only for the client.
-        let error = status >= 500 || (self.kind == Kind::Client && status >= 400);
-        let status = error.then(|| {
-            attributes.push(string("error.type", &status.to_string()));
+        if status >= 500 || (self.kind == Kind::Client && status >= 400) {
+            attribute("error.type", Str(outcome.status.as_str()));
             let reason = outcome
                 .headers
                 .get(PROXY_ERROR)
                 .and_then(|v| v.to_str().ok());
-            pb::Status {
-                message: reason.unwrap_or_default().to_string(),
-                code: pb::status::StatusCode::Error as i32,
-            }
-        });
+            let error = pb::status::StatusCode::Error as u64;
+            wire::status(&mut buf, reason.unwrap_or_default(), error);
+        }
         let remote = if self.parent.is_some() {
             FLAG_IS_REMOTE
         } else {
             0
         };
-        pb::Span {
-            trace_id: self.trace_id.to_vec(),
-            span_id: self.span_id.to_vec(),
-            trace_state: self.trace_state,
-            parent_span_id: self.parent.map(|p| p.to_vec()).unwrap_or_default(),
-            name: self.method.as_str().to_string(),
-            kind: match self.kind {
-                Kind::Client => pb::span::SpanKind::Client,
-                Kind::Server => pb::span::SpanKind::Server,
-            } as i32,
-            start_time_unix_nano: unix_nanos(self.start),
-            end_time_unix_nano: unix_nanos(SystemTime::now()),
-            attributes,
-            status,
-            flags: u32::from(self.flags) | FLAG_HAS_IS_REMOTE | remote,
-        }
+        let flags = u32::from(self.flags) | FLAG_HAS_IS_REMOTE | remote;
+        wire::fixed32(&mut buf, 16, flags);
+        buf
     }
 }
 
@@ -338,8 +346,32 @@ fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// `00-TRACEID-SPANID-FLAGS`, written without the formatting machinery (it runs per
+/// request).
+fn traceparent(trace_id: &[u8; 16], span_id: &[u8; 8], flags: u8) -> Option<HeaderValue> {
+    let mut out = [0u8; 55];
+    out[..3].copy_from_slice(b"00-");
+    write_hex(&mut out[3..35], trace_id);
+    out[35] = b'-';
+    write_hex(&mut out[36..52], span_id);
+    out[52] = b'-';
+    write_hex(&mut out[53..55], &[flags]);
+    HeaderValue::from_bytes(&out).ok()
+}
+
+fn write_hex(out: &mut [u8], bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
+    }
+}
+
+#[cfg(test)]
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = vec![0u8; bytes.len() * 2];
+    write_hex(&mut out, bytes);
+    String::from_utf8(out).unwrap()
 }
 
 fn unix_nanos(t: SystemTime) -> u64 {
@@ -347,34 +379,27 @@ fn unix_nanos(t: SystemTime) -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-fn string(key: &str, value: &str) -> pb::KeyValue {
-    pb::KeyValue {
-        key: key.to_string(),
-        value: Some(pb::AnyValue {
-            value: Some(pb::any_value::Value::StringValue(value.to_string())),
-        }),
-    }
-}
-
-fn int(key: &str, value: i64) -> pb::KeyValue {
-    pb::KeyValue {
-        key: key.to_string(),
-        value: Some(pb::AnyValue {
-            value: Some(pb::any_value::Value::IntValue(value)),
-        }),
-    }
-}
-
-/// `service.name` is the workload's service (the SPIFFE ID's last segment), so the proxy's
-/// spans sit with the app's own.
-fn resource(spiffe_id: &str) -> pb::Resource {
+/// The encoded `Resource`: `service.name` is the workload's service (the SPIFFE ID's last
+/// segment), so the proxy's spans sit with the app's own.
+fn resource(spiffe_id: &str) -> Vec<u8> {
     let service = spiffe_id.rsplit('/').next().unwrap_or(spiffe_id);
-    pb::Resource {
-        attributes: vec![
-            string("service.name", service),
-            string("meshctl.spiffe_id", spiffe_id),
-        ],
-    }
+    let mut buf = Vec::new();
+    wire::attribute(&mut buf, 1, "service.name", wire::Value::Str(service));
+    wire::attribute(
+        &mut buf,
+        1,
+        "meshctl.spiffe_id",
+        wire::Value::Str(spiffe_id),
+    );
+    buf
+}
+
+/// The encoded `InstrumentationScope` every span is reported under.
+fn scope() -> Vec<u8> {
+    let mut buf = Vec::new();
+    wire::bytes(&mut buf, 1, SCOPE.as_bytes());
+    wire::bytes(&mut buf, 2, env!("CARGO_PKG_VERSION").as_bytes());
+    buf
 }
 
 /// Trace and span IDs: splitmix64 over a counter seeded from the system's randomness.
@@ -423,15 +448,16 @@ impl Ids {
 }
 
 struct Exporter {
-    client: TraceServiceClient<tonic::transport::Channel>,
-    resource: pb::Resource,
+    client: tonic::client::Grpc<tonic::transport::Channel>,
+    resource: Vec<u8>,
+    scope: Vec<u8>,
     counters: Arc<SpanCounters>,
     endpoint: OtlpEndpoint,
 }
 
 impl Exporter {
     /// Sends batches until every [`Tracer`] is gone and the queue is empty.
-    async fn run(mut self, mut spans: mpsc::Receiver<pb::Span>) {
+    async fn run(mut self, mut spans: mpsc::Receiver<Vec<u8>>) {
         let mut failing = false;
         while let Some(first) = spans.recv().await {
             let mut batch = vec![first];
@@ -466,24 +492,18 @@ impl Exporter {
         }
     }
 
-    async fn export(&mut self, spans: Vec<pb::Span>) -> Result<(), String> {
-        let request = pb::ExportTraceServiceRequest {
-            resource_spans: vec![pb::ResourceSpans {
-                resource: Some(self.resource.clone()),
-                scope_spans: vec![pb::ScopeSpans {
-                    scope: Some(pb::InstrumentationScope {
-                        name: SCOPE.to_string(),
-                        version: env!("CARGO_PKG_VERSION").to_string(),
-                    }),
-                    spans,
-                }],
-            }],
+    async fn export(&mut self, spans: Vec<Vec<u8>>) -> Result<(), String> {
+        let body = wire::export_request(&self.resource, &self.scope, &spans);
+        let call = async {
+            self.client.ready().await.map_err(|e| e.to_string())?;
+            let path = http::uri::PathAndQuery::from_static(wire::EXPORT_PATH);
+            let request = tonic::Request::new(body);
+            let call = self.client.unary(request, path, wire::ExportCodec);
+            call.await.map_err(|status| status.to_string())
         };
-        let call = self.client.export(request);
         match tokio::time::timeout(EXPORT_TIMEOUT, call).await {
             Err(_) => Err(format!("no answer within {EXPORT_TIMEOUT:?}")),
-            Ok(Err(status)) => Err(status.to_string()),
-            Ok(Ok(_)) => Ok(()),
+            Ok(result) => result.map(drop),
         }
     }
 }
@@ -538,7 +558,7 @@ mod tests {
         }
     }
 
-    fn tracer() -> (Tracer, mpsc::Receiver<pb::Span>) {
+    fn tracer() -> (Tracer, mpsc::Receiver<Vec<u8>>) {
         let (queue, spans) = mpsc::channel(2);
         let tracer = Tracer {
             queue,
@@ -546,6 +566,10 @@ mod tests {
             counters: Arc::default(),
         };
         (tracer, spans)
+    }
+
+    fn decode(encoded: Vec<u8>) -> pb::Span {
+        prost::Message::decode(encoded.as_slice()).unwrap()
     }
 
     fn outcome(status: StatusCode, headers: &HeaderMap) -> Outcome<'_> {
@@ -566,14 +590,14 @@ mod tests {
         headers.insert(TRACEPARENT, sent.parse().unwrap());
         headers.insert(TRACESTATE, "vendor=x".parse().unwrap());
         let span = tracer
-            .begin(Kind::Client, &Method::GET, "/a", &mut headers)
+            .begin(Kind::Client, Method::GET, "/a".into(), &mut headers)
             .unwrap();
         let forwarded = headers[TRACEPARENT].to_str().unwrap().to_string();
         assert_eq!(headers[TRACESTATE], "vendor=x");
         let mut response = HeaderMap::new();
         response.insert(PROXY_ERROR, "no endpoint".parse().unwrap());
         tracer.end(span, outcome(StatusCode::SERVICE_UNAVAILABLE, &response));
-        let span = spans.try_recv().unwrap();
+        let span = decode(spans.try_recv().unwrap());
         assert_eq!(hex(&span.trace_id), TRACE);
         assert_eq!(hex(&span.parent_span_id), PARENT);
         assert_eq!(forwarded, format!("00-{TRACE}-{}-01", hex(&span.span_id)));
@@ -606,7 +630,7 @@ mod tests {
         headers.insert(TRACEPARENT, unsampled.parse().unwrap());
         assert!(
             tracer
-                .begin(Kind::Server, &Method::POST, "/", &mut headers)
+                .begin(Kind::Server, Method::POST, "/".into(), &mut headers)
                 .is_none()
         );
         assert_eq!(headers[TRACEPARENT], unsampled.as_str());
@@ -615,13 +639,13 @@ mod tests {
         headers.insert(TRACEPARENT, "garbage".parse().unwrap());
         headers.insert(TRACESTATE, "of=another".parse().unwrap());
         let span = tracer
-            .begin(Kind::Server, &Method::POST, "/", &mut headers)
+            .begin(Kind::Server, Method::POST, "/".into(), &mut headers)
             .unwrap();
         assert!(!headers.contains_key(TRACESTATE));
         let forwarded = headers[TRACEPARENT].to_str().unwrap();
         let (trace, parent, flags) = parse_traceparent(forwarded).unwrap();
         tracer.end(span, outcome(StatusCode::NOT_FOUND, &HeaderMap::new()));
-        let span = spans.try_recv().unwrap();
+        let span = decode(spans.try_recv().unwrap());
         assert_eq!(
             (trace.to_vec(), parent.to_vec(), flags),
             (span.trace_id, span.span_id, 1)
@@ -635,7 +659,7 @@ mod tests {
     fn a_full_queue_drops_and_counts() {
         let (tracer, _spans) = tracer();
         for _ in 0..3 {
-            let span = tracer.begin(Kind::Client, &Method::GET, "/", &mut HeaderMap::new());
+            let span = tracer.begin(Kind::Client, Method::GET, "/".into(), &mut HeaderMap::new());
             tracer.end(span.unwrap(), outcome(StatusCode::OK, &HeaderMap::new()));
         }
         assert_eq!(tracer.counters.queue_full.load(Relaxed), 1);
