@@ -14,6 +14,7 @@ use super::meshfile::{Instance, MeshFile, PORT_ENV, REPLICA_ENV};
 use super::plan::{MeshPlan, ProxyPlan};
 use crate::identity::store::{CaStore, InitOptions};
 use crate::identity::{IdentityError, ca};
+use crate::proxy::trace::OtlpEndpoint;
 use crate::supervise::{ProcessSpec, SuperviseError, Supervisor};
 
 /// How long start-up waits for the control plane, then for every proxy to be ready.
@@ -133,12 +134,9 @@ impl LocalMesh {
         let proxies = Supervisor::new(&logs)?;
         for p in &prepared.plan.proxies {
             let tap_token = &prepared.plan.admin_token_sha256;
-            let mut spec = proxy_spec(p, tap_token, &opts.exe, &tokens[&p.name], state);
-            if let Some(endpoint) = mesh.otlp_endpoint() {
-                spec.argv
-                    .extend(["--otlp-endpoint".to_string(), endpoint.to_string()]);
-            }
-            proxies.spawn(spec)?;
+            let token = &tokens[&p.name];
+            let otlp = mesh.otlp_endpoint();
+            proxies.spawn(proxy_spec(p, tap_token, &opts.exe, token, state, otlp))?;
         }
         for p in &prepared.plan.proxies {
             wait_until(READY_TIMEOUT, || proxy_ready(p.admin))
@@ -282,20 +280,22 @@ fn path_arg(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// `tap_token_sha256`: the hash of the mesh admin token, which tap callers present.
+/// `tap_token_sha256`: the hash of the mesh admin token, which tap callers present;
+/// `otlp`: where every proxy sends its spans (mesh.yaml's `otlp_endpoint`).
 fn proxy_spec(
     p: &ProxyPlan,
     tap_token_sha256: &str,
     exe: &Path,
     token_file: &Path,
     state: &Path,
+    otlp: Option<&OtlpEndpoint>,
 ) -> ProcessSpec {
     let app = match p.protocol.as_deref() {
         Some("grpc") => format!("h2c://{}", p.app),
         Some("tcp") => format!("tcp://{}", p.app),
         _ => p.app.to_string(),
     };
-    let argv = vec![
+    let mut argv = vec![
         path_arg(exe),
         "proxy".into(),
         "--control-plane".into(),
@@ -315,6 +315,9 @@ fn proxy_spec(
         "--tap-token-sha256".into(),
         tap_token_sha256.to_string(),
     ];
+    if let Some(endpoint) = otlp {
+        argv.extend(["--otlp-endpoint".into(), endpoint.to_string()]);
+    }
     let mut env = BTreeMap::new();
     // Proxies log what they do at info level into their log file.
     env.insert("RUST_LOG".to_string(), "info".to_string());
