@@ -21,6 +21,35 @@ pub const RENEW_JITTER: f64 = 0.1;
 /// Reconnect backoff: first delay, cap.
 pub const BACKOFF_START: Duration = Duration::from_millis(100);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// How often a configuration refused for a cause that may pass ([`Refused::retry`]) is
+/// applied again while no newer one arrives.
+pub const RETRY_REFUSED: Duration = Duration::from_secs(1);
+
+/// Why a proxy refused a configuration (acknowledged as not accepted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub message: String,
+    /// The cause may pass — a port another process holds right now — so the same
+    /// configuration is applied again every [`RETRY_REFUSED`] (and acknowledged once it is
+    /// accepted). An invalid configuration is never retried.
+    pub retry: bool,
+}
+
+impl From<String> for Refused {
+    /// A refusal that retrying cannot fix.
+    fn from(message: String) -> Self {
+        Refused {
+            message,
+            retry: false,
+        }
+    }
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -163,11 +192,13 @@ impl Agent {
     }
 
     /// Follows the watch stream forever: each config is handed to `apply`, and the result is
-    /// acknowledged. On disconnect the last applied config stays in force (no idle eviction)
-    /// and the stream is re-established with backoff.
+    /// acknowledged. A config refused with [`Refused::retry`] is applied again every
+    /// [`RETRY_REFUSED`] until it is accepted (then acknowledged as accepted) or a newer one
+    /// arrives. On disconnect the last applied config stays in force (no idle eviction) and
+    /// the stream is re-established with backoff.
     pub async fn watch_forever<F>(self, mut apply: F)
     where
-        F: FnMut(pb::ProxyConfig) -> Result<(), String> + Send,
+        F: FnMut(&pb::ProxyConfig) -> Result<(), Refused> + Send,
     {
         let mut client = pb::discovery_client::DiscoveryClient::new(self.channel.clone());
         let mut backoff = Backoff::default();
@@ -175,23 +206,25 @@ impl Agent {
             match client.watch(authed(pb::WatchRequest {}, &self.token)).await {
                 Ok(resp) => {
                     let mut stream = resp.into_inner();
+                    // The last config, while it waits to be applied again.
+                    let mut pending: Option<pb::ProxyConfig> = None;
                     loop {
-                        match stream.message().await {
+                        let retry = tokio::time::sleep(RETRY_REFUSED);
+                        let message = tokio::select! {
+                            message = stream.message() => message,
+                            () = retry, if pending.is_some() => {
+                                if let Some(config) = pending.take() {
+                                    pending = self.apply_and_ack(&mut client, &mut apply, config, true).await;
+                                }
+                                continue;
+                            }
+                        };
+                        match message {
                             Ok(Some(config)) => {
                                 backoff.reset();
-                                let version = config.version;
-                                let result = apply(config);
-                                if let Err(e) = &result {
-                                    tracing::warn!(version, error = %e, "rejected config; keeping the last good one");
-                                }
-                                let ack = pb::AckRequest {
-                                    version,
-                                    accepted: result.is_ok(),
-                                    error: result.err().unwrap_or_default(),
-                                };
-                                if let Err(e) = client.ack(authed(ack, &self.token)).await {
-                                    tracing::debug!(error = %e, "ack failed");
-                                }
+                                pending = self
+                                    .apply_and_ack(&mut client, &mut apply, config, false)
+                                    .await;
                             }
                             Ok(None) => break,
                             Err(e) => {
@@ -207,6 +240,46 @@ impl Agent {
             tracing::info!(retry_in = ?delay, "lost the control plane; serving with the last good config");
             tokio::time::sleep(delay).await;
         }
+    }
+
+    /// Applies `config` and acknowledges the result; returns it back when it is to be tried
+    /// again. A retry (`again`) that fails again is neither logged above debug nor
+    /// acknowledged a second time.
+    async fn apply_and_ack<F>(
+        &self,
+        client: &mut pb::discovery_client::DiscoveryClient<Channel>,
+        apply: &mut F,
+        config: pb::ProxyConfig,
+        again: bool,
+    ) -> Option<pb::ProxyConfig>
+    where
+        F: FnMut(&pb::ProxyConfig) -> Result<(), Refused> + Send,
+    {
+        let version = config.version;
+        let result = apply(&config);
+        match &result {
+            Ok(()) if again => tracing::info!(version, "applied config on a retry"),
+            Ok(()) => {}
+            Err(e) if again => tracing::debug!(version, error = %e, "config still refused"),
+            Err(e) if e.retry => {
+                tracing::warn!(version, error = %e, retry_every = ?RETRY_REFUSED, "refused config for now; keeping the last good one and retrying")
+            }
+            Err(e) => {
+                tracing::warn!(version, error = %e, "rejected config; keeping the last good one")
+            }
+        }
+        let retry = matches!(&result, Err(e) if e.retry);
+        if !(again && retry) {
+            let ack = pb::AckRequest {
+                version,
+                accepted: result.is_ok(),
+                error: result.err().map(|e| e.message).unwrap_or_default(),
+            };
+            if let Err(e) = client.ack(authed(ack, &self.token)).await {
+                tracing::debug!(error = %e, "ack failed");
+            }
+        }
+        retry.then_some(config)
     }
 }
 

@@ -168,7 +168,7 @@ async fn watch_delivers_config_and_split_changes_are_acknowledged() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let watcher = agent(&cp.socket, WEB_TOKEN, "web");
     tokio::spawn(watcher.watch_forever(move |cfg| {
-        let _ = tx.send(cfg);
+        let _ = tx.send(cfg.clone());
         Ok(())
     }));
     let first = tokio::time::timeout(Duration::from_secs(5), rx.recv())
@@ -253,7 +253,7 @@ async fn canary_routes_are_checked_pushed_first_persisted_and_cleared() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(
         agent(&cp.socket, WEB_TOKEN, "web").watch_forever(move |cfg| {
-            let _ = tx.send(cfg);
+            let _ = tx.send(cfg.clone());
             Ok(())
         }),
     );
@@ -317,6 +317,88 @@ async fn canary_routes_are_checked_pushed_first_persisted_and_cleared() {
     assert!(super::canary_routes::load(&super::canary_routes::path(cp._dir.path())).is_empty());
 }
 
+/// The acknowledged version and last error the control plane shows for `service`'s proxy.
+async fn ack_state(socket: &Path, service: &str) -> (u64, String) {
+    let mut admin = pb::admin_client::AdminClient::new(channel(socket));
+    let status = admin
+        .status(authed(pb::StatusRequest {}, ADMIN_TOKEN))
+        .await
+        .unwrap()
+        .into_inner();
+    let proxy = status
+        .proxies
+        .iter()
+        .find(|p| p.service == service)
+        .unwrap();
+    (proxy.acked_version, proxy.last_error.clone())
+}
+
+#[tokio::test]
+async fn a_config_refused_for_a_busy_port_is_retried_until_accepted_and_an_invalid_one_is_not() {
+    use crate::control::agent::{RETRY_REFUSED, Refused};
+    let cp = start().await;
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = calls.clone();
+    tokio::spawn(
+        agent(&cp.socket, WEB_TOKEN, "web").watch_forever(move |cfg| {
+            let mut seen = seen.lock().unwrap();
+            seen.push((cfg.version, std::time::Instant::now()));
+            match seen.len() {
+                1 | 2 => Err(Refused {
+                    message: "upstream api listener 127.0.0.1:9: Address in use".into(),
+                    retry: true,
+                }),
+                _ => Ok(()),
+            }
+        }),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let version = loop {
+        let got = calls.lock().unwrap().clone();
+        if got.len() >= 3 {
+            break got[0].0;
+        }
+        assert!(std::time::Instant::now() < deadline, "{got:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let got = calls.lock().unwrap().clone();
+    assert!(
+        got.iter().all(|(v, _)| *v == version),
+        "the same config: {got:?}"
+    );
+    for pair in got.windows(2) {
+        let gap = pair[1].1 - pair[0].1;
+        assert!(gap >= RETRY_REFUSED, "retried after {gap:?}");
+    }
+    let mut state = ack_state(&cp.socket, "web").await;
+    for _ in 0..100 {
+        if state.0 == version {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        state = ack_state(&cp.socket, "web").await;
+    }
+    assert_eq!(
+        state,
+        (version, String::new()),
+        "acknowledged once accepted"
+    );
+
+    // An invalid config is refused once and acknowledged as such, never applied again.
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    tokio::spawn(
+        agent(&cp.socket, API1_TOKEN, "api").watch_forever(move |_| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(Refused::from("weights sum to 80, not 100".to_string()))
+        }),
+    );
+    tokio::time::sleep(RETRY_REFUSED * 2 + Duration::from_millis(500)).await;
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let (_, error) = ack_state(&cp.socket, "api").await;
+    assert_eq!(error, "weights sum to 80, not 100");
+}
+
 async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<pb::ProxyConfig>) -> pb::ProxyConfig {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
@@ -330,7 +412,7 @@ async fn live_faults_are_checked_persisted_pushed_and_expire_on_their_own() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(
         agent(&cp.socket, WEB_TOKEN, "web").watch_forever(move |cfg| {
-            let _ = tx.send(cfg);
+            let _ = tx.send(cfg.clone());
             Ok(())
         }),
     );

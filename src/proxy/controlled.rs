@@ -30,7 +30,7 @@ use super::policy::RouteRules;
 use super::route::Route;
 use super::tls::TlsStore;
 use super::{ProxyError, Shared, admin, bind, drain_on_signal, http, local, tap};
-use crate::control::agent::Agent;
+use crate::control::agent::{Agent, Refused};
 use crate::identity::{SpiffeId, TrustBundle, WorkloadIdentity};
 use crate::proto::control as pb;
 
@@ -152,7 +152,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     };
     let configured = ready.clone();
     tokio::spawn(agent.watch_forever(move |cfg| {
-        apply_with_authz(&cfg, &authz, |cfg| upstreams.apply(cfg))?;
+        apply_with_authz(cfg, &authz, |cfg| upstreams.apply(cfg))?;
         if !cfg.issuer_fingerprint.is_empty() {
             wanted_issuer.send_replace(cfg.issuer_fingerprint.clone());
         }
@@ -194,8 +194,8 @@ async fn first_certificate(agent: &Agent) -> WorkloadIdentity {
 fn apply_with_authz(
     cfg: &pb::ProxyConfig,
     authz: &AuthzCell,
-    rest: impl FnOnce(&pb::ProxyConfig) -> Result<(), String>,
-) -> Result<(), String> {
+    rest: impl FnOnce(&pb::ProxyConfig) -> Result<(), Refused>,
+) -> Result<(), Refused> {
     let policy = InboundAuthz::from_proto(cfg.authorization.as_ref()).map_err(|e| e.to_string())?;
     rest(cfg)?;
     authz.store(policy);
@@ -303,8 +303,9 @@ impl Upstreams {
     /// Applies the trust bundle and upstreams of a config. Everything that can be refused —
     /// the bundle's PEM, every upstream, every new listener's port — is checked before
     /// anything changes, so an invalid update changes nothing (the bundle last: a leaf that
-    /// does not chain to it refuses it, and the bound listeners are dropped again).
-    fn apply(&mut self, cfg: &pb::ProxyConfig) -> Result<(), String> {
+    /// does not chain to it refuses it, and the bound listeners are dropped again). A port
+    /// some other process holds is the one refusal worth retrying.
+    fn apply(&mut self, cfg: &pb::ProxyConfig) -> Result<(), Refused> {
         let bundle = parse_trust(cfg)?;
         let parsed = cfg
             .upstreams
@@ -329,16 +330,18 @@ impl Upstreams {
     }
 
     /// Binds the listeners `parsed` names that are not open yet (a busy port refuses the
-    /// update before anything changed).
+    /// update before anything changed, to be retried).
     fn bind_new(
         &self,
         parsed: &[ParsedUpstream],
-    ) -> Result<Vec<(SocketAddr, tokio::net::TcpListener)>, String> {
+    ) -> Result<Vec<(SocketAddr, tokio::net::TcpListener)>, Refused> {
         let mut fresh = Vec::new();
         for u in parsed {
             if !self.listeners.contains_key(&u.listen) {
-                let std = std::net::TcpListener::bind(u.listen)
-                    .map_err(|e| format!("upstream {} listener {}: {e}", u.service, u.listen))?;
+                let std = std::net::TcpListener::bind(u.listen).map_err(|e| Refused {
+                    message: format!("upstream {} listener {}: {e}", u.service, u.listen),
+                    retry: e.kind() == std::io::ErrorKind::AddrInUse,
+                })?;
                 std.set_nonblocking(true).map_err(|e| e.to_string())?;
                 fresh.push((
                     u.listen,
@@ -555,14 +558,19 @@ mod tests {
             Ok(())
         })
         .unwrap_err();
-        assert!(err.contains("allow[0].from[0]"), "{err}");
+        assert!(err.message.contains("allow[0].from[0]"), "{err}");
+        assert!(!err.retry, "an invalid policy is never retried");
         assert!(!rest_ran);
         assert_eq!(cell.current().await, good);
 
         // A valid policy in an update whose other parts fail is not installed either.
         let other = "spiffe://mesh.local/ns/local/sa/batch";
-        let err = apply_with_authz(&with_authz(other), &cell, |_| Err("busy port".into()));
-        assert_eq!(err.unwrap_err(), "busy port");
+        let busy = Refused {
+            message: "busy port".into(),
+            retry: true,
+        };
+        let err = apply_with_authz(&with_authz(other), &cell, |_| Err(busy.clone()));
+        assert_eq!(err.unwrap_err(), busy);
         assert_eq!(cell.current().await, good);
 
         // No policy in a good update: open again.
@@ -618,7 +626,7 @@ mod tests {
             ..Default::default()
         };
         let err = upstreams.apply(&cfg).unwrap_err();
-        assert!(err.contains("sum to 80"), "{err}");
+        assert!(err.message.contains("sum to 80") && !err.retry, "{err}");
         assert_eq!(
             fingerprints(&upstreams),
             before,
@@ -723,6 +731,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_port_another_process_holds_refuses_the_update_for_a_retry_that_succeeds_later() {
+        let (mut upstreams, _) = upstreams().await;
+        let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = holder.local_addr().unwrap();
+        let mut u = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
+        u.listen = port.to_string();
+        let cfg = pb::ProxyConfig {
+            version: 3,
+            upstreams: vec![u],
+            ..Default::default()
+        };
+        let err = upstreams.apply(&cfg).unwrap_err();
+        assert!(err.retry, "{err}");
+        assert!(err.message.contains(&port.to_string()), "{err}");
+        assert!(upstreams.table.load().is_empty());
+
+        drop(holder);
+        upstreams.apply(&cfg).unwrap();
+        assert!(upstreams.listeners.contains_key(&port));
+        assert!(upstreams.table.load().contains_key("api"));
+    }
+
+    #[tokio::test]
     async fn a_bad_trust_bundle_refuses_the_update_before_any_listener_is_bound() {
         let (mut upstreams, _) = upstreams().await;
         // A port that is free now: the refused update must not have bound it.
@@ -738,7 +769,10 @@ mod tests {
             ..Default::default()
         };
         let err = upstreams.apply(&cfg).unwrap_err();
-        assert!(err.starts_with("trust bundle"), "{err}");
+        assert!(
+            err.message.starts_with("trust bundle") && !err.retry,
+            "{err}"
+        );
         assert!(upstreams.listeners.is_empty());
         std::net::TcpListener::bind(port).expect("the port is still free");
     }
