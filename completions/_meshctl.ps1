@@ -612,6 +612,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--tap-token-sha256', '--tap-token-sha256', [CompletionResultType]::ParameterName, 'SHA-256 (hex) of the token tap callers must present as bearer (the mesh admin token)')
             [CompletionResult]::new('--tap-redact', '--tap-redact', [CompletionResultType]::ParameterName, 'Also redact this header in tap events (repeatable; authorization, proxy-authorization, cookie, set-cookie and x-api-key always are)')
             [CompletionResult]::new('--otlp-endpoint', '--otlp-endpoint', [CompletionResultType]::ParameterName, 'Export a span per request to this OTLP/gRPC collector (http://HOST:PORT) and take part in W3C trace context; off by default')
+            [CompletionResult]::new('--trace-sample', '--trace-sample', [CompletionResultType]::ParameterName, 'Share of new traces (requests without a traceparent) recorded, in percent, up to 4 decimals [default: 100]; a caller''s sampling decision is always followed')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')

@@ -2444,7 +2444,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__proxy)
-            opts="-o -v -h -V --identity-dir --inbound --upstream --admin --workers --config --control-plane --token-file --spiffe-id --http-proxy --tap --tap-token-sha256 --tap-redact --otlp-endpoint --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --identity-dir --inbound --upstream --admin --workers --config --control-plane --token-file --spiffe-id --http-proxy --tap --tap-token-sha256 --tap-redact --otlp-endpoint --trace-sample --output --no-color --verbose --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2503,6 +2503,10 @@ _meshctl() {
                     return 0
                     ;;
                 --otlp-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace-sample)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

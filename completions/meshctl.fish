@@ -390,6 +390,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap -d 'Serve 
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap-token-sha256 -d 'SHA-256 (hex) of the token tap callers must present as bearer (the mesh admin token)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap-redact -d 'Also redact this header in tap events (repeatable; authorization, proxy-authorization, cookie, set-cookie and x-api-key always are)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l otlp-endpoint -d 'Export a span per request to this OTLP/gRPC collector (http://HOST:PORT) and take part in W3C trace context; off by default' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l trace-sample -d 'Share of new traces (requests without a traceparent) recorded, in percent, up to 4 decimals [default: 100]; a caller\'s sampling decision is always followed' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'

@@ -12,7 +12,7 @@ use crate::proxy::config::{FlagConfig, InboundConfig, Limits, ProxyConfig, Upstr
 use crate::proxy::controlled::ControlledConfig;
 use crate::proxy::limits;
 use crate::proxy::tap::TapListen;
-use crate::proxy::trace::OtlpEndpoint;
+use crate::proxy::trace::{OtlpEndpoint, SampleRate};
 
 const PROXY_HELP: &str = "\
 Examples:
@@ -81,6 +81,10 @@ pub struct Args {
     /// part in W3C trace context; off by default
     #[arg(long, value_name = "URL")]
     otlp_endpoint: Option<OtlpEndpoint>,
+    /// Share of new traces (requests without a traceparent) recorded, in percent, up to 4
+    /// decimals [default: 100]; a caller's sampling decision is always followed
+    #[arg(long, value_name = "PERCENT", requires = "otlp_endpoint")]
+    trace_sample: Option<SampleRate>,
 }
 
 pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
@@ -103,6 +107,7 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
             args.admin,
             args.workers,
             args.otlp_endpoint,
+            args.trace_sample,
         );
     }
     let config = ProxyConfig::build(FlagConfig {
@@ -114,6 +119,7 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
         config_file: args.config,
         tap,
         otlp_endpoint: args.otlp_endpoint,
+        trace_sample: args.trace_sample,
     })
     .map_err(CliError::usage)?;
     runtime(config.workers)?
@@ -148,6 +154,7 @@ fn run_controlled(
     admin: Option<SocketAddr>,
     workers: Option<usize>,
     otlp_endpoint: Option<OtlpEndpoint>,
+    trace_sample: Option<SampleRate>,
 ) -> CliResult {
     // clap's `requires` guarantees both are present.
     let (Some(token_file), Some(spiffe_id)) = (token_file, spiffe_id) else {
@@ -171,6 +178,7 @@ fn run_controlled(
         limits: Limits::default(),
         tap,
         otlp_endpoint,
+        trace_sample: trace_sample.unwrap_or_default(),
     };
     runtime(workers.unwrap_or(limits::DEFAULT_WORKERS))?
         .block_on(crate::proxy::controlled::run(config))

@@ -10,11 +10,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
 use super::local::{self, LocalError, Prepared};
-use super::meshfile::{Instance, MeshFile, PORT_ENV, REPLICA_ENV};
+use super::meshfile::{Instance, MeshFile, PORT_ENV, REPLICA_ENV, Tracing};
 use super::plan::{MeshPlan, ProxyPlan};
 use crate::identity::store::{CaStore, InitOptions};
 use crate::identity::{IdentityError, ca};
-use crate::proxy::trace::OtlpEndpoint;
 use crate::supervise::{ProcessSpec, SuperviseError, Supervisor};
 
 /// How long start-up waits for the control plane, then for every proxy to be ready.
@@ -135,8 +134,8 @@ impl LocalMesh {
         for p in &prepared.plan.proxies {
             let tap_token = &prepared.plan.admin_token_sha256;
             let token = &tokens[&p.name];
-            let otlp = mesh.otlp_endpoint();
-            proxies.spawn(proxy_spec(p, tap_token, &opts.exe, token, state, otlp))?;
+            let tracing = mesh.tracing();
+            proxies.spawn(proxy_spec(p, tap_token, &opts.exe, token, state, tracing))?;
         }
         for p in &prepared.plan.proxies {
             wait_until(READY_TIMEOUT, || proxy_ready(p.admin))
@@ -281,14 +280,14 @@ fn path_arg(p: &Path) -> String {
 }
 
 /// `tap_token_sha256`: the hash of the mesh admin token, which tap callers present;
-/// `otlp`: where every proxy sends its spans (mesh.yaml's `otlp_endpoint`).
+/// `tracing`: where every proxy sends its spans (mesh.yaml's `otlp_endpoint`).
 fn proxy_spec(
     p: &ProxyPlan,
     tap_token_sha256: &str,
     exe: &Path,
     token_file: &Path,
     state: &Path,
-    otlp: Option<&OtlpEndpoint>,
+    tracing: Option<&Tracing>,
 ) -> ProcessSpec {
     let app = match p.protocol.as_deref() {
         Some("grpc") => format!("h2c://{}", p.app),
@@ -315,8 +314,9 @@ fn proxy_spec(
         "--tap-token-sha256".into(),
         tap_token_sha256.to_string(),
     ];
-    if let Some(endpoint) = otlp {
-        argv.extend(["--otlp-endpoint".into(), endpoint.to_string()]);
+    if let Some(t) = tracing {
+        argv.extend(["--otlp-endpoint".into(), t.endpoint.to_string()]);
+        argv.extend(["--trace-sample".into(), t.sample.to_string()]);
     }
     let mut env = BTreeMap::new();
     // Proxies log what they do at info level into their log file.

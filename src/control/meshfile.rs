@@ -16,7 +16,7 @@ pub use self::policy::{
 };
 use self::yaml_pos::{Position, Target, YamlPath};
 use crate::identity::spiffe;
-use crate::proxy::trace::OtlpEndpoint;
+use crate::proxy::trace::{OtlpEndpoint, SampleRate};
 
 mod authz;
 mod fault;
@@ -51,8 +51,15 @@ pub struct MeshFile {
     trust_domain: String,
     services: Vec<Service>,
     instances: Vec<Instance>,
-    /// Where every proxy exports its spans (`None`: tracing off).
-    otlp_endpoint: Option<OtlpEndpoint>,
+    /// Where every proxy exports its spans, at what rate (`None`: tracing off).
+    tracing: Option<Tracing>,
+}
+
+/// `otlp_endpoint` and `trace_sample`: every proxy's tracing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracing {
+    pub endpoint: OtlpEndpoint,
+    pub sample: SampleRate,
 }
 
 /// One declared service, in file order.
@@ -141,6 +148,7 @@ pub enum MeshFileError {
 struct RawMeshFile {
     trust_domain: Option<String>,
     otlp_endpoint: Option<String>,
+    trace_sample: Option<ScalarString>,
     services: OrderedMap<RawService>,
 }
 
@@ -234,23 +242,22 @@ impl MeshFile {
             base_dir,
             ports: HashMap::new(),
         };
-        let (trust_domain, services, instances, otlp_endpoint) =
-            validator.run().map_err(|issue| {
-                let at = yaml_pos::locate(text, &issue.path, issue.target)
-                    .unwrap_or(Position { line: 1, column: 1 });
-                MeshFileError::Invalid {
-                    file: path.display().to_string(),
-                    line: at.line,
-                    column: at.column,
-                    detail: format!("{}: {}", issue.path, issue.message),
-                }
-            })?;
+        let (trust_domain, services, instances, tracing) = validator.run().map_err(|issue| {
+            let at = yaml_pos::locate(text, &issue.path, issue.target)
+                .unwrap_or(Position { line: 1, column: 1 });
+            MeshFileError::Invalid {
+                file: path.display().to_string(),
+                line: at.line,
+                column: at.column,
+                detail: format!("{}: {}", issue.path, issue.message),
+            }
+        })?;
         Ok(MeshFile {
             path: path.to_path_buf(),
             trust_domain,
             services,
             instances,
-            otlp_endpoint,
+            tracing,
         })
     }
 
@@ -260,8 +267,8 @@ impl MeshFile {
     }
 
     /// The collector every proxy sends spans to, if tracing is on.
-    pub fn otlp_endpoint(&self) -> Option<&OtlpEndpoint> {
-        self.otlp_endpoint.as_ref()
+    pub fn tracing(&self) -> Option<&Tracing> {
+        self.tracing.as_ref()
     }
 
     /// The mesh's trust domain (`mesh.local` unless set).
@@ -374,17 +381,10 @@ impl fmt::Display for Protocol {
 
 impl<'a> Validator<'a> {
     #[allow(clippy::type_complexity)] // the parts of a MeshFile, assembled by the caller
-    fn run(
-        &mut self,
-    ) -> Result<(String, Vec<Service>, Vec<Instance>, Option<OtlpEndpoint>), Issue> {
+    fn run(&mut self) -> Result<(String, Vec<Service>, Vec<Instance>, Option<Tracing>), Issue> {
         let root = YamlPath::default();
         let trust_domain = self.trust_domain(&root)?;
-        let otlp_endpoint = (self.raw.otlp_endpoint.as_deref())
-            .map(|e| {
-                e.parse()
-                    .map_err(|m| Issue::value(root.key("otlp_endpoint"), m))
-            })
-            .transpose()?;
+        let tracing = self.tracing(&root)?;
         let services_path = root.key("services");
         if self.raw.services.0.is_empty() {
             return Err(Issue::value(
@@ -400,7 +400,28 @@ impl<'a> Validator<'a> {
             services.push(service);
             instances.append(&mut units);
         }
-        Ok((trust_domain, services, instances, otlp_endpoint))
+        Ok((trust_domain, services, instances, tracing))
+    }
+
+    fn tracing(&self, root: &YamlPath) -> Result<Option<Tracing>, Issue> {
+        let sample = match &self.raw.trace_sample {
+            None => SampleRate::ALL,
+            Some(raw) => raw
+                .0
+                .parse()
+                .map_err(|m| Issue::value(root.key("trace_sample"), m))?,
+        };
+        let Some(endpoint) = self.raw.otlp_endpoint.as_deref() else {
+            if self.raw.trace_sample.is_some() {
+                let message = "a sample rate needs `otlp_endpoint`, where the spans go";
+                return Err(Issue::key(root.key("trace_sample"), message));
+            }
+            return Ok(None);
+        };
+        let endpoint = endpoint
+            .parse()
+            .map_err(|m| Issue::value(root.key("otlp_endpoint"), m))?;
+        Ok(Some(Tracing { endpoint, sample }))
     }
 
     fn trust_domain(&self, root: &YamlPath) -> Result<String, Issue> {

@@ -14,7 +14,7 @@ use super::authz::AuthzPolicy;
 use super::authz_spec::AuthorizationSpec;
 use super::limits;
 use super::tap::TapListen;
-use super::trace::OtlpEndpoint;
+use super::trace::{OtlpEndpoint, SampleRate};
 use crate::duration::HumanDuration;
 use crate::identity::SpiffeId;
 
@@ -32,6 +32,8 @@ pub struct ProxyConfig {
     pub tap: Option<TapListen>,
     /// Where to export spans (`None`: tracing off).
     pub otlp_endpoint: Option<OtlpEndpoint>,
+    /// The share of new traces recorded (100% unless set).
+    pub trace_sample: SampleRate,
 }
 
 /// What the local app speaks behind an inbound listener.
@@ -122,6 +124,7 @@ pub struct FlagConfig {
     /// The tap server (flags only).
     pub tap: Option<TapListen>,
     pub otlp_endpoint: Option<OtlpEndpoint>,
+    pub trace_sample: Option<SampleRate>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +170,7 @@ struct FileConfig {
     #[serde(default)]
     limits: Limits,
     otlp_endpoint: Option<OtlpEndpoint>,
+    trace_sample: Option<SampleRate>,
 }
 
 impl Default for Limits {
@@ -200,6 +204,7 @@ impl ProxyConfig {
             limits: Limits::default(),
             tap: flags.tap,
             otlp_endpoint: None,
+            trace_sample: SampleRate::ALL,
         };
         let mut identity_dir = None;
         if let Some(file) = file {
@@ -211,6 +216,7 @@ impl ProxyConfig {
             config.upstreams = file.upstreams;
             config.limits = file.limits;
             config.otlp_endpoint = file.otlp_endpoint;
+            config.trace_sample = file.trace_sample.unwrap_or(config.trace_sample);
         }
         config.identity_dir = flags
             .identity_dir
@@ -219,6 +225,7 @@ impl ProxyConfig {
         config.admin = flags.admin.unwrap_or(config.admin);
         config.workers = flags.workers.unwrap_or(config.workers);
         config.otlp_endpoint = flags.otlp_endpoint.or(config.otlp_endpoint);
+        config.trace_sample = flags.trace_sample.unwrap_or(config.trace_sample);
         config.inbound.extend(flags.inbound);
         config.upstreams.extend(flags.upstreams);
         config.validate()?;

@@ -58,6 +58,8 @@ pub struct ControlledConfig {
     pub tap: Option<tap::TapListen>,
     /// Where to export spans (`None`: tracing off).
     pub otlp_endpoint: Option<super::trace::OtlpEndpoint>,
+    /// The share of new traces recorded.
+    pub trace_sample: super::trace::SampleRate,
 }
 
 /// Runs until SIGTERM/SIGINT, then drains.
@@ -111,7 +113,12 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         tap: hub,
         tls: tls.clone(),
         limits: config.limits.clone(),
-        tracer: super::tracer(config.otlp_endpoint.as_ref(), &config.id, &metrics)?,
+        tracer: super::tracer(
+            config.otlp_endpoint.as_ref(),
+            config.trace_sample,
+            &config.id,
+            &metrics,
+        )?,
     });
     let (drain, drain_watch) = Drain::new();
     let mut bound = Vec::new();

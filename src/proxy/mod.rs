@@ -130,7 +130,12 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
         tap: hub,
         tls: tls.clone(),
         limits: config.limits.clone(),
-        tracer: tracer(config.otlp_endpoint.as_ref(), &current.id, &metrics)?,
+        tracer: tracer(
+            config.otlp_endpoint.as_ref(),
+            config.trace_sample,
+            &current.id,
+            &metrics,
+        )?,
     });
 
     let dump = ConfigDump::new(dump::Mode::Standalone, config.limits.clone());
@@ -233,11 +238,12 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
 /// The tracer for `endpoint`, if one is configured.
 pub(crate) fn tracer(
     endpoint: Option<&trace::OtlpEndpoint>,
+    sample: trace::SampleRate,
     id: &crate::identity::SpiffeId,
     metrics: &Metrics,
 ) -> Result<Option<Arc<trace::Tracer>>, ProxyError> {
     endpoint
-        .map(|e| trace::Tracer::start(e, id.as_str(), metrics.spans.clone()))
+        .map(|e| trace::Tracer::start(e, sample, id.as_str(), metrics.spans.clone()))
         .transpose()
         .map_err(ProxyError::Tracing)
 }

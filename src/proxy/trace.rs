@@ -6,8 +6,10 @@
 //! outbound side, SERVER on the inbound side — from the request head to the response head
 //! (what `meshctl_response_latency_seconds` measures; retries are inside it). A request whose
 //! `traceparent` is valid continues that trace, and is recorded only if the caller sampled
-//! it; one without starts a new, sampled trace. The request is forwarded with a
-//! `traceparent` naming the new span as parent, so the next hop's spans hang below it.
+//! it; one without starts a new trace, sampled at the configured rate ([`SampleRate`], 100%
+//! unless set). The request is forwarded with a `traceparent` naming the new span as parent,
+//! so the next hop's spans hang below it; an unsampled new trace is forwarded with the
+//! sampled flag clear, so the next hops record nothing of it either.
 //!
 //! Export never slows requests down: finished spans go into a bounded queue, a task sends
 //! them in batches, and what cannot be queued or sent is dropped and counted
@@ -24,6 +26,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tokio::sync::mpsc;
 
 use super::http::PROXY_ERROR;
+use crate::control::fault::{PER_MILLION, format_percent, parse_percent};
 use crate::proto::otlp as pb;
 
 mod wire;
@@ -90,6 +93,53 @@ impl<'de> serde::Deserialize<'de> for OtlpEndpoint {
     }
 }
 
+/// The share of new traces (requests without a `traceparent`) that are recorded, in
+/// millionths: `--trace-sample 10` (percent, up to 4 decimals) is 100 000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleRate(u32);
+
+impl SampleRate {
+    pub const ALL: SampleRate = SampleRate(PER_MILLION);
+}
+
+impl Default for SampleRate {
+    fn default() -> Self {
+        SampleRate::ALL
+    }
+}
+
+impl FromStr for SampleRate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_percent(s)
+            .map(SampleRate)
+            .map_err(|e| format!("trace sample rate: {e}"))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SampleRate {
+    /// `10`, `10%` or `0.5` (a YAML number or string).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_yaml::Value::deserialize(d)?;
+        let text = match &value {
+            serde_yaml::Value::Number(n) => n.to_string(),
+            serde_yaml::Value::String(s) => s.clone(),
+            _ => {
+                return Err(serde::de::Error::custom(
+                    "trace sample rate: expected a percentage",
+                ));
+            }
+        };
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::fmt::Display for SampleRate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&format_percent(self.0))
+    }
+}
+
 /// Spans exported and dropped, rendered with the proxy's metrics.
 #[derive(Debug, Default)]
 pub struct SpanCounters {
@@ -132,6 +182,7 @@ pub struct Tracer {
     queue: mpsc::Sender<Vec<u8>>,
     ids: Ids,
     counters: Arc<SpanCounters>,
+    sample: SampleRate,
 }
 
 /// A span in progress.
@@ -167,6 +218,7 @@ impl Tracer {
     /// `spiffe_id`.
     pub fn start(
         endpoint: &OtlpEndpoint,
+        sample: SampleRate,
         spiffe_id: &str,
         counters: Arc<SpanCounters>,
     ) -> Result<Arc<Tracer>, String> {
@@ -188,11 +240,13 @@ impl Tracer {
             queue,
             ids: Ids::default(),
             counters,
+            sample,
         }))
     }
 
     /// Starts the span of a request and points the `traceparent` it is forwarded with at
-    /// it. `None` when the caller did not sample the trace (the headers are left as sent).
+    /// it. `None` when the trace is not sampled: by the caller (the headers are left as
+    /// sent), or, for a new trace, by the sample rate (forwarded with the flag clear).
     pub fn begin(
         &self,
         kind: Kind,
@@ -207,7 +261,18 @@ impl Tracer {
         let (trace_id, parent, flags) = match incoming {
             Some((_, _, flags)) if flags & SAMPLED == 0 => return None,
             Some((trace_id, parent, flags)) => (trace_id, Some(parent), flags),
-            None => (self.ids.trace_id(), None, SAMPLED),
+            None => {
+                let trace_id = self.ids.trace_id();
+                if self.ids.next() % u64::from(PER_MILLION) >= u64::from(self.sample.0) {
+                    headers.remove(TRACESTATE);
+                    let unsampled = traceparent(&trace_id, &self.ids.span_id(), 0);
+                    if let Some(value) = unsampled {
+                        headers.insert(TRACEPARENT, value);
+                    }
+                    return None;
+                }
+                (trace_id, None, SAMPLED)
+            }
         };
         let span_id = self.ids.span_id();
         let trace_state = match parent {
@@ -564,6 +629,7 @@ mod tests {
             queue,
             ids: Ids::default(),
             counters: Arc::default(),
+            sample: SampleRate::ALL,
         };
         (tracer, spans)
     }
@@ -653,6 +719,45 @@ mod tests {
         assert!(span.parent_span_id.is_empty());
         assert_eq!(span.flags, 0x101);
         assert_eq!(span.status, None, "a 404 is no error for the server");
+    }
+
+    #[test]
+    fn new_traces_are_sampled_at_the_configured_rate_and_the_decision_travels() {
+        let (mut tracer, _spans) = tracer();
+        tracer.sample = "0".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(TRACESTATE, "of=another".parse().unwrap());
+        assert!(
+            tracer
+                .begin(Kind::Client, Method::GET, "/".into(), &mut headers)
+                .is_none()
+        );
+        let forwarded = headers[TRACEPARENT].to_str().unwrap();
+        let (_, _, flags) = parse_traceparent(forwarded).unwrap();
+        assert_eq!(
+            flags, 0,
+            "the next hops see the trace unsampled: {forwarded}"
+        );
+        assert!(!headers.contains_key(TRACESTATE));
+
+        tracer.sample = "25%".parse().unwrap();
+        let sampled = (0..10_000)
+            .filter(|_| {
+                let span =
+                    tracer.begin(Kind::Client, Method::GET, "/".into(), &mut HeaderMap::new());
+                span.is_some()
+            })
+            .count();
+        // Binomial(10 000, 0.25): sd ≈ 43; ±5 sd.
+        assert!((2_283..=2_717).contains(&sampled), "{sampled}");
+
+        assert_eq!(
+            "0.0001".parse::<SampleRate>().unwrap().to_string(),
+            "0.0001%"
+        );
+        assert_eq!(SampleRate::default(), SampleRate::ALL);
+        let err = "101".parse::<SampleRate>().unwrap_err();
+        assert!(err.contains("`101`"), "{err}");
     }
 
     #[test]

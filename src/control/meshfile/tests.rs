@@ -265,18 +265,30 @@ fn an_otlp_endpoint_is_checked_where_written() {
     let mesh =
         parse("otlp_endpoint: http://127.0.0.1:4317\nservices:\n  web: { port: 1 }\n").unwrap();
     assert_eq!(
-        mesh.otlp_endpoint().map(ToString::to_string).as_deref(),
+        mesh.tracing().map(|t| t.endpoint.to_string()).as_deref(),
         Some("http://127.0.0.1:4317")
     );
     assert_eq!(
-        parse("services:\n  web: { port: 1 }\n")
-            .unwrap()
-            .otlp_endpoint(),
+        parse("services:\n  web: { port: 1 }\n").unwrap().tracing(),
         None
     );
     assert_err(
         "services:\n  web: { port: 1 }\notlp_endpoint: https://collector:4317\n",
         "mesh.yaml:3:16: otlp_endpoint: OTLP endpoint `https://collector:4317`: expected http://HOST:PORT (OTLP/gRPC without TLS)",
+    );
+    assert_eq!(mesh.tracing().unwrap().sample.to_string(), "100%");
+    let sampled = parse(
+        "otlp_endpoint: http://127.0.0.1:4317\ntrace_sample: 2.5\nservices:\n  web: { port: 1 }\n",
+    )
+    .unwrap();
+    assert_eq!(sampled.tracing().unwrap().sample.to_string(), "2.5%");
+    assert_err(
+        "otlp_endpoint: http://127.0.0.1:4317\ntrace_sample: 120\nservices:\n  web: { port: 1 }\n",
+        "mesh.yaml:2:15: trace_sample: trace sample rate: percent `120` is not a number from 0 to 100 with at most 4 decimals",
+    );
+    assert_err(
+        "trace_sample: 10\nservices:\n  web: { port: 1 }\n",
+        "mesh.yaml:1:1: trace_sample: a sample rate needs `otlp_endpoint`, where the spans go",
     );
 }
 
@@ -288,7 +300,7 @@ fn unknown_fields() {
     );
     assert_err(
         "trust_domain: a\nservice: {}\n",
-        "mesh.yaml:2:1: unknown field `service`, expected one of `trust_domain`, `otlp_endpoint`, `services`",
+        "mesh.yaml:2:1: unknown field `service`, expected one of `trust_domain`, `otlp_endpoint`, `trace_sample`, `services`",
     );
     assert_err(
         "services:\n  web:\n    versions:\n      v1: { port: 1, protocol: http }\n",
