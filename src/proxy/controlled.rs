@@ -149,6 +149,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         tokio::spawn(Arc::new(outbound).serve(listener, drain_watch.clone()));
     }
 
+    let tracer = shared.tracer.clone();
     let mut upstreams = Upstreams {
         shared,
         table,
@@ -171,7 +172,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     }));
     tracing::info!(identity = %config.id, listeners = %bound.join(", "), "started; waiting for configuration");
 
-    drain_on_signal(&draining, drain, config.drain_timeout).await
+    drain_on_signal(&draining, drain, config.drain_timeout, tracer).await
 }
 
 /// Retries until the control plane issues a certificate (it may start after the proxy).

@@ -232,7 +232,13 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
     drop(watch);
     tracing::info!(identity = %current.id, listeners = %bound.join(", "), "ready");
 
-    drain_on_signal(&draining, drain, config.drain_timeout).await
+    drain_on_signal(
+        &draining,
+        drain,
+        config.drain_timeout,
+        shared.tracer.clone(),
+    )
+    .await
 }
 
 /// The tracer for `endpoint`, if one is configured.
@@ -249,11 +255,13 @@ pub(crate) fn tracer(
 }
 
 /// Waits for SIGTERM/SIGINT, then drains: `/ready` turns 503, listeners stop accepting,
-/// connections finish within `deadline`.
+/// connections finish within `deadline`; then the spans still queued are sent (within
+/// [`trace::FLUSH_TIMEOUT`]).
 pub(crate) async fn drain_on_signal(
     draining: &AtomicBool,
     drain: Drain,
     deadline: std::time::Duration,
+    tracer: Option<Arc<trace::Tracer>>,
 ) -> Result<(), ProxyError> {
     let signal = wait_for_signal().await?;
     draining.store(true, Ordering::Relaxed);
@@ -265,6 +273,11 @@ pub(crate) async fn drain_on_signal(
             ?deadline,
             "drain deadline passed; closing the remaining connections"
         );
+    }
+    if let Some(tracer) = tracer
+        && !tracer.flush(trace::FLUSH_TIMEOUT).await
+    {
+        tracing::warn!(limit = ?trace::FLUSH_TIMEOUT, "exiting with spans not yet sent");
     }
     Ok(())
 }

@@ -42,6 +42,8 @@ pub const BATCH_SPANS: usize = 512;
 pub const BATCH_DELAY: Duration = Duration::from_millis(500);
 /// How long one export call may take (connecting included) before its spans are dropped.
 pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a draining proxy waits for its queued spans to be sent before it exits.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long connecting to the collector may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The instrumentation scope every span is reported under.
@@ -183,6 +185,18 @@ pub struct Tracer {
     ids: Ids,
     counters: Arc<SpanCounters>,
     sample: SampleRate,
+    flush: Arc<Flush>,
+}
+
+/// What [`Tracer::flush`] and the exporter share.
+#[derive(Debug, Default)]
+struct Flush {
+    /// Spans queued or being exported.
+    unsent: AtomicU64,
+    /// Set when the proxy drains: batches go out at once from then on.
+    requested: std::sync::atomic::AtomicBool,
+    /// Wakes the exporter out of its batch wait.
+    now: tokio::sync::Notify,
 }
 
 /// A span in progress.
@@ -228,7 +242,9 @@ impl Tracer {
             .timeout(EXPORT_TIMEOUT)
             .connect_lazy();
         let (queue, spans) = mpsc::channel(QUEUE_SPANS);
+        let flush = Arc::new(Flush::default());
         let exporter = Exporter {
+            flush: flush.clone(),
             client: tonic::client::Grpc::new(channel),
             resource: resource(spiffe_id),
             scope: scope(),
@@ -241,6 +257,7 @@ impl Tracer {
             ids: Ids::default(),
             counters,
             sample,
+            flush,
         }))
     }
 
@@ -306,9 +323,29 @@ impl Tracer {
     /// Ends `span` now and queues it (dropped and counted when the queue is full).
     pub fn end(&self, span: Span, outcome: Outcome<'_>) {
         let span = span.finish(outcome);
-        if self.queue.try_send(span).is_err() {
-            self.counters.queue_full.fetch_add(1, Relaxed);
+        match self.queue.try_send(span) {
+            Ok(()) => {
+                self.flush.unsent.fetch_add(1, Relaxed);
+            }
+            Err(_) => {
+                self.counters.queue_full.fetch_add(1, Relaxed);
+            }
         }
+    }
+
+    /// Sends what is queued without waiting for batches to fill, and waits (at most
+    /// `limit`) until it has been sent or dropped. `false`: spans were still unsent.
+    pub async fn flush(&self, limit: Duration) -> bool {
+        self.flush.requested.store(true, Relaxed);
+        self.flush.now.notify_one();
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.flush.unsent.load(Relaxed) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
     }
 }
 
@@ -513,6 +550,7 @@ impl Ids {
 }
 
 struct Exporter {
+    flush: Arc<Flush>,
     client: tonic::client::Grpc<tonic::transport::Channel>,
     resource: Vec<u8>,
     scope: Vec<u8>,
@@ -529,16 +567,29 @@ impl Exporter {
             let deadline = tokio::time::sleep(BATCH_DELAY);
             tokio::pin!(deadline);
             while batch.len() < BATCH_SPANS {
+                if self.flush.requested.load(Relaxed) {
+                    // Draining: take what is queued now, wait for nothing.
+                    while batch.len() < BATCH_SPANS {
+                        match spans.try_recv() {
+                            Ok(span) => batch.push(span),
+                            Err(_) => break,
+                        }
+                    }
+                    break;
+                }
                 tokio::select! {
                     span = spans.recv() => match span {
                         Some(span) => batch.push(span),
                         None => break,
                     },
                     () = &mut deadline => break,
+                    () = self.flush.now.notified() => {}
                 }
             }
             let n = batch.len() as u64;
-            match self.export(batch).await {
+            let result = self.export(batch).await;
+            self.flush.unsent.fetch_sub(n, Relaxed);
+            match result {
                 Ok(()) => {
                     self.counters.exported.fetch_add(n, Relaxed);
                     if failing {
@@ -630,6 +681,7 @@ mod tests {
             ids: Ids::default(),
             counters: Arc::default(),
             sample: SampleRate::ALL,
+            flush: Arc::default(),
         };
         (tracer, spans)
     }

@@ -216,6 +216,25 @@ async fn a_zero_sample_rate_records_no_new_trace_but_follows_a_sampled_caller() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_still_queued_at_sigterm_are_sent_before_the_proxies_exit() {
+    let (endpoint, received) = collector().await;
+    let app = http_app().await;
+    let mut pair = Pair::start_with(
+        &app.addr.to_string(),
+        &otlp_flags(format!("http://{endpoint}")),
+    );
+    get_with(&pair, "/last", &[]).await;
+    // Well inside the 500 ms a batch waits to fill: without the flush both spans die here.
+    pair.client.sigterm();
+    pair.server.sigterm();
+    for proxy in [&mut pair.client, &mut pair.server] {
+        assert!(proxy.wait_exit().success(), "{}", proxy.log());
+    }
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_collector_requests_still_flow_and_the_lost_spans_are_counted() {
     // A port nothing listens on (held, so nothing else takes it).
     let nobody = free_addr();
