@@ -362,12 +362,9 @@ impl Outbound {
         let route = self
             .route(None)
             .map_err(|(_, reason)| std::io::Error::other(reason))?;
-        let (_, peer) = route
-            .pick()
-            .ok_or_else(|| std::io::Error::other("no endpoints"))?;
+        let (peer, upstream) = retry::dial_tcp(&route).await?;
         // An open connection is load on the peer for the balancer (no latency sample).
         let _open = peer.load().start();
-        let upstream = peer.connect_tcp().await.map_err(std::io::Error::other)?;
         super::tcp::splice(io, upstream, progress, self.shared.limits.tcp_idle_timeout).await?;
         Ok(())
     }

@@ -12,6 +12,8 @@ use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::{Body, Incoming};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 use super::http::ProxyBody;
 use super::peer::{Peer, PeerError};
@@ -25,6 +27,9 @@ use crate::proto::control as pb;
 pub const MAX_REPLAY_BODY: u64 = 64 * 1024;
 /// Most attempts (the first included) a policy may ask for.
 pub const MAX_ATTEMPTS: u32 = 10;
+/// Most dials for one opaque TCP connection (its first endpoint and the ones it fails over
+/// to when dialing fails).
+pub const TCP_DIAL_ATTEMPTS: usize = 3;
 /// Longest wait between two attempts, whatever the base and attempt number.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// Share of requests that may be retried on top of the minimum rate.
@@ -177,11 +182,55 @@ pub async fn send(
     }
 }
 
+/// Opens an opaque TCP connection to an endpoint of `route`: chosen like a request's (split,
+/// balancer, skipping endpoints their circuit ejected), and when dialing fails — nothing was
+/// sent yet — another endpoint, each at most once, [`TCP_DIAL_ATTEMPTS`] in all. Every dial
+/// feeds the endpoint's circuit when the destination has one.
+pub async fn dial_tcp(
+    route: &Route<Arc<Peer>>,
+) -> std::io::Result<(Arc<Peer>, TlsStream<TcpStream>)> {
+    let breaker = route.rules().breaker_failures();
+    let admitted = |p: &Arc<Peer>| breaker.is_none() || p.breaker().admit(Instant::now());
+    let mut tried: Vec<Arc<Peer>> = Vec::new();
+    loop {
+        let untried = |p: &Arc<Peer>| !tried.iter().any(|t| Arc::ptr_eq(t, p));
+        let Some(peer) = route
+            .endpoint_where(None, |p| untried(p) && admitted(p))
+            .cloned()
+        else {
+            let why = if tried.is_empty() {
+                "no endpoints"
+            } else {
+                "every endpoint tried failed"
+            };
+            return Err(std::io::Error::other(why));
+        };
+        let result = peer.connect_tcp().await;
+        if let Some(threshold) = breaker {
+            feed_breaker(&peer, threshold, result.is_err(), route.counters());
+        }
+        match result {
+            Ok(upstream) => return Ok((peer, upstream)),
+            Err(e) if tried.len() + 1 >= TCP_DIAL_ATTEMPTS => {
+                return Err(std::io::Error::other(e));
+            }
+            Err(e) => {
+                tracing::debug!(peer = %peer.addr(), error = %e, "dial failed; trying another endpoint");
+                tried.push(peer);
+            }
+        }
+    }
+}
+
 /// Feeds one attempt's outcome to the endpoint's circuit: an error or a 5xx is a failure.
 fn record(peer: &Peer, threshold: u32, outcome: &Attempt, counters: &PolicyCounters) {
     let failed = outcome
         .as_ref()
         .map_or(true, |r| r.status().is_server_error());
+    feed_breaker(peer, threshold, failed, counters);
+}
+
+fn feed_breaker(peer: &Peer, threshold: u32, failed: bool, counters: &PolicyCounters) {
     if !failed {
         peer.breaker().success();
     } else if peer.breaker().failure(Instant::now(), threshold, jitter()) {

@@ -34,7 +34,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 "#;
 
 /// A TCP echo app that appends a line to the file named by argv[2] per accepted connection.
-const TCP_ECHO_PY: &str = r#"
+pub(crate) const TCP_ECHO_PY: &str = r#"
 import socket, sys, threading
 log = sys.argv[2]
 srv = socket.socket()

@@ -4,6 +4,7 @@
 //! standalone proxy.
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::process::Command;
 use std::time::Duration;
 
@@ -296,4 +297,78 @@ fn fill_accept_queue(addr: std::net::SocketAddr) -> Vec<std::net::TcpStream> {
         }
     }
     panic!("the accept queue of {addr} never filled");
+}
+
+#[test]
+fn tcp_connections_fail_over_from_an_endpoint_that_refuses_and_its_circuit_opens() {
+    let echo = free_port();
+    let yaml = format!(
+        "services:
+  web:
+    port: {web}
+    upstreams: [store]
+  store:
+    protocol: tcp
+    replicas: 2
+    command: [python3, tcp_echo.py, \"{{port}}\", /dev/null]
+    policy:
+      circuit_breaker: {{ failures: 2 }}
+",
+        web = echo
+    );
+    let up = Up::start_with(&yaml, &[("tcp_echo.py", crate::authz::TCP_ECHO_PY)]);
+    let state = up.dir.path().join(".meshctl");
+    // store.r1's proxy goes away for good: without its bootstrap token it cannot restart.
+    std::fs::remove_file(state.join("run/tokens/store.r1.token")).unwrap();
+    let r1_proxy = logged_pid(&state.join("logs/proxy-store.r1.log"));
+    kill(Pid::from_raw(r1_proxy), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let r1_inbound = up.proxy_field("store.r1", "inbound");
+    wait_until("store.r1's inbound port refuses connections", || {
+        std::net::TcpStream::connect(&r1_inbound).is_err()
+    });
+
+    // Every connection gets an echo: a refused dial fails over to store.r0.
+    let store = up.upstream("web", "store");
+    for i in 0..20 {
+        let mut conn = std::net::TcpStream::connect(&store).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let line = format!("ping {i}\n");
+        conn.write_all(line.as_bytes()).unwrap();
+        let mut echoed = vec![0; line.len()];
+        conn.read_exact(&mut echoed)
+            .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        assert_eq!(echoed, line.as_bytes());
+    }
+
+    // The caller's proxy ejected the dead endpoint (the config dump shows its circuit).
+    let config = crate::mesh::admin_json(&up.proxy_field("web", "admin"), "/config");
+    let endpoints: Vec<(String, String)> = config["outbound"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["service"] == "store")
+        .unwrap()["backends"][0]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let address = e["address"].as_str().unwrap().to_string();
+            (address, e["circuit"]["state"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let r1 = endpoints.iter().find(|(a, _)| *a == r1_inbound).unwrap();
+    assert_ne!(r1.1, "closed", "{config:#}");
+    let r0 = endpoints.iter().find(|(a, _)| *a != r1_inbound).unwrap();
+    assert_eq!(r0.1, "closed", "{config:#}");
+    let metrics = curl(
+        &[format!("http://{}/metrics", up.proxy_field("web", "admin"))],
+        &[],
+    );
+    let ejections: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("meshctl_endpoint_ejections_total{service=\"store\"} "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(ejections >= 1, "{metrics}");
 }
