@@ -62,13 +62,8 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 
 /// GET `path` from an admin listener, parsed as JSON.
 pub(crate) fn admin_json(admin: &str, path: &str) -> serde_json::Value {
-    let out = Command::new("curl")
-        .args(["-sf", "-m", "10"])
-        .arg(format!("http://{admin}{path}"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "GET {path} from {admin}: {out:?}");
-    serde_json::from_slice(&out.stdout).unwrap()
+    let body = curl(&[format!("http://{admin}{path}")], &[]);
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path} from {admin}: {e}: {body}"))
 }
 
 /// How long anything here may take to become true.
