@@ -170,11 +170,7 @@ impl Inbound {
         let headers = req.headers_mut();
         headers.insert(CLIENT_ID, client_id.clone());
         let from_http1 = headers.remove(ORIG_PROTO).is_some();
-        let span = self.shared.tracer.as_ref().and_then(|tracer| {
-            let method = req.method().clone();
-            let path = req.uri().path().to_owned();
-            tracer.begin(Kind::Server, method, path, req.headers_mut())
-        });
+        let span = (self.shared.tracer.as_ref()).and_then(|t| t.begin(Kind::Server, &mut req));
         let peer = client_id.to_str().unwrap_or(NO_PEER);
         let verdict = self.authz.current().await.check_request(&mut req, peer);
         let hop = Hop {
@@ -237,7 +233,6 @@ impl Inbound {
                 headers: response.headers(),
                 peer_id: peer,
                 peer_addr: Some(self.app),
-                authority: None,
             };
             tracer.end(span, outcome);
         }

@@ -214,14 +214,7 @@ impl Outbound {
             if from_http1 {
                 req.headers_mut().insert(ORIG_PROTO, ORIG_PROTO_HTTP1);
             }
-            if let Some(tracer) = &self.shared.tracer {
-                let method = req.method().clone();
-                let path = req.uri().path().to_owned();
-                let authority = req.uri().host().map(str::to_owned);
-                span = tracer
-                    .begin(Kind::Client, method, path, req.headers_mut())
-                    .map(|s| (s, authority));
-            }
+            span = (self.shared.tracer.as_ref()).and_then(|t| t.begin(Kind::Client, &mut req));
             *req.version_mut() = Version::HTTP_2;
             let grpc = timeout::is_grpc(req.headers());
             // Requests answered here without reaching a peer are tapped too: keep the head
@@ -341,13 +334,12 @@ impl Outbound {
             response.status(),
             start.elapsed(),
         );
-        if let (Some(tracer), Some((span, authority))) = (&self.shared.tracer, span) {
+        if let (Some(tracer), Some(span)) = (&self.shared.tracer, span) {
             let outcome = Outcome {
                 status: response.status(),
                 headers: response.headers(),
                 peer_id: peer,
                 peer_addr: seen.peer.as_ref().map(|p| p.addr()),
-                authority: authority.as_deref(),
             };
             tracer.end(span, outcome);
         }

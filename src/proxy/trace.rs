@@ -211,6 +211,8 @@ pub struct Span {
     start: SystemTime,
     method: Method,
     path: String,
+    /// The request's host (outbound spans).
+    authority: Option<String>,
 }
 
 /// What a span records about how its request ended.
@@ -223,8 +225,6 @@ pub struct Outcome<'a> {
     pub peer_id: &'a str,
     /// The endpoint called (outbound) or the app (inbound).
     pub peer_addr: Option<SocketAddr>,
-    /// The request's authority (outbound).
-    pub authority: Option<&'a str>,
 }
 
 impl Tracer {
@@ -264,13 +264,8 @@ impl Tracer {
     /// Starts the span of a request and points the `traceparent` it is forwarded with at
     /// it. `None` when the trace is not sampled: by the caller (the headers are left as
     /// sent), or, for a new trace, by the sample rate (forwarded with the flag clear).
-    pub fn begin(
-        &self,
-        kind: Kind,
-        method: Method,
-        path: String,
-        headers: &mut HeaderMap,
-    ) -> Option<Span> {
+    pub fn begin<B>(&self, kind: Kind, req: &mut http::Request<B>) -> Option<Span> {
+        let headers = req.headers();
         let incoming = headers
             .get(TRACEPARENT)
             .and_then(|v| v.to_str().ok())
@@ -281,6 +276,7 @@ impl Tracer {
             None => {
                 let trace_id = self.ids.trace_id();
                 if self.ids.next() % u64::from(PER_MILLION) >= u64::from(self.sample.0) {
+                    let headers = req.headers_mut();
                     headers.remove(TRACESTATE);
                     let unsampled = traceparent(&trace_id, &self.ids.span_id(), 0);
                     if let Some(value) = unsampled {
@@ -292,6 +288,14 @@ impl Tracer {
             }
         };
         let span_id = self.ids.span_id();
+        // What the span records of the request, taken only for a span that will be recorded.
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let authority = match kind {
+            Kind::Client => req.uri().host().map(str::to_owned),
+            Kind::Server => None,
+        };
+        let headers = req.headers_mut();
         let trace_state = match parent {
             Some(_) => headers
                 .get(TRACESTATE)
@@ -317,6 +321,7 @@ impl Tracer {
             start: SystemTime::now(),
             method,
             path,
+            authority,
         })
     }
 
@@ -378,7 +383,7 @@ impl Span {
         attribute("url.path", Str(&self.path));
         attribute("http.response.status_code", Int(i64::from(status)));
         attribute("meshctl.peer.identity", Str(outcome.peer_id));
-        if let Some(authority) = outcome.authority {
+        if let Some(authority) = &self.authority {
             attribute("server.address", Str(authority));
         }
         if let Some(addr) = outcome.peer_addr {
@@ -686,6 +691,17 @@ mod tests {
         (tracer, spans)
     }
 
+    /// `tracer.begin` for a GET of `http://api{path}` carrying `headers` (updated in place).
+    fn begin(tracer: &Tracer, kind: Kind, path: &str, headers: &mut HeaderMap) -> Option<Span> {
+        let mut req = http::Request::get(format!("http://api{path}"))
+            .body(())
+            .unwrap();
+        *req.headers_mut() = std::mem::take(headers);
+        let span = tracer.begin(kind, &mut req);
+        *headers = std::mem::take(req.headers_mut());
+        span
+    }
+
     fn decode(encoded: Vec<u8>) -> pb::Span {
         prost::Message::decode(encoded.as_slice()).unwrap()
     }
@@ -696,7 +712,6 @@ mod tests {
             headers,
             peer_id: "spiffe://mesh.local/ns/local/sa/api",
             peer_addr: Some("127.0.0.1:4143".parse().unwrap()),
-            authority: Some("api"),
         }
     }
 
@@ -707,9 +722,7 @@ mod tests {
         let sent = format!("00-{TRACE}-{PARENT}-01");
         headers.insert(TRACEPARENT, sent.parse().unwrap());
         headers.insert(TRACESTATE, "vendor=x".parse().unwrap());
-        let span = tracer
-            .begin(Kind::Client, Method::GET, "/a".into(), &mut headers)
-            .unwrap();
+        let span = begin(&tracer, Kind::Client, "/a", &mut headers).unwrap();
         let forwarded = headers[TRACEPARENT].to_str().unwrap().to_string();
         assert_eq!(headers[TRACESTATE], "vendor=x");
         let mut response = HeaderMap::new();
@@ -746,19 +759,13 @@ mod tests {
         let mut headers = HeaderMap::new();
         let unsampled = format!("00-{TRACE}-{PARENT}-00");
         headers.insert(TRACEPARENT, unsampled.parse().unwrap());
-        assert!(
-            tracer
-                .begin(Kind::Server, Method::POST, "/".into(), &mut headers)
-                .is_none()
-        );
+        assert!(begin(&tracer, Kind::Server, "/", &mut headers).is_none());
         assert_eq!(headers[TRACEPARENT], unsampled.as_str());
 
         let mut headers = HeaderMap::new();
         headers.insert(TRACEPARENT, "garbage".parse().unwrap());
         headers.insert(TRACESTATE, "of=another".parse().unwrap());
-        let span = tracer
-            .begin(Kind::Server, Method::POST, "/".into(), &mut headers)
-            .unwrap();
+        let span = begin(&tracer, Kind::Server, "/", &mut headers).unwrap();
         assert!(!headers.contains_key(TRACESTATE));
         let forwarded = headers[TRACEPARENT].to_str().unwrap();
         let (trace, parent, flags) = parse_traceparent(forwarded).unwrap();
@@ -779,11 +786,7 @@ mod tests {
         tracer.sample = "0".parse().unwrap();
         let mut headers = HeaderMap::new();
         headers.insert(TRACESTATE, "of=another".parse().unwrap());
-        assert!(
-            tracer
-                .begin(Kind::Client, Method::GET, "/".into(), &mut headers)
-                .is_none()
-        );
+        assert!(begin(&tracer, Kind::Client, "/", &mut headers).is_none());
         let forwarded = headers[TRACEPARENT].to_str().unwrap();
         let (_, _, flags) = parse_traceparent(forwarded).unwrap();
         assert_eq!(
@@ -795,8 +798,7 @@ mod tests {
         tracer.sample = "25%".parse().unwrap();
         let sampled = (0..10_000)
             .filter(|_| {
-                let span =
-                    tracer.begin(Kind::Client, Method::GET, "/".into(), &mut HeaderMap::new());
+                let span = begin(&tracer, Kind::Client, "/", &mut HeaderMap::new());
                 span.is_some()
             })
             .count();
@@ -816,7 +818,7 @@ mod tests {
     fn a_full_queue_drops_and_counts() {
         let (tracer, _spans) = tracer();
         for _ in 0..3 {
-            let span = tracer.begin(Kind::Client, Method::GET, "/".into(), &mut HeaderMap::new());
+            let span = begin(&tracer, Kind::Client, "/", &mut HeaderMap::new());
             tracer.end(span.unwrap(), outcome(StatusCode::OK, &HeaderMap::new()));
         }
         assert_eq!(tracer.counters.queue_full.load(Relaxed), 1);
