@@ -20,9 +20,10 @@ use http::{Request, Response, Uri};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
+use super::cork::{self, Corked};
 use super::http::ProxyBody;
 use super::limits;
 
@@ -77,7 +78,7 @@ pub enum AppError {
 
 /// HTTP/2 with prior knowledge (h2c): one connection, many streams.
 pub fn h2c(addr: SocketAddr) -> H2cClient {
-    Client::builder(TokioExecutor::new())
+    Client::builder(cork::Executor)
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(limits::APP_POOL_IDLE_TIMEOUT)
@@ -100,7 +101,7 @@ impl AppConnector {
 }
 
 impl tower_service::Service<Uri> for AppConnector {
-    type Response = TokioIo<TcpStream>;
+    type Response = TokioIo<Corked<TcpStream>>;
     type Error = io::Error;
     type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
 
@@ -110,7 +111,10 @@ impl tower_service::Service<Uri> for AppConnector {
 
     fn call(&mut self, _uri: Uri) -> Self::Future {
         let addr = self.addr;
-        Box::pin(async move { AppConnector::connect(addr).await.map(TokioIo::new) })
+        Box::pin(async move {
+            let stream = AppConnector::connect(addr).await?;
+            Ok(TokioIo::new(Corked::new(stream)))
+        })
     }
 }
 

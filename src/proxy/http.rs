@@ -8,9 +8,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Ur
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioTimer;
 
 use super::config::Limits;
+use super::cork;
 use super::limits;
 
 /// Response bodies: a proxied one, or a short one the proxy wrote itself.
@@ -126,8 +127,8 @@ pub fn http1_server(limits: &Limits) -> http1::Builder {
 }
 
 /// The HTTP/2 server for mTLS peers and h2c apps, with the configured limits.
-pub fn http2_server(limits: &Limits) -> http2::Builder<TokioExecutor> {
-    let mut builder = http2::Builder::new(TokioExecutor::new());
+pub fn http2_server(limits: &Limits) -> http2::Builder<cork::Executor> {
+    let mut builder = http2::Builder::new(cork::Executor);
     builder
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.h2_max_concurrent_streams)

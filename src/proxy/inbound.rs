@@ -22,6 +22,7 @@ use super::Shared;
 use super::app::{self, AppConnector, H2cClient, Http1Pool, PooledBody};
 use super::authz::{self, AuthzCell, Verdict};
 use super::config::{AppProtocol, InboundConfig};
+use super::cork::Corked;
 use super::drain::DrainWatch;
 use super::http::{self as proxy_http, CLIENT_ID, ORIG_PROTO, ProxyBody};
 use super::io::MeteredIo;
@@ -139,7 +140,10 @@ impl Inbound {
                 let client_id = client_id.clone();
                 async move { Ok::<_, Infallible>(this.forward_http(req, client_id, remote).await) }
             });
-            let conn = self.shared.http2.serve_connection(TokioIo::new(tls), svc);
+            let conn = self
+                .shared
+                .http2
+                .serve_connection(TokioIo::new(Corked::new(tls)), svc);
             listen::serve_until_drained(conn, &mut watch)
                 .await
                 .map_err(std::io::Error::other)

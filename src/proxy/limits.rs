@@ -57,6 +57,12 @@ pub const H2_CONNECTION_WINDOW: u32 = 4 * 1024 * 1024;
 pub const H2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
 pub const H2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// HTTP/2 writes wait in a connection's buffer for the end of the scheduler's round
+/// (`proxy::cork`), up to this many bytes; a burst's buffer shrinks back to the second
+/// figure once written.
+pub const CORK_BUFFER: usize = 64 * 1024;
+pub const CORK_BUFFER_KEPT: usize = 16 * 1024;
+
 /// Pooled keep-alive connections to the local app are closed after this long unused.
 /// Shorter than the usual app-side keep-alive timeouts (Node.js closes idle connections
 /// after 5 s), so the proxy closes first instead of sending a request down a connection the

@@ -10,6 +10,7 @@ use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+use super::cork::Driven;
 use super::drain::DrainWatch;
 use super::limits;
 
@@ -41,10 +42,11 @@ pub async fn accept_loop<F, Fut>(
         match accepted {
             Ok((stream, remote)) => {
                 let connection = handle(stream, remote, watch.clone());
-                tokio::spawn(async move {
+                // Driven: the HTTP/2 connections among them write through `cork::Corked`.
+                tokio::spawn(Driven::new(async move {
                     connection.await;
                     drop(permit);
-                });
+                }));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");

@@ -12,6 +12,7 @@ pub mod balance;
 pub mod breaker;
 pub mod config;
 pub mod controlled;
+pub mod cork;
 pub mod detect;
 pub mod drain;
 pub mod dump;
@@ -46,7 +47,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use hyper::server::conn::{http1, http2};
-use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
 
 use self::authz::{AuthzCell, InboundAuthz};
@@ -71,7 +71,7 @@ pub struct Shared {
     /// Spans for each request when an OTLP endpoint is configured (`None`: tracing off).
     pub tracer: Option<Arc<trace::Tracer>>,
     pub http1: http1::Builder,
-    pub http2: http2::Builder<TokioExecutor>,
+    pub http2: http2::Builder<cork::Executor>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -23,6 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::Shared;
 use super::config::UpstreamProtocol;
+use super::cork::Corked;
 use super::detect::{self, Detected};
 use super::drain::DrainWatch;
 use super::fault::{self, FAULT_HEADER, Injection};
@@ -162,7 +163,10 @@ impl Outbound {
             }
             Detected::H2c => {
                 let svc = self.clone().service(false, remote);
-                let conn = self.shared.http2.serve_connection(TokioIo::new(io), svc);
+                let conn = self
+                    .shared
+                    .http2
+                    .serve_connection(TokioIo::new(Corked::new(io)), svc);
                 listen::serve_until_drained(conn, &mut watch).await?;
             }
             Detected::Opaque => self.forward_tcp(io).await?,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::client::conn::http2::{self, SendRequest};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -19,6 +19,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::balance::PeakEwma;
 use super::breaker::Breaker;
+use super::cork::{self, Corked};
 use super::http::ProxyBody;
 use super::limits;
 use super::metrics::{Direction, Metrics};
@@ -206,14 +207,14 @@ impl Peer {
             return Ok(sender);
         }
         let tls = self.connect_tls(PeerProtocol::H2).await?;
-        let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+        let (sender, connection) = http2::Builder::new(cork::Executor)
             .timer(TokioTimer::new())
             .initial_stream_window_size(limits::H2_STREAM_WINDOW)
             .initial_connection_window_size(limits::H2_CONNECTION_WINDOW)
             .max_concurrent_reset_streams(limits::H2_MAX_LOCAL_ERROR_RESET_STREAMS)
             .keep_alive_interval(limits::H2_KEEPALIVE_INTERVAL)
             .keep_alive_timeout(limits::H2_KEEPALIVE_TIMEOUT)
-            .handshake(TokioIo::new(tls))
+            .handshake(TokioIo::new(Corked::new(tls)))
             .await
             .map_err(|source| PeerError::Http2 {
                 addr: self.addr,
