@@ -251,7 +251,7 @@ fn detach(
     let logs = state_dir.join(crate::control::launch::LOGS_DIR);
     crate::fsutil::create_private_dir(&logs)
         .with_context(|| format!("creating {}", logs.display()))?;
-    let log_path = logs.join("up.log");
+    let log_path = logs.join(crate::control::launch::UP_LOG);
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

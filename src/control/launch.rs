@@ -24,6 +24,8 @@ pub const APP_LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The logs directory inside the state dir.
 pub const LOGS_DIR: &str = "logs";
+/// The output of a detached `meshctl up`, in [`LOGS_DIR`]; rotated like the processes' logs.
+pub const UP_LOG: &str = "up.log";
 /// The pid file of the process running the mesh (what `meshctl down` signals).
 pub const PID_FILE: &str = "run/up.pid";
 /// Proxies reach each other only over loopback; apps are told to bypass HTTP_PROXY for it.
@@ -109,6 +111,8 @@ impl LocalMesh {
         let logs = state.join(LOGS_DIR);
 
         let controller = Supervisor::new(&logs)?;
+        // A detached `up` writes its own output there (a foreground one leaves it absent).
+        controller.rotate_log(logs.join(UP_LOG));
         let mut argv = vec![
             path_arg(&opts.exe),
             "--state-dir".into(),

@@ -230,7 +230,15 @@ impl Supervisor {
             self.stop.subscribe(),
         ));
         lock(&self.watchers).push(watcher);
-        lock(&self.logs).push(launch_log);
+        self.rotate_log(launch_log);
+        processes.push(handle.clone());
+        Ok(handle)
+    }
+
+    /// Rotates `log` with the processes' logs (the rotation task starts with the first): for
+    /// a log another process writes in append mode, such as a detached `meshctl up`'s own.
+    pub fn rotate_log(&self, log: PathBuf) {
+        lock(&self.logs).push(log);
         lock(&self.rotation).get_or_insert_with(|| {
             tokio::spawn(rotate::run(
                 self.logs.clone(),
@@ -238,8 +246,6 @@ impl Supervisor {
                 self.stop.subscribe(),
             ))
         });
-        processes.push(handle.clone());
-        Ok(handle)
     }
 
     /// Every process, in the order they were spawned.

@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::future::Future;
+use std::io::Write as _;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -238,6 +239,32 @@ async fn dropping_the_supervisor_kills_its_children() {
         (!alive(child) && !alive(grandchild)).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_log_written_by_another_process_is_rotated_with_the_children_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = Supervisor::new(&dir.path().join("logs"))
+        .unwrap()
+        .with_log_limit(LogLimit {
+            max_bytes: 100,
+            check_every: Duration::from_millis(50),
+        });
+    let log = dir.path().join("logs/up.log");
+    let mut writer = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .unwrap();
+    writeln!(writer, "{}", "early ".repeat(30)).unwrap();
+    // Watched before any process was started: the rotation task starts with it.
+    sup.rotate_log(log.clone());
+    let rotated = rotated_path(&log);
+    eventually("a rotation", || async { rotated.exists().then_some(()) }).await;
+    assert!(fs::read_to_string(&rotated).unwrap().starts_with("early "));
+    writeln!(writer, "later").unwrap();
+    assert_eq!(fs::read_to_string(&log).unwrap(), "later\n");
+    sup.shutdown(Duration::from_secs(2)).await;
 }
 
 #[tokio::test]
