@@ -4,22 +4,28 @@
 #   start_local_pair MESHCTL_BIN WAIT_SECS
 #
 # sets: work (scratch dir, removed on exit), out_port (HTTP/1.1), out_h2_port (h2c),
-# inbound and outbound (the proxies' pids).
+# app_port (nginx), inbound and outbound (the proxies' pids). Called again, it starts a
+# second pair with its own nginx and scratch dir (bench/ab.sh).
 
 bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 work="$(mktemp -d)"
+works=("$work")
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  rm -rf "${works[@]}"
 }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_local_pair() {
-  local bin="$1" wait_secs="$2" app_port in_port
+  local bin="$1" wait_secs="$2" in_port
+  if [ -e "$work/nginx.conf" ]; then # a second pair: a scratch dir of its own
+    work="$(mktemp -d)"
+    works+=("$work")
+  fi
   app_port="$(free_port)" in_port="$(free_port)" out_port="$(free_port)" out_h2_port="$(free_port)"
   mkdir -p "$work/www" "$work/tmp"
   head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/index.html"
