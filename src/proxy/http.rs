@@ -35,17 +35,24 @@ const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection")
 /// header names. `te: trailers` survives: gRPC needs it end to end.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if headers.contains_key(CONNECTION) {
-        let named: Vec<HeaderName> = headers
-            .get_all(CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-            .collect();
-        for name in named {
-            if name != TE {
-                headers.remove(name);
+        // `close` names no header and `keep-alive` goes below anyway: the usual values
+        // (what nginx sends on every response) are skipped without parsing or allocating.
+        let mut named = Vec::new();
+        for value in headers.get_all(CONNECTION) {
+            let tokens = value.to_str().unwrap_or_default().split(',').map(str::trim);
+            for token in tokens {
+                if token.eq_ignore_ascii_case("close") || token.eq_ignore_ascii_case("keep-alive") {
+                    continue;
+                }
+                if let Ok(name) = HeaderName::from_bytes(token.as_bytes())
+                    && name != TE
+                {
+                    named.push(name);
+                }
             }
+        }
+        for name in named {
+            headers.remove(name);
         }
         headers.remove(CONNECTION);
     }
