@@ -306,9 +306,21 @@ mod tests {
         drop((listener, client));
 
         prepared.ports.release();
-        // (The first port may linger in TIME_WAIT from the connection above.)
-        for addr in &ports[1..] {
-            plain_bind(*addr).unwrap_or_else(|e| panic!("{addr} still held: {e}"));
-        }
+        // (The first port may linger in TIME_WAIT from the connection above.) Released ports
+        // are ordinary free ports again, so another test running at the same time may take
+        // one the moment it is free (a connect() picks its source port from the same range):
+        // at most one of them is allowed to be gone.
+        let freed = (ports[1..].iter())
+            .filter(|addr| match plain_bind(**addr) {
+                Ok(_) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => false,
+                Err(e) => panic!("{addr}: {e}"),
+            })
+            .count();
+        assert!(
+            freed >= ports.len() - 2,
+            "{freed} of {} freed",
+            ports.len() - 1
+        );
     }
 }

@@ -126,6 +126,38 @@ async fn pair_carries_http2_and_h2c() {
     assert_eq!(header(&headers, "x-seen-version"), "HTTP/2.0");
 }
 
+/// Every HTTP/2 connection of the pair (h2c from the client, mTLS between the proxies, h2c
+/// to the app) writes through `cork::Corked`, whose flushes wait for the task's next poll.
+/// With two worker threads per proxy (tasks move between threads) and many streams in flight
+/// at once, every stream still gets its own body back, none waits for more traffic to come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_streams_through_multi_threaded_proxies_all_complete_with_their_own_bodies() {
+    let app = http_app().await;
+    let workers = ["--workers".to_string(), "2".to_string()];
+    let pair = Pair::start_with(&format!("h2c://{}", app.addr), &workers);
+    let h2 = h2c_conn(pair.entry).await;
+    let streams = (0..200).map(|i| {
+        let mut h2 = h2.clone();
+        // Above h2's 256-byte threshold: each DATA frame is handed over on its own.
+        let body = format!("{i:04}-").repeat(600);
+        async move {
+            let req = Request::post(format!("http://api.test/stream/{i}"))
+                .body(full_body(body.clone()))
+                .unwrap();
+            let (status, _, got) = collect(h2.send_request(req).await.unwrap()).await;
+            assert_eq!(status, StatusCode::OK, "stream {i}");
+            assert!(got == body.as_bytes(), "stream {i} got another body");
+        }
+    });
+    tokio::time::timeout(PATIENCE, futures_util::future::join_all(streams))
+        .await
+        .expect("every stream completes");
+    // And once idle, a lone request is answered: nothing else has to come along to wake
+    // the connections up.
+    let lone = tokio::time::timeout(PATIENCE, get(pair.entry, "/lone")).await;
+    assert_eq!(lone.expect("answered").0, StatusCode::OK);
+}
+
 #[derive(Default)]
 struct EchoService;
 
