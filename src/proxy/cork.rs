@@ -71,8 +71,9 @@ impl<F: Future> Future for Driven<F> {
     }
 }
 
-/// hyper's executor for HTTP/2 clients: spawns on tokio, each task [`Driven`] (the
-/// connection task among them is the one that writes to the corked stream).
+/// hyper's executor for HTTP/2: spawns on tokio, each task [`Driven`]. A client's connection
+/// task is among them and is the one that writes to the corked stream; a server's stream
+/// tasks never touch the stream (its connection runs in the accept loop's task).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Executor;
 
