@@ -350,8 +350,12 @@ impl Launch {
         let stamp = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
+        // One write: the child appends to the same file at the same time (its first lines
+        // come right as "started" is noted), and `writeln!` on a File writes piece by piece,
+        // so the child's line could land inside this one.
+        let line = format!("--- meshctl {stamp}: {event}\n");
         if let Ok(mut log) = self.open_log() {
-            let _ = writeln!(log, "--- meshctl {stamp}: {event}");
+            let _ = log.write_all(line.as_bytes());
         }
     }
 }

@@ -241,6 +241,40 @@ async fn dropping_the_supervisor_kills_its_children() {
     .await;
 }
 
+/// The supervisor notes events ("started, pid …") in the log the child appends to at the same
+/// moment; each note must arrive as one whole line, never with the child's output inside.
+#[tokio::test]
+async fn notes_and_the_childs_lines_never_share_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = Supervisor::new(&dir.path().join("logs")).unwrap();
+    let chatty = "i=0; while [ $i -lt 3000 ]; do echo child-line-$i; i=$((i+1)); done; sleep 100";
+    let handle = sup.spawn(sh(dir.path(), "chatty", chatty)).unwrap();
+    let launch = Launch {
+        spec: sh(dir.path(), "chatty", chatty),
+        log_path: handle.status().log,
+    };
+    for _ in 0..2000 {
+        launch.note("noted");
+    }
+    eventually("the child's last line", || async {
+        log_of(&sup, "chatty")
+            .contains("child-line-2999\n")
+            .then_some(())
+    })
+    .await;
+    let log = log_of(&sup, "chatty");
+    let mixed: Vec<&str> = (log.lines())
+        .filter(|l| {
+            let note = l.starts_with("--- meshctl ")
+                && (l.ends_with(": noted") || l.contains(": started, pid "));
+            let child = (l.strip_prefix("child-line-")).is_some_and(|n| n.parse::<u32>().is_ok());
+            !note && !child
+        })
+        .collect();
+    assert!(mixed.is_empty(), "lines mixing both writers: {mixed:?}");
+    sup.shutdown(Duration::from_secs(2)).await;
+}
+
 #[tokio::test]
 async fn a_log_written_by_another_process_is_rotated_with_the_children_logs() {
     let dir = tempfile::tempdir().unwrap();
