@@ -22,7 +22,7 @@ use super::Shared;
 use super::app::{self, AppConnector, H2cClient, Http1Pool, PooledBody};
 use super::authz::{self, AuthzCell, Verdict};
 use super::config::{AppProtocol, InboundConfig};
-use super::cork::Corked;
+use super::cork::{Corked, Driven};
 use super::drain::DrainWatch;
 use super::http::{self as proxy_http, CLIENT_ID, ORIG_PROTO, ProxyBody};
 use super::io::MeteredIo;
@@ -144,7 +144,7 @@ impl Inbound {
                 .shared
                 .http2
                 .serve_connection(TokioIo::new(Corked::new(tls)), svc);
-            listen::serve_until_drained(conn, &mut watch)
+            Driven::new(listen::serve_until_drained(conn, &mut watch))
                 .await
                 .map_err(std::io::Error::other)
         } else {

@@ -10,7 +10,6 @@ use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
-use super::cork::Driven;
 use super::drain::DrainWatch;
 use super::limits;
 
@@ -42,11 +41,10 @@ pub async fn accept_loop<F, Fut>(
         match accepted {
             Ok((stream, remote)) => {
                 let connection = handle(stream, remote, watch.clone());
-                // Driven: the HTTP/2 connections among them write through `cork::Corked`.
-                tokio::spawn(Driven::new(async move {
+                tokio::spawn(async move {
                     connection.await;
                     drop(permit);
-                }));
+                });
             }
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");

@@ -23,7 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::Shared;
 use super::config::UpstreamProtocol;
-use super::cork::Corked;
+use super::cork::{Corked, Driven};
 use super::detect::{self, Detected};
 use super::drain::DrainWatch;
 use super::fault::{self, FAULT_HEADER, Injection};
@@ -167,7 +167,7 @@ impl Outbound {
                     .shared
                     .http2
                     .serve_connection(TokioIo::new(Corked::new(io)), svc);
-                listen::serve_until_drained(conn, &mut watch).await?;
+                Driven::new(listen::serve_until_drained(conn, &mut watch)).await?;
             }
             Detected::Opaque => self.forward_tcp(io).await?,
         }
