@@ -9,8 +9,9 @@
 # Extra arguments go to the rig's run.sh (e.g. --tests "h1-max h2-max", --keep-work).
 # Environment: SKIP_INSTALL=1 skips apt/pip/cargo installs; INSTALL_OHA=1 also runs
 # `cargo install oha` (constant-rate load with latency correction; slow to build);
-# CARGO_TARGET_DIR is honoured. The pair runs the shipping build (`--profile dist`: fat LTO,
-# one codegen unit, panic=abort), the binary whose CPU and RSS the targets are about.
+# CARGO_TARGET_DIR is honoured; PGO=0 benchmarks the plain `--profile dist` build instead. The pair runs the shipping build:
+# `--profile dist` (fat LTO, one codegen unit, panic=abort) made profile-guided by
+# scripts/pgo.sh (about 10 more minutes), the binary whose CPU and RSS the targets are about.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,8 +30,13 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   if [ "${INSTALL_OHA:-0}" = 1 ] && ! command -v oha >/dev/null; then cargo install oha >&2; fi
 fi
 
-(cd "$repo" && cargo build --profile dist >&2)
-export MESHCTL_BIN="${CARGO_TARGET_DIR:-$repo/target}/dist/meshctl"
+if [ "${PGO:-1}" = 0 ]; then
+  (cd "$repo" && cargo build --profile dist >&2)
+  MESHCTL_BIN="${CARGO_TARGET_DIR:-$repo/target}/dist/meshctl"
+else
+  MESHCTL_BIN="$("$repo/scripts/pgo.sh")"
+fi
+export MESHCTL_BIN
 [ -x "$MESHCTL_BIN" ] || { echo "no release binary at $MESHCTL_BIN" >&2; exit 1; }
 
 cd "$rig"

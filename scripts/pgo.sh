@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds the release binary with profile-guided optimisation: an instrumented `dist` build
+# serves the benchmark pair's traffic (bench/local-pair.sh: nginx behind a meshctl pair,
+# HTTP/1.1 and h2c load), LLVM merges the counts, and a second `dist` build uses them. LLVM
+# then inlines and lays out code for the paths the proxies take, and lld (with
+# -z keep-text-section-prefix) keeps the functions the training never ran in their own
+# `.text.unlikely` section, so the code a proxy does run sits in fewer pages (less resident
+# text, fewer i-cache and iTLB misses). bench/RESULTS.md has the measured effect.
+#
+#   scripts/pgo.sh            # prints the binary's path:
+#                             # target/pgo/use/x86_64-unknown-linux-gnu/dist/meshctl
+#   SECS=20 scripts/pgo.sh    # longer training runs (default 5 s per shape, 6 shapes)
+#
+# Needs: rustup's llvm-tools component (installed if missing; its llvm-profdata matches
+# rustc's LLVM), nginx, wrk and h2load (apt-get install -y nginx-light wrk nghttp2-client).
+# Takes two full `dist` builds (about 10 minutes on 2 cores). `--target` keeps the profiling
+# flags off build scripts and proc macros, which run inside the build.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+secs="${SECS:-5}"
+out="${CARGO_TARGET_DIR:-$root/target}/pgo"
+profiles="$out/profiles"
+
+for tool in nginx wrk h2load; do
+  command -v "$tool" >/dev/null || { echo "pgo.sh: $tool is not installed" >&2; exit 1; }
+done
+rustup component add llvm-tools >/dev/null
+host="$(rustc -vV | sed -n 's/^host: //p')"
+profdata="$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata"
+[ -x "$profdata" ] || { echo "pgo.sh: $profdata is missing after installing llvm-tools" >&2; exit 1; }
+
+echo "pgo.sh: building the instrumented binary" >&2
+rm -rf "$profiles"
+mkdir -p "$profiles"
+RUSTFLAGS="-Cprofile-generate=$profiles" CARGO_TARGET_DIR="$out/gen" \
+  cargo build --locked --profile dist --target "$host" --manifest-path "$root/Cargo.toml"
+
+echo "pgo.sh: training on the benchmark pair (${secs}s per shape)" >&2
+(
+  # shellcheck source=bench/local-pair.sh
+  . "$root/bench/local-pair.sh"
+  start_local_pair "$out/gen/$host/dist/meshctl" 30
+  # Beside the benchmark's shapes: one request at a time, request bodies, 256 KiB responses,
+  # so body streaming and connection turnover are trained too, not only small GETs.
+  head -c 262144 /dev/zero > "$work/www/large"
+  head -c 16384 /dev/zero > "$work/body"
+  base="http://127.0.0.1:$out_port" h2c="http://127.0.0.1:$out_h2_port"
+  wrk -t1 -c64 -d"${secs}s" "$base/" >/dev/null
+  wrk -t1 -c4 -d"${secs}s" "$base/large" >/dev/null
+  h2load --h1 -c16 -m1 -D"$secs" -d "$work/body" "$base/" >/dev/null
+  h2load -c4 -m32 -D"$secs" "$h2c/" >/dev/null
+  h2load -c16 -m1 -D"$secs" "$h2c/" >/dev/null
+  h2load -c4 -m8 -D"$secs" -d "$work/body" "$h2c/large" >/dev/null
+  # The proxies write their counts when they exit: stop them (SIGTERM drains) before the
+  # subshell's exit trap removes the pair.
+  cleanup
+) >&2
+shopt -s nullglob
+raw=("$profiles"/*.profraw)
+[ "${#raw[@]}" -gt 0 ] || { echo "pgo.sh: the training run wrote no profiles into $profiles" >&2; exit 1; }
+"$profdata" merge -o "$out/merged.profdata" "${raw[@]}"
+
+echo "pgo.sh: building with the profile" >&2
+# -profile-summary-cold-count=0: only code the training never ran counts as cold (moved to
+# .text.unlikely and optimised for size); start-up code that ran once stays with the rest.
+RUSTFLAGS="-Cprofile-use=$out/merged.profdata -Clink-arg=-Wl,-z,keep-text-section-prefix -Cllvm-args=-profile-summary-cold-count=0" \
+  CARGO_TARGET_DIR="$out/use" cargo build --locked --profile dist --target "$host" --manifest-path "$root/Cargo.toml"
+echo "$out/use/$host/dist/meshctl"
