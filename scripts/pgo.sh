@@ -59,10 +59,15 @@ shopt -s nullglob
 raw=("$profiles"/*.profraw)
 [ "${#raw[@]}" -gt 0 ] || { echo "pgo.sh: the training run wrote no profiles into $profiles" >&2; exit 1; }
 "$profdata" merge -o "$out/merged.profdata" "${raw[@]}"
+# Cargo does not track the profile's contents, only RUSTFLAGS: a profile named by its hash
+# makes a new training rebuild everything instead of reusing a build made with the old one.
+sum="$(sha256sum "$out/merged.profdata" | cut -c1-16)"
+rm -f "$out"/merged-*.profdata
+mv "$out/merged.profdata" "$out/merged-$sum.profdata"
 
 echo "pgo.sh: building with the profile" >&2
 # -profile-summary-cold-count=0: only code the training never ran counts as cold (moved to
 # .text.unlikely and optimised for size); start-up code that ran once stays with the rest.
-RUSTFLAGS="-Cprofile-use=$out/merged.profdata -Clink-arg=-Wl,-z,keep-text-section-prefix -Cllvm-args=-profile-summary-cold-count=0" \
+RUSTFLAGS="-Cprofile-use=$out/merged-$sum.profdata -Clink-arg=-Wl,-z,keep-text-section-prefix -Cllvm-args=-profile-summary-cold-count=0" \
   CARGO_TARGET_DIR="$out/use" cargo build --locked --profile dist --target "$host" --manifest-path "$root/Cargo.toml"
 echo "$out/use/$host/dist/meshctl"
