@@ -34,7 +34,10 @@ if [ "${PGO:-1}" = 0 ]; then
   (cd "$repo" && cargo build --profile dist >&2)
   MESHCTL_BIN="${CARGO_TARGET_DIR:-$repo/target}/dist/meshctl"
 else
-  MESHCTL_BIN="$("$repo/scripts/pgo.sh")"
+  MESHCTL_BIN="$("$repo/scripts/pgo.sh")" || {
+    echo "scripts/pgo.sh failed (above); PGO=0 bench/run.sh benchmarks the plain dist build" >&2
+    exit 1
+  }
 fi
 export MESHCTL_BIN
 [ -x "$MESHCTL_BIN" ] || { echo "no release binary at $MESHCTL_BIN" >&2; exit 1; }
