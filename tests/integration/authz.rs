@@ -59,7 +59,7 @@ while True:
 /// matter); `api` (HTTP, RECORDER_PY), `quotes` (the demo gRPC server) and `store` (TCP echo)
 /// are protected. Scripts and their logs live in `scripts`.
 fn protected_mesh(scripts: &Path) -> String {
-    let exe = assert_cmd::cargo::cargo_bin("meshctl");
+    let exe = crate::support::meshctl_bin();
     std::fs::write(scripts.join("recorder.py"), RECORDER_PY).unwrap();
     std::fs::write(scripts.join("tcp_echo.py"), TCP_ECHO_PY).unwrap();
     let (web, batch, api, quotes, store) = (

@@ -182,7 +182,7 @@ struct Rollout {
 
 impl Rollout {
     fn start(up: &Up, args: &[&str]) -> Rollout {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
+        let mut child = Command::new(crate::support::meshctl_bin())
             .args(["canary", "start", "api", "-o", "json"])
             .args(args)
             .current_dir(up.dir.path())

@@ -66,7 +66,7 @@ fn broken_pipe_exits_zero() {
             .arg("-c")
             .arg(format!(
                 "set -o pipefail; NO_COLOR=1 '{}' certs status -o {format} | (exec 0<&-; sleep 0.5)",
-                assert_cmd::cargo::cargo_bin("meshctl").display()
+                crate::support::meshctl_bin().display()
             ))
             .current_dir(mesh.path())
             .output()

@@ -41,7 +41,7 @@ impl Drop for DemoApp {
 
 /// `meshctl demo-app ARGS` with no demo settings leaking in from the environment.
 fn demo_command(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("meshctl"));
+    let mut cmd = Command::new(crate::support::meshctl_bin());
     cmd.arg("demo-app").args(args).stdin(Stdio::null());
     for var in [
         "MESH_UPSTREAM_API",

@@ -46,7 +46,7 @@ struct Mesh {
 /// `front` (only its proxy matters) calls `api` (COUNTING_PY, with `policy`) and `quotes`
 /// (the demo gRPC server); `db` is declared opaque TCP.
 fn start(policy: &str) -> Mesh {
-    let exe = assert_cmd::cargo::cargo_bin("meshctl");
+    let exe = crate::support::meshctl_bin();
     let scripts = tempfile::tempdir().unwrap();
     let script = scripts.path().join("counting.py");
     std::fs::write(&script, COUNTING_PY).unwrap();

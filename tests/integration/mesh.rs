@@ -109,7 +109,7 @@ impl Up {
     }
 
     pub(crate) fn run(dir: tempfile::TempDir, args: &[&str]) -> Up {
-        let child = Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
+        let child = Command::new(crate::support::meshctl_bin())
             .args(args)
             .current_dir(dir.path())
             .env("NO_COLOR", "1")
@@ -216,7 +216,7 @@ pub(crate) fn curl(urls: &[String], extra: &[&str]) -> String {
 
 /// front (Python http.server), api v1 + v2 (echo.py) and quotes (the demo gRPC server).
 pub(crate) fn three_services() -> String {
-    let exe = assert_cmd::cargo::cargo_bin("meshctl");
+    let exe = crate::support::meshctl_bin();
     let (front, v1, v2, quotes) = (free_port(), free_port(), free_port(), free_port());
     format!(
         "services:

@@ -129,7 +129,7 @@ fn stat_shows_the_success_rate_rps_and_percentiles_of_a_known_mix() {
     assert_eq!(edge["requests"], 200);
 
     // --watch: a snapshot every 2 s as NDJSON until Ctrl-C, then exit 0.
-    let watch = Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
+    let watch = Command::new(crate::support::meshctl_bin())
         .args(["stat", "api", "-w", "-o", "json"])
         .current_dir(up.dir.path())
         .env_remove("MESHCTL_STATE_DIR")
@@ -182,7 +182,7 @@ fn stat_shows_configured_weights_beside_observed_shares_after_a_shift() {
 const SECRET: &str = "s3cr3t-t0ken-value";
 
 fn spawn_tap(up: &Up, args: &[&str]) -> std::process::Child {
-    Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
+    Command::new(crate::support::meshctl_bin())
         .arg("tap")
         .args(args)
         .current_dir(up.dir.path())
@@ -256,7 +256,7 @@ fn tap_streams_redacted_filtered_events_of_real_requests() {
             ),
         ),
     ];
-    let top = Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
+    let top = Command::new(crate::support::meshctl_bin())
         .args(["top", "api", "--duration", "4s", "-o", "json"])
         .current_dir(up.dir.path())
         .env_remove("MESHCTL_STATE_DIR")

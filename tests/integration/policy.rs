@@ -339,7 +339,7 @@ fn a_failing_endpoint_is_ejected_probed_once_and_readmitted_when_healthy() {
 /// `front` calls `slow` (SLOW_PY; 300 ms timeout, 3 s under `/patient/`) and `quotes` (the
 /// demo gRPC server answering in 0.5–1.5 s; 200 ms timeout).
 fn timed_services(script: &std::path::Path) -> String {
-    let exe = assert_cmd::cargo::cargo_bin("meshctl");
+    let exe = crate::support::meshctl_bin();
     let (front, slow, quotes) = (free_port(), free_port(), free_port());
     format!(
         "services:

@@ -34,7 +34,7 @@ pub type TestBody = BoxBody<Bytes, Infallible>;
 
 /// The `meshctl` binary under test.
 pub fn meshctl() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_meshctl"))
+    Command::new(crate::support::meshctl_bin())
 }
 
 /// A mesh CA in a temp dir, issuing workload identities into sub-directories.

@@ -1,12 +1,21 @@
-//! Shared helpers: a `meshctl` command with a clean environment, and a mesh CA in a temp dir.
+//! Shared helpers: the binary under test, a `meshctl` command with a clean environment, and a
+//! mesh CA in a temp dir.
 
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+/// The binary under test: `MESHCTL_TEST_BIN` when set (e.g. the profile-guided release build,
+/// `MESHCTL_TEST_BIN=$(scripts/pgo.sh) ./scripts/test.sh`), else the one cargo
+/// built for this run.
+pub fn meshctl_bin() -> PathBuf {
+    std::env::var_os("MESHCTL_TEST_BIN")
+        .map_or_else(|| assert_cmd::cargo::cargo_bin("meshctl"), PathBuf::from)
+}
+
 /// `meshctl` with no state dir or colour leaking in from the developer's environment.
 pub fn meshctl() -> Command {
-    let mut cmd = Command::cargo_bin("meshctl").expect("meshctl binary is built by cargo test");
+    let mut cmd = Command::new(meshctl_bin());
     cmd.env_remove("MESHCTL_STATE_DIR")
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1");

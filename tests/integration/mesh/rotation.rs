@@ -397,7 +397,7 @@ fn rotation_resumes_after_being_killed_between_steps() {
     let up = start(&[]);
     let anchor0 = anchor_fp(&up);
     let checkpoint = up.state().join("rotation.json");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
+    let mut child = std::process::Command::new(crate::support::meshctl_bin())
         .args(["certs", "rotate", "anchor", "--timeout", "30s"])
         .current_dir(up.dir.path())
         .stdout(std::process::Stdio::null())
