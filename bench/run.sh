@@ -9,9 +9,10 @@
 # Extra arguments go to the rig's run.sh (e.g. --tests "h1-max h2-max", --keep-work).
 # Environment: SKIP_INSTALL=1 skips apt/pip/cargo installs; INSTALL_OHA=1 also runs
 # `cargo install oha` (constant-rate load with latency correction; slow to build);
-# CARGO_TARGET_DIR is honoured; PGO=0 benchmarks the plain `--profile dist` build instead. The pair runs the shipping build:
-# `--profile dist` (fat LTO, one codegen unit, panic=abort) made profile-guided by
-# scripts/pgo.sh (about 10 more minutes), the binary whose CPU and RSS the targets are about.
+# CARGO_TARGET_DIR is honoured; PGO=0 benchmarks the plain `--profile dist` build instead.
+# The pair runs the shipping build: `--profile dist` (fat LTO, one codegen unit, panic=abort)
+# made profile-guided by scripts/pgo.sh (about 10 more minutes), the binary whose CPU and RSS
+# the targets are about.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

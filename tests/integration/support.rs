@@ -7,10 +7,13 @@ use assert_cmd::Command;
 
 /// The binary under test: `MESHCTL_TEST_BIN` when set (e.g. the profile-guided release build,
 /// `MESHCTL_TEST_BIN=$(scripts/pgo.sh) ./scripts/test.sh`), else the one cargo
-/// built for this run.
+/// built for this run. Made absolute: tests run it from other working directories.
 pub fn meshctl_bin() -> PathBuf {
-    std::env::var_os("MESHCTL_TEST_BIN")
-        .map_or_else(|| assert_cmd::cargo::cargo_bin("meshctl"), PathBuf::from)
+    match std::env::var_os("MESHCTL_TEST_BIN") {
+        Some(bin) => std::fs::canonicalize(&bin)
+            .unwrap_or_else(|e| panic!("MESHCTL_TEST_BIN={}: {e}", Path::new(&bin).display())),
+        None => assert_cmd::cargo::cargo_bin("meshctl"),
+    }
 }
 
 /// `meshctl` with no state dir or colour leaking in from the developer's environment.
