@@ -275,15 +275,20 @@ async fn notes_and_the_childs_lines_never_share_a_line() {
     sup.shutdown(Duration::from_secs(2)).await;
 }
 
+/// A supervisor logging into `dir/logs` that rotates a log past `max_bytes`, checked every 50 ms.
+fn rotating_at(dir: &Path, max_bytes: u64) -> Supervisor {
+    Supervisor::new(&dir.join("logs"))
+        .unwrap()
+        .with_log_limit(LogLimit {
+            max_bytes,
+            check_every: Duration::from_millis(50),
+        })
+}
+
 #[tokio::test]
 async fn a_log_written_by_another_process_is_rotated_with_the_children_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let sup = Supervisor::new(&dir.path().join("logs"))
-        .unwrap()
-        .with_log_limit(LogLimit {
-            max_bytes: 100,
-            check_every: Duration::from_millis(50),
-        });
+    let sup = rotating_at(dir.path(), 100);
     let log = dir.path().join("logs/up.log");
     let mut writer = fs::OpenOptions::new()
         .create(true)
@@ -304,12 +309,7 @@ async fn a_log_written_by_another_process_is_rotated_with_the_children_logs() {
 #[tokio::test]
 async fn a_log_over_its_limit_is_rotated_and_the_child_keeps_writing() {
     let dir = tempfile::tempdir().unwrap();
-    let sup = Supervisor::new(&dir.path().join("logs"))
-        .unwrap()
-        .with_log_limit(LogLimit {
-            max_bytes: 4096,
-            check_every: Duration::from_millis(50),
-        });
+    let sup = rotating_at(dir.path(), 4096);
     // 300 lines (~3.6 KiB) at once, then one line every 20 ms.
     let handle = sup
         .spawn(sh(
