@@ -4,8 +4,9 @@
 # HTTP/1.1 and h2c load), LLVM merges the counts, and a second `dist` build uses them. LLVM
 # then inlines and lays out code for the paths the proxies take, and lld (with
 # -z keep-text-section-prefix) keeps the functions the training never ran in their own
-# `.text.unlikely` section, so the code a proxy does run sits in fewer pages (less resident
-# text, fewer i-cache and iTLB misses). bench/RESULTS.md has the measured effect.
+# `.text.unlikely` section and packs the ones it ran side by side (an ordering file drawn
+# from the profile), so the code a proxy does run sits in fewer pages (less resident text,
+# fewer i-cache and iTLB misses). bench/RESULTS.md has the measured effect.
 #
 #   scripts/pgo.sh            # prints the binary's path:
 #                             # target/pgo/use/x86_64-unknown-linux-gnu/dist/meshctl
@@ -65,9 +66,29 @@ sum="$(sha256sum "$out/merged.profdata" | cut -c1-16)"
 rm -f "$out"/merged-*.profdata
 mv "$out/merged.profdata" "$out/merged-$sum.profdata"
 
+# The functions the training ran, busiest first, for lld to lay out side by side (a function
+# is its own section: rustc's -ffunction-sections). Names are the symbols' ("file;symbol" for
+# local ones); a function LLVM later inlines everywhere has no symbol left and is skipped.
+"$profdata" show --all-functions --counts "$out/merged-$sum.profdata" | awk '
+  /^  [^ ].*:$/ { name = substr($0, 3, length($0) - 3); sub(/^.*;/, "", name) }
+  /^    Block counts:/ {
+    line = $0; gsub(/[^0-9,]/, "", line); n = split(line, c, ","); total = 0
+    for (i = 1; i <= n; i++) total += c[i]
+    if (total > 0) print total, name
+  }' | sort -rn | awk '!seen[$2]++ { print $2 }' >"$out/order-$sum.txt"
+find "$out" -maxdepth 1 -name 'order-*.txt' ! -name "order-$sum.txt" -delete
+
 echo "pgo.sh: building with the profile" >&2
 # -profile-summary-cold-count=0: only code the training never ran counts as cold (moved to
 # .text.unlikely and optimised for size); start-up code that ran once stays with the rest.
-RUSTFLAGS="-Cprofile-use=$out/merged-$sum.profdata -Clink-arg=-Wl,-z,keep-text-section-prefix -Cllvm-args=-profile-summary-cold-count=0" \
-  CARGO_TARGET_DIR="$out/use" cargo build --locked --profile dist --target "$host" --manifest-path "$root/Cargo.toml"
+# --symbol-ordering-file: the functions that ran are packed at the start of .text, .text.hot
+# and .text.unlikely instead of spread among the ones that did not, so the kernel maps (64 KiB
+# around each page a process touches) less of the binary. -z pack-relative-relocs: PIE
+# relocations as a bitmap (DT_RELR, glibc 2.36+) instead of 24 bytes each, 312 KiB that the
+# dynamic loader reads at every start. bench/RESULTS.md (session 7) has the measured effect.
+flags="-Cprofile-use=$out/merged-$sum.profdata -Cllvm-args=-profile-summary-cold-count=0"
+flags+=" -Clink-arg=-Wl,-z,keep-text-section-prefix -Clink-arg=-Wl,-z,pack-relative-relocs"
+flags+=" -Clink-arg=-Wl,--symbol-ordering-file=$out/order-$sum.txt -Clink-arg=-Wl,--no-warn-symbol-ordering"
+RUSTFLAGS="$flags" CARGO_TARGET_DIR="$out/use" \
+  cargo build --locked --profile dist --target "$host" --manifest-path "$root/Cargo.toml"
 echo "$out/use/$host/dist/meshctl"
