@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::FutureExt;
 use http::{HeaderValue, Request, Response, StatusCode, Version};
 use http_body_util::Either;
 use hyper::body::Incoming;
@@ -135,10 +136,11 @@ impl Inbound {
             }
         } else if alpn == Some(ALPN_H2) {
             let this = self.clone();
+            // As on the outbound side: the request's future goes to hyper unwrapped.
             let svc = service_fn(move |req| {
-                let this = this.clone();
-                let client_id = client_id.clone();
-                async move { Ok::<_, Infallible>(this.forward_http(req, client_id, remote).await) }
+                this.clone()
+                    .forward_http(req, client_id.clone(), remote)
+                    .map(Ok::<_, Infallible>)
             });
             let conn = self
                 .shared
@@ -164,7 +166,7 @@ impl Inbound {
     /// the app as HTTP/1.1 when it has an HTTP/1 address; the rest go over h2c when the app
     /// has one, else are sent as HTTP/1.1. An unreachable app is a 503, a failed exchange 502.
     async fn forward_http(
-        &self,
+        self: Arc<Self>,
         mut req: Request<Incoming>,
         client_id: HeaderValue,
         remote: SocketAddr,

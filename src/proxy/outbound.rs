@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::uri::Authority;
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::Either;
@@ -184,16 +185,16 @@ impl Outbound {
         Error = Infallible,
         Future = impl Future<Output = Result<Response<TapBody>, Infallible>> + Send,
     > + Clone {
-        service_fn(move |req| {
-            let this = self.clone();
-            async move { Ok(this.forward_http(req, from_http1, remote).await) }
-        })
+        // The request's future goes to hyper as is: a wrapping async block would be larger
+        // (it holds the request beside the future) and move the future once more on its first
+        // poll. Its size is paid per request: hyper and tokio move it on its way into a task.
+        service_fn(move |req| self.clone().forward_http(req, from_http1, remote).map(Ok))
     }
 
     /// Contract: always answers; a failure to reach the peer becomes a 502/503 with the
     /// reason in `x-meshctl-proxy-error`. Every answer is counted.
     async fn forward_http(
-        &self,
+        self: Arc<Self>,
         mut req: Request<Incoming>,
         from_http1: bool,
         remote: SocketAddr,

@@ -7,6 +7,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::{Either, Full};
@@ -23,16 +25,21 @@ pub const TIMED_OUT: &str = "request timeout";
 #[error("no response within {0:?}")]
 pub struct RequestTimedOut(pub Duration);
 
-/// Runs `call` within `limit` (`None`: no limit).
-pub async fn within<F: Future>(
+/// Runs `call` within `limit` (`None`: no limit), counted from now.
+///
+/// A combinator rather than an `async fn`: an async fn's state would hold `call` twice (the
+/// argument, and the timeout future it moves into), and every request's future is moved
+/// several times on its way into a task, so its size is paid per request (bench/RESULTS.md,
+/// session 7).
+pub fn within<F: Future>(
     limit: Option<Duration>,
     call: F,
-) -> Result<F::Output, RequestTimedOut> {
+) -> impl Future<Output = Result<F::Output, RequestTimedOut>> {
     match limit {
-        None => Ok(call.await),
-        Some(limit) => tokio::time::timeout(limit, call)
-            .await
-            .map_err(|_| RequestTimedOut(limit)),
+        None => future::Either::Left(call.map(Ok)),
+        Some(limit) => future::Either::Right(
+            tokio::time::timeout(limit, call).map(move |r| r.map_err(|_| RequestTimedOut(limit))),
+        ),
     }
 }
 
