@@ -16,6 +16,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::{Request, Response, Uri};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1;
@@ -179,11 +180,13 @@ impl Http1Pool {
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|error| AppError::Handshake { addr, error })?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
+        // A combinator, not an async block, so the task holds the connection once (see
+        // `listen::accept_loop`): up to one per concurrent request stays pooled.
+        tokio::spawn(connection.map(move |result| {
+            if let Err(e) = result {
                 tracing::debug!(app = %addr, error = %e, "HTTP/1.1 connection to the app ended");
             }
-        });
+        }));
         Ok(sender)
     }
 

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -40,11 +41,10 @@ pub async fn accept_loop<F, Fut>(
         };
         match accepted {
             Ok((stream, remote)) => {
-                let connection = handle(stream, remote, watch.clone());
-                tokio::spawn(async move {
-                    connection.await;
-                    drop(permit);
-                });
+                // The permit is released when the connection ends. A combinator, not an
+                // async block: that would hold the connection's future twice (captured, then
+                // moved into its awaited slot), doubling each connection task's allocation.
+                tokio::spawn(handle(stream, remote, watch.clone()).map(move |()| drop(permit)));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
