@@ -70,3 +70,41 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::AsyncReadExt;
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::proxy::drain::Drain;
+
+    #[tokio::test]
+    async fn a_connection_slot_is_freed_when_its_connection_ends() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (_drain, watch) = Drain::new();
+        let (served, mut serving) = mpsc::unbounded_channel();
+        // Each connection is served until its client closes it.
+        let handle = move |mut stream: TcpStream, _: SocketAddr, _: DrainWatch| {
+            let served = served.clone();
+            async move {
+                served.send(()).unwrap();
+                let _ = stream.read(&mut [0u8; 1]).await;
+            }
+        };
+        tokio::spawn(accept_loop(listener, 1, watch, handle));
+
+        let first = TcpStream::connect(addr).await.unwrap();
+        serving.recv().await.unwrap();
+        // One slot: the second connection waits in the backlog while the first is open.
+        let _second = TcpStream::connect(addr).await.unwrap();
+        let early = tokio::time::timeout(Duration::from_millis(200), serving.recv()).await;
+        assert!(early.is_err(), "served beyond max_connections");
+        drop(first);
+        let freed = tokio::time::timeout(Duration::from_secs(10), serving.recv()).await;
+        assert!(freed.is_ok(), "the first connection's slot was never freed");
+    }
+}
