@@ -13,25 +13,26 @@ use crate::proxy::promtool_check;
 
 /// An HTTP app that records every request it gets (`METHOD PATH`, one per line, in the file
 /// named by argv[2]) and answers 200 `ok`. The test reads the file, never through the mesh.
-const RECORDER_PY: &str = r#"
-import http.server, sys
+const RECORDER_PY: &str = python_app!(
+    r#"
 log = sys.argv[2]
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def answer(self):
+class H(App):
+    def record(self):
         with open(log, "a") as f:
             f.write(f"{self.command} {self.path}\n")
         self.rfile.read(int(self.headers.get("content-length", "0")))
+    def do_GET(self):
+        self.record()
+        self.answer(200, b"ok")
+    do_POST = do_GET
+    def do_HEAD(self):
+        self.record()
         self.send_response(200)
         self.send_header("content-length", "2")
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(b"ok")
-    do_GET = do_POST = do_HEAD = answer
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-"#;
+serve(H)
+"#
+);
 
 /// A TCP echo app that appends a line to the file named by argv[2] per accepted connection.
 pub(crate) const TCP_ECHO_PY: &str = r#"

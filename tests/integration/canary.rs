@@ -19,15 +19,14 @@ use crate::mesh::{PATIENCE, Up, curl, free_port, logged_pid, wait_until};
 
 /// `app.py PORT MODE`: answers `{"version": …}`. MODE `healthy`: 200; `flaky`: once the file
 /// `v2-fails` exists in its directory, every other request gets 500; `slow`: 200 after 200 ms.
-const APP_PY: &str = r#"
-import http.server, os, sys, threading, time
-port, mode = int(sys.argv[1]), sys.argv[2]
+const APP_PY: &str = python_app!(
+    r#"
+import os, threading, time
+mode = sys.argv[2]
 version = os.environ.get("MESH_VERSION", "")
 lock = threading.Lock()
 count = [0]
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    wbufsize = -1
+class H(App):
     def do_GET(self):
         status = 200
         if mode == "slow":
@@ -36,16 +35,10 @@ class H(http.server.BaseHTTPRequestHandler):
             with lock:
                 count[0] += 1
                 status = 500 if count[0] % 2 else 200
-        body = ('{"version": "%s"}' % version).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
-"#;
+        self.answer(status, ('{"version": "%s"}' % version).encode(), "application/json")
+serve(H)
+"#
+);
 
 /// A mesh whose api v2 runs in `v2_mode`.
 fn mesh(v2_mode: &str) -> Up {

@@ -12,29 +12,21 @@ use crate::mesh::{PATIENCE, Up, assert_up_rejects, curl, free_port, get_quote, l
 
 /// An HTTP app that answers every GET 200 and counts them; `GET /count` (sent to the app
 /// directly) answers how many other GETs it saw.
-const COUNTING_PY: &str = r#"
-import http.server, sys, threading
+const COUNTING_PY: &str = python_app!(
+    r#"
+import threading
 seen = [0]
 lock = threading.Lock()
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Buffered: headers and body leave in one write (no Nagle/delayed-ACK stall per request).
-    wbufsize = -1
+class H(App):
     def do_GET(self):
         if self.path == "/count":
-            body = str(seen[0]).encode()
-        else:
-            with lock:
-                seen[0] += 1
-            body = b"ok"
-        self.send_response(200)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-"#;
+            return self.answer(200, str(seen[0]).encode())
+        with lock:
+            seen[0] += 1
+        self.answer(200, b"ok")
+serve(H)
+"#
+);
 
 /// A running mesh and api's app port; the script's directory lives as long as the mesh.
 struct Mesh {

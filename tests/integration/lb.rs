@@ -18,26 +18,20 @@ use crate::support::meshctl;
 
 /// A replica app: checks that `{port}` in its argv and MESH_PORT agree (exits 3 otherwise),
 /// answers every GET with `r<MESH_REPLICA>` on a line, replica 0 only after 100 ms.
-const REPLICA_PY: &str = r#"
-import http.server, os, sys, time
+const REPLICA_PY: &str = python_app!(
+    r#"
+import os, time
 port, replica = int(sys.argv[1]), os.environ["MESH_REPLICA"]
 if port != int(os.environ["MESH_PORT"]) or os.environ["PORT"] != os.environ["MESH_PORT"]:
     sys.exit(3)
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    wbufsize = -1
+class H(App):
     def do_GET(self):
         if replica == "0":
             time.sleep(0.1)
-        body = f"r{replica}\n".encode()
-        self.send_response(200)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
-"#;
+        self.answer(200, f"r{replica}\n".encode())
+serve(H, port)
+"#
+);
 
 /// `front` (its proxy only) calls `api`: three replicas of REPLICA_PY with `policy`.
 fn replicated_api(policy: &str) -> String {

@@ -1,6 +1,8 @@
 //! One integration-test binary: every test drives the real `meshctl` binary over real
 //! sockets and TLS.
 
+#[macro_use]
+mod apps;
 mod authz;
 mod canary;
 mod certs;

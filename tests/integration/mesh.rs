@@ -13,12 +13,10 @@ use crate::support::meshctl;
 
 /// An HTTP app that answers every GET with JSON: its service, version and request headers.
 /// `?status=N` picks the status, `?delay_ms=N` waits first (for the observability tests).
-const ECHO_PY: &str = r#"
-import http.server, json, os, sys, time, urllib.parse
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Buffered: headers and body leave in one write (no Nagle/delayed-ACK stall per request).
-    wbufsize = -1
+const ECHO_PY: &str = python_app!(
+    r#"
+import json, os, time, urllib.parse
+class H(App):
     def do_GET(self):
         query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
         time.sleep(int(query.get("delay_ms", ["0"])[0]) / 1000)
@@ -27,11 +25,7 @@ class H(http.server.BaseHTTPRequestHandler):
             "version": os.environ.get("MESH_VERSION", ""),
             "headers": {k.lower(): v for k, v in self.headers.items()},
         }).encode()
-        self.send_response(int(query.get("status", ["200"])[0]))
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.answer(int(query.get("status", ["200"])[0]), body, "application/json")
     def do_POST(self):
         # Echoes a JSON request body back as an object (other bodies only by length).
         length = int(self.headers.get("content-length", "0") or "0")
@@ -50,15 +44,10 @@ class H(http.server.BaseHTTPRequestHandler):
             "json": echoed,
             "length": len(raw),
         }).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-"#;
+        self.answer(200, body, "application/json")
+serve(H)
+"#
+);
 
 /// GET `path` from an admin listener, parsed as JSON.
 pub(crate) fn admin_json(admin: &str, path: &str) -> serde_json::Value {

@@ -7,20 +7,16 @@ use std::time::{Duration, Instant};
 use crate::mesh::{Up, assert_up_rejects, curl, free_port, get_quote};
 
 /// An HTTP app whose `GET /sleep/<ms>` answers 200 after that many milliseconds.
-const SLOW_PY: &str = r#"
-import http.server, sys, time
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+const SLOW_PY: &str = python_app!(
+    r#"
+import time
+class H(App):
     def do_GET(self):
         time.sleep(int(self.path.rsplit("/", 1)[1]) / 1000)
-        self.send_response(200)
-        self.send_header("content-length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-"#;
+        self.answer(200, b"ok")
+serve(H)
+"#
+);
 
 /// `front` (an app started elsewhere: only its proxy matters) calls `api` v1 + v2 (echo.py);
 /// the split keeps its default (everything on v1) and routes pin requests to v2.
@@ -93,17 +89,12 @@ fn bad_policy_is_rejected_before_anything_starts() {
 /// An HTTP app for retries: `GET /half/…` fails (500) every other time, `GET /always` and
 /// every `POST`/`PUT` always; `GET /count` answers how many of each it saw as
 /// `half always post put`. Error answers have empty bodies.
-const FLAKY_PY: &str = r#"
-import http.server, sys, threading
+const FLAKY_PY: &str = python_app!(
+    r#"
+import threading
 counts = {"half": 0, "always": 0, "post": 0, "put": 0}
 lock = threading.Lock()
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def answer(self, status, body=b""):
-        self.send_response(status)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+class H(App):
     def count(self, key):
         with lock:
             counts[key] += 1
@@ -124,10 +115,9 @@ class H(http.server.BaseHTTPRequestHandler):
         self.drain("post")
     def do_PUT(self):
         self.drain("put")
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-"#;
+serve(H)
+"#
+);
 
 /// `front` calls `flaky` (FLAKY_PY) with up to 3 attempts on 5xx.
 fn flaky_service(script: &std::path::Path) -> String {
@@ -252,17 +242,12 @@ fn idempotent_requests_are_retried_within_the_budget_and_others_are_not() {
 
 /// An HTTP app for circuit breaking: `GET /x` answers 500 until `GET /heal` (sent to the app
 /// directly), then 200; `GET /count` answers how many `/x` it saw.
-const SICK_PY: &str = r#"
-import http.server, sys, threading
+const SICK_PY: &str = python_app!(
+    r#"
+import threading
 state = {"sick": True, "x": 0}
 lock = threading.Lock()
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def answer(self, status, body=b""):
-        self.send_response(status)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+class H(App):
     def do_GET(self):
         if self.path == "/heal":
             state["sick"] = False
@@ -272,10 +257,9 @@ class H(http.server.BaseHTTPRequestHandler):
         with lock:
             state["x"] += 1
         self.answer(500 if state["sick"] else 200)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-"#;
+serve(H)
+"#
+);
 
 #[test]
 fn a_failing_endpoint_is_ejected_probed_once_and_readmitted_when_healthy() {
