@@ -5,26 +5,27 @@
 //! The HTTP/1.1 pool is hand-rolled rather than hyper-util's legacy client: that client
 //! boxes every request future, hashes the authority into a pool key and spawns a task per
 //! request to return the connection; here a connection goes back to a LIFO stack when its
-//! response body ends, which measured cheaper on the proxy's hottest path.
+//! response body ends. Its exchanges run on the request's own task (`proxy::exchange`), so
+//! an idle connection is a socket only, and read buffers move from exchange to exchange
+//! through a small spare stack instead of staying with every connection.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use bytes::Bytes;
-use futures_util::FutureExt;
+use bytes::{Bytes, BytesMut};
 use http::{Request, Response, Uri};
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1;
+use hyper::body::{Body, Frame, SizeHint};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::cork::{self, Corked};
+use super::exchange::{Decoder, Exchange};
 use super::http::ProxyBody;
 use super::limits;
 
@@ -41,40 +42,38 @@ pub struct AppConnector {
 #[derive(Debug)]
 pub struct Http1Pool {
     addr: SocketAddr,
-    idle: Mutex<Vec<IdleConnection>>,
+    state: Mutex<PoolState>,
+}
+
+#[derive(Debug, Default)]
+struct PoolState {
+    idle: Vec<IdleConnection>,
+    /// Read buffers of finished exchanges, for the next ones.
+    buffers: Vec<BytesMut>,
 }
 
 #[derive(Debug)]
 struct IdleConnection {
-    sender: http1::SendRequest<ProxyBody>,
+    io: TcpStream,
     since: Instant,
 }
 
-/// A response body from a pooled connection: when it is dropped after its end, the
-/// connection goes back to the pool; dropped early, the connection is closed (its unread
-/// bytes would corrupt the next response).
+/// A response body from a pooled connection: once its end is read, the connection goes
+/// back to the pool; dropped early, the connection is closed (its unread bytes would
+/// corrupt the next response).
 #[derive(Debug)]
 pub struct PooledBody {
-    body: Incoming,
-    /// Seen the end (chunked bodies only say so by returning `None`).
-    ended: bool,
-    release: Option<(Arc<Http1Pool>, http1::SendRequest<ProxyBody>)>,
+    exchange: Option<Exchange<ProxyBody>>,
+    decoder: Decoder,
+    pool: Arc<Http1Pool>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("connecting to the app at {addr}: {error}")]
     Connect { addr: SocketAddr, error: io::Error },
-    #[error("HTTP/1.1 handshake with the app at {addr}: {error}")]
-    Handshake {
-        addr: SocketAddr,
-        error: hyper::Error,
-    },
     #[error("HTTP/1.1 exchange with the app at {addr}: {error}")]
-    Exchange {
-        addr: SocketAddr,
-        error: hyper::Error,
-    },
+    Exchange { addr: SocketAddr, error: io::Error },
 }
 
 /// HTTP/2 with prior knowledge (h2c): one connection, many streams.
@@ -123,76 +122,62 @@ impl Http1Pool {
     pub fn new(addr: SocketAddr) -> Arc<Self> {
         Arc::new(Http1Pool {
             addr,
-            idle: Mutex::new(Vec::new()),
+            state: Mutex::new(PoolState::default()),
         })
     }
 
-    /// Sends `req` (which must be `Version::HTTP_11`) on an idle connection, or a new one.
+    /// Sends `req` (HTTP/1.1, origin-form target) on an idle connection, or a new one, and
+    /// returns the response head; the body streams from the connection.
     /// Contract: a request is never retried once handed to a connection.
     pub async fn send(
         self: &Arc<Self>,
         req: Request<ProxyBody>,
     ) -> Result<Response<PooledBody>, AppError> {
-        let mut sender = match self.checkout().await {
-            Some(sender) => sender,
-            None => Box::pin(self.connect()).await?,
+        let addr = self.addr;
+        let (io, buf) = self.checkout();
+        let io = match io {
+            Some(io) => io,
+            None => Box::pin(AppConnector::connect(addr))
+                .await
+                .map_err(|error| AppError::Connect { addr, error })?,
         };
-        let response = sender
-            .send_request(req)
+        let mut exchange = Exchange::start(io, buf, req);
+        let (head, decoder) = std::future::poll_fn(|cx| exchange.poll_head(cx))
             .await
-            .map_err(|error| AppError::Exchange {
-                addr: self.addr,
-                error,
-            })?;
-        Ok(response.map(|body| PooledBody {
-            body,
-            ended: false,
-            release: Some((self.clone(), sender)),
-        }))
+            .map_err(|error| AppError::Exchange { addr, error })?;
+        let mut body = PooledBody {
+            exchange: Some(exchange),
+            decoder,
+            pool: self.clone(),
+        };
+        body.release_if_done();
+        let (parts, ()) = head.into_parts();
+        Ok(Response::from_parts(parts, body))
     }
 
-    /// The most recently used connection that is still open; stale ones are dropped.
-    async fn checkout(&self) -> Option<http1::SendRequest<ProxyBody>> {
-        loop {
-            let idle = self.idle.lock().ok()?.pop()?;
+    /// The most recently used connection that is still open (stale and closed ones are
+    /// dropped), and a read buffer.
+    fn checkout(&self) -> (Option<TcpStream>, BytesMut) {
+        let Ok(mut state) = self.state.lock() else {
+            return (None, BytesMut::new());
+        };
+        let buf = state.buffers.pop().unwrap_or_default();
+        while let Some(idle) = state.idle.pop() {
             if idle.since.elapsed() > limits::APP_POOL_IDLE_TIMEOUT {
                 // Everything below is older still.
-                if let Ok(mut stack) = self.idle.lock() {
-                    stack.clear();
-                }
-                return None;
+                state.idle.clear();
+                break;
             }
-            let mut sender = idle.sender;
-            // Ready at once, or right after the connection task finishes the last response;
-            // an error means the app closed the connection.
-            if sender.ready().await.is_ok() {
-                return Some(sender);
+            if is_open(&idle.io) {
+                return (Some(idle.io), buf);
             }
         }
-    }
-
-    async fn connect(&self) -> Result<http1::SendRequest<ProxyBody>, AppError> {
-        let addr = self.addr;
-        let stream = AppConnector::connect(addr)
-            .await
-            .map_err(|error| AppError::Connect { addr, error })?;
-        let (sender, connection) = http1::Builder::new()
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|error| AppError::Handshake { addr, error })?;
-        // A combinator, not an async block, so the task holds the connection once (see
-        // `listen::accept_loop`): up to one per concurrent request stays pooled.
-        tokio::spawn(connection.map(move |result| {
-            if let Err(e) = result {
-                tracing::debug!(app = %addr, error = %e, "HTTP/1.1 connection to the app ended");
-            }
-        }));
-        Ok(sender)
+        (None, buf)
     }
 
     /// Closes idle connections unused for longer than [`limits::APP_POOL_IDLE_TIMEOUT`],
     /// every [`limits::APP_POOL_REAP_INTERVAL`], until the pool is dropped. Without it a
-    /// burst's connections (and their buffers) would stay open until the next request.
+    /// burst's connections would stay open until the next request.
     pub async fn reap(pool: Weak<Self>) {
         loop {
             tokio::time::sleep(limits::APP_POOL_REAP_INTERVAL).await;
@@ -201,33 +186,49 @@ impl Http1Pool {
         }
     }
 
-    /// Drops the connections idle for longer than the timeout at `now` (the connection
-    /// task closes a connection when its last sender is gone). Returns how many.
+    /// Closes the connections idle for longer than the timeout at `now`; once none is
+    /// left, the spare read buffers go too. Returns how many connections.
     fn evict_idle(&self, now: Instant) -> usize {
-        let Ok(mut stack) = self.idle.lock() else {
+        let Ok(mut state) = self.state.lock() else {
             return 0;
         };
         // Pushed in time order, so the stale ones are a prefix.
-        let stale = stack.partition_point(|c| {
+        let stale = state.idle.partition_point(|c| {
             now.saturating_duration_since(c.since) > limits::APP_POOL_IDLE_TIMEOUT
         });
-        stack.drain(..stale);
+        state.idle.drain(..stale);
+        if state.idle.is_empty() {
+            state.buffers = Vec::new();
+        }
         stale
     }
 
-    fn checkin(&self, sender: http1::SendRequest<ProxyBody>) {
-        if sender.is_closed() {
+    /// Takes a finished exchange's connection (if it can carry another) and read buffer.
+    fn checkin(&self, exchange: Exchange<ProxyBody>, decoder: Decoder) {
+        let (io, buf, reusable) = exchange.finish(decoder);
+        let Ok(mut state) = self.state.lock() else {
             return;
-        }
-        if let Ok(mut stack) = self.idle.lock()
-            && stack.len() < limits::APP_POOL_MAX_IDLE
+        };
+        if buf.is_empty()
+            && buf.capacity() <= limits::APP_READ_BUFFER_KEPT
+            && state.buffers.len() < limits::APP_POOL_SPARE_BUFFERS
         {
-            stack.push(IdleConnection {
-                sender,
+            state.buffers.push(buf);
+        }
+        if reusable && state.idle.len() < limits::APP_POOL_MAX_IDLE {
+            state.idle.push(IdleConnection {
+                io,
                 since: Instant::now(),
             });
         }
     }
+}
+
+/// An idle connection the app has not closed (nor written to: unasked-for bytes would be
+/// taken for the next response). Uses the readiness the runtime last saw: no system call
+/// unless the socket became readable.
+fn is_open(io: &TcpStream) -> bool {
+    matches!(io.try_read(&mut [0; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
 impl AppError {
@@ -236,37 +237,44 @@ impl AppError {
     }
 }
 
+impl PooledBody {
+    /// Hands the connection back as soon as the body's end has been read.
+    fn release_if_done(&mut self) {
+        if self.decoder.is_done()
+            && let Some(exchange) = self.exchange.take()
+        {
+            self.pool.checkin(exchange, self.decoder);
+        }
+    }
+}
+
 impl Body for PooledBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = io::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let poll = Pin::new(&mut self.body).poll_frame(cx);
-        if let Poll::Ready(None) = poll {
-            self.ended = true;
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = &mut *self;
+        let Some(exchange) = this.exchange.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = ready!(exchange.poll_frame(&mut this.decoder, cx));
+        if let Some(Err(_)) = frame {
+            // The connection is in an unknown state: closed.
+            this.exchange = None;
         }
-        poll
+        this.release_if_done();
+        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.decoder.is_done()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
-}
-
-impl Drop for PooledBody {
-    fn drop(&mut self) {
-        if let Some((pool, sender)) = self.release.take()
-            && (self.ended || self.body.is_end_stream())
-        {
-            pool.checkin(sender);
-        }
+        self.decoder.size_hint()
     }
 }
 
@@ -321,7 +329,7 @@ mod tests {
     }
 
     fn idle(pool: &Http1Pool) -> usize {
-        pool.idle.lock().unwrap().len()
+        pool.state.lock().unwrap().idle.len()
     }
 
     #[tokio::test]
@@ -348,6 +356,38 @@ mod tests {
         // The pool still works: a new connection, pooled again.
         get(&pool).await;
         assert_eq!(idle(&pool), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_app_closed_while_idle_is_not_used_again() {
+        // The app answers one request per connection, then closes it without saying so.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                let _ = stream.write_all(reply).await;
+            }
+        });
+        let pool = Http1Pool::new(addr);
+        get(&pool).await;
+        assert_eq!(idle(&pool), 1);
+        // Let the close reach the proxy's side of the socket.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        get(&pool).await;
+        assert_eq!(
+            idle(&pool),
+            1,
+            "the closed one was dropped, the new one pooled"
+        );
+        assert_eq!(
+            pool.state.lock().unwrap().buffers.len(),
+            1,
+            "one read buffer kept"
+        );
     }
 
     #[tokio::test]

@@ -76,6 +76,24 @@ pub const APP_POOL_REAP_INTERVAL: Duration = Duration::from_secs(1);
 /// open more connections, which close after their response instead of being kept.
 pub const APP_POOL_MAX_IDLE: usize = 256;
 
+/// Read buffers kept between HTTP/1.1 exchanges with the app, whatever the number of
+/// pooled connections: enough for the concurrency one core serves, while a burst's extra
+/// buffers are freed with its exchanges.
+pub const APP_POOL_SPARE_BUFFERS: usize = 16;
+
+/// An exchange with the app reads into this much free buffer (a response head and a small
+/// body in one read); buffers grown past the second figure by a large body are not kept.
+pub const APP_READ_BUFFER: usize = 8 * 1024;
+pub const APP_READ_BUFFER_KEPT: usize = 16 * 1024;
+
+/// Request-body bytes queued for one write to the app: a stalled app pins no more.
+pub const APP_UPLOAD_QUEUE: usize = 64 * 1024;
+
+/// Limits on a response head from the app (hyper's client defaults: 100 fields; the head
+/// size matches what the proxy accepts from clients, [`DEFAULT_MAX_HEADER_BYTES`]).
+pub const APP_RESPONSE_MAX_HEADERS: usize = 100;
+pub const APP_RESPONSE_MAX_HEAD_BYTES: usize = DEFAULT_MAX_HEADER_BYTES;
+
 /// Dialing a peer proxy or the local app.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -16,6 +16,7 @@ pub mod cork;
 pub mod detect;
 pub mod drain;
 pub mod dump;
+pub mod exchange;
 pub mod fault;
 pub mod http;
 pub mod inbound;

@@ -1,0 +1,1058 @@
+//! One HTTP/1.1 request/response exchange with the local app, on a pooled keep-alive
+//! connection, driven by the task that forwards the request (see `app::Http1Pool`).
+//!
+//! Why not hyper's client connection: it runs a task per connection, which a request
+//! reaches over a channel and answers over a oneshot, so every request woke two tasks; and
+//! every pooled connection held ~36 KiB while idle (two 9 KiB channel blocks, a read and a
+//! write buffer). Here the request's own task writes the request, reads the response head
+//! and, through the response body, the rest: an idle connection is its socket only.
+//!
+//! The wire rules (RFC 9112): the request body is sent with its Content-Length when known,
+//! chunked otherwise; the response body is delimited by HEAD / 204 / 304 (none), a final
+//! `chunked` coding, Content-Length, or the connection's end. 1xx responses are skipped
+//! (the client already gets its own from the inbound's HTTP/2 server); 101 is an error,
+//! since upgrade requests never reach the app.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
+use hyper::body::{Body, Frame, SizeHint};
+use tokio::net::TcpStream;
+
+use super::limits;
+
+/// A request on its way to the app and, once its head is read, the response body's source.
+/// `B`: the request body (the inbound proxy's is `http::ProxyBody`).
+#[derive(Debug)]
+pub struct Exchange<B> {
+    io: TcpStream,
+    buf: BytesMut,
+    /// The request head and body still to be written; `None` once all of it is.
+    upload: Option<Upload<B>>,
+    /// Writing the request failed (the app may have answered early and closed): reported
+    /// only if no response comes.
+    write_failed: Option<io::Error>,
+    head_request: bool,
+    /// The connection may carry another exchange once this one ends.
+    keep_alive: bool,
+}
+
+/// How the response body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoder {
+    /// This many bytes are left.
+    Length(u64),
+    Chunked(Chunk),
+    /// At the connection's end.
+    UntilClose,
+    Done,
+}
+
+/// Where a chunked body's decoding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chunk {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailers,
+}
+
+#[derive(Debug)]
+struct Upload<B> {
+    /// `None` once its end (and the chunked terminator, if any) is queued.
+    body: Option<B>,
+    chunked: bool,
+    queue: VecDeque<Bytes>,
+    queued: usize,
+}
+
+/// Why an upload stopped: the client's body failed (the exchange cannot go on), or the
+/// write to the app did (a response may still come).
+enum UploadError {
+    Body(io::Error),
+    Write(io::Error),
+}
+
+/// One step of a response body.
+enum Step {
+    Data(Bytes),
+    Trailers(HeaderMap),
+    End,
+}
+
+const CRLF: &[u8] = b"\r\n";
+/// The last chunk and an empty trailer section.
+const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+/// Trailer fields of a chunked response.
+const MAX_TRAILERS: usize = 32;
+/// A chunk-size line, extensions included.
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// What an exchange needs of a request body.
+pub trait RequestBody: Body<Data = Bytes, Error: Into<BoxError>> + Unpin {}
+
+impl<B> RequestBody for B where B: Body<Data = Bytes, Error: Into<BoxError>> + Unpin {}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<B: RequestBody> Exchange<B> {
+    /// Queues `req`'s head (HTTP/1.1, origin-form target) and body for the app on `io`;
+    /// `buf` is a read buffer to reuse (empty).
+    pub fn start(io: TcpStream, buf: BytesMut, req: Request<B>) -> Exchange<B> {
+        let (parts, body) = req.into_parts();
+        let mut head = BytesMut::with_capacity(256);
+        let chunked = encode_head(&parts, &body, &mut head);
+        let has_body = chunked.is_some();
+        let head = head.freeze();
+        let queued = head.len();
+        Exchange {
+            io,
+            buf,
+            upload: Some(Upload {
+                body: has_body.then_some(body),
+                chunked: chunked.unwrap_or(false),
+                queue: VecDeque::from([head]),
+                queued,
+            }),
+            write_failed: None,
+            head_request: parts.method == Method::HEAD,
+            keep_alive: true,
+        }
+    }
+
+    /// Contract: `Ready(Ok)` with the final response's head (1xx skipped) and how its body
+    /// ends; `Ready(Err)` if the app closed, sent a malformed or oversized head, or the
+    /// client's request body failed. The request body keeps being written meanwhile.
+    pub fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(Response<()>, Decoder)>> {
+        loop {
+            self.drive_upload(cx)?;
+            if let Some(head) = self.parse_head()? {
+                return Poll::Ready(Ok(head));
+            }
+            if self.buf.len() >= limits::APP_RESPONSE_MAX_HEAD_BYTES {
+                return Poll::Ready(Err(invalid("the app's response head is too large")));
+            }
+            if ready!(self.poll_read(cx))? == 0 {
+                let closed = if self.buf.is_empty() {
+                    "the app closed the connection without responding"
+                } else {
+                    "the app closed the connection in the middle of a response head"
+                };
+                let error = self.write_failed.take();
+                return Poll::Ready(Err(
+                    error.unwrap_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, closed))
+                ));
+            }
+        }
+    }
+
+    /// The response body's next frame, as `decoder` delimits it; `Ready(None)` at its end.
+    pub fn poll_frame(
+        &mut self,
+        decoder: &mut Decoder,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        loop {
+            if let Err(e) = self.drive_upload(cx) {
+                return Poll::Ready(Some(Err(e)));
+            }
+            match decoder.decode(&mut self.buf) {
+                Err(e) => return Poll::Ready(Some(Err(e))),
+                Ok(Some(Step::Data(data))) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+                Ok(Some(Step::Trailers(t))) => return Poll::Ready(Some(Ok(Frame::trailers(t)))),
+                Ok(Some(Step::End)) => return Poll::Ready(None),
+                Ok(None) => {}
+            }
+            let read = match ready!(self.poll_read(cx)) {
+                Ok(read) => read,
+                Err(e) => return Poll::Ready(Some(Err(e))),
+            };
+            if read == 0 {
+                if *decoder == Decoder::UntilClose {
+                    *decoder = Decoder::Done;
+                    return Poll::Ready(None);
+                }
+                return Poll::Ready(Some(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the app closed the connection in the middle of a response body",
+                ))));
+            }
+        }
+    }
+
+    /// The connection and read buffer back, with whether the connection can carry another
+    /// exchange: the response ended cleanly, all of the request was written, nothing
+    /// unasked-for follows, and neither side asked to close.
+    pub fn finish(self, decoder: Decoder) -> (TcpStream, BytesMut, bool) {
+        let reusable = self.keep_alive
+            && decoder == Decoder::Done
+            && self.upload.is_none()
+            && self.write_failed.is_none()
+            && self.buf.is_empty();
+        (self.io, self.buf, reusable)
+    }
+
+    /// Writes what the request has ready. Only a failure of the client's body is an error
+    /// here: a failed write is kept for `poll_head` (the app may have answered and closed).
+    fn drive_upload(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let Some(upload) = &mut self.upload else {
+            return Ok(());
+        };
+        match upload.poll_send(&self.io, cx) {
+            Poll::Pending => Ok(()),
+            Poll::Ready(Ok(())) => {
+                self.upload = None;
+                Ok(())
+            }
+            Poll::Ready(Err(UploadError::Write(e))) => {
+                self.upload = None;
+                self.write_failed = Some(e);
+                Ok(())
+            }
+            Poll::Ready(Err(UploadError::Body(e))) => {
+                self.upload = None;
+                self.keep_alive = false;
+                Err(e)
+            }
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < limits::APP_READ_BUFFER / 2 {
+            self.buf.reserve(limits::APP_READ_BUFFER);
+        }
+        loop {
+            ready!(self.io.poll_read_ready(cx))?;
+            match self.io.try_read_buf(&mut self.buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    /// The final response head, if the buffer holds one (1xx heads before it are consumed).
+    fn parse_head(&mut self) -> io::Result<Option<(Response<()>, Decoder)>> {
+        loop {
+            if self.buf.is_empty() {
+                return Ok(None);
+            }
+            let mut fields = [httparse::EMPTY_HEADER; limits::APP_RESPONSE_MAX_HEADERS];
+            let mut parsed = httparse::Response::new(&mut fields);
+            let len = match parsed.parse(&self.buf) {
+                Ok(httparse::Status::Complete(len)) => len,
+                Ok(httparse::Status::Partial) => return Ok(None),
+                Err(e) => {
+                    return Err(invalid(format!(
+                        "malformed response head from the app: {e}"
+                    )));
+                }
+            };
+            let status = parsed
+                .code
+                .and_then(|code| StatusCode::from_u16(code).ok())
+                .ok_or_else(|| invalid("invalid status code from the app"))?;
+            let version = match parsed.version {
+                Some(0) => Version::HTTP_10,
+                _ => Version::HTTP_11,
+            };
+            // Where each field sits in the head, so names and values can share its bytes.
+            let base = self.buf.as_ptr() as usize;
+            let mut spans = [(0, 0, 0, 0); limits::APP_RESPONSE_MAX_HEADERS];
+            let count = parsed.headers.len();
+            for (span, field) in spans.iter_mut().zip(parsed.headers.iter()) {
+                let name = field.name.as_ptr() as usize - base;
+                let value = field.value.as_ptr() as usize - base;
+                *span = (name, field.name.len(), value, field.value.len());
+            }
+            let head = self.buf.split_to(len).freeze();
+            if status.is_informational() {
+                if status == StatusCode::SWITCHING_PROTOCOLS {
+                    return Err(invalid(
+                        "the app switched protocols (upgrades are not proxied)",
+                    ));
+                }
+                continue;
+            }
+            let mut headers = HeaderMap::with_capacity(count);
+            for &(name, name_len, value, value_len) in &spans[..count] {
+                let name = HeaderName::from_bytes(&head[name..name + name_len])
+                    .map_err(|_| invalid("invalid header name from the app"))?;
+                let value = HeaderValue::from_maybe_shared(head.slice(value..value + value_len))
+                    .map_err(|_| invalid("invalid header value from the app"))?;
+                headers.append(name, value);
+            }
+            let decoder = self.decoder_for(status, version, &headers)?;
+            let mut response = Response::new(());
+            *response.status_mut() = status;
+            *response.version_mut() = version;
+            *response.headers_mut() = headers;
+            return Ok(Some((response, decoder)));
+        }
+    }
+
+    /// How the body of a response with this head ends (RFC 9112 §6.3).
+    fn decoder_for(
+        &mut self,
+        status: StatusCode,
+        version: Version,
+        headers: &HeaderMap,
+    ) -> io::Result<Decoder> {
+        self.keep_alive &= persistent(version, headers);
+        if self.head_request
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            return Ok(Decoder::Done);
+        }
+        if let Some(codings) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
+            // Transfer-Encoding overrides Content-Length; such a message ends the connection.
+            if headers.contains_key(CONTENT_LENGTH) {
+                self.keep_alive = false;
+            }
+            let last = codings
+                .as_bytes()
+                .rsplit(|&b| b == b',')
+                .next()
+                .unwrap_or_default();
+            if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                return Ok(Decoder::Chunked(Chunk::Size));
+            }
+            self.keep_alive = false;
+            return Ok(Decoder::UntilClose);
+        }
+        match content_length(headers)? {
+            Some(0) => Ok(Decoder::Done),
+            Some(n) => Ok(Decoder::Length(n)),
+            None => {
+                self.keep_alive = false;
+                Ok(Decoder::UntilClose)
+            }
+        }
+    }
+}
+
+impl<B: RequestBody> Upload<B> {
+    /// Writes the queued bytes and whatever the body has ready; `Ready(Ok)` once the whole
+    /// request is written.
+    fn poll_send(&mut self, io: &TcpStream, cx: &mut Context<'_>) -> Poll<Result<(), UploadError>> {
+        loop {
+            self.fill(cx).map_err(UploadError::Body)?;
+            if self.queue.is_empty() {
+                return match self.body {
+                    None => Poll::Ready(Ok(())),
+                    Some(_) => Poll::Pending,
+                };
+            }
+            ready!(self.poll_write(io, cx)).map_err(UploadError::Write)?;
+        }
+    }
+
+    /// Moves ready body frames into the queue (framed), up to [`limits::APP_UPLOAD_QUEUE`].
+    fn fill(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        while self.queued < limits::APP_UPLOAD_QUEUE {
+            let Some(body) = self.body.as_mut() else {
+                return Ok(());
+            };
+            let frame = match Pin::new(body).poll_frame(cx) {
+                Poll::Pending => return Ok(()),
+                Poll::Ready(Some(Err(e))) => return Err(io::Error::other(e.into())),
+                Poll::Ready(Some(Ok(frame))) => frame,
+                Poll::Ready(None) => {
+                    if self.chunked {
+                        self.push(Bytes::from_static(LAST_CHUNK));
+                    }
+                    self.body = None;
+                    return Ok(());
+                }
+            };
+            match frame.into_data() {
+                Ok(data) if data.is_empty() => {}
+                Ok(data) if self.chunked => {
+                    self.push(Bytes::from(format!("{:x}\r\n", data.len())));
+                    self.push(data);
+                    self.push(Bytes::from_static(CRLF));
+                }
+                Ok(data) => self.push(data),
+                Err(frame) => {
+                    // Trailers end the body; a length-delimited body has no room for them.
+                    if let (Ok(trailers), true) = (frame.into_trailers(), self.chunked) {
+                        let mut last = BytesMut::from(&b"0\r\n"[..]);
+                        encode_fields(&trailers, &mut last);
+                        last.extend_from_slice(CRLF);
+                        self.push(last.freeze());
+                    }
+                    self.body = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, bytes: Bytes) {
+        self.queued += bytes.len();
+        self.queue.push_back(bytes);
+    }
+
+    /// One vectored write of the queue's front.
+    fn poll_write(&mut self, io: &TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            ready!(io.poll_write_ready(cx))?;
+            let mut slices = [IoSlice::new(&[]); 16];
+            let n = slices
+                .iter_mut()
+                .zip(&self.queue)
+                .map(|(s, b)| *s = IoSlice::new(b))
+                .count();
+            match io.try_write_vectored(&slices[..n]) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(mut written) => {
+                    self.queued -= written;
+                    while let Some(front) = self.queue.front_mut() {
+                        if written < front.len() {
+                            front.advance(written);
+                            break;
+                        }
+                        written -= front.len();
+                        self.queue.pop_front();
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+            }
+        }
+    }
+}
+
+impl Decoder {
+    pub fn is_done(&self) -> bool {
+        *self == Decoder::Done
+    }
+
+    pub fn size_hint(&self) -> SizeHint {
+        match *self {
+            Decoder::Length(n) => SizeHint::with_exact(n),
+            Decoder::Done => SizeHint::with_exact(0),
+            _ => SizeHint::default(),
+        }
+    }
+
+    /// The next step the buffer holds, `None` if it needs more bytes. Framing that follows
+    /// a body's last data (a chunk's CRLF, the last chunk, an empty trailer section) is
+    /// consumed with it, so `is_done` is true as soon as the data is all out.
+    fn decode(&mut self, buf: &mut BytesMut) -> io::Result<Option<Step>> {
+        let step = match *self {
+            Decoder::Done => return Ok(Some(Step::End)),
+            Decoder::UntilClose if buf.is_empty() => return Ok(None),
+            Decoder::UntilClose => Step::Data(buf.split().freeze()),
+            Decoder::Length(left) => {
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                let n = left.min(buf.len() as u64);
+                *self = if n == left {
+                    Decoder::Done
+                } else {
+                    Decoder::Length(left - n)
+                };
+                // n <= buf.len(), a usize.
+                Step::Data(buf.split_to(n as usize).freeze())
+            }
+            Decoder::Chunked(_) => match self.decode_chunked(buf)? {
+                Some(step) => step,
+                None => return Ok(None),
+            },
+        };
+        if let Decoder::Chunked(_) = self {
+            self.settle_chunked(buf)?;
+        }
+        Ok(Some(step))
+    }
+
+    fn decode_chunked(&mut self, buf: &mut BytesMut) -> io::Result<Option<Step>> {
+        loop {
+            let Decoder::Chunked(state) = *self else {
+                return Ok(Some(Step::End));
+            };
+            match state {
+                Chunk::Data(left) => {
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    let n = left.min(buf.len() as u64);
+                    *self = Decoder::Chunked(if n == left {
+                        Chunk::DataEnd
+                    } else {
+                        Chunk::Data(left - n)
+                    });
+                    return Ok(Some(Step::Data(buf.split_to(n as usize).freeze())));
+                }
+                Chunk::Trailers => {
+                    let Some(trailers) = trailers(buf)? else {
+                        return Ok(None);
+                    };
+                    *self = Decoder::Done;
+                    return Ok(Some(if trailers.is_empty() {
+                        Step::End
+                    } else {
+                        Step::Trailers(trailers)
+                    }));
+                }
+                Chunk::Size | Chunk::DataEnd => {
+                    if !self.advance_framing(buf)? {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// After data: consumes the framing the buffer already holds up to the next data, so
+    /// that a body whose terminator has arrived is done without another poll.
+    fn settle_chunked(&mut self, buf: &mut BytesMut) -> io::Result<()> {
+        while let Decoder::Chunked(Chunk::Size | Chunk::DataEnd) = *self {
+            if !self.advance_framing(buf)? {
+                return Ok(());
+            }
+        }
+        if *self == Decoder::Chunked(Chunk::Trailers) && buf.starts_with(CRLF) {
+            buf.advance(CRLF.len());
+            *self = Decoder::Done;
+        }
+        Ok(())
+    }
+
+    /// One step through a chunk's CRLF or size line; false if the buffer does not hold it.
+    fn advance_framing(&mut self, buf: &mut BytesMut) -> io::Result<bool> {
+        match *self {
+            Decoder::Chunked(Chunk::DataEnd) => {
+                if buf.len() < CRLF.len() {
+                    return Ok(false);
+                }
+                if !buf.starts_with(CRLF) {
+                    return Err(invalid(
+                        "malformed chunked body from the app: no CRLF after a chunk",
+                    ));
+                }
+                buf.advance(CRLF.len());
+                *self = Decoder::Chunked(Chunk::Size);
+            }
+            Decoder::Chunked(Chunk::Size) => {
+                let Some(end) = buf.iter().position(|&b| b == b'\n') else {
+                    if buf.len() > MAX_CHUNK_LINE {
+                        return Err(invalid(
+                            "malformed chunked body from the app: chunk-size line too long",
+                        ));
+                    }
+                    return Ok(false);
+                };
+                let size = chunk_size(&buf[..end])?;
+                buf.advance(end + 1);
+                *self = Decoder::Chunked(if size == 0 {
+                    Chunk::Trailers
+                } else {
+                    Chunk::Data(size)
+                });
+            }
+            _ => {}
+        }
+        Ok(true)
+    }
+}
+
+/// Writes the request line and fields; returns how the body is framed: `None` (no body),
+/// `Some(false)` (Content-Length), `Some(true)` (chunked).
+fn encode_head(parts: &http::request::Parts, body: &impl Body, out: &mut BytesMut) -> Option<bool> {
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    for piece in [parts.method.as_str(), " ", target, " HTTP/1.1\r\n"] {
+        out.extend_from_slice(piece.as_bytes());
+    }
+    let headers = &parts.headers;
+    encode_fields(headers, out);
+    let has_length = headers.contains_key(CONTENT_LENGTH);
+    let framing = if body.is_end_stream() {
+        // A body-carrying method says its body is empty (what curl and hyper send).
+        let expects_body = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
+        if expects_body && !has_length {
+            out.extend_from_slice(b"content-length: 0\r\n");
+        }
+        None
+    } else if has_length {
+        Some(false)
+    } else if let Some(n) = body.size_hint().exact() {
+        out.extend_from_slice(format!("content-length: {n}\r\n").as_bytes());
+        Some(false)
+    } else {
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+        Some(true)
+    };
+    out.extend_from_slice(CRLF);
+    framing
+}
+
+/// `name: value` lines; Transfer-Encoding is the proxy's to set.
+fn encode_fields(headers: &HeaderMap, out: &mut BytesMut) {
+    for (name, value) in headers {
+        if name == TRANSFER_ENCODING {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(CRLF);
+    }
+}
+
+/// HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 only when told to keep it.
+fn persistent(version: Version, headers: &HeaderMap) -> bool {
+    let has = |token: &str| {
+        headers.get_all(CONNECTION).iter().any(|v| {
+            v.as_bytes()
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        })
+    };
+    if version == Version::HTTP_10 {
+        has("keep-alive")
+    } else {
+        !has("close")
+    }
+}
+
+/// Content-Length, if present: every value (and list element) must be the same number.
+fn content_length(headers: &HeaderMap) -> io::Result<Option<u64>> {
+    let mut length = None;
+    for value in headers.get_all(CONTENT_LENGTH) {
+        for part in value.as_bytes().split(|&b| b == b',') {
+            let n = std::str::from_utf8(part.trim_ascii())
+                .ok()
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| invalid("invalid content-length from the app"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(invalid("conflicting content-length values from the app"));
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length)
+}
+
+/// The hexadecimal size of a chunk-size line (`line` without its LF); extensions ignored.
+fn chunk_size(line: &[u8]) -> io::Result<u64> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let digits = line
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    let malformed = || invalid("malformed chunked body from the app: bad chunk size");
+    if digits.is_empty() || digits.len() > 16 {
+        return Err(malformed());
+    }
+    let digits = std::str::from_utf8(digits).map_err(|_| malformed())?;
+    u64::from_str_radix(digits, 16).map_err(|_| malformed())
+}
+
+/// A complete trailer section (possibly empty), consumed from `buf`; `None` if incomplete.
+fn trailers(buf: &mut BytesMut) -> io::Result<Option<HeaderMap>> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_TRAILERS];
+    let (len, parsed) = match httparse::parse_headers(buf, &mut fields) {
+        Ok(httparse::Status::Complete(done)) => done,
+        Ok(httparse::Status::Partial) if buf.len() > limits::APP_RESPONSE_MAX_HEAD_BYTES => {
+            return Err(invalid("the app's trailer section is too large"));
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(invalid(format!("malformed trailers from the app: {e}"))),
+    };
+    let mut map = HeaderMap::with_capacity(parsed.len());
+    for field in parsed {
+        let name = HeaderName::from_bytes(field.name.as_bytes());
+        let value = HeaderValue::from_bytes(field.value);
+        if let (Ok(name), Ok(value)) = (name, value) {
+            map.append(name, value);
+        }
+    }
+    buf.advance(len);
+    Ok(Some(map))
+}
+
+fn invalid(message: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::future::Future;
+    use std::net::SocketAddr;
+
+    use http_body_util::{Empty, Full, StreamBody};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use tokio::sync::mpsc;
+    use tokio_stream::wrappers::ReceiverStream;
+
+    use super::*;
+
+    type Streamed = StreamBody<ReceiverStream<Result<Frame<Bytes>, Infallible>>>;
+
+    /// A raw TCP app: runs `script` on the first connection it accepts.
+    async fn app<F, Fut>(script: F) -> SocketAddr
+    where
+        F: FnOnce(TcpStream) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            script(stream).await;
+        });
+        addr
+    }
+
+    /// Reads until `end` has arrived; everything read.
+    async fn read_until(stream: &mut TcpStream, end: &[u8]) -> Vec<u8> {
+        let mut seen = Vec::new();
+        let mut buf = [0; 4096];
+        while !seen.windows(end.len()).any(|w| w == end) {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert_ne!(n, 0, "the proxy closed before sending {end:?}");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        seen
+    }
+
+    /// The app answers each request head (read up to its blank line) with the next reply.
+    async fn replying(replies: &'static [&'static [u8]]) -> SocketAddr {
+        app(move |mut stream| async move {
+            for reply in replies {
+                read_until(&mut stream, b"\r\n\r\n").await;
+                stream.write_all(reply).await.unwrap();
+            }
+            // Hold the connection until the proxy closes it.
+            let _ = stream.read(&mut [0; 1]).await;
+        })
+        .await
+    }
+
+    async fn connect(addr: SocketAddr) -> TcpStream {
+        TcpStream::connect(addr).await.unwrap()
+    }
+
+    fn get(path: &str) -> Request<Empty<Bytes>> {
+        Request::get(path)
+            .header("host", "app")
+            .body(Empty::new())
+            .unwrap()
+    }
+
+    /// One exchange: the response head, its body (data and trailers) and what `finish`
+    /// returns (the connection for the next exchange, if reusable).
+    async fn exchange<B: RequestBody>(
+        io: TcpStream,
+        req: Request<B>,
+    ) -> io::Result<(Response<()>, Bytes, Option<HeaderMap>, Option<TcpStream>)> {
+        let mut ex = Exchange::start(io, BytesMut::new(), req);
+        let (head, mut decoder) = std::future::poll_fn(|cx| ex.poll_head(cx)).await?;
+        let (mut data, mut trailers) = (BytesMut::new(), None);
+        while let Some(frame) = std::future::poll_fn(|cx| ex.poll_frame(&mut decoder, cx)).await {
+            match frame?.into_data() {
+                Ok(chunk) => data.extend_from_slice(&chunk),
+                Err(frame) => trailers = frame.into_trailers().ok(),
+            }
+        }
+        let (io, _, reusable) = ex.finish(decoder);
+        Ok((head, data.freeze(), trailers, reusable.then_some(io)))
+    }
+
+    #[tokio::test]
+    async fn chunked_response_with_extensions_and_trailers_then_the_connection_is_reused() {
+        let addr = replying(&[
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-sum: 42\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        ])
+        .await;
+        let (head, body, trailers, io) = exchange(connect(addr).await, get("/")).await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK);
+        assert_eq!(body, "hello world");
+        assert_eq!(trailers.unwrap()["x-sum"], "42");
+        let io = io.expect("a chunked response keeps the connection");
+
+        let (_, body, trailers, io) = exchange(io, get("/")).await.unwrap();
+        assert_eq!(body, "ok");
+        assert!(
+            trailers.is_none(),
+            "an empty trailer section is no trailers frame"
+        );
+        assert!(io.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_body_arriving_a_byte_at_a_time_is_decoded_whole() {
+        let addr = app(|mut stream| async move {
+            read_until(&mut stream, b"\r\n\r\n").await;
+            let reply = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\na\r\n0123456789\r\n0\r\n\r\n";
+            for byte in reply {
+                stream.write_all(&[*byte]).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+            let _ = stream.read(&mut [0; 1]).await;
+        })
+        .await;
+        let (_, body, _, io) = exchange(connect(addr).await, get("/")).await.unwrap();
+        assert_eq!(body, "0123456789");
+        assert!(io.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_close_delimited_body_is_read_to_the_end_and_ends_the_connection() {
+        let addr = app(|mut stream| async move {
+            read_until(&mut stream, b"\r\n\r\n").await;
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\n\r\nall of it")
+                .await
+                .unwrap();
+        })
+        .await;
+        let (_, body, _, io) = exchange(connect(addr).await, get("/")).await.unwrap();
+        assert_eq!(body, "all of it");
+        assert!(io.is_none());
+    }
+
+    #[tokio::test]
+    async fn head_204_and_304_have_no_body_and_keep_the_connection() {
+        let addr = replying(&[
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            b"HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        ])
+        .await;
+        let head = Request::head("/").body(Empty::<Bytes>::new()).unwrap();
+        let (response, body, _, io) = exchange(connect(addr).await, head).await.unwrap();
+        assert_eq!(response.headers()[CONTENT_LENGTH], "5");
+        assert!(body.is_empty());
+        let (response, _, _, io) = exchange(io.unwrap(), get("/")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let (response, _, _, io) = exchange(io.unwrap(), get("/")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+        let (_, body, _, io) = exchange(io.unwrap(), get("/")).await.unwrap();
+        assert_eq!(
+            body, "ok",
+            "nothing of the earlier heads was taken for a body"
+        );
+        assert!(io.is_some());
+    }
+
+    #[tokio::test]
+    async fn informational_responses_are_skipped_and_101_is_an_error() {
+        let addr = replying(&[
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok",
+            b"HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n",
+        ])
+        .await;
+        let (response, body, _, io) = exchange(connect(addr).await, get("/")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        assert!(!response.headers().contains_key("link"));
+        assert_eq!(body, "ok");
+        let err = exchange(io.unwrap(), get("/")).await.unwrap_err();
+        assert!(err.to_string().contains("switched protocols"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn connection_close_and_http10_without_keep_alive_end_the_connection() {
+        for (reply, reused) in [
+            (&b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok"[..], false),
+            (b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\ncontent-length: 2\r\n\r\nok", false),
+            (b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok", false),
+            (b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 2\r\n\r\nok", true),
+            (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokEXTRA", false),
+            (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 2\r\n\r\n2\r\nok\r\n0\r\n\r\n", false),
+        ] {
+            let addr = app(move |mut stream| async move {
+                read_until(&mut stream, b"\r\n\r\n").await;
+                stream.write_all(reply).await.unwrap();
+                let _ = stream.read(&mut [0; 1]).await;
+            })
+            .await;
+            let (_, body, _, io) = exchange(connect(addr).await, get("/")).await.unwrap();
+            assert_eq!(body, "ok", "{}", String::from_utf8_lossy(reply));
+            assert_eq!(io.is_some(), reused, "{}", String::from_utf8_lossy(reply));
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_heads_and_truncated_bodies_are_errors() {
+        let oversized = Box::leak(
+            format!(
+                "HTTP/1.1 200 OK\r\nx-big: {}\r\n\r\n",
+                "a".repeat(limits::APP_RESPONSE_MAX_HEAD_BYTES)
+            )
+            .into_boxed_str(),
+        )
+        .as_bytes();
+        for (reply, expected) in [
+            (&b"HTTP/1.1 abc OK\r\n\r\n"[..], "malformed response head"),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 1, 2\r\n\r\n",
+                "conflicting content-length",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
+                "invalid content-length",
+            ),
+            (b"", "closed the connection without responding"),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-",
+                "in the middle of a response head",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort",
+                "in the middle of a response body",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+                "bad chunk size",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nokXX",
+                "no CRLF after a chunk",
+            ),
+            (oversized, "too large"),
+        ] {
+            let addr = app(move |mut stream| async move {
+                read_until(&mut stream, b"\r\n\r\n").await;
+                let _ = stream.write_all(reply).await;
+            })
+            .await;
+            let err = exchange(connect(addr).await, get("/")).await.unwrap_err();
+            assert!(err.to_string().contains(expected), "{expected}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_chunked_body_is_done_with_its_last_data_when_the_terminator_is_there() {
+        let mut decoder = Decoder::Chunked(Chunk::Size);
+        let mut buf = BytesMut::from(&b"2\r\nok\r\n0\r\n"[..]);
+        assert!(matches!(decoder.decode(&mut buf).unwrap(), Some(Step::Data(d)) if d == "ok"));
+        assert!(!decoder.is_done(), "the trailer section has not arrived");
+        assert!(decoder.decode(&mut buf).unwrap().is_none());
+        buf.extend_from_slice(b"\r\n");
+        assert!(matches!(decoder.decode(&mut buf).unwrap(), Some(Step::End)));
+
+        let mut decoder = Decoder::Chunked(Chunk::Size);
+        let mut buf = BytesMut::from(&b"2\r\nok\r\n0\r\n\r\n"[..]);
+        assert!(matches!(
+            decoder.decode(&mut buf).unwrap(),
+            Some(Step::Data(_))
+        ));
+        assert!(decoder.is_done(), "so hyper ends the stream with the data");
+        assert!(buf.is_empty());
+    }
+
+    #[tokio::test]
+    async fn request_heads_say_how_their_body_is_framed() {
+        let sent = |req: Request<Full<Bytes>>| {
+            let mut out = BytesMut::new();
+            let (parts, body) = req.into_parts();
+            encode_head(&parts, &body, &mut out);
+            String::from_utf8(out.to_vec()).unwrap()
+        };
+        let get = Request::get("/a?b=1")
+            .header("host", "app")
+            .body(Full::default());
+        assert_eq!(
+            sent(get.unwrap()),
+            "GET /a?b=1 HTTP/1.1\r\nhost: app\r\n\r\n"
+        );
+        let empty_post = Request::post("/").body(Full::default()).unwrap();
+        assert_eq!(
+            sent(empty_post),
+            "POST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n"
+        );
+        let post = Request::post("/")
+            .body(Full::new(Bytes::from_static(b"abc")))
+            .unwrap();
+        assert_eq!(sent(post), "POST / HTTP/1.1\r\ncontent-length: 3\r\n\r\n");
+        let declared = Request::put("/")
+            .header("content-length", "3")
+            .header("transfer-encoding", "chunked")
+            .body(Full::new(Bytes::from_static(b"abc")))
+            .unwrap();
+        assert_eq!(
+            sent(declared),
+            "PUT / HTTP/1.1\r\ncontent-length: 3\r\n\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_streamed_body_goes_chunked_with_its_trailers() {
+        let (tx, rx) = mpsc::channel(4);
+        let body: Streamed = StreamBody::new(ReceiverStream::new(rx));
+        let (seen_tx, mut seen) = mpsc::unbounded_channel();
+        let addr = app(move |mut stream| async move {
+            let request = read_until(&mut stream, b"0\r\nx-check: 7\r\n\r\n").await;
+            seen_tx.send(request).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            let _ = stream.read(&mut [0; 1]).await;
+        })
+        .await;
+        let req = Request::post("/up").body(body).unwrap();
+        let sender = tokio::spawn(async move {
+            tx.send(Ok(Frame::data(Bytes::from_static(b"abc"))))
+                .await
+                .unwrap();
+            tx.send(Ok(Frame::data(Bytes::new()))).await.unwrap();
+            tx.send(Ok(Frame::data(Bytes::from(vec![b'z'; 20]))))
+                .await
+                .unwrap();
+            let mut trailers = HeaderMap::new();
+            trailers.insert("x-check", HeaderValue::from_static("7"));
+            tx.send(Ok(Frame::trailers(trailers))).await.unwrap();
+        });
+        let (response, _, _, io) = exchange(connect(addr).await, req).await.unwrap();
+        sender.await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(io.is_some(), "all of the request was written");
+        let request = String::from_utf8(seen.recv().await.unwrap()).unwrap();
+        let expected = format!(
+            "POST /up HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n14\r\n{}\r\n0\r\nx-check: 7\r\n\r\n",
+            "z".repeat(20)
+        );
+        assert_eq!(
+            request, expected,
+            "the empty frame was not sent as a last chunk"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_early_answer_while_the_body_is_still_coming_ends_the_connection() {
+        let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, Infallible>>(1);
+        let addr = app(|mut stream| async move {
+            read_until(&mut stream, b"\r\n\r\n").await;
+            stream
+                .write_all(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            let _ = stream.read(&mut [0; 1]).await;
+        })
+        .await;
+        let req = Request::post("/")
+            .body(StreamBody::new(ReceiverStream::new(rx)))
+            .unwrap();
+        let (response, _, _, io) = exchange(connect(addr).await, req).await.unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(io.is_none(), "the rest of the body was never sent");
+        drop(tx);
+    }
+}
