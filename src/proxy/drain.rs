@@ -1,5 +1,5 @@
 //! Graceful drain: one signal tells every listener to stop accepting and every connection
-//! to finish in-flight work (HTTP/1 closes after the current response, HTTP/2 sends GOAWAY);
+//! to finish in-flight work (HTTP/1 closes after a short grace, HTTP/2 sends GOAWAY);
 //! the proxy exits when the last connection is done or the deadline passes.
 
 use std::time::Duration;
@@ -45,6 +45,11 @@ impl DrainWatch {
     pub async fn signaled(&mut self) {
         // An error means the Drain was dropped, i.e. the process is going away: same thing.
         let _ = self.rx.wait_for(|draining| *draining).await;
+    }
+
+    /// The drain has started.
+    pub fn is_draining(&self) -> bool {
+        *self.rx.borrow()
     }
 }
 

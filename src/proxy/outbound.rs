@@ -8,13 +8,14 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use futures_util::FutureExt;
+use http::header::CONNECTION;
 use http::uri::Authority;
-use http::{Request, Response, StatusCode, Version};
+use http::{HeaderValue, Request, Response, StatusCode, Version};
 use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -38,7 +39,7 @@ use super::route::Route;
 use super::stats::NO_PEER;
 use super::tap::{self, Hop, TapBody, TapRequest};
 use super::trace::{Kind, Outcome};
-use super::{retry, timeout};
+use super::{limits, retry, timeout};
 
 /// A destination's current split, swapped whole when the control plane sends a new one.
 pub type RouteCell = ArcSwap<Route<Arc<Peer>>>;
@@ -158,26 +159,30 @@ impl Outbound {
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         match protocol {
             Detected::Http1 => {
-                let svc = self.clone().service(true, remote);
+                let svc = self.clone().service(Some(watch.clone()), remote);
                 let conn = self.shared.http1.serve_connection(TokioIo::new(io), svc);
-                listen::serve_until_drained(conn, &mut watch).await?;
+                let grace = limits::HTTP1_DRAIN_GRACE;
+                listen::serve_until_drained(conn, &mut watch, grace).await?;
             }
             Detected::H2c => {
-                let svc = self.clone().service(false, remote);
+                let svc = self.clone().service(None, remote);
                 let conn = self
                     .shared
                     .http2
                     .serve_connection(TokioIo::new(Corked::new(io)), svc);
-                Driven::new(listen::serve_until_drained(conn, &mut watch)).await?;
+                let drained = listen::serve_until_drained(conn, &mut watch, Duration::ZERO);
+                Driven::new(drained).await?;
             }
             Detected::Opaque => self.forward_tcp(io).await?,
         }
         Ok(())
     }
 
+    /// `http1`: the connection is HTTP/1, and its drain watch (answers say `connection: close`
+    /// once the drain has started).
     fn service(
         self: Arc<Self>,
-        from_http1: bool,
+        http1: Option<DrainWatch>,
         remote: SocketAddr,
     ) -> impl hyper::service::Service<
         Request<Incoming>,
@@ -188,7 +193,19 @@ impl Outbound {
         // The request's future goes to hyper as is: a wrapping async block would be larger
         // (it holds the request beside the future) and move the future once more on its first
         // poll. Its size is paid per request: hyper and tokio move it on its way into a task.
-        service_fn(move |req| self.clone().forward_http(req, from_http1, remote).map(Ok))
+        service_fn(move |req| {
+            let from_http1 = http1.is_some();
+            let close = http1.as_ref().is_some_and(DrainWatch::is_draining);
+            self.clone()
+                .forward_http(req, from_http1, remote)
+                .map(move |mut response| {
+                    if close {
+                        let headers = response.headers_mut();
+                        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+                    }
+                    Ok(response)
+                })
+        })
     }
 
     /// Contract: always answers; a failure to reach the peer becomes a 502/503 with the

@@ -603,6 +603,40 @@ async fn sigterm_under_load_fails_no_accepted_request() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keep_alive_client_idle_at_sigterm_gets_one_more_answer_with_connection_close() {
+    let app = http_app().await;
+    let mut pair = Pair::start(&app.addr.to_string());
+    let mut conn = http1_conn(pair.entry).await;
+    let get = || {
+        Request::get("/fast")
+            .header("host", "api.test")
+            .body(full_body(Bytes::new()))
+            .unwrap()
+    };
+    let (status, headers, _) = collect(send(&mut conn, get()).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers.get("connection").is_none(),
+        "keep-alive before the drain"
+    );
+
+    // The connection is idle when the drain starts; its next request, sent a moment later,
+    // is still answered (closing at once would fail it), and says the connection ends.
+    pair.client.sigterm();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, headers, _) = collect(send(&mut conn, get()).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, "connection"), "close");
+    let closed = tokio::time::timeout(PATIENCE, conn.ready()).await.unwrap();
+    assert!(
+        closed.is_err(),
+        "the proxy closed the connection after that answer"
+    );
+    let status = pair.client.wait_exit();
+    assert!(status.success(), "{}", pair.client.log());
+}
+
 /// `openssl x509 ARGS` on `cert`, trimmed stdout.
 fn openssl_x509(cert: &Path, args: &str) -> String {
     let out = std::process::Command::new("sh")
