@@ -38,6 +38,8 @@ pub struct Exchange<B> {
     /// only if no response comes.
     write_failed: Option<io::Error>,
     head_request: bool,
+    /// Bytes of free buffer to read into (see `poll_read`).
+    read_size: usize,
     /// The connection may carry another exchange once this one ends.
     keep_alive: bool,
 }
@@ -121,6 +123,7 @@ impl<B: RequestBody> Exchange<B> {
             }),
             write_failed: None,
             head_request: parts.method == Method::HEAD,
+            read_size: limits::APP_READ_BUFFER,
             keep_alive: true,
         }
     }
@@ -135,7 +138,7 @@ impl<B: RequestBody> Exchange<B> {
                 return Poll::Ready(Ok(head));
             }
             if self.buf.len() >= limits::APP_RESPONSE_MAX_HEAD_BYTES {
-                return Poll::Ready(Err(invalid("the app's response head is too large")));
+                return Poll::Ready(Err(head_too_large()));
             }
             if ready!(self.poll_read(cx))? == 0 {
                 let closed = if self.buf.is_empty() {
@@ -222,14 +225,22 @@ impl<B: RequestBody> Exchange<B> {
         }
     }
 
+    /// Reads what the socket has into the buffer's free space: at least half of
+    /// `read_size`, which doubles (up to [`limits::APP_READ_BUFFER_MAX`]) whenever a read
+    /// fills the space, so a large body takes few system calls and a small one little memory.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.buf.capacity() - self.buf.len() < limits::APP_READ_BUFFER / 2 {
-            self.buf.reserve(limits::APP_READ_BUFFER);
+        if self.buf.capacity() - self.buf.len() < self.read_size / 2 {
+            self.buf.reserve(self.read_size);
         }
+        let space = self.buf.capacity() - self.buf.len();
         loop {
             ready!(self.io.poll_read_ready(cx))?;
             match self.io.try_read_buf(&mut self.buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Ok(n) if n == space => {
+                    self.read_size = (self.read_size * 2).min(limits::APP_READ_BUFFER_MAX);
+                    return Poll::Ready(Ok(n));
+                }
                 other => return Poll::Ready(other),
             }
         }
@@ -244,6 +255,11 @@ impl<B: RequestBody> Exchange<B> {
             let mut fields = [httparse::EMPTY_HEADER; limits::APP_RESPONSE_MAX_HEADERS];
             let mut parsed = httparse::Response::new(&mut fields);
             let len = match parsed.parse(&self.buf) {
+                Ok(httparse::Status::Complete(len))
+                    if len > limits::APP_RESPONSE_MAX_HEAD_BYTES =>
+                {
+                    return Err(head_too_large());
+                }
                 Ok(httparse::Status::Complete(len)) => len,
                 Ok(httparse::Status::Partial) => return Ok(None),
                 Err(e) => {
@@ -451,17 +467,14 @@ impl Decoder {
             Decoder::UntilClose if buf.is_empty() => return Ok(None),
             Decoder::UntilClose => Step::Data(buf.split().freeze()),
             Decoder::Length(left) => {
-                if buf.is_empty() {
+                let Some((data, left)) = take(buf, left) else {
                     return Ok(None);
-                }
-                let n = left.min(buf.len() as u64);
-                *self = if n == left {
-                    Decoder::Done
-                } else {
-                    Decoder::Length(left - n)
                 };
-                // n <= buf.len(), a usize.
-                Step::Data(buf.split_to(n as usize).freeze())
+                *self = match left {
+                    0 => Decoder::Done,
+                    left => Decoder::Length(left),
+                };
+                Step::Data(data)
             }
             Decoder::Chunked(_) => match self.decode_chunked(buf)? {
                 Some(step) => step,
@@ -481,16 +494,14 @@ impl Decoder {
             };
             match state {
                 Chunk::Data(left) => {
-                    if buf.is_empty() {
+                    let Some((data, left)) = take(buf, left) else {
                         return Ok(None);
-                    }
-                    let n = left.min(buf.len() as u64);
-                    *self = Decoder::Chunked(if n == left {
-                        Chunk::DataEnd
-                    } else {
-                        Chunk::Data(left - n)
+                    };
+                    *self = Decoder::Chunked(match left {
+                        0 => Chunk::DataEnd,
+                        left => Chunk::Data(left),
                     });
-                    return Ok(Some(Step::Data(buf.split_to(n as usize).freeze())));
+                    return Ok(Some(Step::Data(data)));
                 }
                 Chunk::Trailers => {
                     let Some(trailers) = trailers(buf)? else {
@@ -563,6 +574,16 @@ impl Decoder {
         }
         Ok(true)
     }
+}
+
+/// Up to `left` bytes from the buffer (`None` if it is empty), and how many are left then.
+fn take(buf: &mut BytesMut, left: u64) -> Option<(Bytes, u64)> {
+    if buf.is_empty() {
+        return None;
+    }
+    let n = left.min(buf.len() as u64);
+    // n <= buf.len(), a usize.
+    Some((buf.split_to(n as usize).freeze(), left - n))
 }
 
 /// Writes the request line and fields; returns how the body is framed: `None` (no body),
@@ -680,6 +701,10 @@ fn trailers(buf: &mut BytesMut) -> io::Result<Option<HeaderMap>> {
     }
     buf.advance(len);
     Ok(Some(map))
+}
+
+fn head_too_large() -> io::Error {
+    invalid("the app's response head is too large")
 }
 
 fn invalid(message: impl Into<String>) -> io::Error {
@@ -808,6 +833,24 @@ mod tests {
         .await;
         let (_, body, _, io) = exchange(connect(addr).await, get("/")).await.unwrap();
         assert_eq!(body, "0123456789");
+        assert!(io.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_large_body_is_read_whole_and_the_connection_kept() {
+        let body = vec![b'x'; 3 << 20];
+        let expected = Bytes::from(body.clone());
+        let addr = app(move |mut stream| async move {
+            read_until(&mut stream, b"\r\n\r\n").await;
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+            stream.write_all(head.as_bytes()).await.unwrap();
+            stream.write_all(&body).await.unwrap();
+            let _ = stream.read(&mut [0; 1]).await;
+        })
+        .await;
+        let (_, body, _, io) = exchange(connect(addr).await, get("/")).await.unwrap();
+        assert_eq!(body.len(), expected.len());
+        assert!(body == expected);
         assert!(io.is_some());
     }
 

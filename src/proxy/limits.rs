@@ -81,9 +81,11 @@ pub const APP_POOL_MAX_IDLE: usize = 256;
 /// buffers are freed with its exchanges.
 pub const APP_POOL_SPARE_BUFFERS: usize = 16;
 
-/// An exchange with the app reads into this much free buffer (a response head and a small
-/// body in one read); buffers grown past the second figure by a large body are not kept.
+/// An exchange with the app reads into this much free buffer at first (a response head and
+/// a small body in one read), doubling up to the second figure while reads fill it (a large
+/// body); buffers grown past the third figure are not kept for the next exchange.
 pub const APP_READ_BUFFER: usize = 8 * 1024;
+pub const APP_READ_BUFFER_MAX: usize = 64 * 1024;
 pub const APP_READ_BUFFER_KEPT: usize = 16 * 1024;
 
 /// Request-body bytes queued for one write to the app: a stalled app pins no more.
