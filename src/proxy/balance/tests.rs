@@ -233,3 +233,22 @@ fn balancer_names_parse_and_unknown_ones_are_refused() {
     }
     assert!("least_request".parse::<LoadBalancer>().is_err());
 }
+
+#[test]
+fn exp_neg_matches_the_standard_library() {
+    let mut previous = 1.0;
+    for i in 0..20_000 {
+        let x = f64::from(i) * 0.035; // 0 .. 700
+        let (ours, std) = (exp_neg(x), (-x).exp());
+        assert!(((ours - std) / std).abs() < 1e-9, "e^-{x}: {ours} vs {std}");
+        assert!(ours <= previous, "not decreasing at {x}");
+        previous = ours;
+    }
+    for x in [1e-12, 1e-6, std::f64::consts::LN_2, 1.0, 2.5, 9.999_999] {
+        let std = (-x).exp();
+        assert!(((exp_neg(x) - std) / std).abs() < 1e-9, "e^-{x}");
+    }
+    assert_eq!(exp_neg(0.0), 1.0);
+    assert_eq!(exp_neg(f64::NAN), 1.0);
+    assert_eq!(exp_neg(800.0), 0.0);
+}
