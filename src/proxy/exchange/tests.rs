@@ -43,7 +43,7 @@ async fn read_until(stream: &mut TcpStream, end: &[u8]) -> Vec<u8> {
 }
 
 /// The app answers each request head (read up to its blank line) with the next reply.
-async fn replying(replies: &'static [&'static [u8]]) -> SocketAddr {
+async fn replying(replies: Vec<&'static [u8]>) -> SocketAddr {
     app(move |mut stream| async move {
         for reply in replies {
             read_until(&mut stream, b"\r\n\r\n").await;
@@ -87,7 +87,7 @@ async fn exchange<B: RequestBody>(
 
 #[tokio::test]
 async fn chunked_response_with_extensions_and_trailers_then_the_connection_is_reused() {
-    let addr = replying(&[
+    let addr = replying(vec![
         b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-sum: 42\r\n\r\n",
         b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
     ])
@@ -160,7 +160,7 @@ async fn a_close_delimited_body_is_read_to_the_end_and_ends_the_connection() {
 
 #[tokio::test]
 async fn head_204_and_304_have_no_body_and_keep_the_connection() {
-    let addr = replying(&[
+    let addr = replying(vec![
         b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n",
         b"HTTP/1.1 204 No Content\r\n\r\n",
         b"HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n",
@@ -185,7 +185,7 @@ async fn head_204_and_304_have_no_body_and_keep_the_connection() {
 
 #[tokio::test]
 async fn informational_responses_are_skipped_and_101_is_an_error() {
-    let addr = replying(&[
+    let addr = replying(vec![
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok",
         b"HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n",
     ])
@@ -208,12 +208,7 @@ async fn connection_close_and_http10_without_keep_alive_end_the_connection() {
         (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokEXTRA", false),
         (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 2\r\n\r\n2\r\nok\r\n0\r\n\r\n", false),
     ] {
-        let addr = app(move |mut stream| async move {
-            read_until(&mut stream, b"\r\n\r\n").await;
-            stream.write_all(reply).await.unwrap();
-            let _ = stream.read(&mut [0; 1]).await;
-        })
-        .await;
+        let addr = replying(vec![reply]).await;
         let (_, body, _, io) = exchange(connect(addr).await, get("/")).await.unwrap();
         assert_eq!(body, "ok", "{}", String::from_utf8_lossy(reply));
         assert_eq!(io.is_some(), reused, "{}", String::from_utf8_lossy(reply));
