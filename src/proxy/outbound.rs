@@ -33,7 +33,7 @@ use super::http::{self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1, ProxyBody};
 use super::io::{MeteredIo, PrefixedIo};
 use super::listen;
 use super::metrics::Direction;
-use super::peer::Peer;
+use super::peer::{Peer, PeerBody};
 use super::policy_metrics::PolicyCounters;
 use super::route::Route;
 use super::stats::NO_PEER;
@@ -48,6 +48,9 @@ pub type RouteTable = ArcSwap<HashMap<String, Arc<RouteCell>>>;
 
 /// The answer sent instead of forwarding: status and reason.
 type Refusal = (StatusCode, &'static str);
+
+/// Response bodies to the app: a peer's, or one the proxy wrote.
+type OutboundBody = Either<PeerBody, ProxyBody>;
 
 /// Where an outbound listener sends traffic.
 #[derive(Debug, Clone)]
@@ -186,9 +189,9 @@ impl Outbound {
         remote: SocketAddr,
     ) -> impl hyper::service::Service<
         Request<Incoming>,
-        Response = Response<TapBody>,
+        Response = Response<TapBody<OutboundBody>>,
         Error = Infallible,
-        Future = impl Future<Output = Result<Response<TapBody>, Infallible>> + Send,
+        Future = impl Future<Output = Result<Response<TapBody<OutboundBody>>, Infallible>> + Send,
     > + Clone {
         // The request's future goes to hyper as is: a wrapping async block would be larger
         // (it holds the request beside the future) and move the future once more on its first
@@ -215,7 +218,7 @@ impl Outbound {
         mut req: Request<Incoming>,
         from_http1: bool,
         remote: SocketAddr,
-    ) -> Response<TapBody> {
+    ) -> Response<TapBody<OutboundBody>> {
         let start = Instant::now();
         let mut seen = Observed::default();
         let mut head = None;
@@ -232,6 +235,7 @@ impl Outbound {
             && proxy_http::make_absolute(&mut req, &self.fallback_authority).is_err()
         {
             proxy_http::error_response(StatusCode::BAD_REQUEST, "invalid request target")
+                .map(Either::Right)
         } else {
             if from_http1 {
                 req.headers_mut().insert(ORIG_PROTO, ORIG_PROTO_HTTP1);
@@ -243,7 +247,9 @@ impl Outbound {
             // while anyone watches.
             head = self.shared.tap.is_watched().then(|| tap::head(&req));
             match self.route(req.uri().authority().map(|a| a.as_str())) {
-                Err((status, reason)) => proxy_http::error_response(status, reason),
+                Err((status, reason)) => {
+                    proxy_http::error_response(status, reason).map(Either::Right)
+                }
                 Ok(route) => 'routed: {
                     let tap = &self.shared.tap;
                     let (req, body) = match tap::buffer_for_tap(tap, req).await {
@@ -256,7 +262,8 @@ impl Outbound {
                             break 'routed proxy_http::error_response(
                                 StatusCode::BAD_REQUEST,
                                 "request body read failed",
-                            );
+                            )
+                            .map(Either::Right);
                         }
                     };
                     let selected = route.select(req.method(), req.uri().path(), req.headers());
@@ -300,7 +307,7 @@ impl Outbound {
                         Err(e) => {
                             tracing::debug!(error = %e, "request timed out");
                             counters.timeout();
-                            timeout::timed_out_response(grpc)
+                            timeout::timed_out_response(grpc).map(Either::Right)
                         }
                         Ok(Err(status)) => {
                             aborted = true;
@@ -312,7 +319,7 @@ impl Outbound {
                                 .filter(|b| selected.version.is_none_or(|v| b.version == v))
                                 .find_map(|b| b.endpoints.first())
                                 .cloned();
-                            fault::abort_response(status, grpc)
+                            fault::abort_response(status, grpc).map(Either::Right)
                         }
                         Ok(Ok(Ok(response))) => {
                             // Arrived over HTTP/2 from the inbound proxy: no hop-by-hop headers.
@@ -325,7 +332,7 @@ impl Outbound {
                         Ok(Ok(Err(e))) => {
                             tracing::debug!(error = %e, "forwarding to peer failed");
                             let (status, reason) = e.response();
-                            proxy_http::error_response(status, reason)
+                            proxy_http::error_response(status, reason).map(Either::Right)
                         }
                     }
                 }

@@ -9,9 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
-use hyper::client::conn::http2::{self, SendRequest};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -19,13 +16,18 @@ use tokio_rustls::client::TlsStream;
 
 use super::balance::PeakEwma;
 use super::breaker::Breaker;
-use super::cork::{self, Corked};
+use super::cork::Corked;
 use super::http::ProxyBody;
 use super::limits;
 use super::metrics::{Direction, Metrics};
 use super::route::Weighed;
 use super::tls::{ALPN_H2, ALPN_TCP, PeerProtocol, TlsStore};
 use crate::identity::SpiffeId;
+
+mod mux;
+
+pub use mux::PeerBody;
+use mux::{KeepAlive, Mux};
 
 /// A peer proxy at `addr` that must present `id`.
 #[derive(Debug)]
@@ -34,7 +36,7 @@ pub struct Peer {
     id: SpiffeId,
     tls: Arc<TlsStore>,
     metrics: Arc<Metrics>,
-    h2: Mutex<Option<SendRequest<ProxyBody>>>,
+    h2: Mutex<Option<Mux>>,
     /// Serialises (re)connection so a burst of requests opens one connection, not many.
     connecting: tokio::sync::Mutex<()>,
     /// This endpoint's circuit (kept across config updates, like the peer).
@@ -69,7 +71,7 @@ pub enum PeerError {
     Http2 {
         addr: SocketAddr,
         #[source]
-        source: hyper::Error,
+        source: h2::Error,
     },
     #[error("no TLS config for peer identity {0}")]
     NoConfig(SpiffeId),
@@ -148,27 +150,31 @@ impl Peer {
     /// The request counts as in flight to this peer until it returns; the time from leaving
     /// on a ready connection to the response head is a latency sample, and a failure a slow
     /// one (`balance.rs`).
-    pub async fn send(&self, req: Request<ProxyBody>) -> Result<Response<Incoming>, PeerError> {
+    pub async fn send(&self, req: Request<ProxyBody>) -> Result<Response<PeerBody>, PeerError> {
         let mut in_flight = self.load.start();
         let mut req = req;
         let mut retried = false;
         loop {
-            let mut sender = match self.h2_sender().await {
-                Ok(sender) => sender,
+            let mux = match self.mux().await {
+                Ok(mux) => mux,
                 Err(e) => {
                     in_flight.failed(Instant::now());
                     return Err(e);
                 }
             };
             in_flight.sent(Instant::now());
-            match sender.try_send_request(req).await {
+            match mux.send(req).await {
                 Ok(response) => {
                     in_flight.responded(Instant::now());
                     return Ok(response);
                 }
-                Err(mut e) => {
-                    self.forget(&sender);
-                    match e.take_message() {
+                Err(e) => {
+                    // A reset stream leaves the connection to the other streams; any other
+                    // failure is the connection's.
+                    if e.unsent.is_some() || !e.error.is_reset() {
+                        self.forget(&mux);
+                    }
+                    match e.unsent {
                         Some(unsent) if !retried => {
                             retried = true;
                             req = unsent;
@@ -177,7 +183,7 @@ impl Peer {
                             in_flight.failed(Instant::now());
                             return Err(PeerError::Http2 {
                                 addr: self.addr,
-                                source: e.into_error(),
+                                source: e.error,
                             });
                         }
                     }
@@ -191,57 +197,49 @@ impl Peer {
         self.connect_tls(PeerProtocol::Tcp).await
     }
 
-    async fn h2_sender(&self) -> Result<SendRequest<ProxyBody>, PeerError> {
-        if let Some(sender) = self.live_sender() {
-            return Ok(sender);
+    async fn mux(&self) -> Result<Mux, PeerError> {
+        if let Some(mux) = self.live_mux() {
+            return Ok(mux);
         }
         // Boxed: the connect path's state (TLS and HTTP/2 handshakes) is large, and keeping
         // it out of every request's future saves copying it on each request.
         Box::pin(self.connect_h2()).await
     }
 
-    async fn connect_h2(&self) -> Result<SendRequest<ProxyBody>, PeerError> {
+    async fn connect_h2(&self) -> Result<Mux, PeerError> {
         let _connecting = self.connecting.lock().await;
         // Another request may have connected while this one waited.
-        if let Some(sender) = self.live_sender() {
-            return Ok(sender);
+        if let Some(mux) = self.live_mux() {
+            return Ok(mux);
         }
         let tls = self.connect_tls(PeerProtocol::H2).await?;
-        let (sender, connection) = http2::Builder::new(cork::Executor)
-            .timer(TokioTimer::new())
-            .initial_stream_window_size(limits::H2_STREAM_WINDOW)
-            .initial_connection_window_size(limits::H2_CONNECTION_WINDOW)
-            .max_concurrent_reset_streams(limits::H2_MAX_LOCAL_ERROR_RESET_STREAMS)
-            .keep_alive_interval(limits::H2_KEEPALIVE_INTERVAL)
-            .keep_alive_timeout(limits::H2_KEEPALIVE_TIMEOUT)
-            .handshake(TokioIo::new(Corked::new(tls)))
-            .await
-            .map_err(|source| PeerError::Http2 {
-                addr: self.addr,
-                source,
-            })?;
-        let addr = self.addr;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(peer = %addr, error = %e, "HTTP/2 connection to peer ended");
-            }
-        });
+        let mux = mux::handshake(
+            Corked::new(tls),
+            KeepAlive::default(),
+            self.addr.to_string(),
+        )
+        .await
+        .map_err(|source| PeerError::Http2 {
+            addr: self.addr,
+            source,
+        })?;
         if let Ok(mut slot) = self.h2.lock() {
-            *slot = Some(sender.clone());
+            *slot = Some(mux.clone());
         }
-        Ok(sender)
+        Ok(mux)
     }
 
-    fn live_sender(&self) -> Option<SendRequest<ProxyBody>> {
+    fn live_mux(&self) -> Option<Mux> {
         let slot = self.h2.lock().ok()?;
-        slot.as_ref().filter(|s| !s.is_closed()).cloned()
+        slot.as_ref().filter(|m| !m.is_closed()).cloned()
     }
 
-    /// Drops the shared connection if it is still `failed`, so the next request reconnects.
-    fn forget(&self, failed: &SendRequest<ProxyBody>) {
-        if failed.is_closed()
-            && let Ok(mut slot) = self.h2.lock()
-            && slot.as_ref().is_some_and(SendRequest::is_closed)
+    /// Drops the shared connection if it is still the `failed` one, so the next request
+    /// reconnects (the connection may not have ended yet: after the peer's GOAWAY it only
+    /// finishes the streams it has).
+    fn forget(&self, failed: &Mux) {
+        if let Ok(mut slot) = self.h2.lock()
+            && slot.as_ref().is_some_and(|m| m.same_connection(failed))
         {
             *slot = None;
         }

@@ -11,12 +11,12 @@ use http::header::CONTENT_LENGTH;
 use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Either, Full};
-use hyper::body::{Body, Incoming};
+use hyper::body::Body;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use super::http::ProxyBody;
-use super::peer::{Peer, PeerError};
+use super::peer::{Peer, PeerBody, PeerError};
 use super::policy::Selected;
 use super::policy_metrics::PolicyCounters;
 use super::route::Route;
@@ -84,7 +84,7 @@ pub struct RetryBudget {
 }
 
 /// The result of one attempt.
-pub type Attempt = Result<Response<Incoming>, PeerError>;
+pub type Attempt = Result<Response<PeerBody>, PeerError>;
 
 /// Why a request got no response from a peer.
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +127,7 @@ pub async fn send(
     req: Request<ProxyBody>,
     counters: &PolicyCounters,
     on_attempt: &mut (dyn FnMut(&Arc<Peer>, &Request<ProxyBody>) + Send),
-) -> Result<Response<Incoming>, ForwardError> {
+) -> Result<Response<PeerBody>, ForwardError> {
     let rules = route.rules();
     // Only a destination that retries needs its budget fed (it takes a lock).
     if rules.retry().is_some() {
