@@ -298,3 +298,6 @@ impl Body for PeerBody {
             .map_or_else(SizeHint::default, SizeHint::with_exact)
     }
 }
+
+#[cfg(test)]
+mod tests;
