@@ -174,9 +174,11 @@ impl Outbound {
                     .http2
                     .serve_connection(TokioIo::new(Corked::new(io)), svc);
                 let drained = listen::serve_until_drained(conn, &mut watch, Duration::ZERO);
-                Driven::new(drained).await?;
+                // Boxed, like the TCP branch: a connection task is as large as its largest
+                // branch, and most are HTTP/1 (half the size of these two).
+                Box::pin(Driven::new(drained)).await?;
             }
-            Detected::Opaque => self.forward_tcp(io).await?,
+            Detected::Opaque => Box::pin(self.forward_tcp(io)).await?,
         }
         Ok(())
     }

@@ -150,9 +150,8 @@ impl Peer {
     /// The request counts as in flight to this peer until it returns; the time from leaving
     /// on a ready connection to the response head is a latency sample, and a failure a slow
     /// one (`balance.rs`).
-    pub async fn send(&self, req: Request<ProxyBody>) -> Result<Response<PeerBody>, PeerError> {
+    pub async fn send(&self, mut req: Request<ProxyBody>) -> Result<Response<PeerBody>, PeerError> {
         let mut in_flight = self.load.start();
-        let mut req = req;
         let mut retried = false;
         loop {
             let mux = match self.mux().await {

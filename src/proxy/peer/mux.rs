@@ -150,22 +150,10 @@ impl Mux {
                 });
             }
         };
-        let (mut head, body) = req.into_parts();
-        if let Some(len) = body.size_hint().exact()
-            && (len != 0 || has_payload_semantics(&head.method))
-            && !head.headers.contains_key(CONTENT_LENGTH)
-        {
-            head.headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
-        }
-        let end_of_stream = body.is_end_stream();
-        let sent = send.send_request(Request::from_parts(head, ()), end_of_stream);
-        let (response, stream) = sent.map_err(|error| SendError {
+        let response = start(&mut send, req).map_err(|error| SendError {
             unsent: None,
             error,
         })?;
-        if !end_of_stream {
-            tokio::spawn(pump(body, stream));
-        }
         let response = response.await.map_err(|error| SendError {
             unsent: None,
             error,
@@ -178,6 +166,27 @@ impl Mux {
             data_done: false,
         }))
     }
+}
+
+/// Opens the stream and sends the head; a body goes to a pump task. Not inlined into
+/// `send`: its locals would stay in every request's future while the response is awaited.
+fn start(
+    send: &mut SendRequest<Bytes>,
+    req: Request<ProxyBody>,
+) -> Result<client::ResponseFuture, h2::Error> {
+    let (mut head, body) = req.into_parts();
+    if let Some(len) = body.size_hint().exact()
+        && (len != 0 || has_payload_semantics(&head.method))
+        && !head.headers.contains_key(CONTENT_LENGTH)
+    {
+        head.headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    let end_of_stream = body.is_end_stream();
+    let (response, stream) = send.send_request(Request::from_parts(head, ()), end_of_stream)?;
+    if !end_of_stream {
+        tokio::spawn(pump(body, stream));
+    }
+    Ok(response)
 }
 
 /// Methods whose request may carry a body with a meaning (RFC 9110 §9.3): a zero length is
