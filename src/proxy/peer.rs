@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http::{Request, Response, StatusCode};
+use http::{Response, StatusCode};
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -17,7 +17,7 @@ use tokio_rustls::client::TlsStream;
 use super::balance::PeakEwma;
 use super::breaker::Breaker;
 use super::cork::Corked;
-use super::http::ProxyBody;
+use super::http::PeerRequest;
 use super::limits;
 use super::metrics::{Direction, Metrics};
 use super::route::Weighed;
@@ -150,7 +150,7 @@ impl Peer {
     /// The request counts as in flight to this peer until it returns; the time from leaving
     /// on a ready connection to the response head is a latency sample, and a failure a slow
     /// one (`balance.rs`).
-    pub async fn send(&self, mut req: Request<ProxyBody>) -> Result<Response<PeerBody>, PeerError> {
+    pub async fn send(&self, mut req: PeerRequest) -> Result<Response<PeerBody>, PeerError> {
         let mut in_flight = self.load.start();
         let mut retried = false;
         loop {
@@ -399,7 +399,7 @@ mod tests {
         assert_eq!(peer.connect_timeout(), limits::CONNECT_TIMEOUT);
         peer.set_connect_timeout(Duration::from_millis(250));
         assert_eq!(peer.connect_timeout(), Duration::from_millis(250));
-        let req = Request::new(Either::Right(Full::new(Bytes::new())));
+        let req = Box::new(Request::new(Either::Right(Full::new(Bytes::new()))));
         let err = tokio::time::timeout(Duration::from_secs(20), peer.send(req))
             .await
             .expect("the connect timeout ends the attempt")

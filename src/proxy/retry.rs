@@ -15,7 +15,7 @@ use hyper::body::Body;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::http::ProxyBody;
+use super::http::{PeerRequest, ProxyBody};
 use super::peer::{Peer, PeerBody, PeerError};
 use super::policy::Selected;
 use super::policy_metrics::PolicyCounters;
@@ -124,7 +124,7 @@ pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 pub async fn send(
     route: &Route<Arc<Peer>>,
     selected: Selected<'_>,
-    req: Request<ProxyBody>,
+    req: PeerRequest,
     counters: &PolicyCounters,
     on_attempt: &mut (dyn FnMut(&Arc<Peer>, &Request<ProxyBody>) + Send),
 ) -> Result<Response<PeerBody>, ForwardError> {
@@ -139,7 +139,7 @@ pub async fn send(
         .endpoint_where(selected.version, admitted)
         .ok_or(ForwardError::NoEndpoint)?
         .clone();
-    let mut attempt_on = async |peer: &Arc<Peer>, req: Request<ProxyBody>| {
+    let mut attempt_on = async |peer: &Arc<Peer>, req: PeerRequest| {
         on_attempt(peer, &req);
         let outcome = peer.send(req).await;
         if let Some(threshold) = breaker {
@@ -415,27 +415,25 @@ pub struct Replayable {
 impl Replayable {
     /// Buffers `req` when its body is known to fit in [`MAX_REPLAY_BODY`] (empty, or a
     /// `content-length` that small); otherwise hands the request back untouched to stream.
-    pub async fn buffer(
-        req: Request<ProxyBody>,
-    ) -> Result<Result<Replayable, Request<ProxyBody>>, BodyError> {
+    pub async fn buffer(req: PeerRequest) -> Result<Result<Replayable, PeerRequest>, BodyError> {
         let small = req.body().is_end_stream()
             || content_length(req.headers()).is_some_and(|n| n <= MAX_REPLAY_BODY);
         if !small {
             return Ok(Err(req));
         }
-        let (parts, body) = req.into_parts();
+        let (parts, body) = (*req).into_parts();
         let body = body.collect().await?.to_bytes();
         Ok(Ok(Replayable { parts, body }))
     }
 
     /// A fresh copy to send.
-    pub fn request(&self) -> Request<ProxyBody> {
+    pub fn request(&self) -> PeerRequest {
         let mut req = Request::new(Either::Right(Full::new(self.body.clone())));
         *req.method_mut() = self.parts.method.clone();
         *req.uri_mut() = self.parts.uri.clone();
         *req.version_mut() = self.parts.version;
         *req.headers_mut() = self.parts.headers.clone();
-        req
+        Box::new(req)
     }
 }
 

@@ -25,7 +25,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::super::cork::Driven;
-use super::super::http::ProxyBody;
+use super::super::http::{PeerRequest, ProxyBody};
 use super::super::limits;
 
 /// How often an HTTP/2 connection to a peer is pinged, and how long the answer may take
@@ -57,7 +57,7 @@ pub struct Mux {
 #[derive(Debug)]
 pub struct SendError {
     /// The request, when the connection was gone before any of it was sent.
-    pub unsent: Option<Request<ProxyBody>>,
+    pub unsent: Option<PeerRequest>,
     pub error: h2::Error,
 }
 
@@ -140,7 +140,7 @@ impl Mux {
     /// Sends `req` on a new stream and waits for the response head. A request body is
     /// pumped by a task of its own, so it keeps flowing after the response head (gRPC
     /// streams both ways).
-    pub async fn send(&self, req: Request<ProxyBody>) -> Result<Response<PeerBody>, SendError> {
+    pub async fn send(&self, req: PeerRequest) -> Result<Response<PeerBody>, SendError> {
         let mut send = match self.send.clone().ready().await {
             Ok(send) => send,
             Err(error) => {
@@ -172,9 +172,9 @@ impl Mux {
 /// `send`: its locals would stay in every request's future while the response is awaited.
 fn start(
     send: &mut SendRequest<Bytes>,
-    req: Request<ProxyBody>,
+    req: PeerRequest,
 ) -> Result<client::ResponseFuture, h2::Error> {
-    let (mut head, body) = req.into_parts();
+    let (mut head, body) = (*req).into_parts();
     if let Some(len) = body.size_hint().exact()
         && (len != 0 || has_payload_semantics(&head.method))
         && !head.headers.contains_key(CONTENT_LENGTH)
