@@ -17,11 +17,12 @@ use super::limits;
 /// Response bodies: a proxied one, or a short one the proxy wrote itself.
 pub type ProxyBody = Either<Incoming, Full<Bytes>>;
 
-/// A request on its way to a peer proxy, boxed: every async layer it passes through
-/// (timeout, retry, attempt, peer, connection) keeps its own slot for an argument it moves
-/// on (rustc lays an async fn's arguments out beside its locals), so a 264-byte request
-/// took ~2.6 KB of each request's future; boxed, it is 8 bytes a slot for one allocation.
-pub type PeerRequest = Box<Request<ProxyBody>>;
+/// A request being forwarded, boxed: every async layer it passes through (tap, timeout,
+/// retry, attempt, peer, connection; on the inbound side the app client) keeps its own slot
+/// for an argument it moves on (rustc lays an async fn's arguments out beside its locals),
+/// so a 264-byte request took ~2.6 KB of the outbound's per-request future; boxed, it is
+/// 8 bytes a slot for one allocation.
+pub type BoxedRequest = Box<Request<ProxyBody>>;
 
 /// Set by the outbound proxy on requests the app sent as HTTP/1.x, so the inbound proxy
 /// speaks HTTP/1.1 to an HTTP/1 app (like linkerd's `l5d-orig-proto`). Never reaches the app.

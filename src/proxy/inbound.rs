@@ -25,7 +25,7 @@ use super::authz::{self, AuthzCell, Verdict};
 use super::config::{AppProtocol, InboundConfig};
 use super::cork::{Corked, Driven};
 use super::drain::DrainWatch;
-use super::http::{self as proxy_http, CLIENT_ID, ORIG_PROTO, ProxyBody};
+use super::http::{self as proxy_http, BoxedRequest, CLIENT_ID, ORIG_PROTO, ProxyBody};
 use super::io::MeteredIo;
 use super::limits;
 use super::listen;
@@ -251,11 +251,11 @@ impl Inbound {
     async fn to_http1(
         &self,
         pool: &Arc<Http1Pool>,
-        mut req: Request<ProxyBody>,
+        mut req: BoxedRequest,
     ) -> Response<InboundBody> {
         *req.version_mut() = Version::HTTP_11;
         proxy_http::to_origin_form(&mut req);
-        match pool.send(req).await {
+        match pool.send(*req).await {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
                 proxy_http::strip_hop_by_hop(&mut parts.headers);
@@ -268,13 +268,9 @@ impl Inbound {
         }
     }
 
-    async fn to_h2c(
-        &self,
-        client: &H2cClient,
-        mut req: Request<ProxyBody>,
-    ) -> Response<InboundBody> {
+    async fn to_h2c(&self, client: &H2cClient, mut req: BoxedRequest) -> Response<InboundBody> {
         *req.version_mut() = Version::HTTP_2;
-        match client.request(req).await {
+        match client.request(*req).await {
             // HTTP/2 from the app: no hop-by-hop headers.
             Ok(response) => response.map(|body| Either::Right(Either::Left(body))),
             Err(e) => {

@@ -57,6 +57,14 @@ pub const H2_CONNECTION_WINDOW: u32 = 4 * 1024 * 1024;
 pub const H2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
 pub const H2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Streams a new connection to a peer may open before the peer's SETTINGS (and its real
+/// concurrency limit) arrive: a burst on a fresh connection beyond what the peer allows
+/// would be refused. Below [`DEFAULT_H2_MAX_CONCURRENT_STREAMS`]; hyper's default.
+pub const H2_INITIAL_MAX_SEND_STREAMS: usize = 100;
+
+/// Request-body bytes one stream to a peer may have queued for sending (hyper's default).
+pub const H2_MAX_SEND_BUFFER: usize = 1024 * 1024;
+
 /// HTTP/2 writes wait in a connection's buffer for the end of the scheduler's round
 /// (`proxy::cork`), up to this many bytes; a burst's buffer shrinks back to the second
 /// figure once written.

@@ -257,7 +257,7 @@ impl Outbound {
                     let (req, body) = match tap::buffer_for_tap(tap, req).await {
                         Ok((req, body)) => {
                             captured.clone_from(&body);
-                            (Box::new(req), body)
+                            (req, body)
                         }
                         Err(e) => {
                             tracing::debug!(error = %e, "reading a request body for the tap failed");

@@ -17,7 +17,7 @@ use tokio_rustls::client::TlsStream;
 use super::balance::PeakEwma;
 use super::breaker::Breaker;
 use super::cork::Corked;
-use super::http::PeerRequest;
+use super::http::BoxedRequest;
 use super::limits;
 use super::metrics::{Direction, Metrics};
 use super::route::Weighed;
@@ -150,7 +150,7 @@ impl Peer {
     /// The request counts as in flight to this peer until it returns; the time from leaving
     /// on a ready connection to the response head is a latency sample, and a failure a slow
     /// one (`balance.rs`).
-    pub async fn send(&self, mut req: PeerRequest) -> Result<Response<PeerBody>, PeerError> {
+    pub async fn send(&self, mut req: BoxedRequest) -> Result<Response<PeerBody>, PeerError> {
         let mut in_flight = self.load.start();
         let mut retried = false;
         loop {
@@ -168,9 +168,7 @@ impl Peer {
                     return Ok(response);
                 }
                 Err(e) => {
-                    // A reset stream leaves the connection to the other streams; any other
-                    // failure is the connection's.
-                    if e.unsent.is_some() || !e.error.is_reset() {
+                    if e.ends_connection() {
                         self.forget(&mux);
                     }
                     match e.unsent {

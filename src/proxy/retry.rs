@@ -15,7 +15,7 @@ use hyper::body::Body;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::http::{PeerRequest, ProxyBody};
+use super::http::{BoxedRequest, ProxyBody};
 use super::peer::{Peer, PeerBody, PeerError};
 use super::policy::Selected;
 use super::policy_metrics::PolicyCounters;
@@ -124,7 +124,7 @@ pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 pub async fn send(
     route: &Route<Arc<Peer>>,
     selected: Selected<'_>,
-    req: PeerRequest,
+    req: BoxedRequest,
     counters: &PolicyCounters,
     on_attempt: &mut (dyn FnMut(&Arc<Peer>, &Request<ProxyBody>) + Send),
 ) -> Result<Response<PeerBody>, ForwardError> {
@@ -139,7 +139,7 @@ pub async fn send(
         .endpoint_where(selected.version, admitted)
         .ok_or(ForwardError::NoEndpoint)?
         .clone();
-    let mut attempt_on = async |peer: &Arc<Peer>, req: PeerRequest| {
+    let mut attempt_on = async |peer: &Arc<Peer>, req: BoxedRequest| {
         on_attempt(peer, &req);
         let outcome = peer.send(req).await;
         if let Some(threshold) = breaker {
@@ -415,7 +415,7 @@ pub struct Replayable {
 impl Replayable {
     /// Buffers `req` when its body is known to fit in [`MAX_REPLAY_BODY`] (empty, or a
     /// `content-length` that small); otherwise hands the request back untouched to stream.
-    pub async fn buffer(req: PeerRequest) -> Result<Result<Replayable, PeerRequest>, BodyError> {
+    pub async fn buffer(req: BoxedRequest) -> Result<Result<Replayable, BoxedRequest>, BodyError> {
         let small = req.body().is_end_stream()
             || content_length(req.headers()).is_some_and(|n| n <= MAX_REPLAY_BODY);
         if !small {
@@ -427,7 +427,7 @@ impl Replayable {
     }
 
     /// A fresh copy to send.
-    pub fn request(&self) -> PeerRequest {
+    pub fn request(&self) -> BoxedRequest {
         let mut req = Request::new(Either::Right(Full::new(self.body.clone())));
         *req.method_mut() = self.parts.method.clone();
         *req.uri_mut() = self.parts.uri.clone();

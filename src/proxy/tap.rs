@@ -28,7 +28,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
 use tonic::{Status, metadata::MetadataMap};
 
-use super::http::ProxyBody;
+use super::http::{BoxedRequest, ProxyBody};
 use super::metrics::Direction;
 use super::redact::BodyRedaction;
 use super::{ProxyError, bind};
@@ -390,7 +390,7 @@ fn cut_bodies(event: &mut pb::tap_event::Event, limit: usize) {
 pub async fn buffer_for_tap(
     hub: &TapHub,
     req: Request<hyper::body::Incoming>,
-) -> Result<(Request<ProxyBody>, Option<Bytes>), hyper::Error> {
+) -> Result<(BoxedRequest, Option<Bytes>), hyper::Error> {
     let small = req.body().is_end_stream()
         || req
             .headers()
@@ -399,12 +399,15 @@ pub async fn buffer_for_tap(
             .and_then(|v| v.parse::<usize>().ok())
             .is_some_and(|n| n <= MAX_BODY_CAPTURE);
     if !hub.wants_bodies() || !small {
-        return Ok((req.map(Either::Left), None));
+        return Ok((Box::new(req.map(Either::Left)), None));
     }
     let (parts, body) = req.into_parts();
     let bytes = http_body_util::BodyExt::collect(body).await?.to_bytes();
     let full = http_body_util::Full::new(bytes.clone());
-    Ok((Request::from_parts(parts, Either::Right(full)), Some(bytes)))
+    Ok((
+        Box::new(Request::from_parts(parts, Either::Right(full))),
+        Some(bytes),
+    ))
 }
 
 /// Sends the response event and wraps the body to send the end event; passes the response

@@ -25,7 +25,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::super::cork::Driven;
-use super::super::http::{PeerRequest, ProxyBody};
+use super::super::http::{BoxedRequest, ProxyBody};
 use super::super::limits;
 
 /// How often an HTTP/2 connection to a peer is pinged, and how long the answer may take
@@ -57,8 +57,17 @@ pub struct Mux {
 #[derive(Debug)]
 pub struct SendError {
     /// The request, when the connection was gone before any of it was sent.
-    pub unsent: Option<PeerRequest>,
+    pub unsent: Option<BoxedRequest>,
     pub error: h2::Error,
+}
+
+impl SendError {
+    /// The connection is done for: the request never left, or the failure was the
+    /// connection's (a GOAWAY, an I/O or protocol error). A stream the peer reset leaves the
+    /// connection to its other streams.
+    pub fn ends_connection(&self) -> bool {
+        self.unsent.is_some() || !self.error.is_reset()
+    }
 }
 
 /// Runs the HTTP/2 handshake on `io` and spawns the connection's task, which pings the
@@ -71,6 +80,8 @@ where
 {
     let (send, mut connection) = client::Builder::new()
         .enable_push(false)
+        .initial_max_send_streams(limits::H2_INITIAL_MAX_SEND_STREAMS)
+        .max_send_buffer_size(limits::H2_MAX_SEND_BUFFER)
         .initial_window_size(limits::H2_STREAM_WINDOW)
         .initial_connection_window_size(limits::H2_CONNECTION_WINDOW)
         .max_local_error_reset_streams(Some(limits::H2_MAX_LOCAL_ERROR_RESET_STREAMS))
@@ -140,7 +151,7 @@ impl Mux {
     /// Sends `req` on a new stream and waits for the response head. A request body is
     /// pumped by a task of its own, so it keeps flowing after the response head (gRPC
     /// streams both ways).
-    pub async fn send(&self, req: PeerRequest) -> Result<Response<PeerBody>, SendError> {
+    pub async fn send(&self, req: BoxedRequest) -> Result<Response<PeerBody>, SendError> {
         let mut send = match self.send.clone().ready().await {
             Ok(send) => send,
             Err(error) => {
@@ -172,7 +183,7 @@ impl Mux {
 /// `send`: its locals would stay in every request's future while the response is awaited.
 fn start(
     send: &mut SendRequest<Bytes>,
-    req: PeerRequest,
+    req: BoxedRequest,
 ) -> Result<client::ResponseFuture, h2::Error> {
     let (mut head, body) = (*req).into_parts();
     if let Some(len) = body.size_hint().exact()

@@ -42,7 +42,7 @@ async fn connect(addr: std::net::SocketAddr, keep_alive: KeepAlive) -> Mux {
     handshake(tcp, keep_alive, addr.to_string()).await.unwrap()
 }
 
-fn request(method: Method, body: &'static [u8]) -> PeerRequest {
+fn request(method: Method, body: &'static [u8]) -> BoxedRequest {
     let mut req = Request::new(Either::Right(Full::new(Bytes::from_static(body))));
     *req.method_mut() = method;
     *req.uri_mut() = "http://api.test/echo".parse().unwrap();
@@ -165,6 +165,44 @@ async fn a_reset_with_no_error_after_the_data_ends_the_body_without_an_error() {
 }
 
 #[tokio::test]
+async fn a_stream_the_peer_refuses_fails_alone_and_the_connection_carries_the_next_request() {
+    let addr = serve(|req, mut respond| async move {
+        if req.uri().path() == "/refused" {
+            respond.send_reset(Reason::REFUSED_STREAM);
+        } else {
+            respond.send_response(Response::new(()), true).unwrap();
+        }
+    })
+    .await;
+    let mux = connect(addr, KeepAlive::default()).await;
+    let mut refused = request(Method::GET, b"");
+    *refused.uri_mut() = "http://api.test/refused".parse().unwrap();
+    let err = mux.send(refused).await.unwrap_err();
+    assert!(err.unsent.is_none());
+    assert_eq!(err.error.reason(), Some(Reason::REFUSED_STREAM));
+    assert!(!err.ends_connection(), "{:?}", err.error);
+    assert!(!mux.is_closed());
+    let response = mux.send(request(Method::GET, b"")).await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_connection_lost_while_a_request_waits_fails_it_and_ends_the_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut conn = h2::server::handshake(tcp).await.unwrap();
+        // The request arrives; the connection goes away without an answer.
+        let _request = conn.accept().await;
+    });
+    let mux = connect(addr, KeepAlive::default()).await;
+    let err = mux.send(request(Method::GET, b"")).await.unwrap_err();
+    assert!(err.unsent.is_none(), "the request had left");
+    assert!(err.ends_connection(), "{:?}", err.error);
+}
+
+#[tokio::test]
 async fn a_request_on_a_connection_that_has_ended_comes_back_unsent() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -180,6 +218,7 @@ async fn a_request_on_a_connection_that_has_ended_comes_back_unsent() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let err = mux.send(request(Method::POST, b"again")).await.unwrap_err();
+    assert!(err.ends_connection());
     let unsent = err.unsent.expect("nothing of it was sent");
     assert_eq!(unsent.method(), Method::POST);
     let body = (*unsent).into_body().collect().await.unwrap().to_bytes();
