@@ -37,6 +37,21 @@ where
     addr
 }
 
+/// An HTTP/2 server on loopback for one connection, which `handle` gets after the handshake.
+async fn one_connection<F, Fut>(handle: F) -> std::net::SocketAddr
+where
+    F: FnOnce(h2::server::Connection<TcpStream, Bytes>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        handle(h2::server::handshake(tcp).await.unwrap()).await;
+    });
+    addr
+}
+
 async fn connect(addr: std::net::SocketAddr, keep_alive: KeepAlive) -> Mux {
     let tcp = TcpStream::connect(addr).await.unwrap();
     handshake(tcp, keep_alive, addr.to_string()).await.unwrap()
@@ -188,14 +203,11 @@ async fn a_stream_the_peer_refuses_fails_alone_and_the_connection_carries_the_ne
 
 #[tokio::test]
 async fn a_connection_lost_while_a_request_waits_fails_it_and_ends_the_connection() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        let mut conn = h2::server::handshake(tcp).await.unwrap();
+    let addr = one_connection(|mut conn| async move {
         // The request arrives; the connection goes away without an answer.
         let _request = conn.accept().await;
-    });
+    })
+    .await;
     let mux = connect(addr, KeepAlive::default()).await;
     let err = mux.send(request(Method::GET, b"")).await.unwrap_err();
     assert!(err.unsent.is_none(), "the request had left");
@@ -204,13 +216,7 @@ async fn a_connection_lost_while_a_request_waits_fails_it_and_ends_the_connectio
 
 #[tokio::test]
 async fn a_request_on_a_connection_that_has_ended_comes_back_unsent() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        let conn = h2::server::handshake(tcp).await.unwrap();
-        drop(conn);
-    });
+    let addr = one_connection(|conn| async move { drop(conn) }).await;
     let mux = connect(addr, KeepAlive::default()).await;
     let deadline = Instant::now() + Duration::from_secs(5);
     while !mux.is_closed() {
