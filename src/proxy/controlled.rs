@@ -107,7 +107,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
 
     let hub = tap::start(config.tap.as_ref(), config.id.to_string()).await?;
     let shared = Arc::new(Shared {
-        http1: http::http1_server(&config.limits),
+        http1: super::h1server::Settings::new(&config.limits),
         http2: http::http2_server(&config.limits),
         metrics: metrics.clone(),
         tap: hub,
@@ -592,7 +592,7 @@ mod tests {
         let (tls, bundle_pem) = crate::proxy::tls::testing::store(&id);
         let limits = Limits::default();
         let shared = Arc::new(Shared {
-            http1: http::http1_server(&limits),
+            http1: crate::proxy::h1server::Settings::new(&limits),
             http2: http::http2_server(&limits),
             metrics: Arc::new(Metrics::default()),
             tap: tap::start(None, "spiffe://mesh.local/ns/local/sa/front".into())

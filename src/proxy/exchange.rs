@@ -22,6 +22,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
 use hyper::body::{Body, Frame, SizeHint};
+use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 
 use super::limits;
@@ -64,30 +65,36 @@ pub enum Chunk {
     Trailers,
 }
 
+/// A message being written: its queued head and framed body. Also the outbound's HTTP/1
+/// server's response writer (`h1server`).
 #[derive(Debug)]
-struct Upload<B> {
+pub struct Upload<B> {
     /// `None` once its end (and the chunked terminator, if any) is queued.
     body: Option<B>,
     chunked: bool,
     queue: VecDeque<Bytes>,
     queued: usize,
+    /// Body bytes queued so far.
+    sent: u64,
 }
 
-/// Why an upload stopped: the client's body failed (the exchange cannot go on), or the
-/// write to the app did (a response may still come).
-enum UploadError {
+/// Why an upload stopped: the message's body failed (the exchange cannot go on), or the
+/// write to the peer did (for a request, a response may still come).
+#[derive(Debug)]
+pub enum UploadError {
     Body(io::Error),
     Write(io::Error),
 }
 
-/// One step of a response body.
-enum Step {
+/// One step of a message body.
+#[derive(Debug)]
+pub enum Step {
     Data(Bytes),
     Trailers(HeaderMap),
     End,
 }
 
-const CRLF: &[u8] = b"\r\n";
+pub const CRLF: &[u8] = b"\r\n";
 /// The last chunk and an empty trailer section.
 const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 /// Trailer fields of a chunked response.
@@ -110,17 +117,14 @@ impl<B: RequestBody> Exchange<B> {
         let mut head = BytesMut::with_capacity(256);
         let chunked = encode_head(&parts, &body, &mut head);
         let has_body = chunked.is_some();
-        let head = head.freeze();
-        let queued = head.len();
         Exchange {
             io,
             buf,
-            upload: Some(Upload {
-                body: has_body.then_some(body),
-                chunked: chunked.unwrap_or(false),
-                queue: VecDeque::from([head]),
-                queued,
-            }),
+            upload: Some(Upload::new(
+                head.freeze(),
+                has_body.then_some(body),
+                chunked.unwrap_or(false),
+            )),
             write_failed: None,
             head_request: parts.method == Method::HEAD,
             read_size: limits::APP_READ_BUFFER,
@@ -206,7 +210,7 @@ impl<B: RequestBody> Exchange<B> {
         let Some(upload) = &mut self.upload else {
             return Ok(());
         };
-        match upload.poll_send(&self.io, cx) {
+        match upload.poll_send(&mut self.io, cx) {
             Poll::Pending => Ok(()),
             Poll::Ready(Ok(())) => {
                 self.upload = None;
@@ -353,9 +357,35 @@ impl<B: RequestBody> Exchange<B> {
 }
 
 impl<B: RequestBody> Upload<B> {
+    /// `head` queued, then `body` (none: the message ends with its head), chunked or as is.
+    pub fn new(head: Bytes, body: Option<B>, chunked: bool) -> Self {
+        Upload {
+            body,
+            chunked,
+            queued: head.len(),
+            queue: VecDeque::from([head]),
+            sent: 0,
+        }
+    }
+
+    /// Bytes to write before the rest (the outbound server's unfinished `100 Continue`).
+    pub fn prepend(&mut self, bytes: Bytes) {
+        self.queued += bytes.len();
+        self.queue.push_front(bytes);
+    }
+
+    /// The body's data bytes taken so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
     /// Writes the queued bytes and whatever the body has ready; `Ready(Ok)` once the whole
-    /// request is written.
-    fn poll_send(&mut self, io: &TcpStream, cx: &mut Context<'_>) -> Poll<Result<(), UploadError>> {
+    /// message is written.
+    pub fn poll_send<W: AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut W,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), UploadError>> {
         loop {
             self.fill(cx).map_err(UploadError::Body)?;
             if self.queue.is_empty() {
@@ -389,11 +419,15 @@ impl<B: RequestBody> Upload<B> {
             match frame.into_data() {
                 Ok(data) if data.is_empty() => {}
                 Ok(data) if self.chunked => {
+                    self.sent += data.len() as u64;
                     self.push(Bytes::from(format!("{:x}\r\n", data.len())));
                     self.push(data);
                     self.push(Bytes::from_static(CRLF));
                 }
-                Ok(data) => self.push(data),
+                Ok(data) => {
+                    self.sent += data.len() as u64;
+                    self.push(data);
+                }
                 Err(frame) => {
                     // Trailers end the body; a length-delimited body has no room for them.
                     if let (Ok(trailers), true) = (frame.into_trailers(), self.chunked) {
@@ -415,33 +449,31 @@ impl<B: RequestBody> Upload<B> {
     }
 
     /// One vectored write of the queue's front.
-    fn poll_write(&mut self, io: &TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        loop {
-            ready!(io.poll_write_ready(cx))?;
-            let mut slices = [IoSlice::new(&[]); 16];
-            let n = slices
-                .iter_mut()
-                .zip(&self.queue)
-                .map(|(s, b)| *s = IoSlice::new(b))
-                .count();
-            match io.try_write_vectored(&slices[..n]) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Ok(mut written) => {
-                    self.queued -= written;
-                    while let Some(front) = self.queue.front_mut() {
-                        if written < front.len() {
-                            front.advance(written);
-                            break;
-                        }
-                        written -= front.len();
-                        self.queue.pop_front();
-                    }
-                    return Poll::Ready(Ok(()));
-                }
+    fn poll_write<W: AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut W,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut slices = [IoSlice::new(&[]); 16];
+        let n = slices
+            .iter_mut()
+            .zip(&self.queue)
+            .map(|(s, b)| *s = IoSlice::new(b))
+            .count();
+        let mut written = match ready!(Pin::new(io).poll_write_vectored(cx, &slices[..n]))? {
+            0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            written => written,
+        };
+        self.queued -= written;
+        while let Some(front) = self.queue.front_mut() {
+            if written < front.len() {
+                front.advance(written);
+                break;
             }
+            written -= front.len();
+            self.queue.pop_front();
         }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -461,7 +493,7 @@ impl Decoder {
     /// The next step the buffer holds, `None` if it needs more bytes. Framing that follows
     /// a body's last data (a chunk's CRLF, the last chunk, an empty trailer section) is
     /// consumed with it, so `is_done` is true as soon as the data is all out.
-    fn decode(&mut self, buf: &mut BytesMut) -> io::Result<Option<Step>> {
+    pub fn decode(&mut self, buf: &mut BytesMut) -> io::Result<Option<Step>> {
         let step = match *self {
             Decoder::Done => return Ok(Some(Step::End)),
             Decoder::UntilClose if buf.is_empty() => return Ok(None),
@@ -617,7 +649,7 @@ fn encode_head(parts: &http::request::Parts, body: &impl Body, out: &mut BytesMu
 }
 
 /// `name: value` lines; Transfer-Encoding is the proxy's to set.
-fn encode_fields(headers: &HeaderMap, out: &mut BytesMut) {
+pub fn encode_fields(headers: &HeaderMap, out: &mut BytesMut) {
     for (name, value) in headers {
         if name == TRANSFER_ENCODING {
             continue;
@@ -630,7 +662,7 @@ fn encode_fields(headers: &HeaderMap, out: &mut BytesMut) {
 }
 
 /// HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 only when told to keep it.
-fn persistent(version: Version, headers: &HeaderMap) -> bool {
+pub fn persistent(version: Version, headers: &HeaderMap) -> bool {
     let has = |token: &str| {
         headers.get_all(CONNECTION).iter().any(|v| {
             v.as_bytes()
@@ -646,7 +678,7 @@ fn persistent(version: Version, headers: &HeaderMap) -> bool {
 }
 
 /// Content-Length, if present: every value (and list element) must be the same number.
-fn content_length(headers: &HeaderMap) -> io::Result<Option<u64>> {
+pub fn content_length(headers: &HeaderMap) -> io::Result<Option<u64>> {
     let mut length = None;
     for value in headers.get_all(CONTENT_LENGTH) {
         for part in value.as_bytes().split(|&b| b == b',') {

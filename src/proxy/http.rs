@@ -7,15 +7,20 @@ use http::uri::{Authority, Scheme};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::{http1, http2};
+use hyper::server::conn::http2;
 use hyper_util::rt::TokioTimer;
 
 use super::config::Limits;
 use super::cork;
+use super::h1server::AppBody;
 use super::limits;
 
-/// Response bodies: a proxied one, or a short one the proxy wrote itself.
-pub type ProxyBody = Either<Incoming, Full<Bytes>>;
+/// Bodies being forwarded: a streamed one, or a short one the proxy wrote (or buffered) itself.
+pub type ProxyBody = Either<Streamed, Full<Bytes>>;
+
+/// A body streamed from a client or an app: HTTP/2 (hyper's) or, from the outbound's HTTP/1
+/// clients, [`AppBody`].
+pub type Streamed = Either<Incoming, AppBody>;
 
 /// A request being forwarded, boxed: every async layer it passes through (tap, timeout,
 /// retry, attempt, peer, connection; on the inbound side the app client) keeps its own slot
@@ -125,19 +130,6 @@ pub fn error_response(status: StatusCode, reason: &'static str) -> Response<Prox
     headers.insert(PROXY_ERROR, HeaderValue::from_static(reason));
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     response
-}
-
-/// The HTTP/1 server every plaintext listener uses, with the configured limits.
-pub fn http1_server(limits: &Limits) -> http1::Builder {
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .keep_alive(true)
-        .header_read_timeout(limits.header_read_timeout)
-        .max_headers(limits.max_headers)
-        // hyper refuses buffers below 8 KiB.
-        .max_buf_size(limits.max_header_bytes.max(8 * 1024));
-    builder
 }
 
 /// The HTTP/2 server for mTLS peers and h2c apps, with the configured limits.

@@ -211,23 +211,24 @@ impl Inbound {
             self.end_span(span, &response, peer);
             return tap::observe(tap, response);
         }
-        let (tap, response) = match tap::buffer_for_tap(&self.shared.tap, req).await {
-            Err(e) => {
-                tracing::debug!(error = %e, "reading a request body for the tap failed");
-                let response = error(StatusCode::BAD_REQUEST, "request body read failed");
-                (None, response)
-            }
-            Ok((req, body)) => {
-                let tap = self.shared.tap.request(hop, &req, body.as_ref());
-                let response = match (&self.http1, &self.h2c) {
-                    (Some(pool), _) if from_http1 => self.to_http1(pool, req).await,
-                    (_, Some(h2c)) => self.to_h2c(h2c, req).await,
-                    (Some(pool), None) => self.to_http1(pool, req).await,
-                    (None, None) => error(StatusCode::BAD_GATEWAY, "app does not speak HTTP"),
-                };
-                (tap, response)
-            }
-        };
+        let (tap, response) =
+            match tap::buffer_for_tap(&self.shared.tap, req.map(Either::Left)).await {
+                Err(e) => {
+                    tracing::debug!(error = %e, "reading a request body for the tap failed");
+                    let response = error(StatusCode::BAD_REQUEST, "request body read failed");
+                    (None, response)
+                }
+                Ok((req, body)) => {
+                    let tap = self.shared.tap.request(hop, &req, body.as_ref());
+                    let response = match (&self.http1, &self.h2c) {
+                        (Some(pool), _) if from_http1 => self.to_http1(pool, req).await,
+                        (_, Some(h2c)) => self.to_h2c(h2c, req).await,
+                        (Some(pool), None) => self.to_http1(pool, req).await,
+                        (None, None) => error(StatusCode::BAD_GATEWAY, "app does not speak HTTP"),
+                    };
+                    (tap, response)
+                }
+            };
         self.shared
             .metrics
             .request(Direction::Inbound, peer, response.status(), start.elapsed());
@@ -272,7 +273,7 @@ impl Inbound {
         *req.version_mut() = Version::HTTP_2;
         match client.request(*req).await {
             // HTTP/2 from the app: no hop-by-hop headers.
-            Ok(response) => response.map(|body| Either::Right(Either::Left(body))),
+            Ok(response) => response.map(|body| Either::Right(Either::Left(Either::Left(body)))),
             Err(e) => {
                 tracing::debug!(app = %self.app, error = %e, "forwarding to the app over h2c failed");
                 app_failed(e.is_connect())

@@ -18,6 +18,7 @@ pub mod drain;
 pub mod dump;
 pub mod exchange;
 pub mod fault;
+pub mod h1server;
 pub mod http;
 pub mod inbound;
 pub mod io;
@@ -47,7 +48,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use hyper::server::conn::{http1, http2};
+use hyper::server::conn::http2;
 use tokio::net::TcpListener;
 
 use self::authz::{AuthzCell, InboundAuthz};
@@ -71,7 +72,8 @@ pub struct Shared {
     pub limits: Limits,
     /// Spans for each request when an OTLP endpoint is configured (`None`: tracing off).
     pub tracer: Option<Arc<trace::Tracer>>,
-    pub http1: http1::Builder,
+    /// The outbound's HTTP/1 server's limits.
+    pub http1: h1server::Settings,
     pub http2: http2::Builder<cork::Executor>,
 }
 
@@ -125,7 +127,7 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
         })?;
     let hub = tap::start(config.tap.as_ref(), current.id.to_string()).await?;
     let shared = Arc::new(Shared {
-        http1: http::http1_server(&config.limits),
+        http1: h1server::Settings::new(&config.limits),
         http2: http::http2_server(&config.limits),
         metrics: metrics.clone(),
         tap: hub,

@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http::header::CONNECTION;
 use http::uri::Authority;
-use http::{HeaderValue, Request, Response, StatusCode, Version};
+use http::{Request, Response, StatusCode, Version};
 use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -29,7 +28,8 @@ use super::cork::{Corked, Driven};
 use super::detect::{self, Detected};
 use super::drain::DrainWatch;
 use super::fault::{self, FAULT_HEADER, Injection};
-use super::http::{self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1, ProxyBody};
+use super::h1server::{self, AppBody};
+use super::http::{self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1, ProxyBody, Streamed};
 use super::io::{MeteredIo, PrefixedIo};
 use super::listen;
 use super::metrics::Direction;
@@ -39,7 +39,7 @@ use super::route::Route;
 use super::stats::NO_PEER;
 use super::tap::{self, Hop, TapBody, TapRequest};
 use super::trace::{Kind, Outcome};
-use super::{limits, retry, timeout};
+use super::{retry, timeout};
 
 /// A destination's current split, swapped whole when the control plane sends a new one.
 pub type RouteCell = ArcSwap<Route<Arc<Peer>>>;
@@ -162,13 +162,15 @@ impl Outbound {
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         match protocol {
             Detected::Http1 => {
-                let svc = self.clone().service(Some(watch.clone()), remote);
-                let conn = self.shared.http1.serve_connection(TokioIo::new(io), svc);
-                let grace = limits::HTTP1_DRAIN_GRACE;
-                listen::serve_until_drained(conn, &mut watch, grace).await?;
+                let this = &self;
+                let forward = |req: Request<AppBody>| {
+                    this.clone()
+                        .forward_http(req.map(Either::Right), true, remote)
+                };
+                h1server::serve(io, &self.shared.http1, &mut watch, forward).await?;
             }
             Detected::H2c => {
-                let svc = self.clone().service(None, remote);
+                let svc = self.clone().service(remote);
                 let conn = self
                     .shared
                     .http2
@@ -183,11 +185,9 @@ impl Outbound {
         Ok(())
     }
 
-    /// `http1`: the connection is HTTP/1, and its drain watch (answers say `connection: close`
-    /// once the drain has started).
+    /// The h2c connection's service.
     fn service(
         self: Arc<Self>,
-        http1: Option<DrainWatch>,
         remote: SocketAddr,
     ) -> impl hyper::service::Service<
         Request<Incoming>,
@@ -198,18 +198,10 @@ impl Outbound {
         // The request's future goes to hyper as is: a wrapping async block would be larger
         // (it holds the request beside the future) and move the future once more on its first
         // poll. Its size is paid per request: hyper and tokio move it on its way into a task.
-        service_fn(move |req| {
-            let from_http1 = http1.is_some();
-            let close = http1.as_ref().is_some_and(DrainWatch::is_draining);
+        service_fn(move |req: Request<Incoming>| {
             self.clone()
-                .forward_http(req, from_http1, remote)
-                .map(move |mut response| {
-                    if close {
-                        let headers = response.headers_mut();
-                        headers.insert(CONNECTION, HeaderValue::from_static("close"));
-                    }
-                    Ok(response)
-                })
+                .forward_http(req.map(Either::Left), false, remote)
+                .map(Ok)
         })
     }
 
@@ -217,7 +209,7 @@ impl Outbound {
     /// reason in `x-meshctl-proxy-error`. Every answer is counted.
     async fn forward_http(
         self: Arc<Self>,
-        mut req: Request<Incoming>,
+        mut req: Request<Streamed>,
         from_http1: bool,
         remote: SocketAddr,
     ) -> Response<TapBody<OutboundBody>> {

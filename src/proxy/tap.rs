@@ -28,7 +28,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
 use tonic::{Status, metadata::MetadataMap};
 
-use super::http::{BoxedRequest, ProxyBody};
+use super::http::{BoxedRequest, ProxyBody, Streamed};
 use super::metrics::Direction;
 use super::redact::BodyRedaction;
 use super::{ProxyError, bind};
@@ -389,8 +389,8 @@ fn cut_bodies(event: &mut pb::tap_event::Event, limit: usize) {
 /// otherwise passes the request on to stream. A body that fails to arrive is an `Err`.
 pub async fn buffer_for_tap(
     hub: &TapHub,
-    req: Request<hyper::body::Incoming>,
-) -> Result<(BoxedRequest, Option<Bytes>), hyper::Error> {
+    req: Request<Streamed>,
+) -> Result<(BoxedRequest, Option<Bytes>), Box<dyn std::error::Error + Send + Sync>> {
     let small = req.body().is_end_stream()
         || req
             .headers()
