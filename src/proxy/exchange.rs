@@ -359,11 +359,15 @@ impl<B: RequestBody> Exchange<B> {
 impl<B: RequestBody> Upload<B> {
     /// `head` queued, then `body` (none: the message ends with its head), chunked or as is.
     pub fn new(head: Bytes, body: Option<B>, chunked: bool) -> Self {
+        // Room for a chunk's size line, data and CRLF after the head without regrowing.
+        let queued = head.len();
+        let mut queue = VecDeque::with_capacity(4);
+        queue.push_back(head);
         Upload {
             body,
             chunked,
-            queued: head.len(),
-            queue: VecDeque::from([head]),
+            queued,
+            queue,
             sent: 0,
         }
     }

@@ -29,6 +29,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker, ready};
@@ -58,6 +59,8 @@ pub type Io = PrefixedIo<MeteredIo<TcpStream>>;
 const STACK_FIELDS: usize = 128;
 /// The per-thread buffer each read of a request head goes to first.
 const SCRATCH: usize = 8 * 1024;
+/// Header fields a forwarded request may gain on its way.
+const HEADROOM: usize = 4;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
 const DATE_LEN: usize = 29;
@@ -148,8 +151,10 @@ enum Framing {
 }
 
 /// What one read of a request head found.
+// Lives for one poll; boxing the head would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
 enum Read {
-    Head(Box<Head>),
+    Head(Head),
     /// Part of a head: kept in the buffer.
     More,
     /// The client closed the connection before sending anything.
@@ -166,7 +171,7 @@ fn lock(wire: &Mutex<Wire>) -> MutexGuard<'_, Wire> {
 pub async fn serve<S, F, B>(
     io: Io,
     settings: &Settings,
-    watch: &mut DrainWatch,
+    watch: &DrainWatch,
     mut service: S,
 ) -> io::Result<()>
 where
@@ -192,7 +197,7 @@ where
 async fn serve_requests<S, F, B>(
     wire: &Arc<Mutex<Wire>>,
     settings: &Settings,
-    watch: &mut DrainWatch,
+    watch: &DrainWatch,
     service: &mut S,
 ) -> io::Result<()>
 where
@@ -202,10 +207,16 @@ where
 {
     // Set once the drain has started: when an idle connection closes.
     let mut closing_at: Option<Instant> = None;
+    // One drain registration and one timer per connection, not per request.
+    let mut drain = watch.clone();
+    let mut signaled = pin!(drain.signaled());
+    let mut timeout = pin!(tokio::time::sleep(settings.header_read_timeout));
     loop {
+        timeout
+            .as_mut()
+            .reset(Instant::now() + settings.header_read_timeout);
         let head = {
             let mut read = pin!(poll_fn(|cx| lock(wire).poll_head(cx, settings)));
-            let mut timeout = pin!(tokio::time::sleep(settings.header_read_timeout));
             loop {
                 let grace = async {
                     match closing_at {
@@ -216,7 +227,7 @@ where
                 tokio::select! {
                     biased;
                     head = &mut read => break head,
-                    () = watch.signaled(), if closing_at.is_none() => {
+                    () = &mut signaled, if closing_at.is_none() => {
                         closing_at = Some(Instant::now() + settings.drain_grace);
                     }
                     () = grace => return Ok(()),
@@ -245,7 +256,7 @@ where
             decoder,
             keep_alive,
             expect_continue,
-        } = *head;
+        } = head;
         let version = request.version();
         let head_request = request.method() == Method::HEAD;
         let body = {
@@ -331,7 +342,7 @@ impl Wire {
         &mut self,
         cx: &mut Context<'_>,
         settings: &Settings,
-    ) -> Poll<Result<Option<Box<Head>>, HeadError>> {
+    ) -> Poll<Result<Option<Head>, HeadError>> {
         loop {
             if self.buf.is_empty() {
                 // Nothing kept: read into the thread's scratch buffer and keep only what the
@@ -537,21 +548,22 @@ impl UploadError {
 
 /// A whole request head at the start of `raw`, and its length; `None` if `raw` holds only
 /// part of one. The head is copied out of `raw` at its exact size.
-fn parse(raw: &[u8], settings: &Settings) -> Result<Option<(Box<Head>, usize)>, HeadError> {
-    let mut stack = [httparse::EMPTY_HEADER; STACK_FIELDS];
+fn parse(raw: &[u8], settings: &Settings) -> Result<Option<(Head, usize)>, HeadError> {
+    // Uninitialized: httparse writes the fields it finds (4 KiB of table need no zeroing).
+    let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_FIELDS];
     let mut heap = Vec::new();
     let fields = if settings.max_headers <= STACK_FIELDS {
         &mut stack[..settings.max_headers]
     } else {
-        heap.resize(settings.max_headers, httparse::EMPTY_HEADER);
+        heap.resize_with(settings.max_headers, MaybeUninit::uninit);
         &mut heap[..]
     };
     let too_large = HeadError::Refused(
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         "request head too large",
     );
-    let mut parsed = httparse::Request::new(fields);
-    let len = match parsed.parse(raw) {
+    let mut parsed = httparse::Request::new(&mut []);
+    let len = match parsed.parse_with_uninit_headers(raw, fields) {
         Ok(httparse::Status::Complete(len)) if len > settings.max_head_bytes => {
             return Err(too_large);
         }
@@ -592,7 +604,9 @@ fn parse(raw: &[u8], settings: &Settings) -> Result<Option<(Box<Head>, usize)>, 
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+    // Room for the fields the outbound adds (x-meshctl-orig-proto, a trace context): a
+    // HeaderMap that grows rehashes every field.
+    let mut headers = HeaderMap::with_capacity(parsed.headers.len() + HEADROOM);
     for field in parsed.headers.iter() {
         let name = HeaderName::from_bytes(field.name.as_bytes())
             .map_err(|_| bad_request("invalid header name"))?;
@@ -618,7 +632,7 @@ fn parse(raw: &[u8], settings: &Settings) -> Result<Option<(Box<Head>, usize)>, 
         keep_alive,
         expect_continue,
     };
-    Ok(Some((Box::new(head), len)))
+    Ok(Some((head, len)))
 }
 
 /// How a request's body ends (RFC 9112 §6.3), strictly: framing a proxy could read

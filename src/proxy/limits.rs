@@ -27,7 +27,8 @@ pub const DEFAULT_MAX_HEADERS: usize = 100;
 /// Bytes of request head (HTTP/1 read buffer) and of an HTTP/2 header list.
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
 
-/// A client must send a complete HTTP/1 request head within this (slowloris).
+/// A client must send a complete HTTP/1 request head within this (slowloris), counted from
+/// when the connection starts waiting for one: a keep-alive connection idle this long closes.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Protocol detection on a plaintext listener gives up after this and forwards the

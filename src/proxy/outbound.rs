@@ -167,7 +167,7 @@ impl Outbound {
                     this.clone()
                         .forward_http(req.map(Either::Right), true, remote)
                 };
-                h1server::serve(io, &self.shared.http1, &mut watch, forward).await?;
+                h1server::serve(io, &self.shared.http1, &watch, forward).await?;
             }
             Detected::H2c => {
                 let svc = self.clone().service(remote);

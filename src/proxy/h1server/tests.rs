@@ -41,14 +41,14 @@ where
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let (settings, service, mut watch) = (settings.clone(), service.clone(), watch.clone());
+            let (settings, service, watch) = (settings.clone(), service.clone(), watch.clone());
             let metrics = Arc::new(Metrics::default());
             let io = PrefixedIo::new(
                 Bytes::new(),
                 MeteredIo::new(stream, metrics, Direction::Outbound),
             );
             tokio::spawn(async move {
-                let _ = serve(io, &settings, &mut watch, service).await;
+                let _ = serve(io, &settings, &watch, service).await;
             });
         }
     });
@@ -488,13 +488,13 @@ async fn an_unknown_length_body_is_chunked_or_ends_with_the_connection() {
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let mut watch = watch.clone();
+            let watch = watch.clone();
             let metrics = Arc::new(Metrics::default());
             let io = PrefixedIo::new(
                 Bytes::new(),
                 MeteredIo::new(stream, metrics, Direction::Outbound),
             );
-            tokio::spawn(async move { serve(io, &settings(), &mut watch, streamed).await });
+            tokio::spawn(async move { serve(io, &settings(), &watch, streamed).await });
         }
     });
 
