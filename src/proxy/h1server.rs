@@ -277,6 +277,8 @@ where
             }
         };
 
+        // Inline, not boxed per request: boxing would take 3 KiB off each idle connection
+        // (6.6 → 3.5 KiB) but cost a large allocation per request (+2.4% instructions).
         let mut call = pin!(service(request.map(|()| body)));
         let response = tokio::select! {
             biased;

@@ -376,6 +376,64 @@ async fn inbound_refuses_plaintext_certless_foreign_ca_and_tls12_clients() {
     assert_eq!(app.bytes.load(Ordering::SeqCst), 0);
 }
 
+/// Writes `request` to the outbound listener on a fresh connection; everything the proxy
+/// sends back until it closes the connection.
+async fn raw_exchange(entry: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(entry).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut answer))
+        .await
+        .expect("the proxy closes the connection")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Framing a proxy and the app behind it could read differently (request smuggling) is
+/// refused at the outbound listener: nothing reaches the peer or the app. Pipelined requests
+/// are answered in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambiguous_http1_framing_is_refused_before_it_leaves_the_app_side() {
+    let app = http_app().await;
+    let pair = Pair::start(&app.addr.to_string());
+    let smuggling = b"POST /upload HTTP/1.1\r\nhost: api.test\r\ntransfer-encoding: chunked\r\n\
+                      content-length: 4\r\n\r\n0\r\n\r\nGET /hidden HTTP/1.1\r\nhost: api.test\r\n\r\n";
+    let answer = raw_exchange(pair.entry, smuggling).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("x-meshctl-proxy-error: both transfer-encoding and content-length"),
+        "{answer}"
+    );
+    assert_eq!(
+        answer.matches("HTTP/1.1").count(),
+        1,
+        "one answer only: {answer}"
+    );
+    let answer = raw_exchange(pair.entry, b"CONNECT api.test:443 HTTP/1.1\r\n\r\n").await;
+    assert!(
+        answer.starts_with("HTTP/1.1 501 Not Implemented\r\n"),
+        "{answer}"
+    );
+    assert_eq!(
+        app.connections.load(Ordering::SeqCst),
+        0,
+        "a refused request reached the app"
+    );
+
+    let pipelined = b"GET /first HTTP/1.1\r\nhost: api.test\r\n\r\n\
+                      GET /second HTTP/1.1\r\nhost: api.test\r\nconnection: close\r\n\r\n";
+    let answer = raw_exchange(pair.entry, pipelined).await;
+    assert_eq!(answer.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{answer}");
+    let first = answer.find("x-seen-path: /first").expect("first answered");
+    let second = answer
+        .find("x-seen-path: /second")
+        .expect("second answered");
+    assert!(first < second, "answered out of order: {answer}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_answers_502_when_the_peer_presents_the_wrong_identity() {
     let app = http_app().await;

@@ -240,6 +240,7 @@ async fn app_handler(req: Request<Incoming>) -> Result<Response<TestBody>, Infal
     };
     let mut response = Response::builder()
         .header("x-seen-version", format!("{:?}", parts.version))
+        .header("x-seen-path", parts.uri.path())
         .header("x-seen-client-id", seen("x-meshctl-client-id"))
         .header("x-seen-host", seen("host"))
         .header("x-seen-orig-proto", seen("x-meshctl-orig-proto"))
