@@ -31,9 +31,11 @@ type Answer = Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>;
 
 /// Serves every connection accepted on a loopback port with `service`; the drain handle
 /// starts the drain for all of them.
-async fn server<S>(settings: Settings, service: S) -> (SocketAddr, Drain)
+async fn server<S, F, B>(settings: Settings, service: S) -> (SocketAddr, Drain)
 where
-    S: FnMut(Request<AppBody>) -> Answer + Clone + Send + 'static,
+    S: FnMut(Request<AppBody>) -> F + Clone + Send + 'static,
+    F: Future<Output = Response<B>> + Send,
+    B: RequestBody + Send,
 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -482,21 +484,7 @@ async fn an_unknown_length_body_is_chunked_or_ends_with_the_connection() {
         let body = StreamBody::new(stream::iter(frames));
         Box::pin(async move { Response::new(body) })
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (_drain, watch) = Drain::new();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let watch = watch.clone();
-            let metrics = Arc::new(Metrics::default());
-            let io = PrefixedIo::new(
-                Bytes::new(),
-                MeteredIo::new(stream, metrics, Direction::Outbound),
-            );
-            tokio::spawn(async move { serve(io, &settings(), &watch, streamed).await });
-        }
-    });
+    let (addr, _drain) = server(settings(), streamed).await;
 
     let mut client = Client::connect(addr).await;
     client.send(b"GET / HTTP/1.1\r\n\r\n").await;
