@@ -76,6 +76,8 @@ pub struct Upload<B> {
     queued: usize,
     /// Body bytes queued so far.
     sent: u64,
+    /// The most body bytes the message's head announced (`None`: unchecked).
+    limit: Option<u64>,
 }
 
 /// Why an upload stopped: the message's body failed (the exchange cannot go on), or the
@@ -369,6 +371,7 @@ impl<B: RequestBody> Upload<B> {
             queued,
             queue,
             sent: 0,
+            limit: None,
         }
     }
 
@@ -376,6 +379,13 @@ impl<B: RequestBody> Upload<B> {
     pub fn prepend(&mut self, bytes: Bytes) {
         self.queued += bytes.len();
         self.queue.push_front(bytes);
+    }
+
+    /// Fails the body (nothing more of it written) if it grows past `length` bytes: a
+    /// length-delimited message cannot carry more, and the rest would be read as the next one.
+    pub fn limited_to(mut self, length: u64) -> Self {
+        self.limit = Some(length);
+        self
     }
 
     /// The body's data bytes taken so far.
@@ -430,6 +440,9 @@ impl<B: RequestBody> Upload<B> {
                 }
                 Ok(data) => {
                     self.sent += data.len() as u64;
+                    if self.limit.is_some_and(|limit| self.sent > limit) {
+                        return Err(io::Error::other("body longer than its content-length"));
+                    }
                     self.push(data);
                 }
                 Err(frame) => {

@@ -15,7 +15,8 @@
 //!   codings and CONNECT 501; the connection then closes.
 //! - `expect: 100-continue` is answered with `100 Continue` when the body is first read, and
 //!   not at all if the response comes first.
-//! - A response is framed by its Content-Length (the body must match it), its body's known
+//! - A response is framed by its Content-Length (the body must match it: a longer body is not
+//!   sent past it, the connection closes instead), its body's known
 //!   length, or chunked; for an HTTP/1.0 client, whose request gets an HTTP/1.0 response, by
 //!   the connection's end. HEAD, 204 and 304 responses have no body.
 //! - The connection persists unless either side asks to close (HTTP/1.0: unless the client
@@ -299,6 +300,9 @@ where
         )
         .then_some(body);
         let mut upload = Upload::new(encoded, body, framing == Framing::Chunked);
+        if let Framing::Length(n) = framing {
+            upload = upload.limited_to(n);
+        }
         {
             let mut w = lock(wire);
             // The response goes first: a `100 Continue` not started is no longer sent, one

@@ -599,6 +599,31 @@ async fn a_body_shorter_than_its_content_length_closes_the_connection() {
     assert_eq!(rest, b"abc");
 }
 
+/// A body longer than its Content-Length is not sent (the rest would be read as the next
+/// response): the connection closes instead.
+#[tokio::test]
+async fn a_body_longer_than_its_content_length_is_not_sent() {
+    let long = |_req: Request<AppBody>| -> Answer {
+        Box::pin(async {
+            let mut response = Response::new(Full::new(Bytes::from_static(b"ab-smuggled")));
+            response
+                .headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from_static("2"));
+            response
+        })
+    };
+    let (addr, _drain) = server(settings(), long).await;
+    let mut client = Client::connect(addr).await;
+    client
+        .send(b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+        .await;
+    let mut all = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, client.stream.read_to_end(&mut all)).await;
+    assert!(read.is_ok(), "the connection stayed open");
+    let text = String::from_utf8_lossy(&all);
+    assert!(!text.contains("smuggled"), "{text}");
+}
+
 /// At the drain: an idle connection's next request (within the grace) is answered with
 /// `connection: close`; a connection that sends nothing is closed once the grace is over.
 #[tokio::test]
