@@ -16,9 +16,9 @@
 //! - `expect: 100-continue` is answered with `100 Continue` when the body is first read, and
 //!   not at all if the response comes first.
 //! - A response is framed by its Content-Length (the body must match it: a longer body is not
-//!   sent past it, the connection closes instead), its body's known
-//!   length, or chunked; for an HTTP/1.0 client, whose request gets an HTTP/1.0 response, by
-//!   the connection's end. HEAD, 204 and 304 responses have no body.
+//!   sent past it, the connection closes instead), its body's known length, or chunked; for
+//!   an HTTP/1.0 client, whose request gets an HTTP/1.0 response, by the connection's end.
+//!   HEAD, 204 and 304 responses have no body.
 //! - The connection persists unless either side asks to close (HTTP/1.0: unless the client
 //!   asks to keep it), the drain has started, a body was not read or written to its end, or
 //!   the response's length was wrong. Pipelined requests are answered in order.
