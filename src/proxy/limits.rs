@@ -93,7 +93,7 @@ pub const APP_POOL_SPARE_BUFFERS: usize = 16;
 /// An exchange with the app reads into this much free buffer at first (a response head and
 /// a small body in one read), doubling up to the second figure while reads fill it (a large
 /// body); buffers grown past the third figure are not kept for the next exchange.
-pub const APP_READ_BUFFER: usize = 8 * 1024;
+pub const APP_READ_BUFFER: usize = 4 * 1024;
 pub const APP_READ_BUFFER_MAX: usize = 64 * 1024;
 pub const APP_READ_BUFFER_KEPT: usize = 16 * 1024;
 
