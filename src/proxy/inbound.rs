@@ -8,7 +8,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::FutureExt;
 use http::{HeaderValue, Request, Response, StatusCode, Version};
@@ -146,13 +146,9 @@ impl Inbound {
                 .shared
                 .http2
                 .serve_connection(TokioIo::new(Corked::new(tls)), svc);
-            Driven::new(listen::serve_until_drained(
-                conn,
-                &mut watch,
-                Duration::ZERO,
-            ))
-            .await
-            .map_err(std::io::Error::other)
+            Driven::new(listen::serve_until_drained(conn, &mut watch))
+                .await
+                .map_err(std::io::Error::other)
         } else {
             metrics.handshake_failed(Direction::Inbound, "no_alpn");
             tracing::info!(%remote, "refused inbound connection: no mesh ALPN protocol");

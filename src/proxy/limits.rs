@@ -107,7 +107,7 @@ pub const APP_RESPONSE_MAX_HEAD_BYTES: usize = DEFAULT_MAX_HEADER_BYTES;
 
 /// Once the drain starts, HTTP/1 clients get this long to send more requests on their open
 /// keep-alive connections (answered with `connection: close`) before idle ones are closed:
-/// closing at once would fail a request already on its way (see `listen::serve_until_drained`).
+/// closing at once would fail a request already on its way (see `h1server`).
 pub const HTTP1_DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// Dialing a peer proxy or the local app.

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::FutureExt;
 use hyper_util::server::graceful::GracefulConnection;
@@ -56,20 +55,10 @@ pub async fn accept_loop<F, Fut>(
     // Dropping the listener here closes the port: new connections are refused from now on.
 }
 
-/// Drives an HTTP connection to its end; once the drain starts and `grace` has passed, HTTP/1
-/// finishes the response in flight and closes, HTTP/2 sends GOAWAY and finishes open streams.
-///
-/// HTTP/2 needs no grace: GOAWAY tells the client which streams were taken. HTTP/1 has no
-/// such signal, and closing a keep-alive connection races with the client's next request,
-/// which fails (already sent, never read). So an HTTP/1 connection gets
-/// [`limits::HTTP1_DRAIN_GRACE`], during which the service answers with `connection: close`
-/// (the client then reconnects, and is refused by the closed listener) and an idle client
-/// has time to send one more request.
-pub async fn serve_until_drained<C>(
-    conn: C,
-    watch: &mut DrainWatch,
-    grace: Duration,
-) -> Result<(), C::Error>
+/// Drives an HTTP/2 connection to its end; once the drain starts it sends GOAWAY and finishes
+/// the open streams (GOAWAY tells the client which streams were taken, so no grace period is
+/// needed; HTTP/1 connections have their own drain, see `h1server`).
+pub async fn serve_until_drained<C>(conn: C, watch: &mut DrainWatch) -> Result<(), C::Error>
 where
     C: GracefulConnection,
 {
@@ -77,12 +66,6 @@ where
     tokio::select! {
         result = conn.as_mut() => return result,
         () = watch.signaled() => {}
-    }
-    if !grace.is_zero() {
-        tokio::select! {
-            result = conn.as_mut() => return result,
-            () = tokio::time::sleep(grace) => {}
-        }
     }
     conn.as_mut().graceful_shutdown();
     conn.await

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -175,7 +175,7 @@ impl Outbound {
                     .shared
                     .http2
                     .serve_connection(TokioIo::new(Corked::new(io)), svc);
-                let drained = listen::serve_until_drained(conn, &mut watch, Duration::ZERO);
+                let drained = listen::serve_until_drained(conn, &mut watch);
                 // Boxed, like the TCP branch: a connection task is as large as its largest
                 // branch, and most are HTTP/1 (half the size of these two).
                 Box::pin(Driven::new(drained)).await?;
