@@ -166,6 +166,14 @@ impl Client {
         answered
     }
 
+    /// Everything the server sends until it closes the connection (within the patience).
+    async fn rest(&mut self) -> Vec<u8> {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(PATIENCE, self.stream.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "the connection stayed open");
+        rest
+    }
+
     /// Whether the server closed the connection (within the patience) with nothing more sent.
     async fn closed(&mut self) -> bool {
         let mut rest = Vec::new();
@@ -573,54 +581,43 @@ async fn a_client_gone_mid_request_cancels_it() {
     );
 }
 
+/// Answers with `body` under a `content-length` that may not match it.
+fn declaring(
+    length: &'static str,
+    body: &'static [u8],
+) -> impl Fn(Request<AppBody>) -> Answer + Clone {
+    move |_req| {
+        Box::pin(async move {
+            let mut response = Response::new(Full::new(Bytes::from_static(body)));
+            response
+                .headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from_static(length));
+            response
+        })
+    }
+}
+
 /// A body shorter than the Content-Length it came with: the connection closes so the
 /// client sees the response cut short (never the next response's bytes as this one's).
 #[tokio::test]
 async fn a_body_shorter_than_its_content_length_closes_the_connection() {
-    let short = |_req: Request<AppBody>| -> Answer {
-        Box::pin(async {
-            let mut response = Response::new(Full::new(Bytes::from_static(b"abc")));
-            response
-                .headers_mut()
-                .insert(CONTENT_LENGTH, HeaderValue::from_static("10"));
-            response
-        })
-    };
-    let (addr, _drain) = server(settings(), short).await;
+    let (addr, _drain) = server(settings(), declaring("10", b"abc")).await;
     let mut client = Client::connect(addr).await;
     client.send(b"GET / HTTP/1.1\r\n\r\n").await;
-    let mut head = String::new();
-    while client.line().await != "\r\n" {
-        head.clear();
-    }
-    let mut rest = Vec::new();
-    let read = tokio::time::timeout(PATIENCE, client.stream.read_to_end(&mut rest)).await;
-    assert!(read.is_ok(), "the connection stayed open");
-    assert_eq!(rest, b"abc");
+    while client.line().await != "\r\n" {}
+    assert_eq!(client.rest().await, b"abc");
 }
 
 /// A body longer than its Content-Length is not sent (the rest would be read as the next
 /// response): the connection closes instead.
 #[tokio::test]
 async fn a_body_longer_than_its_content_length_is_not_sent() {
-    let long = |_req: Request<AppBody>| -> Answer {
-        Box::pin(async {
-            let mut response = Response::new(Full::new(Bytes::from_static(b"ab-smuggled")));
-            response
-                .headers_mut()
-                .insert(CONTENT_LENGTH, HeaderValue::from_static("2"));
-            response
-        })
-    };
-    let (addr, _drain) = server(settings(), long).await;
+    let (addr, _drain) = server(settings(), declaring("2", b"ab-smuggled")).await;
     let mut client = Client::connect(addr).await;
     client
         .send(b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n")
         .await;
-    let mut all = Vec::new();
-    let read = tokio::time::timeout(PATIENCE, client.stream.read_to_end(&mut all)).await;
-    assert!(read.is_ok(), "the connection stayed open");
-    let text = String::from_utf8_lossy(&all);
+    let text = String::from_utf8_lossy(&client.rest().await).into_owned();
     assert!(!text.contains("smuggled"), "{text}");
 }
 
