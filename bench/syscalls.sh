@@ -39,6 +39,20 @@ counters() {
   echo "$ticks $r $w $cs"
 }
 
+# /proc/PID/io counts read(2)/readv(2) but not recvfrom(2), which is how the proxies read
+# sockets: with perf's syscall tracepoints (root), reads and writes are counted from those
+# instead, socket calls included.
+syscall_events=syscalls:sys_enter_read,syscalls:sys_enter_readv,syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmsg,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg
+tracepoints=0
+if command -v perf >/dev/null && perf stat -x, -e "$syscall_events" -o /dev/null -- true 2>/dev/null; then
+  tracepoints=1
+fi
+# Reads and writes counted by `perf stat -x,` into FILE: "READS WRITES".
+traced() {
+  awk -F, '$3 ~ /sys_enter_(read|readv|recvfrom|recvmsg)$/ {r += $1}
+    $3 ~ /sys_enter_(write|writev|sendto|sendmsg)$/ {w += $1} END {print r + 0, w + 0}' "$1"
+}
+
 hz="$(getconf CLK_TCK)"
 printf '%-6s %-9s %9s %12s %10s %10s %10s\n' test proxy requests "cpu_us/req" "reads/req" "writes/req" "ctxsw/req"
 measure() {
@@ -53,6 +67,11 @@ measure() {
     strace -c -f -q -o "$work/strace-out-$name" -p "$outbound" & s2=$!
     sleep 0.5
   fi
+  if [ "$tracepoints" = 1 ]; then
+    perf stat -x, -e "$syscall_events" -o "$work/calls-in-$name" -p "$inbound" & c1=$!
+    perf stat -x, -e "$syscall_events" -o "$work/calls-out-$name" -p "$outbound" & c2=$!
+    sleep 0.2
+  fi
   if [ -n "${PERF:-}" ]; then
     mkdir -p "$PERF"
     perf record -q ${PERF_OPTS:--g} -o "$PERF/perf-$name.data" -p "$inbound,$outbound" 2>/dev/null & s3=$!
@@ -64,13 +83,16 @@ measure() {
   ')"
   if [ "${STRACE:-0}" = 1 ]; then kill -INT "$s1" "$s2"; wait "$s1" "$s2" 2>/dev/null || true; fi
   if [ -n "${PERF:-}" ]; then kill -INT "$s3"; wait "$s3" 2>/dev/null || true; fi
+  if [ "$tracepoints" = 1 ]; then kill -INT "$c1" "$c2"; wait "$c1" "$c2" 2>/dev/null || true; fi
   read -r -a after_in < <(counters "$inbound")
   read -r -a after_out < <(counters "$outbound")
   for side in out in; do
     local -n b="before_$side" a="after_$side"
-    local proxy; proxy="$([ "$side" = out ] && echo outbound || echo inbound)"
+    local proxy r w; proxy="$([ "$side" = out ] && echo outbound || echo inbound)"
+    r=$((a[1] - b[1])) w=$((a[2] - b[2]))
+    if [ "$tracepoints" = 1 ]; then read -r r w < <(traced "$work/calls-$side-$name"); fi
     awk -v n="$n" -v hz="$hz" -v t="$name" -v p="$proxy" \
-      -v ticks=$((a[0] - b[0])) -v r=$((a[1] - b[1])) -v w=$((a[2] - b[2])) -v cs=$((a[3] - b[3])) \
+      -v ticks=$((a[0] - b[0])) -v r="$r" -v w="$w" -v cs=$((a[3] - b[3])) \
       'BEGIN { printf "%-6s %-9s %9d %12.1f %10.2f %10.2f %10.2f\n", t, p, n, ticks * 1e6 / hz / n, r / n, w / n, cs / n }'
     if [ "${STRACE:-0}" = 1 ]; then
       echo "  top syscalls ($proxy, per request):"

@@ -226,7 +226,8 @@ impl Http1Pool {
 
 /// An idle connection the app has not closed (nor written to: unasked-for bytes would be
 /// taken for the next response). Uses the readiness the runtime last saw: no system call
-/// unless the socket became readable.
+/// unless the socket became readable since the exchange's last read drained it (see
+/// `Exchange::poll_read`).
 fn is_open(io: &TcpStream) -> bool {
     matches!(io.try_read(&mut [0; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }

@@ -234,22 +234,25 @@ impl<B: RequestBody> Exchange<B> {
     /// Reads what the socket has into the buffer's free space: at least half of
     /// `read_size`, which doubles (up to [`limits::APP_READ_BUFFER_MAX`]) whenever a read
     /// fills the space, so a large body takes few system calls and a small one little memory.
+    ///
+    /// Through `AsyncRead`, not `try_read_buf`: a read that leaves free space shows the
+    /// socket drained, and only `AsyncRead` then clears the readiness the runtime holds for
+    /// it. Kept, that readiness would cost the pool's liveness check (`app::is_open`) a
+    /// system call per request that could only say "nothing to read".
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         if self.buf.capacity() - self.buf.len() < self.read_size / 2 {
             self.buf.reserve(self.read_size);
         }
         let space = self.buf.capacity() - self.buf.len();
-        loop {
-            ready!(self.io.poll_read_ready(cx))?;
-            match self.io.try_read_buf(&mut self.buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Ok(n) if n == space => {
-                    self.read_size = (self.read_size * 2).min(limits::APP_READ_BUFFER_MAX);
-                    return Poll::Ready(Ok(n));
-                }
-                other => return Poll::Ready(other),
-            }
+        let n = ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut self.io),
+            cx,
+            &mut self.buf
+        ))?;
+        if n == space {
+            self.read_size = (self.read_size * 2).min(limits::APP_READ_BUFFER_MAX);
         }
+        Poll::Ready(Ok(n))
     }
 
     /// The final response head, if the buffer holds one (1xx heads before it are consumed).
