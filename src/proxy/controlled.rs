@@ -29,7 +29,7 @@ use super::peer::Peer;
 use super::policy::RouteRules;
 use super::route::Route;
 use super::tls::TlsStore;
-use super::{ProxyError, Shared, admin, bind, drain_on_signal, http, local, tap};
+use super::{ProxyError, Shared, admin, bind, drain_on_signal, local, tap};
 use crate::control::agent::{Agent, Refused};
 use crate::identity::{SpiffeId, TrustBundle, WorkloadIdentity};
 use crate::proto::control as pb;
@@ -108,7 +108,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     let hub = tap::start(config.tap.as_ref(), config.id.to_string()).await?;
     let shared = Arc::new(Shared {
         http1: super::h1server::Settings::new(&config.limits),
-        http2: http::http2_server(&config.limits),
+        http2: super::h2server::Settings::new(&config.limits),
         metrics: metrics.clone(),
         tap: hub,
         tls: tls.clone(),
@@ -593,7 +593,7 @@ mod tests {
         let limits = Limits::default();
         let shared = Arc::new(Shared {
             http1: crate::proxy::h1server::Settings::new(&limits),
-            http2: http::http2_server(&limits),
+            http2: crate::proxy::h2server::Settings::new(&limits),
             metrics: Arc::new(Metrics::default()),
             tap: tap::start(None, "spiffe://mesh.local/ns/local/sa/front".into())
                 .await

@@ -10,9 +10,9 @@
 //! behind every task already ready to run, and the next poll writes whatever all of them
 //! produced meanwhile, at once. With nothing else ready the next poll comes right away, so
 //! an idle proxy adds no latency. Which poll is which comes from [`Driven`], the wrapper of
-//! every future that drives a corked connection (the HTTP/2 servers' connection futures, the
-//! task of each connection to a peer proxy (`peer/mux.rs`), and the connection tasks hyper's
-//! HTTP/2 client to h2c apps spawns through [`Executor`]). Outside one, a
+//! every future that drives a corked connection (the HTTP/2 server's connection futures
+//! (`h2server.rs`), the task of each connection to a peer proxy (`peer/mux.rs`), and the
+//! connection tasks hyper's HTTP/2 client to h2c apps spawns through [`Executor`]). Outside one, a
 //! flush writes through, so a corked stream can never hold bytes nobody will send.
 
 use std::cell::Cell;
@@ -72,9 +72,9 @@ impl<F: Future> Future for Driven<F> {
     }
 }
 
-/// hyper's executor for HTTP/2: spawns on tokio, each task [`Driven`]. A client's connection
-/// task is among them and is the one that writes to the corked stream; a server's stream
-/// tasks never touch the stream (its connection future is `Driven` where it is served).
+/// hyper's executor for its HTTP/2 client to h2c apps: spawns on tokio, each task
+/// [`Driven`]. The client's connection task is among them and is the one that writes to the
+/// corked stream.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Executor;
 

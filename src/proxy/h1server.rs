@@ -758,7 +758,7 @@ fn encode_head<B: Body>(
 }
 
 /// Now as an HTTP date, formatted once a second per thread.
-fn http_date() -> [u8; DATE_LEN] {
+pub fn http_date() -> [u8; DATE_LEN] {
     let now = SystemTime::now();
     let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     DATE_NOW.with(|cell| {

@@ -6,21 +6,16 @@ use http::header::{CONNECTION, CONTENT_TYPE, HOST, TE, TRANSFER_ENCODING, UPGRAD
 use http::uri::{Authority, Scheme};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::{Either, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http2;
-use hyper_util::rt::TokioTimer;
 
-use super::config::Limits;
-use super::cork;
 use super::h1server::AppBody;
-use super::limits;
+use super::h2stream::H2Body;
 
 /// Bodies being forwarded: a streamed one, or a short one the proxy wrote (or buffered) itself.
 pub type ProxyBody = Either<Streamed, Full<Bytes>>;
 
-/// A body streamed from a client or an app: HTTP/2 (hyper's) or, from the outbound's HTTP/1
-/// clients, [`AppBody`].
-pub type Streamed = Either<Incoming, AppBody>;
+/// A body streamed from a client: HTTP/2 (a peer's or an h2c app's request) or, from the
+/// outbound's HTTP/1 clients, [`AppBody`].
+pub type Streamed = Either<H2Body, AppBody>;
 
 /// A request being forwarded, boxed: every async layer it passes through (tap, timeout,
 /// retry, attempt, peer, connection; on the inbound side the app client) keeps its own slot
@@ -147,22 +142,6 @@ pub fn error_response(status: StatusCode, reason: &'static str) -> Response<Prox
     headers.insert(PROXY_ERROR, HeaderValue::from_static(reason));
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     response
-}
-
-/// The HTTP/2 server for mTLS peers and h2c apps, with the configured limits.
-pub fn http2_server(limits: &Limits) -> http2::Builder<cork::Executor> {
-    let mut builder = http2::Builder::new(cork::Executor);
-    builder
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(limits.h2_max_concurrent_streams)
-        .max_pending_accept_reset_streams(limits::H2_MAX_PENDING_ACCEPT_RESET_STREAMS)
-        .max_local_error_reset_streams(limits::H2_MAX_LOCAL_ERROR_RESET_STREAMS)
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-        .initial_stream_window_size(limits::H2_STREAM_WINDOW)
-        .initial_connection_window_size(limits::H2_CONNECTION_WINDOW)
-        .keep_alive_interval(limits::H2_KEEPALIVE_INTERVAL)
-        .keep_alive_timeout(limits::H2_KEEPALIVE_TIMEOUT);
-    builder
 }
 
 #[cfg(test)]

@@ -5,17 +5,13 @@
 //! ([`super::authz`], per request) and go to the app (HTTP/1.1 or h2c, see
 //! [`Inbound::forward_http`]), or opaque TCP to the app (authorized once, per connection).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::FutureExt;
 use http::{HeaderValue, Request, Response, StatusCode, Version};
 use http_body_util::Either;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
@@ -25,6 +21,8 @@ use super::authz::{self, AuthzCell, Verdict};
 use super::config::{AppProtocol, InboundConfig};
 use super::cork::{Corked, Driven};
 use super::drain::DrainWatch;
+use super::h2server;
+use super::h2stream::H2Body;
 use super::http::{self as proxy_http, BoxedRequest, CLIENT_ID, ORIG_PROTO, ProxyBody};
 use super::io::MeteredIo;
 use super::limits;
@@ -135,20 +133,11 @@ impl Inbound {
                 }
             }
         } else if alpn == Some(ALPN_H2) {
-            let this = self.clone();
-            // As on the outbound side: the request's future goes to hyper unwrapped.
-            let svc = service_fn(move |req| {
-                this.clone()
-                    .forward_http(req, client_id.clone(), remote)
-                    .map(Ok::<_, Infallible>)
-            });
-            let conn = self
-                .shared
-                .http2
-                .serve_connection(TokioIo::new(Corked::new(tls)), svc);
-            Driven::new(listen::serve_until_drained(conn, &mut watch))
-                .await
-                .map_err(std::io::Error::other)
+            let this = &self;
+            // As on the outbound side: the request's future goes to its task unwrapped.
+            let forward = |req| this.clone().forward_http(req, client_id.clone(), remote);
+            let served = h2server::serve(Corked::new(tls), &self.shared.http2, &mut watch, forward);
+            Driven::new(served).await.map_err(std::io::Error::other)
         } else {
             metrics.handshake_failed(Direction::Inbound, "no_alpn");
             tracing::info!(%remote, "refused inbound connection: no mesh ALPN protocol");
@@ -167,7 +156,7 @@ impl Inbound {
     /// has one, else are sent as HTTP/1.1. An unreachable app is a 503, a failed exchange 502.
     async fn forward_http(
         self: Arc<Self>,
-        mut req: Request<Incoming>,
+        mut req: Request<H2Body>,
         client_id: HeaderValue,
         remote: SocketAddr,
     ) -> Response<TapBody<InboundBody>> {
@@ -197,7 +186,7 @@ impl Inbound {
                 );
             }
             let tap = self.shared.tap.request(hop, &req, None);
-            let response = authz::refusal(verdict, is_grpc(req.headers())).map(Either::Right);
+            let response = written(authz::refusal(verdict, is_grpc(req.headers())));
             self.shared.metrics.request(
                 Direction::Inbound,
                 peer,
@@ -269,7 +258,7 @@ impl Inbound {
         *req.version_mut() = Version::HTTP_2;
         match client.request(*req).await {
             // HTTP/2 from the app: no hop-by-hop headers.
-            Ok(response) => response.map(|body| Either::Right(Either::Left(Either::Left(body)))),
+            Ok(response) => response.map(|body| Either::Right(Either::Left(body))),
             Err(e) => {
                 tracing::debug!(app = %self.app, error = %e, "forwarding to the app over h2c failed");
                 app_failed(e.is_connect())
@@ -291,11 +280,17 @@ impl Inbound {
     }
 }
 
-/// Responses to peers: from a pooled HTTP/1.1 connection, or an h2c / proxy-written one.
-type InboundBody = Either<PooledBody, ProxyBody>;
+/// Responses to peers: from a pooled HTTP/1.1 connection, the h2c app (hyper's client), or
+/// one the proxy wrote.
+type InboundBody = Either<PooledBody, Either<Incoming, ProxyBody>>;
+
+/// A response the proxy wrote itself.
+fn written(response: Response<ProxyBody>) -> Response<InboundBody> {
+    response.map(|body| Either::Right(Either::Right(body)))
+}
 
 fn error(status: StatusCode, reason: &'static str) -> Response<InboundBody> {
-    proxy_http::error_response(status, reason).map(Either::Right)
+    written(proxy_http::error_response(status, reason))
 }
 
 fn app_failed(connect: bool) -> Response<InboundBody> {

@@ -29,6 +29,7 @@ pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// A client must send a complete HTTP/1 request head within this (slowloris), counted from
 /// when the connection starts waiting for one: a keep-alive connection idle this long closes.
+/// An HTTP/2 client must send its connection preface within it.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Protocol detection on a plaintext listener gives up after this and forwards the
@@ -65,6 +66,10 @@ pub const H2_INITIAL_MAX_SEND_STREAMS: usize = 100;
 
 /// Request-body bytes one stream to a peer may have queued for sending (hyper's default).
 pub const H2_MAX_SEND_BUFFER: usize = 1024 * 1024;
+
+/// Response-body bytes one stream of the proxies' HTTP/2 server may have queued for sending
+/// (hyper's server default, kept when the server became the proxies' own).
+pub const H2_SERVER_MAX_SEND_BUFFER: usize = 400 * 1024;
 
 /// HTTP/2 writes wait in a connection's buffer for the end of the scheduler's round
 /// (`proxy::cork`), up to this many bytes; a burst's buffer shrinks back to the second

@@ -1,13 +1,10 @@
-//! Listener plumbing shared by every proxy listener: the bounded accept loop and serving an
-//! HTTP connection until it ends or the drain asks it to finish.
+//! Listener plumbing shared by every proxy listener: the bounded accept loop.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::pin;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
-use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
@@ -53,22 +50,6 @@ pub async fn accept_loop<F, Fut>(
         }
     }
     // Dropping the listener here closes the port: new connections are refused from now on.
-}
-
-/// Drives an HTTP/2 connection to its end; once the drain starts it sends GOAWAY and finishes
-/// the open streams (GOAWAY tells the client which streams were taken, so no grace period is
-/// needed; HTTP/1 connections have their own drain, see `h1server`).
-pub async fn serve_until_drained<C>(conn: C, watch: &mut DrainWatch) -> Result<(), C::Error>
-where
-    C: GracefulConnection,
-{
-    let mut conn = pin!(conn);
-    tokio::select! {
-        result = conn.as_mut() => return result,
-        () = watch.signaled() => {}
-    }
-    conn.as_mut().graceful_shutdown();
-    conn.await
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@ pub mod dump;
 pub mod exchange;
 pub mod fault;
 pub mod h1server;
+pub mod h2server;
+pub mod h2stream;
 pub mod http;
 pub mod inbound;
 pub mod io;
@@ -48,7 +50,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use hyper::server::conn::http2;
 use tokio::net::TcpListener;
 
 use self::authz::{AuthzCell, InboundAuthz};
@@ -74,7 +75,8 @@ pub struct Shared {
     pub tracer: Option<Arc<trace::Tracer>>,
     /// The outbound's HTTP/1 server's limits.
     pub http1: h1server::Settings,
-    pub http2: http2::Builder<cork::Executor>,
+    /// The HTTP/2 server's (inbound peers, outbound h2c apps).
+    pub http2: h2server::Settings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,7 +130,7 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
     let hub = tap::start(config.tap.as_ref(), current.id.to_string()).await?;
     let shared = Arc::new(Shared {
         http1: h1server::Settings::new(&config.limits),
-        http2: http::http2_server(&config.limits),
+        http2: h2server::Settings::new(&config.limits),
         metrics: metrics.clone(),
         tap: hub,
         tls: tls.clone(),

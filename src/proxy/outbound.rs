@@ -5,20 +5,15 @@
 //! mTLS connection.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use futures_util::FutureExt;
 use http::uri::Authority;
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::Either;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -29,11 +24,13 @@ use super::detect::{self, Detected};
 use super::drain::DrainWatch;
 use super::fault::{self, FAULT_HEADER, Injection};
 use super::h1server::{self, AppBody};
+use super::h2server;
+use super::h2stream::H2Body;
 use super::http::{self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1, ProxyBody, Streamed};
 use super::io::{MeteredIo, PrefixedIo};
 use super::listen;
 use super::metrics::Direction;
-use super::peer::{Peer, PeerBody};
+use super::peer::Peer;
 use super::policy_metrics::PolicyCounters;
 use super::route::Route;
 use super::stats::NO_PEER;
@@ -50,7 +47,7 @@ pub type RouteTable = ArcSwap<HashMap<String, Arc<RouteCell>>>;
 type Refusal = (StatusCode, &'static str);
 
 /// Response bodies to the app: a peer's, or one the proxy wrote.
-type OutboundBody = Either<PeerBody, ProxyBody>;
+type OutboundBody = Either<H2Body, ProxyBody>;
 
 /// Where an outbound listener sends traffic.
 #[derive(Debug, Clone)]
@@ -170,39 +167,22 @@ impl Outbound {
                 h1server::serve(io, &self.shared.http1, &watch, forward).await?;
             }
             Detected::H2c => {
-                let svc = self.clone().service(remote);
-                let conn = self
-                    .shared
-                    .http2
-                    .serve_connection(TokioIo::new(Corked::new(io)), svc);
-                let drained = listen::serve_until_drained(conn, &mut watch);
+                let this = &self;
+                // The request's future goes to the stream's task as is: a wrapping async
+                // block would be larger (it holds the request beside the future).
+                let forward = |req: Request<H2Body>| {
+                    this.clone()
+                        .forward_http(req.map(Either::Left), false, remote)
+                };
+                let served =
+                    h2server::serve(Corked::new(io), &self.shared.http2, &mut watch, forward);
                 // Boxed, like the TCP branch: a connection task is as large as its largest
                 // branch, and most are HTTP/1 (half the size of these two).
-                Box::pin(Driven::new(drained)).await?;
+                Box::pin(Driven::new(served)).await?;
             }
             Detected::Opaque => Box::pin(self.forward_tcp(io)).await?,
         }
         Ok(())
-    }
-
-    /// The h2c connection's service.
-    fn service(
-        self: Arc<Self>,
-        remote: SocketAddr,
-    ) -> impl hyper::service::Service<
-        Request<Incoming>,
-        Response = Response<TapBody<OutboundBody>>,
-        Error = Infallible,
-        Future = impl Future<Output = Result<Response<TapBody<OutboundBody>>, Infallible>> + Send,
-    > + Clone {
-        // The request's future goes to hyper as is: a wrapping async block would be larger
-        // (it holds the request beside the future) and move the future once more on its first
-        // poll. Its size is paid per request: hyper and tokio move it on its way into a task.
-        service_fn(move |req: Request<Incoming>| {
-            self.clone()
-                .forward_http(req.map(Either::Left), false, remote)
-                .map(Ok)
-        })
     }
 
     /// Contract: always answers; a failure to reach the peer becomes a 502/503 with the

@@ -17,6 +17,7 @@ use tokio_rustls::client::TlsStream;
 use super::balance::PeakEwma;
 use super::breaker::Breaker;
 use super::cork::Corked;
+use super::h2stream::H2Body;
 use super::http::BoxedRequest;
 use super::limits;
 use super::metrics::{Direction, Metrics};
@@ -26,7 +27,6 @@ use crate::identity::SpiffeId;
 
 mod mux;
 
-pub use mux::PeerBody;
 use mux::{KeepAlive, Mux};
 
 /// A peer proxy at `addr` that must present `id`.
@@ -150,7 +150,7 @@ impl Peer {
     /// The request counts as in flight to this peer until it returns; the time from leaving
     /// on a ready connection to the response head is a latency sample, and a failure a slow
     /// one (`balance.rs`).
-    pub async fn send(&self, mut req: BoxedRequest) -> Result<Response<PeerBody>, PeerError> {
+    pub async fn send(&self, mut req: BoxedRequest) -> Result<Response<H2Body>, PeerError> {
         let mut in_flight = self.load.start();
         let mut retried = false;
         loop {

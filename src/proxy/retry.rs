@@ -15,8 +15,9 @@ use hyper::body::Body;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+use super::h2stream::H2Body;
 use super::http::{BoxedRequest, ProxyBody};
-use super::peer::{Peer, PeerBody, PeerError};
+use super::peer::{Peer, PeerError};
 use super::policy::Selected;
 use super::policy_metrics::PolicyCounters;
 use super::route::Route;
@@ -84,7 +85,7 @@ pub struct RetryBudget {
 }
 
 /// The result of one attempt.
-pub type Attempt = Result<Response<PeerBody>, PeerError>;
+pub type Attempt = Result<Response<H2Body>, PeerError>;
 
 /// Why a request got no response from a peer.
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +128,7 @@ pub async fn send(
     req: BoxedRequest,
     counters: &PolicyCounters,
     on_attempt: &mut (dyn FnMut(&Arc<Peer>, &Request<ProxyBody>) + Send),
-) -> Result<Response<PeerBody>, ForwardError> {
+) -> Result<Response<H2Body>, ForwardError> {
     let rules = route.rules();
     // Only a destination that retries needs its budget fed (it takes a lock).
     if rules.retry().is_some() {

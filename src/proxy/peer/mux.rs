@@ -9,23 +9,21 @@
 //! response body is read, a `NO_ERROR`/`CANCEL` reset after the body ends treated as its
 //! end, and `content-length` added to a request whose body's length is known.
 
-use std::future::poll_fn;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
 use h2::client::{self, SendRequest};
-use h2::{Ping, PingPong, Reason, RecvStream, SendStream};
+use h2::{Ping, PingPong, Reason};
 use http::header::CONTENT_LENGTH;
 use http::{HeaderValue, Method, Request, Response};
-use hyper::body::{Body, Frame, SizeHint};
+use hyper::body::Body;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::super::cork::Driven;
-use super::super::http::{BoxedRequest, ProxyBody};
+use super::super::h2stream::{self, H2Body};
+use super::super::http::BoxedRequest;
 use super::super::limits;
 
 /// How often an HTTP/2 connection to a peer is pinged, and how long the answer may take
@@ -151,7 +149,7 @@ impl Mux {
     /// Sends `req` on a new stream and waits for the response head. A request body is
     /// pumped by a task of its own, so it keeps flowing after the response head (gRPC
     /// streams both ways).
-    pub async fn send(&self, req: BoxedRequest) -> Result<Response<PeerBody>, SendError> {
+    pub async fn send(&self, req: BoxedRequest) -> Result<Response<H2Body>, SendError> {
         let mut send = match self.send.clone().ready().await {
             Ok(send) => send,
             Err(error) => {
@@ -169,13 +167,9 @@ impl Mux {
             unsent: None,
             error,
         })?;
-        let content_length =
-            (response.headers().get(CONTENT_LENGTH)).and_then(|v| v.to_str().ok()?.parse().ok());
-        Ok(response.map(|recv| PeerBody {
-            recv,
-            content_length,
-            data_done: false,
-        }))
+        let (parts, recv) = response.into_parts();
+        let body = H2Body::response(recv, &parts.headers);
+        Ok(Response::from_parts(parts, body))
     }
 }
 
@@ -195,7 +189,7 @@ fn start(
     let end_of_stream = body.is_end_stream();
     let (response, stream) = send.send_request(Request::from_parts(head, ()), end_of_stream)?;
     if !end_of_stream {
-        tokio::spawn(pump(body, stream));
+        tokio::spawn(h2stream::pump(body, stream));
     }
     Ok(response)
 }
@@ -207,116 +201,6 @@ fn has_payload_semantics(method: &Method) -> bool {
         *method,
         Method::GET | Method::HEAD | Method::DELETE | Method::CONNECT
     )
-}
-
-/// Sends `body` on `stream`: data as it comes (h2 queues it until the peer's window has
-/// room), then trailers or the end of the stream. Stops when the peer resets the stream (it
-/// may answer before reading the whole body); a failed body resets it with `CANCEL`.
-async fn pump(mut body: ProxyBody, mut stream: SendStream<Bytes>) {
-    if let Err(e) = poll_fn(|cx| poll_pump(&mut body, &mut stream, cx)).await {
-        tracing::debug!(error = %e, "request body to peer ended early");
-        stream.send_reset(Reason::CANCEL);
-    }
-}
-
-fn poll_pump(
-    body: &mut ProxyBody,
-    stream: &mut SendStream<Bytes>,
-    cx: &mut Context<'_>,
-) -> Poll<Result<(), Box<dyn std::error::Error + Send + Sync>>> {
-    loop {
-        // Room for at least one byte before taking the next chunk from the client, so a
-        // peer that reads nothing holds back the client (h2 buffers the chunk itself).
-        stream.reserve_capacity(1);
-        if stream.capacity() == 0 {
-            loop {
-                match ready!(stream.poll_capacity(cx)) {
-                    Some(Ok(0)) => {}
-                    Some(Ok(_)) => break,
-                    Some(Err(e)) => return Poll::Ready(Err(e.into())),
-                    None => return Poll::Ready(Err("the peer closed the request stream".into())),
-                }
-            }
-        } else if let Poll::Ready(reason) = stream.poll_reset(cx)? {
-            return Poll::Ready(Err(h2::Error::from(reason).into()));
-        }
-        match ready!(Pin::new(&mut *body).poll_frame(cx)) {
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(data) => {
-                    let end = body.is_end_stream();
-                    stream.send_data(data, end)?;
-                    if end {
-                        return Poll::Ready(Ok(()));
-                    }
-                }
-                Err(frame) => {
-                    if let Ok(trailers) = frame.into_trailers() {
-                        stream.reserve_capacity(0);
-                        stream.send_trailers(trailers)?;
-                        return Poll::Ready(Ok(()));
-                    }
-                }
-            },
-            Some(Err(e)) => return Poll::Ready(Err(e)),
-            None => {
-                stream.reserve_capacity(0);
-                stream.send_data(Bytes::new(), true)?;
-                return Poll::Ready(Ok(()));
-            }
-        }
-    }
-}
-
-/// A response body from a peer proxy.
-#[derive(Debug)]
-pub struct PeerBody {
-    recv: RecvStream,
-    /// What `content-length` announced, less what has arrived.
-    content_length: Option<u64>,
-    data_done: bool,
-}
-
-impl Body for PeerBody {
-    type Data = Bytes;
-    type Error = h2::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, h2::Error>>> {
-        let this = self.get_mut();
-        if !this.data_done {
-            match ready!(this.recv.poll_data(cx)) {
-                Some(Ok(data)) => {
-                    // Read: the peer may send that much more.
-                    let _ = this.recv.flow_control().release_capacity(data.len());
-                    if let Some(left) = &mut this.content_length {
-                        *left = left.saturating_sub(data.len() as u64);
-                    }
-                    return Poll::Ready(Some(Ok(Frame::data(data))));
-                }
-                // The peer ended the stream without an error after sending what it had.
-                Some(Err(e)) if matches!(e.reason(), Some(Reason::NO_ERROR | Reason::CANCEL)) => {
-                    return Poll::Ready(None);
-                }
-                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
-                None => this.data_done = true,
-            }
-        }
-        match ready!(this.recv.poll_trailers(cx)) {
-            Ok(trailers) => Poll::Ready(trailers.map(|t| Ok(Frame::trailers(t)))),
-            Err(e) => Poll::Ready(Some(Err(e))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.recv.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.content_length
-            .map_or_else(SizeHint::default, SizeHint::with_exact)
-    }
 }
 
 #[cfg(test)]
