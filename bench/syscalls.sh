@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Per-request cost of the meshctl sidecar pair in figures that a busy machine does not skew
 # much: CPU time, read/write system calls and context switches per request, for each proxy,
-# read from /proc before and after a bounded load (wrk for HTTP/1.1, h2load for h2c).
+# read from /proc before and after a bounded load (wrk for HTTP/1.1, h2load for h2c); the
+# system calls from perf's syscall tracepoints when perf can read them (root), since
+# /proc/PID/io does not count recvfrom(2).
 # bench/run.sh gives throughput and latency, which need a quiet machine; this script is for
 # comparing two builds of meshctl when the machine is not quiet (see bench/RESULTS.md).
 #
