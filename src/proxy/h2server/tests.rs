@@ -83,6 +83,23 @@ fn request(method: Method, path: &str) -> Request<()> {
     req
 }
 
+/// Starts a POST to `path` whose body begins with `data` and is left open.
+fn upload(
+    send: &mut SendRequest<Bytes>,
+    path: &str,
+    data: &'static [u8],
+) -> (client::ResponseFuture, SendStream<Bytes>) {
+    let (response, mut stream) = send
+        .send_request(request(Method::POST, path), false)
+        .unwrap();
+    stream.send_data(Bytes::from_static(data), false).unwrap();
+    (response, stream)
+}
+
+async fn answer(response: client::ResponseFuture) -> Response<h2::RecvStream> {
+    tokio::time::timeout(WAIT, response).await.unwrap().unwrap()
+}
+
 async fn body_of(response: Response<h2::RecvStream>) -> Bytes {
     let body = H2Body::response(response.into_body(), &HeaderMap::new());
     body.collect().await.unwrap().to_bytes()
@@ -106,16 +123,11 @@ async fn a_body_and_its_trailers_reach_the_service_and_the_head_is_completed() {
     )
     .await;
     let mut send = client(addr).await;
-    let (response, mut stream) = send
-        .send_request(request(Method::POST, "/echo"), false)
-        .unwrap();
-    stream
-        .send_data(Bytes::from_static(b"hello"), false)
-        .unwrap();
+    let (response, mut stream) = upload(&mut send, "/echo", b"hello");
     let mut trailers = HeaderMap::new();
     trailers.insert("x-check", HeaderValue::from_static("yes"));
     stream.send_trailers(trailers).unwrap();
-    let response = tokio::time::timeout(WAIT, response).await.unwrap().unwrap();
+    let response = answer(response).await;
     assert_eq!(response.status(), StatusCode::OK);
     let headers = response.headers();
     assert_eq!(
@@ -154,7 +166,7 @@ async fn no_length_is_invented_for_head_answers_or_bodiless_statuses_and_a_date_
         let (response, _) = send
             .send_request(request(method.clone(), path), true)
             .unwrap();
-        let response = tokio::time::timeout(WAIT, response).await.unwrap().unwrap();
+        let response = answer(response).await;
         let headers = response.headers();
         assert!(
             !headers.contains_key(CONTENT_LENGTH),
@@ -164,7 +176,7 @@ async fn no_length_is_invented_for_head_answers_or_bodiless_statuses_and_a_date_
     }
     // A plain GET of the same empty body says so.
     let (response, _) = send.send_request(request(Method::GET, "/"), true).unwrap();
-    let response = tokio::time::timeout(WAIT, response).await.unwrap().unwrap();
+    let response = answer(response).await;
     assert_eq!(response.headers()[CONTENT_LENGTH], "0");
 }
 
@@ -228,12 +240,7 @@ async fn a_request_body_cut_off_by_a_reset_fails_instead_of_ending() {
     )
     .await;
     let mut send = client(addr).await;
-    let (_response, mut stream) = send
-        .send_request(request(Method::POST, "/upload"), false)
-        .unwrap();
-    stream
-        .send_data(Bytes::from_static(b"part of it"), false)
-        .unwrap();
+    let (_response, mut stream) = upload(&mut send, "/upload", b"part of it");
     tokio::time::sleep(Duration::from_millis(50)).await;
     stream.send_reset(Reason::CANCEL);
     let outcome = tokio::time::timeout(WAIT, read.recv())
@@ -263,7 +270,7 @@ async fn connect_is_answered_501_without_reaching_the_service() {
     *connect.method_mut() = Method::CONNECT;
     *connect.uri_mut() = "api.test:443".parse().unwrap();
     let (response, _) = send.send_request(connect, false).unwrap();
-    let response = tokio::time::timeout(WAIT, response).await.unwrap().unwrap();
+    let response = answer(response).await;
     assert_eq!(response.status(), StatusCode::NOT_IMPLEMENTED);
     assert_eq!(
         response.headers()[proxy_http::PROXY_ERROR],
@@ -271,7 +278,7 @@ async fn connect_is_answered_501_without_reaching_the_service() {
     );
     // The connection still serves other requests; the service saw only that one.
     let (response, _) = send.send_request(request(Method::GET, "/"), true).unwrap();
-    let response = tokio::time::timeout(WAIT, response).await.unwrap().unwrap();
+    let response = answer(response).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
@@ -323,7 +330,7 @@ async fn a_drain_finishes_the_open_stream_refuses_new_ones_and_ends_the_connecti
         .await
         .expect("requests after the drain were still served");
     release_tx.send(true).unwrap();
-    let first = tokio::time::timeout(WAIT, first).await.unwrap().unwrap();
+    let first = answer(first).await;
     assert_eq!(body_of(first).await, "done");
     let served = tokio::time::timeout(WAIT, outcome.recv())
         .await
