@@ -28,17 +28,19 @@ done
 . "$here/local-pair.sh"
 start_local_pair "$bin" 10
 
-# utime+stime (clock ticks), read and write syscalls, context switches, summed over threads.
+# utime+stime (clock ticks), read and write syscalls, context switches, stime, summed over
+# threads.
 counters() {
-  local pid="$1" ticks=0 r=0 w=0 cs=0 t
+  local pid="$1" ticks=0 r=0 w=0 cs=0 sys=0 t
   for t in /proc/"$pid"/task/*; do
     read -r -a stat < <(sed 's/^.*) //' "$t/stat")
     ticks=$((ticks + stat[11] + stat[12]))
+    sys=$((sys + stat[12]))
     cs=$((cs + $(awk '/ctxt_switches/ {s += $2} END {print s}' "$t/status")))
   done
   r="$(awk '/^syscr/ {print $2}' "/proc/$pid/io")"
   w="$(awk '/^syscw/ {print $2}' "/proc/$pid/io")"
-  echo "$ticks $r $w $cs"
+  echo "$ticks $r $w $cs $sys"
 }
 
 # /proc/PID/io counts read(2)/readv(2) but not recvfrom(2), which is how the proxies read
@@ -56,7 +58,7 @@ traced() {
 }
 
 hz="$(getconf CLK_TCK)"
-printf '%-6s %-9s %9s %12s %10s %10s %10s\n' test proxy requests "cpu_us/req" "reads/req" "writes/req" "ctxsw/req"
+printf '%-6s %-9s %9s %12s %10s %10s %10s %10s\n' test proxy requests "cpu_us/req" "kernel_%" "reads/req" "writes/req" "ctxsw/req"
 measure() {
   local name="$1"; shift
   local before_in before_out after_in after_out n
@@ -94,8 +96,8 @@ measure() {
     r=$((a[1] - b[1])) w=$((a[2] - b[2]))
     if [ "$tracepoints" = 1 ]; then read -r r w < <(traced "$work/calls-$side-$name"); fi
     awk -v n="$n" -v hz="$hz" -v t="$name" -v p="$proxy" \
-      -v ticks=$((a[0] - b[0])) -v r="$r" -v w="$w" -v cs=$((a[3] - b[3])) \
-      'BEGIN { printf "%-6s %-9s %9d %12.1f %10.2f %10.2f %10.2f\n", t, p, n, ticks * 1e6 / hz / n, r / n, w / n, cs / n }'
+      -v ticks=$((a[0] - b[0])) -v r="$r" -v w="$w" -v cs=$((a[3] - b[3])) -v sys=$((a[4] - b[4])) \
+      'BEGIN { printf "%-6s %-9s %9d %12.1f %10.0f %10.2f %10.2f %10.2f\n", t, p, n, ticks * 1e6 / hz / n, ticks ? 100 * sys / ticks : 0, r / n, w / n, cs / n }'
     if [ "${STRACE:-0}" = 1 ]; then
       echo "  top syscalls ($proxy, per request):"
       awk -v n="$n" '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {printf "    %-16s %6.2f\n", $NF, $4 / n}' \
