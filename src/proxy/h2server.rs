@@ -101,13 +101,13 @@ where
             biased;
             accepted = conn.accept() => match accepted {
                 Some(Ok((req, respond))) => {
-                    let (parts, recv) = req.into_parts();
-                    let body = H2Body::request(recv, &parts.headers);
-                    let head_only = parts.method == Method::HEAD;
-                    if parts.method == Method::CONNECT {
+                    if req.method() == Method::CONNECT {
                         refuse_connect(respond);
                         continue;
                     }
+                    let (parts, recv) = req.into_parts();
+                    let body = H2Body::request(recv, &parts.headers);
+                    let head_only = parts.method == Method::HEAD;
                     let response = service(Request::from_parts(parts, body));
                     tokio::spawn(StreamTask::new(response, respond, head_only));
                 }
