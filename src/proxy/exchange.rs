@@ -25,6 +25,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 
+use super::http as proxy_http;
 use super::limits;
 
 /// A request on its way to the app and, once its head is read, the response body's source.
@@ -328,10 +329,7 @@ impl<B: RequestBody> Exchange<B> {
         headers: &HeaderMap,
     ) -> io::Result<Decoder> {
         self.keep_alive &= persistent(version, headers);
-        if self.head_request
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED
-        {
+        if proxy_http::bodiless_response(self.head_request, status) {
             return Ok(Decoder::Done);
         }
         if let Some(codings) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {

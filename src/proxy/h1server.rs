@@ -49,7 +49,7 @@ use tokio::time::Instant;
 use super::config::Limits;
 use super::drain::DrainWatch;
 use super::exchange::{self, CRLF, Chunk, Decoder, RequestBody, Step, Upload, UploadError};
-use super::http::error_response;
+use super::http::{self as proxy_http, error_response};
 use super::io::{MeteredIo, PrefixedIo};
 use super::limits;
 
@@ -689,10 +689,7 @@ fn encode_head<B: Body>(
     let status = parts.status;
     let headers = &parts.headers;
     let declared = exchange::content_length(headers).ok().flatten();
-    let bodiless = head_request
-        || status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED;
+    let bodiless = proxy_http::bodiless_response(head_request, status);
     // The Content-Length line to write (normalized: one value), and the framing.
     let (length, framing) = if bodiless {
         let length = declared.filter(|_| status != StatusCode::NO_CONTENT);

@@ -220,15 +220,12 @@ where
 }
 
 /// What the client is owed beyond what the service wrote: `content-length` when the body's
-/// length is known (not on a `HEAD` answer, whose body is absent, nor where RFC 9110 §8.6
-/// forbids it), and `date` (RFC 9110 §6.6.1: a proxy adds one where the origin did not).
+/// length is known (not where the response has no body by definition: a HEAD answer's
+/// length is the GET's, and RFC 9110 §8.6 forbids one on 1xx and 204), and `date` (RFC 9110
+/// §6.6.1: a proxy adds one where the origin did not).
 fn complete_head(head: &mut http::response::Parts, body: &impl Body, head_only: bool) {
-    let status = head.status;
     if let Some(len) = body.size_hint().exact()
-        && !head_only
-        && !status.is_informational()
-        && status != StatusCode::NO_CONTENT
-        && status != StatusCode::NOT_MODIFIED
+        && !proxy_http::bodiless_response(head_only, head.status)
         && !head.headers.contains_key(CONTENT_LENGTH)
     {
         head.headers.insert(CONTENT_LENGTH, HeaderValue::from(len));

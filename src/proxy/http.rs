@@ -40,6 +40,15 @@ const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection")
 /// Connection-specific headers removed whether or not `connection` names them.
 const HOP_BY_HOP: [HeaderName; 4] = [KEEP_ALIVE, PROXY_CONNECTION, TRANSFER_ENCODING, UPGRADE];
 
+/// A response that has no body whatever its headers say (RFC 9110 §6.4.1, RFC 9112 §6.3):
+/// the answer to a HEAD request, 1xx, 204 and 304.
+pub fn bodiless_response(head_request: bool, status: StatusCode) -> bool {
+    head_request
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+}
+
 /// Removes connection-specific headers (RFC 9110 §7.6.1), including those the Connection
 /// header names. `te: trailers` survives: gRPC needs it end to end.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
