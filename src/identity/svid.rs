@@ -15,6 +15,9 @@ pub enum SvidRule {
     OneUriSan,
     /// That URI is a valid SPIFFE ID with a non-root path.
     SpiffeId,
+    /// With an empty subject, the Subject Alternative Name extension is marked critical
+    /// (RFC 5280 §4.2.1.6, required by X.509-SVID).
+    SanCriticalWithoutSubject,
     /// A leaf is not a CA: basicConstraints cA=false (or absent).
     NotCa,
     /// The Key Usage extension is present and marked critical.
@@ -36,6 +39,7 @@ impl SvidRule {
         match self {
             SvidRule::OneUriSan => "one-uri-san",
             SvidRule::SpiffeId => "spiffe-id",
+            SvidRule::SanCriticalWithoutSubject => "san-critical-without-subject",
             SvidRule::NotCa => "not-ca",
             SvidRule::KeyUsageCritical => "key-usage-critical",
             SvidRule::KeyUsageDigitalSignature => "key-usage-digital-signature",
@@ -92,7 +96,7 @@ pub fn uri_sans<'a>(cert: &'a X509Certificate<'a>) -> Vec<&'a str> {
 
 /// Evaluates every leaf rule, in a fixed order, and reports each one.
 pub fn leaf_rules(cert: &X509Certificate<'_>) -> Vec<RuleOutcome> {
-    let mut out = Vec::with_capacity(7);
+    let mut out = Vec::with_capacity(9);
     let mut push = |rule, passed, detail: String| {
         out.push(RuleOutcome {
             rule,
@@ -116,6 +120,30 @@ pub fn leaf_rules(cert: &X509Certificate<'_>) -> Vec<RuleOutcome> {
             SvidRule::SpiffeId,
             false,
             "no single URI SAN to check".into(),
+        ),
+    }
+
+    let subject_empty = cert.subject().iter().next().is_none();
+    match (subject_empty, cert.subject_alternative_name()) {
+        (false, _) => push(
+            SvidRule::SanCriticalWithoutSubject,
+            true,
+            "subject is not empty".into(),
+        ),
+        (true, Ok(Some(san))) => push(
+            SvidRule::SanCriticalWithoutSubject,
+            san.critical,
+            format!("empty subject, SAN critical={}", san.critical),
+        ),
+        (true, Ok(None)) => push(
+            SvidRule::SanCriticalWithoutSubject,
+            false,
+            "empty subject and no SAN extension".into(),
+        ),
+        (true, Err(e)) => push(
+            SvidRule::SanCriticalWithoutSubject,
+            false,
+            format!("unreadable SAN extension: {e}"),
         ),
     }
 

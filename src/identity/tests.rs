@@ -10,7 +10,7 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 
 use super::ca::{self, SigningCa};
 use super::svid::SvidRule;
-use super::verify::{MeshServerVerifier, TrustBundle, Usage, VerifyError};
+use super::verify::{MeshClientVerifier, MeshServerVerifier, TrustBundle, Usage, VerifyError};
 use super::{SpiffeId, WorkloadIdentity, pem};
 
 const ID: &str = "spiffe://mesh.local/ns/local/sa/api";
@@ -210,6 +210,67 @@ fn leaf_from_an_unrelated_ca_with_the_same_identity_is_rejected() {
     let theirs = TestCa::new();
     let (chain, _) = theirs.leaf(|_| {});
     assert_eq!(ours.verify(&chain), Err(VerifyError::UnknownIssuer));
+}
+
+/// A Subject Alternative Name extension holding one URI, with the given criticality.
+fn uri_san_extension(uri: &str, critical: bool) -> CustomExtension {
+    // SEQUENCE { [6] IA5String uri } — short lengths only (the URIs here are < 128 bytes).
+    let mut content = vec![0x30, (uri.len() + 2) as u8, 0x86, uri.len() as u8];
+    content.extend_from_slice(uri.as_bytes());
+    let mut ext = CustomExtension::from_oid_content(&[2, 5, 29, 17], content);
+    ext.set_criticality(critical);
+    ext
+}
+
+#[test]
+fn an_empty_subject_needs_a_critical_san() {
+    let ca = TestCa::new();
+    let without_subject = |critical| {
+        move |p: &mut CertificateParams| {
+            p.distinguished_name = rcgen::DistinguishedName::new();
+            p.subject_alt_names.clear();
+            p.custom_extensions.push(uri_san_extension(ID, critical));
+        }
+    };
+    let (lax, _) = ca.leaf(without_subject(false));
+    assert_eq!(
+        broken_rule(ca.verify(&lax)),
+        SvidRule::SanCriticalWithoutSubject
+    );
+    // Refused for the server role too, not only for clients.
+    let server = ca
+        .bundle
+        .verify(&lax[0], &lax[1..], Usage::Server, UnixTime::now());
+    assert_eq!(broken_rule(server), SvidRule::SanCriticalWithoutSubject);
+    let (strict, _) = ca.leaf(without_subject(true));
+    assert_eq!(ca.verify(&strict).unwrap().as_str(), ID);
+}
+
+#[test]
+fn client_verifier_refuses_a_foreign_trust_domain_signed_by_our_issuer() {
+    use rustls::server::danger::ClientCertVerifier;
+    let ca = TestCa::new();
+    let verifier = MeshClientVerifier::new(ca.bundle.clone(), "mesh.local");
+    let (ours, _) = ca.leaf(|_| {});
+    assert!(
+        verifier
+            .verify_client_cert(&ours[0], &ours[1..], UnixTime::now())
+            .is_ok()
+    );
+    // Our own issuer signed it, so chain and SVID rules pass: only the trust domain is wrong.
+    let foreign = "spiffe://evil.example/ns/local/sa/web";
+    let (theirs, _) = ca.leaf(|p| {
+        p.subject_alt_names = vec![SanType::URI(foreign.try_into().unwrap())];
+    });
+    assert!(ca.verify(&theirs).is_ok(), "the chain itself is valid");
+    let err = verifier
+        .verify_client_cert(&theirs[0], &theirs[1..], UnixTime::now())
+        .unwrap_err();
+    assert_eq!(
+        super::verify::handshake_failure_reason(&err),
+        "foreign_trust_domain"
+    );
+    assert!(err.to_string().contains("evil.example"), "{err}");
 }
 
 #[test]

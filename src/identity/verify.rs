@@ -38,6 +38,8 @@ pub enum VerifyError {
     Chain(String),
     #[error("peer identity is {got}, expected {expected}")]
     WrongIdentity { expected: String, got: String },
+    #[error("peer identity {got} is not in this mesh's trust domain {expected}")]
+    ForeignTrustDomain { expected: String, got: String },
 }
 
 impl VerifyError {
@@ -51,6 +53,7 @@ impl VerifyError {
             VerifyError::UnknownIssuer => "unknown_ca",
             VerifyError::Chain(_) => "bad_chain",
             VerifyError::WrongIdentity { .. } => "wrong_identity",
+            VerifyError::ForeignTrustDomain { .. } => "foreign_trust_domain",
         }
     }
 }
@@ -210,16 +213,23 @@ impl ServerCertVerifier for MeshServerVerifier {
     }
 }
 
-/// Server-side verifier: a client certificate is mandatory, must chain to the bundle and meet
-/// the SVID rules. Which identities may do what is authorization's job, not this one's.
+/// Server-side verifier: a client certificate is mandatory, must chain to the bundle, meet
+/// the SVID rules and name an identity in this mesh's trust domain (an issuer the bundle
+/// trusts can still sign any URI; a foreign trust domain is never a mesh member). Which
+/// identities may do what is authorization's job, not this one's.
 #[derive(Debug)]
 pub struct MeshClientVerifier {
     bundle: Arc<TrustBundle>,
+    trust_domain: String,
 }
 
 impl MeshClientVerifier {
-    pub fn new(bundle: Arc<TrustBundle>) -> Self {
-        MeshClientVerifier { bundle }
+    /// `trust_domain`: the mesh's, i.e. that of the workload this verifier serves.
+    pub fn new(bundle: Arc<TrustBundle>, trust_domain: &str) -> Self {
+        MeshClientVerifier {
+            bundle,
+            trust_domain: trust_domain.to_string(),
+        }
     }
 }
 
@@ -242,9 +252,16 @@ impl ClientCertVerifier for MeshClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.bundle
+        let got = self
+            .bundle
             .verify(end_entity, intermediates, Usage::Client, now)
             .map_err(to_rustls)?;
+        if got.trust_domain() != self.trust_domain {
+            return Err(to_rustls(VerifyError::ForeignTrustDomain {
+                expected: self.trust_domain.clone(),
+                got: got.to_string(),
+            }));
+        }
         Ok(ClientCertVerified::assertion())
     }
 

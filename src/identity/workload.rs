@@ -106,7 +106,10 @@ impl WorkloadIdentity {
     /// Inbound TLS: TLS 1.3 only, a client certificate from the mesh is mandatory.
     pub fn server_config(&self, alpn: &[&[u8]]) -> Result<ServerConfig, IdentityError> {
         let mut config = ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
-            .with_client_cert_verifier(Arc::new(MeshClientVerifier::new(self.bundle.clone())))
+            .with_client_cert_verifier(Arc::new(MeshClientVerifier::new(
+                self.bundle.clone(),
+                self.id.trust_domain(),
+            )))
             .with_single_cert(self.chain.clone(), self.key.clone_key())
             .map_err(|e| IdentityError::Key(e.to_string()))?;
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();

@@ -55,6 +55,10 @@ pub enum AppProtocol {
 pub enum UpstreamProtocol {
     /// Peek at the first bytes: HTTP/2 preface, an HTTP/1 method, else (or on timeout) TCP.
     Detect,
+    /// HTTP/1.1 or HTTP/2, told apart by the first bytes; anything else — or no request
+    /// within the header read timeout — is closed, never carried as opaque TCP (the
+    /// destination serves HTTP only, so it would refuse opaque TCP anyway).
+    Http,
     Http1,
     #[serde(alias = "h2c")]
     Http2,
@@ -299,8 +303,8 @@ impl FromStr for InboundConfig {
     }
 }
 
-/// Parses `LISTEN=[PROTO://]PEER#SPIFFE_ID`, PROTO one of `detect` (default), `http1`,
-/// `h2c`/`http2`, `tcp`.
+/// Parses `LISTEN=[PROTO://]PEER#SPIFFE_ID`, PROTO one of `detect` (default), `http` (HTTP/1.1
+/// or HTTP/2, detected; nothing else), `http1`, `h2c`/`http2`, `tcp`.
 impl FromStr for UpstreamConfig {
     type Err = String;
 
@@ -360,6 +364,7 @@ fn app_protocol(text: &str) -> Result<AppProtocol, String> {
 fn upstream_protocol(text: &str) -> Result<UpstreamProtocol, String> {
     match text {
         "detect" => Ok(UpstreamProtocol::Detect),
+        "http" => Ok(UpstreamProtocol::Http),
         "tcp" => Ok(UpstreamProtocol::Tcp),
         other => app_protocol(other)
             .map(|p| match p {
@@ -369,7 +374,7 @@ fn upstream_protocol(text: &str) -> Result<UpstreamProtocol, String> {
             })
             .map_err(|_| {
                 format!(
-                    "unknown protocol `{other}://` (expected detect://, http1://, h2c:// or tcp://)"
+                    "unknown protocol `{other}://` (expected detect://, http://, http1://, h2c:// or tcp://)"
                 )
             }),
     }

@@ -449,8 +449,8 @@ fn parse_upstream(u: &pb::Upstream) -> Result<ParsedUpstream, String> {
         .parse()
         .map_err(|e| format!("upstream {}: listen `{}`: {e}", u.service, u.listen))?;
     let protocol = match u.protocol.as_str() {
-        "" => UpstreamProtocol::Detect,
-        "http" => UpstreamProtocol::Detect,
+        // Undeclared means HTTP (HTTP/1.1 or HTTP/2): opaque TCP needs `tcp` declared.
+        "" | "http" => UpstreamProtocol::Http,
         "grpc" => UpstreamProtocol::Http2,
         "tcp" => UpstreamProtocol::Tcp,
         other => {
@@ -688,7 +688,7 @@ mod tests {
         let out = &view["outbound"][0];
         assert_eq!(out["service"], "api");
         assert_ne!(out["listen"], "127.0.0.1:0", "the bound port is shown");
-        assert_eq!(out["protocol"], "detect");
+        assert_eq!(out["protocol"], "http");
         assert_eq!(out["load_balancer"], "p2c");
         let backends = out["backends"].as_array().unwrap();
         assert_eq!(
@@ -793,7 +793,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(u.backends.len(), 2);
-        assert_eq!(u.protocol, UpstreamProtocol::Detect);
+        assert_eq!(u.protocol, UpstreamProtocol::Http);
     }
 
     #[test]

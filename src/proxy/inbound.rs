@@ -1,9 +1,12 @@
 //! The inbound side: mTLS from peer proxies, plaintext to the local app.
 //!
 //! Per connection: meter → TLS 1.3 handshake with a mandatory mesh client certificate
-//! (failures counted by reason) → by ALPN, an HTTP/2 server whose requests are authorized
-//! ([`super::authz`], per request) and go to the app (HTTP/1.1 or h2c, see
-//! [`Inbound::forward_http`]), or opaque TCP to the app (authorized once, per connection).
+//! (failures counted by reason) → by the app's declared protocol: opaque TCP to the app
+//! (authorized once, per connection) only for an app declared `tcp`; otherwise an HTTP/2
+//! server (ALPN `h2`) whose requests are authorized ([`super::authz`], per request) and go to
+//! the app (HTTP/1.1 or h2c, see [`Inbound::forward_http`]). An opaque (`meshctl/tcp`)
+//! connection to an HTTP app is refused: every request an HTTP app receives was parsed here
+//! and carries exactly the identity this proxy verified.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -117,7 +120,22 @@ impl Inbound {
             return;
         };
         let alpn = session.alpn_protocol();
-        let result = if self.protocol == AppProtocol::Tcp || alpn == Some(ALPN_TCP) {
+        if self.protocol != AppProtocol::Tcp && alpn == Some(ALPN_TCP) {
+            // An app that speaks HTTP gets only requests this proxy parsed, each carrying the
+            // identity it verified: opaque bytes could carry any `x-meshctl-client-id` (or
+            // anything else) straight to the app. Opaque TCP needs the app declared `tcp`.
+            metrics.handshake_failed(Direction::Inbound, "tcp_to_http_app");
+            let peer = client_id.to_str().unwrap_or(NO_PEER);
+            tracing::info!(
+                %remote,
+                peer,
+                "refused inbound opaque TCP: the app is served as HTTP (declare it tcp to carry opaque TCP)"
+            );
+            let mut tls = tls;
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut tls).await;
+            return;
+        }
+        let result = if self.protocol == AppProtocol::Tcp {
             let peer = client_id.to_str().unwrap_or(NO_PEER);
             match self.authz.current().await.check_tcp(peer) {
                 Verdict::Allow => self.forward_tcp(tls, progress).await,

@@ -141,6 +141,23 @@ impl Outbound {
                     }
                 }
             }
+            UpstreamProtocol::Http => {
+                match detect::detect(io, self.shared.limits.header_read_timeout).await {
+                    Ok((Detected::Opaque, _)) => {
+                        tracing::info!(
+                            %remote,
+                            "closed an outbound connection that sent no HTTP request: \
+                             this upstream is served as HTTP (declare it tcp for opaque TCP)"
+                        );
+                        return;
+                    }
+                    Ok(found) => found,
+                    Err(e) => {
+                        tracing::debug!(%remote, error = %e, "connection closed during detection");
+                        return;
+                    }
+                }
+            }
             UpstreamProtocol::Http1 => (Detected::Http1, PrefixedIo::new(Bytes::new(), io)),
             UpstreamProtocol::Http2 => (Detected::H2c, PrefixedIo::new(Bytes::new(), io)),
             UpstreamProtocol::Tcp => (Detected::Opaque, PrefixedIo::new(Bytes::new(), io)),

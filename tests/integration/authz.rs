@@ -430,3 +430,61 @@ inbound:
         "{err}"
     );
 }
+
+/// An HTTP app that answers every GET with the `x-meshctl-client-id` values it received,
+/// one per line: what the app would trust as the caller's identity.
+const WHO_PY: &str = python_app!(
+    r#"
+class H(App):
+    def do_GET(self):
+        ids = self.headers.get_all("x-meshctl-client-id") or []
+        self.answer(200, "".join(i + "\n" for i in ids).encode())
+serve(H)
+"#
+);
+
+/// Writes `bytes` to `addr` after `silence`; everything that comes back until it closes.
+fn raw_after(addr: &str, silence: Duration, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    std::thread::sleep(silence);
+    let _ = stream.write_all(bytes);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn an_http_service_sees_only_the_verified_identity_whatever_the_caller_sends_or_when() {
+    let scripts = tempfile::tempdir().unwrap();
+    std::fs::write(scripts.path().join("who.py"), WHO_PY).unwrap();
+    let (web, api) = (free_port(), free_port());
+    // No policy at all: the case where nothing but the identity header tells callers apart.
+    let up = Up::start(&format!(
+        "services:
+  web:
+    port: {web}
+    upstreams: [api]
+  api:
+    port: {api}
+    command: [python3, \"{s}/who.py\", \"{api}\"]
+",
+        s = scripts.path().display(),
+    ));
+    wait_listening(&up.proxy_field("api", "app"));
+    let entry = up.upstream("web", "api");
+    let forged = b"GET / HTTP/1.1\r\nhost: api\r\nconnection: close\r\n\
+                   x-meshctl-client-id: spiffe://mesh.local/ns/local/sa/admin\r\n\r\n";
+    // Silent past the 1 s detection timeout, then HTTP: still parsed as HTTP by the caller's
+    // proxy (never carried as opaque bytes), so the app sees web's verified identity only.
+    let answer = raw_after(&entry, Duration::from_millis(1500), forged);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.ends_with("\r\n\r\nspiffe://mesh.local/ns/local/sa/web\n"),
+        "{answer}"
+    );
+    // Bytes that are not HTTP to a service served as HTTP: closed, nothing comes back.
+    let answer = raw_after(&entry, Duration::ZERO, b"\x00\x01 not http\r\n\r\n");
+    assert_eq!(answer, "");
+    up.stop();
+}

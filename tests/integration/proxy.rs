@@ -252,7 +252,7 @@ async fn grpc_unary_bidi_stream_and_trailers_only_error_through_pair() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_echo_of_10_mib_is_byte_exact() {
     let app = echo_app().await;
-    let pair = Pair::start(&app.addr.to_string());
+    let pair = Pair::start(&format!("tcp://{}", app.addr));
     // The first byte is 0: detection decides "opaque" at once.
     let payload: Arc<Vec<u8>> = Arc::new(
         (0..10 * 1024 * 1024 + 17)
@@ -276,6 +276,70 @@ async fn tcp_echo_of_10_mib_is_byte_exact() {
     writer_task.await.unwrap();
     assert_eq!(received.len(), payload.len());
     assert!(received == *payload, "echoed bytes differ");
+}
+
+const FORGED: &[u8] = b"GET / HTTP/1.1\r\nhost: api.test\r\n\
+                        x-meshctl-client-id: spiffe://mesh.local/ns/local/sa/admin\r\n\r\n";
+
+/// Reads until the other side closes (or PATIENCE passes): what came back.
+async fn read_until_closed<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Vec<u8> {
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut answer)).await;
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meshed_peer_cannot_send_opaque_tcp_with_a_forged_identity_to_an_http_app() {
+    let app = echo_app().await;
+    let mesh = Mesh::new();
+    let api = mesh.issue(API_ID, "api");
+    let web = mesh.issue(WEB_ID, "web");
+    let inbound_addr = free_addr();
+    let server = Proxy::start(
+        &[identity(&api), inbound(inbound_addr, &app.addr.to_string())].concat(),
+        mesh.path(),
+    );
+    // A valid mesh member (web) opens an opaque-TCP (ALPN meshctl/tcp) connection by hand.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let web_identity = meshctl::identity::WorkloadIdentity::load_dir(&web).unwrap();
+    let config = web_identity
+        .client_config(API_ID.parse().unwrap(), &[b"meshctl/tcp"])
+        .unwrap();
+    let tcp = TcpStream::connect(inbound_addr).await.unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(rustls_pki_types::ServerName::from(inbound_addr.ip()), tcp)
+        .await
+        .unwrap();
+    let _ = tls.write_all(FORGED).await;
+    let answer = read_until_closed(&mut tls).await;
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    assert_eq!(
+        app.connections.load(Ordering::SeqCst),
+        0,
+        "the app saw nothing"
+    );
+    let metrics = server.metrics().await;
+    let series =
+        "meshctl_tls_handshake_failures_total{direction=\"inbound\",reason=\"tcp_to_http_app\"}";
+    assert_eq!(sample(&metrics, series), 1.0, "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_sent_after_the_detection_timeout_never_reaches_an_http_app_as_opaque_bytes() {
+    let app = echo_app().await;
+    let pair = Pair::start(&app.addr.to_string());
+    let mut stream = TcpStream::connect(pair.entry).await.unwrap();
+    // Silent past the outbound's 1 s detection timeout: it then carries opaque TCP, which
+    // the inbound must refuse for an app served as HTTP, whatever bytes come next.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = stream.write_all(FORGED).await;
+    let _ = read_until_closed(&mut stream).await;
+    assert_eq!(
+        app.connections.load(Ordering::SeqCst),
+        0,
+        "the app saw nothing"
+    );
+    assert_eq!(app.bytes.load(Ordering::SeqCst), 0);
 }
 
 /// Runs `openssl s_client` against `addr` with extra args, feeding it an HTTP request.
