@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Benchmarks a meshctl sidecar pair beside direct, HAProxy and Envoy on the shared rig
-# (../shared/bench from the repo root), in one run, on this machine.
+# Benchmarks a meshctl sidecar pair beside direct, HAProxy and Envoy in one run, on this
+# machine, with a reference-proxy rig: a directory whose run.sh starts nginx as the app, the
+# HAProxy and Envoy mTLS pairs and the load generators, and takes a custom pair command
+# (`--custom-name NAME --custom-cmd CMD`, the pair listening on MESH_OUT_PORT /
+# MESH_OUT_H2_PORT and calling the app on APP_PORT). Point MESHCTL_BENCH_RIG at it.
 #
 #   bench/run.sh --quick          # smoke run (1 round, 5 s per test)
 #   bench/run.sh                  # full run (2 rounds x 4 tests x 10 s per topology)
@@ -18,8 +21,11 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-rig="$repo/../shared/bench"
-[ -x "$rig/run.sh" ] || { echo "bench rig not found at $rig (expected ../shared/bench from the repo root)" >&2; exit 1; }
+rig="${MESHCTL_BENCH_RIG:-}"
+[ -n "$rig" ] && [ -x "$rig/run.sh" ] || {
+  echo "bench/run.sh: set MESHCTL_BENCH_RIG to a reference-proxy rig directory with a run.sh (got '${rig}')" >&2
+  exit 1
+}
 
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   need=()

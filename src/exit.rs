@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// Exit codes shared by every command (SPEC §8). Command-specific codes start at 3 and are
+/// Exit codes shared by every command. Command-specific codes start at 3 and are
 /// documented in each command's `--help`.
 pub mod code {
     /// Success.

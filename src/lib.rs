@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
+pub mod api;
 pub mod canary;
 pub mod cli;
 pub mod cmd;
@@ -14,7 +15,7 @@ pub mod fsutil;
 pub mod identity;
 pub mod observe;
 pub mod output;
-pub mod proto;
+pub mod policy;
 pub mod proxy;
 pub mod state;
 pub mod supervise;

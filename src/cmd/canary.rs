@@ -13,10 +13,10 @@ use crate::canary::store::{Phase, RolloutState, RolloutStore};
 use crate::control::admin::{AdminError, MeshAdmin};
 use crate::control::backend::read_splits;
 use crate::control::plan::MeshPlan;
-use crate::control::split::SplitWeights;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
 use crate::output;
+use crate::policy::split::SplitWeights;
 
 /// `canary shift --wait` ran out of time before every proxy acknowledged.
 pub const EXIT_TIMEOUT: i32 = 4;

@@ -21,11 +21,11 @@ use crate::canary::spec::{HeaderMatch, RolloutSpec, Steps};
 use crate::canary::store::{Ownership, Phase, RolloutState, RolloutStore, StateLock};
 use crate::control::admin::{AdminError, MeshAdmin};
 use crate::control::backend::read_splits;
-use crate::control::split::SplitWeights;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
 use crate::observe::latency::LatencyDistribution;
 use crate::output;
+use crate::policy::split::SplitWeights;
 use crate::proxy::metrics::Direction;
 
 /// `canary start`: the gate rolled the canary back (or `canary abort` did).

@@ -31,7 +31,7 @@ Exit codes:
 With a mesh running, a second table (JSON: `proxies`) shows every proxy's leaf and whether
 its issuer and trust bundle are the current ones.";
 
-const INSPECT_HELP: &str = "\
+const SVID_RULES_HELP: &str = "\
 Exit codes:
   0  the file parsed and every X.509-SVID rule passed
   1  a rule failed, or the file is not a PEM certificate";
@@ -52,7 +52,7 @@ enum Certs {
     #[command(after_help = STATUS_HELP)]
     Status(StatusArgs),
     /// Explain a PEM certificate or chain and check it against the X.509-SVID rules
-    #[command(after_help = INSPECT_HELP)]
+    #[command(after_help = SVID_RULES_HELP)]
     Inspect(InspectArgs),
     /// Rotate the issuer or the trust anchor of a running mesh without downtime
     Rotate(super::rotate::Args),

@@ -10,11 +10,11 @@ use super::Context;
 use super::certs::rfc3339;
 use super::stat::state_dir;
 use crate::control::admin::{AdminError, MeshAdmin};
-use crate::control::fault::{Abort, Delay, FaultSpec, format_percent, now_unix_ms};
 use crate::control::plan::MeshPlan;
 use crate::duration::{HumanDuration, format_compact};
 use crate::exit::{CliError, CliResult};
 use crate::output;
+use crate::policy::fault::{Abort, Delay, FaultSpec, format_percent, now_unix_ms};
 
 /// `--wait` ran out of time before every proxy acknowledged.
 pub const EXIT_TIMEOUT: i32 = 4;
@@ -236,7 +236,7 @@ fn inject(ctx: &mut Context<'_>, a: InjectArgs) -> CliResult {
         return Err(CliError::usage(anyhow::anyhow!(
             "service `{}`: {}",
             a.service,
-            crate::control::fault::TCP_FAULT_REFUSED
+            crate::policy::fault::TCP_FAULT_REFUSED
         )));
     }
     let for_ms = for_.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));

@@ -8,11 +8,11 @@ use anyhow::Context as _;
 use super::Context;
 use crate::exit::{CliError, CliResult};
 use crate::identity::SpiffeId;
+use crate::policy::tracing::{OtlpEndpoint, SampleRate};
 use crate::proxy::config::{FlagConfig, InboundConfig, Limits, ProxyConfig, UpstreamConfig};
 use crate::proxy::controlled::ControlledConfig;
 use crate::proxy::limits;
 use crate::proxy::tap::TapListen;
-use crate::proxy::trace::{OtlpEndpoint, SampleRate};
 
 const PROXY_HELP: &str = "\
 Examples:

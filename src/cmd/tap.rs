@@ -11,13 +11,13 @@ use tonic::metadata::MetadataValue;
 
 use super::Context;
 use super::stat::state_dir;
+use crate::api::proto::tap::{self as pb, tap_client::TapClient};
 use crate::control::admin::ADMIN_TOKEN_FILE;
 use crate::control::plan::MeshPlan;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
 use crate::observe::tap::{BodySize, StatusFilter, StatusGate, TapRecord, TapSource, record, text};
 use crate::output::{self, OutputFormat};
-use crate::proto::tap::{self as pb, tap_client::TapClient};
 
 /// `--max-rps` when not given: enough to follow, little enough not to flood a terminal.
 pub const DEFAULT_MAX_RPS: u32 = 100;

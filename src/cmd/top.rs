@@ -14,13 +14,13 @@ use ratatui::widgets::{Block, Borders, Row, Table};
 use super::Context;
 use super::stat::state_dir;
 use super::tap::{Events, admin_token, connect, refused, select};
+use crate::api::proto::tap as pb;
 use crate::control::plan::MeshPlan;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
 use crate::observe::tap::{TapSource, record};
 use crate::observe::top::{TopRow, TopTable};
 use crate::output;
-use crate::proto::tap as pb;
 
 /// How often the live view redraws.
 pub const REFRESH: Duration = Duration::from_millis(500);

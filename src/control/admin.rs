@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::plan::{MeshPlan, PlanError};
-use super::transport::{authed, channel};
+use crate::api::proto::control as pb;
+use crate::api::transport::{authed, channel};
 use crate::identity::rotation::{CertView, ProxyView};
-use crate::proto::control as pb;
 
 /// The admin token file inside the state dir (0600).
 pub const ADMIN_TOKEN_FILE: &str = "run/admin.token";
@@ -72,7 +72,7 @@ impl MeshAdmin {
     pub async fn set_split(
         &mut self,
         service: &str,
-        weights: &super::split::SplitWeights,
+        weights: &crate::policy::split::SplitWeights,
     ) -> Result<u64, AdminError> {
         let req = authed(
             pb::SetSplitRequest {

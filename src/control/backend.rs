@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::canary_routes::{self, CanaryRoutes};
-use super::fault::{FAULTS_FILE, LiveFault};
 use super::meshfile::{HttpRoute, PathMatch};
-use super::plan::{MeshPlan, ProxyPlan, token_hash};
-use super::split::{SplitError, SplitWeights};
-use crate::proto::control as pb;
+use super::plan::{MeshPlan, ProxyPlan};
+use crate::api::proto::control as pb;
+use crate::api::token::token_hash;
+use crate::policy::fault::{FAULTS_FILE, LiveFault};
+use crate::policy::split::{SplitError, SplitWeights};
 
 /// A workload the backend vouches for: who a token (or service-account token) belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,7 +165,7 @@ impl Backend for LocalBackend {
                         version: v.clone(),
                         // A service without versions has one backend carrying all traffic.
                         weight: if versions.len() == 1 {
-                            super::split::TOTAL_WEIGHT
+                            crate::policy::split::TOTAL_WEIGHT
                         } else {
                             split.weight(v)
                         },

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::proto::control as pb;
+use crate::api::proto::control as pb;
 
 /// Inside the state dir (not in `canary/`, where any file name may be a service's).
 pub const CANARY_ROUTES_FILE: &str = "canary-routes.json";

@@ -436,7 +436,7 @@ mod tests {
     fn the_last_problem_in_a_log_is_quoted_and_the_process_own_words_come_first() {
         let log = "--- meshctl 12:00:00: started, pid 7\n\
             2026-11-26T12:00:00Z  INFO meshctl::proxy: started\n\
-            2026-11-26T12:00:01Z  WARN meshctl::control::agent: config refused error=upstream api listener 127.0.0.1:4000: Address in use\n\
+            2026-11-26T12:00:01Z  WARN meshctl::proxy::agent: config refused error=upstream api listener 127.0.0.1:4000: Address in use\n\
             2026-11-26T12:00:02Z  INFO meshctl::proxy: still waiting\n\
             --- meshctl 12:00:03: exited (exit status: 1) after 3s\n\
             --- meshctl 12:00:03: restarting in 200ms\n";

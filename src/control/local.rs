@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 
 use super::admin::ADMIN_TOKEN_FILE;
 use super::meshfile::{MeshFile, ServicePolicy};
-use super::plan::{MeshPlan, PlanError, ProxyPlan, UpstreamPlan, new_token, token_hash};
+use super::plan::{MeshPlan, PlanError, ProxyPlan, UpstreamPlan};
+use crate::api::token::{new_token, token_hash};
 use crate::fsutil::{self, PRIVATE_FILE_MODE};
 use crate::identity::SpiffeId;
+use crate::identity::spiffe::LOCAL_NAMESPACE;
 
-/// The namespace part of every local-mode SPIFFE ID (SPEC §3).
-pub const LOCAL_NAMESPACE: &str = "local";
 /// Where per-proxy bootstrap tokens live inside the state dir (files 0600).
 pub const TOKENS_DIR: &str = "run/tokens";
 /// The control plane's socket inside the state dir.
@@ -110,7 +110,7 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
                 service: inst.service.clone(),
                 source,
             })?;
-        let token = new_token()?;
+        let token = new_token().map_err(PlanError::from)?;
         let upstreams = inst
             .upstreams
             .iter()
@@ -145,7 +145,7 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
         });
         tokens.insert(name, token);
     }
-    let admin_token = new_token()?;
+    let admin_token = new_token().map_err(PlanError::from)?;
     let plan = MeshPlan {
         trust_domain: mesh.trust_domain().to_string(),
         control_socket: state_dir.join(CONTROL_SOCKET),

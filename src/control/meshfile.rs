@@ -16,7 +16,7 @@ pub use self::policy::{
 };
 use self::yaml_pos::{Position, Target, YamlPath};
 use crate::identity::spiffe;
-use crate::proxy::trace::{OtlpEndpoint, SampleRate};
+use crate::policy::tracing::{OtlpEndpoint, SampleRate};
 
 mod authz;
 mod fault;
@@ -364,7 +364,7 @@ fn no_faults_on_tcp(path: &YamlPath, policy: &ServicePolicy) -> Result<(), Issue
             .map(|i| policy_path.key("routes").index(i).key("fault"))
     };
     match at {
-        Some(at) => Err(Issue::value(at, crate::control::fault::TCP_FAULT_REFUSED)),
+        Some(at) => Err(Issue::value(at, crate::policy::fault::TCP_FAULT_REFUSED)),
         None => Ok(()),
     }
 }

@@ -130,19 +130,8 @@ pub enum PlanError {
     Corrupt(PathBuf, String),
 }
 
-/// Hex SHA-256 of a token: what the plan stores instead of the token itself.
-pub fn token_hash(token: &str) -> String {
-    crate::identity::pem::fingerprint(token.as_bytes())
-}
-
-/// A new random bearer token (256 bits, hex).
-pub fn new_token() -> Result<String, PlanError> {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 32];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| {
-            PlanError::Corrupt(PathBuf::from("/dev/urandom"), "no system randomness".into())
-        })?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+impl From<crate::api::token::NoRandomness> for PlanError {
+    fn from(_: crate::api::token::NoRandomness) -> Self {
+        PlanError::Corrupt(PathBuf::from("/dev/urandom"), "no system randomness".into())
+    }
 }

@@ -11,12 +11,12 @@ use tonic::{Request, Response, Status};
 
 use super::backend::{Backend, Workload, check_split};
 use super::canary_routes::{self, CanaryRoute, CanaryRoutes};
-use super::fault::{FaultSpec, LiveFault, now_unix_ms};
-use super::split::SplitWeights;
+use crate::api::proto::control as pb;
 use crate::identity::ca::SigningCa;
 use crate::identity::store::CaStore;
 use crate::identity::{SpiffeId, pem};
-use crate::proto::control as pb;
+use crate::policy::fault::{FaultSpec, LiveFault, now_unix_ms};
+use crate::policy::split::SplitWeights;
 
 /// Certificates one instance (one bootstrap token) may obtain in a burst — per instance, not
 /// per identity: the replicas and versions of a service share its identity and start (or
@@ -556,13 +556,13 @@ impl pb::admin_server::Admin for ControlPlane {
             return Err(Status::invalid_argument(format!(
                 "service {}: {}",
                 req.service,
-                crate::control::fault::TCP_FAULT_REFUSED
+                crate::policy::fault::TCP_FAULT_REFUSED
             )));
         }
         let spec = req
             .fault
             .as_ref()
-            .ok_or(super::fault::FaultError::Empty)
+            .ok_or(crate::policy::fault::FaultError::Empty)
             .and_then(FaultSpec::from_pb)
             .map_err(|e| Status::invalid_argument(format!("service {}: {e}", req.service)))?;
         let now = now_unix_ms();

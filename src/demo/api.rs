@@ -13,8 +13,8 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::faults::Faults;
 use super::http::{self as demo_http, Body, HEALTH_PATH, UPSTREAM_TIMEOUT};
-use crate::proto::demo::QuoteRequest;
-use crate::proto::demo::quotes_client::QuotesClient;
+use crate::api::proto::demo::QuoteRequest;
+use crate::api::proto::demo::quotes_client::QuotesClient;
 
 /// The path that calls `quotes` (and the one with injected latency and errors).
 pub const QUOTE_PATH: &str = "/api/quote";

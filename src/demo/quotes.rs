@@ -9,8 +9,8 @@ use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status};
 
 use super::faults::{Faults, Rng};
-use crate::proto::demo::quotes_server::{Quotes, QuotesServer};
-use crate::proto::demo::{Quote, QuoteRequest};
+use crate::api::proto::demo::quotes_server::{Quotes, QuotesServer};
+use crate::api::proto::demo::{Quote, QuoteRequest};
 
 /// Typical latency of a quote unless configured.
 pub const DEFAULT_LATENCY: Duration = Duration::from_millis(2);
@@ -133,7 +133,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::demo::quotes_client::QuotesClient;
+    use crate::api::proto::demo::quotes_client::QuotesClient;
 
     async fn start(
         faults: Faults,

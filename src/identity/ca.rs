@@ -14,11 +14,11 @@ use super::spiffe::SpiffeId;
 
 /// How far a new certificate's notBefore is backdated, to tolerate clock skew between hosts.
 pub const BACKDATE: Duration = Duration::from_secs(20);
-/// Default trust anchor lifetime (SPEC §3).
+/// Default trust anchor lifetime.
 pub const DEFAULT_ANCHOR_LIFETIME: Duration = Duration::from_secs(365 * 86_400);
-/// Default issuer lifetime (SPEC §3).
+/// Default issuer lifetime.
 pub const DEFAULT_ISSUER_LIFETIME: Duration = Duration::from_secs(90 * 86_400);
-/// Default workload leaf lifetime (SPEC §3).
+/// Default workload leaf lifetime.
 pub const DEFAULT_LEAF_LIFETIME: Duration = Duration::from_secs(24 * 3_600);
 /// Organisation name in the subject of every certificate meshctl creates.
 pub const ORGANIZATION: &str = "meshctl";

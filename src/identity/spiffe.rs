@@ -10,6 +10,9 @@ pub const MAX_SPIFFE_ID_LEN: usize = 2048;
 /// The default trust domain of a new mesh.
 pub const DEFAULT_TRUST_DOMAIN: &str = "mesh.local";
 
+/// The namespace part of every local-mode SPIFFE ID.
+pub const LOCAL_NAMESPACE: &str = "local";
+
 /// A workload identity: `spiffe://<trust-domain>/<path>` with a non-root path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SpiffeId {

@@ -5,9 +5,9 @@
 use serde::Serialize;
 
 use super::stat::service_of;
+use crate::api::stats::Direction;
+use crate::api::stats::StatsSnapshot;
 use crate::control::plan::MeshPlan;
-use crate::proxy::metrics::Direction;
-use crate::proxy::stats::StatsSnapshot;
 
 /// One client → server edge with traffic in the window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,8 +53,8 @@ pub fn edges(plan: &MeshPlan, snapshots: &[Option<StatsSnapshot>]) -> Vec<Edge> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::stats::PeerStats;
     use crate::control::plan::ProxyPlan;
-    use crate::proxy::stats::PeerStats;
 
     fn proxy(name: &str, service: &str) -> ProxyPlan {
         ProxyPlan {

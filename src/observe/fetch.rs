@@ -6,8 +6,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::api::stats::StatsSnapshot;
 use crate::control::plan::MeshPlan;
-use crate::proxy::stats::StatsSnapshot;
 
 /// How long one proxy may take to answer before it counts as not reporting.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(2);

@@ -43,7 +43,7 @@ mod tests {
     use hdrhistogram::Histogram;
 
     use super::*;
-    use crate::proxy::stats::LATENCY_SIGNIFICANT_DIGITS;
+    use crate::api::stats::LATENCY_SIGNIFICANT_DIGITS;
 
     fn buckets(values: &[u64]) -> Vec<(u64, u64)> {
         let mut h = Histogram::<u32>::new(LATENCY_SIGNIFICANT_DIGITS).unwrap();

@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::latency::LatencyDistribution;
+use crate::api::stats::Direction;
+use crate::api::stats::StatsSnapshot;
 use crate::control::plan::{MeshPlan, ProxyPlan};
-use crate::control::split::SplitWeights;
-use crate::proxy::metrics::Direction;
-use crate::proxy::stats::StatsSnapshot;
+use crate::policy::split::SplitWeights;
 
 /// What `meshctl stat` asked for.
 #[derive(Debug, Clone, Default)]
@@ -211,7 +211,7 @@ pub fn service_of<'a>(plan: &'a MeshPlan, id: &str) -> Option<&'a ProxyPlan> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::stats::PeerStats;
+    use crate::api::stats::PeerStats;
 
     fn plan() -> MeshPlan {
         let proxy = |name: &str, service: &str, version: Option<&str>| ProxyPlan {

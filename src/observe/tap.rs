@@ -1,12 +1,12 @@
 //! `meshctl tap`'s records: proxy events turned into the stable NDJSON shape and the
-//! three-line text form (SPEC §5), and the client-side `--status` filter.
+//! three-line text form, and the client-side `--status` filter.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
+use crate::api::proto::tap::{self as pb, tap_event::Event};
 use crate::control::plan::ProxyPlan;
-use crate::proto::tap::{self as pb, tap_event::Event};
 
 /// One event as `meshctl tap` prints it (`-o json`: one per line; fields that do not apply to
 /// the event's type are left out).
@@ -116,7 +116,7 @@ impl std::str::FromStr for BodySize {
             "kib" => 1024,
             _ => return Err(bad()),
         };
-        let max = crate::proxy::tap::MAX_BODY_CAPTURE as u64;
+        let max = crate::api::tap::MAX_BODY_CAPTURE as u64;
         match n.checked_mul(scale) {
             Some(bytes @ 1..) if bytes <= max => Ok(BodySize(bytes as u32)),
             _ => Err(bad()),

@@ -16,6 +16,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+pub use crate::policy::traffic::{LoadBalancer, UnknownLoadBalancer};
+
 /// Latency assumed, per request in flight, for an endpoint that has not answered yet.
 pub const DEFAULT_RTT: Duration = Duration::from_millis(30);
 /// Time constant of the estimate's decay towards faster samples and towards zero.
@@ -23,21 +25,6 @@ pub const DECAY: Duration = Duration::from_secs(10);
 /// A request that got no response (connect, TLS or HTTP/2 failure) counts as a sample at
 /// least this slow, so an endpoint that fails fast does not attract traffic by looking fast.
 pub const FAILURE_RTT: Duration = Duration::from_secs(1);
-
-/// How a version's endpoints share its requests (`policy.load_balancer` in mesh.yaml).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum LoadBalancer {
-    /// Power of two choices over peak-EWMA latency × (requests in flight + 1).
-    #[default]
-    PeakEwma,
-    /// Each endpoint in turn.
-    RoundRobin,
-}
-
-/// Why a load balancer name in a config update is refused.
-#[derive(Debug, thiserror::Error)]
-#[error("unknown load balancer `{0}` (expected p2c or round_robin)")]
-pub struct UnknownLoadBalancer(pub String);
 
 /// One endpoint's latency estimate and requests in flight (lock-free).
 #[derive(Debug)]
@@ -61,27 +48,6 @@ pub struct PeakEwma {
 pub struct InFlight<'a> {
     load: &'a PeakEwma,
     sent: Option<Instant>,
-}
-
-impl std::str::FromStr for LoadBalancer {
-    type Err = UnknownLoadBalancer;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "" | "p2c" => Ok(LoadBalancer::PeakEwma),
-            "round_robin" => Ok(LoadBalancer::RoundRobin),
-            other => Err(UnknownLoadBalancer(other.to_string())),
-        }
-    }
-}
-
-impl LoadBalancer {
-    /// The name in mesh.yaml and on the wire.
-    pub fn name(self) -> &'static str {
-        match self {
-            LoadBalancer::PeakEwma => "p2c",
-            LoadBalancer::RoundRobin => "round_robin",
-        }
-    }
 }
 
 impl Default for PeakEwma {

@@ -5,8 +5,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Consecutive failures that eject an endpoint unless the policy says otherwise.
-pub const DEFAULT_FAILURES: u32 = 7;
+pub use crate::policy::traffic::DEFAULT_FAILURES;
 /// The first ejection's penalty.
 pub const FIRST_PENALTY: Duration = Duration::from_secs(1);
 /// The longest penalty, however often the endpoint fails its probe.

@@ -11,12 +11,12 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use super::authz::AuthzPolicy;
-use super::authz_spec::AuthorizationSpec;
 use super::limits;
 use super::tap::TapListen;
 use super::trace::{OtlpEndpoint, SampleRate};
 use crate::duration::HumanDuration;
 use crate::identity::SpiffeId;
+use crate::policy::authz::AuthorizationSpec;
 
 /// Everything the proxy needs to start, validated.
 #[derive(Debug, Clone)]

@@ -17,6 +17,7 @@ use ::http::uri::Authority;
 use arc_swap::ArcSwap;
 use tokio::sync::{Notify, watch};
 
+use super::agent::{Agent, Refused};
 use super::authz::{AuthzCell, InboundAuthz};
 use super::balance::LoadBalancer;
 use super::config::{InboundConfig, Limits, UpstreamProtocol};
@@ -30,9 +31,8 @@ use super::policy::RouteRules;
 use super::route::Route;
 use super::tls::TlsStore;
 use super::{ProxyError, Shared, admin, bind, drain_on_signal, local, tap};
-use crate::control::agent::{Agent, Refused};
+use crate::api::proto::control as pb;
 use crate::identity::{SpiffeId, TrustBundle, WorkloadIdentity};
-use crate::proto::control as pb;
 
 /// How long to wait between attempts to get the first certificate.
 pub const CERTIFY_RETRY: Duration = Duration::from_millis(200);
@@ -463,7 +463,7 @@ fn parse_upstream(u: &pb::Upstream) -> Result<ParsedUpstream, String> {
     let mut total = 0;
     let mut backends = Vec::with_capacity(u.backends.len());
     for b in &u.backends {
-        if b.weight > crate::control::split::TOTAL_WEIGHT {
+        if b.weight > crate::policy::split::TOTAL_WEIGHT {
             return Err(format!(
                 "upstream {}: weight {} of {} is over 100",
                 u.service, b.weight, b.version
@@ -487,7 +487,7 @@ fn parse_upstream(u: &pb::Upstream) -> Result<ParsedUpstream, String> {
             .collect::<Result<Vec<_>, String>>()?;
         backends.push((b.version.clone(), b.weight, endpoints));
     }
-    if !u.backends.is_empty() && total != crate::control::split::TOTAL_WEIGHT {
+    if !u.backends.is_empty() && total != crate::policy::split::TOTAL_WEIGHT {
         return Err(format!(
             "upstream {}: weights sum to {total}, not 100",
             u.service

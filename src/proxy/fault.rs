@@ -19,8 +19,8 @@ use http::{HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::{Either, Full};
 
 use super::http::{ProxyBody, error_response};
-use crate::control::fault::{FaultError, FaultSpec, PER_MILLION};
-use crate::proto::control as pb;
+use crate::api::proto::control as pb;
+use crate::policy::fault::{FaultError, FaultSpec, PER_MILLION};
 
 /// On every response a fault touched: `abort`, `delay`, or `delay, abort`.
 pub const FAULT_HEADER: HeaderName = HeaderName::from_static("x-meshctl-fault");

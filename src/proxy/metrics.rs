@@ -11,22 +11,13 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::StatusCode;
-use serde::{Deserialize, Serialize};
+
+pub use crate::api::stats::Direction;
 
 use super::stats::{StatsSnapshot, TrafficStats};
 
 use super::fault::FaultCounters;
 use super::policy_metrics::PolicyMetrics;
-
-/// Which side of the proxy a request or connection is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    /// From a peer proxy (mTLS) to the local app.
-    Inbound,
-    /// From the local app to a peer proxy (mTLS).
-    Outbound,
-}
 
 /// Upper bounds (seconds) of the latency histogram's buckets; `+Inf` is implied.
 const LATENCY_BUCKETS: [f64; 16] = [
@@ -74,22 +65,6 @@ struct Histogram {
 pub struct OpenConnection<'a> {
     metrics: &'a Metrics,
     direction: Direction,
-}
-
-impl Direction {
-    pub(crate) fn index(self) -> usize {
-        match self {
-            Direction::Inbound => 0,
-            Direction::Outbound => 1,
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Direction::Inbound => "inbound",
-            Direction::Outbound => "outbound",
-        }
-    }
 }
 
 const DIRECTIONS: [Direction; 2] = [Direction::Inbound, Direction::Outbound];

@@ -5,9 +5,9 @@
 //! Each concern lives in its own module; `inbound` and `outbound` only assemble them.
 
 pub mod admin;
+pub mod agent;
 pub mod app;
 pub mod authz;
-pub mod authz_spec;
 pub mod balance;
 pub mod breaker;
 pub mod config;
@@ -28,7 +28,6 @@ pub mod limits;
 pub mod listen;
 pub mod memory;
 pub mod metrics;
-pub mod normalize;
 pub mod outbound;
 pub mod peer;
 pub mod policy;

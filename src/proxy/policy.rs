@@ -8,8 +8,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use super::fault::{FaultCount, FaultRule, Faults};
 use super::retry::{RetryBudget, RetryPolicy, RetryPolicyError};
-use crate::control::fault::FaultError;
-use crate::proto::control as pb;
+use crate::api::proto::control as pb;
+use crate::policy::fault::FaultError;
 
 /// A destination's routes in order, its timeout for requests no route sets one for, and its
 /// retry policy with the budget every caller request through this proxy draws on.

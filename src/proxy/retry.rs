@@ -21,13 +21,13 @@ use super::peer::{Peer, PeerError};
 use super::policy::Selected;
 use super::policy_metrics::PolicyCounters;
 use super::route::Route;
-use crate::proto::control as pb;
+use crate::api::proto::control as pb;
+
+pub use crate::policy::traffic::{MAX_ATTEMPTS, RetryCondition, RetryPolicyError};
 
 /// Largest request body buffered for replay; larger (or unknown-length) bodies stream and are
 /// never retried.
 pub const MAX_REPLAY_BODY: u64 = 64 * 1024;
-/// Most attempts (the first included) a policy may ask for.
-pub const MAX_ATTEMPTS: u32 = 10;
 /// Most dials for one opaque TCP connection (its first endpoint and the ones it fails over
 /// to when dialing fails).
 pub const TCP_DIAL_ATTEMPTS: usize = 3;
@@ -42,36 +42,12 @@ pub const BUDGET_WINDOW: Duration = Duration::from_secs(10);
 /// Buckets the window is counted in (one per second).
 const BUDGET_BUCKETS: usize = 10;
 
-/// An outcome that makes a request worth sending again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryCondition {
-    /// Any 5xx response.
-    ServerError,
-    /// 502, 503 or 504.
-    GatewayError,
-    /// The peer could not be reached (nothing was sent).
-    ConnectFailure,
-    /// A trailers-only gRPC answer with this `grpc-status`.
-    Grpc(u8),
-}
-
 /// A destination's retry settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     pub attempts: u32,
     pub on: Vec<RetryCondition>,
     pub backoff: Duration,
-}
-
-/// Why a retry policy in a config update is refused.
-#[derive(Debug, thiserror::Error)]
-pub enum RetryPolicyError {
-    #[error("retry attempts {0}: give 2 to {MAX_ATTEMPTS}")]
-    Attempts(u32),
-    #[error(
-        "unknown retry condition `{0}` (expected 5xx, gateway-error, connect-failure, cancelled, deadline-exceeded, internal, resource-exhausted or unavailable)"
-    )]
-    Condition(String),
 }
 
 /// Retries allowed over the last [`BUDGET_WINDOW`]: [`BUDGET_RATIO`] of the requests plus
@@ -237,40 +213,6 @@ fn feed_breaker(peer: &Peer, threshold: u32, failed: bool, counters: &PolicyCoun
     } else if peer.breaker().failure(Instant::now(), threshold, jitter()) {
         tracing::info!(peer = %peer.addr(), "endpoint ejected by its circuit breaker");
         counters.ejection();
-    }
-}
-
-impl std::str::FromStr for RetryCondition {
-    type Err = RetryPolicyError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "5xx" => RetryCondition::ServerError,
-            "gateway-error" => RetryCondition::GatewayError,
-            "connect-failure" => RetryCondition::ConnectFailure,
-            "cancelled" => RetryCondition::Grpc(1),
-            "deadline-exceeded" => RetryCondition::Grpc(4),
-            "resource-exhausted" => RetryCondition::Grpc(8),
-            "internal" => RetryCondition::Grpc(13),
-            "unavailable" => RetryCondition::Grpc(14),
-            other => return Err(RetryPolicyError::Condition(other.to_string())),
-        })
-    }
-}
-
-/// The name [`FromStr`](std::str::FromStr) reads.
-impl std::fmt::Display for RetryCondition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            RetryCondition::ServerError => "5xx",
-            RetryCondition::GatewayError => "gateway-error",
-            RetryCondition::ConnectFailure => "connect-failure",
-            RetryCondition::Grpc(1) => "cancelled",
-            RetryCondition::Grpc(4) => "deadline-exceeded",
-            RetryCondition::Grpc(8) => "resource-exhausted",
-            RetryCondition::Grpc(13) => "internal",
-            RetryCondition::Grpc(14) => "unavailable",
-            RetryCondition::Grpc(other) => return write!(f, "grpc-status-{other}"),
-        })
     }
 }
 

@@ -16,16 +16,13 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use http::StatusCode;
-use serde::{Deserialize, Serialize};
+
+pub use crate::api::stats::{LATENCY_SIGNIFICANT_DIGITS, PeerStats, StatsSnapshot};
 
 use super::metrics::Direction;
 
 /// Longest window a proxy keeps (and the memory bound: one slice per second per active peer).
 pub const MAX_WINDOW: Duration = Duration::from_secs(300);
-
-/// Significant decimal digits of the latency histograms: a recorded value is reported as the
-/// upper edge of its bucket, at most 1% above the true value.
-pub const LATENCY_SIGNIFICANT_DIGITS: u8 = 2;
 
 /// The peer recorded for an outbound request that never reached a peer (no route, no
 /// endpoints): the proxy answered it itself.
@@ -85,32 +82,6 @@ impl Latency {
             Latency::Sealed(b) => Box::new(b.iter().copied()),
         }
     }
-}
-
-/// One proxy's view of a window: the JSON body of `GET /stats`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StatsSnapshot {
-    /// How much time the window covers (less than asked when the proxy is younger).
-    pub covered_ms: u64,
-    pub peers: Vec<PeerStats>,
-    /// Inbound connections open now.
-    pub tcp_open_inbound: i64,
-    /// Bytes read from / written to accepted connections during the window.
-    pub read_bytes: u64,
-    pub write_bytes: u64,
-}
-
-/// Requests to or from one peer during the window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PeerStats {
-    pub direction: Direction,
-    /// The peer's verified SPIFFE ID; empty for requests the proxy answered itself.
-    pub peer: String,
-    pub requests: u64,
-    /// Responses below 500.
-    pub successes: u64,
-    /// The latency histogram: (bucket upper edge in µs, count), ascending.
-    pub latency_us: Vec<(u64, u64)>,
 }
 
 impl Default for TrafficStats {

@@ -32,7 +32,7 @@ use super::http::{BoxedRequest, ProxyBody, Streamed};
 use super::metrics::Direction;
 use super::redact::BodyRedaction;
 use super::{ProxyError, bind};
-use crate::proto::tap as pb;
+use crate::api::proto::tap as pb;
 
 /// Headers whose values never leave the proxy, whatever the configuration adds.
 pub const ALWAYS_REDACTED: [&str; 5] = [
@@ -48,8 +48,7 @@ pub const REDACTED: &str = "<redacted>";
 pub const DEFAULT_MAX_RPS: u32 = 100;
 /// Events buffered per watcher; beyond that they are dropped, never waited for.
 const WATCHER_BUFFER: usize = 1024;
-/// The most body bytes a watcher gets per request and direction.
-pub const MAX_BODY_CAPTURE: usize = 64 * 1024;
+pub use crate::api::tap::MAX_BODY_CAPTURE;
 /// What a request event says when its body was asked for but streamed past the proxy.
 const BODY_STREAMED: &str = "streamed: unknown length or over 64 KiB";
 
@@ -594,7 +593,7 @@ impl TapService {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| Status::unauthenticated("tap needs the mesh admin token as bearer"))?;
         // Comparing hashes: timing reveals nothing usable about the token itself.
-        if crate::control::plan::token_hash(token.trim()) == self.token_sha256 {
+        if crate::api::token::token_hash(token.trim()) == self.token_sha256 {
             Ok(())
         } else {
             Err(Status::permission_denied("not the mesh admin token"))

@@ -17,7 +17,6 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,8 +25,9 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tokio::sync::mpsc;
 
 use super::http::PROXY_ERROR;
-use crate::control::fault::{PER_MILLION, format_percent, parse_percent};
-use crate::proto::otlp as pb;
+use crate::api::proto::otlp as pb;
+use crate::policy::fault::PER_MILLION;
+pub use crate::policy::tracing::{OtlpEndpoint, SampleRate};
 
 mod wire;
 
@@ -53,94 +53,6 @@ const FLAG_HAS_IS_REMOTE: u32 = 0x100;
 const FLAG_IS_REMOTE: u32 = 0x200;
 /// W3C trace flag: the caller records this trace.
 const SAMPLED: u8 = 0x01;
-
-/// Where spans go: an OTLP/gRPC collector, `http://HOST:PORT` (no TLS: collectors beside
-/// the proxy, on loopback or the node).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OtlpEndpoint(String);
-
-impl FromStr for OtlpEndpoint {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = |why: &str| Err(format!("OTLP endpoint `{s}`: {why}"));
-        let Ok(uri) = s.parse::<http::Uri>() else {
-            return bad("not a URL; expected http://HOST:PORT");
-        };
-        if uri.scheme_str() != Some("http") {
-            return bad("expected http://HOST:PORT (OTLP/gRPC without TLS)");
-        }
-        let Some(authority) = uri.authority() else {
-            return bad("expected http://HOST:PORT");
-        };
-        if authority.port_u16().is_none() {
-            return bad("name the port (the OTLP/gRPC default is 4317)");
-        }
-        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-            return bad("OTLP/gRPC takes no path; expected http://HOST:PORT");
-        }
-        Ok(OtlpEndpoint(format!("http://{authority}")))
-    }
-}
-
-impl std::fmt::Display for OtlpEndpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for OtlpEndpoint {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// The share of new traces (requests without a `traceparent`) that are recorded, in
-/// millionths: `--trace-sample 10` (percent, up to 4 decimals) is 100 000.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SampleRate(u32);
-
-impl SampleRate {
-    pub const ALL: SampleRate = SampleRate(PER_MILLION);
-}
-
-impl Default for SampleRate {
-    fn default() -> Self {
-        SampleRate::ALL
-    }
-}
-
-impl FromStr for SampleRate {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_percent(s)
-            .map(SampleRate)
-            .map_err(|e| format!("trace sample rate: {e}"))
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for SampleRate {
-    /// `10`, `10%` or `0.5` (a YAML number or string).
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = serde_yaml::Value::deserialize(d)?;
-        let text = match &value {
-            serde_yaml::Value::Number(n) => n.to_string(),
-            serde_yaml::Value::String(s) => s.clone(),
-            _ => {
-                return Err(serde::de::Error::custom(
-                    "trace sample rate: expected a percentage",
-                ));
-            }
-        };
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl std::fmt::Display for SampleRate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&format_percent(self.0))
-    }
-}
 
 /// Spans exported and dropped, rendered with the proxy's metrics.
 #[derive(Debug, Default)]

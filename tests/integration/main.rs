@@ -1,5 +1,8 @@
-//! One integration-test binary: every test drives the real `meshctl` binary over real
-//! sockets and TLS.
+//! One integration-test binary: the tests drive the real `meshctl` binary over real sockets
+//! and TLS (`control_plane`: the control plane's gRPC services and the proxies' agent, in
+//! process, over a real Unix socket).
+// Helpers here are test code too (clippy's test allowance covers only #[test] functions).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[macro_use]
 mod apps;
@@ -8,6 +11,7 @@ mod canary;
 mod certs;
 mod check;
 mod cli;
+mod control_plane;
 mod demo_app;
 mod external_issuer;
 mod fault;

@@ -464,8 +464,8 @@ pub(crate) fn assert_up_rejects(yaml: &str, needle: &str) {
 pub(crate) fn get_quote(
     addr: &str,
     symbol: &str,
-) -> Result<meshctl::proto::demo::Quote, tonic::Status> {
-    use meshctl::proto::demo::{QuoteRequest, quotes_client::QuotesClient};
+) -> Result<meshctl::api::proto::demo::Quote, tonic::Status> {
+    use meshctl::api::proto::demo::{QuoteRequest, quotes_client::QuotesClient};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

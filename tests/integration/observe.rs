@@ -348,7 +348,7 @@ fn tap_streams_redacted_filtered_events_of_real_requests() {
     assert!(end["duration_us"].as_u64().unwrap() >= latency);
     assert!(end["response_bytes"].as_u64().unwrap() > 0);
 
-    // Text: the three SPEC lines.
+    // Text: the three documented lines (req, rsp, end).
     let text: Vec<&str> = outputs["text"].lines().collect();
     assert_eq!(text.len(), 3, "{}", outputs["text"]);
     assert!(text[0].starts_with("req id=api.") && text[0].contains("proxy=in"));
@@ -399,7 +399,7 @@ fn tap_refuses_callers_without_the_admin_token() {
         .build()
         .unwrap();
     rt.block_on(async {
-        use meshctl::proto::tap::{WatchRequest, tap_client::TapClient};
+        use meshctl::api::proto::tap::{WatchRequest, tap_client::TapClient};
         let mut client = TapClient::connect(format!("http://{tap}")).await.unwrap();
         let anonymous = client.watch(WatchRequest::default()).await.unwrap_err();
         assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);

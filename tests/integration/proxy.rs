@@ -1095,7 +1095,7 @@ async fn no_log_level_shows_credentials_or_bodies() {
         "--tap".to_string(),
         tap.to_string(),
         "--tap-token-sha256".to_string(),
-        meshctl::control::plan::token_hash(token),
+        meshctl::api::token::token_hash(token),
     ];
     let server = Proxy::start_logging(
         &[

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use meshctl::proto::otlp::any_value::Value;
-use meshctl::proto::otlp::trace_service_server::{TraceService, TraceServiceServer};
-use meshctl::proto::otlp::{ExportTraceServiceRequest, ExportTraceServiceResponse, Span};
+use meshctl::api::proto::otlp::any_value::Value;
+use meshctl::api::proto::otlp::trace_service_server::{TraceService, TraceServiceServer};
+use meshctl::api::proto::otlp::{ExportTraceServiceRequest, ExportTraceServiceResponse, Span};
 
 use crate::proxy_support::*;
 

@@ -1,11 +1,11 @@
 //! The checks of a service's `policy.authorization` that need the whole file: callers named
 //! with `{service: NAME}` are declared services, and SPIFFE ID patterns name this mesh's
 //! trust domain (any other could never match). Everything else is checked while parsing
-//! (`src/proxy/authz_spec.rs`).
+//! (`src/policy/authz.rs`).
 
 use super::yaml_pos::YamlPath;
 use super::{Issue, ServicePolicy};
-use crate::proxy::authz_spec::PeerSpec;
+use crate::policy::authz::PeerSpec;
 
 /// `path`: the service's path (`services.<name>`).
 pub(super) fn check(
@@ -57,7 +57,7 @@ mod tests {
     use std::path::Path;
 
     use super::super::MeshFile;
-    use crate::proxy::authz_spec::PathSpec;
+    use crate::policy::authz::PathSpec;
 
     fn err(policy: &str) -> String {
         let text = format!(

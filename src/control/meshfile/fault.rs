@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::yaml_pos::YamlPath;
 use super::{Issue, ScalarString};
-use crate::control::fault::{self, Abort, Delay, FaultError, FaultSpec};
+use crate::policy::fault::{self, Abort, Delay, FaultError, FaultSpec};
 
 /// `fault:` as written.
 #[derive(Debug, Deserialize)]

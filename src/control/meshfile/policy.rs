@@ -3,12 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::control::fault::FaultSpec;
 use crate::duration::HumanDuration;
-use crate::proxy::authz_spec::AuthorizationSpec;
-use crate::proxy::balance::LoadBalancer;
-use crate::proxy::breaker::DEFAULT_FAILURES;
-use crate::proxy::retry::{MAX_ATTEMPTS, RetryCondition};
+use crate::policy::authz::AuthorizationSpec;
+use crate::policy::fault::FaultSpec;
+use crate::policy::traffic::DEFAULT_FAILURES;
+use crate::policy::traffic::LoadBalancer;
+use crate::policy::traffic::{MAX_ATTEMPTS, RetryCondition};
 
 /// Attempts (the first included) of a `retries` block that does not say.
 pub const DEFAULT_RETRY_ATTEMPTS: u32 = 3;

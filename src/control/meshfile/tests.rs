@@ -510,7 +510,7 @@ fn unreadable_file() {
 
 #[test]
 fn faults_parse_for_the_service_and_its_routes() {
-    use crate::control::fault::{Abort, Delay};
+    use crate::policy::fault::{Abort, Delay};
     let mesh = parse(&with_policy(
         "      fault:\n        abort: { status: 503, percent: 5 }\n        delay: { duration: 200ms, percent: 0.5 }\n      routes:\n        - match: { path: { prefix: /slow } }\n          fault: { delay: { duration: 2s, percent: 100% } }\n",
     ))

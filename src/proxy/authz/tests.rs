@@ -3,7 +3,7 @@
 use http::{HeaderMap, HeaderValue, Method, Request};
 
 use super::*;
-use crate::proxy::authz_spec::AuthorizationSpec;
+use crate::policy::authz::AuthorizationSpec;
 
 const WEB: &str = "spiffe://mesh.local/ns/local/sa/web";
 const BATCH: &str = "spiffe://mesh.local/ns/local/sa/batch";

@@ -10,7 +10,7 @@ use bytes::BufMut;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
-use crate::proto::otlp as pb;
+use crate::api::proto::otlp as pb;
 
 const VARINT: u32 = 0;
 const FIXED64: u32 = 1;

@@ -195,7 +195,7 @@ fn request(addr: &str, conn: &mut Option<(BufReader<TcpStream>, u64)>) -> Result
 }
 
 /// Every proxy's reported certificate state, from the control plane.
-fn reports(up: &Up) -> Vec<meshctl::proto::control::ProxyStatus> {
+fn reports(up: &Up) -> Vec<meshctl::api::proto::control::ProxyStatus> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 use tonic::transport::Channel;
 
-use super::transport::{authed, channel};
+use crate::api::proto::control as pb;
+use crate::api::transport::{authed, channel};
 use crate::identity::{SpiffeId, TrustBundle, WorkloadIdentity, ca};
-use crate::proto::control as pb;
 
 /// Renew when this fraction of the remaining lifetime has passed.
 pub const RENEW_AT_FRACTION: f64 = 0.7;

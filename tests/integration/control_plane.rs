@@ -5,14 +5,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::agent::{Agent, AgentError};
-use super::backend::LocalBackend;
-use super::plan::{MeshPlan, ProxyPlan, UpstreamPlan, token_hash};
-use super::server::ControlPlane;
-use super::transport::{authed, channel, serve};
-use crate::identity::SpiffeId;
-use crate::identity::ca::{self, SigningCa};
-use crate::proto::control as pb;
+use meshctl::api::proto::control as pb;
+use meshctl::api::token::token_hash;
+use meshctl::api::transport::{authed, channel};
+use meshctl::control::backend::LocalBackend;
+use meshctl::control::plan::{MeshPlan, ProxyPlan, UpstreamPlan};
+use meshctl::control::server::ControlPlane;
+use meshctl::control::transport::serve;
+use meshctl::identity::SpiffeId;
+use meshctl::identity::ca::{self, SigningCa};
+use meshctl::proxy::agent::{Agent, AgentError};
 
 const WEB_TOKEN: &str = "web-token";
 const API1_TOKEN: &str = "api-v1-token";
@@ -146,7 +148,7 @@ async fn certificate_requests_are_rate_limited_per_instance() {
     let cp = start().await;
     let a = agent(&cp.socket, API1_TOKEN, "api");
     let mut limited = false;
-    for _ in 0..(super::server::CERT_BURST as usize + 5) {
+    for _ in 0..(meshctl::control::server::CERT_BURST as usize + 5) {
         if let Err(AgentError::Refused(m)) = a.certify().await {
             assert!(m.contains("rate limit"), "{m}");
             limited = true;
@@ -301,7 +303,9 @@ async fn canary_routes_are_checked_pushed_first_persisted_and_cleared() {
         ("v2", "x-canary")
     );
     // Persisted for a restarted control plane.
-    let saved = super::canary_routes::load(&super::canary_routes::path(cp._dir.path()));
+    let saved = meshctl::control::canary_routes::load(&meshctl::control::canary_routes::path(
+        cp._dir.path(),
+    ));
     assert_eq!(saved["api"].version, "v2");
 
     admin
@@ -314,7 +318,12 @@ async fn canary_routes_are_checked_pushed_first_persisted_and_cleared() {
         .await
         .unwrap();
     assert!(next(&mut rx).await.upstreams[0].routes.is_empty());
-    assert!(super::canary_routes::load(&super::canary_routes::path(cp._dir.path())).is_empty());
+    assert!(
+        meshctl::control::canary_routes::load(&meshctl::control::canary_routes::path(
+            cp._dir.path()
+        ))
+        .is_empty()
+    );
 }
 
 /// The acknowledged version and last error the control plane shows for `service`'s proxy.
@@ -335,7 +344,7 @@ async fn ack_state(socket: &Path, service: &str) -> (u64, String) {
 
 #[tokio::test]
 async fn a_config_refused_for_a_busy_port_is_retried_until_accepted_and_an_invalid_one_is_not() {
-    use crate::control::agent::{RETRY_REFUSED, Refused};
+    use meshctl::proxy::agent::{RETRY_REFUSED, Refused};
     let cp = start().await;
     let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = calls.clone();
@@ -474,7 +483,7 @@ async fn live_faults_are_checked_persisted_pushed_and_expire_on_their_own() {
         err.message(),
         "service db: faults apply to HTTP and gRPC requests; this service has `protocol: tcp`"
     );
-    let faults_file = cp._dir.path().join(crate::control::fault::FAULTS_FILE);
+    let faults_file = cp._dir.path().join(meshctl::policy::fault::FAULTS_FILE);
     assert!(!faults_file.exists(), "nothing persisted");
     let cleared = admin.clear_fault(clear("api")).await.unwrap().into_inner();
     assert!(!cleared.cleared);
@@ -506,7 +515,7 @@ async fn live_faults_are_checked_persisted_pushed_and_expire_on_their_own() {
     let expired = next().await;
     assert!(expired.version > timed.version);
     assert_eq!(expired.upstreams[0].live_fault, None);
-    assert!(crate::control::fault::now_unix_ms() >= timed.expires_unix_ms);
+    assert!(meshctl::policy::fault::now_unix_ms() >= timed.expires_unix_ms);
     assert_eq!(std::fs::read_to_string(&faults_file).unwrap().trim(), "{}");
 
     // Until cleared.

@@ -11,9 +11,11 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
-use super::authz::{IdPattern, check_method, check_rule_path, header_name, header_value};
-use crate::control::local::LOCAL_NAMESPACE;
-use crate::proto::control as pb;
+use http::{HeaderName, HeaderValue, Method};
+
+use super::normalize::{BadPath, normalize_path};
+use crate::api::proto::control as pb;
+use crate::identity::spiffe::{LOCAL_NAMESPACE, validate_trust_domain};
 
 /// Methods of an `exempt` entry that gives none.
 pub const DEFAULT_EXEMPT_METHODS: [&str; 2] = ["GET", "HEAD"];
@@ -396,4 +398,128 @@ impl Serialize for HeadersSpec {
         }
         map.end()
     }
+}
+
+/// A client SPIFFE ID pattern: `spiffe://<trust-domain>/<segments>`, where a segment is a
+/// literal or `*` (exactly one whole segment, any value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdPattern {
+    trust_domain: String,
+    /// `None`: `*`.
+    segments: Vec<Option<String>>,
+}
+
+impl std::str::FromStr for IdPattern {
+    type Err = String;
+
+    /// `spiffe://<trust-domain>/<seg>/…`: every segment a SPIFFE path segment (letters,
+    /// digits, `.`, `-`, `_`; not `.` or `..`) or `*` alone. No other wildcard exists.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = |why: &str| Err(format!("invalid SPIFFE ID pattern `{s}`: {why}"));
+        let Some(rest) = s.strip_prefix("spiffe://") else {
+            return bad("it must start with `spiffe://`");
+        };
+        let (td, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if td.contains('*') {
+            return bad("the trust domain cannot hold `*`");
+        }
+        if let Err(e) = validate_trust_domain(td) {
+            return bad(&e.to_string());
+        }
+        if path.is_empty() {
+            return bad("it needs a path, e.g. /ns/local/sa/web (or /ns/local/sa/*)");
+        }
+        let mut segments = Vec::new();
+        for segment in path.split('/') {
+            match segment {
+                "*" => segments.push(None),
+                "" => return bad("the path has an empty segment (`//` or a trailing `/`)"),
+                "." | ".." => return bad("the path must not contain `.` or `..` segments"),
+                seg if seg.contains('*') => {
+                    return bad("`*` must be a whole segment (`/sa/*`, not `/sa/web-*`)");
+                }
+                seg if !seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) =>
+                {
+                    return bad(
+                        "path segments may hold only letters, digits, `.`, `-`, `_`, or be `*`",
+                    );
+                }
+                seg => segments.push(Some(seg.to_string())),
+            }
+        }
+        Ok(IdPattern {
+            trust_domain: td.to_string(),
+            segments,
+        })
+    }
+}
+
+impl IdPattern {
+    /// Whether the verified SPIFFE ID `id` matches: same trust domain, same number of
+    /// segments, each equal or `*`.
+    pub fn matches(&self, id: &str) -> bool {
+        let Some(rest) = id.strip_prefix("spiffe://") else {
+            return false;
+        };
+        let Some((td, path)) = rest.split_once('/') else {
+            return false;
+        };
+        if td != self.trust_domain {
+            return false;
+        }
+        let mut segments = path.split('/');
+        let all = self.segments.iter().all(|want| match segments.next() {
+            Some(got) => want.as_deref().is_none_or(|w| w == got),
+            None => false,
+        });
+        all && segments.next().is_none()
+    }
+}
+
+/// As written in a policy: `spiffe://<trust-domain>/<seg>/…` with `*` segments.
+impl std::fmt::Display for IdPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "spiffe://{}", self.trust_domain)?;
+        for segment in &self.segments {
+            write!(f, "/{}", segment.as_deref().unwrap_or("*"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks a rule's path: absolute and already normalised (a rule in any other form could
+/// never match, since requests are matched normalised).
+pub fn check_rule_path(p: &str) -> Result<(), String> {
+    match normalize_path(p) {
+        Ok(n) if n == p => Ok(()),
+        Ok(n) => Err(format!(
+            "path `{p}` is not in normalised form: write `{n}` (requests are matched normalised)"
+        )),
+        Err(BadPath::NotAbsolute) => Err(format!("path `{p}` must start with `/`")),
+        Err(e) => Err(format!("path `{p}`: {e}")),
+    }
+}
+
+/// An upper-case HTTP method token (`GET`, `POST`, `PURGE`).
+pub fn check_method(m: &str) -> Result<Method, String> {
+    let valid = !m.is_empty()
+        && m.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !valid {
+        return Err(format!(
+            "invalid method `{m}`: give it in upper case, e.g. `GET`"
+        ));
+    }
+    Method::from_bytes(m.as_bytes()).map_err(|_| format!("invalid method `{m}`"))
+}
+
+pub fn header_name(name: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("invalid header name `{name}`"))
+}
+
+pub fn header_value(value: &str) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(value)
+        .map_err(|_| format!("invalid header value `{value}`: visible ASCII, spaces and tabs only"))
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::proto::control as pb;
 use crate::duration::HumanDuration;
-use crate::proto::control as pb;
 
 /// Shares are carried in millionths: 100% = this, 0.0001% = 1.
 pub const PER_MILLION: u32 = 1_000_000;
