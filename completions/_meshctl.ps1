@@ -429,7 +429,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         }
         'meshctl;certs;issue' {
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Directory to write tls.crt (leaf + issuer), tls.key (0600) and ca.crt (trust bundle)')
-            [CompletionResult]::new('--lifetime', '--lifetime', [CompletionResultType]::ParameterName, 'Lifetime of the leaf (at most what is left of the issuer''s)')
+            [CompletionResult]::new('--lifetime', '--lifetime', [CompletionResultType]::ParameterName, 'Lifetime of the leaf: at least 1m, at most what is left of the issuer''s')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')

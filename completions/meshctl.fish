@@ -308,7 +308,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_s
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -l out -d 'Directory to write tls.crt (leaf + issuer), tls.key (0600) and ca.crt (trust bundle)' -r -F
-complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -l lifetime -d 'Lifetime of the leaf (at most what is left of the issuer\'s)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -l lifetime -d 'Lifetime of the leaf: at least 1m, at most what is left of the issuer\'s' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'

@@ -375,13 +375,7 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// `2026-11-26T19:30:00.123Z` (milliseconds; trailing zeros dropped).
-pub fn rfc3339(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
-    let t = t.replace_millisecond(t.millisecond()).unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+pub use crate::output::rfc3339;
 
 #[cfg(test)]
 mod tests;

@@ -2,12 +2,12 @@
 //! rollouts (`start|promote|abort`, in `canary_rollout.rs`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use clap::Subcommand;
 use serde::Serialize;
 
 use super::Context;
+use super::StateFor;
 use super::canary_rollout::{self, FINISH_HELP, Finish, START_HELP};
 use crate::canary::store::{Phase, RolloutState, RolloutStore};
 use crate::control::admin::{AdminError, MeshAdmin};
@@ -105,15 +105,6 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     }
 }
 
-fn state_dir(ctx: &Context<'_>) -> Result<PathBuf, CliError> {
-    crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).ok_or_else(|| {
-        CliError::from(anyhow::anyhow!(
-            "no mesh is running: no .meshctl/ in {} or above (start one with `meshctl up`)",
-            ctx.cwd.display()
-        ))
-    })
-}
-
 fn admin_error(e: AdminError) -> CliError {
     match e {
         AdminError::Timeout { .. } => CliError::new(e.into(), EXIT_TIMEOUT),
@@ -122,10 +113,8 @@ fn admin_error(e: AdminError) -> CliError {
 }
 
 fn shift(ctx: &mut Context<'_>, a: ShiftArgs) -> CliResult {
-    let state = state_dir(ctx)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let state = ctx.state_dir(StateFor::Mesh)?;
+    let runtime = super::client_runtime()?;
     // The gRPC channel is created inside the runtime it will run on.
     let _entered = runtime.enter();
     let mut admin = MeshAdmin::open(&state).map_err(admin_error)?;
@@ -194,7 +183,7 @@ pub(super) fn known_versions(plan: &MeshPlan, service: &str) -> Result<Vec<Strin
 }
 
 fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
-    let state = state_dir(ctx)?;
+    let state = ctx.state_dir(StateFor::Mesh)?;
     let mut splits = read_splits(&state);
     // With a running mesh, services that were never shifted show their default split too.
     if let Ok(plan) = MeshPlan::load(&state) {

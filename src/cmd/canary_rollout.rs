@@ -13,6 +13,7 @@ use indicatif::ProgressBar;
 use tokio::time::Instant;
 
 use super::Context;
+use super::StateFor;
 use crate::canary::engine::{
     self, Analysis, Applied, Decision, Ended, Event, EventKind, Outcome, Ports, rfc3339,
 };
@@ -26,7 +27,7 @@ use crate::exit::{CliError, CliResult};
 use crate::observe::latency::LatencyDistribution;
 use crate::output;
 use crate::policy::split::SplitWeights;
-use crate::proxy::metrics::Direction;
+use crate::proxy::telemetry::metrics::Direction;
 
 /// `canary start`: the gate rolled the canary back (or `canary abort` did).
 pub const EXIT_ROLLED_BACK: i32 = 3;
@@ -139,21 +140,6 @@ pub enum Finish {
     Abort,
 }
 
-fn state_dir(ctx: &Context<'_>) -> Result<PathBuf, CliError> {
-    crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).ok_or_else(|| {
-        CliError::from(anyhow::anyhow!(
-            "no mesh is running: no .meshctl/ in {} or above (start one with `meshctl up`)",
-            ctx.cwd.display()
-        ))
-    })
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
-
 /// The service's versions, checked to hold `to` and more than one version.
 fn versions_for(admin: &MeshAdmin, service: &str, to: &str) -> Result<Vec<String>, CliError> {
     let versions = super::canary::known_versions(&admin.plan, service)?;
@@ -193,8 +179,8 @@ pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
         match_header: a.match_header,
     };
     spec.validate().map_err(CliError::usage)?;
-    let state = state_dir(ctx)?;
-    let runtime = runtime()?;
+    let state = ctx.state_dir(StateFor::Mesh)?;
+    let runtime = super::client_runtime()?;
     let _entered = runtime.enter();
     let admin = MeshAdmin::open(&state).map_err(|e| CliError::from(anyhow::Error::new(e)))?;
     let versions = versions_for(&admin, &spec.service, &spec.to)?;
@@ -736,8 +722,8 @@ pub fn analysis_row(a: &Analysis) -> String {
 
 /// `canary promote` / `canary abort`.
 pub fn finish(ctx: &mut Context<'_>, a: FinishArgs, how: Finish) -> CliResult {
-    let state = state_dir(ctx)?;
-    let runtime = runtime()?;
+    let state = ctx.state_dir(StateFor::Mesh)?;
+    let runtime = super::client_runtime()?;
     let _entered = runtime.enter();
     let mut admin = MeshAdmin::open(&state).map_err(|e| CliError::from(anyhow::Error::new(e)))?;
     super::canary::known_versions(&admin.plan, &a.service)?;

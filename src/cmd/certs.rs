@@ -8,16 +8,19 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::Context;
+use super::StateFor;
 use super::proxy_certs::{self, ProxyCertRow, ProxyCertState};
 use crate::duration::{HumanDuration, format_compact};
 use crate::exit::{CliError, CliResult, code};
 use crate::fsutil::{self, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE};
 use crate::identity::ca::{
     self, DEFAULT_ANCHOR_LIFETIME, DEFAULT_ISSUER_LIFETIME, DEFAULT_LEAF_LIFETIME,
+    MIN_ISSUED_LIFETIME,
 };
 use crate::identity::store::{CaStore, ExternalIssuer, InitOptions, Role};
 use crate::identity::workload::{BUNDLE_FILE, CERT_FILE, KEY_FILE};
 use crate::identity::{IdentityError, SpiffeId, pem, spiffe, svid};
+use crate::output::rfc3339;
 use crate::output::{self, color};
 
 const STATUS_HELP: &str = "\
@@ -91,7 +94,7 @@ struct IssueArgs {
     /// Directory to write tls.crt (leaf + issuer), tls.key (0600) and ca.crt (trust bundle)
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// Lifetime of the leaf (at most what is left of the issuer's)
+    /// Lifetime of the leaf: at least 1m, at most what is left of the issuer's
     #[arg(long, default_value = "24h", allow_hyphen_values = true)]
     lifetime: HumanDuration,
 }
@@ -120,12 +123,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
 }
 
 fn store(ctx: &Context<'_>) -> Result<CaStore, CliError> {
-    crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).map(|d| CaStore::new(&d)).ok_or_else(|| {
-        CliError::from(anyhow::anyhow!(
-            "no state directory: no .meshctl/ in {} or above (run `meshctl certs init`, or pass --state-dir)",
-            ctx.cwd.display()
-        ))
-    })
+    ctx.state_dir(StateFor::Ca).map(|d| CaStore::new(&d))
 }
 
 /// Maps identity errors to exit codes: bad input the user typed is a usage error.
@@ -255,6 +253,12 @@ fn issue(ctx: &mut Context<'_>, a: IssueArgs) -> CliResult {
         }));
     }
     debug_assert_eq!(DEFAULT_LEAF_LIFETIME.as_secs(), 86_400);
+    if a.lifetime.0 < MIN_ISSUED_LIFETIME {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--lifetime {:?}: shorter than the minimum of 1m (a certificate must outlive its deployment)",
+            a.lifetime.0
+        )));
+    }
     let issuer = store.issuer().map_err(identity_error)?;
     let leaf = ca::issue_with_new_key(&issuer, &id, a.lifetime.0).map_err(identity_error)?;
     let chain = format!("{}{}", leaf.cert_pem, issuer.cert_pem);
@@ -635,10 +639,4 @@ fn key_type(c: &x509_parser::certificate::X509Certificate<'_>) -> String {
         Ok(PublicKey::RSA(k)) => format!("RSA {} bits", k.key_size()),
         Ok(_) | Err(_) => spki.algorithm.algorithm.to_id_string(),
     }
-}
-
-pub(super) fn rfc3339(t: SystemTime) -> String {
-    time::OffsetDateTime::from(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| format!("{t:?}"))
 }

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use super::Context;
+use super::StateFor;
 use crate::control::admin::{AdminError, MeshAdmin};
 use crate::control::plan::PlanError;
 use crate::exit::{CliError, CliResult, code};
@@ -48,12 +49,7 @@ struct Report {
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
-    let state = crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).ok_or_else(|| {
-        CliError::from(anyhow::anyhow!(
-            "no state directory: no .meshctl/ in {} or above (run `meshctl certs init`)",
-            ctx.cwd.display()
-        ))
-    })?;
+    let state = ctx.state_dir(StateFor::Ca)?;
     let facts = gather(&state)?;
     let outcomes = checks::run_all(&facts);
     let status = outcomes
@@ -101,9 +97,7 @@ fn gather(state: &Path) -> anyhow::Result<Facts> {
 
 /// Every proxy's reported certificate state, or `None` when no mesh runs from `state`.
 pub(super) fn mesh_proxies(state: &Path) -> anyhow::Result<Option<Vec<ProxyView>>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::client_runtime()?;
     // The admin channel spawns its connection task: it must be opened inside the runtime.
     runtime.block_on(async {
         let mut admin = match MeshAdmin::open(state) {

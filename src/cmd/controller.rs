@@ -5,12 +5,13 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use super::Context;
+use super::StateFor;
 use crate::control::backend::LocalBackend;
 use crate::control::plan::MeshPlan;
 use crate::control::server::ControlPlane;
 use crate::control::transport;
 use crate::duration::HumanDuration;
-use crate::exit::{CliError, CliResult};
+use crate::exit::CliResult;
 use crate::identity::store::CaStore;
 
 #[derive(Debug, clap::Args)]
@@ -21,12 +22,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
-    let state = crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).ok_or_else(|| {
-        CliError::from(anyhow::anyhow!(
-            "no state directory: no .meshctl/ in {} or above",
-            ctx.cwd.display()
-        ))
-    })?;
+    let state = ctx.state_dir(StateFor::Ca)?;
     let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
     let store = CaStore::new(&state);
     let issuer = store.issuer().context("loading the mesh CA")?;

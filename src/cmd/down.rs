@@ -3,7 +3,8 @@
 use std::time::{Duration, Instant};
 
 use super::Context;
-use crate::exit::{CliError, CliResult};
+use super::StateFor;
+use crate::exit::CliResult;
 
 /// How long `down` waits for the mesh to drain and exit.
 pub const DOWN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -18,13 +19,8 @@ Exit codes:
 pub struct Args {}
 
 pub fn run(ctx: &mut Context<'_>, _args: Args) -> CliResult {
-    let state = crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).ok_or_else(|| {
-        CliError::from(anyhow::anyhow!(
-            "no mesh is running: no .meshctl/ in {} or above",
-            ctx.cwd.display()
-        ))
-    })?;
-    let Some(pid) = super::up::running_pid(&state) else {
+    let state = ctx.state_dir(StateFor::Mesh)?;
+    let Some(pid) = crate::control::launch::running_pid(&state) else {
         return Err(anyhow::anyhow!("no mesh is running from {}", state.display()).into());
     };
     let pid = nix::unistd::Pid::from_raw(pid);

@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use super::Context;
-use super::stat::{check_window, snapshots, state_dir};
+use super::StateFor;
+use super::stat::{check_window, snapshots};
 use crate::control::plan::MeshPlan;
 use crate::duration::HumanDuration;
 use crate::exit::CliResult;
@@ -43,11 +44,9 @@ struct EdgesReport {
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let window = check_window(args.window.0)?;
-    let state = state_dir(ctx)?;
+    let state = ctx.state_dir(StateFor::Mesh)?;
     let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::client_runtime()?;
     let snapshots = runtime.block_on(snapshots(&plan, window));
     let report = EdgesReport {
         window_secs: window.as_secs(),

@@ -7,13 +7,13 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::Context;
-use super::certs::rfc3339;
-use super::stat::state_dir;
+use super::StateFor;
 use crate::control::admin::{AdminError, MeshAdmin};
 use crate::control::plan::MeshPlan;
 use crate::duration::{HumanDuration, format_compact};
 use crate::exit::{CliError, CliResult};
 use crate::output;
+use crate::output::rfc3339;
 use crate::policy::fault::{Abort, Delay, FaultSpec, format_percent, now_unix_ms};
 
 /// `--wait` ran out of time before every proxy acknowledged.
@@ -216,10 +216,8 @@ fn admin_error(e: AdminError) -> CliError {
 
 /// A current-thread runtime entered for the admin channel, and the session.
 fn session(ctx: &Context<'_>) -> Result<(tokio::runtime::Runtime, MeshAdmin), CliError> {
-    let state = state_dir(ctx)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let state = ctx.state_dir(StateFor::Mesh)?;
+    let runtime = super::client_runtime()?;
     // The gRPC channel is created inside the runtime it will run on.
     let admin = {
         let _entered = runtime.enter();

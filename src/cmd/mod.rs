@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::cli::{Cli, Command, GlobalArgs};
-use crate::exit::CliResult;
+use crate::exit::{CliError, CliResult};
 
 pub mod canary;
 pub mod canary_rollout;
@@ -39,6 +39,43 @@ impl std::fmt::Debug for Context<'_> {
             .field("cwd", &self.cwd)
             .finish_non_exhaustive()
     }
+}
+
+/// What a command needs the state directory for, which decides the hint when there is none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFor {
+    /// A running local mesh (`meshctl up`).
+    Mesh,
+    /// The mesh's certificate authority (`meshctl certs init`), running or not.
+    Ca,
+}
+
+impl Context<'_> {
+    /// The state directory: `--state-dir` / `MESHCTL_STATE_DIR`, else the nearest `.meshctl/`
+    /// from the working directory upward; an error with a hint when there is none.
+    pub fn state_dir(&self, purpose: StateFor) -> Result<PathBuf, CliError> {
+        crate::state::find(self.global.state_dir.as_deref(), &self.cwd).ok_or_else(|| {
+            let cwd = self.cwd.display();
+            CliError::from(match purpose {
+                StateFor::Mesh => anyhow::anyhow!(
+                    "no mesh is running: no .meshctl/ in {cwd} or above \
+                     (start one with `meshctl up`, or pass --state-dir)"
+                ),
+                StateFor::Ca => anyhow::anyhow!(
+                    "no state directory: no .meshctl/ in {cwd} or above \
+                     (run `meshctl certs init`, or pass --state-dir)"
+                ),
+            })
+        })
+    }
+}
+
+/// The runtime a command's client calls (control plane, proxies' admin listeners) run on:
+/// one thread, timers and I/O enabled.
+pub fn client_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 /// Runs the parsed command line, writing data to stdout.

@@ -12,7 +12,7 @@ use crate::policy::tracing::{OtlpEndpoint, SampleRate};
 use crate::proxy::config::{FlagConfig, InboundConfig, Limits, ProxyConfig, UpstreamConfig};
 use crate::proxy::controlled::ControlledConfig;
 use crate::proxy::limits;
-use crate::proxy::tap::TapListen;
+use crate::proxy::telemetry::tap::TapListen;
 
 const PROXY_HELP: &str = "\
 Examples:
@@ -71,7 +71,7 @@ pub struct Args {
     #[arg(long, value_name = "ADDR", requires = "tap_token_sha256")]
     tap: Option<SocketAddr>,
     /// SHA-256 (hex) of the token tap callers must present as bearer (the mesh admin token)
-    #[arg(long, value_name = "HEX", requires = "tap")]
+    #[arg(long, value_name = "HEX", requires = "tap", value_parser = sha256_hex)]
     tap_token_sha256: Option<String>,
     /// Also redact this header in tap events (repeatable; authorization, proxy-authorization,
     /// cookie, set-cookie and x-api-key always are)
@@ -180,8 +180,22 @@ fn run_controlled(
         otlp_endpoint,
         trace_sample: trace_sample.unwrap_or_default(),
     };
-    runtime(workers.unwrap_or(limits::DEFAULT_WORKERS))?
+    let workers = crate::proxy::config::check_workers(workers.unwrap_or(limits::DEFAULT_WORKERS))
+        .map_err(CliError::usage)?;
+    runtime(workers)?
         .block_on(crate::proxy::controlled::run(config))
         .map_err(anyhow::Error::from)?;
     Ok(())
+}
+
+/// A SHA-256 digest in hex (64 digits, either case), kept in lower case as tokens are hashed.
+fn sha256_hex(text: &str) -> Result<String, String> {
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "expected a SHA-256 digest: 64 hex digits, got {} character(s)",
+            text.len()
+        ))
+    }
 }

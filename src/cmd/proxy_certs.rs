@@ -81,7 +81,7 @@ fn row(v: ProxyView, issuer: &str, bundle: &[String], now: i64) -> ProxyCertRow 
         instance: v.instance,
         connected: v.connected,
         serial: c.serial,
-        not_after: super::certs::rfc3339(pem::to_system_time(c.not_after_unix)),
+        not_after: crate::output::rfc3339(pem::to_system_time(c.not_after_unix)),
         seconds_left: left,
         current_issuer: c.issuer == issuer,
         bundle: c.bundle,

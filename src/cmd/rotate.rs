@@ -11,6 +11,7 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::Context;
+use super::StateFor;
 use crate::control::admin::{AdminError, MeshAdmin};
 use crate::control::plan::PlanError;
 use crate::duration::HumanDuration;
@@ -107,15 +108,8 @@ struct Event<'a> {
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
-    let state = crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).ok_or_else(|| {
-        CliError::from(anyhow::anyhow!(
-            "no state directory: no .meshctl/ in {} or above (run `meshctl certs init`)",
-            ctx.cwd.display()
-        ))
-    })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let state = ctx.state_dir(StateFor::Ca)?;
+    let runtime = super::client_runtime()?;
     runtime.block_on(async {
         match args.target {
             Target::Issuer(a) => rotate_issuer(ctx, &state, a).await,

@@ -1,13 +1,13 @@
 //! `meshctl stat`: golden metrics (success rate, RPS, latency percentiles, connections) per
 //! service and version, straight from the proxies.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::Context;
+use super::StateFor;
 use crate::control::backend::read_splits;
 use crate::control::plan::MeshPlan;
 use crate::duration::HumanDuration;
@@ -15,7 +15,7 @@ use crate::exit::{CliError, CliResult};
 use crate::observe::fetch;
 use crate::observe::stat::{self, StatQuery, StatRow};
 use crate::output::{self, OutputFormat};
-use crate::proxy::stats::{MAX_WINDOW, StatsSnapshot};
+use crate::proxy::telemetry::stats::{MAX_WINDOW, StatsSnapshot};
 
 /// Shortest window: below it a handful of requests swings every figure.
 pub const MIN_WINDOW: Duration = Duration::from_secs(10);
@@ -68,12 +68,10 @@ struct StatReport {
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let window = check_window(args.window.0)?;
-    let state = state_dir(ctx)?;
+    let state = ctx.state_dir(StateFor::Mesh)?;
     let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
     let query = query(&plan, &args)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::client_runtime()?;
     // Installed once, so a Ctrl-C during a fetch is not lost.
     let mut interrupt = runtime.block_on(async { signal(SignalKind::interrupt()) })?;
     loop {
@@ -134,15 +132,6 @@ pub(crate) fn check_window(window: Duration) -> Result<Duration, CliError> {
         )));
     }
     Ok(window)
-}
-
-pub(crate) fn state_dir(ctx: &Context<'_>) -> Result<PathBuf, CliError> {
-    crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).ok_or_else(|| {
-        CliError::from(anyhow::anyhow!(
-            "no mesh is running: no .meshctl/ in {} or above (start one with `meshctl up`)",
-            ctx.cwd.display()
-        ))
-    })
 }
 
 fn query(plan: &MeshPlan, args: &Args) -> Result<StatQuery, CliError> {

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::Context;
+use super::StateFor;
 use crate::control::admin::MeshAdmin;
 use crate::control::launch::{proxy_ready, tcp_open};
 use crate::duration::format_compact;
@@ -47,15 +48,8 @@ struct MeshHealth {
 }
 
 pub fn run(ctx: &mut Context<'_>, _args: Args) -> CliResult {
-    let state = crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).ok_or_else(|| {
-        CliError::from(anyhow::anyhow!(
-            "no mesh is running: no .meshctl/ in {} or above",
-            ctx.cwd.display()
-        ))
-    })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let state = ctx.state_dir(StateFor::Mesh)?;
+    let runtime = super::client_runtime()?;
     // The gRPC channel is created inside the runtime it will run on.
     let _entered = runtime.enter();
     let mut admin = MeshAdmin::open(&state).map_err(anyhow::Error::new)?;

@@ -10,7 +10,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tonic::metadata::MetadataValue;
 
 use super::Context;
-use super::stat::state_dir;
+use super::StateFor;
 use crate::api::proto::tap::{self as pb, tap_client::TapClient};
 use crate::control::admin::ADMIN_TOKEN_FILE;
 use crate::control::plan::MeshPlan;
@@ -99,7 +99,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
             (vec![source], watch_request(None, &args)?, read_token(file)?)
         }
         (_, _, Some(target)) => {
-            let state = state_dir(ctx)?;
+            let state = ctx.state_dir(StateFor::Mesh)?;
             let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
             let proxies = select(&plan, target)?;
             let request = watch_request(Some(&plan), &args)?;
@@ -111,9 +111,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
             )));
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::client_runtime()?;
     let mut events = runtime.block_on(connect(&proxies, request, &token))?;
     // Installed once, so a Ctrl-C while printing is not lost.
     let mut interrupt = runtime.block_on(async { signal(SignalKind::interrupt()) })?;

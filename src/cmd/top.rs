@@ -12,7 +12,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Block, Borders, Row, Table};
 
 use super::Context;
-use super::stat::state_dir;
+use super::StateFor;
 use super::tap::{Events, admin_token, connect, refused, select};
 use crate::api::proto::tap as pb;
 use crate::control::plan::MeshPlan;
@@ -54,16 +54,14 @@ pub struct Args {
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
-    let state = state_dir(ctx)?;
+    let state = ctx.state_dir(StateFor::Mesh)?;
     let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
     let proxies: Vec<TapSource> = match &args.target {
         Some(t) => select(&plan, t)?,
         None => plan.proxies.iter().map(TapSource::from).collect(),
     };
     let token = admin_token(&state)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::client_runtime()?;
     let request = pb::WatchRequest {
         max_rps: args.max_rps,
         ..pb::WatchRequest::default()

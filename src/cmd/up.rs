@@ -115,7 +115,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let exe = std::env::current_exe().context("locating the meshctl binary")?;
     let (mesh_path, state_dir) = locate(ctx, &args, &exe)?;
     let mesh = MeshFile::load(&mesh_path).map_err(|e| match e {
-        MeshFileError::Invalid { .. } => CliError::usage(e),
+        MeshFileError::Invalid { .. } | MeshFileError::TooLarge { .. } => CliError::usage(e),
         MeshFileError::Read { .. } => CliError::from(anyhow::Error::new(e)),
     })?;
     refuse_if_running(&state_dir)?;
@@ -200,25 +200,13 @@ fn locate(ctx: &Context<'_>, args: &Args, exe: &Path) -> Result<(PathBuf, PathBu
 }
 
 fn refuse_if_running(state_dir: &Path) -> Result<(), CliError> {
-    if let Some(pid) = running_pid(state_dir) {
+    if let Some(pid) = crate::control::launch::running_pid(state_dir) {
         return Err(CliError::from(anyhow::anyhow!(
             "a mesh is already running from {} (pid {pid}): stop it with `meshctl down`",
             state_dir.display()
         )));
     }
     Ok(())
-}
-
-/// The pid of the `meshctl up` running from `state_dir`, if it is alive.
-pub fn running_pid(state_dir: &Path) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(state_dir.join(PID_FILE))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-        .ok()
-        .map(|()| pid)
 }
 
 fn write_run_file(path: &Path, body: &[u8]) -> Result<(), CliError> {

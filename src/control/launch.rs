@@ -421,6 +421,18 @@ pub async fn proxy_ready(admin: SocketAddr) -> bool {
     )
 }
 
+/// The pid of the `meshctl up` running from `state_dir`, if it is alive.
+pub fn running_pid(state_dir: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(state_dir.join(PID_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+        .ok()
+        .map(|()| pid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

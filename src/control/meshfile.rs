@@ -124,6 +124,10 @@ pub enum AppCommand {
 }
 
 /// Why a `mesh.yaml` could not be loaded.
+/// The largest mesh.yaml read: a thousand services with policies fit in a tenth of it; a
+/// larger file is a mistake (or an attack on the parser) and is refused before it is read.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum MeshFileError {
     #[error("reading {}: {source}", path.display())]
@@ -132,6 +136,12 @@ pub enum MeshFileError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "{}: {size} bytes is more than a mesh file may hold ({max} bytes)",
+        path.display(),
+        max = MAX_FILE_BYTES
+    )]
+    TooLarge { path: PathBuf, size: u64 },
     /// Syntax, type, unknown-field or semantic error; `detail` starts with the field's path.
     #[error("{file}:{line}:{column}: {detail}")]
     Invalid {
@@ -220,10 +230,18 @@ struct Validator<'a> {
 impl MeshFile {
     /// Reads and validates the `mesh.yaml` at `path`.
     pub fn load(path: &Path) -> Result<MeshFile, MeshFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| MeshFileError::Read {
+        let read = |source| MeshFileError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let size = std::fs::metadata(path).map_err(read)?.len();
+        if size > MAX_FILE_BYTES {
+            return Err(MeshFileError::TooLarge {
+                path: path.to_path_buf(),
+                size,
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(read)?;
         MeshFile::parse(&text, path)
     }
 
@@ -231,6 +249,12 @@ impl MeshFile {
     /// `workdir`s resolve against its directory.
     pub fn parse(text: &str, path: &Path) -> Result<MeshFile, MeshFileError> {
         let invalid = |e: serde_yaml::Error| yaml_error(path, &e);
+        yaml_pos::check_nesting(text).map_err(|(at, detail)| MeshFileError::Invalid {
+            file: path.display().to_string(),
+            line: at.line,
+            column: at.column,
+            detail,
+        })?;
         yaml_pos::check_duplicate_keys(text).map_err(invalid)?;
         let raw: RawMeshFile = serde_yaml::from_str(text).map_err(invalid)?;
         let base_dir = std::path::absolute(path)

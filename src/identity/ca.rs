@@ -18,6 +18,9 @@ pub const BACKDATE: Duration = Duration::from_secs(20);
 pub const DEFAULT_ANCHOR_LIFETIME: Duration = Duration::from_secs(365 * 86_400);
 /// Default issuer lifetime.
 pub const DEFAULT_ISSUER_LIFETIME: Duration = Duration::from_secs(90 * 86_400);
+/// The shortest leaf `meshctl certs issue` writes: one that expires before it can be put in
+/// place (copied, mounted, reloaded) is a mistake, not a certificate.
+pub const MIN_ISSUED_LIFETIME: Duration = Duration::from_secs(60);
 /// Default workload leaf lifetime.
 pub const DEFAULT_LEAF_LIFETIME: Duration = Duration::from_secs(24 * 3_600);
 /// Organisation name in the subject of every certificate meshctl creates.

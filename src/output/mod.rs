@@ -7,6 +7,14 @@ use serde::Serialize;
 
 pub mod color;
 
+/// `2026-11-26T19:30:00.123Z` (milliseconds; trailing zeros dropped).
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    let t = t.replace_millisecond(t.millisecond()).unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// `-o/--output`: how read commands print their result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum OutputFormat {

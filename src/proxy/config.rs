@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use super::authz::AuthzPolicy;
-use super::limits;
-use super::tap::TapListen;
-use super::trace::{OtlpEndpoint, SampleRate};
 use crate::duration::HumanDuration;
 use crate::identity::SpiffeId;
 use crate::policy::authz::AuthorizationSpec;
+use crate::proxy::inbound::authz::AuthzPolicy;
+use crate::proxy::limits;
+use crate::proxy::telemetry::tap::TapListen;
+use crate::proxy::telemetry::trace::{OtlpEndpoint, SampleRate};
 
 /// Everything the proxy needs to start, validated.
 #[derive(Debug, Clone)]
@@ -148,14 +148,14 @@ pub enum ConfigError {
     NothingToProxy,
     #[error("{addr} is configured for two listeners")]
     DuplicateListen { addr: SocketAddr },
-    #[error("`workers` must be at least 1")]
-    ZeroWorkers,
+    #[error("`workers` must be 1 to {max} (got {0})", max = limits::MAX_WORKERS)]
+    Workers(usize),
     #[error("limit `{0}` must be at least 1")]
     ZeroLimit(&'static str),
     #[error("inbound {listen}: {error}")]
     Authz {
         listen: SocketAddr,
-        error: super::authz::AuthzError,
+        error: crate::proxy::inbound::authz::AuthzError,
     },
 }
 
@@ -240,9 +240,7 @@ impl ProxyConfig {
         if self.inbound.is_empty() && self.upstreams.is_empty() {
             return Err(ConfigError::NothingToProxy);
         }
-        if self.workers == 0 {
-            return Err(ConfigError::ZeroWorkers);
-        }
+        check_workers(self.workers)?;
         let l = &self.limits;
         for (name, value) in [
             ("max_connections", l.max_connections),
@@ -324,6 +322,15 @@ impl FromStr for UpstreamConfig {
             protocol,
             connect_timeout: None,
         })
+    }
+}
+
+/// `workers` within 1..=[`limits::MAX_WORKERS`].
+pub fn check_workers(workers: usize) -> Result<usize, ConfigError> {
+    if (1..=limits::MAX_WORKERS).contains(&workers) {
+        Ok(workers)
+    } else {
+        Err(ConfigError::Workers(workers))
     }
 }
 

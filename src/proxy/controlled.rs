@@ -17,22 +17,23 @@ use ::http::uri::Authority;
 use arc_swap::ArcSwap;
 use tokio::sync::{Notify, watch};
 
-use super::agent::{Agent, Refused};
-use super::authz::{AuthzCell, InboundAuthz};
-use super::balance::LoadBalancer;
-use super::config::{InboundConfig, Limits, UpstreamProtocol};
-use super::drain::{Drain, DrainWatch};
-use super::dump::{ConfigDump, Mode};
-use super::inbound::Inbound;
-use super::metrics::Metrics;
-use super::outbound::{Destination, Outbound, RouteCell, RouteTable};
-use super::peer::Peer;
-use super::policy::RouteRules;
-use super::route::Route;
-use super::tls::TlsStore;
-use super::{ProxyError, Shared, admin, bind, drain_on_signal, local, tap};
 use crate::api::proto::control as pb;
 use crate::identity::{SpiffeId, TrustBundle, WorkloadIdentity};
+use crate::proxy::admin::dump::{ConfigDump, Mode};
+use crate::proxy::agent::{Agent, Refused};
+use crate::proxy::config::{InboundConfig, Limits, UpstreamProtocol};
+use crate::proxy::inbound::Inbound;
+use crate::proxy::inbound::authz::{AuthzCell, InboundAuthz};
+use crate::proxy::outbound::balance::LoadBalancer;
+use crate::proxy::outbound::peer::Peer;
+use crate::proxy::outbound::route::Route;
+use crate::proxy::outbound::rules::RouteRules;
+use crate::proxy::outbound::{Destination, Outbound, RouteCell, RouteTable};
+use crate::proxy::protocol::drain::{Drain, DrainWatch};
+use crate::proxy::telemetry::metrics::Metrics;
+use crate::proxy::telemetry::tap;
+use crate::proxy::tls::TlsStore;
+use crate::proxy::{ProxyError, Shared, admin, bind, drain_on_signal, local};
 
 /// How long to wait between attempts to get the first certificate.
 pub const CERTIFY_RETRY: Duration = Duration::from_millis(200);
@@ -57,9 +58,9 @@ pub struct ControlledConfig {
     /// The tap server, if this proxy serves one.
     pub tap: Option<tap::TapListen>,
     /// Where to export spans (`None`: tracing off).
-    pub otlp_endpoint: Option<super::trace::OtlpEndpoint>,
+    pub otlp_endpoint: Option<crate::proxy::telemetry::trace::OtlpEndpoint>,
     /// The share of new traces recorded.
-    pub trace_sample: super::trace::SampleRate,
+    pub trace_sample: crate::proxy::telemetry::trace::SampleRate,
 }
 
 /// Runs until SIGTERM/SIGINT, then drains.
@@ -107,13 +108,13 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
 
     let hub = tap::start(config.tap.as_ref(), config.id.to_string()).await?;
     let shared = Arc::new(Shared {
-        http1: super::h1server::Settings::new(&config.limits),
-        http2: super::h2server::Settings::new(&config.limits),
+        http1: crate::proxy::protocol::h1::server::Settings::new(&config.limits),
+        http2: crate::proxy::protocol::h2::server::Settings::new(&config.limits),
         metrics: metrics.clone(),
         tap: hub,
         tls: tls.clone(),
         limits: config.limits.clone(),
-        tracer: super::tracer(
+        tracer: crate::proxy::tracer(
             config.otlp_endpoint.as_ref(),
             config.trace_sample,
             &config.id,
@@ -378,7 +379,8 @@ impl Upstreams {
                         .map(|(addr, id)| {
                             let peer = self.peer(addr, id);
                             peer.set_connect_timeout(
-                                u.connect_timeout.unwrap_or(super::limits::CONNECT_TIMEOUT),
+                                u.connect_timeout
+                                    .unwrap_or(crate::proxy::limits::CONNECT_TIMEOUT),
                             );
                             peer
                         })
@@ -557,7 +559,10 @@ mod tests {
         let web = "spiffe://mesh.local/ns/local/sa/web";
         apply_with_authz(&with_authz(web), &cell, |_| Ok(())).unwrap();
         let good = cell.current().await;
-        assert_eq!(good.check_tcp(web), crate::proxy::authz::Verdict::Allow);
+        assert_eq!(
+            good.check_tcp(web),
+            crate::proxy::inbound::authz::Verdict::Allow
+        );
 
         // A bad pattern: rejected before the rest of the update is even looked at.
         let mut rest_ran = false;
@@ -592,8 +597,8 @@ mod tests {
         let (tls, bundle_pem) = crate::proxy::tls::testing::store(&id);
         let limits = Limits::default();
         let shared = Arc::new(Shared {
-            http1: crate::proxy::h1server::Settings::new(&limits),
-            http2: crate::proxy::h2server::Settings::new(&limits),
+            http1: crate::proxy::protocol::h1::server::Settings::new(&limits),
+            http2: crate::proxy::protocol::h2::server::Settings::new(&limits),
             metrics: Arc::new(Metrics::default()),
             tap: tap::start(None, "spiffe://mesh.local/ns/local/sa/front".into())
                 .await

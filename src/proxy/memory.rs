@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::limits;
-use super::metrics::Metrics;
+use crate::proxy::limits;
+use crate::proxy::telemetry::metrics::Metrics;
 
 /// How often the activity counter is read.
 const TICK: Duration = Duration::from_secs(1);

@@ -1,47 +1,39 @@
 //! The sidecar proxy: mTLS data plane for HTTP/1.1, HTTP/2, gRPC and opaque TCP.
 //!
-//! [`run`] assembles it top to bottom: identity → TLS configs (reloaded on change) →
+//! [`run`] (standalone) and [`controlled::run`] (driven by the control plane, through
+//! [`agent`]) assemble it top to bottom: identity → TLS configs (reloaded on change) →
 //! metrics → listeners (inbound, outbound, admin) → wait for SIGTERM/SIGINT → drain.
-//! Each concern lives in its own module; `inbound` and `outbound` only assemble them.
+//!
+//! The request path, file by file:
+//! - **outbound** (plaintext from the local app → mTLS to a peer proxy):
+//!   `protocol/listen.rs` (accept, connection limit) → `protocol/detect.rs` (HTTP/1, h2c or
+//!   opaque, unless the protocol is declared) → `protocol/h1/server.rs` or
+//!   `protocol/h2/server.rs` (our own servers) → `outbound/mod.rs` (`forward_http`: route by
+//!   authority) → `outbound/route.rs` (weighted split) + `outbound/rules.rs` (header routes) →
+//!   `outbound/fault.rs` (injected aborts/delays) → `outbound/timeout.rs` →
+//!   `outbound/retry.rs` (budgeted retries) → `outbound/balance.rs` (P2C over peak-EWMA) +
+//!   `outbound/breaker.rs` (circuit per endpoint) → `outbound/peer.rs` + `outbound/peer/mux.rs`
+//!   (one HTTP/2 connection per peer over mTLS, `tls/`); opaque TCP: `protocol/tcp.rs`.
+//! - **inbound** (mTLS from a peer proxy → plaintext to the local app): `protocol/listen.rs`
+//!   → TLS 1.3 with a mandatory mesh client certificate (`tls/`, verifiers in `identity/`) →
+//!   ALPN: `protocol/h2/server.rs` → `inbound/mod.rs` (`forward_http`: identity header) →
+//!   `inbound/authz.rs` (authorization) → `inbound/app.rs` (pool) + `protocol/h1/client.rs`
+//!   (HTTP/1.1 to the app) or h2c; opaque TCP only for apps declared `tcp`.
+//! - **both**: `telemetry/` (metrics, `/stats`, tap, redaction, OTLP spans), `admin/`
+//!   (`/metrics`, `/stats`, `/ready`, `/live`, `/config`), `protocol/drain.rs` (graceful
+//!   drain), `limits.rs` (every limit, named and explained), `config.rs`, `memory.rs`.
 
 pub mod admin;
 pub mod agent;
-pub mod app;
-pub mod authz;
-pub mod balance;
-pub mod breaker;
 pub mod config;
 pub mod controlled;
-pub mod cork;
-pub mod detect;
-pub mod drain;
-pub mod dump;
-pub mod exchange;
-pub mod fault;
-pub mod h1server;
-pub mod h2server;
-pub mod h2stream;
-pub mod http;
 pub mod inbound;
-pub mod io;
 pub mod limits;
-pub mod listen;
 pub mod memory;
-pub mod metrics;
 pub mod outbound;
-pub mod peer;
-pub mod policy;
-pub mod policy_metrics;
-pub mod redact;
-pub mod reload;
-pub mod retry;
-pub mod route;
-pub mod stats;
-pub mod tap;
-pub mod tcp;
-pub mod timeout;
+pub mod protocol;
+pub mod telemetry;
 pub mod tls;
-pub mod trace;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -51,15 +43,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::net::TcpListener;
 
-use self::authz::{AuthzCell, InboundAuthz};
+use self::admin::dump;
+use self::admin::dump::ConfigDump;
 use self::config::{Limits, ProxyConfig};
-use self::drain::Drain;
-use self::dump::ConfigDump;
 use self::inbound::Inbound;
-use self::metrics::Metrics;
+use self::inbound::authz;
+use self::inbound::authz::{AuthzCell, InboundAuthz};
+use self::outbound::peer::Peer;
 use self::outbound::{Destination, Outbound};
-use self::peer::Peer;
+use self::protocol::drain::Drain;
+use self::protocol::h1::server as h1server;
+use self::protocol::h2::server as h2server;
+use self::telemetry::metrics::Metrics;
+use self::telemetry::{tap, trace};
 use self::tls::TlsStore;
+use self::tls::reload;
 use crate::identity::IdentityError;
 
 /// What every connection handler shares; built once, never cloned per request.

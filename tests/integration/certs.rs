@@ -292,6 +292,16 @@ fn bad_issue_input_is_rejected_and_writes_nothing() {
         (&[API, "--lifetime", "-1d"], 2, "negative"),
         (&[API, "--lifetime", "abc"], 2, "invalid duration"),
         (&[API, "--lifetime", "400d"], 2, "outlive its issuer"),
+        (
+            &[API, "--lifetime", "1ms"],
+            2,
+            "shorter than the minimum of 1m",
+        ),
+        (
+            &[API, "--lifetime", "59s"],
+            2,
+            "shorter than the minimum of 1m",
+        ),
     ];
     for (args, code, needle) in cases {
         let out = mesh

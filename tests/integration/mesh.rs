@@ -518,6 +518,21 @@ fn bad_mesh_files_are_rejected_with_their_location_and_start_nothing() {
 }
 
 #[test]
+fn oversized_and_deeply_nested_mesh_files_are_refused_before_parsing() {
+    // 200 KB of nested flow sequences: refused at the 33rd `[`, not after a long parse.
+    let deep = format!("services:\n  web:\n    port: {}\n", "[".repeat(200_000));
+    assert_up_rejects(&deep, "mesh.yaml:3:43: more than 32 nested");
+    let indented: String = (0..200)
+        .map(|depth| format!("{}k{depth}:\n", " ".repeat(depth * 2)))
+        .collect();
+    assert_up_rejects(&indented, "nested deeper than 256 columns");
+    // 5 MiB: refused by its size, unread.
+    let padding = format!("# {}\n", "x".repeat(1022)).repeat(5 * 1024);
+    let big = format!("{padding}services:\n  web:\n    port: 18080\n");
+    assert_up_rejects(&big, "is more than a mesh file may hold (4194304 bytes)");
+}
+
+#[test]
 fn a_port_in_use_is_named_and_nothing_starts() {
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();

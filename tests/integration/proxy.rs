@@ -300,16 +300,7 @@ async fn a_meshed_peer_cannot_send_opaque_tcp_with_a_forged_identity_to_an_http_
         mesh.path(),
     );
     // A valid mesh member (web) opens an opaque-TCP (ALPN meshctl/tcp) connection by hand.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let web_identity = meshctl::identity::WorkloadIdentity::load_dir(&web).unwrap();
-    let config = web_identity
-        .client_config(API_ID.parse().unwrap(), &[b"meshctl/tcp"])
-        .unwrap();
-    let tcp = TcpStream::connect(inbound_addr).await.unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(rustls_pki_types::ServerName::from(inbound_addr.ip()), tcp)
-        .await
-        .unwrap();
+    let mut tls = mesh_tls_client(&web, inbound_addr, b"meshctl/tcp").await;
     let _ = tls.write_all(FORGED).await;
     let answer = read_until_closed(&mut tls).await;
     assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
@@ -529,6 +520,26 @@ async fn outbound_answers_502_when_the_peer_presents_the_wrong_identity() {
     assert_eq!(sample(&metrics, series), 1.0, "{metrics}");
 }
 
+/// An mTLS connection with the `web` identity (from `web`'s directory) to `addr`, which must
+/// present `api`, offering one ALPN protocol.
+async fn mesh_tls_client(
+    web: &Path,
+    addr: std::net::SocketAddr,
+    alpn: &[u8],
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    // Tests run in one process; the first to get here installs the provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let identity = meshctl::identity::WorkloadIdentity::load_dir(web).unwrap();
+    let config = identity
+        .client_config(API_ID.parse().unwrap(), &[alpn])
+        .unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(rustls_pki_types::ServerName::from(addr.ip()), tcp)
+        .await
+        .unwrap()
+}
+
 /// A rustls client with the `web` identity, expecting `api`: returns the h2 sender and the
 /// leaf certificate the server presented.
 async fn mesh_h2_client(
@@ -538,17 +549,7 @@ async fn mesh_h2_client(
     hyper::client::conn::http2::SendRequest<TestBody>,
     CertificateDer<'static>,
 ) {
-    // Tests run in one process; the first to get here installs the provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let identity = meshctl::identity::WorkloadIdentity::load_dir(web).unwrap();
-    let config = identity
-        .client_config(API_ID.parse().unwrap(), &[b"h2"])
-        .unwrap();
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(rustls_pki_types::ServerName::from(addr.ip()), tcp)
-        .await
-        .unwrap();
+    let tls = mesh_tls_client(web, addr, b"h2").await;
     let leaf = tls.get_ref().1.peer_certificates().unwrap()[0]
         .clone()
         .into_owned();
@@ -969,6 +970,57 @@ fn malformed_listener_flags_are_usage_errors() {
     let (code, stderr) = proxy_fails(&["--inbound", "127.0.0.1:1=127.0.0.1:2"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--identity-dir"), "{stderr}");
+}
+
+#[test]
+fn unbounded_numbers_and_malformed_digests_are_usage_errors() {
+    let listener = [
+        "--identity-dir",
+        "d",
+        "--inbound",
+        "127.0.0.1:1=127.0.0.1:2",
+    ];
+    for (extra, needle) in [
+        (
+            &["--workers", "100000"][..],
+            "`workers` must be 1 to 128 (got 100000)",
+        ),
+        (
+            &["--workers", "0"][..],
+            "`workers` must be 1 to 128 (got 0)",
+        ),
+        (
+            &["--tap", "127.0.0.1:0", "--tap-token-sha256", "zz"][..],
+            "expected a SHA-256 digest: 64 hex digits",
+        ),
+        (
+            &[
+                "--tap",
+                "127.0.0.1:0",
+                "--tap-token-sha256",
+                &"g".repeat(64),
+            ][..],
+            "expected a SHA-256 digest",
+        ),
+    ] {
+        let args = [&listener[..], extra].concat();
+        let (code, stderr) = proxy_fails(&args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    // The control-plane mode checks the same bound.
+    let (code, stderr) = proxy_fails(&[
+        "--control-plane",
+        "/nonexistent.sock",
+        "--token-file",
+        "/nonexistent",
+        "--spiffe-id",
+        "spiffe://mesh.local/ns/local/sa/web",
+        "--workers",
+        "100000",
+    ]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]

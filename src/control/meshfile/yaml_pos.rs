@@ -115,6 +115,55 @@ pub fn locate(text: &str, path: &YamlPath, target: Target) -> Option<Position> {
     }
 }
 
+/// The deepest nesting a mesh file may use: block indentation in columns, and flow
+/// collections (`[`/`{`) inside each other. Real files stay below a tenth of either; a file
+/// past them is refused before the YAML parser sees it, which otherwise spends time
+/// quadratic in the depth before its own recursion limit stops it.
+pub const MAX_INDENT_COLUMNS: usize = 256;
+pub const MAX_FLOW_DEPTH: usize = 32;
+
+/// Refuses nesting beyond [`MAX_INDENT_COLUMNS`] / [`MAX_FLOW_DEPTH`]; the error names the line
+/// and column where the limit is crossed. Quoted scalars and comments do not count.
+pub fn check_nesting(text: &str) -> Result<(), (Position, String)> {
+    let mut flow = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        let at = |column: usize| Position {
+            line: n + 1,
+            column: column + 1,
+        };
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if indent > MAX_INDENT_COLUMNS && !line.trim().is_empty() {
+            return Err((
+                at(indent),
+                format!("nested deeper than {MAX_INDENT_COLUMNS} columns of indentation"),
+            ));
+        }
+        let mut quote: Option<char> = None;
+        let mut previous = ' ';
+        for (column, c) in line.char_indices() {
+            match (quote, c) {
+                (Some('\''), '\'') | (Some('"'), '"') if previous != '\\' => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '#') if previous == ' ' || column == 0 => break,
+                (None, '[' | '{') => {
+                    flow += 1;
+                    if flow > MAX_FLOW_DEPTH {
+                        return Err((
+                            at(column),
+                            format!("more than {MAX_FLOW_DEPTH} nested [ ] / {{ }} collections"),
+                        ));
+                    }
+                }
+                (None, ']' | '}') => flow = flow.saturating_sub(1),
+                _ => {}
+            }
+            previous = c;
+        }
+    }
+    Ok(())
+}
+
 /// Checks that no mapping in `text` repeats a key; the error points at the repeated key and
 /// reads `<mapping path>: duplicate key `<key>``. serde's derived structs catch repeated fields
 /// too, but at the mapping's first key, and plain maps keep the last value silently.
@@ -458,5 +507,22 @@ services:
         assert_eq!((loc.line(), loc.column()), (4, 3));
         assert!(err.to_string().starts_with("b: duplicate key `c`"), "{err}");
         assert!(check_duplicate_keys("a: [ {c: 1}, {c: 2} ]\n").is_ok());
+    }
+
+    #[test]
+    fn nesting_counts_flow_brackets_and_indentation_but_not_quotes_or_comments() {
+        let ok = format!(
+            "a: [{{b: [1, 2]}}]\nc: \"{q}\"\nd: '{q}'\ne: 1 # {q}\n",
+            q = "[".repeat(100)
+        );
+        assert!(check_nesting(&ok).is_ok());
+        let deep = format!("a: {}", "[".repeat(MAX_FLOW_DEPTH + 1));
+        let (at, why) = check_nesting(&deep).unwrap_err();
+        assert_eq!((at.line, at.column), (1, MAX_FLOW_DEPTH + 4));
+        assert!(why.contains("nested"), "{why}");
+        let indented = format!("a:\n{}b: 1\n", " ".repeat(MAX_INDENT_COLUMNS + 1));
+        assert_eq!(check_nesting(&indented).unwrap_err().0.line, 2);
+        // Closing brackets unwind the depth: many shallow collections are fine.
+        assert!(check_nesting(&"[[1]], ".repeat(1000)).is_ok());
     }
 }

@@ -1,0 +1,300 @@
+//! The admin listener's `/config`: what this proxy runs with right now, as JSON — its
+//! certificate and trust bundle, every listener, and per destination the versions and
+//! weights, each endpoint's circuit and load, the routes, retries, timeouts and faults, and
+//! each inbound listener's authorization policy.
+//!
+//! Read from the live objects the data path uses at the moment of the request (the route
+//! cells, authorization cells and TLS store), never from a copy of what was asked for, so
+//! it shows what traffic gets. No key material, no tokens. Schema: docs/proxy.md#config-dump.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::identity::pem::unix_seconds;
+use crate::proxy::config::{AppProtocol, Limits, UpstreamProtocol};
+use crate::proxy::inbound::authz::{AuthzCell, AuthzView};
+use crate::proxy::outbound::peer::EndpointView;
+use crate::proxy::outbound::rules::RulesView;
+use crate::proxy::outbound::{RouteCell, RouteTable};
+use crate::proxy::tls::TlsStore;
+
+/// Everything `/config` reads, registered as the proxy sets itself up.
+#[derive(Debug)]
+pub struct ConfigDump {
+    mode: Mode,
+    limits: Limits,
+    /// Set once the proxy has its certificate (at once standalone; after the CSR otherwise).
+    tls: OnceLock<Arc<TlsStore>>,
+    /// The control-plane configuration version applied last (0: none yet).
+    version: AtomicU64,
+    listeners: Mutex<Vec<Listener>>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Configured by flags or `--config`.
+    Standalone,
+    /// Configured by the control plane's watch stream.
+    ControlPlane,
+}
+
+#[derive(Debug)]
+enum Listener {
+    Inbound {
+        listen: SocketAddr,
+        app: SocketAddr,
+        protocol: AppProtocol,
+        authz: Arc<AuthzCell>,
+    },
+    Outbound {
+        listen: SocketAddr,
+        service: String,
+        protocol: UpstreamProtocol,
+        route: Arc<RouteCell>,
+    },
+    HttpProxy {
+        listen: SocketAddr,
+        table: Arc<RouteTable>,
+    },
+}
+
+/// The document `/config` answers with.
+#[derive(Debug, Serialize)]
+pub struct ConfigView {
+    mode: Mode,
+    /// `None` until the first certificate arrived.
+    identity: Option<IdentityView>,
+    /// The control-plane configuration in force (`None`: standalone, or none yet).
+    config_version: Option<u64>,
+    inbound: Vec<InboundView>,
+    outbound: Vec<OutboundView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_proxy: Option<HttpProxyView>,
+    limits: LimitsView,
+}
+
+#[derive(Debug, Serialize)]
+struct IdentityView {
+    spiffe_id: String,
+    serial: String,
+    not_after_unix: i64,
+    /// SHA-256 of the issuer certificate that signed the leaf.
+    issuer_fingerprint: String,
+    /// SHA-256 of every trust anchor peers are verified against.
+    trust_bundle_fingerprints: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct InboundView {
+    listen: SocketAddr,
+    app: SocketAddr,
+    protocol: AppProtocol,
+    authorization: AuthzView,
+}
+
+#[derive(Debug, Serialize)]
+struct OutboundView {
+    listen: SocketAddr,
+    service: String,
+    protocol: UpstreamProtocol,
+    #[serde(flatten)]
+    destination: DestinationView,
+}
+
+#[derive(Debug, Serialize)]
+struct HttpProxyView {
+    listen: SocketAddr,
+    /// The services `http://<service>/` reaches (their routes are under `outbound`).
+    services: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct DestinationView {
+    load_balancer: &'static str,
+    backends: Vec<BackendView>,
+    policy: RulesView,
+}
+
+#[derive(Debug, Serialize)]
+struct BackendView {
+    /// Empty for a standalone `--upstream` (one unversioned backend).
+    version: String,
+    /// Share of the split, out of 100.
+    weight: u32,
+    endpoints: Vec<EndpointView>,
+}
+
+#[derive(Debug, Serialize)]
+struct LimitsView {
+    max_connections: usize,
+    max_headers: usize,
+    max_header_bytes: usize,
+    h2_max_concurrent_streams: u32,
+    header_read_timeout_ms: u64,
+    detect_timeout_ms: u64,
+    tcp_idle_timeout_ms: u64,
+}
+
+impl ConfigDump {
+    pub fn new(mode: Mode, limits: Limits) -> Arc<Self> {
+        Arc::new(ConfigDump {
+            mode,
+            limits,
+            tls: OnceLock::new(),
+            version: AtomicU64::new(0),
+            listeners: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The TLS store whose current certificate `/config` shows.
+    pub fn set_tls(&self, tls: Arc<TlsStore>) {
+        let _ = self.tls.set(tls);
+    }
+
+    /// Records that control-plane configuration `version` is in force.
+    pub fn applied(&self, version: u64) {
+        self.version.store(version, Relaxed);
+    }
+
+    pub fn inbound(
+        &self,
+        listen: SocketAddr,
+        app: SocketAddr,
+        protocol: AppProtocol,
+        authz: Arc<AuthzCell>,
+    ) {
+        self.push(Listener::Inbound {
+            listen,
+            app,
+            protocol,
+            authz,
+        });
+    }
+
+    /// An outbound listener sending everything to `route` (the destination `service`).
+    pub fn outbound(
+        &self,
+        listen: SocketAddr,
+        service: String,
+        protocol: UpstreamProtocol,
+        route: Arc<RouteCell>,
+    ) {
+        self.push(Listener::Outbound {
+            listen,
+            service,
+            protocol,
+            route,
+        });
+    }
+
+    pub fn http_proxy(&self, listen: SocketAddr, table: Arc<RouteTable>) {
+        self.push(Listener::HttpProxy { listen, table });
+    }
+
+    fn push(&self, listener: Listener) {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(listener);
+    }
+
+    /// The document as of now.
+    pub fn view(&self) -> ConfigView {
+        let now = Instant::now();
+        let listeners = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
+        let mut view = ConfigView {
+            mode: self.mode,
+            identity: self.tls.get().map(|tls| identity_view(tls)),
+            config_version: Some(self.version.load(Relaxed)).filter(|v| *v > 0),
+            inbound: Vec::new(),
+            outbound: Vec::new(),
+            http_proxy: None,
+            limits: limits_view(&self.limits),
+        };
+        for listener in listeners.iter() {
+            match listener {
+                Listener::Inbound {
+                    listen,
+                    app,
+                    protocol,
+                    authz,
+                } => view.inbound.push(InboundView {
+                    listen: *listen,
+                    app: *app,
+                    protocol: *protocol,
+                    authorization: authz.now().view(),
+                }),
+                Listener::Outbound {
+                    listen,
+                    service,
+                    protocol,
+                    route,
+                } => view.outbound.push(OutboundView {
+                    listen: *listen,
+                    service: service.clone(),
+                    protocol: *protocol,
+                    destination: destination_view(&route.load(), now),
+                }),
+                Listener::HttpProxy { listen, table } => {
+                    let mut services: Vec<String> = table.load().keys().cloned().collect();
+                    services.sort();
+                    view.http_proxy = Some(HttpProxyView {
+                        listen: *listen,
+                        services,
+                    });
+                }
+            }
+        }
+        view.outbound.sort_by_key(|o| o.listen);
+        view
+    }
+}
+
+fn identity_view(tls: &TlsStore) -> IdentityView {
+    let current = tls.current();
+    let identity = current.identity();
+    IdentityView {
+        spiffe_id: identity.id.to_string(),
+        serial: identity.serial.clone(),
+        not_after_unix: unix_seconds(identity.not_after),
+        issuer_fingerprint: identity.issuer_fingerprint(),
+        trust_bundle_fingerprints: identity.bundle.fingerprints(),
+    }
+}
+
+fn destination_view(
+    route: &crate::proxy::outbound::route::Route<Arc<crate::proxy::outbound::peer::Peer>>,
+    now: Instant,
+) -> DestinationView {
+    DestinationView {
+        load_balancer: route.balancer().name(),
+        backends: route
+            .backends()
+            .iter()
+            .map(|b| BackendView {
+                version: b.version.clone(),
+                weight: b.weight,
+                endpoints: b.endpoints.iter().map(|p| p.view(now)).collect(),
+            })
+            .collect(),
+        policy: route.rules().view(),
+    }
+}
+
+fn limits_view(l: &Limits) -> LimitsView {
+    let ms = |d: std::time::Duration| d.as_millis() as u64;
+    LimitsView {
+        max_connections: l.max_connections,
+        max_headers: l.max_headers,
+        max_header_bytes: l.max_header_bytes,
+        h2_max_concurrent_streams: l.h2_max_concurrent_streams,
+        header_read_timeout_ms: ms(l.header_read_timeout),
+        detect_timeout_ms: ms(l.detect_timeout),
+        tcp_idle_timeout_ms: ms(l.tcp_idle_timeout),
+    }
+}

@@ -1,0 +1,399 @@
+//! The outbound side: plaintext from the local app, mTLS to a peer proxy.
+//!
+//! Per connection: meter → detect (unless the protocol is configured) → HTTP/1 or h2c server
+//! whose requests go onto the peer's shared HTTP/2 connection, or opaque TCP over its own
+//! mTLS connection.
+
+pub mod balance;
+pub mod breaker;
+pub mod fault;
+pub mod peer;
+pub mod retry;
+pub mod route;
+pub mod rules;
+pub mod timeout;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::uri::Authority;
+use http::{Request, Response, StatusCode, Version};
+use http_body_util::Either;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::proxy::Shared;
+use crate::proxy::config::UpstreamProtocol;
+use crate::proxy::outbound::fault::{FAULT_HEADER, Injection};
+use crate::proxy::outbound::peer::Peer;
+use crate::proxy::outbound::route::Route;
+use crate::proxy::protocol::cork::{Corked, Driven};
+use crate::proxy::protocol::detect::{self, Detected};
+use crate::proxy::protocol::drain::DrainWatch;
+use crate::proxy::protocol::h1::server::{self as h1server, AppBody};
+use crate::proxy::protocol::h2::server as h2server;
+use crate::proxy::protocol::h2::stream::H2Body;
+use crate::proxy::protocol::http::{
+    self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1, ProxyBody, Streamed,
+};
+use crate::proxy::protocol::io::{MeteredIo, PrefixedIo};
+use crate::proxy::protocol::listen;
+use crate::proxy::telemetry::metrics::Direction;
+use crate::proxy::telemetry::policy_metrics::PolicyCounters;
+use crate::proxy::telemetry::stats::NO_PEER;
+use crate::proxy::telemetry::tap::{self, Hop, TapBody, TapRequest};
+use crate::proxy::telemetry::trace::{Kind, Outcome};
+
+/// A destination's current split, swapped whole when the control plane sends a new one.
+pub type RouteCell = ArcSwap<Route<Arc<Peer>>>;
+/// Service name → its route: what the HTTP-proxy listener routes on.
+pub type RouteTable = ArcSwap<HashMap<String, Arc<RouteCell>>>;
+
+/// The answer sent instead of forwarding: status and reason.
+type Refusal = (StatusCode, &'static str);
+
+/// Response bodies to the app: a peer's, or one the proxy wrote.
+type OutboundBody = Either<H2Body, ProxyBody>;
+
+/// Where an outbound listener sends traffic.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// Everything goes to one destination (an `--upstream` listener, or one upstream the
+    /// control plane configured).
+    Route(Arc<RouteCell>),
+    /// The `HTTP_PROXY` listener: the request's authority (`http://api/...`) names the
+    /// destination service. HTTP only.
+    ByAuthority(Arc<RouteTable>),
+}
+
+/// What observability needs to know about a request after it was answered.
+#[derive(Debug, Default)]
+struct Observed {
+    /// The peer it went to (none: the proxy answered itself).
+    peer: Option<Arc<Peer>>,
+    tap: Option<TapRequest>,
+}
+
+/// One outbound listener and where it sends traffic.
+#[derive(Debug)]
+pub struct Outbound {
+    protocol: UpstreamProtocol,
+    destination: Destination,
+    /// `:authority` for HTTP/1.0 requests without a Host header.
+    fallback_authority: Authority,
+    shared: Arc<Shared>,
+}
+
+/// A route to a single peer (standalone `--upstream`).
+/// `counters`: the destination's policy counters (named after the peer's identity).
+pub fn single_peer(peer: Arc<Peer>, counters: Arc<PolicyCounters>) -> Arc<RouteCell> {
+    let route = Route::new(vec![(String::new(), 100, vec![peer])]).with_counters(counters);
+    Arc::new(ArcSwap::from_pointee(route))
+}
+
+impl Outbound {
+    pub fn new(
+        protocol: UpstreamProtocol,
+        destination: Destination,
+        fallback_authority: Authority,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Outbound {
+            protocol,
+            destination,
+            fallback_authority,
+            shared,
+        }
+    }
+
+    /// The destination of one request or connection: by authority on the HTTP-proxy
+    /// listener, else the listener's own. `Err` is the answer to send instead.
+    fn route(&self, authority: Option<&str>) -> Result<Arc<Route<Arc<Peer>>>, Refusal> {
+        match &self.destination {
+            Destination::Route(cell) => Ok(cell.load_full()),
+            Destination::ByAuthority(table) => {
+                let host = authority
+                    .map(|a| a.rsplit_once(':').map_or(a, |(h, _)| h))
+                    .ok_or((StatusCode::BAD_REQUEST, "no authority to route on"))?;
+                let table = table.load();
+                let cell = table
+                    .get(host)
+                    .ok_or((StatusCode::BAD_GATEWAY, "unknown service"))?;
+                Ok(cell.load_full())
+            }
+        }
+    }
+
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, watch: DrainWatch) {
+        let max = self.shared.limits.max_connections;
+        listen::accept_loop(listener, max, watch, move |stream, remote, watch| {
+            self.clone().connection(stream, remote, watch)
+        })
+        .await;
+    }
+
+    async fn connection(self: Arc<Self>, stream: TcpStream, remote: SocketAddr, watch: DrainWatch) {
+        let metrics = self.shared.metrics.clone();
+        let _open = metrics.connection_opened(Direction::Outbound);
+        let _ = stream.set_nodelay(true);
+        let io = MeteredIo::new(stream, metrics.clone(), Direction::Outbound);
+        let (protocol, io) = match self.protocol {
+            UpstreamProtocol::Detect => {
+                match detect::detect(io, self.shared.limits.detect_timeout).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        tracing::debug!(%remote, error = %e, "connection closed during detection");
+                        return;
+                    }
+                }
+            }
+            UpstreamProtocol::Http => {
+                match detect::detect(io, self.shared.limits.header_read_timeout).await {
+                    Ok((Detected::Opaque, _)) => {
+                        tracing::info!(
+                            %remote,
+                            "closed an outbound connection that sent no HTTP request: \
+                             this upstream is served as HTTP (declare it tcp for opaque TCP)"
+                        );
+                        return;
+                    }
+                    Ok(found) => found,
+                    Err(e) => {
+                        tracing::debug!(%remote, error = %e, "connection closed during detection");
+                        return;
+                    }
+                }
+            }
+            UpstreamProtocol::Http1 => (Detected::Http1, PrefixedIo::new(Bytes::new(), io)),
+            UpstreamProtocol::Http2 => (Detected::H2c, PrefixedIo::new(Bytes::new(), io)),
+            UpstreamProtocol::Tcp => (Detected::Opaque, PrefixedIo::new(Bytes::new(), io)),
+        };
+        if let Err(e) = self.clone().dispatch(protocol, io, remote, watch).await {
+            tracing::debug!(%remote, error = %e, "outbound connection ended with an error");
+        }
+    }
+
+    async fn dispatch(
+        self: Arc<Self>,
+        protocol: Detected,
+        io: PrefixedIo<MeteredIo<TcpStream>>,
+        remote: SocketAddr,
+        mut watch: DrainWatch,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        match protocol {
+            Detected::Http1 => {
+                let this = &self;
+                let forward = |req: Request<AppBody>| {
+                    this.clone()
+                        .forward_http(req.map(Either::Right), true, remote)
+                };
+                h1server::serve(io, &self.shared.http1, &watch, forward).await?;
+            }
+            Detected::H2c => {
+                let this = &self;
+                // The request's future goes to the stream's task as is: a wrapping async
+                // block would be larger (it holds the request beside the future).
+                let forward = |req: Request<H2Body>| {
+                    this.clone()
+                        .forward_http(req.map(Either::Left), false, remote)
+                };
+                let served =
+                    h2server::serve(Corked::new(io), &self.shared.http2, &mut watch, forward);
+                // Boxed, like the TCP branch: a connection task is as large as its largest
+                // branch, and most are HTTP/1 (half the size of these two).
+                Box::pin(Driven::new(served)).await?;
+            }
+            Detected::Opaque => Box::pin(self.forward_tcp(io)).await?,
+        }
+        Ok(())
+    }
+
+    /// Contract: always answers; a failure to reach the peer becomes a 502/503 with the
+    /// reason in `x-meshctl-proxy-error`. Every answer is counted.
+    async fn forward_http(
+        self: Arc<Self>,
+        mut req: Request<Streamed>,
+        from_http1: bool,
+        remote: SocketAddr,
+    ) -> Response<TapBody<OutboundBody>> {
+        let start = Instant::now();
+        let mut seen = Observed::default();
+        let mut head = None;
+        let mut captured = None;
+        let mut injection = Injection::default();
+        let mut aborted = false;
+        let mut span = None;
+        // HTTP/2 forbids connection-specific headers (h2 refuses them on receipt), so only
+        // HTTP/1 requests have any to strip.
+        if from_http1 {
+            proxy_http::strip_hop_by_hop(req.headers_mut());
+        }
+        let mut response = if from_http1
+            && proxy_http::make_absolute(&mut req, &self.fallback_authority).is_err()
+        {
+            proxy_http::error_response(StatusCode::BAD_REQUEST, "invalid request target")
+                .map(Either::Right)
+        } else {
+            if from_http1 {
+                req.headers_mut().insert(ORIG_PROTO, ORIG_PROTO_HTTP1);
+            }
+            span = (self.shared.tracer.as_ref()).and_then(|t| t.begin(Kind::Client, &mut req));
+            *req.version_mut() = Version::HTTP_2;
+            let grpc = timeout::is_grpc(req.headers());
+            // Requests answered here without reaching a peer are tapped too: keep the head
+            // while anyone watches.
+            head = self.shared.tap.is_watched().then(|| tap::head(&req));
+            match self.route(req.uri().authority().map(|a| a.as_str())) {
+                Err((status, reason)) => {
+                    proxy_http::error_response(status, reason).map(Either::Right)
+                }
+                Ok(route) => 'routed: {
+                    let tap = &self.shared.tap;
+                    let (req, body) = match tap::buffer_for_tap(tap, req).await {
+                        Ok((req, body)) => {
+                            captured.clone_from(&body);
+                            (req, body)
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "reading a request body for the tap failed");
+                            break 'routed proxy_http::error_response(
+                                StatusCode::BAD_REQUEST,
+                                "request body read failed",
+                            )
+                            .map(Either::Right);
+                        }
+                    };
+                    let selected = route.select(req.method(), req.uri().path(), req.headers());
+                    let counters = route.counters();
+                    let mut on_attempt = |peer: &Arc<Peer>, req: &Request<ProxyBody>| {
+                        if seen.peer.is_none() {
+                            let hop = Hop {
+                                direction: Direction::Outbound,
+                                src: remote,
+                                dst: Some(peer.addr()),
+                                peer_id: peer.id().as_str(),
+                            };
+                            seen.tap = tap.request(hop, req, body.as_ref());
+                        }
+                        seen.peer = Some(peer.clone());
+                    };
+                    let rules = route.rules();
+                    injection = rules
+                        .fault(req.method(), req.uri().path(), req.headers())
+                        .map(|f| rules.faults().draw(f))
+                        .unwrap_or_default();
+                    let route = &route;
+                    // A delay and an abort happen before forwarding, inside the timeout.
+                    let call = async move {
+                        if let Some(delay) = injection.delay {
+                            rules.faults().counts().delayed();
+                            tokio::time::sleep(delay).await;
+                        }
+                        match injection.abort {
+                            Some(status) => {
+                                rules.faults().counts().aborted();
+                                Err(status)
+                            }
+                            None => {
+                                Ok(retry::send(route, selected, req, counters, &mut on_attempt)
+                                    .await)
+                            }
+                        }
+                    };
+                    match timeout::within(selected.timeout, call).await {
+                        Err(e) => {
+                            tracing::debug!(error = %e, "request timed out");
+                            counters.timeout();
+                            timeout::timed_out_response(grpc).map(Either::Right)
+                        }
+                        Ok(Err(status)) => {
+                            aborted = true;
+                            // Counted against the destination (its identity), so the caller's
+                            // view (`meshctl stat <caller> --to <service>`) shows the failure.
+                            seen.peer = route
+                                .backends()
+                                .iter()
+                                .filter(|b| selected.version.is_none_or(|v| b.version == v))
+                                .find_map(|b| b.endpoints.first())
+                                .cloned();
+                            fault::abort_response(status, grpc).map(Either::Right)
+                        }
+                        Ok(Ok(Ok(response))) => {
+                            // Arrived over HTTP/2 from the inbound proxy: no hop-by-hop headers.
+                            let (mut parts, body) = response.into_parts();
+                            if from_http1 {
+                                parts.version = Version::HTTP_11;
+                            }
+                            Response::from_parts(parts, Either::Left(body))
+                        }
+                        Ok(Ok(Err(e))) => {
+                            tracing::debug!(error = %e, "forwarding to peer failed");
+                            let (status, reason) = e.response();
+                            proxy_http::error_response(status, reason).map(Either::Right)
+                        }
+                    }
+                }
+            }
+        };
+        if let Some(marker) = injection.header(aborted) {
+            response.headers_mut().insert(FAULT_HEADER, marker);
+        }
+        let peer = seen.peer.as_ref().map_or(NO_PEER, |p| p.id().as_str());
+        if seen.tap.is_none()
+            && let Some(head) = &head
+        {
+            let hop = Hop {
+                direction: Direction::Outbound,
+                src: remote,
+                dst: None,
+                peer_id: peer,
+            };
+            seen.tap = self
+                .shared
+                .tap
+                .request(hop, head, captured.as_ref())
+                .map(|t| t.since(start));
+        }
+        self.shared.metrics.request(
+            Direction::Outbound,
+            peer,
+            response.status(),
+            start.elapsed(),
+        );
+        if let (Some(tracer), Some(span)) = (&self.shared.tracer, span) {
+            let outcome = Outcome {
+                status: response.status(),
+                headers: response.headers(),
+                peer_id: peer,
+                peer_addr: seen.peer.as_ref().map(|p| p.addr()),
+            };
+            tracer.end(span, outcome);
+        }
+        tap::observe(seen.tap, response)
+    }
+
+    async fn forward_tcp<T>(&self, io: PrefixedIo<MeteredIo<T>>) -> std::io::Result<()>
+    where
+        T: AsyncRead + AsyncWrite + Unpin,
+    {
+        let progress = io.get_ref().progress();
+        let route = self
+            .route(None)
+            .map_err(|(_, reason)| std::io::Error::other(reason))?;
+        let (peer, upstream) = retry::dial_tcp(&route).await?;
+        // An open connection is load on the peer for the balancer (no latency sample).
+        let _open = peer.load().start();
+        crate::proxy::protocol::tcp::splice(
+            io,
+            upstream,
+            progress,
+            self.shared.limits.tcp_idle_timeout,
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,453 @@
+//! Header routes: a destination's ordered rules matching path, method and headers, tried
+//! before the weighted split; the first match decides the version and the request timeout.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+use crate::api::proto::control as pb;
+use crate::policy::fault::FaultError;
+use crate::proxy::outbound::fault::{FaultCount, FaultRule, Faults};
+use crate::proxy::outbound::retry::{RetryBudget, RetryPolicy, RetryPolicyError};
+
+/// A destination's routes in order, its timeout for requests no route sets one for, and its
+/// retry policy with the budget every caller request through this proxy draws on.
+#[derive(Debug, Default)]
+pub struct RouteRules {
+    rules: Vec<RouteRule>,
+    timeout: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    budget: RetryBudget,
+    /// Consecutive failures that eject an endpoint; `None`: no circuit breaking.
+    breaker_failures: Option<u32>,
+    /// Injected faults (`fault.rs`).
+    faults: Faults,
+}
+
+/// What the routes decide for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selected<'a> {
+    /// `None`: the weighted split.
+    pub version: Option<&'a str>,
+    /// `None`: no request timeout.
+    pub timeout: Option<Duration>,
+    /// The matching route allows retries whatever the method.
+    pub retryable: bool,
+}
+
+/// One route: every condition must hold.
+#[derive(Debug)]
+struct RouteRule {
+    path: Option<PathRule>,
+    method: Option<Method>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    version: Option<String>,
+    timeout: Option<Duration>,
+    retryable: bool,
+}
+
+#[derive(Debug)]
+enum PathRule {
+    Exact(String),
+    Prefix(String),
+}
+
+/// Why a route in a config update is refused (the whole update is then rejected).
+#[derive(Debug, thiserror::Error)]
+pub enum RouteRuleError {
+    #[error("route {index}: unknown version `{version}`")]
+    UnknownVersion { index: usize, version: String },
+    #[error("route {index}: path `{path}` does not start with `/`")]
+    RelativePath { index: usize, path: String },
+    #[error("route {index}: invalid method `{method}`")]
+    Method { index: usize, method: String },
+    #[error("route {index}: invalid header `{name}: {value}`")]
+    Header {
+        index: usize,
+        name: String,
+        value: String,
+    },
+    #[error(transparent)]
+    Retry(#[from] RetryPolicyError),
+    #[error("fault: {0}")]
+    Fault(#[from] FaultError),
+}
+
+impl RouteRules {
+    /// Parses and checks `upstream`'s routes against its versions (backends).
+    pub fn parse(upstream: &pb::Upstream) -> Result<Self, RouteRuleError> {
+        let versions: Vec<&str> = upstream
+            .backends
+            .iter()
+            .map(|b| b.version.as_str())
+            .collect();
+        let rules = upstream
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(index, r)| RouteRule::parse(index, r, &versions))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RouteRules {
+            rules,
+            timeout: millis(upstream.request_timeout_ms),
+            retry: RetryPolicy::parse(upstream.retry.as_ref())?,
+            budget: RetryBudget::default(),
+            breaker_failures: Some(upstream.breaker_failures).filter(|n| *n > 0),
+            faults: Faults::parse(upstream)?,
+        })
+    }
+
+    /// The same rules counting injected faults in `counts`.
+    pub fn count_faults_in(self, counts: Arc<FaultCount>) -> Self {
+        RouteRules {
+            faults: self.faults.count_in(counts),
+            ..self
+        }
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The fault that applies to a request now, if any (see [`Faults::applicable`]).
+    pub fn fault(&self, method: &Method, path: &str, headers: &HeaderMap) -> Option<&FaultRule> {
+        if self.faults.is_empty() {
+            return None;
+        }
+        self.faults.applicable(SystemTime::now(), || {
+            self.rules
+                .iter()
+                .position(|r| r.matches(method, path, headers))
+        })
+    }
+
+    pub fn breaker_failures(&self) -> Option<u32> {
+        self.breaker_failures
+    }
+
+    pub fn retry(&self) -> Option<&RetryPolicy> {
+        self.retry.as_ref()
+    }
+
+    pub fn budget(&self) -> &RetryBudget {
+        &self.budget
+    }
+
+    /// The first matching route's version and timeout (each falling back to the split and
+    /// the destination's timeout).
+    pub fn select(&self, method: &Method, path: &str, headers: &HeaderMap) -> Selected<'_> {
+        match self.rules.iter().find(|r| r.matches(method, path, headers)) {
+            Some(r) => Selected {
+                version: r.version.as_deref(),
+                timeout: r.timeout.or(self.timeout),
+                retryable: r.retryable,
+            },
+            None => Selected {
+                version: None,
+                timeout: self.timeout,
+                retryable: false,
+            },
+        }
+    }
+}
+
+/// A destination's routes and policy as the admin `/config` shows them.
+#[derive(Debug, serde::Serialize)]
+pub struct RulesView {
+    /// Tried in order before the weighted split.
+    routes: Vec<RouteView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry: Option<RetryView>,
+    /// Consecutive failures that eject an endpoint (`None`: no circuit breaking).
+    breaker_failures: Option<u32>,
+    faults: crate::proxy::outbound::fault::FaultsView,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct RouteView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_exact: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    headers: Vec<(String, String)>,
+    /// `None`: the weighted split.
+    version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout_ms: Option<u64>,
+    retryable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fault: Option<crate::proxy::outbound::fault::FaultView>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct RetryView {
+    attempts: u32,
+    on: Vec<String>,
+    backoff_ms: u64,
+}
+
+impl RouteRules {
+    pub fn view(&self) -> RulesView {
+        let ms = |d: Duration| d.as_millis() as u64;
+        RulesView {
+            routes: self
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(i, r)| RouteView {
+                    path_exact: match &r.path {
+                        Some(PathRule::Exact(p)) => Some(p.clone()),
+                        _ => None,
+                    },
+                    path_prefix: match &r.path {
+                        Some(PathRule::Prefix(p)) => Some(p.clone()),
+                        _ => None,
+                    },
+                    method: r.method.as_ref().map(ToString::to_string),
+                    headers: r
+                        .headers
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+                        .collect(),
+                    version: r.version.clone(),
+                    timeout_ms: r.timeout.map(ms),
+                    retryable: r.retryable,
+                    fault: self.faults.route_view(i),
+                })
+                .collect(),
+            timeout_ms: self.timeout.map(ms),
+            retry: self.retry.as_ref().map(|r| RetryView {
+                attempts: r.attempts,
+                on: r.on.iter().map(ToString::to_string).collect(),
+                backoff_ms: ms(r.backoff),
+            }),
+            breaker_failures: self.breaker_failures,
+            faults: self.faults.view(),
+        }
+    }
+}
+
+impl RouteRule {
+    fn parse(index: usize, r: &pb::HttpRoute, versions: &[&str]) -> Result<Self, RouteRuleError> {
+        if !r.version.is_empty() && !versions.contains(&r.version.as_str()) {
+            return Err(RouteRuleError::UnknownVersion {
+                index,
+                version: r.version.clone(),
+            });
+        }
+        let path = match &r.path {
+            None => None,
+            Some(pb::http_route::Path::PathExact(p)) => Some(PathRule::Exact(p.clone())),
+            Some(pb::http_route::Path::PathPrefix(p)) => Some(PathRule::Prefix(p.clone())),
+        };
+        if let Some(PathRule::Exact(p) | PathRule::Prefix(p)) = &path
+            && !p.starts_with('/')
+        {
+            return Err(RouteRuleError::RelativePath {
+                index,
+                path: p.clone(),
+            });
+        }
+        let method = match r.method.as_str() {
+            "" => None,
+            m => Some(
+                Method::from_bytes(m.as_bytes()).map_err(|_| RouteRuleError::Method {
+                    index,
+                    method: m.to_string(),
+                })?,
+            ),
+        };
+        let headers = r
+            .headers
+            .iter()
+            .map(|h| {
+                let bad = || RouteRuleError::Header {
+                    index,
+                    name: h.name.clone(),
+                    value: h.value.clone(),
+                };
+                // `HeaderName` keeps names lower case, so matching ignores the case sent.
+                let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| bad())?;
+                let value = HeaderValue::from_str(&h.value).map_err(|_| bad())?;
+                Ok((name, value))
+            })
+            .collect::<Result<Vec<_>, RouteRuleError>>()?;
+        Ok(RouteRule {
+            path,
+            method,
+            headers,
+            version: Some(r.version.clone()).filter(|v| !v.is_empty()),
+            timeout: millis(r.timeout_ms),
+            retryable: r.retryable,
+        })
+    }
+
+    fn matches(&self, method: &Method, path: &str, headers: &HeaderMap) -> bool {
+        let path_ok = match &self.path {
+            None => true,
+            Some(PathRule::Exact(p)) => path == p,
+            Some(PathRule::Prefix(p)) => path.starts_with(p.as_str()),
+        };
+        path_ok
+            && self.method.as_ref().is_none_or(|m| m == method)
+            // Every value of a repeated header counts: one equal value satisfies the condition.
+            && self
+                .headers
+                .iter()
+                .all(|(name, value)| headers.get_all(name).iter().any(|v| v == value))
+    }
+}
+
+/// 0 means "not set" on the wire.
+fn millis(ms: u64) -> Option<Duration> {
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pb::http_route::Path;
+
+    fn route(path: Option<Path>, method: &str, headers: &[(&str, &str)]) -> pb::HttpRoute {
+        pb::HttpRoute {
+            path,
+            method: method.into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| pb::HeaderMatch {
+                    name: (*n).into(),
+                    value: (*v).into(),
+                })
+                .collect(),
+            version: "v2".into(),
+            timeout_ms: 0,
+            retryable: false,
+            fault: None,
+        }
+    }
+
+    /// Routes of an upstream with versions v1 and v2 and a 1 s default timeout.
+    fn rules(routes: Vec<pb::HttpRoute>) -> Result<RouteRules, RouteRuleError> {
+        RouteRules::parse(&pb::Upstream {
+            backends: ["v1", "v2"]
+                .iter()
+                .map(|v| pb::Backend {
+                    version: (*v).into(),
+                    ..Default::default()
+                })
+                .collect(),
+            routes,
+            request_timeout_ms: 1_000,
+            ..Default::default()
+        })
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    fn version<'a>(r: &'a RouteRules, m: &Method, path: &str, h: &HeaderMap) -> Option<&'a str> {
+        r.select(m, path, h).version
+    }
+
+    #[test]
+    fn a_header_route_matches_any_value_of_the_header_whatever_its_case() {
+        let r = rules(vec![route(None, "", &[("X-Canary", "1")])]).unwrap();
+        let get = Method::GET;
+        assert_eq!(
+            version(&r, &get, "/", &headers(&[("x-canary", "1")])),
+            Some("v2")
+        );
+        assert_eq!(
+            version(&r, &get, "/", &headers(&[("X-CANARY", "1")])),
+            Some("v2")
+        );
+        let repeated = headers(&[("x-canary", "0"), ("x-canary", "1")]);
+        assert_eq!(version(&r, &get, "/", &repeated), Some("v2"));
+        assert_eq!(version(&r, &get, "/", &headers(&[("x-canary", "0")])), None);
+        assert_eq!(version(&r, &get, "/", &HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn paths_match_exactly_or_by_prefix_and_methods_exactly() {
+        let none = HeaderMap::new();
+        let exact = rules(vec![route(Some(Path::PathExact("/a".into())), "POST", &[])]).unwrap();
+        assert_eq!(version(&exact, &Method::POST, "/a", &none), Some("v2"));
+        assert_eq!(version(&exact, &Method::POST, "/a/b", &none), None);
+        assert_eq!(version(&exact, &Method::GET, "/a", &none), None);
+        let prefix = rules(vec![route(Some(Path::PathPrefix("/a/".into())), "", &[])]).unwrap();
+        assert_eq!(version(&prefix, &Method::GET, "/a/b", &none), Some("v2"));
+        assert_eq!(version(&prefix, &Method::GET, "/ab", &none), None);
+    }
+
+    #[test]
+    fn the_first_matching_route_sets_the_timeout_else_the_destination_does() {
+        let mut slow = route(Some(Path::PathPrefix("/slow".into())), "", &[]);
+        slow.version = String::new();
+        slow.timeout_ms = 50;
+        let pinned = route(None, "", &[("x-canary", "1")]);
+        let r = rules(vec![slow, pinned]).unwrap();
+        let none = HeaderMap::new();
+        let canary = headers(&[("x-canary", "1")]);
+        let second = Duration::from_secs(1);
+        let picked = |path, h| r.select(&Method::GET, path, h);
+        assert_eq!(
+            picked("/slow", &canary),
+            Selected {
+                version: None,
+                timeout: Some(Duration::from_millis(50)),
+                retryable: false,
+            },
+            "first match wins; no version = the split"
+        );
+        assert_eq!(
+            picked("/x", &canary),
+            Selected {
+                version: Some("v2"),
+                timeout: Some(second),
+                retryable: false,
+            }
+        );
+        assert_eq!(
+            picked("/x", &none),
+            Selected {
+                version: None,
+                timeout: Some(second),
+                retryable: false,
+            }
+        );
+    }
+
+    #[test]
+    fn invalid_routes_are_refused() {
+        let mut unknown = route(None, "", &[]);
+        unknown.version = "v9".into();
+        let cases = [
+            (unknown, "unknown version `v9`"),
+            (
+                route(Some(Path::PathPrefix("a".into())), "", &[]),
+                "does not start with `/`",
+            ),
+            (route(None, "G T", &[]), "invalid method"),
+            (route(None, "", &[("bad name", "1")]), "invalid header"),
+            (route(None, "", &[("x", "a\nb")]), "invalid header"),
+        ];
+        for (r, needle) in cases {
+            let err = rules(vec![r]).unwrap_err().to_string();
+            assert!(err.contains(needle), "expected `{needle}` in {err}");
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! What the proxy tells about its traffic: Prometheus metrics, windowed `/stats`, live tap
+//! (with credential redaction) and OTLP spans.
+
+pub mod metrics;
+pub mod policy_metrics;
+pub mod redact;
+pub mod stats;
+pub mod tap;
+pub mod trace;
