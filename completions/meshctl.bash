@@ -356,7 +356,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -374,6 +374,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -382,7 +386,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version shift start promote abort status help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version shift start promote abort status help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -400,6 +404,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -408,7 +416,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary__subcmd__abort)
-            opts="-o -v -h -V --timeout --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --timeout --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -427,6 +435,10 @@ _meshctl() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -536,7 +548,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary__subcmd__promote)
-            opts="-o -v -h -V --timeout --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --timeout --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,6 +570,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -566,7 +582,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary__subcmd__shift)
-            opts="-o -v -h -V --to --weight --wait --timeout --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --to --weight --wait --timeout --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -596,6 +612,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -604,7 +624,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary__subcmd__start)
-            opts="-o -v -h -V --to --steps --interval --max-error-rate --max-p99 --min-requests --failure-threshold --timeout --match-header --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --to --steps --interval --max-error-rate --max-p99 --min-requests --failure-threshold --timeout --match-header --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -658,6 +678,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -666,7 +690,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary__subcmd__status)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -684,6 +708,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -692,7 +720,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version init issue status inspect rotate help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version init issue status inspect rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -707,6 +735,10 @@ _meshctl() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -844,7 +876,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__init)
-            opts="-o -v -h -V --trust-domain --anchor-lifetime --issuer-lifetime --force --issuer-cert --issuer-key --anchor-cert --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --trust-domain --anchor-lifetime --issuer-lifetime --force --issuer-cert --issuer-key --anchor-cert --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -886,6 +918,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -894,7 +930,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__inspect)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -912,6 +948,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -920,7 +960,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__issue)
-            opts="-o -v -h -V --out --lifetime --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --out --lifetime --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -946,6 +986,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -954,7 +998,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__rotate)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version issuer anchor help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version issuer anchor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -972,6 +1016,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -980,7 +1028,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__rotate__subcmd__anchor)
-            opts="-o -v -h -V --timeout --issuer-lifetime --anchor-lifetime --dry-run --resume --until --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --timeout --issuer-lifetime --anchor-lifetime --dry-run --resume --until --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1011,6 +1059,10 @@ _meshctl() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1078,7 +1130,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__rotate__subcmd__issuer)
-            opts="-o -v -h -V --timeout --issuer-lifetime --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --timeout --issuer-lifetime --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1104,6 +1156,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1112,7 +1168,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__status)
-            opts="-o -v -h -V --fail-within --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --fail-within --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1134,6 +1190,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1142,7 +1202,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__check)
-            opts="-o -v -h -V --fail-on --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --fail-on --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1164,6 +1224,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1172,7 +1236,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__controller)
-            opts="-o -v -h -V --leaf-lifetime --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --leaf-lifetime --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1194,6 +1258,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1202,7 +1270,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1217,6 +1285,10 @@ _meshctl() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1228,7 +1300,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo__subcmd__app)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version web api quotes load help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version web api quotes load help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1246,6 +1318,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1254,7 +1330,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo__subcmd__app__subcmd__api)
-            opts="-o -v -h --listen --version --quotes --latency-ms --error-rate --output --no-color --verbose --state-dir --help"
+            opts="-o -v -h --listen --version --quotes --latency-ms --error-rate --output --no-color --verbose --state-dir --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1289,6 +1365,10 @@ _meshctl() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1384,7 +1464,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo__subcmd__app__subcmd__load)
-            opts="-o -v -h -V --target --rps --duration --requests --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --target --rps --duration --requests --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1418,6 +1498,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1426,7 +1510,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo__subcmd__app__subcmd__quotes)
-            opts="-o -v -h --listen --version --latency-ms --error-rate --output --no-color --verbose --state-dir --help"
+            opts="-o -v -h --listen --version --latency-ms --error-rate --output --no-color --verbose --state-dir --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1460,6 +1544,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1468,7 +1556,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo__subcmd__app__subcmd__web)
-            opts="-o -v -h -V --listen --api --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --listen --api --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1494,6 +1582,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1502,7 +1594,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__down)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1520,6 +1612,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1528,7 +1624,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__edges)
-            opts="-t -o -v -h -V --window --output --no-color --verbose --state-dir --help --version"
+            opts="-t -o -v -h -V --window --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1554,6 +1650,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1562,7 +1662,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__fault)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version inject clear list help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version inject clear list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1580,6 +1680,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1588,7 +1692,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__fault__subcmd__clear)
-            opts="-o -v -h -V --wait --timeout --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --wait --timeout --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1607,6 +1711,10 @@ _meshctl() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1688,7 +1796,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__fault__subcmd__inject)
-            opts="-o -v -h -V --abort --delay --for --wait --timeout --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --abort --delay --for --wait --timeout --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1722,6 +1830,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1730,7 +1842,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__fault__subcmd__list)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1748,6 +1860,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1756,7 +1872,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__generate)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version completions man help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1774,6 +1890,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1782,7 +1902,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__generate__subcmd__completions)
-            opts="-o -v -h -V --dir --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --dir --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1801,6 +1921,10 @@ _meshctl() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1868,7 +1992,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__generate__subcmd__man)
-            opts="-o -v -h -V --dir --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --dir --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1887,6 +2011,10 @@ _meshctl() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2444,7 +2572,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__proxy)
-            opts="-o -v -h -V --identity-dir --inbound --upstream --admin --workers --config --control-plane --token-file --spiffe-id --http-proxy --tap --tap-token-sha256 --tap-redact --otlp-endpoint --trace-sample --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --identity-dir --inbound --upstream --admin --workers --config --control-plane --token-file --spiffe-id --http-proxy --tap --tap-token-sha256 --tap-redact --otlp-endpoint --trace-sample --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2522,6 +2650,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2530,7 +2662,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__stat)
-            opts="-t -w -o -v -h -V --window --from --to --watch --output --no-color --verbose --state-dir --help --version"
+            opts="-t -w -o -v -h -V --window --from --to --watch --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2564,6 +2696,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2572,7 +2708,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__status)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2590,6 +2726,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2598,7 +2738,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__tap)
-            opts="-o -v -h -V --proxy --token-file --to --method --path --authority --status --max-rps --duration --max-events --body --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --proxy --token-file --to --method --path --authority --status --max-rps --duration --max-events --body --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2660,6 +2800,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2668,7 +2812,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__top)
-            opts="-o -v -h -V --max-rps --duration --output --no-color --verbose --state-dir --help --version"
+            opts="-o -v -h -V --max-rps --duration --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2694,6 +2838,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2702,7 +2850,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__up)
-            opts="-f -o -v -h -V --file --demo --detach --leaf-lifetime --output --no-color --verbose --state-dir --help --version"
+            opts="-f -o -v -h -V --file --demo --detach --leaf-lifetime --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2729,6 +2877,10 @@ _meshctl() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

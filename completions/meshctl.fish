@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_meshctl_global_optspecs
-    string join \n o/output= no-color v/verbose state-dir= h/help V/version
+    string join \n o/output= no-color v/verbose state-dir= request-timeout= h/help V/version
 end
 
 function __fish_meshctl_needs_command
@@ -29,6 +29,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_needs_command" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_needs_command" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_needs_command" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -57,6 +58,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l demo -d 'Run the built-in demo (web → api v1/v2 → quotes over gRPC, with a load generator)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l detach -d 'Start in the background and return once ready (`meshctl down` stops it)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
@@ -68,6 +70,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -77,6 +80,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand down" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand down" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand down" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand down" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand down" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -86,6 +90,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand status" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand status" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand status" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -98,6 +103,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s w -l watch -d 'Refresh every 2 s until Ctrl-C (NDJSON with -o json)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -119,6 +125,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -130,6 +137,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -140,6 +148,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -149,6 +158,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -167,6 +177,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l wait -d 'Return only once every proxy calling the service acknowledged the new split'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -186,6 +197,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -196,6 +208,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -206,6 +219,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -215,6 +229,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -230,6 +245,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and not __fish_seen_subcommand_from inject clear list help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and not __fish_seen_subcommand_from inject clear list help" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and not __fish_seen_subcommand_from inject clear list help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and not __fish_seen_subcommand_from inject clear list help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and not __fish_seen_subcommand_from inject clear list help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -247,6 +263,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l wait -d 'Return only once every proxy calling the service acknowledged the change'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -258,6 +275,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -l wait -d 'Return only once every proxy calling the service acknowledged the change'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -268,6 +286,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -281,6 +300,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect rotate help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect rotate help" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect rotate help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect rotate help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect rotate help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -302,6 +322,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l force -d 'Replace an existing CA (every certificate it issued stops verifying)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -314,6 +335,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -324,6 +346,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -333,6 +356,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -342,6 +366,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from rotate" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from rotate" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from rotate" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from rotate" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -362,6 +387,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -372,6 +398,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -396,6 +423,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -405,6 +433,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -418,6 +447,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -428,6 +458,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -440,6 +471,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -456,6 +488,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -470,6 +503,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -482,6 +516,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -494,6 +529,7 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -16,5 +16,12 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# grpcio: a real gRPC implementation other than our own (tonic) for the mesh's gRPC tests.
+if ! python3 -c 'import grpc' 2>/dev/null; then
+  echo "scripts/test.sh: installing grpcio (PyPI)" >&2
+  python3 -m pip install --quiet grpcio 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages grpcio
+fi
+
 # Tests spawn real proxies and servers; two test threads keep a 2-core machine responsive.
 exec cargo test --locked -- --test-threads="${MESHCTL_TEST_THREADS:-2}" "$@"

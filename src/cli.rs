@@ -47,6 +47,16 @@ pub struct GlobalArgs {
     /// State directory [default: nearest .meshctl/ from the current directory upward]
     #[arg(long, global = true, env = "MESHCTL_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// How long one call to the control plane may wait for its answer before the command
+    /// fails, naming the socket (like kubectl's --request-timeout)
+    #[arg(
+        long,
+        global = true,
+        env = "MESHCTL_REQUEST_TIMEOUT",
+        value_name = "DURATION",
+        default_value_t = crate::duration::HumanDuration(crate::api::transport::DEFAULT_REQUEST_TIMEOUT)
+    )]
+    pub request_timeout: crate::duration::HumanDuration,
 }
 
 #[derive(Debug, Subcommand)]

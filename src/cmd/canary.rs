@@ -117,7 +117,7 @@ fn shift(ctx: &mut Context<'_>, a: ShiftArgs) -> CliResult {
     let runtime = super::client_runtime()?;
     // The gRPC channel is created inside the runtime it will run on.
     let _entered = runtime.enter();
-    let mut admin = MeshAdmin::open(&state).map_err(admin_error)?;
+    let mut admin = MeshAdmin::open(&state, ctx.global.request_timeout.0).map_err(admin_error)?;
     let versions = known_versions(&admin.plan, &a.service)?;
     refuse_during_rollout(&state, &a.service)?;
     let current = read_splits(&state)

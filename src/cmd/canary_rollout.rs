@@ -182,7 +182,8 @@ pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
     let state = ctx.state_dir(StateFor::Mesh)?;
     let runtime = super::client_runtime()?;
     let _entered = runtime.enter();
-    let admin = MeshAdmin::open(&state).map_err(|e| CliError::from(anyhow::Error::new(e)))?;
+    let admin = MeshAdmin::open(&state, ctx.global.request_timeout.0)
+        .map_err(|e| CliError::from(anyhow::Error::new(e)))?;
     let versions = versions_for(&admin, &spec.service, &spec.to)?;
     let store = RolloutStore::new(&state);
     let (ownership, from_weight, stale_route) = take_ownership(&store, &state, &spec, &versions)?;
@@ -725,7 +726,8 @@ pub fn finish(ctx: &mut Context<'_>, a: FinishArgs, how: Finish) -> CliResult {
     let state = ctx.state_dir(StateFor::Mesh)?;
     let runtime = super::client_runtime()?;
     let _entered = runtime.enter();
-    let mut admin = MeshAdmin::open(&state).map_err(|e| CliError::from(anyhow::Error::new(e)))?;
+    let mut admin = MeshAdmin::open(&state, ctx.global.request_timeout.0)
+        .map_err(|e| CliError::from(anyhow::Error::new(e)))?;
     super::canary::known_versions(&admin.plan, &a.service)?;
     let store = RolloutStore::new(&state);
     let lock = store.lock(&a.service).map_err(anyhow::Error::new)?;

@@ -377,7 +377,13 @@ fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
     let bundle = store.bundle_fingerprints().map_err(identity_error)?;
     let report = StatusReport {
         certificates: rows,
-        proxies: proxy_certs::rows(state_dir, &issuer, &bundle, now)?,
+        proxies: proxy_certs::rows(
+            state_dir,
+            &issuer,
+            &bundle,
+            now,
+            ctx.global.request_timeout.0,
+        )?,
     };
     output::render(ctx.out, ctx.global.output, &report, |wide| {
         status_table(&report.certificates, wide)

@@ -50,7 +50,7 @@ struct Report {
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let state = ctx.state_dir(StateFor::Ca)?;
-    let facts = gather(&state)?;
+    let facts = gather(&state, ctx.global.request_timeout.0)?;
     let outcomes = checks::run_all(&facts);
     let status = outcomes
         .iter()
@@ -78,7 +78,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     Ok(())
 }
 
-fn gather(state: &Path) -> anyhow::Result<Facts> {
+fn gather(state: &Path, request_timeout: std::time::Duration) -> anyhow::Result<Facts> {
     let store = CaStore::new(state);
     let not_after = |text: String| -> anyhow::Result<i64> {
         Ok(pem::unix_seconds(pem::not_after(&pem::first_cert(&text)?)?))
@@ -90,17 +90,20 @@ fn gather(state: &Path) -> anyhow::Result<Facts> {
         // An issuer too close to expiry to sign even the probe does not chain usefully.
         issuer_chains_to_bundle: store.issuer_chains_to_bundle().unwrap_or(false),
         bundle: store.bundle_fingerprints()?,
-        proxies: mesh_proxies(state)?,
+        proxies: mesh_proxies(state, request_timeout)?,
         rotation_in_progress: Checkpoint::path(state).exists(),
     })
 }
 
 /// Every proxy's reported certificate state, or `None` when no mesh runs from `state`.
-pub(super) fn mesh_proxies(state: &Path) -> anyhow::Result<Option<Vec<ProxyView>>> {
+pub(super) fn mesh_proxies(
+    state: &Path,
+    request_timeout: std::time::Duration,
+) -> anyhow::Result<Option<Vec<ProxyView>>> {
     let runtime = super::client_runtime()?;
     // The admin channel spawns its connection task: it must be opened inside the runtime.
     runtime.block_on(async {
-        let mut admin = match MeshAdmin::open(state) {
+        let mut admin = match MeshAdmin::open(state, request_timeout) {
             Ok(admin) => admin,
             Err(AdminError::Plan(PlanError::NotRunning(_))) => return Ok(None),
             Err(e) => return Err(e.into()),

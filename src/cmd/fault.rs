@@ -221,7 +221,7 @@ fn session(ctx: &Context<'_>) -> Result<(tokio::runtime::Runtime, MeshAdmin), Cl
     // The gRPC channel is created inside the runtime it will run on.
     let admin = {
         let _entered = runtime.enter();
-        MeshAdmin::open(&state).map_err(admin_error)?
+        MeshAdmin::open(&state, ctx.global.request_timeout.0).map_err(admin_error)?
     };
     Ok((runtime, admin))
 }

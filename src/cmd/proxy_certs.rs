@@ -44,8 +44,9 @@ pub fn rows(
     issuer: &str,
     bundle: &[String],
     now: i64,
+    request_timeout: std::time::Duration,
 ) -> anyhow::Result<Vec<ProxyCertRow>> {
-    let Some(views) = super::check::mesh_proxies(state)? else {
+    let Some(views) = super::check::mesh_proxies(state, request_timeout)? else {
         return Ok(Vec::new());
     };
     Ok(views

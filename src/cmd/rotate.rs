@@ -299,7 +299,7 @@ impl<'a> Driver<'a> {
         wait: &WaitArgs,
         total: usize,
     ) -> Result<Self, CliError> {
-        let admin = match MeshAdmin::open(state) {
+        let admin = match MeshAdmin::open(state, ctx.global.request_timeout.0) {
             Ok(admin) => Some(admin),
             Err(AdminError::Plan(PlanError::NotRunning(_))) => None,
             Err(e) => return Err(anyhow::Error::new(e).into()),

@@ -52,9 +52,13 @@ pub fn run(ctx: &mut Context<'_>, _args: Args) -> CliResult {
     let runtime = super::client_runtime()?;
     // The gRPC channel is created inside the runtime it will run on.
     let _entered = runtime.enter();
-    let mut admin = MeshAdmin::open(&state).map_err(anyhow::Error::new)?;
-    let health = runtime.block_on(async {
-        let status = admin.status().await.ok();
+    let mut admin =
+        MeshAdmin::open(&state, ctx.global.request_timeout.0).map_err(anyhow::Error::new)?;
+    let (health, unanswered) = runtime.block_on(async {
+        let (status, unanswered) = match admin.status().await {
+            Ok(status) => (Some(status), None),
+            Err(e) => (None, Some(e)),
+        };
         let mut instances = Vec::new();
         for p in &admin.plan.proxies {
             let cp = status
@@ -88,14 +92,19 @@ pub fn run(ctx: &mut Context<'_>, _args: Args) -> CliResult {
                 healthy: (app_up || !serves) && ready && connected && current,
             });
         }
-        MeshHealth {
+        let health = MeshHealth {
             control_plane: status.is_some(),
             config_version: status.map_or(0, |s| s.version),
             instances,
-        }
+        };
+        (health, unanswered)
     });
     let now = crate::identity::pem::unix_seconds(std::time::SystemTime::now());
     output::render(ctx.out, ctx.global.output, &health, |_| table(&health, now))?;
+    if let Some(e) = unanswered {
+        // The table shows what could be seen without it; the error says why the rest is not.
+        return Err(CliError::new(anyhow::Error::new(e), code::FAILURE));
+    }
     if health.control_plane && health.instances.iter().all(|i| i.healthy) {
         Ok(())
     } else {

@@ -22,6 +22,13 @@ pub enum AdminError {
     },
     #[error("the control plane at {} did not answer: {status} (is `meshctl up` still running?)", socket.display())]
     Unreachable { socket: PathBuf, status: String },
+    #[error(
+        "the control plane at {} did not answer within {after:?} (stopped or overloaded? \
+         try `meshctl status`, or restart the mesh with `meshctl down` and `meshctl up`; \
+         --request-timeout sets the deadline)",
+        socket.display()
+    )]
+    NoAnswer { socket: PathBuf, after: Duration },
     #[error("control plane refused: {0}")]
     Refused(String),
     #[error("timed out after {waited:?}: {pending}")]
@@ -34,25 +41,34 @@ pub struct MeshAdmin {
     pub plan: MeshPlan,
     client: pb::admin_client::AdminClient<tonic::transport::Channel>,
     token: String,
+    request_timeout: Duration,
 }
 
 impl MeshAdmin {
-    /// Loads the plan and admin token of the mesh running from `state_dir`.
-    pub fn open(state_dir: &Path) -> Result<Self, AdminError> {
+    /// Loads the plan and admin token of the mesh running from `state_dir`; every call then
+    /// waits at most `request_timeout` for its answer.
+    pub fn open(state_dir: &Path, request_timeout: Duration) -> Result<Self, AdminError> {
         let plan = MeshPlan::load(state_dir)?;
         let path = state_dir.join(ADMIN_TOKEN_FILE);
         let token =
             std::fs::read_to_string(&path).map_err(|source| AdminError::Token { path, source })?;
-        let client = pb::admin_client::AdminClient::new(channel(&plan.control_socket));
+        let channel = channel(&plan.control_socket, Some(request_timeout));
+        let client = pb::admin_client::AdminClient::new(channel);
         Ok(MeshAdmin {
             plan,
             client,
             token: token.trim().to_string(),
+            request_timeout,
         })
     }
 
     fn map(&self, s: tonic::Status) -> AdminError {
         match s.code() {
+            // tonic answers an expired request deadline with `Cancelled`.
+            tonic::Code::Cancelled | tonic::Code::DeadlineExceeded => AdminError::NoAnswer {
+                socket: self.plan.control_socket.clone(),
+                after: self.request_timeout,
+            },
             tonic::Code::Unavailable | tonic::Code::Unknown => AdminError::Unreachable {
                 socket: self.plan.control_socket.clone(),
                 status: s.message().to_string(),

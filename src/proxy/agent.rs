@@ -92,7 +92,8 @@ impl std::fmt::Debug for Agent {
 impl Agent {
     pub fn new(socket: &Path, token: &str, id: SpiffeId) -> Self {
         Agent {
-            channel: channel(socket),
+            // No deadline: the config watch waits on purpose, and every call is retried.
+            channel: channel(socket, None),
             token: Arc::from(token),
             id,
         }

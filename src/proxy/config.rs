@@ -43,7 +43,7 @@ pub enum AppProtocol {
     /// HTTP/1.1 (requests that arrived as HTTP/2 are sent as HTTP/1.1 unless `app_h2c` is set).
     Http1,
     /// HTTP/2 with prior knowledge (h2c), e.g. a gRPC server.
-    #[serde(alias = "h2c")]
+    #[serde(alias = "h2c", alias = "grpc")]
     Http2,
     /// Opaque TCP: every mTLS connection is copied byte for byte to the app.
     Tcp,
@@ -360,10 +360,10 @@ fn socket_addr(what: &str, text: &str) -> Result<SocketAddr, String> {
 fn app_protocol(text: &str) -> Result<AppProtocol, String> {
     match text {
         "http1" | "http" => Ok(AppProtocol::Http1),
-        "h2c" | "http2" => Ok(AppProtocol::Http2),
+        "h2c" | "http2" | "grpc" => Ok(AppProtocol::Http2),
         "tcp" => Ok(AppProtocol::Tcp),
         other => Err(format!(
-            "unknown app protocol `{other}://` (expected http1://, h2c:// or tcp://)"
+            "unknown app protocol `{other}://` (expected http1://, h2c:// (or grpc://) or tcp://)"
         )),
     }
 }

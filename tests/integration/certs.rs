@@ -389,7 +389,16 @@ fn world_readable_or_unreadable_issuer_key_is_refused() {
 #[test]
 fn expired_certificates_fail_status_without_a_window() {
     let mesh = Mesh::initialised();
-    mesh.issue(API, "api", "1s");
+    // `certs issue` refuses lifetimes under a minute; the library signs a 1 s leaf and
+    // records it exactly as `certs issue` does.
+    let store = meshctl::identity::store::CaStore::new(&mesh.state_dir());
+    let leaf = meshctl::identity::ca::issue_with_new_key(
+        &store.issuer().unwrap(),
+        &API.parse().unwrap(),
+        std::time::Duration::from_secs(1),
+    )
+    .unwrap();
+    store.record_leaf(&leaf.cert_pem).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1_500));
     mesh.cmd()
         .args(["certs", "status"])

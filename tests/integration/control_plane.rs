@@ -135,7 +135,7 @@ async fn wrong_token_and_foreign_identity_are_refused() {
         "{err}"
     );
     // Admin calls need the admin token, not a proxy's.
-    let mut admin = pb::admin_client::AdminClient::new(channel(&cp.socket));
+    let mut admin = pb::admin_client::AdminClient::new(channel(&cp.socket, None));
     let status = admin
         .status(authed(pb::StatusRequest {}, WEB_TOKEN))
         .await
@@ -188,7 +188,7 @@ async fn watch_delivers_config_and_split_changes_are_acknowledged() {
     assert_eq!(weights, vec![("v1".into(), 100), ("v2".into(), 0)]);
     assert_eq!(api.backends[1].endpoints[0].address, "127.0.0.1:12000");
 
-    let mut admin = pb::admin_client::AdminClient::new(channel(&cp.socket));
+    let mut admin = pb::admin_client::AdminClient::new(channel(&cp.socket, None));
     let set = pb::SetSplitRequest {
         service: "api".into(),
         weights: [("v1".into(), 80), ("v2".into(), 20)].into(),
@@ -262,7 +262,7 @@ async fn canary_routes_are_checked_pushed_first_persisted_and_cleared() {
     let first = next(&mut rx).await;
     assert!(first.upstreams[0].routes.is_empty());
 
-    let mut admin = pb::admin_client::AdminClient::new(channel(&cp.socket));
+    let mut admin = pb::admin_client::AdminClient::new(channel(&cp.socket, None));
     let route = |version: &str, name: &str| pb::CanaryRouteRequest {
         service: "api".into(),
         version: version.into(),
@@ -328,7 +328,7 @@ async fn canary_routes_are_checked_pushed_first_persisted_and_cleared() {
 
 /// The acknowledged version and last error the control plane shows for `service`'s proxy.
 async fn ack_state(socket: &Path, service: &str) -> (u64, String) {
-    let mut admin = pb::admin_client::AdminClient::new(channel(socket));
+    let mut admin = pb::admin_client::AdminClient::new(channel(socket, None));
     let status = admin
         .status(authed(pb::StatusRequest {}, ADMIN_TOKEN))
         .await
@@ -433,7 +433,7 @@ async fn live_faults_are_checked_persisted_pushed_and_expire_on_their_own() {
     };
     let first = next().await;
     assert_eq!(first.upstreams[0].live_fault, None);
-    let mut admin = pb::admin_client::AdminClient::new(channel(&cp.socket));
+    let mut admin = pb::admin_client::AdminClient::new(channel(&cp.socket, None));
     let abort = pb::Fault {
         abort_status: 503,
         abort_per_million: 1_000_000,

@@ -657,3 +657,126 @@ fn detach_and_down() {
 }
 
 mod rotation;
+
+/// The control plane's pid, from the supervisor's line in its log.
+fn control_plane_pid(up: &Up) -> i32 {
+    let log = std::fs::read_to_string(up.state().join("logs/control-plane.log")).unwrap();
+    log.lines()
+        .rev()
+        .find_map(|l| l.split_once("started, pid ").map(|(_, pid)| pid.trim()))
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in the control plane's log: {log}"))
+}
+
+#[test]
+fn no_command_hangs_on_a_control_plane_that_does_not_answer() {
+    let (v1, v2) = (free_port(), free_port());
+    let up = Up::start(&format!(
+        "services:\n  api:\n    versions:\n      v1: {{ port: {v1} }}\n      v2: {{ port: {v2} }}\n"
+    ));
+    let pid = nix::unistd::Pid::from_raw(control_plane_pid(&up));
+    // Stopped, not dead: its Unix socket still accepts connections, so only a deadline helps.
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let socket = up.state().join("run/control.sock");
+    for args in [
+        &["status"][..],
+        &["check"][..],
+        &["fault", "list"][..],
+        &["certs", "status"][..],
+        &["canary", "shift", "api", "--to", "v2", "--weight", "10"][..],
+    ] {
+        let started = Instant::now();
+        let out = up
+            .cmd()
+            .args(["--request-timeout", "1s"])
+            .args(args)
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap();
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?} after {took:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains("did not answer within 1s") && stderr.contains("meshctl status"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&socket.display().to_string()),
+            "{args:?} names the socket: {stderr}"
+        );
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+    }
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    up.stop();
+}
+
+/// A grpcio server (raw-bytes methods, no generated code): `Unary` answers the request plus
+/// ` from <x-meshctl-client-id>` (`fail` → NOT_FOUND), `Bidi` echoes each message.
+const GRPCIO_SERVER_PY: &str = r#"
+import grpc, sys
+from concurrent import futures
+def unary(req, ctx):
+    if req == b"fail":
+        ctx.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
+    caller = dict(ctx.invocation_metadata()).get("x-meshctl-client-id", "-")
+    return req + b" from " + caller.encode()
+def bidi(requests, ctx):
+    for m in requests:
+        yield b"echo " + m
+handler = grpc.method_handlers_generic_handler("test.Echo", {
+    "Unary": grpc.unary_unary_rpc_method_handler(unary),
+    "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
+})
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+server.add_generic_rpc_handlers((handler,))
+server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+server.start()
+server.wait_for_termination()
+"#;
+
+/// A grpcio client against argv[1]: 100 KB unary, an error status, a bidi stream.
+const GRPCIO_CLIENT_PY: &str = r#"
+import grpc, sys
+channel = grpc.insecure_channel(sys.argv[1])
+grpc.channel_ready_future(channel).result(timeout=20)
+unary = channel.unary_unary("/test.Echo/Unary")
+big = b"x" * 102400
+assert unary(big, timeout=20) == big + b" from spiffe://mesh.local/ns/local/sa/web"
+try:
+    unary(b"fail", timeout=20)
+    sys.exit("fail: no error status")
+except grpc.RpcError as e:
+    assert (e.code(), e.details()) == (grpc.StatusCode.NOT_FOUND, "no such thing"), e
+bidi = channel.stream_stream("/test.Echo/Bidi")
+assert list(bidi(iter([b"a", b"b", b"c"]), timeout=20)) == [b"echo a", b"echo b", b"echo c"]
+print("ok")
+"#;
+
+#[test]
+fn a_grpcio_server_meshed_without_a_protocol_serves_unary_errors_and_streams() {
+    let scripts = tempfile::tempdir().unwrap();
+    std::fs::write(scripts.path().join("server.py"), GRPCIO_SERVER_PY).unwrap();
+    std::fs::write(scripts.path().join("client.py"), GRPCIO_CLIENT_PY).unwrap();
+    let (web, api) = (free_port(), free_port());
+    let up = Up::start(&format!(
+        "services:\n  web:\n    port: {web}\n    upstreams: [api]\n  api:\n    port: {api}\n    command: [python3, \"{}\", \"{api}\"]\n",
+        scripts.path().join("server.py").display()
+    ));
+    let out = Command::new("python3")
+        .arg(scripts.path().join("client.py"))
+        .arg(up.upstream("web", "api"))
+        .output()
+        .expect("python3 runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("No module named 'grpc'"),
+        "grpcio is needed by this test: run ./scripts/test.sh, which installs it"
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    up.stop();
+}

@@ -200,6 +200,13 @@ impl Echo for EchoService {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_unary_bidi_stream_and_trailers_only_error_through_pair() {
+    // Declared h2c, its grpc:// alias, and no protocol at all (gRPC goes h2c by itself).
+    for scheme in ["h2c://", "grpc://", ""] {
+        grpc_through_pair(scheme).await;
+    }
+}
+
+async fn grpc_through_pair(scheme: &str) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = listener.local_addr().unwrap();
     tokio::spawn(
@@ -207,7 +214,7 @@ async fn grpc_unary_bidi_stream_and_trailers_only_error_through_pair() {
             .add_service(EchoServer::new(EchoService))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
-    let pair = Pair::start(&format!("h2c://{app}"));
+    let pair = Pair::start(&format!("{scheme}{app}"));
     let mut client = EchoClient::connect(format!("http://{}", pair.entry))
         .await
         .unwrap();
@@ -219,6 +226,14 @@ async fn grpc_unary_bidi_stream_and_trailers_only_error_through_pair() {
         .await
         .unwrap();
     assert_eq!(reply.into_inner().message, format!("hi from {WEB_ID}"));
+    let big = "x".repeat(100 * 1024);
+    let reply = client
+        .unary(EchoRequest {
+            message: big.clone(),
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{scheme}: 100 KB unary: {s:?}"));
+    assert_eq!(reply.into_inner().message, format!("{big} from {WEB_ID}"));
 
     let status = client
         .unary(EchoRequest {
@@ -247,6 +262,23 @@ async fn grpc_unary_bidi_stream_and_trailers_only_error_through_pair() {
         replies.next().await.is_none(),
         "stream ends with grpc-status OK trailers"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_call_to_an_app_that_is_not_there_gets_unavailable_in_grpc_terms() {
+    // Nothing listens at the app's address (no protocol declared).
+    let pair = Pair::start(&free_addr().to_string());
+    let mut client = EchoClient::connect(format!("http://{}", pair.entry))
+        .await
+        .unwrap();
+    let status = client
+        .unary(EchoRequest {
+            message: "hi".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert_eq!(status.message(), "app unreachable");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,17 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use bytes::Bytes;
-use http::header::CONTENT_TYPE;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
-use http_body_util::{Either, Full};
 use tokio::sync::watch;
 
 use crate::api::proto::control as pb;
 use crate::policy::authz::{IdPattern, check_method, check_rule_path, header_name, header_value};
 use crate::policy::normalize::{BadPath, normalize_path};
-use crate::proxy::protocol::http::{PROXY_ERROR, ProxyBody, error_response};
+use crate::proxy::protocol::http::{ProxyBody, error_response};
 
 /// How long a request or connection waits for a control-plane-driven proxy's first
 /// configuration (which says whether its service has a policy) before it is refused.
@@ -539,13 +536,7 @@ pub fn refusal(verdict: Verdict, grpc: bool) -> Response<ProxyBody> {
     if !grpc {
         return error_response(status, reason);
     }
-    let mut response = Response::new(Either::Right(Full::new(Bytes::new())));
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    headers.insert("grpc-status", HeaderValue::from_static(grpc_status));
-    headers.insert("grpc-message", HeaderValue::from_static(reason));
-    headers.insert(PROXY_ERROR, HeaderValue::from_static(reason));
-    response
+    crate::proxy::protocol::http::grpc_error(HeaderValue::from_static(grpc_status), reason)
 }
 
 fn methods(at: &str, raw: &[String]) -> Result<Vec<Method>, AuthzError> {

@@ -13,6 +13,7 @@ pub mod authz;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use http::{HeaderValue, Request, Response, StatusCode, Version};
@@ -25,15 +26,14 @@ use crate::identity::verify::peer_id;
 use crate::proxy::Shared;
 use crate::proxy::config::{AppProtocol, InboundConfig};
 use crate::proxy::inbound::app::{AppConnector, H2cClient, Http1Pool, PooledBody};
-use crate::proxy::inbound::authz::{AuthzCell, Verdict};
+use crate::proxy::inbound::authz::{AuthzCell, GRPC_UNAVAILABLE, Verdict};
 use crate::proxy::limits;
-use crate::proxy::outbound::timeout::is_grpc;
 use crate::proxy::protocol::cork::{Corked, Driven};
 use crate::proxy::protocol::drain::DrainWatch;
 use crate::proxy::protocol::h2::server as h2server;
 use crate::proxy::protocol::h2::stream::H2Body;
 use crate::proxy::protocol::http::{
-    self as proxy_http, BoxedRequest, CLIENT_ID, ORIG_PROTO, ProxyBody,
+    self as proxy_http, BoxedRequest, CLIENT_ID, ORIG_PROTO, ProxyBody, is_grpc,
 };
 use crate::proxy::protocol::io::MeteredIo;
 use crate::proxy::protocol::listen;
@@ -52,6 +52,12 @@ pub struct Inbound {
     http1: Option<Arc<Http1Pool>>,
     /// For requests that arrived as HTTP/2 (gRPC needs HTTP/2 end to end).
     h2c: Option<H2cClient>,
+    /// For gRPC calls to an app served as HTTP/1.1 with no h2c address: gRPC exists only
+    /// over HTTP/2, so such a call goes to the app's address as h2c (prior knowledge) —
+    /// an app that answers gRPC speaks it there, whatever mesh.yaml did not say.
+    grpc: Option<H2cClient>,
+    /// Whether an h2c exchange with the app has failed yet (the first is logged at info).
+    h2c_failed: AtomicBool,
     /// The authorization policy in force (swapped by the control plane's updates).
     authz: Arc<AuthzCell>,
     shared: Arc<Shared>,
@@ -67,11 +73,16 @@ impl Inbound {
             AppProtocol::Http2 => (None, Some(app::h2c(config.app))),
             AppProtocol::Tcp => (None, None),
         };
+        // Lazy: no connection is made until a gRPC call arrives.
+        let grpc =
+            (config.protocol == AppProtocol::Http1 && h2c.is_none()).then(|| app::h2c(config.app));
         Inbound {
             app: config.app,
             protocol: config.protocol,
             http1,
             h2c,
+            grpc,
+            h2c_failed: AtomicBool::new(false),
             authz,
             shared,
         }
@@ -231,7 +242,10 @@ impl Inbound {
                     let response = match (&self.http1, &self.h2c) {
                         (Some(pool), _) if from_http1 => self.to_http1(pool, req).await,
                         (_, Some(h2c)) => self.to_h2c(h2c, req).await,
-                        (Some(pool), None) => self.to_http1(pool, req).await,
+                        (Some(pool), None) => match &self.grpc {
+                            Some(grpc) if is_grpc(req.headers()) => self.to_h2c(grpc, req).await,
+                            _ => self.to_http1(pool, req).await,
+                        },
                         (None, None) => error(StatusCode::BAD_GATEWAY, "app does not speak HTTP"),
                     };
                     (tap, response)
@@ -279,11 +293,26 @@ impl Inbound {
 
     async fn to_h2c(&self, client: &H2cClient, mut req: BoxedRequest) -> Response<InboundBody> {
         *req.version_mut() = Version::HTTP_2;
+        let grpc = is_grpc(req.headers());
         match client.request(*req).await {
             // HTTP/2 from the app: no hop-by-hop headers.
             Ok(response) => response.map(|body| Either::Right(Either::Left(body))),
             Err(e) => {
-                tracing::debug!(app = %self.app, error = %e, "forwarding to the app over h2c failed");
+                if !self.h2c_failed.swap(true, Ordering::Relaxed) {
+                    // Once per app at info: a misconfigured protocol shows up in the log
+                    // without flooding it; every later failure at debug.
+                    tracing::info!(
+                        app = %self.app,
+                        error = %e,
+                        "an HTTP/2 (h2c) exchange with the app failed; if it speaks only \
+                         HTTP/1.1 there, gRPC cannot reach it (serve gRPC/h2c, or set its protocol)"
+                    );
+                } else {
+                    tracing::debug!(app = %self.app, error = %e, "forwarding to the app over h2c failed");
+                }
+                if grpc {
+                    return written(app_failed_grpc(e.is_connect()));
+                }
                 app_failed(e.is_connect())
             }
         }
@@ -320,6 +349,17 @@ fn written(response: Response<ProxyBody>) -> Response<InboundBody> {
 
 fn error(status: StatusCode, reason: &'static str) -> Response<InboundBody> {
     written(proxy_http::error_response(status, reason))
+}
+
+/// The gRPC form of [`app_failed`]: trailers-only `grpc-status: 14` (UNAVAILABLE), which gRPC
+/// clients treat as retryable, with the same reason.
+fn app_failed_grpc(connect: bool) -> Response<ProxyBody> {
+    let reason = if connect {
+        "app unreachable"
+    } else {
+        "app connection failed"
+    };
+    proxy_http::grpc_error(HeaderValue::from_static(GRPC_UNAVAILABLE), reason)
 }
 
 fn app_failed(connect: bool) -> Response<InboundBody> {

@@ -13,10 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http::header::CONTENT_TYPE;
 use http::{HeaderName, HeaderValue, Response, StatusCode};
-use http_body_util::{Either, Full};
 
 use crate::api::proto::control as pb;
 use crate::policy::fault::{FaultError, FaultSpec, PER_MILLION};
@@ -328,16 +325,10 @@ impl Draws {
 /// trailers-only response whose `grpc-status` maps the HTTP status ([`grpc_status`]).
 pub fn abort_response(status: StatusCode, grpc: bool) -> Response<ProxyBody> {
     let mut response = if grpc {
-        let mut r = Response::new(Either::Right(Full::new(Bytes::new())));
-        let h = r.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        h.insert("grpc-status", HeaderValue::from(grpc_status(status)));
-        h.insert("grpc-message", HeaderValue::from_static(FAULT_REASON));
-        h.insert(
-            crate::proxy::protocol::http::PROXY_ERROR,
-            HeaderValue::from_static(FAULT_REASON),
-        );
-        r
+        crate::proxy::protocol::http::grpc_error(
+            HeaderValue::from(grpc_status(status)),
+            FAULT_REASON,
+        )
     } else {
         error_response(status, FAULT_REASON)
     };

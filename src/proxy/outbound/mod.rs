@@ -243,7 +243,7 @@ impl Outbound {
             }
             span = (self.shared.tracer.as_ref()).and_then(|t| t.begin(Kind::Client, &mut req));
             *req.version_mut() = Version::HTTP_2;
-            let grpc = timeout::is_grpc(req.headers());
+            let grpc = crate::proxy::protocol::http::is_grpc(req.headers());
             // Requests answered here without reaching a peer are tapped too: keep the head
             // while anyone watches.
             head = self.shared.tap.is_watched().then(|| tap::head(&req));

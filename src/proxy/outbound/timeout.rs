@@ -6,14 +6,11 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future;
-use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
-use http_body_util::{Either, Full};
+use http::{HeaderValue, Response, StatusCode};
 
-use crate::proxy::protocol::http::{PROXY_ERROR, ProxyBody, error_response};
+use crate::proxy::protocol::http::{ProxyBody, error_response, grpc_error};
 
 /// `grpc-status` of a call that ran out of time (DEADLINE_EXCEEDED).
 pub const GRPC_DEADLINE_EXCEEDED: &str = "4";
@@ -43,35 +40,22 @@ pub fn within<F: Future>(
     }
 }
 
-/// Whether a request is a gRPC call (its errors are answered in gRPC terms).
-pub fn is_grpc(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"))
-}
-
 /// The answer to a timed-out request: 504, or for gRPC a trailers-only response (HTTP 200,
 /// `grpc-status: 4`, no body) as gRPC clients expect.
 pub fn timed_out_response(grpc: bool) -> Response<ProxyBody> {
     if !grpc {
         return error_response(StatusCode::GATEWAY_TIMEOUT, TIMED_OUT);
     }
-    let mut response = Response::new(Either::Right(Full::new(Bytes::new())));
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    headers.insert(
-        "grpc-status",
-        HeaderValue::from_static(GRPC_DEADLINE_EXCEEDED),
-    );
-    headers.insert("grpc-message", HeaderValue::from_static(TIMED_OUT));
-    headers.insert(PROXY_ERROR, HeaderValue::from_static(TIMED_OUT));
-    response
+    grpc_error(HeaderValue::from_static(GRPC_DEADLINE_EXCEEDED), TIMED_OUT)
 }
 
 #[cfg(test)]
 mod tests {
+    use http::HeaderMap;
+    use http::header::CONTENT_TYPE;
+
     use super::*;
+    use crate::proxy::protocol::http::is_grpc;
 
     #[tokio::test]
     async fn a_call_past_its_limit_times_out_and_one_within_it_does_not() {

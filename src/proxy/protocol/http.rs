@@ -153,6 +153,26 @@ pub fn error_response(status: StatusCode, reason: &'static str) -> Response<Prox
     response
 }
 
+/// Whether a request is a gRPC call (its errors are answered in gRPC terms).
+pub fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+/// A response the proxy writes itself to a gRPC call: trailers-only (HTTP 200, no body) with
+/// `grpc-status` and `grpc-message`, as gRPC clients expect, and the reason in [`PROXY_ERROR`].
+pub fn grpc_error(grpc_status: HeaderValue, reason: &'static str) -> Response<ProxyBody> {
+    let mut response = Response::new(Either::Right(Full::new(Bytes::new())));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert("grpc-status", grpc_status);
+    headers.insert("grpc-message", HeaderValue::from_static(reason));
+    headers.insert(PROXY_ERROR, HeaderValue::from_static(reason));
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -201,7 +201,11 @@ fn reports(up: &Up) -> Vec<meshctl::api::proto::control::ProxyStatus> {
         .build()
         .unwrap();
     rt.block_on(async {
-        let mut admin = meshctl::control::admin::MeshAdmin::open(&up.state()).unwrap();
+        let mut admin = meshctl::control::admin::MeshAdmin::open(
+            &up.state(),
+            meshctl::api::transport::DEFAULT_REQUEST_TIMEOUT,
+        )
+        .unwrap();
         admin.status().await.unwrap().proxies
     })
 }
