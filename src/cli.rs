@@ -73,7 +73,11 @@ pub enum Command {
     Fault(cmd::fault::Args),
     /// Manage the mesh certificate authority and workload certificates
     Certs(cmd::certs::Args),
-    /// Check the local mesh's certificates: √ ok, ‼ warning, × error, with a hint each
+    /// Install the mesh's control plane in a Kubernetes cluster (print or apply the manifests)
+    Install(Box<cmd::install::Args>),
+    /// Remove what `meshctl install` created from a Kubernetes cluster
+    Uninstall(cmd::uninstall::Args),
+    /// Check the local mesh's certificates (or with --kube the cluster's): √ ok, ‼ warning, × error, with a hint each
     Check(cmd::check::Args),
     /// Run the control plane of a local mesh (started for you by `meshctl up`)
     Controller(cmd::controller::Args),

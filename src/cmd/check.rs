@@ -33,6 +33,17 @@ pub struct Args {
     /// Exit 1 when a check reaches this severity
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     fail_on: FailOn,
+    /// Check the Kubernetes cluster's install instead of the local mesh
+    #[arg(long)]
+    kube: bool,
+    /// With --kube: before install (permissions, a free namespace), not the running controller
+    #[arg(long, requires = "kube")]
+    pre: bool,
+    /// With --kube: the mesh's namespace
+    #[arg(long, value_name = "NAME", requires = "kube", default_value = crate::kube::DEFAULT_NAMESPACE)]
+    namespace: String,
+    #[command(flatten)]
+    cluster: crate::kube::client::KubeArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -48,6 +59,15 @@ struct Report {
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
+    if args.kube {
+        let outcomes = super::check_kube::gather(&args.cluster, &args.namespace, args.pre)?;
+        return report(ctx, outcomes, args.fail_on);
+    }
+    if args.cluster.kubeconfig.is_some() || args.cluster.context.is_some() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--kubeconfig and --context need --kube (check without it checks the local mesh)"
+        )));
+    }
     let state = crate::state::find(ctx.global.state_dir.as_deref(), &ctx.cwd).ok_or_else(|| {
         CliError::from(anyhow::anyhow!(
             "no state directory: no .meshctl/ in {} or above (run `meshctl certs init`)",
@@ -55,7 +75,10 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         ))
     })?;
     let facts = gather(&state)?;
-    let outcomes = checks::run_all(&facts);
+    report(ctx, checks::run_all(&facts), args.fail_on)
+}
+
+fn report(ctx: &mut Context<'_>, outcomes: Vec<Outcome>, fail_on: FailOn) -> CliResult {
     let status = outcomes
         .iter()
         .map(|o| o.status)
@@ -72,7 +95,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     } else {
         render(ctx.out, &report)?;
     }
-    let threshold = match args.fail_on {
+    let threshold = match fail_on {
         FailOn::Warning => Severity::Warning,
         FailOn::Error => Severity::Error,
     };
