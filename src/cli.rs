@@ -94,7 +94,9 @@ pub enum Command {
 /// Logs go to stderr; `-v` raises the level, `RUST_LOG` wins when set.
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
-        0 => "warn",
+        // kube's client logs each failed request at ERROR; the command's own error already
+        // names the request, the server and the cause in one line.
+        0 => "warn,kube_client=off",
         1 => "info",
         2 => "debug",
         _ => "trace",
