@@ -16,5 +16,10 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The Kubernetes manifests `meshctl install` renders, schema-validated offline (installs
+# PyPI kubernetes-validate if missing; skips, saying why, when it cannot).
+cargo build --locked --quiet --bin meshctl
+scripts/validate-manifests.sh "${MESHCTL_TEST_BIN:-target/debug/meshctl}"
+
 # Tests spawn real proxies and servers; two test threads keep a 2-core machine responsive.
 exec cargo test --locked -- --test-threads="${MESHCTL_TEST_THREADS:-2}" "$@"
