@@ -199,7 +199,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         })
         .await;
         bar.finish_and_clear();
-        applied?;
+        let applied = applied?;
         if args.wait {
             let bar = crate::output::step_bar(1, false)?;
             bar.set_message("waiting for the controller Deployment to be Available");
@@ -214,15 +214,22 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
             bar.finish_and_clear();
             waited?;
         }
-        Ok::<_, anyhow::Error>(target)
+        Ok::<_, anyhow::Error>((target, applied))
     });
-    let target = runtime_result(target)?;
+    let (target, applied) = runtime_result(target)?;
     let verb = if apply_opts.dry_run {
         "validated (server dry run)"
     } else {
         "applied"
     };
-    writeln!(ctx.out, "{verb} {} objects ({target})", objects.len())?;
+    writeln!(ctx.out, "{verb} {} objects ({target})", applied.applied)?;
+    if !applied.not_validated.is_empty() {
+        writeln!(
+            ctx.out,
+            "not validated, because their namespace does not exist yet (a dry run creates nothing): {}",
+            applied.not_validated.join(", ")
+        )?;
+    }
     if args.wait {
         writeln!(
             ctx.out,

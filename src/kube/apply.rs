@@ -36,6 +36,15 @@ pub fn dynamic_api(
     }
 }
 
+/// What `apply_all` did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub applied: usize,
+    /// Server dry run only: objects in a namespace the same dry run "created" (which the API
+    /// server therefore cannot find), so they were not validated.
+    pub not_validated: Vec<String>,
+}
+
 /// Server-side applies `objects` in order, calling `done` after each one; stops at the first
 /// failure, which names the object, the cluster and the cause.
 pub async fn apply_all(
@@ -44,18 +53,36 @@ pub async fn apply_all(
     objects: &[Object],
     opts: ApplyOptions,
     mut done: impl FnMut(&Object),
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Applied> {
     let mut params = PatchParams::apply(FIELD_MANAGER);
     params.force = opts.force_conflicts;
     params.dry_run = opts.dry_run;
+    let mut report = Applied::default();
+    let mut dry_run_namespaces: Vec<&str> = Vec::new();
     for o in objects {
         let api = dynamic_api(client, &o.resource, o.namespace.as_deref());
-        api.patch(&o.name, &params, &Patch::Apply(&o.value))
-            .await
-            .map_err(|e| explain(e, "patch", o, target))?;
-        done(o);
+        match api.patch(&o.name, &params, &Patch::Apply(&o.value)).await {
+            Ok(_) => {
+                // An apply creates what is missing, so a 404 for an object in this namespace
+                // can only mean the namespace exists in this dry run alone.
+                if opts.dry_run && o.resource.kind == "Namespace" {
+                    dry_run_namespaces.push(&o.name);
+                }
+                report.applied += 1;
+                done(o);
+            }
+            Err(kube::Error::Api(status))
+                if status.is_not_found()
+                    && o.namespace
+                        .as_deref()
+                        .is_some_and(|ns| dry_run_namespaces.contains(&ns)) =>
+            {
+                report.not_validated.push(o.describe());
+            }
+            Err(e) => return Err(explain(e, "patch", o, target)),
+        }
     }
-    Ok(())
+    Ok(report)
 }
 
 /// `verb` on `o` failed: one line naming the object, the cluster and what to do.

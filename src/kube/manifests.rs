@@ -639,12 +639,23 @@ pub fn httproute_crd() -> CustomResourceDefinition {
         .labels
         .get_or_insert_with(BTreeMap::new)
         .extend(ours.labels.unwrap_or_default());
-    crd.metadata
-        .annotations
-        .get_or_insert_with(BTreeMap::new)
-        .extend(ours.annotations.unwrap_or_default());
+    let annotations = crd.metadata.annotations.get_or_insert_with(BTreeMap::new);
+    annotations.extend(ours.annotations.unwrap_or_default());
+    // The API server refuses CRDs in *.k8s.io groups without the link to their API review
+    // (the one Gateway API's own CRDs carry).
+    annotations.insert(
+        "api-approved.kubernetes.io".into(),
+        GATEWAY_API_APPROVAL.into(),
+    );
+    annotations.insert(
+        "gateway.networking.k8s.io/channel".into(),
+        "standard".into(),
+    );
     crd
 }
+
+/// The API review of Gateway API, which its CRDs must name (group `*.k8s.io`).
+pub const GATEWAY_API_APPROVAL: &str = "https://github.com/kubernetes-sigs/gateway-api/pull/3328";
 
 /// The GroupVersionKind of the HTTPRoute CRD's served version.
 pub fn httproute_gvk() -> GroupVersionKind {

@@ -435,6 +435,11 @@ fn httproute_crd_comes_from_the_gateway_api_types() {
             .any(|v| v.name == "v1" && v.served && v.storage)
     );
     assert_eq!(crd.metadata.labels.unwrap()[PART_OF_LABEL], PART_OF);
+    // Without it the API server refuses a CRD in a *.k8s.io group.
+    assert_eq!(
+        crd.metadata.annotations.unwrap()["api-approved.kubernetes.io"],
+        manifests::GATEWAY_API_APPROVAL
+    );
 }
 
 // ---- identity material ----
@@ -560,6 +565,60 @@ async fn force_conflicts_and_server_dry_run_reach_the_server() {
     let uri = log.lock().unwrap()[0].uri.clone();
     assert!(uri.contains("force=true"), "{uri}");
     assert!(uri.contains("dryRun=All"), "{uri}");
+}
+
+/// A server dry run "creates" the namespace without storing it: the objects in it cannot be
+/// dry-run (404) and are reported as not validated; a 404 elsewhere is still an error.
+#[tokio::test]
+async fn server_dry_run_reports_objects_in_a_namespace_that_does_not_exist_yet() {
+    let (client, _log) = mock::client(|s: &Seen| {
+        if s.uri.starts_with("/api/v1/namespaces/meshctl-system/")
+            || s.uri
+                .starts_with("/apis/apps/v1/namespaces/meshctl-system/")
+        {
+            mock::status(404, "NotFound", "namespaces \"meshctl-system\" not found")
+        } else {
+            mock::echo(s)
+        }
+    });
+    let opts = ApplyOptions {
+        force_conflicts: false,
+        dry_run: true,
+    };
+    let report = apply::apply_all(&client, &mock::target(), &objects(), opts, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.applied, 4);
+    assert_eq!(
+        report.not_validated,
+        [
+            "ServiceAccount meshctl-system/meshctl-controller",
+            "Secret meshctl-system/meshctl-issuer",
+            "ConfigMap meshctl-system/meshctl-trust-bundle",
+            "Service meshctl-system/meshctl-controller",
+            "Deployment meshctl-system/meshctl-controller",
+        ]
+    );
+    let (client, _log) = mock::client(|s: &Seen| {
+        if s.uri.contains("/serviceaccounts/") {
+            mock::status(404, "NotFound", "namespaces \"meshctl-system\" not found")
+        } else {
+            mock::echo(s)
+        }
+    });
+    let err = apply::apply_all(
+        &client,
+        &mock::target(),
+        &objects(),
+        ApplyOptions::default(),
+        |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("not found (NotFound, HTTP 404)"),
+        "{err:#}"
+    );
 }
 
 #[tokio::test]

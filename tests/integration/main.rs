@@ -11,6 +11,7 @@ mod cli;
 mod demo_app;
 mod external_issuer;
 mod fault;
+mod kube_e2e;
 mod kube_install;
 mod lb;
 mod mesh;
