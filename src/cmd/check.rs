@@ -22,6 +22,10 @@ Warnings: trust anchor or issuer expiring within 60 days, an unfinished anchor r
 Errors: anything expiring within 7 days or expired, an issuer that does not chain to the
 bundle, a proxy that never reported its leaf or holds a stale trust bundle.
 
+With --kube the cluster is checked instead (never chosen on its own): API server reachable
+and 1.33 or newer, your permissions for install, the HTTPRoute CRD; with --pre a free
+namespace; after install the controller, the webhook, the issuer Secret and their expiry.
+
 Exit codes:
   0  no check reached --fail-on
   1  a check reached --fail-on (error by default), or the checks could not run
