@@ -985,7 +985,9 @@ async fn uninstall_times_out_naming_the_finalizers() {
         } else {
             mock::ok(serde_json::json!({
                 "apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": "meshctl-system", "finalizers": ["kubernetes"]},
+                "metadata": {"name": "meshctl-system", "finalizers": ["example.com/x"]},
+                "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Terminating"},
             }))
         }
     });
@@ -1008,7 +1010,7 @@ async fn uninstall_times_out_naming_the_finalizers() {
     assert!(err.downcast_ref::<NotReady>().is_some());
     assert!(
         err.to_string()
-            .contains("Namespace meshctl-system (finalizers: kubernetes)"),
+            .contains("Namespace meshctl-system (finalizers: example.com/x, kubernetes)"),
         "{err}"
     );
 }

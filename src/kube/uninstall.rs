@@ -216,7 +216,15 @@ pub async fn delete_all(
             for f in found {
                 let api = dynamic_api(client, &f.resource, f.namespace.as_deref());
                 if let Ok(Some(obj)) = api.get_opt(&f.name).await {
-                    let finalizers = obj.metadata.finalizers.unwrap_or_default();
+                    // Namespaces keep theirs in spec.finalizers (the namespace controller's).
+                    let mut finalizers = obj.metadata.finalizers.clone().unwrap_or_default();
+                    let spec_finalizers = obj.data["spec"]["finalizers"].as_array();
+                    finalizers.extend(
+                        spec_finalizers
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|v| v.as_str().map(str::to_string)),
+                    );
                     left.push(if finalizers.is_empty() {
                         f.describe()
                     } else {
