@@ -388,7 +388,11 @@ async fn webhook(client: &Client, namespace: &str) -> Outcome {
             .map_err(|e| one_line(&e))?
             .and_then(|c| c.data.and_then(|d| d.get(TRUST_BUNDLE_KEY).cloned()))
             .unwrap_or_default();
-        for w in config.webhooks.iter().flatten() {
+        let webhooks = config.webhooks.unwrap_or_default();
+        if webhooks.is_empty() {
+            return Err(format!("MutatingWebhookConfiguration {WEBHOOK_CONFIGURATION} has no webhooks"));
+        }
+        for w in &webhooks {
             let svc = w.client_config.service.as_ref();
             if !svc.is_some_and(|s| s.namespace == namespace && s.name == CONTROLLER_NAME) {
                 return Err(format!("webhook {} does not call Service {namespace}/{CONTROLLER_NAME}", w.name));

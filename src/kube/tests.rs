@@ -1238,6 +1238,9 @@ async fn check_after_install_verifies_webhook_and_issuer() {
                     if broken_ca {
                         w["webhooks"][1]["clientConfig"]["caBundle"] = serde_json::json!("Zm9v");
                     }
+                    if !deployment_present && !broken_ca {
+                        w["webhooks"] = serde_json::json!([]);
+                    }
                     v(w)
                 }
                 "/api/v1/namespaces/meshctl-system/services/meshctl-controller" => {
@@ -1283,5 +1286,14 @@ async fn check_after_install_verifies_webhook_and_issuer() {
             .1
             .contains("pod.inject.meshctl.io's caBundle is not the trust bundle"),
         "{failed:?}"
+    );
+    // A configuration without webhooks injects nothing: an error, not a vacuous pass.
+    let (client, _log) = mock::client(serve(false, false));
+    let outcomes = checks::run(&client, &opts).await;
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o.status == Severity::Error && o.detail.ends_with("has no webhooks")),
+        "{outcomes:?}"
     );
 }
