@@ -1297,3 +1297,64 @@ async fn check_after_install_verifies_webhook_and_issuer() {
         "{outcomes:?}"
     );
 }
+
+// ---- which cluster ----
+
+fn kubeconfig_file(dir: &std::path::Path, current: Option<&str>) -> std::path::PathBuf {
+    let current = current
+        .map(|c| format!("current-context: {c}\n"))
+        .unwrap_or_default();
+    let text = format!(
+        "apiVersion: v1\nkind: Config\n{current}clusters:\n- name: a\n  cluster:\n    server: https://198.51.100.1:6443\n- name: b\n  cluster:\n    server: https://198.51.100.2:6443\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: one\n  context:\n    cluster: a\n    user: u\n- name: two\n  context:\n    cluster: b\n    user: u\n"
+    );
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn connect_err(args: client::KubeArgs) -> anyhow::Error {
+    match client::connect(&args).await {
+        Ok((_, target)) => panic!("connected to {target}"),
+        Err(e) => e,
+    }
+}
+
+#[tokio::test]
+async fn the_context_chooses_the_server_and_names_it() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let path = kubeconfig_file(dir.path(), Some("one"));
+    let args = |context: Option<&str>| client::KubeArgs {
+        kubeconfig: Some(path.clone()),
+        context: context.map(str::to_string),
+    };
+    let (_, target) = client::connect(&args(None)).await.unwrap();
+    assert_eq!(target.context, "one");
+    assert_eq!(target.server, "https://198.51.100.1:6443/");
+    let (_, target) = client::connect(&args(Some("two"))).await.unwrap();
+    assert_eq!(
+        target.to_string(),
+        "context two, server https://198.51.100.2:6443/"
+    );
+    let err = connect_err(args(Some("three"))).await;
+    assert_eq!(
+        err.to_string(),
+        "context `three` is not in the kubeconfig (it has: one, two)"
+    );
+    // No current context and none asked for.
+    let path = kubeconfig_file(dir.path(), None);
+    let err = connect_err(client::KubeArgs {
+        kubeconfig: Some(path),
+        context: None,
+    })
+    .await;
+    assert!(err.to_string().contains("pass --context NAME"), "{err}");
+    // An unreadable kubeconfig is named.
+    let err = connect_err(client::KubeArgs {
+        kubeconfig: Some(dir.path().join("missing")),
+        context: None,
+    })
+    .await;
+    assert!(format!("{err:#}").starts_with("--kubeconfig "), "{err:#}");
+    assert!(format!("{err:#}").contains("missing"), "{err:#}");
+}
