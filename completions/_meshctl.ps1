@@ -43,7 +43,9 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Shift traffic between a service''s versions (weighted splits)')
             [CompletionResult]::new('fault', 'fault', [CompletionResultType]::ParameterValue, 'Inject aborts and delays into a service''s traffic (chaos testing), clear and list them')
             [CompletionResult]::new('certs', 'certs', [CompletionResultType]::ParameterValue, 'Manage the mesh certificate authority and workload certificates')
-            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the local mesh''s certificates: √ ok, ‼ warning, × error, with a hint each')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install the mesh''s control plane in a Kubernetes cluster (print or apply the manifests)')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove what `meshctl install` created from a Kubernetes cluster')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the local mesh''s certificates (or with --kube the cluster''s): √ ok, ‼ warning, × error, with a hint each')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane of a local mesh (started for you by `meshctl up`)')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy (mTLS data plane)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Generate shell completions and man pages (for packagers)')
@@ -596,12 +598,69 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         'meshctl;certs;help;help' {
             break
         }
-        'meshctl;check' {
-            [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 when a check reaches this severity')
+        'meshctl;install' {
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the control plane')
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Image of the controller (meshctl''s static binary; see the Containerfile)')
+            [CompletionResult]::new('--trust-domain', '--trust-domain', [CompletionResultType]::ParameterName, 'Trust domain of a new CA (default mesh.local), or the one the given CA must have')
+            [CompletionResult]::new('--identity-dir', '--identity-dir', [CompletionResultType]::ParameterName, 'Use this CA (as `meshctl certs init` or a previous install wrote it: DIR holds identity/)')
+            [CompletionResult]::new('--issuer-cert', '--issuer-cert', [CompletionResultType]::ParameterName, 'An organisation''s issuer certificate (PEM; may be followed by its chain up to the root)')
+            [CompletionResult]::new('--issuer-key', '--issuer-key', [CompletionResultType]::ParameterName, 'The issuer''s private key (PEM)')
+            [CompletionResult]::new('--anchor-cert', '--anchor-cert', [CompletionResultType]::ParameterName, 'The root the issuer chains to (the mesh''s trust anchor), unless --issuer-cert ends with it')
+            [CompletionResult]::new('--save-identity', '--save-identity', [CompletionResultType]::ParameterName, 'Where a new CA is saved (its trust anchor key never goes into the cluster)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Have the API server validate and admit without storing')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long --wait waits')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context [default: the current context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
             [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl''s --request-timeout)')
+            [CompletionResult]::new('--ha', '--ha', [CompletionResultType]::ParameterName, 'Three controller replicas spread over nodes, with a PodDisruptionBudget')
+            [CompletionResult]::new('--discard-anchor-key', '--discard-anchor-key', [CompletionResultType]::ParameterName, 'Make a new CA without saving its anchor key: the issuer can never be renewed under it')
+            [CompletionResult]::new('--crds', '--crds', [CompletionResultType]::ParameterName, 'Also install the Gateway API HTTPRoute CRD (skip it when Gateway API is installed)')
+            [CompletionResult]::new('--apply', '--apply', [CompletionResultType]::ParameterName, 'Apply the manifests to the cluster (server-side apply) instead of printing them')
+            [CompletionResult]::new('--force-conflicts', '--force-conflicts', [CompletionResultType]::ParameterName, 'Take over fields another field manager owns')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Wait until the controller Deployment is Available')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;uninstall' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the deleted objects to be gone')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context [default: the current context]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl''s --request-timeout)')
+            [CompletionResult]::new('--apply', '--apply', [CompletionResultType]::ParameterName, 'Delete the objects (default: only list them)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Delete even while meshed pods exist')
+            [CompletionResult]::new('--crds', '--crds', [CompletionResultType]::ParameterName, 'Also delete the HTTPRoute CRD if meshctl installed it')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;check' {
+            [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 when a check reaches this severity')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'With --kube: the mesh''s namespace')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context [default: the current context]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl''s --request-timeout)')
+            [CompletionResult]::new('--kube', '--kube', [CompletionResultType]::ParameterName, 'Check the Kubernetes cluster''s install instead of the local mesh')
+            [CompletionResult]::new('--pre', '--pre', [CompletionResultType]::ParameterName, 'With --kube: before install (permissions, a free namespace), not the running controller')
             [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
@@ -838,7 +897,9 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Shift traffic between a service''s versions (weighted splits)')
             [CompletionResult]::new('fault', 'fault', [CompletionResultType]::ParameterValue, 'Inject aborts and delays into a service''s traffic (chaos testing), clear and list them')
             [CompletionResult]::new('certs', 'certs', [CompletionResultType]::ParameterValue, 'Manage the mesh certificate authority and workload certificates')
-            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the local mesh''s certificates: √ ok, ‼ warning, × error, with a hint each')
+            [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install the mesh''s control plane in a Kubernetes cluster (print or apply the manifests)')
+            [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove what `meshctl install` created from a Kubernetes cluster')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the local mesh''s certificates (or with --kube the cluster''s): √ ok, ‼ warning, × error, with a hint each')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane of a local mesh (started for you by `meshctl up`)')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy (mTLS data plane)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Generate shell completions and man pages (for packagers)')
@@ -937,6 +998,12 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;certs;rotate;anchor' {
+            break
+        }
+        'meshctl;help;install' {
+            break
+        }
+        'meshctl;help;uninstall' {
             break
         }
         'meshctl;help;check' {

@@ -45,7 +45,9 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "edges" -d 'Who talk
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "canary" -d 'Shift traffic between a service\'s versions (weighted splits)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "fault" -d 'Inject aborts and delays into a service\'s traffic (chaos testing), clear and list them'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "certs" -d 'Manage the mesh certificate authority and workload certificates'
-complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Check the local mesh\'s certificates: √ ok, ‼ warning, × error, with a hint each'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "install" -d 'Install the mesh\'s control plane in a Kubernetes cluster (print or apply the manifests)'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "uninstall" -d 'Remove what `meshctl install` created from a Kubernetes cluster'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Check the local mesh\'s certificates (or with --kube the cluster\'s): √ ok, ‼ warning, × error, with a hint each'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "controller" -d 'Run the control plane of a local mesh (started for you by `meshctl up`)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "proxy" -d 'Run the sidecar proxy (mTLS data plane)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "generate" -d 'Generate shell completions and man pages (for packagers)'
@@ -380,14 +382,63 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_s
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "inspect" -d 'Explain a PEM certificate or chain and check it against the X.509-SVID rules'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Rotate the issuer or the trust anchor of a running mesh without downtime'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l namespace -d 'Namespace of the control plane' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l image -d 'Image of the controller (meshctl\'s static binary; see the Containerfile)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l trust-domain -d 'Trust domain of a new CA (default mesh.local), or the one the given CA must have' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l identity-dir -d 'Use this CA (as `meshctl certs init` or a previous install wrote it: DIR holds identity/)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l issuer-cert -d 'An organisation\'s issuer certificate (PEM; may be followed by its chain up to the root)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l issuer-key -d 'The issuer\'s private key (PEM)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l anchor-cert -d 'The root the issuer chains to (the mesh\'s trust anchor), unless --issuer-cert ends with it' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l save-identity -d 'Where a new CA is saved (its trust anchor key never goes into the cluster)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l dry-run -d 'Have the API server validate and admit without storing' -r -f -a "server\t'The API server validates and admits each object without storing it'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l timeout -d 'How long --wait waits' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l context -d 'Kubeconfig context [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l ha -d 'Three controller replicas spread over nodes, with a PodDisruptionBudget'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l discard-anchor-key -d 'Make a new CA without saving its anchor key: the issuer can never be renewed under it'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l crds -d 'Also install the Gateway API HTTPRoute CRD (skip it when Gateway API is installed)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l apply -d 'Apply the manifests to the cluster (server-side apply) instead of printing them'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l force-conflicts -d 'Take over fields another field manager owns'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l wait -d 'Wait until the controller Deployment is Available'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l timeout -d 'How long to wait for the deleted objects to be gone' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l context -d 'Kubeconfig context [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l apply -d 'Delete the objects (default: only list them)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l force -d 'Delete even while meshed pods exist'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l crds -d 'Also delete the HTTPRoute CRD if meshctl installed it'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l fail-on -d 'Exit 1 when a check reaches this severity' -r -f -a "warning\t''
 error\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l namespace -d 'With --kube: the mesh\'s namespace' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l context -d 'Kubeconfig context [default: the current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l kube -d 'Check the Kubernetes cluster\'s install instead of the local mesh'
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l pre -d 'With --kube: before install (permissions, a free namespace), not the running controller'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -539,23 +590,25 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "quotes" -d 'gRPC Quotes server (GetQuote, StreamQuotes)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "load" -d 'Steady HTTP GET traffic to a loopback URL; a summary on stderr every 10 s and at the end'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "up" -d 'Run a whole mesh from mesh.yaml on this machine: control plane, proxies, apps'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "demo" -d 'Run the built-in demo mesh (the same as `meshctl up --demo`)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "down" -d 'Stop the mesh `meshctl up --detach` started'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "status" -d 'Show what runs in the local mesh and whether it is healthy'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "stat" -d 'Golden metrics per service and version: success rate, RPS, latency percentiles'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "tap" -d 'Live requests through a service\'s proxies: request, response and end of each'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "top" -d 'The busiest routes (source, destination, method, path), live; q quits'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "edges" -d 'Who talks to whom: client and server identities and whether the hop was mTLS'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "canary" -d 'Shift traffic between a service\'s versions (weighted splits)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "fault" -d 'Inject aborts and delays into a service\'s traffic (chaos testing), clear and list them'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "certs" -d 'Manage the mesh certificate authority and workload certificates'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "check" -d 'Check the local mesh\'s certificates: √ ok, ‼ warning, × error, with a hint each'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "controller" -d 'Run the control plane of a local mesh (started for you by `meshctl up`)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "proxy" -d 'Run the sidecar proxy (mTLS data plane)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "generate" -d 'Generate shell completions and man pages (for packagers)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "demo-app" -d 'Run one role of the built-in demo application (launched by `meshctl up --demo`)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs check controller proxy generate demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "up" -d 'Run a whole mesh from mesh.yaml on this machine: control plane, proxies, apps'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "demo" -d 'Run the built-in demo mesh (the same as `meshctl up --demo`)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "down" -d 'Stop the mesh `meshctl up --detach` started'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "status" -d 'Show what runs in the local mesh and whether it is healthy'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "stat" -d 'Golden metrics per service and version: success rate, RPS, latency percentiles'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "tap" -d 'Live requests through a service\'s proxies: request, response and end of each'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "top" -d 'The busiest routes (source, destination, method, path), live; q quits'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "edges" -d 'Who talks to whom: client and server identities and whether the hop was mTLS'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "canary" -d 'Shift traffic between a service\'s versions (weighted splits)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "fault" -d 'Inject aborts and delays into a service\'s traffic (chaos testing), clear and list them'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "certs" -d 'Manage the mesh certificate authority and workload certificates'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "install" -d 'Install the mesh\'s control plane in a Kubernetes cluster (print or apply the manifests)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "uninstall" -d 'Remove what `meshctl install` created from a Kubernetes cluster'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "check" -d 'Check the local mesh\'s certificates (or with --kube the cluster\'s): √ ok, ‼ warning, × error, with a hint each'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "controller" -d 'Run the control plane of a local mesh (started for you by `meshctl up`)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "proxy" -d 'Run the sidecar proxy (mTLS data plane)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "generate" -d 'Generate shell completions and man pages (for packagers)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "demo-app" -d 'Run one role of the built-in demo application (launched by `meshctl up --demo`)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "shift" -d 'Set the traffic split now: send --weight percent of SERVICE\'s traffic to --to VERSION'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "start" -d 'Roll --to VERSION out step by step, gated on its own error rate and p99; roll back on breach'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "promote" -d 'Give the rolling-out version 100% now and end its rollout'

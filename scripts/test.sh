@@ -23,5 +23,10 @@ if ! python3 -c 'import grpc' 2>/dev/null; then
     || python3 -m pip install --quiet --break-system-packages grpcio
 fi
 
+# The Kubernetes manifests `meshctl install` renders, schema-validated offline (installs
+# PyPI kubernetes-validate if missing; skips, saying why, when it cannot).
+cargo build --locked --quiet --bin meshctl
+scripts/validate-manifests.sh "${MESHCTL_TEST_BIN:-target/debug/meshctl}"
+
 # Tests spawn real proxies and servers; two test threads keep a 2-core machine responsive.
 exec cargo test --locked -- --test-threads="${MESHCTL_TEST_THREADS:-2}" "$@"

@@ -83,7 +83,11 @@ pub enum Command {
     Fault(cmd::fault::Args),
     /// Manage the mesh certificate authority and workload certificates
     Certs(cmd::certs::Args),
-    /// Check the local mesh's certificates: √ ok, ‼ warning, × error, with a hint each
+    /// Install the mesh's control plane in a Kubernetes cluster (print or apply the manifests)
+    Install(Box<cmd::install::Args>),
+    /// Remove what `meshctl install` created from a Kubernetes cluster
+    Uninstall(cmd::uninstall::Args),
+    /// Check the local mesh's certificates (or with --kube the cluster's): √ ok, ‼ warning, × error, with a hint each
     Check(cmd::check::Args),
     /// Run the control plane of a local mesh (started for you by `meshctl up`)
     Controller(cmd::controller::Args),
@@ -100,7 +104,9 @@ pub enum Command {
 /// Logs go to stderr; `-v` raises the level, `RUST_LOG` wins when set.
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
-        0 => "warn",
+        // kube's client logs each failed request at ERROR; the command's own error already
+        // names the request, the server and the cause in one line.
+        0 => "warn,kube_client=off",
         1 => "info",
         2 => "debug",
         _ => "trace",

@@ -13,6 +13,7 @@ pub mod duration;
 pub mod exit;
 pub mod fsutil;
 pub mod identity;
+pub mod kube;
 pub mod observe;
 pub mod output;
 pub mod policy;

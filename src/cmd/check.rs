@@ -23,6 +23,10 @@ Warnings: trust anchor or issuer expiring within 60 days, an unfinished anchor r
 Errors: anything expiring within 7 days or expired, an issuer that does not chain to the
 bundle, a proxy that never reported its leaf or holds a stale trust bundle.
 
+With --kube the cluster is checked instead (never chosen on its own): API server reachable
+and 1.33 or newer, your permissions for install, the HTTPRoute CRD; with --pre a free
+namespace; after install the controller, the webhook, the issuer Secret and their expiry.
+
 Exit codes:
   0  no check reached --fail-on
   1  a check reached --fail-on (error by default), or the checks could not run
@@ -34,6 +38,17 @@ pub struct Args {
     /// Exit 1 when a check reaches this severity
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     fail_on: FailOn,
+    /// Check the Kubernetes cluster's install instead of the local mesh
+    #[arg(long)]
+    kube: bool,
+    /// With --kube: before install (permissions, a free namespace), not the running controller
+    #[arg(long, requires = "kube")]
+    pre: bool,
+    /// With --kube: the mesh's namespace
+    #[arg(long, value_name = "NAME", requires = "kube", default_value = crate::kube::DEFAULT_NAMESPACE)]
+    namespace: String,
+    #[command(flatten)]
+    cluster: crate::kube::client::KubeArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -49,9 +64,21 @@ struct Report {
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
+    if args.kube {
+        let outcomes = super::check_kube::gather(&args.cluster, &args.namespace, args.pre)?;
+        return report(ctx, outcomes, args.fail_on);
+    }
+    if args.cluster.kubeconfig.is_some() || args.cluster.context.is_some() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--kubeconfig and --context need --kube (check without it checks the local mesh)"
+        )));
+    }
     let state = ctx.state_dir(StateFor::Ca)?;
     let facts = gather(&state, ctx.global.request_timeout.0)?;
-    let outcomes = checks::run_all(&facts);
+    report(ctx, checks::run_all(&facts), args.fail_on)
+}
+
+fn report(ctx: &mut Context<'_>, outcomes: Vec<Outcome>, fail_on: FailOn) -> CliResult {
     let status = outcomes
         .iter()
         .map(|o| o.status)
@@ -68,7 +95,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     } else {
         render(ctx.out, &report)?;
     }
-    let threshold = match args.fail_on {
+    let threshold = match fail_on {
         FailOn::Warning => Severity::Warning,
         FailOn::Error => Severity::Error,
     };

@@ -10,12 +10,14 @@ pub mod canary;
 pub mod canary_rollout;
 pub mod certs;
 pub mod check;
+pub mod check_kube;
 pub mod controller;
 pub mod demo_app;
 pub mod down;
 pub mod edges;
 pub mod fault;
 pub mod generate;
+pub mod install;
 pub mod proxy;
 pub mod proxy_certs;
 pub mod rotate;
@@ -23,6 +25,7 @@ pub mod stat;
 pub mod status;
 pub mod tap;
 pub mod top;
+pub mod uninstall;
 pub mod up;
 
 /// What every command gets: the global flags, the working directory and stdout.
@@ -105,6 +108,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Edges(args) => edges::run(&mut ctx, args),
         Command::Tap(args) => tap::run(&mut ctx, args),
         Command::Top(args) => top::run(&mut ctx, args),
+        Command::Install(args) => install::run(&mut ctx, *args),
+        Command::Uninstall(args) => uninstall::run(&mut ctx, args),
     };
     // A failed flush of stdout is a failure too (and a broken pipe exits 0 in main).
     result.and_then(|()| ctx.out.flush().map_err(Into::into))

@@ -15,6 +15,8 @@ mod control_plane;
 mod demo_app;
 mod external_issuer;
 mod fault;
+mod kube_e2e;
+mod kube_install;
 mod lb;
 mod mesh;
 mod observe;
