@@ -45,6 +45,8 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('certs', 'certs', [CompletionResultType]::ParameterValue, 'Manage the mesh certificate authority and workload certificates')
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install the mesh''s control plane in a Kubernetes cluster (print or apply the manifests)')
             [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove what `meshctl install` created from a Kubernetes cluster')
+            [CompletionResult]::new('inject', 'inject', [CompletionResultType]::ParameterValue, 'Add the sidecar to Kubernetes manifests (Pods, Deployments, Jobs, …) read from a file or stdin')
+            [CompletionResult]::new('uninject', 'uninject', [CompletionResultType]::ParameterValue, 'Remove what `meshctl inject` added')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the local mesh''s certificates (or with --kube the cluster''s): √ ok, ‼ warning, × error, with a hint each')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane of a local mesh (started for you by `meshctl up`)')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy (mTLS data plane)')
@@ -650,6 +652,40 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'meshctl;inject' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Manifests to read: a file, or - for standard input')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Manifests to read: a file, or - for standard input')
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'The sidecar''s image (the meshctl binary, as the controller''s)')
+            [CompletionResult]::new('--control-plane-namespace', '--control-plane-namespace', [CompletionResultType]::ParameterName, 'The namespace the control plane was installed in (`meshctl install --namespace`)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl''s --request-timeout)')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;uninject' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Manifests to read: a file, or - for standard input')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Manifests to read: a file, or - for standard input')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl''s --request-timeout)')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'meshctl;check' {
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 when a check reaches this severity')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'With --kube: the mesh''s namespace')
@@ -899,6 +935,8 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('certs', 'certs', [CompletionResultType]::ParameterValue, 'Manage the mesh certificate authority and workload certificates')
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Install the mesh''s control plane in a Kubernetes cluster (print or apply the manifests)')
             [CompletionResult]::new('uninstall', 'uninstall', [CompletionResultType]::ParameterValue, 'Remove what `meshctl install` created from a Kubernetes cluster')
+            [CompletionResult]::new('inject', 'inject', [CompletionResultType]::ParameterValue, 'Add the sidecar to Kubernetes manifests (Pods, Deployments, Jobs, …) read from a file or stdin')
+            [CompletionResult]::new('uninject', 'uninject', [CompletionResultType]::ParameterValue, 'Remove what `meshctl inject` added')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the local mesh''s certificates (or with --kube the cluster''s): √ ok, ‼ warning, × error, with a hint each')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane of a local mesh (started for you by `meshctl up`)')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy (mTLS data plane)')
@@ -1004,6 +1042,12 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;uninstall' {
+            break
+        }
+        'meshctl;help;inject' {
+            break
+        }
+        'meshctl;help;uninject' {
             break
         }
         'meshctl;help;check' {

@@ -49,6 +49,9 @@ _meshctl() {
             meshctl,help)
                 cmd="meshctl__subcmd__help"
                 ;;
+            meshctl,inject)
+                cmd="meshctl__subcmd__inject"
+                ;;
             meshctl,install)
                 cmd="meshctl__subcmd__install"
                 ;;
@@ -66,6 +69,9 @@ _meshctl() {
                 ;;
             meshctl,top)
                 cmd="meshctl__subcmd__top"
+                ;;
+            meshctl,uninject)
+                cmd="meshctl__subcmd__uninject"
                 ;;
             meshctl,uninstall)
                 cmd="meshctl__subcmd__uninstall"
@@ -274,6 +280,9 @@ _meshctl() {
             meshctl__subcmd__help,help)
                 cmd="meshctl__subcmd__help__subcmd__help"
                 ;;
+            meshctl__subcmd__help,inject)
+                cmd="meshctl__subcmd__help__subcmd__inject"
+                ;;
             meshctl__subcmd__help,install)
                 cmd="meshctl__subcmd__help__subcmd__install"
                 ;;
@@ -291,6 +300,9 @@ _meshctl() {
                 ;;
             meshctl__subcmd__help,top)
                 cmd="meshctl__subcmd__help__subcmd__top"
+                ;;
+            meshctl__subcmd__help,uninject)
+                cmd="meshctl__subcmd__help__subcmd__uninject"
                 ;;
             meshctl__subcmd__help,uninstall)
                 cmd="meshctl__subcmd__help__subcmd__uninstall"
@@ -368,7 +380,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2050,7 +2062,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help)
-            opts="up demo down status stat tap top edges canary fault certs install uninstall check controller proxy generate demo-app help"
+            opts="up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2511,6 +2523,20 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__help__subcmd__inject)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__help__subcmd__install)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2595,6 +2621,20 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__help__subcmd__uninject)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__help__subcmd__uninstall)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2616,6 +2656,52 @@ _meshctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__inject)
+            opts="-f -o -v -h -V --filename --image --control-plane-namespace --output --no-color --verbose --state-dir --request-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --control-plane-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2953,6 +3039,44 @@ _meshctl() {
                     return 0
                     ;;
                 --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__uninject)
+            opts="-f -o -v -h -V --filename --output --no-color --verbose --state-dir --request-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Validates the manifests `meshctl install` renders against the Kubernetes API schemas,
+# Validates the manifests `meshctl install` renders (and workloads `meshctl inject` changed) against the Kubernetes API schemas,
 # offline, with PyPI's kubernetes-validate --strict (unknown fields are errors): for the
 # oldest Kubernetes meshctl supports (1.33) and the newest the tool ships. The HTTPRoute
 # CRD (--crds) is validated as the apiextensions object it is.
@@ -37,6 +37,32 @@ trap 'rm -rf "$work"' EXIT
 "$bin" install --discard-anchor-key --ha --crds --namespace mesh-ha >"$work/ha-crds.yaml"
 MESHCTL_STATE_DIR="$work/state" "$bin" certs init --trust-domain example.org >/dev/null
 "$bin" install --identity-dir "$work/state" >"$work/identity-dir.yaml"
+# What `meshctl inject` adds to workloads must be valid too (the input is kept out of the
+# *.yaml glob; only the injected output is validated).
+cat >"$work/workloads.in" <<'EOF'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}, annotations: {meshctl.io/upstreams: "api,quotes"}}
+    spec:
+      containers: [{name: web, image: example/web:1, ports: [{containerPort: 8080}]}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: report}
+spec:
+  schedule: "0 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers: [{name: report, image: example/report:1}]
+EOF
+"$bin" inject -f "$work/workloads.in" >"$work/injected.yaml"
 
 status=0
 for version in "$OLDEST" "$newest"; do

@@ -87,6 +87,10 @@ pub enum Command {
     Install(Box<cmd::install::Args>),
     /// Remove what `meshctl install` created from a Kubernetes cluster
     Uninstall(cmd::uninstall::Args),
+    /// Add the sidecar to Kubernetes manifests (Pods, Deployments, Jobs, …) read from a file or stdin
+    Inject(cmd::inject::InjectArgs),
+    /// Remove what `meshctl inject` added
+    Uninject(cmd::inject::UninjectArgs),
     /// Check the local mesh's certificates (or with --kube the cluster's): √ ok, ‼ warning, × error, with a hint each
     Check(cmd::check::Args),
     /// Run the control plane of a local mesh (started for you by `meshctl up`)

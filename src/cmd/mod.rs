@@ -17,6 +17,7 @@ pub mod down;
 pub mod edges;
 pub mod fault;
 pub mod generate;
+pub mod inject;
 pub mod install;
 pub mod proxy;
 pub mod proxy_certs;
@@ -110,6 +111,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Top(args) => top::run(&mut ctx, args),
         Command::Install(args) => install::run(&mut ctx, *args),
         Command::Uninstall(args) => uninstall::run(&mut ctx, args),
+        Command::Inject(args) => inject::run_inject(&mut ctx, args),
+        Command::Uninject(args) => inject::run_uninject(&mut ctx, args),
     };
     // A failed flush of stdout is a failure too (and a broken pipe exits 0 in main).
     result.and_then(|()| ctx.out.flush().map_err(Into::into))

@@ -9,6 +9,7 @@ pub mod apply;
 pub mod checks;
 pub mod client;
 pub mod identity;
+pub mod inject;
 pub mod manifests;
 pub mod uninstall;
 

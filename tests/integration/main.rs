@@ -15,6 +15,7 @@ mod control_plane;
 mod demo_app;
 mod external_issuer;
 mod fault;
+mod inject;
 mod kube_e2e;
 mod kube_install;
 mod lb;
