@@ -10,18 +10,32 @@ use crate::exit::CliResult;
 pub const DOWN_TIMEOUT: Duration = Duration::from_secs(60);
 
 const DOWN_HELP: &str = "\
+Idempotent, for CI teardown: with no mesh running here it says so and exits 0.
+
 Exit codes:
-  0  the mesh drained and stopped
-  1  no mesh is running here, or it did not stop within 60 s";
+  0  the mesh drained and stopped, or none was running
+  1  it did not stop within 60 s, or could not be signalled";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = DOWN_HELP)]
 pub struct Args {}
 
 pub fn run(ctx: &mut Context<'_>, _args: Args) -> CliResult {
-    let state = ctx.state_dir(StateFor::Mesh)?;
+    let Ok(state) = ctx.state_dir(StateFor::Mesh) else {
+        writeln!(
+            ctx.out,
+            "no mesh is running: no .meshctl/ in {} or above (nothing to stop)",
+            ctx.cwd.display()
+        )?;
+        return Ok(());
+    };
     let Some(pid) = crate::control::launch::running_pid(&state) else {
-        return Err(anyhow::anyhow!("no mesh is running from {}", state.display()).into());
+        writeln!(
+            ctx.out,
+            "no mesh is running from {} (nothing to stop)",
+            state.display()
+        )?;
+        return Ok(());
     };
     let pid = nix::unistd::Pid::from_raw(pid);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)

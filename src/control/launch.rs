@@ -152,14 +152,18 @@ impl LocalMesh {
         ports.release();
 
         let apps = Supervisor::new(&logs)?;
+        let mut launched = Vec::new();
         for inst in mesh.instances() {
             if let Some(spec) = app_spec(inst, &prepared, &opts.exe) {
                 apps.spawn(spec)?;
+                launched.push(inst.name().to_string());
             }
         }
         let ready_after = started.elapsed();
-        // Apps that other services call must listen; wait for those together. A pure client
-        // (like the demo's load generator) is only probed.
+        // Apps that meshctl launched and other services call must listen; wait for those
+        // together. The rest are only probed: a pure client (like the demo's load generator)
+        // never listens, and an app the user runs separately may start any time later —
+        // waiting for it only delayed `up` by the whole timeout.
         let called: Vec<&str> = prepared
             .plan
             .proxies
@@ -168,8 +172,9 @@ impl LocalMesh {
             .collect();
         let probes = prepared.plan.proxies.iter().map(|p| {
             let must_listen = called.contains(&p.service.as_str());
+            let wait = must_listen && launched.contains(&p.name);
             async move {
-                let timeout = if must_listen {
+                let timeout = if wait {
                     APP_LISTEN_TIMEOUT
                 } else {
                     Duration::ZERO

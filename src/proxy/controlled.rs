@@ -29,7 +29,7 @@ use crate::proxy::outbound::peer::Peer;
 use crate::proxy::outbound::route::Route;
 use crate::proxy::outbound::rules::RouteRules;
 use crate::proxy::outbound::{Destination, Outbound, RouteCell, RouteTable};
-use crate::proxy::protocol::drain::{Drain, DrainWatch};
+use crate::proxy::protocol::drain::{Drain, DrainSource};
 use crate::proxy::telemetry::metrics::Metrics;
 use crate::proxy::telemetry::tap;
 use crate::proxy::tls::TlsStore;
@@ -151,10 +151,14 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     }
 
     let tracer = shared.tracer.clone();
+    // Listeners started later take their watches from the source; this one is not kept
+    // (the config watcher below lives as long as the process: a watch in it would hold
+    // every drain up until its deadline).
+    drop(drain_watch);
     let mut upstreams = Upstreams {
         shared,
         table,
-        drain: drain_watch,
+        drain: drain.source(),
         listeners: HashMap::new(),
         peers: HashMap::new(),
         dump,
@@ -285,7 +289,7 @@ async fn install_renewals(
 struct Upstreams {
     shared: Arc<Shared>,
     table: Arc<RouteTable>,
-    drain: DrainWatch,
+    drain: DrainSource,
     listeners: HashMap<SocketAddr, Arc<RouteCell>>,
     peers: HashMap<(SocketAddr, SpiffeId), Arc<Peer>>,
     /// What `/config` shows.
@@ -416,7 +420,7 @@ impl Upstreams {
                             fallback,
                             self.shared.clone(),
                         );
-                        tokio::spawn(Arc::new(outbound).serve(listener, self.drain.clone()));
+                        tokio::spawn(Arc::new(outbound).serve(listener, self.drain.watch()));
                         tracing::info!(service = %u.service, listen = %u.listen, "upstream listener ready");
                     }
                     self.listeners.insert(u.listen, cell.clone());
@@ -607,11 +611,11 @@ mod tests {
             limits,
             tracer: None,
         });
-        let (_drain, watch) = Drain::new();
+        let (drain, _watch) = Drain::new();
         let upstreams = Upstreams {
             shared,
             table: Arc::new(ArcSwap::from_pointee(HashMap::new())),
-            drain: watch,
+            drain: drain.source(),
             listeners: HashMap::new(),
             peers: HashMap::new(),
             dump: ConfigDump::new(Mode::ControlPlane, Limits::default()),

@@ -554,7 +554,6 @@ fn a_port_in_use_is_named_and_nothing_starts() {
 fn commands_need_a_running_mesh() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
-        &["down"][..],
         &["status"][..],
         &["canary", "shift", "api", "--to", "v2", "--weight", "5"][..],
     ] {
@@ -565,6 +564,13 @@ fn commands_need_a_running_mesh() {
             .code(1)
             .stderr(predicates::str::contains("no mesh is running"));
     }
+    // Teardown is idempotent (CI runs `down` whatever happened before).
+    meshctl()
+        .arg("down")
+        .current_dir(dir.path())
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("nothing to stop"));
 }
 
 /// The README's first command: `meshctl up --demo` serves the demo and its load flows.
@@ -654,6 +660,50 @@ fn detach_and_down() {
         .current_dir(dir.path())
         .assert()
         .code(1);
+}
+
+#[test]
+fn an_idle_mesh_goes_down_with_every_proxy_drained_not_killed() {
+    // web calls api; neither app is launched by meshctl (no `command`), nor runs.
+    let dir = dir_with(&format!(
+        "services:\n  web:\n    port: {}\n    upstreams: [api]\n  api:\n    port: {}\n",
+        free_port(),
+        free_port()
+    ));
+    let started = Instant::now();
+    meshctl()
+        .args(["up", "--detach"])
+        .current_dir(dir.path())
+        .timeout(PATIENCE)
+        .assert()
+        .success();
+    // An app meshctl does not launch is probed, not waited for (it used to hold `up` for
+    // the whole 10 s app timeout).
+    let up_took = started.elapsed();
+    assert!(
+        up_took < Duration::from_secs(8),
+        "up --detach took {up_took:?}"
+    );
+    let started = Instant::now();
+    meshctl()
+        .arg("down")
+        .current_dir(dir.path())
+        .timeout(PATIENCE)
+        .assert()
+        .success();
+    let down_took = started.elapsed();
+    // Every proxy finished its drain by itself: none was left to the supervisor's SIGKILL
+    // at the end of its 10 s grace (the config watcher used to hold a drain watch forever).
+    for proxy in ["web", "api"] {
+        let log =
+            std::fs::read_to_string(dir.path().join(format!(".meshctl/logs/proxy-{proxy}.log")))
+                .unwrap();
+        assert!(log.contains("INFO drained"), "{proxy} did not drain: {log}");
+    }
+    assert!(
+        down_took < Duration::from_secs(8),
+        "down took {down_took:?}"
+    );
 }
 
 mod rotation;

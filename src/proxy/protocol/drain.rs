@@ -2,6 +2,7 @@
 //! to finish in-flight work (HTTP/1 closes after a short grace, HTTP/2 sends GOAWAY);
 //! the proxy exits when the last connection is done or the deadline passes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -9,7 +10,15 @@ use tokio::sync::watch;
 /// Held by the proxy's main task: starts the drain and waits for it.
 #[derive(Debug)]
 pub struct Drain {
-    tx: watch::Sender<bool>,
+    tx: Arc<watch::Sender<bool>>,
+}
+
+/// Makes watches for listeners that start later (an upstream a new configuration adds)
+/// without being one: a watch held by something that lives as long as the process would
+/// keep every drain waiting until its deadline.
+#[derive(Debug, Clone)]
+pub struct DrainSource {
+    tx: Arc<watch::Sender<bool>>,
 }
 
 /// Held by every listener and connection task; dropping it tells the [`Drain`] that task is
@@ -22,7 +31,14 @@ pub struct DrainWatch {
 impl Drain {
     pub fn new() -> (Drain, DrainWatch) {
         let (tx, rx) = watch::channel(false);
-        (Drain { tx }, DrainWatch { rx })
+        (Drain { tx: Arc::new(tx) }, DrainWatch { rx })
+    }
+
+    /// A source of watches for listeners started later; it holds none itself.
+    pub fn source(&self) -> DrainSource {
+        DrainSource {
+            tx: self.tx.clone(),
+        }
     }
 
     /// Signals every watcher, then waits until all of them are dropped or `deadline` passes.
@@ -37,6 +53,15 @@ impl Drain {
     /// Connection and listener tasks still holding a watch.
     pub fn pending(&self) -> usize {
         self.tx.receiver_count()
+    }
+}
+
+impl DrainSource {
+    /// A watch like the ones [`Drain::new`] hands out (already signaled if the drain began).
+    pub fn watch(&self) -> DrainWatch {
+        DrainWatch {
+            rx: self.tx.subscribe(),
+        }
     }
 }
 
@@ -68,6 +93,27 @@ mod tests {
         });
         assert!(drain.drain(Duration::from_secs(5)).await);
         task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_source_holds_no_watch_and_its_watches_count_until_dropped() {
+        let (drain, watch) = Drain::new();
+        let source = drain.source();
+        drop(watch);
+        let late = source.watch();
+        assert_eq!(drain.pending(), 1, "only the watch made from the source");
+        let task = tokio::spawn(async move {
+            let mut late = late;
+            late.signaled().await;
+        });
+        // The source itself (kept by a task that never ends) does not hold the drain up.
+        assert!(drain.drain(Duration::from_secs(5)).await);
+        task.await.unwrap();
+        let after = source.watch();
+        assert!(
+            after.is_draining(),
+            "a watch made after the drain starts sees it"
+        );
     }
 
     #[tokio::test]
