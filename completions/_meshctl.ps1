@@ -346,7 +346,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         'meshctl;fault;inject' {
             [CompletionResult]::new('--abort', '--abort', [CompletionResultType]::ParameterName, 'Answer STATUS (400-599) to PERCENT of requests (0-100, up to 4 decimals), e.g. 503@5%')
             [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Hold PERCENT of requests for DURATION (1ms-60s) before forwarding, e.g. 200ms@10%')
-            [CompletionResult]::new('--for', '--for', [CompletionResultType]::ParameterName, 'End the fault after this long (e.g. 30s, 2m) [default: until `fault clear`]')
+            [CompletionResult]::new('--for', '--for', [CompletionResultType]::ParameterName, 'End the fault after this long (e.g. 30s, 2m); 0 keeps it until `fault clear` [default: 10m, so a forgotten fault does not outlive the experiment]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long --wait waits')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')

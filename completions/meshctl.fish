@@ -260,7 +260,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and not __fish_se
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and not __fish_seen_subcommand_from inject clear list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l abort -d 'Answer STATUS (400-599) to PERCENT of requests (0-100, up to 4 decimals), e.g. 503@5%' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l delay -d 'Hold PERCENT of requests for DURATION (1ms-60s) before forwarding, e.g. 200ms@10%' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l for -d 'End the fault after this long (e.g. 30s, 2m) [default: until `fault clear`]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l for -d 'End the fault after this long (e.g. 30s, 2m); 0 keeps it until `fault clear` [default: 10m, so a forgotten fault does not outlive the experiment]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l timeout -d 'How long --wait waits' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'

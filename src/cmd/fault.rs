@@ -50,6 +50,10 @@ Exit codes:
   2  usage error (unknown service)
   4  --wait timed out (the proxies not acknowledging are named)";
 
+/// How long an injected fault lasts without `--for`: long enough for an experiment, short
+/// enough that a forgotten one ends by itself (`--for 0` keeps it until `fault clear`).
+pub const DEFAULT_FAULT_DURATION: std::time::Duration = std::time::Duration::from_secs(600);
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -78,7 +82,8 @@ struct InjectArgs {
     /// Hold PERCENT of requests for DURATION (1ms-60s) before forwarding, e.g. 200ms@10%
     #[arg(long, value_name = "DURATION@PERCENT", allow_hyphen_values = true)]
     delay: Option<String>,
-    /// End the fault after this long (e.g. 30s, 2m) [default: until `fault clear`]
+    /// End the fault after this long (e.g. 30s, 2m); 0 keeps it until `fault clear`
+    /// [default: 10m, so a forgotten fault does not outlive the experiment]
     #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
     for_: Option<String>,
     #[command(flatten)]
@@ -188,13 +193,17 @@ fn parse_inject(a: &InjectArgs) -> Result<(FaultSpec, Option<Duration>), CliErro
             "nothing to inject: give --abort STATUS@PERCENT, --delay DURATION@PERCENT or both"
         ))
     })?;
-    let for_ = a
-        .for_
-        .as_deref()
-        .map(str::parse::<HumanDuration>)
-        .transpose()
-        .map_err(|e| usage("--for", &e))?;
-    Ok((spec, for_.map(|d| d.0)))
+    let for_ = match a.for_.as_deref().map(str::trim) {
+        None => Some(DEFAULT_FAULT_DURATION),
+        // `0` (any unit): until `fault clear`.
+        Some(t) if t.trim_end_matches(char::is_alphabetic).parse() == Ok(0u64) => None,
+        Some(t) => Some(
+            t.parse::<HumanDuration>()
+                .map_err(|e| usage("--for", &e))?
+                .0,
+        ),
+    };
+    Ok((spec, for_))
 }
 
 fn known_service(plan: &MeshPlan, service: &str) -> Result<(), CliError> {

@@ -256,6 +256,21 @@ fn live_faults_apply_at_once_override_mesh_yaml_and_end_on_clear_or_expiry() {
     );
     let list = json(up, &["fault", "list", "api"]);
     assert_eq!(list["faults"][0]["source"], "live");
+    // Without --for a fault ends by itself after 10 minutes; `--for 0` keeps it until cleared.
+    let set = json(up, &["fault", "inject", "api", "--abort", "503@100%"]);
+    let left_ms = set["expires_unix_ms"].as_u64().unwrap() as i64
+        - std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+    assert!((590_000..=600_000).contains(&left_ms), "{set}");
+    up.cmd()
+        .args([
+            "fault", "inject", "api", "--abort", "503@100%", "--for", "0",
+        ])
+        .assert()
+        .success();
+    let list = json(up, &["fault", "list", "api"]);
     assert_eq!(list["faults"][0]["expires_at"], serde_json::Value::Null);
     assert_eq!(list["faults"][1]["source"], "policy.fault");
     assert_eq!(list["faults"][1]["active"], false);
@@ -282,7 +297,7 @@ fn live_faults_apply_at_once_override_mesh_yaml_and_end_on_clear_or_expiry() {
         ),
         (&["inject", "api"][..], "nothing to inject"),
         (
-            &["inject", "api", "--abort", "503@5%", "--for", "0s"][..],
+            &["inject", "api", "--abort", "503@5%", "--for", "-1s"][..],
             "--for",
         ),
         (
