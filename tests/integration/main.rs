@@ -21,5 +21,6 @@ mod observe;
 mod policy;
 mod proxy;
 mod proxy_support;
+mod state_files;
 mod support;
 mod tracing;
