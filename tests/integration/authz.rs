@@ -399,6 +399,62 @@ inbound:
     }
 }
 
+/// A `host` condition sees the same authority whether the caller's app sent `Host`
+/// (HTTP/1.1) or `:authority` (HTTP/2), in any case and with or without a trailing dot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_rule_matches_host_and_authority_alike() {
+    use crate::proxy_support::{
+        API_ID, Mesh, Proxy, WEB_ID, collect, free_addr, full_body, h2c_conn, http_app, http1_conn,
+        identity, upstream,
+    };
+    let mesh = Mesh::new();
+    let api = mesh.issue(API_ID, "api");
+    let app = http_app().await;
+    let inbound = free_addr();
+    let config = mesh.path().join("server.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "identity_dir: {}
+inbound:
+  - listen: {inbound}
+    app: {}
+    authorization:
+      allow: [{{ headers: {{ host: Api.Test. }} }}]
+",
+            api.display(),
+            app.addr
+        ),
+    )
+    .unwrap();
+    let _server = Proxy::start(
+        &["--config".into(), config.display().to_string()],
+        mesh.path(),
+    );
+    let web = mesh.issue(WEB_ID, "web");
+    let entry = free_addr();
+    let _client = Proxy::start(
+        &[identity(&web), upstream(entry, inbound, API_ID)].concat(),
+        mesh.path(),
+    );
+    for (host, want) in [("api.test", 200), ("API.TEST.", 200), ("evil.test", 403)] {
+        let mut h1 = http1_conn(entry).await;
+        let req = hyper::Request::get("/")
+            .header("host", host)
+            .body(full_body(bytes::Bytes::new()))
+            .unwrap();
+        let (status, _, _) = collect(h1.send_request(req).await.unwrap()).await;
+        assert_eq!(status, want, "HTTP/1.1 Host: {host}");
+
+        let mut h2 = h2c_conn(entry).await;
+        let req = hyper::Request::get(format!("http://{host}/"))
+            .body(full_body(bytes::Bytes::new()))
+            .unwrap();
+        let (status, _, _) = collect(h2.send_request(req).await.unwrap()).await;
+        assert_eq!(status, want, "HTTP/2 :authority {host}");
+    }
+}
+
 #[test]
 fn a_bad_policy_in_the_proxy_config_file_is_a_usage_error_with_its_position() {
     let dir = tempfile::tempdir().unwrap();
