@@ -124,7 +124,11 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
     .map_err(CliError::usage)?;
     runtime(config.workers)?
         .block_on(crate::proxy::run(config))
-        .map_err(anyhow::Error::from)?;
+        .map_err(|e| match e {
+            // A policy that cannot work with this identity: the config is wrong (exit 2).
+            crate::proxy::ProxyError::Authz { .. } => CliError::usage(e),
+            e => CliError::from(anyhow::Error::from(e)),
+        })?;
     Ok(())
 }
 

@@ -325,6 +325,10 @@ fn bad_authorization_policies_are_rejected_before_anything_starts() {
             mesh("allow: [{ paths: [\"/a/./b\"] }]"),
             "is not in normalised form",
         ),
+        (
+            mesh("allow: []"),
+            "services.api.policy.authorization.allow: empty list",
+        ),
     ];
     for (yaml, needle) in cases {
         assert_up_rejects(&yaml, needle);
@@ -485,6 +489,44 @@ inbound:
             && err.contains("line 6 column 24"),
         "{err}"
     );
+}
+
+/// `proxy --config` refuses what mesh.yaml refuses: `allow: []`, and a `from:` pattern in a
+/// trust domain other than the proxy's own identity's (it could never match) — exit 2, one line.
+#[test]
+fn the_proxy_config_refuses_an_empty_allow_and_a_foreign_trust_domain() {
+    use crate::proxy_support::{API_ID, Mesh, free_addr};
+    let mesh = Mesh::new();
+    let api = mesh.issue(API_ID, "api");
+    let cases = [
+        ("allow: []", "empty list"),
+        (
+            "allow: [{ from: [\"spiffe://evil.example/ns/local/sa/web\"] }]",
+            "`spiffe://evil.example/ns/local/sa/web` is in trust domain `evil.example`, not this mesh's `mesh.local`: it could never match",
+        ),
+    ];
+    for (policy, needle) in cases {
+        let file = mesh.path().join("proxy.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "identity_dir: {}\ninbound:\n  - listen: {}\n    app: 127.0.0.1:9\n    authorization:\n      {policy}\n",
+                api.display(),
+                free_addr()
+            ),
+        )
+        .unwrap();
+        let out = crate::support::meshctl()
+            .args(["proxy", "--admin", "127.0.0.1:0", "--config"])
+            .arg(&file)
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{policy}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{policy}: {err}");
+    }
 }
 
 /// An HTTP app that answers every GET with the `x-meshctl-client-id` values it received,
