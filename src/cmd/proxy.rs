@@ -27,7 +27,8 @@ Protocol prefixes: --inbound LISTEN=h2c://APP (gRPC/HTTP/2 app), LISTEN=tcp://AP
 Exit codes:
   0  drained and stopped after SIGTERM/SIGINT
   1  runtime failure (identity directory invalid, port in use, …)
-  2  usage error (bad flags or config file)";
+  2  usage error (bad flags; a config or token file missing, unreadable or invalid; an
+     authorization rule naming another trust domain)";
 
 /// Run the sidecar: mTLS between proxies, plaintext to the local app
 #[derive(Debug, clap::Args)]
@@ -169,8 +170,13 @@ fn run_controlled(
     let id: SpiffeId = spiffe_id
         .parse()
         .map_err(|e| CliError::usage(anyhow::Error::new(e)))?;
-    let token = crate::identity::workload::read_private_key(&token_file)
-        .with_context(|| format!("reading the bootstrap token {}", token_file.display()))?;
+    // A missing or unreadable file named on the command line is a usage error (exit 2).
+    let token = crate::identity::workload::read_private_key(&token_file).map_err(|e| {
+        CliError::usage(anyhow::anyhow!(
+            "reading the bootstrap token {}: {e}",
+            token_file.display()
+        ))
+    })?;
     let config = ControlledConfig {
         control_socket: socket,
         token: token.trim().to_string(),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Context;
 use crate::control::launch::{InstanceReport, LaunchError, LaunchOptions, LocalMesh, PID_FILE};
 use crate::control::local::LocalError;
-use crate::control::meshfile::{DEFAULT_FILE_NAME, MeshFile, MeshFileError};
+use crate::control::meshfile::{DEFAULT_FILE_NAME, MeshFile};
 use crate::control::plan::MeshPlan;
 use crate::control::state_files;
 use crate::demo::mesh::{DemoPorts, mesh_yaml};
@@ -37,7 +37,8 @@ Exit codes:
   0  the mesh ran and was stopped cleanly (or, with --detach, is running)
   1  failure (a mesh already runs here, a port is in use, something did not become ready,
      a saved state file in .meshctl/ is corrupt: fix it or start with --reset-state)
-  2  usage error (invalid mesh.yaml: the message names file:line:column and the field)";
+  2  usage error (mesh.yaml missing, unreadable or invalid: the message names the file, and
+     file:line:column and the field when it is invalid)";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = UP_HELP)]
@@ -121,10 +122,9 @@ impl From<&InstanceReport> for InstanceView {
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let exe = std::env::current_exe().context("locating the meshctl binary")?;
     let (mesh_path, state_dir) = locate(ctx, &args, &exe)?;
-    let mesh = MeshFile::load(&mesh_path).map_err(|e| match e {
-        MeshFileError::Invalid { .. } | MeshFileError::TooLarge { .. } => CliError::usage(e),
-        MeshFileError::Read { .. } => CliError::from(anyhow::Error::new(e)),
-    })?;
+    // Invalid, too large, missing or unreadable: the file named by -f is wrong (exit 2; the
+    // rule for every input file, see `cmd::read_input_file`).
+    let mesh = MeshFile::load(&mesh_path).map_err(CliError::usage)?;
     refuse_if_running(&state_dir)?;
     check_state_files(&state_dir, &mesh, args.reset_state)?;
     if args.detach && std::env::var_os(DETACHED_ENV).is_none() {
