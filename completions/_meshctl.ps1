@@ -65,6 +65,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl''s --request-timeout)')
             [CompletionResult]::new('--demo', '--demo', [CompletionResultType]::ParameterName, 'Run the built-in demo (web → api v1/v2 → quotes over gRPC, with a load generator)')
             [CompletionResult]::new('--detach', '--detach', [CompletionResultType]::ParameterName, 'Start in the background and return once ready (`meshctl down` stops it)')
+            [CompletionResult]::new('--reset-state', '--reset-state', [CompletionResultType]::ParameterName, 'Discard the saved traffic state (splits.json, faults.json, canary-routes.json are moved aside to <file>.discarded) and start from mesh.yaml alone')
             [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')

@@ -3146,7 +3146,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__up)
-            opts="-f -o -v -h -V --file --demo --detach --leaf-lifetime --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-f -o -v -h -V --file --demo --detach --leaf-lifetime --reset-state --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

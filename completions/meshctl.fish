@@ -65,6 +65,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l state-dir -d 'Sta
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l demo -d 'Run the built-in demo (web → api v1/v2 → quotes over gRPC, with a load generator)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l detach -d 'Start in the background and return once ready (`meshctl down` stops it)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l reset-state -d 'Discard the saved traffic state (splits.json, faults.json, canary-routes.json are moved aside to <file>.discarded) and start from mesh.yaml alone'
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -70,9 +70,52 @@ impl From<std::io::Error> for CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.error {
-            // `{:#}` joins the context chain on one line: "issuing leaf: reading …: denied".
-            Some(e) => write!(f, "{e:#}"),
+            Some(e) => f.write_str(&one_line(e)),
             None => write!(f, "exit status {}", self.code),
         }
+    }
+}
+
+/// The error and its causes on one line, as `{:#}` joins them ("issuing leaf: reading …:
+/// denied"), except that a cause whose text the line already holds is not repeated: many
+/// errors put their cause in their own message and also expose it as their source, which
+/// printed "No such file or directory (os error 2): No such file or directory (os error 2)".
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading mesh.yaml: {source}")]
+    struct Read {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_printed_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "gone (os error 2)");
+        let e = anyhow::Error::new(Read { source: io() });
+        assert_eq!(one_line(&e), "reading mesh.yaml: gone (os error 2)");
+        // Context whose text is new is still joined on.
+        let e = anyhow::Error::new(io()).context("loading the CA");
+        assert_eq!(one_line(&e), "loading the CA: gone (os error 2)");
+        let e = anyhow::Error::new(Read { source: io() }).context("starting");
+        assert_eq!(
+            CliError::from(e).to_string(),
+            "starting: reading mesh.yaml: gone (os error 2)"
+        );
     }
 }

@@ -21,7 +21,8 @@ fn main() {
         Err(e) if e.is_broken_pipe() => code::OK,
         Err(e) => {
             if let Some(err) = &e.error {
-                eprintln!("{} {err:#}", colored::Colorize::red("error:"));
+                let line = meshctl::exit::one_line(err);
+                eprintln!("{} {line}", colored::Colorize::red("error:"));
             }
             e.code
         }

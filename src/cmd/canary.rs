@@ -121,6 +121,7 @@ fn shift(ctx: &mut Context<'_>, a: ShiftArgs) -> CliResult {
     let versions = known_versions(&admin.plan, &a.service)?;
     refuse_during_rollout(&state, &a.service)?;
     let current = read_splits(&state)
+        .map_err(anyhow::Error::new)?
         .remove(&a.service)
         .unwrap_or_else(|| SplitWeights::initial(&versions));
     let next = current
@@ -184,7 +185,7 @@ pub(super) fn known_versions(plan: &MeshPlan, service: &str) -> Result<Vec<Strin
 
 fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
     let state = ctx.state_dir(StateFor::Mesh)?;
-    let mut splits = read_splits(&state);
+    let mut splits = read_splits(&state).map_err(anyhow::Error::new)?;
     // With a running mesh, services that were never shifted show their default split too.
     if let Ok(plan) = MeshPlan::load(&state) {
         for svc in plan.services() {

@@ -157,10 +157,10 @@ fn versions_for(admin: &MeshAdmin, service: &str, to: &str) -> Result<Vec<String
     Ok(versions)
 }
 
-fn current_split(state: &Path, service: &str, versions: &[String]) -> SplitWeights {
-    read_splits(state)
+fn current_split(state: &Path, service: &str, versions: &[String]) -> anyhow::Result<SplitWeights> {
+    Ok(read_splits(state)?
         .remove(service)
-        .unwrap_or_else(|| SplitWeights::initial(versions))
+        .unwrap_or_else(|| SplitWeights::initial(versions)))
 }
 
 pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
@@ -246,7 +246,7 @@ fn take_ownership(
             p.service, p.to, p.owner_pid, p.started_at, p.weight
         );
     }
-    let from_weight = current_split(state, &spec.service, versions).weight(&spec.to);
+    let from_weight = current_split(state, &spec.service, versions)?.weight(&spec.to);
     let now = rfc3339(SystemTime::now());
     let fresh = RolloutState {
         service: spec.service.clone(),
@@ -409,7 +409,7 @@ impl LivePorts<'_> {
             }
             st.phase = phase;
             st.reason = reason.to_string();
-            st.weight = current_split(&self.state, &self.service, &self.versions).weight(&self.to);
+            st.weight = current_split(&self.state, &self.service, &self.versions)?.weight(&self.to);
             st.updated_at = rfc3339(SystemTime::now());
             self.store.save(&st, &lock)?;
             Ok(())
@@ -480,7 +480,7 @@ impl Ports for LivePorts<'_> {
             if let Some(e) = self.ended()? {
                 return Ok(Applied::Ended(e));
             }
-            let next = current_split(&self.state, &self.service, &self.versions).shift(
+            let next = current_split(&self.state, &self.service, &self.versions)?.shift(
                 &self.service,
                 &self.versions,
                 &self.to,
@@ -756,7 +756,7 @@ pub fn finish(ctx: &mut Context<'_>, a: FinishArgs, how: Finish) -> CliResult {
     }
     let versions = versions_for(&admin, &a.service, &st.to)?;
     let weight = if how == Finish::Promote { 100 } else { 0 };
-    let next = current_split(&state, &a.service, &versions)
+    let next = current_split(&state, &a.service, &versions)?
         .shift(&a.service, &versions, &st.to, weight)
         .map_err(anyhow::Error::new)?;
     let result = runtime.block_on(async {

@@ -37,7 +37,8 @@ its issuer and trust bundle are the current ones.";
 const SVID_RULES_HELP: &str = "\
 Exit codes:
   0  the file parsed and every X.509-SVID rule passed
-  1  a rule failed, or the file is not a PEM certificate";
+  1  a rule failed, or the file is not a PEM certificate
+  2  usage error (the file is missing or unreadable)";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -206,9 +207,7 @@ fn external_issuer(
     key: &Path,
     anchor: Option<&Path>,
 ) -> Result<ExternalIssuer, CliError> {
-    let read = |path: &Path| {
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
-    };
+    let read = |path: &Path| super::read_input_file("", path);
     let blocks = pem::cert_blocks(&read(cert)?);
     let anchor_pem = match anchor {
         Some(path) => read(path)?,
@@ -492,8 +491,7 @@ struct InspectedCert {
 }
 
 fn inspect(ctx: &mut Context<'_>, a: InspectArgs) -> CliResult {
-    let text = std::fs::read_to_string(&a.file)
-        .with_context(|| format!("reading {}", a.file.display()))?;
+    let text = super::read_input_file("", &a.file)?;
     let ders = pem::certs(&text).with_context(|| format!("{}", a.file.display()))?;
     let mut certs = Vec::new();
     for (i, der) in ders.iter().enumerate() {

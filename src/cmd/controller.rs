@@ -29,8 +29,9 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let bundle = store.bundle_pem().context("loading the trust bundle")?;
     let socket = plan.control_socket.clone();
     let backend = Arc::new(LocalBackend::new(plan, &state));
-    let plane =
-        ControlPlane::new(backend, issuer, bundle, args.leaf_lifetime.0).reloads_from(store);
+    let plane = ControlPlane::new(backend, issuer, bundle, args.leaf_lifetime.0)
+        .map_err(anyhow::Error::new)?
+        .reloads_from(store);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -74,6 +74,14 @@ impl Context<'_> {
     }
 }
 
+/// Reads an input file named on the command line (`up -f`, `certs inspect FILE`, `--config`,
+/// `--token-file`, `--issuer-cert` …). One rule for all of them: a file that is missing or
+/// unreadable is a usage error, exit 2 — the argument is wrong — like an invalid one.
+pub fn read_input_file(what: &str, path: &std::path::Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| CliError::usage(anyhow::anyhow!("reading {what}{}: {e}", path.display())))
+}
+
 /// The runtime a command's client calls (control plane, proxies' admin listeners) run on:
 /// one thread, timers and I/O enabled.
 pub fn client_runtime() -> std::io::Result<tokio::runtime::Runtime> {

@@ -27,7 +27,8 @@ Protocol prefixes: --inbound LISTEN=h2c://APP (gRPC/HTTP/2 app), LISTEN=tcp://AP
 Exit codes:
   0  drained and stopped after SIGTERM/SIGINT
   1  runtime failure (identity directory invalid, port in use, …)
-  2  usage error (bad flags or config file)";
+  2  usage error (bad flags; a config or token file missing, unreadable or invalid; an
+     authorization rule naming another trust domain)";
 
 /// Run the sidecar: mTLS between proxies, plaintext to the local app
 #[derive(Debug, clap::Args)]
@@ -124,7 +125,11 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
     .map_err(CliError::usage)?;
     runtime(config.workers)?
         .block_on(crate::proxy::run(config))
-        .map_err(anyhow::Error::from)?;
+        .map_err(|e| match e {
+            // A policy that cannot work with this identity: the config is wrong (exit 2).
+            crate::proxy::ProxyError::Authz { .. } => CliError::usage(e),
+            e => CliError::from(anyhow::Error::from(e)),
+        })?;
     Ok(())
 }
 
@@ -165,8 +170,13 @@ fn run_controlled(
     let id: SpiffeId = spiffe_id
         .parse()
         .map_err(|e| CliError::usage(anyhow::Error::new(e)))?;
-    let token = crate::identity::workload::read_private_key(&token_file)
-        .with_context(|| format!("reading the bootstrap token {}", token_file.display()))?;
+    // A missing or unreadable file named on the command line is a usage error (exit 2).
+    let token = crate::identity::workload::read_private_key(&token_file).map_err(|e| {
+        CliError::usage(anyhow::anyhow!(
+            "reading the bootstrap token {}: {e}",
+            token_file.display()
+        ))
+    })?;
     let config = ControlledConfig {
         control_socket: socket,
         token: token.trim().to_string(),

@@ -75,10 +75,11 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     // Installed once, so a Ctrl-C during a fetch is not lost.
     let mut interrupt = runtime.block_on(async { signal(SignalKind::interrupt()) })?;
     loop {
+        let splits = read_splits(&state).map_err(anyhow::Error::new)?;
         let snapshots = runtime.block_on(snapshots(&plan, window));
         let report = StatReport {
             window_secs: window.as_secs(),
-            rows: stat::rows(&plan, &snapshots, &read_splits(&state), &query),
+            rows: stat::rows(&plan, &snapshots, &splits, &query),
         };
         if args.watch && ctx.global.output == OutputFormat::Json {
             output::json_line(ctx.out, &report)?;

@@ -40,7 +40,8 @@ length is known to be at most 64KiB; else `req` says it was streamed.
 Exit codes:
   0  stopped by Ctrl-C, --duration or --max-events
   1  no mesh is running, or a proxy refused or could not be reached
-  2  usage error (unknown service or version, bad --status)";
+  2  usage error (unknown service or version, bad --status, --token-file missing or
+     unreadable)";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = TAP_HELP)]
@@ -174,8 +175,7 @@ pub(crate) fn admin_token(state: &Path) -> Result<String, CliError> {
 }
 
 fn read_token(path: &Path) -> Result<String, CliError> {
-    let token = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the tap token {}", path.display()))?;
+    let token = super::read_input_file("the tap token ", path)?;
     Ok(token.trim().to_string())
 }
 

@@ -9,8 +9,9 @@ use serde::Serialize;
 use super::Context;
 use crate::control::launch::{InstanceReport, LaunchError, LaunchOptions, LocalMesh, PID_FILE};
 use crate::control::local::LocalError;
-use crate::control::meshfile::{DEFAULT_FILE_NAME, MeshFile, MeshFileError};
+use crate::control::meshfile::{DEFAULT_FILE_NAME, MeshFile};
 use crate::control::plan::MeshPlan;
+use crate::control::state_files;
 use crate::demo::mesh::{DemoPorts, mesh_yaml};
 use crate::exit::{CliError, CliResult};
 use crate::output;
@@ -34,8 +35,10 @@ Ctrl-C or SIGTERM drains everything and exits 0; with --detach, `meshctl down` d
 
 Exit codes:
   0  the mesh ran and was stopped cleanly (or, with --detach, is running)
-  1  failure (a mesh already runs here, a port is in use, something did not become ready)
-  2  usage error (invalid mesh.yaml: the message names file:line:column and the field)";
+  1  failure (a mesh already runs here, a port is in use, something did not become ready,
+     a saved state file in .meshctl/ is corrupt: fix it or start with --reset-state)
+  2  usage error (mesh.yaml missing, unreadable or invalid: the message names the file, and
+     file:line:column and the field when it is invalid)";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = UP_HELP)]
@@ -52,6 +55,10 @@ pub struct Args {
     /// Lifetime of the proxies' workload certificates (renewed at 70%)
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     leaf_lifetime: Option<crate::duration::HumanDuration>,
+    /// Discard the saved traffic state (splits.json, faults.json, canary-routes.json are
+    /// moved aside to <file>.discarded) and start from mesh.yaml alone
+    #[arg(long)]
+    reset_state: bool,
 }
 
 impl Args {
@@ -62,6 +69,7 @@ impl Args {
             demo: true,
             detach: false,
             leaf_lifetime: None,
+            reset_state: false,
         }
     }
 }
@@ -114,11 +122,11 @@ impl From<&InstanceReport> for InstanceView {
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let exe = std::env::current_exe().context("locating the meshctl binary")?;
     let (mesh_path, state_dir) = locate(ctx, &args, &exe)?;
-    let mesh = MeshFile::load(&mesh_path).map_err(|e| match e {
-        MeshFileError::Invalid { .. } | MeshFileError::TooLarge { .. } => CliError::usage(e),
-        MeshFileError::Read { .. } => CliError::from(anyhow::Error::new(e)),
-    })?;
+    // Invalid, too large, missing or unreadable: the file named by -f is wrong (exit 2; the
+    // rule for every input file, see `cmd::read_input_file`).
+    let mesh = MeshFile::load(&mesh_path).map_err(CliError::usage)?;
     refuse_if_running(&state_dir)?;
+    check_state_files(&state_dir, &mesh, args.reset_state)?;
     if args.detach && std::env::var_os(DETACHED_ENV).is_none() {
         return detach(ctx, &exe, &mesh_path, &state_dir, &args);
     }
@@ -205,6 +213,25 @@ fn refuse_if_running(state_dir: &Path) -> Result<(), CliError> {
             "a mesh is already running from {} (pid {pid}): stop it with `meshctl down`",
             state_dir.display()
         )));
+    }
+    Ok(())
+}
+
+/// Checks the saved traffic state before anything starts: a corrupt file stops `up` with one
+/// line naming it (exit 1) instead of the control plane starting from defaults. With
+/// `--reset-state` the files are moved aside first.
+fn check_state_files(state_dir: &Path, mesh: &MeshFile, reset: bool) -> Result<(), CliError> {
+    if reset {
+        let moved = state_files::reset(state_dir)
+            .with_context(|| format!("discarding the saved state in {}", state_dir.display()))?;
+        for (from, to) in moved {
+            eprintln!("reset: moved {} to {}", from.display(), to.display());
+        }
+    }
+    let notes = state_files::check_all(state_dir, &state_files::catalog_of(mesh))
+        .map_err(anyhow::Error::new)?;
+    for note in notes {
+        eprintln!("warning: {note}");
     }
     Ok(())
 }

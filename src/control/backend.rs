@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::canary_routes::{self, CanaryRoutes};
 use super::meshfile::{HttpRoute, PathMatch};
 use super::plan::{MeshPlan, ProxyPlan};
+use super::state_files::{self, Catalog, StateFileError};
 use crate::api::proto::control as pb;
 use crate::api::token::token_hash;
 use crate::policy::fault::{FAULTS_FILE, LiveFault};
@@ -43,17 +44,17 @@ pub trait Backend: Send + Sync + 'static {
         splits: &BTreeMap<String, SplitWeights>,
         version: u64,
     ) -> pb::ProxyConfig;
-    /// Persisted splits (or the defaults).
-    fn load_splits(&self) -> BTreeMap<String, SplitWeights>;
+    /// Persisted splits (defaults for services without any); a bad file is an error.
+    fn load_splits(&self) -> Result<BTreeMap<String, SplitWeights>, StateFileError>;
     /// Persists splits; called before a new config version is announced.
     fn save_splits(&self, splits: &BTreeMap<String, SplitWeights>) -> std::io::Result<()>;
     /// Persisted rollout header routes (`canary start --match-header`).
-    fn load_canary_routes(&self) -> CanaryRoutes;
+    fn load_canary_routes(&self) -> Result<CanaryRoutes, StateFileError>;
     /// Persists them; called before a new config version is announced.
     fn save_canary_routes(&self, routes: &CanaryRoutes) -> std::io::Result<()>;
     /// Persisted live faults (`meshctl fault inject`); none unless the backend keeps them.
-    fn load_faults(&self) -> BTreeMap<String, LiveFault> {
-        BTreeMap::new()
+    fn load_faults(&self) -> Result<BTreeMap<String, LiveFault>, StateFileError> {
+        Ok(BTreeMap::new())
     }
     /// Persists live faults; called before a new config version is announced.
     fn save_faults(&self, _faults: &BTreeMap<String, LiveFault>) -> std::io::Result<()> {
@@ -61,8 +62,7 @@ pub trait Backend: Send + Sync + 'static {
     }
 }
 
-/// File (in the state dir) holding the configured split weights.
-pub const SPLITS_FILE: &str = "splits.json";
+pub use super::state_files::SPLITS_FILE;
 
 /// The local backend: a [`MeshPlan`] written by `meshctl up`, splits in `.meshctl/splits.json`.
 #[derive(Debug, Clone)]
@@ -87,6 +87,11 @@ impl LocalBackend {
         &self.plan
     }
 
+    /// The plan's services and versions, what the state files are checked against.
+    fn catalog(&self) -> Catalog {
+        catalog(&self.plan)
+    }
+
     fn workload(p: &ProxyPlan) -> Workload {
         Workload {
             instance: p.name.clone(),
@@ -97,12 +102,10 @@ impl LocalBackend {
     }
 }
 
-/// Reads the persisted splits of a state dir (what `canary status` shows without a mesh).
-pub fn read_splits(state_dir: &Path) -> BTreeMap<String, SplitWeights> {
-    std::fs::read(state_dir.join(SPLITS_FILE))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+/// Reads the persisted splits of a state dir (what `canary status` shows without a mesh);
+/// a corrupt file is an error naming it, never an empty default.
+pub fn read_splits(state_dir: &Path) -> Result<BTreeMap<String, SplitWeights>, StateFileError> {
+    state_files::load_splits(&state_dir.join(SPLITS_FILE), None).map(|l| l.value)
 }
 
 impl Backend for LocalBackend {
@@ -229,13 +232,11 @@ impl Backend for LocalBackend {
         }
     }
 
-    fn load_splits(&self) -> BTreeMap<String, SplitWeights> {
-        let saved = std::fs::read(&self.splits_path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        let mut splits: BTreeMap<String, SplitWeights> = saved.unwrap_or_default();
-        // Drop splits for services or versions that no longer exist; fill defaults.
-        splits.retain(|svc, w| w.validate(svc, &self.plan.versions(svc)).is_ok());
+    fn load_splits(&self) -> Result<BTreeMap<String, SplitWeights>, StateFileError> {
+        let loaded = state_files::load_splits(&self.splits_path, Some(&self.catalog()))?;
+        log_notes(&loaded.notes);
+        let mut splits = loaded.value;
+        // Services that were never shifted start on their default split.
         for svc in self.plan.services() {
             let versions = self.plan.versions(&svc);
             if versions.len() > 1 {
@@ -244,7 +245,7 @@ impl Backend for LocalBackend {
                     .or_insert_with(|| SplitWeights::initial(&versions));
             }
         }
-        splits
+        Ok(splits)
     }
 
     fn save_splits(&self, splits: &BTreeMap<String, SplitWeights>) -> std::io::Result<()> {
@@ -252,21 +253,21 @@ impl Backend for LocalBackend {
         crate::fsutil::write_atomic(&self.splits_path, &body, crate::fsutil::PUBLIC_FILE_MODE)
     }
 
-    fn load_canary_routes(&self) -> CanaryRoutes {
-        let mut routes = canary_routes::load(&self.canary_routes_path);
-        // Drop routes whose service or version no longer exists.
-        routes.retain(|svc, r| r.validate(svc, &self.plan.versions(svc)).is_ok());
-        routes
+    fn load_canary_routes(&self) -> Result<CanaryRoutes, StateFileError> {
+        let loaded =
+            state_files::load_canary_routes(&self.canary_routes_path, Some(&self.catalog()))?;
+        log_notes(&loaded.notes);
+        Ok(loaded.value)
     }
 
     fn save_canary_routes(&self, routes: &CanaryRoutes) -> std::io::Result<()> {
         canary_routes::save(&self.canary_routes_path, routes)
     }
-    fn load_faults(&self) -> BTreeMap<String, LiveFault> {
-        let mut faults = read_faults_file(&self.faults_path);
-        // A service that left mesh.yaml takes its live fault with it.
-        faults.retain(|svc, _| !self.plan.versions(svc).is_empty());
-        faults
+    fn load_faults(&self) -> Result<BTreeMap<String, LiveFault>, StateFileError> {
+        // A service that left mesh.yaml takes its live fault with it (noted in the log).
+        let loaded = state_files::load_faults(&self.faults_path, Some(&self.catalog()))?;
+        log_notes(&loaded.notes);
+        Ok(loaded.value)
     }
 
     fn save_faults(&self, faults: &BTreeMap<String, LiveFault>) -> std::io::Result<()> {
@@ -275,12 +276,10 @@ impl Backend for LocalBackend {
     }
 }
 
-/// Reads persisted live faults (expired ones included: the control plane drops them).
-fn read_faults_file(path: &Path) -> BTreeMap<String, LiveFault> {
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+fn log_notes(notes: &[String]) {
+    for note in notes {
+        tracing::warn!("{note}");
+    }
 }
 
 /// A mesh.yaml route as the proxies receive it.
@@ -304,6 +303,17 @@ fn http_route(route: &HttpRoute) -> pb::HttpRoute {
         retryable: route.retryable,
         fault: route.fault.map(|f| f.to_pb(None)),
     }
+}
+
+/// The services and versions of a plan (`[""]` for a service without versions).
+pub fn catalog(plan: &MeshPlan) -> Catalog {
+    plan.services()
+        .into_iter()
+        .map(|svc| {
+            let versions = plan.versions(&svc);
+            (svc, versions)
+        })
+        .collect()
 }
 
 /// Validates a split request against the backend before anything changes.

@@ -18,6 +18,7 @@ pub type CanaryRoutes = BTreeMap<String, CanaryRoute>;
 
 /// Requests with header `name: value` go to `version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CanaryRoute {
     pub version: String,
     pub header: String,
@@ -80,12 +81,9 @@ pub fn path(state_dir: &Path) -> PathBuf {
     state_dir.join(CANARY_ROUTES_FILE)
 }
 
-/// The persisted routes (none when the file is missing or unreadable).
-pub fn load(path: &Path) -> CanaryRoutes {
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+/// The persisted routes (none when the file is missing), checked: see [`super::state_files`].
+pub fn load(path: &Path) -> Result<CanaryRoutes, super::state_files::StateFileError> {
+    super::state_files::load_canary_routes(path, None).map(|l| l.value)
 }
 
 /// Persists `routes` atomically.
@@ -155,9 +153,9 @@ mod tests {
         assert!(bad.validate("api", &versions).is_err());
         let dir = tempfile::tempdir().unwrap();
         let p = path(dir.path());
-        assert!(load(&p).is_empty());
+        assert!(load(&p).unwrap().is_empty());
         let routes: CanaryRoutes = [("api".to_string(), route())].into();
         save(&p, &routes).unwrap();
-        assert_eq!(load(&p), routes);
+        assert_eq!(load(&p).unwrap(), routes);
     }
 }

@@ -9,4 +9,5 @@ pub mod local;
 pub mod meshfile;
 pub mod plan;
 pub mod server;
+pub mod state_files;
 pub mod transport;

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::backend::{Backend, Workload, check_split};
 use super::canary_routes::{self, CanaryRoute, CanaryRoutes};
+use super::state_files::StateFileError;
 use crate::api::proto::control as pb;
 use crate::identity::ca::SigningCa;
 use crate::identity::store::CaStore;
@@ -111,17 +112,19 @@ impl ControlPlane {
         issuer: SigningCa,
         bundle_pem: String,
         leaf_lifetime: Duration,
-    ) -> Self {
-        let splits = backend.load_splits();
+    ) -> Result<Self, StateFileError> {
+        // A bad state file stops the control plane (logged by its caller) rather than being
+        // replaced by defaults: the next save would overwrite what the operator set.
+        let splits = backend.load_splits()?;
         let now = now_unix_ms();
-        let mut faults = backend.load_faults();
+        let mut faults = backend.load_faults()?;
         faults.retain(|_, f| f.in_force(now));
-        let canary_routes = backend.load_canary_routes();
+        let canary_routes = backend.load_canary_routes()?;
         // Versions start from the wall clock so they keep increasing across restarts: a
         // reconnecting proxy never sees a version lower than one it already applied.
         let start = pem::unix_seconds(SystemTime::now()).max(0) as u64 * 1_000;
         let (version, _) = watch::channel(start);
-        ControlPlane {
+        Ok(ControlPlane {
             inner: Arc::new(Inner {
                 backend,
                 ca: Mutex::new(Arc::new(CaMaterial::new(issuer, bundle_pem))),
@@ -135,7 +138,7 @@ impl ControlPlane {
                 faults: Mutex::new(faults),
                 faults_changed: tokio::sync::Notify::new(),
             }),
-        }
+        })
     }
 
     /// Lets `Admin.ReloadCa` re-read the issuer and bundle from `store` (the state dir stays

@@ -24,7 +24,9 @@ pub const DEFAULT_EXEMPT_METHODS: [&str; 2] = ["GET", "HEAD"];
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizationSpec {
-    #[serde(default)]
+    /// Omitted: nothing is allowed but `exempt`; an explicitly empty list is an error, as for
+    /// every list in the schema (`authorization: {}` is the way to deny everything).
+    #[serde(default, deserialize_with = "non_empty")]
     pub allow: Vec<AllowSpec>,
     #[serde(default)]
     pub exempt: Vec<ExemptSpec>,
@@ -133,6 +135,43 @@ impl AuthorizationSpec {
                 .collect(),
         }
     }
+}
+
+impl AuthorizationSpec {
+    /// The first `from` pattern outside `trust_domain` (where, and why it is refused): a peer
+    /// of another trust domain is never accepted, so such a rule could never match.
+    pub fn foreign_pattern(&self, trust_domain: &str) -> Option<(String, String)> {
+        for (r, rule) in self.allow.iter().enumerate() {
+            for (i, peer) in rule.from.iter().enumerate() {
+                if let PeerSpec::Pattern(p) = peer {
+                    let td = pattern_trust_domain(p);
+                    if td != trust_domain {
+                        return Some((
+                            format!("allow[{r}].from[{i}]"),
+                            foreign_pattern_message(p, trust_domain),
+                        ));
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The trust domain a SPIFFE ID pattern names (`spiffe://<td>/…`).
+pub fn pattern_trust_domain(pattern: &str) -> &str {
+    pattern
+        .strip_prefix("spiffe://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default()
+}
+
+/// Why a pattern in another trust domain is refused (mesh.yaml and `proxy --config` alike).
+pub fn foreign_pattern_message(pattern: &str, trust_domain: &str) -> String {
+    format!(
+        "`{pattern}` is in trust domain `{}`, not this mesh's `{trust_domain}`: it could never match",
+        pattern_trust_domain(pattern)
+    )
 }
 
 impl PeerSpec {

@@ -143,6 +143,20 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
     let dump = ConfigDump::new(dump::Mode::Standalone, config.limits.clone());
     dump.set_tls(tls.clone());
 
+    // A `from:` in another trust domain could never match (peers of other trust domains are
+    // refused): an error, as in mesh.yaml, before anything is bound.
+    for c in &config.inbound {
+        if let Some((at, message)) = c
+            .authorization
+            .as_ref()
+            .and_then(|spec| spec.foreign_pattern(current.id.trust_domain()))
+        {
+            return Err(ProxyError::Authz {
+                listen: c.listen,
+                error: authz::AuthzError::Invalid { at, message },
+            });
+        }
+    }
     // Bind everything before serving anything, so a busy port fails start-up cleanly.
     let admin = bind(config.admin, "admin").await?;
     let mut bound = Vec::new();

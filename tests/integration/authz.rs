@@ -325,6 +325,10 @@ fn bad_authorization_policies_are_rejected_before_anything_starts() {
             mesh("allow: [{ paths: [\"/a/./b\"] }]"),
             "is not in normalised form",
         ),
+        (
+            mesh("allow: []"),
+            "services.api.policy.authorization.allow: empty list",
+        ),
     ];
     for (yaml, needle) in cases {
         assert_up_rejects(&yaml, needle);
@@ -399,6 +403,62 @@ inbound:
     }
 }
 
+/// A `host` condition sees the same authority whether the caller's app sent `Host`
+/// (HTTP/1.1) or `:authority` (HTTP/2), in any case and with or without a trailing dot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_rule_matches_host_and_authority_alike() {
+    use crate::proxy_support::{
+        API_ID, Mesh, Proxy, WEB_ID, collect, free_addr, full_body, h2c_conn, http_app, http1_conn,
+        identity, upstream,
+    };
+    let mesh = Mesh::new();
+    let api = mesh.issue(API_ID, "api");
+    let app = http_app().await;
+    let inbound = free_addr();
+    let config = mesh.path().join("server.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "identity_dir: {}
+inbound:
+  - listen: {inbound}
+    app: {}
+    authorization:
+      allow: [{{ headers: {{ host: Api.Test. }} }}]
+",
+            api.display(),
+            app.addr
+        ),
+    )
+    .unwrap();
+    let _server = Proxy::start(
+        &["--config".into(), config.display().to_string()],
+        mesh.path(),
+    );
+    let web = mesh.issue(WEB_ID, "web");
+    let entry = free_addr();
+    let _client = Proxy::start(
+        &[identity(&web), upstream(entry, inbound, API_ID)].concat(),
+        mesh.path(),
+    );
+    for (host, want) in [("api.test", 200), ("API.TEST.", 200), ("evil.test", 403)] {
+        let mut h1 = http1_conn(entry).await;
+        let req = hyper::Request::get("/")
+            .header("host", host)
+            .body(full_body(bytes::Bytes::new()))
+            .unwrap();
+        let (status, _, _) = collect(h1.send_request(req).await.unwrap()).await;
+        assert_eq!(status, want, "HTTP/1.1 Host: {host}");
+
+        let mut h2 = h2c_conn(entry).await;
+        let req = hyper::Request::get(format!("http://{host}/"))
+            .body(full_body(bytes::Bytes::new()))
+            .unwrap();
+        let (status, _, _) = collect(h2.send_request(req).await.unwrap()).await;
+        assert_eq!(status, want, "HTTP/2 :authority {host}");
+    }
+}
+
 #[test]
 fn a_bad_policy_in_the_proxy_config_file_is_a_usage_error_with_its_position() {
     let dir = tempfile::tempdir().unwrap();
@@ -429,6 +489,44 @@ inbound:
             && err.contains("line 6 column 24"),
         "{err}"
     );
+}
+
+/// `proxy --config` refuses what mesh.yaml refuses: `allow: []`, and a `from:` pattern in a
+/// trust domain other than the proxy's own identity's (it could never match) — exit 2, one line.
+#[test]
+fn the_proxy_config_refuses_an_empty_allow_and_a_foreign_trust_domain() {
+    use crate::proxy_support::{API_ID, Mesh, free_addr};
+    let mesh = Mesh::new();
+    let api = mesh.issue(API_ID, "api");
+    let cases = [
+        ("allow: []", "empty list"),
+        (
+            "allow: [{ from: [\"spiffe://evil.example/ns/local/sa/web\"] }]",
+            "`spiffe://evil.example/ns/local/sa/web` is in trust domain `evil.example`, not this mesh's `mesh.local`: it could never match",
+        ),
+    ];
+    for (policy, needle) in cases {
+        let file = mesh.path().join("proxy.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "identity_dir: {}\ninbound:\n  - listen: {}\n    app: 127.0.0.1:9\n    authorization:\n      {policy}\n",
+                api.display(),
+                free_addr()
+            ),
+        )
+        .unwrap();
+        let out = crate::support::meshctl()
+            .args(["proxy", "--admin", "127.0.0.1:0", "--config"])
+            .arg(&file)
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{policy}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{policy}: {err}");
+    }
 }
 
 /// An HTTP app that answers every GET with the `x-meshctl-client-id` values it received,

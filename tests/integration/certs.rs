@@ -179,7 +179,7 @@ fn inspect_passes_an_issued_leaf_and_fails_a_plain_tls_cert() {
     mesh.cmd()
         .args(["certs", "inspect", "no-such.pem"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains("no-such.pem"));
 }
 

@@ -109,3 +109,51 @@ fn generated_completions_and_man_pages_have_not_drifted() {
     }
     assert!(tree(&repo.join("man")).contains(&"meshctl-certs-issue.1".to_string()));
 }
+
+/// One rule for input files named on the command line: missing or unreadable is a usage
+/// error (exit 2), with one line naming the file and the cause once.
+#[test]
+fn a_missing_input_file_is_exit_2_with_its_cause_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 6] = [
+        &["up", "-f", "missing.yaml"],
+        &["up"],
+        &["certs", "inspect", "missing.pem"],
+        &["proxy", "--config", "missing.yaml"],
+        &[
+            "tap",
+            "--proxy",
+            "127.0.0.1:9",
+            "--token-file",
+            "missing.token",
+        ],
+        &[
+            "proxy",
+            "--control-plane",
+            "missing.sock",
+            "--token-file",
+            "missing.token",
+            "--spiffe-id",
+            "spiffe://mesh.local/ns/local/sa/web",
+        ],
+    ];
+    for args in cases {
+        let out = meshctl()
+            .args(args)
+            .current_dir(dir.path())
+            .timeout(std::time::Duration::from_secs(20))
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("missing") || err.contains("mesh.yaml"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(
+            err.matches("No such file or directory").count(),
+            1,
+            "{args:?}: the cause once: {err}"
+        );
+    }
+}

@@ -76,7 +76,8 @@ async fn start() -> Running {
         .unwrap();
     let issuer = SigningCa::from_pem(&issuer.cert_pem, &issuer.key_pem).unwrap();
     let backend = Arc::new(LocalBackend::new(plan.clone(), dir.path()));
-    let plane = ControlPlane::new(backend, issuer, anchor.cert_pem, Duration::from_secs(600));
+    let plane = ControlPlane::new(backend, issuer, anchor.cert_pem, Duration::from_secs(600))
+        .expect("valid state files");
     tokio::spawn(plane.clone().expire_faults());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let socket = plan.control_socket.clone();
@@ -305,7 +306,8 @@ async fn canary_routes_are_checked_pushed_first_persisted_and_cleared() {
     // Persisted for a restarted control plane.
     let saved = meshctl::control::canary_routes::load(&meshctl::control::canary_routes::path(
         cp._dir.path(),
-    ));
+    ))
+    .unwrap();
     assert_eq!(saved["api"].version, "v2");
 
     admin
@@ -322,6 +324,7 @@ async fn canary_routes_are_checked_pushed_first_persisted_and_cleared() {
         meshctl::control::canary_routes::load(&meshctl::control::canary_routes::path(
             cp._dir.path()
         ))
+        .unwrap()
         .is_empty()
     );
 }

@@ -24,5 +24,6 @@ mod observe;
 mod policy;
 mod proxy;
 mod proxy_support;
+mod state_files;
 mod support;
 mod tracing;

@@ -13,7 +13,7 @@ use crate::support::meshctl;
 
 /// An HTTP app that answers every GET with JSON: its service, version and request headers.
 /// `?status=N` picks the status, `?delay_ms=N` waits first (for the observability tests).
-const ECHO_PY: &str = python_app!(
+pub(crate) const ECHO_PY: &str = python_app!(
     r#"
 import json, os, time, urllib.parse
 class H(App):

@@ -521,6 +521,47 @@ async fn ambiguous_http1_framing_is_refused_before_it_leaves_the_app_side() {
     assert!(first < second, "answered out of order: {answer}");
 }
 
+/// RFC 9112 strictness at the first proxy: Host exactly once in HTTP/1.1, Content-Length
+/// never a list, no framing fields in trailers. Each is answered 400 by the outbound itself
+/// (naming the problem, closing the connection), not forwarded to fail at the next hop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambiguous_hosts_lengths_and_trailers_are_refused_at_the_outbound() {
+    let app = http_app().await;
+    let pair = Pair::start(&app.addr.to_string());
+    let cases: [(&[u8], &str); 4] = [
+        (
+            b"GET / HTTP/1.1\r\nhost: api.test\r\nhost: evil.test\r\n\r\n",
+            "more than one host header",
+        ),
+        (b"GET / HTTP/1.1\r\n\r\n", "missing host header"),
+        (
+            b"POST /upload HTTP/1.1\r\nhost: api.test\r\ncontent-length: 3, 3\r\n\r\nabc",
+            "content-length is a list",
+        ),
+        (
+            b"POST /upload HTTP/1.1\r\nhost: api.test\r\ntransfer-encoding: chunked\r\n\r\n\
+              3\r\nabc\r\n0\r\ntransfer-encoding: chunked\r\n\r\n",
+            "transfer-encoding or content-length in trailers",
+        ),
+    ];
+    for (request, reason) in cases {
+        let answer = raw_exchange(pair.entry, request).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{reason}: {answer}"
+        );
+        assert!(
+            answer.contains(&format!("x-meshctl-proxy-error: {reason}\r\n")),
+            "{answer}"
+        );
+        assert_eq!(
+            answer.matches("HTTP/1.1").count(),
+            1,
+            "one answer: {answer}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_answers_502_when_the_peer_presents_the_wrong_identity() {
     let app = http_app().await;

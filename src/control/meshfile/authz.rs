@@ -5,7 +5,7 @@
 
 use super::yaml_pos::YamlPath;
 use super::{Issue, ServicePolicy};
-use crate::policy::authz::PeerSpec;
+use crate::policy::authz::{PeerSpec, foreign_pattern_message, pattern_trust_domain};
 
 /// `path`: the service's path (`services.<name>`).
 pub(super) fn check(
@@ -32,17 +32,8 @@ pub(super) fn check(
                     ));
                 }
                 PeerSpec::Pattern(p) => {
-                    let td = p
-                        .strip_prefix("spiffe://")
-                        .and_then(|rest| rest.split('/').next())
-                        .unwrap_or_default();
-                    if td != trust_domain {
-                        return Err(Issue::value(
-                            at,
-                            format!(
-                                "`{p}` is in trust domain `{td}`, not this mesh's `{trust_domain}`: it could never match"
-                            ),
-                        ));
+                    if pattern_trust_domain(p) != trust_domain {
+                        return Err(Issue::value(at, foreign_pattern_message(p, trust_domain)));
                     }
                 }
                 PeerSpec::Service(_) => {}

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use http::header::HOST;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use tokio::sync::watch;
@@ -193,12 +194,25 @@ impl AuthzPolicy {
         path: &str,
         headers: &HeaderMap,
     ) -> Result<(), DenyReason> {
+        self.check_http_at(peer, method, path, headers, None)
+    }
+
+    /// [`Self::check_http`] for a request whose target carries an authority (`:authority`
+    /// from HTTP/2, or an absolute-form HTTP/1.1 target): a `host` condition checks it too.
+    pub fn check_http_at(
+        &self,
+        peer: &str,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        authority: Option<&str>,
+    ) -> Result<(), DenyReason> {
         if self.is_exempt(method, path) {
             return Ok(());
         }
         let mut furthest = DenyReason::Identity;
         for rule in &self.allow {
-            match rule.check(peer, method, path, headers) {
+            match rule.check(peer, method, path, headers, authority) {
                 Ok(()) => return Ok(()),
                 Err(reason) => furthest = furthest.max(reason),
             }
@@ -243,7 +257,15 @@ impl AllowRule {
             let values = h
                 .values
                 .iter()
-                .map(|v| header_value(v).map_err(|e| invalid(at, e)))
+                .map(|v| {
+                    // Host values compare in canonical form (see `canonical_host`).
+                    let v = if name == HOST {
+                        canonical_host(v.as_bytes())
+                    } else {
+                        v.clone()
+                    };
+                    header_value(&v).map_err(|e| invalid(at, e))
+                })
                 .collect::<Result<_, _>>()?;
             Ok(HeaderRule { name, values })
         })?;
@@ -273,6 +295,7 @@ impl AllowRule {
         method: &Method,
         path: &str,
         headers: &HeaderMap,
+        authority: Option<&str>,
     ) -> Result<(), DenyReason> {
         if !self.identity_matches(peer) {
             return Err(DenyReason::Identity);
@@ -283,7 +306,7 @@ impl AllowRule {
         if !self.methods.is_empty() && !self.methods.contains(method) {
             return Err(DenyReason::Method);
         }
-        if !self.headers.iter().all(|h| h.matches(headers)) {
+        if !self.headers.iter().all(|h| h.matches(headers, authority)) {
             return Err(DenyReason::Header);
         }
         Ok(())
@@ -294,9 +317,43 @@ impl HeaderRule {
     /// Present, and EVERY value allowed: an extra copy of the header (`x-role: user` next to
     /// `x-role: admin`) cannot smuggle a request through. Names compare case-insensitively
     /// (`HeaderName` is lower case; HTTP/2 requires lower-case names on the wire).
-    fn matches(&self, headers: &HeaderMap) -> bool {
+    ///
+    /// `host` is the request's authority, whichever way it arrived: `:authority` (HTTP/2, or
+    /// an absolute-form target) and every Host field must each match, compared in canonical
+    /// form (lower case, no trailing dot), so `API.test.` over HTTP/1.1 and `api.test` over
+    /// HTTP/2 meet the same rule.
+    fn matches(&self, headers: &HeaderMap, authority: Option<&str>) -> bool {
+        if self.name == HOST {
+            let hosts = headers.get_all(HOST).iter().map(|v| v.as_bytes());
+            let mut all = authority
+                .map(str::as_bytes)
+                .into_iter()
+                .chain(hosts)
+                .peekable();
+            return all.peek().is_some()
+                && all.all(|h| {
+                    let h = canonical_host(h);
+                    self.values.iter().any(|v| v.as_bytes() == h.as_bytes())
+                });
+        }
         let mut values = headers.get_all(&self.name).iter().peekable();
         values.peek().is_some() && values.all(|v| self.values.contains(v))
+    }
+}
+
+/// An authority as rules compare it: ASCII lower case, without the trailing dot of a fully
+/// qualified name (`API.Test.:8080` → `api.test:8080`).
+pub fn canonical_host(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw).trim().to_ascii_lowercase();
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, _)) if !h.ends_with(']') && h.contains(':') => (text.as_str(), None),
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
+        _ => (text.as_str(), None),
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    match port {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
     }
 }
 
@@ -344,7 +401,8 @@ impl InboundAuthz {
             Ok(path) => path,
             Err(_) => return Verdict::Deny(DenyReason::BadPath),
         };
-        match policy.check_http(peer, req.method(), &path, req.headers()) {
+        let authority = req.uri().authority().map(|a| a.as_str());
+        match policy.check_http_at(peer, req.method(), &path, req.headers(), authority) {
             Ok(()) => Verdict::Allow,
             Err(reason) => Verdict::Deny(reason),
         }

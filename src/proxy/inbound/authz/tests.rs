@@ -498,3 +498,44 @@ exempt:
         assert_eq!(view, serde_json::json!({ "mode": mode }));
     }
 }
+
+/// A `host` condition checks the request's authority however it arrived — Host (HTTP/1.1) or
+/// `:authority` (HTTP/2) — case-insensitively and without a trailing dot; every copy must match.
+#[test]
+fn a_host_rule_compares_the_authority_from_host_or_authority_alike() {
+    let p = policy("allow: [{ headers: { host: [API.test., 'api.test:8443'] } }]");
+    let ok = |h: HeaderMap, authority: Option<&str>| {
+        p.check_http_at(WEB, &Method::GET, "/", &h, authority)
+    };
+    for host in ["api.test", "API.TEST", "api.test.", "Api.Test.:8443"] {
+        assert_eq!(ok(headers(&[("host", host)]), None), Ok(()), "Host: {host}");
+        assert_eq!(
+            ok(HeaderMap::new(), Some(host)),
+            Ok(()),
+            ":authority {host}"
+        );
+    }
+    assert_eq!(
+        ok(HeaderMap::new(), None),
+        Err(DenyReason::Header),
+        "no authority at all"
+    );
+    assert_eq!(
+        ok(headers(&[("host", "evil.test")]), Some("api.test")),
+        Err(DenyReason::Header),
+        "a Host beside :authority must agree"
+    );
+    assert_eq!(
+        ok(
+            headers(&[("host", "api.test"), ("host", "evil.test")]),
+            None
+        ),
+        Err(DenyReason::Header)
+    );
+    assert_eq!(
+        ok(HeaderMap::new(), Some("api.test:80")),
+        Err(DenyReason::Header)
+    );
+    assert_eq!(canonical_host(b"[::1]:80"), "[::1]:80");
+    assert_eq!(canonical_host(b"Example.COM."), "example.com");
+}

@@ -11,8 +11,12 @@
 //! The wire rules (RFC 9112):
 //! - A request body is delimited by `transfer-encoding: chunked` (the only coding accepted;
 //!   never beside Content-Length, never in HTTP/1.0) or Content-Length, else it is empty.
-//!   Malformed heads, targets and framing are answered 400, oversized heads 431, other
-//!   codings and CONNECT 501; the connection then closes.
+//!   Content-Length is one field with one value: a list (`3, 3`, or the field twice) is
+//!   refused even when its values agree. Framing fields (Transfer-Encoding, Content-Length)
+//!   in a trailer section are refused. Malformed heads, targets and framing are answered 400,
+//!   oversized heads 431, other codings and CONNECT 501; the connection then closes.
+//! - An HTTP/1.1 request carries exactly one Host field (RFC 9112 §3.2); none or several is
+//!   answered 400 here, before anything leaves the app's side.
 //! - `expect: 100-continue` is answered with `100 Continue` when the body is first read, and
 //!   not at all if the response comes first.
 //! - A response is framed by its Content-Length (the body must match it: a longer body is not
@@ -37,7 +41,7 @@ use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, DATE, EXPECT, TRANSFER_ENCODING};
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, EXPECT, HOST, TRANSFER_ENCODING};
 use http::{
     HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version,
 };
@@ -65,6 +69,8 @@ const SCRATCH: usize = 8 * 1024;
 /// Header fields a forwarded request may gain on its way.
 const HEADROOM: usize = 4;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+/// Why a request whose trailer section carries framing fields is refused.
+const FRAMING_IN_TRAILERS: &str = "transfer-encoding or content-length in trailers";
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
 const DATE_LEN: usize = 29;
 
@@ -124,6 +130,9 @@ struct Wire {
     expect: Option<usize>,
     /// The body's task, waiting to write `100 Continue`: woken when the response goes first.
     waiting: Option<Waker>,
+    /// Set when the current request's body turned out invalid (framing in its trailers): the
+    /// request is answered 400 with this reason whatever the forwarding made of it.
+    refused: Option<&'static str>,
 }
 
 /// A request head as the service gets it, and what the connection needs to know about it.
@@ -190,6 +199,7 @@ where
         read_size: limits::APP_READ_BUFFER,
         expect: None,
         waiting: None,
+        refused: None,
     }));
     let result = serve_requests(&wire, settings, watch, &mut service).await;
     // Best effort: the client may be gone already.
@@ -245,14 +255,7 @@ where
             Ok(Some(head)) => head,
             Ok(None) => return Ok(()),
             Err(HeadError::Io(e)) => return Err(e),
-            Err(HeadError::Refused(status, reason)) => {
-                tracing::debug!(%status, reason, "request refused");
-                let (parts, body) = error_response(status, reason).into_parts();
-                let (encoded, _) = encode_head(&parts, &body, Version::HTTP_11, false, false);
-                let mut upload = Upload::new(encoded, Some(body), false);
-                let sent = poll_fn(|cx| upload.poll_send(&mut WireWriter(wire), cx)).await;
-                return sent.map_err(UploadError::into_io);
-            }
+            Err(HeadError::Refused(status, reason)) => return refuse(wire, status, reason).await,
         };
         let Head {
             request,
@@ -305,7 +308,7 @@ where
         if let Framing::Length(n) = framing {
             upload = upload.limited_to(n);
         }
-        {
+        let refused = {
             let mut w = lock(wire);
             // The response goes first: a `100 Continue` not started is no longer sent, one
             // started is finished before it.
@@ -317,6 +320,12 @@ where
                     waker.wake();
                 }
             }
+            w.refused.take()
+        };
+        if let Some(reason) = refused {
+            // The body was refused while it was forwarded: whatever came back, the app gets
+            // the 400 (and a closed connection), as for a refused head.
+            return refuse(wire, StatusCode::BAD_REQUEST, reason).await;
         }
         match poll_fn(|cx| upload.poll_send(&mut WireWriter(wire), cx)).await {
             Ok(()) => {}
@@ -341,6 +350,20 @@ where
             return Ok(());
         }
     }
+}
+
+/// Answers `status` with `reason` (`x-meshctl-proxy-error`); the connection then closes.
+async fn refuse(
+    wire: &Arc<Mutex<Wire>>,
+    status: StatusCode,
+    reason: &'static str,
+) -> io::Result<()> {
+    tracing::debug!(%status, reason, "request refused");
+    let (parts, body) = error_response(status, reason).into_parts();
+    let (encoded, _) = encode_head(&parts, &body, Version::HTTP_11, false, false);
+    let mut upload = Upload::new(encoded, Some(body), false);
+    let sent = poll_fn(|cx| upload.poll_send(&mut WireWriter(wire), cx)).await;
+    sent.map_err(UploadError::into_io)
 }
 
 impl Wire {
@@ -443,7 +466,18 @@ impl Wire {
             match self.decoder.decode(&mut self.buf) {
                 Err(e) => return Poll::Ready(Some(Err(e))),
                 Ok(Some(Step::Data(data))) => return Poll::Ready(Some(Ok(Frame::data(data)))),
-                Ok(Some(Step::Trailers(t))) => return Poll::Ready(Some(Ok(Frame::trailers(t)))),
+                Ok(Some(Step::Trailers(t))) => {
+                    // Framing fields after the body (RFC 9110 §6.5.1) are refused here rather
+                    // than forwarded for the next hop to fail on.
+                    if t.contains_key(TRANSFER_ENCODING) || t.contains_key(CONTENT_LENGTH) {
+                        self.refused = Some(FRAMING_IN_TRAILERS);
+                        return Poll::Ready(Some(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            FRAMING_IN_TRAILERS,
+                        ))));
+                    }
+                    return Poll::Ready(Some(Ok(Frame::trailers(t))));
+                }
                 Ok(Some(Step::End)) => return Poll::Ready(None),
                 Ok(None) => {}
             }
@@ -622,6 +656,7 @@ fn parse(raw: &[u8], settings: &Settings) -> Result<Option<(Head, usize)>, HeadE
             .map_err(|_| bad_request("invalid header value"))?;
         headers.append(name, value);
     }
+    check_host(version, &headers)?;
     let decoder = request_decoder(version, &headers)?;
     let expect_continue = version == Version::HTTP_11
         && !decoder.is_done()
@@ -641,6 +676,17 @@ fn parse(raw: &[u8], settings: &Settings) -> Result<Option<(Head, usize)>, HeadE
         expect_continue,
     };
     Ok(Some((head, len)))
+}
+
+/// One Host field, required in HTTP/1.1 (RFC 9112 §3.2): the authority routing and
+/// authorization go by must not be ambiguous or missing.
+fn check_host(version: Version, headers: &HeaderMap) -> Result<(), HeadError> {
+    let mut hosts = headers.get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => Err(bad_request("more than one host header")),
+        (None, _) if version == Version::HTTP_11 => Err(bad_request("missing host header")),
+        _ => Ok(()),
+    }
 }
 
 /// How a request's body ends (RFC 9112 §6.3), strictly: framing a proxy could read
@@ -667,10 +713,25 @@ fn request_decoder(version: Version, headers: &HeaderMap) -> Result<Decoder, Hea
         }
         return Ok(Decoder::Chunked(Chunk::Size));
     }
-    match exchange::content_length(headers) {
-        Err(_) => Err(bad_request("invalid content-length")),
-        Ok(None | Some(0)) => Ok(Decoder::Done),
-        Ok(Some(n)) => Ok(Decoder::Length(n)),
+    let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
+    let length = match (lengths.next(), lengths.next()) {
+        (None, _) => return Ok(Decoder::Done),
+        (Some(_), Some(_)) => return Err(bad_request("content-length is a list")),
+        (Some(value), None) => value.as_bytes(),
+    };
+    // A list, even of equal values, is refused: a proxy that forwards `3, 3` leaves the next
+    // hop to decide what it means (RFC 9112 §6.3 allows a recipient to reject it).
+    if length.contains(&b',') {
+        return Err(bad_request("content-length is a list"));
+    }
+    match std::str::from_utf8(length.trim_ascii())
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        None => Err(bad_request("invalid content-length")),
+        Some(0) => Ok(Decoder::Done),
+        Some(n) => Ok(Decoder::Length(n)),
     }
 }
 

@@ -220,6 +220,52 @@ async fn keep_alive_carries_get_and_content_length_and_chunked_posts_with_traile
     assert_eq!(chunked.header("x-sum"), Some("7"));
 }
 
+/// HTTP/1.0 needs no Host; framing fields in trailers are refused with a 400 whatever the
+/// forwarding answered (here a 502 for the failed body), and the connection closes.
+#[tokio::test]
+async fn framing_in_trailers_is_refused_and_http10_needs_no_host() {
+    let service = |req: Request<AppBody>| -> Answer {
+        Box::pin(async move {
+            let status = match req.into_body().collect().await {
+                Ok(_) => StatusCode::OK,
+                Err(_) => StatusCode::BAD_GATEWAY,
+            };
+            Response::builder()
+                .status(status)
+                .body(Full::new(Bytes::new()))
+                .unwrap()
+        })
+    };
+    let (addr, _drain) = server(settings(), service).await;
+    let mut client = Client::connect(addr).await;
+    client.send(b"GET / HTTP/1.0\r\n\r\n").await;
+    assert_eq!(client.response(false).await.status(), "200");
+    for trailer in ["transfer-encoding: chunked", "content-length: 3"] {
+        let mut client = Client::connect(addr).await;
+        let request = format!(
+            "POST / HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n\
+             3\r\nabc\r\n0\r\n{trailer}\r\n\r\n"
+        );
+        client.send(request.as_bytes()).await;
+        let answered = client.response(false).await;
+        assert_eq!(answered.status(), "400", "{trailer}: {answered:?}");
+        assert_eq!(
+            answered.header("x-meshctl-proxy-error"),
+            Some("transfer-encoding or content-length in trailers")
+        );
+        assert!(
+            client.closed().await,
+            "{trailer}: the connection stays open"
+        );
+    }
+    // An ordinary trailer still passes.
+    let mut client = Client::connect(addr).await;
+    client
+        .send(b"POST / HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n0\r\nx-sum: 1\r\n\r\n")
+        .await;
+    assert_eq!(client.response(false).await.status(), "200");
+}
+
 #[tokio::test]
 async fn a_large_body_arrives_whole_and_in_order() {
     let (addr, _drain) = server(settings(), echo).await;
@@ -285,14 +331,14 @@ async fn a_body_kept_past_its_request_reads_nothing_of_the_next() {
     let (addr, _drain) = server(settings(), service).await;
     let mut client = Client::connect(addr).await;
     client
-        .send(b"POST / HTTP/1.1\r\ncontent-length: 2\r\n\r\nab")
+        .send(b"POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 2\r\n\r\nab")
         .await;
     assert_eq!(
         client.response(false).await.body,
         b"[97, 98] stale-empty=true"
     );
     client
-        .send(b"POST / HTTP/1.1\r\ncontent-length: 2\r\n\r\ncd")
+        .send(b"POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 2\r\n\r\ncd")
         .await;
     assert_eq!(
         client.response(false).await.body,
@@ -314,7 +360,7 @@ async fn expect_100_continue_is_answered_when_the_body_is_read() {
     assert_eq!(answered.status(), "200");
     assert_eq!(answered.body, b"body");
     // The connection goes on.
-    client.send(b"GET /next HTTP/1.1\r\n\r\n").await;
+    client.send(b"GET /next HTTP/1.1\r\nhost: t\r\n\r\n").await;
     assert_eq!(
         client.response(false).await.header("x-target"),
         Some("/next")
@@ -335,7 +381,7 @@ async fn a_response_before_the_body_skips_100_continue_and_closes() {
     let (addr, _drain) = server(settings(), refuse).await;
     let mut client = Client::connect(addr).await;
     client
-        .send(b"POST / HTTP/1.1\r\nexpect: 100-continue\r\ncontent-length: 4\r\n\r\n")
+        .send(b"POST / HTTP/1.1\r\nhost: t\r\nexpect: 100-continue\r\ncontent-length: 4\r\n\r\n")
         .await;
     let answered = client.response(false).await;
     assert_eq!(answered.status(), "403", "{answered:?}");
@@ -359,26 +405,45 @@ async fn bad_requests_are_refused_with_their_status_and_the_connection_closes() 
         ..settings()
     };
     let (addr, _drain) = server(limits, service).await;
-    let long = format!("GET / HTTP/1.1\r\nx-long: {}\r\n\r\n", "a".repeat(2000));
-    let cases: [(&[u8], &str, &str); 9] = [
+    let long = format!(
+        "GET / HTTP/1.1\r\nhost: t\r\nx-long: {}\r\n\r\n",
+        "a".repeat(2000)
+    );
+    let cases: [(&[u8], &str, &str); 13] = [
         (
-            b"GET / HTTP/1.1\r\nbad header\r\n\r\n",
+            b"GET / HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n",
+            "400",
+            "more than one host header",
+        ),
+        (b"GET / HTTP/1.1\r\n\r\n", "400", "missing host header"),
+        (
+            b"POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 3, 3\r\n\r\nabc",
+            "400",
+            "content-length is a list",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 3\r\ncontent-length: 3\r\n\r\nabc",
+            "400",
+            "content-length is a list",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nhost: t\r\nbad header\r\n\r\n",
             "400",
             "malformed request head",
         ),
         (
-            b"GET / HTTP/1.1\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\ne: 5\r\n\r\n",
+            b"GET / HTTP/1.1\r\nhost: t\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\ne: 5\r\n\r\n",
             "431",
             "too many header fields",
         ),
         (long.as_bytes(), "431", "request head too large"),
         (
-            b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n",
+            b"POST / HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n",
             "400",
             "both transfer-encoding and content-length",
         ),
         (
-            b"POST / HTTP/1.1\r\ntransfer-encoding: gzip\r\n\r\n",
+            b"POST / HTTP/1.1\r\nhost: t\r\ntransfer-encoding: gzip\r\n\r\n",
             "501",
             "unsupported transfer-encoding",
         ),
@@ -388,9 +453,9 @@ async fn bad_requests_are_refused_with_their_status_and_the_connection_closes() 
             "transfer-encoding in an HTTP/1.0 request",
         ),
         (
-            b"POST / HTTP/1.1\r\ncontent-length: 1, 2\r\n\r\n",
+            b"POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 1, 2\r\n\r\n",
             "400",
-            "invalid content-length",
+            "content-length is a list",
         ),
         (
             b"CONNECT api:443 HTTP/1.1\r\nhost: api:443\r\n\r\n",
@@ -398,7 +463,7 @@ async fn bad_requests_are_refused_with_their_status_and_the_connection_closes() 
             "CONNECT is not proxied",
         ),
         (
-            b"GET /a b HTTP/1.1\r\n\r\n",
+            b"GET /a b HTTP/1.1\r\nhost: t\r\n\r\n",
             "400",
             "malformed request head",
         ),
@@ -449,19 +514,19 @@ async fn responses_are_framed_for_head_204_and_http_1_0() {
     let mut client = Client::connect(addr).await;
 
     client
-        .send(b"HEAD / HTTP/1.1\r\nx-answer: declared\r\n\r\n")
+        .send(b"HEAD / HTTP/1.1\r\nhost: t\r\nx-answer: declared\r\n\r\n")
         .await;
     let head = client.response(true).await;
     assert_eq!(head.header("content-length"), Some("5"), "{head:?}");
     client
-        .send(b"GET / HTTP/1.1\r\nx-answer: no-content\r\n\r\n")
+        .send(b"GET / HTTP/1.1\r\nhost: t\r\nx-answer: no-content\r\n\r\n")
         .await;
     let empty = client.response(false).await;
     assert_eq!(empty.status(), "204");
     assert_eq!(empty.header("content-length"), None, "{empty:?}");
     // Nothing of either body was sent: the next response starts right here.
     client
-        .send(b"GET / HTTP/1.1\r\nx-answer: body\r\n\r\n")
+        .send(b"GET / HTTP/1.1\r\nhost: t\r\nx-answer: body\r\n\r\n")
         .await;
     assert_eq!(client.response(false).await.body, b"12345");
 
@@ -495,7 +560,7 @@ async fn an_unknown_length_body_is_chunked_or_ends_with_the_connection() {
     let (addr, _drain) = server(settings(), streamed).await;
 
     let mut client = Client::connect(addr).await;
-    client.send(b"GET / HTTP/1.1\r\n\r\n").await;
+    client.send(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n").await;
     let chunked = client.response(false).await;
     assert_eq!(
         chunked.header("transfer-encoding"),
@@ -521,7 +586,7 @@ async fn a_client_asking_to_close_gets_the_answer_then_the_close() {
     let (addr, _drain) = server(settings(), echo).await;
     let mut client = Client::connect(addr).await;
     client
-        .send(b"GET / HTTP/1.1\r\nconnection: close\r\n\r\n")
+        .send(b"GET / HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n")
         .await;
     let answered = client.response(false).await;
     assert_eq!(answered.header("connection"), Some("close"));
@@ -538,7 +603,7 @@ async fn a_head_not_complete_within_the_timeout_closes_the_connection() {
     let mut partial = Client::connect(addr).await;
     partial.send(b"GET / HTTP/1.1\r\nhost: a").await;
     let mut idle = Client::connect(addr).await;
-    idle.send(b"GET / HTTP/1.1\r\n\r\n").await;
+    idle.send(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n").await;
     idle.response(false).await;
     let start = Instant::now();
     assert!(partial.closed().await, "no answer to a partial head");
@@ -571,7 +636,7 @@ async fn a_client_gone_mid_request_cancels_it() {
     };
     let (addr, _drain) = server(settings(), hang).await;
     let mut client = Client::connect(addr).await;
-    client.send(b"GET / HTTP/1.1\r\n\r\n").await;
+    client.send(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     client.stream.get_mut().shutdown().await.unwrap();
     let cancelled = tokio::time::timeout(PATIENCE, dropped_rx).await;
@@ -603,7 +668,7 @@ fn declaring(
 async fn a_body_shorter_than_its_content_length_closes_the_connection() {
     let (addr, _drain) = server(settings(), declaring("10", b"abc")).await;
     let mut client = Client::connect(addr).await;
-    client.send(b"GET / HTTP/1.1\r\n\r\n").await;
+    client.send(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n").await;
     while client.line().await != "\r\n" {}
     assert_eq!(client.rest().await, b"abc");
 }
@@ -615,7 +680,7 @@ async fn a_body_longer_than_its_content_length_is_not_sent() {
     let (addr, _drain) = server(settings(), declaring("2", b"ab-smuggled")).await;
     let mut client = Client::connect(addr).await;
     client
-        .send(b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+        .send(b"GET / HTTP/1.1\r\nhost: t\r\n\r\nGET / HTTP/1.1\r\nhost: t\r\n\r\n")
         .await;
     let text = String::from_utf8_lossy(&client.rest().await).into_owned();
     assert!(!text.contains("smuggled"), "{text}");
@@ -627,15 +692,15 @@ async fn a_body_longer_than_its_content_length_is_not_sent() {
 async fn the_drain_answers_one_more_request_then_closes_idle_connections() {
     let (addr, drain) = server(settings(), echo).await;
     let mut active = Client::connect(addr).await;
-    active.send(b"GET / HTTP/1.1\r\n\r\n").await;
+    active.send(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n").await;
     assert_eq!(active.response(false).await.header("connection"), None);
     let mut idle = Client::connect(addr).await;
-    idle.send(b"GET / HTTP/1.1\r\n\r\n").await;
+    idle.send(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n").await;
     idle.response(false).await;
 
     tokio::spawn(drain.drain(PATIENCE));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    active.send(b"GET / HTTP/1.1\r\n\r\n").await;
+    active.send(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n").await;
     let last = active.response(false).await;
     assert_eq!(last.status(), "200");
     assert_eq!(last.header("connection"), Some("close"));
