@@ -4,6 +4,7 @@
 //! A normal `cargo test` runs each target for the small case count it names, so the suite
 //! stays quick; `scripts/fuzz.sh` sets `PROPTEST_CASES` to run every target much longer.
 
+use proptest::prelude::*;
 use proptest::test_runner::Config;
 
 /// `cases` per run unless `PROPTEST_CASES` says otherwise; failures are kept in
@@ -17,4 +18,126 @@ pub(crate) fn config(cases: u32) -> Config {
     // Shrinking a failure is worth the time; an unbounded one is not.
     config.max_shrink_time = 60_000;
     config
+}
+
+/// Values a YAML mutation puts in place of a field's value: types, limits, the shapes a
+/// config field takes, and YAML's own odd corners.
+const YAML_TOKENS: &[&str] = &[
+    "",
+    "~",
+    "null",
+    "[]",
+    "{}",
+    "0",
+    "-1",
+    "1",
+    "65535",
+    "65536",
+    "4294967296",
+    "99999999999999999999999",
+    "1.5",
+    "true",
+    "\"\"",
+    "'x'",
+    "*a",
+    "&a x",
+    "!!binary aGk=",
+    "{ a: 1 }",
+    "[a, b]",
+    "[[[[[[[[[[]]]]]]]]]]",
+    "spiffe://mesh.local/ns/local/sa/*",
+    "spiffe://evil.example/ns/local/sa/web",
+    "{ service: web }",
+    "/..",
+    "/a/../b",
+    "1ms",
+    "0s",
+    "30s",
+    "100000d",
+    "5%",
+    "100.00001%",
+    "101",
+    "http",
+    "http1",
+    "tcp",
+    "grpc",
+    "127.0.0.1:0",
+    "127.0.0.1:8080",
+    "[::1]:80",
+    "é",
+    "\"\\t\"",
+    "x: y",
+    "- x",
+    "? x",
+    "|\n  text",
+];
+
+/// One edit of a YAML document, line by line.
+#[derive(Debug, Clone)]
+pub(crate) enum YamlEdit {
+    Delete(prop::sample::Index),
+    Duplicate(prop::sample::Index),
+    Swap(prop::sample::Index, prop::sample::Index),
+    /// The value after a line's first `: ` (or the whole line) becomes a token.
+    Value(prop::sample::Index, prop::sample::Index),
+    Indent(prop::sample::Index, bool),
+    Insert(prop::sample::Index, String),
+    Truncate(prop::sample::Index),
+}
+
+/// Up to `max` edits of a document.
+pub(crate) fn yaml_edits(max: usize) -> impl Strategy<Value = Vec<YamlEdit>> {
+    let index = any::<prop::sample::Index>;
+    let edit = prop_oneof![
+        2 => index().prop_map(YamlEdit::Delete),
+        1 => index().prop_map(YamlEdit::Duplicate),
+        1 => (index(), index()).prop_map(|(a, b)| YamlEdit::Swap(a, b)),
+        6 => (index(), index()).prop_map(|(a, b)| YamlEdit::Value(a, b)),
+        1 => (index(), any::<bool>()).prop_map(|(a, b)| YamlEdit::Indent(a, b)),
+        1 => (index(), "[ -~]{0,20}").prop_map(|(a, s)| YamlEdit::Insert(a, s)),
+        1 => index().prop_map(YamlEdit::Truncate),
+    ];
+    prop::collection::vec(edit, 0..=max)
+}
+
+/// `seed` with `edits` applied in order.
+pub(crate) fn apply_yaml_edits(seed: &str, edits: &[YamlEdit]) -> String {
+    let mut lines: Vec<String> = seed.lines().map(str::to_string).collect();
+    for edit in edits {
+        if lines.is_empty() {
+            break;
+        }
+        let n = lines.len();
+        match edit {
+            YamlEdit::Delete(i) => {
+                lines.remove(i.index(n));
+            }
+            YamlEdit::Duplicate(i) => {
+                let i = i.index(n);
+                lines.insert(i, lines[i].clone());
+            }
+            YamlEdit::Swap(a, b) => lines.swap(a.index(n), b.index(n)),
+            YamlEdit::Value(i, token) => {
+                let line = &mut lines[i.index(n)];
+                let token = YAML_TOKENS[token.index(YAML_TOKENS.len())];
+                match line.find(": ") {
+                    Some(at) => line.replace_range(at + 2.., token),
+                    None => *line = token.to_string(),
+                }
+            }
+            YamlEdit::Indent(i, deeper) => {
+                let line = &mut lines[i.index(n)];
+                if *deeper {
+                    line.insert_str(0, "  ");
+                } else if let Some(rest) = line.strip_prefix("  ") {
+                    *line = rest.to_string();
+                }
+            }
+            YamlEdit::Insert(i, text) => lines.insert(i.index(n + 1), text.clone()),
+            YamlEdit::Truncate(i) => lines.truncate(i.index(n)),
+        }
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
 }
