@@ -9,7 +9,7 @@ use super::meshfile::{HttpRoute, PathMatch};
 use super::plan::{MeshPlan, ProxyPlan};
 use crate::api::proto::control as pb;
 use crate::api::token::token_hash;
-use crate::policy::fault::{FAULTS_FILE, LiveFault};
+use crate::policy::fault::{FAULTS_FILE, FaultSpec, LiveFault};
 use crate::policy::split::{SplitError, SplitWeights};
 
 /// A workload the backend vouches for: who a token (or service-account token) belongs to.
@@ -264,8 +264,25 @@ impl Backend for LocalBackend {
     }
     fn load_faults(&self) -> BTreeMap<String, LiveFault> {
         let mut faults = read_faults_file(&self.faults_path);
-        // A service that left mesh.yaml takes its live fault with it.
-        faults.retain(|svc, _| !self.plan.versions(svc).is_empty());
+        // A service that left mesh.yaml takes its live fault with it. A fault the proxies
+        // would refuse (hand-edited file) is dropped: pushed, it would make every caller's
+        // proxy refuse its whole configuration, splits and all.
+        faults.retain(|svc, fault| {
+            if self.plan.versions(svc).is_empty() {
+                return false;
+            }
+            match FaultSpec::from_pb(&fault.spec.to_pb(fault.expires_unix_ms)) {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!(
+                        file = %self.faults_path.display(),
+                        service = %svc,
+                        "ignoring an invalid live fault: {e}"
+                    );
+                    false
+                }
+            }
+        });
         faults
     }
 
@@ -313,4 +330,32 @@ pub fn check_split(
     weights: &SplitWeights,
 ) -> Result<(), SplitError> {
     weights.validate(service, &backend.versions(service))
+}
+
+#[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `state_files_load` fuzz target: `{"api": {"spec": {}, …}}` (or a share
+    /// above 100%) in faults.json was pushed to every caller of api, whose proxies then
+    /// refused each new configuration.
+    #[test]
+    fn live_faults_the_proxies_would_refuse_are_not_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(fuzz::plan(dir.path()), dir.path());
+        std::fs::write(
+            dir.path().join(FAULTS_FILE),
+            r#"{
+              "api": {"spec": {}, "set_unix_ms": 0},
+              "web": {"spec": {"abort": {"status": 503, "per_million": 2000000}}, "set_unix_ms": 0},
+              "db": {"spec": {"delay": {"ms": 200, "per_million": 10000}}, "set_unix_ms": 0}
+            }"#,
+        )
+        .unwrap();
+        let faults = backend.load_faults();
+        assert_eq!(faults.keys().collect::<Vec<_>>(), ["db"]);
+    }
 }
