@@ -2,18 +2,24 @@
 //! parser or checker it drives (`cargo test fuzz::` runs them all; docs/fuzzing.md lists them).
 //!
 //! A normal `cargo test` runs each target for the small case count it names, so the suite
-//! stays quick; `scripts/fuzz.sh` sets `PROPTEST_CASES` to run every target much longer.
+//! stays quick; `scripts/fuzz.sh` multiplies every count by `MESHCTL_FUZZ_SCALE`.
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
-/// `cases` per run unless `PROPTEST_CASES` says otherwise; failures are kept in
-/// `proptest-regressions/` (committed: each one is replayed first on every run).
+/// `cases` per run, times `MESHCTL_FUZZ_SCALE` (default 1; a slow target names fewer cases
+/// and so keeps its share of a longer run); `PROPTEST_CASES` sets the count outright.
+/// Failures are kept in `proptest-regressions/` (committed: each is replayed first on every
+/// run).
 pub(crate) fn config(cases: u32) -> Config {
     // `Config::default()` reads the PROPTEST_* variables.
     let mut config = Config::default();
     if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = cases;
+        let scale = std::env::var("MESHCTL_FUZZ_SCALE")
+            .ok()
+            .and_then(|s| s.parse::<u32>().ok())
+            .unwrap_or(1);
+        config.cases = cases.saturating_mul(scale.max(1));
     }
     // Shrinking a failure is worth the time; an unbounded one is not.
     config.max_shrink_time = 60_000;

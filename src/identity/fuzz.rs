@@ -1,18 +1,20 @@
 //! Fuzz targets (docs/fuzzing.md): SPIFFE ID parsing, and the X.509-SVID rules plus the
 //! verifier on mutated leaf DER.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use proptest::prelude::*;
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+use rustls::client::danger::ServerCertVerifier;
+use rustls::server::danger::ClientCertVerifier;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 
 use super::ca::{self, SigningCa};
 use super::spiffe::{MAX_SPIFFE_ID_LEN, SpiffeId, validate_trust_domain};
-use super::verify::{TrustBundle, Usage};
+use super::verify::{MeshClientVerifier, MeshServerVerifier, TrustBundle, Usage};
 use super::{pem, svid};
 use crate::fuzzing::config;
 
@@ -87,7 +89,7 @@ proptest! {
 
 /// A throwaway mesh CA and one valid leaf for [`ID`], made once for all cases.
 struct Fixture {
-    bundle: TrustBundle,
+    bundle: Arc<TrustBundle>,
     issuer_der: CertificateDer<'static>,
     issuer_key: EcdsaKeyPair,
     leaf: Vec<u8>,
@@ -113,7 +115,7 @@ fn fixture() -> &'static Fixture {
         )
         .unwrap();
         Fixture {
-            bundle: TrustBundle::from_pem(&anchor.cert_pem).unwrap(),
+            bundle: Arc::new(TrustBundle::from_pem(&anchor.cert_pem).unwrap()),
             issuer_der: pem::first_cert(&issuer.cert_pem).unwrap(),
             issuer_key,
             leaf: pem::first_cert(&leaf.cert_pem).unwrap().to_vec(),
@@ -242,8 +244,29 @@ fn evaluate(der: &[u8]) -> Result<SpiffeId, super::verify::VerifyError> {
     let server = f
         .bundle
         .verify(&leaf, &chain[1..], Usage::Server, UnixTime::now());
-    assert_eq!(client.as_ref().ok(), server.as_ref().ok());
-    client
+    // The usages may differ (an EKU naming only one of them), never the identity.
+    if let (Ok(c), Ok(s)) = (&client, &server) {
+        assert_eq!(c, s);
+    }
+    // What the TLS handshakes use: the inbound side takes callers of the mesh's trust domain
+    // only, the outbound side exactly the identity it dials.
+    let now = UnixTime::now();
+    let inbound = MeshClientVerifier::new(f.bundle.clone(), "mesh.local")
+        .verify_client_cert(&leaf, &chain[1..], now)
+        .is_ok();
+    assert_eq!(
+        inbound,
+        client
+            .as_ref()
+            .is_ok_and(|id| id.trust_domain() == "mesh.local")
+    );
+    let expected: SpiffeId = ID.parse().unwrap();
+    let name = ServerName::try_from("api").unwrap();
+    let outbound = MeshServerVerifier::new(f.bundle.clone(), expected.clone())
+        .verify_server_cert(&leaf, &chain[1..], &name, &[], now)
+        .is_ok();
+    assert_eq!(outbound, server.as_ref().ok() == Some(&expected));
+    client.or(server)
 }
 
 proptest! {
@@ -262,8 +285,9 @@ proptest! {
         }
     }
 
-    /// Edits re-signed by the issuer reach every rule: whatever verifies passed every SVID
-    /// rule and is the identity its single URI SAN names, in the mesh's trust domain.
+    /// Edits re-signed by the issuer reach every rule: whatever verifies (for either usage)
+    /// passed every SVID rule and is the identity its single URI SAN names; the handshake
+    /// verifiers accept it only in the mesh's trust domain, or as exactly the one dialled.
     #[test]
     fn svid_mutated_and_resigned(edits in edits()) {
         let der = resigned(&fixture().leaf, &edits);
@@ -271,7 +295,6 @@ proptest! {
             let cert = pem::parse(&der).unwrap();
             prop_assert!(svid::leaf_rules(&cert).iter().all(|r| r.passed));
             prop_assert_eq!(svid::uri_sans(&cert), vec![id.as_str()]);
-            prop_assert_eq!(id.trust_domain(), "mesh.local");
         }
     }
 }
