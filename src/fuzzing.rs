@@ -78,6 +78,17 @@ const YAML_TOKENS: &[&str] = &[
     "|\n  text",
 ];
 
+/// Values for a numeric field: zero, negative, the edges of u16, u32 and u64, a fraction.
+const NUMBER_TOKENS: &[&str] = &[
+    "0",
+    "-1",
+    "65536",
+    "4294967296",
+    "18446744073709551616",
+    "0.5",
+    "1e3",
+];
+
 /// One edit of a YAML document, line by line.
 #[derive(Debug, Clone)]
 pub(crate) enum YamlEdit {
@@ -98,7 +109,7 @@ pub(crate) fn yaml_edits(max: usize) -> impl Strategy<Value = Vec<YamlEdit>> {
         2 => index().prop_map(YamlEdit::Delete),
         1 => index().prop_map(YamlEdit::Duplicate),
         1 => (index(), index()).prop_map(|(a, b)| YamlEdit::Swap(a, b)),
-        6 => (index(), index()).prop_map(|(a, b)| YamlEdit::Value(a, b)),
+        8 => (index(), index()).prop_map(|(a, b)| YamlEdit::Value(a, b)),
         1 => (index(), any::<bool>()).prop_map(|(a, b)| YamlEdit::Indent(a, b)),
         1 => (index(), "[ -~]{0,20}").prop_map(|(a, s)| YamlEdit::Insert(a, s)),
         1 => index().prop_map(YamlEdit::Truncate),
@@ -124,8 +135,22 @@ pub(crate) fn apply_yaml_edits(seed: &str, edits: &[YamlEdit]) -> String {
             }
             YamlEdit::Swap(a, b) => lines.swap(a.index(n), b.index(n)),
             YamlEdit::Value(i, token) => {
-                let line = &mut lines[i.index(n)];
-                let token = YAML_TOKENS[token.index(YAML_TOKENS.len())];
+                // A field's line (`key: value`) when there is one: that is where values are.
+                let fields: Vec<usize> = (0..n)
+                    .filter(|&l| lines[l].contains(": ") && !lines[l].trim_start().starts_with('#'))
+                    .collect();
+                let at = if fields.is_empty() {
+                    i.index(n)
+                } else {
+                    fields[i.index(fields.len())]
+                };
+                let line = &mut lines[at];
+                // A number is replaced by another number at the edges most of all.
+                let numeric = line
+                    .split_once(": ")
+                    .is_some_and(|(_, v)| v.trim().bytes().all(|b| b.is_ascii_digit()));
+                let pool = if numeric { NUMBER_TOKENS } else { YAML_TOKENS };
+                let token = pool[token.index(pool.len())];
                 match line.find(": ") {
                     Some(at) => line.replace_range(at + 2.., token),
                     None => *line = token.to_string(),
