@@ -276,7 +276,7 @@ fn parse_response_head(
         }
         let mut fields = [httparse::EMPTY_HEADER; limits::APP_RESPONSE_MAX_HEADERS];
         let mut parsed = httparse::Response::new(&mut fields);
-        let len = match parsed.parse(&buf) {
+        let len = match parsed.parse(buf) {
             Ok(httparse::Status::Complete(len)) if len > limits::APP_RESPONSE_MAX_HEAD_BYTES => {
                 return Err(head_too_large());
             }

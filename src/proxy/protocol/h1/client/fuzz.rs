@@ -43,8 +43,11 @@ fn pieces(bytes: &[u8], cuts: &[prop::sample::Index]) -> Vec<Vec<u8>> {
     at.windows(2).map(|w| bytes[w[0]..w[1]].to_vec()).collect()
 }
 
+/// The chunks' data, the body on the wire, its trailers.
+type ChunkedBody = (Vec<Vec<u8>>, Vec<u8>, Vec<(String, String)>);
+
 /// A chunked body: its chunks, each with a size as written and an extension, and trailers.
-fn chunked_body() -> impl Strategy<Value = (Vec<Vec<u8>>, Vec<u8>, Vec<(String, String)>)> {
+fn chunked_body() -> impl Strategy<Value = ChunkedBody> {
     let chunk = (
         prop::collection::vec(any::<u8>(), 1..40),
         any::<bool>(),
