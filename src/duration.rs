@@ -105,6 +105,9 @@ pub fn format_compact(seconds: i64) -> String {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

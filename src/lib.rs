@@ -12,6 +12,8 @@ pub mod demo;
 pub mod duration;
 pub mod exit;
 pub mod fsutil;
+#[cfg(test)]
+mod fuzzing;
 pub mod identity;
 pub mod kube;
 pub mod observe;

@@ -324,3 +324,39 @@ pub fn check_split(
 ) -> Result<(), SplitError> {
     weights.validate(service, &backend.versions(service))
 }
+
+#[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `state_files_load` fuzz target: `{"api": {"spec": {}, …}}` (or a share
+    /// above 100%) in faults.json was pushed to every caller of api, whose proxies then
+    /// refused each new configuration. Such a file is refused as a whole now (it stops `up`,
+    /// naming the problem), and its valid part alone loads.
+    #[test]
+    fn live_faults_the_proxies_would_refuse_are_not_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(fuzz::plan(dir.path()), dir.path());
+        std::fs::write(
+            dir.path().join(FAULTS_FILE),
+            r#"{
+              "api": {"spec": {}, "set_unix_ms": 0},
+              "web": {"spec": {"abort": {"status": 503, "per_million": 2000000}}, "set_unix_ms": 0},
+              "db": {"spec": {"delay": {"ms": 200, "per_million": 10000}}, "set_unix_ms": 0}
+            }"#,
+        )
+        .unwrap();
+        let err = backend.load_faults().unwrap_err().to_string();
+        assert!(err.contains(FAULTS_FILE), "{err}");
+        std::fs::write(
+            dir.path().join(FAULTS_FILE),
+            r#"{"db": {"spec": {"delay": {"ms": 200, "per_million": 10000}}, "set_unix_ms": 0}}"#,
+        )
+        .unwrap();
+        let faults = backend.load_faults().unwrap();
+        assert_eq!(faults.keys().collect::<Vec<_>>(), ["db"]);
+    }
+}

@@ -59,4 +59,6 @@ impl IdentityError {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

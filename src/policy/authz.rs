@@ -510,7 +510,8 @@ impl IdPattern {
         }
         let mut segments = path.split('/');
         let all = self.segments.iter().all(|want| match segments.next() {
-            Some(got) => want.as_deref().is_none_or(|w| w == got),
+            // `*` is one whole segment: never an empty one.
+            Some(got) => !got.is_empty() && want.as_deref().is_none_or(|w| w == got),
             None => false,
         });
         all && segments.next().is_none()

@@ -5,6 +5,8 @@
 
 pub mod authz;
 pub mod fault;
+#[cfg(test)]
+mod fuzz;
 pub mod normalize;
 pub mod split;
 pub mod tracing;

@@ -72,7 +72,8 @@ pub fn normalize_path(path: &str) -> Result<String, BadPath> {
 /// characters and upper-cases the hex digits of every escape kept.
 fn decode_unreserved(path: &str) -> Result<String, BadPath> {
     let bytes = path.as_bytes();
-    let mut out = String::with_capacity(path.len());
+    // Bytes, not chars: a non-ASCII character is copied as its UTF-8 bytes, unchanged.
+    let mut out = Vec::with_capacity(path.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
@@ -85,22 +86,23 @@ fn decode_unreserved(path: &str) -> Result<String, BadPath> {
                     .ok_or(BadPath::BadEscape)?;
                 match value {
                     b'/' | b'\\' => return Err(BadPath::EncodedSeparator),
-                    v if is_unreserved(v) => out.push(char::from(v)),
+                    v if is_unreserved(v) => out.push(v),
                     v => {
-                        out.push('%');
-                        out.push_str(&format!("{v:02X}"));
+                        out.push(b'%');
+                        out.extend_from_slice(format!("{v:02X}").as_bytes());
                     }
                 }
                 i += 3;
             }
             b => {
-                // `http::Uri` admits only ASCII here; anything else is pushed as is.
-                out.push(char::from(b));
+                out.push(b);
                 i += 1;
             }
         }
     }
-    Ok(out)
+    // Only ASCII was decoded or replaced, and only whole escapes: every other byte is the
+    // input's, so the output is the input's UTF-8 still.
+    String::from_utf8(out).map_err(|_| BadPath::BadEscape)
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -145,6 +147,16 @@ mod tests {
         for (raw, want) in cases {
             assert_eq!(normalize_path(raw).as_deref(), Ok(want), "{raw}");
             // Normalising twice changes nothing.
+            assert_eq!(normalize_path(want).as_deref(), Ok(want), "{want} again");
+        }
+    }
+
+    /// Found by the `normalize_path_properties` fuzz target: bytes above 0x7F were pushed as
+    /// Latin-1 chars (`/é` became `/Ã©`), so the path changed on every pass.
+    #[test]
+    fn non_ascii_bytes_are_kept_as_they_are() {
+        for (raw, want) in [("/é", "/é"), ("/caf%C3%A9/ü/../x", "/caf%C3%A9/x")] {
+            assert_eq!(normalize_path(raw).as_deref(), Ok(want), "{raw}");
             assert_eq!(normalize_path(want).as_deref(), Ok(want), "{want} again");
         }
     }

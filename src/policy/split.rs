@@ -81,9 +81,11 @@ impl SplitWeights {
         }
         others.sort();
         let rest = TOTAL_WEIGHT - weight;
+        // Stored weights come from a file (`splits.json`); one above 100 counts as 100, so the
+        // arithmetic below cannot overflow whatever the file holds.
         let current: Vec<u32> = others
             .iter()
-            .map(|v| self.0.get(*v).copied().unwrap_or(0))
+            .map(|v| self.0.get(*v).copied().unwrap_or(0).min(TOTAL_WEIGHT))
             .collect();
         let basis: u32 = current.iter().sum();
         let mut out = BTreeMap::new();
@@ -167,6 +169,27 @@ mod tests {
         assert_eq!(
             (s.weight("v1"), s.weight("v2"), s.weight("v3")),
             (50, 49, 1)
+        );
+    }
+
+    /// Found by the `split_shift` fuzz target: `canary shift` shifts the weights read from
+    /// `splits.json` as they are, and a weight of 153391690 there overflowed `rest * cur`
+    /// (a panic in a debug build, wrong weights and a near-endless loop in a release one).
+    #[test]
+    fn stored_weights_above_100_cannot_overflow_a_shift() {
+        let versions = vs(&["v0", "v1", "v2"]);
+        let stored = SplitWeights(
+            [
+                ("v1".to_string(), 153_391_690),
+                ("v2".to_string(), u32::MAX),
+            ]
+            .into(),
+        );
+        let s = stored.shift("api", &versions, "v0", 20).unwrap();
+        assert_eq!(s.validate("api", &versions), Ok(()));
+        assert_eq!(
+            (s.weight("v0"), s.weight("v1"), s.weight("v2")),
+            (20, 40, 40)
         );
     }
 

@@ -518,6 +518,9 @@ fn parse_upstream(u: &pb::Upstream) -> Result<ParsedUpstream, String> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::identity::ca;

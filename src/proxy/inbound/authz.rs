@@ -642,4 +642,6 @@ fn each<T, U, C: FromIterator<U>>(
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -78,6 +78,9 @@ fn classify(buf: &[u8]) -> Option<Detected> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;

@@ -55,6 +55,17 @@ fn id_patterns_match_whole_segments() {
             false,
         ),
         ("spiffe://mesh.local/*/*/*/*", WEB, true),
+        // Found by the `id_pattern_parse_and_match` fuzz target: `*` matched an empty segment.
+        (
+            "spiffe://mesh.local/ns/local/sa/*",
+            "spiffe://mesh.local/ns/local/sa/",
+            false,
+        ),
+        (
+            "spiffe://mesh.local/*/local/sa/web",
+            "spiffe://mesh.local//local/sa/web",
+            false,
+        ),
     ];
     for (pattern, id, want) in cases {
         let p: IdPattern = pattern.parse().unwrap();

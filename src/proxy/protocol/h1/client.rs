@@ -258,103 +258,113 @@ impl<B: RequestBody> Exchange<B> {
 
     /// The final response head, if the buffer holds one (1xx heads before it are consumed).
     fn parse_head(&mut self) -> io::Result<Option<(Response<()>, Decoder)>> {
-        loop {
-            if self.buf.is_empty() {
-                return Ok(None);
-            }
-            let mut fields = [httparse::EMPTY_HEADER; limits::APP_RESPONSE_MAX_HEADERS];
-            let mut parsed = httparse::Response::new(&mut fields);
-            let len = match parsed.parse(&self.buf) {
-                Ok(httparse::Status::Complete(len))
-                    if len > limits::APP_RESPONSE_MAX_HEAD_BYTES =>
-                {
-                    return Err(head_too_large());
-                }
-                Ok(httparse::Status::Complete(len)) => len,
-                Ok(httparse::Status::Partial) => return Ok(None),
-                Err(e) => {
-                    return Err(invalid(format!(
-                        "malformed response head from the app: {e}"
-                    )));
-                }
-            };
-            let status = parsed
-                .code
-                .and_then(|code| StatusCode::from_u16(code).ok())
-                .ok_or_else(|| invalid("invalid status code from the app"))?;
-            let version = match parsed.version {
-                Some(0) => Version::HTTP_10,
-                _ => Version::HTTP_11,
-            };
-            // Where each field sits in the head, so names and values can share its bytes.
-            let base = self.buf.as_ptr() as usize;
-            let mut spans = [(0, 0, 0, 0); limits::APP_RESPONSE_MAX_HEADERS];
-            let count = parsed.headers.len();
-            for (span, field) in spans.iter_mut().zip(parsed.headers.iter()) {
-                let name = field.name.as_ptr() as usize - base;
-                let value = field.value.as_ptr() as usize - base;
-                *span = (name, field.name.len(), value, field.value.len());
-            }
-            let head = self.buf.split_to(len).freeze();
-            if status.is_informational() {
-                if status == StatusCode::SWITCHING_PROTOCOLS {
-                    return Err(invalid(
-                        "the app switched protocols (upgrades are not proxied)",
-                    ));
-                }
-                continue;
-            }
-            let mut headers = HeaderMap::with_capacity(count);
-            for &(name, name_len, value, value_len) in &spans[..count] {
-                let name = HeaderName::from_bytes(&head[name..name + name_len])
-                    .map_err(|_| invalid("invalid header name from the app"))?;
-                let value = HeaderValue::from_maybe_shared(head.slice(value..value + value_len))
-                    .map_err(|_| invalid("invalid header value from the app"))?;
-                headers.append(name, value);
-            }
-            let decoder = self.decoder_for(status, version, &headers)?;
-            let mut response = Response::new(());
-            *response.status_mut() = status;
-            *response.version_mut() = version;
-            *response.headers_mut() = headers;
-            return Ok(Some((response, decoder)));
-        }
+        parse_response_head(&mut self.buf, self.head_request, &mut self.keep_alive)
     }
+}
 
-    /// How the body of a response with this head ends (RFC 9112 §6.3).
-    fn decoder_for(
-        &mut self,
-        status: StatusCode,
-        version: Version,
-        headers: &HeaderMap,
-    ) -> io::Result<Decoder> {
-        self.keep_alive &= persistent(version, headers);
-        if proxy_http::bodiless_response(self.head_request, status) {
-            return Ok(Decoder::Done);
+/// The final response head at the start of `buf`, if it holds one (1xx heads before it are
+/// consumed). `head_request`: the request was HEAD; `keep_alive` is cleared when the
+/// response ends the connection.
+fn parse_response_head(
+    buf: &mut BytesMut,
+    head_request: bool,
+    keep_alive: &mut bool,
+) -> io::Result<Option<(Response<()>, Decoder)>> {
+    loop {
+        if buf.is_empty() {
+            return Ok(None);
         }
-        if let Some(codings) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
-            // Transfer-Encoding overrides Content-Length; such a message ends the connection.
-            if headers.contains_key(CONTENT_LENGTH) {
-                self.keep_alive = false;
+        let mut fields = [httparse::EMPTY_HEADER; limits::APP_RESPONSE_MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut fields);
+        let len = match parsed.parse(buf) {
+            Ok(httparse::Status::Complete(len)) if len > limits::APP_RESPONSE_MAX_HEAD_BYTES => {
+                return Err(head_too_large());
             }
-            let last = codings
-                .as_bytes()
-                .rsplit(|&b| b == b',')
-                .next()
-                .unwrap_or_default();
-            if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-                return Ok(Decoder::Chunked(Chunk::Size));
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(e) => {
+                return Err(invalid(format!(
+                    "malformed response head from the app: {e}"
+                )));
             }
-            self.keep_alive = false;
-            return Ok(Decoder::UntilClose);
+        };
+        let status = parsed
+            .code
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .ok_or_else(|| invalid("invalid status code from the app"))?;
+        let version = match parsed.version {
+            Some(0) => Version::HTTP_10,
+            _ => Version::HTTP_11,
+        };
+        // Where each field sits in the head, so names and values can share its bytes.
+        let base = buf.as_ptr() as usize;
+        let mut spans = [(0, 0, 0, 0); limits::APP_RESPONSE_MAX_HEADERS];
+        let count = parsed.headers.len();
+        for (span, field) in spans.iter_mut().zip(parsed.headers.iter()) {
+            let name = field.name.as_ptr() as usize - base;
+            let value = field.value.as_ptr() as usize - base;
+            *span = (name, field.name.len(), value, field.value.len());
         }
-        match content_length(headers)? {
-            Some(0) => Ok(Decoder::Done),
-            Some(n) => Ok(Decoder::Length(n)),
-            None => {
-                self.keep_alive = false;
-                Ok(Decoder::UntilClose)
+        let head = buf.split_to(len).freeze();
+        if status.is_informational() {
+            if status == StatusCode::SWITCHING_PROTOCOLS {
+                return Err(invalid(
+                    "the app switched protocols (upgrades are not proxied)",
+                ));
             }
+            continue;
+        }
+        let mut headers = HeaderMap::with_capacity(count);
+        for &(name, name_len, value, value_len) in &spans[..count] {
+            let name = HeaderName::from_bytes(&head[name..name + name_len])
+                .map_err(|_| invalid("invalid header name from the app"))?;
+            let value = HeaderValue::from_maybe_shared(head.slice(value..value + value_len))
+                .map_err(|_| invalid("invalid header value from the app"))?;
+            headers.append(name, value);
+        }
+        let decoder = decoder_for(head_request, keep_alive, status, version, &headers)?;
+        let mut response = Response::new(());
+        *response.status_mut() = status;
+        *response.version_mut() = version;
+        *response.headers_mut() = headers;
+        return Ok(Some((response, decoder)));
+    }
+}
+
+/// How the body of a response with this head ends (RFC 9112 §6.3).
+fn decoder_for(
+    head_request: bool,
+    keep_alive: &mut bool,
+    status: StatusCode,
+    version: Version,
+    headers: &HeaderMap,
+) -> io::Result<Decoder> {
+    *keep_alive &= persistent(version, headers);
+    if proxy_http::bodiless_response(head_request, status) {
+        return Ok(Decoder::Done);
+    }
+    if let Some(codings) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
+        // Transfer-Encoding overrides Content-Length; such a message ends the connection.
+        if headers.contains_key(CONTENT_LENGTH) {
+            *keep_alive = false;
+        }
+        let last = codings
+            .as_bytes()
+            .rsplit(|&b| b == b',')
+            .next()
+            .unwrap_or_default();
+        if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+            return Ok(Decoder::Chunked(Chunk::Size));
+        }
+        *keep_alive = false;
+        return Ok(Decoder::UntilClose);
+    }
+    match content_length(headers)? {
+        Some(0) => Ok(Decoder::Done),
+        Some(n) => Ok(Decoder::Length(n)),
+        None => {
+            *keep_alive = false;
+            Ok(Decoder::UntilClose)
         }
     }
 }
@@ -761,5 +771,7 @@ fn invalid(message: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.into())
 }
 
+#[cfg(test)]
+mod fuzz;
 #[cfg(test)]
 mod tests;

@@ -836,4 +836,6 @@ pub fn http_date() -> [u8; DATE_LEN] {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
