@@ -105,14 +105,7 @@ pub const DEFAULT_SAVE_DIR: &str = "meshctl-identity";
 
 /// A DNS-1123 label, as Kubernetes requires of namespace names.
 pub fn check_namespace(name: &str) -> anyhow::Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if ok {
+    if crate::identity::spiffe::is_dns_label(name) {
         Ok(())
     } else {
         Err(anyhow!(

@@ -10,6 +10,19 @@ pub const MAX_SPIFFE_ID_LEN: usize = 2048;
 /// The default trust domain of a new mesh.
 pub const DEFAULT_TRUST_DOMAIN: &str = "mesh.local";
 
+/// Whether `name` is a DNS-1123 label (lowercase letters, digits and `-`, 1–63 characters,
+/// not starting or ending with `-`): what Kubernetes requires of namespace and Service names,
+/// and what meshctl requires of service names (they end SPIFFE IDs and become host names).
+pub fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
 /// The namespace part of every local-mode SPIFFE ID.
 pub const LOCAL_NAMESPACE: &str = "local";
 

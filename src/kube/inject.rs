@@ -336,13 +336,7 @@ fn upstreams(annotations: &Value) -> Result<Vec<String>, String> {
     };
     let mut names: Vec<String> = Vec::new();
     for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let label = name.len() <= 63
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !name.starts_with('-')
-            && !name.ends_with('-');
-        if !label {
+        if !crate::identity::spiffe::is_dns_label(name) {
             return Err(format!(
                 "annotation {UPSTREAMS_ANNOTATION}: `{name}` is not a service name (a DNS label)"
             ));

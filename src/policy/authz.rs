@@ -238,14 +238,7 @@ where
 
 /// A service name usable as the last segment of a local SPIFFE ID.
 fn check_service_name(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if valid {
+    if crate::identity::spiffe::is_dns_label(name) {
         Ok(())
     } else {
         Err(format!(
