@@ -127,7 +127,9 @@ proptest! {
     fn body_decoder_any_bytes(
         input in prop::collection::vec(any::<u8>(), 0..200),
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
-        length in 0u64..300,
+        // From 1: the client never makes a `Length(0)` decoder (Content-Length: 0 is `Done`
+        // before any read, see `decoder_for`), and one would wait for a byte it never needs.
+        length in 1u64..300,
     ) {
         let pieces = pieces(&input, &cuts);
         for decoder in [Decoder::Chunked(Chunk::Size), Decoder::Length(length), Decoder::UntilClose] {
