@@ -337,13 +337,18 @@ fn bad_authorization_policies_are_rejected_before_anything_starts() {
 
 const BATCH_ID: &str = "spiffe://mesh.local/ns/local/sa/batch";
 
-/// A standalone server proxy (`--config` with an `authorization:` block) in front of the test
-/// HTTP app, and one client proxy each for `web` (allowed) and `batch` (denied).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_standalone_proxy_enforces_the_policy_in_its_config_file() {
-    use crate::proxy_support::{
-        API_ID, Mesh, Proxy, WEB_ID, free_addr, get, header, http_app, identity, sample, upstream,
-    };
+/// A standalone server proxy for `api` (`--config`) in front of the test HTTP app, whose
+/// inbound listener carries `authorization` (YAML indented under the listener's
+/// `authorization:` key). Returns the mesh, the proxy, its inbound address and the app.
+async fn standalone_server(
+    authorization: &str,
+) -> (
+    crate::proxy_support::Mesh,
+    crate::proxy_support::Proxy,
+    std::net::SocketAddr,
+    crate::proxy_support::HttpApp,
+) {
+    use crate::proxy_support::{API_ID, Mesh, Proxy, free_addr, http_app};
     let mesh = Mesh::new();
     let api = mesh.issue(API_ID, "api");
     let app = http_app().await;
@@ -352,16 +357,7 @@ async fn the_standalone_proxy_enforces_the_policy_in_its_config_file() {
     std::fs::write(
         &config,
         format!(
-            "identity_dir: {}
-inbound:
-  - listen: {inbound}
-    app: {}
-    authorization:
-      allow:
-        - from: [{{ service: web }}]
-          paths: [{{ prefix: /ok }}]
-      exempt: [{{ path: /healthz }}]
-",
+            "identity_dir: {}\ninbound:\n  - listen: {inbound}\n    app: {}\n    authorization:\n{authorization}",
             api.display(),
             app.addr
         ),
@@ -371,6 +367,24 @@ inbound:
         &["--config".into(), config.display().to_string()],
         mesh.path(),
     );
+    (mesh, server, inbound, app)
+}
+
+/// A standalone server proxy (`--config` with an `authorization:` block) in front of the test
+/// HTTP app, and one client proxy each for `web` (allowed) and `batch` (denied).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standalone_proxy_enforces_the_policy_in_its_config_file() {
+    use crate::proxy_support::{
+        API_ID, Proxy, WEB_ID, free_addr, get, header, identity, sample, upstream,
+    };
+    let (mesh, server, inbound, _app) = standalone_server(
+        "      allow:
+        - from: [{ service: web }]
+          paths: [{ prefix: /ok }]
+      exempt: [{ path: /healthz }]
+",
+    )
+    .await;
     let mut entries = Vec::new();
     let mut clients = Vec::new();
     for (id, name) in [(WEB_ID, "web"), (BATCH_ID, "batch")] {
@@ -408,33 +422,11 @@ inbound:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_rule_matches_host_and_authority_alike() {
     use crate::proxy_support::{
-        API_ID, Mesh, Proxy, WEB_ID, collect, free_addr, full_body, h2c_conn, http_app, http1_conn,
-        identity, upstream,
+        API_ID, Proxy, WEB_ID, collect, free_addr, full_body, h2c_conn, http1_conn, identity,
+        upstream,
     };
-    let mesh = Mesh::new();
-    let api = mesh.issue(API_ID, "api");
-    let app = http_app().await;
-    let inbound = free_addr();
-    let config = mesh.path().join("server.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "identity_dir: {}
-inbound:
-  - listen: {inbound}
-    app: {}
-    authorization:
-      allow: [{{ headers: {{ host: Api.Test. }} }}]
-",
-            api.display(),
-            app.addr
-        ),
-    )
-    .unwrap();
-    let _server = Proxy::start(
-        &["--config".into(), config.display().to_string()],
-        mesh.path(),
-    );
+    let (mesh, _server, inbound, _app) =
+        standalone_server("      allow: [{ headers: { host: Api.Test. } }]\n").await;
     let web = mesh.issue(WEB_ID, "web");
     let entry = free_addr();
     let _client = Proxy::start(
