@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The import rule between meshctl's layers (see the README's "Layout"), checked by grep:
-#   - control/ (the control plane) and proxy/ (the data plane) never import each other;
+#   - control/ (the control plane) and proxy/ (the data plane) never import each other, and
+#     the control plane's core never imports its Kubernetes backend (kube/ builds on it);
 #   - policy/ (the mesh's vocabulary) and api/ (wire contracts) import neither of them, nor
 #     any other domain or command module: only identity, duration, each other and crates;
 #   - observe/ reads the proxies' JSON through api/, never proxy internals.
@@ -25,9 +26,10 @@ forbid() {
   done
 }
 
-forbid control proxy
+forbid control proxy kube
 forbid proxy control
 forbid policy control proxy observe canary cmd cli supervise demo output kube state
 forbid api control proxy observe canary cmd cli supervise demo output kube state
 forbid observe proxy
+forbid kube proxy
 exit "$status"

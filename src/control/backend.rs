@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::canary_routes::{self, CanaryRoutes};
-use super::meshfile::{HttpRoute, PathMatch};
+use super::meshfile::{HttpRoute, PathMatch, ServicePolicy};
 use super::plan::{MeshPlan, ProxyPlan};
 use super::state_files::{self, Catalog, StateFileError};
 use crate::api::proto::control as pb;
@@ -24,9 +24,11 @@ pub struct Workload {
 }
 
 /// The catalog behind the control plane.
+#[tonic::async_trait]
 pub trait Backend: Send + Sync + 'static {
-    /// Who presents `token`, if anyone. Local: per-proxy bootstrap tokens.
-    fn attest(&self, token: &str) -> Option<Workload>;
+    /// Who presents `token`, if anyone. Local: per-proxy bootstrap tokens; Kubernetes: a
+    /// projected service-account token, reviewed by the API server (hence async).
+    async fn attest(&self, token: &str) -> Option<Workload>;
     /// Whether `token` is the mesh's admin credential.
     fn is_admin(&self, token: &str) -> bool;
     /// Every workload expected to connect (for status and ack gating).
@@ -108,8 +110,9 @@ pub fn read_splits(state_dir: &Path) -> Result<BTreeMap<String, SplitWeights>, S
     state_files::load_splits(&state_dir.join(SPLITS_FILE), None).map(|l| l.value)
 }
 
+#[tonic::async_trait]
 impl Backend for LocalBackend {
-    fn attest(&self, token: &str) -> Option<Workload> {
+    async fn attest(&self, token: &str) -> Option<Workload> {
         let hash = token_hash(token);
         self.plan
             .proxies
@@ -182,36 +185,16 @@ impl Backend for LocalBackend {
                             .collect(),
                     })
                     .collect();
-                pb::Upstream {
-                    service: u.service.clone(),
-                    listen: u.listen.to_string(),
-                    protocol: targets
+                upstream_config(
+                    &u.service,
+                    u.listen.to_string(),
+                    targets
                         .first()
                         .and_then(|t| t.protocol.clone())
                         .unwrap_or_default(),
                     backends,
-                    routes: policy
-                        .map(|p| p.routes.iter().map(http_route).collect())
-                        .unwrap_or_default(),
-                    request_timeout_ms: policy.and_then(|p| p.timeout_ms).unwrap_or_default(),
-                    retry: policy
-                        .and_then(|p| p.retries.as_ref())
-                        .map(|r| pb::RetryPolicy {
-                            attempts: r.attempts,
-                            on: r.on.clone(),
-                            backoff_ms: r.backoff_ms,
-                        }),
-                    breaker_failures: policy.and_then(|p| p.breaker_failures).unwrap_or_default(),
-                    fault: policy.and_then(|p| p.fault).map(|f| f.to_pb(None)),
-                    // The control plane lays the live fault over this (backends know none).
-                    live_fault: None,
-                    load_balancer: policy
-                        .and_then(|p| p.load_balancer.clone())
-                        .unwrap_or_default(),
-                    connect_timeout_ms: policy
-                        .and_then(|p| p.connect_timeout_ms)
-                        .unwrap_or_default(),
-                }
+                    policy,
+                )
             })
             .collect();
         pb::ProxyConfig {
@@ -279,6 +262,44 @@ impl Backend for LocalBackend {
 fn log_notes(notes: &[String]) {
     for note in notes {
         tracing::warn!("{note}");
+    }
+}
+
+/// One upstream as the proxies receive it: the destination's backends (versions with their
+/// weights and endpoints) and its policy — the same for every backend of the control plane.
+pub fn upstream_config(
+    service: &str,
+    listen: String,
+    protocol: String,
+    backends: Vec<pb::Backend>,
+    policy: Option<&ServicePolicy>,
+) -> pb::Upstream {
+    pb::Upstream {
+        service: service.to_string(),
+        listen,
+        protocol,
+        backends,
+        routes: policy
+            .map(|p| p.routes.iter().map(http_route).collect())
+            .unwrap_or_default(),
+        request_timeout_ms: policy.and_then(|p| p.timeout_ms).unwrap_or_default(),
+        retry: policy
+            .and_then(|p| p.retries.as_ref())
+            .map(|r| pb::RetryPolicy {
+                attempts: r.attempts,
+                on: r.on.clone(),
+                backoff_ms: r.backoff_ms,
+            }),
+        breaker_failures: policy.and_then(|p| p.breaker_failures).unwrap_or_default(),
+        fault: policy.and_then(|p| p.fault).map(|f| f.to_pb(None)),
+        // The control plane lays the live fault over this (backends know none).
+        live_fault: None,
+        load_balancer: policy
+            .and_then(|p| p.load_balancer.clone())
+            .unwrap_or_default(),
+        connect_timeout_ms: policy
+            .and_then(|p| p.connect_timeout_ms)
+            .unwrap_or_default(),
     }
 }
 

@@ -285,6 +285,68 @@ impl MeshFile {
         })
     }
 
+    /// One service's policy on its own — the value of a key of a Kubernetes policy
+    /// ConfigMap — with the schema and checks of a mesh.yaml service's `policy:`, except
+    /// that route versions and `{service: NAME}` callers are not declared up front (versions
+    /// come and go with pods; a caller is a service account of the namespace). `source`
+    /// names the text in errors, whose lines and columns are the text's own.
+    pub fn parse_service_policy(
+        text: &str,
+        source: &str,
+        trust_domain: &str,
+        tcp: bool,
+    ) -> Result<ServicePolicy, MeshFileError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Wrapped {
+            policy: policy::RawPolicy,
+        }
+        let invalid = |line: usize, column: usize, detail: String| MeshFileError::Invalid {
+            file: source.to_string(),
+            // The text sits one line down and two columns in inside `policy:`.
+            line: line.saturating_sub(1).max(1),
+            column: column.saturating_sub(2).max(1),
+            detail,
+        };
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(MeshFileError::TooLarge {
+                path: PathBuf::from(source),
+                size: text.len() as u64,
+            });
+        }
+        let body: String = text.lines().map(|l| format!("  {l}\n")).collect();
+        let doc = format!("policy:\n{body}");
+        let from_serde = |e: serde_yaml::Error| match yaml_error(Path::new(source), &e) {
+            MeshFileError::Invalid {
+                line,
+                column,
+                detail,
+                ..
+            } => invalid(line, column, detail),
+            other => other,
+        };
+        yaml_pos::check_nesting(&doc)
+            .map_err(|(at, detail)| invalid(at.line, at.column, detail))?;
+        yaml_pos::check_duplicate_keys(&doc).map_err(from_serde)?;
+        let raw: Wrapped = serde_yaml::from_str(&doc).map_err(from_serde)?;
+        let root = YamlPath::default();
+        let checked = policy::service_policy(&root, Some(&raw.policy), None).and_then(|p| {
+            authz::check(&root, &p, trust_domain, None)?;
+            if tcp {
+                no_faults_on_tcp(&root, &p)?;
+            }
+            Ok(p)
+        });
+        checked.map_err(|issue| {
+            let at = yaml_pos::locate(&doc, &issue.path, issue.target)
+                .unwrap_or(Position { line: 2, column: 3 });
+            // Paths read `policy.x`: the key of the text is `x`.
+            let path = issue.path.to_string();
+            let path = path.strip_prefix("policy.").unwrap_or(&path);
+            invalid(at.line, at.column, format!("{path}: {}", issue.message))
+        })
+    }
+
     /// The file this was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -576,7 +638,7 @@ impl<'a> Validator<'a> {
             .iter()
             .flat_map(|v| v.0.iter().map(|(n, _)| n.clone()))
             .collect();
-        let policy = policy::service_policy(path, raw.policy.as_ref(), &versions)?;
+        let policy = policy::service_policy(path, raw.policy.as_ref(), Some(&versions))?;
         let declared: Vec<&str> = self
             .raw
             .services
@@ -585,7 +647,7 @@ impl<'a> Validator<'a> {
             .map(|(s, _)| s.as_str())
             .collect();
         let trust_domain = self.trust_domain(&YamlPath::default())?;
-        authz::check(path, &policy, &trust_domain, &declared)?;
+        authz::check(path, &policy, &trust_domain, Some(&declared))?;
         if raw.protocol == Some(Protocol::Tcp) {
             no_faults_on_tcp(path, &policy)?;
         }

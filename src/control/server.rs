@@ -162,11 +162,12 @@ impl ControlPlane {
         version
     }
 
-    fn attest<T>(&self, req: &Request<T>) -> Result<Workload, Status> {
+    async fn attest<T: Sync>(&self, req: &Request<T>) -> Result<Workload, Status> {
         let token = bearer(req)?;
         self.inner
             .backend
             .attest(token)
+            .await
             .ok_or_else(|| Status::unauthenticated("unknown token"))
     }
 
@@ -307,7 +308,7 @@ impl pb::identity_server::Identity for ControlPlane {
         &self,
         req: Request<pb::CertifyRequest>,
     ) -> Result<Response<pb::CertifyResponse>, Status> {
-        let who = self.attest(&req)?;
+        let who = self.attest(&req).await?;
         let req = req.into_inner();
         if req.spiffe_id != who.spiffe_id {
             tracing::warn!(instance = %who.instance, asked = %req.spiffe_id, "refused a CSR for another identity");
@@ -372,7 +373,7 @@ impl pb::discovery_server::Discovery for ControlPlane {
         &self,
         req: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        let who = self.attest(&req)?;
+        let who = self.attest(&req).await?;
         lock(&self.inner.proxies)
             .entry(who.instance.clone())
             .or_default()
@@ -399,7 +400,7 @@ impl pb::discovery_server::Discovery for ControlPlane {
     }
 
     async fn ack(&self, req: Request<pb::AckRequest>) -> Result<Response<pb::AckResponse>, Status> {
-        let who = self.attest(&req)?;
+        let who = self.attest(&req).await?;
         let ack = req.into_inner();
         let mut proxies = lock(&self.inner.proxies);
         let st = proxies.entry(who.instance.clone()).or_default();
@@ -417,7 +418,7 @@ impl pb::discovery_server::Discovery for ControlPlane {
         &self,
         req: Request<pb::CertificateReport>,
     ) -> Result<Response<pb::AckResponse>, Status> {
-        let who = self.attest(&req)?;
+        let who = self.attest(&req).await?;
         let report = req.into_inner();
         tracing::debug!(instance = %who.instance, serial = %report.leaf_serial, "certificate report");
         lock(&self.inner.proxies)

@@ -328,12 +328,18 @@ fn is_proxy(container: &Value) -> bool {
 /// The upstream service names from the annotation, checked: DNS labels, at most
 /// [`MAX_UPSTREAMS`], no repeats.
 fn upstreams(annotations: &Value) -> Result<Vec<String>, String> {
-    let Some(text) = annotations
+    match annotations
         .get(UPSTREAMS_ANNOTATION)
         .and_then(Value::as_str)
-    else {
-        return Ok(Vec::new());
-    };
+    {
+        Some(text) => parse_upstreams(text),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The value of [`UPSTREAMS_ANNOTATION`], checked; upstream `i` listens on
+/// [`upstream_port`]`(i)` — what the sidecar's flags and the controller agree on.
+pub fn parse_upstreams(text: &str) -> Result<Vec<String>, String> {
     let mut names: Vec<String> = Vec::new();
     for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         if !crate::identity::spiffe::is_dns_label(name) {
@@ -355,6 +361,11 @@ fn upstreams(annotations: &Value) -> Result<Vec<String>, String> {
         ));
     }
     Ok(names)
+}
+
+/// The loopback port of the `index`-th upstream of the annotation.
+pub fn upstream_port(index: usize) -> u16 {
+    (FIRST_UPSTREAM_PORT as usize + index) as u16
 }
 
 /// The port the inbound forwards to: the annotation, else the first app container's first
@@ -479,10 +490,7 @@ fn proxy_container(opts: &InjectOptions, app_port: Option<i64>, upstreams: &[Str
     }
     for (i, service) in upstreams.iter().enumerate() {
         args.push("--upstream-service".into());
-        args.push(format!(
-            "127.0.0.1:{}={service}",
-            FIRST_UPSTREAM_PORT + i as i32
-        ));
+        args.push(format!("127.0.0.1:{}={service}", upstream_port(i)));
     }
     let mut ports = vec![serde_json::json!({
         "name": "meshctl-admin", "containerPort": SIDECAR_ADMIN_PORT, "protocol": "TCP"

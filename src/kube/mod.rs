@@ -2,12 +2,14 @@
 //! with server-side apply, the cluster checks of `check --kube`, and the names, labels and
 //! ports the in-cluster controller relies on.
 //!
-//! Everything here imports only the identity module and external crates: the manifests are
-//! pure functions of [`manifests::InstallOptions`] and the identity material.
+//! The manifests are pure functions of [`manifests::InstallOptions`] and the identity
+//! material. [`controller`] is the control plane's second backend: it builds on the core in
+//! `control` (never the other way round) and on nothing of the proxy.
 
 pub mod apply;
 pub mod checks;
 pub mod client;
+pub mod controller;
 pub mod identity;
 pub mod inject;
 pub mod manifests;

@@ -106,12 +106,22 @@ struct PathForm {
 impl AuthorizationSpec {
     /// The wire form; `{service: NAME}` becomes `spiffe://<trust_domain>/ns/local/sa/NAME`.
     pub fn to_proto(&self, trust_domain: &str) -> pb::AuthzPolicy {
+        self.to_proto_in(trust_domain, LOCAL_NAMESPACE)
+    }
+
+    /// The wire form for a service in `namespace`: `{service: NAME}` is the service account
+    /// NAME of that namespace (on Kubernetes), `spiffe://<trust_domain>/ns/<namespace>/sa/NAME`.
+    pub fn to_proto_in(&self, trust_domain: &str, namespace: &str) -> pb::AuthzPolicy {
         pb::AuthzPolicy {
             allow: self
                 .allow
                 .iter()
                 .map(|rule| pb::AuthzRule {
-                    from: rule.from.iter().map(|p| p.pattern(trust_domain)).collect(),
+                    from: rule
+                        .from
+                        .iter()
+                        .map(|p| p.pattern_in(trust_domain, namespace))
+                        .collect(),
                     paths: rule.paths.iter().map(PathSpec::to_proto).collect(),
                     methods: rule.methods.iter().map(|m| m.0.clone()).collect(),
                     headers: rule
@@ -176,9 +186,14 @@ pub fn foreign_pattern_message(pattern: &str, trust_domain: &str) -> String {
 
 impl PeerSpec {
     pub fn pattern(&self, trust_domain: &str) -> String {
+        self.pattern_in(trust_domain, LOCAL_NAMESPACE)
+    }
+
+    /// The pattern for a policy of `namespace` (`{service: NAME}` = its service account NAME).
+    pub fn pattern_in(&self, trust_domain: &str, namespace: &str) -> String {
         match self {
             PeerSpec::Pattern(p) => p.clone(),
-            PeerSpec::Service(s) => format!("spiffe://{trust_domain}/ns/{LOCAL_NAMESPACE}/sa/{s}"),
+            PeerSpec::Service(s) => format!("spiffe://{trust_domain}/ns/{namespace}/sa/{s}"),
         }
     }
 }

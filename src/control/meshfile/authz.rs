@@ -7,12 +7,13 @@ use super::yaml_pos::YamlPath;
 use super::{Issue, ServicePolicy};
 use crate::policy::authz::{PeerSpec, foreign_pattern_message, pattern_trust_domain};
 
-/// `path`: the service's path (`services.<name>`).
+/// `path`: the service's path (`services.<name>`); `services`: the declared services, or
+/// `None` where callers are not declared up front (a Kubernetes namespace's service accounts).
 pub(super) fn check(
     path: &YamlPath,
     policy: &ServicePolicy,
     trust_domain: &str,
-    services: &[&str],
+    services: Option<&[&str]>,
 ) -> Result<(), Issue> {
     let Some(spec) = &policy.authorization else {
         return Ok(());
@@ -22,12 +23,14 @@ pub(super) fn check(
         for (i, peer) in rule.from.iter().enumerate() {
             let at = allow.index(r).key("from").index(i);
             match peer {
-                PeerSpec::Service(name) if !services.contains(&name.as_str()) => {
+                PeerSpec::Service(name)
+                    if services.is_some_and(|s| !s.contains(&name.as_str())) =>
+                {
                     return Err(Issue::value(
                         at.key("service"),
                         format!(
                             "unknown service `{name}` (declared: {})",
-                            services.join(", ")
+                            services.unwrap_or_default().join(", ")
                         ),
                     ));
                 }

@@ -156,10 +156,12 @@ struct RawPath {
 
 /// Checks a service's policy: routes name declared versions or set a timeout, paths are
 /// absolute, methods are HTTP tokens, header names valid and timeouts positive durations.
+/// `versions`: the service's declared versions, or `None` where versions are not declared
+/// up front (on Kubernetes they come and go with the pods' labels): any label value then.
 pub(super) fn service_policy(
     path: &YamlPath,
     policy: Option<&RawPolicy>,
-    versions: &[String],
+    versions: Option<&[String]>,
 ) -> Result<ServicePolicy, Issue> {
     let Some(policy) = policy else {
         return Ok(ServicePolicy::default());
@@ -277,21 +279,27 @@ fn duration_ms(at: &YamlPath, raw: Option<&str>) -> Result<Option<u64>, Issue> {
     Ok(Some(ms))
 }
 
-fn route(path: &YamlPath, raw: &RawRoute, versions: &[String]) -> Result<HttpRoute, Issue> {
-    match &raw.version {
-        None if raw.timeout.is_none() && !raw.retryable && raw.fault.is_none() => {
-            return Err(Issue::key(
-                path.clone(),
-                "a route needs at least one of `version`, `timeout`, `retryable` and `fault`",
+fn route(path: &YamlPath, raw: &RawRoute, versions: Option<&[String]>) -> Result<HttpRoute, Issue> {
+    if raw.version.is_none() && raw.timeout.is_none() && !raw.retryable && raw.fault.is_none() {
+        return Err(Issue::key(
+            path.clone(),
+            "a route needs at least one of `version`, `timeout`, `retryable` and `fault`",
+        ));
+    }
+    match (&raw.version, versions) {
+        (Some(v), None) if !is_label_value(v) => {
+            return Err(Issue::value(
+                path.key("version"),
+                format!("`{v}` is not a version (a Kubernetes label value)"),
             ));
         }
-        Some(_) if versions.is_empty() => {
+        (Some(_), Some([])) => {
             return Err(Issue::value(
                 path.key("version"),
                 "a route can pick a version only on a service with `versions`",
             ));
         }
-        Some(v) if !versions.contains(v) => {
+        (Some(v), Some(versions)) if !versions.contains(v) => {
             return Err(Issue::value(
                 path.key("version"),
                 format!("unknown version `{v}` (declared: {})", versions.join(", ")),
@@ -369,4 +377,16 @@ fn path_condition(at: &YamlPath, raw: &RawPath) -> Result<PathMatch, Issue> {
         ));
     }
     Ok(m)
+}
+
+/// A Kubernetes label value that is not empty: at most 63 of `[A-Za-z0-9._-]`, starting and
+/// ending with a letter or digit (what a pod's version label can hold).
+pub fn is_label_value(v: &str) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }

@@ -1,0 +1,163 @@
+//! The controller's two HTTP endpoints besides gRPC: the admission webhook (HTTPS, POST
+//! `/inject`, AdmissionReview v1 in and out — the same injection as `meshctl inject`) and the
+//! admin listener (plain HTTP: `/live`, `/ready`, `/metrics` for probes and Prometheus).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use super::super::WEBHOOK_PATH;
+use super::super::inject::{InjectOptions, admission_review};
+
+/// The largest AdmissionReview the webhook reads (a pod is far smaller; the API server
+/// itself caps requests at 3 MiB).
+pub const MAX_REVIEW_BYTES: usize = 4 << 20;
+/// How long a client may take to finish its TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Body = Full<Bytes>;
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response
+}
+
+/// Serves HTTP/1.1 on `listener` (over TLS when `tls` is given), answering with `handle`.
+pub async fn serve<F, Fut>(listener: TcpListener, tls: Option<TlsAcceptor>, handle: F)
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let handle = handle.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let handle = handle.clone();
+                async move { Ok::<_, Infallible>(handle(req).await) }
+            });
+            match tls {
+                None => {
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let _ = http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), svc)
+                                .await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The webhook: `POST /inject` with an AdmissionReview. `injected` is told the namespace of
+/// every pod it answers for (its trust-bundle ConfigMap must exist before the pod starts).
+pub async fn webhook(
+    req: Request<Incoming>,
+    opts: Arc<InjectOptions>,
+    injected: impl Fn(&str),
+) -> Response<Body> {
+    if req.uri().path() != WEBHOOK_PATH {
+        return text(StatusCode::NOT_FOUND, "not found\n");
+    }
+    if req.method() != Method::POST {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "POST only\n");
+    }
+    let body = match Limited::new(req.into_body(), MAX_REVIEW_BYTES)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(e) => {
+            return text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("reading the AdmissionReview: {e}\n"),
+            );
+        }
+    };
+    let review: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                &format!("not an AdmissionReview: {e}\n"),
+            );
+        }
+    };
+    if review["request"]["uid"].as_str().is_none() {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "not an AdmissionReview: no request.uid\n",
+        );
+    }
+    if let Some(ns) = review["request"]["namespace"].as_str() {
+        injected(ns);
+    }
+    let answer = admission_review(&review, &opts);
+    let mut response = Response::new(Full::new(Bytes::from(
+        serde_json::to_vec(&answer).unwrap_or_default(),
+    )));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// `/live`, `/ready` (once the caches are filled and the control plane serves) and
+/// `/metrics` (rendered by `metrics`).
+pub fn admin(
+    req: &Request<Incoming>,
+    ready: &AtomicBool,
+    metrics: impl FnOnce() -> String,
+) -> Response<Body> {
+    if req.method() != Method::GET {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
+    }
+    match req.uri().path() {
+        "/live" => text(StatusCode::OK, "live\n"),
+        "/ready" if ready.load(Relaxed) => text(StatusCode::OK, "ready\n"),
+        "/ready" => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: filling the caches from the API server\n",
+        ),
+        "/metrics" => {
+            let mut response = Response::new(Full::new(Bytes::from(metrics())));
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            response
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
