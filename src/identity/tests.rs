@@ -452,7 +452,11 @@ fn a_serving_certificate_verifies_for_each_of_its_names_and_no_other() {
             .is_err()
     );
     // No names at all, or a name that is not one, is refused.
-    assert!(issuer.issue_serving_cert(&[], &[], Duration::from_secs(60)).is_err());
+    assert!(
+        issuer
+            .issue_serving_cert(&[], &[], Duration::from_secs(60))
+            .is_err()
+    );
     assert!(
         issuer
             .issue_serving_cert(&["not a name".into()], &[], Duration::from_secs(60))
