@@ -1,11 +1,14 @@
-//! How clients (the CLI, the proxies' agents) reach the local control plane: gRPC over the
-//! Unix socket in the state dir, every call carrying a bearer token.
+//! How clients (the CLI, the proxies' agents) reach the control plane: gRPC over the Unix
+//! socket in the state dir (local mode), or over TCP + TLS 1.3 to `https://HOST:PORT`
+//! verified against a trust-bundle file (cluster mode); every call carries a bearer token.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use tokio::net::UnixStream;
+use rustls_pki_types::ServerName;
+use tokio::net::{TcpStream, UnixStream};
 use tonic::transport::{Channel, Endpoint, Uri};
 
 /// How long one call may wait for the control plane's answer unless told otherwise
@@ -30,6 +33,174 @@ pub fn channel(socket: &Path, request_timeout: Option<Duration>) -> Channel {
         let path = path.clone();
         async move { UnixStream::connect(path).await.map(TokioIo::new) }
     }))
+}
+
+/// Where a proxy reaches its control plane: the `--control-plane` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlPlaneAddr {
+    /// A Unix socket path (local mode, `meshctl up`).
+    Socket(PathBuf),
+    /// `https://HOST:PORT` (cluster mode); the server's certificate must chain to the
+    /// anchors in `bundle_path` and name HOST.
+    Https { url: Uri, bundle_path: PathBuf },
+}
+
+impl ControlPlaneAddr {
+    /// Parses a `--control-plane` value: `https://…` is a URL (the bundle path is set
+    /// later, [`ControlPlaneAddr::with_bundle`]); `http://…` is refused (the control plane
+    /// hands out certificates: never in the clear); anything else is a socket path.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let lower = text.to_ascii_lowercase();
+        if lower.starts_with("http://") {
+            return Err(format!(
+                "`{text}`: plain http:// is refused; the control plane is reached over \
+                 https://HOST:PORT or a Unix socket path"
+            ));
+        }
+        if !lower.starts_with("https://") {
+            if text.is_empty() {
+                return Err("an empty control-plane socket path".into());
+            }
+            return Ok(ControlPlaneAddr::Socket(PathBuf::from(text)));
+        }
+        let url: Uri = text.parse().map_err(|e| format!("`{text}`: {e}"))?;
+        let Some(host) = url.host().filter(|h| !h.is_empty()) else {
+            return Err(format!("`{text}`: no host"));
+        };
+        server_name(host).map_err(|e| format!("`{text}`: {e}"))?;
+        if url.path_and_query().is_some_and(|p| p.as_str() != "/") {
+            return Err(format!(
+                "`{text}`: expected https://HOST[:PORT], without a path"
+            ));
+        }
+        Ok(ControlPlaneAddr::Https {
+            url,
+            bundle_path: PathBuf::new(),
+        })
+    }
+
+    /// The same address verified against `bundle` (no change to a socket address).
+    pub fn with_bundle(self, bundle: PathBuf) -> Self {
+        match self {
+            ControlPlaneAddr::Https { url, .. } => ControlPlaneAddr::Https {
+                url,
+                bundle_path: bundle,
+            },
+            socket => socket,
+        }
+    }
+
+    /// A channel to this address ([`channel`] or [`https_channel`]).
+    pub fn channel(&self, request_timeout: Option<Duration>) -> Channel {
+        match self {
+            ControlPlaneAddr::Socket(path) => channel(path, request_timeout),
+            ControlPlaneAddr::Https { url, bundle_path } => {
+                https_channel(url, bundle_path, request_timeout)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ControlPlaneAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ControlPlaneAddr::Socket(path) => write!(f, "{}", path.display()),
+            ControlPlaneAddr::Https { url, .. } => write!(f, "{url}"),
+        }
+    }
+}
+
+/// The TLS name of a URL's host: a DNS name or an IP address (`[v6]` without brackets).
+fn server_name(host: &str) -> Result<ServerName<'static>, String> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    ServerName::try_from(host.to_string()).map_err(|e| format!("host `{host}`: {e}"))
+}
+
+/// A channel to a control plane at `url` (`https://HOST:PORT`, 443 when no port) over
+/// TCP + TLS 1.3 (ALPN `h2`). The server's certificate must chain to an anchor in
+/// `bundle_path` and be valid for HOST (a DNS name or an IP address). The bundle file is
+/// read again for every (re)connection, so a rotated bundle is followed. Connects lazily and
+/// reconnects by itself; `request_timeout` as for [`channel`].
+pub fn https_channel(url: &Uri, bundle_path: &Path, request_timeout: Option<Duration>) -> Channel {
+    let mut endpoint = Endpoint::from(url.clone()).connect_timeout(CONNECT_TIMEOUT);
+    if let Some(timeout) = request_timeout {
+        endpoint = endpoint.timeout(timeout);
+    }
+    let bundle_path: Arc<Path> = Arc::from(bundle_path);
+    endpoint.connect_with_connector_lazy(tower::service_fn(move |uri: Uri| {
+        let bundle_path = bundle_path.clone();
+        async move { tls_connect(&uri, &bundle_path).await.map(TokioIo::new) }
+    }))
+}
+
+/// Why a TLS connection to the control plane could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsConnectError {
+    #[error("trust bundle {}: {why}", path.display())]
+    Bundle { path: PathBuf, why: String },
+    #[error("control plane address {0}")]
+    Address(String),
+    #[error("connecting to {addr}: {source}")]
+    Connect {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS handshake with {addr}: {source}")]
+    Handshake {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A client TLS config trusting exactly the anchors of the PEM bundle at `path`.
+pub fn bundle_client_config(path: &Path) -> Result<rustls::ClientConfig, TlsConnectError> {
+    let bundle_error = |why: String| TlsConnectError::Bundle {
+        path: path.to_path_buf(),
+        why,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bundle_error(e.to_string()))?;
+    let ders = crate::identity::pem::certs(&text).map_err(|e| bundle_error(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for der in ders {
+        roots
+            .add(der)
+            .map_err(|e| bundle_error(format!("not a usable trust anchor: {e}")))?;
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .map_err(|e| bundle_error(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(config)
+}
+
+async fn tls_connect(
+    uri: &Uri,
+    bundle_path: &Path,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, TlsConnectError> {
+    let config = bundle_client_config(bundle_path)?;
+    let host = uri
+        .host()
+        .ok_or_else(|| TlsConnectError::Address(format!("{uri}: no host")))?;
+    let name = server_name(host).map_err(TlsConnectError::Address)?;
+    let port = uri.port_u16().unwrap_or(443);
+    let addr = format!("{}:{port}", host);
+    let tcp = TcpStream::connect(&addr)
+        .await
+        .map_err(|source| TlsConnectError::Connect {
+            addr: addr.clone(),
+            source,
+        })?;
+    let _ = tcp.set_nodelay(true);
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|source| TlsConnectError::Handshake { addr, source })
 }
 
 /// Wraps a message with the bearer token every control-plane call needs.

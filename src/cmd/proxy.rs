@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use super::Context;
+use crate::api::transport::ControlPlaneAddr;
 use crate::exit::{CliError, CliResult};
 use crate::identity::SpiffeId;
 use crate::policy::tracing::{OtlpEndpoint, SampleRate};
+use crate::proxy::agent::TokenSource;
 use crate::proxy::config::{FlagConfig, InboundConfig, Limits, ProxyConfig, UpstreamConfig};
-use crate::proxy::controlled::ControlledConfig;
+use crate::proxy::controlled::{ControlledConfig, PinnedUpstream};
 use crate::proxy::limits;
 use crate::proxy::telemetry::tap::TapListen;
 
@@ -20,6 +22,10 @@ Examples:
   meshctl proxy --identity-dir certs/web \\
       --upstream 127.0.0.1:9191=127.0.0.1:4143#spiffe://mesh.local/ns/local/sa/api
   meshctl proxy --config examples/proxy-server.yaml
+  meshctl proxy --control-plane https://meshctl-controller.meshctl.svc:8443 \\
+      --token-file /var/run/secrets/meshctl.io/token \\
+      --trust-bundle /var/run/meshctl/trust-bundle/ca-bundle.crt \\
+      --inbound 0.0.0.0:4143=127.0.0.1:8080 --upstream-service 127.0.0.1:4150=api
 
 Protocol prefixes: --inbound LISTEN=h2c://APP (gRPC/HTTP/2 app), LISTEN=tcp://APP (opaque);
 --upstream LISTEN=http1://PEER#ID, h2c://, tcp:// (default: detect from the first bytes).
@@ -27,8 +33,8 @@ Protocol prefixes: --inbound LISTEN=h2c://APP (gRPC/HTTP/2 app), LISTEN=tcp://AP
 Exit codes:
   0  drained and stopped after SIGTERM/SIGINT
   1  runtime failure (identity directory invalid, port in use, …)
-  2  usage error (bad flags; a config or token file missing, unreadable or invalid; an
-     authorization rule naming another trust domain)";
+  2  usage error (bad flags; a config, token or trust-bundle file missing, unreadable or
+     invalid; an authorization rule naming another trust domain)";
 
 /// Run the sidecar: mTLS between proxies, plaintext to the local app
 #[derive(Debug, clap::Args)]
@@ -54,16 +60,30 @@ pub struct Args {
     /// YAML config file (see examples/); flags add listeners and override its settings
     #[arg(long, value_name = "FILE", conflicts_with = "control_plane")]
     config: Option<PathBuf>,
-    /// Get the certificate and the upstreams from a control plane at this Unix socket
-    /// (what `meshctl up` does) instead of --identity-dir and --upstream
-    #[arg(long, value_name = "SOCKET", requires_all = ["token_file", "spiffe_id"], conflicts_with_all = ["identity_dir", "upstream"])]
-    control_plane: Option<PathBuf>,
-    /// File holding this proxy's bootstrap token (mode 0600) [control-plane mode]
+    /// Get the certificate and the upstreams from a control plane instead of --identity-dir
+    /// and --upstream: a Unix socket path (what `meshctl up` does), or https://HOST:PORT in a
+    /// cluster (with --trust-bundle; plain http:// is refused)
+    #[arg(long, value_name = "SOCKET|URL", value_parser = ControlPlaneAddr::parse, requires = "token_file", conflicts_with_all = ["identity_dir", "upstream"])]
+    control_plane: Option<ControlPlaneAddr>,
+    /// File holding this proxy's bootstrap token: read once, mode 0600 (socket); read again
+    /// for every call, so a rotated service-account token is followed (https)
+    /// [control-plane mode]
     #[arg(long, value_name = "FILE", requires = "control_plane")]
     token_file: Option<PathBuf>,
-    /// The SPIFFE ID this proxy asks the control plane for [control-plane mode]
+    /// The SPIFFE ID this proxy asks the control plane for: required with a socket; with
+    /// https the identity the token attests is assigned when this is absent
+    /// [control-plane mode]
     #[arg(long, value_name = "ID", requires = "control_plane")]
     spiffe_id: Option<String>,
+    /// PEM bundle the https control plane's certificate must chain to (re-read at every
+    /// reconnection) [https control plane only]
+    #[arg(long, value_name = "FILE", requires = "control_plane")]
+    trust_bundle: Option<PathBuf>,
+    /// Serve the upstream SERVICE to the app on LISTEN, whatever listener the control plane
+    /// names for it (repeatable); an upstream with no listener from either is skipped
+    /// [https control plane only]
+    #[arg(long, value_name = "LISTEN=SERVICE", requires = "control_plane")]
+    upstream_service: Vec<PinnedUpstream>,
     /// Plaintext HTTP proxy listener for the app's HTTP_PROXY: routes `http://<service>/…` to
     /// that upstream [control-plane mode]
     #[arg(long, value_name = "ADDR", requires = "control_plane")]
@@ -97,12 +117,16 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
         }),
         _ => None,
     };
-    if let Some(socket) = args.control_plane {
+    if let Some(control_plane) = args.control_plane {
         return run_controlled(
             tap,
-            socket,
-            args.token_file,
-            args.spiffe_id,
+            control_plane,
+            Credentials {
+                token_file: args.token_file,
+                spiffe_id: args.spiffe_id,
+                trust_bundle: args.trust_bundle,
+            },
+            args.upstream_service,
             args.inbound,
             args.http_proxy,
             args.admin,
@@ -148,12 +172,19 @@ fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, CliError> {
     Ok(runtime.context("starting the proxy runtime")?)
 }
 
+/// How a proxy proves itself to the control plane and checks the control plane.
+struct Credentials {
+    token_file: Option<PathBuf>,
+    spiffe_id: Option<String>,
+    trust_bundle: Option<PathBuf>,
+}
+
 #[allow(clippy::too_many_arguments)] // one per flag, straight from `Args`
 fn run_controlled(
     tap: Option<TapListen>,
-    socket: PathBuf,
-    token_file: Option<PathBuf>,
-    spiffe_id: Option<String>,
+    control_plane: ControlPlaneAddr,
+    credentials: Credentials,
+    upstream_services: Vec<PinnedUpstream>,
     inbound: Vec<InboundConfig>,
     http_proxy: Option<SocketAddr>,
     admin: Option<SocketAddr>,
@@ -161,26 +192,79 @@ fn run_controlled(
     otlp_endpoint: Option<OtlpEndpoint>,
     trace_sample: Option<SampleRate>,
 ) -> CliResult {
-    // clap's `requires` guarantees both are present.
-    let (Some(token_file), Some(spiffe_id)) = (token_file, spiffe_id) else {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "--control-plane needs --token-file and --spiffe-id"
-        )));
+    let Credentials {
+        token_file,
+        spiffe_id,
+        trust_bundle,
+    } = credentials;
+    let usage = |message: String| CliError::usage(anyhow::anyhow!(message));
+    // clap's `requires` guarantees it is present.
+    let Some(token_file) = token_file else {
+        return Err(usage("--control-plane needs --token-file".into()));
     };
-    let id: SpiffeId = spiffe_id
-        .parse()
+    let id: Option<SpiffeId> = spiffe_id
+        .map(|s| s.parse())
+        .transpose()
         .map_err(|e| CliError::usage(anyhow::Error::new(e)))?;
-    // A missing or unreadable file named on the command line is a usage error (exit 2).
-    let token = crate::identity::workload::read_private_key(&token_file).map_err(|e| {
-        CliError::usage(anyhow::anyhow!(
-            "reading the bootstrap token {}: {e}",
-            token_file.display()
-        ))
-    })?;
+    let (control_plane, token) = match control_plane {
+        ControlPlaneAddr::Socket(socket) => {
+            if id.is_none() {
+                return Err(usage(format!(
+                    "--control-plane {} (a socket) needs --spiffe-id",
+                    socket.display()
+                )));
+            }
+            if trust_bundle.is_some() {
+                return Err(usage(
+                    "--trust-bundle is for an https:// control plane, not a socket".into(),
+                ));
+            }
+            if !upstream_services.is_empty() {
+                return Err(usage(
+                    "--upstream-service is for an https:// control plane, not a socket".into(),
+                ));
+            }
+            // A missing or unreadable file named on the command line is a usage error (exit 2).
+            let token = crate::identity::workload::read_private_key(&token_file).map_err(|e| {
+                usage(format!(
+                    "reading the bootstrap token {}: {e}",
+                    token_file.display()
+                ))
+            })?;
+            (
+                ControlPlaneAddr::Socket(socket),
+                TokenSource::Fixed(token.trim().into()),
+            )
+        }
+        https => {
+            let Some(bundle) = trust_bundle else {
+                return Err(usage(format!(
+                    "--control-plane {https} needs --trust-bundle FILE"
+                )));
+            };
+            // Checked now (exit 2 naming the file), and again at every connection.
+            crate::api::transport::bundle_client_config(&bundle)
+                .map_err(|e| usage(e.to_string()))?;
+            for (i, p) in upstream_services.iter().enumerate() {
+                if let Some(q) = upstream_services[..i]
+                    .iter()
+                    .find(|q| q.service == p.service || q.listen == p.listen)
+                {
+                    return Err(usage(format!(
+                        "--upstream-service {}={} repeats the service or listener of {}={}",
+                        p.listen, p.service, q.listen, q.service
+                    )));
+                }
+            }
+            // The kubelet rewrites the token file: read at every call, never only here.
+            (https.with_bundle(bundle), TokenSource::file(token_file))
+        }
+    };
     let config = ControlledConfig {
-        control_socket: socket,
-        token: token.trim().to_string(),
+        control_plane,
+        token,
         id,
+        upstream_services,
         inbound,
         http_proxy,
         admin: admin.unwrap_or(limits::DEFAULT_ADMIN_ADDR),

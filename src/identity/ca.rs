@@ -125,6 +125,66 @@ impl SigningCa {
         self.sign_leaf(id, &csr.public_key, lifetime)
     }
 
+    /// Issues a TLS server certificate for `dns_names` and `ips` (serverAuth only, no SPIFFE
+    /// ID) over a fresh key generated here, valid for `lifetime`: the controller's gRPC
+    /// endpoint and its admission webhook serve with these. `cert_pem` is the chain — the
+    /// leaf then this CA's certificate — so a client holding the mesh bundle can verify it.
+    /// Refuses an empty name list, a name that is not a valid DNS name, and a lifetime that
+    /// would outlive this CA.
+    pub fn issue_serving_cert(
+        &self,
+        dns_names: &[String],
+        ips: &[std::net::IpAddr],
+        lifetime: Duration,
+    ) -> Result<GeneratedCert, IdentityError> {
+        if dns_names.is_empty() && ips.is_empty() {
+            return Err(IdentityError::Generate(
+                "a serving certificate needs at least one DNS name or IP address".into(),
+            ));
+        }
+        let now = SystemTime::now();
+        self.check_outlives(now, lifetime)?;
+        let mut params = CertificateParams::default();
+        let common_name = dns_names
+            .first()
+            .cloned()
+            .or_else(|| ips.first().map(ToString::to_string))
+            .unwrap_or_default();
+        params.distinguished_name = subject(&common_name);
+        for name in dns_names {
+            rustls_pki_types::DnsName::try_from(name.as_str()).map_err(|_| {
+                IdentityError::Generate(format!("`{name}` is not a valid DNS name"))
+            })?;
+            params.subject_alt_names.push(SanType::DnsName(
+                name.as_str()
+                    .try_into()
+                    .map_err(|e: rcgen::Error| IdentityError::Generate(e.to_string()))?,
+            ));
+        }
+        params
+            .subject_alt_names
+            .extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.use_authority_key_identifier_extension = true;
+        set_validity(&mut params, now, lifetime);
+        params.serial_number = Some(random_serial()?);
+        let key = new_key()?;
+        let cert = params
+            .signed_by(&key, &self.issuer()?)
+            .map_err(|e| IdentityError::Generate(e.to_string()))?;
+        let mut chain = cert.pem();
+        chain.push_str(&self.cert_pem);
+        if !chain.ends_with('\n') {
+            chain.push('\n');
+        }
+        Ok(GeneratedCert {
+            cert_pem: chain,
+            key_pem: key.serialize_pem(),
+        })
+    }
+
     /// Creates an intermediate CA (the issuer) under this CA.
     pub fn sign_issuer(
         &self,

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use rcgen::{
     CertificateParams, CustomExtension, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, SanType,
 };
+use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, UnixTime};
 
 use super::ca::{self, SigningCa};
@@ -368,4 +369,103 @@ fn a_bundle_with_two_anchors_trusts_both_chains_and_a_bundle_must_keep_the_own_l
     assert_eq!(widened.bundle.fingerprints().len(), 2);
     // Dropping the anchor our own leaf chains to is refused.
     assert!(me.with_bundle(new.bundle.clone()).is_err());
+}
+
+#[test]
+fn a_serving_certificate_verifies_for_each_of_its_names_and_no_other() {
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls_pki_types::ServerName;
+    let anchor = ca::new_anchor("mesh.local", Duration::from_secs(86_400 * 10)).unwrap();
+    let anchor_ca = SigningCa::from_pem(&anchor.cert_pem, &anchor.key_pem).unwrap();
+    let issuer = anchor_ca
+        .sign_issuer("mesh.local", Duration::from_secs(86_400 * 5))
+        .unwrap();
+    let issuer = SigningCa::from_pem(&issuer.cert_pem, &issuer.key_pem).unwrap();
+    let names = vec![
+        "meshctl-controller.meshctl.svc".to_string(),
+        "meshctl-controller.meshctl.svc.cluster.local".to_string(),
+    ];
+    let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let served = issuer
+        .issue_serving_cert(&names, &[ip], Duration::from_secs(3_600))
+        .unwrap();
+    let chain = pem::certs(&served.cert_pem).unwrap();
+    assert_eq!(chain.len(), 2, "leaf then issuer");
+    rustls_pki_types::PrivateKeyDer::from_pem_slice(served.key_pem.as_bytes()).unwrap();
+
+    let mut roots = rustls::RootCertStore::empty();
+    for der in pem::certs(&anchor.cert_pem).unwrap() {
+        roots.add(der).unwrap();
+    }
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        Arc::new(rustls::crypto::ring::default_provider()),
+    )
+    .build()
+    .unwrap();
+    let verify = |name: &str| {
+        verifier.verify_server_cert(
+            &chain[0],
+            &chain[1..],
+            &ServerName::try_from(name.to_string()).unwrap(),
+            &[],
+            UnixTime::now(),
+        )
+    };
+    for name in names.iter().map(String::as_str).chain(["127.0.0.1"]) {
+        verify(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    for other in ["meshctl-webhook.meshctl.svc", "127.0.0.2"] {
+        let err = verify(other).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+                    | rustls::Error::InvalidCertificate(
+                        rustls::CertificateError::NotValidForNameContext { .. }
+                    )
+            ),
+            "{other}: {err}"
+        );
+    }
+    // Another mesh's bundle does not trust it.
+    let foreign = ca::new_anchor("mesh.local", Duration::from_secs(86_400)).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(pem::first_cert(&foreign.cert_pem).unwrap())
+        .unwrap();
+    let foreign = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        Arc::new(rustls::crypto::ring::default_provider()),
+    )
+    .build()
+    .unwrap();
+    assert!(
+        foreign
+            .verify_server_cert(
+                &chain[0],
+                &chain[1..],
+                &ServerName::try_from(names[0].clone()).unwrap(),
+                &[],
+                UnixTime::now(),
+            )
+            .is_err()
+    );
+    // No names at all, or a name that is not one, is refused.
+    assert!(
+        issuer
+            .issue_serving_cert(&[], &[], Duration::from_secs(60))
+            .is_err()
+    );
+    assert!(
+        issuer
+            .issue_serving_cert(&["not a name".into()], &[], Duration::from_secs(60))
+            .is_err()
+    );
+    // Not beyond the issuer's own lifetime.
+    assert!(
+        issuer
+            .issue_serving_cert(&names, &[], Duration::from_secs(86_400 * 6))
+            .is_err()
+    );
 }

@@ -1,15 +1,18 @@
 //! The proxy's side of the control plane: get a certificate for its own key, renew it, and
 //! follow the config watch stream (acknowledging each version) — reconnecting with backoff.
+//! Over either transport (a Unix socket, or https in a cluster), with a token fixed at start
+//! or re-read from its file for every call (a projected service-account token the kubelet
+//! rewrites), asking for a known identity or adopting the one the control plane assigns.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 use tonic::transport::Channel;
 
 use crate::api::proto::control as pb;
-use crate::api::transport::{authed, channel};
+use crate::api::transport::{ControlPlaneAddr, authed, channel};
 use crate::identity::{SpiffeId, TrustBundle, WorkloadIdentity, ca};
 
 /// Renew when this fraction of the remaining lifetime has passed.
@@ -59,6 +62,8 @@ pub enum AgentError {
     Unreachable(String),
     #[error("the issued certificate failed verification: {0}")]
     BadCertificate(String),
+    #[error("bootstrap token {0}")]
+    Token(String),
 }
 
 impl From<tonic::Status> for AgentError {
@@ -72,31 +77,142 @@ impl From<tonic::Status> for AgentError {
     }
 }
 
+/// Where a proxy's bearer token comes from.
+#[derive(Clone)]
+pub enum TokenSource {
+    /// Read once at start (local mode: `meshctl up` writes it once).
+    Fixed(Arc<str>),
+    /// Read anew for every call (cluster mode: the kubelet rewrites a projected
+    /// service-account token about hourly). A missing or empty file fails that call, to be
+    /// retried like an unreachable control plane; each new problem is logged once.
+    File(Arc<TokenFile>),
+}
+
+impl std::fmt::Debug for TokenSource {
+    // The token is a credential: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Fixed(_) => f.write_str("Fixed(<redacted>)"),
+            TokenSource::File(file) => write!(f, "File({})", file.path.display()),
+        }
+    }
+}
+
+impl TokenSource {
+    /// A token read from `path` at every call.
+    pub fn file(path: PathBuf) -> Self {
+        TokenSource::File(Arc::new(TokenFile {
+            path,
+            seen: Mutex::new(TokenSeen::default()),
+        }))
+    }
+
+    /// The token to present now.
+    pub fn current(&self) -> Result<Arc<str>, AgentError> {
+        match self {
+            TokenSource::Fixed(token) => Ok(token.clone()),
+            TokenSource::File(file) => file.read(),
+        }
+    }
+}
+
+/// A token file and what was last seen in it (for logging changes once).
+#[derive(Debug)]
+pub struct TokenFile {
+    path: PathBuf,
+    seen: Mutex<TokenSeen>,
+}
+
+#[derive(Debug, Default)]
+struct TokenSeen {
+    /// SHA-256 of the last token read (never the token itself).
+    hash: Option<String>,
+    /// The problem last logged, until the file is good again.
+    problem: Option<String>,
+}
+
+impl TokenFile {
+    fn read(&self) -> Result<Arc<str>, AgentError> {
+        let result = match std::fs::read_to_string(&self.path) {
+            Ok(text) if text.trim().is_empty() => Err("is empty".to_string()),
+            Ok(text) => Ok(text.trim().to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(token) => {
+                let hash = crate::api::token::token_hash(&token);
+                if seen.problem.take().is_some() {
+                    tracing::info!(file = %self.path.display(), "bootstrap token file readable again");
+                }
+                if seen.hash.as_ref().is_some_and(|h| *h != hash) {
+                    tracing::info!(file = %self.path.display(), "bootstrap token file changed; using the new token");
+                }
+                seen.hash = Some(hash);
+                Ok(Arc::from(token))
+            }
+            Err(problem) => {
+                let problem = format!("{}: {problem}", self.path.display());
+                if seen.problem.as_ref() != Some(&problem) {
+                    tracing::warn!(error = %problem, "cannot read the bootstrap token; retrying");
+                    seen.problem = Some(problem.clone());
+                }
+                Err(AgentError::Token(problem))
+            }
+        }
+    }
+}
+
 /// A connection to the control plane on behalf of one proxy.
 #[derive(Clone)]
 pub struct Agent {
     channel: Channel,
-    token: Arc<str>,
-    id: SpiffeId,
+    token: TokenSource,
+    /// The identity asked for: known from the start (local mode), or adopted from the first
+    /// leaf the control plane issues (cluster mode), then asked for at every renewal.
+    id: Arc<Mutex<Option<SpiffeId>>>,
 }
 
 impl std::fmt::Debug for Agent {
     // The token is a credential: never printed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Agent")
-            .field("id", &self.id)
+            .field("id", &self.id())
             .finish_non_exhaustive()
     }
 }
 
 impl Agent {
+    /// An agent on the control plane's Unix socket with a fixed token and a known identity.
     pub fn new(socket: &Path, token: &str, id: SpiffeId) -> Self {
+        Agent::connect(
+            &ControlPlaneAddr::Socket(socket.to_path_buf()),
+            TokenSource::Fixed(Arc::from(token)),
+            Some(id),
+        )
+    }
+
+    /// An agent on either transport. `id`: `None` asks for whatever identity the token
+    /// attests and adopts it from the first issued leaf.
+    pub fn connect(addr: &ControlPlaneAddr, token: TokenSource, id: Option<SpiffeId>) -> Self {
         Agent {
             // No deadline: the config watch waits on purpose, and every call is retried.
-            channel: channel(socket, None),
-            token: Arc::from(token),
-            id,
+            channel: match addr {
+                ControlPlaneAddr::Socket(socket) => channel(socket, None),
+                https => https.channel(None),
+            },
+            token,
+            id: Arc::new(Mutex::new(id)),
         }
+    }
+
+    /// The identity this agent asks for (`None` until the first leaf in cluster mode).
+    pub fn id(&self) -> Option<SpiffeId> {
+        self.id.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn authed<T>(&self, message: T) -> Result<tonic::Request<T>, AgentError> {
+        Ok(authed(message, &self.token.current()?))
     }
 
     /// Generates a fresh key, sends a CSR and verifies what comes back against the returned
@@ -111,17 +227,13 @@ impl Agent {
         let csr_pem = csr
             .pem()
             .map_err(|e| AgentError::BadCertificate(e.to_string()))?;
+        let wanted = self.id();
+        let request = self.authed(pb::CertifyRequest {
+            csr_pem,
+            spiffe_id: wanted.as_ref().map(ToString::to_string).unwrap_or_default(),
+        })?;
         let mut client = pb::identity_client::IdentityClient::new(self.channel.clone());
-        let resp = client
-            .certify(authed(
-                pb::CertifyRequest {
-                    csr_pem,
-                    spiffe_id: self.id.to_string(),
-                },
-                &self.token,
-            ))
-            .await?
-            .into_inner();
+        let resp = client.certify(request).await?.into_inner();
         let bundle = TrustBundle::from_pem(&resp.trust_bundle_pem)
             .map_err(|e| AgentError::BadCertificate(e.to_string()))?;
         let identity = WorkloadIdentity::from_parts(
@@ -130,11 +242,20 @@ impl Agent {
             Arc::new(bundle),
         )
         .map_err(|e| AgentError::BadCertificate(e.to_string()))?;
-        if identity.id != self.id {
-            return Err(AgentError::BadCertificate(format!(
-                "issued for {}, expected {}",
-                identity.id, self.id
-            )));
+        // The leaf verified against the returned bundle (above): its URI SAN is the identity.
+        let mut id = self.id.lock().unwrap_or_else(|p| p.into_inner());
+        match &*id {
+            Some(expected) if identity.id != *expected => {
+                return Err(AgentError::BadCertificate(format!(
+                    "issued for {}, expected {expected}",
+                    identity.id
+                )));
+            }
+            Some(_) => {}
+            None => {
+                tracing::info!(identity = %identity.id, "the control plane assigned this proxy's identity");
+                *id = Some(identity.id.clone());
+            }
         }
         Ok(identity)
     }
@@ -186,9 +307,7 @@ impl Agent {
     /// Tells the control plane what this proxy serves with now.
     pub async fn report(&self, report: pb::CertificateReport) -> Result<(), AgentError> {
         let mut client = pb::discovery_client::DiscoveryClient::new(self.channel.clone());
-        client
-            .report_certificate(authed(report, &self.token))
-            .await?;
+        client.report_certificate(self.authed(report)?).await?;
         Ok(())
     }
 
@@ -204,7 +323,17 @@ impl Agent {
         let mut client = pb::discovery_client::DiscoveryClient::new(self.channel.clone());
         let mut backoff = Backoff::default();
         loop {
-            match client.watch(authed(pb::WatchRequest {}, &self.token)).await {
+            let request = match self.authed(pb::WatchRequest {}) {
+                Ok(request) => request,
+                Err(e) => {
+                    // Logged by the token source, once per problem.
+                    let delay = backoff.next_delay();
+                    tracing::debug!(error = %e, retry_in = ?delay, "no token for the watch");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            };
+            match client.watch(request).await {
                 Ok(resp) => {
                     let mut stream = resp.into_inner();
                     // The last config, while it waits to be applied again.
@@ -276,7 +405,11 @@ impl Agent {
                 accepted: result.is_ok(),
                 error: result.err().map(|e| e.message).unwrap_or_default(),
             };
-            if let Err(e) = client.ack(authed(ack, &self.token)).await {
+            let sent = match self.authed(ack) {
+                Ok(request) => client.ack(request).await.map_err(AgentError::from),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
                 tracing::debug!(error = %e, "ack failed");
             }
         }

@@ -5,8 +5,12 @@
 //! listener → watch stream (binds upstream listeners as they appear, swaps routes) → ready
 //! → wait for SIGTERM/SIGINT → drain. Losing the control plane changes nothing that is
 //! running: the last good config and the current certificate stay in force.
+//!
+//! Cluster mode (`--control-plane https://…`): the identity is the one the control plane
+//! assigns (adopted from the first leaf), and the app's loopback listener for an upstream is
+//! pinned by `--upstream-service LISTEN=SERVICE` ([`PinnedUpstream`]) rather than sent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,9 +22,10 @@ use arc_swap::ArcSwap;
 use tokio::sync::{Notify, watch};
 
 use crate::api::proto::control as pb;
+use crate::api::transport::ControlPlaneAddr;
 use crate::identity::{SpiffeId, TrustBundle, WorkloadIdentity};
 use crate::proxy::admin::dump::{ConfigDump, Mode};
-use crate::proxy::agent::{Agent, Refused};
+use crate::proxy::agent::{Agent, Refused, TokenSource};
 use crate::proxy::config::{InboundConfig, Limits, UpstreamProtocol};
 use crate::proxy::inbound::Inbound;
 use crate::proxy::inbound::authz::{AuthzCell, InboundAuthz};
@@ -43,13 +48,16 @@ pub const REPORT_RETRY: Duration = Duration::from_millis(500);
 /// A control-plane-driven proxy's start-up settings.
 #[derive(Debug, Clone)]
 pub struct ControlledConfig {
-    /// The control plane's Unix socket.
-    pub control_socket: PathBuf,
-    /// This proxy's bootstrap token (read from a 0600 file).
-    pub token: String,
-    /// The identity this proxy asks for.
-    pub id: SpiffeId,
+    /// The control plane: its Unix socket, or an https URL and the bundle to verify it.
+    pub control_plane: ControlPlaneAddr,
+    /// This proxy's bootstrap token: read once from a 0600 file, or re-read from its file
+    /// for every call.
+    pub token: TokenSource,
+    /// The identity this proxy asks for; `None`: the one its token attests (cluster mode).
+    pub id: Option<SpiffeId>,
     pub inbound: Vec<InboundConfig>,
+    /// Upstream listeners fixed here whatever the control plane sends (cluster mode).
+    pub upstream_services: Vec<PinnedUpstream>,
     /// Listener the app's `HTTP_PROXY` points at (routes on `http://<service>/`).
     pub http_proxy: Option<SocketAddr>,
     pub admin: SocketAddr,
@@ -79,13 +87,19 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         dump.clone(),
     ));
 
-    let agent = Agent::new(&config.control_socket, &config.token, config.id.clone());
+    let agent = Agent::connect(
+        &config.control_plane,
+        config.token.clone(),
+        config.id.clone(),
+    );
     let identity = first_certificate(&agent).await;
+    // Asked for, or assigned by the control plane (and asked for from now on).
+    let id = identity.id.clone();
     metrics.cert_expires(identity.not_after);
     let identity = Arc::new(identity);
     let tls = Arc::new(TlsStore::from_identity(identity.clone()).map_err(|error| {
         ProxyError::Identity {
-            dir: config.control_socket.clone(),
+            dir: PathBuf::from(config.control_plane.to_string()),
             error,
         }
     })?);
@@ -106,7 +120,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         report_now.clone(),
     ));
 
-    let hub = tap::start(config.tap.as_ref(), config.id.to_string()).await?;
+    let hub = tap::start(config.tap.as_ref(), id.to_string()).await?;
     let shared = Arc::new(Shared {
         http1: crate::proxy::protocol::h1::server::Settings::new(&config.limits),
         http2: crate::proxy::protocol::h2::server::Settings::new(&config.limits),
@@ -117,7 +131,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         tracer: crate::proxy::tracer(
             config.otlp_endpoint.as_ref(),
             config.trace_sample,
-            &config.id,
+            &id,
             &metrics,
         )?,
     });
@@ -162,6 +176,12 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         listeners: HashMap::new(),
         peers: HashMap::new(),
         dump,
+        pinned: config
+            .upstream_services
+            .iter()
+            .map(|p| (p.service.clone(), p.listen))
+            .collect(),
+        skipped: HashSet::new(),
     };
     let configured = ready.clone();
     tokio::spawn(agent.watch_forever(move |cfg| {
@@ -175,24 +195,26 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         configured.store(true, Ordering::Relaxed);
         Ok(())
     }));
-    tracing::info!(identity = %config.id, listeners = %bound.join(", "), "started; waiting for configuration");
+    tracing::info!(identity = %id, control_plane = %config.control_plane, listeners = %bound.join(", "), "started; waiting for configuration");
 
     drain_on_signal(&draining, drain, config.drain_timeout, tracer).await
 }
 
 /// Retries until the control plane issues a certificate (it may start after the proxy).
+/// Each new error is logged once (a wrong trust bundle, then a refused token, …).
 async fn first_certificate(agent: &Agent) -> WorkloadIdentity {
-    let mut logged = false;
+    let mut logged = String::new();
     loop {
         match agent.certify().await {
             Ok(identity) => {
-                tracing::info!(serial = %identity.serial, "obtained workload certificate");
+                tracing::info!(identity = %identity.id, serial = %identity.serial, "obtained workload certificate");
                 return identity;
             }
             Err(e) => {
-                if !logged {
-                    tracing::warn!(error = %e, "waiting for a certificate from the control plane");
-                    logged = true;
+                let error = e.to_string();
+                if error != logged {
+                    tracing::warn!(error = %error, "waiting for a certificate from the control plane");
+                    logged = error;
                 }
                 tokio::time::sleep(CERTIFY_RETRY).await;
             }
@@ -294,6 +316,41 @@ struct Upstreams {
     peers: HashMap<(SocketAddr, SpiffeId), Arc<Peer>>,
     /// What `/config` shows.
     dump: Arc<ConfigDump>,
+    /// Service → the listener `--upstream-service` fixes for it.
+    pinned: HashMap<String, SocketAddr>,
+    /// Upstreams skipped for want of a listener (logged once each).
+    skipped: HashSet<String>,
+}
+
+/// `--upstream-service LISTEN=SERVICE`: the app reaches SERVICE on LISTEN, whatever
+/// listener the control plane names for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedUpstream {
+    pub listen: SocketAddr,
+    pub service: String,
+}
+
+impl std::str::FromStr for PinnedUpstream {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let Some((listen, service)) = text.split_once('=') else {
+            return Err(format!("`{text}`: expected LISTEN=SERVICE"));
+        };
+        let listen = listen
+            .parse()
+            .map_err(|e| format!("`{text}`: listen address `{listen}`: {e}"))?;
+        if !crate::identity::spiffe::is_dns_label(service) {
+            return Err(format!(
+                "`{text}`: service `{service}` is not a DNS label (lower-case letters, digits, \
+                 '-', at most 63)"
+            ));
+        }
+        Ok(PinnedUpstream {
+            listen,
+            service: service.to_string(),
+        })
+    }
 }
 
 /// One upstream of a config, parsed and checked.
@@ -320,11 +377,22 @@ impl Upstreams {
     /// some other process holds is the one refusal worth retrying.
     fn apply(&mut self, cfg: &pb::ProxyConfig) -> Result<(), Refused> {
         let bundle = parse_trust(cfg)?;
-        let parsed = cfg
-            .upstreams
-            .iter()
-            .map(parse_upstream)
-            .collect::<Result<Vec<_>, String>>()?;
+        let mut parsed = Vec::with_capacity(cfg.upstreams.len());
+        for u in &cfg.upstreams {
+            match self.pinned.get(&u.service) {
+                Some(listen) => {
+                    let mut u = u.clone();
+                    u.listen = listen.to_string();
+                    parsed.push(parse_upstream(&u)?);
+                }
+                None if u.listen.is_empty() => {
+                    if self.skipped.insert(u.service.clone()) {
+                        tracing::info!(service = %u.service, "upstream without a listener (no --upstream-service for it); skipped");
+                    }
+                }
+                None => parsed.push(parse_upstream(u)?),
+            }
+        }
         let fresh = self.bind_new(&parsed)?;
         if let Some(bundle) = bundle {
             install_trust(&self.shared.tls, bundle, cfg.version)?;
@@ -622,6 +690,8 @@ mod tests {
             listeners: HashMap::new(),
             peers: HashMap::new(),
             dump: ConfigDump::new(Mode::ControlPlane, Limits::default()),
+            pinned: HashMap::new(),
+            skipped: HashSet::new(),
         };
         (upstreams, bundle_pem)
     }
@@ -795,6 +865,54 @@ mod tests {
         );
         assert!(upstreams.listeners.is_empty());
         std::net::TcpListener::bind(port).expect("the port is still free");
+    }
+
+    #[tokio::test]
+    async fn a_pinned_upstream_binds_its_own_listener_and_one_without_a_listener_is_skipped() {
+        let (mut upstreams, _) = upstreams().await;
+        let pinned = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        upstreams.pinned.insert("api".into(), pinned);
+        // Sent with another listener: bound where the flag says.
+        let api = upstream(&[("v1", 100, "127.0.0.1:1", ID)]);
+        // Sent without a listener and not pinned: skipped, the rest applied.
+        let mut db = upstream(&[("v1", 100, "127.0.0.1:2", ID)]);
+        db.service = "db".into();
+        db.listen = String::new();
+        let cfg = pb::ProxyConfig {
+            version: 3,
+            upstreams: vec![api, db],
+            ..Default::default()
+        };
+        upstreams.apply(&cfg).unwrap();
+        assert_eq!(
+            upstreams.listeners.keys().copied().collect::<Vec<_>>(),
+            vec![pinned]
+        );
+        assert!(upstreams.table.load().contains_key("api"));
+        assert!(!upstreams.table.load().contains_key("db"));
+        assert!(upstreams.skipped.contains("db"));
+        // The same again: still accepted, nothing new bound.
+        upstreams.apply(&cfg).unwrap();
+        assert_eq!(upstreams.listeners.len(), 1);
+    }
+
+    #[test]
+    fn an_upstream_service_flag_is_a_listener_and_a_dns_label() {
+        let p: PinnedUpstream = "127.0.0.1:4150=api".parse().unwrap();
+        assert_eq!(p.listen.port(), 4150);
+        assert_eq!(p.service, "api");
+        for bad in [
+            "127.0.0.1:4150",
+            "localhost:1=api",
+            "127.0.0.1:1=Api",
+            "127.0.0.1:1=a.b",
+        ] {
+            let err = bad.parse::<PinnedUpstream>().unwrap_err();
+            assert!(err.contains(bad), "{err}");
+        }
     }
 
     #[test]
