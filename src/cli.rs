@@ -93,7 +93,7 @@ pub enum Command {
     Uninject(cmd::inject::UninjectArgs),
     /// Check the local mesh's certificates (or with --kube the cluster's): √ ok, ‼ warning, × error, with a hint each
     Check(cmd::check::Args),
-    /// Run the control plane of a local mesh (started for you by `meshctl up`)
+    /// Run the control plane of a local mesh (started for you by `meshctl up`), or with --kube of a cluster (what `meshctl install` deploys)
     Controller(cmd::controller::Args),
     /// Run the sidecar proxy (mTLS data plane)
     Proxy(Box<cmd::proxy::Args>),

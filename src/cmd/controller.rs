@@ -1,5 +1,8 @@
-//! `meshctl controller`: the control plane of a local mesh (started by `meshctl up`).
+//! `meshctl controller`: the control plane of a local mesh (started by `meshctl up`), or with
+//! `--kube` the control plane of a cluster (what `meshctl install` deploys).
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -11,7 +14,7 @@ use crate::control::plan::MeshPlan;
 use crate::control::server::ControlPlane;
 use crate::control::transport;
 use crate::duration::HumanDuration;
-use crate::exit::CliResult;
+use crate::exit::{CliError, CliResult};
 use crate::identity::store::CaStore;
 
 #[derive(Debug, clap::Args)]
@@ -19,9 +22,44 @@ pub struct Args {
     /// Lifetime of the workload certificates it issues to proxies
     #[arg(long, default_value = "24h", allow_hyphen_values = true)]
     leaf_lifetime: HumanDuration,
+    /// Serve a Kubernetes cluster: the catalog from the API server, proxies authenticated by
+    /// service-account tokens (what `meshctl install` runs)
+    #[arg(long, requires_all = ["trust_domain", "issuer_dir"])]
+    kube: bool,
+    /// The mesh's trust domain [--kube]
+    #[arg(long, value_name = "DOMAIN", requires = "kube")]
+    trust_domain: Option<String>,
+    /// Directory with the issuer: tls.crt, tls.key and ca.crt (the mounted issuer Secret)
+    /// [--kube]
+    #[arg(long, value_name = "DIR", requires = "kube")]
+    issuer_dir: Option<PathBuf>,
+    /// The controller's own namespace [--kube]
+    #[arg(long, value_name = "NS", env = "MESHCTL_NAMESPACE", default_value = crate::kube::DEFAULT_NAMESPACE)]
+    namespace: String,
+    /// gRPC-over-TLS listener proxies connect to [--kube]
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    grpc_listen: SocketAddr,
+    /// Admission webhook listener (HTTPS) [--kube]
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9443")]
+    webhook_listen: SocketAddr,
+    /// Admin listener: /live, /ready, /metrics [--kube]
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9990")]
+    admin_listen: SocketAddr,
+    /// Another DNS name or IP address for the serving certificate, beyond the controller
+    /// Service's names (repeatable) [--kube]
+    #[arg(long, value_name = "NAME", requires = "kube")]
+    tls_san: Vec<String>,
+    /// The sidecar image the webhook injects [--kube]
+    #[arg(long, value_name = "IMAGE", env = "MESHCTL_IMAGE", default_value = crate::kube::DEFAULT_IMAGE)]
+    image: String,
+    #[command(flatten)]
+    cluster: crate::kube::client::KubeArgs,
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
+    if args.kube {
+        return run_kube(args);
+    }
     let state = ctx.state_dir(StateFor::Ca)?;
     let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
     let store = CaStore::new(&state);
@@ -43,6 +81,48 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
             transport::serve(plane, &socket, shutdown_signal()).await
         })
         .with_context(|| format!("serving the control plane on {}", socket.display()))?;
+    Ok(())
+}
+
+fn run_kube(args: Args) -> CliResult {
+    let (Some(trust_domain), Some(issuer_dir)) = (args.trust_domain, args.issuer_dir) else {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--kube needs --trust-domain and --issuer-dir"
+        )));
+    };
+    crate::identity::spiffe::validate_trust_domain(&trust_domain)
+        .map_err(|e| CliError::usage(anyhow::anyhow!("--trust-domain: {e}")))?;
+    for name in &args.tls_san {
+        if name.parse::<std::net::IpAddr>().is_err()
+            && rustls_pki_types::DnsName::try_from(name.as_str()).is_err()
+        {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "--tls-san {name}: neither an IP address nor a DNS name"
+            )));
+        }
+    }
+    let options = crate::kube::controller::run::Options {
+        trust_domain,
+        issuer_dir,
+        namespace: args.namespace,
+        grpc: args.grpc_listen,
+        webhook: args.webhook_listen,
+        admin: args.admin_listen,
+        extra_names: args.tls_san,
+        leaf_lifetime: args.leaf_lifetime.0,
+        image: args.image,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let (client, target) = crate::kube::client::connect(&args.cluster).await?;
+        tracing::info!(%target, "watching the cluster");
+        crate::kube::controller::run::run(client, options, shutdown_signal())
+            .await
+            .with_context(|| format!("the controller for {target}"))
+    })?;
     Ok(())
 }
 

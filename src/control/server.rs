@@ -153,6 +153,17 @@ impl ControlPlane {
         lock(&self.inner.ca).clone()
     }
 
+    /// Announces that the backend's catalog changed: every proxy gets its configuration
+    /// anew (those it does not affect receive the same content under a new version).
+    pub fn catalog_changed(&self) -> u64 {
+        self.bump_version()
+    }
+
+    /// The configuration version proxies are sent now.
+    pub fn config_version(&self) -> u64 {
+        *self.inner.version.borrow()
+    }
+
     fn bump_version(&self) -> u64 {
         let mut version = 0;
         self.inner.version.send_modify(|v| {

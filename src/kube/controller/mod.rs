@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod policies;
 pub mod review;
+pub mod run;
 pub mod serve;
 pub mod watch;
 

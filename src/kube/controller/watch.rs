@@ -25,7 +25,7 @@ use super::Stores;
 pub const COALESCE: Duration = Duration::from_millis(50);
 
 /// Starts a reflector for `api`; `changed` is notified on every change after the first list.
-fn reflect<K>(api: Api<K>, config: watcher::Config, changed: Arc<Notify>) -> Store<K>
+pub(super) fn reflect<K>(api: Api<K>, config: watcher::Config, changed: Arc<Notify>) -> Store<K>
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,

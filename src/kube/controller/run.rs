@@ -1,0 +1,396 @@
+//! `meshctl controller --kube`: the control plane in (or out of) a cluster. Watches start,
+//! the control-plane core serves proxies over TCP + TLS with a serving certificate from the
+//! mesh issuer, the admission webhook injects sidecars, the admin listener answers probes
+//! and Prometheus, and every meshed namespace gets the trust-bundle ConfigMap its sidecars
+//! mount. Several replicas may run at once (`install --ha`): each serves any proxy from its
+//! own watches, and what they write (server-side applied ConfigMaps, Events) is idempotent.
+
+use std::collections::{BTreeSet, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context as _, anyhow};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ObjectReference};
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::watcher;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc};
+
+use super::super::inject::InjectOptions;
+use super::super::{
+    CONTROLLER_NAME, FIELD_MANAGER, INJECT_ENABLED, INJECT_LABEL, TRUST_BUNDLE_CONFIGMAP,
+    TRUST_BUNDLE_KEY,
+};
+use super::catalog::Problem;
+use super::review::Reviewer;
+use super::{KubeBackend, serve, watch};
+use crate::control::server::ControlPlane;
+use crate::control::transport::{ServingCert, serve_tls};
+use crate::identity::ca::SigningCa;
+
+/// How long the controller's own serving certificate is valid; it is renewed after two
+/// thirds of that.
+pub const SERVING_CERT_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// What the controller needs (its flags).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub trust_domain: String,
+    /// tls.crt (issuer, then any intermediates), tls.key, ca.crt (the trust bundle).
+    pub issuer_dir: PathBuf,
+    /// The controller's own namespace (its Service name is in the serving certificate).
+    pub namespace: String,
+    pub grpc: SocketAddr,
+    pub webhook: SocketAddr,
+    pub admin: SocketAddr,
+    /// More names (DNS or IP) for the serving certificate, e.g. an address out of cluster.
+    pub extra_names: Vec<String>,
+    pub leaf_lifetime: Duration,
+    /// The sidecar image the webhook injects.
+    pub image: String,
+}
+
+/// The issuer and bundle from the mounted Secret.
+fn load_issuer(dir: &std::path::Path) -> anyhow::Result<(SigningCa, String)> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+    };
+    let issuer = SigningCa::from_pem(&read("tls.crt")?, &read("tls.key")?)
+        .with_context(|| format!("the issuer in {}", dir.display()))?;
+    let bundle = read("ca.crt")?;
+    crate::identity::pem::certs(&bundle)
+        .with_context(|| format!("the trust bundle {}", dir.join("ca.crt").display()))?;
+    Ok((issuer, bundle))
+}
+
+/// The names the serving certificate carries: the controller Service's in-cluster names,
+/// then the extra ones (IP addresses recognised as such).
+pub fn serving_names(namespace: &str, extra: &[String]) -> (Vec<String>, Vec<IpAddr>) {
+    let mut dns = vec![
+        CONTROLLER_NAME.to_string(),
+        format!("{CONTROLLER_NAME}.{namespace}"),
+        format!("{CONTROLLER_NAME}.{namespace}.svc"),
+        format!("{CONTROLLER_NAME}.{namespace}.svc.cluster.local"),
+    ];
+    let mut ips = Vec::new();
+    for name in extra {
+        match name.parse::<IpAddr>() {
+            Ok(ip) => ips.push(ip),
+            Err(_) => dns.push(name.clone()),
+        }
+    }
+    (dns, ips)
+}
+
+fn issue_serving(
+    issuer: &SigningCa,
+    namespace: &str,
+    extra: &[String],
+) -> anyhow::Result<(String, String)> {
+    let (dns, ips) = serving_names(namespace, extra);
+    // Never beyond the issuer: a shorter certificate when it expires sooner.
+    let left = issuer
+        .not_after()
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(Duration::from_secs(60));
+    let lifetime = SERVING_CERT_LIFETIME.min(left);
+    let cert = issuer
+        .issue_serving_cert(&dns, &ips, lifetime)
+        .context("issuing the controller's serving certificate")?;
+    Ok((cert.cert_pem, cert.key_pem))
+}
+
+/// Runs until `shutdown` resolves.
+pub async fn run(
+    client: Client,
+    opts: Options,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (issuer, bundle) = load_issuer(&opts.issuer_dir)?;
+    // A second handle on the same issuer for renewing the serving certificate (the first
+    // goes to the control-plane core).
+    let (renewer, _) = load_issuer(&opts.issuer_dir)?;
+    let (chain, key) = issue_serving(&issuer, &opts.namespace, &opts.extra_names)?;
+    let serving = ServingCert::new(&chain, &key).context("the serving certificate")?;
+    // Bind first: a port in use is an error now, not after the caches fill.
+    let bind = |addr: SocketAddr, what: &'static str| async move {
+        TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the {what} listener on {addr}"))
+    };
+    let grpc = bind(opts.grpc, "gRPC").await?;
+    let webhook = bind(opts.webhook, "webhook").await?;
+    let admin = bind(opts.admin, "admin").await?;
+    tracing::info!(
+        grpc = %grpc.local_addr().unwrap_or(opts.grpc),
+        webhook = %webhook.local_addr().unwrap_or(opts.webhook),
+        admin = %admin.local_addr().unwrap_or(opts.admin),
+        "controller listening"
+    );
+
+    let changed = Arc::new(Notify::new());
+    let stores = watch::start(&client, changed.clone()).await;
+    let namespaces = watch::reflect(
+        Api::<Namespace>::all(client.clone()),
+        watcher::Config::default().labels(&format!("{INJECT_LABEL}={INJECT_ENABLED}")),
+        changed.clone(),
+    );
+    let backend = Arc::new(KubeBackend::new(
+        &opts.trust_domain,
+        stores.clone(),
+        Reviewer::new(client.clone()),
+    ));
+    let plane = ControlPlane::new(backend.clone(), issuer, bundle.clone(), opts.leaf_lifetime)
+        .map_err(|e| anyhow!("{e}"))?;
+    let ready = Arc::new(AtomicBool::new(false));
+
+    // Admin first: probes see "not ready" while the caches fill.
+    let metrics = {
+        let backend = backend.clone();
+        let plane = plane.clone();
+        move || render_metrics(&backend, &plane)
+    };
+    let admin_ready = ready.clone();
+    tokio::spawn(serve::serve(admin, None, move |req| {
+        let response = serve::admin(&req, &admin_ready, metrics.clone());
+        async move { response }
+    }));
+
+    let (bundle_tx, bundle_rx) = mpsc::unbounded_channel::<String>();
+    tokio::spawn(distribute_bundle(client.clone(), bundle.clone(), bundle_rx));
+    stores.ready().await;
+    let _ = namespaces.wait_until_ready().await;
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: CONTROLLER_NAME.to_string(),
+            instance: std::env::var("MESHCTL_POD_NAME").ok(),
+        },
+    );
+    refresh(&backend, &plane, &recorder, &namespaces, &bundle_tx).await;
+    tokio::spawn({
+        let backend = backend.clone();
+        let plane = plane.clone();
+        let bundle_tx = bundle_tx.clone();
+        async move {
+            loop {
+                changed.notified().await;
+                tokio::time::sleep(watch::COALESCE).await;
+                refresh(&backend, &plane, &recorder, &namespaces, &bundle_tx).await;
+            }
+        }
+    });
+
+    let inject = Arc::new(InjectOptions {
+        image: opts.image.clone(),
+        control_plane_namespace: opts.namespace.clone(),
+    });
+    let webhook_tls = serving
+        .server_config(&[b"http/1.1"])
+        .context("the webhook's TLS configuration")?;
+    tokio::spawn(serve::serve(
+        webhook,
+        Some(tokio_rustls::TlsAcceptor::from(webhook_tls)),
+        move |req| {
+            let inject = inject.clone();
+            let bundle_tx = bundle_tx.clone();
+            async move {
+                serve::webhook(req, inject, |ns| {
+                    let _ = bundle_tx.send(ns.to_string());
+                })
+                .await
+            }
+        },
+    ));
+    tokio::spawn(renew_serving(
+        serving.clone(),
+        renewer,
+        opts.namespace.clone(),
+        opts.extra_names.clone(),
+    ));
+    tokio::spawn(plane.clone().expire_faults());
+    ready.store(true, Relaxed);
+    tracing::info!(pods = backend.index().pods.len(), "control plane serving");
+    serve_tls(plane, grpc, serving, shutdown)
+        .await
+        .context("serving the control plane")
+}
+
+/// Rebuilds the catalog, reports what could not be used, announces a new version and makes
+/// sure every meshed namespace has the trust bundle.
+async fn refresh(
+    backend: &KubeBackend,
+    plane: &ControlPlane,
+    recorder: &Recorder,
+    namespaces: &kube::runtime::reflector::Store<Namespace>,
+    bundle_tx: &mpsc::UnboundedSender<String>,
+) {
+    let problems = backend.refresh();
+    let version = plane.catalog_changed();
+    tracing::debug!(version, "catalog changed");
+    let index = backend.index();
+    let wanted: BTreeSet<String> = index
+        .pods
+        .values()
+        .map(|p| p.namespace.clone())
+        .chain(
+            namespaces
+                .state()
+                .iter()
+                .filter_map(|n| n.metadata.name.clone()),
+        )
+        .collect();
+    for ns in wanted {
+        let _ = bundle_tx.send(ns);
+    }
+    for problem in problems {
+        report(recorder, &problem).await;
+    }
+}
+
+/// Logs a problem and records it as a Warning Event on its object.
+async fn report(recorder: &Recorder, problem: &Problem) {
+    tracing::warn!(
+        kind = problem.kind,
+        namespace = %problem.namespace,
+        name = %problem.name,
+        reason = problem.reason,
+        "{}",
+        problem.message
+    );
+    let api_version = match problem.kind {
+        "HTTPRoute" => "gateway.networking.k8s.io/v1",
+        _ => "v1",
+    };
+    let reference = ObjectReference {
+        api_version: Some(api_version.to_string()),
+        kind: Some(problem.kind.to_string()),
+        namespace: Some(problem.namespace.clone()),
+        name: Some(problem.name.clone()),
+        ..Default::default()
+    };
+    // The note field holds at most 1 kB.
+    let mut note = problem.message.clone();
+    if note.len() > 1000 {
+        let mut end = 1000;
+        while !note.is_char_boundary(end) {
+            end -= 1;
+        }
+        note.truncate(end);
+    }
+    let event = Event {
+        type_: EventType::Warning,
+        reason: problem.reason.to_string(),
+        note: Some(note),
+        action: "Validate".to_string(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&event, &reference).await {
+        tracing::warn!(error = %e, "recording an Event");
+    }
+}
+
+/// Server-side applies the trust-bundle ConfigMap in each namespace named on `rx` (once per
+/// namespace and bundle; a failure is retried at the next mention).
+async fn distribute_bundle(
+    client: Client,
+    bundle: String,
+    mut rx: mpsc::UnboundedReceiver<String>,
+) {
+    let mut done: HashSet<String> = HashSet::new();
+    while let Some(ns) = rx.recv().await {
+        if done.contains(&ns) {
+            continue;
+        }
+        let api: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+        let map = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": TRUST_BUNDLE_CONFIGMAP,
+                "namespace": ns,
+                "labels": {super::super::PART_OF_LABEL: super::super::PART_OF},
+            },
+            "data": {TRUST_BUNDLE_KEY: bundle},
+        });
+        match api
+            .patch(
+                TRUST_BUNDLE_CONFIGMAP,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&map),
+            )
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(namespace = %ns, "trust bundle published");
+                done.insert(ns);
+            }
+            Err(e) => tracing::warn!(namespace = %ns, error = %e, "publishing the trust bundle"),
+        }
+    }
+}
+
+/// Renews the serving certificate after two thirds of its lifetime.
+async fn renew_serving(
+    serving: ServingCert,
+    issuer: SigningCa,
+    namespace: String,
+    extra: Vec<String>,
+) {
+    loop {
+        tokio::time::sleep(SERVING_CERT_LIFETIME * 2 / 3).await;
+        match issue_serving(&issuer, &namespace, &extra)
+            .and_then(|(chain, key)| serving.replace(&chain, &key).map_err(anyhow::Error::from))
+        {
+            Ok(()) => tracing::info!("renewed the serving certificate"),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "renewing the serving certificate"),
+        }
+    }
+}
+
+/// The controller's metrics in the Prometheus text format.
+fn render_metrics(backend: &KubeBackend, plane: &ControlPlane) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let index = backend.index();
+    let _ = writeln!(
+        out,
+        "# HELP meshctl_controller_config_version The configuration version proxies are sent.\n\
+         # TYPE meshctl_controller_config_version gauge\n\
+         meshctl_controller_config_version {}",
+        plane.config_version()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP meshctl_controller_meshed_pods Meshed pods in the catalog.\n\
+         # TYPE meshctl_controller_meshed_pods gauge\n\
+         meshctl_controller_meshed_pods {}",
+        index.pods.len()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP meshctl_controller_policy_errors Services whose policy is refused (the last valid one stays in force).\n\
+         # TYPE meshctl_controller_policy_errors gauge\n\
+         meshctl_controller_policy_errors {}",
+        backend.policy_errors().len()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP meshctl_controller_attestations_refused_total Proxy credentials refused, by reason.\n\
+         # TYPE meshctl_controller_attestations_refused_total counter"
+    );
+    for (reason, n) in backend.refusals() {
+        let _ = writeln!(
+            out,
+            "meshctl_controller_attestations_refused_total{{reason=\"{reason}\"}} {n}"
+        );
+    }
+    out
+}

@@ -1,0 +1,668 @@
+//! Opt-in end-to-end test of the cluster mode against a real Kubernetes API server
+//! (MESHCTL_E2E_KUBECONFIG; skipped, saying why, otherwise — and when not root, since it
+//! needs a network namespace of its own).
+//!
+//! `meshctl controller --kube` runs out of cluster; the pods are API objects (no kubelet is
+//! needed): created through the controller's admission webhook, their status patched to
+//! Running with an address from 198.18.0.0/15, EndpointSlices made by hand, tokens from the
+//! TokenRequest API. Their sidecars are real `meshctl proxy` processes in cluster mode on
+//! those addresses inside the test's network namespace, in front of real HTTP apps. Then:
+//! mTLS with the pods' SPIFFE IDs, an HTTPRoute weight change, a policy change, an invalid
+//! policy refused with an Event, and the controller killed and restarted under traffic.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service, ServiceAccount};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use crate::netns::{NetNs, http_get};
+use crate::support::{Mesh, meshctl_bin};
+
+const CONTROLLER_IP: &str = "198.18.0.1";
+const WEB_IP: &str = "198.18.0.10";
+const API_V1_IP: &str = "198.18.0.11";
+const API_V2_IP: &str = "198.18.0.12";
+/// The upstream listener the web pod's sidecar opens for `api` (the first upstream).
+const API_UPSTREAM: &str = "127.0.0.1:4150";
+
+const APP: &str = r#"
+import http.server, json, sys
+port, version = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = json.dumps({"version": version, "client": self.headers.get("x-meshctl-client-id", "")}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+"#;
+
+fn setup() -> Option<PathBuf> {
+    let Some(kc) = std::env::var_os("MESHCTL_E2E_KUBECONFIG").filter(|v| !v.is_empty()) else {
+        eprintln!(
+            "kube_mesh_e2e: SKIPPED: MESHCTL_E2E_KUBECONFIG is not set (point it at a cluster's kubeconfig to run the controller and sidecars against it)"
+        );
+        return None;
+    };
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        eprintln!(
+            "kube_mesh_e2e: SKIPPED: needs root for a network namespace of its own (EndpointSlices refuse loopback addresses)"
+        );
+        return None;
+    }
+    Some(PathBuf::from(kc))
+}
+
+/// Kills and reaps on drop: no process outlives the test.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(cmd: &mut Command, log: &Path) -> Proc {
+    let out = std::fs::File::create(log).unwrap();
+    let err = out.try_clone().unwrap();
+    Proc(
+        cmd.stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .env("RUST_LOG", "info")
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The kubeconfig with its server replaced by `server` (a relay into the namespace).
+fn relayed_kubeconfig(kc: &Path, server: SocketAddr, out: &Path) {
+    let mut doc: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(kc).unwrap()).unwrap();
+    doc["clusters"][0]["cluster"]["server"] = format!("https://{server}").into();
+    std::fs::write(out, serde_yaml::to_string(&doc).unwrap()).unwrap();
+}
+
+fn api_server_addr(kc: &Path) -> SocketAddr {
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(kc).unwrap()).unwrap();
+    let url = doc["clusters"][0]["cluster"]["server"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    url.trim_start_matches("https://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("the e2e API server must be at https://IP:PORT (a local one)")
+}
+
+fn pod(
+    name: &str,
+    labels: serde_json::Value,
+    sa: &str,
+    upstreams: Option<&str>,
+    port: Option<u16>,
+) -> Pod {
+    let mut annotations = json!({});
+    if let Some(u) = upstreams {
+        annotations["meshctl.io/upstreams"] = u.into();
+    }
+    let mut container = json!({"name": "app", "image": "example.com/app:1"});
+    if let Some(p) = port {
+        container["ports"] = json!([{"containerPort": p}]);
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": labels, "annotations": annotations},
+        "spec": {"serviceAccountName": sa, "containers": [container]}
+    }))
+    .unwrap()
+}
+
+#[test]
+fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
+    let Some(kc) = setup() else {
+        return;
+    };
+    let ns_name = format!("mesh-e2e-{}", std::process::id());
+    let ns = match NetNs::new(&[CONTROLLER_IP, WEB_IP, API_V1_IP, API_V2_IP]) {
+        Ok(ns) => ns,
+        Err(e) => {
+            eprintln!("kube_mesh_e2e: SKIPPED: no network namespace here: {e}");
+            return;
+        }
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = rt.block_on(async {
+        let kc = kube::config::Kubeconfig::read_from(&kc).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap();
+        kube::Client::try_from(config).unwrap()
+    });
+    let mesh = Mesh::initialised();
+    let work = mesh.path().to_path_buf();
+    let identity = mesh.state_dir().join("identity");
+    let issuer = work.join("issuer");
+    std::fs::create_dir_all(&issuer).unwrap();
+    std::fs::copy(identity.join("issuer.crt"), issuer.join("tls.crt")).unwrap();
+    std::fs::copy(identity.join("issuer.key"), issuer.join("tls.key")).unwrap();
+    std::fs::copy(identity.join("bundle.crt"), issuer.join("ca.crt")).unwrap();
+    let bundle = issuer.join("ca.crt");
+
+    // The HTTPRoute CRD (as `install --crds` applies it), before the controller starts.
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = meshctl::kube::manifests::httproute_crd();
+    rt.block_on(crds.patch(
+        "httproutes.gateway.networking.k8s.io",
+        &PatchParams::apply("meshctl-e2e").force(),
+        &Patch::Apply(&crd),
+    ))
+    .unwrap();
+    wait_for("the HTTPRoute CRD", Duration::from_secs(30), || {
+        let crd = rt
+            .block_on(crds.get("httproutes.gateway.networking.k8s.io"))
+            .ok()?;
+        crd.status?
+            .conditions?
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True")
+            .then_some(())
+    });
+
+    // The namespace, opted into injection, and its service accounts.
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    rt.block_on(
+        namespaces.create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": ns_name, "labels": {"meshctl.io/inject": "enabled"}}}),
+            )
+            .unwrap(),
+        ),
+    )
+    .unwrap();
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns_name);
+    for sa in ["default", "web", "api"] {
+        rt.block_on(accounts.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": sa}})).unwrap(),
+        ))
+        .unwrap();
+    }
+
+    // The controller, inside the namespace, reaching the API server through a relay.
+    let relay = ns.relay_in(api_server_addr(&kc));
+    let inner_kc = work.join("kubeconfig");
+    relayed_kubeconfig(&kc, relay, &inner_kc);
+    let controller_args = |cmd: &mut Command| {
+        cmd.arg("controller")
+            .arg("--kube")
+            .arg("--kubeconfig")
+            .arg(&inner_kc)
+            .args([
+                "--trust-domain",
+                "mesh.local",
+                "--namespace",
+                "meshctl-system",
+            ])
+            .arg("--issuer-dir")
+            .arg(&issuer)
+            .args(["--grpc-listen", &format!("{CONTROLLER_IP}:8443")])
+            .args(["--webhook-listen", &format!("{CONTROLLER_IP}:9443")])
+            .args(["--admin-listen", &format!("{CONTROLLER_IP}:9990")])
+            .args(["--tls-san", CONTROLLER_IP, "--tls-san", "127.0.0.1"])
+            .args(["--image", "example.com/meshctl:e2e"]);
+    };
+    let start_controller = |log: &str| {
+        let mut cmd = ns.command(meshctl_bin());
+        controller_args(&mut cmd);
+        spawn(&mut cmd, &work.join(log))
+    };
+    let mut controller = start_controller("controller.log");
+    let ready = |ns: &NetNs| {
+        ns.run_in(|| {
+            let mut s = TcpStream::connect((CONTROLLER_IP, 9990)).ok()?;
+            let (status, _) = http_get(&mut s, "/ready", &[]).ok()?;
+            (status == 200).then_some(())
+        })
+    };
+    wait_for(
+        "the controller to be ready",
+        Duration::from_secs(30),
+        || ready(&ns),
+    );
+
+    // The admission webhook, called by the API server through a relay out of the namespace.
+    let webhook = ns.relay_out(format!("{CONTROLLER_IP}:9443").parse().unwrap());
+    let ca_bundle = std::fs::read(&bundle).unwrap();
+    let hooks: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &kube::discovery::ApiResource::erase::<
+            k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration,
+        >(&()),
+    );
+    let hook_name = format!("meshctl-e2e-{}", std::process::id());
+    let hook: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": hook_name},
+        "webhooks": [{
+            "name": "inject.meshctl.io",
+            "clientConfig": {"url": format!("https://127.0.0.1:{}/inject", webhook.port()),
+                             "caBundle": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &ca_bundle)},
+            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}],
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns_name}},
+            "failurePolicy": "Fail", "sideEffects": "None", "admissionReviewVersions": ["v1"]
+        }]
+    }))
+    .unwrap();
+    rt.block_on(hooks.create(&PostParams::default(), &hook))
+        .unwrap();
+    let cleanup_hook = scopeguard(|| {
+        let _ = rt.block_on(hooks.delete(&hook_name, &Default::default()));
+    });
+
+    // Pods through the webhook: each gets its sidecar.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns_name);
+    let specs = [
+        (
+            "web-0",
+            json!({"app": "web"}),
+            "web",
+            Some("api"),
+            None,
+            WEB_IP,
+        ),
+        (
+            "api-v1-0",
+            json!({"app": "api", "app.kubernetes.io/version": "v1"}),
+            "api",
+            None,
+            Some(8080),
+            API_V1_IP,
+        ),
+        (
+            "api-v2-0",
+            json!({"app": "api", "app.kubernetes.io/version": "v2"}),
+            "api",
+            None,
+            Some(8080),
+            API_V2_IP,
+        ),
+    ];
+    let mut uids = BTreeMap::new();
+    for (name, labels, sa, upstreams, port, ip) in &specs {
+        let created = rt
+            .block_on(pods.create(
+                &PostParams::default(),
+                &pod(name, labels.clone(), sa, *upstreams, *port),
+            ))
+            .unwrap();
+        let containers: Vec<_> = created
+            .spec
+            .as_ref()
+            .unwrap()
+            .containers
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        assert!(
+            containers.contains(&"meshctl-proxy".to_string()),
+            "{name}: not injected: {containers:?}"
+        );
+        uids.insert(name.to_string(), created.metadata.uid.clone().unwrap());
+        let status = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+            "conditions": [{"type": "Ready", "status": "True"}]}});
+        rt.block_on(pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)))
+            .unwrap();
+    }
+    // The controller publishes the trust bundle the sidecars mount.
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns_name);
+    wait_for(
+        "the trust-bundle ConfigMap",
+        Duration::from_secs(20),
+        || {
+            let map = rt.block_on(maps.get_opt("meshctl-trust-bundle")).ok()??;
+            let pem = map.data?.get("ca-bundle.crt")?.clone();
+            (pem == String::from_utf8_lossy(&ca_bundle)).then_some(())
+        },
+    );
+
+    // Services and the api Service's EndpointSlice (what the endpoints controller would make).
+    let services: Api<Service> = Api::namespaced(client.clone(), &ns_name);
+    for (name, selector) in [
+        ("web", json!({"app": "web"})),
+        ("api", json!({"app": "api"})),
+        (
+            "api-v1",
+            json!({"app": "api", "app.kubernetes.io/version": "v1"}),
+        ),
+        (
+            "api-v2",
+            json!({"app": "api", "app.kubernetes.io/version": "v2"}),
+        ),
+    ] {
+        let svc: Service = serde_json::from_value(json!({"metadata": {"name": name},
+            "spec": {"selector": selector, "ports": [{"port": 80, "targetPort": 8080, "appProtocol": "http"}]}}))
+        .unwrap();
+        rt.block_on(services.create(&PostParams::default(), &svc))
+            .unwrap();
+    }
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), &ns_name);
+    let slice: EndpointSlice = serde_json::from_value(json!({
+        "metadata": {"name": "api-1", "labels": {"kubernetes.io/service-name": "api"}},
+        "addressType": "IPv4", "ports": [{"port": 8080}],
+        "endpoints": [
+            {"addresses": [API_V1_IP], "conditions": {"ready": true}, "targetRef": {"kind": "Pod", "name": "api-v1-0", "namespace": ns_name}},
+            {"addresses": [API_V2_IP], "conditions": {"ready": true}, "targetRef": {"kind": "Pod", "name": "api-v2-0", "namespace": ns_name}}
+        ]
+    }))
+    .unwrap();
+    rt.block_on(slices.create(&PostParams::default(), &slice))
+        .unwrap();
+
+    // Tokens bound to each pod, audience meshctl (what the projected volume would hold).
+    let token = |pod: &str, sa: &str| -> PathBuf {
+        let request: TokenRequest = serde_json::from_value(json!({"spec": {
+            "audiences": ["meshctl"], "expirationSeconds": 3600,
+            "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": pod, "uid": uids[pod]}}}))
+        .unwrap();
+        let answer: TokenRequest = rt
+            .block_on(accounts.create_subresource("token", sa, &PostParams::default(), &request))
+            .unwrap();
+        let path = work.join(format!("{pod}.token"));
+        std::fs::write(&path, answer.status.unwrap().token).unwrap();
+        path
+    };
+
+    // Apps and sidecars inside the namespace.
+    let app = work.join("app.py");
+    std::fs::write(&app, APP).unwrap();
+    let mut procs = Vec::new();
+    for (pod_name, version, ip, port) in [
+        ("api-v1-0", "v1", API_V1_IP, 18081),
+        ("api-v2-0", "v2", API_V2_IP, 18082),
+    ] {
+        procs.push(spawn(
+            ns.command("python3")
+                .arg(&app)
+                .arg(port.to_string())
+                .arg(version),
+            &work.join(format!("{pod_name}.app.log")),
+        ));
+        let token = token(pod_name, "api");
+        procs.push(spawn(
+            ns.command(meshctl_bin())
+                .args([
+                    "proxy",
+                    "--control-plane",
+                    &format!("https://{CONTROLLER_IP}:8443"),
+                ])
+                .arg("--token-file")
+                .arg(&token)
+                .arg("--trust-bundle")
+                .arg(&bundle)
+                .args(["--inbound", &format!("{ip}:4143=127.0.0.1:{port}")])
+                .args(["--admin", &format!("{ip}:4191")]),
+            &work.join(format!("{pod_name}.proxy.log")),
+        ));
+    }
+    let web_token = token("web-0", "web");
+    procs.push(spawn(
+        ns.command(meshctl_bin())
+            .args([
+                "proxy",
+                "--control-plane",
+                &format!("https://{CONTROLLER_IP}:8443"),
+            ])
+            .arg("--token-file")
+            .arg(&web_token)
+            .arg("--trust-bundle")
+            .arg(&bundle)
+            .args(["--upstream-service", &format!("{API_UPSTREAM}=api")])
+            .args(["--admin", &format!("{WEB_IP}:4191")]),
+        &work.join("web-0.proxy.log"),
+    ));
+
+    let get = |headers: Vec<(&'static str, &'static str)>| -> Result<(u16, String), String> {
+        ns.run_in(move || {
+            let mut s = TcpStream::connect(API_UPSTREAM).map_err(|e| e.to_string())?;
+            http_get(&mut s, "/", &headers)
+        })
+    };
+    let version_of = |body: &str| -> String {
+        serde_json::from_str::<serde_json::Value>(body)
+            .map(|v| v["version"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    let dump = || {
+        for f in ["controller.log", "web-0.proxy.log", "api-v1-0.proxy.log"] {
+            eprintln!(
+                "--- {f}\n{}",
+                std::fs::read_to_string(work.join(f)).unwrap_or_default()
+            );
+        }
+    };
+
+    // 1. mTLS with the pods' identities: the app sees the web pod's SPIFFE ID; no route yet:
+    // everything on the first version.
+    let first = wait_for(
+        "traffic through the sidecars",
+        Duration::from_secs(30),
+        || get(vec![]).ok().filter(|(s, _)| *s == 200),
+    );
+    let seen: serde_json::Value = serde_json::from_str(&first.1).unwrap();
+    if seen["client"] != format!("spiffe://mesh.local/ns/{ns_name}/sa/web") {
+        dump();
+    }
+    assert_eq!(
+        seen["client"],
+        format!("spiffe://mesh.local/ns/{ns_name}/sa/web")
+    );
+    for _ in 0..20 {
+        assert_eq!(version_of(&get(vec![]).unwrap().1), "v1");
+    }
+
+    // 2. An HTTPRoute splits 50/50: traffic moves within 5 standard deviations.
+    let routes: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ns_name,
+        &kube::discovery::ApiResource::from_gvk(&meshctl::kube::manifests::httproute_gvk()),
+    );
+    let route = |w1: i32, w2: i32| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "api"},
+            "spec": {"parentRefs": [{"group": "", "kind": "Service", "name": "api", "port": 80}],
+                     "rules": [{"backendRefs": [{"name": "api-v1", "port": 80, "weight": w1},
+                                                {"name": "api-v2", "port": 80, "weight": w2}]}]}
+        }))
+        .unwrap()
+    };
+    rt.block_on(routes.patch(
+        "api",
+        &PatchParams::apply("meshctl-e2e"),
+        &Patch::Apply(&route(50, 50)),
+    ))
+    .unwrap();
+    wait_for(
+        "the split to reach the caller",
+        Duration::from_secs(20),
+        || (version_of(&get(vec![]).ok()?.1) == "v2").then_some(()),
+    );
+    let n = 400;
+    let v2 = (0..n)
+        .filter(|_| version_of(&get(vec![]).unwrap().1) == "v2")
+        .count();
+    let (mean, sd) = (n as f64 * 0.5, (n as f64 * 0.25).sqrt());
+    assert!(
+        (v2 as f64 - mean).abs() <= 5.0 * sd,
+        "v2 got {v2} of {n} at 50/50"
+    );
+    eprintln!("kube_mesh_e2e: 50/50 split: v2 answered {v2} of {n}");
+
+    // 3. A policy: a header route to v2.
+    let policy = |text: &str| -> ConfigMap {
+        serde_json::from_value(
+            json!({"metadata": {"name": "meshctl-policy"}, "data": {"api": text}}),
+        )
+        .unwrap()
+    };
+    let routed = "routes:\n  - match:\n      headers: {x-canary: \"1\"}\n    version: v2\n";
+    rt.block_on(maps.patch(
+        "meshctl-policy",
+        &PatchParams::apply("meshctl-e2e"),
+        &Patch::Apply(&policy(routed)),
+    ))
+    .unwrap();
+    wait_for("the header route", Duration::from_secs(20), || {
+        (0..10)
+            .all(|_| get(vec![("x-canary", "1")]).is_ok_and(|(_, b)| version_of(&b) == "v2"))
+            .then_some(())
+    });
+
+    // 4. An invalid policy is refused with an Event; the last good one stays.
+    rt.block_on(maps.patch(
+        "meshctl-policy",
+        &PatchParams::apply("meshctl-e2e"),
+        &Patch::Apply(&policy("timeout: soon\n")),
+    ))
+    .unwrap();
+    let events: Api<Event> = Api::namespaced(client.clone(), &ns_name);
+    let event = wait_for("an InvalidPolicy Event", Duration::from_secs(20), || {
+        rt.block_on(events.list(&ListParams::default()))
+            .ok()?
+            .items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("InvalidPolicy"))
+    });
+    assert_eq!(
+        event.regarding.as_ref().and_then(|r| r.name.as_deref()),
+        Some("meshctl-policy")
+    );
+    assert!(
+        event.note.as_deref().unwrap_or("").contains("key api"),
+        "{event:?}"
+    );
+    for _ in 0..20 {
+        assert_eq!(version_of(&get(vec![("x-canary", "1")]).unwrap().1), "v2");
+    }
+
+    // 5. The controller killed and restarted under traffic: not one request fails.
+    let failures = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (failures, sent, stop) = (failures.clone(), sent.clone(), stop.clone());
+        let path = ns.path.clone();
+        std::thread::spawn(move || {
+            use std::os::fd::AsRawFd;
+            let file = std::fs::File::open(&path).unwrap();
+            // SAFETY: joins the namespace for this thread only.
+            assert_eq!(
+                unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) },
+                0
+            );
+            let started = Instant::now();
+            // Bounded in count and time.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                && sent.load(std::sync::atomic::Ordering::Relaxed) < 20_000
+                && started.elapsed() < Duration::from_secs(60)
+            {
+                let ok = TcpStream::connect(API_UPSTREAM)
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut s| http_get(&mut s, "/", &[]))
+                    .is_ok_and(|(s, _)| s == 200);
+                sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if !ok {
+                    failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = controller.0.kill();
+    let _ = controller.0.wait();
+    std::thread::sleep(Duration::from_secs(2));
+    controller = start_controller("controller-2.log");
+    wait_for("the restarted controller", Duration::from_secs(30), || {
+        ready(&ns)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    load.join().unwrap();
+    let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(sent > 50, "only {sent} requests sent");
+    assert_eq!(
+        failures.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "of {sent}"
+    );
+    eprintln!("kube_mesh_e2e: {sent} requests across a controller kill and restart, none failed");
+    // The restarted controller configures the proxies again: a new weight reaches them.
+    rt.block_on(routes.patch(
+        "api",
+        &PatchParams::apply("meshctl-e2e"),
+        &Patch::Apply(&route(0, 100)),
+    ))
+    .unwrap();
+    wait_for(
+        "all traffic on v2 after the restart",
+        Duration::from_secs(30),
+        || {
+            (0..10)
+                .all(|_| get(vec![]).is_ok_and(|(_, b)| version_of(&b) == "v2"))
+                .then_some(())
+        },
+    );
+
+    drop(procs);
+    drop(controller);
+    drop(cleanup_hook);
+    // Namespaces never finish deleting without the controller manager: left for the
+    // throwaway API server; the webhook (cluster-wide) is removed above.
+}
+
+/// Runs `f` when dropped (cleanup that must happen even when an assertion fails).
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
+}
