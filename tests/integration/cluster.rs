@@ -310,3 +310,118 @@ async fn a_sidecar_with_the_wrong_trust_bundle_never_becomes_ready_and_says_why(
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn cluster_mode_flag_errors_are_usage_errors_naming_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "t").unwrap();
+    let not_pem = dir.path().join("not-pem.crt");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let token = token.display().to_string();
+    let https = "https://127.0.0.1:8443";
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--control-plane".into(),
+                "http://127.0.0.1:8443".into(),
+                "--token-file".into(),
+                token.clone(),
+            ],
+            "http://",
+        ),
+        (
+            vec![
+                "--control-plane".into(),
+                https.into(),
+                "--token-file".into(),
+                token.clone(),
+            ],
+            "--trust-bundle",
+        ),
+        (
+            vec![
+                "--control-plane".into(),
+                https.into(),
+                "--token-file".into(),
+                token.clone(),
+                "--trust-bundle".into(),
+                dir.path().join("missing.crt").display().to_string(),
+            ],
+            "missing.crt",
+        ),
+        (
+            vec![
+                "--control-plane".into(),
+                https.into(),
+                "--token-file".into(),
+                token.clone(),
+                "--trust-bundle".into(),
+                not_pem.display().to_string(),
+            ],
+            "not-pem.crt",
+        ),
+        (
+            vec![
+                "--control-plane".into(),
+                https.into(),
+                "--token-file".into(),
+                token.clone(),
+                "--trust-bundle".into(),
+                not_pem.display().to_string(),
+                "--upstream-service".into(),
+                "127.0.0.1:4150=Not_A_Label".into(),
+            ],
+            "127.0.0.1:4150=Not_A_Label",
+        ),
+        (
+            vec![
+                "--control-plane".into(),
+                https.into(),
+                "--token-file".into(),
+                token.clone(),
+                "--trust-bundle".into(),
+                not_pem.display().to_string(),
+                "--upstream-service".into(),
+                "localhost:4150=api".into(),
+            ],
+            "localhost:4150=api",
+        ),
+        (
+            vec![
+                "--control-plane".into(),
+                "control.sock".into(),
+                "--token-file".into(),
+                token.clone(),
+                "--spiffe-id".into(),
+                WEB_ID.into(),
+                "--trust-bundle".into(),
+                not_pem.display().to_string(),
+            ],
+            "--trust-bundle",
+        ),
+        (
+            vec![
+                "--control-plane".into(),
+                "control.sock".into(),
+                "--token-file".into(),
+                token.clone(),
+            ],
+            "--spiffe-id",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = meshctl()
+            .arg("proxy")
+            .args(&args)
+            .args(["--admin", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: expected `{needle}` in {stderr}"
+        );
+    }
+}
