@@ -2788,7 +2788,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__proxy)
-            opts="-o -v -h -V --identity-dir --inbound --upstream --admin --workers --config --control-plane --token-file --spiffe-id --http-proxy --tap --tap-token-sha256 --tap-redact --otlp-endpoint --trace-sample --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --identity-dir --inbound --upstream --admin --workers --config --control-plane --token-file --spiffe-id --trust-bundle --upstream-service --http-proxy --tap --tap-token-sha256 --tap-redact --otlp-endpoint --trace-sample --output --no-color --verbose --state-dir --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2827,6 +2827,14 @@ _meshctl() {
                     return 0
                     ;;
                 --spiffe-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trust-bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upstream-service)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -487,9 +487,11 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l upstream -d 'A
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l admin -d 'Admin listener (/metrics, /ready, /live) [default: 127.0.0.1:4191]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l workers -d 'Worker threads (1 = a single-threaded runtime) [default: 1]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l config -d 'YAML config file (see examples/); flags add listeners and override its settings' -r -F
-complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l control-plane -d 'Get the certificate and the upstreams from a control plane at this Unix socket (what `meshctl up` does) instead of --identity-dir and --upstream' -r -F
-complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l token-file -d 'File holding this proxy\'s bootstrap token (mode 0600) [control-plane mode]' -r -F
-complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l spiffe-id -d 'The SPIFFE ID this proxy asks the control plane for [control-plane mode]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l control-plane -d 'Get the certificate and the upstreams from a control plane instead of --identity-dir and --upstream: a Unix socket path (what `meshctl up` does), or https://HOST:PORT in a cluster (with --trust-bundle; plain http:// is refused)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l token-file -d 'File holding this proxy\'s bootstrap token: read once, mode 0600 (socket); read again for every call, so a rotated service-account token is followed (https) [control-plane mode]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l spiffe-id -d 'The SPIFFE ID this proxy asks the control plane for: required with a socket; with https the identity the token attests is assigned when this is absent [control-plane mode]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l trust-bundle -d 'PEM bundle the https control plane\'s certificate must chain to (re-read at every reconnection) [https control plane only]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l upstream-service -d 'Serve the upstream SERVICE to the app on LISTEN, whatever listener the control plane names for it (repeatable); an upstream with no listener from either is skipped [https control plane only]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l http-proxy -d 'Plaintext HTTP proxy listener for the app\'s HTTP_PROXY: routes `http://<service>/…` to that upstream [control-plane mode]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap -d 'Serve the tap API (`meshctl tap`) on this loopback address' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap-token-sha256 -d 'SHA-256 (hex) of the token tap callers must present as bearer (the mesh admin token)' -r

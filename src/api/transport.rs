@@ -18,6 +18,11 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long connecting to the socket may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// HTTP/2 pings on an https channel: every this often…
+pub const HTTPS_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// …and the connection is dropped (and re-made) when one is not answered within this.
+pub const HTTPS_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A channel to the control plane's socket. It connects lazily and reconnects by itself.
 /// `request_timeout`: the deadline for each call's answer (its response head; a stream then
 /// flows for as long as it lasts); `None` for clients that wait on purpose.
@@ -122,7 +127,13 @@ fn server_name(host: &str) -> Result<ServerName<'static>, String> {
 /// read again for every (re)connection, so a rotated bundle is followed. Connects lazily and
 /// reconnects by itself; `request_timeout` as for [`channel`].
 pub fn https_channel(url: &Uri, bundle_path: &Path, request_timeout: Option<Duration>) -> Channel {
-    let mut endpoint = Endpoint::from(url.clone()).connect_timeout(CONNECT_TIMEOUT);
+    // Across a cluster network (a Service, a node that disappears) a silent peer is noticed
+    // only by pings: the long-lived watch stream then fails and is re-established.
+    let mut endpoint = Endpoint::from(url.clone())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .http2_keep_alive_interval(HTTPS_KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(HTTPS_KEEPALIVE_TIMEOUT)
+        .keep_alive_while_idle(true);
     if let Some(timeout) = request_timeout {
         endpoint = endpoint.timeout(timeout);
     }

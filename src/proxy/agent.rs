@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tonic::transport::Channel;
 
 use crate::api::proto::control as pb;
-use crate::api::transport::{ControlPlaneAddr, authed, channel};
+use crate::api::transport::{ControlPlaneAddr, authed};
 use crate::identity::{SpiffeId, TrustBundle, WorkloadIdentity, ca};
 
 /// Renew when this fraction of the remaining lifetime has passed.
@@ -197,10 +197,7 @@ impl Agent {
     pub fn connect(addr: &ControlPlaneAddr, token: TokenSource, id: Option<SpiffeId>) -> Self {
         Agent {
             // No deadline: the config watch waits on purpose, and every call is retried.
-            channel: match addr {
-                ControlPlaneAddr::Socket(socket) => channel(socket, None),
-                https => https.channel(None),
-            },
+            channel: addr.channel(None),
             token,
             id: Arc::new(Mutex::new(id)),
         }

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use meshctl::api::proto::control as pb;
 use meshctl::api::token::token_hash;
-use meshctl::api::transport::{authed, channel};
+use meshctl::api::transport::{ControlPlaneAddr, authed, channel};
 use meshctl::control::backend::LocalBackend;
 use meshctl::control::plan::{MeshPlan, ProxyPlan, UpstreamPlan};
 use meshctl::control::server::ControlPlane;
 use meshctl::control::transport::serve;
 use meshctl::identity::SpiffeId;
 use meshctl::identity::ca::{self, SigningCa};
-use meshctl::proxy::agent::{Agent, AgentError};
+use meshctl::proxy::agent::{Agent, AgentError, TokenSource};
 
 const WEB_TOKEN: &str = "web-token";
 const API1_TOKEN: &str = "api-v1-token";
@@ -142,6 +142,65 @@ async fn wrong_token_and_foreign_identity_are_refused() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn a_proxy_that_asks_for_no_identity_is_assigned_the_attested_one_and_keeps_it() {
+    let cp = start().await;
+    let addr = ControlPlaneAddr::Socket(cp.socket.clone());
+    let a = Agent::connect(&addr, TokenSource::Fixed(WEB_TOKEN.into()), None);
+    assert_eq!(a.id(), None);
+    let identity = a.certify().await.unwrap();
+    assert_eq!(identity.id.as_str(), "spiffe://mesh.local/ns/local/sa/web");
+    assert_eq!(a.id(), Some(identity.id.clone()));
+    // A renewal asks for that same identity (and gets it).
+    assert_eq!(a.certify().await.unwrap().id, identity.id);
+}
+
+#[tokio::test]
+async fn a_token_file_is_read_again_for_every_call() {
+    let cp = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, format!("{API1_TOKEN}\n")).unwrap();
+    let addr = ControlPlaneAddr::Socket(cp.socket.clone());
+    let a = Agent::connect(&addr, TokenSource::file(file.clone()), None);
+    let first = a.certify().await.unwrap();
+    assert_eq!(first.id.as_str(), "spiffe://mesh.local/ns/local/sa/api");
+    let issued_to = |instance: &'static str| {
+        let socket = cp.socket.clone();
+        async move {
+            let mut admin = pb::admin_client::AdminClient::new(channel(&socket, None));
+            let status = admin
+                .status(authed(pb::StatusRequest {}, ADMIN_TOKEN))
+                .await
+                .unwrap()
+                .into_inner();
+            status
+                .proxies
+                .into_iter()
+                .find(|p| p.instance == instance)
+                .unwrap()
+                .leaf_serial
+        }
+    };
+    assert_eq!(issued_to("api-v1").await, first.serial);
+    assert_eq!(issued_to("api-v2").await, "");
+
+    // The kubelet rewrites the file: the next call presents the new token (another
+    // instance with the same identity here, so the control plane shows which one it saw).
+    std::fs::write(&file, "api-v2-token").unwrap();
+    let second = a.certify().await.unwrap();
+    assert_eq!(second.id, first.id);
+    assert_eq!(issued_to("api-v2").await, second.serial);
+
+    // Missing or empty: that call fails (to be retried), nothing panics.
+    std::fs::remove_file(&file).unwrap();
+    assert!(matches!(a.certify().await, Err(AgentError::Token(m)) if m.contains("token")));
+    std::fs::write(&file, "  \n").unwrap();
+    assert!(matches!(a.certify().await, Err(AgentError::Token(m)) if m.contains("empty")));
+    std::fs::write(&file, API1_TOKEN).unwrap();
+    a.certify().await.unwrap();
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ mod canary;
 mod certs;
 mod check;
 mod cli;
+mod cluster;
 mod control_plane;
 mod demo_app;
 mod external_issuer;
