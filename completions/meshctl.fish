@@ -50,7 +50,7 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "uninstall" -d 'Remo
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "inject" -d 'Add the sidecar to Kubernetes manifests (Pods, Deployments, Jobs, …) read from a file or stdin'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "uninject" -d 'Remove what `meshctl inject` added'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Check the local mesh\'s certificates (or with --kube the cluster\'s): √ ok, ‼ warning, × error, with a hint each'
-complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "controller" -d 'Run the control plane of a local mesh (started for you by `meshctl up`)'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "controller" -d 'Run the control plane of a local mesh (started for you by `meshctl up`), or with --kube of a cluster (what `meshctl install` deploys)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "proxy" -d 'Run the sidecar proxy (mTLS data plane)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "generate" -d 'Generate shell completions and man pages (for packagers)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo-app" -d 'Run one role of the built-in demo application (launched by `meshctl up --demo`)'
@@ -471,12 +471,23 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s v -l verbose -
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l leaf-lifetime -d 'Lifetime of the workload certificates it issues to proxies' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l trust-domain -d 'The mesh\'s trust domain [--kube]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l issuer-dir -d 'Directory with the issuer: tls.crt, tls.key and ca.crt (the mounted issuer Secret) [--kube]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l namespace -d 'The controller\'s own namespace [--kube]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l grpc-listen -d 'gRPC-over-TLS listener proxies connect to [--kube]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l webhook-listen -d 'Admission webhook listener (HTTPS) [--kube]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l admin-listen -d 'Admin listener: /live, /ready, /metrics [--kube]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l tls-san -d 'Another DNS name or IP address for the serving certificate, beyond the controller Service\'s names (repeatable) [--kube]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l image -d 'The sidecar image the webhook injects [--kube]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l context -d 'Kubeconfig context [default: the current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l kube -d 'Serve a Kubernetes cluster: the catalog from the API server, proxies authenticated by service-account tokens (what `meshctl install` runs)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -635,7 +646,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "inject" -d 'Add the sidecar to Kubernetes manifests (Pods, Deployments, Jobs, …) read from a file or stdin'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "uninject" -d 'Remove what `meshctl inject` added'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "check" -d 'Check the local mesh\'s certificates (or with --kube the cluster\'s): √ ok, ‼ warning, × error, with a hint each'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "controller" -d 'Run the control plane of a local mesh (started for you by `meshctl up`)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "controller" -d 'Run the control plane of a local mesh (started for you by `meshctl up`), or with --kube of a cluster (what `meshctl install` deploys)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "proxy" -d 'Run the sidecar proxy (mTLS data plane)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "generate" -d 'Generate shell completions and man pages (for packagers)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "demo-app" -d 'Run one role of the built-in demo application (launched by `meshctl up --demo`)'

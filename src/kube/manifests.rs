@@ -296,6 +296,12 @@ pub fn controller_rules() -> Vec<PolicyRule> {
         rule(&["authentication.k8s.io"], &["tokenreviews"], &["create"]),
         // Events on objects with an invalid policy.
         rule(&["events.k8s.io"], &["events"], &["create", "patch"]),
+        // The trust-bundle ConfigMap in each meshed namespace (sidecars mount it), by name
+        // only: server-side apply creates it, which is authorised with the name too.
+        PolicyRule {
+            resource_names: Some(vec![TRUST_BUNDLE_CONFIGMAP.to_string()]),
+            ..rule(&[""], &["configmaps"], &["get", "create", "patch"])
+        },
     ]
 }
 
@@ -384,6 +390,9 @@ fn deployment(opts: &InstallOptions, trust_domain: &str) -> Deployment {
                 trust_domain,
                 "--issuer-dir",
                 ISSUER_MOUNT,
+                // The webhook injects sidecars running this same image.
+                "--image",
+                &opts.image,
             ]
             .iter()
             .map(|s| s.to_string())

@@ -236,6 +236,12 @@ fn cluster_role_rules_are_exactly_these() {
                 s(&["create", "patch"]),
                 None
             ),
+            (
+                s(&[""]),
+                s(&["configmaps"]),
+                s(&["get", "create", "patch"]),
+                Some(s(&[TRUST_BUNDLE_CONFIGMAP]))
+            ),
         ]
     );
     let m = render(&InstallOptions::default());

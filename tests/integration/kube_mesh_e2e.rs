@@ -20,6 +20,7 @@ use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service, ServiceAccount};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -102,11 +103,17 @@ fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) 
     }
 }
 
-/// The kubeconfig with its server replaced by `server` (a relay into the namespace).
-fn relayed_kubeconfig(kc: &Path, server: SocketAddr, out: &Path) {
+/// The kubeconfig with its server replaced by `server` (a relay into the namespace) and its
+/// user by `token`'s bearer.
+fn relayed_kubeconfig(kc: &Path, server: SocketAddr, token: &str, out: &Path) {
     let mut doc: serde_yaml::Value =
         serde_yaml::from_str(&std::fs::read_to_string(kc).unwrap()).unwrap();
     doc["clusters"][0]["cluster"]["server"] = format!("https://{server}").into();
+    let name = doc["contexts"][0]["context"]["user"].clone();
+    doc["users"] = serde_yaml::to_value(vec![
+        serde_json::json!({"name": name, "user": {"token": token}}),
+    ])
+    .unwrap();
     std::fs::write(out, serde_yaml::to_string(&doc).unwrap()).unwrap();
 }
 
@@ -214,7 +221,7 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
     )
     .unwrap();
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns_name);
-    for sa in ["default", "web", "api"] {
+    for sa in ["default", "web", "api", "controller"] {
         rt.block_on(accounts.create(
             &PostParams::default(),
             &serde_json::from_value(json!({"metadata": {"name": sa}})).unwrap(),
@@ -222,10 +229,56 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
         .unwrap();
     }
 
+    // The controller runs with exactly the permissions install grants it: the rendered
+    // ClusterRole bound to a service account of its own, whose token it presents.
+    let role_name = format!("meshctl-e2e-controller-{}", std::process::id());
+    let roles: Api<ClusterRole> = Api::all(client.clone());
+    let role = ClusterRole {
+        metadata: kube::api::ObjectMeta {
+            name: Some(role_name.clone()),
+            ..Default::default()
+        },
+        rules: Some(meshctl::kube::manifests::controller_rules()),
+        ..Default::default()
+    };
+    rt.block_on(roles.create(&PostParams::default(), &role))
+        .unwrap();
+    let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": role_name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
+        "subjects": [{"kind": "ServiceAccount", "name": "controller", "namespace": ns_name}]
+    }))
+    .unwrap();
+    rt.block_on(bindings.create(&PostParams::default(), &binding))
+        .unwrap();
+    let _cleanup_rbac = scopeguard(|| {
+        let _ = rt.block_on(bindings.delete(&role_name, &Default::default()));
+        let _ = rt.block_on(roles.delete(&role_name, &Default::default()));
+    });
+    let controller_token: TokenRequest = rt
+        .block_on(
+            accounts.create_subresource(
+                "token",
+                "controller",
+                &PostParams::default(),
+                &serde_json::from_value::<TokenRequest>(
+                    json!({"spec": {"audiences": [], "expirationSeconds": 3600}}),
+                )
+                .unwrap(),
+            ),
+        )
+        .unwrap();
+
     // The controller, inside the namespace, reaching the API server through a relay.
     let relay = ns.relay_in(api_server_addr(&kc));
     let inner_kc = work.join("kubeconfig");
-    relayed_kubeconfig(&kc, relay, &inner_kc);
+    relayed_kubeconfig(
+        &kc,
+        relay,
+        &controller_token.status.unwrap().token,
+        &inner_kc,
+    );
     let controller_args = |cmd: &mut Command| {
         cmd.arg("controller")
             .arg("--kube")
