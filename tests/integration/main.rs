@@ -19,6 +19,7 @@ mod inject;
 mod kube_e2e;
 mod kube_install;
 mod lb;
+mod limits;
 mod mesh;
 mod observe;
 mod policy;
