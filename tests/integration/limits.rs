@@ -27,10 +27,11 @@ const LIMITS: &str = "limits:
   max_connections: 3
 ";
 
-/// A server proxy (identity `api`) in front of `app` and a client proxy (`web`) whose
+/// A server proxy (identity `api`) in front of `app` (as `--inbound` takes it: `ADDR` or
+/// `tcp://ADDR`) and a client proxy (`web`) whose
 /// upstream listener (`proto://`: `detect`, `http`, ...) points at it, both with
 /// [`LIMITS`]. Returns the mesh, both proxies and the client's entry address.
-fn pair(app: SocketAddr, proto: &str) -> (Mesh, Proxy, Proxy, SocketAddr) {
+fn pair(app: &str, proto: &str) -> (Mesh, Proxy, Proxy, SocketAddr) {
     let mesh = Mesh::new();
     let api = mesh.issue(API_ID, "api");
     let web = mesh.issue(WEB_ID, "web");
@@ -40,12 +41,7 @@ fn pair(app: SocketAddr, proto: &str) -> (Mesh, Proxy, Proxy, SocketAddr) {
     let inbound_addr = free_addr();
     let entry = free_addr();
     let server = Proxy::start(
-        &[
-            identity(&api),
-            inbound(inbound_addr, &app.to_string()),
-            config.clone(),
-        ]
-        .concat(),
+        &[identity(&api), inbound(inbound_addr, app), config.clone()].concat(),
         mesh.path(),
     );
     let upstream = format!("{entry}={proto}://{inbound_addr}#{API_ID}");
@@ -101,21 +97,28 @@ async fn trickle_until_closed(conn: TcpStream, bytes: &[u8], gap: Duration) -> V
     })
     .await;
     trickler.abort();
-    assert!(read.is_ok(), "a trickling client still connected after {BOUND:?}");
+    assert!(
+        read.is_ok(),
+        "a trickling client still connected after {BOUND:?}"
+    );
     got
 }
 
 fn limited(metrics: &str, direction: &str, reason: &str) -> f64 {
     sample(
         metrics,
-        &format!("meshctl_connections_limited_total{{direction=\"{direction}\",reason=\"{reason}\"}}"),
+        &format!(
+            "meshctl_connections_limited_total{{direction=\"{direction}\",reason=\"{reason}\"}}"
+        ),
     )
 }
 
 fn timed_out(metrics: &str, direction: &str, reason: &str) -> f64 {
     sample(
         metrics,
-        &format!("meshctl_requests_timed_out_total{{direction=\"{direction}\",reason=\"{reason}\"}}"),
+        &format!(
+            "meshctl_requests_timed_out_total{{direction=\"{direction}\",reason=\"{reason}\"}}"
+        ),
     )
 }
 
@@ -124,7 +127,7 @@ fn timed_out(metrics: &str, direction: &str, reason: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_unfinished_heads_on_an_http_listener_are_closed() {
     let app = http_app().await;
-    let (_mesh, _server, client, entry) = pair(app.addr, "http");
+    let (_mesh, _server, client, entry) = pair(&app.addr.to_string(), "http");
     let started = Instant::now();
     let mut idle = TcpStream::connect(entry).await.unwrap();
     let mut partial = TcpStream::connect(entry).await.unwrap();
@@ -133,10 +136,21 @@ async fn idle_and_unfinished_heads_on_an_http_listener_are_closed() {
         .await
         .unwrap();
     assert!(closed_within_bound(&mut idle, "idle").await.is_empty());
-    assert!(closed_within_bound(&mut partial, "partial head").await.is_empty());
-    assert!(started.elapsed() >= Duration::from_secs(1), "closed before the timeout");
+    assert!(
+        closed_within_bound(&mut partial, "partial head")
+            .await
+            .is_empty()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "closed before the timeout"
+    );
     let metrics = client.metrics().await;
-    assert_eq!(limited(&metrics, "outbound", "header_timeout"), 2.0, "{metrics}");
+    assert_eq!(
+        limited(&metrics, "outbound", "header_timeout"),
+        2.0,
+        "{metrics}"
+    );
     let reached = app.connections.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(reached, 0, "nothing reached the app");
 }
@@ -146,28 +160,45 @@ async fn idle_and_unfinished_heads_on_an_http_listener_are_closed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trickled_head_on_an_http_listener_is_closed() {
     let app = http_app().await;
-    let (_mesh, _server, client, entry) = pair(app.addr, "http");
+    let (_mesh, _server, client, entry) = pair(&app.addr.to_string(), "http");
     let conn = TcpStream::connect(entry).await.unwrap();
     let head = b"GET /trickle HTTP/1.1\r\nhost: api\r\nx-long: aaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     let got = trickle_until_closed(conn, head, Duration::from_millis(300)).await;
-    assert!(got.is_empty(), "answered: {}", String::from_utf8_lossy(&got));
+    assert!(
+        got.is_empty(),
+        "answered: {}",
+        String::from_utf8_lossy(&got)
+    );
     let metrics = client.metrics().await;
-    assert_eq!(limited(&metrics, "outbound", "header_timeout"), 1.0, "{metrics}");
+    assert_eq!(
+        limited(&metrics, "outbound", "header_timeout"),
+        1.0,
+        "{metrics}"
+    );
 }
 
-/// On a `detect` listener a client that starts an HTTP method and trickles it is HTTP
+/// On a `detect` listener (here in front of an app declared `tcp`, so opaque TCP would be
+/// carried end to end) a client that starts an HTTP method and trickles it is HTTP
 /// arriving slowly: it is closed at the header read timeout instead of becoming opaque
 /// TCP after the detect timeout (where a byte now and then would keep it open for an
 /// hour). Silence stays opaque TCP there (server-speaks-first protocols).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trickled_http_start_on_a_detect_listener_is_closed_not_carried_as_tcp() {
-    let app = http_app().await;
-    let (_mesh, _server, client, entry) = pair(app.addr, "detect");
+    let app = crate::proxy_support::echo_app().await;
+    let (_mesh, _server, client, entry) = pair(&format!("tcp://{}", app.addr), "detect");
     let conn = TcpStream::connect(entry).await.unwrap();
     let got = trickle_until_closed(conn, b"GET / HTTP/1.1\r\n", Duration::from_millis(700)).await;
-    assert!(got.is_empty(), "answered: {}", String::from_utf8_lossy(&got));
+    assert!(
+        got.is_empty(),
+        "answered: {}",
+        String::from_utf8_lossy(&got)
+    );
     let metrics = client.metrics().await;
-    assert_eq!(limited(&metrics, "outbound", "header_timeout"), 1.0, "{metrics}");
+    assert_eq!(
+        limited(&metrics, "outbound", "header_timeout"),
+        1.0,
+        "{metrics}"
+    );
 }
 
 /// A POST whose body stalls (a byte every 2 s, as a slowloris would) is answered 408 once
@@ -175,7 +206,7 @@ async fn a_trickled_http_start_on_a_detect_listener_is_closed_not_carried_as_tcp
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_request_body_is_answered_408() {
     let app = http_app().await;
-    let (_mesh, _server, client, entry) = pair(app.addr, "http");
+    let (_mesh, _server, client, entry) = pair(&app.addr.to_string(), "http");
     let mut conn = TcpStream::connect(entry).await.unwrap();
     conn.write_all(b"POST /echo HTTP/1.1\r\nhost: api\r\ncontent-length: 100\r\n\r\nab")
         .await
@@ -185,7 +216,10 @@ async fn a_stalled_request_body_is_answered_408() {
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("request body timeout"), "{text}");
     let metrics = client.metrics().await;
-    assert!(timed_out(&metrics, "outbound", "request_body") >= 1.0, "{metrics}");
+    assert!(
+        timed_out(&metrics, "outbound", "request_body") >= 1.0,
+        "{metrics}"
+    );
 }
 
 /// With `max_connections: 3`, a fourth connection to the listener is closed at once while
@@ -193,7 +227,7 @@ async fn a_stalled_request_body_is_answered_408() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listener_at_its_connection_cap_closes_new_connections() {
     let app = http_app().await;
-    let (_mesh, _server, client, entry) = pair(app.addr, "http");
+    let (_mesh, _server, client, entry) = pair(&app.addr.to_string(), "http");
     let mut open = Vec::new();
     for _ in 0..3 {
         // Each has started a head, so it is served (and held) until the header timeout.
@@ -205,11 +239,17 @@ async fn a_listener_at_its_connection_cap_closes_new_connections() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     // A whole request: had it waited in the backlog for a slot, it would be answered.
     let mut fourth = TcpStream::connect(entry).await.unwrap();
-    let _ = fourth.write_all(b"GET / HTTP/1.1\r\nhost: api\r\n\r\n").await;
+    let _ = fourth
+        .write_all(b"GET / HTTP/1.1\r\nhost: api\r\n\r\n")
+        .await;
     let got = closed_within_bound(&mut fourth, "the fourth connection").await;
     assert!(got.is_empty(), "served: {}", String::from_utf8_lossy(&got));
     let metrics = client.metrics().await;
-    assert_eq!(limited(&metrics, "outbound", "max_connections"), 1.0, "{metrics}");
+    assert_eq!(
+        limited(&metrics, "outbound", "max_connections"),
+        1.0,
+        "{metrics}"
+    );
     drop(open);
     // The slots free as the proxy sees the three close: a request is served again.
     let deadline = Instant::now() + BOUND;
@@ -222,7 +262,10 @@ async fn a_listener_at_its_connection_cap_closes_new_connections() {
         if got.starts_with(b"HTTP/1.1 200") {
             break;
         }
-        assert!(Instant::now() < deadline, "never served again after the cap");
+        assert!(
+            Instant::now() < deadline,
+            "never served again after the cap"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -265,7 +308,7 @@ async fn a_frozen_app_is_answered_504_after_the_app_response_timeout() {
     assert!(status.success());
     let _frozen = Frozen(child);
 
-    let (_mesh, server, _client, entry) = pair(app, "http");
+    let (_mesh, server, _client, entry) = pair(&app.to_string(), "http");
     let started = Instant::now();
     let mut conn = TcpStream::connect(entry).await.unwrap();
     conn.write_all(b"GET /api/quote?symbol=X HTTP/1.1\r\nhost: api\r\nconnection: close\r\n\r\n")
@@ -275,7 +318,14 @@ async fn a_frozen_app_is_answered_504_after_the_app_response_timeout() {
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 504"), "{text}");
     assert!(text.contains("app response timeout"), "{text}");
-    assert!(started.elapsed() >= Duration::from_secs(1), "answered before the timeout");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "answered before the timeout"
+    );
     let metrics = server.metrics().await;
-    assert_eq!(timed_out(&metrics, "inbound", "app_response"), 1.0, "{metrics}");
+    assert_eq!(
+        timed_out(&metrics, "inbound", "app_response"),
+        1.0,
+        "{metrics}"
+    );
 }
