@@ -76,6 +76,8 @@ services:
   api:
     protocol: http
     replicas: 3
+    # The demo api fails 2% of requests by default: off, so failures are the mesh's.
+    env: { DEMO_ERROR_RATE: 0 }
     command: ["meshctl", "demo-app", "api", "--listen", "127.0.0.1:{port}"]
     upstreams: [quotes]
   quotes:
@@ -147,7 +149,9 @@ chaos() {
        [ -n "$victim" ] && kill "$victim" && log "chaos: killed an api replica's app (pid $victim)" ;;
     1) victim="$(proxies | awk '/^api/ {print $2; exit}')"
        [ -n "$victim" ] && kill "$victim" && log "chaos: killed an api replica's proxy (pid $victim)" ;;
-    2) victim="$(ours "meshctl controller" | head -1)"
+    2) victim="$(for p in $(pgrep -f -- " controller" || true); do
+         tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "--state-dir $work/.meshctl controller" && echo "$p"
+       done | head -1)"
        [ -n "$victim" ] && kill "$victim" && log "chaos: killed the control plane (pid $victim)" ;;
     3) if (cd "$work" && timeout 120 "$bin" certs rotate issuer >"$work/rotate.log" 2>&1); then
          log "chaos: rotated the issuer"
