@@ -114,6 +114,10 @@ pub struct Limits {
     pub detect_timeout: Duration,
     #[serde(deserialize_with = "duration")]
     pub tcp_idle_timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub body_read_timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub app_response_timeout: Duration,
 }
 
 /// The flags that `--config` can also set (`None`/empty: not given on the command line).
@@ -187,6 +191,8 @@ impl Default for Limits {
             header_read_timeout: limits::DEFAULT_HEADER_READ_TIMEOUT,
             detect_timeout: limits::DEFAULT_DETECT_TIMEOUT,
             tcp_idle_timeout: limits::DEFAULT_TCP_IDLE_TIMEOUT,
+            body_read_timeout: limits::DEFAULT_BODY_READ_TIMEOUT,
+            app_response_timeout: limits::DEFAULT_APP_RESPONSE_TIMEOUT,
         }
     }
 }

@@ -122,8 +122,10 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
 
     let hub = tap::start(config.tap.as_ref(), id.to_string()).await?;
     let shared = Arc::new(Shared {
-        http1: crate::proxy::protocol::h1::server::Settings::new(&config.limits),
-        http2: crate::proxy::protocol::h2::server::Settings::new(&config.limits),
+        http1: crate::proxy::protocol::h1::server::Settings::new(&config.limits)
+            .counting(metrics.limits.clone()),
+        http2: crate::proxy::protocol::h2::server::Settings::new(&config.limits)
+            .counting(metrics.limits.clone()),
         metrics: metrics.clone(),
         tap: hub,
         tls: tls.clone(),

@@ -21,8 +21,13 @@ pub const MAX_WORKERS: usize = 128;
 /// Below Kubernetes' default 30 s termination grace period.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(25);
 
-/// Open connections per listener. Accepting stops (the kernel backlog queues) at the limit,
-/// so a flood cannot exhaust file descriptors: each proxied connection costs up to two.
+/// Open connections per listener (config: `limits.max_connections`), so a flood — or a
+/// client that opens connections and never uses them — cannot exhaust file descriptors:
+/// each proxied connection costs up to two, and 4096 per listener stays far below the
+/// usual `nofile` limits of a sidecar container (1M in Kubernetes). At the limit a new
+/// connection is accepted and closed at once, counted in
+/// `meshctl_connections_limited_total{reason="max_connections"}`: the client fails fast and
+/// visibly instead of waiting in the kernel backlog behind connections that may never end.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// HTTP/1 request header count (hyper's default is 100; stated here on purpose).
@@ -32,13 +37,51 @@ pub const DEFAULT_MAX_HEADERS: usize = 100;
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// A client must send a complete HTTP/1 request head within this (slowloris), counted from
-/// when the connection starts waiting for one: a keep-alive connection idle this long closes.
-/// An HTTP/2 client must send its connection preface within it.
+/// when the connection starts waiting for one — for a new connection, from its accept, so
+/// protocol detection is inside it: a keep-alive connection idle this long closes too
+/// (`reason="idle_timeout"`), one that started a head and did not finish it is closed with
+/// `reason="header_timeout"`. An HTTP/2 client must send its connection preface and its
+/// first request's HEADERS within it. Applies to every listener that serves HTTP: outbound
+/// listeners declared (or controlled as) `http`, `http1`, `h2c`/`grpc`, the HTTP-proxy
+/// listener, and inbound listeners of HTTP apps (after the TLS handshake, which has its own
+/// [`TLS_HANDSHAKE_TIMEOUT`]). Such a connection is closed, never carried as opaque TCP.
+/// 10 s: a real client sends its head in one write, so this only has to outlast a slow
+/// network, and a slowloris client holds a connection for at most this long.
+/// Config: `limits.header_read_timeout`.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Protocol detection on a plaintext listener gives up after this and forwards the
-/// connection as opaque TCP (server-speaks-first protocols such as SMTP or MySQL land here).
+/// Protocol detection on a plaintext (`detect`) listener gives up after this and forwards
+/// the connection as opaque TCP (server-speaks-first protocols such as SMTP or MySQL land
+/// here; they send nothing, so silence stays TCP). The exception: a client whose first
+/// bytes are an unfinished HTTP method or HTTP/2 preface (`GE`, `PRI * HT`) is not given up
+/// on — it is HTTP arriving slowly, so it gets the rest of the header read timeout to
+/// finish its head and is closed (`reason="header_timeout"`) if it does not, instead of
+/// becoming an opaque TCP connection (and an mTLS connection to the peer) that a trickle of
+/// bytes keeps open for the TCP idle timeout. Config: `limits.detect_timeout`.
 pub const DEFAULT_DETECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A request body that makes no progress — not one byte — for this long while the proxy
+/// waits for it fails: answered 408 (`x-meshctl-proxy-error: request body timeout`) if its
+/// response has not started, else the stream is reset or the HTTP/1 connection closed;
+/// counted in `meshctl_requests_timed_out_total{reason="request_body"}`. The clock runs
+/// only while the proxy is waiting for the client's bytes, not while the body waits for the
+/// other side to take them (a slow reader is not the client's fault). 30 s: a client on
+/// loopback or a LAN that sends nothing for that long mid-body is stuck or hostile.
+/// Not applied to gRPC request streams (`content-type: application/grpc*`), whose client
+/// and bidirectional streams legitimately go quiet between messages.
+/// Config: `limits.body_read_timeout`.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the inbound proxy waits for the local app's response head (connecting and
+/// sending the request included): a frozen app (SIGSTOP, a deadlock) is answered 504 —
+/// for gRPC a trailers-only `grpc-status: 4` (DEADLINE_EXCEEDED) — counted in
+/// `meshctl_requests_timed_out_total{reason="app_response"}`, instead of holding the
+/// request until the client gives up. The head only: a response that has started (a gRPC
+/// server stream sends its headers first, a download or SSE stream its head) is never cut
+/// off. 60 s: longer than the 30 s most long-polling APIs hold a request before answering,
+/// still bounded. An app that holds requests longer before its head (e.g. Consul blocking
+/// queries up to 10 min) needs `limits.app_response_timeout` raised in the proxy's config.
+pub const DEFAULT_APP_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An opaque TCP connection with no bytes in either direction for this long is closed.
 pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);

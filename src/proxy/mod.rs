@@ -126,8 +126,8 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
         })?;
     let hub = tap::start(config.tap.as_ref(), current.id.to_string()).await?;
     let shared = Arc::new(Shared {
-        http1: h1server::Settings::new(&config.limits),
-        http2: h2server::Settings::new(&config.limits),
+        http1: h1server::Settings::new(&config.limits).counting(metrics.limits.clone()),
+        http2: h2server::Settings::new(&config.limits).counting(metrics.limits.clone()),
         metrics: metrics.clone(),
         tap: hub,
         tls: tls.clone(),

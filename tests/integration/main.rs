@@ -21,6 +21,7 @@ mod kube_e2e;
 mod kube_install;
 mod kube_mesh_e2e;
 mod lb;
+mod limits;
 mod mesh;
 mod netns;
 mod observe;

@@ -138,6 +138,8 @@ struct LimitsView {
     header_read_timeout_ms: u64,
     detect_timeout_ms: u64,
     tcp_idle_timeout_ms: u64,
+    body_read_timeout_ms: u64,
+    app_response_timeout_ms: u64,
 }
 
 impl ConfigDump {
@@ -296,5 +298,7 @@ fn limits_view(l: &Limits) -> LimitsView {
         header_read_timeout_ms: ms(l.header_read_timeout),
         detect_timeout_ms: ms(l.detect_timeout),
         tcp_idle_timeout_ms: ms(l.tcp_idle_timeout),
+        body_read_timeout_ms: ms(l.body_read_timeout),
+        app_response_timeout_ms: ms(l.app_response_timeout),
     }
 }

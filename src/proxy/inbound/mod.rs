@@ -37,6 +37,7 @@ use crate::proxy::protocol::http::{
 };
 use crate::proxy::protocol::io::MeteredIo;
 use crate::proxy::protocol::listen;
+use crate::proxy::telemetry::limit_metrics::{ConnectionLimit, RequestLimit};
 use crate::proxy::telemetry::metrics::Direction;
 use crate::proxy::telemetry::stats::NO_PEER;
 use crate::proxy::telemetry::tap::{self, Hop, TapBody};
@@ -93,9 +94,18 @@ impl Inbound {
             tokio::spawn(Http1Pool::reap(Arc::downgrade(pool)));
         }
         let max = self.shared.limits.max_connections;
-        listen::accept_loop(listener, max, watch, move |stream, remote, watch| {
-            self.clone().connection(stream, remote, watch)
-        })
+        let counters = self.shared.metrics.limits.clone();
+        let refused = move |remote| {
+            counters.connection(Direction::Inbound, ConnectionLimit::MaxConnections);
+            tracing::debug!(%remote, max, "connection refused: the listener is at max_connections");
+        };
+        listen::accept_loop(
+            listener,
+            max,
+            watch,
+            refused,
+            move |stream, remote, watch| self.clone().connection(stream, remote, watch),
+        )
         .await;
     }
 
@@ -170,7 +180,10 @@ impl Inbound {
             let this = &self;
             // As on the outbound side: the request's future goes to its task unwrapped.
             let forward = |req| this.clone().forward_http(req, client_id.clone(), remote);
-            let served = h2server::serve(Corked::new(tls), &self.shared.http2, &mut watch, forward);
+            // The header read timeout starts after the TLS handshake (it has its own).
+            let conn = (Direction::Inbound, tokio::time::Instant::now());
+            let settings = &self.shared.http2;
+            let served = h2server::serve(Corked::new(tls), settings, &mut watch, conn, forward);
             Driven::new(served).await.map_err(std::io::Error::other)
         } else {
             metrics.handshake_failed(Direction::Inbound, "no_alpn");
@@ -230,16 +243,19 @@ impl Inbound {
             self.end_span(span, &response, peer);
             return tap::observe(tap, response);
         }
-        let (tap, response) =
-            match tap::buffer_for_tap(&self.shared.tap, req.map(Either::Left)).await {
-                Err(e) => {
-                    tracing::debug!(error = %e, "reading a request body for the tap failed");
-                    let response = error(StatusCode::BAD_REQUEST, "request body read failed");
-                    (None, response)
-                }
-                Ok((req, body)) => {
-                    let tap = self.shared.tap.request(hop, &req, body.as_ref());
-                    let response = match (&self.http1, &self.h2c) {
+        let (tap, response) = match tap::buffer_for_tap(&self.shared.tap, req.map(Either::Left))
+            .await
+        {
+            Err(e) => {
+                tracing::debug!(error = %e, "reading a request body for the tap failed");
+                let response = error(StatusCode::BAD_REQUEST, "request body read failed");
+                (None, response)
+            }
+            Ok((req, body)) => {
+                let tap = self.shared.tap.request(hop, &req, body.as_ref());
+                let grpc = is_grpc(req.headers());
+                let exchange = async {
+                    match (&self.http1, &self.h2c) {
                         (Some(pool), _) if from_http1 => self.to_http1(pool, req).await,
                         (_, Some(h2c)) => self.to_h2c(h2c, req).await,
                         (Some(pool), None) => match &self.grpc {
@@ -247,10 +263,22 @@ impl Inbound {
                             _ => self.to_http1(pool, req).await,
                         },
                         (None, None) => error(StatusCode::BAD_GATEWAY, "app does not speak HTTP"),
-                    };
-                    (tap, response)
-                }
-            };
+                    }
+                };
+                // The response head only: a body (a stream) that has started is not cut.
+                let limit = self.shared.limits.app_response_timeout;
+                let response = match tokio::time::timeout(limit, exchange).await {
+                    Ok(response) => response,
+                    Err(_) => {
+                        (self.shared.metrics.limits)
+                            .request(Direction::Inbound, RequestLimit::AppResponse);
+                        tracing::debug!(app = %self.app, ?limit, "no response head from the app in time");
+                        written(app_timed_out(grpc))
+                    }
+                };
+                (tap, response)
+            }
+        };
         self.shared
             .metrics
             .request(Direction::Inbound, peer, response.status(), start.elapsed());
@@ -360,6 +388,20 @@ fn app_failed_grpc(connect: bool) -> Response<ProxyBody> {
         "app connection failed"
     };
     proxy_http::grpc_error(HeaderValue::from_static(GRPC_UNAVAILABLE), reason)
+}
+
+/// Why a request the app did not answer in time was answered by the proxy.
+const APP_TIMED_OUT: &str = "app response timeout";
+
+/// The app sent no response head within the app response timeout: 504, or for gRPC a
+/// trailers-only `grpc-status: 4` (DEADLINE_EXCEEDED).
+fn app_timed_out(grpc: bool) -> Response<ProxyBody> {
+    if grpc {
+        let status =
+            HeaderValue::from_static(crate::proxy::outbound::timeout::GRPC_DEADLINE_EXCEEDED);
+        return proxy_http::grpc_error(status, APP_TIMED_OUT);
+    }
+    proxy_http::error_response(StatusCode::GATEWAY_TIMEOUT, APP_TIMED_OUT)
 }
 
 fn app_failed(connect: bool) -> Response<InboundBody> {

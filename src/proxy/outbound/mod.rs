@@ -42,6 +42,7 @@ use crate::proxy::protocol::http::{
 };
 use crate::proxy::protocol::io::{MeteredIo, PrefixedIo};
 use crate::proxy::protocol::listen;
+use crate::proxy::telemetry::limit_metrics::ConnectionLimit;
 use crate::proxy::telemetry::metrics::Direction;
 use crate::proxy::telemetry::policy_metrics::PolicyCounters;
 use crate::proxy::telemetry::stats::NO_PEER;
@@ -130,39 +131,71 @@ impl Outbound {
 
     pub async fn serve(self: Arc<Self>, listener: TcpListener, watch: DrainWatch) {
         let max = self.shared.limits.max_connections;
-        listen::accept_loop(listener, max, watch, move |stream, remote, watch| {
-            self.clone().connection(stream, remote, watch)
-        })
+        let counters = self.shared.metrics.limits.clone();
+        let refused = move |remote| {
+            counters.connection(Direction::Outbound, ConnectionLimit::MaxConnections);
+            tracing::debug!(%remote, max, "connection refused: the listener is at max_connections");
+        };
+        listen::accept_loop(
+            listener,
+            max,
+            watch,
+            refused,
+            move |stream, remote, watch| self.clone().connection(stream, remote, watch),
+        )
         .await;
     }
 
     async fn connection(self: Arc<Self>, stream: TcpStream, remote: SocketAddr, watch: DrainWatch) {
+        let accepted = tokio::time::Instant::now();
         let metrics = self.shared.metrics.clone();
         let _open = metrics.connection_opened(Direction::Outbound);
         let _ = stream.set_nodelay(true);
         let io = MeteredIo::new(stream, metrics.clone(), Direction::Outbound);
+        let limits = &self.shared.limits;
+        let closed = |why| metrics.limits.connection(Direction::Outbound, why);
         let (protocol, io) = match self.protocol {
             UpstreamProtocol::Detect => {
-                match detect::detect(io, self.shared.limits.detect_timeout).await {
+                // Silence becomes opaque TCP after the detect timeout (server-speaks-first
+                // protocols); an HTTP start left unfinished gets the header read timeout and
+                // is then closed, never carried as TCP.
+                let detected =
+                    detect::detect_within(io, limits.detect_timeout, limits.header_read_timeout);
+                match detected.await {
                     Ok(found) => found,
                     Err(e) => {
+                        if e.kind() == std::io::ErrorKind::TimedOut {
+                            closed(ConnectionLimit::HeaderTimeout);
+                        }
                         tracing::debug!(%remote, error = %e, "connection closed during detection");
                         return;
                     }
                 }
             }
             UpstreamProtocol::Http => {
-                match detect::detect(io, self.shared.limits.header_read_timeout).await {
-                    Ok((Detected::Opaque, _)) => {
-                        tracing::info!(
-                            %remote,
-                            "closed an outbound connection that sent no HTTP request: \
-                             this upstream is served as HTTP (declare it tcp for opaque TCP)"
-                        );
+                match detect::detect(io, limits.header_read_timeout).await {
+                    Ok((Detected::Opaque, io)) => {
+                        if io.prefix().is_empty() {
+                            // Silence until the timeout (not a client that closed at once).
+                            if accepted.elapsed() >= limits.header_read_timeout {
+                                closed(ConnectionLimit::HeaderTimeout);
+                            }
+                            tracing::debug!(%remote, "closed an outbound connection that sent no request");
+                        } else {
+                            closed(ConnectionLimit::NotHttp);
+                            tracing::info!(
+                                %remote,
+                                "closed an outbound connection that sent no HTTP request: \
+                                 this upstream is served as HTTP (declare it tcp for opaque TCP)"
+                            );
+                        }
                         return;
                     }
                     Ok(found) => found,
                     Err(e) => {
+                        if e.kind() == std::io::ErrorKind::TimedOut {
+                            closed(ConnectionLimit::HeaderTimeout);
+                        }
                         tracing::debug!(%remote, error = %e, "connection closed during detection");
                         return;
                     }
@@ -172,7 +205,10 @@ impl Outbound {
             UpstreamProtocol::Http2 => (Detected::H2c, PrefixedIo::new(Bytes::new(), io)),
             UpstreamProtocol::Tcp => (Detected::Opaque, PrefixedIo::new(Bytes::new(), io)),
         };
-        if let Err(e) = self.clone().dispatch(protocol, io, remote, watch).await {
+        if let Err(e) = (self.clone())
+            .dispatch(protocol, io, remote, watch, accepted)
+            .await
+        {
             tracing::debug!(%remote, error = %e, "outbound connection ended with an error");
         }
     }
@@ -183,6 +219,7 @@ impl Outbound {
         io: PrefixedIo<MeteredIo<TcpStream>>,
         remote: SocketAddr,
         mut watch: DrainWatch,
+        accepted: tokio::time::Instant,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         match protocol {
             Detected::Http1 => {
@@ -191,7 +228,7 @@ impl Outbound {
                     this.clone()
                         .forward_http(req.map(Either::Right), true, remote)
                 };
-                h1server::serve(io, &self.shared.http1, &watch, forward).await?;
+                h1server::serve(io, &self.shared.http1, &watch, accepted, forward).await?;
             }
             Detected::H2c => {
                 let this = &self;
@@ -201,8 +238,9 @@ impl Outbound {
                     this.clone()
                         .forward_http(req.map(Either::Left), false, remote)
                 };
-                let served =
-                    h2server::serve(Corked::new(io), &self.shared.http2, &mut watch, forward);
+                let conn = (Direction::Outbound, accepted);
+                let settings = &self.shared.http2;
+                let served = h2server::serve(Corked::new(io), settings, &mut watch, conn, forward);
                 // Boxed, like the TCP branch: a connection task is as large as its largest
                 // branch, and most are HTTP/1 (half the size of these two).
                 Box::pin(Driven::new(served)).await?;

@@ -1,5 +1,6 @@
 //! Protocol detection on a plaintext listener: HTTP/2 preface → h2c, an HTTP/1 method token
-//! → HTTP/1, anything else (or nothing within the timeout) → opaque TCP.
+//! → HTTP/1, anything else (or nothing within the timeout) → opaque TCP; an HTTP start left
+//! unfinished is an error (see [`detect_within`]).
 //!
 //! Detection reads at most [`MAX_DETECT_BYTES`]; the bytes read are replayed to whichever
 //! protocol handles the connection, so opaque TCP stays byte-exact.
@@ -41,17 +42,46 @@ pub const MAX_DETECT_BYTES: usize = H2_PREFACE.len();
 /// Reads until the protocol is known, the peer stops sending for `timeout`, or EOF.
 /// Returns the protocol and the stream with the bytes read put back in front.
 pub async fn detect<T: AsyncRead + Unpin>(
-    mut io: T,
+    io: T,
     timeout: Duration,
 ) -> io::Result<(Detected, PrefixedIo<T>)> {
+    detect_within(io, timeout, timeout).await
+}
+
+/// As [`detect`], except for a client whose bytes at `timeout` are the unfinished start of
+/// an HTTP request (`GE`, `PRI * HT`): HTTP arriving slowly, not another protocol, so it is
+/// given until `http_deadline` (from the start) to decide, and if it has not by then, the
+/// result is an error of kind [`io::ErrorKind::TimedOut`] — the caller closes it instead
+/// of carrying a trickle of bytes as opaque TCP. Silence at `timeout` is still opaque
+/// (server-speaks-first protocols send nothing).
+pub async fn detect_within<T: AsyncRead + Unpin>(
+    mut io: T,
+    timeout: Duration,
+    http_deadline: Duration,
+) -> io::Result<(Detected, PrefixedIo<T>)> {
     let mut buf = BytesMut::with_capacity(MAX_DETECT_BYTES);
-    let deadline = tokio::time::Instant::now() + timeout;
+    let start = tokio::time::Instant::now();
+    let deadline = start + timeout;
+    let http_deadline = start + http_deadline.max(timeout);
     let detected = loop {
         if let Some(found) = classify(&buf) {
             break found;
         }
-        match tokio::time::timeout_at(deadline, io.read_buf(&mut buf)).await {
-            Ok(Ok(0)) | Err(_) => break Detected::Opaque,
+        // Undecided bytes are a prefix of an HTTP method or the HTTP/2 preface.
+        let until = if buf.is_empty() {
+            deadline
+        } else {
+            http_deadline
+        };
+        match tokio::time::timeout_at(until, io.read_buf(&mut buf)).await {
+            Ok(Ok(0)) => break Detected::Opaque,
+            Err(_) if buf.is_empty() => break Detected::Opaque,
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "an HTTP request head started and was not finished in time",
+                ));
+            }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(e),
         }
@@ -106,6 +136,44 @@ mod tests {
         let mut all = Vec::new();
         io.read_to_end(&mut all).await.unwrap();
         assert_eq!(all, input);
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_http_method_is_given_until_the_http_deadline_then_refused() {
+        let (mut client, server) = tokio::io::duplex(64);
+        tokio::io::AsyncWriteExt::write_all(&mut client, b"GE")
+            .await
+            .unwrap();
+        let started = tokio::time::Instant::now();
+        let found = detect_within(
+            server,
+            Duration::from_millis(20),
+            Duration::from_millis(300),
+        )
+        .await
+        .map(|(d, _)| d);
+        let err = found.expect_err("an unfinished HTTP head is not opaque TCP");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    #[tokio::test]
+    async fn an_http_method_finished_after_the_detect_timeout_is_http() {
+        let (mut client, server) = tokio::io::duplex(64);
+        let detecting = tokio::spawn(detect_within(
+            server,
+            Duration::from_millis(20),
+            Duration::from_secs(10),
+        ));
+        tokio::io::AsyncWriteExt::write_all(&mut client, b"PO")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::io::AsyncWriteExt::write_all(&mut client, b"ST /")
+            .await
+            .unwrap();
+        let (found, _) = detecting.await.unwrap().unwrap();
+        assert_eq!(found, Detected::Http1);
     }
 
     #[tokio::test]

@@ -113,6 +113,11 @@ impl<T> PrefixedIo<T> {
     pub fn get_ref(&self) -> &T {
         &self.io
     }
+
+    /// The bytes still to be replayed before the stream's own.
+    pub fn prefix(&self) -> &[u8] {
+        &self.prefix
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for PrefixedIo<T> {

@@ -12,32 +12,35 @@ use crate::proxy::limits;
 use crate::proxy::protocol::drain::DrainWatch;
 
 /// Accepts until the drain starts, with at most `max_connections` connections open: at the
-/// limit the loop stops accepting and the kernel backlog holds new ones. Each connection
-/// runs `handle` on its own task with its own drain watch.
-pub async fn accept_loop<F, Fut>(
+/// limit a new connection is closed as soon as it is accepted and `refused` is called (the
+/// client fails fast, and the refusal is counted, rather than waiting unseen in the kernel
+/// backlog). Each connection runs `handle` on its own task with its own drain watch.
+pub async fn accept_loop<F, Fut, R>(
     listener: TcpListener,
     max_connections: usize,
     mut watch: DrainWatch,
+    refused: R,
     handle: F,
 ) where
     F: Fn(TcpStream, SocketAddr, DrainWatch) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
+    R: Fn(SocketAddr),
 {
     let permits = Arc::new(Semaphore::new(max_connections));
     loop {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-            () = watch.signaled() => break,
-        };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = watch.signaled() => break,
         };
         match accepted {
             Ok((stream, remote)) => {
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    // Dropped: closed at once. Linger 0 would send RST; a plain close is
+                    // enough (and leaves no TIME_WAIT on the client's side to wonder about).
+                    drop(stream);
+                    refused(remote);
+                    continue;
+                };
                 // The permit is released when the connection ends. A combinator, not an
                 // async block: that would hold the connection's future twice (captured, then
                 // moved into its awaited slot), doubling each connection task's allocation.
@@ -76,16 +79,33 @@ mod tests {
                 let _ = stream.read(&mut [0u8; 1]).await;
             }
         };
-        tokio::spawn(accept_loop(listener, 1, watch, handle));
+        let (refusals, mut refused) = mpsc::unbounded_channel();
+        let refuse = move |_: SocketAddr| refusals.send(()).unwrap();
+        tokio::spawn(accept_loop(listener, 1, watch, refuse, handle));
 
         let first = TcpStream::connect(addr).await.unwrap();
         serving.recv().await.unwrap();
-        // One slot: the second connection waits in the backlog while the first is open.
-        let _second = TcpStream::connect(addr).await.unwrap();
+        // One slot: the second connection is closed while the first is open.
+        let mut second = TcpStream::connect(addr).await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(10), second.read(&mut [0u8; 1]))
+            .await
+            .expect("the connection beyond max_connections was closed");
+        assert!(matches!(n, Ok(0) | Err(_)), "closed without data");
+        refused.recv().await.unwrap();
         let early = tokio::time::timeout(Duration::from_millis(200), serving.recv()).await;
         assert!(early.is_err(), "served beyond max_connections");
         drop(first);
-        let freed = tokio::time::timeout(Duration::from_secs(10), serving.recv()).await;
+        // The slot is freed once the first connection's task ends: a later one is served.
+        let served = async {
+            loop {
+                let _next = TcpStream::connect(addr).await.unwrap();
+                tokio::select! {
+                    Some(()) = serving.recv() => return,
+                    Some(()) = refused.recv() => {}
+                }
+            }
+        };
+        let freed = tokio::time::timeout(Duration::from_secs(10), served).await;
         assert!(freed.is_ok(), "the first connection's slot was never freed");
     }
 }

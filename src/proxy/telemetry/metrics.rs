@@ -51,6 +51,9 @@ pub struct Metrics {
     pub faults: FaultCounters,
     /// Spans exported over OTLP and dropped (`trace.rs`).
     pub spans: std::sync::Arc<crate::proxy::telemetry::trace::SpanCounters>,
+    /// Connections and requests cut off by a resource limit (`limit_metrics.rs`); shared
+    /// with the HTTP servers' settings, which count what they close.
+    pub limits: std::sync::Arc<crate::proxy::telemetry::limit_metrics::LimitCounters>,
 }
 
 #[derive(Debug, Default)]
@@ -155,6 +158,7 @@ impl Metrics {
         self.authz.render(&mut out);
         self.faults.render(&mut out);
         self.spans.render(&mut out);
+        self.limits.render(&mut out);
         header(
             &mut out,
             "meshctl_tls_handshake_failures_total",

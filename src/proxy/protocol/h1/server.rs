@@ -29,7 +29,9 @@
 //! - A client that closes its side while its request is in flight cancels the request (as
 //!   hyper's server does without half-close support).
 //! - The header read timeout runs from when the connection starts waiting for a request head
-//!   (so it also closes keep-alive connections idle that long), as in hyper.
+//!   (for the first, from the connection's accept; it also closes keep-alive connections
+//!   idle that long), as in hyper. A request body that makes no progress for the body read
+//!   timeout while it is read fails: the request is answered 408 and the connection closes.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -58,6 +60,8 @@ use crate::proxy::protocol::h1::client::{
 };
 use crate::proxy::protocol::http::{self as proxy_http, error_response};
 use crate::proxy::protocol::io::{MeteredIo, PrefixedIo};
+use crate::proxy::telemetry::limit_metrics::{ConnectionLimit, LimitCounters, RequestLimit};
+use crate::proxy::telemetry::metrics::Direction;
 
 /// An outbound connection from the app, after protocol detection.
 pub type Io = PrefixedIo<MeteredIo<TcpStream>>;
@@ -69,6 +73,8 @@ const SCRATCH: usize = 8 * 1024;
 /// Header fields a forwarded request may gain on its way.
 const HEADROOM: usize = 4;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+/// Why a request whose body stalled for the body read timeout is refused.
+pub const BODY_TIMED_OUT: &str = "request body timeout";
 /// Why a request whose trailer section carries framing fields is refused.
 const FRAMING_IN_TRAILERS: &str = "transfer-encoding or content-length in trailers";
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
@@ -90,6 +96,11 @@ pub struct Settings {
     /// After the drain starts: how long an idle connection may still send one more request
     /// (answered with `connection: close`), see [`limits::HTTP1_DRAIN_GRACE`].
     pub drain_grace: Duration,
+    /// How long a request body may make no progress, see
+    /// [`limits::DEFAULT_BODY_READ_TIMEOUT`].
+    pub body_read_timeout: Duration,
+    /// Where connections closed and requests failed by these limits are counted.
+    pub counters: Arc<LimitCounters>,
 }
 
 impl Settings {
@@ -99,7 +110,15 @@ impl Settings {
             max_headers: limits.max_headers,
             max_head_bytes: limits.max_header_bytes,
             drain_grace: limits::HTTP1_DRAIN_GRACE,
+            body_read_timeout: limits.body_read_timeout,
+            counters: Arc::default(),
         }
+    }
+
+    /// Counts into `counters` (the proxy's metrics) instead of a private set.
+    pub fn counting(mut self, counters: Arc<LimitCounters>) -> Self {
+        self.counters = counters;
+        self
     }
 }
 
@@ -130,9 +149,15 @@ struct Wire {
     expect: Option<usize>,
     /// The body's task, waiting to write `100 Continue`: woken when the response goes first.
     waiting: Option<Waker>,
-    /// Set when the current request's body turned out invalid (framing in its trailers): the
-    /// request is answered 400 with this reason whatever the forwarding made of it.
-    refused: Option<&'static str>,
+    /// Set when the current request's body turned out invalid (framing in its trailers: 400)
+    /// or stalled (408): the request is answered so whatever the forwarding made of it.
+    refused: Option<(StatusCode, &'static str)>,
+    /// The body read timeout, armed while a body read waits for the client (kept for the
+    /// body's life once first needed, dropped at its end).
+    stall: Option<Pin<Box<tokio::time::Sleep>>>,
+    stall_armed: bool,
+    body_read_timeout: Duration,
+    counters: Arc<LimitCounters>,
 }
 
 /// A request head as the service gets it, and what the connection needs to know about it.
@@ -180,10 +205,13 @@ fn lock(wire: &Mutex<Wire>) -> MutexGuard<'_, Wire> {
 
 /// Serves the connection's requests until it closes, fails, or the drain ends it. `service`
 /// answers each request (it cannot fail: errors are responses).
+/// `accepted`: when the connection was accepted (the first head is due within the header
+/// read timeout from then, protocol detection included).
 pub async fn serve<S, F, B>(
     io: Io,
     settings: &Settings,
     watch: &DrainWatch,
+    accepted: Instant,
     mut service: S,
 ) -> io::Result<()>
 where
@@ -200,8 +228,12 @@ where
         expect: None,
         waiting: None,
         refused: None,
+        stall: None,
+        stall_armed: false,
+        body_read_timeout: settings.body_read_timeout,
+        counters: settings.counters.clone(),
     }));
-    let result = serve_requests(&wire, settings, watch, &mut service).await;
+    let result = serve_requests(&wire, settings, watch, accepted, &mut service).await;
     // Best effort: the client may be gone already.
     let _ = poll_fn(|cx| Pin::new(&mut WireWriter(&wire)).poll_shutdown(cx)).await;
     result
@@ -211,6 +243,7 @@ async fn serve_requests<S, F, B>(
     wire: &Arc<Mutex<Wire>>,
     settings: &Settings,
     watch: &DrainWatch,
+    accepted: Instant,
     service: &mut S,
 ) -> io::Result<()>
 where
@@ -223,11 +256,16 @@ where
     // One drain registration and one timer per connection, not per request.
     let mut drain = watch.clone();
     let mut signaled = pin!(drain.signaled());
-    let mut timeout = pin!(tokio::time::sleep(settings.header_read_timeout));
+    let mut timeout = pin!(tokio::time::sleep_until(
+        accepted + settings.header_read_timeout
+    ));
+    let mut first = true;
     loop {
-        timeout
-            .as_mut()
-            .reset(Instant::now() + settings.header_read_timeout);
+        if !first {
+            timeout
+                .as_mut()
+                .reset(Instant::now() + settings.header_read_timeout);
+        }
         let head = {
             let mut read = pin!(poll_fn(|cx| lock(wire).poll_head(cx, settings)));
             loop {
@@ -245,12 +283,22 @@ where
                     }
                     () = grace => return Ok(()),
                     () = &mut timeout => {
-                        tracing::debug!("no request head within the header read timeout");
+                        // Between requests with nothing of the next one: an idle keep-alive
+                        // connection; otherwise a head that never arrived whole.
+                        let idle = !first && lock(wire).buf.is_empty();
+                        let why = if idle {
+                            ConnectionLimit::IdleTimeout
+                        } else {
+                            ConnectionLimit::HeaderTimeout
+                        };
+                        settings.counters.connection(Direction::Outbound, why);
+                        tracing::debug!(idle, "no request head within the header read timeout");
                         return Ok(());
                     }
                 }
             }
         };
+        first = false;
         let head = match head {
             Ok(Some(head)) => head,
             Ok(None) => return Ok(()),
@@ -322,10 +370,10 @@ where
             }
             w.refused.take()
         };
-        if let Some(reason) = refused {
-            // The body was refused while it was forwarded: whatever came back, the app gets
-            // the 400 (and a closed connection), as for a refused head.
-            return refuse(wire, StatusCode::BAD_REQUEST, reason).await;
+        if let Some((status, reason)) = refused {
+            // The body was refused (or stalled) while it was forwarded: whatever came back,
+            // the app gets the 400 or 408 (and a closed connection), as for a refused head.
+            return refuse(wire, status, reason).await;
         }
         match poll_fn(|cx| upload.poll_send(&mut WireWriter(wire), cx)).await {
             Ok(()) => {}
@@ -470,7 +518,7 @@ impl Wire {
                     // Framing fields after the body (RFC 9110 §6.5.1) are refused here rather
                     // than forwarded for the next hop to fail on.
                     if t.contains_key(TRANSFER_ENCODING) || t.contains_key(CONTENT_LENGTH) {
-                        self.refused = Some(FRAMING_IN_TRAILERS);
+                        self.refused = Some((StatusCode::BAD_REQUEST, FRAMING_IN_TRAILERS));
                         return Poll::Ready(Some(Err(io::Error::new(
                             io::ErrorKind::InvalidData,
                             FRAMING_IN_TRAILERS,
@@ -478,18 +526,25 @@ impl Wire {
                     }
                     return Poll::Ready(Some(Ok(Frame::trailers(t))));
                 }
-                Ok(Some(Step::End)) => return Poll::Ready(None),
+                Ok(Some(Step::End)) => {
+                    self.stall = None;
+                    self.stall_armed = false;
+                    return Poll::Ready(None);
+                }
                 Ok(None) => {}
             }
             if self.buf.capacity() - self.buf.len() < self.read_size / 2 {
                 self.buf.reserve(self.read_size);
             }
             let space = self.buf.capacity() - self.buf.len();
-            let read = ready!(tokio_util::io::poll_read_buf(
-                Pin::new(&mut self.io),
-                cx,
-                &mut self.buf
-            ));
+            let read =
+                match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf) {
+                    Poll::Ready(read) => {
+                        self.stall_armed = false;
+                        read
+                    }
+                    Poll::Pending => return self.poll_stalled(cx),
+                };
             match read {
                 Err(e) => return Poll::Ready(Some(Err(e))),
                 Ok(0) => {
@@ -504,6 +559,32 @@ impl Wire {
                 Ok(_) => {}
             }
         }
+    }
+}
+
+impl Wire {
+    /// A body read is waiting for the client: arms the body read timeout if it is not
+    /// running, and fails the body (408, counted) once it runs out.
+    fn poll_stalled(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        let deadline = Instant::now() + self.body_read_timeout;
+        let stall = self
+            .stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if !self.stall_armed {
+            stall.as_mut().reset(deadline);
+            self.stall_armed = true;
+        }
+        ready!(stall.as_mut().poll(cx));
+        self.stall = None;
+        self.stall_armed = false;
+        self.refused = Some((StatusCode::REQUEST_TIMEOUT, BODY_TIMED_OUT));
+        self.counters
+            .request(Direction::Outbound, RequestLimit::RequestBody);
+        tracing::debug!(timeout = ?self.body_read_timeout, "the request body made no progress");
+        Poll::Ready(Some(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            BODY_TIMED_OUT,
+        ))))
     }
 }
 

@@ -14,6 +14,7 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -30,17 +31,24 @@ use crate::proxy::config::Limits;
 use crate::proxy::limits;
 use crate::proxy::protocol::drain::DrainWatch;
 use crate::proxy::protocol::h1::server as h1server;
-use crate::proxy::protocol::h2::stream::{self as h2stream, BoxError, H2Body};
+use crate::proxy::protocol::h2::stream::{self as h2stream, BoxError, H2Body, StallFired};
 use crate::proxy::protocol::http as proxy_http;
+use crate::proxy::telemetry::limit_metrics::{ConnectionLimit, LimitCounters};
+use crate::proxy::telemetry::metrics::Direction;
 
 /// How the server treats its connections, from the configured limits.
 #[derive(Debug, Clone)]
 pub struct Settings {
     builder: server::Builder,
-    /// How long a connection may take to send the HTTP/2 preface and SETTINGS.
+    /// How long a connection may take to send the HTTP/2 preface and SETTINGS, and its
+    /// first request's HEADERS (from the connection's accept).
     preface_timeout: Duration,
     keep_alive_interval: Duration,
     keep_alive_timeout: Duration,
+    /// How long a request body may make no progress (not gRPC ones), see
+    /// [`limits::DEFAULT_BODY_READ_TIMEOUT`].
+    body_read_timeout: Duration,
+    counters: Arc<LimitCounters>,
 }
 
 impl Settings {
@@ -59,7 +67,15 @@ impl Settings {
             preface_timeout: limits.header_read_timeout,
             keep_alive_interval: limits::H2_KEEPALIVE_INTERVAL,
             keep_alive_timeout: limits::H2_KEEPALIVE_TIMEOUT,
+            body_read_timeout: limits.body_read_timeout,
+            counters: Arc::default(),
         }
+    }
+
+    /// Counts into `counters` (the proxy's metrics) instead of a private set.
+    pub fn counting(mut self, counters: Arc<LimitCounters>) -> Self {
+        self.counters = counters;
+        self
     }
 }
 
@@ -67,11 +83,15 @@ impl Settings {
 /// its own. Once `watch` signals the drain, the client gets a GOAWAY and the open streams
 /// finish (GOAWAY tells the client which streams were taken, so no grace period is needed).
 /// The client is pinged every keep-alive interval, and the connection closed when an answer
-/// takes longer than the keep-alive timeout.
+/// takes longer than the keep-alive timeout. The preface and the first request's HEADERS
+/// are due within the header read timeout from `accepted`; a request body that stalls for
+/// the body read timeout is answered 408. What these limits close is counted as
+/// `direction`.
 pub async fn serve<T, S, F, B>(
     io: T,
     settings: &Settings,
     watch: &mut DrainWatch,
+    (direction, accepted): (Direction, Instant),
     mut service: S,
 ) -> Result<(), BoxError>
 where
@@ -82,10 +102,17 @@ where
     B::Error: Into<BoxError>,
 {
     let handshake = settings.builder.handshake::<T, Bytes>(io);
-    let mut conn = match tokio::time::timeout(settings.preface_timeout, handshake).await {
+    let first_request_by = accepted + settings.preface_timeout;
+    let mut conn = match tokio::time::timeout_at(first_request_by, handshake).await {
         Ok(conn) => conn?,
-        Err(_) => return Err("no HTTP/2 preface in time".into()),
+        Err(_) => {
+            (settings.counters).connection(direction, ConnectionLimit::HeaderTimeout);
+            return Err("no HTTP/2 preface in time".into());
+        }
     };
+    // Until the first request's HEADERS: a connection that only opened is closed then.
+    let mut first_request = pin!(tokio::time::sleep_until(first_request_by));
+    let mut waiting_first = true;
     let mut ping_pong = conn.ping_pong();
     let mut timer = pin!(tokio::time::sleep(settings.keep_alive_interval));
     let mut awaiting_pong = false;
@@ -101,19 +128,30 @@ where
             biased;
             accepted = conn.accept() => match accepted {
                 Some(Ok((req, respond))) => {
+                    waiting_first = false;
                     if req.method() == Method::CONNECT {
                         refuse_connect(respond);
                         continue;
                     }
                     let (parts, recv) = req.into_parts();
-                    let body = H2Body::request(recv, &parts.headers);
+                    let mut body = H2Body::request(recv, &parts.headers);
+                    // gRPC client and bidirectional streams go quiet between messages.
+                    let stalled = (!body.is_end_stream() && !proxy_http::is_grpc(&parts.headers))
+                        .then(|| {
+                            let counters = settings.counters.clone();
+                            body.stall_after(settings.body_read_timeout, counters, direction)
+                        });
                     let head_only = parts.method == Method::HEAD;
                     let response = service(Request::from_parts(parts, body));
-                    tokio::spawn(StreamTask::new(response, respond, head_only));
+                    tokio::spawn(StreamTask::new(response, respond, head_only, stalled));
                 }
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(()),
             },
+            () = &mut first_request, if waiting_first => {
+                (settings.counters).connection(direction, ConnectionLimit::HeaderTimeout);
+                return Err("no request HEADERS within the header read timeout".into());
+            }
             () = &mut signaled, if !draining => {
                 draining = true;
                 conn.graceful_shutdown();
@@ -162,16 +200,24 @@ pin_project_lite::pin_project! {
         respond: Option<SendResponse<Bytes>>,
         sending: Option<(B, SendStream<Bytes>)>,
         head_only: bool,
+        // Set when the request body stalled: the answer is a 408.
+        stalled: Option<Arc<StallFired>>,
     }
 }
 
 impl<F, B> StreamTask<F, B> {
-    fn new(response: F, respond: SendResponse<Bytes>, head_only: bool) -> Self {
+    fn new(
+        response: F,
+        respond: SendResponse<Bytes>,
+        head_only: bool,
+        stalled: Option<Arc<StallFired>>,
+    ) -> Self {
         StreamTask {
             response,
             respond: Some(respond),
             sending: None,
             head_only,
+            stalled,
         }
     }
 }
@@ -194,6 +240,13 @@ where
                 }
                 return Poll::Pending;
             };
+            if this.stalled.as_ref().is_some_and(|s| s.fired()) {
+                // Whatever the forwarding made of the failed body (a 502 for the peer's
+                // reset), the client's body is what failed.
+                refuse_stalled(respond);
+                *this.respond = None;
+                return Poll::Ready(());
+            }
             let (mut head, body) = response.into_parts();
             complete_head(&mut head, &body, *this.head_only);
             let end_of_stream = body.is_end_stream();
@@ -216,6 +269,21 @@ where
             *this.sending = None;
         }
         Poll::Ready(())
+    }
+}
+
+/// A request whose body stalled for the body read timeout: 408, no body.
+fn refuse_stalled(respond: &mut SendResponse<Bytes>) {
+    let mut response = Response::new(());
+    *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    let headers = response.headers_mut();
+    headers.insert(
+        proxy_http::PROXY_ERROR,
+        HeaderValue::from_static(h1server::BODY_TIMED_OUT),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(0));
+    if let Err(e) = respond.send_response(response, true) {
+        tracing::debug!(error = %e, "answering a stalled request failed");
     }
 }
 

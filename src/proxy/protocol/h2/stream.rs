@@ -2,15 +2,22 @@
 //! and server (`h2server.rs`): [`H2Body`] reads one off a stream, [`pump`] / [`poll_pump`]
 //! send one.
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use h2::{Reason, RecvStream, SendStream};
 use http::HeaderMap;
 use http::header::CONTENT_LENGTH;
 use hyper::body::{Body, Frame, SizeHint};
+use tokio::time::{Instant, Sleep};
+
+use crate::proxy::telemetry::limit_metrics::{LimitCounters, RequestLimit};
+use crate::proxy::telemetry::metrics::Direction;
 
 /// What a body's send can fail with: its own error or the stream's.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -93,6 +100,32 @@ pub struct H2Body {
     data_done: bool,
     /// A `NO_ERROR` / `CANCEL` reset ends the body instead of failing it.
     reset_ends: bool,
+    /// The body read timeout, on request bodies it applies to ([`H2Body::stall_after`]).
+    stall: Option<Box<Stall>>,
+}
+
+/// A request body's progress timeout: runs while a read waits for the client's data.
+#[derive(Debug)]
+struct Stall {
+    timeout: Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
+    armed: bool,
+    fired: Arc<StallFired>,
+}
+
+/// Set once a request body stalled: the stream's task answers 408 instead of whatever the
+/// forwarding made of the failed body.
+#[derive(Debug)]
+pub struct StallFired {
+    fired: AtomicBool,
+    counters: Arc<LimitCounters>,
+    direction: Direction,
+}
+
+impl StallFired {
+    pub fn fired(&self) -> bool {
+        self.fired.load(Relaxed)
+    }
 }
 
 impl H2Body {
@@ -118,7 +151,55 @@ impl H2Body {
             content_length,
             data_done: false,
             reset_ends,
+            stall: None,
         }
+    }
+
+    /// Fails the body (counted in `counters`) when a read waits `timeout` for data; the
+    /// returned flag says whether it did.
+    pub fn stall_after(
+        &mut self,
+        timeout: Duration,
+        counters: Arc<LimitCounters>,
+        direction: Direction,
+    ) -> Arc<StallFired> {
+        let fired = Arc::new(StallFired {
+            fired: AtomicBool::new(false),
+            counters,
+            direction,
+        });
+        self.stall = Some(Box::new(Stall {
+            timeout,
+            sleep: None,
+            armed: false,
+            fired: fired.clone(),
+        }));
+        fired
+    }
+
+    /// A read is waiting for the client: runs the stall timer; `Ready` once it ran out.
+    fn poll_stalled(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(stall) = self.stall.as_deref_mut() else {
+            return Poll::Pending;
+        };
+        let deadline = Instant::now() + stall.timeout;
+        let sleep = stall
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if !stall.armed {
+            sleep.as_mut().reset(deadline);
+            stall.armed = true;
+        }
+        ready!(sleep.as_mut().poll(cx));
+        stall.armed = false;
+        let fired = &stall.fired;
+        fired.fired.store(true, Relaxed);
+        fired
+            .counters
+            .request(fired.direction, RequestLimit::RequestBody);
+        tracing::debug!(timeout = ?stall.timeout, "the request body made no progress");
+        self.stall = None;
+        Poll::Ready(())
     }
 }
 
@@ -132,7 +213,17 @@ impl Body for H2Body {
     ) -> Poll<Option<Result<Frame<Bytes>, h2::Error>>> {
         let this = self.get_mut();
         if !this.data_done {
-            match ready!(this.recv.poll_data(cx)) {
+            let polled = this.recv.poll_data(cx);
+            if polled.is_pending() {
+                ready!(this.poll_stalled(cx));
+                // The error fails the forwarding; the stream's task answers 408 (or resets
+                // the stream if its response had started).
+                return Poll::Ready(Some(Err(h2::Error::from(Reason::CANCEL))));
+            }
+            if let Some(stall) = this.stall.as_deref_mut() {
+                stall.armed = false;
+            }
+            match ready!(polled) {
                 Some(Ok(data)) => {
                     // Read: the peer may send that much more.
                     let _ = this.recv.flow_control().release_capacity(data.len());

@@ -12,6 +12,8 @@ fn settings() -> Settings {
         max_headers: 100,
         max_head_bytes: 64 * 1024,
         drain_grace: Duration::from_secs(1),
+        body_read_timeout: Duration::from_secs(30),
+        counters: Arc::default(),
     }
 }
 

@@ -24,6 +24,8 @@ fn settings() -> Settings {
         max_headers: 100,
         max_head_bytes: 64 * 1024,
         drain_grace: Duration::from_secs(1),
+        body_read_timeout: Duration::from_secs(30),
+        counters: Arc::default(),
     }
 }
 
@@ -50,7 +52,7 @@ where
                 MeteredIo::new(stream, metrics, Direction::Outbound),
             );
             tokio::spawn(async move {
-                let _ = serve(io, &settings, &watch, service).await;
+                let _ = serve(io, &settings, &watch, Instant::now(), service).await;
             });
         }
     });

@@ -48,7 +48,8 @@ async fn server(
                 (settings.clone(), service.clone(), outcomes.clone());
             let mut watch = watch.clone();
             tokio::spawn(async move {
-                let served = serve(tcp, &settings, &mut watch, |req| service(req)).await;
+                let conn = (Direction::Outbound, Instant::now());
+                let served = serve(tcp, &settings, &mut watch, conn, |req| service(req)).await;
                 let _ = outcomes.send(served.map_err(|e| e.to_string()));
             });
         }
@@ -383,4 +384,76 @@ async fn a_connection_without_a_preface_is_closed_after_the_timeout() {
         .await
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_with_a_preface_and_no_request_is_closed_after_the_timeout() {
+    let mut settings = settings();
+    settings.preface_timeout = Duration::from_millis(200);
+    let counters = settings.counters.clone();
+    let (addr, _drain, mut outcome) = server(settings, service(|_req| unreachable!())).await;
+    let _send = client(addr).await;
+    let served = tokio::time::timeout(WAIT, outcome.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        served,
+        Err("no request HEADERS within the header read timeout".to_string())
+    );
+    let mut text = String::new();
+    counters.render(&mut text);
+    assert!(text.contains(
+        "meshctl_connections_limited_total{direction=\"outbound\",reason=\"header_timeout\"} 1"
+    ));
+}
+
+#[tokio::test]
+async fn a_stalled_request_body_is_answered_408_and_a_grpc_one_waits() {
+    let mut settings = settings();
+    settings.body_read_timeout = Duration::from_millis(200);
+    let counters = settings.counters.clone();
+    let (addr, _drain, _) = server(
+        settings,
+        service(|req| {
+            Box::pin(async move {
+                let read = req.into_body().collect().await;
+                let status = if read.is_ok() {
+                    StatusCode::OK
+                } else {
+                    StatusCode::BAD_GATEWAY
+                };
+                let mut response = Response::new(Full::new(Bytes::new()));
+                *response.status_mut() = status;
+                response
+            })
+        }),
+    )
+    .await;
+    let mut send = client(addr).await;
+    let (response, _stream) = upload(&mut send, "/upload", b"part of it");
+    let response = answer(response).await;
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(
+        response.headers()[proxy_http::PROXY_ERROR],
+        h1server::BODY_TIMED_OUT
+    );
+
+    // gRPC: the same pause is a quiet client stream, not a stall.
+    let mut req = request(Method::POST, "/grpc.Svc/Stream");
+    req.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    let (response, mut stream) = send.send_request(req, false).unwrap();
+    stream.send_data(Bytes::from_static(b"one"), false).unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    stream.send_data(Bytes::from_static(b"two"), true).unwrap();
+    assert_eq!(answer(response).await.status(), StatusCode::OK);
+
+    let mut text = String::new();
+    counters.render(&mut text);
+    assert!(text.contains(
+        "meshctl_requests_timed_out_total{direction=\"outbound\",reason=\"request_body\"} 1"
+    ));
 }
