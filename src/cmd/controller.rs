@@ -78,7 +78,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         .block_on(async {
             tokio::spawn(plane.clone().expire_faults());
             tracing::info!(socket = %socket.display(), "control plane serving");
-            transport::serve(plane, &socket, shutdown_signal()).await
+            until_stopped(transport::serve(plane, &socket, shutdown_signal())).await
         })
         .with_context(|| format!("serving the control plane on {}", socket.display()))?;
     Ok(())
@@ -119,11 +119,38 @@ fn run_kube(args: Args) -> CliResult {
     runtime.block_on(async {
         let (client, target) = crate::kube::client::connect(&args.cluster).await?;
         tracing::info!(%target, "watching the cluster");
-        crate::kube::controller::run::run(client, options, shutdown_signal())
-            .await
-            .with_context(|| format!("the controller for {target}"))
+        until_stopped(crate::kube::controller::run::run(
+            client,
+            options,
+            shutdown_signal(),
+        ))
+        .await
+        .with_context(|| format!("the controller for {target}"))
     })?;
     Ok(())
+}
+
+/// How long calls in flight may finish after SIGTERM or SIGINT. A proxy's configuration
+/// watch never ends by itself, so a graceful shutdown that waited for every call would wait
+/// forever (and the supervisor would never restart the control plane); the proxies keep
+/// their configuration and reconnect to the next one.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Runs `serve` (which stops accepting at the signal) until it ends, or until
+/// [`SHUTDOWN_GRACE`] after the signal.
+async fn until_stopped<T, E>(
+    serve: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<(), E> {
+    tokio::select! {
+        result = serve => result.map(|_| ()),
+        () = async {
+            shutdown_signal().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::info!("stopped (calls still open after the grace period were cut)");
+            Ok(())
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -434,6 +434,30 @@ fn traffic_survives_the_control_plane_dying_and_proxies_reconnect() {
     assert!(curl(&[format!("http://{api}/after")], &[]).contains("\"version\": \"v2\""));
 }
 
+/// Found by the soak script: SIGTERM stopped the control plane's accepting but its graceful
+/// shutdown waited for the proxies' configuration watches, which never end — so it never
+/// exited, and the supervisor never restarted it.
+#[test]
+fn a_terminated_control_plane_exits_and_the_supervisor_restarts_it() {
+    let (v1, v2) = (free_port(), free_port());
+    let up = Up::start(&format!(
+        "services:\n  api:\n    versions:\n      v1: {{ port: {v1} }}\n      v2: {{ port: {v2} }}\n"
+    ));
+    up.cmd().arg("status").assert().success();
+    let pid = control_plane_pid(&up);
+    kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
+    wait_until("a new control plane answering", || {
+        control_plane_pid(&up) != pid && up.cmd().arg("status").output().unwrap().status.success()
+    });
+    up.cmd()
+        .args([
+            "canary", "shift", "api", "--to", "v2", "--weight", "10", "--wait",
+        ])
+        .assert()
+        .success();
+    up.stop();
+}
+
 /// Polls `ready` every 50 ms until it holds; fails with `what` after [`PATIENCE`].
 pub(crate) fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
