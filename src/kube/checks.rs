@@ -107,8 +107,58 @@ pub async fn run(client: &Client, opts: &CheckOptions) -> Vec<Outcome> {
     }
     out.push(controller(client, &opts.namespace).await);
     out.push(webhook(client, &opts.namespace).await);
+    let trust_domain = cluster_material(client, &opts.namespace)
+        .await
+        .map(|m| m.trust_domain)
+        .unwrap_or_else(|_| crate::identity::spiffe::DEFAULT_TRUST_DOMAIN.to_string());
+    out.push(policies(client, &trust_domain).await);
     out.extend(identity_checks(client, &opts.namespace).await);
     out
+}
+
+/// Every `meshctl-policy` ConfigMap in the cluster, parsed with the controller's own code:
+/// what the controller refuses (and keeps the last valid policy for) is an error here.
+async fn policies(client: &Client, trust_domain: &str) -> Outcome {
+    const DESCRIPTION: &str = "traffic policies are valid";
+    const HINT: &str = "fix the named key of the namespace's meshctl-policy ConfigMap (the controller keeps the last valid policy in force meanwhile; `kubectl get events -A --field-selector reason=InvalidPolicy`)";
+    let maps: Api<ConfigMap> = Api::all(client.clone());
+    let services: Api<Service> = Api::all(client.clone());
+    let params = kube::api::ListParams::default()
+        .fields(&format!("metadata.name={}", super::POLICY_CONFIGMAP));
+    let (maps, services) = match (
+        maps.list(&params).await,
+        services.list(&Default::default()).await,
+    ) {
+        (Ok(m), Ok(s)) => (m.items, s.items),
+        (Err(e), _) | (_, Err(e)) => {
+            return outcome(DESCRIPTION, Severity::Error, one_line(&e), HINT);
+        }
+    };
+    let tcp: std::collections::HashSet<(String, String)> = services
+        .iter()
+        .filter(|s| super::controller::catalog::service_protocol(s) == "tcp")
+        .map(|s| {
+            (
+                s.metadata.namespace.clone().unwrap_or_default(),
+                s.metadata.name.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let maps: Vec<std::sync::Arc<ConfigMap>> = maps.into_iter().map(std::sync::Arc::new).collect();
+    let mut checked = super::controller::policies::Policies::default();
+    let problems = checked.update(trust_domain, &maps, |k| tcp.contains(k));
+    if problems.is_empty() {
+        let n = checked.good.len();
+        return outcome(
+            DESCRIPTION,
+            Severity::Ok,
+            format!("{n} service polic{}", if n == 1 { "y" } else { "ies" }),
+            HINT,
+        );
+    }
+    let mut errors: Vec<String> = checked.errors.values().cloned().collect();
+    errors.sort();
+    outcome(DESCRIPTION, Severity::Error, errors.join("; "), HINT)
 }
 
 fn one_line(e: &dyn std::fmt::Display) -> String {

@@ -1216,12 +1216,29 @@ async fn check_after_install_verifies_webhook_and_issuer() {
         }]),
         ..Default::default()
     });
-    let serve = move |broken_ca: bool, deployment_present: bool| {
+    let serve_with_policy = move |broken_ca: bool, deployment_present: bool, policy: &str| {
         let m = m.clone();
         let crd = crd.clone();
+        let policy = policy.to_string();
         move |s: &Seen| -> mock::Answer {
             let v = |x: serde_json::Value| mock::ok(x);
             match s.uri.split('?').next().unwrap() {
+                "/api/v1/configmaps" => {
+                    assert!(
+                        s.uri
+                            .contains("fieldSelector=metadata.name%3Dmeshctl-policy"),
+                        "{}",
+                        s.uri
+                    );
+                    v(
+                        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMapList", "metadata": {},
+                        "items": [{"metadata": {"name": "meshctl-policy", "namespace": "shop"},
+                                   "data": {"api": policy}}]}),
+                    )
+                }
+                "/api/v1/services" => v(
+                    serde_json::json!({"apiVersion": "v1", "kind": "ServiceList", "metadata": {}, "items": []}),
+                ),
                 "/version" => version_answer(),
                 "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" => {
                     let mut review: serde_json::Value = serde_json::from_str(&s.body).unwrap();
@@ -1262,6 +1279,12 @@ async fn check_after_install_verifies_webhook_and_issuer() {
             }
         }
     };
+    let serve = {
+        let f = serve_with_policy.clone();
+        move |broken_ca: bool, deployment_present: bool| {
+            f(broken_ca, deployment_present, "timeout: 2s\n")
+        }
+    };
     let opts = checks::CheckOptions {
         namespace: DEFAULT_NAMESPACE.into(),
         pre: false,
@@ -1271,8 +1294,23 @@ async fn check_after_install_verifies_webhook_and_issuer() {
     for o in &outcomes {
         assert_eq!(o.status, Severity::Ok, "{o:?}");
     }
-    assert_eq!(outcomes.len(), 9);
+    assert_eq!(outcomes.len(), 10);
     assert!(outcomes.iter().any(|o| o.detail == "installed by meshctl"));
+    assert!(outcomes.iter().any(|o| o.detail == "1 service policy"));
+    // A policy the controller would refuse is an error naming the ConfigMap key and line.
+    let (client, _log) = mock::client(serve_with_policy(false, true, "retries: {attempts: 99}\n"));
+    let outcomes = checks::run(&client, &opts).await;
+    let policy = outcomes
+        .iter()
+        .find(|o| o.description == "traffic policies are valid")
+        .unwrap();
+    assert_eq!(policy.status, Severity::Error, "{policy:?}");
+    assert!(
+        policy
+            .detail
+            .starts_with("configmap shop/meshctl-policy key api:1:"),
+        "{policy:?}"
+    );
     let (client, _log) = mock::client(serve(true, false));
     let outcomes = checks::run(&client, &opts).await;
     let failed: Vec<(&str, &str)> = outcomes

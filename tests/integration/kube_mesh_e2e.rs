@@ -158,6 +158,7 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
     let Some(kc) = setup() else {
         return;
     };
+    let _cluster = crate::support::cluster_lock();
     let ns_name = format!("mesh-e2e-{}", std::process::id());
     let ns = match NetNs::new(&[CONTROLLER_IP, WEB_IP, API_V1_IP, API_V2_IP]) {
         Ok(ns) => ns,
@@ -346,8 +347,15 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
         let _ = rt.block_on(hooks.delete(&hook_name, &Default::default()));
     });
 
-    // Pods through the webhook: each gets its sidecar.
+    // Pods through the webhook: each gets its sidecar. Deleted at the end whatever happens
+    // (pods never scheduled go at once): meshed pods would block other tests' uninstall.
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns_name);
+    let _cleanup_pods = scopeguard(|| {
+        for name in ["web-0", "api-v1-0", "api-v2-0"] {
+            let _ =
+                rt.block_on(pods.delete(name, &kube::api::DeleteParams::default().grace_period(0)));
+        }
+    });
     let specs = [
         (
             "web-0",

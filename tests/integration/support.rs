@@ -16,6 +16,16 @@ pub fn meshctl_bin() -> PathBuf {
     }
 }
 
+/// Held by every test that changes cluster-wide state on the opt-in API server (installing,
+/// uninstalling, meshed pods): `uninstall --apply` refuses while any meshed pod exists, so
+/// those tests must not overlap.
+pub static CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`CLUSTER`] (a test that failed while holding it does not poison it for the rest).
+pub fn cluster_lock() -> std::sync::MutexGuard<'static, ()> {
+    CLUSTER.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// `meshctl` with no state dir or colour leaking in from the developer's environment.
 pub fn meshctl() -> Command {
     let mut cmd = Command::new(meshctl_bin());
