@@ -7,7 +7,7 @@
 //! Running with an address from 198.18.0.0/15, EndpointSlices made by hand, tokens from the
 //! TokenRequest API. Their sidecars are real `meshctl proxy` processes in cluster mode on
 //! those addresses inside the test's network namespace, in front of real HTTP apps. Then:
-//! mTLS with the pods' SPIFFE IDs, an HTTPRoute weight change, a policy change, an invalid
+//! mTLS with the pods' SPIFFE IDs over HTTP and gRPC, an HTTPRoute weight change, a policy change, an invalid
 //! policy refused with an Event, and the controller killed and restarted under traffic.
 
 use std::collections::BTreeMap;
@@ -32,6 +32,9 @@ const CONTROLLER_IP: &str = "198.18.0.1";
 const WEB_IP: &str = "198.18.0.10";
 const API_V1_IP: &str = "198.18.0.11";
 const API_V2_IP: &str = "198.18.0.12";
+const GREET_IP: &str = "198.18.0.13";
+/// The web sidecar's listener for `greet` (its second upstream).
+const GREET_UPSTREAM: &str = "127.0.0.1:4151";
 /// The upstream listener the web pod's sidecar opens for `api` (the first upstream).
 const API_UPSTREAM: &str = "127.0.0.1:4150";
 
@@ -160,7 +163,7 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
     };
     let _cluster = crate::support::cluster_lock();
     let ns_name = format!("mesh-e2e-{}", std::process::id());
-    let ns = match NetNs::new(&[CONTROLLER_IP, WEB_IP, API_V1_IP, API_V2_IP]) {
+    let ns = match NetNs::new(&[CONTROLLER_IP, WEB_IP, API_V1_IP, API_V2_IP, GREET_IP]) {
         Ok(ns) => ns,
         Err(e) => {
             eprintln!("kube_mesh_e2e: SKIPPED: no network namespace here: {e}");
@@ -222,7 +225,7 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
     )
     .unwrap();
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns_name);
-    for sa in ["default", "web", "api", "controller"] {
+    for sa in ["default", "web", "api", "greet", "controller"] {
         rt.block_on(accounts.create(
             &PostParams::default(),
             &serde_json::from_value(json!({"metadata": {"name": sa}})).unwrap(),
@@ -351,7 +354,7 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
     // (pods never scheduled go at once): meshed pods would block other tests' uninstall.
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns_name);
     let _cleanup_pods = scopeguard(|| {
-        for name in ["web-0", "api-v1-0", "api-v2-0"] {
+        for name in ["web-0", "api-v1-0", "api-v2-0", "greet-0"] {
             let _ =
                 rt.block_on(pods.delete(name, &kube::api::DeleteParams::default().grace_period(0)));
         }
@@ -361,9 +364,17 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
             "web-0",
             json!({"app": "web"}),
             "web",
-            Some("api"),
+            Some("api,greet"),
             None,
             WEB_IP,
+        ),
+        (
+            "greet-0",
+            json!({"app": "greet"}),
+            "greet",
+            None,
+            Some(8080),
+            GREET_IP,
         ),
         (
             "api-v1-0",
@@ -422,20 +433,25 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
 
     // Services and the api Service's EndpointSlice (what the endpoints controller would make).
     let services: Api<Service> = Api::namespaced(client.clone(), &ns_name);
-    for (name, selector) in [
-        ("web", json!({"app": "web"})),
-        ("api", json!({"app": "api"})),
+    for (name, selector, protocol) in [
+        ("web", json!({"app": "web"}), "http"),
+        // gRPC: the callers' proxies speak HTTP/2 to it (its sidecar's inbound has no
+        // protocol, as injection writes it).
+        ("greet", json!({"app": "greet"}), "kubernetes.io/h2c"),
+        ("api", json!({"app": "api"}), "http"),
         (
             "api-v1",
             json!({"app": "api", "app.kubernetes.io/version": "v1"}),
+            "http",
         ),
         (
             "api-v2",
             json!({"app": "api", "app.kubernetes.io/version": "v2"}),
+            "http",
         ),
     ] {
         let svc: Service = serde_json::from_value(json!({"metadata": {"name": name},
-            "spec": {"selector": selector, "ports": [{"port": 80, "targetPort": 8080, "appProtocol": "http"}]}}))
+            "spec": {"selector": selector, "ports": [{"port": 80, "targetPort": 8080, "appProtocol": protocol}]}}))
         .unwrap();
         rt.block_on(services.create(&PostParams::default(), &svc))
             .unwrap();
@@ -451,6 +467,15 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
     }))
     .unwrap();
     rt.block_on(slices.create(&PostParams::default(), &slice))
+        .unwrap();
+    let greet_slice: EndpointSlice = serde_json::from_value(json!({
+        "metadata": {"name": "greet-1", "labels": {"kubernetes.io/service-name": "greet"}},
+        "addressType": "IPv4", "ports": [{"port": 8080}],
+        "endpoints": [{"addresses": [GREET_IP], "conditions": {"ready": true},
+                       "targetRef": {"kind": "Pod", "name": "greet-0", "namespace": ns_name}}]
+    }))
+    .unwrap();
+    rt.block_on(slices.create(&PostParams::default(), &greet_slice))
         .unwrap();
 
     // Tokens bound to each pod, audience meshctl (what the projected volume would hold).
@@ -499,6 +524,28 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
             &work.join(format!("{pod_name}.proxy.log")),
         ));
     }
+    let grpc_server = work.join("grpc_server.py");
+    std::fs::write(&grpc_server, crate::mesh::GRPCIO_SERVER_PY).unwrap();
+    procs.push(spawn(
+        ns.command("python3").arg(&grpc_server).arg("18083"),
+        &work.join("greet-0.app.log"),
+    ));
+    let greet_token = token("greet-0", "greet");
+    procs.push(spawn(
+        ns.command(meshctl_bin())
+            .args([
+                "proxy",
+                "--control-plane",
+                &format!("https://{CONTROLLER_IP}:8443"),
+            ])
+            .arg("--token-file")
+            .arg(&greet_token)
+            .arg("--trust-bundle")
+            .arg(&bundle)
+            .args(["--inbound", &format!("{GREET_IP}:4143=127.0.0.1:18083")])
+            .args(["--admin", &format!("{GREET_IP}:4191")]),
+        &work.join("greet-0.proxy.log"),
+    ));
     let web_token = token("web-0", "web");
     procs.push(spawn(
         ns.command(meshctl_bin())
@@ -512,6 +559,7 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
             .arg("--trust-bundle")
             .arg(&bundle)
             .args(["--upstream-service", &format!("{API_UPSTREAM}=api")])
+            .args(["--upstream-service", &format!("{GREET_UPSTREAM}=greet")])
             .args(["--admin", &format!("{WEB_IP}:4191")]),
         &work.join("web-0.proxy.log"),
     ));
@@ -528,7 +576,19 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
             .unwrap_or_default()
     };
     let dump = || {
-        for f in ["controller.log", "web-0.proxy.log", "api-v1-0.proxy.log"] {
+        let config = ns.run_in(|| {
+            TcpStream::connect((WEB_IP, 4191))
+                .map_err(|e| e.to_string())
+                .and_then(|mut s| http_get(&mut s, "/config", &[]))
+        });
+        eprintln!("--- web-0 /config\n{config:?}");
+        for f in [
+            "controller.log",
+            "web-0.proxy.log",
+            "api-v1-0.proxy.log",
+            "greet-0.proxy.log",
+            "greet-0.app.log",
+        ] {
             eprintln!(
                 "--- {f}\n{}",
                 std::fs::read_to_string(work.join(f)).unwrap_or_default()
@@ -554,6 +614,39 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
     for _ in 0..20 {
         assert_eq!(version_of(&get(vec![]).unwrap().1), "v1");
     }
+
+    // gRPC through the same sidecars (grpcio on both ends): 100 KB unary answered with the
+    // caller's identity, an error status, a bidirectional stream.
+    let grpc_client = work.join("grpc_client.py");
+    std::fs::write(&grpc_client, crate::mesh::GRPCIO_CLIENT_PY).unwrap();
+    // Until the greet sidecar is ready and the caller has its endpoint (a 503 before).
+    let grpc_call = || {
+        ns.command("python3")
+            .arg(&grpc_client)
+            .arg(GREET_UPSTREAM)
+            .arg(format!("spiffe://mesh.local/ns/{ns_name}/sa/web"))
+            .output()
+            .unwrap()
+    };
+    let started = Instant::now();
+    let mut out = grpc_call();
+    while !out.status.success()
+        && String::from_utf8_lossy(&out.stderr).contains("status: 503")
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(200));
+        out = grpc_call();
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("No module named 'grpc'"),
+        "grpcio is needed by this test: run ./scripts/test.sh, which installs it"
+    );
+    if !out.status.success() {
+        dump();
+    }
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
 
     // 2. An HTTPRoute splits 50/50: traffic moves within 5 standard deviations.
     let routes: Api<DynamicObject> = Api::namespaced_with(

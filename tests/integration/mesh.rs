@@ -790,7 +790,7 @@ fn no_command_hangs_on_a_control_plane_that_does_not_answer() {
 
 /// A grpcio server (raw-bytes methods, no generated code): `Unary` answers the request plus
 /// ` from <x-meshctl-client-id>` (`fail` → NOT_FOUND), `Bidi` echoes each message.
-const GRPCIO_SERVER_PY: &str = r#"
+pub(crate) const GRPCIO_SERVER_PY: &str = r#"
 import grpc, sys
 from concurrent import futures
 def unary(req, ctx):
@@ -812,14 +812,16 @@ server.start()
 server.wait_for_termination()
 "#;
 
-/// A grpcio client against argv[1]: 100 KB unary, an error status, a bidi stream.
-const GRPCIO_CLIENT_PY: &str = r#"
+/// A grpcio client against argv[1]: 100 KB unary (answered with the caller's identity,
+/// argv[2], default the local mesh's web), an error status, a bidi stream.
+pub(crate) const GRPCIO_CLIENT_PY: &str = r#"
 import grpc, sys
 channel = grpc.insecure_channel(sys.argv[1])
 grpc.channel_ready_future(channel).result(timeout=20)
 unary = channel.unary_unary("/test.Echo/Unary")
 big = b"x" * 102400
-assert unary(big, timeout=20) == big + b" from spiffe://mesh.local/ns/local/sa/web"
+caller = sys.argv[2] if len(sys.argv) > 2 else "spiffe://mesh.local/ns/local/sa/web"
+assert unary(big, timeout=20) == big + b" from " + caller.encode()
 try:
     unary(b"fail", timeout=20)
     sys.exit("fail: no error status")

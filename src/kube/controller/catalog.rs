@@ -71,7 +71,7 @@ impl MeshedPod {
 
 /// Something in the cluster the controller could not use, and why (logged, and recorded as
 /// an Event on the object).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Problem {
     /// `HTTPRoute`, `ConfigMap`, `Pod`.
     pub kind: &'static str,

@@ -12,7 +12,7 @@ pub mod run;
 pub mod serve;
 pub mod watch;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use gateway_api::apis::standard::httproutes::HttpRoute;
@@ -73,6 +73,8 @@ pub struct KubeBackend {
     policies: Mutex<Policies>,
     /// The policies in force, as of the last refresh (what every config is built with).
     in_force: Mutex<Arc<HashMap<Key, ServicePolicy>>>,
+    /// The catalog's problems at the last refresh: one that persists is reported once.
+    reported: Mutex<HashSet<Problem>>,
 }
 
 impl std::fmt::Debug for KubeBackend {
@@ -97,13 +99,25 @@ impl KubeBackend {
             index: Mutex::new(Arc::new(Index::default())),
             policies: Mutex::new(Policies::default()),
             in_force: Mutex::new(Arc::default()),
+            reported: Mutex::new(HashSet::new()),
         }
     }
 
-    /// Rebuilds the index from the stores; returns what could not be used (new problems).
+    /// Rebuilds the index from the stores; returns what could not be used and was not so at
+    /// the previous refresh (a route that stays unusable is reported once, not on every
+    /// change anywhere in the cluster).
     pub fn refresh(&self) -> Vec<Problem> {
         let index = Index::build(&self.trust_domain, &self.stores.objects());
-        let mut problems = index.problems.clone();
+        let current: HashSet<Problem> = index.problems.iter().cloned().collect();
+        let mut reported = lock(&self.reported);
+        let mut problems: Vec<Problem> = index
+            .problems
+            .iter()
+            .filter(|p| !reported.contains(*p))
+            .cloned()
+            .collect();
+        *reported = current;
+        drop(reported);
         let maps = self.stores.policies.state();
         let mut policies = lock(&self.policies);
         problems.extend(policies.update(&self.trust_domain, &maps, |k| {
