@@ -492,6 +492,25 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
         path
     };
 
+    // A sidecar in cluster mode for `pod`, as injection runs it (addresses are the pod's).
+    let sidecar = |pod: &str, sa: &str, args: &[&str]| -> Proc {
+        let token = token(pod, sa);
+        spawn(
+            ns.command(meshctl_bin())
+                .args([
+                    "proxy",
+                    "--control-plane",
+                    &format!("https://{CONTROLLER_IP}:8443"),
+                ])
+                .arg("--token-file")
+                .arg(&token)
+                .arg("--trust-bundle")
+                .arg(&bundle)
+                .args(args),
+            &work.join(format!("{pod}.proxy.log")),
+        )
+    };
+
     // Apps and sidecars inside the namespace.
     let app = work.join("app.py");
     std::fs::write(&app, APP).unwrap();
@@ -507,21 +526,15 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
                 .arg(version),
             &work.join(format!("{pod_name}.app.log")),
         ));
-        let token = token(pod_name, "api");
-        procs.push(spawn(
-            ns.command(meshctl_bin())
-                .args([
-                    "proxy",
-                    "--control-plane",
-                    &format!("https://{CONTROLLER_IP}:8443"),
-                ])
-                .arg("--token-file")
-                .arg(&token)
-                .arg("--trust-bundle")
-                .arg(&bundle)
-                .args(["--inbound", &format!("{ip}:4143=127.0.0.1:{port}")])
-                .args(["--admin", &format!("{ip}:4191")]),
-            &work.join(format!("{pod_name}.proxy.log")),
+        procs.push(sidecar(
+            pod_name,
+            "api",
+            &[
+                "--inbound",
+                &format!("{ip}:4143=127.0.0.1:{port}"),
+                "--admin",
+                &format!("{ip}:4191"),
+            ],
         ));
     }
     let grpc_server = work.join("grpc_server.py");
@@ -530,38 +543,27 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
         ns.command("python3").arg(&grpc_server).arg("18083"),
         &work.join("greet-0.app.log"),
     ));
-    let greet_token = token("greet-0", "greet");
-    procs.push(spawn(
-        ns.command(meshctl_bin())
-            .args([
-                "proxy",
-                "--control-plane",
-                &format!("https://{CONTROLLER_IP}:8443"),
-            ])
-            .arg("--token-file")
-            .arg(&greet_token)
-            .arg("--trust-bundle")
-            .arg(&bundle)
-            .args(["--inbound", &format!("{GREET_IP}:4143=127.0.0.1:18083")])
-            .args(["--admin", &format!("{GREET_IP}:4191")]),
-        &work.join("greet-0.proxy.log"),
+    procs.push(sidecar(
+        "greet-0",
+        "greet",
+        &[
+            "--inbound",
+            &format!("{GREET_IP}:4143=127.0.0.1:18083"),
+            "--admin",
+            &format!("{GREET_IP}:4191"),
+        ],
     ));
-    let web_token = token("web-0", "web");
-    procs.push(spawn(
-        ns.command(meshctl_bin())
-            .args([
-                "proxy",
-                "--control-plane",
-                &format!("https://{CONTROLLER_IP}:8443"),
-            ])
-            .arg("--token-file")
-            .arg(&web_token)
-            .arg("--trust-bundle")
-            .arg(&bundle)
-            .args(["--upstream-service", &format!("{API_UPSTREAM}=api")])
-            .args(["--upstream-service", &format!("{GREET_UPSTREAM}=greet")])
-            .args(["--admin", &format!("{WEB_IP}:4191")]),
-        &work.join("web-0.proxy.log"),
+    procs.push(sidecar(
+        "web-0",
+        "web",
+        &[
+            "--upstream-service",
+            &format!("{API_UPSTREAM}=api"),
+            "--upstream-service",
+            &format!("{GREET_UPSTREAM}=greet"),
+            "--admin",
+            &format!("{WEB_IP}:4191"),
+        ],
     ));
 
     let get = |headers: Vec<(&'static str, &'static str)>| -> Result<(u16, String), String> {

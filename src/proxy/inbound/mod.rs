@@ -37,7 +37,7 @@ use crate::proxy::protocol::http::{
 };
 use crate::proxy::protocol::io::MeteredIo;
 use crate::proxy::protocol::listen;
-use crate::proxy::telemetry::limit_metrics::{ConnectionLimit, RequestLimit};
+use crate::proxy::telemetry::limit_metrics::RequestLimit;
 use crate::proxy::telemetry::metrics::Direction;
 use crate::proxy::telemetry::stats::NO_PEER;
 use crate::proxy::telemetry::tap::{self, Hop, TapBody};
@@ -93,17 +93,12 @@ impl Inbound {
         if let Some(pool) = &self.http1 {
             tokio::spawn(Http1Pool::reap(Arc::downgrade(pool)));
         }
-        let max = self.shared.limits.max_connections;
-        let counters = self.shared.metrics.limits.clone();
-        let refused = move |remote| {
-            counters.connection(Direction::Inbound, ConnectionLimit::MaxConnections);
-            tracing::debug!(%remote, max, "connection refused: the listener is at max_connections");
-        };
-        listen::accept_loop(
+        listen::accept_counted(
             listener,
-            max,
+            self.shared.limits.max_connections,
+            self.shared.metrics.limits.clone(),
+            Direction::Inbound,
             watch,
-            refused,
             move |stream, remote, watch| self.clone().connection(stream, remote, watch),
         )
         .await;

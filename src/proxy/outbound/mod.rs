@@ -130,17 +130,12 @@ impl Outbound {
     }
 
     pub async fn serve(self: Arc<Self>, listener: TcpListener, watch: DrainWatch) {
-        let max = self.shared.limits.max_connections;
-        let counters = self.shared.metrics.limits.clone();
-        let refused = move |remote| {
-            counters.connection(Direction::Outbound, ConnectionLimit::MaxConnections);
-            tracing::debug!(%remote, max, "connection refused: the listener is at max_connections");
-        };
-        listen::accept_loop(
+        listen::accept_counted(
             listener,
-            max,
+            self.shared.limits.max_connections,
+            self.shared.metrics.limits.clone(),
+            Direction::Outbound,
             watch,
-            refused,
             move |stream, remote, watch| self.clone().connection(stream, remote, watch),
         )
         .await;

@@ -10,6 +10,28 @@ use tokio::sync::Semaphore;
 
 use crate::proxy::limits;
 use crate::proxy::protocol::drain::DrainWatch;
+use crate::proxy::telemetry::limit_metrics::{ConnectionLimit, LimitCounters};
+use crate::proxy::telemetry::metrics::Direction;
+
+/// [`accept_loop`] for a proxy listener: a refusal at `max_connections` is counted under
+/// `direction` in `counters` and logged at debug.
+pub async fn accept_counted<F, Fut>(
+    listener: TcpListener,
+    max_connections: usize,
+    counters: Arc<LimitCounters>,
+    direction: Direction,
+    watch: DrainWatch,
+    handle: F,
+) where
+    F: Fn(TcpStream, SocketAddr, DrainWatch) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let refused = move |remote| {
+        counters.connection(direction, ConnectionLimit::MaxConnections);
+        tracing::debug!(%remote, max = max_connections, "connection refused: the listener is at max_connections");
+    };
+    accept_loop(listener, max_connections, watch, refused, handle).await;
+}
 
 /// Accepts until the drain starts, with at most `max_connections` connections open: at the
 /// limit a new connection is closed as soon as it is accepted and `refused` is called (the
