@@ -47,6 +47,10 @@ pub struct GlobalArgs {
     /// State directory [default: nearest .meshctl/ from the current directory upward]
     #[arg(long, global = true, env = "MESHCTL_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Which mesh commands act on [default: the local mesh found from the current directory
+    /// upward (or --state-dir), else the current kubeconfig context; never switched once given]
+    #[arg(long, global = true, env = "MESHCTL_TARGET", value_enum, value_name = "TARGET")]
+    pub target: Option<cmd::target::TargetKind>,
     /// How long one call to the control plane may wait for its answer before the command
     /// fails, naming the socket (like kubectl's --request-timeout)
     #[arg(

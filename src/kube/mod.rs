@@ -13,6 +13,7 @@ pub mod controller;
 pub mod identity;
 pub mod inject;
 pub mod manifests;
+pub mod mesh;
 pub mod uninstall;
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod policies;
 pub mod review;
 pub mod run;
 pub mod serve;
+pub mod status;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashMap};
@@ -73,6 +74,8 @@ pub struct KubeBackend {
     policies: Mutex<Policies>,
     /// The policies in force, as of the last refresh (what every config is built with).
     in_force: Mutex<Arc<HashMap<Key, ServicePolicy>>>,
+    /// The catalog last announced to proxies and the version it was announced under.
+    announced: Mutex<Option<(u64, Arc<Index>)>>,
 }
 
 impl std::fmt::Debug for KubeBackend {
@@ -97,6 +100,7 @@ impl KubeBackend {
             index: Mutex::new(Arc::new(Index::default())),
             policies: Mutex::new(Policies::default()),
             in_force: Mutex::new(Arc::default()),
+            announced: Mutex::new(None),
         }
     }
 
@@ -117,6 +121,17 @@ impl KubeBackend {
 
     pub fn index(&self) -> Arc<Index> {
         lock(&self.index).clone()
+    }
+
+    /// Records that the current catalog went out to proxies as `version` (`/status` reports
+    /// the splits with the version that carries them).
+    pub fn announced(&self, version: u64) {
+        *lock(&self.announced) = Some((version, self.index()));
+    }
+
+    /// The catalog last announced and its version.
+    pub fn last_announced(&self) -> Option<(u64, Arc<Index>)> {
+        lock(&self.announced).clone()
     }
 
     /// Services whose policy text is refused now, with why (for `check --kube` and logs).
