@@ -483,3 +483,6 @@ pub async fn controller_replicas(
         (desired, ready)
     }))
 }
+
+#[cfg(test)]
+mod tests;
