@@ -49,7 +49,15 @@ pub struct GlobalArgs {
     pub state_dir: Option<PathBuf>,
     /// Which mesh commands act on [default: the local mesh found from the current directory
     /// upward (or --state-dir), else the current kubeconfig context; never switched once given]
-    #[arg(long, global = true, env = "MESHCTL_TARGET", value_enum, value_name = "TARGET")]
+    // Its own id: `stat` and `tap` have a positional called `target`.
+    #[arg(
+        id = "mesh_target",
+        long = "target",
+        global = true,
+        env = "MESHCTL_TARGET",
+        value_enum,
+        value_name = "TARGET"
+    )]
     pub target: Option<cmd::target::TargetKind>,
     /// How long one call to the control plane may wait for its answer before the command
     /// fails, naming the socket (like kubectl's --request-timeout)

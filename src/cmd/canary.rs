@@ -8,16 +8,16 @@ use serde::Serialize;
 
 use super::Context;
 use super::StateFor;
-use super::target::{self, Chosen, KubeTargetArgs, mesh_error};
-use crate::kube::controller::status::pending_acks;
-use crate::kube::mesh;
 use super::canary_rollout::{self, FINISH_HELP, Finish, START_HELP};
+use super::target::{self, Chosen, KubeTargetArgs, mesh_error};
 use crate::canary::store::{Phase, RolloutState, RolloutStore};
 use crate::control::admin::{AdminError, MeshAdmin};
 use crate::control::backend::read_splits;
 use crate::control::plan::MeshPlan;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
+use crate::kube::controller::status::pending_acks;
+use crate::kube::mesh;
 use crate::output;
 use crate::policy::split::SplitWeights;
 

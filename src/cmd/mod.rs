@@ -119,14 +119,22 @@ pub fn run(cli: Cli) -> CliResult {
         Command::DemoApp(args) => demo_app::run(&mut ctx, args),
         Command::Up(args) => up::run(&mut ctx, args),
         Command::Demo => up::run(&mut ctx, up::Args::demo()),
-        Command::Down(args) => ctx.local_only("down").and_then(|()| down::run(&mut ctx, args)),
+        Command::Down(args) => ctx
+            .local_only("down")
+            .and_then(|()| down::run(&mut ctx, args)),
         Command::Status(args) => status::run(&mut ctx, args),
-        Command::Stat(args) => ctx.local_only("stat").and_then(|()| stat::run(&mut ctx, args)),
+        Command::Stat(args) => ctx
+            .local_only("stat")
+            .and_then(|()| stat::run(&mut ctx, args)),
         Command::Edges(args) => ctx
             .local_only("edges")
             .and_then(|()| edges::run(&mut ctx, args)),
-        Command::Tap(args) => ctx.local_only("tap").and_then(|()| tap::run(&mut ctx, args)),
-        Command::Top(args) => ctx.local_only("top").and_then(|()| top::run(&mut ctx, args)),
+        Command::Tap(args) => ctx
+            .local_only("tap")
+            .and_then(|()| tap::run(&mut ctx, args)),
+        Command::Top(args) => ctx
+            .local_only("top")
+            .and_then(|()| top::run(&mut ctx, args)),
         Command::Install(args) => install::run(&mut ctx, *args),
         Command::Uninstall(args) => uninstall::run(&mut ctx, args),
         Command::Inject(args) => inject::run_inject(&mut ctx, args),

@@ -6,12 +6,12 @@ use serde::Serialize;
 use super::Context;
 use super::StateFor;
 use super::target::{self, Chosen, KubeTargetArgs, mesh_error};
-use crate::kube::controller::status::merge;
-use crate::kube::mesh;
 use crate::control::admin::MeshAdmin;
 use crate::control::launch::{proxy_ready, tcp_open};
 use crate::duration::format_compact;
 use crate::exit::{CliError, CliResult, code};
+use crate::kube::controller::status::merge;
+use crate::kube::mesh;
 use crate::output::{self, color};
 
 const STATUS_HELP: &str = "\
@@ -172,7 +172,9 @@ fn run_kube(ctx: &mut Context<'_>, args: &Args, why: &str) -> CliResult {
     let timeout = ctx.global.request_timeout.0;
     let (health, unanswered) = runtime.block_on(async {
         let cluster = target::cluster(&args.cluster, timeout, why).await?;
-        let states = mesh::meshed_pod_states(&cluster).await.map_err(mesh_error)?;
+        let states = mesh::meshed_pod_states(&cluster)
+            .await
+            .map_err(mesh_error)?;
         let cns = &args.cluster.controller_namespace;
         let replicas = match &cluster.admin {
             // A controller reached directly may run out of cluster, without a Deployment.
@@ -206,7 +208,9 @@ fn run_kube(ctx: &mut Context<'_>, args: &Args, why: &str) -> CliResult {
                 control_plane_connected: connected,
                 config_current: current,
                 last_error: seen.map(|m| m.proxy.last_error.clone()).unwrap_or_default(),
-                leaf_serial: seen.map(|m| m.proxy.leaf_serial.clone()).unwrap_or_default(),
+                leaf_serial: seen
+                    .map(|m| m.proxy.leaf_serial.clone())
+                    .unwrap_or_default(),
                 leaf_not_after_unix: seen.map_or(0, |m| m.proxy.leaf_not_after_unix),
                 healthy: state.ready && state.proxy_ready && connected && current,
             });
@@ -229,7 +233,10 @@ fn run_kube(ctx: &mut Context<'_>, args: &Args, why: &str) -> CliResult {
     output::render(ctx.out, ctx.global.output, &health, |_| {
         kube_table(&health, now)
     })?;
-    if matches!(ctx.global.output, output::OutputFormat::Table | output::OutputFormat::Wide) {
+    if matches!(
+        ctx.global.output,
+        output::OutputFormat::Table | output::OutputFormat::Wide
+    ) {
         writeln!(ctx.out, "{}", controller_line(&health.controller))?;
     }
     if let Some(e) = unanswered {
@@ -262,7 +269,10 @@ fn controller_line(c: &ControllerHealth) -> String {
             crate::kube::CONTROLLER_NAME
         ),
     };
-    format!("controller: {deployment}, {} answering /status", c.answering)
+    format!(
+        "controller: {deployment}, {} answering /status",
+        c.answering
+    )
 }
 
 fn kube_table(h: &ClusterHealth, now: i64) -> comfy_table::Table {

@@ -100,7 +100,10 @@ pub fn resolve(i: &Inputs) -> Result<Resolved, CliError> {
                 ));
             }
             let dir = i.state_dir.clone().or_else(|| i.found.clone());
-            Ok(local(dir, "--target local (or MESHCTL_TARGET=local)".into()))
+            Ok(local(
+                dir,
+                "--target local (or MESHCTL_TARGET=local)".into(),
+            ))
         }
         Some(TargetKind::Kubernetes) => {
             if let Some(dir) = &i.state_dir {
@@ -136,7 +139,10 @@ pub fn resolve(i: &Inputs) -> Result<Resolved, CliError> {
             if let Some(dir) = &i.found {
                 return Ok(local(
                     Some(dir.clone()),
-                    format!("found the local mesh's {} (from {cwd} upward)", dir.display()),
+                    format!(
+                        "found the local mesh's {} (from {cwd} upward)",
+                        dir.display()
+                    ),
                 ));
             }
             if i.kubeconfig {

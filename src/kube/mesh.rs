@@ -219,7 +219,13 @@ pub async fn split_of(cluster: &Cluster, service: &str) -> Result<Split, MeshErr
         let port = ports.get(&name).copied();
         match (selects.as_slice(), port) {
             ([only], Some(port)) if only == v => {
-                backends.insert(v.clone(), Backend { service: name, port });
+                backends.insert(
+                    v.clone(),
+                    Backend {
+                        service: name,
+                        port,
+                    },
+                );
             }
             _ => {
                 return Err(MeshError::Usage(format!(
@@ -369,7 +375,10 @@ pub async fn controller_status(cluster: &Cluster) -> Result<Vec<ControllerStatus
                         &cluster.target,
                     )
                 })?;
-                out.push(parse_status(&text, &format!("controller pod {namespace}/{pod}"))?);
+                out.push(parse_status(
+                    &text,
+                    &format!("controller pod {namespace}/{pod}"),
+                )?);
             }
             Ok(out)
         }

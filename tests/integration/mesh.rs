@@ -602,7 +602,9 @@ fn an_explicit_target_is_never_switched() {
         .current_dir(mesh.path())
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("`meshctl top` is not available on Kubernetes yet"));
+        .stderr(predicates::str::contains(
+            "`meshctl top` is not available on Kubernetes yet",
+        ));
     meshctl()
         .args(["status", "--target", "kubernetes", "--state-dir"])
         .arg(mesh.state_dir())
@@ -612,7 +614,11 @@ fn an_explicit_target_is_never_switched() {
     // Local with only a kubeconfig around: the local error, not the cluster.
     let empty = tempfile::tempdir().unwrap();
     let kc = empty.path().join("kubeconfig");
-    std::fs::write(&kc, "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n").unwrap();
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
+    )
+    .unwrap();
     meshctl()
         .args(["status", "--target", "local"])
         .env("KUBECONFIG", &kc)

@@ -159,7 +159,9 @@ pub fn pending_acks(
     }
     let callers = merge(replicas)
         .into_iter()
-        .filter(|m| m.proxy.namespace() == namespace && m.proxy.upstreams.iter().any(|u| u == service))
+        .filter(|m| {
+            m.proxy.namespace() == namespace && m.proxy.upstreams.iter().any(|u| u == service)
+        })
         .map(|m| m.proxy.instance);
     let mut pending = Vec::new();
     for instance in callers {

@@ -43,7 +43,10 @@ fn list(kind: &str, items: Vec<serde_json::Value>) -> Answer {
 
 /// A namespace `shop` with service `api` (v1, v2), `api-v1`, `api-v2`; `route` answers the
 /// HTTPRoute GET, `patch` the apply.
-fn shop(route: Answer, patch: impl Fn(&Seen) -> Answer + Send + 'static) -> impl Fn(&Seen) -> Answer {
+fn shop(
+    route: Answer,
+    patch: impl Fn(&Seen) -> Answer + Send + 'static,
+) -> impl Fn(&Seen) -> Answer {
     move |seen: &Seen| {
         let path = seen.uri.split('?').next().unwrap_or_default();
         match (seen.method.as_str(), path) {
@@ -51,8 +54,14 @@ fn shop(route: Answer, patch: impl Fn(&Seen) -> Answer + Send + 'static) -> impl
                 "Service",
                 vec![
                     service("api", json!({"app": "api"})),
-                    service("api-v1", json!({"app": "api", "app.kubernetes.io/version": "v1"})),
-                    service("api-v2", json!({"app": "api", "app.kubernetes.io/version": "v2"})),
+                    service(
+                        "api-v1",
+                        json!({"app": "api", "app.kubernetes.io/version": "v1"}),
+                    ),
+                    service(
+                        "api-v2",
+                        json!({"app": "api", "app.kubernetes.io/version": "v2"}),
+                    ),
                 ],
             ),
             ("GET", "/api/v1/namespaces/shop/pods") => {
@@ -72,7 +81,11 @@ fn weights(pairs: &[(&str, u32)]) -> SplitWeights {
 #[tokio::test]
 async fn shift_creates_the_services_httproute_with_server_side_apply() {
     let (client, log) = mock::client(shop(
-        mock::status(404, "NotFound", "httproutes.gateway.networking.k8s.io \"api\" not found"),
+        mock::status(
+            404,
+            "NotFound",
+            "httproutes.gateway.networking.k8s.io \"api\" not found",
+        ),
         mock::echo,
     ));
     let c = cluster(client);
@@ -80,12 +93,22 @@ async fn shift_creates_the_services_httproute_with_server_side_apply() {
     assert_eq!(split.versions(), ["v1", "v2"]);
     // No route yet: the initial split, everything on the first version.
     assert_eq!(split.current, weights(&[("v1", 100), ("v2", 0)]));
-    let next = split.current.shift("api", &split.versions(), "v2", 50).unwrap();
+    let next = split
+        .current
+        .shift("api", &split.versions(), "v2", 50)
+        .unwrap();
     apply_split(&c, "api", &split, &next, false).await.unwrap();
 
     let seen = log.lock().unwrap().clone();
-    let pods = seen.iter().find(|s| s.uri.starts_with("/api/v1/namespaces/shop/pods")).unwrap();
-    assert!(pods.uri.contains("labelSelector=meshctl.io%2Fsidecar"), "{}", pods.uri);
+    let pods = seen
+        .iter()
+        .find(|s| s.uri.starts_with("/api/v1/namespaces/shop/pods"))
+        .unwrap();
+    assert!(
+        pods.uri.contains("labelSelector=meshctl.io%2Fsidecar"),
+        "{}",
+        pods.uri
+    );
     let apply = seen.last().unwrap();
     assert_eq!(apply.method, "PATCH");
     assert_eq!(apply.content_type, "application/apply-patch+yaml");
@@ -114,8 +137,20 @@ async fn shift_starts_from_the_weights_of_the_existing_route() {
         "shop",
         "api",
         &BTreeMap::from([
-            ("v1".to_string(), Backend { service: "api-v1".into(), port: 80 }),
-            ("v2".to_string(), Backend { service: "api-v2".into(), port: 80 }),
+            (
+                "v1".to_string(),
+                Backend {
+                    service: "api-v1".into(),
+                    port: 80,
+                },
+            ),
+            (
+                "v2".to_string(),
+                Backend {
+                    service: "api-v2".into(),
+                    port: 80,
+                },
+            ),
         ]),
         &weights(&[("v1", 80), ("v2", 20)]),
     ));
@@ -123,7 +158,10 @@ async fn shift_starts_from_the_weights_of_the_existing_route() {
     let split = split_of(&cluster(client), "api").await.unwrap();
     assert_eq!(split.current, weights(&[("v1", 80), ("v2", 20)]));
     // An unknown version is the split's usage error, listing the known ones.
-    let e = split.current.shift("api", &split.versions(), "v9", 10).unwrap_err();
+    let e = split
+        .current
+        .shift("api", &split.versions(), "v9", 10)
+        .unwrap_err();
     assert!(e.to_string().contains("v1, v2"), "{e}");
 }
 
@@ -132,7 +170,10 @@ async fn an_unknown_service_is_a_usage_error_listing_the_namespaces_services() {
     let (client, _) = mock::client(shop(mock::status(404, "NotFound", "x"), mock::echo));
     match split_of(&cluster(client), "cart").await {
         Err(MeshError::Usage(m)) => {
-            assert!(m.contains("unknown service `cart` in namespace shop"), "{m}");
+            assert!(
+                m.contains("unknown service `cart` in namespace shop"),
+                "{m}"
+            );
             assert!(m.contains("api, api-v1, api-v2"), "{m}");
         }
         other => panic!("{other:?}"),
@@ -148,7 +189,10 @@ async fn a_forbidden_list_names_the_missing_permission_and_the_context() {
             "services is forbidden: User \"dev\" cannot list resource \"services\" in API group \"\" in the namespace \"shop\"",
         )
     });
-    let e = split_of(&cluster(client), "api").await.unwrap_err().to_string();
+    let e = split_of(&cluster(client), "api")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("may not list services in namespace shop"), "{e}");
     assert!(e.contains("context test-ctx"), "{e}");
 }
@@ -170,22 +214,44 @@ async fn a_conflict_names_the_other_field_manager_and_force_takes_over() {
     let c = cluster(client);
     let split = split_of(&c, "api").await.unwrap();
     let next = weights(&[("v1", 50), ("v2", 50)]);
-    let e = apply_split(&c, "api", &split, &next, false).await.unwrap_err().to_string();
+    let e = apply_split(&c, "api", &split, &next, false)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("field manager kubectl-edit"), "{e}");
     assert!(e.contains("--force-conflicts"), "{e}");
     apply_split(&c, "api", &split, &next, true).await.unwrap();
-    assert!(log.lock().unwrap().last().unwrap().uri.contains("force=true"));
+    assert!(
+        log.lock()
+            .unwrap()
+            .last()
+            .unwrap()
+            .uri
+            .contains("force=true")
+    );
 }
 
 #[tokio::test]
 async fn a_missing_httproute_crd_says_so() {
     let (client, _) = mock::client(shop(
-        mock::status(404, "NotFound", "the server could not find the requested resource"),
-        |_: &Seen| mock::status(404, "NotFound", "the server could not find the requested resource"),
+        mock::status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ),
+        |_: &Seen| {
+            mock::status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            )
+        },
     ));
     let c = cluster(client);
     let split = split_of(&c, "api").await.unwrap();
-    let e = apply_split(&c, "api", &split, &split.current, false).await.unwrap_err();
+    let e = apply_split(&c, "api", &split, &split.current, false)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("meshctl install --crds"), "{e}");
 }
 
@@ -246,17 +312,29 @@ async fn controller_status_is_read_from_each_ready_replica_through_pods_proxy() 
 async fn a_forbidden_pods_proxy_names_the_permission() {
     let (client, _) = mock::client(|seen: &Seen| {
         if seen.uri.contains("/proxy/") {
-            mock::status(403, "Forbidden", "pods \"meshctl-controller-a\" is forbidden: User \"dev\" cannot get resource \"pods/proxy\"")
+            mock::status(
+                403,
+                "Forbidden",
+                "pods \"meshctl-controller-a\" is forbidden: User \"dev\" cannot get resource \"pods/proxy\"",
+            )
         } else {
             list(
                 "Pod",
-                vec![json!({"metadata": {"name": "meshctl-controller-a"}, "spec": {"containers": []},
-                            "status": {"conditions": [{"type": "Ready", "status": "True"}]}})],
+                vec![
+                    json!({"metadata": {"name": "meshctl-controller-a"}, "spec": {"containers": []},
+                            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+                ],
             )
         }
     });
-    let e = controller_status(&cluster(client)).await.unwrap_err().to_string();
-    assert!(e.contains("may not get pods/proxy in namespace meshctl-system"), "{e}");
+    let e = controller_status(&cluster(client))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("may not get pods/proxy in namespace meshctl-system"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -268,17 +346,35 @@ fn acknowledgements_are_judged_per_replica() {
     assert_eq!(pending_acks(&[stale.clone()], "shop", "api", &want), None);
     // Two replicas with their own version counters: web-0 on A acked A's version, web-1 on B
     // not yet B's.
-    let a = doc(100, vec![proxy("shop/web-0", true, 100), proxy("shop/web-1", false, 0)]);
-    let b = doc(5000, vec![proxy("shop/web-0", false, 0), proxy("shop/web-1", true, 4999)]);
+    let a = doc(
+        100,
+        vec![
+            proxy("shop/web-0", true, 100),
+            proxy("shop/web-1", false, 0),
+        ],
+    );
+    let b = doc(
+        5000,
+        vec![
+            proxy("shop/web-0", false, 0),
+            proxy("shop/web-1", true, 4999),
+        ],
+    );
     assert_eq!(
         pending_acks(&[a.clone(), b.clone()], "shop", "api", &want),
         Some(vec!["shop/web-1".to_string()])
     );
     let b = doc(5000, vec![proxy("shop/web-1", true, 5000)]);
-    assert_eq!(pending_acks(&[a.clone(), b.clone()], "shop", "api", &want), Some(vec![]));
+    assert_eq!(
+        pending_acks(&[a.clone(), b.clone()], "shop", "api", &want),
+        Some(vec![])
+    );
     // Merged: each proxy from the replica it is connected to.
     let merged = merge(&[a, b]);
-    assert!(merged.iter().all(|m| m.proxy.connected && m.config_current), "{merged:?}");
+    assert!(
+        merged.iter().all(|m| m.proxy.connected && m.config_current),
+        "{merged:?}"
+    );
     // A caller connected nowhere is pending, saying so.
     let lone = doc(9, vec![proxy("shop/web-0", false, 0)]);
     assert_eq!(
