@@ -79,7 +79,7 @@ pub enum Command {
     Demo,
     /// Stop the mesh `meshctl up --detach` started
     Down(cmd::down::Args),
-    /// Show what runs in the local mesh and whether it is healthy
+    /// Show what runs in the mesh (local, or the meshed pods on Kubernetes) and whether it is healthy
     Status(cmd::status::Args),
     /// Golden metrics per service and version: success rate, RPS, latency percentiles
     Stat(cmd::stat::Args),

@@ -20,6 +20,7 @@ pub enum TargetKind {
 
 /// The cluster flags of commands that work on Kubernetes (as kubectl has them).
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Kubernetes (--target kubernetes)")]
 pub struct KubeTargetArgs {
     #[command(flatten)]
     pub kube: KubeArgs,
