@@ -222,14 +222,13 @@ impl Context<'_> {
             cwd: self.cwd.clone(),
         };
         let resolved = resolve(&inputs)?;
-        tracing::info!(
-            target = match resolved.chosen {
-                Chosen::Local(_) => "local",
-                Chosen::Kubernetes => "kubernetes",
-            },
-            "target: {}",
-            resolved.why
-        );
+        // Kubernetes is logged once connected, naming the context and server.
+        if let Chosen::Local(dir) = &resolved.chosen {
+            let dir = dir.as_ref().map_or("no state directory".to_string(), |d| {
+                d.display().to_string()
+            });
+            tracing::info!("target local: {dir} ({})", resolved.why);
+        }
         Ok(resolved)
     }
 

@@ -406,19 +406,19 @@ async fn fetch_url(url: &str, timeout: Duration) -> Result<ControllerStatus, Mes
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<bytes::Bytes>>();
     let exchange = async {
-        let response = client.get(uri).await.map_err(|e| anyhow!("{e}"))?;
+        let response = client.get(uri).await.map_err(anyhow::Error::new)?;
         let status = response.status();
         let body = http_body_util::Limited::new(response.into_body(), MAX_STATUS_BYTES)
             .collect()
             .await
-            .map_err(|e| anyhow!("{e}"))?
+            .map_err(|e| anyhow!(e))?
             .to_bytes();
         Ok::<_, anyhow::Error>((status, body))
     };
     let (status, body) = tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| anyhow!("the controller admin {full} did not answer within {timeout:?}"))?
-        .map_err(|e| anyhow!("the controller admin {full}: {e}"))?;
+        .map_err(|e| anyhow!("the controller admin {full} (--controller-admin): {e:#}"))?;
     if !status.is_success() {
         return Err(anyhow!(
             "the controller admin {full} answered {status}: {}",
