@@ -478,3 +478,95 @@ fn split_table(views: &[SplitView]) -> comfy_table::Table {
     }
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::kube::controller::status::{ControllerStatus, ProxyStatus};
+    use crate::kube::mock::{self, Seen};
+
+    /// A cluster whose one controller replica answers `doc` through pods/proxy.
+    fn cluster(doc: ControllerStatus) -> mesh::Cluster {
+        let answer = serde_json::to_value(&doc).unwrap();
+        let (client, _) = mock::client(move |seen: &Seen| {
+            if seen.uri.contains("/proxy/status") {
+                mock::ok(answer.clone())
+            } else {
+                mock::ok(
+                    json!({"kind": "PodList", "apiVersion": "v1", "metadata": {},
+                    "items": [{"metadata": {"name": "meshctl-controller-a"}, "spec": {"containers": []},
+                               "status": {"conditions": [{"type": "Ready", "status": "True"}]}}]}),
+                )
+            }
+        });
+        mesh::Cluster {
+            client,
+            target: mock::target(),
+            namespace: "shop".into(),
+            admin: mesh::ControllerAdmin::PodsProxy {
+                namespace: "meshctl-system".into(),
+            },
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn doc(web: ProxyStatus) -> ControllerStatus {
+        ControllerStatus {
+            config_version: 6,
+            catalog_version: 5,
+            splits: BTreeMap::from([(
+                "shop/api".to_string(),
+                BTreeMap::from([("v1".to_string(), 50), ("v2".to_string(), 50)]),
+            )]),
+            proxies: vec![web],
+        }
+    }
+
+    fn half() -> SplitWeights {
+        SplitWeights(BTreeMap::from([
+            ("v1".to_string(), 50),
+            ("v2".to_string(), 50),
+        ]))
+    }
+
+    #[tokio::test]
+    async fn wait_returns_the_version_carrying_the_split_once_callers_acknowledged_it() {
+        let web = ProxyStatus {
+            instance: "shop/web-0".into(),
+            upstreams: vec!["api".into()],
+            connected: true,
+            acked_version: 5,
+            ..Default::default()
+        };
+        let version = wait_kube(&cluster(doc(web)), "api", &half(), Duration::from_secs(2))
+            .await
+            .unwrap();
+        assert_eq!(version, 5);
+    }
+
+    #[tokio::test]
+    async fn wait_times_out_with_exit_4_naming_the_pods_that_did_not_acknowledge() {
+        let web = ProxyStatus {
+            instance: "shop/web-0".into(),
+            upstreams: vec!["api".into()],
+            connected: false,
+            ..Default::default()
+        };
+        let e = wait_kube(
+            &cluster(doc(web)),
+            "api",
+            &half(),
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, EXIT_TIMEOUT);
+        let message = format!("{:#}", e.error.unwrap());
+        assert!(message.contains("shop/web-0 (not connected)"), "{message}");
+    }
+}

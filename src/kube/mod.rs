@@ -17,7 +17,7 @@ pub mod mesh;
 pub mod uninstall;
 
 #[cfg(test)]
-mod mock;
+pub(crate) mod mock;
 
 /// The namespace install uses unless told otherwise.
 pub const DEFAULT_NAMESPACE: &str = "meshctl-system";
