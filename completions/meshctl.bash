@@ -380,7 +380,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -398,6 +398,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -410,7 +414,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version shift start promote abort status help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version shift start promote abort status help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -428,6 +432,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -440,7 +448,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary__subcmd__abort)
-            opts="-o -v -h -V --timeout --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --timeout --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -460,6 +468,10 @@ _meshctl() {
                     ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)
@@ -572,7 +584,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary__subcmd__promote)
-            opts="-o -v -h -V --timeout --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --timeout --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -594,6 +606,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -606,7 +622,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary__subcmd__shift)
-            opts="-o -v -h -V --to --weight --wait --timeout --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-n -o -v -h -V --to --weight --wait --timeout --force-conflicts --kubeconfig --context --namespace --controller-admin --controller-namespace --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -624,6 +640,30 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
@@ -634,6 +674,10 @@ _meshctl() {
                     ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)
@@ -648,7 +692,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary__subcmd__start)
-            opts="-o -v -h -V --to --steps --interval --max-error-rate --max-p99 --min-requests --failure-threshold --timeout --match-header --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --to --steps --interval --max-error-rate --max-p99 --min-requests --failure-threshold --timeout --match-header --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -702,6 +746,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -714,7 +762,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary__subcmd__status)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -732,6 +780,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -744,7 +796,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version init issue status inspect rotate help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version init issue status inspect rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -760,6 +812,10 @@ _meshctl() {
                     ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)
@@ -900,7 +956,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__init)
-            opts="-o -v -h -V --trust-domain --anchor-lifetime --issuer-lifetime --force --issuer-cert --issuer-key --anchor-cert --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --trust-domain --anchor-lifetime --issuer-lifetime --force --issuer-cert --issuer-key --anchor-cert --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -942,6 +998,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -954,7 +1014,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__inspect)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -972,6 +1032,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -984,7 +1048,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__issue)
-            opts="-o -v -h -V --out --lifetime --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --out --lifetime --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1010,6 +1074,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1022,7 +1090,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__rotate)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version issuer anchor help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version issuer anchor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1040,6 +1108,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1052,7 +1124,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__rotate__subcmd__anchor)
-            opts="-o -v -h -V --timeout --issuer-lifetime --anchor-lifetime --dry-run --resume --until --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --timeout --issuer-lifetime --anchor-lifetime --dry-run --resume --until --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1084,6 +1156,10 @@ _meshctl() {
                     ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)
@@ -1154,7 +1230,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__rotate__subcmd__issuer)
-            opts="-o -v -h -V --timeout --issuer-lifetime --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --timeout --issuer-lifetime --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1180,6 +1256,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1192,7 +1272,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__status)
-            opts="-o -v -h -V --fail-within --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --fail-within --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1214,6 +1294,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1226,7 +1310,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__check)
-            opts="-o -v -h -V --fail-on --kube --pre --namespace --kubeconfig --context --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --fail-on --kube --pre --namespace --kubeconfig --context --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1260,6 +1344,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1272,7 +1360,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__controller)
-            opts="-o -v -h -V --leaf-lifetime --kube --trust-domain --issuer-dir --namespace --grpc-listen --webhook-listen --admin-listen --tls-san --image --kubeconfig --context --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --leaf-lifetime --kube --trust-domain --issuer-dir --namespace --grpc-listen --webhook-listen --admin-listen --tls-san --image --kubeconfig --context --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1334,6 +1422,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1346,7 +1438,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1362,6 +1454,10 @@ _meshctl() {
                     ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)
@@ -1376,7 +1472,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo__subcmd__app)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version web api quotes load help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version web api quotes load help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1394,6 +1490,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1406,7 +1506,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo__subcmd__app__subcmd__api)
-            opts="-o -v -h --listen --version --quotes --latency-ms --error-rate --output --no-color --verbose --state-dir --request-timeout --help"
+            opts="-o -v -h --listen --version --quotes --latency-ms --error-rate --output --no-color --verbose --state-dir --target --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1442,6 +1542,10 @@ _meshctl() {
                     ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)
@@ -1540,13 +1644,13 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo__subcmd__app__subcmd__load)
-            opts="-o -v -h -V --target --rps --duration --requests --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --url --rps --duration --requests --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --target)
+                --url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1574,6 +1678,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1586,7 +1694,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo__subcmd__app__subcmd__quotes)
-            opts="-o -v -h --listen --version --latency-ms --error-rate --output --no-color --verbose --state-dir --request-timeout --help"
+            opts="-o -v -h --listen --version --latency-ms --error-rate --output --no-color --verbose --state-dir --target --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1620,6 +1728,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1632,7 +1744,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo__subcmd__app__subcmd__web)
-            opts="-o -v -h -V --listen --api --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --listen --api --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1658,6 +1770,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1670,7 +1786,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__down)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1688,6 +1804,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1700,7 +1820,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__edges)
-            opts="-t -o -v -h -V --window --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-t -o -v -h -V --window --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1726,6 +1846,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1738,7 +1862,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__fault)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version inject clear list help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version inject clear list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1756,6 +1880,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1768,7 +1896,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__fault__subcmd__clear)
-            opts="-o -v -h -V --wait --timeout --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --wait --timeout --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1788,6 +1916,10 @@ _meshctl() {
                     ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)
@@ -1872,7 +2004,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__fault__subcmd__inject)
-            opts="-o -v -h -V --abort --delay --for --wait --timeout --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --abort --delay --for --wait --timeout --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1906,6 +2038,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1918,7 +2054,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__fault__subcmd__list)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1936,6 +2072,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1948,7 +2088,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__generate)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version completions man help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1966,6 +2106,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1978,7 +2122,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__generate__subcmd__completions)
-            opts="-o -v -h -V --dir --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --dir --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1998,6 +2142,10 @@ _meshctl() {
                     ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)
@@ -2068,7 +2216,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__generate__subcmd__man)
-            opts="-o -v -h -V --dir --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --dir --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2088,6 +2236,10 @@ _meshctl() {
                     ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)
@@ -2704,7 +2856,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__inject)
-            opts="-f -o -v -h -V --filename --image --control-plane-namespace --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-f -o -v -h -V --filename --image --control-plane-namespace --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2738,6 +2890,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2750,7 +2906,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__install)
-            opts="-o -v -h -V --namespace --image --ha --trust-domain --identity-dir --issuer-cert --issuer-key --anchor-cert --save-identity --discard-anchor-key --crds --apply --force-conflicts --dry-run --wait --timeout --kubeconfig --context --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --namespace --image --ha --trust-domain --identity-dir --issuer-cert --issuer-key --anchor-cert --save-identity --discard-anchor-key --crds --apply --force-conflicts --dry-run --wait --timeout --kubeconfig --context --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2816,6 +2972,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2828,7 +2988,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__proxy)
-            opts="-o -v -h -V --identity-dir --inbound --upstream --admin --workers --config --control-plane --token-file --spiffe-id --trust-bundle --upstream-service --http-proxy --tap --tap-token-sha256 --tap-redact --otlp-endpoint --trace-sample --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --identity-dir --inbound --upstream --admin --workers --config --control-plane --token-file --spiffe-id --trust-bundle --upstream-service --http-proxy --tap --tap-token-sha256 --tap-redact --otlp-endpoint --trace-sample --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2914,6 +3074,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2926,7 +3090,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__stat)
-            opts="-t -w -o -v -h -V --window --from --to --watch --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-t -w -o -v -h -V --window --from --to --watch --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2960,6 +3124,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2972,12 +3140,36 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__status)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-n -o -v -h -V --kubeconfig --context --namespace --controller-admin --controller-namespace --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
@@ -2988,6 +3180,10 @@ _meshctl() {
                     ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)
@@ -3002,7 +3198,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__tap)
-            opts="-o -v -h -V --proxy --token-file --to --method --path --authority --status --max-rps --duration --max-events --body --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --proxy --token-file --to --method --path --authority --status --max-rps --duration --max-events --body --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3064,6 +3260,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3076,7 +3276,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__top)
-            opts="-o -v -h -V --max-rps --duration --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --max-rps --duration --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3102,6 +3302,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3114,7 +3318,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__uninject)
-            opts="-f -o -v -h -V --filename --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-f -o -v -h -V --filename --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3140,6 +3344,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3152,7 +3360,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__uninstall)
-            opts="-o -v -h -V --apply --force --crds --timeout --kubeconfig --context --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-o -v -h -V --apply --force --crds --timeout --kubeconfig --context --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3182,6 +3390,10 @@ _meshctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3194,7 +3406,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__up)
-            opts="-f -o -v -h -V --file --demo --detach --leaf-lifetime --reset-state --output --no-color --verbose --state-dir --request-timeout --help --version"
+            opts="-f -o -v -h -V --file --demo --detach --leaf-lifetime --reset-state --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3222,6 +3434,10 @@ _meshctl() {
                     ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)

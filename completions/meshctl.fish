@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_meshctl_global_optspecs
-    string join \n o/output= no-color v/verbose state-dir= request-timeout= h/help V/version
+    string join \n o/output= no-color v/verbose state-dir= target= request-timeout= h/help V/version
 end
 
 function __fish_meshctl_needs_command
@@ -29,6 +29,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_needs_command" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_needs_command" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_needs_command" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_needs_command" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -37,7 +39,7 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -s V -l version -d 'Print 
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "up" -d 'Run a whole mesh from mesh.yaml on this machine: control plane, proxies, apps'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo" -d 'Run the built-in demo mesh (the same as `meshctl up --demo`)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "down" -d 'Stop the mesh `meshctl up --detach` started'
-complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "status" -d 'Show what runs in the local mesh and whether it is healthy'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "status" -d 'Show what runs in the mesh (local, or the meshed pods on Kubernetes) and whether it is healthy'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "stat" -d 'Golden metrics per service and version: success rate, RPS, latency percentiles'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "tap" -d 'Live requests through a service\'s proxies: request, response and end of each'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "top" -d 'The busiest routes (source, destination, method, path), live; q quits'
@@ -62,6 +64,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l demo -d 'Run the built-in demo (web → api v1/v2 → quotes over gRPC, with a load generator)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l detach -d 'Start in the background and return once ready (`meshctl down` stops it)'
@@ -75,6 +79,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -85,16 +91,25 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand down" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand down" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand down" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand down" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand down" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand down" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand down" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand status" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand status" -l context -d 'Kubeconfig context [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand status" -s n -l namespace -d 'Namespace of the services and pods [default: the context\'s namespace]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand status" -l controller-admin -d 'The controller\'s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server\'s pods/proxy]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand status" -l controller-namespace -d 'The namespace `meshctl install` put the controller in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand status" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand status" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand status" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand status" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand status" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -108,6 +123,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s w -l watch -d 'Refresh every 2 s until Ctrl-C (NDJSON with -o json)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
@@ -130,6 +147,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -142,6 +161,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -153,6 +174,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -163,6 +186,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -177,13 +202,21 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_s
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l to -d 'The version that gets --weight' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l weight -d 'Percent of traffic for --to (0-100)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l timeout -d 'How long --wait waits' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l context -d 'Kubeconfig context [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -s n -l namespace -d 'Namespace of the services and pods [default: the context\'s namespace]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l controller-admin -d 'The controller\'s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server\'s pods/proxy]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l controller-namespace -d 'The namespace `meshctl install` put the controller in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l wait -d 'Return only once every proxy calling the service acknowledged the new split'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l force-conflicts -d 'Kubernetes: take over the HTTPRoute fields another field manager owns'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -202,6 +235,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -213,6 +248,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from promote" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -224,6 +261,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from abort" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -234,6 +273,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -250,6 +291,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and not __fish_seen_subcommand_from inject clear list help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and not __fish_seen_subcommand_from inject clear list help" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and not __fish_seen_subcommand_from inject clear list help" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and not __fish_seen_subcommand_from inject clear list help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and not __fish_seen_subcommand_from inject clear list help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -268,6 +311,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l wait -d 'Return only once every proxy calling the service acknowledged the change'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
@@ -280,6 +325,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -l wait -d 'Return only once every proxy calling the service acknowledged the change'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
@@ -291,6 +338,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -305,6 +354,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect rotate help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect rotate help" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect rotate help" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect rotate help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect rotate help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -327,6 +378,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l force -d 'Replace an existing CA (every certificate it issued stops verifying)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from init" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
@@ -340,6 +393,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from issue" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -351,6 +406,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -361,6 +418,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from inspect" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -371,6 +430,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from rotate" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from rotate" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from rotate" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from rotate" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and __fish_seen_subcommand_from rotate" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -402,6 +463,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l ha -d 'Three controller replicas spread over nodes, with a PodDisruptionBudget'
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l discard-anchor-key -d 'Make a new CA without saving its anchor key: the issuer can never be renewed under it'
@@ -421,6 +484,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l apply -d 'Delete the objects (default: only list them)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l force -d 'Delete even while meshed pods exist'
@@ -437,6 +502,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand inject" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand inject" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand inject" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand inject" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand inject" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -448,6 +515,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninject" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninject" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninject" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninject" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninject" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -463,6 +532,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l kube -d 'Check the Kubernetes cluster\'s install instead of the local mesh'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l pre -d 'With --kube: before install (permissions, a free namespace), not the running controller'
@@ -486,6 +557,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l kube -d 'Serve a Kubernetes cluster: the catalog from the API server, proxies authenticated by service-account tokens (what `meshctl install` runs)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand controller" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
@@ -514,6 +587,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -524,6 +599,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -538,6 +615,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from completions" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -549,6 +628,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand generate; and __fish_seen_subcommand_from man" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -562,6 +643,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and not __fish_seen_subcommand_from web api quotes load help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -579,6 +662,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from web" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -594,6 +679,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from api" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -607,11 +694,13 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from quotes" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l target -d 'URL to GET (loopback only), e.g. http://127.0.0.1:8080/' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l url -d 'URL to GET (loopback only), e.g. http://127.0.0.1:8080/' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l rps -d 'Requests per second' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l duration -d 'Stop after this long [default: until SIGTERM or Ctrl-C]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l requests -d 'Stop after this many requests' -r
@@ -620,6 +709,8 @@ wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_seen_subcommand_from load" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
@@ -633,7 +724,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand demo-app; and __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "up" -d 'Run a whole mesh from mesh.yaml on this machine: control plane, proxies, apps'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "demo" -d 'Run the built-in demo mesh (the same as `meshctl up --demo`)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "down" -d 'Stop the mesh `meshctl up --detach` started'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "status" -d 'Show what runs in the local mesh and whether it is healthy'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "status" -d 'Show what runs in the mesh (local, or the meshed pods on Kubernetes) and whether it is healthy'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "stat" -d 'Golden metrics per service and version: success rate, RPS, latency percentiles'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "tap" -d 'Live requests through a service\'s proxies: request, response and end of each'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller proxy generate demo-app help" -f -a "top" -d 'The busiest routes (source, destination, method, path), live; q quits'

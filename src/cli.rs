@@ -47,6 +47,18 @@ pub struct GlobalArgs {
     /// State directory [default: nearest .meshctl/ from the current directory upward]
     #[arg(long, global = true, env = "MESHCTL_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Which mesh commands act on [default: the local mesh found from the current directory
+    /// upward (or --state-dir), else the current kubeconfig context; never switched once given]
+    // Its own id: `stat` and `tap` have a positional called `target`.
+    #[arg(
+        id = "mesh_target",
+        long = "target",
+        global = true,
+        env = "MESHCTL_TARGET",
+        value_enum,
+        value_name = "TARGET"
+    )]
+    pub target: Option<cmd::target::TargetKind>,
     /// How long one call to the control plane may wait for its answer before the command
     /// fails, naming the socket (like kubectl's --request-timeout)
     #[arg(
@@ -67,7 +79,7 @@ pub enum Command {
     Demo,
     /// Stop the mesh `meshctl up --detach` started
     Down(cmd::down::Args),
-    /// Show what runs in the local mesh and whether it is healthy
+    /// Show what runs in the mesh (local, or the meshed pods on Kubernetes) and whether it is healthy
     Status(cmd::status::Args),
     /// Golden metrics per service and version: success rate, RPS, latency percentiles
     Stat(cmd::stat::Args),

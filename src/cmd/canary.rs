@@ -9,12 +9,15 @@ use serde::Serialize;
 use super::Context;
 use super::StateFor;
 use super::canary_rollout::{self, FINISH_HELP, Finish, START_HELP};
+use super::target::{self, Chosen, KubeTargetArgs, mesh_error};
 use crate::canary::store::{Phase, RolloutState, RolloutStore};
 use crate::control::admin::{AdminError, MeshAdmin};
 use crate::control::backend::read_splits;
 use crate::control::plan::MeshPlan;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
+use crate::kube::controller::status::pending_acks;
+use crate::kube::mesh;
 use crate::output;
 use crate::policy::split::SplitWeights;
 
@@ -26,9 +29,18 @@ How weights spread: --to VERSION gets exactly --weight; the rest (100 - weight) 
 other versions in proportion to their current weights (evenly if they all have 0). Weights
 always sum to 100 and are persisted in .meshctl/splits.json.
 
+On Kubernetes (--target kubernetes, or no local mesh and a kubeconfig): the weights are
+server-side applied (field manager `meshctl`) to the HTTPRoute named after the service,
+parentRef the Service, one rule without matches whose backendRefs are the Services
+`<service>-<version>`; the route is created when there is none. Fields another manager owns
+are not taken over without --force-conflicts. --wait reads the controller's /status (through
+the API server's pods/proxy, or --controller-admin) until every pod calling the service runs
+the new weights.
+
 Exit codes:
   0  the split is set (and, with --wait, every proxy calling the service applied it)
-  1  failure (no mesh running, control plane unreachable)
+  1  failure (no mesh running, control plane unreachable; on Kubernetes: permission denied,
+     or the HTTPRoute's fields are owned by another manager, named)
   2  usage error (unknown service or version, weight outside 0-100)
   4  --wait timed out; the split is set but some proxies have not acknowledged it (named)";
 
@@ -72,6 +84,11 @@ struct ShiftArgs {
     /// How long --wait waits
     #[arg(long, default_value = "30s", allow_hyphen_values = true)]
     timeout: HumanDuration,
+    /// Kubernetes: take over the HTTPRoute fields another field manager owns
+    #[arg(long)]
+    force_conflicts: bool,
+    #[command(flatten)]
+    cluster: KubeTargetArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -91,17 +108,30 @@ struct SplitView {
 struct ShiftReport {
     #[serde(flatten)]
     split: SplitView,
-    config_version: u64,
+    /// The version that carries the split (on Kubernetes: the controller's, with --wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config_version: Option<u64>,
     acknowledged: bool,
+    /// Kubernetes: the HTTPRoute written, `namespace/name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route: Option<String>,
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     match args.command {
         Canary::Shift(a) => shift(ctx, a),
-        Canary::Start(a) => canary_rollout::start(ctx, a),
-        Canary::Promote(a) => canary_rollout::finish(ctx, a, Finish::Promote),
-        Canary::Abort(a) => canary_rollout::finish(ctx, a, Finish::Abort),
-        Canary::Status(a) => status(ctx, a),
+        Canary::Start(a) => ctx
+            .local_only("canary start")
+            .and_then(|()| canary_rollout::start(ctx, a)),
+        Canary::Promote(a) => ctx
+            .local_only("canary promote")
+            .and_then(|()| canary_rollout::finish(ctx, a, Finish::Promote)),
+        Canary::Abort(a) => ctx
+            .local_only("canary abort")
+            .and_then(|()| canary_rollout::finish(ctx, a, Finish::Abort)),
+        Canary::Status(a) => ctx
+            .local_only("canary status")
+            .and_then(|()| status(ctx, a)),
     }
 }
 
@@ -113,6 +143,10 @@ fn admin_error(e: AdminError) -> CliError {
 }
 
 fn shift(ctx: &mut Context<'_>, a: ShiftArgs) -> CliResult {
+    let target = ctx.target(Some(&a.cluster))?;
+    if target.chosen == Chosen::Kubernetes {
+        return shift_kube(ctx, a, &target.why);
+    }
     let state = ctx.state_dir(StateFor::Mesh)?;
     let runtime = super::client_runtime()?;
     // The gRPC channel is created inside the runtime it will run on.
@@ -145,13 +179,98 @@ fn shift(ctx: &mut Context<'_>, a: ShiftArgs) -> CliResult {
             service: a.service,
             weights: next.0,
         },
-        config_version: version,
+        config_version: Some(version),
         acknowledged,
+        route: None,
     };
     output::render(ctx.out, ctx.global.output, &report, |_| {
         split_table(std::slice::from_ref(&report.split))
     })?;
     Ok(())
+}
+
+/// `canary shift` on Kubernetes: the weights go to the service's HTTPRoute.
+fn shift_kube(ctx: &mut Context<'_>, a: ShiftArgs, why: &str) -> CliResult {
+    let runtime = super::client_runtime()?;
+    let timeout = ctx.global.request_timeout.0;
+    let (cluster, next, version) = runtime.block_on(async {
+        let cluster = target::cluster(&a.cluster, timeout, why).await?;
+        let split = mesh::split_of(&cluster, &a.service)
+            .await
+            .map_err(mesh_error)?;
+        let next = split
+            .current
+            .shift(&a.service, &split.versions(), &a.to, a.weight)
+            .map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?;
+        mesh::apply_split(&cluster, &a.service, &split, &next, a.force_conflicts)
+            .await
+            .map_err(mesh_error)?;
+        let version = if a.wait {
+            Some(wait_kube(&cluster, &a.service, &next, a.timeout.0).await?)
+        } else {
+            None
+        };
+        Ok::<_, CliError>((cluster, next, version))
+    })?;
+    let report = ShiftReport {
+        split: SplitView {
+            service: a.service.clone(),
+            weights: next.0,
+        },
+        config_version: version,
+        acknowledged: a.wait,
+        route: Some(format!("{}/{}", cluster.namespace, a.service)),
+    };
+    output::render(ctx.out, ctx.global.output, &report, |_| {
+        split_table(std::slice::from_ref(&report.split))
+    })?;
+    Ok(())
+}
+
+/// Polls the controller's `/status` until every pod calling `service` acknowledged a
+/// configuration carrying `weights`; the version that does (the highest over replicas).
+async fn wait_kube(
+    cluster: &mesh::Cluster,
+    service: &str,
+    weights: &SplitWeights,
+    timeout: std::time::Duration,
+) -> Result<u64, CliError> {
+    let start = std::time::Instant::now();
+    let mut first = true;
+    loop {
+        let pending = match mesh::controller_status(cluster).await {
+            Ok(replicas) => {
+                match pending_acks(&replicas, &cluster.namespace, service, &weights.0) {
+                    Some(p) if p.is_empty() => {
+                        let key = format!("{}/{service}", cluster.namespace);
+                        return Ok(replicas
+                            .iter()
+                            .filter(|r| r.splits.get(&key) == Some(&weights.0))
+                            .map(|r| r.catalog_version)
+                            .max()
+                            .unwrap_or(0));
+                    }
+                    Some(p) => format!("pods not acknowledging the new split: {}", p.join(", ")),
+                    None => "no controller replica has read the new HTTPRoute yet".to_string(),
+                }
+            }
+            // The first answer says whether the controller can be read at all (permissions,
+            // address); later failures may be a replica restarting: retried.
+            Err(e) if first => return Err(mesh_error(e)),
+            Err(e) => format!("the controller's /status: {e:#}"),
+        };
+        first = false;
+        if start.elapsed() >= timeout {
+            return Err(CliError::new(
+                anyhow::anyhow!(
+                    "timed out after {}: the split is set, but {pending}",
+                    crate::duration::HumanDuration(timeout)
+                ),
+                EXIT_TIMEOUT,
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
 
 /// A running `canary start` owns the service's split: `shift` would fight it.
@@ -358,4 +477,96 @@ fn split_table(views: &[SplitView]) -> comfy_table::Table {
         }
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::kube::controller::status::{ControllerStatus, ProxyStatus};
+    use crate::kube::mock::{self, Seen};
+
+    /// A cluster whose one controller replica answers `doc` through pods/proxy.
+    fn cluster(doc: ControllerStatus) -> mesh::Cluster {
+        let answer = serde_json::to_value(&doc).unwrap();
+        let (client, _) = mock::client(move |seen: &Seen| {
+            if seen.uri.contains("/proxy/status") {
+                mock::ok(answer.clone())
+            } else {
+                mock::ok(
+                    json!({"kind": "PodList", "apiVersion": "v1", "metadata": {},
+                    "items": [{"metadata": {"name": "meshctl-controller-a"}, "spec": {"containers": []},
+                               "status": {"conditions": [{"type": "Ready", "status": "True"}]}}]}),
+                )
+            }
+        });
+        mesh::Cluster {
+            client,
+            target: mock::target(),
+            namespace: "shop".into(),
+            admin: mesh::ControllerAdmin::PodsProxy {
+                namespace: "meshctl-system".into(),
+            },
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn doc(web: ProxyStatus) -> ControllerStatus {
+        ControllerStatus {
+            config_version: 6,
+            catalog_version: 5,
+            splits: BTreeMap::from([(
+                "shop/api".to_string(),
+                BTreeMap::from([("v1".to_string(), 50), ("v2".to_string(), 50)]),
+            )]),
+            proxies: vec![web],
+        }
+    }
+
+    fn half() -> SplitWeights {
+        SplitWeights(BTreeMap::from([
+            ("v1".to_string(), 50),
+            ("v2".to_string(), 50),
+        ]))
+    }
+
+    #[tokio::test]
+    async fn wait_returns_the_version_carrying_the_split_once_callers_acknowledged_it() {
+        let web = ProxyStatus {
+            instance: "shop/web-0".into(),
+            upstreams: vec!["api".into()],
+            connected: true,
+            acked_version: 5,
+            ..Default::default()
+        };
+        let version = wait_kube(&cluster(doc(web)), "api", &half(), Duration::from_secs(2))
+            .await
+            .unwrap();
+        assert_eq!(version, 5);
+    }
+
+    #[tokio::test]
+    async fn wait_times_out_with_exit_4_naming_the_pods_that_did_not_acknowledge() {
+        let web = ProxyStatus {
+            instance: "shop/web-0".into(),
+            upstreams: vec!["api".into()],
+            connected: false,
+            ..Default::default()
+        };
+        let e = wait_kube(
+            &cluster(doc(web)),
+            "api",
+            &half(),
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, EXIT_TIMEOUT);
+        let message = format!("{:#}", e.error.unwrap());
+        assert!(message.contains("shop/web-0 (not connected)"), "{message}");
+    }
 }

@@ -113,6 +113,18 @@ struct InspectArgs {
     file: PathBuf,
 }
 
+impl Args {
+    /// The subcommand's name when it acts on a mesh's certificates (`status`, `rotate`):
+    /// those need a target, and only the local mesh has them yet.
+    pub fn on_running_mesh(&self) -> Option<&'static str> {
+        match self.command {
+            Certs::Status(_) => Some("certs status"),
+            Certs::Rotate(_) => Some("certs rotate"),
+            Certs::Init(_) | Certs::Issue(_) | Certs::Inspect(_) => None,
+        }
+    }
+}
+
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     match args.command {
         Certs::Init(a) => init(ctx, a),

@@ -64,7 +64,8 @@ enum Role {
     /// Steady HTTP GET traffic to a loopback URL; a summary on stderr every 10 s and at the end
     Load {
         /// URL to GET (loopback only), e.g. http://127.0.0.1:8080/
-        #[arg(long, value_parser = load::parse_target)]
+        // `--url`, not `--target`: that is the global flag choosing the mesh.
+        #[arg(long = "url", value_parser = load::parse_target)]
         target: http::Uri,
         /// Requests per second
         #[arg(long, default_value_t = load::DEFAULT_RPS,

@@ -25,6 +25,7 @@ pub mod rotate;
 pub mod stat;
 pub mod status;
 pub mod tap;
+pub mod target;
 pub mod top;
 pub mod uninstall;
 pub mod up;
@@ -102,8 +103,15 @@ pub fn run(cli: Cli) -> CliResult {
     };
     let result = match cli.command {
         Command::Canary(args) => canary::run(&mut ctx, args),
-        Command::Fault(args) => fault::run(&mut ctx, args),
-        Command::Certs(args) => certs::run(&mut ctx, args),
+        Command::Fault(args) => ctx
+            .local_only("fault")
+            .and_then(|()| fault::run(&mut ctx, args)),
+        Command::Certs(args) => match args.on_running_mesh() {
+            Some(name) => ctx
+                .local_only(name)
+                .and_then(|()| certs::run(&mut ctx, args)),
+            None => certs::run(&mut ctx, args),
+        },
         Command::Check(args) => check::run(&mut ctx, args),
         Command::Controller(args) => controller::run(&mut ctx, args),
         Command::Proxy(args) => proxy::run(&mut ctx, *args),
@@ -111,12 +119,22 @@ pub fn run(cli: Cli) -> CliResult {
         Command::DemoApp(args) => demo_app::run(&mut ctx, args),
         Command::Up(args) => up::run(&mut ctx, args),
         Command::Demo => up::run(&mut ctx, up::Args::demo()),
-        Command::Down(args) => down::run(&mut ctx, args),
+        Command::Down(args) => ctx
+            .local_only("down")
+            .and_then(|()| down::run(&mut ctx, args)),
         Command::Status(args) => status::run(&mut ctx, args),
-        Command::Stat(args) => stat::run(&mut ctx, args),
-        Command::Edges(args) => edges::run(&mut ctx, args),
-        Command::Tap(args) => tap::run(&mut ctx, args),
-        Command::Top(args) => top::run(&mut ctx, args),
+        Command::Stat(args) => ctx
+            .local_only("stat")
+            .and_then(|()| stat::run(&mut ctx, args)),
+        Command::Edges(args) => ctx
+            .local_only("edges")
+            .and_then(|()| edges::run(&mut ctx, args)),
+        Command::Tap(args) => ctx
+            .local_only("tap")
+            .and_then(|()| tap::run(&mut ctx, args)),
+        Command::Top(args) => ctx
+            .local_only("top")
+            .and_then(|()| top::run(&mut ctx, args)),
         Command::Install(args) => install::run(&mut ctx, *args),
         Command::Uninstall(args) => uninstall::run(&mut ctx, args),
         Command::Inject(args) => inject::run_inject(&mut ctx, args),

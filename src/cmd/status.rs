@@ -1,18 +1,26 @@
-//! `meshctl status`: what runs in the local mesh and whether it is healthy.
+//! `meshctl status`: what runs in the mesh (local, or on Kubernetes every meshed pod of the
+//! namespace and the controller's replicas) and whether it is healthy.
 
 use serde::Serialize;
 
 use super::Context;
 use super::StateFor;
+use super::target::{self, Chosen, KubeTargetArgs, mesh_error};
 use crate::control::admin::MeshAdmin;
 use crate::control::launch::{proxy_ready, tcp_open};
 use crate::duration::format_compact;
 use crate::exit::{CliError, CliResult, code};
+use crate::kube::controller::status::merge;
+use crate::kube::mesh;
 use crate::output::{self, color};
 
 const STATUS_HELP: &str = "\
 Healthy means: the app accepts connections, the proxy is ready, and the proxy is connected to
 the control plane and has acknowledged the latest configuration.
+
+On Kubernetes (--target kubernetes, or no local mesh and a kubeconfig): every meshed pod of
+the namespace, from the controller's /status (through the API server's pods/proxy, or
+--controller-admin) and the pods' readiness, and the controller Deployment's replicas.
 
 Exit codes:
   0  everything is healthy
@@ -20,7 +28,10 @@ Exit codes:
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = STATUS_HELP)]
-pub struct Args {}
+pub struct Args {
+    #[command(flatten)]
+    cluster: KubeTargetArgs,
+}
 
 /// One instance's health: the JSON/YAML shape of `meshctl status`.
 #[derive(Debug, Serialize)]
@@ -47,7 +58,11 @@ struct MeshHealth {
     instances: Vec<InstanceHealth>,
 }
 
-pub fn run(ctx: &mut Context<'_>, _args: Args) -> CliResult {
+pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
+    let target = ctx.target(Some(&args.cluster))?;
+    if target.chosen == Chosen::Kubernetes {
+        return run_kube(ctx, &args, &target.why);
+    }
     let state = ctx.state_dir(StateFor::Mesh)?;
     let runtime = super::client_runtime()?;
     // The gRPC channel is created inside the runtime it will run on.
@@ -113,6 +128,202 @@ pub fn run(ctx: &mut Context<'_>, _args: Args) -> CliResult {
             code::FAILURE,
         ))
     }
+}
+
+/// One meshed pod on Kubernetes: the JSON/YAML shape of `meshctl status --target kubernetes`.
+#[derive(Debug, Serialize)]
+struct PodHealth {
+    pod: String,
+    service: String,
+    version: Option<String>,
+    pod_ready: bool,
+    proxy_ready: bool,
+    control_plane_connected: bool,
+    config_current: bool,
+    /// Why the proxy refused its last configuration (absent: it did not).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    last_error: String,
+    leaf_serial: String,
+    leaf_not_after_unix: i64,
+    healthy: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ControllerHealth {
+    namespace: String,
+    /// The Deployment's replicas (absent for a controller run out of cluster).
+    desired_replicas: Option<i32>,
+    ready_replicas: Option<i32>,
+    /// Replicas whose /status was read.
+    answering: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct ClusterHealth {
+    context: String,
+    server: String,
+    namespace: String,
+    controller: ControllerHealth,
+    pods: Vec<PodHealth>,
+}
+
+fn run_kube(ctx: &mut Context<'_>, args: &Args, why: &str) -> CliResult {
+    let runtime = super::client_runtime()?;
+    let timeout = ctx.global.request_timeout.0;
+    let (health, unanswered) = runtime.block_on(async {
+        let cluster = target::cluster(&args.cluster, timeout, why).await?;
+        let states = mesh::meshed_pod_states(&cluster)
+            .await
+            .map_err(mesh_error)?;
+        let cns = &args.cluster.controller_namespace;
+        let replicas = match &cluster.admin {
+            // A controller reached directly may run out of cluster, without a Deployment.
+            mesh::ControllerAdmin::Url(_) => mesh::controller_replicas(&cluster, cns)
+                .await
+                .ok()
+                .flatten(),
+            mesh::ControllerAdmin::PodsProxy { .. } => mesh::controller_replicas(&cluster, cns)
+                .await
+                .map_err(mesh_error)?,
+        };
+        let (statuses, unanswered) = match mesh::controller_status(&cluster).await {
+            Ok(s) => (s, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        let merged = merge(&statuses);
+        let mut pods = Vec::new();
+        for (name, state) in &states {
+            let instance = format!("{}/{name}", cluster.namespace);
+            let seen = merged.iter().find(|m| m.proxy.instance == instance);
+            let connected = seen.is_some_and(|m| m.proxy.connected);
+            let current = seen.is_some_and(|m| m.config_current);
+            pods.push(PodHealth {
+                pod: name.clone(),
+                service: seen.map(|m| m.proxy.service.clone()).unwrap_or_default(),
+                version: seen
+                    .map(|m| m.proxy.version.clone())
+                    .filter(|v| !v.is_empty()),
+                pod_ready: state.ready,
+                proxy_ready: state.proxy_ready,
+                control_plane_connected: connected,
+                config_current: current,
+                last_error: seen.map(|m| m.proxy.last_error.clone()).unwrap_or_default(),
+                leaf_serial: seen
+                    .map(|m| m.proxy.leaf_serial.clone())
+                    .unwrap_or_default(),
+                leaf_not_after_unix: seen.map_or(0, |m| m.proxy.leaf_not_after_unix),
+                healthy: state.ready && state.proxy_ready && connected && current,
+            });
+        }
+        let health = ClusterHealth {
+            context: cluster.target.context.clone(),
+            server: cluster.target.server.clone(),
+            namespace: cluster.namespace.clone(),
+            controller: ControllerHealth {
+                namespace: cns.clone(),
+                desired_replicas: replicas.map(|r| r.0),
+                ready_replicas: replicas.map(|r| r.1),
+                answering: statuses.len(),
+            },
+            pods,
+        };
+        Ok::<_, CliError>((health, unanswered))
+    })?;
+    let now = crate::identity::pem::unix_seconds(std::time::SystemTime::now());
+    output::render(ctx.out, ctx.global.output, &health, |_| {
+        kube_table(&health, now)
+    })?;
+    if matches!(
+        ctx.global.output,
+        output::OutputFormat::Table | output::OutputFormat::Wide
+    ) {
+        writeln!(ctx.out, "{}", controller_line(&health.controller))?;
+    }
+    if let Some(e) = unanswered {
+        return Err(mesh_error(e));
+    }
+    let controller_ok = health
+        .controller
+        .ready_replicas
+        .is_none_or(|ready| ready >= 1);
+    if controller_ok && health.pods.iter().all(|p| p.healthy) {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            anyhow::anyhow!("the mesh is not healthy (see the table)"),
+            code::FAILURE,
+        ))
+    }
+}
+
+fn controller_line(c: &ControllerHealth) -> String {
+    let deployment = match (c.desired_replicas, c.ready_replicas) {
+        (Some(desired), Some(ready)) => format!(
+            "{ready}/{desired} replicas ready (Deployment {}/{})",
+            c.namespace,
+            crate::kube::CONTROLLER_NAME
+        ),
+        _ => format!(
+            "no Deployment {}/{}",
+            c.namespace,
+            crate::kube::CONTROLLER_NAME
+        ),
+    };
+    format!(
+        "controller: {deployment}, {} answering /status",
+        c.answering
+    )
+}
+
+fn kube_table(h: &ClusterHealth, now: i64) -> comfy_table::Table {
+    let mut t = output::table([
+        "POD",
+        "SERVICE",
+        "VERSION",
+        "READY",
+        "PROXY",
+        "CONTROL PLANE",
+        "CONFIG",
+        "CERT",
+        "HEALTHY",
+    ]);
+    let yes_no = |ok: bool, yes: &str, no: &str| {
+        if ok {
+            color::ok(yes).to_string()
+        } else {
+            color::bad(no).to_string()
+        }
+    };
+    for p in &h.pods {
+        t.add_row(vec![
+            p.pod.clone(),
+            if p.service.is_empty() {
+                "-".to_string()
+            } else {
+                p.service.clone()
+            },
+            p.version.clone().unwrap_or_else(|| "-".to_string()),
+            yes_no(p.pod_ready, "ready", "not ready"),
+            yes_no(p.proxy_ready, "ready", "not ready"),
+            yes_no(
+                p.control_plane_connected,
+                "connected",
+                if h.controller.answering > 0 {
+                    "disconnected"
+                } else {
+                    "unreachable"
+                },
+            ),
+            if p.last_error.is_empty() {
+                yes_no(p.config_current, "current", "stale")
+            } else {
+                color::bad("rejected").to_string()
+            },
+            cert_cell(p.leaf_not_after_unix, now),
+            yes_no(p.healthy, "yes", "no"),
+        ]);
+    }
+    t
 }
 
 /// The CERT column: time left on the leaf last issued to the instance's proxy (`now`: Unix

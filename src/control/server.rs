@@ -164,6 +164,38 @@ impl ControlPlane {
         *self.inner.version.borrow()
     }
 
+    /// Every workload's proxy as the control plane sees it (connected, acknowledged version,
+    /// last error, leaf) and the version proxies are sent now: what `Admin.Status` answers,
+    /// and the cluster controller's `/status`.
+    pub fn status_snapshot(&self) -> pb::StatusResponse {
+        let proxies = lock(&self.inner.proxies);
+        let list = self
+            .inner
+            .backend
+            .workloads()
+            .into_iter()
+            .map(|w| {
+                let st = proxies.get(&w.instance).cloned().unwrap_or_default();
+                pb::ProxyStatus {
+                    instance: w.instance.clone(),
+                    spiffe_id: w.spiffe_id,
+                    service: w.service,
+                    instance_version: w.version.unwrap_or_default(),
+                    connected: st.streams > 0,
+                    acked_version: st.acked,
+                    last_error: st.last_error,
+                    leaf_serial: st.leaf_serial,
+                    leaf_not_after_unix: st.leaf_not_after,
+                    certificate: st.certificate,
+                }
+            })
+            .collect();
+        pb::StatusResponse {
+            version: *self.inner.version.borrow(),
+            proxies: list,
+        }
+    }
+
     fn bump_version(&self) -> u64 {
         let mut version = 0;
         self.inner.version.send_modify(|v| {
@@ -448,32 +480,7 @@ impl pb::admin_server::Admin for ControlPlane {
         req: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
         self.admin(&req)?;
-        let proxies = lock(&self.inner.proxies);
-        let list = self
-            .inner
-            .backend
-            .workloads()
-            .into_iter()
-            .map(|w| {
-                let st = proxies.get(&w.instance).cloned().unwrap_or_default();
-                pb::ProxyStatus {
-                    instance: w.instance.clone(),
-                    spiffe_id: w.spiffe_id,
-                    service: w.service,
-                    instance_version: w.version.unwrap_or_default(),
-                    connected: st.streams > 0,
-                    acked_version: st.acked,
-                    last_error: st.last_error,
-                    leaf_serial: st.leaf_serial,
-                    leaf_not_after_unix: st.leaf_not_after,
-                    certificate: st.certificate,
-                }
-            })
-            .collect();
-        Ok(Response::new(pb::StatusResponse {
-            version: *self.inner.version.borrow(),
-            proxies: list,
-        }))
+        Ok(Response::new(self.status_snapshot()))
     }
 
     async fn set_split(

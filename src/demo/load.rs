@@ -51,7 +51,7 @@ pub struct LoadStats {
     pub elapsed: Duration,
 }
 
-/// Why a `--target` is refused.
+/// Why a `--url` is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
     #[error("`{0}` is not a URL: {1}")]

@@ -94,7 +94,7 @@ pub fn mesh_yaml(exe: &Path, ports: DemoPorts) -> String {
         quotes = ports.quotes,
         quotes_cmd = argv(&["demo-app", "quotes", "--listen", &quotes_listen]),
         load = ports.load,
-        load_cmd = argv(&["demo-app", "load", "--target", &target, "--rps", &rps]),
+        load_cmd = argv(&["demo-app", "load", "--url", &target, "--rps", &rps]),
         load_to_web = ports.load_to_web,
     )
 }

@@ -13,10 +13,11 @@ pub mod controller;
 pub mod identity;
 pub mod inject;
 pub mod manifests;
+pub mod mesh;
 pub mod uninstall;
 
 #[cfg(test)]
-mod mock;
+pub(crate) mod mock;
 
 /// The namespace install uses unless told otherwise.
 pub const DEFAULT_NAMESPACE: &str = "meshctl-system";

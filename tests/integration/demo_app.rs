@@ -159,7 +159,7 @@ fn load_sends_about_the_requested_rate_then_stops() {
         .args([
             "demo-app",
             "load",
-            "--target",
+            "--url",
             &target,
             "--rps",
             "20",
@@ -187,7 +187,7 @@ fn load_sends_about_the_requested_rate_then_stops() {
     assert_eq!(stderr.lines().count(), 1, "one summary line: {stderr}");
 
     meshctl()
-        .args(["demo-app", "load", "--target", &target, "--requests", "3"])
+        .args(["demo-app", "load", "--url", &target, "--requests", "3"])
         .timeout(Duration::from_secs(30))
         .assert()
         .success()
@@ -200,7 +200,7 @@ fn load_stops_on_sigterm() {
     let mut load = demo_command(
         &[
             "load",
-            "--target",
+            "--url",
             &format!("http://{}/healthz", target.addr),
             "--rps",
             "5",
@@ -241,8 +241,8 @@ fn bad_arguments_are_usage_errors() {
         &["web", "--api", "127.0.0.1:1", "--listen", "10.1.2.3:80"],
         &["web"],
         &["api", "--quotes", "127.0.0.1:1", "--error-rate", "2"],
-        &["load", "--target", "http://example.com/"],
-        &["load", "--target", "http://127.0.0.1:1/", "--rps", "0"],
+        &["load", "--url", "http://example.com/"],
+        &["load", "--url", "http://127.0.0.1:1/", "--rps", "0"],
     ];
     for args in cases {
         meshctl()

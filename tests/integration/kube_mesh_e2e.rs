@@ -37,6 +37,8 @@ const GREET_IP: &str = "198.18.0.13";
 const GREET_UPSTREAM: &str = "127.0.0.1:4151";
 /// The upstream listener the web pod's sidecar opens for `api` (the first upstream).
 const API_UPSTREAM: &str = "127.0.0.1:4150";
+/// The controller's admin listener (/ready, /status) port.
+const CONTROLLER_ADMIN_PORT: u16 = 9990;
 
 const APP: &str = r#"
 import http.server, json, sys
@@ -156,65 +158,121 @@ fn pod(
     .unwrap()
 }
 
-#[test]
-fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
-    let Some(kc) = setup() else {
-        return;
-    };
-    let _cluster = crate::support::cluster_lock();
-    let ns_name = format!("mesh-e2e-{}", std::process::id());
-    let ns = match NetNs::new(&[CONTROLLER_IP, WEB_IP, API_V1_IP, API_V2_IP, GREET_IP]) {
-        Ok(ns) => ns,
-        Err(e) => {
-            eprintln!("kube_mesh_e2e: SKIPPED: no network namespace here: {e}");
-            return;
-        }
-    };
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let client = rt.block_on(async {
-        let kc = kube::config::Kubeconfig::read_from(&kc).unwrap();
-        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-            .await
+/// A real controller and three meshed pods (`web-0` calling `api`, `api-v1-0`, `api-v2-0`)
+/// in a namespace of their own on the e2e API server, the sidecars and apps inside a network
+/// namespace. Everything it started is stopped, and its cluster-wide objects deleted, on drop.
+struct Fixture {
+    // Processes first: dropped (killed) before the rest.
+    procs: Vec<Proc>,
+    /// Replaced to restart it (behind a RefCell: the tests hold `&Fixture` throughout).
+    controller: std::cell::RefCell<Option<Proc>>,
+    ns: NetNs,
+    rt: tokio::runtime::Runtime,
+    client: kube::Client,
+    /// The Kubernetes namespace (and the suffix of every cluster-wide name).
+    ns_name: String,
+    /// The e2e API server's kubeconfig (admin).
+    kc: PathBuf,
+    /// The controller's: through a relay into the network namespace, its own token.
+    inner_kc: PathBuf,
+    issuer: PathBuf,
+    bundle: PathBuf,
+    work: PathBuf,
+    _mesh: Mesh,
+    role_name: String,
+    hook_name: Option<String>,
+    /// Meshed pods made here are deleted on drop (never-scheduled pods go at once): they
+    /// would block other tests' `uninstall --apply`.
+    pods: Vec<String>,
+    /// Held for the fixture's life (tests changing cluster-wide state must not overlap);
+    /// the last field, so released after everything else is cleaned up.
+    _cluster: std::sync::MutexGuard<'static, ()>,
+}
+
+impl Fixture {
+    /// Skipped (None, saying why) without MESHCTL_E2E_KUBECONFIG, root or a network
+    /// namespace. `prefix` keeps the names of tests running at once apart.
+    fn start(prefix: &str) -> Option<Fixture> {
+        let kc = setup()?;
+        let cluster = crate::support::cluster_lock();
+        let tag = format!("{prefix}-{}", std::process::id());
+        let ns = match NetNs::new(&[CONTROLLER_IP, WEB_IP, API_V1_IP, API_V2_IP, GREET_IP]) {
+            Ok(ns) => ns,
+            Err(e) => {
+                eprintln!("kube_mesh_e2e: SKIPPED: no network namespace here: {e}");
+                return None;
+            }
+        };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
             .unwrap();
-        kube::Client::try_from(config).unwrap()
-    });
-    let mesh = Mesh::initialised();
-    let work = mesh.path().to_path_buf();
-    let identity = mesh.state_dir().join("identity");
-    let issuer = work.join("issuer");
-    std::fs::create_dir_all(&issuer).unwrap();
-    std::fs::copy(identity.join("issuer.crt"), issuer.join("tls.crt")).unwrap();
-    std::fs::copy(identity.join("issuer.key"), issuer.join("tls.key")).unwrap();
-    std::fs::copy(identity.join("bundle.crt"), issuer.join("ca.crt")).unwrap();
-    let bundle = issuer.join("ca.crt");
+        let client = rt.block_on(async {
+            let kc = kube::config::Kubeconfig::read_from(&kc).unwrap();
+            let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .unwrap();
+            kube::Client::try_from(config).unwrap()
+        });
+        let mesh = Mesh::initialised();
+        let work = mesh.path().to_path_buf();
+        let identity = mesh.state_dir().join("identity");
+        let issuer = work.join("issuer");
+        std::fs::create_dir_all(&issuer).unwrap();
+        std::fs::copy(identity.join("issuer.crt"), issuer.join("tls.crt")).unwrap();
+        std::fs::copy(identity.join("issuer.key"), issuer.join("tls.key")).unwrap();
+        std::fs::copy(identity.join("bundle.crt"), issuer.join("ca.crt")).unwrap();
+        let bundle = issuer.join("ca.crt");
+        let mut f = Fixture {
+            ns,
+            rt,
+            client,
+            ns_name: tag.clone(),
+            kc,
+            inner_kc: work.join("kubeconfig"),
+            issuer,
+            bundle,
+            work,
+            _mesh: mesh,
+            role_name: format!("meshctl-e2e-controller-{tag}"),
+            hook_name: None,
+            pods: Vec::new(),
+            _cluster: cluster,
+            procs: Vec::new(),
+            controller: std::cell::RefCell::new(None),
+        };
+        let (rt, ns, client) = (&f.rt, &f.ns, f.client.clone());
+        let (ns_name, work, bundle, kc) = (
+            f.ns_name.clone(),
+            f.work.clone(),
+            f.bundle.clone(),
+            f.kc.clone(),
+        );
 
-    // The HTTPRoute CRD (as `install --crds` applies it), before the controller starts.
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = meshctl::kube::manifests::httproute_crd();
-    rt.block_on(crds.patch(
-        "httproutes.gateway.networking.k8s.io",
-        &PatchParams::apply("meshctl-e2e").force(),
-        &Patch::Apply(&crd),
-    ))
-    .unwrap();
-    wait_for("the HTTPRoute CRD", Duration::from_secs(30), || {
-        let crd = rt
-            .block_on(crds.get("httproutes.gateway.networking.k8s.io"))
-            .ok()?;
-        crd.status?
-            .conditions?
-            .iter()
-            .any(|c| c.type_ == "Established" && c.status == "True")
-            .then_some(())
-    });
+        // The HTTPRoute CRD (as `install --crds` applies it), before the controller starts.
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        let crd = meshctl::kube::manifests::httproute_crd();
+        rt.block_on(crds.patch(
+            "httproutes.gateway.networking.k8s.io",
+            &PatchParams::apply("meshctl-e2e").force(),
+            &Patch::Apply(&crd),
+        ))
+        .unwrap();
+        wait_for("the HTTPRoute CRD", Duration::from_secs(30), || {
+            let crd = rt
+                .block_on(crds.get("httproutes.gateway.networking.k8s.io"))
+                .ok()?;
+            crd.status?
+                .conditions?
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+                .then_some(())
+        });
 
-    // The namespace, opted into injection, and its service accounts.
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    rt.block_on(
+        // The namespace, opted into injection, and its service accounts.
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        rt.block_on(
         namespaces.create(
             &PostParams::default(),
             &serde_json::from_value(
@@ -224,114 +282,79 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
         ),
     )
     .unwrap();
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns_name);
-    for sa in ["default", "web", "api", "greet", "controller"] {
-        rt.block_on(accounts.create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": sa}})).unwrap(),
-        ))
-        .unwrap();
-    }
+        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns_name);
+        for sa in ["default", "web", "api", "greet", "controller"] {
+            rt.block_on(accounts.create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": sa}})).unwrap(),
+            ))
+            .unwrap();
+        }
 
-    // The controller runs with exactly the permissions install grants it: the rendered
-    // ClusterRole bound to a service account of its own, whose token it presents.
-    let role_name = format!("meshctl-e2e-controller-{}", std::process::id());
-    let roles: Api<ClusterRole> = Api::all(client.clone());
-    let role = ClusterRole {
-        metadata: kube::api::ObjectMeta {
-            name: Some(role_name.clone()),
+        // The controller runs with exactly the permissions install grants it: the rendered
+        // ClusterRole bound to a service account of its own, whose token it presents.
+        let role_name = f.role_name.clone();
+        let roles: Api<ClusterRole> = Api::all(client.clone());
+        let role = ClusterRole {
+            metadata: kube::api::ObjectMeta {
+                name: Some(role_name.clone()),
+                ..Default::default()
+            },
+            rules: Some(meshctl::kube::manifests::controller_rules()),
             ..Default::default()
-        },
-        rules: Some(meshctl::kube::manifests::controller_rules()),
-        ..Default::default()
-    };
-    rt.block_on(roles.create(&PostParams::default(), &role))
-        .unwrap();
-    let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
-    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        };
+        rt.block_on(roles.create(&PostParams::default(), &role))
+            .unwrap();
+        let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
+        let binding: ClusterRoleBinding = serde_json::from_value(json!({
         "metadata": {"name": role_name},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
         "subjects": [{"kind": "ServiceAccount", "name": "controller", "namespace": ns_name}]
     }))
     .unwrap();
-    rt.block_on(bindings.create(&PostParams::default(), &binding))
-        .unwrap();
-    let _cleanup_rbac = scopeguard(|| {
-        let _ = rt.block_on(bindings.delete(&role_name, &Default::default()));
-        let _ = rt.block_on(roles.delete(&role_name, &Default::default()));
-    });
-    let controller_token: TokenRequest = rt
-        .block_on(
-            accounts.create_subresource(
-                "token",
-                "controller",
-                &PostParams::default(),
-                &serde_json::from_value::<TokenRequest>(
-                    json!({"spec": {"audiences": [], "expirationSeconds": 3600}}),
-                )
-                .unwrap(),
-            ),
-        )
-        .unwrap();
+        rt.block_on(bindings.create(&PostParams::default(), &binding))
+            .unwrap();
+        let controller_token: TokenRequest = rt
+            .block_on(
+                accounts.create_subresource(
+                    "token",
+                    "controller",
+                    &PostParams::default(),
+                    &serde_json::from_value::<TokenRequest>(
+                        json!({"spec": {"audiences": [], "expirationSeconds": 3600}}),
+                    )
+                    .unwrap(),
+                ),
+            )
+            .unwrap();
 
-    // The controller, inside the namespace, reaching the API server through a relay.
-    let relay = ns.relay_in(api_server_addr(&kc));
-    let inner_kc = work.join("kubeconfig");
-    relayed_kubeconfig(
-        &kc,
-        relay,
-        &controller_token.status.unwrap().token,
-        &inner_kc,
-    );
-    let controller_args = |cmd: &mut Command| {
-        cmd.arg("controller")
-            .arg("--kube")
-            .arg("--kubeconfig")
-            .arg(&inner_kc)
-            .args([
-                "--trust-domain",
-                "mesh.local",
-                "--namespace",
-                "meshctl-system",
-            ])
-            .arg("--issuer-dir")
-            .arg(&issuer)
-            .args(["--grpc-listen", &format!("{CONTROLLER_IP}:8443")])
-            .args(["--webhook-listen", &format!("{CONTROLLER_IP}:9443")])
-            .args(["--admin-listen", &format!("{CONTROLLER_IP}:9990")])
-            .args(["--tls-san", CONTROLLER_IP, "--tls-san", "127.0.0.1"])
-            .args(["--image", "example.com/meshctl:e2e"]);
-    };
-    let start_controller = |log: &str| {
-        let mut cmd = ns.command(meshctl_bin());
-        controller_args(&mut cmd);
-        spawn(&mut cmd, &work.join(log))
-    };
-    let mut controller = start_controller("controller.log");
-    let ready = |ns: &NetNs| {
-        ns.run_in(|| {
-            let mut s = TcpStream::connect((CONTROLLER_IP, 9990)).ok()?;
-            let (status, _) = http_get(&mut s, "/ready", &[]).ok()?;
-            (status == 200).then_some(())
-        })
-    };
-    wait_for(
-        "the controller to be ready",
-        Duration::from_secs(30),
-        || ready(&ns),
-    );
+        // The controller, inside the namespace, reaching the API server through a relay.
+        let relay = ns.relay_in(api_server_addr(&kc));
+        relayed_kubeconfig(
+            &kc,
+            relay,
+            &controller_token.status.unwrap().token,
+            &f.inner_kc,
+        );
+        f.controller
+            .replace(Some(f.start_controller("controller.log")));
+        wait_for(
+            "the controller to be ready",
+            Duration::from_secs(30),
+            || f.ready().then_some(()),
+        );
 
-    // The admission webhook, called by the API server through a relay out of the namespace.
-    let webhook = ns.relay_out(format!("{CONTROLLER_IP}:9443").parse().unwrap());
-    let ca_bundle = std::fs::read(&bundle).unwrap();
-    let hooks: Api<DynamicObject> = Api::all_with(
-        client.clone(),
-        &kube::discovery::ApiResource::erase::<
-            k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration,
-        >(&()),
-    );
-    let hook_name = format!("meshctl-e2e-{}", std::process::id());
-    let hook: DynamicObject = serde_json::from_value(json!({
+        // The admission webhook, called by the API server through a relay out of the namespace.
+        let webhook = ns.relay_out(format!("{CONTROLLER_IP}:9443").parse().unwrap());
+        let ca_bundle = std::fs::read(&bundle).unwrap();
+        let hooks: Api<DynamicObject> = Api::all_with(
+            client.clone(),
+            &kube::discovery::ApiResource::erase::<
+                k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration,
+            >(&()),
+        );
+        let hook_name = format!("meshctl-e2e-{tag}");
+        let hook: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
         "metadata": {"name": hook_name},
         "webhooks": [{
@@ -344,120 +367,112 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
         }]
     }))
     .unwrap();
-    rt.block_on(hooks.create(&PostParams::default(), &hook))
-        .unwrap();
-    let cleanup_hook = scopeguard(|| {
-        let _ = rt.block_on(hooks.delete(&hook_name, &Default::default()));
-    });
-
-    // Pods through the webhook: each gets its sidecar. Deleted at the end whatever happens
-    // (pods never scheduled go at once): meshed pods would block other tests' uninstall.
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns_name);
-    let _cleanup_pods = scopeguard(|| {
-        for name in ["web-0", "api-v1-0", "api-v2-0", "greet-0"] {
-            let _ =
-                rt.block_on(pods.delete(name, &kube::api::DeleteParams::default().grace_period(0)));
-        }
-    });
-    let specs = [
-        (
-            "web-0",
-            json!({"app": "web"}),
-            "web",
-            Some("api,greet"),
-            None,
-            WEB_IP,
-        ),
-        (
-            "greet-0",
-            json!({"app": "greet"}),
-            "greet",
-            None,
-            Some(8080),
-            GREET_IP,
-        ),
-        (
-            "api-v1-0",
-            json!({"app": "api", "app.kubernetes.io/version": "v1"}),
-            "api",
-            None,
-            Some(8080),
-            API_V1_IP,
-        ),
-        (
-            "api-v2-0",
-            json!({"app": "api", "app.kubernetes.io/version": "v2"}),
-            "api",
-            None,
-            Some(8080),
-            API_V2_IP,
-        ),
-    ];
-    let mut uids = BTreeMap::new();
-    for (name, labels, sa, upstreams, port, ip) in &specs {
-        let created = rt
-            .block_on(pods.create(
-                &PostParams::default(),
-                &pod(name, labels.clone(), sa, *upstreams, *port),
-            ))
+        rt.block_on(hooks.create(&PostParams::default(), &hook))
             .unwrap();
-        let containers: Vec<_> = created
-            .spec
-            .as_ref()
-            .unwrap()
-            .containers
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
-        assert!(
-            containers.contains(&"meshctl-proxy".to_string()),
-            "{name}: not injected: {containers:?}"
-        );
-        uids.insert(name.to_string(), created.metadata.uid.clone().unwrap());
-        let status = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+        f.hook_name = Some(hook_name);
+
+        // Pods through the webhook: each gets its sidecar.
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns_name);
+        let specs = [
+            (
+                "web-0",
+                json!({"app": "web"}),
+                "web",
+                Some("api,greet"),
+                None,
+                WEB_IP,
+            ),
+            (
+                "greet-0",
+                json!({"app": "greet"}),
+                "greet",
+                None,
+                Some(8080),
+                GREET_IP,
+            ),
+            (
+                "api-v1-0",
+                json!({"app": "api", "app.kubernetes.io/version": "v1"}),
+                "api",
+                None,
+                Some(8080),
+                API_V1_IP,
+            ),
+            (
+                "api-v2-0",
+                json!({"app": "api", "app.kubernetes.io/version": "v2"}),
+                "api",
+                None,
+                Some(8080),
+                API_V2_IP,
+            ),
+        ];
+        let mut uids = BTreeMap::new();
+        for (name, labels, sa, upstreams, port, ip) in &specs {
+            let created = rt
+                .block_on(pods.create(
+                    &PostParams::default(),
+                    &pod(name, labels.clone(), sa, *upstreams, *port),
+                ))
+                .unwrap();
+            let containers: Vec<_> = created
+                .spec
+                .as_ref()
+                .unwrap()
+                .containers
+                .iter()
+                .map(|c| c.name.clone())
+                .collect();
+            assert!(
+                containers.contains(&"meshctl-proxy".to_string()),
+                "{name}: not injected: {containers:?}"
+            );
+            uids.insert(name.to_string(), created.metadata.uid.clone().unwrap());
+            f.pods.push(name.to_string());
+            let status = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
             "conditions": [{"type": "Ready", "status": "True"}]}});
-        rt.block_on(pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)))
-            .unwrap();
-    }
-    // The controller publishes the trust bundle the sidecars mount.
-    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns_name);
-    wait_for(
-        "the trust-bundle ConfigMap",
-        Duration::from_secs(20),
-        || {
-            let map = rt.block_on(maps.get_opt("meshctl-trust-bundle")).ok()??;
-            let pem = map.data?.get("ca-bundle.crt")?.clone();
-            (pem == String::from_utf8_lossy(&ca_bundle)).then_some(())
-        },
-    );
+            rt.block_on(pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)))
+                .unwrap();
+        }
+        // The controller publishes the trust bundle the sidecars mount.
+        let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns_name);
+        wait_for(
+            "the trust-bundle ConfigMap",
+            Duration::from_secs(20),
+            || {
+                let map = rt.block_on(maps.get_opt("meshctl-trust-bundle")).ok()??;
+                let pem = map.data?.get("ca-bundle.crt")?.clone();
+                (pem == String::from_utf8_lossy(&ca_bundle)).then_some(())
+            },
+        );
 
-    // Services and the api Service's EndpointSlice (what the endpoints controller would make).
-    let services: Api<Service> = Api::namespaced(client.clone(), &ns_name);
-    for (name, selector, protocol) in [
-        ("web", json!({"app": "web"}), "http"),
-        // gRPC: the callers' proxies speak HTTP/2 to it (its sidecar's inbound has no
-        // protocol, as injection writes it).
-        ("greet", json!({"app": "greet"}), "kubernetes.io/h2c"),
-        ("api", json!({"app": "api"}), "http"),
-        (
-            "api-v1",
-            json!({"app": "api", "app.kubernetes.io/version": "v1"}),
-            "http",
-        ),
-        (
-            "api-v2",
-            json!({"app": "api", "app.kubernetes.io/version": "v2"}),
-            "http",
-        ),
-    ] {
-        let svc: Service = serde_json::from_value(json!({"metadata": {"name": name},
+        // Services and the api Service's EndpointSlice (what the endpoints controller would make).
+        let services: Api<Service> = Api::namespaced(client.clone(), &ns_name);
+        for (name, selector, protocol) in [
+            ("web", json!({"app": "web"}), "http"),
+            // gRPC: the callers' proxies speak HTTP/2 to it (its sidecar's inbound has no
+            // protocol, as injection writes it).
+            ("greet", json!({"app": "greet"}), "kubernetes.io/h2c"),
+            ("api", json!({"app": "api"}), "http"),
+            (
+                "api-v1",
+                json!({"app": "api", "app.kubernetes.io/version": "v1"}),
+                "http",
+            ),
+            (
+                "api-v2",
+                json!({"app": "api", "app.kubernetes.io/version": "v2"}),
+                "http",
+            ),
+        ] {
+            let svc: Service = serde_json::from_value(json!({"metadata": {"name": name},
             "spec": {"selector": selector, "ports": [{"port": 80, "targetPort": 8080, "appProtocol": protocol}]}}))
         .unwrap();
-        rt.block_on(services.create(&PostParams::default(), &svc))
-            .unwrap();
-    }
-    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), &ns_name);
-    let slice: EndpointSlice = serde_json::from_value(json!({
+            rt.block_on(services.create(&PostParams::default(), &svc))
+                .unwrap();
+        }
+        let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), &ns_name);
+        let slice: EndpointSlice = serde_json::from_value(json!({
         "metadata": {"name": "api-1", "labels": {"kubernetes.io/service-name": "api"}},
         "addressType": "IPv4", "ports": [{"port": 8080}],
         "endpoints": [
@@ -466,119 +481,161 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
         ]
     }))
     .unwrap();
-    rt.block_on(slices.create(&PostParams::default(), &slice))
+        rt.block_on(slices.create(&PostParams::default(), &slice))
+            .unwrap();
+        let greet_slice: EndpointSlice = serde_json::from_value(json!({
+            "metadata": {"name": "greet-1", "labels": {"kubernetes.io/service-name": "greet"}},
+            "addressType": "IPv4", "ports": [{"port": 8080}],
+            "endpoints": [{"addresses": [GREET_IP], "conditions": {"ready": true},
+                           "targetRef": {"kind": "Pod", "name": "greet-0", "namespace": ns_name}}]
+        }))
         .unwrap();
-    let greet_slice: EndpointSlice = serde_json::from_value(json!({
-        "metadata": {"name": "greet-1", "labels": {"kubernetes.io/service-name": "greet"}},
-        "addressType": "IPv4", "ports": [{"port": 8080}],
-        "endpoints": [{"addresses": [GREET_IP], "conditions": {"ready": true},
-                       "targetRef": {"kind": "Pod", "name": "greet-0", "namespace": ns_name}}]
-    }))
-    .unwrap();
-    rt.block_on(slices.create(&PostParams::default(), &greet_slice))
-        .unwrap();
+        rt.block_on(slices.create(&PostParams::default(), &greet_slice))
+            .unwrap();
 
-    // Tokens bound to each pod, audience meshctl (what the projected volume would hold).
-    let token = |pod: &str, sa: &str| -> PathBuf {
-        let request: TokenRequest = serde_json::from_value(json!({"spec": {
+        // Tokens bound to each pod, audience meshctl (what the projected volume would hold).
+        let token = |pod: &str, sa: &str| -> PathBuf {
+            let request: TokenRequest = serde_json::from_value(json!({"spec": {
             "audiences": ["meshctl"], "expirationSeconds": 3600,
             "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": pod, "uid": uids[pod]}}}))
-        .unwrap();
-        let answer: TokenRequest = rt
-            .block_on(accounts.create_subresource("token", sa, &PostParams::default(), &request))
             .unwrap();
-        let path = work.join(format!("{pod}.token"));
-        std::fs::write(&path, answer.status.unwrap().token).unwrap();
-        path
-    };
+            let answer: TokenRequest = rt
+                .block_on(accounts.create_subresource(
+                    "token",
+                    sa,
+                    &PostParams::default(),
+                    &request,
+                ))
+                .unwrap();
+            let path = work.join(format!("{pod}.token"));
+            std::fs::write(&path, answer.status.unwrap().token).unwrap();
+            path
+        };
 
-    // A sidecar in cluster mode for `pod`, as injection runs it (addresses are the pod's).
-    let sidecar = |pod: &str, sa: &str, args: &[&str]| -> Proc {
-        let token = token(pod, sa);
-        spawn(
-            ns.command(meshctl_bin())
-                .args([
-                    "proxy",
-                    "--control-plane",
-                    &format!("https://{CONTROLLER_IP}:8443"),
-                ])
-                .arg("--token-file")
-                .arg(&token)
-                .arg("--trust-bundle")
-                .arg(&bundle)
-                .args(args),
-            &work.join(format!("{pod}.proxy.log")),
-        )
-    };
+        // A sidecar in cluster mode for `pod`, as injection runs it (addresses are the pod's).
+        let sidecar = |pod: &str, sa: &str, args: &[&str]| -> Proc {
+            let token = token(pod, sa);
+            spawn(
+                ns.command(meshctl_bin())
+                    .args([
+                        "proxy",
+                        "--control-plane",
+                        &format!("https://{CONTROLLER_IP}:8443"),
+                    ])
+                    .arg("--token-file")
+                    .arg(&token)
+                    .arg("--trust-bundle")
+                    .arg(&bundle)
+                    .args(args),
+                &work.join(format!("{pod}.proxy.log")),
+            )
+        };
 
-    // Apps and sidecars inside the namespace.
-    let app = work.join("app.py");
-    std::fs::write(&app, APP).unwrap();
-    let mut procs = Vec::new();
-    for (pod_name, version, ip, port) in [
-        ("api-v1-0", "v1", API_V1_IP, 18081),
-        ("api-v2-0", "v2", API_V2_IP, 18082),
-    ] {
+        // Apps and sidecars inside the namespace.
+        let app = work.join("app.py");
+        std::fs::write(&app, APP).unwrap();
+        let mut procs = Vec::new();
+        for (pod_name, version, ip, port) in [
+            ("api-v1-0", "v1", API_V1_IP, 18081),
+            ("api-v2-0", "v2", API_V2_IP, 18082),
+        ] {
+            procs.push(spawn(
+                ns.command("python3")
+                    .arg(&app)
+                    .arg(port.to_string())
+                    .arg(version),
+                &work.join(format!("{pod_name}.app.log")),
+            ));
+            procs.push(sidecar(
+                pod_name,
+                "api",
+                &[
+                    "--inbound",
+                    &format!("{ip}:4143=127.0.0.1:{port}"),
+                    "--admin",
+                    &format!("{ip}:4191"),
+                ],
+            ));
+        }
+        let grpc_server = work.join("grpc_server.py");
+        std::fs::write(&grpc_server, crate::mesh::GRPCIO_SERVER_PY).unwrap();
         procs.push(spawn(
-            ns.command("python3")
-                .arg(&app)
-                .arg(port.to_string())
-                .arg(version),
-            &work.join(format!("{pod_name}.app.log")),
+            ns.command("python3").arg(&grpc_server).arg("18083"),
+            &work.join("greet-0.app.log"),
         ));
         procs.push(sidecar(
-            pod_name,
-            "api",
+            "greet-0",
+            "greet",
             &[
                 "--inbound",
-                &format!("{ip}:4143=127.0.0.1:{port}"),
+                &format!("{GREET_IP}:4143=127.0.0.1:18083"),
                 "--admin",
-                &format!("{ip}:4191"),
+                &format!("{GREET_IP}:4191"),
             ],
         ));
-    }
-    let grpc_server = work.join("grpc_server.py");
-    std::fs::write(&grpc_server, crate::mesh::GRPCIO_SERVER_PY).unwrap();
-    procs.push(spawn(
-        ns.command("python3").arg(&grpc_server).arg("18083"),
-        &work.join("greet-0.app.log"),
-    ));
-    procs.push(sidecar(
-        "greet-0",
-        "greet",
-        &[
-            "--inbound",
-            &format!("{GREET_IP}:4143=127.0.0.1:18083"),
-            "--admin",
-            &format!("{GREET_IP}:4191"),
-        ],
-    ));
-    procs.push(sidecar(
-        "web-0",
-        "web",
-        &[
-            "--upstream-service",
-            &format!("{API_UPSTREAM}=api"),
-            "--upstream-service",
-            &format!("{GREET_UPSTREAM}=greet"),
-            "--admin",
-            &format!("{WEB_IP}:4191"),
-        ],
-    ));
+        procs.push(sidecar(
+            "web-0",
+            "web",
+            &[
+                "--upstream-service",
+                &format!("{API_UPSTREAM}=api"),
+                "--upstream-service",
+                &format!("{GREET_UPSTREAM}=greet"),
+                "--admin",
+                &format!("{WEB_IP}:4191"),
+            ],
+        ));
+        f.procs.extend(procs);
 
-    let get = |headers: Vec<(&'static str, &'static str)>| -> Result<(u16, String), String> {
-        ns.run_in(move || {
+        Some(f)
+    }
+
+    fn start_controller(&self, log: &str) -> Proc {
+        let mut cmd = self.ns.command(meshctl_bin());
+        cmd.arg("controller")
+            .arg("--kube")
+            .arg("--kubeconfig")
+            .arg(&self.inner_kc)
+            .args([
+                "--trust-domain",
+                "mesh.local",
+                "--namespace",
+                "meshctl-system",
+            ])
+            .arg("--issuer-dir")
+            .arg(&self.issuer)
+            .args(["--grpc-listen", &format!("{CONTROLLER_IP}:8443")])
+            .args(["--webhook-listen", &format!("{CONTROLLER_IP}:9443")])
+            .args([
+                "--admin-listen",
+                &format!("{CONTROLLER_IP}:{CONTROLLER_ADMIN_PORT}"),
+            ])
+            .args(["--tls-san", CONTROLLER_IP, "--tls-san", "127.0.0.1"])
+            .args(["--image", "example.com/meshctl:e2e"]);
+        spawn(&mut cmd, &self.work.join(log))
+    }
+
+    /// The controller's /ready answers 200.
+    fn ready(&self) -> bool {
+        self.ns
+            .run_in(|| {
+                let mut s = TcpStream::connect((CONTROLLER_IP, CONTROLLER_ADMIN_PORT)).ok()?;
+                let (status, _) = http_get(&mut s, "/ready", &[]).ok()?;
+                (status == 200).then_some(())
+            })
+            .is_some()
+    }
+
+    /// One request from the web pod's sidecar to `api`.
+    fn get(&self, headers: Vec<(&'static str, &'static str)>) -> Result<(u16, String), String> {
+        self.ns.run_in(move || {
             let mut s = TcpStream::connect(API_UPSTREAM).map_err(|e| e.to_string())?;
             http_get(&mut s, "/", &headers)
         })
-    };
-    let version_of = |body: &str| -> String {
-        serde_json::from_str::<serde_json::Value>(body)
-            .map(|v| v["version"].as_str().unwrap_or("").to_string())
-            .unwrap_or_default()
-    };
-    let dump = || {
-        let config = ns.run_in(|| {
+    }
+
+    fn dump(&self) {
+        let config = self.ns.run_in(|| {
             TcpStream::connect((WEB_IP, 4191))
                 .map_err(|e| e.to_string())
                 .and_then(|mut s| http_get(&mut s, "/config", &[]))
@@ -593,10 +650,61 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
         ] {
             eprintln!(
                 "--- {f}\n{}",
-                std::fs::read_to_string(work.join(f)).unwrap_or_default()
+                std::fs::read_to_string(self.work.join(f)).unwrap_or_default()
             );
         }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        self.procs.clear();
+        self.controller.replace(None);
+        let hooks: Api<DynamicObject> = Api::all_with(
+            self.client.clone(),
+            &kube::discovery::ApiResource::erase::<
+                k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration,
+            >(&()),
+        );
+        if let Some(name) = &self.hook_name {
+            let _ = self.rt.block_on(hooks.delete(name, &Default::default()));
+        }
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.ns_name);
+        for name in &self.pods {
+            let _ = self
+                .rt
+                .block_on(pods.delete(name, &kube::api::DeleteParams::default().grace_period(0)));
+        }
+        let bindings: Api<ClusterRoleBinding> = Api::all(self.client.clone());
+        let roles: Api<ClusterRole> = Api::all(self.client.clone());
+        let _ = self
+            .rt
+            .block_on(bindings.delete(&self.role_name, &Default::default()));
+        let _ = self
+            .rt
+            .block_on(roles.delete(&self.role_name, &Default::default()));
+        // Namespaces never finish deleting without the controller manager: left for the
+        // throwaway API server.
+    }
+}
+
+fn version_of(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .map(|v| v["version"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
+    let Some(f) = Fixture::start("mesh-e2e") else {
+        return;
     };
+    let ns_name = f.ns_name.clone();
+    let client = f.client.clone();
+    let get = |headers| f.get(headers);
+    let dump = || f.dump();
+    let ready = |f: &Fixture| f.ready();
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns_name);
 
     // 1. mTLS with the pods' identities: the app sees the web pod's SPIFFE ID; no route yet:
     // everything on the first version.
@@ -618,12 +726,12 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
     }
 
     // gRPC through the same sidecars (grpcio on both ends): 100 KB unary answered with the
-    // caller's identity, an error status, a bidirectional stream.
-    let grpc_client = work.join("grpc_client.py");
+    // caller's identity, an error status, a bidirectional stream. Retried while the greet
+    // sidecar comes up (a 503 until the caller has its endpoint).
+    let grpc_client = f.work.join("grpc_client.py");
     std::fs::write(&grpc_client, crate::mesh::GRPCIO_CLIENT_PY).unwrap();
-    // Until the greet sidecar is ready and the caller has its endpoint (a 503 before).
     let grpc_call = || {
-        ns.command("python3")
+        f.ns.command("python3")
             .arg(&grpc_client)
             .arg(GREET_UPSTREAM)
             .arg(format!("spiffe://mesh.local/ns/{ns_name}/sa/web"))
@@ -666,7 +774,7 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
         }))
         .unwrap()
     };
-    rt.block_on(routes.patch(
+    f.rt.block_on(routes.patch(
         "api",
         &PatchParams::apply("meshctl-e2e"),
         &Patch::Apply(&route(50, 50)),
@@ -696,7 +804,7 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
         .unwrap()
     };
     let routed = "routes:\n  - match:\n      headers: {x-canary: \"1\"}\n    version: v2\n";
-    rt.block_on(maps.patch(
+    f.rt.block_on(maps.patch(
         "meshctl-policy",
         &PatchParams::apply("meshctl-e2e"),
         &Patch::Apply(&policy(routed)),
@@ -709,7 +817,7 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
     });
 
     // 4. An invalid policy is refused with an Event; the last good one stays.
-    rt.block_on(maps.patch(
+    f.rt.block_on(maps.patch(
         "meshctl-policy",
         &PatchParams::apply("meshctl-e2e"),
         &Patch::Apply(&policy("timeout: soon\n")),
@@ -717,7 +825,7 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
     .unwrap();
     let events: Api<Event> = Api::namespaced(client.clone(), &ns_name);
     let event = wait_for("an InvalidPolicy Event", Duration::from_secs(20), || {
-        rt.block_on(events.list(&ListParams::default()))
+        f.rt.block_on(events.list(&ListParams::default()))
             .ok()?
             .items
             .into_iter()
@@ -741,7 +849,7 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load = {
         let (failures, sent, stop) = (failures.clone(), sent.clone(), stop.clone());
-        let path = ns.path.clone();
+        let path = f.ns.path.clone();
         std::thread::spawn(move || {
             use std::os::fd::AsRawFd;
             let file = std::fs::File::open(&path).unwrap();
@@ -768,12 +876,12 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
         })
     };
     std::thread::sleep(Duration::from_secs(1));
-    let _ = controller.0.kill();
-    let _ = controller.0.wait();
+    f.controller.replace(None);
     std::thread::sleep(Duration::from_secs(2));
-    controller = start_controller("controller-2.log");
+    f.controller
+        .replace(Some(f.start_controller("controller-2.log")));
     wait_for("the restarted controller", Duration::from_secs(30), || {
-        ready(&ns)
+        ready(&f).then_some(())
     });
     std::thread::sleep(Duration::from_secs(2));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -787,7 +895,7 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
     );
     eprintln!("kube_mesh_e2e: {sent} requests across a controller kill and restart, none failed");
     // The restarted controller configures the proxies again: a new weight reaches them.
-    rt.block_on(routes.patch(
+    f.rt.block_on(routes.patch(
         "api",
         &PatchParams::apply("meshctl-e2e"),
         &Patch::Apply(&route(0, 100)),
@@ -802,23 +910,155 @@ fn the_cluster_controller_serves_sidecars_on_a_real_api_server() {
                 .then_some(())
         },
     );
-
-    drop(procs);
-    drop(controller);
-    drop(cleanup_hook);
-    // Namespaces never finish deleting without the controller manager: left for the
-    // throwaway API server; the webhook (cluster-wide) is removed above.
 }
 
-/// Runs `f` when dropped (cleanup that must happen even when an assertion fails).
-fn scopeguard(f: impl FnOnce()) -> impl Drop {
-    struct Guard<F: FnOnce()>(Option<F>);
-    impl<F: FnOnce()> Drop for Guard<F> {
-        fn drop(&mut self) {
-            if let Some(f) = self.0.take() {
-                f();
-            }
-        }
+/// `meshctl canary shift … --target kubernetes` on the real API server: it creates the
+/// service's HTTPRoute, and with --wait returns only once the calling sidecar runs the split
+/// (traffic moves at once, no waiting by the test); it refuses fields another manager owns
+/// unless forced; `meshctl status --target kubernetes` lists the meshed pods connected. The
+/// CLI runs outside the network namespace, reaching the controller's admin listener through
+/// a relay (`--controller-admin`: nothing routes the Service's ClusterIP here).
+#[test]
+fn canary_shift_and_status_work_on_kubernetes() {
+    let Some(f) = Fixture::start("mesh-e2e-cli") else {
+        return;
+    };
+    let admin = f.ns.relay_out(
+        format!("{CONTROLLER_IP}:{CONTROLLER_ADMIN_PORT}")
+            .parse()
+            .unwrap(),
+    );
+    let cli = |args: &[&str]| {
+        let mut cmd = crate::support::meshctl();
+        cmd.args(args)
+            .args(["--target", "kubernetes", "-n", &f.ns_name])
+            .arg("--kubeconfig")
+            .arg(&f.kc)
+            .args(["--controller-admin", &format!("http://{admin}")])
+            .current_dir(&f.work)
+            .timeout(Duration::from_secs(60));
+        cmd
+    };
+    // All traffic on v1 while there is no route.
+    wait_for(
+        "traffic through the sidecars",
+        Duration::from_secs(30),
+        || f.get(vec![]).ok().filter(|(s, _)| *s == 200),
+    );
+
+    // Unknown version: exit 2 naming the known ones.
+    cli(&["canary", "shift", "api", "--to", "v9", "--weight", "10"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("v1, v2"));
+
+    // 50/50 with --wait, then traffic moves right away within 5 standard deviations.
+    let out = cli(&[
+        "canary", "shift", "api", "--to", "v2", "--weight", "50", "--wait", "-o", "json",
+    ])
+    .output()
+    .unwrap();
+    if !out.status.success() {
+        f.dump();
     }
-    Guard(Some(f))
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["weights"], json!({"v1": 50, "v2": 50}), "{report}");
+    assert_eq!(report["acknowledged"], true);
+    assert_eq!(report["route"], format!("{}/api", f.ns_name));
+    let n = 400;
+    let v2 = (0..n)
+        .filter(|_| version_of(&f.get(vec![]).unwrap().1) == "v2")
+        .count();
+    let (mean, sd) = (n as f64 * 0.5, (n as f64 * 0.25).sqrt());
+    assert!(
+        (v2 as f64 - mean).abs() <= 5.0 * sd,
+        "v2 got {v2} of {n} right after `canary shift --wait` to 50/50"
+    );
+    eprintln!("kube_mesh_e2e: canary shift --wait 50/50: v2 answered {v2} of {n}");
+
+    // The route as written: owned by `meshctl`.
+    let routes: Api<DynamicObject> = Api::namespaced_with(
+        f.client.clone(),
+        &f.ns_name,
+        &kube::discovery::ApiResource::from_gvk(&meshctl::kube::manifests::httproute_gvk()),
+    );
+    let route = f.rt.block_on(routes.get("api")).unwrap();
+    let managers: Vec<_> = route
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    assert_eq!(managers, ["meshctl"], "{route:?}");
+
+    // Another manager takes the rules over: meshctl refuses to clobber them, naming it...
+    let theirs: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "api"},
+        "spec": {"parentRefs": [{"group": "", "kind": "Service", "name": "api"}],
+                 "rules": [{"backendRefs": [{"name": "api-v1", "port": 80, "weight": 100},
+                                            {"name": "api-v2", "port": 80, "weight": 0}]}]}
+    }))
+    .unwrap();
+    f.rt.block_on(routes.patch(
+        "api",
+        &PatchParams::apply("someone-else").force(),
+        &Patch::Apply(&theirs),
+    ))
+    .unwrap();
+    cli(&["canary", "shift", "api", "--to", "v2", "--weight", "100"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("someone-else"))
+        .stderr(predicates::str::contains("--force-conflicts"));
+    // ... unless told to; everything on v2 once acknowledged.
+    cli(&[
+        "canary",
+        "shift",
+        "api",
+        "--to",
+        "v2",
+        "--weight",
+        "100",
+        "--wait",
+        "--force-conflicts",
+    ])
+    .assert()
+    .success();
+    for _ in 0..20 {
+        assert_eq!(version_of(&f.get(vec![]).unwrap().1), "v2");
+    }
+
+    // status: the four pods, connected.
+    let out = cli(&["status", "-o", "json"]).output().unwrap();
+    let health: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let pods = health["pods"].as_array().unwrap();
+    let mut names: Vec<&str> = pods.iter().map(|p| p["pod"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["api-v1-0", "api-v2-0", "greet-0", "web-0"],
+        "{health}"
+    );
+    for p in pods {
+        assert_eq!(p["control_plane_connected"], true, "{health}");
+        assert_eq!(p["pod_ready"], true, "{health}");
+    }
+    assert_eq!(health["controller"]["answering"], 1, "{health}");
+    eprintln!(
+        "kube_mesh_e2e: status --target kubernetes:\n{}",
+        String::from_utf8_lossy(&cli(&["status"]).output().unwrap().stdout)
+    );
 }

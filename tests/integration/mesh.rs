@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::support::meshctl;
+use crate::support::{Mesh, meshctl};
 
 /// An HTTP app that answers every GET with JSON: its service, version and request headers.
 /// `?status=N` picks the status, `?delay_ms=N` waits first (for the observability tests).
@@ -584,6 +584,8 @@ fn commands_need_a_running_mesh() {
         meshctl()
             .args(args)
             .current_dir(dir.path())
+            // No ~/.kube/config either: else the target would be that cluster.
+            .env("HOME", dir.path())
             .assert()
             .code(1)
             .stderr(predicates::str::contains("no mesh is running"));
@@ -592,9 +594,70 @@ fn commands_need_a_running_mesh() {
     meshctl()
         .arg("down")
         .current_dir(dir.path())
+        .env("HOME", dir.path())
         .assert()
         .success()
         .stdout(predicates::str::contains("nothing to stop"));
+}
+
+/// The target is never switched: an explicit Kubernetes target does not fall back on the
+/// local mesh right here (commands not converted yet say so, exit 2), and an explicit local
+/// one does not fall back on a kubeconfig.
+#[test]
+fn an_explicit_target_is_never_switched() {
+    let mesh = Mesh::initialised();
+    for args in [
+        &["stat", "--target", "kubernetes"][..],
+        &["canary", "status", "--target", "kubernetes"][..],
+        &["fault", "list", "--target", "kubernetes"][..],
+        &["certs", "status", "--target", "kubernetes"][..],
+    ] {
+        meshctl()
+            .args(args)
+            .current_dir(mesh.path())
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("not available on Kubernetes yet"));
+    }
+    // MESHCTL_TARGET too; and a state dir with it conflicts.
+    meshctl()
+        .arg("top")
+        .env("MESHCTL_TARGET", "kubernetes")
+        .current_dir(mesh.path())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "`meshctl top` is not available on Kubernetes yet",
+        ));
+    meshctl()
+        .args(["status", "--target", "kubernetes", "--state-dir"])
+        .arg(mesh.state_dir())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("names a local mesh"));
+    // Local with only a kubeconfig around: the local error, not the cluster.
+    let empty = tempfile::tempdir().unwrap();
+    let kc = empty.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
+    )
+    .unwrap();
+    meshctl()
+        .args(["status", "--target", "local"])
+        .env("KUBECONFIG", &kc)
+        .current_dir(empty.path())
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("no mesh is running"));
+    // Without --target, no local mesh and a kubeconfig: the cluster (whose error names it).
+    meshctl()
+        .args(["status", "-v"])
+        .env("KUBECONFIG", &kc)
+        .current_dir(empty.path())
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("no current context"));
 }
 
 /// The README's first command: `meshctl up --demo` serves the demo and its load flows.

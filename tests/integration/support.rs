@@ -26,10 +26,15 @@ pub fn cluster_lock() -> std::sync::MutexGuard<'static, ()> {
     CLUSTER.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// `meshctl` with no state dir or colour leaking in from the developer's environment.
+/// `meshctl` with no state dir, target, cluster or colour leaking in from the developer's
+/// environment (a test that wants a cluster sets KUBECONFIG or passes --kubeconfig).
 pub fn meshctl() -> Command {
     let mut cmd = Command::new(meshctl_bin());
     cmd.env_remove("MESHCTL_STATE_DIR")
+        .env_remove("MESHCTL_TARGET")
+        .env_remove("MESHCTL_CONTROLLER_ADMIN")
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1");
     cmd

@@ -10,6 +10,7 @@ pub mod policies;
 pub mod review;
 pub mod run;
 pub mod serve;
+pub mod status;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -75,6 +76,8 @@ pub struct KubeBackend {
     in_force: Mutex<Arc<HashMap<Key, ServicePolicy>>>,
     /// The catalog's problems at the last refresh: one that persists is reported once.
     reported: Mutex<HashSet<Problem>>,
+    /// The catalog last announced to proxies and the version it was announced under.
+    announced: Mutex<Option<(u64, Arc<Index>)>>,
 }
 
 impl std::fmt::Debug for KubeBackend {
@@ -100,6 +103,7 @@ impl KubeBackend {
             policies: Mutex::new(Policies::default()),
             in_force: Mutex::new(Arc::default()),
             reported: Mutex::new(HashSet::new()),
+            announced: Mutex::new(None),
         }
     }
 
@@ -131,6 +135,17 @@ impl KubeBackend {
 
     pub fn index(&self) -> Arc<Index> {
         lock(&self.index).clone()
+    }
+
+    /// Records that the current catalog went out to proxies as `version` (`/status` reports
+    /// the splits with the version that carries them).
+    pub fn announced(&self, version: u64) {
+        *lock(&self.announced) = Some((version, self.index()));
+    }
+
+    /// The catalog last announced and its version.
+    pub fn last_announced(&self) -> Option<(u64, Arc<Index>)> {
+        lock(&self.announced).clone()
     }
 
     /// Services whose policy text is refused now, with why (for `check --kube` and logs).

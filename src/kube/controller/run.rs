@@ -157,9 +157,14 @@ pub async fn run(
         let plane = plane.clone();
         move || render_metrics(&backend, &plane)
     };
+    let status = {
+        let backend = backend.clone();
+        let plane = plane.clone();
+        move || render_status(&backend, &plane)
+    };
     let admin_ready = ready.clone();
     tokio::spawn(serve::serve(admin, None, move |req| {
-        let response = serve::admin(&req, &admin_ready, metrics.clone());
+        let response = serve::admin(&req, &admin_ready, metrics.clone(), status.clone());
         async move { response }
     }));
 
@@ -234,6 +239,7 @@ async fn refresh(
 ) {
     let problems = backend.refresh();
     let version = plane.catalog_changed();
+    backend.announced(version);
     tracing::debug!(version, "catalog changed");
     let index = backend.index();
     let wanted: BTreeSet<String> = index
@@ -353,6 +359,17 @@ async fn renew_serving(
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "renewing the serving certificate"),
         }
     }
+}
+
+/// `/status`: the proxies as the control-plane core sees them, with the catalog last
+/// announced (JSON).
+fn render_status(backend: &KubeBackend, plane: &ControlPlane) -> String {
+    let announced = backend.last_announced();
+    let doc = super::status::build(
+        plane.status_snapshot(),
+        announced.as_ref().map(|(v, index)| (*v, index.as_ref())),
+    );
+    serde_json::to_string(&doc).unwrap_or_default()
 }
 
 /// The controller's metrics in the Prometheus text format.

@@ -1,6 +1,7 @@
 //! The controller's two HTTP endpoints besides gRPC: the admission webhook (HTTPS, POST
 //! `/inject`, AdmissionReview v1 in and out — the same injection as `meshctl inject`) and the
-//! admin listener (plain HTTP: `/live`, `/ready`, `/metrics` for probes and Prometheus).
+//! admin listener (plain HTTP: `/live`, `/ready`, `/metrics` for probes and Prometheus,
+//! `/status` for `meshctl status` and `canary shift --wait`).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -133,12 +134,14 @@ pub async fn webhook(
     response
 }
 
-/// `/live`, `/ready` (once the caches are filled and the control plane serves) and
-/// `/metrics` (rendered by `metrics`).
+/// `/live`, `/ready` (once the caches are filled and the control plane serves), `/metrics`
+/// (rendered by `metrics`) and `/status` (JSON, rendered by `status`, see
+/// [`super::status::ControllerStatus`]).
 pub fn admin(
     req: &Request<Incoming>,
     ready: &AtomicBool,
     metrics: impl FnOnce() -> String,
+    status: impl FnOnce() -> String,
 ) -> Response<Body> {
     if req.method() != Method::GET {
         return text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
@@ -158,6 +161,17 @@ pub fn admin(
             );
             response
         }
+        "/status" if ready.load(Relaxed) => {
+            let mut response = Response::new(Full::new(Bytes::from(status())));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        }
+        "/status" => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: filling the caches from the API server\n",
+        ),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }

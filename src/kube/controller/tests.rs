@@ -470,3 +470,45 @@ async fn an_unreachable_api_server_refuses_for_now_without_caching() {
     assert_eq!(log.lock().unwrap().len(), 2, "a failure is not cached");
     assert_eq!(reviewer.refusals().get("review_failed"), Some(&2));
 }
+
+/// `/status`: the control plane's view of each proxy, with its upstreams from the catalog
+/// and the splits under the version that announced them.
+#[tokio::test]
+async fn the_status_document_carries_each_proxys_upstreams_and_the_announced_splits() {
+    let mut f = fixture();
+    shop(&mut f);
+    f.backend.refresh();
+    assert_eq!(f.backend.last_announced().map(|(v, _)| v), None);
+    f.backend.announced(41);
+    let plane = pb::StatusResponse {
+        version: 42,
+        proxies: vec![pb::ProxyStatus {
+            instance: "shop/web-0".into(),
+            service: "web".into(),
+            connected: true,
+            acked_version: 41,
+            leaf_not_after_unix: 1_700_000_000,
+            ..Default::default()
+        }],
+    };
+    let announced = f.backend.last_announced().unwrap();
+    let doc = status::build(plane, Some((announced.0, announced.1.as_ref())));
+    assert_eq!(doc.config_version, 42);
+    assert_eq!(doc.catalog_version, 41);
+    assert_eq!(
+        doc.splits["shop/api"],
+        BTreeMap::from([("v1".to_string(), 80), ("v2".to_string(), 20)])
+    );
+    let web = &doc.proxies[0];
+    assert_eq!((web.namespace(), web.pod()), ("shop", "web-0"));
+    assert_eq!(web.upstreams, ["api"]);
+    // What the CLI reads back is what was written.
+    let text = serde_json::to_string(&doc).unwrap();
+    assert_eq!(
+        serde_json::from_str::<status::ControllerStatus>(&text).unwrap(),
+        doc
+    );
+    // Merged across replicas: current against this replica's version (41 < 42: stale).
+    let merged = status::merge(std::slice::from_ref(&doc));
+    assert!(merged[0].proxy.connected && !merged[0].config_current);
+}

@@ -1,0 +1,497 @@
+//! The CLI's operations on a mesh in a cluster (`--target kubernetes`): a service's versions
+//! as the controller discovers them, its split written as the weights of its HTTPRoute
+//! (server-side apply, field manager `meshctl`), the controller's `/status` per replica, the
+//! meshed pods' readiness and the controller Deployment's replicas.
+//!
+//! The HTTPRoute `canary shift` writes (docs/kubernetes.md, "canary shift"): named after the
+//! service, `parentRefs: [{group: "", kind: Service, name: <svc>}]`, one rule without
+//! `matches` whose `backendRefs` are the Services `<svc>-<version>` (each selecting that
+//! version's pods only) with the weights. `rules` is one atomic field: when another manager
+//! owns it the apply is refused (409) unless forced.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use gateway_api::apis::standard::httproutes::HttpRoute;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::Client;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::discovery::ApiResource;
+
+use super::apply::api_error;
+use super::client::Target;
+use super::controller::catalog::{Index, Objects};
+use super::controller::status::ControllerStatus;
+use super::manifests::{controller_selector, httproute_gvk};
+use super::{ADMIN_PORT, CONTROLLER_NAME, FIELD_MANAGER, SIDECAR_LABEL};
+use crate::policy::split::SplitWeights;
+
+/// The largest `/status` document read from the controller.
+const MAX_STATUS_BYTES: usize = 16 << 20;
+
+/// A failure, sorted by whose fault it is.
+#[derive(Debug, thiserror::Error)]
+pub enum MeshError {
+    /// The arguments are wrong (unknown service or version): exit 2.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Where the controller's admin listener is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControllerAdmin {
+    /// `--controller-admin http://HOST:PORT`.
+    Url(String),
+    /// Through the API server: `pods/<pod>:9990/proxy/status` of every ready controller pod
+    /// in this namespace (each replica knows only the proxies connected to it).
+    PodsProxy { namespace: String },
+}
+
+/// A cluster, the namespace commands act in, and where its controller answers.
+#[derive(Clone)]
+pub struct Cluster {
+    pub client: Client,
+    pub target: Target,
+    pub namespace: String,
+    pub admin: ControllerAdmin,
+    pub request_timeout: Duration,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("target", &self.target)
+            .field("namespace", &self.namespace)
+            .field("admin", &self.admin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One version of a service and the Service its traffic goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    pub service: String,
+    pub port: i32,
+}
+
+/// A service's split as the cluster has it now.
+#[derive(Debug, Clone)]
+pub struct Split {
+    /// Version → its Service.
+    pub backends: BTreeMap<String, Backend>,
+    /// From the HTTPRoute, else the initial split.
+    pub current: SplitWeights,
+}
+
+impl Split {
+    pub fn versions(&self) -> Vec<String> {
+        self.backends.keys().cloned().collect()
+    }
+}
+
+fn routes(cluster: &Cluster) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        cluster.client.clone(),
+        &cluster.namespace,
+        &ApiResource::from_gvk(&httproute_gvk()),
+    )
+}
+
+fn in_ns(cluster: &Cluster) -> String {
+    format!("in namespace {}", cluster.namespace)
+}
+
+/// The meshed pods of the namespace.
+async fn meshed_pods(cluster: &Cluster) -> Result<Vec<Pod>, MeshError> {
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let list = pods
+        .list(&ListParams::default().labels(SIDECAR_LABEL))
+        .await
+        .map_err(|e| {
+            api_error(
+                e,
+                &format!("listing meshed pods {}", in_ns(cluster)),
+                "list",
+                "pods",
+                &in_ns(cluster),
+                &cluster.target,
+            )
+        })?;
+    Ok(list.items)
+}
+
+/// `service`'s versions (those of the meshed pods it selects), their `<service>-<version>`
+/// Services and the current weights: the same discovery as the controller's catalog.
+pub async fn split_of(cluster: &Cluster, service: &str) -> Result<Split, MeshError> {
+    let services: Api<Service> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let services = services
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| {
+            api_error(
+                e,
+                &format!("listing services {}", in_ns(cluster)),
+                "list",
+                "services",
+                &in_ns(cluster),
+                &cluster.target,
+            )
+        })?
+        .items;
+    let names: Vec<String> = services
+        .iter()
+        .filter_map(|s| s.metadata.name.clone())
+        .collect();
+    if !names.iter().any(|n| n == service) {
+        return Err(MeshError::Usage(format!(
+            "unknown service `{service}` in namespace {} (services: {}; {})",
+            cluster.namespace,
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            },
+            cluster.target
+        )));
+    }
+    let pods = meshed_pods(cluster).await?;
+    let route = match routes(cluster).get_opt(service).await {
+        Ok(route) => route,
+        // No HTTPRoute CRD: no route either (the apply says what is missing).
+        Err(kube::Error::Api(s)) if s.is_not_found() => None,
+        Err(e) => {
+            return Err(api_error(
+                e,
+                &format!("reading HTTPRoute {}/{service}", cluster.namespace),
+                "get",
+                "httproutes.gateway.networking.k8s.io",
+                &in_ns(cluster),
+                &cluster.target,
+            )
+            .into());
+        }
+    };
+    let route: Option<HttpRoute> = route.and_then(|r| {
+        serde_json::to_value(&r)
+            .ok()
+            .and_then(|v| serde_json::from_value(v).ok())
+    });
+    let ports: BTreeMap<String, i32> = services
+        .iter()
+        .filter_map(|s| {
+            let port = s.spec.as_ref()?.ports.as_ref()?.first()?.port;
+            Some((s.metadata.name.clone()?, port))
+        })
+        .collect();
+    let objects = Objects {
+        pods: pods.into_iter().map(Arc::new).collect(),
+        services: services.into_iter().map(Arc::new).collect(),
+        slices: Vec::new(),
+        routes: route.into_iter().map(Arc::new).collect(),
+    };
+    let index = Index::build("", &objects);
+    let key = (cluster.namespace.clone(), service.to_string());
+    let versions: Vec<String> = index
+        .service_versions(&key)
+        .into_iter()
+        .filter(|v| !v.is_empty())
+        .collect();
+    if versions.len() < 2 {
+        return Err(MeshError::Usage(format!(
+            "service `{service}` in namespace {} has {}: there is nothing to split (versions are the `app.kubernetes.io/version` labels of the meshed pods it selects)",
+            cluster.namespace,
+            match versions.as_slice() {
+                [] => "no versioned meshed pods".to_string(),
+                [v] => format!("a single version ({v})"),
+                _ => String::new(),
+            }
+        )));
+    }
+    let mut backends = BTreeMap::new();
+    for v in &versions {
+        let name = format!("{service}-{v}");
+        let selects = index.service_versions(&(cluster.namespace.clone(), name.clone()));
+        let port = ports.get(&name).copied();
+        match (selects.as_slice(), port) {
+            ([only], Some(port)) if only == v => {
+                backends.insert(
+                    v.clone(),
+                    Backend {
+                        service: name,
+                        port,
+                    },
+                );
+            }
+            _ => {
+                return Err(MeshError::Usage(format!(
+                    "version {v} of `{service}` needs a Service `{name}` with a port, selecting only that version's pods (the HTTPRoute's backendRef for it; docs/kubernetes.md)"
+                )));
+            }
+        }
+    }
+    let current = index
+        .splits
+        .get(&key)
+        .cloned()
+        .unwrap_or_else(|| SplitWeights::initial(&versions));
+    Ok(Split { backends, current })
+}
+
+/// The HTTPRoute `canary shift` applies for `weights`.
+pub fn route_manifest(
+    namespace: &str,
+    service: &str,
+    backends: &BTreeMap<String, Backend>,
+    weights: &SplitWeights,
+) -> serde_json::Value {
+    let refs: Vec<serde_json::Value> = backends
+        .iter()
+        .map(|(v, b)| {
+            serde_json::json!({
+                "group": "", "kind": "Service", "name": b.service, "port": b.port,
+                "weight": weights.weight(v),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": service, "namespace": namespace},
+        "spec": {
+            "parentRefs": [{"group": "", "kind": "Service", "name": service}],
+            "rules": [{"backendRefs": refs}],
+        },
+    })
+}
+
+/// Server-side applies the route (creating it when there is none); `force` takes over
+/// fields another manager owns.
+pub async fn apply_split(
+    cluster: &Cluster,
+    service: &str,
+    split: &Split,
+    weights: &SplitWeights,
+    force: bool,
+) -> Result<(), MeshError> {
+    let manifest = route_manifest(&cluster.namespace, service, &split.backends, weights);
+    let mut params = PatchParams::apply(FIELD_MANAGER);
+    if force {
+        params = params.force();
+    }
+    routes(cluster)
+        .patch(service, &params, &Patch::Apply(&manifest))
+        .await
+        .map_err(|e| {
+            let missing_crd = matches!(&e, kube::Error::Api(s) if s.is_not_found());
+            let err = api_error(
+                e,
+                &format!("applying HTTPRoute {}/{service}", cluster.namespace),
+                "patch",
+                "httproutes.gateway.networking.k8s.io",
+                &in_ns(cluster),
+                &cluster.target,
+            );
+            if missing_crd {
+                anyhow!("{err:#} (is the HTTPRoute CRD installed? `meshctl install --crds`)")
+            } else {
+                err
+            }
+        })?;
+    Ok(())
+}
+
+/// The API server path of a controller pod's `/status`.
+pub fn pod_status_path(namespace: &str, pod: &str) -> String {
+    format!("/api/v1/namespaces/{namespace}/pods/{pod}:{ADMIN_PORT}/proxy/status")
+}
+
+/// Every ready controller replica's `/status`.
+pub async fn controller_status(cluster: &Cluster) -> Result<Vec<ControllerStatus>, MeshError> {
+    match &cluster.admin {
+        ControllerAdmin::Url(url) => Ok(vec![fetch_url(url, cluster.request_timeout).await?]),
+        ControllerAdmin::PodsProxy { namespace } => {
+            let scope = format!("in namespace {namespace}");
+            let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), namespace);
+            let selector: Vec<String> = controller_selector()
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let list = pods
+                .list(&ListParams::default().labels(&selector.join(",")))
+                .await
+                .map_err(|e| {
+                    api_error(
+                        e,
+                        &format!("listing the controller pods {scope}"),
+                        "list",
+                        "pods",
+                        &scope,
+                        &cluster.target,
+                    )
+                })?;
+            let ready: Vec<String> = list
+                .items
+                .iter()
+                .filter(|p| pod_ready(p))
+                .filter_map(|p| p.metadata.name.clone())
+                .collect();
+            if ready.is_empty() {
+                return Err(anyhow!(
+                    "no ready controller pod in namespace {namespace} ({}; is meshctl installed there? `meshctl install`, --controller-namespace)",
+                    cluster.target
+                )
+                .into());
+            }
+            let mut out = Vec::new();
+            for pod in ready {
+                let path = pod_status_path(namespace, &pod);
+                let request = http::Request::get(&path)
+                    .body(Vec::new())
+                    .map_err(|e| anyhow!("{path}: {e}"))?;
+                let text = tokio::time::timeout(
+                    cluster.request_timeout,
+                    cluster.client.request_text(request),
+                )
+                .await
+                .map_err(|_| {
+                    anyhow!(
+                        "the controller pod {namespace}/{pod} did not answer /status within {:?} (through the API server, {})",
+                        cluster.request_timeout,
+                        cluster.target
+                    )
+                })?
+                .map_err(|e| {
+                    api_error(
+                        e,
+                        &format!("reading /status of the controller pod {namespace}/{pod}"),
+                        "get",
+                        "pods/proxy",
+                        &scope,
+                        &cluster.target,
+                    )
+                })?;
+                out.push(parse_status(
+                    &text,
+                    &format!("controller pod {namespace}/{pod}"),
+                )?);
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn parse_status(text: &str, from: &str) -> Result<ControllerStatus, MeshError> {
+    serde_json::from_str(text).map_err(|e| {
+        anyhow!("{from}: unreadable /status ({e}; is it an older meshctl controller?)").into()
+    })
+}
+
+/// `GET <url>/status` over plain HTTP (the admin listener has no TLS).
+async fn fetch_url(url: &str, timeout: Duration) -> Result<ControllerStatus, MeshError> {
+    use http_body_util::BodyExt as _;
+    let full = format!("{}/status", url.trim_end_matches('/'));
+    let uri: http::Uri = full
+        .parse()
+        .map_err(|e| MeshError::Usage(format!("--controller-admin {url}: {e}")))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(MeshError::Usage(format!(
+            "--controller-admin {url}: must be http://HOST:PORT (the admin listener is plain HTTP)"
+        )));
+    }
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let exchange = async {
+        let response = client.get(uri).await.map_err(anyhow::Error::new)?;
+        let status = response.status();
+        let body = http_body_util::Limited::new(response.into_body(), MAX_STATUS_BYTES)
+            .collect()
+            .await
+            .map_err(|e| anyhow!(e))?
+            .to_bytes();
+        Ok::<_, anyhow::Error>((status, body))
+    };
+    let (status, body) = tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| anyhow!("the controller admin {full} did not answer within {timeout:?}"))?
+        .map_err(|e| anyhow!("the controller admin {full} (--controller-admin): {e:#}"))?;
+    if !status.is_success() {
+        return Err(anyhow!(
+            "the controller admin {full} answered {status}: {}",
+            String::from_utf8_lossy(&body).trim()
+        )
+        .into());
+    }
+    parse_status(&String::from_utf8_lossy(&body), &full)
+}
+
+/// The pod's Ready condition.
+pub fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// A meshed pod as the API server reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodState {
+    /// Its Ready condition.
+    pub ready: bool,
+    /// The sidecar container's readiness (the pod's Ready condition when no container
+    /// statuses are reported).
+    pub proxy_ready: bool,
+}
+
+/// The meshed pods of the namespace by name.
+pub async fn meshed_pod_states(cluster: &Cluster) -> Result<BTreeMap<String, PodState>, MeshError> {
+    Ok(meshed_pods(cluster)
+        .await?
+        .iter()
+        .filter_map(|p| {
+            let ready = pod_ready(p);
+            let proxy_ready = p
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .filter(|c| !c.is_empty())
+                .map_or(ready, |c| {
+                    c.iter()
+                        .any(|c| c.name == super::inject::PROXY_CONTAINER && c.ready)
+                });
+            Some((p.metadata.name.clone()?, PodState { ready, proxy_ready }))
+        })
+        .collect())
+}
+
+/// The controller Deployment's replicas: `(desired, ready)`; `None` when there is none
+/// (a controller run out of cluster).
+pub async fn controller_replicas(
+    cluster: &Cluster,
+    namespace: &str,
+) -> Result<Option<(i32, i32)>, MeshError> {
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), namespace);
+    let scope = format!("in namespace {namespace}");
+    let found = deployments.get_opt(CONTROLLER_NAME).await.map_err(|e| {
+        api_error(
+            e,
+            &format!("reading Deployment {namespace}/{CONTROLLER_NAME}"),
+            "get",
+            "deployments.apps",
+            &scope,
+            &cluster.target,
+        )
+    })?;
+    Ok(found.map(|d| {
+        let desired = d.spec.and_then(|s| s.replicas).unwrap_or(1);
+        let ready = d.status.and_then(|s| s.ready_replicas).unwrap_or(0);
+        (desired, ready)
+    }))
+}
+
+#[cfg(test)]
+mod tests;
