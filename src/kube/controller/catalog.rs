@@ -16,7 +16,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use gateway_api::apis::standard::httproutes::HttpRoute;
+use gateway_api::apis::standard::httproutes::{
+    HttpRoute, HttpRouteRules, HttpRouteRulesMatchesPathType,
+};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
@@ -385,12 +387,9 @@ impl Index {
     ) -> Result<Option<SplitWeights>, String> {
         let mut raw: BTreeMap<String, u64> = BTreeMap::new();
         let rules = route.spec.rules.as_deref().unwrap_or_default();
-        let Some(rule) = rules
-            .iter()
-            .find(|r| r.matches.as_ref().is_none_or(Vec::is_empty))
-        else {
+        let Some(rule) = rules.iter().find(|r| matches_everything(r)) else {
             return Err(
-                "no rule without `matches`: the mesh takes its weights from such a rule (header routes belong in the meshctl-policy ConfigMap)"
+                "no rule that matches every request (no `matches`, or only `path: PathPrefix /`): the mesh takes its weights from such a rule (header routes belong in the meshctl-policy ConfigMap)"
                     .to_string(),
             );
         };
@@ -502,6 +501,26 @@ impl Index {
             ..Default::default()
         }
     }
+}
+
+/// Whether a rule matches every request: no `matches`, or only the one the Gateway API CRD
+/// fills in by default (`path: PathPrefix /`, nothing else).
+fn matches_everything(rule: &HttpRouteRules) -> bool {
+    let Some(matches) = rule.matches.as_deref() else {
+        return true;
+    };
+    matches.is_empty()
+        || matches.iter().any(|m| {
+            m.headers.as_ref().is_none_or(Vec::is_empty)
+                && m.query_params.as_ref().is_none_or(Vec::is_empty)
+                && m.method.is_none()
+                && m.path.as_ref().is_none_or(|p| {
+                    p.r#type
+                        .as_ref()
+                        .is_none_or(|t| *t == HttpRouteRulesMatchesPathType::PathPrefix)
+                        && p.value.as_deref().is_none_or(|v| v == "/")
+                })
+        })
 }
 
 /// Relative weights scaled to sum to [`TOTAL_WEIGHT`] (largest remainder, ties to the

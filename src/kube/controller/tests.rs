@@ -381,6 +381,32 @@ async fn an_invalid_policy_is_reported_once_and_the_last_good_one_stays() {
     assert!(problems[0].message.contains("evil.example"), "{problems:?}");
 }
 
+/// The Gateway API CRD gives a rule without `matches` the default `path: PathPrefix /`
+/// (what the API server stores): such a route still carries the split.
+#[tokio::test]
+async fn a_rule_with_the_crds_default_match_still_carries_the_split() {
+    let mut f = fixture();
+    shop(&mut f);
+    let mut defaulted = route("api", &[("api-v1", 30), ("api-v2", 70)]);
+    defaulted["spec"]["rules"][0]["matches"] =
+        json!([{"path": {"type": "PathPrefix", "value": "/"}}]);
+    apply(&mut f.routes, defaulted);
+    assert_eq!(f.backend.refresh(), vec![]);
+    let config = f.backend.proxy_config(&web(&f), &BTreeMap::new(), 2);
+    let weights: Vec<_> = config.upstreams[0]
+        .backends
+        .iter()
+        .map(|b| b.weight)
+        .collect();
+    assert_eq!(weights, [30, 70]);
+    // A rule that really narrows (a header match) is not a split.
+    let mut narrowed = route("api", &[("api-v1", 30), ("api-v2", 70)]);
+    narrowed["spec"]["rules"][0]["matches"] = json!([{"path": {"type": "PathPrefix", "value": "/"}, "headers": [{"name": "x", "value": "1"}]}]);
+    apply(&mut f.routes, narrowed);
+    let problems = f.backend.refresh();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+}
+
 #[tokio::test]
 async fn routes_whose_backends_cannot_be_mapped_to_one_version_are_reported_not_guessed() {
     let mut f = fixture();
