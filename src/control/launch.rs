@@ -108,6 +108,10 @@ impl LocalMesh {
         ensure_ca(state, mesh.trust_domain())?;
         let tokens = local::write_tokens(&prepared, state)?;
         prepared.plan.save(state).map_err(LocalError::from)?;
+        super::scrape::write(state, Some(&prepared.plan)).map_err(|source| LaunchError::Io {
+            path: super::scrape::path(state),
+            source,
+        })?;
         let logs = state.join(LOGS_DIR);
 
         let controller = Supervisor::new(&logs)?;
@@ -205,6 +209,8 @@ impl LocalMesh {
         self.proxies.shutdown(SHUTDOWN_GRACE).await;
         self.controller.shutdown(SHUTDOWN_GRACE).await;
         let _ = std::fs::remove_file(MeshPlan::path(&self.state_dir));
+        // Emptied, not removed: Prometheus keeps watching the same path for the next `up`.
+        let _ = super::scrape::write(&self.state_dir, None);
         let _ = std::fs::remove_file(self.state_dir.join(PID_FILE));
     }
 }
