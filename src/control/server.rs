@@ -473,6 +473,7 @@ impl pb::admin_server::Admin for ControlPlane {
         Ok(Response::new(pb::StatusResponse {
             version: *self.inner.version.borrow(),
             proxies: list,
+            server_version: env!("CARGO_PKG_VERSION").to_string(),
         }))
     }
 
