@@ -119,6 +119,27 @@ fn up_keeps_file_sd_targets_the_admin_client_reads_and_promtool_accepts() {
 }
 
 #[test]
+fn admin_port_in_mesh_yaml_fixes_the_proxy_s_admin_listener_and_its_target() {
+    let (app, admin) = (crate::mesh::free_port(), crate::mesh::free_port());
+    // No command: meshctl only proxies an app started elsewhere (none here, which is fine).
+    let up = Up::start(&format!(
+        "services:\n  web:\n    port: {app}\n    admin_port: {admin}\n"
+    ));
+    let addr = format!("127.0.0.1:{admin}");
+    assert_eq!(up.proxy_field("web", "admin"), addr);
+    let targets: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(up.state().join("run/prometheus-targets.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        targets,
+        serde_json::json!([{"targets": [addr], "labels": {"service": "web", "instance": "web"}}])
+    );
+    let base = AdminClient::local_base(addr.parse().unwrap()).unwrap();
+    runtime().block_on(async { AdminClient::local().unwrap().ready(&base).await.unwrap() });
+}
+
+#[test]
 fn version_without_a_mesh_shows_the_client_only() {
     let dir = tempfile::tempdir().unwrap();
     let out = crate::support::meshctl()
