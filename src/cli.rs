@@ -107,6 +107,12 @@ pub enum Command {
     Check(cmd::check::Args),
     /// Run the control plane of a local mesh (started for you by `meshctl up`), or with --kube of a cluster (what `meshctl install` deploys)
     Controller(cmd::controller::Args),
+    /// Print a Prometheus scrape job for the local mesh's proxies (file_sd, kept current by `up`)
+    PrometheusConfig(cmd::prometheus_config::Args),
+    /// Print the shell completion script for bash, zsh, fish or powershell
+    Completion(cmd::generate::CompletionArgs),
+    /// Print the client's version and the local control plane's
+    Version(cmd::version::Args),
     /// Run the sidecar proxy (mTLS data plane)
     Proxy(Box<cmd::proxy::Args>),
     /// Generate shell completions and man pages (for packagers)

@@ -2,6 +2,7 @@
 //! code, the clients' transport to the control plane, bearer tokens, and the JSON the
 //! proxies' admin listeners serve. No logic beyond encoding; imports nothing above it.
 
+pub mod admin_http;
 pub mod proto;
 pub mod stats;
 pub mod tap;

@@ -1,11 +1,13 @@
-//! `meshctl generate`: completions and man pages, generated from the CLI definition itself.
+//! `meshctl generate`: completions and man pages, generated from the CLI definition itself;
+//! and `meshctl completion SHELL`, one completion script on stdout.
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{CommandFactory, Subcommand};
-use clap_complete::Shell;
+use clap_complete::{Generator as _, Shell};
 
 use super::Context;
 use crate::cli::Cli;
@@ -39,11 +41,76 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
     Ok(())
 }
 
+/// The shells meshctl has completions for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+impl CompletionShell {
+    fn shell(self) -> Shell {
+        match self {
+            CompletionShell::Bash => Shell::Bash,
+            CompletionShell::Zsh => Shell::Zsh,
+            CompletionShell::Fish => Shell::Fish,
+            CompletionShell::Powershell => Shell::PowerShell,
+        }
+    }
+}
+
+const COMPLETION_HELP: &str = "\
+Examples:
+  # bash, this shell only
+  source <(meshctl completion bash)
+  # bash, every new shell
+  meshctl completion bash > ~/.local/share/bash-completion/completions/meshctl
+  # zsh (a directory on $fpath)
+  meshctl completion zsh > \"${fpath[1]}/_meshctl\"
+  # fish
+  meshctl completion fish > ~/.config/fish/completions/meshctl.fish
+  # PowerShell
+  meshctl completion powershell | Out-String | Invoke-Expression";
+
+/// `meshctl completion SHELL`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = COMPLETION_HELP)]
+pub struct CompletionArgs {
+    /// The shell to write the completion script for
+    #[arg(value_enum)]
+    shell: CompletionShell,
+}
+
+/// `meshctl completion SHELL`: the script on stdout (the same one `generate completions`
+/// writes to a file).
+pub fn run_completion(ctx: &mut Context<'_>, args: CompletionArgs) -> CliResult {
+    completion(args.shell, ctx.out)?;
+    Ok(())
+}
+
+/// The completion script for `shell`, generated from the CLI definition.
+fn completion(shell: CompletionShell, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell.shell(), &mut Cli::command(), "meshctl", &mut script);
+    out.write_all(&script)
+}
+
 fn completions(dir: &Path) -> anyhow::Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::PowerShell] {
-        clap_complete::generate_to(shell, &mut Cli::command(), "meshctl", dir)
-            .with_context(|| format!("writing {shell} completions to {}", dir.display()))?;
+    for shell in [
+        CompletionShell::Bash,
+        CompletionShell::Zsh,
+        CompletionShell::Fish,
+        CompletionShell::Powershell,
+    ] {
+        let path = dir.join(shell.shell().file_name("meshctl"));
+        let write = || -> std::io::Result<()> {
+            let mut file = fs::File::create(&path)?;
+            completion(shell, &mut file)
+        };
+        write().with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

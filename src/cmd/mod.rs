@@ -19,6 +19,7 @@ pub mod fault;
 pub mod generate;
 pub mod inject;
 pub mod install;
+pub mod prometheus_config;
 pub mod proxy;
 pub mod proxy_certs;
 pub mod rotate;
@@ -29,6 +30,7 @@ pub mod target;
 pub mod top;
 pub mod uninstall;
 pub mod up;
+pub mod version;
 
 /// What every command gets: the global flags, the working directory and stdout.
 pub struct Context<'a> {
@@ -116,6 +118,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Controller(args) => controller::run(&mut ctx, args),
         Command::Proxy(args) => proxy::run(&mut ctx, *args),
         Command::Generate(args) => generate::run(&mut ctx, args),
+        Command::Completion(args) => generate::run_completion(&mut ctx, args),
+        Command::Version(args) => version::run(&mut ctx, args),
+        Command::PrometheusConfig(args) => prometheus_config::run(&mut ctx, args),
         Command::DemoApp(args) => demo_app::run(&mut ctx, args),
         Command::Up(args) => up::run(&mut ctx, args),
         Command::Demo => up::run(&mut ctx, up::Args::demo()),

@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
 use super::local::{self, LocalError, Prepared};
 use super::meshfile::{Instance, MeshFile, PORT_ENV, REPLICA_ENV, Tracing};
 use super::plan::{MeshPlan, ProxyPlan};
+use crate::api::admin_http::AdminClient;
 use crate::identity::store::{CaStore, InitOptions};
 use crate::identity::{IdentityError, ca};
 use crate::supervise::{ProcessSpec, SuperviseError, Supervisor};
@@ -108,6 +108,10 @@ impl LocalMesh {
         ensure_ca(state, mesh.trust_domain())?;
         let tokens = local::write_tokens(&prepared, state)?;
         prepared.plan.save(state).map_err(LocalError::from)?;
+        super::scrape::write(state, Some(&prepared.plan)).map_err(|source| LaunchError::Io {
+            path: super::scrape::path(state),
+            source,
+        })?;
         let logs = state.join(LOGS_DIR);
 
         let controller = Supervisor::new(&logs)?;
@@ -205,6 +209,8 @@ impl LocalMesh {
         self.proxies.shutdown(SHUTDOWN_GRACE).await;
         self.controller.shutdown(SHUTDOWN_GRACE).await;
         let _ = std::fs::remove_file(MeshPlan::path(&self.state_dir));
+        // Emptied, not removed: Prometheus keeps watching the same path for the next `up`.
+        let _ = super::scrape::write(&self.state_dir, None);
         let _ = std::fs::remove_file(self.state_dir.join(PID_FILE));
     }
 }
@@ -409,21 +415,22 @@ pub async fn tcp_open(addr: SocketAddr) -> bool {
     )
 }
 
+/// How long one `/ready` probe may take.
+const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// `GET /ready` on a proxy's admin listener answers 200.
 pub async fn proxy_ready(admin: SocketAddr) -> bool {
-    let check = async {
-        let mut s = TcpStream::connect(admin).await.ok()?;
-        s.write_all(b"GET /ready HTTP/1.0\r\nHost: admin\r\n\r\n")
-            .await
-            .ok()?;
-        let mut buf = [0u8; 16];
-        let n = s.read(&mut buf).await.ok()?;
-        Some(buf[..n].starts_with(b"HTTP/1.1 200") || buf[..n].starts_with(b"HTTP/1.0 200"))
+    let Ok(client) = AdminClient::local() else {
+        return false;
     };
-    matches!(
-        tokio::time::timeout(Duration::from_secs(1), check).await,
-        Ok(Some(true))
-    )
+    let Ok(base) = AdminClient::local_base(admin) else {
+        return false;
+    };
+    client
+        .with_timeout(READY_PROBE_TIMEOUT)
+        .ready(&base)
+        .await
+        .is_ok()
 }
 
 /// The pid of the `meshctl up` running from `state_dir`, if it is alive.

@@ -94,6 +94,7 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
         .flat_map(|i| {
             i.port
                 .into_iter()
+                .chain(i.admin_port)
                 .chain(i.upstreams.iter().filter_map(|u| u.port))
         })
         .collect();
@@ -138,7 +139,10 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
                 None => ports.take()?,
             },
             protocol: inst.protocol.map(|p| p.to_string()),
-            admin: ports.take()?,
+            admin: match inst.admin_port {
+                Some(p) => loopback(p),
+                None => ports.take()?,
+            },
             http_proxy: ports.take()?,
             tap: ports.take()?,
             upstreams,
@@ -210,6 +214,13 @@ fn check_fixed_ports(mesh: &MeshFile) -> Result<(), LocalError> {
         if let Some(port) = inst.port.filter(|_| inst.command.is_some()) {
             ensure_free(port, field)?;
         }
+        if let Some(port) = inst.admin_port {
+            let field = match &inst.version {
+                Some(v) => format!("services.{}.versions.{v}.admin_port", inst.service),
+                None => format!("services.{}.admin_port", inst.service),
+            };
+            ensure_free(port, field)?;
+        }
         for u in &inst.upstreams {
             if let Some(p) = u.port {
                 ensure_free(
@@ -279,6 +290,31 @@ mod tests {
         let socket = tokio::net::TcpSocket::new_v4()?;
         socket.set_reuseaddr(false)?;
         socket.bind(addr)
+    }
+
+    #[test]
+    fn a_fixed_admin_port_is_the_proxy_s_and_never_allocated_to_another() {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        let yaml = format!(
+            "services:\n  web:\n    port: 8080\n    upstreams: [api]\n    admin_port: {port}\n  api:\n    port: 8081\n"
+        );
+        let mesh = MeshFile::parse(&yaml, Path::new("mesh.yaml")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let prepared = prepare(&mesh, dir.path()).unwrap();
+        assert_eq!(prepared.plan.proxies[0].admin, loopback(port));
+        let ports = planned_ports(&prepared.plan);
+        assert_eq!(
+            ports.iter().filter(|a| a.port() == port).count(),
+            1,
+            "{ports:?}"
+        );
+        // Taken by something else, it is named before anything starts.
+        let _taken = std::net::TcpListener::bind(loopback(port)).unwrap();
+        drop(prepared);
+        let err = prepare(&mesh, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("services.web.admin_port"), "{err}");
     }
 
     #[test]

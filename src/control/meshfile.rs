@@ -85,6 +85,8 @@ pub struct Instance {
     pub port: Option<u16>,
     /// This instance's index among its version's (or service's) replicas, from 0.
     pub replica: u32,
+    /// Its proxy's admin listener port on 127.0.0.1 (`admin_port`); `None`: allocated.
+    pub admin_port: Option<u16>,
     /// How many replicas the version (or service) has.
     pub replicas: u32,
     /// `None`: detected from the traffic.
@@ -175,6 +177,7 @@ struct RawService {
     policy: Option<RawPolicy>,
     versions: Option<OrderedMap<RawVersion>>,
     replicas: Option<u32>,
+    admin_port: Option<u16>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,6 +185,7 @@ struct RawService {
 struct RawVersion {
     port: Option<u16>,
     replicas: Option<u32>,
+    admin_port: Option<u16>,
     command: Option<AppCommand>,
     env: Option<OrderedMap<ScalarString>>,
     workdir: Option<PathBuf>,
@@ -532,6 +536,7 @@ impl<'a> Validator<'a> {
         let service_replicas = replica_count(path, raw.replicas)?;
         let unit = |version: Option<&str>,
                     port,
+                    admin_port,
                     replicas: u32,
                     command: Option<&AppCommand>,
                     env: BTreeMap<String, String>,
@@ -542,6 +547,7 @@ impl<'a> Validator<'a> {
                     version: version.map(str::to_string),
                     port,
                     replica,
+                    admin_port,
                     replicas,
                     protocol: raw.protocol,
                     command: command.cloned(),
@@ -568,9 +574,11 @@ impl<'a> Validator<'a> {
                     "no `port`: give the app's port, or `versions` with a port each",
                 )?;
                 check_command(path, raw.command.as_ref())?;
+                let admin_port = self.admin_port(path, raw.admin_port, service_replicas)?;
                 unit(
                     None,
                     port,
+                    admin_port,
                     service_replicas,
                     raw.command.as_ref(),
                     service_env,
@@ -583,6 +591,12 @@ impl<'a> Validator<'a> {
                     return Err(Issue::key(
                         path.key("command"),
                         "`command` with `versions`: give each version its own command",
+                    ));
+                }
+                if raw.admin_port.is_some() {
+                    return Err(Issue::key(
+                        path.key("admin_port"),
+                        "`admin_port` with `versions`: each version's proxy needs its own, give it per version",
                     ));
                 }
                 if versions.0.is_empty() {
@@ -608,12 +622,14 @@ impl<'a> Validator<'a> {
                         "no `port`: give this version's port (or `replicas` above 1 to have one allocated per replica)",
                     )?;
                     check_command(&vpath, v.command.as_ref())?;
+                    let admin_port = self.admin_port(&vpath, v.admin_port, replicas)?;
                     let mut merged = service_env.clone();
                     merged.extend(env(&vpath, v.env.as_ref())?);
                     let workdir = self.workdir(&vpath, v.workdir.as_deref(), &service_workdir)?;
                     units.extend(unit(
                         Some(version),
                         port,
+                        admin_port,
                         replicas,
                         v.command.as_ref(),
                         merged,
@@ -694,6 +710,28 @@ impl<'a> Validator<'a> {
             )),
             None if replicas > 1 => Ok(None),
             None => Err(Issue::key(path.clone(), missing)),
+        }
+    }
+
+    /// A fixed port for the admin listener of one instance's proxy (one per instance).
+    fn admin_port(
+        &mut self,
+        path: &YamlPath,
+        port: Option<u16>,
+        replicas: u32,
+    ) -> Result<Option<u16>, Issue> {
+        match port {
+            Some(_) if replicas > 1 => Err(Issue::key(
+                path.key("admin_port"),
+                format!(
+                    "`admin_port` with {replicas} replicas: each replica's proxy needs its own admin port; drop `admin_port` (.meshctl/run/prometheus-targets.json lists the allocated ones)"
+                ),
+            )),
+            Some(port) => {
+                self.claim_port(path.key("admin_port"), port)?;
+                Ok(Some(port))
+            }
+            None => Ok(None),
         }
     }
 

@@ -193,6 +193,7 @@ impl ControlPlane {
         pb::StatusResponse {
             version: *self.inner.version.borrow(),
             proxies: list,
+            server_version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }
 

@@ -14,6 +14,7 @@ mod cli;
 mod cluster;
 mod control_plane;
 mod demo_app;
+mod ecosystem;
 mod external_issuer;
 mod fault;
 mod inject;

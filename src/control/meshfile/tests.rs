@@ -722,3 +722,41 @@ fn load_balancer_and_connect_timeout_policy() {
         "mesh.yaml:7:24: services.api.policy.connect_timeout:",
     );
 }
+
+#[test]
+fn admin_port_fixes_one_proxy_s_admin_listener() {
+    let mesh = parse(
+        "services:\n  web:\n    port: 8080\n    admin_port: 9901\n  api:\n    versions:\n      v1: { port: 8081, admin_port: 9902 }\n      v2: { port: 8082 }\n",
+    )
+    .unwrap();
+    let ports: Vec<(String, Option<u16>)> =
+        mesh.instances().map(|i| (i.name(), i.admin_port)).collect();
+    assert_eq!(
+        ports,
+        [
+            ("web".to_string(), Some(9901)),
+            ("api.v1".to_string(), Some(9902)),
+            ("api.v2".to_string(), None),
+        ]
+    );
+}
+
+#[test]
+fn admin_port_errors() {
+    assert_err(
+        "services:\n  api:\n    admin_port: 9901\n    versions:\n      v1: { port: 1 }\n",
+        "mesh.yaml:3:5: services.api.admin_port: `admin_port` with `versions`: each version's proxy needs its own",
+    );
+    assert_err(
+        "services:\n  web:\n    replicas: 2\n    command: ./web\n    admin_port: 9901\n",
+        "mesh.yaml:5:5: services.web.admin_port: `admin_port` with 2 replicas",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 8080\n    admin_port: 8080\n",
+        "mesh.yaml:4:17: services.web.admin_port: port 8080 is already used by services.web.port",
+    );
+    assert_err(
+        "services:\n  web:\n    port: 8080\n    admin_port: 0\n",
+        "mesh.yaml:4:17: services.web.admin_port: port 0 is not a port",
+    );
+}

@@ -508,6 +508,7 @@ async fn the_status_document_carries_each_proxys_upstreams_and_the_announced_spl
     f.backend.announced(41);
     let plane = pb::StatusResponse {
         version: 42,
+        server_version: String::new(),
         proxies: vec![pb::ProxyStatus {
             instance: "shop/web-0".into(),
             service: "web".into(),
