@@ -64,7 +64,7 @@ pub enum Command {
     /// Run a whole mesh from mesh.yaml on this machine: control plane, proxies, apps
     Up(cmd::up::Args),
     /// Run the built-in demo mesh (the same as `meshctl up --demo`)
-    Demo,
+    Demo(cmd::up::DemoArgs),
     /// Stop the mesh `meshctl up --detach` started
     Down(cmd::down::Args),
     /// Show what runs in the local mesh and whether it is healthy

@@ -110,7 +110,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Generate(args) => generate::run(&mut ctx, args),
         Command::DemoApp(args) => demo_app::run(&mut ctx, args),
         Command::Up(args) => up::run(&mut ctx, args),
-        Command::Demo => up::run(&mut ctx, up::Args::demo()),
+        Command::Demo(args) => up::run(&mut ctx, up::Args::demo(args)),
         Command::Down(args) => down::run(&mut ctx, args),
         Command::Status(args) => status::run(&mut ctx, args),
         Command::Stat(args) => stat::run(&mut ctx, args),

@@ -264,8 +264,18 @@ fn tap_streams_redacted_filtered_events_of_real_requests() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Every proxy: front's outbound and api's inbound both see each call.
+    let top_all = Command::new(crate::support::meshctl_bin())
+        .args(["top", "--duration", "4s", "-o", "json"])
+        .current_dir(up.dir.path())
+        .env_remove("MESHCTL_STATE_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let timed = vec![
         ("top", top),
+        ("top-all", top_all),
         (
             "post",
             spawn_tap(&up, &["api", "--method", "POST", "--duration", "4s"]),
@@ -377,6 +387,30 @@ fn tap_streams_redacted_filtered_events_of_real_requests() {
     );
     assert!(route["count"].as_u64().unwrap() >= 2, "{top}");
     assert!(route["worst_us"].as_u64().unwrap() >= route["best_us"].as_u64().unwrap());
+    // Watching every proxy, a call is one row (counted by the callee), not one per direction.
+    let all: serde_json::Value = serde_json::from_str(&outputs["top-all"]).unwrap();
+    let tapme: Vec<&serde_json::Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"] == "/tapme")
+        .collect();
+    assert_eq!(tapme.len(), 1, "{all:#}");
+    assert_eq!(
+        (tapme[0]["source"].as_str(), tapme[0]["destination"].as_str()),
+        (Some("front"), route["destination"].as_str()),
+        "{all:#}"
+    );
+    assert_eq!(route["destination"], "api/v1", "{top}");
+    // Same traffic, same 4 s: about the api-only count, not twice it.
+    let (all_count, api_count) = (
+        tapme[0]["count"].as_u64().unwrap(),
+        route["count"].as_u64().unwrap(),
+    );
+    assert!(
+        all_count * 2 < api_count * 3,
+        "{all_count} calls counted watching every proxy, {api_count} watching api"
+    );
 
     for name in ["post", "quotes", "path", "other-authority"] {
         assert_eq!(outputs[name], "", "{name} should have matched nothing");
