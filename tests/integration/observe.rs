@@ -476,6 +476,7 @@ fn tap_body_capture_is_off_by_default_cut_to_size_and_redacted() {
         ("cut", "/json", tap("/json", &["--body", "16"])),
         ("off", "/json", tap("/json", &[])),
         ("form", "/form", tap("/form", &["--body", "1KiB"])),
+        ("notjson", "/notjson", tap("/notjson", &["--body", "1KiB"])),
         (
             "streamed",
             "/streamed",
@@ -494,6 +495,13 @@ fn tap_body_capture_is_off_by_default_cut_to_size_and_redacted() {
             match path {
                 "/json" => post(&url, "application/json", &json_body, false),
                 "/form" => post(&url, "application/x-www-form-urlencoded", &form_body, false),
+                // Typed JSON, not JSON (the app echoes only exact application/json).
+                "/notjson" => post(
+                    &url,
+                    "application/json; charset=utf-8",
+                    &format!("user=ann password: {SECRET}"),
+                    false,
+                ),
                 _ => post(&url, "application/json", &json_body, true),
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
@@ -539,6 +547,12 @@ fn tap_body_capture_is_off_by_default_cut_to_size_and_redacted() {
     assert_eq!(
         outputs["form"][0]["body"],
         "user=ann&client_secret=<redacted>"
+    );
+
+    // A body typed as JSON that is not JSON: redacted whole, never shown raw.
+    assert_eq!(
+        outputs["notjson"][0]["body"],
+        "<redacted: the content type says JSON but the body is not JSON>"
     );
 
     // A body of unknown length streams past the proxy: the event says so.
