@@ -120,7 +120,10 @@ pub enum Breach {
         baseline: f64,
         max_increase: f64,
     },
-    Latency { p99_ms: f64, max_ms: f64 },
+    Latency {
+        p99_ms: f64,
+        max_ms: f64,
+    },
 }
 
 impl fmt::Display for Breach {

@@ -226,7 +226,13 @@ pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
         view: Progress::new(ctx.out, ctx.global.output, spec.steps.0.len())?,
         external_event: None,
     };
-    for p in ports.admin.plan.proxies.iter().filter(|p| p.service == spec.service) {
+    for p in ports
+        .admin
+        .plan
+        .proxies
+        .iter()
+        .filter(|p| p.service == spec.service)
+    {
         if p.version.as_deref() == Some(spec.to.as_str()) {
             ports.canary_admins.push(p.admin);
         } else {

@@ -51,7 +51,12 @@ pub struct Args {
     demo: bool,
     /// With --demo: the share of requests api v2 fails (both versions fail 2% by default),
     /// e.g. 30% to watch `canary start` roll a broken v2 back
-    #[arg(long, requires = "demo", value_name = "PERCENT", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        requires = "demo",
+        value_name = "PERCENT",
+        allow_hyphen_values = true
+    )]
     v2_error_rate: Option<crate::canary::gate::Percent>,
     /// Start in the background and return once ready (`meshctl down` stops it)
     #[arg(long)]

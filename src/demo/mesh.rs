@@ -125,7 +125,10 @@ mod tests {
     fn the_v2_error_rate_reaches_v2_alone() {
         let ports = DemoPorts::free().unwrap();
         let text = mesh_yaml(Path::new("/opt/meshctl"), ports, Some(0.3));
-        let v2_line = text.lines().find(|l| l.contains("\"--version\", \"v2\"")).unwrap();
+        let v2_line = text
+            .lines()
+            .find(|l| l.contains("\"--version\", \"v2\""))
+            .unwrap();
         assert!(v2_line.contains("\"--error-rate\", \"0.3\""), "{v2_line}");
         assert_eq!(text.matches("--error-rate").count(), 1);
         crate::control::meshfile::MeshFile::parse(&text, Path::new("demo.yaml")).unwrap();

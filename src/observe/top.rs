@@ -251,7 +251,11 @@ mod tests {
         let top = t.top(10);
         assert_eq!(top.len(), 1, "{top:?}");
         assert_eq!(
-            (top[0].source.as_str(), top[0].destination.as_str(), top[0].count),
+            (
+                top[0].source.as_str(),
+                top[0].destination.as_str(),
+                top[0].count
+            ),
             ("web", "api/v1", 1)
         );
         // Watching web alone, its outbound record is the only one and counts the call.
@@ -260,7 +264,11 @@ mod tests {
         t.add(&plan, &outbound("rsp", "web:1", 200));
         let top = t.top(10);
         assert_eq!(
-            (top[0].source.as_str(), top[0].destination.as_str(), top[0].count),
+            (
+                top[0].source.as_str(),
+                top[0].destination.as_str(),
+                top[0].count
+            ),
             ("web", "api", 1)
         );
     }

@@ -591,7 +591,10 @@ fn too_little_traffic_holds_the_step_then_times_out_leaving_the_weight() {
     let reason = events[2]["reason"].as_str().unwrap();
     assert!(reason.contains("fewer than --min-requests 20"), "{reason}");
     let last = &events[3];
-    assert_eq!((&last["weight"], &last["by"]), (&0.into(), &"timeout".into()));
+    assert_eq!(
+        (&last["weight"], &last["by"]),
+        (&0.into(), &"timeout".into())
+    );
     let reason = last["reason"].as_str().unwrap();
     assert!(
         reason.contains("no requests") && reason.contains("--timeout"),
@@ -607,7 +610,16 @@ fn too_little_traffic_holds_the_step_then_times_out_leaving_the_weight() {
 /// gates.)
 #[test]
 fn the_demo_promotes_a_healthy_v2_and_rolls_back_a_broken_one() {
-    let args = ["--to", "v2", "--steps", "50,100", "--interval", "2s", "--max-p99", "10s"];
+    let args = [
+        "--to",
+        "v2",
+        "--steps",
+        "50,100",
+        "--interval",
+        "2s",
+        "--max-p99",
+        "10s",
+    ];
     let up = Up::run(tempfile::tempdir().unwrap(), &["up", "--demo"]);
     let (code, events, err) = Rollout::start(&up, &args).finish();
     assert_eq!(code, 0, "{err}\n{events:#?}");

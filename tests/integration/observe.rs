@@ -397,7 +397,10 @@ fn tap_streams_redacted_filtered_events_of_real_requests() {
         .collect();
     assert_eq!(tapme.len(), 1, "{all:#}");
     assert_eq!(
-        (tapme[0]["source"].as_str(), tapme[0]["destination"].as_str()),
+        (
+            tapme[0]["source"].as_str(),
+            tapme[0]["destination"].as_str()
+        ),
         (Some("front"), route["destination"].as_str()),
         "{all:#}"
     );

@@ -248,7 +248,12 @@ async fn min_requests_accumulate_over_the_step() {
     assert!(matches!(outcome, Outcome::Promoted { .. }), "{outcome:?}");
     assert_eq!(
         ports.decisions(),
-        [Decision::Hold, Decision::Pass, Decision::Hold, Decision::Pass]
+        [
+            Decision::Hold,
+            Decision::Pass,
+            Decision::Hold,
+            Decision::Pass
+        ]
     );
     // Each step's windows grow from its start, and start again at the next step.
     assert_eq!(
@@ -332,12 +337,22 @@ async fn a_timeout_names_the_traffic_and_what_to_change() {
         panic!("not a timeout");
     };
     assert!(reason.contains("step 1 (10%)"), "{reason}");
-    assert!(reason.contains("saw 0.1 requests/s, so --min-requests 20 takes about 207s"), "{reason}");
-    assert!(reason.contains("raise --timeout, lower --min-requests"), "{reason}");
+    assert!(
+        reason.contains("saw 0.1 requests/s, so --min-requests 20 takes about 207s"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("raise --timeout, lower --min-requests"),
+        "{reason}"
+    );
     let EventKind::Analysis(a) = &ports.events[2].kind else {
         panic!("{:?}", ports.events[2]);
     };
-    assert!(a.reason.contains("/s), fewer than --min-requests 20"), "{}", a.reason);
+    assert!(
+        a.reason.contains("/s), fewer than --min-requests 20"),
+        "{}",
+        a.reason
+    );
 }
 
 #[tokio::test(start_paused = true)]
