@@ -11,6 +11,7 @@ pub mod canary_rollout;
 pub mod certs;
 pub mod check;
 pub mod check_kube;
+pub mod check_mesh;
 pub mod controller;
 pub mod demo_app;
 pub mod down;
