@@ -540,6 +540,20 @@ fn too_little_traffic_holds_the_step_then_times_out_leaving_the_weight() {
         text.contains("Paused") && text.contains("history:"),
         "{text}"
     );
+    assert!(!text.contains("INTERVAL"), "{text}");
+    // -o wide adds the rollout's steps, interval, gates and timeout.
+    let wide = up
+        .cmd()
+        .args(["canary", "status", "api", "-o", "wide"])
+        .assert()
+        .success();
+    let wide = String::from_utf8_lossy(&wide.get_output().stdout).into_owned();
+    assert!(
+        wide.contains("STEPS")
+            && wide.contains("50%,100%")
+            && wide.contains("errors ≤ baseline+1%"),
+        "{wide}"
+    );
 
     // A paused rollout can be promoted from any shell; then it is closed.
     up.cmd()

@@ -278,6 +278,49 @@ fn calls_cross_both_proxies_over_mtls_and_carry_the_verified_client_identity() {
     // Every instance's leaf was just issued (24h by default): `23h59m left` or `1d0h left`.
     let fresh = |l: &&str| l.contains("23h59m left") || l.contains("1d0h left");
     assert_eq!(table.lines().skip(1).filter(fresh).count(), 4, "{table}");
+    assert!(!table.contains("HTTP_PROXY"), "{table}");
+
+    // -o json has every listener of the plan; -o wide shows them (the plain table does not).
+    let out = up.cmd().args(["status", "-o", "json"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let front = json["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "front")
+        .unwrap()
+        .clone();
+    for field in ["inbound", "admin", "http_proxy", "tap"] {
+        assert_eq!(front[field], up.proxy("front")[field], "{field}: {front:#}");
+    }
+    assert_eq!(front["upstreams"]["api"], up.upstream("front", "api"));
+    let wide = up.cmd().args(["status", "-o", "wide"]).output().unwrap();
+    let wide = String::from_utf8_lossy(&wide.stdout).into_owned();
+    assert!(
+        wide.contains("HTTP_PROXY") && wide.contains("UPSTREAMS"),
+        "{wide}"
+    );
+    let http_proxy = front["http_proxy"].as_str().unwrap();
+    assert!(wide.contains(http_proxy), "{wide}");
+    // fault list -o wide names the callers whose proxies apply a service's faults.
+    up.cmd()
+        .args(["fault", "inject", "api", "--abort", "503@1%", "--for", "1m"])
+        .assert()
+        .success();
+    let list = up
+        .cmd()
+        .args(["fault", "list", "-o", "wide"])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout).into_owned();
+    let row = list
+        .lines()
+        .find(|l| l.contains("live"))
+        .unwrap_or_default();
+    assert!(
+        list.contains("CALLERS") && row.trim_end().ends_with("front"),
+        "{list}"
+    );
     assert_eq!(up.stop(), Some(0));
 }
 
