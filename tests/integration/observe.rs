@@ -119,9 +119,11 @@ fn stat_shows_the_success_rate_rps_and_percentiles_of_a_known_mix() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["dst"] == "api.v1")
+        .find(|e| e["dst"] == "api")
         .unwrap()
         .clone();
+    // Both ends by service name (the server's version alongside), not an instance name.
+    assert_eq!(edge["dst_version"], "v1");
     assert_eq!(edge["src"], "front");
     assert_eq!(edge["client_id"], "spiffe://mesh.local/ns/local/sa/front");
     assert_eq!(edge["server_id"], "spiffe://mesh.local/ns/local/sa/api");
