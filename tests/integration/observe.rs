@@ -657,4 +657,15 @@ fn tap_shows_requests_the_proxy_answers_itself() {
             }
         }
     }
+    // The answer to a service front does not call names the fix.
+    let out = Command::new("curl")
+        .args(["-s", "-m", "10", "-x", &format!("http://{http_proxy}")])
+        .args(["-w", "%{http_code}", "http://nosuch/"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "nosuch is not an upstream of front (its upstreams: api, quotes); \
+         add it to services.front.upstreams in mesh.yaml\n502"
+    );
 }
