@@ -710,7 +710,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary__subcmd__start)
-            opts="-o -v -h -V --to --steps --interval --max-error-rate --max-p99 --min-requests --failure-threshold --timeout --match-header --output --no-color --verbose --state-dir --target --request-timeout --help --version"
+            opts="-o -v -h -V --to --steps --interval --max-error-rate-increase --max-error-rate --max-p99 --min-requests --failure-threshold --timeout --on-timeout --match-header --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -725,6 +725,10 @@ _meshctl() {
                     return 0
                     ;;
                 --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-error-rate-increase)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -746,6 +750,10 @@ _meshctl() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-timeout)
+                    COMPREPLY=($(compgen -W "pause rollback" -- "${cur}"))
                     return 0
                     ;;
                 --match-header)
@@ -1328,7 +1336,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__check)
-            opts="-o -v -h -V --fail-on --kube --pre --namespace --kubeconfig --context --output --no-color --verbose --state-dir --target --request-timeout --help --version"
+            opts="-o -v -h -V --fail-on --certs --kube --pre --namespace --kubeconfig --context --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1490,12 +1498,16 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__demo)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version"
+            opts="-o -v -h -V --v2-error-rate --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --v2-error-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
@@ -3542,7 +3554,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__up)
-            opts="-f -o -v -h -V --file --demo --detach --leaf-lifetime --reset-state --output --no-color --verbose --state-dir --target --request-timeout --help --version"
+            opts="-f -o -v -h -V --file --demo --v2-error-rate --detach --leaf-lifetime --reset-state --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3553,6 +3565,10 @@ _meshctl() {
                     return 0
                     ;;
                 -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --v2-error-rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

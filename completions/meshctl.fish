@@ -51,7 +51,7 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "install" -d 'Instal
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "uninstall" -d 'Remove what `meshctl install` created from a Kubernetes cluster'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "inject" -d 'Add the sidecar to Kubernetes manifests (Pods, Deployments, Jobs, …) read from a file or stdin'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "uninject" -d 'Remove what `meshctl inject` added'
-complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Check the local mesh\'s certificates (or with --kube the cluster\'s): √ ok, ‼ warning, × error, with a hint each'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Check the local mesh\'s health: control plane, proxies, apps, certificates (or with --kube the cluster\'s): √ ‼ ×, with a hint each'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "controller" -d 'Run the control plane of a local mesh (started for you by `meshctl up`), or with --kube of a cluster (what `meshctl install` deploys)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "prometheus-config" -d 'Print a Prometheus scrape job for the local mesh\'s proxies (file_sd, kept current by `up`)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "completion" -d 'Print the shell completion script for bash, zsh, fish or powershell'
@@ -61,6 +61,7 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "generate" -d 'Gener
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo-app" -d 'Run one role of the built-in demo application (launched by `meshctl up --demo`)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -s f -l file -d 'The mesh description' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l v2-error-rate -d 'With --demo: the share of requests api v2 fails (both versions fail 2% by default), e.g. 30% to watch `canary start` roll a broken v2 back' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l leaf-lifetime -d 'Lifetime of the proxies\' workload certificates (renewed at 70%)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
@@ -77,6 +78,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand up" -l no-color -d 'Disa
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand up" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l v2-error-rate -d 'The share of requests api v2 fails (both versions fail 2% by default), e.g. 30% to watch `canary start` roll a broken v2 back' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
@@ -227,11 +229,14 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l to -d 'The canary version' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l steps -d 'Canary weights in percent, increasing, each 1-100' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l interval -d 'Time between checks (at least 1s, at most 4m)' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l max-error-rate -d 'Largest error rate (answers >= 500) the canary may show, as a percentage: 1%, 0.5%' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l max-error-rate-increase -d 'How far the canary\'s error rate (answers >= 500) may exceed the stable versions\' over the same window, in percentage points: 1%, 0.5% (the default gate)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l max-error-rate -d 'An absolute limit on the canary\'s error rate as well, whatever the baseline does: 1%' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l max-p99 -d 'Largest p99 latency the canary may show' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l min-requests -d 'Requests a check needs to pass (fewer: the step holds)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l min-requests -d 'Requests a check needs to pass, counted over the step so far (fewer: the step holds)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l failure-threshold -d 'Failed checks that roll the canary back' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l timeout -d 'Time budget of the whole rollout (then exit 4, weight left where it is)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l timeout -d 'Time budget of the whole rollout (then --on-timeout applies)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l on-timeout -d 'When --timeout runs out: leave the weight (pause, exit 4) or send the canary back to 0% (rollback, exit 3)' -r -f -a "pause\t'Leave the weight where it is (phase Paused; exit 4): resume with `start`, or end it with `canary promote|abort`'
+rollback\t'Send the canary back to 0% (a `rolled-back` event by `timeout`; exit 3)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l match-header -d 'Send requests with this header to the canary at every step, e.g. x-canary=1' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
@@ -538,6 +543,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l state-dir -d '
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
 kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l certs -d 'Only the certificate checks (the CA, and the proxies\' leaves and bundles if a mesh runs): no mesh needed'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l kube -d 'Check the Kubernetes cluster\'s install instead of the local mesh'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l pre -d 'With --kube: before install (permissions, a free namespace), not the running controller'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
@@ -778,7 +784,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_see
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help" -f -a "uninstall" -d 'Remove what `meshctl install` created from a Kubernetes cluster'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help" -f -a "inject" -d 'Add the sidecar to Kubernetes manifests (Pods, Deployments, Jobs, …) read from a file or stdin'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help" -f -a "uninject" -d 'Remove what `meshctl inject` added'
-complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help" -f -a "check" -d 'Check the local mesh\'s certificates (or with --kube the cluster\'s): √ ok, ‼ warning, × error, with a hint each'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help" -f -a "check" -d 'Check the local mesh\'s health: control plane, proxies, apps, certificates (or with --kube the cluster\'s): √ ‼ ×, with a hint each'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help" -f -a "controller" -d 'Run the control plane of a local mesh (started for you by `meshctl up`), or with --kube of a cluster (what `meshctl install` deploys)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help" -f -a "prometheus-config" -d 'Print a Prometheus scrape job for the local mesh\'s proxies (file_sd, kept current by `up`)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and not __fish_seen_subcommand_from up demo down status stat tap top edges canary fault certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help" -f -a "completion" -d 'Print the shell completion script for bash, zsh, fish or powershell'

@@ -76,7 +76,7 @@ pub enum Command {
     /// Run a whole mesh from mesh.yaml on this machine: control plane, proxies, apps
     Up(cmd::up::Args),
     /// Run the built-in demo mesh (the same as `meshctl up --demo`)
-    Demo,
+    Demo(cmd::up::DemoArgs),
     /// Stop the mesh `meshctl up --detach` started
     Down(cmd::down::Args),
     /// Show what runs in the mesh (local, or the meshed pods on Kubernetes) and whether it is healthy
@@ -103,7 +103,7 @@ pub enum Command {
     Inject(cmd::inject::InjectArgs),
     /// Remove what `meshctl inject` added
     Uninject(cmd::inject::UninjectArgs),
-    /// Check the local mesh's certificates (or with --kube the cluster's): √ ok, ‼ warning, × error, with a hint each
+    /// Check the local mesh's health: control plane, proxies, apps, certificates (or with --kube the cluster's): √ ‼ ×, with a hint each
     Check(cmd::check::Args),
     /// Run the control plane of a local mesh (started for you by `meshctl up`), or with --kube of a cluster (what `meshctl install` deploys)
     Controller(cmd::controller::Args),
@@ -121,6 +121,58 @@ pub enum Command {
     /// Run one role of the built-in demo application (launched by `meshctl up --demo`)
     #[command(hide = true)]
     DemoApp(cmd::demo_app::Args),
+}
+
+/// Verbs other meshes' CLIs have that meshctl does not (yet), with what to use meanwhile: an
+/// unknown subcommand that is one of them is answered with this rather than clap's "unrecognized".
+const UNBUILT_VERBS: &[(&str, &str)] = &[
+    (
+        "dashboard",
+        "for live figures use `meshctl stat`, `meshctl top` or `meshctl edges`",
+    ),
+    (
+        "viz",
+        "for live figures use `meshctl stat`, `meshctl top` or `meshctl edges`",
+    ),
+    ("routes", "`meshctl top` shows the busiest routes"),
+    ("profile", "route policies go in mesh.yaml (`policy:`)"),
+    (
+        "authz",
+        "authorization policies go in mesh.yaml (`policy:`)",
+    ),
+    ("policy", "policies go in mesh.yaml (`policy:`)"),
+    ("diagnostics", "use `meshctl check` and `meshctl status`"),
+    ("analyze", "use `meshctl check`"),
+    ("proxy-status", "use `meshctl status`"),
+    (
+        "proxy-config",
+        "a proxy serves its configuration at http://<admin>/config (addresses: `meshctl status -o wide`)",
+    ),
+    ("identity", "certificates are `meshctl certs`"),
+    ("logs", "the mesh's logs are in .meshctl/logs/"),
+    ("rollout", "progressive rollouts are `meshctl canary start`"),
+    ("split", "traffic splits are `meshctl canary shift`"),
+    (
+        "scale",
+        "set `replicas:` in mesh.yaml and restart `meshctl up`",
+    ),
+    (
+        "multicluster",
+        "a mesh spans one machine or one cluster today",
+    ),
+    ("mirror", "traffic mirroring is not available"),
+    (
+        "jaeger",
+        "proxies export spans to mesh.yaml's `otlp_endpoint`",
+    ),
+];
+
+/// For an unknown subcommand that is a known mesh verb: the one-line answer saying so.
+pub fn unbuilt_verb(name: &str) -> Option<String> {
+    UNBUILT_VERBS
+        .iter()
+        .find(|(verb, _)| *verb == name)
+        .map(|(verb, instead)| format!("error: `meshctl {verb}` is not built yet; {instead}"))
 }
 
 /// Logs go to stderr; `-v` raises the level, `RUST_LOG` wins when set.
@@ -150,7 +202,22 @@ pub fn init_logging(verbose: u8) {
 mod tests {
     use clap::CommandFactory;
 
-    use super::Cli;
+    use super::{Cli, UNBUILT_VERBS, unbuilt_verb};
+
+    #[test]
+    fn unbuilt_verbs_are_not_commands_and_say_what_to_use() {
+        let cli = Cli::command();
+        for (verb, _) in UNBUILT_VERBS {
+            assert!(cli.find_subcommand(verb).is_none(), "{verb} is built now");
+        }
+        assert_eq!(
+            unbuilt_verb("dashboard").as_deref(),
+            Some(
+                "error: `meshctl dashboard` is not built yet; for live figures use `meshctl stat`, `meshctl top` or `meshctl edges`"
+            )
+        );
+        assert_eq!(unbuilt_verb("frobnicate"), None);
+    }
 
     /// clap checks its definition (unique flag names, …) only when it is built: do it here
     /// rather than in the first test that happens to run a command.

@@ -43,6 +43,14 @@ fn usage_failed(e: clap::Error) -> ! {
     ) {
         e.exit();
     }
+    if e.kind() == ErrorKind::InvalidSubcommand
+        && let Some(clap::error::ContextValue::String(verb)) =
+            e.get(clap::error::ContextKind::InvalidSubcommand)
+        && let Some(line) = meshctl::cli::unbuilt_verb(verb)
+    {
+        eprintln!("{line}");
+        std::process::exit(code::USAGE);
+    }
     let text = e.render().to_string();
     let line: Vec<&str> = text
         .lines()

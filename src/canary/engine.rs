@@ -1,5 +1,6 @@
 //! The rollout state machine: shift the canary's weight step by step, check its own traffic
-//! every interval against the gates, advance, hold, roll back or time out.
+//! (accumulated over the step) every interval against the gates, advance, hold, roll back or
+//! time out (then pause or roll back, as `--on-timeout` says).
 //!
 //! It does no I/O itself: [`Ports`] applies weights, reads metrics, reports whether another
 //! process ended the rollout (`canary promote|abort`) and receives every [`Event`]. Time is
@@ -10,8 +11,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::gate::{GatesView, Verdict};
-use super::spec::RolloutSpec;
+use super::gate::{GatesView, Observation, Verdict};
+use super::spec::{OnTimeout, RolloutSpec, window_for};
 
 /// How often the engine looks for a `promote`/`abort` from another process while it waits.
 pub const EXTERNAL_POLL: Duration = Duration::from_millis(100);
@@ -46,6 +47,9 @@ pub enum EventKind {
         gates: GatesView,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         match_header: Option<String>,
+        /// `pause` or `rollback`; absent in rollouts recorded before the flag existed.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        on_timeout: Option<String>,
     },
     /// A step's weight is applied: every proxy calling the service acknowledged it.
     Step {
@@ -58,7 +62,7 @@ pub enum EventKind {
     /// The canary is back at 0%.
     RolledBack {
         weight: u32,
-        /// `gate` or `abort`.
+        /// `gate`, `abort` or `timeout` (`--on-timeout rollback`).
         by: String,
         reason: String,
     },
@@ -73,13 +77,14 @@ pub enum EventKind {
 pub struct Analysis {
     pub step: usize,
     pub weight: u32,
-    /// The canary's requests in the window.
+    /// The canary's requests in the window (the step so far, or since its last failed check).
     pub requests: u64,
     pub errors: u64,
     /// Errors ÷ requests (0-1); `null` without requests.
     pub error_rate: Option<f64>,
     pub p99_ms: Option<f64>,
-    /// The stats window the check read (the interval plus at most one second).
+    /// The stats window the check read: from the step's start (or its last failed check) to
+    /// now, in whole seconds plus at most one, at most five minutes.
     pub window_ms: u64,
     /// Canary proxies that answered / canary proxies.
     pub proxies_reporting: usize,
@@ -90,6 +95,17 @@ pub struct Analysis {
     pub reason: String,
     /// Failed checks so far in this rollout.
     pub failed_checks: u32,
+    /// The stable versions' requests and errors over the same window (the baseline-relative
+    /// gate's comparison; when they had none, the last baseline this rollout saw).
+    #[serde(default)]
+    pub baseline_requests: u64,
+    #[serde(default)]
+    pub baseline_errors: u64,
+    #[serde(default)]
+    pub baseline_error_rate: Option<f64>,
+    /// The canary's requests per second over the window.
+    #[serde(default)]
+    pub rps: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,7 +121,7 @@ pub enum Decision {
 pub enum Outcome {
     /// The canary has 100% (by the engine, or by `canary promote` elsewhere).
     Promoted { by: String },
-    /// The canary is back at 0% (by the gate, or by `canary abort` elsewhere).
+    /// The canary is back at 0% (by the gate, the timeout, or `canary abort` elsewhere).
     RolledBack { by: String, reason: String },
     /// Time ran out with the canary at `weight`.
     TimedOut { weight: u32, reason: String },
@@ -168,6 +184,8 @@ pub async fn run<P: Ports>(
         started: Instant::now(),
         failed_checks: 0,
         weight: from_weight,
+        baseline: None,
+        rps: None,
     };
     engine.run(from_weight).await
 }
@@ -179,6 +197,11 @@ struct Engine<'a, P> {
     failed_checks: u32,
     /// The canary's weight as last applied.
     weight: u32,
+    /// The last baseline with requests (requests, errors): the comparison when the stable
+    /// versions get no traffic (the canary at 100%).
+    baseline: Option<(u64, u64)>,
+    /// The canary's requests per second at the last check: the timeout's hint.
+    rps: Option<f64>,
 }
 
 impl<P: Ports> Engine<'_, P> {
@@ -195,6 +218,7 @@ impl<P: Ports> Engine<'_, P> {
             failure_threshold: spec.failure_threshold,
             gates: spec.gates.view(),
             match_header: spec.match_header.as_ref().map(ToString::to_string),
+            on_timeout: Some(spec.on_timeout.as_str().to_string()),
         })?;
         let steps = &spec.steps.0;
         let first = steps
@@ -207,7 +231,9 @@ impl<P: Ports> Engine<'_, P> {
                 Applied::Ended(e) => return self.ended(e),
                 Applied::Unacknowledged(who) => {
                     self.weight = weight;
-                    return self.timed_out(format!("proxies did not acknowledge {weight}%: {who}"));
+                    return self
+                        .timed_out(format!("proxies did not acknowledge {weight}%: {who}"))
+                        .await;
                 }
             }
             self.weight = weight;
@@ -227,7 +253,9 @@ impl<P: Ports> Engine<'_, P> {
                 Applied::Ended(e) => return self.ended(e),
                 Applied::Unacknowledged(who) => {
                     self.weight = 100;
-                    return self.timed_out(format!("proxies did not acknowledge 100%: {who}"));
+                    return self
+                        .timed_out(format!("proxies did not acknowledge 100%: {who}"))
+                        .await;
                 }
             }
             self.weight = 100;
@@ -239,14 +267,17 @@ impl<P: Ports> Engine<'_, P> {
         Ok(Outcome::Promoted { by: "gate".into() })
     }
 
-    /// Checks every interval until one passes (`None`: advance), or the rollout ends.
+    /// Checks every interval until one passes (`None`: advance), or the rollout ends. Each
+    /// check reads the canary's traffic since the step began (since its last failed check,
+    /// after one), so `--min-requests` accumulates over the step.
     async fn analyse_step(
         &mut self,
         step: usize,
         deadline: Instant,
     ) -> Result<Option<Outcome>, P::Error> {
         let spec = self.spec;
-        let window = spec.window();
+        let mut since = Instant::now();
+        self.rps = None;
         loop {
             let next = Instant::now() + spec.interval;
             if next > deadline {
@@ -254,27 +285,39 @@ impl<P: Ports> Engine<'_, P> {
                     return self.ended(e).map(Some);
                 }
                 let reason = format!(
-                    "--timeout {:?} ran out at step {step} before a passing check",
-                    spec.timeout
+                    "--timeout {:?} ran out at step {step} ({}%) before a passing check{}",
+                    spec.timeout,
+                    self.weight,
+                    self.traffic_hint()
                 );
-                return self.timed_out(reason).map(Some);
+                return self.timed_out(reason).await.map(Some);
             }
             if let Some(e) = self.wait_until(next).await? {
                 return self.ended(e).map(Some);
             }
-            let observed = self.ports.observe(window).await?;
+            // The scheduled time, not the (slightly later) wake-up: whole intervals.
+            let window = window_for(next.saturating_duration_since(since));
+            let mut observed = self.ports.observe(window).await?;
+            self.fill_baseline(&mut observed);
+            let rps = observed.requests as f64 / window.as_secs_f64().max(1.0);
+            self.rps = Some(rps);
             let verdict = spec.gates.evaluate(&observed);
             let (decision, reason) = match &verdict {
                 Verdict::Pass => (Decision::Pass, "every gate held".to_string()),
                 Verdict::Hold => (
                     Decision::Hold,
                     format!(
-                        "{} requests, fewer than --min-requests {}",
-                        observed.requests, spec.gates.min_requests
+                        "{} requests in {}s at this step ({:.1}/s), fewer than --min-requests {}",
+                        observed.requests,
+                        window.as_secs(),
+                        rps,
+                        spec.gates.min_requests
                     ),
                 ),
                 Verdict::Fail(breaches) => {
                     self.failed_checks += 1;
+                    // The next check judges the traffic after this one.
+                    since = Instant::now();
                     let list: Vec<String> = breaches.iter().map(ToString::to_string).collect();
                     (Decision::Fail, list.join("; "))
                 }
@@ -292,6 +335,10 @@ impl<P: Ports> Engine<'_, P> {
                 decision,
                 reason: reason.clone(),
                 failed_checks: self.failed_checks,
+                baseline_requests: observed.baseline_requests,
+                baseline_errors: observed.baseline_errors,
+                baseline_error_rate: observed.baseline_error_rate(),
+                rps: (rps * 100.0).round() / 100.0,
             }))?;
             match decision {
                 Decision::Pass => return Ok(None),
@@ -301,14 +348,37 @@ impl<P: Ports> Engine<'_, P> {
                         "{} failed checks (--failure-threshold {}); last: {reason}",
                         self.failed_checks, spec.failure_threshold
                     );
-                    return self.roll_back(why).await.map(Some);
+                    return self.roll_back("gate", why).await.map(Some);
                 }
                 Decision::Fail => {}
             }
         }
     }
 
-    async fn roll_back(&mut self, reason: String) -> Result<Outcome, P::Error> {
+    /// Without baseline traffic in the window, compares with the last baseline seen.
+    fn fill_baseline(&mut self, o: &mut Observation) {
+        if o.baseline_requests > 0 {
+            self.baseline = Some((o.baseline_requests, o.baseline_errors));
+        } else if let Some((requests, errors)) = self.baseline {
+            o.baseline_requests = requests;
+            o.baseline_errors = errors;
+        }
+    }
+
+    /// What the timeout's reason adds: the traffic seen and what to change.
+    fn traffic_hint(&self) -> String {
+        let min = self.spec.gates.min_requests;
+        match self.rps {
+            None => String::new(),
+            Some(rps) if rps <= 0.0 => ": the canary saw no requests (is traffic reaching the service? `meshctl stat`); send traffic, or raise --timeout".to_string(),
+            Some(rps) => format!(
+                ": the canary saw {rps:.1} requests/s, so --min-requests {min} takes about {}s per step; raise --timeout, lower --min-requests, or send more traffic",
+                (min as f64 / rps).ceil()
+            ),
+        }
+    }
+
+    async fn roll_back(&mut self, by: &str, reason: String) -> Result<Outcome, P::Error> {
         let until = Instant::now() + FINAL_ACK_TIMEOUT;
         match self.ports.set_weight(0, until).await? {
             Applied::Ended(e) => return self.ended(e),
@@ -318,16 +388,20 @@ impl<P: Ports> Engine<'_, P> {
         self.weight = 0;
         self.emit(EventKind::RolledBack {
             weight: 0,
-            by: "gate".into(),
+            by: by.into(),
             reason: reason.clone(),
         })?;
         Ok(Outcome::RolledBack {
-            by: "gate".into(),
+            by: by.into(),
             reason,
         })
     }
 
-    fn timed_out(&mut self, reason: String) -> Result<Outcome, P::Error> {
+    /// `--timeout` ran out: pause at the weight, or roll back (`--on-timeout`).
+    async fn timed_out(&mut self, reason: String) -> Result<Outcome, P::Error> {
+        if self.spec.on_timeout == OnTimeout::Rollback {
+            return self.roll_back("timeout", reason).await;
+        }
         self.emit(EventKind::TimedOut {
             weight: self.weight,
             reason: reason.clone(),

@@ -1,5 +1,6 @@
-//! Analysis gates: what one check of a rollout compares the canary's own traffic against, and
-//! the verdict it gives (pass, hold for lack of traffic, or fail with the breached gates).
+//! Analysis gates: what one check of a rollout compares the canary's own traffic against (the
+//! stable versions' error rate over the same window, optional absolute limits, p99), and the
+//! verdict it gives (pass, hold for lack of traffic, or fail with the breached gates).
 
 use std::fmt;
 use std::str::FromStr;
@@ -46,24 +47,37 @@ impl fmt::Display for Percent {
     }
 }
 
+/// How sure the baseline-relative gate must be before it fails a check: the canary's error
+/// rate and the baseline's are compared through 95% Wilson score intervals, so one unlucky
+/// error among a trickle of requests does not fail a canary as healthy as its baseline.
+const Z_95: f64 = 1.96;
+
 /// The thresholds every check applies to the canary version's own traffic.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Gates {
-    /// Largest share of 5xx answers (and requests the proxy could not complete) allowed.
-    pub max_error_rate: Percent,
+    /// Largest share of 5xx answers (and requests the proxy could not complete) allowed,
+    /// whatever the baseline does; `None`: no absolute limit (the default).
+    pub max_error_rate: Option<Percent>,
+    /// How far (in percentage points) the canary's error rate may exceed the stable
+    /// versions' over the same window (the default gate, 1%).
+    pub max_error_rate_increase: Percent,
     /// Largest p99 latency (to the response head) allowed.
     pub max_p99: Duration,
-    /// Requests a check needs before it may pass.
+    /// Requests a check needs before it may pass (counted over the step so far).
     pub min_requests: u64,
 }
 
 /// The gates as JSON events and `canary status` show them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GatesView {
-    /// Fraction (0-1).
+    /// Fraction (0-1); 1 when no absolute limit is set.
     pub max_error_rate: f64,
     pub max_p99_ms: f64,
     pub min_requests: u64,
+    /// Fraction (0-1) the canary's error rate may exceed the baseline's by; absent in states
+    /// recorded before the gate existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_error_rate_increase: Option<f64>,
 }
 
 /// The canary's traffic over one analysis window, summed over its proxies.
@@ -77,6 +91,9 @@ pub struct Observation {
     /// Canary proxies that answered / canary proxies.
     pub reporting: usize,
     pub proxies: usize,
+    /// The stable versions' requests and errors over the same window (the baseline).
+    pub baseline_requests: u64,
+    pub baseline_errors: u64,
 }
 
 /// What one check decided.
@@ -93,8 +110,20 @@ pub enum Verdict {
 /// A breached gate with what was observed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Breach {
-    ErrorRate { observed: f64, max: f64 },
-    Latency { p99_ms: f64, max_ms: f64 },
+    ErrorRate {
+        observed: f64,
+        max: f64,
+    },
+    /// The canary's error rate exceeds the baseline's by more than the allowed increase.
+    ErrorRateIncrease {
+        observed: f64,
+        baseline: f64,
+        max_increase: f64,
+    },
+    Latency {
+        p99_ms: f64,
+        max_ms: f64,
+    },
 }
 
 impl fmt::Display for Breach {
@@ -105,6 +134,17 @@ impl fmt::Display for Breach {
                 "error rate {} over the {} gate",
                 pct(*observed),
                 pct(*max)
+            ),
+            Breach::ErrorRateIncrease {
+                observed,
+                baseline,
+                max_increase,
+            } => write!(
+                f,
+                "error rate {} vs the stable versions' {}: more than the {} --max-error-rate-increase above it",
+                pct(*observed),
+                pct(*baseline),
+                pct(*max_increase)
             ),
             Breach::Latency { p99_ms, max_ms } => {
                 write!(f, "p99 {p99_ms}ms over the {max_ms}ms gate")
@@ -128,42 +168,91 @@ impl Observation {
     pub fn p99_ms(&self) -> Option<f64> {
         self.p99_us.map(|us| us as f64 / 1000.0)
     }
+
+    /// The baseline's errors ÷ requests; `None` without requests.
+    pub fn baseline_error_rate(&self) -> Option<f64> {
+        (self.baseline_requests > 0)
+            .then(|| self.baseline_errors as f64 / self.baseline_requests as f64)
+    }
+}
+
+/// The 95% Wilson score interval of `errors` in `requests` (`(0, 1)` without requests).
+fn wilson(errors: u64, requests: u64) -> (f64, f64) {
+    if requests == 0 {
+        return (0.0, 1.0);
+    }
+    let n = requests as f64;
+    let p = errors.min(requests) as f64 / n;
+    let z2 = Z_95 * Z_95;
+    let centre = p + z2 / (2.0 * n);
+    let spread = Z_95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    let scale = 1.0 + z2 / n;
+    (
+        ((centre - spread) / scale).max(0.0),
+        ((centre + spread) / scale).min(1.0),
+    )
 }
 
 impl Gates {
     pub fn view(&self) -> GatesView {
         GatesView {
-            max_error_rate: self.max_error_rate.fraction(),
+            max_error_rate: self.max_error_rate.map_or(1.0, Percent::fraction),
             max_p99_ms: self.max_p99.as_secs_f64() * 1000.0,
             min_requests: self.min_requests,
+            max_error_rate_increase: Some(self.max_error_rate_increase.fraction()),
         }
     }
 
     /// Judges one window.
     ///
-    /// With at least `min_requests` requests, the check passes when the error rate is at most
-    /// the maximum and p99 at most its maximum, and fails otherwise (naming every breach).
-    /// With fewer, it holds — unless the errors already seen would breach the error gate even
-    /// if every missing request up to `min_requests` succeeded: then it fails at once (a
-    /// canary failing most of a trickle of requests is not given more time).
+    /// With at least `min_requests` requests, the check passes when every gate holds, and
+    /// fails otherwise (naming every breach):
+    /// - the baseline-relative gate fails when, with 95% confidence, the canary's error rate
+    ///   exceeds the baseline's by more than `max_error_rate_increase` (the lower end of the
+    ///   canary's Wilson interval above the upper end of the baseline's plus the increase;
+    ///   without baseline requests the baseline counts as 0%);
+    /// - the absolute gate, when set, fails when the error rate is above `max_error_rate`;
+    /// - the latency gate fails when p99 is above `max_p99`.
+    ///
+    /// With fewer requests it holds — unless an absolute gate is set and the errors already
+    /// seen would breach it even if every missing request up to `min_requests` succeeded:
+    /// then it fails at once (a canary failing most of a trickle of requests is not given
+    /// more time).
     pub fn evaluate(&self, o: &Observation) -> Verdict {
-        let max_rate = self.max_error_rate.fraction();
         if o.requests < self.min_requests {
-            let best_case = o.errors as f64 / self.min_requests as f64;
-            if best_case > max_rate {
-                return Verdict::Fail(vec![Breach::ErrorRate {
-                    observed: o.error_rate().unwrap_or(0.0),
-                    max: max_rate,
-                }]);
+            if let Some(max) = self.max_error_rate {
+                let best_case = o.errors as f64 / self.min_requests as f64;
+                if best_case > max.fraction() {
+                    return Verdict::Fail(vec![Breach::ErrorRate {
+                        observed: o.error_rate().unwrap_or(0.0),
+                        max: max.fraction(),
+                    }]);
+                }
             }
             return Verdict::Hold;
         }
         let mut breaches = Vec::new();
         let rate = o.error_rate().unwrap_or(0.0);
-        if rate > max_rate {
+        let increase = self.max_error_rate_increase.fraction();
+        let (canary_low, _) = wilson(o.errors, o.requests);
+        let baseline_high = if o.baseline_requests > 0 {
+            wilson(o.baseline_errors, o.baseline_requests).1
+        } else {
+            0.0
+        };
+        if canary_low > baseline_high + increase {
+            breaches.push(Breach::ErrorRateIncrease {
+                observed: rate,
+                baseline: o.baseline_error_rate().unwrap_or(0.0),
+                max_increase: increase,
+            });
+        }
+        if let Some(max) = self.max_error_rate
+            && rate > max.fraction()
+        {
             breaches.push(Breach::ErrorRate {
                 observed: rate,
-                max: max_rate,
+                max: max.fraction(),
             });
         }
         if let Some(p99) = o.p99_us
@@ -186,11 +275,30 @@ impl Gates {
 mod tests {
     use super::*;
 
+    /// The absolute gate alone (the relative one at 100% never fails).
     fn gates() -> Gates {
         Gates {
-            max_error_rate: "1%".parse().unwrap(),
+            max_error_rate: Some("1%".parse().unwrap()),
+            max_error_rate_increase: "100%".parse().unwrap(),
             max_p99: Duration::from_millis(500),
             min_requests: 20,
+        }
+    }
+
+    /// The defaults of `canary start`: baseline-relative 1%, no absolute limit.
+    fn relative() -> Gates {
+        Gates {
+            max_error_rate: None,
+            max_error_rate_increase: "1%".parse().unwrap(),
+            ..gates()
+        }
+    }
+
+    fn with_baseline(o: Observation, requests: u64, errors: u64) -> Observation {
+        Observation {
+            baseline_requests: requests,
+            baseline_errors: errors,
+            ..o
         }
     }
 
@@ -201,7 +309,49 @@ mod tests {
             p99_us: (requests > 0).then_some(p99_ms * 1000),
             reporting: 1,
             proxies: 1,
+            ..Observation::default()
         }
+    }
+
+    #[test]
+    fn a_canary_failing_like_its_baseline_passes_the_default_gate() {
+        // The demo: both versions fail 2% by design; the old absolute 1% gate failed it.
+        let o = with_baseline(obs(100, 2, 10), 400, 8);
+        assert!(matches!(gates().evaluate(&o), Verdict::Fail(_)));
+        assert_eq!(relative().evaluate(&o), Verdict::Pass);
+        // One unlucky error in a trickle is not proof of a worse canary.
+        let o = with_baseline(obs(25, 2, 10), 75, 0);
+        assert_eq!(relative().evaluate(&o), Verdict::Pass);
+    }
+
+    #[test]
+    fn a_canary_clearly_worse_than_its_baseline_fails_the_default_gate() {
+        let o = with_baseline(obs(25, 7, 10), 75, 1);
+        match relative().evaluate(&o) {
+            Verdict::Fail(b) => {
+                assert_eq!(b.len(), 1);
+                assert_eq!(
+                    b[0].to_string(),
+                    "error rate 28% vs the stable versions' 1.3%: more than the 1% --max-error-rate-increase above it"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // At volume the comparison is close to the plain rates: 4% vs 2% + 1%.
+        let o = with_baseline(obs(20_000, 800, 10), 20_000, 400);
+        assert!(matches!(relative().evaluate(&o), Verdict::Fail(_)));
+        let o = with_baseline(obs(20_000, 500, 10), 20_000, 400);
+        assert_eq!(relative().evaluate(&o), Verdict::Pass);
+        // Without baseline traffic (the canary has 100%) the baseline counts as 0%.
+        assert!(matches!(
+            relative().evaluate(&obs(1000, 100, 10)),
+            Verdict::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn without_an_absolute_gate_too_few_requests_only_hold() {
+        assert_eq!(relative().evaluate(&obs(5, 5, 10)), Verdict::Hold);
     }
 
     #[test]
@@ -271,7 +421,7 @@ mod tests {
         // 1 error of at least 20 requests is 5% > 1% whatever the rest do.
         assert!(matches!(gates().evaluate(&obs(5, 1, 10)), Verdict::Fail(_)));
         let lenient = Gates {
-            max_error_rate: "10%".parse().unwrap(),
+            max_error_rate: Some("10%".parse().unwrap()),
             ..gates()
         };
         // 1 of at least 20 is 5% ≤ 10%: not certain yet.

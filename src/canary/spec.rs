@@ -13,6 +13,29 @@ pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// minutes of history a proxy keeps.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(240);
 
+/// The longest window a check may read: the five minutes of history a proxy keeps.
+pub const MAX_WINDOW: Duration = Duration::from_secs(300);
+
+/// What `--timeout` running out does to the canary's weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OnTimeout {
+    /// Leave the weight where it is (phase Paused; exit 4): resume with `start`, or end it
+    /// with `canary promote|abort`.
+    #[default]
+    Pause,
+    /// Send the canary back to 0% (a `rolled-back` event by `timeout`; exit 3).
+    Rollback,
+}
+
+impl OnTimeout {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnTimeout::Pause => "pause",
+            OnTimeout::Rollback => "rollback",
+        }
+    }
+}
+
 /// A validated rollout.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RolloutSpec {
@@ -27,6 +50,8 @@ pub struct RolloutSpec {
     pub failure_threshold: u32,
     /// The whole rollout's time budget.
     pub timeout: Duration,
+    /// What the timeout does to the weight.
+    pub on_timeout: OnTimeout,
     /// Requests carrying this header go to the canary at every step.
     pub match_header: Option<HeaderMatch>,
 }
@@ -136,9 +161,15 @@ impl RolloutSpec {
     /// one-second slice in progress when it began (a proxy's window is whole slices ending
     /// now, so this covers at least the whole interval, and at most one second more).
     pub fn window(&self) -> Duration {
-        let secs = self.interval.as_millis().div_ceil(1000) as u64;
-        Duration::from_secs(secs + 1)
+        window_for(self.interval)
     }
+}
+
+/// The stats window covering the last `elapsed`: whole seconds rounded up, plus the slice in
+/// progress, at most [`MAX_WINDOW`].
+pub fn window_for(elapsed: Duration) -> Duration {
+    let secs = elapsed.as_millis().div_ceil(1000) as u64;
+    Duration::from_secs(secs + 1).min(MAX_WINDOW)
 }
 
 #[cfg(test)]
@@ -181,12 +212,14 @@ mod tests {
             steps: Steps(vec![50, 100]),
             interval: Duration::from_millis(interval),
             gates: Gates {
-                max_error_rate: "1%".parse().unwrap(),
+                max_error_rate: None,
+                max_error_rate_increase: "1%".parse().unwrap(),
                 max_p99: Duration::from_millis(500),
                 min_requests: 20,
             },
             failure_threshold: 2,
             timeout: Duration::from_millis(timeout),
+            on_timeout: OnTimeout::Pause,
             match_header: None,
         }
     }
@@ -210,5 +243,7 @@ mod tests {
         assert_eq!(spec(1000, 10_000).window(), Duration::from_secs(2));
         assert_eq!(spec(1500, 10_000).window(), Duration::from_secs(3));
         assert_eq!(spec(30_000, 60_000).window(), Duration::from_secs(31));
+        // A step's accumulated window stops at the proxies' five minutes of history.
+        assert_eq!(window_for(Duration::from_secs(900)), MAX_WINDOW);
     }
 }

@@ -261,6 +261,7 @@ mod tests {
             failure_threshold: 2,
             gates: GatesView {
                 max_error_rate: 0.01,
+                max_error_rate_increase: None,
                 max_p99_ms: 500.0,
                 min_requests: 20,
             },

@@ -345,7 +345,8 @@ fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
             writeln!(ctx.out, "{}", split_table(&views))?;
             if !rollouts.is_empty() {
                 writeln!(ctx.out)?;
-                writeln!(ctx.out, "{}", rollout_table(&rollouts))?;
+                let wide = ctx.global.output == output::OutputFormat::Wide;
+                writeln!(ctx.out, "{}", rollout_table(&rollouts, wide))?;
             }
             // One service: its rollout's history too.
             if let (Some(_), Some(r)) = (&a.service, rollouts.first()) {
@@ -399,8 +400,9 @@ fn rollouts(state: &std::path::Path, only: Option<&str>) -> Result<Vec<RolloutVi
     Ok(views)
 }
 
-fn rollout_table(rollouts: &[RolloutView]) -> comfy_table::Table {
-    let mut t = output::table([
+/// `wide` adds the rollout's steps, interval, gates and timeout.
+fn rollout_table(rollouts: &[RolloutView], wide: bool) -> comfy_table::Table {
+    let mut headers = vec![
         "ROLLOUT",
         "TO",
         "PHASE",
@@ -408,7 +410,11 @@ fn rollout_table(rollouts: &[RolloutView]) -> comfy_table::Table {
         "STEP",
         "LAST CHECK",
         "UPDATED",
-    ]);
+    ];
+    if wide {
+        headers.extend(["STEPS", "INTERVAL", "GATES", "TIMEOUT"]);
+    }
+    let mut t = output::table(headers);
     for r in rollouts {
         let s = &r.state;
         let last = s.last_analysis.as_ref().map_or("-".to_string(), |a| {
@@ -424,7 +430,7 @@ fn rollout_table(rollouts: &[RolloutView]) -> comfy_table::Table {
                 a.p99_ms.map_or("-".to_string(), |ms| format!("{ms}ms"))
             )
         });
-        t.add_row(vec![
+        let mut row = vec![
             s.service.clone(),
             s.to.clone(),
             format!("{:?}", s.phase),
@@ -435,9 +441,37 @@ fn rollout_table(rollouts: &[RolloutView]) -> comfy_table::Table {
             s.updated_at
                 .get(..19)
                 .map_or(s.updated_at.clone(), |t| format!("{t}Z")),
-        ]);
+        ];
+        if wide {
+            row.extend(wide_cells(s));
+        }
+        t.add_row(row);
     }
     t
+}
+
+/// STEPS, INTERVAL, GATES and TIMEOUT of a rollout.
+fn wide_cells(s: &RolloutState) -> [String; 4] {
+    use crate::canary::gate::pct;
+    let g = &s.gates;
+    let mut gates = Vec::new();
+    if let Some(inc) = g.max_error_rate_increase {
+        gates.push(format!("errors ≤ baseline+{}", pct(inc)));
+    }
+    if g.max_error_rate < 1.0 {
+        gates.push(format!("errors ≤ {}", pct(g.max_error_rate)));
+    }
+    gates.push(format!("p99 ≤ {}ms", g.max_p99_ms));
+    gates.push(format!("≥ {} requests", g.min_requests));
+    gates.push(format!("{} failed checks", s.failure_threshold));
+    let steps: Vec<String> = s.steps.iter().map(|w| format!("{w}%")).collect();
+    let secs = |ms: u64| crate::duration::format_compact((ms / 1000) as i64);
+    [
+        steps.join(","),
+        secs(s.interval_ms),
+        gates.join(", "),
+        secs(s.timeout_ms),
+    ]
 }
 
 /// One history entry in words.

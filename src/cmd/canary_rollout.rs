@@ -18,7 +18,7 @@ use crate::canary::engine::{
     self, Analysis, Applied, Decision, Ended, Event, EventKind, Outcome, Ports, rfc3339,
 };
 use crate::canary::gate::{Gates, Observation, Percent, pct};
-use crate::canary::spec::{HeaderMatch, RolloutSpec, Steps};
+use crate::canary::spec::{HeaderMatch, OnTimeout, RolloutSpec, Steps};
 use crate::canary::store::{Ownership, Phase, RolloutState, RolloutStore, StateLock};
 use crate::control::admin::{AdminError, MeshAdmin};
 use crate::control::backend::read_splits;
@@ -40,16 +40,30 @@ const CONTROL_PLANE_PATIENCE: Duration = Duration::from_secs(10);
 pub const START_HELP: &str = "\
 How it runs: the canary (--to) gets each --steps weight in turn (the other versions share the
 rest, as with `canary shift`); once every proxy calling the service applied it, the canary's
-own traffic is checked every --interval: its error rate (answers >= 500) and p99 latency, summed
-over the canary's proxies for the last interval (rounded up to whole seconds, plus at most the
-one-second slice in progress when it began). A check
-  passes  with at least --min-requests requests and every gate held: go to the next step;
-  holds   with fewer requests: check again at the same weight (it fails at once if the errors
-          seen already breach --max-error-rate even counting the missing requests as successes);
+own traffic is checked every --interval. A check reads the step's traffic so far (since its
+last failed check, after one; at most the last five minutes) from the canary's proxies, and the
+stable versions' over the same window (the baseline). It
+  passes  with at least --min-requests requests (counted over the step so far) and every gate
+          held: go to the next step;
+  holds   with fewer requests: check again at the same weight (the reason names the requests
+          per second seen);
   fails   when a gate is breached; after --failure-threshold failed checks (counted over the
           whole rollout) the canary goes back to 0%.
+Gates:
+  --max-error-rate-increase (default 1%)  the default gate: fails when the canary's error rate
+          (answers >= 500) is above the baseline's by more than this many percentage points,
+          with 95% confidence (Wilson score intervals, so one unlucky error in a trickle does
+          not fail a canary as good as its baseline); with no baseline traffic in the window
+          (the canary at 100%) the last baseline seen is used, or 0% if none
+  --max-error-rate (no default)  an absolute limit as well, whatever the baseline does (with
+          fewer than --min-requests it fails at once when the errors seen already breach it
+          even counting the missing requests as successes)
+  --max-p99 (default 500ms)  the canary's p99 latency
 After the last step passes the canary gets 100% (promoted). Steps below the canary's current
 weight are skipped: a start after a timeout resumes there. --interval may be as short as 1s.
+When --timeout runs out, --on-timeout pause (the default) leaves the weight where it is, and
+--on-timeout rollback sends the canary back to 0%; either way the reason names the canary's
+requests per second and what to change.
 --match-header NAME=VALUE sends requests carrying that header to the canary at every step, until
 the rollout ends (the control plane keeps the route across restarts).
 
@@ -62,18 +76,20 @@ Exit codes:
   0  promoted: the canary has 100% (by the gates or by `canary promote`)
   1  failure (no mesh running, control plane unreachable, another rollout running, interrupted)
   2  usage error (bad steps or gate syntax, unknown service or version); nothing changed
-  3  rolled back to 0% (by the gates or by `canary abort`)
-  4  --timeout ran out: the weight stays where it was (phase Paused)
+  3  rolled back to 0% (by the gates, by `canary abort`, or by --on-timeout rollback)
+  4  --timeout ran out with --on-timeout pause: the weight stays where it was (phase Paused)
 
 With -o json, stdout is NDJSON, one event per line (-o yaml: one YAML document per event), each
 with `event`, `at` (RFC 3339) and `elapsed_ms`:
   started      service, to, from_weight, steps, interval_ms, timeout_ms, failure_threshold,
-               gates {max_error_rate (0-1), max_p99_ms, min_requests}, match_header
+               gates {max_error_rate (0-1; 1: no absolute limit), max_error_rate_increase
+               (0-1), max_p99_ms, min_requests}, match_header, on_timeout (pause|rollback)
   step         step (1-based), steps, weight                    (applied and acknowledged)
   analysis     step, weight, requests, errors, error_rate, p99_ms, window_ms,
-               proxies_reporting, proxies, decision (pass|hold|fail), reason, failed_checks
+               proxies_reporting, proxies, decision (pass|hold|fail), reason, failed_checks,
+               baseline_requests, baseline_errors, baseline_error_rate, rps
   promoted     weight (100), by (gate|promote)                   last line, exit 0
-  rolled-back  weight (0), by (gate|abort), reason               last line, exit 3
+  rolled-back  weight (0), by (gate|abort|timeout), reason       last line, exit 3
   timed-out    weight, reason                                    last line, exit 4";
 
 pub const FINISH_HELP: &str = "\
@@ -99,26 +115,34 @@ pub struct StartArgs {
     /// Time between checks (at least 1s, at most 4m)
     #[arg(long, default_value = "30s", allow_hyphen_values = true)]
     interval: HumanDuration,
-    /// Largest error rate (answers >= 500) the canary may show, as a percentage: 1%, 0.5%
+    /// How far the canary's error rate (answers >= 500) may exceed the stable versions' over
+    /// the same window, in percentage points: 1%, 0.5% (the default gate)
     #[arg(
         long,
         default_value = "1%",
         allow_hyphen_values = true,
         value_name = "PERCENT"
     )]
-    max_error_rate: Percent,
+    max_error_rate_increase: Percent,
+    /// An absolute limit on the canary's error rate as well, whatever the baseline does: 1%
+    #[arg(long, allow_hyphen_values = true, value_name = "PERCENT")]
+    max_error_rate: Option<Percent>,
     /// Largest p99 latency the canary may show
     #[arg(long, default_value = "500ms", allow_hyphen_values = true)]
     max_p99: HumanDuration,
-    /// Requests a check needs to pass (fewer: the step holds)
+    /// Requests a check needs to pass, counted over the step so far (fewer: the step holds)
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     min_requests: u64,
     /// Failed checks that roll the canary back
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     failure_threshold: u32,
-    /// Time budget of the whole rollout (then exit 4, weight left where it is)
+    /// Time budget of the whole rollout (then --on-timeout applies)
     #[arg(long, default_value = "10m", allow_hyphen_values = true)]
     timeout: HumanDuration,
+    /// When --timeout runs out: leave the weight (pause, exit 4) or send the canary back to 0%
+    /// (rollback, exit 3)
+    #[arg(long, value_enum, default_value_t = OnTimeout::Pause)]
+    on_timeout: OnTimeout,
     /// Send requests with this header to the canary at every step, e.g. x-canary=1
     #[arg(long, value_name = "NAME=VALUE")]
     match_header: Option<HeaderMatch>,
@@ -171,11 +195,13 @@ pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
         interval: a.interval.0,
         gates: Gates {
             max_error_rate: a.max_error_rate,
+            max_error_rate_increase: a.max_error_rate_increase,
             max_p99: a.max_p99.0,
             min_requests: a.min_requests,
         },
         failure_threshold: a.failure_threshold,
         timeout: a.timeout.0,
+        on_timeout: a.on_timeout,
         match_header: a.match_header,
     };
     spec.validate().map_err(CliError::usage)?;
@@ -194,19 +220,25 @@ pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
         service: spec.service.clone(),
         to: spec.to.clone(),
         canary_admins: Vec::new(),
+        baseline_admins: Vec::new(),
         versions,
         pid: std::process::id(),
         view: Progress::new(ctx.out, ctx.global.output, spec.steps.0.len())?,
         external_event: None,
     };
-    ports.canary_admins = ports
+    for p in ports
         .admin
         .plan
         .proxies
         .iter()
-        .filter(|p| p.service == spec.service && p.version.as_deref() == Some(spec.to.as_str()))
-        .map(|p| p.admin)
-        .collect();
+        .filter(|p| p.service == spec.service)
+    {
+        if p.version.as_deref() == Some(spec.to.as_str()) {
+            ports.canary_admins.push(p.admin);
+        } else {
+            ports.baseline_admins.push(p.admin);
+        }
+    }
     let result = runtime.block_on(drive(&spec, from_weight, stale_route, &mut ports));
     drop(ownership);
     result
@@ -309,7 +341,7 @@ async fn drive(
             return Err(e.into());
         }
     };
-    if matches!(&outcome, Outcome::Promoted { by } | Outcome::RolledBack { by, .. } if by == "gate")
+    if matches!(&outcome, Outcome::Promoted { by } | Outcome::RolledBack { by, .. } if by == "gate" || by == "timeout")
         && spec.match_header.is_some()
         && let Err(e) = ports.clear_route().await
     {
@@ -353,6 +385,8 @@ struct LivePorts<'a> {
     versions: Vec<String>,
     /// Admin listeners of the canary version's proxies.
     canary_admins: Vec<SocketAddr>,
+    /// Admin listeners of the service's other versions' proxies (the baseline).
+    baseline_admins: Vec<SocketAddr>,
     pid: u32,
     view: Progress<'a>,
     /// The event another process recorded when it promoted or aborted the rollout.
@@ -511,8 +545,10 @@ impl Ports for LivePorts<'_> {
         let fetches = self
             .canary_admins
             .iter()
+            .chain(&self.baseline_admins)
             .map(|a| crate::observe::fetch::stats(*a, window));
-        let snapshots = futures_util::future::join_all(fetches).await;
+        let mut snapshots = futures_util::future::join_all(fetches).await;
+        let baseline = snapshots.split_off(self.canary_admins.len());
         let mut o = Observation {
             proxies: snapshots.len(),
             ..Observation::default()
@@ -531,6 +567,16 @@ impl Ports for LivePorts<'_> {
             }
         }
         o.p99_us = latency.quantile(0.99);
+        for snap in baseline.into_iter().flatten() {
+            for p in snap
+                .peers
+                .iter()
+                .filter(|p| p.direction == Direction::Inbound)
+            {
+                o.baseline_requests += p.requests;
+                o.baseline_errors += p.requests.saturating_sub(p.successes);
+            }
+        }
         Ok(o)
     }
 
@@ -614,11 +660,18 @@ impl<'a> Progress<'a> {
                     .as_ref()
                     .map(|h| format!("; {h} → {to} at every step"))
                     .unwrap_or_default();
+                let mut errors = Vec::new();
+                if let Some(inc) = gates.max_error_rate_increase {
+                    errors.push(format!("errors ≤ the stable versions' + {}", pct(inc)));
+                }
+                if gates.max_error_rate < 1.0 {
+                    errors.push(format!("errors ≤ {}", pct(gates.max_error_rate)));
+                }
                 self.line(&format!(
-                    "rolling out {service} {to} (now {from_weight}%): {} every {}; gates: errors ≤ {}, p99 ≤ {}ms, ≥ {} requests{header}",
+                    "rolling out {service} {to} (now {from_weight}%): {} every {}; gates: {}, p99 ≤ {}ms, ≥ {} requests per step{header}",
                     steps.join(" → "),
                     human_ms(*interval_ms),
-                    pct(gates.max_error_rate),
+                    errors.join(", "),
                     gates.max_p99_ms,
                     gates.min_requests,
                 ))?;
@@ -674,6 +727,9 @@ impl<'a> Progress<'a> {
             }
             Outcome::RolledBack { by, reason } if by == "gate" => {
                 format!("rolled back: {svc} {to} has 0% ({reason})")
+            }
+            Outcome::RolledBack { by, reason } if by == "timeout" => {
+                format!("rolled back (--on-timeout rollback): {svc} {to} has 0% ({reason})")
             }
             Outcome::RolledBack { by, .. } => {
                 format!("rolled back by `meshctl canary {by}`: {svc} {to} has 0%")

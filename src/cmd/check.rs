@@ -1,5 +1,5 @@
-//! `meshctl check`: the local mesh's certificate health as a list of √ ‼ × checks, each with
-//! a hint; exit 1 when one fails.
+//! `meshctl check`: the local mesh's health as a list of √ ‼ × checks in categories (control
+//! plane, proxies, apps, identity), each with a hint and a stable ID; exit 1 when one fails.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::StateFor;
+use super::check_mesh::MeshFacts;
 use crate::control::admin::{AdminError, MeshAdmin};
 use crate::control::plan::PlanError;
 use crate::exit::{CliError, CliResult, code};
@@ -19,9 +20,18 @@ use crate::identity::store::CaStore;
 use crate::output::color;
 
 const CHECK_HELP: &str = "\
+Categories, in order (each check has a stable `id` in -o json, e.g. proxies.ready):
+  control-plane  a mesh is running from this state dir (no mesh: ×, with a hint); its control
+                 plane answers Admin.Status within --request-timeout
+  proxies        every proxy is ready (GET /ready on its admin address), connected to the
+                 control plane, has applied the current configuration (a refusal is named),
+                 serves a valid leaf, holds the current trust bundle
+  apps           every app that other services call accepts connections on its port
+  identity       trust anchor and issuer expiry, the issuer chains to the bundle, no
+                 unfinished anchor rotation
 Warnings: trust anchor or issuer expiring within 60 days, an unfinished anchor rotation.
-Errors: anything expiring within 7 days or expired, an issuer that does not chain to the
-bundle, a proxy that never reported its leaf or holds a stale trust bundle.
+Errors: everything else that does not hold. --certs checks the identity alone (no mesh needed,
+e.g. before `meshctl up`).
 
 With --kube the cluster is checked instead (never chosen on its own): API server reachable
 and 1.33 or newer, your permissions for install, the HTTPRoute CRD; with --pre a free
@@ -38,6 +48,10 @@ pub struct Args {
     /// Exit 1 when a check reaches this severity
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     fail_on: FailOn,
+    /// Only the certificate checks (the CA, and the proxies' leaves and bundles if a mesh
+    /// runs): no mesh needed
+    #[arg(long, conflicts_with = "kube")]
+    certs: bool,
     /// Check the Kubernetes cluster's install instead of the local mesh
     #[arg(long)]
     kube: bool,
@@ -59,14 +73,35 @@ enum FailOn {
 
 #[derive(Debug, Serialize)]
 struct Report {
-    checks: Vec<Outcome>,
+    checks: Vec<CheckView>,
     status: Severity,
+}
+
+/// One check as rendered: its outcome and, for the local checks, its stable ID.
+#[derive(Debug, Serialize)]
+struct CheckView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'static str>,
+    #[serde(flatten)]
+    outcome: Outcome,
+}
+
+/// Where a category is shown (unknown ones, the cluster's, keep their order at the end).
+fn category_rank(category: &str) -> usize {
+    ["control-plane", "proxies", "apps", "identity"]
+        .iter()
+        .position(|c| *c == category)
+        .unwrap_or(usize::MAX)
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     if args.kube {
         let outcomes = super::check_kube::gather(&args.cluster, &args.namespace, args.pre)?;
-        return report(ctx, outcomes, args.fail_on);
+        let views = outcomes
+            .into_iter()
+            .map(|outcome| CheckView { id: None, outcome })
+            .collect();
+        return report(ctx, views, args.fail_on);
     }
     if args.cluster.kubeconfig.is_some() || args.cluster.context.is_some() {
         return Err(CliError::usage(anyhow::anyhow!(
@@ -74,14 +109,43 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         )));
     }
     let state = ctx.state_dir(StateFor::Ca)?;
-    let facts = gather(&state, ctx.global.request_timeout.0)?;
-    report(ctx, checks::run_all(&facts), args.fail_on)
+    let timeout = ctx.global.request_timeout.0;
+    let mesh = if args.certs {
+        None
+    } else {
+        Some(super::check_mesh::gather(&state, timeout)?)
+    };
+    // The proxies' certificate reports come from the control plane: only when it answers.
+    let ask_proxies = match &mesh {
+        None => true,
+        Some(m) => matches!(m, MeshFacts::Running { .. }),
+    };
+    let facts = gather(&state, timeout, ask_proxies)?;
+    let mut checks: Vec<(&'static str, Outcome)> = Vec::new();
+    if let Some(m) = &mesh {
+        checks.extend(super::check_mesh::run(m));
+    }
+    checks.extend(
+        checks::run_all_with_ids(&facts)
+            .into_iter()
+            // Without a mesh (or an answer) the proxies' certificates are not known: not √.
+            .filter(|(_, o)| o.category != "proxies" || ask_proxies),
+    );
+    checks.sort_by_key(|(_, o)| category_rank(o.category));
+    let views = checks
+        .into_iter()
+        .map(|(id, outcome)| CheckView {
+            id: Some(id),
+            outcome,
+        })
+        .collect();
+    report(ctx, views, args.fail_on)
 }
 
-fn report(ctx: &mut Context<'_>, outcomes: Vec<Outcome>, fail_on: FailOn) -> CliResult {
+fn report(ctx: &mut Context<'_>, outcomes: Vec<CheckView>, fail_on: FailOn) -> CliResult {
     let status = outcomes
         .iter()
-        .map(|o| o.status)
+        .map(|o| o.outcome.status)
         .max()
         .unwrap_or(Severity::Ok);
     let report = Report {
@@ -105,7 +169,11 @@ fn report(ctx: &mut Context<'_>, outcomes: Vec<Outcome>, fail_on: FailOn) -> Cli
     Ok(())
 }
 
-fn gather(state: &Path, request_timeout: std::time::Duration) -> anyhow::Result<Facts> {
+fn gather(
+    state: &Path,
+    request_timeout: std::time::Duration,
+    ask_proxies: bool,
+) -> anyhow::Result<Facts> {
     let store = CaStore::new(state);
     let not_after = |text: String| -> anyhow::Result<i64> {
         Ok(pem::unix_seconds(pem::not_after(&pem::first_cert(&text)?)?))
@@ -117,7 +185,11 @@ fn gather(state: &Path, request_timeout: std::time::Duration) -> anyhow::Result<
         // An issuer too close to expiry to sign even the probe does not chain usefully.
         issuer_chains_to_bundle: store.issuer_chains_to_bundle().unwrap_or(false),
         bundle: store.bundle_fingerprints()?,
-        proxies: mesh_proxies(state, request_timeout)?,
+        proxies: if ask_proxies {
+            mesh_proxies(state, request_timeout)?
+        } else {
+            None
+        },
         rotation_in_progress: Checkpoint::path(state).exists(),
     })
 }
@@ -141,7 +213,7 @@ pub(super) fn mesh_proxies(
 
 fn render(out: &mut dyn std::io::Write, report: &Report) -> std::io::Result<()> {
     let mut category = "";
-    for o in &report.checks {
+    for o in report.checks.iter().map(|c| &c.outcome) {
         if o.category != category {
             if !category.is_empty() {
                 writeln!(out)?;

@@ -13,8 +13,8 @@ use crate::observe::edges::{self, Edge};
 use crate::output::{self, color};
 
 const EDGES_HELP: &str = "\
-An edge is a client service that sent requests to a server instance during the window, as the
-server's proxy saw them: CLIENT is the identity from the client's certificate (verified in the
+An edge is a client service that sent requests to a server service (and version: DST is
+SERVICE/VERSION; replicas are one edge) during the window, as the server's proxies saw them: CLIENT is the identity from the client's certificate (verified in the
 mTLS handshake), SERVER the identity of the certificate the server's proxy holds.
 
 Exit codes:
@@ -66,7 +66,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
             };
             let mut row = vec![
                 e.src.clone(),
-                e.dst.clone(),
+                e.dst_label(),
                 e.client_id.clone(),
                 e.server_id.clone(),
                 secured,

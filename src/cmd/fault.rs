@@ -267,7 +267,7 @@ fn inject(ctx: &mut Context<'_>, a: InjectArgs) -> CliResult {
         acknowledged,
     };
     output::render(ctx.out, ctx.global.output, &report, |_| {
-        fault_table(std::slice::from_ref(&report.fault))
+        fault_table(std::slice::from_ref(&report.fault), None)
     })?;
     Ok(())
 }
@@ -349,7 +349,7 @@ fn list(ctx: &mut Context<'_>, a: ListArgs) -> CliResult {
         ctx.out,
         ctx.global.output,
         &ListReport { faults: &views },
-        |_| fault_table(&views),
+        |wide| fault_table(&views, wide.then_some(&admin.plan)),
     )?;
     Ok(())
 }
@@ -379,8 +379,14 @@ fn view(
     }
 }
 
-fn fault_table(views: &[FaultView]) -> comfy_table::Table {
-    let mut t = output::table(["SERVICE", "SOURCE", "ABORT", "DELAY", "EXPIRES", "STATE"]);
+/// With `wide` (the plan), a CALLERS column: the instances whose proxies apply the fault (a
+/// fault acts on the calling side).
+fn fault_table(views: &[FaultView], wide: Option<&MeshPlan>) -> comfy_table::Table {
+    let mut headers = vec!["SERVICE", "SOURCE", "ABORT", "DELAY", "EXPIRES", "STATE"];
+    if wide.is_some() {
+        headers.push("CALLERS");
+    }
+    let mut t = output::table(headers);
     let now = now_unix_ms();
     for v in views {
         let abort = v.abort.as_ref().map_or("-".to_string(), |a| {
@@ -401,14 +407,28 @@ fn fault_table(views: &[FaultView]) -> comfy_table::Table {
         } else {
             "overridden (live)"
         };
-        t.add_row(vec![
+        let mut row = vec![
             v.service.clone(),
             v.source.clone(),
             abort,
             delay,
             expires,
             state.to_string(),
-        ]);
+        ];
+        if let Some(plan) = wide {
+            let callers: Vec<&str> = plan
+                .proxies
+                .iter()
+                .filter(|p| p.upstreams.iter().any(|u| u.service == v.service))
+                .map(|p| p.name.as_str())
+                .collect();
+            row.push(if callers.is_empty() {
+                "-".to_string()
+            } else {
+                callers.join(",")
+            });
+        }
+        t.add_row(row);
     }
     t
 }

@@ -11,6 +11,7 @@ pub mod canary_rollout;
 pub mod certs;
 pub mod check;
 pub mod check_kube;
+pub mod check_mesh;
 pub mod controller;
 pub mod demo_app;
 pub mod down;
@@ -123,7 +124,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::PrometheusConfig(args) => prometheus_config::run(&mut ctx, args),
         Command::DemoApp(args) => demo_app::run(&mut ctx, args),
         Command::Up(args) => up::run(&mut ctx, args),
-        Command::Demo => up::run(&mut ctx, up::Args::demo()),
+        Command::Demo(args) => up::run(&mut ctx, up::Args::demo(args)),
         Command::Down(args) => ctx
             .local_only("down")
             .and_then(|()| down::run(&mut ctx, args)),

@@ -49,6 +49,14 @@ struct InstanceHealth {
     leaf_serial: String,
     leaf_not_after_unix: i64,
     healthy: bool,
+    /// The proxy's listeners (as in `.meshctl/run/plan.json`): mTLS from peers, admin
+    /// (/ready, /metrics, /config), the app's HTTP_PROXY, tap.
+    inbound: String,
+    admin: String,
+    http_proxy: String,
+    tap: String,
+    /// Upstream service → the local listener the app calls it on.
+    upstreams: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -105,6 +113,15 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
                 leaf_serial: cp.map(|c| c.leaf_serial.clone()).unwrap_or_default(),
                 leaf_not_after_unix: cp.map_or(0, |c| c.leaf_not_after_unix),
                 healthy: (app_up || !serves) && ready && connected && current,
+                inbound: p.inbound.to_string(),
+                admin: p.admin.to_string(),
+                http_proxy: p.http_proxy.to_string(),
+                tap: p.tap.to_string(),
+                upstreams: p
+                    .upstreams
+                    .iter()
+                    .map(|u| (u.service.clone(), u.listen.to_string()))
+                    .collect(),
             });
         }
         let health = MeshHealth {
@@ -115,7 +132,9 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         (health, unanswered)
     });
     let now = crate::identity::pem::unix_seconds(std::time::SystemTime::now());
-    output::render(ctx.out, ctx.global.output, &health, |_| table(&health, now))?;
+    output::render(ctx.out, ctx.global.output, &health, |wide| {
+        table(&health, now, wide)
+    })?;
     if let Some(e) = unanswered {
         // The table shows what could be seen without it; the error says why the rest is not.
         return Err(CliError::new(anyhow::Error::new(e), code::FAILURE));
@@ -340,8 +359,9 @@ fn cert_cell(not_after_unix: i64, now: i64) -> String {
     }
 }
 
-fn table(h: &MeshHealth, now: i64) -> comfy_table::Table {
-    let mut t = output::table([
+/// `wide` adds the proxy's listeners and the app's upstream listeners.
+fn table(h: &MeshHealth, now: i64, wide: bool) -> comfy_table::Table {
+    let mut headers = vec![
         "INSTANCE",
         "APP",
         "PROXY",
@@ -349,7 +369,11 @@ fn table(h: &MeshHealth, now: i64) -> comfy_table::Table {
         "CONFIG",
         "CERT",
         "HEALTHY",
-    ]);
+    ];
+    if wide {
+        headers.extend(["INBOUND", "ADMIN", "HTTP_PROXY", "TAP", "UPSTREAMS"]);
+    }
+    let mut t = output::table(headers);
     let yes_no = |ok: bool, yes: &str, no: &str| {
         if ok {
             color::ok(yes).to_string()
@@ -358,7 +382,7 @@ fn table(h: &MeshHealth, now: i64) -> comfy_table::Table {
         }
     };
     for i in &h.instances {
-        t.add_row(vec![
+        let mut row = vec![
             i.name.clone(),
             if i.serves || i.app_up {
                 yes_no(
@@ -382,7 +406,28 @@ fn table(h: &MeshHealth, now: i64) -> comfy_table::Table {
             yes_no(i.config_current, "current", "stale"),
             cert_cell(i.leaf_not_after_unix, now),
             yes_no(i.healthy, "yes", "no"),
-        ]);
+        ];
+        if wide {
+            let upstreams: Vec<String> = i
+                .upstreams
+                .iter()
+                .map(|(s, a)| format!("{s}={a}"))
+                .collect();
+            for cell in [
+                i.inbound.clone(),
+                i.admin.clone(),
+                i.http_proxy.clone(),
+                i.tap.clone(),
+                if upstreams.is_empty() {
+                    "-".to_string()
+                } else {
+                    upstreams.join(" ")
+                },
+            ] {
+                row.push(cell);
+            }
+        }
+        t.add_row(row);
     }
     t
 }

@@ -31,7 +31,8 @@ pub const DEFAULT_MAX_RPS: u32 = 100;
 
 const TOP_HELP: &str = "\
 Routes are (source, destination, method, path), counted from the proxies' tap streams since
-top started: COUNT, BEST/WORST/LAST latency to the response head and SUCCESS (responses below
+top started, one row per call: a call into a watched proxy is counted by that proxy (destination
+SERVICE/VERSION), other calls by the caller's proxy (destination SERVICE): COUNT, BEST/WORST/LAST latency to the response head and SUCCESS (responses below
 500). On a terminal the view refreshes in place (q, Esc or Ctrl-C quits); otherwise top watches
 for --duration and prints one table (or JSON/YAML with -o).
 
@@ -67,7 +68,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         ..pb::WatchRequest::default()
     };
     let mut events = runtime.block_on(connect(&proxies, request, &token))?;
-    let mut table = TopTable::default();
+    let mut table = TopTable::watching(proxies.iter().map(|p| p.service.as_str()));
     let title = format!(
         " meshctl top {} — q quits ",
         args.target.as_deref().unwrap_or("(all)")
@@ -206,7 +207,7 @@ mod tests {
         vec![
             TopRow {
                 source: "web".into(),
-                destination: "api.v1".into(),
+                destination: "api/v1".into(),
                 method: "GET".into(),
                 path: "/users".into(),
                 count: 42,
@@ -217,7 +218,7 @@ mod tests {
             },
             TopRow {
                 source: "web".into(),
-                destination: "api.v2".into(),
+                destination: "api/v2".into(),
                 method: "POST".into(),
                 path: "/orders".into(),
                 count: 7,

@@ -49,6 +49,15 @@ pub struct Args {
     /// Run the built-in demo (web → api v1/v2 → quotes over gRPC, with a load generator)
     #[arg(long)]
     demo: bool,
+    /// With --demo: the share of requests api v2 fails (both versions fail 2% by default),
+    /// e.g. 30% to watch `canary start` roll a broken v2 back
+    #[arg(
+        long,
+        requires = "demo",
+        value_name = "PERCENT",
+        allow_hyphen_values = true
+    )]
+    v2_error_rate: Option<crate::canary::gate::Percent>,
     /// Start in the background and return once ready (`meshctl down` stops it)
     #[arg(long)]
     detach: bool,
@@ -61,12 +70,22 @@ pub struct Args {
     reset_state: bool,
 }
 
+/// `meshctl demo`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// The share of requests api v2 fails (both versions fail 2% by default), e.g. 30% to
+    /// watch `canary start` roll a broken v2 back
+    #[arg(long, value_name = "PERCENT", allow_hyphen_values = true)]
+    v2_error_rate: Option<crate::canary::gate::Percent>,
+}
+
 impl Args {
     /// `meshctl demo`: the same as `meshctl up --demo`.
-    pub fn demo() -> Self {
+    pub fn demo(a: DemoArgs) -> Self {
         Args {
             file: PathBuf::from(DEFAULT_FILE_NAME),
             demo: true,
+            v2_error_rate: a.v2_error_rate,
             detach: false,
             leaf_lifetime: None,
             reset_state: false,
@@ -188,7 +207,7 @@ fn locate(ctx: &Context<'_>, args: &Args, exe: &Path) -> Result<(PathBuf, PathBu
         let ports = DemoPorts::free().context("finding free ports for the demo")?;
         crate::fsutil::write_atomic(
             &path,
-            mesh_yaml(exe, ports).as_bytes(),
+            mesh_yaml(exe, ports, args.v2_error_rate.map(|p| p.fraction())).as_bytes(),
             crate::fsutil::PUBLIC_FILE_MODE,
         )
         .with_context(|| format!("writing {}", path.display()))?;

@@ -41,8 +41,9 @@ impl DemoPorts {
     }
 }
 
-/// The demo as mesh.yaml text, running `exe demo-app …` for every app.
-pub fn mesh_yaml(exe: &Path, ports: DemoPorts) -> String {
+/// The demo as mesh.yaml text, running `exe demo-app …` for every app; api v2 fails
+/// `v2_error_rate` (0-1) of its requests when given, else the api's default.
+pub fn mesh_yaml(exe: &Path, ports: DemoPorts, v2_error_rate: Option<f64>) -> String {
     let exe = exe.display().to_string();
     let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let argv = |args: &[&str]| {
@@ -56,6 +57,11 @@ pub fn mesh_yaml(exe: &Path, ports: DemoPorts) -> String {
     let quotes_listen = format!("127.0.0.1:{}", ports.quotes);
     let target = format!("http://127.0.0.1:{}/", ports.load_to_web);
     let rps = DEMO_RPS.to_string();
+    let v2_rate = v2_error_rate.map(|r| r.clamp(0.0, 1.0).to_string());
+    let mut v2_args = vec!["demo-app", "api", "--listen", &v2_listen, "--version", "v2"];
+    if let Some(rate) = &v2_rate {
+        v2_args.extend(["--error-rate", rate.as_str()]);
+    }
     format!(
         "# The built-in demo (`meshctl up --demo`), generated with free ports.\n\
          trust_domain: mesh.local\n\
@@ -90,7 +96,7 @@ pub fn mesh_yaml(exe: &Path, ports: DemoPorts) -> String {
         v1 = ports.api_v1,
         v1_cmd = argv(&["demo-app", "api", "--listen", &v1_listen, "--version", "v1"]),
         v2 = ports.api_v2,
-        v2_cmd = argv(&["demo-app", "api", "--listen", &v2_listen, "--version", "v2"]),
+        v2_cmd = argv(&v2_args),
         quotes = ports.quotes,
         quotes_cmd = argv(&["demo-app", "quotes", "--listen", &quotes_listen]),
         load = ports.load,
@@ -106,11 +112,25 @@ mod tests {
     #[test]
     fn demo_mesh_is_a_valid_mesh_file() {
         let ports = DemoPorts::free().unwrap();
-        let text = mesh_yaml(Path::new("/opt/meshctl"), ports);
+        let text = mesh_yaml(Path::new("/opt/meshctl"), ports, None);
         let mesh =
             crate::control::meshfile::MeshFile::parse(&text, Path::new("demo.yaml")).unwrap();
         let names: Vec<String> = mesh.instances().map(|i| i.name()).collect();
         assert_eq!(names, ["web", "api.v1", "api.v2", "quotes", "load"]);
         assert!(text.contains("\"/opt/meshctl\", \"demo-app\", \"quotes\""));
+        assert!(!text.contains("--error-rate"));
+    }
+
+    #[test]
+    fn the_v2_error_rate_reaches_v2_alone() {
+        let ports = DemoPorts::free().unwrap();
+        let text = mesh_yaml(Path::new("/opt/meshctl"), ports, Some(0.3));
+        let v2_line = text
+            .lines()
+            .find(|l| l.contains("\"--version\", \"v2\""))
+            .unwrap();
+        assert!(v2_line.contains("\"--error-rate\", \"0.3\""), "{v2_line}");
+        assert_eq!(text.matches("--error-rate").count(), 1);
+        crate::control::meshfile::MeshFile::parse(&text, Path::new("demo.yaml")).unwrap();
     }
 }

@@ -40,6 +40,8 @@ pub enum Severity {
 /// One check in the list.
 #[derive(Debug)]
 pub struct Check {
+    /// Stable, for `check -o json` consumers: `category.name`.
+    pub id: &'static str,
     pub category: &'static str,
     pub description: &'static str,
     /// What to do when it does not pass.
@@ -61,18 +63,21 @@ pub struct Outcome {
 /// The certificate checks, in the order they are shown.
 pub const CHECKS: &[Check] = &[
     Check {
+        id: "identity.anchor-valid",
         category: "identity",
         description: "trust anchor is valid for more than 60 days",
         hint: "rotate it: meshctl certs rotate anchor",
         run: |f| expiry("trust anchor", f.anchor_not_after_unix, f.now_unix),
     },
     Check {
+        id: "identity.issuer-valid",
         category: "identity",
         description: "issuer is valid for more than 60 days",
         hint: "rotate it: meshctl certs rotate issuer",
         run: |f| expiry("issuer", f.issuer_not_after_unix, f.now_unix),
     },
     Check {
+        id: "identity.issuer-chains",
         category: "identity",
         description: "issuer chains to the trust bundle",
         hint: "the issuer was replaced by hand: meshctl certs rotate issuer issues a valid one",
@@ -88,6 +93,7 @@ pub const CHECKS: &[Check] = &[
         },
     },
     Check {
+        id: "identity.rotation-finished",
         category: "identity",
         description: "no anchor rotation is left unfinished",
         hint: "finish it: meshctl certs rotate anchor --resume",
@@ -103,12 +109,14 @@ pub const CHECKS: &[Check] = &[
         },
     },
     Check {
+        id: "proxies.leaf-valid",
         category: "proxies",
         description: "every proxy serves a valid leaf",
         hint: "a proxy that never reported or holds an expired leaf cannot renew: see `meshctl status`",
         run: leaves,
     },
     Check {
+        id: "proxies.bundle-current",
         category: "proxies",
         description: "every proxy holds the current trust bundle",
         hint: "a stale bundle fails handshakes after the next rotation step: see `meshctl status`, then `meshctl certs rotate anchor --resume`",
@@ -136,6 +144,11 @@ impl Check {
 /// Runs every check.
 pub fn run_all(facts: &Facts) -> Vec<Outcome> {
     CHECKS.iter().map(|c| c.run(facts)).collect()
+}
+
+/// Runs every check, each with its stable ID.
+pub fn run_all_with_ids(facts: &Facts) -> Vec<(&'static str, Outcome)> {
+    CHECKS.iter().map(|c| (c.id, c.run(facts))).collect()
 }
 
 fn expiry(what: &str, not_after: i64, now: i64) -> (Severity, String) {

@@ -225,7 +225,12 @@ pub fn record(proxy: &TapSource, e: pb::TapEvent) -> Option<TapRecord> {
             r.authority = Some(q.authority);
             r.path = Some(q.path);
             r.headers = headers(q.headers);
-            r.set_body(q.body, q.body_truncated);
+            let grpc = r
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("content-type"))
+                .is_some_and(|c| c.starts_with("application/grpc"));
+            r.set_body(q.body, q.body_truncated, grpc);
             r.body_skipped = (!q.body_skipped.is_empty()).then_some(q.body_skipped);
         }
         Event::Response(s) => {
@@ -240,7 +245,8 @@ pub fn record(proxy: &TapSource, e: pb::TapEvent) -> Option<TapRecord> {
             r.response_bytes = Some(end.response_bytes);
             r.grpc_status = (!end.grpc_status.is_empty()).then_some(end.grpc_status);
             r.error = (!end.error.is_empty()).then_some(end.error);
-            r.set_body(end.response_body, end.response_body_truncated);
+            let grpc = r.grpc_status.is_some();
+            r.set_body(end.response_body, end.response_body_truncated, grpc);
         }
     }
     Some(r)
@@ -248,10 +254,17 @@ pub fn record(proxy: &TapSource, e: pb::TapEvent) -> Option<TapRecord> {
 
 impl TapRecord {
     /// A captured body: text when it is UTF-8, else base64; nothing when none was captured.
-    fn set_body(&mut self, body: Vec<u8>, truncated: bool) {
+    /// gRPC bodies (`grpc`: the content type or grpc-status says so, or the bytes are
+    /// length-prefixed gRPC messages) are always base64: protobuf that happens to be UTF-8
+    /// is not text.
+    fn set_body(&mut self, body: Vec<u8>, truncated: bool, grpc: bool) {
         use base64::Engine as _;
         self.body_truncated = truncated;
         if body.is_empty() {
+            return;
+        }
+        if grpc || grpc_frames(&body, truncated) {
+            self.body_base64 = Some(base64::engine::general_purpose::STANDARD.encode(&body));
             return;
         }
         match String::from_utf8(body) {
@@ -262,6 +275,26 @@ impl TapRecord {
             }
         }
     }
+}
+
+/// Whether `body` is a sequence of gRPC length-prefixed messages (a flag byte 0 or 1, a
+/// big-endian u32 length, the message), the last one possibly cut when `truncated`.
+fn grpc_frames(body: &[u8], truncated: bool) -> bool {
+    let mut at = 0usize;
+    while at < body.len() {
+        let Some(prefix) = body.get(at..at + 5) else {
+            return truncated;
+        };
+        if prefix[0] > 1 {
+            return false;
+        }
+        let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+        at = at.saturating_add(5).saturating_add(len);
+        if at > body.len() {
+            return truncated;
+        }
+    }
+    true
 }
 
 /// The text form: `req id=… proxy=in|out src=… dst=… tls=true :method=GET …`; `wide` adds
@@ -372,16 +405,66 @@ mod tests {
     #[test]
     fn bodies_print_as_text_or_base64() {
         let mut r = rec("req", "web:7", None);
-        r.set_body(b"{\"a\":\"b\"}".to_vec(), true);
+        r.set_body(b"{\"a\":\"b\"}".to_vec(), true, false);
         let line = text(&r, false);
         assert!(
             line.ends_with(r#" body="{\"a\":\"b\"}" body-truncated=true"#),
             "{line}"
         );
         let mut r = rec("end", "web:7", None);
-        r.set_body(vec![0, 0xff, 7], false);
+        r.set_body(vec![0, 0xff, 7], false, false);
         assert_eq!(r.body_base64.as_deref(), Some("AP8H"));
         assert!(text(&r, false).ends_with(" body-base64=AP8H"));
+    }
+
+    #[test]
+    fn grpc_bodies_are_base64_even_when_they_are_utf8() {
+        // One message `\n\x03ACM` (a protobuf string field): valid UTF-8, still not text.
+        let frame = b"\0\0\0\0\x05\n\x03ACM".to_vec();
+        let mut r = rec("end", "api:1", None);
+        r.set_body(frame.clone(), false, false);
+        assert_eq!(
+            (r.body.as_deref(), r.body_base64.as_deref()),
+            (None, Some("AAAAAAUKA0FDTQ=="))
+        );
+        // Said by the content type (or grpc-status) though the bytes do not frame.
+        let mut r = rec("req", "api:1", None);
+        r.set_body(b"hello".to_vec(), false, true);
+        assert_eq!(r.body_base64.as_deref(), Some("aGVsbG8="));
+        // A frame cut by --body, and two frames.
+        assert!(grpc_frames(&frame[..7], true));
+        assert!(!grpc_frames(&frame[..7], false));
+        assert!(grpc_frames(&[frame.clone(), frame.clone()].concat(), false));
+        // Text is not framed.
+        for text in [&b"hello world"[..], b"{\"a\":1}", b"\0\0"] {
+            assert!(!grpc_frames(text, false), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn grpc_events_carry_base64_bodies() {
+        let source = TapSource {
+            name: "quotes".into(),
+            service: "quotes".into(),
+            version: None,
+            tap: "127.0.0.1:1".parse().unwrap(),
+        };
+        let req = pb::TapEvent {
+            id: 1,
+            event: Some(Event::Request(pb::RequestInit {
+                method: "POST".into(),
+                headers: vec![pb::Header {
+                    name: "content-type".into(),
+                    value: "application/grpc".into(),
+                }],
+                body: b"\0\0\0\0\x02hi".to_vec(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let r = record(&source, req).unwrap();
+        assert_eq!(r.body, None);
+        assert_eq!(r.body_base64.as_deref(), Some("AAAAAAJoaQ=="));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `meshctl top`'s table: tap records folded into the busiest (source, destination, method,
-//! path) routes with count, best/worst/last latency and success rate.
+//! path) routes with count, best/worst/last latency and success rate. A call between two
+//! watched proxies is seen twice (the caller's outbound, the callee's inbound): only the
+//! inbound record counts it, so each call is one row, `web → api/v1`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -32,6 +34,9 @@ pub struct TopRow {
 pub struct TopTable {
     rows: HashMap<(String, String, String, String), TopRow>,
     pending: HashMap<String, (String, String, String, String)>,
+    /// Services with a watched proxy: their inbound records count calls to them, so the
+    /// callers' outbound records of those calls are skipped.
+    watched: HashSet<String>,
 }
 
 impl TopRow {
@@ -45,7 +50,23 @@ impl TopRow {
     }
 }
 
+/// `service/version`, or the service alone when it has no version.
+fn service_version(service: &str, version: Option<&str>) -> String {
+    match version {
+        Some(v) => format!("{service}/{v}"),
+        None => service.to_string(),
+    }
+}
+
 impl TopTable {
+    /// A table over the tap streams of proxies of these services.
+    pub fn watching<'a>(services: impl IntoIterator<Item = &'a str>) -> Self {
+        TopTable {
+            watched: services.into_iter().map(str::to_string).collect(),
+            ..TopTable::default()
+        }
+    }
+
     /// Folds in one record: a `req` names the route, its `rsp` counts it.
     pub fn add(&mut self, plan: &MeshPlan, r: &TapRecord) {
         match r.kind {
@@ -57,9 +78,17 @@ impl TopTable {
                     service_of(plan, id).map_or_else(|| fallback.to_string(), |p| p.service.clone())
                 };
                 let (source, destination) = if r.direction == "in" {
-                    (name(&r.client_id, &r.src), r.proxy.clone())
+                    (
+                        name(&r.client_id, &r.src),
+                        service_version(&r.service, r.version.as_deref()),
+                    )
                 } else {
-                    (r.proxy.clone(), name(&r.server_id, &r.dst))
+                    let destination = name(&r.server_id, &r.dst);
+                    if self.watched.contains(&destination) {
+                        // The callee's proxy reports this call inbound, with its version.
+                        return;
+                    }
+                    (r.service.clone(), destination)
                 };
                 let key = (
                     source,
@@ -183,7 +212,7 @@ mod tests {
         let a = &top[0];
         assert_eq!(
             (a.source.as_str(), a.destination.as_str(), a.path.as_str()),
-            ("web", "api.v1", "/a")
+            ("web", "api/v1", "/a")
         );
         assert_eq!(
             (a.count, a.best_us, a.worst_us, a.last_us),
@@ -191,5 +220,56 @@ mod tests {
         );
         assert!((a.success_rate() - 2.0 / 3.0).abs() < 1e-9);
         assert_eq!(t.top(1).len(), 1);
+    }
+
+    /// The same call as web's proxy reports it (outbound to api).
+    fn outbound(kind: &'static str, id: &str, status: u32) -> TapRecord {
+        TapRecord {
+            proxy: "web".into(),
+            service: "web".into(),
+            version: None,
+            direction: "out".into(),
+            ..record(kind, id, "/a", status, 700)
+        }
+    }
+
+    #[test]
+    fn a_call_seen_by_both_proxies_is_one_row() {
+        let mut plan = plan();
+        plan.proxies.push(ProxyPlan {
+            name: "api.v1".into(),
+            service: "api".into(),
+            version: Some("v1".into()),
+            spiffe_id: "spiffe://t/sa/api".into(),
+            ..plan.proxies[0].clone()
+        });
+        let mut t = TopTable::watching(["web", "api"]);
+        for (kind, status) in [("req", 0), ("rsp", 200)] {
+            t.add(&plan, &outbound(kind, "web:1", status));
+            t.add(&plan, &record(kind, "api.v1:1", "/a", status, 600));
+        }
+        let top = t.top(10);
+        assert_eq!(top.len(), 1, "{top:?}");
+        assert_eq!(
+            (
+                top[0].source.as_str(),
+                top[0].destination.as_str(),
+                top[0].count
+            ),
+            ("web", "api/v1", 1)
+        );
+        // Watching web alone, its outbound record is the only one and counts the call.
+        let mut t = TopTable::watching(["web"]);
+        t.add(&plan, &outbound("req", "web:1", 0));
+        t.add(&plan, &outbound("rsp", "web:1", 200));
+        let top = t.top(10);
+        assert_eq!(
+            (
+                top[0].source.as_str(),
+                top[0].destination.as_str(),
+                top[0].count
+            ),
+            ("web", "api", 1)
+        );
     }
 }

@@ -318,7 +318,10 @@ fn a_healthy_canary_walks_every_step_and_is_promoted() {
     let started = &events[0];
     assert_eq!(kind(started), "started");
     assert_eq!(started["steps"], serde_json::json!([20, 60, 100]));
-    assert_eq!(started["gates"]["max_error_rate"], 0.01);
+    // The default gate is relative to the baseline; no absolute limit (1 = 100%).
+    assert_eq!(started["gates"]["max_error_rate_increase"], 0.01);
+    assert_eq!(started["gates"]["max_error_rate"], 1.0);
+    assert_eq!(started["on_timeout"], "pause");
     let steps: Vec<u64> = events
         .iter()
         .filter(|e| kind(e) == "step")
@@ -537,6 +540,20 @@ fn too_little_traffic_holds_the_step_then_times_out_leaving_the_weight() {
         text.contains("Paused") && text.contains("history:"),
         "{text}"
     );
+    assert!(!text.contains("INTERVAL"), "{text}");
+    // -o wide adds the rollout's steps, interval, gates and timeout.
+    let wide = up
+        .cmd()
+        .args(["canary", "status", "api", "-o", "wide"])
+        .assert()
+        .success();
+    let wide = String::from_utf8_lossy(&wide.get_output().stdout).into_owned();
+    assert!(
+        wide.contains("STEPS")
+            && wide.contains("50%,100%")
+            && wide.contains("errors ≤ baseline+1%"),
+        "{wide}"
+    );
 
     // A paused rollout can be promoted from any shell; then it is closed.
     up.cmd()
@@ -550,6 +567,99 @@ fn too_little_traffic_holds_the_step_then_times_out_leaving_the_weight() {
         .assert()
         .code(1)
         .stderr(predicates::str::contains("already Promoted"));
+
+    // --on-timeout rollback: the same starved rollout (resumed at 100%) goes back to 0%, exit 3.
+    let out = up
+        .cmd()
+        .args([
+            "canary",
+            "start",
+            "api",
+            "--to",
+            "v2",
+            "--steps",
+            "50,100",
+            "--interval",
+            "3s",
+            "--timeout",
+            "5s",
+            "--on-timeout",
+            "rollback",
+            "-o",
+            "json",
+        ])
+        .timeout(PATIENCE)
+        .assert()
+        .code(3);
+    let events: Vec<Value> = String::from_utf8_lossy(&out.get_output().stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(kind).collect();
+    assert_eq!(
+        kinds,
+        ["started", "step", "analysis", "rolled-back"],
+        "{events:#?}"
+    );
+    assert_eq!(events[0]["on_timeout"], "rollback");
+    let reason = events[2]["reason"].as_str().unwrap();
+    assert!(reason.contains("fewer than --min-requests 20"), "{reason}");
+    let last = &events[3];
+    assert_eq!(
+        (&last["weight"], &last["by"]),
+        (&0.into(), &"timeout".into())
+    );
+    let reason = last["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no requests") && reason.contains("--timeout"),
+        "{reason}"
+    );
+    assert_eq!(weight_of(&up, "v2"), 0);
+    assert_eq!(status_json(&up)["rollouts"][0]["phase"], "RolledBack");
+}
+
+/// The README's canary section on the demo, where both api versions fail 2% of requests by
+/// design: the default (baseline-relative) gate promotes v2 as it ships, and rolls back a v2
+/// started with `--v2-error-rate 40%`. (Shorter steps and interval than the README's, same
+/// gates.)
+#[test]
+fn the_demo_promotes_a_healthy_v2_and_rolls_back_a_broken_one() {
+    let args = [
+        "--to",
+        "v2",
+        "--steps",
+        "50,100",
+        "--interval",
+        "2s",
+        "--max-p99",
+        "10s",
+    ];
+    let up = Up::run(tempfile::tempdir().unwrap(), &["up", "--demo"]);
+    let (code, events, err) = Rollout::start(&up, &args).finish();
+    assert_eq!(code, 0, "{err}\n{events:#?}");
+    assert_eq!(kind(events.last().unwrap()), "promoted");
+    for a in analyses(&events) {
+        assert!(a["baseline_requests"].as_u64().unwrap() > 0, "{a}");
+    }
+    drop(up);
+
+    let up = Up::run(
+        tempfile::tempdir().unwrap(),
+        &["up", "--demo", "--v2-error-rate", "40%"],
+    );
+    let (code, events, err) = Rollout::start(&up, &args).finish();
+    assert_eq!(code, 3, "{err}\n{events:#?}");
+    let last = events.last().unwrap();
+    assert_eq!((kind(last), &last["by"]), ("rolled-back", &"gate".into()));
+    let fails: Vec<&Value> = analyses(&events)
+        .into_iter()
+        .filter(|a| a["decision"] == "fail")
+        .collect();
+    assert_eq!(fails.len(), 2, "{events:#?}");
+    for a in fails {
+        let reason = a["reason"].as_str().unwrap();
+        assert!(reason.contains("--max-error-rate-increase"), "{reason}");
+    }
 }
 
 #[test]

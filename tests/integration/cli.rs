@@ -21,6 +21,23 @@ fn help_documents_exit_codes() {
 }
 
 #[test]
+fn a_known_mesh_verb_that_is_not_built_says_so() {
+    let out = meshctl().arg("dashboard").assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert_eq!(
+        err,
+        "error: `meshctl dashboard` is not built yet; for live figures use `meshctl stat`, `meshctl top` or `meshctl edges`\n"
+    );
+    // Any other unknown word keeps clap's answer.
+    let out = meshctl().arg("frobnicate").assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("unrecognized subcommand 'frobnicate'"),
+        "{err}"
+    );
+}
+
+#[test]
 fn usage_errors_exit_2_with_one_line_naming_the_problem() {
     let cases: [(&[&str], &str); 5] = [
         (&["no-such-command"], "no-such-command"),

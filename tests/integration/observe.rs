@@ -119,9 +119,11 @@ fn stat_shows_the_success_rate_rps_and_percentiles_of_a_known_mix() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["dst"] == "api.v1")
+        .find(|e| e["dst"] == "api")
         .unwrap()
         .clone();
+    // Both ends by service name (the server's version alongside), not an instance name.
+    assert_eq!(edge["dst_version"], "v1");
     assert_eq!(edge["src"], "front");
     assert_eq!(edge["client_id"], "spiffe://mesh.local/ns/local/sa/front");
     assert_eq!(edge["server_id"], "spiffe://mesh.local/ns/local/sa/api");
@@ -264,8 +266,18 @@ fn tap_streams_redacted_filtered_events_of_real_requests() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Every proxy: front's outbound and api's inbound both see each call.
+    let top_all = Command::new(crate::support::meshctl_bin())
+        .args(["top", "--duration", "4s", "-o", "json"])
+        .current_dir(up.dir.path())
+        .env_remove("MESHCTL_STATE_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let timed = vec![
         ("top", top),
+        ("top-all", top_all),
         (
             "post",
             spawn_tap(&up, &["api", "--method", "POST", "--duration", "4s"]),
@@ -377,6 +389,33 @@ fn tap_streams_redacted_filtered_events_of_real_requests() {
     );
     assert!(route["count"].as_u64().unwrap() >= 2, "{top}");
     assert!(route["worst_us"].as_u64().unwrap() >= route["best_us"].as_u64().unwrap());
+    // Watching every proxy, a call is one row (counted by the callee), not one per direction.
+    let all: serde_json::Value = serde_json::from_str(&outputs["top-all"]).unwrap();
+    let tapme: Vec<&serde_json::Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"] == "/tapme")
+        .collect();
+    assert_eq!(tapme.len(), 1, "{all:#}");
+    assert_eq!(
+        (
+            tapme[0]["source"].as_str(),
+            tapme[0]["destination"].as_str()
+        ),
+        (Some("front"), route["destination"].as_str()),
+        "{all:#}"
+    );
+    assert_eq!(route["destination"], "api/v1", "{top}");
+    // Same traffic, same 4 s: about the api-only count, not twice it.
+    let (all_count, api_count) = (
+        tapme[0]["count"].as_u64().unwrap(),
+        route["count"].as_u64().unwrap(),
+    );
+    assert!(
+        all_count * 2 < api_count * 3,
+        "{all_count} calls counted watching every proxy, {api_count} watching api"
+    );
 
     for name in ["post", "quotes", "path", "other-authority"] {
         assert_eq!(outputs[name], "", "{name} should have matched nothing");
@@ -442,6 +481,7 @@ fn tap_body_capture_is_off_by_default_cut_to_size_and_redacted() {
         ("cut", "/json", tap("/json", &["--body", "16"])),
         ("off", "/json", tap("/json", &[])),
         ("form", "/form", tap("/form", &["--body", "1KiB"])),
+        ("notjson", "/notjson", tap("/notjson", &["--body", "1KiB"])),
         (
             "streamed",
             "/streamed",
@@ -460,6 +500,13 @@ fn tap_body_capture_is_off_by_default_cut_to_size_and_redacted() {
             match path {
                 "/json" => post(&url, "application/json", &json_body, false),
                 "/form" => post(&url, "application/x-www-form-urlencoded", &form_body, false),
+                // Typed JSON, not JSON (the app echoes only exact application/json).
+                "/notjson" => post(
+                    &url,
+                    "application/json; charset=utf-8",
+                    &format!("user=ann password: {SECRET}"),
+                    false,
+                ),
                 _ => post(&url, "application/json", &json_body, true),
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
@@ -505,6 +552,12 @@ fn tap_body_capture_is_off_by_default_cut_to_size_and_redacted() {
     assert_eq!(
         outputs["form"][0]["body"],
         "user=ann&client_secret=<redacted>"
+    );
+
+    // A body typed as JSON that is not JSON: redacted whole, never shown raw.
+    assert_eq!(
+        outputs["notjson"][0]["body"],
+        "<redacted: the content type says JSON but the body is not JSON>"
     );
 
     // A body of unknown length streams past the proxy: the event says so.
@@ -604,4 +657,15 @@ fn tap_shows_requests_the_proxy_answers_itself() {
             }
         }
     }
+    // The answer to a service front does not call names the fix.
+    let out = Command::new("curl")
+        .args(["-s", "-m", "10", "-x", &format!("http://{http_proxy}")])
+        .args(["-w", "%{http_code}", "http://nosuch/"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "nosuch is not an upstream of front (its upstreams: api, quotes); \
+         add it to services.front.upstreams in mesh.yaml\n502"
+    );
 }

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::canary::gate::{Gates, Observation};
-use crate::canary::spec::Steps;
+use crate::canary::spec::{OnTimeout, Steps};
 
 /// Scripted ports: observations in order (the last one repeats), every applied weight,
 /// every event, and an optional promote/abort that "arrives" at a given time.
@@ -19,6 +19,9 @@ struct Fake {
     /// The weight whose acknowledgement never comes.
     unacked: Option<u32>,
     windows: Vec<Duration>,
+    /// Instead of the script: a canary answering this many healthy requests per second, so
+    /// an observation is as large as its window.
+    per_second: Option<u64>,
 }
 
 impl Fake {
@@ -30,6 +33,7 @@ impl Fake {
             external: None,
             unacked: None,
             windows: Vec::new(),
+            per_second: None,
         }
     }
 
@@ -61,6 +65,12 @@ impl Ports for Fake {
 
     async fn observe(&mut self, window: Duration) -> Result<Observation, Self::Error> {
         self.windows.push(window);
+        if let Some(rps) = self.per_second {
+            return Ok(Observation {
+                requests: rps * window.as_secs(),
+                ..healthy()
+            });
+        }
         let o = if self.observations.len() > 1 {
             self.observations.pop_front()
         } else {
@@ -90,12 +100,14 @@ fn spec(steps: &[u32]) -> RolloutSpec {
         steps: Steps(steps.to_vec()),
         interval: Duration::from_secs(10),
         gates: Gates {
-            max_error_rate: "1%".parse().unwrap(),
+            max_error_rate: Some("1%".parse().unwrap()),
+            max_error_rate_increase: "1%".parse().unwrap(),
             max_p99: Duration::from_millis(500),
             min_requests: 20,
         },
         failure_threshold: 2,
         timeout: Duration::from_secs(600),
+        on_timeout: OnTimeout::Pause,
         match_header: None,
     }
 }
@@ -107,6 +119,7 @@ fn healthy() -> Observation {
         p99_us: Some(20_000),
         reporting: 1,
         proxies: 1,
+        ..Observation::default()
     }
 }
 
@@ -131,6 +144,7 @@ fn idle() -> Observation {
         p99_us: Some(1_000),
         reporting: 1,
         proxies: 1,
+        ..Observation::default()
     }
 }
 
@@ -217,6 +231,150 @@ async fn too_little_traffic_holds_the_step_until_the_timeout() {
     assert!(matches!(
         ports.events.last().unwrap().kind,
         EventKind::TimedOut { weight: 10, .. }
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn min_requests_accumulate_over_the_step() {
+    // 1 request/s, --min-requests 20, checks every 10s: no single interval has 20 requests,
+    // the step's traffic so far does by the second check.
+    let mut ports = Fake::new(vec![]);
+    ports.per_second = Some(1);
+    let s = RolloutSpec {
+        timeout: Duration::from_secs(100),
+        ..spec(&[10, 100])
+    };
+    let outcome = run(&s, 0, &mut ports).await.unwrap();
+    assert!(matches!(outcome, Outcome::Promoted { .. }), "{outcome:?}");
+    assert_eq!(
+        ports.decisions(),
+        [
+            Decision::Hold,
+            Decision::Pass,
+            Decision::Hold,
+            Decision::Pass
+        ]
+    );
+    // Each step's windows grow from its start, and start again at the next step.
+    assert_eq!(
+        ports.windows,
+        [11, 21, 11, 21].map(Duration::from_secs).to_vec()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_check_restarts_the_accumulation() {
+    let mut ports = Fake::new(vec![failing(), healthy()]);
+    let outcome = run(&spec(&[100]), 0, &mut ports).await.unwrap();
+    assert!(matches!(outcome, Outcome::Promoted { .. }), "{outcome:?}");
+    assert_eq!(ports.windows, [11, 11].map(Duration::from_secs).to_vec());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_canary_is_judged_against_its_baseline() {
+    // Both versions fail 2%: the default gate passes; 30% against 2% fails.
+    let like_baseline = Observation {
+        requests: 200,
+        errors: 4,
+        baseline_requests: 800,
+        baseline_errors: 16,
+        ..healthy()
+    };
+    let relative = |mut s: RolloutSpec| {
+        s.gates.max_error_rate = None;
+        s
+    };
+    let mut ports = Fake::new(vec![like_baseline.clone()]);
+    let outcome = run(&relative(spec(&[50, 100])), 0, &mut ports)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Promoted { .. }), "{outcome:?}");
+    let worse = Observation {
+        errors: 60,
+        ..like_baseline
+    };
+    let mut ports = Fake::new(vec![worse]);
+    let outcome = run(&relative(spec(&[50, 100])), 0, &mut ports)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::RolledBack { .. }), "{outcome:?}");
+    let EventKind::Analysis(a) = &ports.events[2].kind else {
+        panic!("{:?}", ports.events[2]);
+    };
+    assert_eq!((a.baseline_requests, a.baseline_errors), (800, 16));
+    assert_eq!(a.baseline_error_rate, Some(0.02));
+    assert!(a.reason.contains("stable versions' 2%"), "{}", a.reason);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_baseline_traffic_the_last_baseline_is_used() {
+    let with = Observation {
+        baseline_requests: 500,
+        baseline_errors: 10,
+        ..healthy()
+    };
+    let mut ports = Fake::new(vec![with, healthy()]);
+    run(&spec(&[50, 100]), 0, &mut ports).await.unwrap();
+    let baselines: Vec<u64> = ports
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Analysis(a) => Some(a.baseline_requests),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(baselines, [500, 500]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_names_the_traffic_and_what_to_change() {
+    let mut ports = Fake::new(vec![idle()]);
+    let s = RolloutSpec {
+        timeout: Duration::from_secs(35),
+        ..spec(&[10, 100])
+    };
+    let Outcome::TimedOut { reason, .. } = run(&s, 0, &mut ports).await.unwrap() else {
+        panic!("not a timeout");
+    };
+    assert!(reason.contains("step 1 (10%)"), "{reason}");
+    assert!(
+        reason.contains("saw 0.1 requests/s, so --min-requests 20 takes about 207s"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("raise --timeout, lower --min-requests"),
+        "{reason}"
+    );
+    let EventKind::Analysis(a) = &ports.events[2].kind else {
+        panic!("{:?}", ports.events[2]);
+    };
+    assert!(
+        a.reason.contains("/s), fewer than --min-requests 20"),
+        "{}",
+        a.reason
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_timeout_rollback_sends_the_canary_back_to_zero() {
+    let mut ports = Fake::new(vec![idle()]);
+    let s = RolloutSpec {
+        timeout: Duration::from_secs(35),
+        on_timeout: OnTimeout::Rollback,
+        ..spec(&[10, 100])
+    };
+    let outcome = run(&s, 0, &mut ports).await.unwrap();
+    match outcome {
+        Outcome::RolledBack { by, reason } => {
+            assert_eq!(by, "timeout");
+            assert!(reason.contains("--timeout 35s ran out"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(ports.weights, [10, 0]);
+    assert!(matches!(
+        &ports.events.last().unwrap().kind,
+        EventKind::RolledBack { weight: 0, by, .. } if by == "timeout"
     ));
 }
 
@@ -320,12 +478,16 @@ fn events_serialise_as_flat_tagged_objects_and_read_back() {
             decision: Decision::Fail,
             reason: "error rate 50% over the 1% gate".into(),
             failed_checks: 1,
+            baseline_requests: 100,
+            baseline_errors: 2,
+            baseline_error_rate: Some(0.02),
+            rps: 20.0,
         }),
     };
     let json = serde_json::to_string(&event).unwrap();
     assert_eq!(
         json,
-        r#"{"at":"2026-11-26T19:30:00Z","elapsed_ms":1500,"event":"analysis","step":2,"weight":50,"requests":40,"errors":20,"error_rate":0.5,"p99_ms":12.5,"window_ms":2000,"proxies_reporting":1,"proxies":1,"decision":"fail","reason":"error rate 50% over the 1% gate","failed_checks":1}"#
+        r#"{"at":"2026-11-26T19:30:00Z","elapsed_ms":1500,"event":"analysis","step":2,"weight":50,"requests":40,"errors":20,"error_rate":0.5,"p99_ms":12.5,"window_ms":2000,"proxies_reporting":1,"proxies":1,"decision":"fail","reason":"error rate 50% over the 1% gate","failed_checks":1,"baseline_requests":100,"baseline_errors":2,"baseline_error_rate":0.02,"rps":20.0}"#
     );
     assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
     let done = Event {

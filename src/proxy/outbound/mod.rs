@@ -55,7 +55,9 @@ pub type RouteCell = ArcSwap<Route<Arc<Peer>>>;
 pub type RouteTable = ArcSwap<HashMap<String, Arc<RouteCell>>>;
 
 /// The answer sent instead of forwarding: status and reason.
-type Refusal = (StatusCode, &'static str);
+/// A request answered by the proxy itself: status, the `x-meshctl-proxy-error` reason, and
+/// the body (the reason, or words naming the fix).
+type Refusal = (StatusCode, &'static str, String);
 
 /// Response bodies to the app: a peer's, or one the proxy wrote.
 type OutboundBody = Either<H2Body, ProxyBody>;
@@ -96,6 +98,21 @@ pub fn single_peer(peer: Arc<Peer>, counters: Arc<PolicyCounters>) -> Arc<RouteC
     Arc::new(ArcSwap::from_pointee(route))
 }
 
+/// The body of the answer to an HTTP_PROXY request for a service this one does not call:
+/// what is wrong and the mesh.yaml line that fixes it.
+fn not_an_upstream<'a>(host: &str, me: &str, upstreams: impl Iterator<Item = &'a str>) -> String {
+    let mut known: Vec<&str> = upstreams.collect();
+    known.sort_unstable();
+    let known = if known.is_empty() {
+        "it has none".to_string()
+    } else {
+        format!("its upstreams: {}", known.join(", "))
+    };
+    format!(
+        "{host} is not an upstream of {me} ({known}); add it to services.{me}.upstreams in mesh.yaml\n"
+    )
+}
+
 impl Outbound {
     pub fn new(
         protocol: UpstreamProtocol,
@@ -117,13 +134,27 @@ impl Outbound {
         match &self.destination {
             Destination::Route(cell) => Ok(cell.load_full()),
             Destination::ByAuthority(table) => {
+                const NO_AUTHORITY: &str = "no authority to route on";
                 let host = authority
                     .map(|a| a.rsplit_once(':').map_or(a, |(h, _)| h))
-                    .ok_or((StatusCode::BAD_REQUEST, "no authority to route on"))?;
+                    .ok_or((
+                        StatusCode::BAD_REQUEST,
+                        NO_AUTHORITY,
+                        NO_AUTHORITY.to_string(),
+                    ))?;
                 let table = table.load();
-                let cell = table
-                    .get(host)
-                    .ok_or((StatusCode::BAD_GATEWAY, "unknown service"))?;
+                let Some(cell) = table.get(host) else {
+                    let me = self
+                        .shared
+                        .tls
+                        .current()
+                        .identity()
+                        .id
+                        .last_segment()
+                        .to_string();
+                    let body = not_an_upstream(host, &me, table.keys().map(String::as_str));
+                    return Err((StatusCode::BAD_GATEWAY, "unknown service", body));
+                };
                 Ok(cell.load_full())
             }
         }
@@ -281,8 +312,8 @@ impl Outbound {
             // while anyone watches.
             head = self.shared.tap.is_watched().then(|| tap::head(&req));
             match self.route(req.uri().authority().map(|a| a.as_str())) {
-                Err((status, reason)) => {
-                    proxy_http::error_response(status, reason).map(Either::Right)
+                Err((status, reason, body)) => {
+                    proxy_http::error_response_with(status, reason, body).map(Either::Right)
                 }
                 Ok(route) => 'routed: {
                     let tap = &self.shared.tap;
@@ -416,7 +447,7 @@ impl Outbound {
         let progress = io.get_ref().progress();
         let route = self
             .route(None)
-            .map_err(|(_, reason)| std::io::Error::other(reason))?;
+            .map_err(|(_, reason, _)| std::io::Error::other(reason))?;
         let (peer, upstream) = retry::dial_tcp(&route).await?;
         // An open connection is load on the peer for the balancer (no latency sample).
         let _open = peer.load().start();
@@ -428,5 +459,19 @@ impl Outbound {
         )
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_an_upstream;
+
+    #[test]
+    fn an_unknown_authority_names_the_mesh_yaml_fix() {
+        assert_eq!(
+            not_an_upstream("nosuch", "front", ["quotes", "api"].into_iter()),
+            "nosuch is not an upstream of front (its upstreams: api, quotes); add it to services.front.upstreams in mesh.yaml\n"
+        );
+        assert!(not_an_upstream("api", "load", std::iter::empty()).contains("(it has none)"));
     }
 }

@@ -153,6 +153,17 @@ pub fn error_response(status: StatusCode, reason: &'static str) -> Response<Prox
     response
 }
 
+/// [`error_response`] with a body of its own (the reason stays in the header).
+pub fn error_response_with(
+    status: StatusCode,
+    reason: &'static str,
+    body: String,
+) -> Response<ProxyBody> {
+    let mut response = error_response(status, reason);
+    *response.body_mut() = Either::Right(Full::new(Bytes::from(body)));
+    response
+}
+
 /// Whether a request is a gRPC call (its errors are answered in gRPC terms).
 pub fn is_grpc(headers: &HeaderMap) -> bool {
     headers

@@ -5,12 +5,17 @@
 //! Contract: works on any prefix of a body (a capture may end mid-value; whatever follows a
 //! redacted key is then dropped). JSON means a JSON content type, or none or `text/*` with a
 //! body starting like JSON; other bodies (plain text, protobuf, binary) pass unchanged — the
-//! tap's documentation says so.
+//! tap's documentation says so. A body whose content type claims JSON but that is not JSON
+//! (nor a prefix of JSON) is replaced whole by [`NOT_JSON`]: the scanner cannot be trusted to
+//! find the credentials in it, so none of it is shown.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 
 use crate::proxy::telemetry::tap::REDACTED;
+
+/// What a body typed as JSON that does not parse as JSON is shown as.
+pub const NOT_JSON: &str = "<redacted: the content type says JSON but the body is not JSON>";
 
 /// Body field names redacted whatever the configuration (compared lowercase, `-` as `_`).
 pub const BODY_FIELDS: [&str; 11] = [
@@ -61,7 +66,9 @@ impl BodyRedaction {
                 .iter()
                 .find(|b| !b.is_ascii_whitespace())
                 .is_some_and(|b| matches!(b, b'{' | b'['));
-        if json_type || looks_json {
+        if json_type && !json_or_prefix(body) {
+            Cow::Owned(NOT_JSON.as_bytes().to_vec())
+        } else if json_type || looks_json {
             self.json(body)
         } else if essence == "application/x-www-form-urlencoded" {
             self.form(body)
@@ -135,6 +142,14 @@ impl BodyRedaction {
             }
             None => Cow::Borrowed(body),
         }
+    }
+}
+
+/// Whether `body` is one JSON value, or a prefix of one (a capture cut short).
+fn json_or_prefix(body: &[u8]) -> bool {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        Ok(_) => true,
+        Err(e) => e.classify() == serde_json::error::Category::Eof,
     }
 }
 
@@ -289,6 +304,25 @@ mod tests {
             "user=ann&pass%77ord=<redacted>&Token=<redacted>&x"
         );
         assert_eq!(form("a=1&b=2"), "a=1&b=2");
+    }
+
+    #[test]
+    fn a_body_typed_json_that_is_not_json_is_redacted_whole() {
+        let r = redaction();
+        for body in [
+            "password=hunter2",
+            "{\"password\" hunter2}",
+            "{\"a\": 1} password: hunter2",
+            "<xml>hunter2</xml>",
+        ] {
+            let out = r.apply(Some("application/json"), body.as_bytes());
+            assert_eq!(out.as_ref(), NOT_JSON.as_bytes(), "{body}");
+        }
+        // A prefix of JSON (a capture cut short) is still scanned, not dropped.
+        let out = r.apply(Some("application/json"), b"{\"user\": \"ann\", \"pass");
+        assert_eq!(out.as_ref(), b"{\"user\": \"ann\", \"pass");
+        let out = r.apply(Some("application/problem+json"), b"[1, 2");
+        assert_eq!(out.as_ref(), b"[1, 2");
     }
 
     #[test]

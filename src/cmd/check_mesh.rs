@@ -1,0 +1,388 @@
+//! `meshctl check`'s local-mesh categories: the control plane (a mesh runs here and its
+//! control plane answers), the proxies (ready, connected, configuration current) and the apps
+//! (accepting connections). Gathered once, then judged by pure functions.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::control::admin::{AdminError, MeshAdmin};
+use crate::control::launch::{proxy_ready, tcp_open};
+use crate::control::plan::PlanError;
+use crate::identity::checks::{Outcome, Severity};
+
+/// One instance as the checks see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceFacts {
+    pub name: String,
+    pub app: String,
+    pub app_up: bool,
+    /// Whether other services call this one (a pure client need not listen).
+    pub serves: bool,
+    pub proxy_ready: bool,
+    /// `None` when the control plane did not answer.
+    pub connected: Option<bool>,
+    pub acked_version: u64,
+    /// The proxy's last refusal of a configuration, if any.
+    pub last_error: String,
+}
+
+/// What the checks know about the local mesh.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MeshFacts {
+    /// No mesh runs from this state dir.
+    NotRunning { state_dir: PathBuf },
+    /// A mesh runs (its plan is there) but its control plane did not answer in time.
+    Unanswered {
+        /// Says how long it waited and where.
+        error: String,
+        instances: Vec<InstanceFacts>,
+    },
+    Running {
+        config_version: u64,
+        instances: Vec<InstanceFacts>,
+    },
+}
+
+impl MeshFacts {
+    pub fn is_running(&self) -> bool {
+        !matches!(self, MeshFacts::NotRunning { .. })
+    }
+}
+
+/// Reads the plan, asks the control plane (Admin.Status, within `timeout`), and probes every
+/// proxy's /ready and every app's port.
+pub fn gather(state: &Path, timeout: Duration) -> anyhow::Result<MeshFacts> {
+    let runtime = super::client_runtime()?;
+    // The admin channel spawns its connection task: it must be opened inside the runtime.
+    let _entered = runtime.enter();
+    let mut admin = match MeshAdmin::open(state, timeout) {
+        Ok(admin) => admin,
+        Err(AdminError::Plan(PlanError::NotRunning(_))) => {
+            return Ok(MeshFacts::NotRunning {
+                state_dir: state.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(runtime.block_on(async {
+        let status = admin.status().await;
+        let mut instances = Vec::new();
+        for p in &admin.plan.proxies {
+            let cp = status
+                .as_ref()
+                .ok()
+                .and_then(|s| s.proxies.iter().find(|x| x.instance == p.name));
+            let serves = admin
+                .plan
+                .proxies
+                .iter()
+                .any(|q| q.upstreams.iter().any(|u| u.service == p.service));
+            instances.push(InstanceFacts {
+                name: p.name.clone(),
+                app: p.app.to_string(),
+                app_up: tcp_open(p.app).await,
+                serves,
+                proxy_ready: proxy_ready(p.admin).await,
+                connected: status
+                    .as_ref()
+                    .ok()
+                    .map(|_| cp.is_some_and(|c| c.connected)),
+                acked_version: cp.map_or(0, |c| c.acked_version),
+                last_error: cp.map(|c| c.last_error.clone()).unwrap_or_default(),
+            });
+        }
+        match status {
+            Ok(s) => MeshFacts::Running {
+                config_version: s.version,
+                instances,
+            },
+            Err(e) => MeshFacts::Unanswered {
+                error: e.to_string(),
+                instances,
+            },
+        }
+    }))
+}
+
+fn outcome(
+    category: &'static str,
+    description: &'static str,
+    status: Severity,
+    detail: String,
+    hint: &'static str,
+) -> Outcome {
+    Outcome {
+        category,
+        description,
+        status,
+        detail,
+        hint: if status == Severity::Ok { "" } else { hint },
+    }
+}
+
+/// `ok` when `bad` is empty (detail: how many were checked), else an error naming them.
+fn every(total: usize, bad: Vec<String>) -> (Severity, String) {
+    if bad.is_empty() {
+        (Severity::Ok, format!("{total} checked"))
+    } else {
+        (Severity::Error, bad.join(", "))
+    }
+}
+
+/// The control-plane, proxies and apps checks with their stable IDs, in the order shown.
+/// Without a mesh only the first runs (and fails): the rest have nothing to look at.
+pub fn run(facts: &MeshFacts) -> Vec<(&'static str, Outcome)> {
+    const RUNNING: &str = "a mesh is running from this state directory";
+    let (instances, version) = match facts {
+        MeshFacts::NotRunning { state_dir } => {
+            return vec![(
+                "control-plane.running",
+                outcome(
+                    "control-plane",
+                    RUNNING,
+                    Severity::Error,
+                    format!("no mesh is running from {}", state_dir.display()),
+                    "start one: `meshctl up` (mesh.yaml) or `meshctl demo`; or point --state-dir at a running mesh's .meshctl",
+                ),
+            )];
+        }
+        MeshFacts::Unanswered { instances, .. } => (instances, None),
+        MeshFacts::Running {
+            instances,
+            config_version,
+        } => (instances, Some(*config_version)),
+    };
+    let mut out = vec![(
+        "control-plane.running",
+        outcome(
+            "control-plane",
+            RUNNING,
+            Severity::Ok,
+            format!("{} instances", instances.len()),
+            "",
+        ),
+    )];
+    let answers = match facts {
+        MeshFacts::Unanswered { error, .. } => (Severity::Error, error.clone()),
+        _ => (
+            Severity::Ok,
+            format!("configuration version {}", version.unwrap_or(0)),
+        ),
+    };
+    out.push((
+        "control-plane.answers",
+        outcome(
+            "control-plane",
+            "the control plane answers within --request-timeout",
+            answers.0,
+            answers.1,
+            "`meshctl up` restarts it when it exits: see .meshctl/logs/ for why it does not answer, or raise --request-timeout on a busy machine",
+        ),
+    ));
+    let n = instances.len();
+    let (s, d) = every(
+        n,
+        instances
+            .iter()
+            .filter(|i| !i.proxy_ready)
+            .map(|i| i.name.clone())
+            .collect(),
+    );
+    out.push((
+        "proxies.ready",
+        outcome(
+            "proxies",
+            "every proxy is ready (GET /ready on its admin address)",
+            s,
+            d,
+            "a proxy is ready once it holds a leaf and its configuration: see `meshctl status` and the proxy's log in .meshctl/logs/",
+        ),
+    ));
+    let (s, d) = match version {
+        None => (
+            Severity::Error,
+            "unknown: the control plane did not answer".to_string(),
+        ),
+        Some(_) => every(
+            n,
+            instances
+                .iter()
+                .filter(|i| i.connected != Some(true))
+                .map(|i| i.name.clone())
+                .collect(),
+        ),
+    };
+    out.push((
+        "proxies.connected",
+        outcome(
+            "proxies",
+            "every proxy is connected to the control plane",
+            s,
+            d,
+            "a proxy reconnects by itself; one that stays away is named in `meshctl status` and its log",
+        ),
+    ));
+    let (s, d) = match version {
+        None => (
+            Severity::Error,
+            "unknown: the control plane did not answer".to_string(),
+        ),
+        Some(v) => every(
+            n,
+            instances
+                .iter()
+                .filter(|i| i.acked_version < v)
+                .map(|i| {
+                    if i.last_error.is_empty() {
+                        format!("{} (at {} of {v})", i.name, i.acked_version)
+                    } else {
+                        format!("{} (refused: {})", i.name, i.last_error)
+                    }
+                })
+                .collect(),
+        ),
+    };
+    out.push((
+        "proxies.config-current",
+        outcome(
+            "proxies",
+            "every proxy applied the current configuration",
+            s,
+            d,
+            "a refused configuration is named; otherwise the proxy is still catching up or disconnected (`meshctl status`)",
+        ),
+    ));
+    let (s, d) = every(
+        instances.iter().filter(|i| i.serves).count(),
+        instances
+            .iter()
+            .filter(|i| i.serves && !i.app_up)
+            .map(|i| format!("{} ({})", i.name, i.app))
+            .collect(),
+    );
+    out.push((
+        "apps.up",
+        outcome(
+            "apps",
+            "every app that is called accepts connections on its port",
+            s,
+            d,
+            "the app is down or listens elsewhere: see its log in .meshctl/logs/ and its port in mesh.yaml",
+        ),
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(name: &str) -> InstanceFacts {
+        InstanceFacts {
+            name: name.into(),
+            app: "127.0.0.1:9".into(),
+            app_up: true,
+            serves: true,
+            proxy_ready: true,
+            connected: Some(true),
+            acked_version: 3,
+            last_error: String::new(),
+        }
+    }
+
+    fn worst(outcomes: &[(&str, Outcome)]) -> Severity {
+        outcomes
+            .iter()
+            .map(|(_, o)| o.status)
+            .max()
+            .unwrap_or(Severity::Ok)
+    }
+
+    #[test]
+    fn no_mesh_is_an_error_with_a_hint_not_a_pass() {
+        let out = run(&MeshFacts::NotRunning {
+            state_dir: "/w/.meshctl".into(),
+        });
+        assert_eq!(out.len(), 1);
+        let (id, o) = &out[0];
+        assert_eq!(*id, "control-plane.running");
+        assert_eq!(o.status, Severity::Error);
+        assert_eq!(o.detail, "no mesh is running from /w/.meshctl");
+        assert!(o.hint.contains("meshctl up"), "{}", o.hint);
+    }
+
+    #[test]
+    fn a_healthy_mesh_passes_every_category() {
+        let facts = MeshFacts::Running {
+            config_version: 3,
+            instances: vec![instance("web"), instance("api.v1")],
+        };
+        let out = run(&facts);
+        let ids: Vec<&str> = out.iter().map(|(id, _)| *id).collect();
+        assert_eq!(
+            ids,
+            [
+                "control-plane.running",
+                "control-plane.answers",
+                "proxies.ready",
+                "proxies.connected",
+                "proxies.config-current",
+                "apps.up"
+            ]
+        );
+        assert_eq!(worst(&out), Severity::Ok);
+        assert!(out.iter().all(|(_, o)| o.hint.is_empty()));
+    }
+
+    #[test]
+    fn each_broken_part_is_named() {
+        let mut stale = instance("api.v2");
+        stale.acked_version = 2;
+        let mut refused = instance("quotes");
+        refused.acked_version = 1;
+        refused.last_error = "unknown version v9".into();
+        let mut down = instance("web");
+        down.app_up = false;
+        down.proxy_ready = false;
+        let mut client = instance("load");
+        client.app_up = false;
+        client.serves = false;
+        let out = run(&MeshFacts::Running {
+            config_version: 3,
+            instances: vec![stale, refused, down, client],
+        });
+        let detail = |id: &str| {
+            let (_, o) = out.iter().find(|(i, _)| *i == id).unwrap();
+            (o.status, o.detail.clone())
+        };
+        assert_eq!(
+            detail("proxies.config-current"),
+            (
+                Severity::Error,
+                "api.v2 (at 2 of 3), quotes (refused: unknown version v9)".into()
+            )
+        );
+        assert_eq!(detail("proxies.ready"), (Severity::Error, "web".into()));
+        // A pure client that listens nowhere is fine.
+        assert_eq!(
+            detail("apps.up"),
+            (Severity::Error, "web (127.0.0.1:9)".into())
+        );
+        assert_eq!(detail("proxies.connected").0, Severity::Ok);
+    }
+
+    #[test]
+    fn an_unanswering_control_plane_fails_what_it_would_tell() {
+        let mut i = instance("web");
+        i.connected = None;
+        let out = run(&MeshFacts::Unanswered {
+            error: "did not answer within 5s".into(),
+            instances: vec![i],
+        });
+        let status = |id: &str| out.iter().find(|(i, _)| *i == id).unwrap().1.status;
+        assert_eq!(status("control-plane.running"), Severity::Ok);
+        assert_eq!(status("control-plane.answers"), Severity::Error);
+        assert_eq!(status("proxies.connected"), Severity::Error);
+        assert_eq!(status("proxies.ready"), Severity::Ok);
+    }
+}
