@@ -72,11 +72,7 @@ pub fn gather(state: &Path, timeout: Duration) -> anyhow::Result<MeshFacts> {
                 .as_ref()
                 .ok()
                 .and_then(|s| s.proxies.iter().find(|x| x.instance == p.name));
-            let serves = admin
-                .plan
-                .proxies
-                .iter()
-                .any(|q| q.upstreams.iter().any(|u| u.service == p.service));
+            let serves = admin.plan.is_called(&p.service);
             instances.push(InstanceFacts {
                 name: p.name.clone(),
                 app: p.app.to_string(),
@@ -104,22 +100,6 @@ pub fn gather(state: &Path, timeout: Duration) -> anyhow::Result<MeshFacts> {
     }))
 }
 
-fn outcome(
-    category: &'static str,
-    description: &'static str,
-    status: Severity,
-    detail: String,
-    hint: &'static str,
-) -> Outcome {
-    Outcome {
-        category,
-        description,
-        status,
-        detail,
-        hint: if status == Severity::Ok { "" } else { hint },
-    }
-}
-
 /// `ok` when `bad` is empty (detail: how many were checked), else an error naming them.
 fn every(total: usize, bad: Vec<String>) -> (Severity, String) {
     if bad.is_empty() {
@@ -137,7 +117,7 @@ pub fn run(facts: &MeshFacts) -> Vec<(&'static str, Outcome)> {
         MeshFacts::NotRunning { state_dir } => {
             return vec![(
                 "control-plane.running",
-                outcome(
+                Outcome::new(
                     "control-plane",
                     RUNNING,
                     Severity::Error,
@@ -154,7 +134,7 @@ pub fn run(facts: &MeshFacts) -> Vec<(&'static str, Outcome)> {
     };
     let mut out = vec![(
         "control-plane.running",
-        outcome(
+        Outcome::new(
             "control-plane",
             RUNNING,
             Severity::Ok,
@@ -171,7 +151,7 @@ pub fn run(facts: &MeshFacts) -> Vec<(&'static str, Outcome)> {
     };
     out.push((
         "control-plane.answers",
-        outcome(
+        Outcome::new(
             "control-plane",
             "the control plane answers within --request-timeout",
             answers.0,
@@ -190,7 +170,7 @@ pub fn run(facts: &MeshFacts) -> Vec<(&'static str, Outcome)> {
     );
     out.push((
         "proxies.ready",
-        outcome(
+        Outcome::new(
             "proxies",
             "every proxy is ready (GET /ready on its admin address)",
             s,
@@ -214,7 +194,7 @@ pub fn run(facts: &MeshFacts) -> Vec<(&'static str, Outcome)> {
     };
     out.push((
         "proxies.connected",
-        outcome(
+        Outcome::new(
             "proxies",
             "every proxy is connected to the control plane",
             s,
@@ -244,7 +224,7 @@ pub fn run(facts: &MeshFacts) -> Vec<(&'static str, Outcome)> {
     };
     out.push((
         "proxies.config-current",
-        outcome(
+        Outcome::new(
             "proxies",
             "every proxy applied the current configuration",
             s,
@@ -262,7 +242,7 @@ pub fn run(facts: &MeshFacts) -> Vec<(&'static str, Outcome)> {
     );
     out.push((
         "apps.up",
-        outcome(
+        Outcome::new(
             "apps",
             "every app that is called accepts connections on its port",
             s,

@@ -87,12 +87,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
             let cp = status
                 .as_ref()
                 .and_then(|s| s.proxies.iter().find(|x| x.instance == p.name));
-            // A pure client (nobody calls it, like the demo's load generator) serves nothing.
-            let serves = admin
-                .plan
-                .proxies
-                .iter()
-                .any(|q| q.upstreams.iter().any(|u| u.service == p.service));
+            let serves = admin.plan.is_called(&p.service);
             let app_up = tcp_open(p.app).await;
             let ready = proxy_ready(p.admin).await;
             let connected = cp.is_some_and(|c| c.connected);

@@ -112,6 +112,14 @@ impl MeshPlan {
         proxies.peek().is_some() && proxies.all(|p| p.protocol.as_deref() == Some("tcp"))
     }
 
+    /// Whether any proxy has `service` as an upstream (a pure client, like the demo's load
+    /// generator, is called by nobody and serves nothing).
+    pub fn is_called(&self, service: &str) -> bool {
+        self.proxies
+            .iter()
+            .any(|q| q.upstreams.iter().any(|u| u.service == service))
+    }
+
     pub fn services(&self) -> Vec<String> {
         let mut s: Vec<String> = self.proxies.iter().map(|p| p.service.clone()).collect();
         s.sort();

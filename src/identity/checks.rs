@@ -60,6 +60,25 @@ pub struct Outcome {
     pub hint: &'static str,
 }
 
+impl Outcome {
+    /// An outcome whose hint shows only when the check did not pass.
+    pub fn new(
+        category: &'static str,
+        description: &'static str,
+        status: Severity,
+        detail: String,
+        hint: &'static str,
+    ) -> Self {
+        Outcome {
+            category,
+            description,
+            status,
+            detail,
+            hint: if status == Severity::Ok { "" } else { hint },
+        }
+    }
+}
+
 /// The certificate checks, in the order they are shown.
 pub const CHECKS: &[Check] = &[
     Check {

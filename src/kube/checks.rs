@@ -36,13 +36,7 @@ fn outcome(
     detail: String,
     hint: &'static str,
 ) -> Outcome {
-    Outcome {
-        category: CATEGORY,
-        description,
-        status,
-        detail,
-        hint: if status == Severity::Ok { "" } else { hint },
-    }
+    Outcome::new(CATEGORY, description, status, detail, hint)
 }
 
 /// What `check --kube` looks at.

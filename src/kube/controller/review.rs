@@ -10,6 +10,7 @@ use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use kube::api::{Api, PostParams};
 
 use super::super::inject::TOKEN_AUDIENCE;
+use super::lock;
 use crate::api::token::token_hash;
 
 /// How long a review result is reused. The pod is checked on every call anyway (a deleted
@@ -75,10 +76,6 @@ impl std::fmt::Debug for Reviewer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reviewer").finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Reviewer {
