@@ -24,12 +24,13 @@ use kube::discovery::ApiResource;
 use super::apply::api_error;
 use super::client::Target;
 use super::controller::catalog::{Index, Objects};
+use super::controller::proxies::{ProxiesStats, StatsQuery};
 use super::controller::status::ControllerStatus;
 use super::manifests::{controller_selector, httproute_gvk};
 use super::{ADMIN_PORT, CONTROLLER_NAME, FIELD_MANAGER, SIDECAR_LABEL};
 use crate::policy::split::SplitWeights;
 
-/// The largest `/status` document read from the controller.
+/// The largest `/status` or `/stats` document read from the controller.
 const MAX_STATUS_BYTES: usize = 16 << 20;
 
 /// A failure, sorted by whose fault it is.
@@ -307,60 +308,91 @@ pub async fn apply_split(
 
 /// The API server path of a controller pod's `/status`.
 pub fn pod_status_path(namespace: &str, pod: &str) -> String {
-    format!("/api/v1/namespaces/{namespace}/pods/{pod}:{ADMIN_PORT}/proxy/status")
+    pod_admin_path(namespace, pod, "status")
 }
 
-/// Every ready controller replica's `/status`.
-pub async fn controller_status(cluster: &Cluster) -> Result<Vec<ControllerStatus>, MeshError> {
-    match &cluster.admin {
-        ControllerAdmin::Url(url) => Ok(vec![fetch_url(url, cluster.request_timeout).await?]),
-        ControllerAdmin::PodsProxy { namespace } => {
+/// The API server path of `PATH` (may carry a query) on a controller pod's admin listener.
+pub fn pod_admin_path(namespace: &str, pod: &str, path: &str) -> String {
+    format!("/api/v1/namespaces/{namespace}/pods/{pod}:{ADMIN_PORT}/proxy/{path}")
+}
+
+/// Where one controller replica's admin listener is asked.
+enum Replica<'a> {
+    Url(&'a str),
+    Pod { namespace: &'a str, pod: String },
+}
+
+impl Replica<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Replica::Url(url) => format!("the controller admin {url} (--controller-admin)"),
+            Replica::Pod { namespace, pod } => format!("the controller pod {namespace}/{pod}"),
+        }
+    }
+}
+
+/// Every ready controller replica (one for `--controller-admin`).
+async fn replicas(cluster: &Cluster) -> Result<Vec<Replica<'_>>, MeshError> {
+    let namespace = match &cluster.admin {
+        ControllerAdmin::Url(url) => return Ok(vec![Replica::Url(url)]),
+        ControllerAdmin::PodsProxy { namespace } => namespace,
+    };
+    let scope = format!("in namespace {namespace}");
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), namespace);
+    let selector: Vec<String> = controller_selector()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let list = pods
+        .list(&ListParams::default().labels(&selector.join(",")))
+        .await
+        .map_err(|e| {
+            api_error(
+                e,
+                &format!("listing the controller pods {scope}"),
+                "list",
+                "pods",
+                &scope,
+                &cluster.target,
+            )
+        })?;
+    let ready: Vec<Replica<'_>> = list
+        .items
+        .iter()
+        .filter(|p| pod_ready(p))
+        .filter_map(|p| p.metadata.name.clone())
+        .map(|pod| Replica::Pod { namespace, pod })
+        .collect();
+    if ready.is_empty() {
+        return Err(anyhow!(
+            "no ready controller pod in namespace {namespace} ({}; is meshctl installed there? `meshctl install`, --controller-namespace)",
+            cluster.target
+        )
+        .into());
+    }
+    Ok(ready)
+}
+
+/// `GET PATH` (may carry a query) on one replica's admin listener: the body of a 2xx answer.
+async fn replica_get(
+    cluster: &Cluster,
+    replica: &Replica<'_>,
+    path: &str,
+) -> Result<String, MeshError> {
+    match replica {
+        Replica::Url(url) => fetch_url(url, path, cluster.request_timeout).await,
+        Replica::Pod { namespace, pod } => {
             let scope = format!("in namespace {namespace}");
-            let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), namespace);
-            let selector: Vec<String> = controller_selector()
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            let list = pods
-                .list(&ListParams::default().labels(&selector.join(",")))
-                .await
-                .map_err(|e| {
-                    api_error(
-                        e,
-                        &format!("listing the controller pods {scope}"),
-                        "list",
-                        "pods",
-                        &scope,
-                        &cluster.target,
-                    )
-                })?;
-            let ready: Vec<String> = list
-                .items
-                .iter()
-                .filter(|p| pod_ready(p))
-                .filter_map(|p| p.metadata.name.clone())
-                .collect();
-            if ready.is_empty() {
-                return Err(anyhow!(
-                    "no ready controller pod in namespace {namespace} ({}; is meshctl installed there? `meshctl install`, --controller-namespace)",
-                    cluster.target
-                )
-                .into());
-            }
-            let mut out = Vec::new();
-            for pod in ready {
-                let path = pod_status_path(namespace, &pod);
-                let request = http::Request::get(&path)
-                    .body(Vec::new())
-                    .map_err(|e| anyhow!("{path}: {e}"))?;
-                let text = tokio::time::timeout(
-                    cluster.request_timeout,
-                    cluster.client.request_text(request),
-                )
+            let api_path = pod_admin_path(namespace, pod, path);
+            let request = http::Request::get(&api_path)
+                .body(Vec::new())
+                .map_err(|e| anyhow!("{api_path}: {e}"))?;
+            let shown = path.split('?').next().unwrap_or(path);
+            let text = tokio::time::timeout(cluster.request_timeout, cluster.client.request_text(request))
                 .await
                 .map_err(|_| {
                     anyhow!(
-                        "the controller pod {namespace}/{pod} did not answer /status within {:?} (through the API server, {})",
+                        "the controller pod {namespace}/{pod} did not answer /{shown} within {:?} (through the API server, {})",
                         cluster.request_timeout,
                         cluster.target
                     )
@@ -368,33 +400,57 @@ pub async fn controller_status(cluster: &Cluster) -> Result<Vec<ControllerStatus
                 .map_err(|e| {
                     api_error(
                         e,
-                        &format!("reading /status of the controller pod {namespace}/{pod}"),
+                        &format!("reading /{shown} of the controller pod {namespace}/{pod}"),
                         "get",
                         "pods/proxy",
                         &scope,
                         &cluster.target,
                     )
                 })?;
-                out.push(parse_status(
-                    &text,
-                    &format!("controller pod {namespace}/{pod}"),
-                )?);
-            }
-            Ok(out)
+            Ok(text)
         }
     }
 }
 
-fn parse_status(text: &str, from: &str) -> Result<ControllerStatus, MeshError> {
+/// Every ready controller replica's `/status`.
+pub async fn controller_status(cluster: &Cluster) -> Result<Vec<ControllerStatus>, MeshError> {
+    let mut out = Vec::new();
+    for replica in replicas(cluster).await? {
+        let text = replica_get(cluster, &replica, "status").await?;
+        out.push(parse_json(&text, &replica.describe(), "/status")?);
+    }
+    Ok(out)
+}
+
+/// The sidecars' `/stats` the query selects, as a controller reads them inside the cluster
+/// ([`super::controller::proxies`]): one replica answers for all; the next is tried when
+/// one fails.
+pub async fn proxy_stats(cluster: &Cluster, query: &StatsQuery) -> Result<ProxiesStats, MeshError> {
+    let path = format!("stats?{}", query.to_query());
+    let mut last = None;
+    for replica in replicas(cluster).await? {
+        match replica_get(cluster, &replica, &path).await {
+            Ok(text) => return parse_json(&text, &replica.describe(), "/stats"),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow!("no controller replica to ask ({})", cluster.target).into()))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    from: &str,
+    what: &str,
+) -> Result<T, MeshError> {
     serde_json::from_str(text).map_err(|e| {
-        anyhow!("{from}: unreadable /status ({e}; is it an older meshctl controller?)").into()
+        anyhow!("{from}: unreadable {what} ({e}; is it an older meshctl controller?)").into()
     })
 }
 
-/// `GET <url>/status` over plain HTTP (the admin listener has no TLS).
-async fn fetch_url(url: &str, timeout: Duration) -> Result<ControllerStatus, MeshError> {
+/// `GET <url>/PATH` over plain HTTP (the admin listener has no TLS).
+async fn fetch_url(url: &str, path: &str, timeout: Duration) -> Result<String, MeshError> {
     use http_body_util::BodyExt as _;
-    let full = format!("{}/status", url.trim_end_matches('/'));
+    let full = format!("{}/{path}", url.trim_end_matches('/'));
     let uri: http::Uri = full
         .parse()
         .map_err(|e| MeshError::Usage(format!("--controller-admin {url}: {e}")))?;
@@ -426,7 +482,7 @@ async fn fetch_url(url: &str, timeout: Duration) -> Result<ControllerStatus, Mes
         )
         .into());
     }
-    parse_status(&String::from_utf8_lossy(&body), &full)
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// The pod's Ready condition.

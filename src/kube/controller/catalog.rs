@@ -53,6 +53,8 @@ pub struct MeshedPod {
     pub upstreams: Result<Vec<String>, String>,
     /// Neither Succeeded nor Failed: it may still run a proxy.
     pub live: bool,
+    /// `status.podIP`: where its sidecar's admin listener answers (none until it runs).
+    pub ip: Option<std::net::IpAddr>,
 }
 
 impl MeshedPod {
@@ -263,6 +265,11 @@ impl Index {
             service,
             upstreams,
             live: !matches!(phase, Some("Succeeded" | "Failed")),
+            ip: pod
+                .status
+                .as_ref()
+                .and_then(|s| s.pod_ip.as_deref())
+                .and_then(|ip| ip.parse().ok()),
             namespace: namespace.clone(),
             name: name.clone(),
             service_account,

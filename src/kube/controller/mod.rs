@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod policies;
+pub mod proxies;
 pub mod review;
 pub mod run;
 pub mod serve;

@@ -28,7 +28,8 @@ use super::super::{
 };
 use super::catalog::Problem;
 use super::review::Reviewer;
-use super::{KubeBackend, serve, watch};
+use super::{KubeBackend, proxies, serve, watch};
+use crate::api::admin_http::{AdminClient, AdminClientOptions};
 use crate::control::server::ControlPlane;
 use crate::control::transport::{ServingCert, serve_tls};
 use crate::identity::ca::SigningCa;
@@ -163,9 +164,26 @@ pub async fn run(
         move || render_status(&backend, &plane)
     };
     let admin_ready = ready.clone();
+    let sidecars = AdminClient::new(AdminClientOptions {
+        timeout: proxies::PROXY_TIMEOUT,
+        ..AdminClientOptions::default()
+    })
+    .context("the client for the sidecars' admin listeners")?;
+    let stats_backend = backend.clone();
     tokio::spawn(serve::serve(admin, None, move |req| {
-        let response = serve::admin(&req, &admin_ready, metrics.clone(), status.clone());
-        async move { response }
+        use futures_util::future::Either;
+        if req.method() == http::Method::GET && req.uri().path() == "/stats" {
+            let query = req.uri().query().map(str::to_string);
+            let ready = admin_ready.load(Relaxed);
+            let index = stats_backend.index();
+            let client = sidecars.clone();
+            Either::Left(async move {
+                serve::stats(query.as_deref(), ready, index, &client, proxies::ADMIN_PORT).await
+            })
+        } else {
+            let response = serve::admin(&req, &admin_ready, metrics.clone(), status.clone());
+            Either::Right(std::future::ready(response))
+        }
     }));
 
     let (bundle_tx, bundle_rx) = mpsc::unbounded_channel::<String>();

@@ -1,7 +1,8 @@
 //! The controller's two HTTP endpoints besides gRPC: the admission webhook (HTTPS, POST
 //! `/inject`, AdmissionReview v1 in and out — the same injection as `meshctl inject`) and the
 //! admin listener (plain HTTP: `/live`, `/ready`, `/metrics` for probes and Prometheus,
-//! `/status` for `meshctl status` and `canary shift --wait`).
+//! `/status` for `meshctl status` and `canary shift --wait`, `/stats` for `meshctl stat` and
+//! the canary gates).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,6 +23,9 @@ use tokio_rustls::TlsAcceptor;
 
 use super::super::WEBHOOK_PATH;
 use super::super::inject::{InjectOptions, admission_review};
+use super::catalog::Index;
+use super::proxies::{self, StatsQuery};
+use crate::api::admin_http::AdminClient;
 
 /// The largest AdmissionReview the webhook reads (a pod is far smaller; the API server
 /// itself caps requests at 3 MiB).
@@ -174,4 +178,33 @@ pub fn admin(
         ),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
+}
+
+/// `GET /stats?…` ([`super::proxies`]): 400 naming a bad parameter, 503 while the caches
+/// fill (an empty answer then would read as "no meshed pods").
+pub async fn stats(
+    query: Option<&str>,
+    ready: bool,
+    index: Arc<Index>,
+    client: &AdminClient,
+    port: u16,
+) -> Response<Body> {
+    if !ready {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: filling the caches from the API server\n",
+        );
+    }
+    let query = match StatsQuery::parse(query.unwrap_or("")) {
+        Ok(q) => q,
+        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("/stats: {e}\n")),
+    };
+    let answer = proxies::collect(&index, &query, client, port).await;
+    let mut response = Response::new(Full::new(Bytes::from(
+        serde_json::to_string(&answer).unwrap_or_default(),
+    )));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }

@@ -337,6 +337,131 @@ async fn a_forbidden_pods_proxy_names_the_permission() {
     );
 }
 
+fn two_ready_controllers() -> Answer {
+    list(
+        "Pod",
+        ["meshctl-controller-a", "meshctl-controller-b"]
+            .iter()
+            .map(|name| {
+                json!({"metadata": {"name": name}, "spec": {"containers": []},
+                       "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+            })
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn proxy_stats_asks_one_replica_and_falls_back_to_the_next() {
+    use crate::api::stats::StatsSnapshot;
+    use crate::kube::controller::proxies::ProxyStats;
+    let answer = ProxiesStats {
+        proxies: vec![
+            ProxyStats {
+                instance: "shop/api-v2-0".into(),
+                service: "api".into(),
+                version: "v2".into(),
+                stats: Some(StatsSnapshot {
+                    covered_ms: 30_000,
+                    ..StatsSnapshot::default()
+                }),
+                error: None,
+            },
+            ProxyStats {
+                instance: "shop/api-v2-1".into(),
+                service: "api".into(),
+                version: "v2".into(),
+                stats: None,
+                error: Some(
+                    "GET http://198.18.0.3:4191/stats?window=30: connection refused".into(),
+                ),
+            },
+        ],
+    };
+    let body = serde_json::to_value(&answer).unwrap();
+    let (client, log) = mock::client(move |seen: &Seen| {
+        let path = seen.uri.split('?').next().unwrap_or_default();
+        match path {
+            "/api/v1/namespaces/meshctl-system/pods" => two_ready_controllers(),
+            // The first replica fails (restarting); the second answers.
+            "/api/v1/namespaces/meshctl-system/pods/meshctl-controller-a:9990/proxy/stats" => {
+                mock::status(503, "ServiceUnavailable", "no endpoints available")
+            }
+            "/api/v1/namespaces/meshctl-system/pods/meshctl-controller-b:9990/proxy/stats" => {
+                mock::ok(body.clone())
+            }
+            _ => mock::status(404, "NotFound", "not found"),
+        }
+    });
+    let query = StatsQuery {
+        namespace: Some("shop".into()),
+        service: Some("api".into()),
+        version: Some("v2".into()),
+        window: Duration::from_secs(30),
+    };
+    let got = proxy_stats(&cluster(client), &query).await.unwrap();
+    assert_eq!(got, answer);
+    let seen = log.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(
+        seen[2].uri,
+        "/api/v1/namespaces/meshctl-system/pods/meshctl-controller-b:9990/proxy/stats?window=30&namespace=shop&service=api&version=v2"
+    );
+}
+
+#[tokio::test]
+async fn proxy_stats_names_the_last_failure_when_no_replica_answers() {
+    let (client, _) = mock::client(|seen: &Seen| {
+        if seen.uri.contains("/proxy/") {
+            mock::status(
+                403,
+                "Forbidden",
+                "pods \"meshctl-controller-b\" is forbidden: User \"dev\" cannot get resource \"pods/proxy\"",
+            )
+        } else {
+            two_ready_controllers()
+        }
+    });
+    let query = StatsQuery {
+        window: Duration::from_secs(10),
+        ..StatsQuery::default()
+    };
+    let e = proxy_stats(&cluster(client), &query)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("reading /stats of the controller pod meshctl-system/meshctl-controller-b"),
+        "{e}"
+    );
+    assert!(
+        e.contains("may not get pods/proxy in namespace meshctl-system"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_stats_document_names_the_replica() {
+    let (client, _) = mock::client(|seen: &Seen| {
+        if seen.uri.contains("/proxy/") {
+            mock::ok(json!({"proxies": "not a list"}))
+        } else {
+            two_ready_controllers()
+        }
+    });
+    let query = StatsQuery {
+        window: Duration::from_secs(10),
+        ..StatsQuery::default()
+    };
+    let e = proxy_stats(&cluster(client), &query)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the controller pod meshctl-system/meshctl-controller-a: unreadable /stats"),
+        "{e}"
+    );
+}
+
 #[test]
 fn acknowledgements_are_judged_per_replica() {
     let want = BTreeMap::from([("v1".to_string(), 50), ("v2".to_string(), 50)]);

@@ -1,0 +1,386 @@
+//! The controller's `/stats` (admin listener): every selected meshed pod's sidecar `/stats`,
+//! read by the controller from inside the cluster (pod IP, the sidecar's admin port) and
+//! answered as one JSON document, so the CLI outside the cluster needs one request through
+//! the API server (pods/proxy to a controller pod) instead of one per meshed pod, and needs
+//! no route to pod IPs. A pod whose sidecar cannot be read is in the answer with the reason,
+//! never left out: `meshctl stat` shows it as not reporting.
+//!
+//! Query: `GET /stats?window=SECS[&namespace=NS][&service=SVC][&version=V]` — the pods of
+//! `service` (the Service selecting them), of `version`, in `namespace`; each filter absent
+//! means all. Every replica sees every meshed pod, so any one replica answers for all.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{Index, MeshedPod};
+use crate::api::admin_http::AdminClient;
+use crate::api::stats::StatsSnapshot;
+use crate::kube::inject::SIDECAR_ADMIN_PORT;
+
+/// The longest window a caller may ask for (the proxies keep at most this much history).
+pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
+/// How long one sidecar may take to answer before it counts as not reporting.
+pub const PROXY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Which proxies `/stats` reads, and over what window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsQuery {
+    pub namespace: Option<String>,
+    pub service: Option<String>,
+    pub version: Option<String>,
+    pub window: Duration,
+}
+
+impl StatsQuery {
+    /// Parses the query string of `/stats` (without the `?`); one line naming the bad
+    /// parameter otherwise.
+    pub fn parse(query: &str) -> Result<StatsQuery, String> {
+        let mut q = StatsQuery::default();
+        let mut window = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = percent_decode(value).ok_or_else(|| format!("{key}: bad escape"))?;
+            let slot = match key {
+                "namespace" => &mut q.namespace,
+                "service" => &mut q.service,
+                "version" => &mut q.version,
+                "window" => {
+                    let secs: u64 = value
+                        .parse()
+                        .map_err(|_| format!("window: `{value}` is not a number of seconds"))?;
+                    let asked = Duration::from_secs(secs);
+                    if asked.is_zero() || asked > MAX_WINDOW {
+                        return Err(format!(
+                            "window: {secs}s is outside 1s..={}s",
+                            MAX_WINDOW.as_secs()
+                        ));
+                    }
+                    window = Some(asked);
+                    continue;
+                }
+                other => return Err(format!("unknown parameter `{other}`")),
+            };
+            if value.is_empty() {
+                return Err(format!("{key}: empty"));
+            }
+            *slot = Some(value);
+        }
+        q.window = window.ok_or("window: missing (seconds)")?;
+        Ok(q)
+    }
+
+    /// The query string [`StatsQuery::parse`] reads back.
+    pub fn to_query(&self) -> String {
+        let mut out = format!("window={}", self.window.as_secs().max(1));
+        for (key, value) in [
+            ("namespace", &self.namespace),
+            ("service", &self.service),
+            ("version", &self.version),
+        ] {
+            if let Some(v) = value {
+                out.push_str(&format!("&{key}={}", percent_encode(v)));
+            }
+        }
+        out
+    }
+
+    fn selects(&self, pod: &MeshedPod) -> bool {
+        pod.live
+            && self
+                .namespace
+                .as_ref()
+                .is_none_or(|ns| *ns == pod.namespace)
+            && self
+                .service
+                .as_ref()
+                .is_none_or(|s| pod.service.as_ref() == Some(s))
+            && self.version.as_ref().is_none_or(|v| *v == pod.version)
+    }
+}
+
+/// What `GET /stats` answers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProxiesStats {
+    /// One per selected meshed pod, in `namespace/pod` order.
+    pub proxies: Vec<ProxyStats>,
+}
+
+/// One meshed pod's sidecar.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProxyStats {
+    /// `namespace/pod`.
+    pub instance: String,
+    /// The Service selecting it (`""`: none).
+    pub service: String,
+    /// `""`: unversioned.
+    pub version: String,
+    /// The identity its sidecar holds (what peers' statistics name it by).
+    pub spiffe_id: String,
+    /// Its `/stats`, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<StatsSnapshot>,
+    /// Why it could not be read (one line), when it did not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The port sidecars' admin listeners answer on in a pod.
+pub const ADMIN_PORT: u16 = SIDECAR_ADMIN_PORT as u16;
+
+/// The admin addresses (pod IP, `port`) of the pods `query` selects, with the pod (no
+/// address: the pod has no IP yet).
+pub fn targets<'a>(
+    index: &'a Index,
+    query: &StatsQuery,
+    port: u16,
+) -> Vec<(&'a MeshedPod, Option<SocketAddr>)> {
+    index
+        .pods
+        .values()
+        .filter(|p| query.selects(p))
+        .map(|p| (p, p.ip.map(|ip| SocketAddr::new(ip, port))))
+        .collect()
+}
+
+/// Reads every selected sidecar's `/stats` (admin listener on `port`: [`ADMIN_PORT`]) at
+/// once.
+pub async fn collect(
+    index: &Index,
+    query: &StatsQuery,
+    client: &AdminClient,
+    port: u16,
+) -> ProxiesStats {
+    let reads = targets(index, query, port).into_iter().map(|(pod, addr)| {
+        let window = query.window;
+        async move {
+            let mut out = ProxyStats {
+                instance: pod.instance(),
+                service: pod.service.clone().unwrap_or_default(),
+                version: pod.version.clone(),
+                spiffe_id: pod.spiffe_id.clone(),
+                ..ProxyStats::default()
+            };
+            let read = match addr {
+                None => Err("no pod IP yet (not running)".to_string()),
+                Some(addr) => match AdminClient::local_base(addr) {
+                    Ok(base) => client.stats(&base, window).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+            };
+            match read {
+                Ok(stats) => out.stats = Some(stats),
+                Err(e) => out.error = Some(e),
+            }
+            out
+        }
+    });
+    ProxiesStats {
+        proxies: futures_util::future::join_all(reads).await,
+    }
+}
+
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_round_trips_and_bad_parameters_are_named() {
+        let q = StatsQuery {
+            namespace: Some("shop".into()),
+            service: Some("api".into()),
+            version: Some("v 2/x".into()),
+            window: Duration::from_secs(30),
+        };
+        assert_eq!(StatsQuery::parse(&q.to_query()).unwrap(), q);
+        let all = StatsQuery::parse("window=10").unwrap();
+        assert_eq!(all.namespace, None);
+        assert_eq!(all.window, Duration::from_secs(10));
+        for (query, names) in [
+            ("", "window: missing"),
+            ("window=abc", "window: `abc`"),
+            ("window=0", "outside"),
+            ("window=7200", "outside"),
+            ("window=5&pod=x", "unknown parameter `pod`"),
+            ("window=5&service=", "service: empty"),
+            ("window=5&service=%zz", "service: bad escape"),
+        ] {
+            let e = StatsQuery::parse(query).unwrap_err();
+            assert!(e.contains(names), "{query}: {e}");
+        }
+    }
+
+    fn pod(ns: &str, name: &str, service: Option<&str>, version: &str) -> MeshedPod {
+        MeshedPod {
+            namespace: ns.into(),
+            name: name.into(),
+            uid: String::new(),
+            service_account: "default".into(),
+            spiffe_id: String::new(),
+            version: version.into(),
+            service: service.map(Into::into),
+            upstreams: Ok(Vec::new()),
+            live: true,
+            ip: Some("198.18.0.9".parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn the_filters_select_live_pods_of_the_service_and_version() {
+        let mut index = Index::default();
+        for p in [
+            pod("shop", "api-v1-0", Some("api"), "v1"),
+            pod("shop", "api-v2-0", Some("api"), "v2"),
+            pod("shop", "web-0", Some("web"), ""),
+            pod("other", "api-v2-0", Some("api"), "v2"),
+            MeshedPod {
+                live: false,
+                ..pod("shop", "api-v2-old", Some("api"), "v2")
+            },
+            MeshedPod {
+                ip: None,
+                ..pod("shop", "api-v2-new", Some("api"), "v2")
+            },
+        ] {
+            index.pods.insert((p.namespace.clone(), p.name.clone()), p);
+        }
+        let names = |q: &StatsQuery| -> Vec<(String, Option<SocketAddr>)> {
+            targets(&index, q, ADMIN_PORT)
+                .into_iter()
+                .map(|(p, a)| (p.instance(), a))
+                .collect()
+        };
+        let q = StatsQuery {
+            namespace: Some("shop".into()),
+            service: Some("api".into()),
+            version: Some("v2".into()),
+            window: Duration::from_secs(5),
+        };
+        assert_eq!(
+            names(&q),
+            vec![
+                (
+                    "shop/api-v2-0".to_string(),
+                    Some("198.18.0.9:4191".parse().unwrap())
+                ),
+                ("shop/api-v2-new".to_string(), None),
+            ]
+        );
+        let everything = StatsQuery {
+            window: Duration::from_secs(5),
+            ..StatsQuery::default()
+        };
+        assert_eq!(names(&everything).len(), 5);
+    }
+
+    #[tokio::test]
+    async fn answers_and_silences_are_both_reported() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        // Two real listeners on one port of two loopback addresses: one answers /stats,
+        // one accepts and never answers; and a pod with no IP yet.
+        let talker = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = talker.local_addr().unwrap().port();
+        let silent = tokio::net::TcpListener::bind(("127.0.0.2", port))
+            .await
+            .unwrap();
+        let snapshot = StatsSnapshot {
+            covered_ms: 5000,
+            read_bytes: 42,
+            ..StatsSnapshot::default()
+        };
+        let body = serde_json::to_string(&snapshot).unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let seen_by_server = seen.clone();
+        tokio::spawn(async move {
+            let (mut stream, _) = talker.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let n = stream.read(&mut buf).await.unwrap();
+            *seen_by_server.lock().unwrap() = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).await.unwrap();
+        });
+        let mut index = Index::default();
+        for (name, ip) in [
+            ("api-v1-0", Some("127.0.0.1")),
+            ("api-v1-1", Some("127.0.0.2")),
+            ("api-v1-2", None),
+        ] {
+            let mut p = pod("shop", name, Some("api"), "v1");
+            p.ip = ip.map(|ip| ip.parse().unwrap());
+            index.pods.insert(("shop".into(), name.into()), p);
+        }
+        let client = AdminClient::new(crate::api::admin_http::AdminClientOptions {
+            timeout: Duration::from_millis(500),
+            ..Default::default()
+        })
+        .unwrap();
+        let query = StatsQuery {
+            service: Some("api".into()),
+            window: Duration::from_secs(30),
+            ..StatsQuery::default()
+        };
+        let got = collect(&index, &query, &client, port).await;
+        drop(silent);
+        let by: Vec<(&str, Option<&StatsSnapshot>, Option<&str>)> = got
+            .proxies
+            .iter()
+            .map(|p| (p.instance.as_str(), p.stats.as_ref(), p.error.as_deref()))
+            .collect();
+        assert_eq!(by[0], ("shop/api-v1-0", Some(&snapshot), None));
+        assert!(seen.lock().unwrap().starts_with("GET /stats?window=30 "));
+        assert_eq!(by[1].0, "shop/api-v1-1");
+        assert!(by[1].1.is_none());
+        assert!(
+            by[1].2.unwrap_or("").contains(&format!("127.0.0.2:{port}")),
+            "{:?}",
+            by[1]
+        );
+        assert_eq!(
+            by[2],
+            ("shop/api-v1-2", None, Some("no pod IP yet (not running)"))
+        );
+        let text = serde_json::to_string(&got).unwrap();
+        let back: ProxiesStats = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, got);
+    }
+}
