@@ -123,6 +123,11 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand status" -s V -l version 
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s t -l window -d 'Window the figures cover (10s-5m)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l from -d 'Only requests from this client service' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l to -d 'Requests the selected services sent to this service (outbound view)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l context -d 'Kubeconfig context [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s n -l namespace -d 'Namespace of the services and pods [default: the context\'s namespace]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l controller-admin -d 'The controller\'s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server\'s pods/proxy]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -l controller-namespace -d 'The namespace `meshctl install` put the controller in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand stat" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
@@ -174,6 +179,11 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s v -l verbose -d 
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -s t -l window -d 'Window to look back over (10s-5m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -l context -d 'Kubeconfig context [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -s n -l namespace -d 'Namespace of the services and pods [default: the context\'s namespace]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -l controller-admin -d 'The controller\'s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server\'s pods/proxy]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -l controller-namespace -d 'The namespace `meshctl install` put the controller in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand edges" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'

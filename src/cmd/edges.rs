@@ -4,9 +4,8 @@
 use serde::Serialize;
 
 use super::Context;
-use super::StateFor;
-use super::stat::{check_window, snapshots};
-use crate::control::plan::MeshPlan;
+use super::stat::{Mesh, check_window};
+use super::target::KubeTargetArgs;
 use crate::duration::HumanDuration;
 use crate::exit::CliResult;
 use crate::observe::edges::{self, Edge};
@@ -17,9 +16,13 @@ An edge is a client service that sent requests to a server service (and version:
 SERVICE/VERSION; replicas are one edge) during the window, as the server's proxies saw them: CLIENT is the identity from the client's certificate (verified in the
 mTLS handshake), SERVER the identity of the certificate the server's proxy holds.
 
+On Kubernetes (--target kubernetes, or no local mesh and a kubeconfig): the meshed pods of the
+namespace, read through the controller as `meshctl stat` does; a client from another namespace
+keeps its SPIFFE ID as SRC.
+
 Exit codes:
   0  printed (also when there is no traffic)
-  1  no mesh is running
+  1  no mesh is running (on Kubernetes: the API server or controller cannot be reached)
   2  usage error (window outside 10s-5m)";
 
 #[derive(Debug, clap::Args)]
@@ -33,6 +36,8 @@ pub struct Args {
         value_name = "DURATION"
     )]
     window: HumanDuration,
+    #[command(flatten)]
+    cluster: KubeTargetArgs,
 }
 
 /// The JSON/YAML shape of `meshctl edges`.
@@ -44,13 +49,12 @@ struct EdgesReport {
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let window = check_window(args.window.0)?;
-    let state = ctx.state_dir(StateFor::Mesh)?;
-    let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
     let runtime = super::client_runtime()?;
-    let snapshots = runtime.block_on(snapshots(&plan, window));
+    let mesh = Mesh::open(ctx, &args.cluster, &runtime)?;
+    let reading = runtime.block_on(mesh.read(window))?;
     let report = EdgesReport {
         window_secs: window.as_secs(),
-        edges: edges::edges(&plan, &snapshots),
+        edges: edges::edges(&reading.fleet, &reading.snapshots),
     };
     output::render(ctx.out, ctx.global.output, &report, |wide| {
         let mut headers = vec!["SRC", "DST", "CLIENT", "SERVER", "SECURED"];

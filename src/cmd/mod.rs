@@ -129,12 +129,8 @@ pub fn run(cli: Cli) -> CliResult {
             .local_only("down")
             .and_then(|()| down::run(&mut ctx, args)),
         Command::Status(args) => status::run(&mut ctx, args),
-        Command::Stat(args) => ctx
-            .local_only("stat")
-            .and_then(|()| stat::run(&mut ctx, args)),
-        Command::Edges(args) => ctx
-            .local_only("edges")
-            .and_then(|()| edges::run(&mut ctx, args)),
+        Command::Stat(args) => stat::run(&mut ctx, args),
+        Command::Edges(args) => edges::run(&mut ctx, args),
         Command::Tap(args) => ctx
             .local_only("tap")
             .and_then(|()| tap::run(&mut ctx, args)),

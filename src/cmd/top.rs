@@ -18,6 +18,7 @@ use crate::api::proto::tap as pb;
 use crate::control::plan::MeshPlan;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
+use crate::observe::fleet::Fleet;
 use crate::observe::tap::{TapSource, record};
 use crate::observe::top::{TopRow, TopTable};
 use crate::output;
@@ -57,6 +58,7 @@ pub struct Args {
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let state = ctx.state_dir(StateFor::Mesh)?;
     let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
+    let fleet = Fleet::from_plan(&plan);
     let proxies: Vec<TapSource> = match &args.target {
         Some(t) => select(&plan, t)?,
         None => plan.proxies.iter().map(TapSource::from).collect(),
@@ -75,7 +77,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     );
     if !std::io::stdout().is_terminal() {
         let until = tokio::time::Instant::now() + args.duration.0;
-        runtime.block_on(collect(&mut events, &plan, &proxies, &mut table, until))?;
+        runtime.block_on(collect(&mut events, &fleet, &proxies, &mut table, until))?;
         let rows = table.top(MAX_ROWS);
         output::render(ctx.out, ctx.global.output, &rows, |_| snapshot_table(&rows))?;
         return Ok(());
@@ -86,7 +88,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
             let rows = table.top(MAX_ROWS);
             terminal.draw(|f| draw(f, &title, &rows))?;
             let until = tokio::time::Instant::now() + REFRESH;
-            runtime.block_on(collect(&mut events, &plan, &proxies, &mut table, until))?;
+            runtime.block_on(collect(&mut events, &fleet, &proxies, &mut table, until))?;
             while event::poll(Duration::ZERO)? {
                 if let Event::Key(key) = event::read()?
                     && quits(key)
@@ -103,7 +105,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
 /// Folds events into `table` until `until` (or the streams end).
 async fn collect(
     events: &mut Events,
-    plan: &MeshPlan,
+    fleet: &Fleet,
     proxies: &[TapSource],
     table: &mut TopTable,
     until: tokio::time::Instant,
@@ -113,7 +115,7 @@ async fn collect(
             next = events.next() => match next {
                 Some((i, Ok(e))) => {
                     if let Some(r) = record(&proxies[i], e) {
-                        table.add(plan, &r);
+                        table.add(fleet, &r);
                     }
                 }
                 Some((i, Err(s))) => return Err(refused(&proxies[i], &s)),

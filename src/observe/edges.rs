@@ -5,10 +5,9 @@
 
 use serde::Serialize;
 
-use super::stat::service_of;
+use super::fleet::Fleet;
 use crate::api::stats::Direction;
 use crate::api::stats::StatsSnapshot;
-use crate::control::plan::MeshPlan;
 
 /// One client → server edge with traffic in the window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -26,12 +25,12 @@ pub struct Edge {
     pub requests: u64,
 }
 
-/// Edges from every proxy that reported (`snapshots[i]` belongs to `plan.proxies[i]`),
+/// Edges from every proxy that reported (`snapshots[i]` belongs to `fleet.members[i]`),
 /// sorted by source then destination.
-pub fn edges(plan: &MeshPlan, snapshots: &[Option<StatsSnapshot>]) -> Vec<Edge> {
+pub fn edges(fleet: &Fleet, snapshots: &[Option<StatsSnapshot>]) -> Vec<Edge> {
     let mut edges: Vec<Edge> = Vec::new();
-    let seen = plan
-        .proxies
+    let seen = fleet
+        .members
         .iter()
         .zip(snapshots)
         .filter_map(|(p, s)| Some((p, s.as_ref()?)));
@@ -41,8 +40,9 @@ pub fn edges(plan: &MeshPlan, snapshots: &[Option<StatsSnapshot>]) -> Vec<Edge> 
             .iter()
             .filter(|s| s.direction == Direction::Inbound && s.requests > 0)
         {
-            let src =
-                service_of(plan, &s.peer).map_or_else(|| s.peer.clone(), |c| c.service.clone());
+            let src = fleet
+                .holder(&s.peer)
+                .map_or_else(|| s.peer.clone(), |c| c.service.clone());
             let same = |e: &&mut Edge| {
                 e.src == src
                     && e.dst == p.service
@@ -82,7 +82,7 @@ impl Edge {
 mod tests {
     use super::*;
     use crate::api::stats::PeerStats;
-    use crate::control::plan::ProxyPlan;
+    use crate::control::plan::{MeshPlan, ProxyPlan};
 
     fn proxy(name: &str, service: &str) -> ProxyPlan {
         ProxyPlan {
@@ -128,7 +128,7 @@ mod tests {
             peers: vec![peer(Direction::Outbound, "spiffe://t/ns/local/sa/api")],
             ..StatsSnapshot::default()
         };
-        let e = edges(&plan, &[Some(web), Some(api)]);
+        let e = edges(&Fleet::from_plan(&plan), &[Some(web), Some(api)]);
         assert_eq!(e.len(), 2);
         assert_eq!((e[1].src.as_str(), e[1].dst.as_str()), ("web", "api"));
         assert_eq!(e[1].server_id, "spiffe://t/ns/local/sa/api");
@@ -173,7 +173,7 @@ mod tests {
             Some(from_web.clone()),
             Some(from_web),
         ];
-        let e = edges(&plan, &snaps);
+        let e = edges(&Fleet::from_plan(&plan), &snaps);
         let seen: Vec<(&str, String, u64)> = e
             .iter()
             .map(|e| (e.src.as_str(), e.dst_label(), e.requests))

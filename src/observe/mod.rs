@@ -4,6 +4,7 @@
 
 pub mod edges;
 pub mod fetch;
+pub mod fleet;
 pub mod latency;
 pub mod stat;
 pub mod tap;

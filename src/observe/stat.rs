@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::fleet::Fleet;
 use super::latency::LatencyDistribution;
 use crate::api::stats::Direction;
 use crate::api::stats::StatsSnapshot;
-use crate::control::plan::{MeshPlan, ProxyPlan};
 use crate::policy::split::SplitWeights;
 
 /// What `meshctl stat` asked for.
@@ -74,24 +74,24 @@ struct Totals {
     write_per_sec: f64,
 }
 
-/// Builds the rows; `snapshots[i]` is the answer of `plan.proxies[i]` (`None`: no answer).
+/// Builds the rows; `snapshots[i]` is the answer of `fleet.members[i]` (`None`: no answer).
 /// `splits`: configured weights per service.
 pub fn rows(
-    plan: &MeshPlan,
+    fleet: &Fleet,
     snapshots: &[Option<StatsSnapshot>],
     splits: &BTreeMap<String, SplitWeights>,
     query: &StatQuery,
 ) -> Vec<StatRow> {
-    let filter = PeerFilter::new(plan, query);
+    let filter = PeerFilter::new(fleet, query);
     let mut rows = Vec::new();
-    for service in plan.services() {
+    for service in fleet.services() {
         if query.service.as_ref().is_some_and(|s| *s != service) {
             continue;
         }
-        let versions = plan.versions(&service);
+        let versions = fleet.versions(&service);
         let of = |version: Option<&str>| {
             let mut t = Totals::default();
-            for (p, snap) in plan.proxies.iter().zip(snapshots) {
+            for (p, snap) in fleet.members.iter().zip(snapshots) {
                 if p.service == service && version.is_none_or(|v| p.version.as_deref() == Some(v)) {
                     t.add(snap.as_ref(), &filter);
                 }
@@ -130,9 +130,10 @@ struct PeerFilter {
 }
 
 impl PeerFilter {
-    fn new(plan: &MeshPlan, query: &StatQuery) -> Self {
+    fn new(fleet: &Fleet, query: &StatQuery) -> Self {
         let ids = |service: &str| -> BTreeSet<String> {
-            plan.proxies
+            fleet
+                .members
                 .iter()
                 .filter(|p| p.service == service)
                 .map(|p| p.spiffe_id.clone())
@@ -203,15 +204,11 @@ impl Totals {
     }
 }
 
-/// The instance that owns a SPIFFE ID's service name (for edges and display).
-pub fn service_of<'a>(plan: &'a MeshPlan, id: &str) -> Option<&'a ProxyPlan> {
-    plan.proxies.iter().find(|p| p.spiffe_id == id)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::stats::PeerStats;
+    use crate::control::plan::{MeshPlan, ProxyPlan};
 
     fn plan() -> MeshPlan {
         let proxy = |name: &str, service: &str, version: Option<&str>| ProxyPlan {
@@ -269,7 +266,12 @@ mod tests {
             "api".to_string(),
             SplitWeights([("v1".to_string(), 80), ("v2".to_string(), 20)].into()),
         );
-        let rows = rows(&plan(), &snaps, &splits, &StatQuery::default());
+        let rows = rows(
+            &Fleet::from_plan(&plan()),
+            &snaps,
+            &splits,
+            &StatQuery::default(),
+        );
         let api = &rows[0];
         assert_eq!(api.name, "api");
         assert_eq!(api.requests, 100);
@@ -303,7 +305,13 @@ mod tests {
             ..StatQuery::default()
         };
         assert_eq!(
-            rows(&plan(), &snaps, &BTreeMap::new(), &from_api)[0].requests,
+            rows(
+                &Fleet::from_plan(&plan()),
+                &snaps,
+                &BTreeMap::new(),
+                &from_api
+            )[0]
+            .requests,
             0
         );
         let to_web = StatQuery {
@@ -312,7 +320,12 @@ mod tests {
             to: Some("web".into()),
             ..StatQuery::default()
         };
-        let r = rows(&plan(), &snaps, &BTreeMap::new(), &to_web);
+        let r = rows(
+            &Fleet::from_plan(&plan()),
+            &snaps,
+            &BTreeMap::new(),
+            &to_web,
+        );
         assert_eq!(
             (r.len(), r[0].name.as_str(), r[0].requests),
             (1, "api/v1", 0)

@@ -7,9 +7,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::stat::service_of;
+use super::fleet::Fleet;
 use super::tap::TapRecord;
-use crate::control::plan::MeshPlan;
 
 /// Requests still waiting for their response, at most (older ones are forgotten).
 const MAX_PENDING: usize = 10_000;
@@ -68,14 +67,16 @@ impl TopTable {
     }
 
     /// Folds in one record: a `req` names the route, its `rsp` counts it.
-    pub fn add(&mut self, plan: &MeshPlan, r: &TapRecord) {
+    pub fn add(&mut self, fleet: &Fleet, r: &TapRecord) {
         match r.kind {
             "req" => {
                 if self.pending.len() >= MAX_PENDING {
                     self.pending.clear();
                 }
                 let name = |id: &str, fallback: &str| {
-                    service_of(plan, id).map_or_else(|| fallback.to_string(), |p| p.service.clone())
+                    fleet
+                        .holder(id)
+                        .map_or_else(|| fallback.to_string(), |p| p.service.clone())
                 };
                 let (source, destination) = if r.direction == "in" {
                     (
@@ -143,7 +144,7 @@ impl TopTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::plan::ProxyPlan;
+    use crate::control::plan::{MeshPlan, ProxyPlan};
 
     fn plan() -> MeshPlan {
         MeshPlan {
@@ -204,8 +205,11 @@ mod tests {
         .enumerate()
         {
             let id = i.to_string();
-            t.add(&plan, &record("req", &id, path, 0, 0));
-            t.add(&plan, &record("rsp", &id, path, status, us));
+            t.add(&Fleet::from_plan(&plan), &record("req", &id, path, 0, 0));
+            t.add(
+                &Fleet::from_plan(&plan),
+                &record("rsp", &id, path, status, us),
+            );
         }
         let top = t.top(10);
         assert_eq!(top.len(), 2);
@@ -245,8 +249,11 @@ mod tests {
         });
         let mut t = TopTable::watching(["web", "api"]);
         for (kind, status) in [("req", 0), ("rsp", 200)] {
-            t.add(&plan, &outbound(kind, "web:1", status));
-            t.add(&plan, &record(kind, "api.v1:1", "/a", status, 600));
+            t.add(&Fleet::from_plan(&plan), &outbound(kind, "web:1", status));
+            t.add(
+                &Fleet::from_plan(&plan),
+                &record(kind, "api.v1:1", "/a", status, 600),
+            );
         }
         let top = t.top(10);
         assert_eq!(top.len(), 1, "{top:?}");
@@ -260,8 +267,8 @@ mod tests {
         );
         // Watching web alone, its outbound record is the only one and counts the call.
         let mut t = TopTable::watching(["web"]);
-        t.add(&plan, &outbound("req", "web:1", 0));
-        t.add(&plan, &outbound("rsp", "web:1", 200));
+        t.add(&Fleet::from_plan(&plan), &outbound("req", "web:1", 0));
+        t.add(&Fleet::from_plan(&plan), &outbound("rsp", "web:1", 200));
         let top = t.top(10);
         assert_eq!(
             (

@@ -634,6 +634,29 @@ impl Fixture {
         })
     }
 
+    /// The controller's admin listener relayed out of the network namespace, for the CLI's
+    /// `--controller-admin` (nothing routes a controller Service's ClusterIP here).
+    fn admin_relay(&self) -> SocketAddr {
+        self.ns.relay_out(
+            format!("{CONTROLLER_IP}:{CONTROLLER_ADMIN_PORT}")
+                .parse()
+                .unwrap(),
+        )
+    }
+
+    /// `meshctl ARGS` against this fixture's namespace on the e2e API server.
+    fn cli(&self, admin: SocketAddr, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = crate::support::meshctl();
+        cmd.args(args)
+            .args(["--target", "kubernetes", "-n", &self.ns_name])
+            .arg("--kubeconfig")
+            .arg(&self.kc)
+            .args(["--controller-admin", &format!("http://{admin}")])
+            .current_dir(&self.work)
+            .timeout(Duration::from_secs(60));
+        cmd
+    }
+
     fn dump(&self) {
         let config = self.ns.run_in(|| {
             TcpStream::connect((WEB_IP, 4191))
@@ -923,22 +946,8 @@ fn canary_shift_and_status_work_on_kubernetes() {
     let Some(f) = Fixture::start("mesh-e2e-cli") else {
         return;
     };
-    let admin = f.ns.relay_out(
-        format!("{CONTROLLER_IP}:{CONTROLLER_ADMIN_PORT}")
-            .parse()
-            .unwrap(),
-    );
-    let cli = |args: &[&str]| {
-        let mut cmd = crate::support::meshctl();
-        cmd.args(args)
-            .args(["--target", "kubernetes", "-n", &f.ns_name])
-            .arg("--kubeconfig")
-            .arg(&f.kc)
-            .args(["--controller-admin", &format!("http://{admin}")])
-            .current_dir(&f.work)
-            .timeout(Duration::from_secs(60));
-        cmd
-    };
+    let admin = f.admin_relay();
+    let cli = |args: &[&str]| f.cli(admin, args);
     // All traffic on v1 while there is no route.
     wait_for(
         "traffic through the sidecars",
@@ -1060,5 +1069,135 @@ fn canary_shift_and_status_work_on_kubernetes() {
     eprintln!(
         "kube_mesh_e2e: status --target kubernetes:\n{}",
         String::from_utf8_lossy(&cli(&["status"]).output().unwrap().stdout)
+    );
+}
+
+/// `stat -o json` of `args` (a service row), parsed.
+fn stat_row(f: &Fixture, admin: SocketAddr, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["stat", "-o", "json"];
+    all.extend_from_slice(args);
+    let out = f.cli(admin, &all).output().unwrap();
+    assert!(
+        out.status.success(),
+        "stat {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["rows"][0].clone()
+}
+
+/// `stat` and `edges` on Kubernetes read every meshed pod's sidecar through the controller:
+/// the figures are the requests sent, per version; a meshed pod whose sidecar cannot be
+/// reached is counted as not reporting, not dropped.
+#[test]
+fn stat_and_edges_work_on_kubernetes() {
+    let Some(mut f) = Fixture::start("mesh-e2e-stat") else {
+        return;
+    };
+    let admin = f.admin_relay();
+    wait_for(
+        "traffic through the sidecars",
+        Duration::from_secs(30),
+        || f.get(vec![]).ok().filter(|(s, _)| *s == 200),
+    );
+    // A second v1 pod, Running at an address nothing listens on: its sidecar never answers.
+    let pods: Api<Pod> = Api::namespaced(f.client.clone(), &f.ns_name);
+    let labels = json!({"app": "api", "app.kubernetes.io/version": "v1"});
+    f.rt.block_on(pods.create(
+        &PostParams::default(),
+        &pod("api-v1-1", labels, "api", None, Some(8080)),
+    ))
+    .unwrap();
+    f.pods.push("api-v1-1".into());
+    let status = json!({"status": {"phase": "Running", "podIP": "198.18.0.99",
+        "podIPs": [{"ip": "198.18.0.99"}], "conditions": [{"type": "Ready", "status": "True"}]}});
+    f.rt.block_on(pods.patch_status("api-v1-1", &PatchParams::default(), &Patch::Merge(&status)))
+        .unwrap();
+    let before = wait_for(
+        "the controller to see api-v1-1",
+        Duration::from_secs(20),
+        || {
+            let row = stat_row(&f, admin, &["api", "--from", "web"]);
+            (row["meshed"] == json!({"reporting": 2, "proxies": 3})).then_some(row)
+        },
+    );
+    let requests = |row: &serde_json::Value, version: &str| {
+        row["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == format!("api/{version}"))
+            .map_or(0, |v| v["requests"].as_u64().unwrap())
+    };
+
+    let n = 60;
+    let mut sent: BTreeMap<String, u64> = BTreeMap::new();
+    for _ in 0..n {
+        let (status, body) = f.get(vec![]).unwrap();
+        assert_eq!(status, 200, "{body}");
+        *sent.entry(version_of(&body)).or_default() += 1;
+    }
+    let after = stat_row(&f, admin, &["api", "--from", "web"]);
+    let all = stat_row(&f, admin, &["api"]);
+    assert_eq!(
+        after["requests"].as_u64().unwrap() - before["requests"].as_u64().unwrap(),
+        n,
+        "before {before}\nafter {after}"
+    );
+    assert_eq!(all["requests"], after["requests"], "only web calls api");
+    for v in ["v1", "v2"] {
+        assert_eq!(
+            requests(&after, v) - requests(&before, v),
+            sent.get(v).copied().unwrap_or(0),
+            "{v}: sent {sent:?}\nbefore {before}\nafter {after}"
+        );
+    }
+    let v1 = after["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "api/v1")
+        .unwrap();
+    assert_eq!(
+        v1["meshed"],
+        json!({"reporting": 1, "proxies": 2}),
+        "{after}"
+    );
+    eprintln!("kube_mesh_e2e: stat api after {n} requests ({sent:?}): {after}");
+
+    // A version that no pod carries: a usage error naming the namespace and the versions.
+    f.cli(admin, &["stat", "api/v9"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(format!(
+            "service `api` in namespace {} has no version `v9` (versions: v1, v2)",
+            f.ns_name
+        )));
+
+    // edges: web -> api/v1 (and v2 when it got any), with both verified identities.
+    let out = f.cli(admin, &["edges", "-o", "json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let edges = report["edges"].as_array().unwrap();
+    let web_id = format!("spiffe://mesh.local/ns/{}/sa/web", f.ns_name);
+    let api_id = format!("spiffe://mesh.local/ns/{}/sa/api", f.ns_name);
+    for (version, count) in &sent {
+        let e = edges
+            .iter()
+            .find(|e| e["src"] == "web" && e["dst"] == "api" && e["dst_version"] == *version)
+            .unwrap_or_else(|| panic!("no edge web -> api/{version}: {report}"));
+        assert_eq!(e["client_id"], web_id.as_str(), "{e}");
+        assert_eq!(e["server_id"], api_id.as_str(), "{e}");
+        assert_eq!(e["mtls"], true, "{e}");
+        assert!(e["requests"].as_u64().unwrap() >= *count, "{e}");
+    }
+    let table = f.cli(admin, &["stat"]).output().unwrap();
+    eprintln!(
+        "kube_mesh_e2e: stat --target kubernetes:\n{}",
+        String::from_utf8_lossy(&table.stdout)
     );
 }

@@ -656,8 +656,20 @@ fn commands_need_a_running_mesh() {
 #[test]
 fn an_explicit_target_is_never_switched() {
     let mesh = Mesh::initialised();
+    // A converted command looks for the cluster, and says it found none.
+    for command in ["stat", "edges"] {
+        meshctl()
+            .args([command, "--target", "kubernetes"])
+            .current_dir(mesh.path())
+            .env("HOME", mesh.path())
+            .env_remove("KUBECONFIG")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(predicates::str::contains("no kubeconfig"));
+    }
     for args in [
-        &["stat", "--target", "kubernetes"][..],
         &["canary", "status", "--target", "kubernetes"][..],
         &["fault", "list", "--target", "kubernetes"][..],
         &["certs", "status", "--target", "kubernetes"][..],

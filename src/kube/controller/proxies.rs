@@ -18,6 +18,7 @@ use super::catalog::{Index, MeshedPod};
 use crate::api::admin_http::AdminClient;
 use crate::api::stats::StatsSnapshot;
 use crate::kube::inject::SIDECAR_ADMIN_PORT;
+use crate::policy::split::SplitWeights;
 
 /// The longest window a caller may ask for (the proxies keep at most this much history).
 pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
@@ -105,6 +106,18 @@ impl StatsQuery {
 pub struct ProxiesStats {
     /// One per selected meshed pod, in `namespace/pod` order.
     pub proxies: Vec<ProxyStats>,
+    /// The weights the controller serves for the selected services that have versions
+    /// (from their HTTPRoutes, else the initial split), in `namespace/service` order.
+    #[serde(default)]
+    pub splits: Vec<ServiceSplit>,
+}
+
+/// One service's split as the controller serves it to the proxies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSplit {
+    pub namespace: String,
+    pub service: String,
+    pub weights: SplitWeights,
 }
 
 /// One meshed pod's sidecar.
@@ -176,8 +189,24 @@ pub async fn collect(
             out
         }
     });
+    let mut splits: Vec<ServiceSplit> = index
+        .splits
+        .iter()
+        .filter(|((ns, service), weights)| {
+            weights.0.len() > 1
+                && query.namespace.as_ref().is_none_or(|n| n == ns)
+                && query.service.as_ref().is_none_or(|s| s == service)
+        })
+        .map(|((namespace, service), weights)| ServiceSplit {
+            namespace: namespace.clone(),
+            service: service.clone(),
+            weights: weights.clone(),
+        })
+        .collect();
+    splits.sort_by(|a, b| (&a.namespace, &a.service).cmp(&(&b.namespace, &b.service)));
     ProxiesStats {
         proxies: futures_util::future::join_all(reads).await,
+        splits,
     }
 }
 

@@ -353,13 +353,15 @@ fn two_ready_controllers() -> Answer {
 #[tokio::test]
 async fn proxy_stats_asks_one_replica_and_falls_back_to_the_next() {
     use crate::api::stats::StatsSnapshot;
-    use crate::kube::controller::proxies::ProxyStats;
+    use crate::kube::controller::proxies::{ProxyStats, ServiceSplit};
+    use crate::policy::split::SplitWeights;
     let answer = ProxiesStats {
         proxies: vec![
             ProxyStats {
                 instance: "shop/api-v2-0".into(),
                 service: "api".into(),
                 version: "v2".into(),
+                spiffe_id: "spiffe://mesh.local/ns/shop/sa/api".into(),
                 stats: Some(StatsSnapshot {
                     covered_ms: 30_000,
                     ..StatsSnapshot::default()
@@ -370,12 +372,18 @@ async fn proxy_stats_asks_one_replica_and_falls_back_to_the_next() {
                 instance: "shop/api-v2-1".into(),
                 service: "api".into(),
                 version: "v2".into(),
+                spiffe_id: "spiffe://mesh.local/ns/shop/sa/api".into(),
                 stats: None,
                 error: Some(
                     "GET http://198.18.0.3:4191/stats?window=30: connection refused".into(),
                 ),
             },
         ],
+        splits: vec![ServiceSplit {
+            namespace: "shop".into(),
+            service: "api".into(),
+            weights: SplitWeights([("v1".to_string(), 90), ("v2".to_string(), 10)].into()),
+        }],
     };
     let body = serde_json::to_value(&answer).unwrap();
     let (client, log) = mock::client(move |seen: &Seen| {
