@@ -1298,13 +1298,37 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__certs__subcmd__status)
-            opts="-o -v -h -V --fail-within --output --no-color --verbose --state-dir --target --request-timeout --help --version"
+            opts="-n -o -v -h -V --fail-within --kubeconfig --context --namespace --controller-admin --controller-namespace --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --fail-within)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-namespace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

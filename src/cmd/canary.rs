@@ -558,6 +558,7 @@ mod tests {
                 BTreeMap::from([("v1".to_string(), 50), ("v2".to_string(), 50)]),
             )]),
             proxies: vec![web],
+            ..ControllerStatus::default()
         }
     }
 

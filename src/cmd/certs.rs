@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::Context;
 use super::StateFor;
 use super::proxy_certs::{self, ProxyCertRow, ProxyCertState};
+use super::target::{self, Chosen, KubeTargetArgs, mesh_error};
 use crate::duration::{HumanDuration, format_compact};
 use crate::exit::{CliError, CliResult, code};
 use crate::fsutil::{self, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE};
@@ -17,9 +18,12 @@ use crate::identity::ca::{
     self, DEFAULT_ANCHOR_LIFETIME, DEFAULT_ISSUER_LIFETIME, DEFAULT_LEAF_LIFETIME,
     MIN_ISSUED_LIFETIME,
 };
+use crate::identity::rotation::{CertView, ProxyView};
 use crate::identity::store::{CaStore, ExternalIssuer, InitOptions, Role};
 use crate::identity::workload::{BUNDLE_FILE, CERT_FILE, KEY_FILE};
 use crate::identity::{IdentityError, SpiffeId, pem, spiffe, svid};
+use crate::kube::controller::status::merge;
+use crate::kube::mesh;
 use crate::output::rfc3339;
 use crate::output::{self, color};
 
@@ -32,7 +36,12 @@ Exit codes:
      a running proxy's leaf counts when it has expired (it renews itself before that)
 
 With a mesh running, a second table (JSON: `proxies`) shows every proxy's leaf and whether
-its issuer and trust bundle are the current ones.";
+its issuer and trust bundle are the current ones.
+
+On Kubernetes (--target kubernetes, or no local mesh and a kubeconfig): the anchors of the
+trust-bundle ConfigMap in the controller's namespace, the issuer the controller signs with
+(from its /status: no access to the issuer Secret's key is needed), and the leaf every meshed
+pod of the namespace reported serving.";
 
 const SVID_RULES_HELP: &str = "\
 Exit codes:
@@ -105,6 +114,8 @@ struct StatusArgs {
     /// Exit 3 if any certificate expires within this duration (e.g. 30d)
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     fail_within: Option<HumanDuration>,
+    #[command(flatten)]
+    cluster: KubeTargetArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -114,13 +125,12 @@ struct InspectArgs {
 }
 
 impl Args {
-    /// The subcommand's name when it acts on a mesh's certificates (`status`, `rotate`):
-    /// those need a target, and only the local mesh has them yet.
+    /// The subcommand's name when it acts on a running mesh's certificates and works on a
+    /// local mesh only (`rotate`; `status` picks its target itself).
     pub fn on_running_mesh(&self) -> Option<&'static str> {
         match self.command {
-            Certs::Status(_) => Some("certs status"),
             Certs::Rotate(_) => Some("certs rotate"),
-            Certs::Init(_) | Certs::Issue(_) | Certs::Inspect(_) => None,
+            Certs::Status(_) | Certs::Init(_) | Certs::Issue(_) | Certs::Inspect(_) => None,
         }
     }
 }
@@ -349,52 +359,13 @@ struct StatusReport {
 }
 
 fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
-    let store = store(ctx)?;
     let now = pem::unix_seconds(SystemTime::now());
     let window = a.fail_within.map(|d| d.0.as_secs() as i64);
-    let mut rows = Vec::new();
-    for cert in store.certificates().map_err(identity_error)? {
-        let parsed = pem::parse(&cert.der).map_err(identity_error)?;
-        let (nb, na) = (
-            parsed.validity().not_before.timestamp(),
-            parsed.validity().not_after.timestamp(),
-        );
-        let left = na - now;
-        let state = if left <= 0 {
-            CertState::Expired
-        } else if nb > now {
-            CertState::NotYetValid
-        } else if window.is_some_and(|w| left < w) || left * 5 < (na - nb) {
-            CertState::Expiring
-        } else {
-            CertState::Valid
-        };
-        let spiffe_id = svid::uri_sans(&parsed).first().map(|s| s.to_string());
-        let subject = spiffe_id.clone().unwrap_or_else(|| common_name(&parsed));
-        rows.push(CertRow {
-            role: cert.role,
-            subject,
-            spiffe_id,
-            serial: pem::hex_serial(parsed.raw_serial()),
-            not_before: rfc3339(pem::to_system_time(nb)),
-            not_after: rfc3339(pem::to_system_time(na)),
-            seconds_left: left,
-            state,
-            path: cert.path,
-        });
-    }
-    let state_dir = store.dir().parent().unwrap_or(Path::new("."));
-    let issuer = store.issuer_fingerprint().map_err(identity_error)?;
-    let bundle = store.bundle_fingerprints().map_err(identity_error)?;
-    let report = StatusReport {
-        certificates: rows,
-        proxies: proxy_certs::rows(
-            state_dir,
-            &issuer,
-            &bundle,
-            now,
-            ctx.global.request_timeout.0,
-        )?,
+    let target = ctx.target(Some(&a.cluster))?;
+    let report = if target.chosen == Chosen::Kubernetes {
+        status_kube(ctx, &a.cluster, &target.why, now, window)?
+    } else {
+        status_local(ctx, now, window)?
     };
     output::render(ctx.out, ctx.global.output, &report, |wide| {
         status_table(&report.certificates, wide)
@@ -442,6 +413,148 @@ fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
         );
     }
     Err(CliError::silent(code::EXPIRING))
+}
+
+/// The local mesh: the CA in the state directory, and every running proxy's leaf.
+fn status_local(
+    ctx: &Context<'_>,
+    now: i64,
+    window: Option<i64>,
+) -> Result<StatusReport, CliError> {
+    let store = store(ctx)?;
+    let mut certificates = Vec::new();
+    for cert in store.certificates().map_err(identity_error)? {
+        certificates.push(cert_row(cert.role, &cert.der, cert.path, now, window)?);
+    }
+    let state_dir = store.dir().parent().unwrap_or(Path::new("."));
+    let issuer = store.issuer_fingerprint().map_err(identity_error)?;
+    let bundle = store.bundle_fingerprints().map_err(identity_error)?;
+    Ok(StatusReport {
+        certificates,
+        proxies: proxy_certs::rows(
+            state_dir,
+            &issuer,
+            &bundle,
+            now,
+            ctx.global.request_timeout.0,
+        )?,
+    })
+}
+
+/// A cluster: the anchors of the trust-bundle ConfigMap install wrote, the issuer the
+/// controller signs with (from its `/status`: reading the issuer Secret would need access to
+/// its key), and the leaf every meshed pod of the namespace reported serving.
+fn status_kube(
+    ctx: &Context<'_>,
+    args: &KubeTargetArgs,
+    why: &str,
+    now: i64,
+    window: Option<i64>,
+) -> Result<StatusReport, CliError> {
+    let runtime = super::client_runtime()?;
+    let timeout = ctx.global.request_timeout.0;
+    let (cluster, bundle_pem, replicas) = runtime.block_on(async {
+        let cluster = target::cluster(args, timeout, why).await?;
+        let cns = &args.controller_namespace;
+        let bundle = mesh::trust_bundle(&cluster, cns)
+            .await
+            .map_err(mesh_error)?;
+        let replicas = mesh::controller_status(&cluster)
+            .await
+            .map_err(mesh_error)?;
+        Ok::<_, CliError>((cluster, bundle, replicas))
+    })?;
+    let cns = &args.controller_namespace;
+    let mut certificates = Vec::new();
+    let bundle_path = PathBuf::from(format!(
+        "configmaps/{cns}/{}",
+        crate::kube::TRUST_BUNDLE_CONFIGMAP
+    ));
+    let anchors = pem::certs(&bundle_pem).map_err(identity_error)?;
+    for der in &anchors {
+        certificates.push(cert_row(
+            Role::Anchor,
+            der,
+            bundle_path.clone(),
+            now,
+            window,
+        )?);
+    }
+    let bundle: Vec<String> = anchors.iter().map(|d| pem::fingerprint(d)).collect();
+    // Every replica reads the same Secret at start; one restarted after the Secret changed
+    // would differ: the first replica that says is shown.
+    let issuer = match replicas.iter().find(|r| !r.issuer_pem.is_empty()) {
+        Some(r) => {
+            let der = pem::first_cert(&r.issuer_pem).map_err(identity_error)?;
+            let path = PathBuf::from(format!("secrets/{cns}/{}", crate::kube::ISSUER_SECRET));
+            certificates.push(cert_row(Role::Issuer, &der, path, now, window)?);
+            pem::fingerprint(&der)
+        }
+        None => {
+            tracing::warn!("no controller replica reported its issuer (an older controller?)");
+            String::new()
+        }
+    };
+    let proxies = merge(&replicas)
+        .into_iter()
+        .filter(|m| m.proxy.namespace() == cluster.namespace)
+        .map(|m| {
+            let view = ProxyView {
+                instance: m.proxy.instance.clone(),
+                connected: m.proxy.connected,
+                report: m.proxy.certificate.map(|c| CertView {
+                    serial: c.leaf_serial,
+                    not_after_unix: c.leaf_not_after_unix,
+                    issuer: c.issuer_fingerprint,
+                    bundle: c.bundle_fingerprints,
+                }),
+            };
+            proxy_certs::row(view, &issuer, &bundle, now)
+        })
+        .collect();
+    Ok(StatusReport {
+        certificates,
+        proxies,
+    })
+}
+
+/// A certificate's row: its state at `now`, expiring inside `window` (seconds) or in the last
+/// fifth of its lifetime.
+fn cert_row(
+    role: Role,
+    der: &[u8],
+    path: PathBuf,
+    now: i64,
+    window: Option<i64>,
+) -> Result<CertRow, CliError> {
+    let parsed = pem::parse(der).map_err(identity_error)?;
+    let (nb, na) = (
+        parsed.validity().not_before.timestamp(),
+        parsed.validity().not_after.timestamp(),
+    );
+    let left = na - now;
+    let state = if left <= 0 {
+        CertState::Expired
+    } else if nb > now {
+        CertState::NotYetValid
+    } else if window.is_some_and(|w| left < w) || left * 5 < (na - nb) {
+        CertState::Expiring
+    } else {
+        CertState::Valid
+    };
+    let spiffe_id = svid::uri_sans(&parsed).first().map(|s| s.to_string());
+    let subject = spiffe_id.clone().unwrap_or_else(|| common_name(&parsed));
+    Ok(CertRow {
+        role,
+        subject,
+        spiffe_id,
+        serial: pem::hex_serial(parsed.raw_serial()),
+        not_before: rfc3339(pem::to_system_time(nb)),
+        not_after: rfc3339(pem::to_system_time(na)),
+        seconds_left: left,
+        state,
+        path,
+    })
 }
 
 fn status_table(rows: &[CertRow], wide: bool) -> comfy_table::Table {

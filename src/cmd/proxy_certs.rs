@@ -55,7 +55,8 @@ pub fn rows(
         .collect())
 }
 
-fn row(v: ProxyView, issuer: &str, bundle: &[String], now: i64) -> ProxyCertRow {
+/// One proxy's row: `issuer` and `bundle` are the fingerprints the mesh holds now.
+pub fn row(v: ProxyView, issuer: &str, bundle: &[String], now: i64) -> ProxyCertRow {
     let Some(c) = v.report else {
         return ProxyCertRow {
             instance: v.instance,

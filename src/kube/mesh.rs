@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use gateway_api::apis::standard::httproutes::HttpRoute;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::ApiResource;
@@ -27,7 +27,10 @@ use super::controller::catalog::{Index, Objects};
 use super::controller::proxies::{ProxiesStats, StatsQuery};
 use super::controller::status::ControllerStatus;
 use super::manifests::{controller_selector, httproute_gvk};
-use super::{ADMIN_PORT, CONTROLLER_NAME, FIELD_MANAGER, SIDECAR_LABEL};
+use super::{
+    ADMIN_PORT, CONTROLLER_NAME, FIELD_MANAGER, SIDECAR_LABEL, TRUST_BUNDLE_CONFIGMAP,
+    TRUST_BUNDLE_KEY,
+};
 use crate::policy::split::SplitWeights;
 
 /// The largest `/status` or `/stats` document read from the controller.
@@ -547,6 +550,31 @@ pub async fn controller_replicas(
         let ready = d.status.and_then(|s| s.ready_replicas).unwrap_or(0);
         (desired, ready)
     }))
+}
+
+/// The trust bundle (PEM) the cluster publishes: the ConfigMap install wrote in the
+/// controller's namespace, the one the controller copies into every meshed namespace.
+pub async fn trust_bundle(cluster: &Cluster, namespace: &str) -> Result<String, MeshError> {
+    let maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), namespace);
+    let scope = format!("in namespace {namespace}");
+    let found = maps.get_opt(TRUST_BUNDLE_CONFIGMAP).await.map_err(|e| {
+        api_error(
+            e,
+            &format!("reading ConfigMap {namespace}/{TRUST_BUNDLE_CONFIGMAP}"),
+            "get",
+            "configmaps",
+            &scope,
+            &cluster.target,
+        )
+    })?;
+    found
+        .and_then(|m| m.data?.remove(TRUST_BUNDLE_KEY))
+        .ok_or_else(|| {
+            MeshError::Failed(anyhow!(
+                "no {TRUST_BUNDLE_KEY} in ConfigMap {namespace}/{TRUST_BUNDLE_CONFIGMAP} ({}; is meshctl installed there? `meshctl install`, --controller-namespace)",
+                cluster.target
+            ))
+        })
 }
 
 #[cfg(test)]

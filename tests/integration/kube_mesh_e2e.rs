@@ -1200,4 +1200,49 @@ fn stat_and_edges_work_on_kubernetes() {
         "kube_mesh_e2e: stat --target kubernetes:\n{}",
         String::from_utf8_lossy(&table.stdout)
     );
+
+    // certs status: the bundle (here from the namespace's copy: the fixture has no install),
+    // the controller's issuer, every pod's leaf from the same issuer and bundle; the pod
+    // without a sidecar never reported.
+    let out = f
+        .cli(
+            admin,
+            &[
+                "certs",
+                "status",
+                "-o",
+                "json",
+                "--controller-namespace",
+                &f.ns_name,
+            ],
+        )
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    let roles: Vec<&str> = report["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["anchor", "issuer"], "{report}");
+    let proxies = report["proxies"].as_array().unwrap();
+    for p in proxies {
+        if p["instance"] == format!("{}/api-v1-1", f.ns_name) {
+            assert_eq!(p["state"], "no-report", "{p}");
+            continue;
+        }
+        assert_eq!(p["state"], "valid", "{p}");
+        assert_eq!(p["current_issuer"], true, "{p}");
+        assert_eq!(p["current_bundle"], true, "{p}");
+    }
+    assert_eq!(proxies.len(), 5, "{report}");
+    // Leaves renew themselves: only an expired one fails the command (as locally).
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -657,9 +657,10 @@ fn commands_need_a_running_mesh() {
 fn an_explicit_target_is_never_switched() {
     let mesh = Mesh::initialised();
     // A converted command looks for the cluster, and says it found none.
-    for command in ["stat", "edges"] {
+    for command in [&["stat"][..], &["edges"], &["certs", "status"]] {
         meshctl()
-            .args([command, "--target", "kubernetes"])
+            .args(command)
+            .args(["--target", "kubernetes"])
             .current_dir(mesh.path())
             .env("HOME", mesh.path())
             .env_remove("KUBECONFIG")
@@ -672,7 +673,7 @@ fn an_explicit_target_is_never_switched() {
     for args in [
         &["canary", "status", "--target", "kubernetes"][..],
         &["fault", "list", "--target", "kubernetes"][..],
-        &["certs", "status", "--target", "kubernetes"][..],
+        &["certs", "rotate", "issuer", "--target", "kubernetes"][..],
     ] {
         meshctl()
             .args(args)

@@ -148,6 +148,7 @@ pub async fn run(
         stores.clone(),
         Reviewer::new(client.clone()),
     ));
+    let issuer_pem = issuer.cert_pem.clone();
     let plane = ControlPlane::new(backend.clone(), issuer, bundle.clone(), opts.leaf_lifetime)
         .map_err(|e| anyhow!("{e}"))?;
     let ready = Arc::new(AtomicBool::new(false));
@@ -161,7 +162,7 @@ pub async fn run(
     let status = {
         let backend = backend.clone();
         let plane = plane.clone();
-        move || render_status(&backend, &plane)
+        move || render_status(&backend, &plane, &issuer_pem)
     };
     let admin_ready = ready.clone();
     let sidecars = AdminClient::new(AdminClientOptions {
@@ -381,11 +382,12 @@ async fn renew_serving(
 
 /// `/status`: the proxies as the control-plane core sees them, with the catalog last
 /// announced (JSON).
-fn render_status(backend: &KubeBackend, plane: &ControlPlane) -> String {
+fn render_status(backend: &KubeBackend, plane: &ControlPlane, issuer_pem: &str) -> String {
     let announced = backend.last_announced();
     let doc = super::status::build(
         plane.status_snapshot(),
         announced.as_ref().map(|(v, index)| (*v, index.as_ref())),
+        issuer_pem,
     );
     serde_json::to_string(&doc).unwrap_or_default()
 }

@@ -23,6 +23,10 @@ pub struct ControllerStatus {
     /// without one are absent).
     pub splits: BTreeMap<String, BTreeMap<String, u32>>,
     pub proxies: Vec<ProxyStatus>,
+    /// The issuer this replica signs leaves with (its certificate, PEM; public), read from the
+    /// issuer Secret at start: `certs status` shows it without needing the Secret's key.
+    #[serde(default)]
+    pub issuer_pem: String,
 }
 
 /// One meshed pod's proxy.
@@ -43,6 +47,20 @@ pub struct ProxyStatus {
     pub leaf_serial: String,
     /// notAfter of the last leaf this replica issued it (0: none yet).
     pub leaf_not_after_unix: i64,
+    /// What the proxy last reported it serves with (absent until it reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateReport>,
+}
+
+/// A proxy's own report of the certificate state it serves with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateReport {
+    pub leaf_serial: String,
+    pub leaf_not_after_unix: i64,
+    /// SHA-256 of the issuer certificate in its leaf's chain.
+    pub issuer_fingerprint: String,
+    /// SHA-256 of each anchor in its trust bundle, in bundle order.
+    pub bundle_fingerprints: Vec<String>,
 }
 
 impl ProxyStatus {
@@ -59,7 +77,11 @@ impl ProxyStatus {
 
 /// The document from the control plane's status and the catalog last announced (with the
 /// version it was announced under).
-pub fn build(plane: pb::StatusResponse, announced: Option<(u64, &Index)>) -> ControllerStatus {
+pub fn build(
+    plane: pb::StatusResponse,
+    announced: Option<(u64, &Index)>,
+    issuer_pem: &str,
+) -> ControllerStatus {
     let (catalog_version, index) = match announced {
         Some((v, index)) => (v, Some(index)),
         None => (0, None),
@@ -94,6 +116,12 @@ pub fn build(plane: pb::StatusResponse, announced: Option<(u64, &Index)>) -> Con
                 last_error: p.last_error,
                 leaf_serial: p.leaf_serial,
                 leaf_not_after_unix: p.leaf_not_after_unix,
+                certificate: p.certificate.map(|c| CertificateReport {
+                    leaf_serial: c.leaf_serial,
+                    leaf_not_after_unix: c.leaf_not_after_unix,
+                    issuer_fingerprint: c.issuer_fingerprint,
+                    bundle_fingerprints: c.bundle_fingerprints,
+                }),
             }
         })
         .collect();
@@ -102,6 +130,7 @@ pub fn build(plane: pb::StatusResponse, announced: Option<(u64, &Index)>) -> Con
         catalog_version,
         splits,
         proxies,
+        issuer_pem: issuer_pem.to_string(),
     }
 }
 

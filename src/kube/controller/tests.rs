@@ -519,7 +519,7 @@ async fn the_status_document_carries_each_proxys_upstreams_and_the_announced_spl
         }],
     };
     let announced = f.backend.last_announced().unwrap();
-    let doc = status::build(plane, Some((announced.0, announced.1.as_ref())));
+    let doc = status::build(plane, Some((announced.0, announced.1.as_ref())), "");
     assert_eq!(doc.config_version, 42);
     assert_eq!(doc.catalog_version, 41);
     assert_eq!(

@@ -264,6 +264,7 @@ fn doc(version: u64, proxies: Vec<ProxyStatus>) -> ControllerStatus {
             BTreeMap::from([("v1".to_string(), 50), ("v2".to_string(), 50)]),
         )]),
         proxies,
+        ..ControllerStatus::default()
     }
 }
 
@@ -513,5 +514,41 @@ fn acknowledgements_are_judged_per_replica() {
     assert_eq!(
         pending_acks(&[lone], "shop", "api", &want),
         Some(vec!["shop/web-0 (not connected)".to_string()])
+    );
+}
+
+#[tokio::test]
+async fn the_trust_bundle_is_read_from_installs_configmap_and_failures_say_what() {
+    let (client, log) = mock::client(|seen: &Seen| match seen.uri.as_str() {
+        "/api/v1/namespaces/meshctl-system/configmaps/meshctl-trust-bundle" => mock::ok(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "meshctl-trust-bundle", "namespace": "meshctl-system"},
+            "data": {"ca-bundle.crt": "-----BEGIN CERTIFICATE-----\n"}
+        })),
+        "/api/v1/namespaces/elsewhere/configmaps/meshctl-trust-bundle" => mock::status(
+            404,
+            "NotFound",
+            "configmaps \"meshctl-trust-bundle\" not found",
+        ),
+        _ => mock::status(
+            403,
+            "Forbidden",
+            "configmaps \"meshctl-trust-bundle\" is forbidden: User \"dev\" cannot get resource \"configmaps\" in API group \"\" in the namespace \"locked\"",
+        ),
+    });
+    let c = cluster(client);
+    let pem = trust_bundle(&c, "meshctl-system").await.unwrap();
+    assert_eq!(pem, "-----BEGIN CERTIFICATE-----\n");
+    assert_eq!(log.lock().unwrap()[0].method, "GET");
+    let missing = trust_bundle(&c, "elsewhere").await.unwrap_err().to_string();
+    assert!(
+        missing.contains("no ca-bundle.crt in ConfigMap elsewhere/meshctl-trust-bundle")
+            && missing.contains("meshctl install"),
+        "{missing}"
+    );
+    let denied = trust_bundle(&c, "locked").await.unwrap_err().to_string();
+    assert!(
+        denied.contains("may not get configmaps in namespace locked"),
+        "{denied}"
     );
 }
