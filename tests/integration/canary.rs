@@ -861,3 +861,75 @@ fn bad_input_is_refused_before_anything_changes() {
         .code(1)
         .stderr(predicates::str::contains("no rollout of `api`"));
 }
+
+/// Runs examples/ci-canary.sh (the pipeline stage the docs show) in `up`'s directory.
+fn ci_script(up: &Up, log: &std::path::Path, flags: &[&str]) -> (i32, Vec<Value>, String) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci-canary.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .args(["api", "v2"])
+        .args(flags)
+        .current_dir(up.dir.path())
+        .env("MESHCTL", crate::support::meshctl_bin())
+        .env("CANARY_LOG", log)
+        .env("NO_COLOR", "1")
+        .env_remove("MESHCTL_STATE_DIR")
+        .env_remove("MESHCTL_TARGET")
+        .output()
+        .unwrap();
+    let events = std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        events,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The CI script from the docs gates a pipeline on the rollout: exit 3 and a `rolled-back`
+/// record for a failing canary, exit 0 and `promoted` once it is healthy, with the mesh's
+/// status and the service's metrics in the job log. (The opt-in cluster e2e runs the same
+/// script unchanged against a real API server.)
+#[test]
+fn the_ci_script_gates_a_pipeline_on_the_rollout() {
+    let up = mesh("flaky");
+    let load = Load::start(&up.upstream("front", "api"), 2);
+    let log = up.dir.path().join("canary-api.ndjson");
+    let flags = &[
+        "--interval",
+        "1s",
+        "--min-requests",
+        "5",
+        "--timeout",
+        "60s",
+        "--steps",
+        "50,100",
+        "--failure-threshold",
+        "2",
+        "--max-p99",
+        "10s",
+    ];
+    std::fs::write(up.dir.path().join("v2-fails"), "").unwrap();
+    let (code, events, err) = ci_script(&up, &log, flags);
+    assert_eq!(code, 3, "{err}\n{events:#?}");
+    assert_eq!(kind(events.last().unwrap()), "rolled-back", "{events:#?}");
+    assert!(err.contains("canary api -> v2: exit 3"), "{err}");
+    assert!(
+        err.contains("LATENCY_P99"),
+        "stat's table in the job log: {err}"
+    );
+
+    // A fixed v2 (a new build, in a real pipeline); the next run's first check must not see
+    // the failures of this one, which its window (the step so far plus one second) would.
+    std::fs::remove_file(up.dir.path().join("v2-fails")).unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let (code, events, err) = ci_script(&up, &log, flags);
+    load.stop();
+    assert_eq!(code, 0, "{err}\n{events:#?}");
+    assert_eq!(kind(&events[0]), "started");
+    assert_eq!(kind(events.last().unwrap()), "promoted", "{events:#?}");
+    assert_eq!(weight_of(&up, "v2"), 100);
+}
