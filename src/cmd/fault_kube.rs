@@ -2,12 +2,13 @@
 //! namespace's `meshctl-faults` ConfigMap (`kube::faults`), which the controller pushes to
 //! the calling sidecars; same flags, output and exit codes as on a local mesh.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::Context;
 use super::fault::{
-    ClearArgs, ClearReport, Fault, InjectArgs, InjectReport, ListArgs, ListReport, clear_table,
-    fault_table, parse_inject, view,
+    ClearArgs, ClearReport, Fault, FaultView, InjectArgs, InjectReport, ListArgs, ListReport,
+    clear_table, fault_table, parse_inject, view,
 };
 use super::target::{self, Change, mesh_error};
 use crate::exit::{CliError, CliResult};
@@ -127,12 +128,7 @@ fn list(ctx: &mut Context<'_>, a: ListArgs, why: &str) -> CliResult {
         }
         Ok::<_, CliError>((services, stored))
     })?;
-    let views: Vec<_> = stored
-        .faults
-        .iter()
-        .filter(|(service, _)| a.service.as_ref().is_none_or(|s| s == *service))
-        .map(|(service, f)| view(service, "live".into(), &f.spec, f.expires_unix_ms, true))
-        .collect();
+    let views = live_views(&stored.faults, a.service.as_deref());
     output::render(
         ctx.out,
         ctx.global.output,
@@ -143,6 +139,15 @@ fn list(ctx: &mut Context<'_>, a: ListArgs, why: &str) -> CliResult {
         },
     )?;
     Ok(())
+}
+
+/// `fault list`'s rows: the live faults (of `only`, when given).
+fn live_views(faults: &BTreeMap<String, LiveFault>, only: Option<&str>) -> Vec<FaultView> {
+    faults
+        .iter()
+        .filter(|(service, _)| only.is_none_or(|s| s == service.as_str()))
+        .map(|(service, f)| view(service, "live".into(), &f.spec, f.expires_unix_ms, true))
+        .collect()
 }
 
 fn millis(d: Duration) -> u64 {
@@ -167,4 +172,83 @@ async fn wait(
         |r| r.faults.get(&key) == fault,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::OutputFormat;
+    use crate::policy::fault::FaultSpec;
+
+    fn render(views: &[FaultView], format: OutputFormat) -> String {
+        let mut out = Vec::new();
+        let callers = |service: &str| {
+            if service == "api" {
+                vec!["web-0".to_string(), "web-1".to_string()]
+            } else {
+                Vec::new()
+            }
+        };
+        output::render(&mut out, format, &ListReport { faults: views }, |wide| {
+            fault_table(views, wide.then_some(&callers))
+        })
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The rows `fault list` prints on Kubernetes: the same shape as locally (source `live`,
+    /// percentages, absolute expiry), filtered by service, the callers with `-o wide`.
+    #[test]
+    fn the_list_renders_live_faults_as_locally() {
+        let faults = BTreeMap::from([
+            (
+                "api".to_string(),
+                LiveFault {
+                    spec: FaultSpec::new(Some("503@5%".parse().unwrap()), None).unwrap(),
+                    set_unix_ms: 0,
+                    expires_unix_ms: Some(1_796_645_400_000),
+                },
+            ),
+            (
+                "db".to_string(),
+                LiveFault {
+                    spec: FaultSpec::new(None, Some("200ms@0.5%".parse().unwrap())).unwrap(),
+                    set_unix_ms: 0,
+                    expires_unix_ms: None,
+                },
+            ),
+        ]);
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&live_views(&faults, None), OutputFormat::Json)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"faults": [
+                {"service": "api", "source": "live", "abort": {"status": 503, "percent": 5.0},
+                 "delay": null, "expires_unix_ms": 1_796_645_400_000_u64,
+                 "expires_at": "2026-12-07T12:10:00Z", "active": true},
+                {"service": "db", "source": "live", "abort": null,
+                 "delay": {"duration_ms": 200, "percent": 0.5},
+                 "expires_unix_ms": null, "expires_at": null, "active": true},
+            ]})
+        );
+        let only_api = live_views(&faults, Some("api"));
+        assert_eq!(only_api.len(), 1);
+        let wide = render(&only_api, OutputFormat::Wide);
+        for cell in [
+            "CALLERS",
+            "api",
+            "live",
+            "503@5%",
+            "2026-12-07T12:10:00Z",
+            "web-0,web-1",
+        ] {
+            assert!(wide.contains(cell), "{cell}: {wide}");
+        }
+        let table = render(&live_views(&faults, Some("db")), OutputFormat::Table);
+        assert!(!table.contains("CALLERS"), "{table}");
+        assert!(
+            table.contains("200ms@0.5%") && table.contains("never"),
+            "{table}"
+        );
+    }
 }
