@@ -324,6 +324,11 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_s
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l delay -d 'Hold PERCENT of requests for DURATION (1ms-60s) before forwarding, e.g. 200ms@10%' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l for -d 'End the fault after this long (e.g. 30s, 2m); 0 keeps it until `fault clear` [default: 10m, so a forgotten fault does not outlive the experiment]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l timeout -d 'How long --wait waits' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l context -d 'Kubeconfig context [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -s n -l namespace -d 'Namespace of the services and pods [default: the context\'s namespace]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l controller-admin -d 'The controller\'s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server\'s pods/proxy]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -l controller-namespace -d 'The namespace `meshctl install` put the controller in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
@@ -338,6 +343,11 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_s
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from inject" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -l timeout -d 'How long --wait waits' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -l context -d 'Kubeconfig context [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -s n -l namespace -d 'Namespace of the services and pods [default: the context\'s namespace]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -l controller-admin -d 'The controller\'s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server\'s pods/proxy]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -l controller-namespace -d 'The namespace `meshctl install` put the controller in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
@@ -351,6 +361,11 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_s
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from clear" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -l context -d 'Kubeconfig context [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -s n -l namespace -d 'Namespace of the services and pods [default: the context\'s namespace]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -l controller-admin -d 'The controller\'s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server\'s pods/proxy]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -l controller-namespace -d 'The namespace `meshctl install` put the controller in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'

@@ -235,42 +235,20 @@ async fn wait_kube(
     weights: &SplitWeights,
     timeout: std::time::Duration,
 ) -> Result<u64, CliError> {
-    let start = std::time::Instant::now();
-    let mut first = true;
-    loop {
-        let pending = match mesh::controller_status(cluster).await {
-            Ok(replicas) => {
-                match pending_acks(&replicas, &cluster.namespace, service, &weights.0) {
-                    Some(p) if p.is_empty() => {
-                        let key = format!("{}/{service}", cluster.namespace);
-                        return Ok(replicas
-                            .iter()
-                            .filter(|r| r.splits.get(&key) == Some(&weights.0))
-                            .map(|r| r.catalog_version)
-                            .max()
-                            .unwrap_or(0));
-                    }
-                    Some(p) => format!("pods not acknowledging the new split: {}", p.join(", ")),
-                    None => "no controller replica has read the new HTTPRoute yet".to_string(),
-                }
-            }
-            // The first answer says whether the controller can be read at all (permissions,
-            // address); later failures may be a replica restarting: retried.
-            Err(e) if first => return Err(mesh_error(e)),
-            Err(e) => format!("the controller's /status: {e:#}"),
-        };
-        first = false;
-        if start.elapsed() >= timeout {
-            return Err(CliError::new(
-                anyhow::anyhow!(
-                    "timed out after {}: the split is set, but {pending}",
-                    crate::duration::HumanDuration(timeout)
-                ),
-                EXIT_TIMEOUT,
-            ));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
+    let key = format!("{}/{service}", cluster.namespace);
+    let change = target::Change {
+        pending: "pods not acknowledging the new split",
+        unread: "no controller replica has read the new HTTPRoute yet",
+        done: "the split is set",
+    };
+    target::wait_for_acks(
+        cluster,
+        timeout,
+        &change,
+        |replicas| pending_acks(replicas, &cluster.namespace, service, &weights.0),
+        |r| r.splits.get(&key) == Some(&weights.0),
+    )
+    .await
 }
 
 /// A running `canary start` owns the service's split: `shift` would fight it.
@@ -557,6 +535,7 @@ mod tests {
                 "shop/api".to_string(),
                 BTreeMap::from([("v1".to_string(), 50), ("v2".to_string(), 50)]),
             )]),
+            faults: BTreeMap::new(),
             proxies: vec![web],
             ..ControllerStatus::default()
         }

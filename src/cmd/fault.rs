@@ -1,5 +1,5 @@
 //! `meshctl fault`: inject aborts and delays into a service's traffic live, clear them, and
-//! list every fault in force (live and from mesh.yaml).
+//! list every fault in force (live and from mesh.yaml); on Kubernetes in `fault_kube.rs`.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::StateFor;
+use super::target::{Chosen, KubeTargetArgs};
 use crate::control::admin::{AdminError, MeshAdmin};
 use crate::control::plan::MeshPlan;
 use crate::duration::{HumanDuration, format_compact};
@@ -30,29 +31,40 @@ A live fault replaces any earlier one of SERVICE and, while in force, every mesh
 SERVICE (routes included). It is persisted in .meshctl/faults.json; with --for it ends at an
 absolute time, which each proxy enforces even if the control plane is gone.
 
+On Kubernetes (--target kubernetes, or no local mesh and a kubeconfig): the fault is the key
+SERVICE of the namespace's ConfigMap `meshctl-faults` (JSON, absolute RFC 3339 expiry),
+server-side applied with field manager `meshctl`; the controller pushes it to the callers'
+sidecars. --wait reads the controller's /status (through the API server's pods/proxy, or
+--controller-admin) until every pod calling SERVICE acknowledged it.
+
 Examples:
   meshctl fault inject api --abort 503@5%
   meshctl fault inject api --delay 200ms@10% --abort 503@1% --for 2m --wait
 
 Exit codes:
   0  the fault is set (and, with --wait, every proxy calling SERVICE applied it)
-  1  failure (no mesh running, control plane unreachable)
+  1  failure (no mesh running, control plane unreachable; on Kubernetes: permission denied)
   2  usage error (unknown service, bad --abort/--delay/--for, neither --abort nor --delay)
   4  --wait timed out; the fault is set but some proxies have not acknowledged it (named)";
 
 const CLEAR_HELP: &str = "\
 Removes SERVICE's live fault; the faults in mesh.yaml (if any) apply again. Clearing a service
-without a live fault changes nothing and succeeds.
+without a live fault changes nothing and succeeds. On Kubernetes: removes the key SERVICE of
+the namespace's ConfigMap `meshctl-faults` (a JSON merge patch; other keys stay as they are).
 
 Exit codes:
   0  no live fault remains (and, with --wait, every proxy calling SERVICE applied that)
-  1  failure (no mesh running, control plane unreachable)
+  1  failure (no mesh running, control plane unreachable; on Kubernetes: permission denied)
   2  usage error (unknown service)
   4  --wait timed out (the proxies not acknowledging are named)";
 
 /// How long an injected fault lasts without `--for`: long enough for an experiment, short
 /// enough that a forgotten one ends by itself (`--for 0` keeps it until `fault clear`).
 pub const DEFAULT_FAULT_DURATION: std::time::Duration = std::time::Duration::from_secs(600);
+
+const LIST_HELP: &str = "\
+On Kubernetes: the live faults of the namespace's ConfigMap `meshctl-faults` that are in force
+(faults in the `meshctl-policy` ConfigMap are not listed); -o wide adds the pods calling each.";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -61,7 +73,7 @@ pub struct Args {
 }
 
 #[derive(Debug, Subcommand)]
-enum Fault {
+pub(super) enum Fault {
     /// Inject aborts and/or delays into requests to a service, now
     #[command(after_help = INJECT_HELP)]
     Inject(InjectArgs),
@@ -69,13 +81,14 @@ enum Fault {
     #[command(after_help = CLEAR_HELP)]
     Clear(ClearArgs),
     /// Show every fault: live ones and those in mesh.yaml, and which are in force
+    #[command(after_help = LIST_HELP)]
     List(ListArgs),
 }
 
 #[derive(Debug, clap::Args)]
-struct InjectArgs {
+pub(super) struct InjectArgs {
     /// The destination service
-    service: String,
+    pub(super) service: String,
     /// Answer STATUS (400-599) to PERCENT of requests (0-100, up to 4 decimals), e.g. 503@5%
     #[arg(long, value_name = "STATUS@PERCENT", allow_hyphen_values = true)]
     abort: Option<String>,
@@ -87,36 +100,42 @@ struct InjectArgs {
     #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
     for_: Option<String>,
     #[command(flatten)]
-    wait: WaitArgs,
-}
-
-#[derive(Debug, clap::Args)]
-struct ClearArgs {
-    /// The destination service
-    service: String,
+    pub(super) wait: WaitArgs,
     #[command(flatten)]
-    wait: WaitArgs,
+    pub(super) cluster: KubeTargetArgs,
 }
 
 #[derive(Debug, clap::Args)]
-struct WaitArgs {
+pub(super) struct ClearArgs {
+    /// The destination service
+    pub(super) service: String,
+    #[command(flatten)]
+    pub(super) wait: WaitArgs,
+    #[command(flatten)]
+    pub(super) cluster: KubeTargetArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct WaitArgs {
     /// Return only once every proxy calling the service acknowledged the change
     #[arg(long)]
-    wait: bool,
+    pub(super) wait: bool,
     /// How long --wait waits
     #[arg(long, default_value = "30s", allow_hyphen_values = true)]
-    timeout: HumanDuration,
+    pub(super) timeout: HumanDuration,
 }
 
 #[derive(Debug, clap::Args)]
-struct ListArgs {
+pub(super) struct ListArgs {
     /// Only this service
-    service: Option<String>,
+    pub(super) service: Option<String>,
+    #[command(flatten)]
+    pub(super) cluster: KubeTargetArgs,
 }
 
 /// One fault: the JSON/YAML shape of `fault list` rows and of `fault inject`.
 #[derive(Debug, Serialize)]
-struct FaultView {
+pub(super) struct FaultView {
     service: String,
     /// `live`, `policy.fault` or `policy.routes[N].fault` (where in mesh.yaml).
     source: String,
@@ -143,28 +162,47 @@ struct DelayView {
 }
 
 #[derive(Debug, Serialize)]
-struct InjectReport {
+pub(super) struct InjectReport {
     #[serde(flatten)]
-    fault: FaultView,
-    config_version: u64,
-    acknowledged: bool,
+    pub(super) fault: FaultView,
+    /// The version that carries the fault (on Kubernetes: the controller's, with --wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) config_version: Option<u64>,
+    pub(super) acknowledged: bool,
+    /// Kubernetes: the ConfigMap written, `namespace/meshctl-faults`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) configmap: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
-struct ClearReport {
-    service: String,
+pub(super) struct ClearReport {
+    pub(super) service: String,
     /// Whether there was a live fault to remove.
-    cleared: bool,
-    config_version: u64,
-    acknowledged: bool,
+    pub(super) cleared: bool,
+    /// The version without the fault (on Kubernetes: the controller's, with --wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) config_version: Option<u64>,
+    pub(super) acknowledged: bool,
+    /// Kubernetes: the ConfigMap written, `namespace/meshctl-faults`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) configmap: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
-struct ListReport<'a> {
-    faults: &'a [FaultView],
+pub(super) struct ListReport<'a> {
+    pub(super) faults: &'a [FaultView],
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
+    let cluster = match &args.command {
+        Fault::Inject(a) => &a.cluster,
+        Fault::Clear(a) => &a.cluster,
+        Fault::List(a) => &a.cluster,
+    };
+    let target = ctx.target(Some(cluster))?;
+    if target.chosen == Chosen::Kubernetes {
+        return super::fault_kube::run(ctx, args.command, &target.why);
+    }
     match args.command {
         Fault::Inject(a) => inject(ctx, a),
         Fault::Clear(a) => clear(ctx, a),
@@ -173,7 +211,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
 }
 
 /// The fault and its duration from the flags, checked before anything is contacted.
-fn parse_inject(a: &InjectArgs) -> Result<(FaultSpec, Option<Duration>), CliError> {
+pub(super) fn parse_inject(a: &InjectArgs) -> Result<(FaultSpec, Option<Duration>), CliError> {
     let usage =
         |flag: &str, e: &dyn std::fmt::Display| CliError::usage(anyhow::anyhow!("{flag}: {e}"));
     let abort = a
@@ -263,13 +301,25 @@ fn inject(ctx: &mut Context<'_>, a: InjectArgs) -> CliResult {
     let expires = Some(set.expires_unix_ms).filter(|ms| *ms > 0);
     let report = InjectReport {
         fault: view(&a.service, "live".into(), &spec, expires, true),
-        config_version: set.version,
+        config_version: Some(set.version),
         acknowledged,
+        configmap: None,
     };
     output::render(ctx.out, ctx.global.output, &report, |_| {
         fault_table(std::slice::from_ref(&report.fault), None)
     })?;
     Ok(())
+}
+
+pub(super) fn clear_table(report: &ClearReport) -> comfy_table::Table {
+    let mut t = output::table(["SERVICE", "LIVE FAULT"]);
+    let what = if report.cleared {
+        "cleared"
+    } else {
+        "none (nothing to clear)"
+    };
+    t.add_row(vec![report.service.clone(), what.to_string()]);
+    t
 }
 
 fn clear(ctx: &mut Context<'_>, a: ClearArgs) -> CliResult {
@@ -289,18 +339,12 @@ fn clear(ctx: &mut Context<'_>, a: ClearArgs) -> CliResult {
     let report = ClearReport {
         service: a.service,
         cleared: cleared.cleared,
-        config_version: cleared.version,
+        config_version: Some(cleared.version),
         acknowledged,
+        configmap: None,
     };
     output::render(ctx.out, ctx.global.output, &report, |_| {
-        let mut t = output::table(["SERVICE", "LIVE FAULT"]);
-        let what = if report.cleared {
-            "cleared"
-        } else {
-            "none (nothing to clear)"
-        };
-        t.add_row(vec![report.service.clone(), what.to_string()]);
-        t
+        clear_table(&report)
     })?;
     Ok(())
 }
@@ -349,12 +393,23 @@ fn list(ctx: &mut Context<'_>, a: ListArgs) -> CliResult {
         ctx.out,
         ctx.global.output,
         &ListReport { faults: &views },
-        |wide| fault_table(&views, wide.then_some(&admin.plan)),
+        |wide| {
+            let callers = |service: &str| {
+                admin
+                    .plan
+                    .proxies
+                    .iter()
+                    .filter(|p| p.upstreams.iter().any(|u| u.service == service))
+                    .map(|p| p.name.clone())
+                    .collect()
+            };
+            fault_table(&views, wide.then_some(&callers))
+        },
     )?;
     Ok(())
 }
 
-fn view(
+pub(super) fn view(
     service: &str,
     source: String,
     spec: &FaultSpec,
@@ -379,9 +434,12 @@ fn view(
     }
 }
 
-/// With `wide` (the plan), a CALLERS column: the instances whose proxies apply the fault (a
-/// fault acts on the calling side).
-fn fault_table(views: &[FaultView], wide: Option<&MeshPlan>) -> comfy_table::Table {
+/// Who calls a service: the instances (pods) whose proxies apply its faults.
+pub(super) type Callers<'a> = &'a dyn Fn(&str) -> Vec<String>;
+
+/// With `wide` (who calls a service), a CALLERS column: the instances (pods) whose proxies
+/// apply the fault (a fault acts on the calling side).
+pub(super) fn fault_table(views: &[FaultView], wide: Option<Callers<'_>>) -> comfy_table::Table {
     let mut headers = vec!["SERVICE", "SOURCE", "ABORT", "DELAY", "EXPIRES", "STATE"];
     if wide.is_some() {
         headers.push("CALLERS");
@@ -415,13 +473,8 @@ fn fault_table(views: &[FaultView], wide: Option<&MeshPlan>) -> comfy_table::Tab
             expires,
             state.to_string(),
         ];
-        if let Some(plan) = wide {
-            let callers: Vec<&str> = plan
-                .proxies
-                .iter()
-                .filter(|p| p.upstreams.iter().any(|u| u.service == v.service))
-                .map(|p| p.name.as_str())
-                .collect();
+        if let Some(callers) = wide {
+            let callers = callers(&v.service);
             row.push(if callers.is_empty() {
                 "-".to_string()
             } else {

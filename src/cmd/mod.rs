@@ -17,6 +17,7 @@ pub mod demo_app;
 pub mod down;
 pub mod edges;
 pub mod fault;
+mod fault_kube;
 pub mod generate;
 pub mod inject;
 pub mod install;
@@ -106,9 +107,7 @@ pub fn run(cli: Cli) -> CliResult {
     };
     let result = match cli.command {
         Command::Canary(args) => canary::run(&mut ctx, args),
-        Command::Fault(args) => ctx
-            .local_only("fault")
-            .and_then(|()| fault::run(&mut ctx, args)),
+        Command::Fault(args) => fault::run(&mut ctx, args),
         Command::Certs(args) => match args.on_running_mesh() {
             Some(name) => ctx
                 .local_only(name)

@@ -8,6 +8,12 @@ use std::path::{Path, PathBuf};
 use super::Context;
 use crate::exit::CliError;
 use crate::kube::client::KubeArgs;
+use crate::kube::controller::status::ControllerStatus;
+
+/// Exit code when `--wait` runs out before every calling pod acknowledged a change.
+pub const EXIT_ACK_TIMEOUT: i32 = 4;
+/// How often `--wait` reads the controller's `/status` again.
+const ACK_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// `--target`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -199,6 +205,63 @@ pub async fn cluster(
         admin,
         request_timeout,
     })
+}
+
+/// How [`wait_for_acks`] words what it waits for.
+#[derive(Debug)]
+pub struct Change<'a> {
+    /// Leads the list of pods still pending ("pods not acknowledging the new split").
+    pub pending: &'a str,
+    /// While no replica has read the change yet.
+    pub unread: &'a str,
+    /// What holds already when the wait runs out ("the split is set").
+    pub done: &'a str,
+}
+
+/// Polls every ready controller replica's `/status` until `pending` finds no caller left to
+/// acknowledge the change (`None`: no replica has read it yet); the highest catalog version
+/// among the replicas that `carries` it. Exit 4 after `timeout`, naming the pods.
+pub async fn wait_for_acks(
+    cluster: &crate::kube::mesh::Cluster,
+    timeout: std::time::Duration,
+    change: &Change<'_>,
+    pending: impl Fn(&[ControllerStatus]) -> Option<Vec<String>>,
+    carries: impl Fn(&ControllerStatus) -> bool,
+) -> Result<u64, CliError> {
+    let start = std::time::Instant::now();
+    let mut first = true;
+    loop {
+        let waiting = match crate::kube::mesh::controller_status(cluster).await {
+            Ok(replicas) => match pending(&replicas) {
+                Some(p) if p.is_empty() => {
+                    return Ok(replicas
+                        .iter()
+                        .filter(|r| carries(r))
+                        .map(|r| r.catalog_version)
+                        .max()
+                        .unwrap_or(0));
+                }
+                Some(p) => format!("{}: {}", change.pending, p.join(", ")),
+                None => change.unread.to_string(),
+            },
+            // The first answer says whether the controller can be read at all (permissions,
+            // address); later failures may be a replica restarting: retried.
+            Err(e) if first => return Err(mesh_error(e)),
+            Err(e) => format!("the controller's /status: {e:#}"),
+        };
+        first = false;
+        if start.elapsed() >= timeout {
+            return Err(CliError::new(
+                anyhow::anyhow!(
+                    "timed out after {}: {}, but {waiting}",
+                    crate::duration::HumanDuration(timeout),
+                    change.done
+                ),
+                EXIT_ACK_TIMEOUT,
+            ));
+        }
+        tokio::time::sleep(ACK_POLL).await;
+    }
 }
 
 /// A cluster operation's error as the CLI exits with it.

@@ -62,6 +62,12 @@ pub trait Backend: Send + Sync + 'static {
     fn save_faults(&self, _faults: &BTreeMap<String, LiveFault>) -> std::io::Result<()> {
         Ok(())
     }
+    /// The key [`Backend::load_faults`] files the live fault of `service` under, as `who`
+    /// calls it: the service name locally; on Kubernetes `namespace/service` (the same name
+    /// in two namespaces is two services).
+    fn fault_key(&self, _who: &Workload, service: &str) -> String {
+        service.to_string()
+    }
 }
 
 pub use super::state_files::SPLITS_FILE;

@@ -250,7 +250,8 @@ impl ControlPlane {
         let now = now_unix_ms();
         let faults = lock(&self.inner.faults);
         for u in &mut config.upstreams {
-            if let Some(live) = faults.get(&u.service).filter(|f| f.in_force(now)) {
+            let key = self.inner.backend.fault_key(who, &u.service);
+            if let Some(live) = faults.get(&key).filter(|f| f.in_force(now)) {
                 u.live_fault = Some(live.spec.to_pb(live.expires_unix_ms));
             }
         }
@@ -299,6 +300,23 @@ impl ControlPlane {
                 None => changed.await,
             }
         }
+    }
+
+    /// Re-reads the live faults from the backend (whose store changed: on Kubernetes the
+    /// `meshctl-faults` ConfigMaps) and wakes the expiry timer; whether they differ from
+    /// those in force. The caller announces a new version.
+    pub fn reload_faults(&self) -> Result<bool, StateFileError> {
+        let mut next = self.inner.backend.load_faults()?;
+        let now = now_unix_ms();
+        next.retain(|_, f| f.in_force(now));
+        let mut faults = lock(&self.inner.faults);
+        if *faults == next {
+            return Ok(false);
+        }
+        *faults = next;
+        drop(faults);
+        self.inner.faults_changed.notify_one();
+        Ok(true)
     }
 
     /// Checks that `service` exists in the catalog.

@@ -287,9 +287,13 @@ pub fn controller_rules() -> Vec<PolicyRule> {
         rule(&[""], &["namespaces"], &watch),
         // HTTPRoutes: traffic splits (Gateway API, GAMMA).
         rule(&["gateway.networking.k8s.io"], &["httproutes"], &watch),
-        // The policy ConfigMaps only, by name (list/watch with a metadata.name field selector).
+        // The policy and live-fault ConfigMaps only, by name (list/watch with a
+        // metadata.name field selector, one watch per name).
         PolicyRule {
-            resource_names: Some(vec![POLICY_CONFIGMAP.to_string()]),
+            resource_names: Some(vec![
+                POLICY_CONFIGMAP.to_string(),
+                FAULTS_CONFIGMAP.to_string(),
+            ]),
             ..rule(&[""], &["configmaps"], &watch)
         },
         // Proxies prove who they are with a projected ServiceAccount token.

@@ -10,6 +10,7 @@ pub mod apply;
 pub mod checks;
 pub mod client;
 pub mod controller;
+pub mod faults;
 pub mod identity;
 pub mod inject;
 pub mod manifests;
@@ -42,6 +43,9 @@ pub const WEBHOOK_PATH: &str = "/inject";
 /// The per-namespace ConfigMap the controller reads traffic policy from (one key per
 /// service, the same schema as mesh.yaml's `policy:`); the only ConfigMap name it may read.
 pub const POLICY_CONFIGMAP: &str = "meshctl-policy";
+/// The per-namespace ConfigMap holding the live faults `meshctl fault inject` sets (one key
+/// per service, a JSON live fault with an absolute expiry), read by the controller.
+pub const FAULTS_CONFIGMAP: &str = "meshctl-faults";
 
 /// Label (on a namespace or a pod) that opts pods into sidecar injection, and its value.
 pub const INJECT_LABEL: &str = "meshctl.io/inject";

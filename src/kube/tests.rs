@@ -222,7 +222,7 @@ fn cluster_role_rules_are_exactly_these() {
                 s(&[""]),
                 s(&["configmaps"]),
                 watch,
-                Some(s(&[POLICY_CONFIGMAP]))
+                Some(s(&[POLICY_CONFIGMAP, FAULTS_CONFIGMAP]))
             ),
             (
                 s(&["authentication.k8s.io"]),

@@ -1246,3 +1246,146 @@ fn stat_and_edges_work_on_kubernetes() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `meshctl fault inject|list|clear … --target kubernetes` on the real API server: the fault
+/// is written to the namespace's `meshctl-faults` ConfigMap (server-side apply, field
+/// manager `meshctl`), the controller pushes it to web-0's sidecar, and with --wait every
+/// request through it is aborted with 503 as soon as the command returns; `fault clear
+/// --wait` brings 200 back at once. The CLI runs outside the network namespace, reaching the
+/// controller's admin listener through a relay (`--controller-admin`).
+#[test]
+fn fault_inject_list_and_clear_work_on_kubernetes() {
+    let Some(f) = Fixture::start("mesh-e2e-fault") else {
+        return;
+    };
+    let admin = f.admin_relay();
+    let cli = |args: &[&str]| f.cli(admin, args);
+    let json_of = |args: &[&str]| -> serde_json::Value {
+        let out = cli(args).output().unwrap();
+        if !out.status.success() {
+            f.dump();
+        }
+        assert!(
+            out.status.success(),
+            "meshctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    wait_for(
+        "traffic through the sidecars",
+        Duration::from_secs(30),
+        || f.get(vec![]).ok().filter(|(s, _)| *s == 200),
+    );
+
+    // An unknown service: exit 2 naming the namespace's meshed services.
+    cli(&["fault", "inject", "nope", "--abort", "503@100%"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("unknown service `nope`"))
+        .stderr(predicates::str::contains("api, greet, web"));
+
+    // Inject with --wait: every request answered 503 right after it returned.
+    let started = Instant::now();
+    let report = json_of(&[
+        "fault", "inject", "api", "--abort", "503@100%", "--for", "5m", "--wait", "-o", "json",
+    ]);
+    let took = started.elapsed();
+    assert_eq!(report["service"], "api", "{report}");
+    assert_eq!(report["abort"], json!({"status": 503, "percent": 100.0}));
+    assert_eq!(report["acknowledged"], true);
+    assert_eq!(report["configmap"], format!("{}/meshctl-faults", f.ns_name));
+    assert!(report["config_version"].as_u64().unwrap() > 0, "{report}");
+    for _ in 0..20 {
+        assert_eq!(f.get(vec![]).unwrap().0, 503);
+    }
+    eprintln!("kube_mesh_e2e: fault inject --wait returned in {took:?}; 20 of 20 requests got 503");
+
+    // The ConfigMap as written: the key api, owned by `meshctl`, with an RFC 3339 expiry.
+    let maps: Api<ConfigMap> = Api::namespaced(f.client.clone(), &f.ns_name);
+    let map = f.rt.block_on(maps.get("meshctl-faults")).unwrap();
+    let managers: Vec<_> = map
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    assert_eq!(managers, ["meshctl"], "{map:?}");
+    let stored = &map.data.as_ref().unwrap()["api"];
+    let fault = meshctl::kube::faults::decode(stored).unwrap();
+    assert!(fault.expires_unix_ms.is_some(), "{stored}");
+
+    // list -o json: the live fault, in force, with its expiry.
+    let list = json_of(&["fault", "list", "-o", "json"]);
+    let faults = list["faults"].as_array().unwrap();
+    assert_eq!(faults.len(), 1, "{list}");
+    assert_eq!(faults[0]["service"], "api");
+    assert_eq!(faults[0]["source"], "live");
+    assert_eq!(faults[0]["active"], true);
+    assert_eq!(
+        faults[0]["expires_unix_ms"].as_u64(),
+        fault.expires_unix_ms,
+        "{list}"
+    );
+    eprintln!(
+        "kube_mesh_e2e: fault list -o wide --target kubernetes:\n{}",
+        String::from_utf8_lossy(
+            &cli(&["fault", "list", "-o", "wide"])
+                .output()
+                .unwrap()
+                .stdout
+        )
+    );
+
+    // Another manager's key, then a second meshctl fault applied over the existing
+    // ConfigMap (resourceVersion precondition): both stay, neither is claimed or dropped.
+    let theirs = meshctl::kube::faults::encode(&meshctl::policy::fault::LiveFault {
+        expires_unix_ms: None,
+        ..fault
+    });
+    f.rt.block_on(maps.patch(
+        "meshctl-faults",
+        &PatchParams::apply("someone-else"),
+        &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                             "metadata": {"name": "meshctl-faults"}, "data": {"web": theirs}})),
+    ))
+    .unwrap();
+    json_of(&[
+        "fault", "inject", "greet", "--delay", "1ms@1%", "-o", "json",
+    ]);
+    let data =
+        f.rt.block_on(maps.get("meshctl-faults"))
+            .unwrap()
+            .data
+            .unwrap();
+    assert_eq!(
+        data.keys().collect::<Vec<_>>(),
+        ["api", "greet", "web"],
+        "{data:?}"
+    );
+    assert_eq!(data["web"], theirs);
+
+    // Clear with --wait: 200 again at once; the other keys stay.
+    let cleared = json_of(&["fault", "clear", "api", "--wait", "-o", "json"]);
+    assert_eq!(cleared["cleared"], true, "{cleared}");
+    assert_eq!(cleared["acknowledged"], true);
+    for _ in 0..20 {
+        assert_eq!(f.get(vec![]).unwrap().0, 200);
+    }
+    let list = json_of(&["fault", "list", "-o", "json"]);
+    let services: Vec<&str> = list["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["greet", "web"], "{list}");
+    json_of(&["fault", "clear", "greet", "-o", "json"]);
+    json_of(&["fault", "clear", "web", "-o", "json"]);
+    let list = json_of(&["fault", "list", "-o", "json"]);
+    assert_eq!(list["faults"], json!([]), "{list}");
+    // Clearing again changes nothing and succeeds.
+    let again = json_of(&["fault", "clear", "api", "-o", "json"]);
+    assert_eq!(again["cleared"], false, "{again}");
+}

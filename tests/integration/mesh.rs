@@ -672,7 +672,6 @@ fn an_explicit_target_is_never_switched() {
     }
     for args in [
         &["canary", "status", "--target", "kubernetes"][..],
-        &["fault", "list", "--target", "kubernetes"][..],
         &["certs", "rotate", "issuer", "--target", "kubernetes"][..],
     ] {
         meshctl()
@@ -682,6 +681,22 @@ fn an_explicit_target_is_never_switched() {
             .code(2)
             .stderr(predicates::str::contains("not available on Kubernetes yet"));
     }
+    // A converted command goes to the cluster, even with a local mesh right here: with no
+    // usable kubeconfig it fails saying so, and never lists the local mesh's faults.
+    let no_context = mesh.path().join("kubeconfig");
+    std::fs::write(
+        &no_context,
+        "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
+    )
+    .unwrap();
+    meshctl()
+        .args(["fault", "list", "--target", "kubernetes"])
+        .env("KUBECONFIG", &no_context)
+        .current_dir(mesh.path())
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicates::str::contains("no current context"));
     // MESHCTL_TARGET too; and a state dir with it conflicts.
     meshctl()
         .arg("top")

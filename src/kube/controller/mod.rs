@@ -1,11 +1,12 @@
 //! The control plane's Kubernetes backend (`meshctl controller --kube`): the catalog from
-//! reflectors over Pods, Services, EndpointSlices, HTTPRoutes and the policy ConfigMaps, and
-//! workload identity from projected service-account tokens reviewed by the API server.
+//! reflectors over Pods, Services, EndpointSlices, HTTPRoutes, the policy and the live-fault
+//! ConfigMaps, and workload identity from projected service-account tokens reviewed by the API server.
 //!
 //! The control-plane core (`control::server`) is the same as on the local mesh; only where
 //! the catalog and the credentials come from differs (`control::backend::Backend`).
 
 pub mod catalog;
+pub mod faults;
 pub mod policies;
 pub mod proxies;
 pub mod review;
@@ -27,8 +28,10 @@ use crate::control::backend::{Backend, Workload};
 use crate::control::canary_routes::CanaryRoutes;
 use crate::control::meshfile::ServicePolicy;
 use crate::control::state_files::StateFileError;
+use crate::policy::fault::{LiveFault, now_unix_ms};
 use crate::policy::split::SplitWeights;
 use catalog::{Index, Key, Objects, Problem};
+use faults::{Faults, fault_key};
 use policies::Policies;
 use review::{Refusal, Reviewer};
 
@@ -40,6 +43,8 @@ pub struct Stores {
     pub slices: Store<EndpointSlice>,
     pub routes: Option<Store<HttpRoute>>,
     pub policies: Store<ConfigMap>,
+    /// The `meshctl-faults` ConfigMaps (live faults).
+    pub faults: Store<ConfigMap>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -79,6 +84,10 @@ pub struct KubeBackend {
     reported: Mutex<HashSet<Problem>>,
     /// The catalog last announced to proxies and the version it was announced under.
     announced: Mutex<Option<(u64, Arc<Index>)>>,
+    /// Live faults from the `meshctl-faults` ConfigMaps (last good per service).
+    faults: Mutex<Faults>,
+    /// The live faults in force when the catalog was last announced, by `namespace/service`.
+    announced_faults: Mutex<BTreeMap<String, LiveFault>>,
 }
 
 impl std::fmt::Debug for KubeBackend {
@@ -105,6 +114,8 @@ impl KubeBackend {
             in_force: Mutex::new(Arc::default()),
             reported: Mutex::new(HashSet::new()),
             announced: Mutex::new(None),
+            faults: Mutex::new(Faults::default()),
+            announced_faults: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -130,6 +141,10 @@ impl KubeBackend {
         }));
         *lock(&self.in_force) = Arc::new(policies.good.clone());
         drop(policies);
+        let fault_maps = self.stores.faults.state();
+        problems.extend(lock(&self.faults).update(&fault_maps, |k| {
+            index.services.get(k).is_some_and(|p| p == "tcp")
+        }));
         *lock(&self.index) = Arc::new(index);
         problems
     }
@@ -142,6 +157,12 @@ impl KubeBackend {
     /// the splits with the version that carries them).
     pub fn announced(&self, version: u64) {
         *lock(&self.announced) = Some((version, self.index()));
+        *lock(&self.announced_faults) = lock(&self.faults).in_force(now_unix_ms());
+    }
+
+    /// The live faults in force when the catalog was last announced (`namespace/service`).
+    pub fn last_announced_faults(&self) -> BTreeMap<String, LiveFault> {
+        lock(&self.announced_faults).clone()
     }
 
     /// The catalog last announced and its version.
@@ -267,6 +288,21 @@ impl Backend for KubeBackend {
 
     fn save_canary_routes(&self, _routes: &CanaryRoutes) -> std::io::Result<()> {
         Err(std::io::Error::other(SPLITS_ARE_HTTPROUTES))
+    }
+
+    fn load_faults(&self) -> Result<BTreeMap<String, LiveFault>, StateFileError> {
+        Ok(lock(&self.faults).in_force(now_unix_ms()))
+    }
+
+    fn save_faults(&self, _faults: &BTreeMap<String, LiveFault>) -> std::io::Result<()> {
+        // The ConfigMaps are the CLI's (the controller may only read them): an expired
+        // entry stays there, never in force again, until the next `fault inject` drops it.
+        Ok(())
+    }
+
+    fn fault_key(&self, who: &Workload, service: &str) -> String {
+        let namespace = who.instance.split_once('/').map_or("", |(ns, _)| ns);
+        fault_key(namespace, service)
     }
 }
 

@@ -257,6 +257,11 @@ async fn refresh(
     bundle_tx: &mpsc::UnboundedSender<String>,
 ) {
     let problems = backend.refresh();
+    // The live faults come from the backend's ConfigMaps: the core re-reads them (and its
+    // expiry timer follows) before the new version goes out.
+    if let Err(e) = plane.reload_faults() {
+        tracing::warn!(error = %e, "reading the live faults");
+    }
     let version = plane.catalog_changed();
     backend.announced(version);
     tracing::debug!(version, "catalog changed");
@@ -387,6 +392,7 @@ fn render_status(backend: &KubeBackend, plane: &ControlPlane, issuer_pem: &str) 
     let doc = super::status::build(
         plane.status_snapshot(),
         announced.as_ref().map(|(v, index)| (*v, index.as_ref())),
+        backend.last_announced_faults(),
         issuer_pem,
     );
     serde_json::to_string(&doc).unwrap_or_default()

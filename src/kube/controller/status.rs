@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::Index;
 use crate::api::proto::control as pb;
+use crate::policy::fault::LiveFault;
 
 /// What `GET /status` answers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +23,10 @@ pub struct ControllerStatus {
     /// `namespace/service` → version → weight, from the services' HTTPRoutes (services
     /// without one are absent).
     pub splits: BTreeMap<String, BTreeMap<String, u32>>,
+    /// `namespace/service` → the live fault (`meshctl-faults`) in force when the catalog was
+    /// announced under `catalog_version` (absent from controllers before it existed).
+    #[serde(default)]
+    pub faults: BTreeMap<String, LiveFault>,
     pub proxies: Vec<ProxyStatus>,
     /// The issuer this replica signs leaves with (its certificate, PEM; public), read from the
     /// issuer Secret at start: `certs status` shows it without needing the Secret's key.
@@ -76,10 +81,12 @@ impl ProxyStatus {
 }
 
 /// The document from the control plane's status and the catalog last announced (with the
-/// version it was announced under).
+/// version it was announced under), the live faults announced with it, and the issuer this
+/// replica signs with.
 pub fn build(
     plane: pb::StatusResponse,
     announced: Option<(u64, &Index)>,
+    faults: BTreeMap<String, LiveFault>,
     issuer_pem: &str,
 ) -> ControllerStatus {
     let (catalog_version, index) = match announced {
@@ -129,6 +136,7 @@ pub fn build(
         config_version: plane.version,
         catalog_version,
         splits,
+        faults,
         proxies,
         issuer_pem: issuer_pem.to_string(),
     }
@@ -182,7 +190,35 @@ pub fn pending_acks(
     weights: &BTreeMap<String, u32>,
 ) -> Option<Vec<String>> {
     let key = format!("{namespace}/{service}");
-    let carries = |r: &ControllerStatus| r.splits.get(&key) == Some(weights);
+    pending_callers(replicas, namespace, service, |r| {
+        r.splits.get(&key) == Some(weights)
+    })
+}
+
+/// The callers of `namespace/service` that do not run its live fault `fault` yet (`None`:
+/// that it has none), as [`pending_acks`] does for weights: `None` while no replica's
+/// announced catalog carries it yet.
+pub fn pending_fault_acks(
+    replicas: &[ControllerStatus],
+    namespace: &str,
+    service: &str,
+    fault: Option<&LiveFault>,
+) -> Option<Vec<String>> {
+    let key = format!("{namespace}/{service}");
+    pending_callers(replicas, namespace, service, |r| {
+        r.faults.get(&key) == fault
+    })
+}
+
+/// The callers of `namespace/service` not acknowledging the catalog of a replica that
+/// `carries` the change (each named, with why); `None` while no replica carries it.
+fn pending_callers(
+    replicas: &[ControllerStatus],
+    namespace: &str,
+    service: &str,
+    carries: impl Fn(&ControllerStatus) -> bool,
+) -> Option<Vec<String>> {
+    let carries = &carries;
     if !replicas.iter().any(carries) {
         return None;
     }

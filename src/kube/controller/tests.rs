@@ -24,6 +24,7 @@ struct Fixture {
     slices: Writer<EndpointSlice>,
     routes: Writer<HttpRoute>,
     maps: Writer<ConfigMap>,
+    fault_maps: Writer<ConfigMap>,
     backend: KubeBackend,
     log: mock::Log,
 }
@@ -84,6 +85,7 @@ fn fixture() -> Fixture {
     let (slices_r, slices) = reflector::store();
     let (routes_r, routes) = reflector::store();
     let (maps_r, maps) = reflector::store();
+    let (fault_maps_r, fault_maps) = reflector::store();
     let (client, log) = mock::client(review_answer);
     let stores = Stores {
         pods: pods_r,
@@ -91,6 +93,7 @@ fn fixture() -> Fixture {
         slices: slices_r,
         routes: Some(routes_r),
         policies: maps_r,
+        faults: fault_maps_r,
     };
     Fixture {
         pods,
@@ -98,6 +101,7 @@ fn fixture() -> Fixture {
         slices,
         routes,
         maps,
+        fault_maps,
         backend: KubeBackend::new(TD, stores, Reviewer::new(client)),
         log,
     }
@@ -519,7 +523,12 @@ async fn the_status_document_carries_each_proxys_upstreams_and_the_announced_spl
         }],
     };
     let announced = f.backend.last_announced().unwrap();
-    let doc = status::build(plane, Some((announced.0, announced.1.as_ref())), "");
+    let doc = status::build(
+        plane,
+        Some((announced.0, announced.1.as_ref())),
+        f.backend.last_announced_faults(),
+        "",
+    );
     assert_eq!(doc.config_version, 42);
     assert_eq!(doc.catalog_version, 41);
     assert_eq!(
@@ -538,4 +547,184 @@ async fn the_status_document_carries_each_proxys_upstreams_and_the_announced_spl
     // Merged across replicas: current against this replica's version (41 < 42: stale).
     let merged = status::merge(std::slice::from_ref(&doc));
     assert!(merged[0].proxy.connected && !merged[0].config_current);
+}
+
+fn faults_map(namespace: &str, entries: &[(&str, &str)]) -> serde_json::Value {
+    let data: BTreeMap<&str, &str> = entries.iter().copied().collect();
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "meshctl-faults", "namespace": namespace}, "data": data})
+}
+
+fn live(abort: &str, set_unix_ms: u64, expires_unix_ms: Option<u64>) -> LiveFault {
+    LiveFault {
+        spec: crate::policy::fault::FaultSpec::new(Some(abort.parse().unwrap()), None).unwrap(),
+        set_unix_ms,
+        expires_unix_ms,
+    }
+}
+
+/// A control plane over the fixture's backend (the CA is a throw-away one).
+fn plane(backend: Arc<KubeBackend>) -> crate::control::server::ControlPlane {
+    use crate::identity::ca::{self, SigningCa};
+    let anchor = ca::new_anchor(TD, std::time::Duration::from_secs(86_400)).unwrap();
+    let anchor_ca = SigningCa::from_pem(&anchor.cert_pem, &anchor.key_pem).unwrap();
+    let issuer = anchor_ca
+        .sign_issuer(TD, std::time::Duration::from_secs(3_600))
+        .unwrap();
+    let issuer = SigningCa::from_pem(&issuer.cert_pem, &issuer.key_pem).unwrap();
+    crate::control::server::ControlPlane::new(
+        backend,
+        issuer,
+        anchor.cert_pem,
+        std::time::Duration::from_secs(600),
+    )
+    .unwrap()
+}
+
+/// The configurations a pod's proxy is sent, as a stream (its first is sent at once).
+async fn configs(
+    plane: &crate::control::server::ControlPlane,
+    pod: &str,
+    sa: &str,
+) -> impl futures_util::Stream<Item = Result<pb::ProxyConfig, tonic::Status>> {
+    use crate::api::proto::control::discovery_server::Discovery as _;
+    let mut req = tonic::Request::new(pb::WatchRequest::default());
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", token(pod, sa)).parse().unwrap(),
+    );
+    plane.watch(req).await.unwrap().into_inner()
+}
+
+/// `meshctl-faults` → the backend's `load_faults` → the callers' configuration, keyed by
+/// namespace (the same service name elsewhere is another service), and taken out at its
+/// expiry by the control plane's timer without any other change.
+#[tokio::test]
+async fn live_faults_from_the_configmap_reach_the_callers_and_end_at_their_expiry() {
+    use futures_util::StreamExt as _;
+    let mut f = fixture();
+    shop(&mut f);
+    f.backend.refresh();
+    let Fixture {
+        backend,
+        fault_maps: mut maps,
+        ..
+    } = f;
+    let backend = Arc::new(backend);
+    // Started before any fault exists, as the controller starts before its first list.
+    let plane = plane(backend.clone());
+    let now = crate::policy::fault::now_unix_ms();
+    let fault = live("503@100%", now, Some(now + 1_500));
+    // Another namespace's `api`, and an expired fault of `web`: neither reaches web-0.
+    apply(
+        &mut maps,
+        faults_map(
+            "other",
+            &[(
+                "api",
+                &crate::kube::faults::encode(&live("500@1%", now, None)),
+            )],
+        ),
+    );
+    apply(
+        &mut maps,
+        faults_map(
+            NS,
+            &[
+                ("api", &crate::kube::faults::encode(&fault)),
+                (
+                    "web",
+                    &crate::kube::faults::encode(&live("500@1%", 0, Some(now - 1))),
+                ),
+            ],
+        ),
+    );
+    assert_eq!(backend.refresh(), vec![]);
+    let loaded = backend.load_faults().unwrap();
+    assert_eq!(
+        loaded.keys().collect::<Vec<_>>(),
+        ["other/api", "shop/api"],
+        "expired faults are not loaded"
+    );
+    assert!(plane.reload_faults().unwrap());
+    assert!(!plane.reload_faults().unwrap(), "nothing changed");
+    tokio::spawn(plane.clone().expire_faults());
+    let mut web = std::pin::pin!(configs(&plane, "web-0", "web").await);
+    let first = web.next().await.unwrap().unwrap();
+    let api = &first.upstreams[0];
+    assert_eq!(api.service, "api");
+    assert_eq!(
+        api.live_fault,
+        Some(fault.spec.to_pb(fault.expires_unix_ms)),
+        "{first:?}"
+    );
+    // At the expiry a new version goes out without it.
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), web.next())
+        .await
+        .expect("a new configuration at the fault's expiry")
+        .unwrap()
+        .unwrap();
+    assert!(next.version > first.version);
+    assert_eq!(next.upstreams[0].live_fault, None, "{next:?}");
+    assert!(crate::policy::fault::now_unix_ms() >= now + 1_500);
+}
+
+#[tokio::test]
+async fn an_invalid_fault_is_reported_once_and_the_last_good_one_stays() {
+    let mut f = fixture();
+    shop(&mut f);
+    let good = live("503@5%", 1_000, None);
+    apply(
+        &mut f.fault_maps,
+        faults_map(NS, &[("api", &crate::kube::faults::encode(&good))]),
+    );
+    assert_eq!(f.backend.refresh(), vec![]);
+    // Over 100%: what a proxy would refuse never reaches one.
+    let bad = r#"{"spec": {"abort": {"status": 503, "per_million": 2000000}}, "set_at": "2026-01-01T00:00:00Z"}"#;
+    apply(&mut f.fault_maps, faults_map(NS, &[("api", bad)]));
+    let problems = f.backend.refresh();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let p = &problems[0];
+    assert_eq!(
+        (p.kind, p.reason, p.name.as_str(), p.namespace.as_str()),
+        ("ConfigMap", "InvalidFault", "meshctl-faults", NS)
+    );
+    assert!(
+        p.message
+            .starts_with("configmap shop/meshctl-faults key api: spec: percent"),
+        "{}",
+        p.message
+    );
+    assert!(
+        p.message.contains("the last valid fault stays in force"),
+        "{}",
+        p.message
+    );
+    // Once per distinct text; the last good one stays.
+    assert_eq!(f.backend.refresh(), vec![]);
+    assert_eq!(f.backend.load_faults().unwrap()["shop/api"], good);
+    // A fault on an opaque TCP service is refused too.
+    apply(
+        &mut f.services,
+        json!({"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "db", "namespace": NS},
+               "spec": {"selector": {"app": "db"}, "ports": [{"port": 5432, "appProtocol": "tcp"}]}}),
+    );
+    apply(
+        &mut f.fault_maps,
+        faults_map(
+            NS,
+            &[("api", bad), ("db", &crate::kube::faults::encode(&good))],
+        ),
+    );
+    let problems = f.backend.refresh();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].message.contains("protocol: tcp"),
+        "{problems:?}"
+    );
+    // The key removed: cleared, error and all.
+    delete(&mut f.fault_maps, faults_map(NS, &[]));
+    assert_eq!(f.backend.refresh(), vec![]);
+    assert!(f.backend.load_faults().unwrap().is_empty());
 }

@@ -18,7 +18,7 @@ use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
-use super::super::{POLICY_CONFIGMAP, SIDECAR_LABEL};
+use super::super::{FAULTS_CONFIGMAP, POLICY_CONFIGMAP, SIDECAR_LABEL};
 use super::Stores;
 
 /// Changes closer together than this are folded into one rebuild and one new version.
@@ -85,6 +85,13 @@ pub async fn start(client: &Client, changed: Arc<Notify>) -> Stores {
         watcher::Config::default().fields(&format!("metadata.name={POLICY_CONFIGMAP}")),
         changed.clone(),
     );
+    // A second reflector: a field selector names one object, and RBAC allows these two
+    // ConfigMap names only.
+    let faults = reflect(
+        Api::<ConfigMap>::all(client.clone()),
+        watcher::Config::default().fields(&format!("metadata.name={FAULTS_CONFIGMAP}")),
+        changed.clone(),
+    );
     let route_api = Api::<HttpRoute>::all(client.clone());
     let routes = match route_api.list(&ListParams::default().limit(1)).await {
         Err(kube::Error::Api(e)) if e.code == 404 => {
@@ -101,6 +108,7 @@ pub async fn start(client: &Client, changed: Arc<Notify>) -> Stores {
         slices,
         routes,
         policies,
+        faults,
     }
 }
 
@@ -111,6 +119,7 @@ impl Stores {
         let _ = self.services.wait_until_ready().await;
         let _ = self.slices.wait_until_ready().await;
         let _ = self.policies.wait_until_ready().await;
+        let _ = self.faults.wait_until_ready().await;
         if let Some(routes) = &self.routes {
             let _ = routes.wait_until_ready().await;
         }

@@ -263,6 +263,7 @@ fn doc(version: u64, proxies: Vec<ProxyStatus>) -> ControllerStatus {
             "shop/api".to_string(),
             BTreeMap::from([("v1".to_string(), 50), ("v2".to_string(), 50)]),
         )]),
+        faults: BTreeMap::new(),
         proxies,
         ..ControllerStatus::default()
     }
