@@ -360,6 +360,7 @@ async fn proxy_stats_asks_one_replica_and_falls_back_to_the_next() {
                 instance: "shop/api-v2-0".into(),
                 service: "api".into(),
                 version: "v2".into(),
+                spiffe_id: "spiffe://mesh.local/ns/shop/sa/api".into(),
                 stats: Some(StatsSnapshot {
                     covered_ms: 30_000,
                     ..StatsSnapshot::default()
@@ -370,6 +371,7 @@ async fn proxy_stats_asks_one_replica_and_falls_back_to_the_next() {
                 instance: "shop/api-v2-1".into(),
                 service: "api".into(),
                 version: "v2".into(),
+                spiffe_id: "spiffe://mesh.local/ns/shop/sa/api".into(),
                 stats: None,
                 error: Some(
                     "GET http://198.18.0.3:4191/stats?window=30: connection refused".into(),
