@@ -14,6 +14,7 @@ pub mod identity;
 pub mod inject;
 pub mod manifests;
 pub mod mesh;
+pub mod rollout;
 pub mod uninstall;
 
 #[cfg(test)]
