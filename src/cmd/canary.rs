@@ -37,7 +37,8 @@ parentRef the Service, one rule without matches whose backendRefs are the Servic
 `<service>-<version>`; the route is created when there is none. Fields another manager owns
 are not taken over without --force-conflicts. --wait reads the controller's /status (through
 the API server's pods/proxy, or --controller-admin) until every pod calling the service runs
-the new weights.
+the new weights. Refused while a `canary start` of the service runs (its Lease
+meshctl-rollout-<service> is live), as on a local mesh.
 
 Exit codes:
   0  the split is set (and, with --wait, every proxy calling the service applied it)
@@ -202,6 +203,7 @@ fn shift_kube(ctx: &mut Context<'_>, a: ShiftArgs, why: &str) -> CliResult {
         let split = mesh::split_of(&cluster, &a.service)
             .await
             .map_err(mesh_error)?;
+        refuse_during_kube_rollout(&cluster, &a.service).await?;
         let next = split
             .current
             .shift(&a.service, &split.versions(), &a.to, a.weight)
@@ -290,6 +292,26 @@ pub(super) async fn wait_kube(
             ));
         }
         tokio::time::sleep(ACK_POLL).await;
+    }
+}
+
+/// On Kubernetes too: a live Lease `meshctl-rollout-<service>` is a running `canary start`.
+async fn refuse_during_kube_rollout(
+    cluster: &mesh::Cluster,
+    service: &str,
+) -> Result<(), CliError> {
+    let holder = crate::kube::rollout::holder(cluster, service)
+        .await
+        .map_err(mesh_error)?;
+    match holder {
+        Some(h) if h.live => Err(anyhow::anyhow!(
+            "a rollout of `{service}` is running (held by {}, Lease {}/{}): end it with `meshctl canary promote|abort {service}` first",
+            h.identity,
+            cluster.namespace,
+            crate::kube::rollout::object_name(service)
+        )
+        .into()),
+        _ => Ok(()),
     }
 }
 

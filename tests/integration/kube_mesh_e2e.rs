@@ -1138,7 +1138,9 @@ fn kinds(events: &[serde_json::Value]) -> Vec<String> {
 }
 
 /// `meshctl canary start … --target kubernetes` on the real API server, with the engine's
-/// checks reading the sidecars' real `/stats` through the controller: a v2 answering 500 is
+/// checks reading the sidecars' real `/stats` through the controller: while another live
+/// `start` holds the rollout's Lease, `start` and `shift` are refused naming it, and once that
+/// Lease expired it is taken over; a v2 answering 500 is
 /// rolled back (exit 3), a healthy one promoted (exit 0), each with its NDJSON events; the
 /// state is the ConfigMap `meshctl-rollout-api`, the Lease is given up at the end, `canary
 /// status` shows the rollout and `canary abort` refuses a finished one.
@@ -1204,6 +1206,45 @@ fn canary_start_rolls_back_a_failing_canary_and_promotes_a_healthy_one_on_kubern
             .collect::<serde_json::Map<_, _>>()
             .into()
     };
+
+    // 0. Another `start` holds the rollout's Lease: `start` and `shift` are refused, naming
+    // it; once its Lease expired (not renewed for a minute), it is taken over (step 1).
+    let lease = |renewed_secs_ago: i64| -> k8s_openapi::api::coordination::v1::Lease {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+        let at = k8s_openapi::jiff::Timestamp::now()
+            .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(
+                renewed_secs_ago,
+            ))
+            .unwrap();
+        serde_json::from_value(json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "meshctl-rollout-api"},
+            "spec": {"holderIdentity": "ghost-host/4242", "leaseDurationSeconds": 30,
+                     "acquireTime": MicroTime(at), "renewTime": MicroTime(at)},
+        }))
+        .unwrap()
+    };
+    f.rt.block_on(leases.patch(
+        "meshctl-rollout-api",
+        &PatchParams::apply("meshctl-e2e").force(),
+        &Patch::Apply(&lease(1)),
+    ))
+    .unwrap();
+    cli(&start)
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("already running"))
+        .stderr(predicates::str::contains("ghost-host/4242"));
+    cli(&["canary", "shift", "api", "--to", "v2", "--weight", "10"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("held by ghost-host/4242"));
+    f.rt.block_on(leases.patch(
+        "meshctl-rollout-api",
+        &PatchParams::apply("meshctl-e2e").force(),
+        &Patch::Apply(&lease(60)),
+    ))
+    .unwrap();
 
     // 1. v2 answers 500: two failed checks at 50%, rolled back to 0%, exit 3.
     std::fs::write(f.work.join("v2.fail"), "").unwrap();
