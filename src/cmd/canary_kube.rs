@@ -13,8 +13,8 @@ use tokio::time::Instant;
 use super::Context;
 use super::canary::{RolloutView, SplitView, acks_kube};
 use super::canary_rollout::{
-    Adapter, EXIT_TIMED_OUT, Finish, FinishArgs, Progress, announce_takeover, closable, drive,
-    ended_by, fresh_state, not_on_record, observation, record_stop, render_finished,
+    Adapter, Finish, FinishArgs, Progress, announce_takeover, closable, drive, ended_by,
+    fresh_state, not_on_record, observation, record_stop, render_finished,
 };
 use super::target::{self, KubeTargetArgs, mesh_error};
 use crate::canary::engine::{Applied, Ended, Event, Ports, rfc3339};
@@ -66,21 +66,24 @@ pub fn start(
         let from_weight = take_ownership(&cluster, &spec, &me, split.current.weight(&spec.to))
             .await
             .map_err(mesh_error)?;
-        let mut ports = KubePorts {
-            cluster: cluster.clone(),
-            service: spec.service.clone(),
-            to: spec.to.clone(),
-            versions,
-            me: me.clone(),
-            pid: std::process::id(),
-            view: Progress::new(ctx.out, ctx.global.output, spec.steps.0.len())?,
-            external_event: None,
-            unrecorded: Vec::new(),
-            renewed: Instant::now(),
-            looked: None,
-            lost: None,
+        let run = async {
+            let mut ports = KubePorts {
+                cluster: cluster.clone(),
+                service: spec.service.clone(),
+                to: spec.to.clone(),
+                versions,
+                me: me.clone(),
+                pid: std::process::id(),
+                view: Progress::new(ctx.out, ctx.global.output, spec.steps.0.len())?,
+                external_event: None,
+                unrecorded: Vec::new(),
+                renewed: Instant::now(),
+                looked: None,
+                lost: None,
+            };
+            drive(&spec, from_weight, false, &mut ports).await
         };
-        let result = drive(&spec, from_weight, false, &mut ports).await;
+        let result = run.await;
         if let Err(e) = rollout::release(&cluster, &spec.service, &me).await {
             eprintln!("warning: {e:#}");
         }
@@ -116,19 +119,27 @@ async fn take_ownership(
         )
         .into());
     }
-    let previous = rollout::load(cluster, service).await?;
-    announce_takeover(previous.as_ref().map(|p| &p.state));
-    let fresh = fresh_state(spec, from_weight);
-    let read_at = previous.as_ref().map(|p| p.resource_version.as_str());
-    if rollout::save(cluster, &fresh, read_at).await?.is_none() {
-        return Err(anyhow::anyhow!(
-            "ConfigMap {}/{}: written by another process while this one took the rollout over; try again",
-            cluster.namespace,
-            rollout::object_name(service)
-        )
-        .into());
+    let recorded = async {
+        let previous = rollout::load(cluster, service).await?;
+        announce_takeover(previous.as_ref().map(|p| &p.state));
+        let fresh = fresh_state(spec, from_weight);
+        let read_at = previous.as_ref().map(|p| p.resource_version.as_str());
+        if rollout::save(cluster, &fresh, read_at).await?.is_none() {
+            return Err(anyhow::anyhow!(
+                "ConfigMap {}/{}: written by another process while this one took the rollout over; try again",
+                cluster.namespace,
+                rollout::object_name(service)
+            )
+            .into());
+        }
+        Ok(from_weight)
+    };
+    let result = recorded.await;
+    if result.is_err() {
+        // Not started after all: the Lease goes, rather than blocking others for 30 s.
+        let _ = rollout::release(cluster, service, me).await;
     }
-    Ok(from_weight)
+    result
 }
 
 /// The engine's ports on a cluster.
@@ -429,15 +440,8 @@ pub fn finish(ctx: &mut Context<'_>, a: FinishArgs, how: Finish, why: &str) -> C
         mesh::apply_split(&cluster, &a.service, &split, &next, false)
             .await
             .map_err(mesh_error)?;
-        super::canary::wait_kube(&cluster, &a.service, &next, a.timeout.0)
-            .await
-            .map_err(|e| match e.code {
-                super::canary::EXIT_TIMEOUT => CliError::new(
-                    e.error.unwrap_or_else(|| anyhow::anyhow!("timed out")),
-                    EXIT_TIMED_OUT,
-                ),
-                _ => e,
-            })?;
+        // Not acknowledged within --timeout: exit 4, as locally.
+        super::canary::wait_kube(&cluster, &a.service, &next, a.timeout.0).await?;
         Ok::<_, CliError>(st)
     })?;
     render_finished(ctx, st)
