@@ -23,6 +23,8 @@ use crate::policy::split::SplitWeights;
 
 /// `canary shift --wait` ran out of time before every proxy acknowledged.
 pub const EXIT_TIMEOUT: i32 = 4;
+/// How often the controller's `/status` is read while waiting for acknowledgements.
+pub(super) const ACK_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 const SHIFT_HELP: &str = "\
 How weights spread: --to VERSION gets exactly --weight; the rest (100 - weight) is shared by the
@@ -35,7 +37,8 @@ parentRef the Service, one rule without matches whose backendRefs are the Servic
 `<service>-<version>`; the route is created when there is none. Fields another manager owns
 are not taken over without --force-conflicts. --wait reads the controller's /status (through
 the API server's pods/proxy, or --controller-admin) until every pod calling the service runs
-the new weights.
+the new weights. Refused while a `canary start` of the service runs (its Lease
+meshctl-rollout-<service> is live), as on a local mesh.
 
 Exit codes:
   0  the split is set (and, with --wait, every proxy calling the service applied it)
@@ -43,6 +46,13 @@ Exit codes:
      or the HTTPRoute's fields are owned by another manager, named)
   2  usage error (unknown service or version, weight outside 0-100)
   4  --wait timed out; the split is set but some proxies have not acknowledged it (named)";
+
+const STATUS_HELP: &str = "\
+A rollout whose phase is Progressing but whose `canary start` is gone shows as Failed. On
+Kubernetes (--target kubernetes, or no local mesh and a kubeconfig): the splits of the
+namespace's services with more than one version (from their HTTPRoutes), and the rollouts
+recorded in its ConfigMaps meshctl-rollout-<service>; a rollout runs while its Lease
+meshctl-rollout-<service> is renewed (`holder`: host/pid of its `canary start`).";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -65,6 +75,7 @@ enum Canary {
     #[command(after_help = FINISH_HELP)]
     Abort(canary_rollout::FinishArgs),
     /// Show the configured split weights and every rollout (phase, weight, last check, history)
+    #[command(after_help = STATUS_HELP)]
     Status(StatusArgs),
 }
 
@@ -92,16 +103,18 @@ struct ShiftArgs {
 }
 
 #[derive(Debug, clap::Args)]
-struct StatusArgs {
+pub(super) struct StatusArgs {
     /// Only this service
-    service: Option<String>,
+    pub(super) service: Option<String>,
+    #[command(flatten)]
+    pub(super) cluster: KubeTargetArgs,
 }
 
 /// One service's split: the JSON/YAML shape of `canary shift` and `canary status`.
 #[derive(Debug, Serialize)]
-struct SplitView {
-    service: String,
-    weights: BTreeMap<String, u32>,
+pub(super) struct SplitView {
+    pub(super) service: String,
+    pub(super) weights: BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -120,18 +133,10 @@ struct ShiftReport {
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     match args.command {
         Canary::Shift(a) => shift(ctx, a),
-        Canary::Start(a) => ctx
-            .local_only("canary start")
-            .and_then(|()| canary_rollout::start(ctx, a)),
-        Canary::Promote(a) => ctx
-            .local_only("canary promote")
-            .and_then(|()| canary_rollout::finish(ctx, a, Finish::Promote)),
-        Canary::Abort(a) => ctx
-            .local_only("canary abort")
-            .and_then(|()| canary_rollout::finish(ctx, a, Finish::Abort)),
-        Canary::Status(a) => ctx
-            .local_only("canary status")
-            .and_then(|()| status(ctx, a)),
+        Canary::Start(a) => canary_rollout::start(ctx, a),
+        Canary::Promote(a) => canary_rollout::finish(ctx, a, Finish::Promote),
+        Canary::Abort(a) => canary_rollout::finish(ctx, a, Finish::Abort),
+        Canary::Status(a) => status(ctx, a),
     }
 }
 
@@ -198,6 +203,7 @@ fn shift_kube(ctx: &mut Context<'_>, a: ShiftArgs, why: &str) -> CliResult {
         let split = mesh::split_of(&cluster, &a.service)
             .await
             .map_err(mesh_error)?;
+        refuse_during_kube_rollout(&cluster, &a.service).await?;
         let next = split
             .current
             .shift(&a.service, &split.versions(), &a.to, a.weight)
@@ -227,28 +233,68 @@ fn shift_kube(ctx: &mut Context<'_>, a: ShiftArgs, why: &str) -> CliResult {
     Ok(())
 }
 
+/// What `canary shift --wait` and a cluster rollout wait for, in words.
+const SPLIT_CHANGE: target::Change<'static> = target::Change {
+    pending: "pods not acknowledging the new split",
+    unread: "no controller replica has read the new HTTPRoute yet",
+    done: "the split is set",
+};
+
+/// One look at the controller's `/status`: `Ok(version)` once every pod calling `service`
+/// acknowledged a configuration carrying `weights` (the highest such version over
+/// replicas), else `Err(what is pending, in words)`.
+pub(super) async fn acks_kube(
+    cluster: &mesh::Cluster,
+    service: &str,
+    weights: &SplitWeights,
+) -> Result<Result<u64, String>, mesh::MeshError> {
+    let key = format!("{}/{service}", cluster.namespace);
+    target::acks_once(
+        cluster,
+        &SPLIT_CHANGE,
+        |replicas| pending_acks(replicas, &cluster.namespace, service, &weights.0),
+        |r| r.splits.get(&key) == Some(&weights.0),
+    )
+    .await
+}
+
 /// Polls the controller's `/status` until every pod calling `service` acknowledged a
 /// configuration carrying `weights`; the version that does (the highest over replicas).
-async fn wait_kube(
+pub(super) async fn wait_kube(
     cluster: &mesh::Cluster,
     service: &str,
     weights: &SplitWeights,
     timeout: std::time::Duration,
 ) -> Result<u64, CliError> {
     let key = format!("{}/{service}", cluster.namespace);
-    let change = target::Change {
-        pending: "pods not acknowledging the new split",
-        unread: "no controller replica has read the new HTTPRoute yet",
-        done: "the split is set",
-    };
     target::wait_for_acks(
         cluster,
         timeout,
-        &change,
+        &SPLIT_CHANGE,
         |replicas| pending_acks(replicas, &cluster.namespace, service, &weights.0),
         |r| r.splits.get(&key) == Some(&weights.0),
     )
     .await
+}
+
+/// On Kubernetes too: a live Lease `meshctl-rollout-<service>` is a running `canary start`.
+async fn refuse_during_kube_rollout(
+    cluster: &mesh::Cluster,
+    service: &str,
+) -> Result<(), CliError> {
+    let holder = crate::kube::rollout::holder(cluster, service)
+        .await
+        .map_err(mesh_error)?;
+    match holder {
+        Some(h) if h.live => Err(anyhow::anyhow!(
+            "a rollout of `{service}` is running (held by {}, Lease {}/{}): end it with `meshctl canary promote|abort {service}` first",
+            h.identity,
+            cluster.namespace,
+            crate::kube::rollout::object_name(service)
+        )
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 /// A running `canary start` owns the service's split: `shift` would fight it.
@@ -281,6 +327,16 @@ pub(super) fn known_versions(plan: &MeshPlan, service: &str) -> Result<Vec<Strin
 }
 
 fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
+    let target = ctx.target(Some(&a.cluster))?;
+    if target.chosen == Chosen::Kubernetes {
+        let runtime = super::client_runtime()?;
+        let (views, rollouts) = runtime.block_on(super::canary_kube::status(
+            &a,
+            ctx.global.request_timeout.0,
+            &target.why,
+        ))?;
+        return render_status(ctx, a.service.is_some(), &views, &rollouts);
+    }
     let state = ctx.state_dir(StateFor::Mesh)?;
     let mut splits = read_splits(&state).map_err(anyhow::Error::new)?;
     // With a running mesh, services that were never shifted show their default split too.
@@ -306,28 +362,38 @@ fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
         })
         .collect();
     let rollouts = rollouts(&state, a.service.as_deref())?;
+    render_status(ctx, a.service.is_some(), &views, &rollouts)
+}
+
+/// The splits, then the rollouts (and, for one service, its rollout's history).
+fn render_status(
+    ctx: &mut Context<'_>,
+    one_service: bool,
+    views: &[SplitView],
+    rollouts: &[RolloutView],
+) -> CliResult {
     #[derive(Serialize)]
     struct Status<'a> {
         splits: &'a [SplitView],
         rollouts: &'a [RolloutView],
     }
     let status = Status {
-        splits: &views,
-        rollouts: &rollouts,
+        splits: views,
+        rollouts,
     };
     match ctx.global.output {
         output::OutputFormat::Json | output::OutputFormat::Yaml => {
-            output::render(ctx.out, ctx.global.output, &status, |_| split_table(&views))?;
+            output::render(ctx.out, ctx.global.output, &status, |_| split_table(views))?;
         }
         output::OutputFormat::Table | output::OutputFormat::Wide => {
-            writeln!(ctx.out, "{}", split_table(&views))?;
+            writeln!(ctx.out, "{}", split_table(views))?;
             if !rollouts.is_empty() {
                 writeln!(ctx.out)?;
                 let wide = ctx.global.output == output::OutputFormat::Wide;
-                writeln!(ctx.out, "{}", rollout_table(&rollouts, wide))?;
+                writeln!(ctx.out, "{}", rollout_table(rollouts, wide))?;
             }
             // One service: its rollout's history too.
-            if let (Some(_), Some(r)) = (&a.service, rollouts.first()) {
+            if let (true, Some(r)) = (one_service, rollouts.first()) {
                 writeln!(ctx.out)?;
                 writeln!(ctx.out, "history:")?;
                 for e in &r.state.history {
@@ -347,6 +413,9 @@ pub(super) struct RolloutView {
     pub(super) state: RolloutState,
     /// A live `canary start` runs it.
     pub(super) running: bool,
+    /// On Kubernetes: the `host/pid` holding (or last holding) the rollout's Lease.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) holder: Option<String>,
 }
 
 impl RolloutView {
@@ -358,7 +427,11 @@ impl RolloutView {
                 state.owner_pid, state.weight, state.service
             );
         }
-        RolloutView { state, running }
+        RolloutView {
+            state,
+            running,
+            holder: None,
+        }
     }
 }
 

@@ -14,6 +14,8 @@ use tokio::time::Instant;
 
 use super::Context;
 use super::StateFor;
+use super::target::{Chosen, KubeTargetArgs};
+use crate::api::stats::StatsSnapshot;
 use crate::canary::engine::{
     self, Analysis, Applied, Decision, Ended, Event, EventKind, Outcome, Ports, rfc3339,
 };
@@ -67,6 +69,13 @@ requests per second and what to change.
 --match-header NAME=VALUE sends requests carrying that header to the canary at every step, until
 the rollout ends (the control plane keeps the route across restarts).
 
+On Kubernetes (--target kubernetes, or no local mesh and a kubeconfig): the same steps and
+gates; weights go to the service's HTTPRoute as with `canary shift` (acknowledged through the
+controller's /status), checks read the service's sidecars through the controller's /stats,
+the state is the ConfigMap meshctl-rollout-<service> and the running `start` holds the Lease
+meshctl-rollout-<service> (renewed every 5s; one not renewed for 30s is a `start` that died,
+taken over). --match-header is refused there (exit 2).
+
 State: .meshctl/canary/<service>.json; `meshctl canary status` shows it from any shell,
 `canary promote` / `canary abort` end the rollout at once (this command then exits 0 / 3). A
 second `start` for the same service is refused while this one runs; a rollout whose `start`
@@ -74,7 +83,8 @@ died is taken over (and said so). Ctrl-C leaves the weight where it is (phase Pa
 
 Exit codes:
   0  promoted: the canary has 100% (by the gates or by `canary promote`)
-  1  failure (no mesh running, control plane unreachable, another rollout running, interrupted)
+  1  failure (no mesh running, control plane unreachable, another rollout running, interrupted;
+     on Kubernetes: permission denied, named)
   2  usage error (bad steps or gate syntax, unknown service or version); nothing changed
   3  rolled back to 0% (by the gates, by `canary abort`, or by --on-timeout rollback)
   4  --timeout ran out with --on-timeout pause: the weight stays where it was (phase Paused)
@@ -95,6 +105,8 @@ with `event`, `at` (RFC 3339) and `elapsed_ms`:
 pub const FINISH_HELP: &str = "\
 Works on a running rollout (its `canary start` then exits: 0 after promote, 3 after abort) and
 on one that stopped (Paused after a timeout, or Failed). The --match-header route is removed.
+On Kubernetes the end is recorded in the ConfigMap meshctl-rollout-<service> and the weight
+written to the service's HTTPRoute.
 
 Exit codes:
   0  done (and every proxy calling the service applied it)
@@ -143,18 +155,23 @@ pub struct StartArgs {
     /// (rollback, exit 3)
     #[arg(long, value_enum, default_value_t = OnTimeout::Pause)]
     on_timeout: OnTimeout,
-    /// Send requests with this header to the canary at every step, e.g. x-canary=1
+    /// Send requests with this header to the canary at every step, e.g. x-canary=1 (local
+    /// mesh only)
     #[arg(long, value_name = "NAME=VALUE")]
     match_header: Option<HeaderMatch>,
+    #[command(flatten)]
+    pub(super) cluster: KubeTargetArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct FinishArgs {
     /// The service whose rollout ends
-    service: String,
+    pub(super) service: String,
     /// How long to wait for every proxy calling the service to apply it
     #[arg(long, default_value = "30s", allow_hyphen_values = true)]
-    timeout: HumanDuration,
+    pub(super) timeout: HumanDuration,
+    #[command(flatten)]
+    pub(super) cluster: KubeTargetArgs,
 }
 
 /// Whether `finish` promotes or aborts.
@@ -187,7 +204,8 @@ fn current_split(state: &Path, service: &str, versions: &[String]) -> anyhow::Re
         .unwrap_or_else(|| SplitWeights::initial(versions)))
 }
 
-pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
+/// The validated rollout the flags describe (exit 2 when they contradict each other).
+fn spec_of(a: StartArgs) -> Result<RolloutSpec, CliError> {
     let spec = RolloutSpec {
         service: a.service,
         to: a.to,
@@ -205,6 +223,16 @@ pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
         match_header: a.match_header,
     };
     spec.validate().map_err(CliError::usage)?;
+    Ok(spec)
+}
+
+pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
+    let target = ctx.target(Some(&a.cluster))?;
+    let cluster = a.cluster.clone();
+    let spec = spec_of(a)?;
+    if target.chosen == Chosen::Kubernetes {
+        return super::canary_kube::start(ctx, spec, &cluster, &target.why);
+    }
     let state = ctx.state_dir(StateFor::Mesh)?;
     let runtime = super::client_runtime()?;
     let _entered = runtime.enter();
@@ -270,7 +298,17 @@ fn take_ownership(
         )
         .into());
     };
-    if let Some(p) = &previous
+    announce_takeover(previous.as_ref());
+    let from_weight = current_split(state, &spec.service, versions)?.weight(&spec.to);
+    let fresh = fresh_state(spec, from_weight);
+    store.save(&fresh, &lock).map_err(anyhow::Error::new)?;
+    let stale_route = previous.is_some_and(|p| p.phase.is_open() && p.match_header.is_some());
+    Ok((ownership, from_weight, stale_route))
+}
+
+/// Says so when the rollout on record was Progressing: its `start` died (taken over).
+pub(super) fn announce_takeover(previous: Option<&RolloutState>) {
+    if let Some(p) = previous
         && p.phase == Phase::Progressing
     {
         eprintln!(
@@ -278,9 +316,12 @@ fn take_ownership(
             p.service, p.to, p.owner_pid, p.started_at, p.weight
         );
     }
-    let from_weight = current_split(state, &spec.service, versions)?.weight(&spec.to);
+}
+
+/// The state a rollout starts with: Progressing, owned by this process, no history yet.
+pub(super) fn fresh_state(spec: &RolloutSpec, from_weight: u32) -> RolloutState {
     let now = rfc3339(SystemTime::now());
-    let fresh = RolloutState {
+    RolloutState {
         service: spec.service.clone(),
         to: spec.to.clone(),
         phase: Phase::Progressing,
@@ -298,19 +339,16 @@ fn take_ownership(
         reason: String::new(),
         last_analysis: None,
         history: Vec::new(),
-    };
-    store.save(&fresh, &lock).map_err(anyhow::Error::new)?;
-    let stale_route = previous.is_some_and(|p| p.phase.is_open() && p.match_header.is_some());
-    Ok((ownership, from_weight, stale_route))
+    }
 }
 
 /// Sets the route, runs the engine (until it ends or a signal arrives), cleans up, and maps
 /// the outcome to the exit code.
-async fn drive(
+pub(super) async fn drive<'a, P: Adapter<'a>>(
     spec: &RolloutSpec,
     from_weight: u32,
     stale_route: bool,
-    ports: &mut LivePorts<'_>,
+    ports: &mut P,
 ) -> CliResult {
     let prepared = async {
         match &spec.match_header {
@@ -321,23 +359,28 @@ async fn drive(
         }
     };
     if let Err(e) = prepared.await {
-        ports.stop(Phase::Failed, &format!("{e:#}"));
+        ports.stop(Phase::Failed, &format!("{e:#}")).await;
         return Err(e.into());
     }
     let outcome = tokio::select! {
         r = engine::run(spec, from_weight, ports) => r,
         s = signalled() => {
             let why = format!("interrupted by {s}; the weight stays where it was");
-            ports.stop(Phase::Paused, &why);
-            ports.view.abandon();
+            ports.stop(Phase::Paused, &why).await;
+            ports.view().abandon();
             return Err(anyhow::anyhow!("{why} (`meshctl canary status {}`)", spec.service).into());
         }
     };
     let outcome = match outcome {
-        Ok(o) => o,
+        Ok(o) => {
+            if let Err(e) = ports.flush().await {
+                eprintln!("warning: recording the rollout's end: {e:#}");
+            }
+            o
+        }
         Err(e) => {
-            ports.stop(Phase::Failed, &format!("{e:#}"));
-            ports.view.abandon();
+            ports.stop(Phase::Failed, &format!("{e:#}")).await;
+            ports.view().abandon();
             return Err(e.into());
         }
     };
@@ -348,10 +391,10 @@ async fn drive(
         eprintln!("warning: removing the --match-header route: {e:#}");
     }
     // Ended by `promote`/`abort` elsewhere: show its event as this stream's last.
-    if let Some(e) = ports.external_event.take() {
-        ports.view.event(&e)?;
+    if let Some(e) = ports.take_external_event() {
+        ports.view().event(&e)?;
     }
-    ports.view.finish(&outcome, spec)?;
+    ports.view().finish(&outcome, spec)?;
     match outcome {
         Outcome::Promoted { .. } => Ok(()),
         Outcome::RolledBack { .. } => Err(CliError::silent(EXIT_ROLLED_BACK)),
@@ -373,6 +416,114 @@ async fn signalled() -> &'static str {
         _ = int.recv() => "Ctrl-C",
         _ = term.recv() => "SIGTERM",
     }
+}
+
+/// Whether the rollout state `st` says this process (`pid`) no longer runs a progressing
+/// rollout, and why; a promote/abort recorded elsewhere is kept in `external` to be shown.
+pub(super) fn ended_by(st: &RolloutState, pid: u32, external: &mut Option<Event>) -> Option<Ended> {
+    if st.owner_pid != pid {
+        return Some(Ended::Lost(format!(
+            "the rollout of `{}` was taken over by pid {}",
+            st.service, st.owner_pid
+        )));
+    }
+    let last = st.history.last().map(|e| &e.kind);
+    if matches!(st.phase, Phase::Promoted | Phase::RolledBack) {
+        *external = st.history.last().cloned();
+    }
+    match (st.phase, last) {
+        (Phase::Progressing, _) => None,
+        (Phase::Promoted, Some(EventKind::Promoted { by, .. })) => {
+            Some(Ended::Promoted { by: by.clone() })
+        }
+        (Phase::RolledBack, Some(EventKind::RolledBack { by, reason, .. })) => {
+            Some(Ended::RolledBack {
+                by: by.clone(),
+                reason: reason.clone(),
+            })
+        }
+        (phase, _) => Some(Ended::Lost(format!(
+            "the rollout of `{}` is {phase:?}: {}",
+            st.service, st.reason
+        ))),
+    }
+}
+
+/// Records a final phase without an engine event (failure, interruption) on `st` if it is
+/// still this process's progressing rollout; `weight` is the canary's weight now. Whether
+/// it changed anything.
+pub(super) fn record_stop(
+    st: &mut RolloutState,
+    pid: u32,
+    phase: Phase,
+    reason: &str,
+    weight: Option<u32>,
+) -> bool {
+    if st.owner_pid != pid || st.phase != Phase::Progressing {
+        return false;
+    }
+    st.phase = phase;
+    st.reason = reason.to_string();
+    if let Some(w) = weight {
+        st.weight = w;
+    }
+    st.updated_at = rfc3339(SystemTime::now());
+    true
+}
+
+/// The canary's own traffic and the baseline's, summed from each proxy's `/stats` over the
+/// window (`None`: that proxy did not answer, so it counts as not reporting): requests,
+/// errors (answers >= 500) and the latency distribution of every inbound peer.
+pub(super) fn observation(
+    canary: impl IntoIterator<Item = Option<StatsSnapshot>>,
+    baseline: impl IntoIterator<Item = Option<StatsSnapshot>>,
+) -> Observation {
+    let mut o = Observation::default();
+    let mut latency = LatencyDistribution::default();
+    for snap in canary {
+        o.proxies += 1;
+        let Some(snap) = snap else { continue };
+        o.reporting += 1;
+        for p in snap
+            .peers
+            .iter()
+            .filter(|p| p.direction == Direction::Inbound)
+        {
+            o.requests += p.requests;
+            o.errors += p.requests.saturating_sub(p.successes);
+            latency.add(&p.latency_us);
+        }
+    }
+    o.p99_us = latency.quantile(0.99);
+    for snap in baseline.into_iter().flatten() {
+        for p in snap
+            .peers
+            .iter()
+            .filter(|p| p.direction == Direction::Inbound)
+        {
+            o.baseline_requests += p.requests;
+            o.baseline_errors += p.requests.saturating_sub(p.successes);
+        }
+    }
+    o
+}
+
+/// What `drive` needs of a live adapter besides the engine's [`Ports`]: the
+/// `--match-header` route, recording an end the engine did not decide, and the renderer.
+#[allow(async_fn_in_trait)] // used with concrete types on one thread; no Send bound needed
+pub(super) trait Adapter<'a>: Ports<Error = anyhow::Error> {
+    /// Writes whatever `emit` could not write at once (the engine ended).
+    async fn flush(&mut self) -> anyhow::Result<()>;
+    /// Routes requests carrying `h` to the canary, acknowledged by every caller.
+    async fn set_route(&mut self, h: &HeaderMatch) -> anyhow::Result<()>;
+    /// Removes that route.
+    async fn clear_route(&mut self) -> anyhow::Result<()>;
+    /// Records `phase` (Paused, Failed) with `reason` if the rollout is still this
+    /// process's; a failure to record is a warning.
+    async fn stop(&mut self, phase: Phase, reason: &str);
+    fn view(&mut self) -> &mut Progress<'a>;
+    /// The event another process recorded when it promoted or aborted the rollout.
+    fn take_external_event(&mut self) -> Option<Event>;
 }
 
 /// The engine's ports on a live local mesh.
@@ -402,50 +553,22 @@ impl LivePorts<'_> {
                 self.service
             ))));
         };
-        if st.owner_pid != self.pid {
-            return Ok(Some(Ended::Lost(format!(
-                "the rollout of `{}` was taken over by pid {}",
-                self.service, st.owner_pid
-            ))));
-        }
-        let last = st.history.last().map(|e| &e.kind);
-        if matches!(st.phase, Phase::Promoted | Phase::RolledBack) {
-            self.external_event = st.history.last().cloned();
-        }
-        Ok(match (st.phase, last) {
-            (Phase::Progressing, _) => None,
-            (Phase::Promoted, Some(EventKind::Promoted { by, .. })) => {
-                Some(Ended::Promoted { by: by.clone() })
-            }
-            (Phase::RolledBack, Some(EventKind::RolledBack { by, reason, .. })) => {
-                Some(Ended::RolledBack {
-                    by: by.clone(),
-                    reason: reason.clone(),
-                })
-            }
-            (phase, _) => Some(Ended::Lost(format!(
-                "the rollout of `{}` is {phase:?}: {}",
-                self.service, st.reason
-            ))),
-        })
+        Ok(ended_by(&st, self.pid, &mut self.external_event))
     }
 
     /// Records a final phase without an engine event (failure, interruption), if still ours;
     /// the weight is what the split says now.
-    fn stop(&mut self, phase: Phase, reason: &str) {
+    fn stop_now(&mut self, phase: Phase, reason: &str) {
         let result = (|| -> anyhow::Result<()> {
             let lock = self.store.lock(&self.service)?;
             let Some(mut st) = self.store.load(&self.service)? else {
                 return Ok(());
             };
-            if st.owner_pid != self.pid || st.phase != Phase::Progressing {
-                return Ok(());
+            let weight =
+                current_split(&self.state, &self.service, &self.versions)?.weight(&self.to);
+            if record_stop(&mut st, self.pid, phase, reason, Some(weight)) {
+                self.store.save(&st, &lock)?;
             }
-            st.phase = phase;
-            st.reason = reason.to_string();
-            st.weight = current_split(&self.state, &self.service, &self.versions)?.weight(&self.to);
-            st.updated_at = rfc3339(SystemTime::now());
-            self.store.save(&st, &lock)?;
             Ok(())
         })();
         if let Err(e) = result {
@@ -547,37 +670,13 @@ impl Ports for LivePorts<'_> {
             .iter()
             .chain(&self.baseline_admins)
             .map(|a| crate::observe::fetch::stats(*a, window));
-        let mut snapshots = futures_util::future::join_all(fetches).await;
+        let mut snapshots: Vec<Option<StatsSnapshot>> = futures_util::future::join_all(fetches)
+            .await
+            .into_iter()
+            .map(Result::ok)
+            .collect();
         let baseline = snapshots.split_off(self.canary_admins.len());
-        let mut o = Observation {
-            proxies: snapshots.len(),
-            ..Observation::default()
-        };
-        let mut latency = LatencyDistribution::default();
-        for snap in snapshots.into_iter().flatten() {
-            o.reporting += 1;
-            for p in snap
-                .peers
-                .iter()
-                .filter(|p| p.direction == Direction::Inbound)
-            {
-                o.requests += p.requests;
-                o.errors += p.requests.saturating_sub(p.successes);
-                latency.add(&p.latency_us);
-            }
-        }
-        o.p99_us = latency.quantile(0.99);
-        for snap in baseline.into_iter().flatten() {
-            for p in snap
-                .peers
-                .iter()
-                .filter(|p| p.direction == Direction::Inbound)
-            {
-                o.baseline_requests += p.requests;
-                o.baseline_errors += p.requests.saturating_sub(p.successes);
-            }
-        }
-        Ok(o)
+        Ok(observation(snapshots, baseline))
     }
 
     async fn ended_elsewhere(&mut self) -> anyhow::Result<Option<Ended>> {
@@ -600,8 +699,35 @@ impl Ports for LivePorts<'_> {
     }
 }
 
+impl<'a> Adapter<'a> for LivePorts<'a> {
+    /// `emit` writes the state at once here.
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    async fn set_route(&mut self, h: &HeaderMatch) -> anyhow::Result<()> {
+        LivePorts::set_route(self, h).await
+    }
+
+    async fn clear_route(&mut self) -> anyhow::Result<()> {
+        LivePorts::clear_route(self).await
+    }
+
+    async fn stop(&mut self, phase: Phase, reason: &str) {
+        self.stop_now(phase, reason);
+    }
+
+    fn view(&mut self) -> &mut Progress<'a> {
+        &mut self.view
+    }
+
+    fn take_external_event(&mut self) -> Option<Event> {
+        self.external_event.take()
+    }
+}
+
 /// Renders events: NDJSON, or a table row per check (stdout) and a bar (stderr, TTY only).
-struct Progress<'a> {
+pub(super) struct Progress<'a> {
     out: &'a mut dyn Write,
     format: output::OutputFormat,
     json: bool,
@@ -610,7 +736,7 @@ struct Progress<'a> {
 }
 
 impl<'a> Progress<'a> {
-    fn new(
+    pub(super) fn new(
         out: &'a mut dyn Write,
         format: output::OutputFormat,
         steps: usize,
@@ -634,7 +760,7 @@ impl<'a> Progress<'a> {
         })
     }
 
-    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+    pub(super) fn event(&mut self, event: &Event) -> std::io::Result<()> {
         if self.format == output::OutputFormat::Yaml {
             // A stream of YAML documents, one per event.
             let text = serde_yaml::to_string(event).map_err(std::io::Error::other)?;
@@ -779,6 +905,10 @@ pub fn analysis_row(a: &Analysis) -> String {
 
 /// `canary promote` / `canary abort`.
 pub fn finish(ctx: &mut Context<'_>, a: FinishArgs, how: Finish) -> CliResult {
+    let target = ctx.target(Some(&a.cluster))?;
+    if target.chosen == Chosen::Kubernetes {
+        return super::canary_kube::finish(ctx, a, how, &target.why);
+    }
     let state = ctx.state_dir(StateFor::Mesh)?;
     let runtime = super::client_runtime()?;
     let _entered = runtime.enter();
@@ -788,51 +918,17 @@ pub fn finish(ctx: &mut Context<'_>, a: FinishArgs, how: Finish) -> CliResult {
     let store = RolloutStore::new(&state);
     let lock = store.lock(&a.service).map_err(anyhow::Error::new)?;
     let Some(mut st) = store.load(&a.service).map_err(anyhow::Error::new)? else {
-        return Err(anyhow::anyhow!(
-            "no rollout of `{}` on record (start one with `meshctl canary start {} --to VERSION`)",
-            a.service,
-            a.service
-        )
-        .into());
+        return Err(not_on_record(&a.service));
     };
-    if !st.phase.is_open() {
-        return Err(anyhow::anyhow!(
-            "the rollout of `{}` to {} is already {:?} ({}): nothing to {}",
-            a.service,
-            st.to,
-            st.phase,
-            st.updated_at,
-            if how == Finish::Promote {
-                "promote"
-            } else {
-                "abort"
-            }
-        )
-        .into());
-    }
+    closable(&st, how)?;
     let versions = versions_for(&admin, &a.service, &st.to)?;
-    let weight = if how == Finish::Promote { 100 } else { 0 };
+    let weight = how.weight();
     let next = current_split(&state, &a.service, &versions)?
         .shift(&a.service, &versions, &st.to, weight)
         .map_err(anyhow::Error::new)?;
     let result = runtime.block_on(async {
         let version = admin.set_split(&a.service, &next).await?;
-        let kind = match how {
-            Finish::Promote => EventKind::Promoted {
-                weight,
-                by: "promote".into(),
-            },
-            Finish::Abort => EventKind::RolledBack {
-                weight,
-                by: "abort".into(),
-                reason: format!("`meshctl canary abort` (pid {})", std::process::id()),
-            },
-        };
-        st.record(&Event {
-            at: rfc3339(SystemTime::now()),
-            elapsed_ms: 0,
-            kind,
-        });
+        st.record(&how.event());
         store.save(&st, &lock)?;
         drop(lock);
         let mut latest = version;
@@ -848,6 +944,69 @@ pub fn finish(ctx: &mut Context<'_>, a: FinishArgs, how: Finish) -> CliResult {
         }
         Err(e) => return Err(anyhow::Error::new(e).into()),
     }
+    render_finished(ctx, st)
+}
+
+/// No rollout state for `service`.
+pub(super) fn not_on_record(service: &str) -> CliError {
+    anyhow::anyhow!(
+        "no rollout of `{service}` on record (start one with `meshctl canary start {service} --to VERSION`)"
+    )
+    .into()
+}
+
+/// `promote`/`abort` need an open rollout.
+pub(super) fn closable(st: &RolloutState, how: Finish) -> Result<(), CliError> {
+    if st.phase.is_open() {
+        return Ok(());
+    }
+    Err(anyhow::anyhow!(
+        "the rollout of `{}` to {} is already {:?} ({}): nothing to {}",
+        st.service,
+        st.to,
+        st.phase,
+        st.updated_at,
+        if how == Finish::Promote {
+            "promote"
+        } else {
+            "abort"
+        }
+    )
+    .into())
+}
+
+impl Finish {
+    /// The canary's weight afterwards.
+    pub(super) fn weight(self) -> u32 {
+        match self {
+            Finish::Promote => 100,
+            Finish::Abort => 0,
+        }
+    }
+
+    /// The event recorded in the rollout's history.
+    pub(super) fn event(self) -> Event {
+        let kind = match self {
+            Finish::Promote => EventKind::Promoted {
+                weight: 100,
+                by: "promote".into(),
+            },
+            Finish::Abort => EventKind::RolledBack {
+                weight: 0,
+                by: "abort".into(),
+                reason: format!("`meshctl canary abort` (pid {})", std::process::id()),
+            },
+        };
+        Event {
+            at: rfc3339(SystemTime::now()),
+            elapsed_ms: 0,
+            kind,
+        }
+    }
+}
+
+/// The finished rollout: `SERVICE TO PHASE WEIGHT`, or its state as JSON/YAML.
+pub(super) fn render_finished(ctx: &mut Context<'_>, st: RolloutState) -> CliResult {
     let view = super::canary::RolloutView::new(st, false);
     output::render(ctx.out, ctx.global.output, &view, |_| {
         let mut t = output::table(["SERVICE", "TO", "PHASE", "WEIGHT"]);

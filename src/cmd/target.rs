@@ -218,9 +218,31 @@ pub struct Change<'a> {
     pub done: &'a str,
 }
 
-/// Polls every ready controller replica's `/status` until `pending` finds no caller left to
-/// acknowledge the change (`None`: no replica has read it yet); the highest catalog version
-/// among the replicas that `carries` it. Exit 4 after `timeout`, naming the pods.
+/// One look at every ready controller replica's `/status`: `Ok(version)` once `pending` finds
+/// no caller left to acknowledge the change (the highest catalog version among the replicas
+/// that `carries` it), else `Err(what is still pending, in words)` (`pending` says `None`
+/// while no replica has read the change yet).
+pub async fn acks_once(
+    cluster: &crate::kube::mesh::Cluster,
+    change: &Change<'_>,
+    pending: impl Fn(&[ControllerStatus]) -> Option<Vec<String>>,
+    carries: impl Fn(&ControllerStatus) -> bool,
+) -> Result<Result<u64, String>, crate::kube::mesh::MeshError> {
+    let replicas = crate::kube::mesh::controller_status(cluster).await?;
+    Ok(match pending(&replicas) {
+        Some(p) if p.is_empty() => Ok(replicas
+            .iter()
+            .filter(|r| carries(r))
+            .map(|r| r.catalog_version)
+            .max()
+            .unwrap_or(0)),
+        Some(p) => Err(format!("{}: {}", change.pending, p.join(", "))),
+        None => Err(change.unread.to_string()),
+    })
+}
+
+/// Polls [`acks_once`] until the change is acknowledged; exit 4 after `timeout`, naming the
+/// pods.
 pub async fn wait_for_acks(
     cluster: &crate::kube::mesh::Cluster,
     timeout: std::time::Duration,
@@ -231,19 +253,9 @@ pub async fn wait_for_acks(
     let start = std::time::Instant::now();
     let mut first = true;
     loop {
-        let waiting = match crate::kube::mesh::controller_status(cluster).await {
-            Ok(replicas) => match pending(&replicas) {
-                Some(p) if p.is_empty() => {
-                    return Ok(replicas
-                        .iter()
-                        .filter(|r| carries(r))
-                        .map(|r| r.catalog_version)
-                        .max()
-                        .unwrap_or(0));
-                }
-                Some(p) => format!("{}: {}", change.pending, p.join(", ")),
-                None => change.unread.to_string(),
-            },
+        let waiting = match acks_once(cluster, change, &pending, &carries).await {
+            Ok(Ok(version)) => return Ok(version),
+            Ok(Err(waiting)) => waiting,
             // The first answer says whether the controller can be read at all (permissions,
             // address); later failures may be a replica restarting: retried.
             Err(e) if first => return Err(mesh_error(e)),

@@ -129,11 +129,10 @@ async fn meshed_pods(cluster: &Cluster) -> Result<Vec<Pod>, MeshError> {
     Ok(list.items)
 }
 
-/// `service`'s versions (those of the meshed pods it selects), their `<service>-<version>`
-/// Services and the current weights: the same discovery as the controller's catalog.
-pub async fn split_of(cluster: &Cluster, service: &str) -> Result<Split, MeshError> {
+/// The Services of the namespace.
+async fn list_services(cluster: &Cluster) -> Result<Vec<Service>, MeshError> {
     let services: Api<Service> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    let services = services
+    Ok(services
         .list(&ListParams::default())
         .await
         .map_err(|e| {
@@ -146,7 +145,72 @@ pub async fn split_of(cluster: &Cluster, service: &str) -> Result<Split, MeshErr
                 &cluster.target,
             )
         })?
-        .items;
+        .items)
+}
+
+/// An HTTPRoute read as a dynamic object, typed (`None` when it does not parse).
+fn typed_route(route: DynamicObject) -> Option<HttpRoute> {
+    serde_json::to_value(&route)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+}
+
+/// Every service of the namespace with more than one version, and its split (from its
+/// HTTPRoute, else everything on the first version): what `canary status` lists.
+pub async fn splits(cluster: &Cluster) -> Result<BTreeMap<String, SplitWeights>, MeshError> {
+    let services = list_services(cluster).await?;
+    let pods = meshed_pods(cluster).await?;
+    let routes = match routes(cluster).list(&ListParams::default()).await {
+        Ok(list) => list.items.into_iter().filter_map(typed_route).collect(),
+        // No HTTPRoute CRD: no routes either.
+        Err(kube::Error::Api(s)) if s.is_not_found() => Vec::new(),
+        Err(e) => {
+            return Err(api_error(
+                e,
+                &format!("listing HTTPRoutes {}", in_ns(cluster)),
+                "list",
+                "httproutes.gateway.networking.k8s.io",
+                &in_ns(cluster),
+                &cluster.target,
+            )
+            .into());
+        }
+    };
+    let names: Vec<String> = services
+        .iter()
+        .filter_map(|s| s.metadata.name.clone())
+        .collect();
+    let objects = Objects {
+        pods: pods.into_iter().map(Arc::new).collect(),
+        services: services.into_iter().map(Arc::new).collect(),
+        slices: Vec::new(),
+        routes: routes.into_iter().map(Arc::new).collect(),
+    };
+    let index = Index::build("", &objects);
+    let mut out = BTreeMap::new();
+    for name in names {
+        let key = (cluster.namespace.clone(), name.clone());
+        let versions: Vec<String> = index
+            .service_versions(&key)
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .collect();
+        if versions.len() > 1 {
+            let split = index
+                .splits
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| SplitWeights::initial(&versions));
+            out.insert(name, split);
+        }
+    }
+    Ok(out)
+}
+
+/// `service`'s versions (those of the meshed pods it selects), their `<service>-<version>`
+/// Services and the current weights: the same discovery as the controller's catalog.
+pub async fn split_of(cluster: &Cluster, service: &str) -> Result<Split, MeshError> {
+    let services = list_services(cluster).await?;
     let names: Vec<String> = services
         .iter()
         .filter_map(|s| s.metadata.name.clone())
@@ -180,11 +244,7 @@ pub async fn split_of(cluster: &Cluster, service: &str) -> Result<Split, MeshErr
             .into());
         }
     };
-    let route: Option<HttpRoute> = route.and_then(|r| {
-        serde_json::to_value(&r)
-            .ok()
-            .and_then(|v| serde_json::from_value(v).ok())
-    });
+    let route: Option<HttpRoute> = route.and_then(typed_route);
     let ports: BTreeMap<String, i32> = services
         .iter()
         .filter_map(|s| {

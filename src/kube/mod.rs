@@ -15,6 +15,7 @@ pub mod identity;
 pub mod inject;
 pub mod manifests;
 pub mod mesh;
+pub mod rollout;
 pub mod uninstall;
 
 #[cfg(test)]

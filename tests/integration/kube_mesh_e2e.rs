@@ -40,14 +40,17 @@ const API_UPSTREAM: &str = "127.0.0.1:4150";
 /// The controller's admin listener (/ready, /status) port.
 const CONTROLLER_ADMIN_PORT: u16 = 9990;
 
+/// A version's app: answers its version and the caller's identity; 500 while the file named
+/// by its third argument exists (a broken release, for `canary start`).
 const APP: &str = r#"
-import http.server, json, sys
+import http.server, json, os, sys
 port, version = int(sys.argv[1]), sys.argv[2]
+fail_file = sys.argv[3] if len(sys.argv) > 3 else None
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
         body = json.dumps({"version": version, "client": self.headers.get("x-meshctl-client-id", "")}).encode()
-        self.send_response(200)
+        self.send_response(500 if fail_file and os.path.exists(fail_file) else 200)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
@@ -543,7 +546,8 @@ impl Fixture {
                 ns.command("python3")
                     .arg(&app)
                     .arg(port.to_string())
-                    .arg(version),
+                    .arg(version)
+                    .arg(work.join(format!("{version}.fail"))),
                 &work.join(format!("{pod_name}.app.log")),
             ));
             procs.push(sidecar(
@@ -1388,4 +1392,300 @@ fn fault_inject_list_and_clear_work_on_kubernetes() {
     // Clearing again changes nothing and succeeds.
     let again = json_of(&["fault", "clear", "api", "-o", "json"]);
     assert_eq!(again["cleared"], false, "{again}");
+}
+
+/// Requests from the web pod's sidecar to `api`, as fast as they come back, until dropped.
+struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl Load {
+    fn start(f: &Fixture) -> Load {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let path = f.ns.path.clone();
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            use std::os::fd::AsRawFd;
+            let file = std::fs::File::open(&path).unwrap();
+            // SAFETY: joins the namespace for this thread only.
+            assert_eq!(
+                unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) },
+                0
+            );
+            let started = Instant::now();
+            let mut sent = 0;
+            // Bounded in time whatever happens to the test.
+            while !flag.load(std::sync::atomic::Ordering::Relaxed)
+                && started.elapsed() < Duration::from_secs(120)
+            {
+                let _ = TcpStream::connect(API_UPSTREAM)
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut s| http_get(&mut s, "/", &[]));
+                sent += 1;
+            }
+            sent
+        });
+        Load {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The NDJSON events of `canary start -o json`.
+fn events(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect()
+}
+
+fn kinds(events: &[serde_json::Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            let kind = e["event"].as_str().unwrap_or("?");
+            match kind {
+                "step" => format!("step {}", e["weight"]),
+                "analysis" => format!("analysis {}", e["decision"].as_str().unwrap_or("?")),
+                other => other.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// `meshctl canary start … --target kubernetes` on the real API server, with the engine's
+/// checks reading the sidecars' real `/stats` through the controller: while another live
+/// `start` holds the rollout's Lease, `start` and `shift` are refused naming it, and once that
+/// Lease expired it is taken over; a v2 answering 500 is
+/// rolled back (exit 3), a healthy one promoted (exit 0), each with its NDJSON events; the
+/// state is the ConfigMap `meshctl-rollout-api`, the Lease is given up at the end, `canary
+/// status` shows the rollout and `canary abort` refuses a finished one.
+#[test]
+fn canary_start_rolls_back_a_failing_canary_and_promotes_a_healthy_one_on_kubernetes() {
+    let Some(f) = Fixture::start("mesh-e2e-rollout") else {
+        return;
+    };
+    let admin = f.ns.relay_out(
+        format!("{CONTROLLER_IP}:{CONTROLLER_ADMIN_PORT}")
+            .parse()
+            .unwrap(),
+    );
+    let cli = |args: &[&str]| {
+        let mut cmd = crate::support::meshctl();
+        cmd.args(args)
+            .args(["--target", "kubernetes", "-n", &f.ns_name])
+            .arg("--kubeconfig")
+            .arg(&f.kc)
+            .args(["--controller-admin", &format!("http://{admin}")])
+            .current_dir(&f.work)
+            .timeout(Duration::from_secs(90));
+        cmd
+    };
+    wait_for(
+        "traffic through the sidecars",
+        Duration::from_secs(30),
+        || f.get(vec![]).ok().filter(|(s, _)| *s == 200),
+    );
+    let start = [
+        "canary",
+        "start",
+        "api",
+        "--to",
+        "v2",
+        "--steps",
+        "50,100",
+        "--interval",
+        "1s",
+        "--min-requests",
+        "10",
+        "--timeout",
+        "60s",
+        "-o",
+        "json",
+    ];
+    let load = Load::start(&f);
+    let maps: Api<ConfigMap> = Api::namespaced(f.client.clone(), &f.ns_name);
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(f.client.clone(), &f.ns_name);
+    let route_weights = || -> serde_json::Value {
+        let routes: Api<DynamicObject> = Api::namespaced_with(
+            f.client.clone(),
+            &f.ns_name,
+            &kube::discovery::ApiResource::from_gvk(&meshctl::kube::manifests::httproute_gvk()),
+        );
+        let route = f.rt.block_on(routes.get("api")).unwrap();
+        route.data["spec"]["rules"][0]["backendRefs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["name"].as_str().unwrap().to_string(), r["weight"].clone()))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+
+    // 0. Another `start` holds the rollout's Lease: `start` and `shift` are refused, naming
+    // it; once its Lease expired (not renewed for a minute), it is taken over (step 1).
+    let lease = |renewed_secs_ago: i64| -> k8s_openapi::api::coordination::v1::Lease {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+        let at = k8s_openapi::jiff::Timestamp::now()
+            .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(
+                renewed_secs_ago,
+            ))
+            .unwrap();
+        serde_json::from_value(json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "meshctl-rollout-api"},
+            "spec": {"holderIdentity": "ghost-host/4242", "leaseDurationSeconds": 30,
+                     "acquireTime": MicroTime(at), "renewTime": MicroTime(at)},
+        }))
+        .unwrap()
+    };
+    f.rt.block_on(leases.patch(
+        "meshctl-rollout-api",
+        &PatchParams::apply("meshctl-e2e").force(),
+        &Patch::Apply(&lease(1)),
+    ))
+    .unwrap();
+    cli(&start)
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("already running"))
+        .stderr(predicates::str::contains("ghost-host/4242"));
+    cli(&["canary", "shift", "api", "--to", "v2", "--weight", "10"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("held by ghost-host/4242"));
+    f.rt.block_on(leases.patch(
+        "meshctl-rollout-api",
+        &PatchParams::apply("meshctl-e2e").force(),
+        &Patch::Apply(&lease(60)),
+    ))
+    .unwrap();
+
+    // 1. v2 answers 500: two failed checks at 50%, rolled back to 0%, exit 3.
+    std::fs::write(f.work.join("v2.fail"), "").unwrap();
+    let began = Instant::now();
+    let out = cli(&start).output().unwrap();
+    let took = began.elapsed();
+    let got = events(&out.stdout);
+    if out.status.code() != Some(3) {
+        f.dump();
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{:?}\n{}",
+        kinds(&got),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        kinds(&got),
+        [
+            "started",
+            "step 50",
+            "analysis fail",
+            "analysis fail",
+            "rolled-back"
+        ],
+        "{got:?}"
+    );
+    let fail = &got[2];
+    assert!(fail["requests"].as_u64().unwrap() >= 1, "{fail}");
+    assert_eq!(fail["errors"], fail["requests"], "{fail}");
+    assert_eq!(fail["proxies"], 1, "{fail}");
+    assert_eq!(fail["proxies_reporting"], 1, "{fail}");
+    assert!(fail["baseline_requests"].as_u64().unwrap() >= 1, "{fail}");
+    // v1 never fails; its proxies have been seen to count a stray error or two in a window
+    // while v2 answers 500s (not the canary's concern here): mostly successes.
+    assert!(
+        fail["baseline_errors"].as_u64().unwrap() * 2 < fail["baseline_requests"].as_u64().unwrap(),
+        "{fail}"
+    );
+    assert_eq!(got[4]["by"], "gate");
+    assert_eq!(got[4]["weight"], 0);
+    assert_eq!(route_weights(), json!({"api-v1": 100, "api-v2": 0}));
+    let map = f.rt.block_on(maps.get("meshctl-rollout-api")).unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&map.data.unwrap()["rollout.json"]).unwrap();
+    assert_eq!(state["phase"], "RolledBack", "{state}");
+    assert_eq!(state["history"].as_array().unwrap().len(), 5, "{state}");
+    assert!(
+        f.rt.block_on(leases.get_opt("meshctl-rollout-api"))
+            .unwrap()
+            .is_none(),
+        "the Lease is given up when the rollout ends"
+    );
+    eprintln!("kube_mesh_e2e: canary start, failing v2: rolled back in {took:?}");
+
+    // 2. v2 healthy again: 50% passes, 100% passes, promoted, exit 0.
+    std::fs::remove_file(f.work.join("v2.fail")).unwrap();
+    // The first check's window reaches back whole seconds: let v2's last 500s age out of it.
+    std::thread::sleep(Duration::from_secs(3));
+    let began = Instant::now();
+    let out = cli(&start).output().unwrap();
+    let took = began.elapsed();
+    let got = events(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{:?}\n{}",
+        kinds(&got),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        kinds(&got),
+        [
+            "started",
+            "step 50",
+            "analysis pass",
+            "step 100",
+            "analysis pass",
+            "promoted"
+        ],
+        "{got:?}"
+    );
+    assert_eq!(got[0]["service"], "api");
+    assert_eq!(got[0]["from_weight"], 0);
+    assert_eq!(got[2]["errors"], 0, "{}", got[2]);
+    assert!(got[2]["requests"].as_u64().unwrap() >= 10, "{}", got[2]);
+    assert_eq!(got[5]["by"], "gate");
+    assert_eq!(route_weights(), json!({"api-v1": 0, "api-v2": 100}));
+    eprintln!("kube_mesh_e2e: canary start, healthy v2: promoted in {took:?}");
+    let sent = {
+        let mut load = load;
+        load.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        load.thread.take().unwrap().join().unwrap()
+    };
+    eprintln!("kube_mesh_e2e: {sent} requests sent during the two rollouts");
+
+    // 3. status shows it; abort refuses a finished rollout.
+    let out = cli(&["canary", "status", "-o", "json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        status["splits"],
+        json!([{"service": "api", "weights": {"v1": 0, "v2": 100}}]),
+        "{status}"
+    );
+    assert_eq!(status["rollouts"][0]["phase"], "Promoted", "{status}");
+    assert_eq!(status["rollouts"][0]["running"], false, "{status}");
+    cli(&["canary", "abort", "api"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("already Promoted"));
 }

@@ -657,7 +657,12 @@ fn commands_need_a_running_mesh() {
 fn an_explicit_target_is_never_switched() {
     let mesh = Mesh::initialised();
     // A converted command looks for the cluster, and says it found none.
-    for command in [&["stat"][..], &["edges"], &["certs", "status"]] {
+    for command in [
+        &["stat"][..],
+        &["edges"],
+        &["certs", "status"],
+        &["canary", "status"],
+    ] {
         meshctl()
             .args(command)
             .args(["--target", "kubernetes"])
@@ -671,7 +676,18 @@ fn an_explicit_target_is_never_switched() {
             .stderr(predicates::str::contains("no kubeconfig"));
     }
     for args in [
-        &["canary", "status", "--target", "kubernetes"][..],
+        // canary start works there, but not its --match-header (before any cluster is read).
+        &[
+            "canary",
+            "start",
+            "api",
+            "--to",
+            "v2",
+            "--match-header",
+            "x-canary=1",
+            "--target",
+            "kubernetes",
+        ][..],
         &["certs", "rotate", "issuer", "--target", "kubernetes"][..],
     ] {
         meshctl()
