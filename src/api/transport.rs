@@ -144,6 +144,55 @@ pub fn https_channel(url: &Uri, bundle_path: &Path, request_timeout: Option<Dura
     }))
 }
 
+/// A channel to a mesh peer at `addr` over TCP + TLS 1.3 with `config` (a mesh client
+/// config: it presents the caller's SVID and checks the server's SPIFFE ID itself, so the
+/// TLS server name is only a placeholder). Connects lazily; `connect_timeout` bounds the
+/// TCP connect and the handshake. The cluster tap: a controller to a sidecar's tap listener.
+pub fn mesh_channel(
+    addr: std::net::SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+    connect_timeout: Duration,
+) -> Channel {
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap_or_else(|_| Endpoint::from_static("http://127.0.0.1"))
+        .connect_timeout(connect_timeout)
+        .http2_keep_alive_interval(HTTPS_KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(HTTPS_KEEPALIVE_TIMEOUT);
+    endpoint.connect_with_connector_lazy(tower::service_fn(move |_: Uri| {
+        let config = config.clone();
+        async move {
+            let exchange = async {
+                let tcp =
+                    TcpStream::connect(addr)
+                        .await
+                        .map_err(|source| TlsConnectError::Connect {
+                            addr: addr.to_string(),
+                            source,
+                        })?;
+                let _ = tcp.set_nodelay(true);
+                let name = ServerName::IpAddress(addr.ip().into());
+                tokio_rustls::TlsConnector::from(config)
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|source| TlsConnectError::Handshake {
+                        addr: addr.to_string(),
+                        source,
+                    })
+            };
+            match tokio::time::timeout(connect_timeout, exchange).await {
+                Ok(done) => done.map(TokioIo::new),
+                Err(_) => Err(TlsConnectError::Handshake {
+                    addr: addr.to_string(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no TLS session within {connect_timeout:?}"),
+                    ),
+                }),
+            }
+        }
+    }))
+}
+
 /// Why a TLS connection to the control plane could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsConnectError {
