@@ -302,6 +302,13 @@ pub fn controller_rules() -> Vec<PolicyRule> {
             resource_names: Some(vec![TRUST_BUNDLE_CONFIGMAP.to_string()]),
             ..rule(&[""], &["configmaps"], &["get", "create", "patch"])
         },
+        // The tap token Secret (its own namespace's; `meshctl tap` presents the token), by
+        // name only: read for every /tap request, created by server-side apply when missing
+        // (a `create` could not be limited to one name).
+        PolicyRule {
+            resource_names: Some(vec![TAP_TOKEN_SECRET.to_string()]),
+            ..rule(&[""], &["secrets"], &["get", "patch"])
+        },
     ]
 }
 

@@ -12,18 +12,15 @@
 //! unchanged, and both may run at once over one hub.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_rustls::server::TlsStream;
 
 use super::tap::{TapHub, TapService};
 use crate::api::proto::tap as pb;
+use crate::api::transport::TlsConn;
 use crate::identity::SpiffeId;
 use crate::proxy::tls::TlsStore;
 use crate::proxy::{ProxyError, bind};
@@ -54,7 +51,7 @@ pub async fn start(
 }
 
 async fn serve(listener: TcpListener, hub: Arc<TapHub>, tls: Arc<TlsStore>, client: SpiffeId) {
-    let (tx, rx) = mpsc::channel::<Result<TapConn, std::io::Error>>(PENDING_CONNECTIONS);
+    let (tx, rx) = mpsc::channel::<Result<TlsConn, std::io::Error>>(PENDING_CONNECTIONS);
     tokio::spawn(accept(listener, tls, client, tx));
     if let Err(e) = tonic::transport::Server::builder()
         .add_service(pb::tap_server::TapServer::new(TapService::certified(hub)))
@@ -71,7 +68,7 @@ async fn accept(
     listener: TcpListener,
     tls: Arc<TlsStore>,
     client: SpiffeId,
-    tx: mpsc::Sender<Result<TapConn, std::io::Error>>,
+    tx: mpsc::Sender<Result<TlsConn, std::io::Error>>,
 ) {
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -98,61 +95,12 @@ async fn accept(
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(stream)) => {
-                    let _ = tx.send(Ok(TapConn(stream))).await;
+                    let _ = tx.send(Ok(TlsConn(stream))).await;
                 }
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "cluster tap: handshake refused"),
                 Err(_) => tracing::info!(%peer, "cluster tap: handshake timed out"),
             }
         });
-    }
-}
-
-/// An authenticated tap connection, as tonic's server takes it.
-struct TapConn(TlsStream<TcpStream>);
-
-impl tonic::transport::server::Connected for TapConn {
-    type ConnectInfo = ();
-
-    fn connect_info(&self) -> Self::ConnectInfo {}
-}
-
-impl AsyncRead for TapConn {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TapConn {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.0.is_write_vectored()
     }
 }
 
