@@ -245,7 +245,7 @@ fn cluster_role_rules_are_exactly_these() {
             (
                 s(&[""]),
                 s(&["secrets"]),
-                s(&["get", "patch"]),
+                s(&["get", "create", "patch"]),
                 Some(s(&[TAP_TOKEN_SECRET]))
             ),
         ]

@@ -231,7 +231,8 @@ pub async fn read_token(client: &Client, namespace: &str) -> Result<String, Stri
 
 /// Creates the Secret `meshctl-tap` with a new random token when it does not exist (a
 /// present one is never replaced: operators may hold its token). Created by server-side
-/// apply, which RBAC authorises by name (a `create` cannot be limited to one name).
+/// apply, which RBAC authorises as `create` with the name (a POST could not be limited to
+/// one name).
 pub async fn ensure_token(client: &Client, namespace: &str) -> Result<(), String> {
     if read_token(client, namespace).await.is_ok() {
         return Ok(());
