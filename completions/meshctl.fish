@@ -152,6 +152,11 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l max-rps -d 'Requ
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l duration -d 'Stop after this long' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l max-events -d 'Stop after printing this many events' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l body -d 'Show the first SIZE bytes of request and response bodies (512, 512B, 1KiB; at most 64KiB)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l context -d 'Kubeconfig context [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -s n -l namespace -d 'Namespace of the services and pods [default: the context\'s namespace]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l controller-admin -d 'The controller\'s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server\'s pods/proxy]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -l controller-namespace -d 'The namespace `meshctl install` put the controller in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
@@ -166,6 +171,11 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -s h -l help -d 'Pr
 complete -c meshctl -n "__fish_meshctl_using_subcommand tap" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l max-rps -d 'Requests per second each proxy reports at most' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l duration -d 'Without a terminal: how long to watch before printing the snapshot' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l context -d 'Kubeconfig context [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s n -l namespace -d 'Namespace of the services and pods [default: the context\'s namespace]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l controller-admin -d 'The controller\'s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server\'s pods/proxy]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand top" -l controller-namespace -d 'The namespace `meshctl install` put the controller in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand top" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
@@ -677,6 +687,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l upstream-servi
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l http-proxy -d 'Plaintext HTTP proxy listener for the app\'s HTTP_PROXY: routes `http://<service>/…` to that upstream [control-plane mode]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap -d 'Serve the tap API (`meshctl tap`) on this loopback address' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap-token-sha256 -d 'SHA-256 (hex) of the token tap callers must present as bearer (the mesh admin token)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap-mtls -d 'Serve the tap API on ADDR over mutual TLS 1.3 with this proxy\'s certificate, to the --tap-client identity only (how the cluster controller taps sidecars; no token) [https control plane only]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap-client -d 'The one client of --tap-mtls: NAMESPACE/SERVICEACCOUNT of the controller, in this proxy\'s trust domain' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l tap-redact -d 'Also redact this header in tap events (repeatable; authorization, proxy-authorization, cookie, set-cookie and x-api-key always are)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l otlp-endpoint -d 'Export a span per request to this OTLP/gRPC collector (http://HOST:PORT) and take part in W3C trace context; off by default' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand proxy" -l trace-sample -d 'Share of new traces (requests without a traceparent) recorded, in percent, up to 4 decimals [default: 100]; a caller\'s sampling decision is always followed' -r

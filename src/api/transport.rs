@@ -144,6 +144,117 @@ pub fn https_channel(url: &Uri, bundle_path: &Path, request_timeout: Option<Dura
     }))
 }
 
+/// A channel to a mesh peer at `addr` over TCP + TLS 1.3 with `config` (a mesh client
+/// config: it presents the caller's SVID and checks the server's SPIFFE ID itself, so the
+/// TLS server name is only a placeholder). Connects lazily; `connect_timeout` bounds the
+/// TCP connect and the handshake. The cluster tap: a controller to a sidecar's tap listener.
+pub fn mesh_channel(
+    addr: std::net::SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+    connect_timeout: Duration,
+) -> Channel {
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap_or_else(|_| Endpoint::from_static("http://127.0.0.1"))
+        .connect_timeout(connect_timeout)
+        .http2_keep_alive_interval(HTTPS_KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(HTTPS_KEEPALIVE_TIMEOUT);
+    endpoint.connect_with_connector_lazy(tower::service_fn(move |_: Uri| {
+        let config = config.clone();
+        async move {
+            let exchange = async {
+                let tcp =
+                    TcpStream::connect(addr)
+                        .await
+                        .map_err(|source| TlsConnectError::Connect {
+                            addr: addr.to_string(),
+                            source,
+                        })?;
+                let _ = tcp.set_nodelay(true);
+                let name = ServerName::IpAddress(addr.ip().into());
+                tokio_rustls::TlsConnector::from(config)
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|source| TlsConnectError::Handshake {
+                        addr: addr.to_string(),
+                        source,
+                    })
+            };
+            match tokio::time::timeout(connect_timeout, exchange).await {
+                Ok(done) => done.map(TokioIo::new),
+                Err(_) => Err(TlsConnectError::Handshake {
+                    addr: addr.to_string(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no TLS session within {connect_timeout:?}"),
+                    ),
+                }),
+            }
+        }
+    }))
+}
+
+/// A server-side TLS connection, as tonic's server takes it from `serve_with_incoming`
+/// (tonic implements `Connected` for rustls streams only with its own TLS feature).
+pub struct TlsConn(pub tokio_rustls::server::TlsStream<TcpStream>);
+
+impl std::fmt::Debug for TlsConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConn").finish_non_exhaustive()
+    }
+}
+
+impl tonic::transport::server::Connected for TlsConn {
+    type ConnectInfo = ();
+
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+impl tokio::io::AsyncRead for TlsConn {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsConn {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+}
+
 /// Why a TLS connection to the control plane could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsConnectError {

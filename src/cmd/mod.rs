@@ -131,12 +131,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Status(args) => status::run(&mut ctx, args),
         Command::Stat(args) => stat::run(&mut ctx, args),
         Command::Edges(args) => edges::run(&mut ctx, args),
-        Command::Tap(args) => ctx
-            .local_only("tap")
-            .and_then(|()| tap::run(&mut ctx, args)),
-        Command::Top(args) => ctx
-            .local_only("top")
-            .and_then(|()| top::run(&mut ctx, args)),
+        Command::Tap(args) => tap::run(&mut ctx, args),
+        Command::Top(args) => top::run(&mut ctx, args),
         Command::Install(args) => install::run(&mut ctx, *args),
         Command::Uninstall(args) => uninstall::run(&mut ctx, args),
         Command::Inject(args) => inject::run_inject(&mut ctx, args),

@@ -12,7 +12,7 @@ use crate::identity::SpiffeId;
 use crate::policy::tracing::{OtlpEndpoint, SampleRate};
 use crate::proxy::agent::TokenSource;
 use crate::proxy::config::{FlagConfig, InboundConfig, Limits, ProxyConfig, UpstreamConfig};
-use crate::proxy::controlled::{ControlledConfig, PinnedUpstream};
+use crate::proxy::controlled::{ClusterTap, ControlledConfig, PinnedUpstream};
 use crate::proxy::limits;
 use crate::proxy::telemetry::tap::TapListen;
 
@@ -94,9 +94,18 @@ pub struct Args {
     /// SHA-256 (hex) of the token tap callers must present as bearer (the mesh admin token)
     #[arg(long, value_name = "HEX", requires = "tap", value_parser = sha256_hex)]
     tap_token_sha256: Option<String>,
+    /// Serve the tap API on ADDR over mutual TLS 1.3 with this proxy's certificate, to the
+    /// --tap-client identity only (how the cluster controller taps sidecars; no token)
+    /// [https control plane only]
+    #[arg(long, value_name = "ADDR", requires_all = ["control_plane", "tap_client"])]
+    tap_mtls: Option<SocketAddr>,
+    /// The one client of --tap-mtls: NAMESPACE/SERVICEACCOUNT of the controller, in this
+    /// proxy's trust domain
+    #[arg(long, value_name = "NAMESPACE/SERVICEACCOUNT", requires = "tap_mtls", value_parser = namespace_and_account)]
+    tap_client: Option<(String, String)>,
     /// Also redact this header in tap events (repeatable; authorization, proxy-authorization,
     /// cookie, set-cookie and x-api-key always are)
-    #[arg(long, value_name = "HEADER", requires = "tap")]
+    #[arg(long, value_name = "HEADER")]
     tap_redact: Vec<http::HeaderName>,
     /// Export a span per request to this OTLP/gRPC collector (http://HOST:PORT) and take
     /// part in W3C trace context; off by default
@@ -109,6 +118,26 @@ pub struct Args {
 }
 
 pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
+    if !args.tap_redact.is_empty() && args.tap.is_none() && args.tap_mtls.is_none() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--tap-redact needs --tap or --tap-mtls"
+        )));
+    }
+    let cluster_tap = match (args.tap_mtls, args.tap_client) {
+        (Some(addr), Some((namespace, account))) => Some(ClusterTap {
+            addr,
+            client_namespace: namespace,
+            client_service_account: account,
+            redact: args.tap_redact.clone(),
+        }),
+        _ => None,
+    };
+    if cluster_tap.is_some() && !matches!(args.control_plane, Some(ControlPlaneAddr::Https { .. }))
+    {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--tap-mtls is for an https:// control plane (its certificate is the proxy's SVID)"
+        )));
+    }
     let tap = match (args.tap, args.tap_token_sha256) {
         (Some(addr), Some(token_sha256)) => Some(TapListen {
             addr,
@@ -119,7 +148,10 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
     };
     if let Some(control_plane) = args.control_plane {
         return run_controlled(
-            tap,
+            Taps {
+                local: tap,
+                cluster: cluster_tap,
+            },
             control_plane,
             Credentials {
                 token_file: args.token_file,
@@ -179,9 +211,15 @@ struct Credentials {
     trust_bundle: Option<PathBuf>,
 }
 
+/// The tap listeners a controlled proxy serves.
+struct Taps {
+    local: Option<TapListen>,
+    cluster: Option<ClusterTap>,
+}
+
 #[allow(clippy::too_many_arguments)] // one per flag, straight from `Args`
 fn run_controlled(
-    tap: Option<TapListen>,
+    taps: Taps,
     control_plane: ControlPlaneAddr,
     credentials: Credentials,
     upstream_services: Vec<PinnedUpstream>,
@@ -270,7 +308,8 @@ fn run_controlled(
         admin: admin.unwrap_or(limits::DEFAULT_ADMIN_ADDR),
         drain_timeout: limits::DEFAULT_DRAIN_TIMEOUT,
         limits: Limits::default(),
-        tap,
+        tap: taps.local,
+        cluster_tap: taps.cluster,
         otlp_endpoint,
         trace_sample: trace_sample.unwrap_or_default(),
     };
@@ -291,5 +330,21 @@ fn sha256_hex(text: &str) -> Result<String, String> {
             "expected a SHA-256 digest: 64 hex digits, got {} character(s)",
             text.len()
         ))
+    }
+}
+
+/// `NAMESPACE/SERVICEACCOUNT`, both DNS labels (what a SPIFFE ID in a cluster is made of).
+fn namespace_and_account(text: &str) -> Result<(String, String), String> {
+    match text.split_once('/') {
+        Some((ns, sa))
+            if crate::identity::spiffe::is_dns_label(ns)
+                && !sa.is_empty()
+                && sa.split('.').all(crate::identity::spiffe::is_dns_label) =>
+        {
+            Ok((ns.to_string(), sa.to_string()))
+        }
+        _ => Err(format!(
+            "expected NAMESPACE/SERVICEACCOUNT (e.g. meshctl-system/meshctl-controller), got `{text}`"
+        )),
     }
 }

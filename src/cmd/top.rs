@@ -1,6 +1,7 @@
 //! `meshctl top`: the busiest routes through a service's proxies, live (full screen on a
 //! terminal, `q` quits) or as one snapshot table when stdout is not a terminal.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -13,11 +14,17 @@ use ratatui::widgets::{Block, Borders, Row, Table};
 
 use super::Context;
 use super::StateFor;
-use super::tap::{Events, admin_token, connect, refused, select};
+use super::stat::{MIN_WINDOW, Mesh};
+use super::tap::{
+    Events, Tapped, admin_token, cluster_events, cluster_mesh, connect, known_target,
+    not_reporting, select,
+};
+use super::target::{Chosen, KubeTargetArgs};
 use crate::api::proto::tap as pb;
 use crate::control::plan::MeshPlan;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
+use crate::kube::controller::tap::TapQuery;
 use crate::observe::fleet::Fleet;
 use crate::observe::tap::{TapSource, record};
 use crate::observe::top::{TopRow, TopTable};
@@ -37,9 +44,13 @@ SERVICE/VERSION), other calls by the caller's proxy (destination SERVICE): COUNT
 500). On a terminal the view refreshes in place (q, Esc or Ctrl-C quits); otherwise top watches
 for --duration and prints one table (or JSON/YAML with -o).
 
+On Kubernetes: the meshed pods of the namespace, tapped through a controller's /tap as for
+`meshctl tap` (the Secret meshctl-tap's token; pods that cannot be tapped are named on stderr).
+
 Exit codes:
   0  quit, or printed the snapshot
-  1  no mesh is running, or a proxy refused or could not be reached
+  1  no mesh is running, or a proxy refused or could not be reached (on Kubernetes: the API
+     server or controller cannot be reached, or permission denied)
   2  usage error (unknown service or version)";
 
 #[derive(Debug, clap::Args)]
@@ -53,31 +64,29 @@ pub struct Args {
     /// Without a terminal: how long to watch before printing the snapshot
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     duration: HumanDuration,
+    #[command(flatten)]
+    cluster: KubeTargetArgs,
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
-    let state = ctx.state_dir(StateFor::Mesh)?;
-    let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
-    let fleet = Fleet::from_plan(&plan);
-    let proxies: Vec<TapSource> = match &args.target {
-        Some(t) => select(&plan, t)?,
-        None => plan.proxies.iter().map(TapSource::from).collect(),
-    };
-    let token = admin_token(&state)?;
     let runtime = super::client_runtime()?;
-    let request = pb::WatchRequest {
-        max_rps: args.max_rps,
-        ..pb::WatchRequest::default()
-    };
-    let mut events = runtime.block_on(connect(&proxies, request, &token))?;
-    let mut table = TopTable::watching(proxies.iter().map(|p| p.service.as_str()));
+    let (fleet, watched, mut events) =
+        if ctx.target(Some(&args.cluster))?.chosen == Chosen::Kubernetes {
+            runtime.block_on(cluster_top(ctx, &args))?
+        } else {
+            local_top(ctx, &args, &runtime)?
+        };
+    let mut table = TopTable::watching(watched.iter().map(String::as_str));
+    let mut silent = BTreeMap::new();
     let title = format!(
         " meshctl top {} — q quits ",
         args.target.as_deref().unwrap_or("(all)")
     );
     if !std::io::stdout().is_terminal() {
         let until = tokio::time::Instant::now() + args.duration.0;
-        runtime.block_on(collect(&mut events, &fleet, &proxies, &mut table, until))?;
+        let result = runtime.block_on(collect(&mut events, &fleet, &mut table, &mut silent, until));
+        tell_not_reporting(&silent);
+        result?;
         let rows = table.top(MAX_ROWS);
         output::render(ctx.out, ctx.global.output, &rows, |_| snapshot_table(&rows))?;
         return Ok(());
@@ -88,7 +97,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
             let rows = table.top(MAX_ROWS);
             terminal.draw(|f| draw(f, &title, &rows))?;
             let until = tokio::time::Instant::now() + REFRESH;
-            runtime.block_on(collect(&mut events, &fleet, &proxies, &mut table, until))?;
+            runtime.block_on(collect(&mut events, &fleet, &mut table, &mut silent, until))?;
             while event::poll(Duration::ZERO)? {
                 if let Event::Key(key) = event::read()?
                     && quits(key)
@@ -99,26 +108,101 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         }
     })();
     ratatui::restore();
+    // Not over the live view: once it is gone.
+    tell_not_reporting(&silent);
     result
 }
 
-/// Folds events into `table` until `until` (or the streams end).
+/// The local mesh: its proxies' taps, directly.
+fn local_top(
+    ctx: &Context<'_>,
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(Fleet, Vec<String>, Events), CliError> {
+    let state = ctx.state_dir(StateFor::Mesh)?;
+    let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
+    let fleet = Fleet::from_plan(&plan);
+    let proxies: Vec<TapSource> = match &args.target {
+        Some(t) => select(&plan, t)?,
+        None => plan.proxies.iter().map(TapSource::from).collect(),
+    };
+    let token = admin_token(&state)?;
+    let request = pb::WatchRequest {
+        max_rps: args.max_rps,
+        ..pb::WatchRequest::default()
+    };
+    let events = runtime.block_on(connect(&proxies, request, &token))?;
+    let watched = proxies.iter().map(|p| p.service.clone()).collect();
+    Ok((fleet, watched, events))
+}
+
+/// A cluster: the meshed pods of the namespace (all, or the target's), tapped through a
+/// controller's `/tap`.
+async fn cluster_top(
+    ctx: &Context<'_>,
+    args: &Args,
+) -> Result<(Fleet, Vec<String>, Events), CliError> {
+    let mesh = cluster_mesh(ctx, &args.cluster).await?;
+    let Mesh::Kubernetes(cluster) = &mesh else {
+        return Err(CliError::usage(anyhow::anyhow!("not a cluster")));
+    };
+    let fleet = mesh.read(MIN_WINDOW).await?.fleet;
+    let (service, version) = match &args.target {
+        Some(t) => {
+            let (s, v) = known_target(&fleet, t, &mesh.scope())?;
+            (Some(s), v)
+        }
+        None => (None, None),
+    };
+    let watched = fleet
+        .members
+        .iter()
+        .filter(|m| service.as_ref().is_none_or(|s| *s == m.service))
+        .filter(|m| {
+            version
+                .as_ref()
+                .is_none_or(|v| m.version.as_ref() == Some(v))
+        })
+        .map(|m| m.service.clone())
+        .collect();
+    let query = TapQuery {
+        namespace: Some(cluster.namespace.clone()),
+        service,
+        version,
+        max_rps: Some(args.max_rps),
+        ..TapQuery::default()
+    };
+    let events = cluster_events(cluster, &args.cluster.controller_namespace, &query).await?;
+    Ok((fleet, watched, events))
+}
+
+fn tell_not_reporting(silent: &BTreeMap<String, String>) {
+    for (proxy, reason) in silent {
+        not_reporting(proxy, reason);
+    }
+}
+
+/// Folds events into `table` until `until` (or the streams end); proxies that cannot be
+/// tapped are kept in `silent` with the reason.
 async fn collect(
     events: &mut Events,
     fleet: &Fleet,
-    proxies: &[TapSource],
     table: &mut TopTable,
+    silent: &mut BTreeMap<String, String>,
     until: tokio::time::Instant,
 ) -> Result<(), CliError> {
     loop {
         tokio::select! {
             next = events.next() => match next {
-                Some((i, Ok(e))) => {
-                    if let Some(r) = record(&proxies[i], e) {
+                Some(Ok(Tapped::Event(source, e))) => {
+                    if let Some(r) = record(&source, e) {
                         table.add(fleet, &r);
                     }
                 }
-                Some((i, Err(s))) => return Err(refused(&proxies[i], &s)),
+                Some(Ok(Tapped::NotReporting { proxy, reason })) => {
+                    silent.insert(proxy, reason);
+                }
+                Some(Err(e)) => return Err(e),
                 None => return Ok(()),
             },
             _ = tokio::time::sleep_until(until) => return Ok(()),

@@ -216,11 +216,14 @@ impl ServerCertVerifier for MeshServerVerifier {
 /// Server-side verifier: a client certificate is mandatory, must chain to the bundle, meet
 /// the SVID rules and name an identity in this mesh's trust domain (an issuer the bundle
 /// trusts can still sign any URI; a foreign trust domain is never a mesh member). Which
-/// identities may do what is authorization's job, not this one's.
+/// identities may do what is authorization's job, not this one's — except for a listener
+/// only one identity may use at all ([`MeshClientVerifier::exactly`], the cluster tap).
 #[derive(Debug)]
 pub struct MeshClientVerifier {
     bundle: Arc<TrustBundle>,
     trust_domain: String,
+    /// When set, the only identity accepted.
+    only: Option<SpiffeId>,
 }
 
 impl MeshClientVerifier {
@@ -229,6 +232,16 @@ impl MeshClientVerifier {
         MeshClientVerifier {
             bundle,
             trust_domain: trust_domain.to_string(),
+            only: None,
+        }
+    }
+
+    /// Accepts exactly `client` (which also fixes the trust domain), nobody else.
+    pub fn exactly(bundle: Arc<TrustBundle>, client: SpiffeId) -> Self {
+        MeshClientVerifier {
+            bundle,
+            trust_domain: client.trust_domain().to_string(),
+            only: Some(client),
         }
     }
 }
@@ -259,6 +272,14 @@ impl ClientCertVerifier for MeshClientVerifier {
         if got.trust_domain() != self.trust_domain {
             return Err(to_rustls(VerifyError::ForeignTrustDomain {
                 expected: self.trust_domain.clone(),
+                got: got.to_string(),
+            }));
+        }
+        if let Some(only) = &self.only
+            && got != *only
+        {
+            return Err(to_rustls(VerifyError::WrongIdentity {
+                expected: only.to_string(),
                 got: got.to_string(),
             }));
         }

@@ -116,6 +116,24 @@ impl WorkloadIdentity {
         Ok(config)
     }
 
+    /// A TLS 1.3 server only `client` may use (its certificate is mandatory and must chain
+    /// to this identity's bundle): the sidecar's tap listener in a cluster, for the controller.
+    pub fn server_config_for(
+        &self,
+        client: SpiffeId,
+        alpn: &[&[u8]],
+    ) -> Result<ServerConfig, IdentityError> {
+        let mut config = ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
+            .with_client_cert_verifier(Arc::new(MeshClientVerifier::exactly(
+                self.bundle.clone(),
+                client,
+            )))
+            .with_single_cert(self.chain.clone(), self.key.clone_key())
+            .map_err(|e| IdentityError::Key(e.to_string()))?;
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(config)
+    }
+
     /// Outbound TLS to a peer that must present exactly `expected`.
     pub fn client_config(
         &self,

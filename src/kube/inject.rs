@@ -44,6 +44,10 @@ pub const INJECTED_ENV_ANNOTATION: &str = "meshctl.io/injected-env";
 pub const INJECTED_ANNOTATION: &str = "meshctl.io/injected";
 /// The sidecar's admin listener (`/ready`, `/live`, `/metrics`, `/stats`).
 pub const SIDECAR_ADMIN_PORT: i32 = 4191;
+/// The sidecar's tap listener on the pod IP: mutual TLS, the controller's identity only
+/// (`meshctl tap` and `top` through the controller's `/tap`). Outside the upstream range
+/// (4150-4199), which the admin port 4191 already overlaps.
+pub const SIDECAR_TAP_PORT: i32 = 4144;
 /// The sidecar's plaintext HTTP proxy listener for the app (`HTTP_PROXY`), on loopback.
 pub const SIDECAR_HTTP_PROXY_PORT: i32 = 4140;
 /// The first upstream listener port; upstreams take consecutive ports in annotation order.
@@ -392,7 +396,7 @@ fn app_port(annotations: &Value, containers: &[Value]) -> Result<Option<i64>, St
     match first {
         Some(p) if reserved(p) => Err(format!(
             "container port {p} is one of the sidecar's ({SIDECAR_INBOUND_PORT}, \
-             {SIDECAR_HTTP_PROXY_PORT}, {SIDECAR_ADMIN_PORT}, {FIRST_UPSTREAM_PORT}-4199): \
+             {SIDECAR_HTTP_PROXY_PORT}, {SIDECAR_ADMIN_PORT}, {SIDECAR_TAP_PORT}, {FIRST_UPSTREAM_PORT}-4199): \
              set {APP_PORT_ANNOTATION} or move the app"
         )),
         other => Ok(other),
@@ -406,6 +410,7 @@ fn reserved(port: i64) -> bool {
         SIDECAR_INBOUND_PORT,
         SIDECAR_HTTP_PROXY_PORT,
         SIDECAR_ADMIN_PORT,
+        SIDECAR_TAP_PORT,
     ]
     .contains(&(port as i32))
         || (i64::from(FIRST_UPSTREAM_PORT)..=last_upstream).contains(&port)
@@ -483,6 +488,10 @@ fn proxy_container(opts: &InjectOptions, app_port: Option<i64>, upstreams: &[Str
         format!("127.0.0.1:{SIDECAR_HTTP_PROXY_PORT}"),
         "--admin".into(),
         format!("0.0.0.0:{SIDECAR_ADMIN_PORT}"),
+        "--tap-mtls".into(),
+        format!("0.0.0.0:{SIDECAR_TAP_PORT}"),
+        "--tap-client".into(),
+        format!("{}/{CONTROLLER_NAME}", opts.control_plane_namespace),
     ];
     if let Some(port) = app_port {
         args.push("--inbound".into());
@@ -492,9 +501,14 @@ fn proxy_container(opts: &InjectOptions, app_port: Option<i64>, upstreams: &[Str
         args.push("--upstream-service".into());
         args.push(format!("127.0.0.1:{}={service}", upstream_port(i)));
     }
-    let mut ports = vec![serde_json::json!({
-        "name": "meshctl-admin", "containerPort": SIDECAR_ADMIN_PORT, "protocol": "TCP"
-    })];
+    let mut ports = vec![
+        serde_json::json!({
+            "name": "meshctl-admin", "containerPort": SIDECAR_ADMIN_PORT, "protocol": "TCP"
+        }),
+        serde_json::json!({
+            "name": "meshctl-tap", "containerPort": SIDECAR_TAP_PORT, "protocol": "TCP"
+        }),
+    ];
     if app_port.is_some() {
         ports.insert(
             0,

@@ -306,6 +306,13 @@ pub fn controller_rules() -> Vec<PolicyRule> {
             resource_names: Some(vec![TRUST_BUNDLE_CONFIGMAP.to_string()]),
             ..rule(&[""], &["configmaps"], &["get", "create", "patch"])
         },
+        // The tap token Secret (`meshctl tap` presents the token), by name only: read for
+        // every /tap request, created by server-side apply when missing (a PATCH that creates
+        // is authorised as `create` with its name, so the name restriction holds).
+        PolicyRule {
+            resource_names: Some(vec![TAP_TOKEN_SECRET.to_string()]),
+            ..rule(&[""], &["secrets"], &["get", "create", "patch"])
+        },
     ]
 }
 

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use gateway_api::apis::standard::httproutes::HttpRoute;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::ApiResource;
@@ -26,10 +27,11 @@ use super::client::Target;
 use super::controller::catalog::{Index, Objects};
 use super::controller::proxies::{ProxiesStats, StatsQuery};
 use super::controller::status::ControllerStatus;
+use super::controller::tap::{TAP_TOKEN_HEADER, TapLine, TapQuery};
 use super::manifests::{controller_selector, httproute_gvk};
 use super::{
-    ADMIN_PORT, CONTROLLER_NAME, FIELD_MANAGER, SIDECAR_LABEL, TRUST_BUNDLE_CONFIGMAP,
-    TRUST_BUNDLE_KEY,
+    ADMIN_PORT, CONTROLLER_NAME, FIELD_MANAGER, SIDECAR_LABEL, TAP_TOKEN_KEY, TAP_TOKEN_SECRET,
+    TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY,
 };
 use crate::policy::split::SplitWeights;
 
@@ -498,6 +500,200 @@ pub async fn proxy_stats(cluster: &Cluster, query: &StatsQuery) -> Result<Proxie
         }
     }
     Err(last.unwrap_or_else(|| anyhow!("no controller replica to ask ({})", cluster.target).into()))
+}
+
+/// A cluster's merged tap: one line per event or per pod not reporting.
+pub type TapLines =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<TapLine, MeshError>> + Send>>;
+
+/// The tap token from the Secret `meshctl-tap` in the controller's namespace (who may read
+/// it may tap).
+pub async fn tap_token(cluster: &Cluster, controller_namespace: &str) -> Result<String, MeshError> {
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), controller_namespace);
+    let scope = format!("in namespace {controller_namespace}");
+    let what = format!("reading the tap token (Secret {controller_namespace}/{TAP_TOKEN_SECRET})");
+    let secret = secrets.get_opt(TAP_TOKEN_SECRET).await.map_err(|e| {
+        let forbidden = matches!(&e, kube::Error::Api(s) if s.is_forbidden());
+        let err = api_error(e, &what, "get", "secrets", &scope, &cluster.target);
+        if forbidden {
+            anyhow!("{err:#}; tapping needs `get` on Secret {TAP_TOKEN_SECRET} in namespace {controller_namespace} (granted to mesh admins only)")
+        } else {
+            err
+        }
+    })?;
+    let Some(secret) = secret else {
+        return Err(anyhow!(
+            "{what}: it does not exist (the controller creates it when it starts: is meshctl installed in namespace {controller_namespace}? --controller-namespace; {})",
+            cluster.target
+        )
+        .into());
+    };
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(TAP_TOKEN_KEY))
+        .and_then(|b| String::from_utf8(b.0.clone()).ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| anyhow!("{what}: it has no `{TAP_TOKEN_KEY}` ({})", cluster.target).into())
+}
+
+/// Opens a controller replica's `/tap` (the next replica when one fails to open) and reads
+/// its NDJSON lines as they come; the stream ends when the controller ends it.
+pub async fn tap_stream(
+    cluster: &Cluster,
+    query: &TapQuery,
+    token: &str,
+) -> Result<TapLines, MeshError> {
+    let path = format!("tap?{}", query.to_query());
+    let mut last = None;
+    for replica in replicas(cluster).await? {
+        match open_stream(cluster, &replica, &path, token).await {
+            Ok(lines) => return Ok(lines),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow!("no controller replica to ask ({})", cluster.target).into()))
+}
+
+async fn open_stream(
+    cluster: &Cluster,
+    replica: &Replica<'_>,
+    path: &str,
+    token: &str,
+) -> Result<TapLines, MeshError> {
+    use http_body_util::BodyExt as _;
+    let from = replica.describe();
+    let (uri, via_api) = match replica {
+        Replica::Url(url) => {
+            let full = format!("{}/{path}", url.trim_end_matches('/'));
+            if !full.starts_with("http://") {
+                return Err(MeshError::Usage(format!(
+                    "--controller-admin {url}: must be http://HOST:PORT (the admin listener is plain HTTP)"
+                )));
+            }
+            (full, false)
+        }
+        Replica::Pod { namespace, pod } => (pod_admin_path(namespace, pod, path), true),
+    };
+    let request = http::Request::get(&uri)
+        .header(TAP_TOKEN_HEADER, token)
+        .body(Vec::new())
+        .map_err(|e| anyhow!("{uri}: {e}"))?;
+    let opened = async {
+        if via_api {
+            let response = cluster
+                .client
+                .send(request.map(kube::client::Body::from))
+                .await
+                .map_err(|e| anyhow!("{from}: {e}"))?;
+            let (parts, body) = response.into_parts();
+            let body = body.into_data_stream().map_err(|e| anyhow!("{e}")).boxed();
+            Ok::<_, anyhow::Error>((parts.status, body))
+        } else {
+            let client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http::<http_body_util::Full<bytes::Bytes>>();
+            let response = client
+                .request(request.map(|b| http_body_util::Full::new(bytes::Bytes::from(b))))
+                .await
+                .map_err(|e| anyhow!("{from}: {e}"))?;
+            let (parts, body) = response.into_parts();
+            let body = body.into_data_stream().map_err(|e| anyhow!("{e}")).boxed();
+            Ok((parts.status, body))
+        }
+    };
+    let (status, mut body) = tokio::time::timeout(cluster.request_timeout, opened)
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "{from} did not answer /tap within {:?} ({})",
+                cluster.request_timeout,
+                cluster.target
+            )
+        })??;
+    if !status.is_success() {
+        let mut text = Vec::new();
+        while let Ok(Some(Ok(chunk))) =
+            tokio::time::timeout(cluster.request_timeout, body.next()).await
+        {
+            text.extend_from_slice(&chunk);
+            if text.len() > 64 << 10 {
+                break;
+            }
+        }
+        return Err(tap_refused(
+            cluster,
+            &from,
+            status,
+            &String::from_utf8_lossy(&text),
+        ));
+    }
+    Ok(ndjson(body, from))
+}
+
+/// Why `/tap` did not open: the API server's own refusal (pods/proxy), or the controller's.
+fn tap_refused(cluster: &Cluster, from: &str, status: http::StatusCode, text: &str) -> MeshError {
+    let api: Option<kube::core::Status> = serde_json::from_str(text)
+        .ok()
+        .filter(|s: &kube::core::Status| s.message.len() + s.reason.len() > 0);
+    if let (Some(s), ControllerAdmin::PodsProxy { namespace }) = (api, &cluster.admin) {
+        let scope = format!("in namespace {namespace}");
+        let e = kube::Error::Api(Box::new(s));
+        return api_error(
+            e,
+            &format!("opening /tap of {from}"),
+            "get",
+            "pods/proxy",
+            &scope,
+            &cluster.target,
+        )
+        .into();
+    }
+    let text = text.trim();
+    match status.as_u16() {
+        400 => MeshError::Usage(format!("{from}: {text}")),
+        401 | 403 => anyhow!("{from} refused the tap token ({status}: {text}; was Secret {TAP_TOKEN_SECRET} replaced while the command ran?)").into(),
+        _ => anyhow!("{from} answered /tap with {status}: {text}").into(),
+    }
+}
+
+/// NDJSON lines of a byte stream, each parsed as a [`TapLine`].
+fn ndjson(
+    body: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, anyhow::Error>>,
+    from: String,
+) -> TapLines {
+    let state = (body, Vec::<u8>::new(), from);
+    futures_util::stream::unfold(state, |(mut body, mut buf, from)| async move {
+        loop {
+            if let Some(end) = buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=end).collect();
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                let parsed = serde_json::from_slice::<TapLine>(&line).map_err(|e| {
+                    MeshError::from(anyhow!(
+                        "{from}: unreadable /tap line ({e}; is it an older meshctl controller?)"
+                    ))
+                });
+                return Some((parsed, (body, buf, from)));
+            }
+            match body.next().await {
+                Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
+                Some(Err(e)) => {
+                    let e = MeshError::from(anyhow!("{from}: the /tap stream broke: {e:#}"));
+                    return Some((
+                        Err(e),
+                        (futures_util::stream::empty().boxed(), Vec::new(), from),
+                    ));
+                }
+                // A last line without its newline still counts.
+                None if buf.iter().all(u8::is_ascii_whitespace) => return None,
+                None => buf.push(b'\n'),
+            }
+        }
+    })
+    .boxed()
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(

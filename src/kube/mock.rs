@@ -16,6 +16,7 @@ pub struct Seen {
     pub uri: String,
     pub content_type: String,
     pub body: String,
+    pub headers: http::HeaderMap,
 }
 
 pub type Log = Arc<Mutex<Vec<Seen>>>;
@@ -57,6 +58,7 @@ pub fn client(handler: impl Fn(&Seen) -> Answer + Send + 'static) -> (kube::Clie
                     .unwrap_or("")
                     .to_string(),
                 body: String::from_utf8_lossy(&bytes).into_owned(),
+                headers: parts.headers.clone(),
             };
             let answer = handler(&seen);
             seen_log.lock().unwrap().push(seen);

@@ -33,6 +33,11 @@ pub const FIELD_MANAGER: &str = "meshctl";
 pub const CONTROLLER_NAME: &str = "meshctl-controller";
 /// The Secret (type kubernetes.io/tls) holding the issuer certificate, its key and `ca.crt`.
 pub const ISSUER_SECRET: &str = "meshctl-issuer";
+/// The Secret holding the token `meshctl tap` and `top` present to the controller's `/tap`
+/// (created by the controller when missing; whoever may `get` it may tap).
+pub const TAP_TOKEN_SECRET: &str = "meshctl-tap";
+/// Key of the token inside [`TAP_TOKEN_SECRET`].
+pub const TAP_TOKEN_KEY: &str = "token";
 /// The ConfigMap holding the trust bundle, readable by every namespace's sidecars' tooling.
 pub const TRUST_BUNDLE_CONFIGMAP: &str = "meshctl-trust-bundle";
 /// Key of the trust bundle inside [`TRUST_BUNDLE_CONFIGMAP`].

@@ -242,6 +242,12 @@ fn cluster_role_rules_are_exactly_these() {
                 s(&["get", "create", "patch"]),
                 Some(s(&[TRUST_BUNDLE_CONFIGMAP]))
             ),
+            (
+                s(&[""]),
+                s(&["secrets"]),
+                s(&["get", "create", "patch"]),
+                Some(s(&[TAP_TOKEN_SECRET]))
+            ),
         ]
     );
     let m = render(&InstallOptions::default());

@@ -36,7 +36,7 @@ use crate::proxy::outbound::rules::RouteRules;
 use crate::proxy::outbound::{Destination, Outbound, RouteCell, RouteTable};
 use crate::proxy::protocol::drain::{Drain, DrainSource};
 use crate::proxy::telemetry::metrics::Metrics;
-use crate::proxy::telemetry::tap;
+use crate::proxy::telemetry::{tap, tap_mtls};
 use crate::proxy::tls::TlsStore;
 use crate::proxy::{ProxyError, Shared, admin, bind, drain_on_signal, local};
 
@@ -65,10 +65,23 @@ pub struct ControlledConfig {
     pub limits: Limits,
     /// The tap server, if this proxy serves one.
     pub tap: Option<tap::TapListen>,
+    /// The cluster tap listener (mTLS, for the controller only), if this proxy serves one.
+    pub cluster_tap: Option<ClusterTap>,
     /// Where to export spans (`None`: tracing off).
     pub otlp_endpoint: Option<crate::proxy::telemetry::trace::OtlpEndpoint>,
     /// The share of new traces recorded.
     pub trace_sample: crate::proxy::telemetry::trace::SampleRate,
+}
+
+/// `--tap-mtls ADDR --tap-client NAMESPACE/SERVICEACCOUNT`: the controller's identity is
+/// completed with this proxy's trust domain (the control plane's to assign).
+#[derive(Debug, Clone)]
+pub struct ClusterTap {
+    pub addr: SocketAddr,
+    pub client_namespace: String,
+    pub client_service_account: String,
+    /// Header names redacted on top of [`tap::ALWAYS_REDACTED`].
+    pub redact: Vec<::http::HeaderName>,
 }
 
 /// Runs until SIGTERM/SIGINT, then drains.
@@ -120,7 +133,24 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         report_now.clone(),
     ));
 
-    let hub = tap::start(config.tap.as_ref(), id.to_string()).await?;
+    let hub = match (&config.tap, &config.cluster_tap) {
+        (None, Some(cluster)) => Arc::new(tap::TapHub::new(id.to_string(), &cluster.redact)),
+        _ => tap::start(config.tap.as_ref(), id.to_string()).await?,
+    };
+    if let Some(cluster) = &config.cluster_tap {
+        let client = SpiffeId::for_workload(
+            id.trust_domain(),
+            &cluster.client_namespace,
+            &cluster.client_service_account,
+        )
+        .map_err(|e| ProxyError::TapClient(e.to_string()))?;
+        let listen = tap_mtls::TapMtls {
+            addr: cluster.addr,
+            client: client.clone(),
+        };
+        let addr = tap_mtls::start(&listen, hub.clone(), tls.clone()).await?;
+        tracing::info!(%addr, %client, "cluster tap listening");
+    }
     let shared = Arc::new(Shared {
         http1: crate::proxy::protocol::h1::server::Settings::new(&config.limits)
             .counting(metrics.limits.clone()),

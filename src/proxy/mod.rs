@@ -93,6 +93,8 @@ pub enum ProxyError {
     Signal(std::io::Error),
     #[error("{0}")]
     Tracing(String),
+    #[error("--tap-client: {0}")]
+    TapClient(String),
     #[error("inbound {listen}: {error}")]
     Authz {
         listen: SocketAddr,

@@ -187,15 +187,17 @@ fn install_check_uninstall_against_a_real_api_server() {
         .assert()
         .success();
     let listing: serde_json::Value = serde_json::from_slice(&listed.get_output().stdout).unwrap();
-    // What install created, plus the trust-bundle ConfigMaps a controller published into
-    // meshed namespaces (the cluster-mode e2e's, when it ran against this API server).
+    // What install created, plus what a controller made itself (the cluster-mode e2e's,
+    // when it ran against this API server): the trust-bundle ConfigMaps it published into
+    // meshed namespaces and its tap token Secret.
     let objects = listing["objects"].as_array().unwrap();
     let published = objects
         .iter()
         .filter(|o| {
-            o["kind"] == "ConfigMap"
+            (o["kind"] == "ConfigMap"
                 && o["name"] == "meshctl-trust-bundle"
-                && o["namespace"] != NAMESPACE
+                && o["namespace"] != NAMESPACE)
+                || (o["kind"] == "Secret" && o["name"] == "meshctl-tap")
         })
         .count();
     assert_eq!(objects.len() - published, 10, "{listing}");

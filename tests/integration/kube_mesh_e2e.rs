@@ -285,6 +285,12 @@ impl Fixture {
         ),
     )
     .unwrap();
+        // The controller's own namespace (its tap token Secret lives there); shared by the
+        // tests, so it may exist already.
+        let _ = rt.block_on(namespaces.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "meshctl-system"}})).unwrap(),
+        ));
         let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns_name);
         for sa in ["default", "web", "api", "greet", "controller"] {
             rt.block_on(accounts.create(
@@ -515,8 +521,9 @@ impl Fixture {
             path
         };
 
-        // A sidecar in cluster mode for `pod`, as injection runs it (addresses are the pod's).
-        let sidecar = |pod: &str, sa: &str, args: &[&str]| -> Proc {
+        // A sidecar in cluster mode for `pod`, as injection runs it (addresses are the pod's;
+        // the tap listener on the pod IP, for the controller's identity only).
+        let sidecar = |pod: &str, sa: &str, ip: &str, args: &[&str]| -> Proc {
             let token = token(pod, sa);
             spawn(
                 ns.command(meshctl_bin())
@@ -529,6 +536,8 @@ impl Fixture {
                     .arg(&token)
                     .arg("--trust-bundle")
                     .arg(&bundle)
+                    .args(["--tap-mtls", &format!("{ip}:4144")])
+                    .args(["--tap-client", "meshctl-system/meshctl-controller"])
                     .args(args),
                 &work.join(format!("{pod}.proxy.log")),
             )
@@ -553,6 +562,7 @@ impl Fixture {
             procs.push(sidecar(
                 pod_name,
                 "api",
+                ip,
                 &[
                     "--inbound",
                     &format!("{ip}:4143=127.0.0.1:{port}"),
@@ -570,6 +580,7 @@ impl Fixture {
         procs.push(sidecar(
             "greet-0",
             "greet",
+            GREET_IP,
             &[
                 "--inbound",
                 &format!("{GREET_IP}:4143=127.0.0.1:18083"),
@@ -580,6 +591,7 @@ impl Fixture {
         procs.push(sidecar(
             "web-0",
             "web",
+            WEB_IP,
             &[
                 "--upstream-service",
                 &format!("{API_UPSTREAM}=api"),
@@ -1688,4 +1700,82 @@ fn canary_start_rolls_back_a_failing_canary_and_promotes_a_healthy_one_on_kubern
         .assert()
         .code(1)
         .stderr(predicates::str::contains("already Promoted"));
+}
+
+#[test]
+fn tap_works_on_kubernetes() {
+    let Some(f) = Fixture::start("tap") else {
+        return;
+    };
+    let admin = f.admin_relay();
+    // `tap api -o json` in the background (as the user would run it), while requests go
+    // through the web pod's sidecar to api, carrying a credential.
+    let out = f.work.join("tap.out");
+    let err = f.work.join("tap.err");
+    let mut tap = Command::new(meshctl_bin())
+        .args([
+            "tap",
+            "api",
+            "-o",
+            "json",
+            "--max-events",
+            "6",
+            "--duration",
+            "40s",
+        ])
+        .args(["--target", "kubernetes", "-n", &f.ns_name])
+        .arg("--kubeconfig")
+        .arg(&f.kc)
+        .args(["--controller-admin", &format!("http://{admin}")])
+        .current_dir(&f.work)
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let status = loop {
+        if let Some(status) = tap.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = tap.kill();
+            f.dump();
+            panic!(
+                "tap did not end: {}\n{}",
+                std::fs::read_to_string(&out).unwrap_or_default(),
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+        let _ = f.get(vec![("authorization", "Bearer hunter2")]);
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let stdout = std::fs::read_to_string(&out).unwrap();
+    let stderr = std::fs::read_to_string(&err).unwrap();
+    if !status.success() {
+        f.dump();
+    }
+    assert!(status.success(), "{status}: {stdout}\n{stderr}");
+    let records: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 6, "{stdout}");
+    let requests: Vec<&serde_json::Value> = records.iter().filter(|r| r["type"] == "req").collect();
+    assert!(!requests.is_empty(), "{stdout}");
+    for r in &requests {
+        let pod = r["proxy"].as_str().unwrap();
+        assert!(
+            pod == format!("{}/api-v1-0", f.ns_name) || pod == format!("{}/api-v2-0", f.ns_name),
+            "{r}"
+        );
+        assert_eq!(r["service"], "api", "{r}");
+        assert_eq!(r["direction"], "in", "{r}");
+        assert_eq!(r["headers"]["authorization"], "<redacted>", "{r}");
+        assert_eq!(
+            r["client_id"],
+            format!("spiffe://mesh.local/ns/{}/sa/web", f.ns_name),
+            "{r}"
+        );
+    }
+    assert!(!stdout.contains("hunter2"), "{stdout}");
 }

@@ -14,6 +14,7 @@ pub mod review;
 pub mod run;
 pub mod serve;
 pub mod status;
+pub mod tap;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

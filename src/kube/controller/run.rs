@@ -28,7 +28,7 @@ use super::super::{
 };
 use super::catalog::Problem;
 use super::review::Reviewer;
-use super::{KubeBackend, proxies, serve, watch};
+use super::{KubeBackend, proxies, serve, tap, watch};
 use crate::api::admin_http::{AdminClient, AdminClientOptions};
 use crate::control::server::ControlPlane;
 use crate::control::transport::{ServingCert, serve_tls};
@@ -171,19 +171,38 @@ pub async fn run(
     })
     .context("the client for the sidecars' admin listeners")?;
     let stats_backend = backend.clone();
+    let tap_authority = Arc::new(tap_authority(&opts)?);
+    tokio::spawn(keep_tap_token(client.clone(), opts.namespace.clone()));
+    let tap_client = client.clone();
+    let tap_namespace = opts.namespace.clone();
     tokio::spawn(serve::serve(admin, None, move |req| {
-        use futures_util::future::Either;
-        if req.method() == http::Method::GET && req.uri().path() == "/stats" {
-            let query = req.uri().query().map(str::to_string);
-            let ready = admin_ready.load(Relaxed);
-            let index = stats_backend.index();
-            let client = sidecars.clone();
-            Either::Left(async move {
-                serve::stats(query.as_deref(), ready, index, &client, proxies::ADMIN_PORT).await
-            })
-        } else {
-            let response = serve::admin(&req, &admin_ready, metrics.clone(), status.clone());
-            Either::Right(std::future::ready(response))
+        use futures_util::FutureExt as _;
+        let ready = admin_ready.load(Relaxed);
+        match (req.method() == http::Method::GET, req.uri().path()) {
+            (true, "/stats") => {
+                let query = req.uri().query().map(str::to_string);
+                let index = stats_backend.index();
+                let client = sidecars.clone();
+                async move {
+                    serve::stats(query.as_deref(), ready, index, &client, proxies::ADMIN_PORT).await
+                }
+                .boxed()
+            }
+            (true, "/tap") => {
+                let index = stats_backend.index();
+                let authority = tap_authority.clone();
+                let client = tap_client.clone();
+                let namespace = tap_namespace.clone();
+                async move {
+                    let token = tap::read_token(&client, &namespace).await;
+                    serve::tap(&req, ready, index, token, &authority, tap::TAP_PORT).await
+                }
+                .boxed()
+            }
+            _ => {
+                let response = serve::admin(&req, &admin_ready, metrics.clone(), status.clone());
+                std::future::ready(response).boxed()
+            }
         }
     }));
 
@@ -245,6 +264,29 @@ pub async fn run(
     serve_tls(plane, grpc, serving, shutdown)
         .await
         .context("serving the control plane")
+}
+
+/// How the controller taps sidecars: a third handle on the issuer (leaves for its own
+/// identity), with the issuer's chain and the trust bundle.
+fn tap_authority(opts: &Options) -> anyhow::Result<tap::TapAuthority> {
+    let (issuer, bundle) = load_issuer(&opts.issuer_dir)?;
+    let chain_path = opts.issuer_dir.join("tls.crt");
+    let chain = std::fs::read_to_string(&chain_path)
+        .with_context(|| format!("reading {}", chain_path.display()))?;
+    tap::TapAuthority::new(issuer, chain, &bundle, &opts.trust_domain, &opts.namespace)
+        .context("the controller's tap identity")
+}
+
+/// Makes sure the tap token Secret exists, retrying until it does (the rest of the
+/// controller works without it; `/tap` answers 503 naming it meanwhile).
+async fn keep_tap_token(client: Client, namespace: String) {
+    loop {
+        match tap::ensure_token(&client, &namespace).await {
+            Ok(()) => return,
+            Err(e) => tracing::warn!(error = %e, "the tap token Secret; retrying in 30s"),
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
 }
 
 /// Rebuilds the catalog, reports what could not be used, announces a new version and makes

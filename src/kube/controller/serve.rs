@@ -2,7 +2,7 @@
 //! `/inject`, AdmissionReview v1 in and out — the same injection as `meshctl inject`) and the
 //! admin listener (plain HTTP: `/live`, `/ready`, `/metrics` for probes and Prometheus,
 //! `/status` for `meshctl status` and `canary shift --wait`, `/stats` for `meshctl stat` and
-//! the canary gates).
+//! the canary gates, `/tap` — streamed — for `meshctl tap` and `top`).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,18 +13,21 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt as _, Full, Limited, StreamBody};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tokio_stream::StreamExt as _;
 
 use super::super::WEBHOOK_PATH;
 use super::super::inject::{InjectOptions, admission_review};
 use super::catalog::Index;
 use super::proxies::{self, StatsQuery};
+use super::tap::{TAP_TOKEN_HEADER, TapAuthority, TapQuery};
 use crate::api::admin_http::AdminClient;
 
 /// The largest AdmissionReview the webhook reads (a pod is far smaller; the API server
@@ -33,10 +36,15 @@ pub const MAX_REVIEW_BYTES: usize = 4 << 20;
 /// How long a client may take to finish its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-type Body = Full<Bytes>;
+/// A whole answer, or a stream (`/tap`).
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
 
 fn text(status: StatusCode, body: &str) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    let mut response = Response::new(full(body.to_string()));
     *response.status_mut() = status;
     response
 }
@@ -129,9 +137,7 @@ pub async fn webhook(
         injected(ns);
     }
     let answer = admission_review(&review, &opts);
-    let mut response = Response::new(Full::new(Bytes::from(
-        serde_json::to_vec(&answer).unwrap_or_default(),
-    )));
+    let mut response = Response::new(full(serde_json::to_vec(&answer).unwrap_or_default()));
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -158,7 +164,7 @@ pub fn admin(
             "not ready: filling the caches from the API server\n",
         ),
         "/metrics" => {
-            let mut response = Response::new(Full::new(Bytes::from(metrics())));
+            let mut response = Response::new(full(metrics()));
             response.headers_mut().insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -166,7 +172,7 @@ pub fn admin(
             response
         }
         "/status" if ready.load(Relaxed) => {
-            let mut response = Response::new(Full::new(Bytes::from(status())));
+            let mut response = Response::new(full(status()));
             response
                 .headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -200,11 +206,69 @@ pub async fn stats(
         Err(e) => return text(StatusCode::BAD_REQUEST, &format!("/stats: {e}\n")),
     };
     let answer = proxies::collect(&index, &query, client, port).await;
-    let mut response = Response::new(Full::new(Bytes::from(
-        serde_json::to_string(&answer).unwrap_or_default(),
-    )));
+    let mut response = Response::new(full(serde_json::to_string(&answer).unwrap_or_default()));
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// `GET /tap?…` ([`super::tap`]): 401 without the tap token, 403 with another one, 503 while
+/// the caches fill or the token cannot be read, 400 naming a bad parameter, else 200 and
+/// NDJSON lines for as long as the caller reads.
+pub async fn tap(
+    req: &Request<Incoming>,
+    ready: bool,
+    index: Arc<Index>,
+    token: Result<String, String>,
+    authority: &TapAuthority,
+    port: u16,
+) -> Response<Body> {
+    if !ready {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: filling the caches from the API server\n",
+        );
+    }
+    let Some(given) = req.headers().get(TAP_TOKEN_HEADER) else {
+        return text(
+            StatusCode::UNAUTHORIZED,
+            &format!(
+                "/tap: no {TAP_TOKEN_HEADER} header (the token of Secret {})\n",
+                crate::kube::TAP_TOKEN_SECRET
+            ),
+        );
+    };
+    let expected = match token {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "/tap: the tap token cannot be read");
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("/tap: the controller cannot read its tap token: {e}\n"),
+            );
+        }
+    };
+    if !super::tap::token_matches(&expected, given.to_str().unwrap_or("")) {
+        return text(StatusCode::FORBIDDEN, "/tap: not the tap token\n");
+    }
+    let query = match TapQuery::parse(req.uri().query().unwrap_or("")) {
+        Ok(q) => q,
+        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("/tap: {e}\n")),
+    };
+    let lines = match super::tap::start(&index, &query, authority, port) {
+        Ok(lines) => lines,
+        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("/tap: {e}\n")),
+    };
+    let frames = tokio_stream::wrappers::ReceiverStream::new(lines).map(|line| {
+        let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
+        bytes.push(b'\n');
+        Ok::<_, Infallible>(hyper::body::Frame::data(Bytes::from(bytes)))
+    });
+    let mut response = Response::new(StreamBody::new(frames).boxed_unsync());
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
     response
 }

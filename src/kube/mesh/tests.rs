@@ -553,3 +553,107 @@ async fn the_trust_bundle_is_read_from_installs_configmap_and_failures_say_what(
         "{denied}"
     );
 }
+
+#[tokio::test]
+async fn the_tap_token_is_read_from_its_secret_and_a_refusal_names_the_permission() {
+    let secret = "/api/v1/namespaces/meshctl-system/secrets/meshctl-tap";
+    let (client, _) = mock::client(move |seen: &Seen| {
+        if seen.uri == secret {
+            mock::ok(json!({"apiVersion": "v1", "kind": "Secret",
+                            "metadata": {"name": "meshctl-tap"},
+                            "data": {"token": "czNjcmV0Cg=="}}))
+        } else {
+            mock::status(404, "NotFound", "not found")
+        }
+    });
+    let token = tap_token(&cluster(client), "meshctl-system").await.unwrap();
+    assert_eq!(token, "s3cret");
+
+    let (client, _) = mock::client(|_: &Seen| {
+        mock::status(
+            403,
+            "Forbidden",
+            "secrets \"meshctl-tap\" is forbidden: User \"dev\" cannot get resource \"secrets\"",
+        )
+    });
+    let e = tap_token(&cluster(client), "meshctl-system")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("may not get secrets in namespace meshctl-system")
+            && e.contains("`get` on Secret meshctl-tap"),
+        "{e}"
+    );
+
+    let (client, _) = mock::client(|_: &Seen| mock::status(404, "NotFound", "not found"));
+    let e = tap_token(&cluster(client), "meshctl-system")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("does not exist"), "{e}");
+}
+
+#[tokio::test]
+async fn the_tap_streams_through_pods_proxy_with_the_token_header() {
+    use crate::kube::controller::tap::{TAP_TOKEN_HEADER, TapLine, TapQuery};
+    use futures_util::StreamExt as _;
+    let line = TapLine {
+        pod: "shop/api-v1-0".into(),
+        service: "api".into(),
+        version: "v1".into(),
+        error: Some("no pod IP yet (not running)".into()),
+        ..TapLine::default()
+    };
+    let body = serde_json::to_value(&line).unwrap();
+    let (client, log) = mock::client(move |seen: &Seen| {
+        let path = seen.uri.split('?').next().unwrap_or_default();
+        match path {
+            "/api/v1/namespaces/meshctl-system/pods" => two_ready_controllers(),
+            "/api/v1/namespaces/meshctl-system/pods/meshctl-controller-a:9990/proxy/tap" => {
+                mock::ok(body.clone())
+            }
+            _ => mock::status(404, "NotFound", "not found"),
+        }
+    });
+    let query = TapQuery {
+        namespace: Some("shop".into()),
+        service: Some("api".into()),
+        max_rps: Some(5),
+        ..TapQuery::default()
+    };
+    let lines: Vec<TapLine> = tap_stream(&cluster(client), &query, "s3cret")
+        .await
+        .unwrap()
+        .map(|l| l.unwrap())
+        .collect()
+        .await;
+    assert_eq!(lines, vec![line]);
+    let seen = log.lock().unwrap().clone();
+    assert_eq!(
+        seen[1].uri,
+        "/api/v1/namespaces/meshctl-system/pods/meshctl-controller-a:9990/proxy/tap?namespace=shop&service=api&max_rps=5"
+    );
+    assert_eq!(seen[1].headers[TAP_TOKEN_HEADER], "s3cret");
+
+    // The API server refusing pods/proxy: named, after trying every replica.
+    let (client, _) = mock::client(|seen: &Seen| {
+        if seen.uri.contains("/proxy/") {
+            mock::status(
+                403,
+                "Forbidden",
+                "pods \"meshctl-controller-a\" is forbidden: User \"dev\" cannot get resource \"pods/proxy\"",
+            )
+        } else {
+            two_ready_controllers()
+        }
+    });
+    let e = match tap_stream(&cluster(client), &query, "s3cret").await {
+        Ok(_) => panic!("a refused pods/proxy opened"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("may not get pods/proxy in namespace meshctl-system"),
+        "{e}"
+    );
+}

@@ -7,4 +7,5 @@ pub mod policy_metrics;
 pub mod redact;
 pub mod stats;
 pub mod tap;
+pub mod tap_mtls;
 pub mod trace;

@@ -574,26 +574,51 @@ async fn serve(listener: tokio::net::TcpListener, service: TapService) {
 }
 
 /// The tonic service: checks the caller's bearer token against the mesh admin token's
-/// SHA-256, then streams.
+/// SHA-256 (the loopback listener), or trusts the transport (the cluster's mTLS listener,
+/// [`super::tap_mtls`], where the TLS handshake already required the controller's
+/// certificate), then streams.
 #[derive(Debug, Clone)]
 pub struct TapService {
     hub: Arc<TapHub>,
-    token_sha256: String,
+    caller: Caller,
+}
+
+/// How a tap caller was authenticated.
+#[derive(Debug, Clone)]
+enum Caller {
+    /// By a bearer token whose SHA-256 (hex) is this.
+    Bearer(String),
+    /// By its client certificate, checked in the TLS handshake.
+    Certified,
 }
 
 impl TapService {
     pub fn new(hub: Arc<TapHub>, token_sha256: String) -> Self {
-        TapService { hub, token_sha256 }
+        TapService {
+            hub,
+            caller: Caller::Bearer(token_sha256),
+        }
+    }
+
+    /// For a listener whose TLS handshake authenticated the caller: no token on top.
+    pub fn certified(hub: Arc<TapHub>) -> Self {
+        TapService {
+            hub,
+            caller: Caller::Certified,
+        }
     }
 
     fn authorize(&self, metadata: &MetadataMap) -> Result<(), Status> {
+        let Caller::Bearer(token_sha256) = &self.caller else {
+            return Ok(());
+        };
         let token = metadata
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| Status::unauthenticated("tap needs the mesh admin token as bearer"))?;
         // Comparing hashes: timing reveals nothing usable about the token itself.
-        if crate::api::token::token_hash(token.trim()) == self.token_sha256 {
+        if crate::api::token::token_hash(token.trim()) == *token_sha256 {
             Ok(())
         } else {
             Err(Status::permission_denied("not the mesh admin token"))
