@@ -1488,22 +1488,8 @@ fn canary_start_rolls_back_a_failing_canary_and_promotes_a_healthy_one_on_kubern
     let Some(f) = Fixture::start("mesh-e2e-rollout") else {
         return;
     };
-    let admin = f.ns.relay_out(
-        format!("{CONTROLLER_IP}:{CONTROLLER_ADMIN_PORT}")
-            .parse()
-            .unwrap(),
-    );
-    let cli = |args: &[&str]| {
-        let mut cmd = crate::support::meshctl();
-        cmd.args(args)
-            .args(["--target", "kubernetes", "-n", &f.ns_name])
-            .arg("--kubeconfig")
-            .arg(&f.kc)
-            .args(["--controller-admin", &format!("http://{admin}")])
-            .current_dir(&f.work)
-            .timeout(Duration::from_secs(90));
-        cmd
-    };
+    let admin = f.admin_relay();
+    let cli = |args: &[&str]| f.cli(admin, args);
     wait_for(
         "traffic through the sidecars",
         Duration::from_secs(30),
@@ -1674,12 +1660,42 @@ fn canary_start_rolls_back_a_failing_canary_and_promotes_a_healthy_one_on_kubern
     assert_eq!(got[5]["by"], "gate");
     assert_eq!(route_weights(), json!({"api-v1": 0, "api-v2": 100}));
     eprintln!("kube_mesh_e2e: canary start, healthy v2: promoted in {took:?}");
+
+    // The CI stage from the docs, unchanged from the local mesh's run: the target and the
+    // namespace come from the environment. Rolling back to v1 (healthy) promotes it.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci-canary.sh");
+    let log = f.work.join("canary-api.ndjson");
+    let out = Command::new("bash")
+        .arg(&script)
+        .args(["api", "v1", "--steps", "50,100", "--interval", "1s"])
+        .args(["--min-requests", "10", "--timeout", "60s"])
+        .current_dir(&f.work)
+        .env("MESHCTL", meshctl_bin())
+        .env("MESHCTL_TARGET", "kubernetes")
+        .env("KUBECONFIG", &f.kc)
+        .env("MESHCTL_NAMESPACE", &f.ns_name)
+        .env("MESHCTL_CONTROLLER_ADMIN", format!("http://{admin}"))
+        .env("CANARY_LOG", &log)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let got = events(std::fs::read(&log).unwrap().as_slice());
+    assert_eq!(
+        kinds(&got).last().map(String::as_str),
+        Some("promoted"),
+        "{got:?}"
+    );
+    assert!(stderr.contains("canary api -> v1: exit 0"), "{stderr}");
+    assert_eq!(route_weights(), json!({"api-v1": 100, "api-v2": 0}));
+    eprintln!("kube_mesh_e2e: examples/ci-canary.sh against the cluster:\n{stderr}");
     let sent = {
         let mut load = load;
         load.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         load.thread.take().unwrap().join().unwrap()
     };
-    eprintln!("kube_mesh_e2e: {sent} requests sent during the two rollouts");
+    eprintln!("kube_mesh_e2e: {sent} requests sent during the rollouts");
 
     // 3. status shows it; abort refuses a finished rollout.
     let out = cli(&["canary", "status", "-o", "json"]).output().unwrap();
@@ -1691,7 +1707,7 @@ fn canary_start_rolls_back_a_failing_canary_and_promotes_a_healthy_one_on_kubern
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         status["splits"],
-        json!([{"service": "api", "weights": {"v1": 0, "v2": 100}}]),
+        json!([{"service": "api", "weights": {"v1": 100, "v2": 0}}]),
         "{status}"
     );
     assert_eq!(status["rollouts"][0]["phase"], "Promoted", "{status}");
