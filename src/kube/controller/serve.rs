@@ -159,10 +159,7 @@ pub fn admin(
     match req.uri().path() {
         "/live" => text(StatusCode::OK, "live\n"),
         "/ready" if ready.load(Relaxed) => text(StatusCode::OK, "ready\n"),
-        "/ready" => text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: filling the caches from the API server\n",
-        ),
+        "/ready" => not_ready(),
         "/metrics" => {
             let mut response = Response::new(full(metrics()));
             response.headers_mut().insert(
@@ -171,19 +168,18 @@ pub fn admin(
             );
             response
         }
-        "/status" if ready.load(Relaxed) => {
-            let mut response = Response::new(full(status()));
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            response
-        }
-        "/status" => text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: filling the caches from the API server\n",
-        ),
+        "/status" if ready.load(Relaxed) => json(status()),
+        "/status" => not_ready(),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
+}
+
+/// 503 while the caches fill: an answer from half-filled caches would read as fact.
+fn not_ready() -> Response<Body> {
+    text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not ready: filling the caches from the API server\n",
+    )
 }
 
 /// `GET /stats?…` ([`super::proxies`]): 400 naming a bad parameter, 503 while the caches
@@ -196,17 +192,19 @@ pub async fn stats(
     port: u16,
 ) -> Response<Body> {
     if !ready {
-        return text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: filling the caches from the API server\n",
-        );
+        return not_ready();
     }
     let query = match StatsQuery::parse(query.unwrap_or("")) {
         Ok(q) => q,
         Err(e) => return text(StatusCode::BAD_REQUEST, &format!("/stats: {e}\n")),
     };
     let answer = proxies::collect(&index, &query, client, port).await;
-    let mut response = Response::new(full(serde_json::to_string(&answer).unwrap_or_default()));
+    json(serde_json::to_string(&answer).unwrap_or_default())
+}
+
+/// A 200 carrying a JSON document.
+fn json(body: String) -> Response<Body> {
+    let mut response = Response::new(full(body));
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -225,10 +223,7 @@ pub async fn tap(
     port: u16,
 ) -> Response<Body> {
     if !ready {
-        return text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: filling the caches from the API server\n",
-        );
+        return not_ready();
     }
     let Some(given) = req.headers().get(TAP_TOKEN_HEADER) else {
         return text(
