@@ -52,8 +52,11 @@ pub const SIDECAR_TAP_PORT: i32 = 4144;
 pub const SIDECAR_HTTP_PROXY_PORT: i32 = 4140;
 /// The first upstream listener port; upstreams take consecutive ports in annotation order.
 pub const FIRST_UPSTREAM_PORT: i32 = 4150;
-/// The most upstreams one pod may name (ports 4150–4199).
-pub const MAX_UPSTREAMS: usize = 50;
+/// The end of the port range kept for the sidecar's upstreams (an app may not use 4150–4199).
+pub const LAST_RESERVED_UPSTREAM_PORT: i32 = 4199;
+/// The most upstreams one pod may name: ports 4150–4190, below the admin listener (4191),
+/// which sits inside the range.
+pub const MAX_UPSTREAMS: usize = (SIDECAR_ADMIN_PORT - FIRST_UPSTREAM_PORT) as usize;
 /// Where the projected ServiceAccount token is mounted, and its audience and lifetime.
 pub const TOKEN_DIR: &str = "/var/run/secrets/meshctl.io";
 pub const TOKEN_AUDIENCE: &str = "meshctl";
@@ -396,7 +399,7 @@ fn app_port(annotations: &Value, containers: &[Value]) -> Result<Option<i64>, St
     match first {
         Some(p) if reserved(p) => Err(format!(
             "container port {p} is one of the sidecar's ({SIDECAR_INBOUND_PORT}, \
-             {SIDECAR_HTTP_PROXY_PORT}, {SIDECAR_ADMIN_PORT}, {SIDECAR_TAP_PORT}, {FIRST_UPSTREAM_PORT}-4199): \
+             {SIDECAR_HTTP_PROXY_PORT}, {SIDECAR_ADMIN_PORT}, {SIDECAR_TAP_PORT}, {FIRST_UPSTREAM_PORT}-{LAST_RESERVED_UPSTREAM_PORT}): \
              set {APP_PORT_ANNOTATION} or move the app"
         )),
         other => Ok(other),
@@ -405,7 +408,7 @@ fn app_port(annotations: &Value, containers: &[Value]) -> Result<Option<i64>, St
 
 /// Whether `port` is one the sidecar listens on.
 fn reserved(port: i64) -> bool {
-    let last_upstream = i64::from(FIRST_UPSTREAM_PORT) + MAX_UPSTREAMS as i64 - 1;
+    let last_upstream = i64::from(LAST_RESERVED_UPSTREAM_PORT);
     [
         SIDECAR_INBOUND_PORT,
         SIDECAR_HTTP_PROXY_PORT,

@@ -332,3 +332,19 @@ fn the_webhook_patch_produces_exactly_what_meshctl_inject_writes() {
         "{warning}"
     );
 }
+
+#[test]
+fn upstream_listeners_never_reach_the_admin_port() {
+    let names = |n: usize| {
+        (0..n)
+            .map(|i| format!("s{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let most = parse_upstreams(&names(MAX_UPSTREAMS)).unwrap();
+    let last = upstream_port(most.len() - 1);
+    assert_eq!(last, 4190);
+    assert!(i32::from(last) < SIDECAR_ADMIN_PORT);
+    let e = parse_upstreams(&names(MAX_UPSTREAMS + 1)).unwrap_err();
+    assert!(e.contains("42 upstreams, at most 41"), "{e}");
+}
