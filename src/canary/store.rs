@@ -244,34 +244,52 @@ impl RolloutStore {
     }
 }
 
+/// A rollout of `api` to `v2` in progress at 0% (steps 50, 100; the default gates): what the
+/// tests of every adapter start from and change field by field.
+#[cfg(test)]
+pub fn sample_state() -> RolloutState {
+    RolloutState {
+        service: "api".into(),
+        to: "v2".into(),
+        phase: Phase::Progressing,
+        weight: 0,
+        steps: vec![50, 100],
+        step: 0,
+        interval_ms: 1000,
+        timeout_ms: 60_000,
+        failure_threshold: 2,
+        gates: GatesView {
+            max_error_rate: 1.0,
+            max_error_rate_increase: Some(0.01),
+            max_p99_ms: 500.0,
+            min_requests: 20,
+        },
+        match_header: None,
+        owner_pid: std::process::id(),
+        started_at: "2026-12-07T12:00:00Z".into(),
+        updated_at: "2026-12-07T12:00:00Z".into(),
+        reason: String::new(),
+        last_analysis: None,
+        history: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn state() -> RolloutState {
         RolloutState {
-            service: "api".into(),
-            to: "v2".into(),
-            phase: Phase::Progressing,
-            weight: 0,
-            steps: vec![50, 100],
-            step: 0,
-            interval_ms: 1000,
-            timeout_ms: 60_000,
-            failure_threshold: 2,
             gates: GatesView {
                 max_error_rate: 0.01,
                 max_error_rate_increase: None,
                 max_p99_ms: 500.0,
                 min_requests: 20,
             },
-            match_header: None,
             owner_pid: 1,
             started_at: "t0".into(),
             updated_at: "t0".into(),
-            reason: String::new(),
-            last_analysis: None,
-            history: Vec::new(),
+            ..sample_state()
         }
     }
 

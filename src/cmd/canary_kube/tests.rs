@@ -9,7 +9,6 @@ use serde_json::json;
 use super::*;
 use crate::api::stats::{PeerStats, StatsSnapshot};
 use crate::canary::engine::EventKind;
-use crate::canary::gate::GatesView;
 use crate::kube::controller::proxies::{ProxiesStats, ProxyStats};
 use crate::kube::controller::status::{ControllerStatus, ProxyStatus};
 use crate::kube::mesh::ControllerAdmin;
@@ -34,30 +33,7 @@ struct World {
 }
 
 fn state() -> RolloutState {
-    RolloutState {
-        service: "api".into(),
-        to: "v2".into(),
-        phase: Phase::Progressing,
-        weight: 0,
-        steps: vec![50, 100],
-        step: 0,
-        interval_ms: 1000,
-        timeout_ms: 60_000,
-        failure_threshold: 2,
-        gates: GatesView {
-            max_error_rate: 1.0,
-            max_error_rate_increase: Some(0.01),
-            max_p99_ms: 500.0,
-            min_requests: 20,
-        },
-        match_header: None,
-        owner_pid: std::process::id(),
-        started_at: "2026-12-07T12:00:00Z".into(),
-        updated_at: "2026-12-07T12:00:00Z".into(),
-        reason: String::new(),
-        last_analysis: None,
-        history: Vec::new(),
-    }
+    crate::canary::store::sample_state()
 }
 
 fn list(kind: &str, items: Vec<serde_json::Value>) -> Answer {

@@ -8,7 +8,6 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::canary::gate::GatesView;
 use crate::canary::store::Phase;
 use crate::kube::mesh::ControllerAdmin;
 use crate::kube::mock::{self, Answer, Seen};
@@ -32,28 +31,11 @@ fn cluster(client: kube::Client) -> Cluster {
 
 fn state() -> RolloutState {
     RolloutState {
-        service: "api".into(),
-        to: "v2".into(),
-        phase: Phase::Progressing,
         weight: 5,
         steps: vec![5, 50, 100],
         step: 1,
-        interval_ms: 1000,
-        timeout_ms: 60_000,
-        failure_threshold: 2,
-        gates: GatesView {
-            max_error_rate: 1.0,
-            max_error_rate_increase: Some(0.01),
-            max_p99_ms: 500.0,
-            min_requests: 20,
-        },
-        match_header: None,
         owner_pid: 42,
-        started_at: "2026-12-07T12:00:00Z".into(),
-        updated_at: "2026-12-07T12:00:00Z".into(),
-        reason: String::new(),
-        last_analysis: None,
-        history: Vec::new(),
+        ..crate::canary::store::sample_state()
     }
 }
 
