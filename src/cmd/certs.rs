@@ -124,17 +124,6 @@ struct InspectArgs {
     file: PathBuf,
 }
 
-impl Args {
-    /// The subcommand's name when it acts on a running mesh's certificates and works on a
-    /// local mesh only (`rotate`; `status` picks its target itself).
-    pub fn on_running_mesh(&self) -> Option<&'static str> {
-        match self.command {
-            Certs::Rotate(_) => Some("certs rotate"),
-            Certs::Status(_) | Certs::Init(_) | Certs::Issue(_) | Certs::Inspect(_) => None,
-        }
-    }
-}
-
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     match args.command {
         Certs::Init(a) => init(ctx, a),

@@ -109,12 +109,7 @@ pub fn run(cli: Cli) -> CliResult {
     let result = match cli.command {
         Command::Canary(args) => canary::run(&mut ctx, args),
         Command::Fault(args) => fault::run(&mut ctx, args),
-        Command::Certs(args) => match args.on_running_mesh() {
-            Some(name) => ctx
-                .local_only(name)
-                .and_then(|()| certs::run(&mut ctx, args)),
-            None => certs::run(&mut ctx, args),
-        },
+        Command::Certs(args) => certs::run(&mut ctx, args),
         Command::Check(args) => check::run(&mut ctx, args),
         Command::Controller(args) => controller::run(&mut ctx, args),
         Command::Proxy(args) => proxy::run(&mut ctx, *args),

@@ -153,6 +153,25 @@ impl ControlPlane {
         lock(&self.inner.ca).clone()
     }
 
+    /// Signs with `issuer` and pushes `bundle_pem` from now on: every proxy gets a new
+    /// configuration version carrying the bundle and the issuer's fingerprint (a proxy whose
+    /// leaf is from another issuer renews at once). Returns that version. The cluster
+    /// controller calls it when the issuer Secret changes; `Admin.ReloadCa` after re-reading
+    /// the state dir.
+    pub fn replace_ca(&self, issuer: SigningCa, bundle_pem: String) -> u64 {
+        let ca = CaMaterial::new(issuer, bundle_pem);
+        let (issuer, anchors) = (ca.issuer_fingerprint.clone(), ca.bundle_fingerprints.len());
+        *lock(&self.inner.ca) = Arc::new(ca);
+        let version = self.bump_version();
+        tracing::info!(version, %issuer, anchors, "reloaded the CA");
+        version
+    }
+
+    /// The certificate (and chain) of the issuer leaves are signed with now, PEM.
+    pub fn issuer_pem(&self) -> String {
+        self.ca().issuer.cert_pem.clone()
+    }
+
     /// Announces that the backend's catalog changed: every proxy gets its configuration
     /// anew (those it does not affect receive the same content under a new version).
     pub fn catalog_changed(&self) -> u64 {
@@ -533,22 +552,17 @@ impl pb::admin_server::Admin for ControlPlane {
         let store = self.inner.ca_store.get().ok_or_else(|| {
             Status::failed_precondition("this control plane has no CA directory to reload from")
         })?;
-        let load = || -> Result<CaMaterial, crate::identity::IdentityError> {
-            Ok(CaMaterial::new(store.issuer()?, store.bundle_pem()?))
+        let load = || -> Result<(SigningCa, String), crate::identity::IdentityError> {
+            Ok((store.issuer()?, store.bundle_pem()?))
         };
-        let ca =
+        let (issuer, bundle) =
             load().map_err(|e| Status::failed_precondition(format!("reloading the CA: {e}")))?;
-        let response = pb::ReloadCaResponse {
-            version: 0,
-            issuer_fingerprint: ca.issuer_fingerprint.clone(),
-            bundle_fingerprints: ca.bundle_fingerprints.clone(),
-        };
-        *lock(&self.inner.ca) = Arc::new(ca);
-        let version = self.bump_version();
-        tracing::info!(version, issuer = %response.issuer_fingerprint, anchors = response.bundle_fingerprints.len(), "reloaded the CA");
+        let version = self.replace_ca(issuer, bundle);
+        let ca = self.ca();
         Ok(Response::new(pb::ReloadCaResponse {
             version,
-            ..response
+            issuer_fingerprint: ca.issuer_fingerprint.clone(),
+            bundle_fingerprints: ca.bundle_fingerprints.clone(),
         }))
     }
 

@@ -480,13 +480,13 @@ async fn identity_checks(client: &Client, namespace: &str) -> Vec<Outcome> {
         "issuer is valid for more than 60 days",
         first(&material.issuer_cert_pem),
         now,
-        "issue a new issuer (meshctl certs rotate issuer in the CA directory) and re-install with --identity-dir",
+        "rotate it: meshctl certs rotate issuer --target kubernetes --identity-dir DIR (the CA install saved)",
     ));
     out.push(expiry_outcome(
         "trust anchor is valid for more than 60 days",
         first(&material.bundle_pem),
         now,
-        "rotate the anchor in the CA directory (meshctl certs rotate anchor) and re-install with --identity-dir",
+        "rotate it: meshctl certs rotate anchor --target kubernetes --identity-dir DIR (the CA install saved)",
     ));
     out
 }

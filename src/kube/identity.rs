@@ -132,23 +132,30 @@ fn generate(trust_domain: &str) -> anyhow::Result<Material> {
 /// `DIR` may be the directory holding `identity/` (a state directory, or what install saved)
 /// or the `identity/` directory itself.
 fn from_dir(dir: &Path, trust_domain: Option<&str>) -> anyhow::Result<Material> {
-    let store = if CaStore::new(dir).exists() {
-        CaStore::new(dir)
-    } else if dir.file_name().is_some_and(|n| n == IDENTITY_DIR)
-        && CaStore::new(dir.parent().unwrap_or(Path::new("."))).exists()
-    {
-        CaStore::new(dir.parent().unwrap_or(Path::new(".")))
-    } else {
-        bail!(
-            "--identity-dir {}: no mesh CA there (expected {}/issuer.crt, as `meshctl certs init` and `meshctl install` write it)",
-            dir.display(),
-            dir.join(IDENTITY_DIR).display()
-        );
-    };
+    let store = ca_store(dir, "--identity-dir")?;
     from_store(&store, trust_domain).with_context(|| format!("--identity-dir {}", dir.display()))
 }
 
-fn from_store(store: &CaStore, trust_domain: Option<&str>) -> anyhow::Result<Material> {
+/// The CA in `dir`: the directory holding `identity/` (a state directory, or what install
+/// saved) or the `identity/` directory itself; `flag` names where `dir` came from.
+pub fn ca_store(dir: &Path, flag: &str) -> anyhow::Result<CaStore> {
+    if CaStore::new(dir).exists() {
+        Ok(CaStore::new(dir))
+    } else if dir.file_name().is_some_and(|n| n == IDENTITY_DIR)
+        && CaStore::new(dir.parent().unwrap_or(Path::new("."))).exists()
+    {
+        Ok(CaStore::new(dir.parent().unwrap_or(Path::new("."))))
+    } else {
+        bail!(
+            "{flag} {}: no mesh CA there (expected {}/issuer.crt, as `meshctl certs init` and `meshctl install` write it)",
+            dir.display(),
+            dir.join(IDENTITY_DIR).display()
+        );
+    }
+}
+
+/// The material a CA directory holds (its trust domain must be `trust_domain` when given).
+pub fn from_store(store: &CaStore, trust_domain: Option<&str>) -> anyhow::Result<Material> {
     let meta = store.meta()?;
     if let Some(td) = trust_domain
         && td != meta.trust_domain

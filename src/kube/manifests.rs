@@ -313,6 +313,13 @@ pub fn controller_rules() -> Vec<PolicyRule> {
             resource_names: Some(vec![TAP_TOKEN_SECRET.to_string()]),
             ..rule(&[""], &["secrets"], &["get", "create", "patch"])
         },
+        // The issuer Secret, by name (a watch with a metadata.name field selector): a new
+        // issuer or bundle (`meshctl certs rotate`) takes effect within seconds, without a
+        // restart. Its content is mounted into the controller anyway.
+        PolicyRule {
+            resource_names: Some(vec![ISSUER_SECRET.to_string()]),
+            ..rule(&[""], &["secrets"], &watch)
+        },
     ]
 }
 

@@ -16,6 +16,7 @@ pub mod inject;
 pub mod manifests;
 pub mod mesh;
 pub mod rollout;
+pub mod rotation;
 pub mod uninstall;
 
 #[cfg(test)]

@@ -248,6 +248,12 @@ fn cluster_role_rules_are_exactly_these() {
                 s(&["get", "create", "patch"]),
                 Some(s(&[TAP_TOKEN_SECRET]))
             ),
+            (
+                s(&[""]),
+                s(&["secrets"]),
+                s(&["list", "watch"]),
+                Some(s(&[ISSUER_SECRET]))
+            ),
         ]
     );
     let m = render(&InstallOptions::default());

@@ -8,7 +8,8 @@
 //! TokenRequest API. Their sidecars are real `meshctl proxy` processes in cluster mode on
 //! those addresses inside the test's network namespace, in front of real HTTP apps. Then:
 //! mTLS with the pods' SPIFFE IDs over HTTP and gRPC, an HTTPRoute weight change, a policy change, an invalid
-//! policy refused with an Event, and the controller killed and restarted under traffic.
+//! policy refused with an Event, the controller killed and restarted under traffic, and the
+//! operator CLI's commands (canary, stat, edges, fault, tap, certs rotate) against it.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
@@ -336,6 +337,39 @@ impl Fixture {
                 ),
             )
             .unwrap();
+
+        // The issuer Secret and the bundle ConfigMap, as install writes them (the controller
+        // follows the Secret live: each test's own CA, so none sees another's).
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(client.clone(), "meshctl-system");
+        let b64 = |name: &str| {
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                std::fs::read(f.issuer.join(name)).unwrap(),
+            )
+        };
+        rt.block_on(secrets.patch(
+            "meshctl-issuer",
+            &PatchParams::apply("meshctl-e2e").force(),
+            &Patch::Apply(json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "meshctl-issuer", "namespace": "meshctl-system"},
+                "type": "kubernetes.io/tls",
+                "data": {"tls.crt": b64("tls.crt"), "tls.key": b64("tls.key"), "ca.crt": b64("ca.crt")},
+            })),
+        ))
+        .unwrap();
+        let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "meshctl-system");
+        rt.block_on(maps.patch(
+            "meshctl-trust-bundle",
+            &PatchParams::apply("meshctl-e2e").force(),
+            &Patch::Apply(json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "meshctl-trust-bundle", "namespace": "meshctl-system"},
+                "data": {"ca-bundle.crt": std::fs::read_to_string(f.issuer.join("ca.crt")).unwrap()},
+            })),
+        ))
+        .unwrap();
 
         // The controller, inside the namespace, reaching the API server through a relay.
         let relay = ns.relay_in(api_server_addr(&kc));
@@ -1794,4 +1828,170 @@ fn tap_works_on_kubernetes() {
         );
     }
     assert!(!stdout.contains("hunter2"), "{stdout}");
+}
+
+/// The fingerprint (as `certs` prints it) of the first certificate in a PEM text.
+fn fingerprint(pem_text: &str) -> String {
+    let der = meshctl::identity::pem::first_cert(pem_text).unwrap();
+    meshctl::identity::pem::fingerprint(&der)
+}
+
+#[test]
+fn certs_rotate_issuer_works_on_kubernetes_under_load() {
+    let Some(f) = Fixture::start("rotate") else {
+        return;
+    };
+    let admin = f.admin_relay();
+    let ca_dir = f._mesh.state_dir();
+    // A mesh at work first: traffic flows and every pod serves a leaf from the old issuer.
+    wait_for(
+        "traffic through the sidecars",
+        Duration::from_secs(30),
+        || f.get(vec![]).ok().filter(|(s, _)| *s == 200),
+    );
+    wait_for("every pod's leaf", Duration::from_secs(30), || {
+        let out = f
+            .cli(admin, &["certs", "status", "-o", "json"])
+            .output()
+            .ok()?;
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let proxies = doc["proxies"].as_array()?;
+        (proxies.len() == 4 && proxies.iter().all(|p| p["current_issuer"] == true)).then_some(())
+    });
+    let old_issuer = fingerprint(&std::fs::read_to_string(f.issuer.join("tls.crt")).unwrap());
+
+    // Another mesh's CA is refused before anything changes.
+    let other = Mesh::initialised();
+    let foreign = format!("--identity-dir={}", other.state_dir().display());
+    f.cli(admin, &["certs", "rotate", "issuer", &foreign])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("is not this mesh's"));
+
+    // The rotation in the background (as the user would run it), while requests go web ->
+    // api through the sidecars until it is over (bounded: 20000 requests, 3 minutes).
+    let out_path = f.work.join("rotate.out");
+    let err_path = f.work.join("rotate.err");
+    let mut rotate = Command::new(meshctl_bin())
+        .args([
+            "certs",
+            "rotate",
+            "issuer",
+            "-o",
+            "json",
+            "--timeout",
+            "60s",
+        ])
+        .arg("--identity-dir")
+        .arg(&ca_dir)
+        .args(["--target", "kubernetes", "-n", &f.ns_name])
+        .arg("--kubeconfig")
+        .arg(&f.kc)
+        .args(["--controller-admin", &format!("http://{admin}")])
+        .current_dir(&f.work)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let (mut sent, mut failed) = (0u32, Vec::new());
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut finished: Option<Instant> = None;
+    // Back to back until 3 s after the rotation ended: requests on the new leaves too.
+    while finished.is_none_or(|at| at.elapsed() < Duration::from_secs(3)) {
+        if finished.is_none() && rotate.try_wait().unwrap().is_some() {
+            finished = Some(Instant::now());
+        }
+        if sent >= 20_000 || Instant::now() > deadline {
+            let _ = rotate.kill();
+            let _ = rotate.wait();
+            f.dump();
+            panic!("the rotation did not end: {sent} requests sent");
+        }
+        sent += 1;
+        match f.get(Vec::new()) {
+            Ok((200, _)) => {}
+            other => failed.push(format!("{other:?}")),
+        }
+    }
+    let status = rotate.wait().unwrap();
+    let stdout = std::fs::read(&out_path).unwrap();
+    let stderr = std::fs::read_to_string(&err_path).unwrap();
+    if !status.success() {
+        f.dump();
+    }
+    assert!(
+        status.success(),
+        "{status}: {}\n{stderr}",
+        String::from_utf8_lossy(&stdout)
+    );
+    let got = events(&stdout);
+    let done = got.last().unwrap();
+    assert_eq!(done["event"], "done", "{got:?}");
+    let new_issuer = done["issuer"].as_str().unwrap().to_string();
+    assert_ne!(new_issuer, old_issuer);
+    // The CA directory and the cluster's Secret hold the new issuer; every pod serves a
+    // leaf from it.
+    let local = std::fs::read_to_string(ca_dir.join("identity/issuer.crt")).unwrap();
+    assert_eq!(fingerprint(&local), new_issuer);
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(f.client.clone(), "meshctl-system");
+    let secret = f.rt.block_on(secrets.get("meshctl-issuer")).unwrap();
+    let held = String::from_utf8(secret.data.unwrap()["tls.crt"].0.clone()).unwrap();
+    assert_eq!(fingerprint(&held), new_issuer);
+    let certs = f
+        .cli(admin, &["certs", "status", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(certs.status.success(), "{certs:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&certs.stdout).unwrap();
+    let proxies = doc["proxies"].as_array().unwrap();
+    assert_eq!(proxies.len(), 4, "{doc}");
+    for p in proxies {
+        assert_eq!(p["current_issuer"], true, "{p}");
+    }
+    eprintln!(
+        "kube_mesh_e2e: {sent} requests across `certs rotate issuer`, {} failed",
+        failed.len()
+    );
+    assert!(sent > 20, "too few requests to mean anything: {sent}");
+    assert!(
+        failed.is_empty(),
+        "{} of {sent} failed: {failed:?}",
+        failed.len()
+    );
+
+    // A refused issuer Secret keeps the last good issuer in force, and /status says why.
+    f.rt.block_on(secrets.patch(
+        "meshctl-issuer",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"tls.key": base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            std::fs::read(other.state_dir().join("identity/issuer.key")).unwrap(),
+        )}})),
+    ))
+    .unwrap();
+    let status = wait_for(
+        "the controller to refuse the Secret",
+        Duration::from_secs(20),
+        || {
+            let doc = f.ns.run_in(|| {
+                let mut s = TcpStream::connect((CONTROLLER_IP, CONTROLLER_ADMIN_PORT)).ok()?;
+                let (code, body) = http_get(&mut s, "/status", &[]).ok()?;
+                (code == 200).then_some(body)
+            })?;
+            let doc: serde_json::Value = serde_json::from_str(&doc).ok()?;
+            (!doc["issuer_error"].as_str().unwrap_or("").is_empty()).then_some(doc)
+        },
+    );
+    assert!(
+        status["issuer_error"]
+            .as_str()
+            .unwrap()
+            .contains("public keys differ"),
+        "{status}"
+    );
+    let signs = fingerprint(status["issuer_pem"].as_str().unwrap());
+    let local = std::fs::read_to_string(ca_dir.join("identity/issuer.crt")).unwrap();
+    assert_eq!(signs, fingerprint(&local));
+    assert_eq!(f.get(Vec::new()).map(|(c, _)| c), Ok(200));
 }

@@ -690,7 +690,7 @@ fn an_explicit_target_is_never_switched() {
             "--target",
             "kubernetes",
         ][..],
-        &["certs", "rotate", "issuer", "--target", "kubernetes"][..],
+        &["down", "--target", "kubernetes"][..],
     ] {
         meshctl()
             .args(args)
@@ -717,7 +717,7 @@ fn an_explicit_target_is_never_switched() {
         .stderr(predicates::str::contains("no current context"));
     // MESHCTL_TARGET too; and a state dir with it conflicts.
     meshctl()
-        .args(["certs", "rotate", "issuer"])
+        .args(["down"])
         .env("MESHCTL_TARGET", "kubernetes")
         .current_dir(mesh.path())
         .assert()

@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod faults;
+pub mod issuer;
 pub mod keyed;
 pub mod policies;
 pub mod proxies;

@@ -8,8 +8,8 @@
 use std::collections::{BTreeSet, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, anyhow};
@@ -21,12 +21,14 @@ use kube::runtime::watcher;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 
+use super::super::identity::Material;
 use super::super::inject::InjectOptions;
 use super::super::{
     CONTROLLER_NAME, FIELD_MANAGER, INJECT_ENABLED, INJECT_LABEL, TRUST_BUNDLE_CONFIGMAP,
     TRUST_BUNDLE_KEY,
 };
 use super::catalog::Problem;
+use super::issuer::{self, IssuerState};
 use super::review::Reviewer;
 use super::{KubeBackend, proxies, serve, tap, watch};
 use crate::api::admin_http::{AdminClient, AdminClientOptions};
@@ -56,18 +58,9 @@ pub struct Options {
     pub image: String,
 }
 
-/// The issuer and bundle from the mounted Secret.
-fn load_issuer(dir: &std::path::Path) -> anyhow::Result<(SigningCa, String)> {
-    let read = |name: &str| {
-        let path = dir.join(name);
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
-    };
-    let issuer = SigningCa::from_pem(&read("tls.crt")?, &read("tls.key")?)
-        .with_context(|| format!("the issuer in {}", dir.display()))?;
-    let bundle = read("ca.crt")?;
-    crate::identity::pem::certs(&bundle)
-        .with_context(|| format!("the trust bundle {}", dir.join("ca.crt").display()))?;
-    Ok((issuer, bundle))
+/// A signing handle on the issuer in `m` (each user gets its own: a handle is not shared).
+fn signing(m: &Material) -> anyhow::Result<SigningCa> {
+    SigningCa::from_pem(&m.issuer_cert_pem, &m.issuer_key_pem).context("the mesh issuer")
 }
 
 /// The names the serving certificate carries: the controller Service's in-cluster names,
@@ -114,10 +107,9 @@ pub async fn run(
     opts: Options,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (issuer, bundle) = load_issuer(&opts.issuer_dir)?;
-    // A second handle on the same issuer for renewing the serving certificate (the first
-    // goes to the control-plane core).
-    let (renewer, _) = load_issuer(&opts.issuer_dir)?;
+    let material = issuer::load_dir(&opts.issuer_dir, &opts.trust_domain)
+        .with_context(|| format!("the issuer in {}", opts.issuer_dir.display()))?;
+    let issuer = signing(&material)?;
     let (chain, key) = issue_serving(&issuer, &opts.namespace, &opts.extra_names)?;
     let serving = ServingCert::new(&chain, &key).context("the serving certificate")?;
     // Bind first: a port in use is an error now, not after the caches fill.
@@ -148,9 +140,15 @@ pub async fn run(
         stores.clone(),
         Reviewer::new(client.clone()),
     ));
-    let issuer_pem = issuer.cert_pem.clone();
-    let plane = ControlPlane::new(backend.clone(), issuer, bundle.clone(), opts.leaf_lifetime)
-        .map_err(|e| anyhow!("{e}"))?;
+    let plane = ControlPlane::new(
+        backend.clone(),
+        issuer,
+        material.bundle_pem.clone(),
+        opts.leaf_lifetime,
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    let tapping = Arc::new(Mutex::new(Arc::new(tap_authority(&opts, &material)?)));
+    let issuer_state = IssuerState::new(material);
     let ready = Arc::new(AtomicBool::new(false));
 
     // Admin first: probes see "not ready" while the caches fill.
@@ -162,7 +160,8 @@ pub async fn run(
     let status = {
         let backend = backend.clone();
         let plane = plane.clone();
-        move || render_status(&backend, &plane, &issuer_pem)
+        let issuer_state = issuer_state.clone();
+        move || render_status(&backend, &plane, &issuer_state)
     };
     let admin_ready = ready.clone();
     let sidecars = AdminClient::new(AdminClientOptions {
@@ -171,9 +170,9 @@ pub async fn run(
     })
     .context("the client for the sidecars' admin listeners")?;
     let stats_backend = backend.clone();
-    let tap_authority = Arc::new(tap_authority(&opts)?);
     tokio::spawn(keep_tap_token(client.clone(), opts.namespace.clone()));
     let tap_client = client.clone();
+    let tapping_for_issuers = tapping.clone();
     let tap_namespace = opts.namespace.clone();
     tokio::spawn(serve::serve(admin, None, move |req| {
         use futures_util::FutureExt as _;
@@ -190,7 +189,10 @@ pub async fn run(
             }
             (true, "/tap") => {
                 let index = stats_backend.index();
-                let authority = tap_authority.clone();
+                // A poisoned lock still holds a usable authority.
+                let authority = tapping
+                    .lock()
+                    .map_or_else(|p| p.into_inner().clone(), |a| a.clone());
                 let client = tap_client.clone();
                 let namespace = tap_namespace.clone();
                 async move {
@@ -207,7 +209,24 @@ pub async fn run(
     }));
 
     let (bundle_tx, bundle_rx) = mpsc::unbounded_channel::<String>();
-    tokio::spawn(distribute_bundle(client.clone(), bundle.clone(), bundle_rx));
+    tokio::spawn(distribute_bundle(
+        client.clone(),
+        issuer_state.subscribe(),
+        bundle_rx,
+    ));
+    // The issuer Secret, followed live; each new issuer goes to the core (new leaves and
+    // bundle for every proxy), the tap identity and the serving certificate.
+    tokio::spawn(issuer::follow(
+        client.clone(),
+        opts.namespace.clone(),
+        issuer_state.clone(),
+    ));
+    tokio::spawn(apply_issuers(
+        issuer_state.subscribe(),
+        plane.clone(),
+        tapping_for_issuers,
+        opts.clone(),
+    ));
     stores.ready().await;
     let _ = namespaces.wait_until_ready().await;
     let recorder = Recorder::new(
@@ -254,7 +273,7 @@ pub async fn run(
     ));
     tokio::spawn(renew_serving(
         serving.clone(),
-        renewer,
+        issuer_state.subscribe(),
         opts.namespace.clone(),
         opts.extra_names.clone(),
     ));
@@ -266,15 +285,43 @@ pub async fn run(
         .context("serving the control plane")
 }
 
-/// How the controller taps sidecars: a third handle on the issuer (leaves for its own
+/// How the controller taps sidecars: its own handle on the issuer (leaves for its own
 /// identity), with the issuer's chain and the trust bundle.
-fn tap_authority(opts: &Options) -> anyhow::Result<tap::TapAuthority> {
-    let (issuer, bundle) = load_issuer(&opts.issuer_dir)?;
-    let chain_path = opts.issuer_dir.join("tls.crt");
-    let chain = std::fs::read_to_string(&chain_path)
-        .with_context(|| format!("reading {}", chain_path.display()))?;
-    tap::TapAuthority::new(issuer, chain, &bundle, &opts.trust_domain, &opts.namespace)
-        .context("the controller's tap identity")
+fn tap_authority(opts: &Options, m: &Material) -> anyhow::Result<tap::TapAuthority> {
+    tap::TapAuthority::new(
+        signing(m)?,
+        m.issuer_cert_pem.clone(),
+        &m.bundle_pem,
+        &opts.trust_domain,
+        &opts.namespace,
+    )
+    .context("the controller's tap identity")
+}
+
+/// Puts every new issuer in force: the core signs leaves with it and pushes its bundle (each
+/// proxy renews at once), and the tap identity follows. (The serving certificate is renewed
+/// by [`renew_serving`], the bundle ConfigMaps by [`distribute_bundle`].)
+async fn apply_issuers(
+    mut issuers: tokio::sync::watch::Receiver<Arc<Material>>,
+    plane: ControlPlane,
+    tapping: Arc<Mutex<Arc<tap::TapAuthority>>>,
+    opts: Options,
+) {
+    while issuers.changed().await.is_ok() {
+        let m = issuers.borrow_and_update().clone();
+        let applied = signing(&m).and_then(|issuer| {
+            let tap = tap_authority(&opts, &m)?;
+            plane.replace_ca(issuer, m.bundle_pem.clone());
+            if let Ok(mut slot) = tapping.lock() {
+                *slot = Arc::new(tap);
+            }
+            Ok(())
+        });
+        if let Err(e) = applied {
+            // Checked before it was offered; a failure here means the checks missed a case.
+            tracing::error!(error = %format!("{e:#}"), "putting the new issuer in force");
+        }
+    }
 }
 
 /// Makes sure the tap token Secret exists, retrying until it does (the rest of the
@@ -370,55 +417,96 @@ async fn report(recorder: &Recorder, problem: &Problem) {
 }
 
 /// Server-side applies the trust-bundle ConfigMap in each namespace named on `rx` (once per
-/// namespace and bundle; a failure is retried at the next mention).
+/// namespace and bundle; a failure is retried at the next mention), and in every namespace
+/// seen so far again when the bundle changes.
 async fn distribute_bundle(
     client: Client,
-    bundle: String,
+    mut issuers: tokio::sync::watch::Receiver<Arc<Material>>,
     mut rx: mpsc::UnboundedReceiver<String>,
 ) {
+    let mut bundle = issuers.borrow_and_update().bundle_pem.clone();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut done: HashSet<String> = HashSet::new();
-    while let Some(ns) = rx.recv().await {
-        if done.contains(&ns) {
-            continue;
-        }
-        let api: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
-        let map = serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {
-                "name": TRUST_BUNDLE_CONFIGMAP,
-                "namespace": ns,
-                "labels": {super::super::PART_OF_LABEL: super::super::PART_OF},
+    loop {
+        let wanted: Vec<String> = tokio::select! {
+            ns = rx.recv() => match ns {
+                Some(ns) => {
+                    seen.insert(ns.clone());
+                    vec![ns]
+                }
+                None => return,
             },
-            "data": {TRUST_BUNDLE_KEY: bundle},
-        });
-        match api
-            .patch(
-                TRUST_BUNDLE_CONFIGMAP,
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&map),
-            )
-            .await
-        {
-            Ok(_) => {
-                tracing::info!(namespace = %ns, "trust bundle published");
-                done.insert(ns);
+            changed = issuers.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let next = issuers.borrow_and_update().bundle_pem.clone();
+                if next == bundle {
+                    continue;
+                }
+                bundle = next;
+                done.clear();
+                seen.iter().cloned().collect()
             }
-            Err(e) => tracing::warn!(namespace = %ns, error = %e, "publishing the trust bundle"),
+        };
+        for ns in wanted {
+            if done.contains(&ns) {
+                continue;
+            }
+            match publish_bundle(&client, &ns, &bundle).await {
+                Ok(()) => {
+                    tracing::info!(namespace = %ns, "trust bundle published");
+                    done.insert(ns);
+                }
+                Err(e) => {
+                    tracing::warn!(namespace = %ns, error = %e, "publishing the trust bundle")
+                }
+            }
         }
     }
 }
 
-/// Renews the serving certificate after two thirds of its lifetime.
+async fn publish_bundle(client: &Client, ns: &str, bundle: &str) -> Result<(), kube::Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    let map = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": TRUST_BUNDLE_CONFIGMAP,
+            "namespace": ns,
+            "labels": {super::super::PART_OF_LABEL: super::super::PART_OF},
+        },
+        "data": {TRUST_BUNDLE_KEY: bundle},
+    });
+    api.patch(
+        TRUST_BUNDLE_CONFIGMAP,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&map),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Renews the serving certificate after two thirds of its lifetime, and at once from a new
+/// issuer.
 async fn renew_serving(
     serving: ServingCert,
-    issuer: SigningCa,
+    mut issuers: tokio::sync::watch::Receiver<Arc<Material>>,
     namespace: String,
     extra: Vec<String>,
 ) {
     loop {
-        tokio::time::sleep(SERVING_CERT_LIFETIME * 2 / 3).await;
-        match issue_serving(&issuer, &namespace, &extra)
+        tokio::select! {
+            _ = tokio::time::sleep(SERVING_CERT_LIFETIME * 2 / 3) => {}
+            changed = issuers.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+        let m = issuers.borrow_and_update().clone();
+        match signing(&m)
+            .and_then(|issuer| issue_serving(&issuer, &namespace, &extra))
             .and_then(|(chain, key)| serving.replace(&chain, &key).map_err(anyhow::Error::from))
         {
             Ok(()) => tracing::info!("renewed the serving certificate"),
@@ -429,14 +517,15 @@ async fn renew_serving(
 
 /// `/status`: the proxies as the control-plane core sees them, with the catalog last
 /// announced (JSON).
-fn render_status(backend: &KubeBackend, plane: &ControlPlane, issuer_pem: &str) -> String {
+fn render_status(backend: &KubeBackend, plane: &ControlPlane, issuer: &IssuerState) -> String {
     let announced = backend.last_announced();
-    let doc = super::status::build(
+    let mut doc = super::status::build(
         plane.status_snapshot(),
         announced.as_ref().map(|(v, index)| (*v, index.as_ref())),
         backend.last_announced_faults(),
-        issuer_pem,
+        &plane.issuer_pem(),
     );
+    doc.issuer_error = issuer.error();
     serde_json::to_string(&doc).unwrap_or_default()
 }
 

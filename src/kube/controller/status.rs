@@ -28,10 +28,14 @@ pub struct ControllerStatus {
     #[serde(default)]
     pub faults: BTreeMap<String, LiveFault>,
     pub proxies: Vec<ProxyStatus>,
-    /// The issuer this replica signs leaves with (its certificate, PEM; public), read from the
-    /// issuer Secret at start: `certs status` shows it without needing the Secret's key.
+    /// The issuer this replica signs leaves with (its certificate, PEM; public), from the
+    /// issuer Secret (followed live): `certs status` shows it without needing the Secret's key.
     #[serde(default)]
     pub issuer_pem: String,
+    /// Why the issuer Secret's current content is refused (the issuer above stays in force);
+    /// absent when it is not.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub issuer_error: String,
 }
 
 /// One meshed pod's proxy.
@@ -139,6 +143,7 @@ pub fn build(
         faults,
         proxies,
         issuer_pem: issuer_pem.to_string(),
+        issuer_error: String::new(),
     }
 }
 

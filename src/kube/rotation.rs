@@ -1,0 +1,364 @@
+//! Certificate rotation in a cluster (`meshctl certs rotate issuer|anchor --target
+//! kubernetes`): what the CLI reads and writes there. The CA's working copy stays on the
+//! operator's machine (the directory `install` saved: the anchor key never enters the
+//! cluster); each step writes its result into the cluster:
+//!
+//! - the issuer Secret (`tls.crt`, `tls.key`, `ca.crt`), which every controller replica
+//!   watches and puts in force within seconds (new leaves and bundle for every proxy);
+//! - when the bundle changes: the trust-bundle ConfigMap in the controller's namespace (the
+//!   controller copies the bundle into every meshed namespace itself) and the injector
+//!   webhook's `caBundle` (the API server verifies the controller's serving certificate
+//!   with it, and that certificate follows the issuer);
+//! - an anchor rotation's checkpoint: the ConfigMap `meshctl-rotation` in the controller's
+//!   namespace (fingerprints only, no key), created when the rotation starts — so a second
+//!   rotation cannot start beside it — replaced after every step, deleted when done.
+//!
+//! The gates read what every proxy reports through the controllers' `/status`.
+
+use std::collections::BTreeMap;
+
+use anyhow::anyhow;
+use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+
+use super::apply::api_error;
+use super::controller::issuer::{BUNDLE_KEY, CERT_KEY, KEY_KEY};
+use super::controller::status::{ControllerStatus, merge};
+use super::identity::Material;
+use super::mesh::{Cluster, MeshError};
+use super::{
+    FIELD_MANAGER, ISSUER_SECRET, PART_OF, PART_OF_LABEL, TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY,
+    WEBHOOK_CONFIGURATION,
+};
+use crate::identity::pem;
+use crate::identity::rotation::{CertView, Checkpoint, ProxyView};
+
+/// The ConfigMap holding an unfinished anchor rotation's checkpoint.
+pub const CHECKPOINT_CONFIGMAP: &str = "meshctl-rotation";
+/// Its key: the same JSON `.meshctl/rotation.json` holds for a local mesh.
+pub const CHECKPOINT_KEY: &str = "rotation.json";
+
+fn scope(ns: &str) -> String {
+    format!("in namespace {ns}")
+}
+
+/// The issuer and bundle the cluster holds now (the Secret, key included: who rotates must
+/// be able to read it). `trust_domain` is the CA's own.
+pub async fn read_issuer(
+    cluster: &Cluster,
+    cns: &str,
+    trust_domain: &str,
+) -> Result<Material, MeshError> {
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), cns);
+    let what = format!("reading Secret {cns}/{ISSUER_SECRET}");
+    let found = secrets
+        .get_opt(ISSUER_SECRET)
+        .await
+        .map_err(|e| api_error(e, &what, "get", "secrets", &scope(cns), &cluster.target))?;
+    let secret = found.ok_or_else(|| {
+        anyhow!(
+            "{what}: it does not exist (is meshctl installed in namespace {cns}? `meshctl install`, --controller-namespace; {})",
+            cluster.target
+        )
+    })?;
+    let key = |name: &str| -> Result<String, MeshError> {
+        secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(name))
+            .and_then(|b| String::from_utf8(b.0.clone()).ok())
+            .ok_or_else(|| anyhow!("{what}: no `{name}` in it ({})", cluster.target).into())
+    };
+    Ok(Material {
+        trust_domain: trust_domain.to_string(),
+        issuer_cert_pem: key(CERT_KEY)?,
+        issuer_key_pem: key(KEY_KEY)?,
+        bundle_pem: key(BUNDLE_KEY)?,
+    })
+}
+
+/// Writes `next` into the cluster, given what it holds now (`now`): the issuer Secret when
+/// anything differs; the bundle ConfigMap and the webhook's `caBundle` when the bundle does.
+/// Each write is a patch of just those keys (field manager `meshctl`), so nothing else in the
+/// objects changes.
+pub async fn publish(
+    cluster: &Cluster,
+    cns: &str,
+    now: &Material,
+    next: &Material,
+) -> Result<(), MeshError> {
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    let bundle_changed = now.bundle_pem != next.bundle_pem;
+    if bundle_changed {
+        // Trust first: the webhook and the ConfigMap must hold a new anchor before anything
+        // is signed under it, and keep an old one until nothing is.
+        let webhooks: Api<MutatingWebhookConfiguration> = Api::all(cluster.client.clone());
+        let what = format!(
+            "updating the caBundle of MutatingWebhookConfiguration {WEBHOOK_CONFIGURATION}"
+        );
+        let current = webhooks.get_opt(WEBHOOK_CONFIGURATION).await.map_err(|e| {
+            api_error(
+                e,
+                &what,
+                "get",
+                "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+                "(cluster-wide)",
+                &cluster.target,
+            )
+        })?;
+        match current {
+            // A mesh whose pods are injected from manifests (`meshctl inject`) has no webhook.
+            None => tracing::warn!(
+                "no MutatingWebhookConfiguration {WEBHOOK_CONFIGURATION}: no injector caBundle to update"
+            ),
+            Some(current) => {
+                let names: Vec<String> = current
+                    .webhooks
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|w| w.name)
+                    .collect();
+                webhooks
+                    .patch(
+                        WEBHOOK_CONFIGURATION,
+                        &params,
+                        &Patch::Strategic(webhook_patch(&names, &next.bundle_pem)),
+                    )
+                    .await
+                    .map_err(|e| {
+                        api_error(
+                            e,
+                            &what,
+                            "patch",
+                            "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+                            "(cluster-wide)",
+                            &cluster.target,
+                        )
+                    })?;
+            }
+        }
+        let maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), cns);
+        let what = format!("updating ConfigMap {cns}/{TRUST_BUNDLE_CONFIGMAP}");
+        let data = serde_json::json!({"data": {TRUST_BUNDLE_KEY: next.bundle_pem}});
+        let patched = maps
+            .patch(TRUST_BUNDLE_CONFIGMAP, &params, &Patch::Merge(&data))
+            .await;
+        match patched {
+            Ok(_) => {}
+            // Made by install; recreated when someone deleted it.
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                let map = ConfigMap {
+                    metadata: ObjectMeta {
+                        name: Some(TRUST_BUNDLE_CONFIGMAP.to_string()),
+                        namespace: Some(cns.to_string()),
+                        labels: Some(BTreeMap::from([(
+                            PART_OF_LABEL.to_string(),
+                            PART_OF.to_string(),
+                        )])),
+                        ..Default::default()
+                    },
+                    data: Some(BTreeMap::from([(
+                        TRUST_BUNDLE_KEY.to_string(),
+                        next.bundle_pem.clone(),
+                    )])),
+                    ..Default::default()
+                };
+                let post = PostParams {
+                    field_manager: Some(FIELD_MANAGER.to_string()),
+                    ..PostParams::default()
+                };
+                maps.create(&post, &map).await.map_err(|e| {
+                    api_error(
+                        e,
+                        &what,
+                        "create",
+                        "configmaps",
+                        &scope(cns),
+                        &cluster.target,
+                    )
+                })?;
+            }
+            Err(e) => {
+                return Err(api_error(
+                    e,
+                    &what,
+                    "patch",
+                    "configmaps",
+                    &scope(cns),
+                    &cluster.target,
+                )
+                .into());
+            }
+        }
+    }
+    if now != next {
+        let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), cns);
+        let what = format!("updating Secret {cns}/{ISSUER_SECRET}");
+        secrets
+            .patch(ISSUER_SECRET, &params, &Patch::Merge(secret_patch(next)))
+            .await
+            .map_err(|e| api_error(e, &what, "patch", "secrets", &scope(cns), &cluster.target))?;
+    }
+    Ok(())
+}
+
+/// The strategic-merge patch setting `caBundle` on every webhook (merged by name).
+pub fn webhook_patch(names: &[String], bundle_pem: &str) -> serde_json::Value {
+    let encoded = base64_of(bundle_pem);
+    serde_json::json!({
+        "webhooks": names
+            .iter()
+            .map(|name| serde_json::json!({"name": name, "clientConfig": {"caBundle": encoded}}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// The merge patch of the issuer Secret's three keys.
+pub fn secret_patch(m: &Material) -> serde_json::Value {
+    serde_json::json!({"data": {
+        CERT_KEY: base64_of(&m.issuer_cert_pem),
+        KEY_KEY: base64_of(&m.issuer_key_pem),
+        BUNDLE_KEY: base64_of(&m.bundle_pem),
+    }})
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+}
+
+/// Every meshed pod's proxy as the gates see it (all namespaces: the whole mesh rotates),
+/// from every controller replica, merged.
+pub fn views(replicas: &[ControllerStatus]) -> Vec<ProxyView> {
+    merge(replicas)
+        .into_iter()
+        .map(|m| ProxyView {
+            instance: m.proxy.instance,
+            connected: m.proxy.connected,
+            report: m.proxy.certificate.map(|c| CertView {
+                serial: c.leaf_serial,
+                not_after_unix: c.leaf_not_after_unix,
+                issuer: c.issuer_fingerprint,
+                bundle: c.bundle_fingerprints,
+            }),
+        })
+        .collect()
+}
+
+/// The controller replicas that do not sign with the issuer `fingerprint` yet, each named
+/// with why (the issuer it signs with, or why it refused the Secret).
+pub fn replicas_behind(replicas: &[ControllerStatus], fingerprint: &str) -> Vec<String> {
+    replicas
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let signs = pem::first_cert(&r.issuer_pem)
+                .map(|der| pem::fingerprint(&der))
+                .unwrap_or_default();
+            if signs == fingerprint {
+                return None;
+            }
+            let name = format!("controller replica {}", i + 1);
+            Some(if !r.issuer_error.is_empty() {
+                format!("{name} (refuses the issuer Secret: {})", r.issuer_error)
+            } else if signs.is_empty() {
+                format!("{name} (reports no issuer: a controller older than this CLI?)")
+            } else {
+                format!("{name} (still signs with {signs})")
+            })
+        })
+        .collect()
+}
+
+fn checkpoints(cluster: &Cluster, cns: &str) -> Api<ConfigMap> {
+    Api::namespaced(cluster.client.clone(), cns)
+}
+
+/// The unfinished anchor rotation recorded in the cluster, if any.
+pub async fn load_checkpoint(
+    cluster: &Cluster,
+    cns: &str,
+) -> Result<Option<Checkpoint>, MeshError> {
+    let what = format!("reading ConfigMap {cns}/{CHECKPOINT_CONFIGMAP}");
+    let found = checkpoints(cluster, cns)
+        .get_opt(CHECKPOINT_CONFIGMAP)
+        .await
+        .map_err(|e| api_error(e, &what, "get", "configmaps", &scope(cns), &cluster.target))?;
+    let Some(map) = found else {
+        return Ok(None);
+    };
+    let text = map
+        .data
+        .as_ref()
+        .and_then(|d| d.get(CHECKPOINT_KEY))
+        .ok_or_else(|| anyhow!("{what}: no key {CHECKPOINT_KEY} (delete it to start over)"))?;
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|e| anyhow!("{what}: unreadable checkpoint: {e} (delete it to start over)").into())
+}
+
+/// Records `cp`: created when `first` (refused when a rotation is already recorded),
+/// replaced otherwise; a finished rotation's record is deleted.
+pub async fn save_checkpoint(
+    cluster: &Cluster,
+    cns: &str,
+    cp: &Checkpoint,
+    first: bool,
+) -> Result<(), MeshError> {
+    let api = checkpoints(cluster, cns);
+    let name = CHECKPOINT_CONFIGMAP;
+    if cp.step == crate::identity::rotation::Step::Done {
+        let what = format!("deleting ConfigMap {cns}/{name}");
+        return match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(api_error(
+                e,
+                &what,
+                "delete",
+                "configmaps",
+                &scope(cns),
+                &cluster.target,
+            )
+            .into()),
+        };
+    }
+    let json = serde_json::to_string_pretty(cp).map_err(|e| anyhow!("{e}"))?;
+    let map = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(cns.to_string()),
+            labels: Some(BTreeMap::from([(
+                PART_OF_LABEL.to_string(),
+                PART_OF.to_string(),
+            )])),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(CHECKPOINT_KEY.to_string(), json)])),
+        ..Default::default()
+    };
+    let written = if first {
+        api.create(&PostParams::default(), &map).await
+    } else {
+        api.replace(name, &PostParams::default(), &map).await
+    };
+    match written {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if first && s.code == 409 => Err(anyhow!(
+            "an anchor rotation was started meanwhile (ConfigMap {cns}/{name} appeared): continue it with --resume"
+        )
+        .into()),
+        Err(e) => {
+            let (verb, what) = if first { ("create", "creating") } else { ("update", "updating") };
+            let what = format!("{what} ConfigMap {cns}/{name}");
+            Err(api_error(e, &what, verb, "configmaps", &scope(cns), &cluster.target).into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
