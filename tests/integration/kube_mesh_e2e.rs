@@ -1836,8 +1836,87 @@ fn fingerprint(pem_text: &str) -> String {
     meshctl::identity::pem::fingerprint(&der)
 }
 
+/// `certs rotate ARGS -o json` in the background (as the user would run it), while requests
+/// go web -> api through the sidecars back to back until 3 s after it ended (bounded: 20000
+/// requests, 3 minutes). Meanwhile the pods' mounted trust bundle follows their namespace's
+/// ConfigMap, as the kubelet keeps a ConfigMap volume current (there is no kubelet here).
+/// Returns its stdout (it must exit 0), the requests sent and the failures.
+fn rotate_under_load(
+    f: &Fixture,
+    admin: SocketAddr,
+    args: &[&str],
+    ca_dir: &Path,
+) -> (Vec<u8>, u32, Vec<String>) {
+    let out_path = f.work.join("rotate.out");
+    let err_path = f.work.join("rotate.err");
+    let mut rotate = Command::new(meshctl_bin())
+        .args(["certs", "rotate"])
+        .args(args)
+        .args(["-o", "json", "--timeout", "60s"])
+        .arg("--identity-dir")
+        .arg(ca_dir)
+        .args(["--target", "kubernetes", "-n", &f.ns_name])
+        .arg("--kubeconfig")
+        .arg(&f.kc)
+        .args(["--controller-admin", &format!("http://{admin}")])
+        .current_dir(&f.work)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let maps: Api<ConfigMap> = Api::namespaced(f.client.clone(), &f.ns_name);
+    let mut synced = Instant::now();
+    let (mut sent, mut failed) = (0u32, Vec::new());
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut finished: Option<Instant> = None;
+    while finished.is_none_or(|at| at.elapsed() < Duration::from_secs(3)) {
+        if finished.is_none() && rotate.try_wait().unwrap().is_some() {
+            finished = Some(Instant::now());
+        }
+        if sent >= 20_000 || Instant::now() > deadline {
+            let _ = rotate.kill();
+            let _ = rotate.wait();
+            f.dump();
+            panic!("the rotation did not end: {sent} requests sent");
+        }
+        if synced.elapsed() > Duration::from_millis(500) {
+            synced = Instant::now();
+            let published =
+                f.rt.block_on(maps.get_opt("meshctl-trust-bundle"))
+                    .ok()
+                    .flatten()
+                    .and_then(|m| m.data?.remove("ca-bundle.crt"));
+            if let Some(pem) = published
+                && std::fs::read_to_string(&f.bundle).ok().as_deref() != Some(pem.as_str())
+            {
+                // Written aside and renamed, as the kubelet swaps a volume's contents.
+                let next = f.bundle.with_extension("next");
+                std::fs::write(&next, &pem).unwrap();
+                std::fs::rename(&next, &f.bundle).unwrap();
+            }
+        }
+        sent += 1;
+        match f.get(Vec::new()) {
+            Ok((200, _)) => {}
+            other => failed.push(format!("{other:?}")),
+        }
+    }
+    let status = rotate.wait().unwrap();
+    let stdout = std::fs::read(&out_path).unwrap();
+    let stderr = std::fs::read_to_string(&err_path).unwrap();
+    if !status.success() {
+        f.dump();
+    }
+    assert!(
+        status.success(),
+        "{status}: {}\n{stderr}",
+        String::from_utf8_lossy(&stdout)
+    );
+    (stdout, sent, failed)
+}
+
 #[test]
-fn certs_rotate_issuer_works_on_kubernetes_under_load() {
+fn certs_rotate_issuer_and_anchor_work_on_kubernetes_under_load() {
     let Some(f) = Fixture::start("rotate") else {
         return;
     };
@@ -1868,62 +1947,7 @@ fn certs_rotate_issuer_works_on_kubernetes_under_load() {
         .code(2)
         .stderr(predicates::str::contains("is not this mesh's"));
 
-    // The rotation in the background (as the user would run it), while requests go web ->
-    // api through the sidecars until it is over (bounded: 20000 requests, 3 minutes).
-    let out_path = f.work.join("rotate.out");
-    let err_path = f.work.join("rotate.err");
-    let mut rotate = Command::new(meshctl_bin())
-        .args([
-            "certs",
-            "rotate",
-            "issuer",
-            "-o",
-            "json",
-            "--timeout",
-            "60s",
-        ])
-        .arg("--identity-dir")
-        .arg(&ca_dir)
-        .args(["--target", "kubernetes", "-n", &f.ns_name])
-        .arg("--kubeconfig")
-        .arg(&f.kc)
-        .args(["--controller-admin", &format!("http://{admin}")])
-        .current_dir(&f.work)
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
-    let (mut sent, mut failed) = (0u32, Vec::new());
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let mut finished: Option<Instant> = None;
-    // Back to back until 3 s after the rotation ended: requests on the new leaves too.
-    while finished.is_none_or(|at| at.elapsed() < Duration::from_secs(3)) {
-        if finished.is_none() && rotate.try_wait().unwrap().is_some() {
-            finished = Some(Instant::now());
-        }
-        if sent >= 20_000 || Instant::now() > deadline {
-            let _ = rotate.kill();
-            let _ = rotate.wait();
-            f.dump();
-            panic!("the rotation did not end: {sent} requests sent");
-        }
-        sent += 1;
-        match f.get(Vec::new()) {
-            Ok((200, _)) => {}
-            other => failed.push(format!("{other:?}")),
-        }
-    }
-    let status = rotate.wait().unwrap();
-    let stdout = std::fs::read(&out_path).unwrap();
-    let stderr = std::fs::read_to_string(&err_path).unwrap();
-    if !status.success() {
-        f.dump();
-    }
-    assert!(
-        status.success(),
-        "{status}: {}\n{stderr}",
-        String::from_utf8_lossy(&stdout)
-    );
+    let (stdout, sent, failed) = rotate_under_load(&f, admin, &["issuer"], &ca_dir);
     let got = events(&stdout);
     let done = got.last().unwrap();
     assert_eq!(done["event"], "done", "{got:?}");
@@ -1993,5 +2017,68 @@ fn certs_rotate_issuer_works_on_kubernetes_under_load() {
     let signs = fingerprint(status["issuer_pem"].as_str().unwrap());
     let local = std::fs::read_to_string(ca_dir.join("identity/issuer.crt")).unwrap();
     assert_eq!(signs, fingerprint(&local));
+    assert_eq!(f.get(Vec::new()).map(|(c, _)| c), Ok(200));
+
+    // The anchor, under traffic: the whole state machine, its checkpoint in the cluster.
+    let old_anchor =
+        fingerprint(&std::fs::read_to_string(ca_dir.join("identity/trust-anchor.crt")).unwrap());
+    let (stdout, sent, failed) = rotate_under_load(&f, admin, &["anchor"], &ca_dir);
+    let got = events(&stdout);
+    let steps: Vec<&str> = got
+        .iter()
+        .filter(|e| e["event"] == "step-done")
+        .map(|e| e["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "add-anchor",
+            "await-bundle",
+            "new-issuer",
+            "await-leaves",
+            "drop-anchor",
+            "await-dropped"
+        ],
+        "{got:?}"
+    );
+    let done = got.last().unwrap();
+    assert_eq!(done["event"], "done", "{got:?}");
+    let new_anchor = done["anchor"].as_str().unwrap();
+    assert_ne!(new_anchor, old_anchor);
+    eprintln!(
+        "kube_mesh_e2e: {sent} requests across `certs rotate anchor`, {} failed",
+        failed.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} of {sent} failed: {failed:?}",
+        failed.len()
+    );
+    // The cluster trusts the new anchor only, everywhere; the checkpoint is gone.
+    let secret = f.rt.block_on(secrets.get("meshctl-issuer")).unwrap();
+    let bundle = String::from_utf8(secret.data.unwrap()["ca.crt"].0.clone()).unwrap();
+    assert_eq!(meshctl::identity::pem::certs(&bundle).unwrap().len(), 1);
+    assert_eq!(fingerprint(&bundle), new_anchor);
+    for ns in ["meshctl-system", f.ns_name.as_str()] {
+        let maps: Api<ConfigMap> = Api::namespaced(f.client.clone(), ns);
+        let map = f.rt.block_on(maps.get("meshctl-trust-bundle")).unwrap();
+        assert_eq!(map.data.unwrap()["ca-bundle.crt"], bundle, "{ns}");
+    }
+    let maps: Api<ConfigMap> = Api::namespaced(f.client.clone(), "meshctl-system");
+    assert!(
+        f.rt.block_on(maps.get_opt("meshctl-rotation"))
+            .unwrap()
+            .is_none()
+    );
+    let certs = f
+        .cli(admin, &["certs", "status", "-o", "json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&certs.stdout).unwrap();
+    for p in doc["proxies"].as_array().unwrap() {
+        assert_eq!(p["current_issuer"], true, "{p}");
+        assert_eq!(p["current_bundle"], true, "{p}");
+    }
+    // A sidecar that reconnects now trusts the controller only through the new anchor.
     assert_eq!(f.get(Vec::new()).map(|(c, _)| c), Ok(200));
 }
