@@ -21,8 +21,10 @@ use crate::canary::engine::{Applied, Ended, Event, Ports, rfc3339};
 use crate::canary::gate::Observation;
 use crate::canary::spec::{HeaderMatch, RolloutSpec};
 use crate::canary::store::{Phase, RolloutState};
+use crate::control::canary_routes::CanaryRoute;
 use crate::exit::{CliError, CliResult};
 use crate::kube::controller::proxies::StatsQuery;
+use crate::kube::controller::status::pending_header_acks;
 use crate::kube::mesh::{self, Cluster, MeshError};
 use crate::kube::rollout::{self, LEASE_DURATION, LEASE_RENEW_EVERY, Renewal};
 
@@ -32,6 +34,15 @@ const STATE_POLL: Duration = Duration::from_secs(1);
 /// How long a failing call to the controller (restarting, or a replica going away) is
 /// retried before the rollout fails.
 const CONTROLLER_PATIENCE: Duration = Duration::from_secs(10);
+/// How long every caller has to run a new `--match-header` route (or its removal) before the
+/// rollout fails: the HTTPRoute's watch, the controller's refresh and the proxies' acks.
+const ROUTE_PATIENCE: Duration = Duration::from_secs(30);
+/// What the header route's acknowledgements are called in messages.
+const HEADER_CHANGE: target::Change<'static> = target::Change {
+    pending: "pods not running the --match-header route",
+    unread: "no controller replica has read the HTTPRoute's header route yet",
+    done: "the header route is set",
+};
 
 /// `canary start` on Kubernetes.
 pub fn start(
@@ -40,11 +51,6 @@ pub fn start(
     args: &KubeTargetArgs,
     why: &str,
 ) -> CliResult {
-    if let Some(h) = &spec.match_header {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "--match-header {h} is not available on Kubernetes yet (header routes live in the namespace's meshctl-policy ConfigMap: add the route there)"
-        )));
-    }
     let runtime = super::client_runtime()?;
     let timeout = ctx.global.request_timeout.0;
     runtime.block_on(async {
@@ -63,9 +69,10 @@ pub fn start(
             )));
         }
         let me = rollout::holder_identity();
-        let from_weight = take_ownership(&cluster, &spec, &me, split.current.weight(&spec.to))
-            .await
-            .map_err(mesh_error)?;
+        let (from_weight, stale_route) =
+            take_ownership(&cluster, &spec, &me, split.current.weight(&spec.to))
+                .await
+                .map_err(mesh_error)?;
         let run = async {
             let mut ports = KubePorts {
                 cluster: cluster.clone(),
@@ -81,7 +88,7 @@ pub fn start(
                 looked: None,
                 lost: None,
             };
-            drive(&spec, from_weight, false, &mut ports).await
+            drive(&spec, from_weight, stale_route, &mut ports).await
         };
         let result = run.await;
         if let Err(e) = rollout::release(&cluster, &spec.service, &me).await {
@@ -92,13 +99,14 @@ pub fn start(
 }
 
 /// Takes the rollout's Lease (refused while another live `start` holds it; taken over when
-/// it expired) and records a fresh Progressing state; the canary's weight now.
+/// it expired) and records a fresh Progressing state; the canary's weight now, and whether
+/// an unfinished earlier rollout left a `--match-header` route.
 async fn take_ownership(
     cluster: &Cluster,
     spec: &RolloutSpec,
     me: &str,
     from_weight: u32,
-) -> Result<u32, MeshError> {
+) -> Result<(u32, bool), MeshError> {
     let service = &spec.service;
     if let Some(h) = rollout::acquire(cluster, service, me).await? {
         let previous = rollout::load(cluster, service).await.ok().flatten();
@@ -122,6 +130,10 @@ async fn take_ownership(
     let recorded = async {
         let previous = rollout::load(cluster, service).await?;
         announce_takeover(previous.as_ref().map(|p| &p.state));
+        // An unfinished earlier rollout's --match-header route goes (as locally).
+        let stale_route = previous
+            .as_ref()
+            .is_some_and(|p| p.state.phase.is_open() && p.state.match_header.is_some());
         let fresh = fresh_state(spec, from_weight);
         let read_at = previous.as_ref().map(|p| p.resource_version.as_str());
         if rollout::save(cluster, &fresh, read_at).await?.is_none() {
@@ -132,7 +144,7 @@ async fn take_ownership(
             )
             .into());
         }
-        Ok(from_weight)
+        Ok((from_weight, stale_route))
     };
     let result = recorded.await;
     if result.is_err() {
@@ -246,6 +258,40 @@ impl KubePorts<'_> {
             };
             if Instant::now() >= deadline {
                 return Ok(Some(pending));
+            }
+            tokio::time::sleep(super::canary::ACK_POLL).await;
+        }
+    }
+
+    /// Writes the HTTPRoute's header route (`None`: removes it), keeping its weights, and
+    /// waits until every caller of the service runs it (renewing the Lease meanwhile).
+    async fn write_header(&mut self, header: Option<CanaryRoute>) -> anyhow::Result<()> {
+        let split = mesh::split_of(&self.cluster, &self.service).await?;
+        let weights = split.current.clone();
+        let split = mesh::Split {
+            header: header.clone(),
+            ..split
+        };
+        mesh::apply_split(&self.cluster, &self.service, &split, &weights, false).await?;
+        let deadline = Instant::now() + ROUTE_PATIENCE;
+        let key = format!("{}/{}", self.cluster.namespace, self.service);
+        loop {
+            self.keep_lease().await?;
+            let (namespace, service) = (&self.cluster.namespace, &self.service);
+            let pending = match target::acks_once(
+                &self.cluster,
+                &HEADER_CHANGE,
+                |replicas| pending_header_acks(replicas, namespace, service, header.as_ref()),
+                |r| r.header_routes.get(&key) == header.as_ref(),
+            )
+            .await
+            {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(pending)) => pending,
+                Err(e) => format!("the controller's /status: {e:#}"),
+            };
+            if Instant::now() >= deadline {
+                anyhow::bail!("{pending} (after {}s)", ROUTE_PATIENCE.as_secs());
             }
             tokio::time::sleep(super::canary::ACK_POLL).await;
         }
@@ -371,14 +417,23 @@ impl<'a> Adapter<'a> for KubePorts<'a> {
     }
 
     async fn set_route(&mut self, h: &HeaderMatch) -> anyhow::Result<()> {
-        Err(anyhow::anyhow!(
-            "--match-header {h} is not available on Kubernetes yet"
-        ))
+        let route = CanaryRoute {
+            version: self.to.clone(),
+            header: h.name.to_ascii_lowercase(),
+            value: h.value.clone(),
+        };
+        route
+            .validate(&self.service, &self.versions)
+            .map_err(|e| anyhow::anyhow!("--match-header {h}: {e}"))?;
+        self.write_header(Some(route))
+            .await
+            .context("setting the --match-header route")
     }
 
-    /// There is never one on Kubernetes (`--match-header` is refused there).
     async fn clear_route(&mut self) -> anyhow::Result<()> {
-        Ok(())
+        self.write_header(None)
+            .await
+            .context("removing the --match-header route")
     }
 
     async fn stop(&mut self, phase: Phase, reason: &str) {
@@ -437,6 +492,15 @@ pub fn finish(ctx: &mut Context<'_>, a: FinishArgs, how: Finish, why: &str) -> C
             .current
             .shift(&a.service, &split.versions(), &to, how.weight())
             .map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?;
+        // The rollout's --match-header route ends with it (as locally).
+        let split = mesh::Split {
+            header: if st.match_header.is_some() {
+                None
+            } else {
+                split.header
+            },
+            ..split
+        };
         mesh::apply_split(&cluster, &a.service, &split, &next, false)
             .await
             .map_err(mesh_error)?;

@@ -74,7 +74,8 @@ gates; weights go to the service's HTTPRoute as with `canary shift` (acknowledge
 controller's /status), checks read the service's sidecars through the controller's /stats,
 the state is the ConfigMap meshctl-rollout-<service> and the running `start` holds the Lease
 meshctl-rollout-<service> (renewed every 5s; one not renewed for 30s is a `start` that died,
-taken over). --match-header is refused there (exit 2).
+taken over). --match-header adds a rule to the same HTTPRoute, matching that header exactly and
+sending it to the canary's Service, ahead of the weights; it goes when the rollout ends.
 
 State: .meshctl/canary/<service>.json; `meshctl canary status` shows it from any shell,
 `canary promote` / `canary abort` end the rollout at once (this command then exits 0 / 3). A

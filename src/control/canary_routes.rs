@@ -52,7 +52,8 @@ impl CanaryRoute {
         Ok(())
     }
 
-    fn to_proto(&self) -> pb::HttpRoute {
+    /// The route as a caller's proxy runs it (the header name lowercased).
+    pub fn to_proto(&self) -> pb::HttpRoute {
         pb::HttpRoute {
             path: None,
             method: String::new(),

@@ -33,6 +33,7 @@ use super::{
     ADMIN_PORT, CONTROLLER_NAME, FIELD_MANAGER, SIDECAR_LABEL, TAP_TOKEN_KEY, TAP_TOKEN_SECRET,
     TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY,
 };
+use crate::control::canary_routes::CanaryRoute;
 use crate::policy::split::SplitWeights;
 
 /// The largest `/status` or `/stats` document read from the controller.
@@ -92,6 +93,9 @@ pub struct Split {
     pub backends: BTreeMap<String, Backend>,
     /// From the HTTPRoute, else the initial split.
     pub current: SplitWeights,
+    /// The HTTPRoute's header route (`canary start --match-header`), kept by every apply
+    /// unless changed.
+    pub header: Option<CanaryRoute>,
 }
 
 impl Split {
@@ -305,15 +309,22 @@ pub async fn split_of(cluster: &Cluster, service: &str) -> Result<Split, MeshErr
         .get(&key)
         .cloned()
         .unwrap_or_else(|| SplitWeights::initial(&versions));
-    Ok(Split { backends, current })
+    let header = index.header_routes.get(&key).cloned();
+    Ok(Split {
+        backends,
+        current,
+        header,
+    })
 }
 
-/// The HTTPRoute `canary shift` applies for `weights`.
+/// The HTTPRoute `canary shift` applies for `weights`; with a header route, its rule first
+/// (requests carrying the header go to that version's Service).
 pub fn route_manifest(
     namespace: &str,
     service: &str,
     backends: &BTreeMap<String, Backend>,
     weights: &SplitWeights,
+    header: Option<&CanaryRoute>,
 ) -> serde_json::Value {
     let refs: Vec<serde_json::Value> = backends
         .iter()
@@ -324,13 +335,23 @@ pub fn route_manifest(
             })
         })
         .collect();
+    let mut rules = Vec::new();
+    if let Some(h) = header
+        && let Some(b) = backends.get(&h.version)
+    {
+        rules.push(serde_json::json!({
+            "matches": [{"headers": [{"type": "Exact", "name": h.header, "value": h.value}]}],
+            "backendRefs": [{"group": "", "kind": "Service", "name": b.service, "port": b.port, "weight": 1}],
+        }));
+    }
+    rules.push(serde_json::json!({"backendRefs": refs}));
     serde_json::json!({
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
         "metadata": {"name": service, "namespace": namespace},
         "spec": {
             "parentRefs": [{"group": "", "kind": "Service", "name": service}],
-            "rules": [{"backendRefs": refs}],
+            "rules": rules,
         },
     })
 }
@@ -344,7 +365,13 @@ pub async fn apply_split(
     weights: &SplitWeights,
     force: bool,
 ) -> Result<(), MeshError> {
-    let manifest = route_manifest(&cluster.namespace, service, &split.backends, weights);
+    let manifest = route_manifest(
+        &cluster.namespace,
+        service,
+        &split.backends,
+        weights,
+        split.header.as_ref(),
+    );
     let mut params = PatchParams::apply(FIELD_MANAGER);
     if force {
         params = params.force();

@@ -2082,3 +2082,118 @@ fn certs_rotate_issuer_and_anchor_work_on_kubernetes_under_load() {
     // A sidecar that reconnects now trusts the controller only through the new anchor.
     assert_eq!(f.get(Vec::new()).map(|(c, _)| c), Ok(200));
 }
+
+/// `canary start --match-header` on a cluster: requests carrying the header go to the canary
+/// at every step (the HTTPRoute's header rule, acknowledged by every caller before the first
+/// step), others follow the weights; `canary abort` from another shell ends the rollout
+/// (exit 3) and removes the rule.
+#[test]
+fn canary_start_match_header_sends_the_header_to_the_canary_on_kubernetes() {
+    let Some(f) = Fixture::start("header") else {
+        return;
+    };
+    let admin = f.admin_relay();
+    wait_for(
+        "traffic through the sidecars",
+        Duration::from_secs(30),
+        || f.get(vec![]).ok().filter(|(s, _)| *s == 200),
+    );
+    let rules = || -> Vec<serde_json::Value> {
+        let routes: Api<DynamicObject> = Api::namespaced_with(
+            f.client.clone(),
+            &f.ns_name,
+            &kube::discovery::ApiResource::from_gvk(&meshctl::kube::manifests::httproute_gvk()),
+        );
+        f.rt.block_on(routes.get_opt("api"))
+            .unwrap()
+            .map(|r| {
+                r.data["spec"]["rules"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
+    };
+    let out_path = f.work.join("header.out");
+    let err_path = f.work.join("header.err");
+    // Held at 10% (a long interval): long enough to look, ended by `abort`.
+    let mut start = Command::new(meshctl_bin())
+        .args(["canary", "start", "api", "--to", "v2", "--steps", "10,100"])
+        .args(["--interval", "60s", "--timeout", "120s", "-o", "json"])
+        .args(["--match-header", "X-Canary=1"])
+        .args(["--target", "kubernetes", "-n", &f.ns_name])
+        .arg("--kubeconfig")
+        .arg(&f.kc)
+        .args(["--controller-admin", &format!("http://{admin}")])
+        .current_dir(&f.work)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = || std::fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = || std::fs::read_to_string(&err_path).unwrap_or_default();
+    wait_for("the first step", Duration::from_secs(30), || {
+        if let Some(status) = start.try_wait().unwrap() {
+            f.dump();
+            panic!("start ended early: {status}\n{}\n{}", stdout(), stderr());
+        }
+        stdout().contains("\"event\":\"step\"").then_some(())
+    });
+    // The route: the header rule first, then the weights.
+    let got = rules();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        got[0]["matches"][0]["headers"][0],
+        json!({"type": "Exact", "name": "x-canary", "value": "1"}),
+        "{got:?}"
+    );
+    assert_eq!(got[0]["backendRefs"][0]["name"], "api-v2");
+    // Every request with the header on v2 (acknowledged before the first step: no wait).
+    for _ in 0..20 {
+        let (status, body) = f.get(vec![("x-canary", "1")]).unwrap();
+        assert_eq!(
+            (status, version_of(&body)),
+            (200, "v2".to_string()),
+            "{body}"
+        );
+    }
+    let plain: Vec<String> = (0..30)
+        .map(|_| version_of(&f.get(vec![]).unwrap().1))
+        .collect();
+    assert!(plain.iter().any(|v| v == "v1"), "{plain:?}");
+    // Ended from another shell: exit 3 (rolled back), the header rule gone with it.
+    f.cli(admin, &["canary", "abort", "api"]).assert().success();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = start.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = start.kill();
+            let _ = start.wait();
+            panic!("start did not end after abort\n{}\n{}", stdout(), stderr());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(3), "{}\n{}", stdout(), stderr());
+    let got = rules();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].get("matches").is_none_or(|m| m
+            .as_array()
+            .is_none_or(|a| { a.iter().all(|m| m.get("headers").is_none()) })),
+        "{got:?}"
+    );
+    wait_for(
+        "header requests back on v1",
+        Duration::from_secs(20),
+        || {
+            (0..10)
+                .all(|_| {
+                    f.get(vec![("x-canary", "1")])
+                        .is_ok_and(|(s, b)| s == 200 && version_of(&b) == "v1")
+                })
+                .then_some(())
+        },
+    );
+}

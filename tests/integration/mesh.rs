@@ -677,28 +677,12 @@ fn an_explicit_target_is_never_switched() {
             .stdout("")
             .stderr(predicates::str::contains("no kubeconfig"));
     }
-    for args in [
-        // canary start works there, but not its --match-header (before any cluster is read).
-        &[
-            "canary",
-            "start",
-            "api",
-            "--to",
-            "v2",
-            "--match-header",
-            "x-canary=1",
-            "--target",
-            "kubernetes",
-        ][..],
-        &["down", "--target", "kubernetes"][..],
-    ] {
-        meshctl()
-            .args(args)
-            .current_dir(mesh.path())
-            .assert()
-            .code(2)
-            .stderr(predicates::str::contains("not available on Kubernetes yet"));
-    }
+    meshctl()
+        .args(["down", "--target", "kubernetes"])
+        .current_dir(mesh.path())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("not available on Kubernetes yet"));
     // A converted command goes to the cluster, even with a local mesh right here: with no
     // usable kubeconfig it fails saying so, and never lists the local mesh's faults.
     let no_context = mesh.path().join("kubeconfig");

@@ -123,7 +123,9 @@ fn answer(world: &Arc<Mutex<World>>, seen: &Seen) -> Answer {
                     )
                 })
                 .collect();
-            mock::ok(mesh::route_manifest("shop", "api", &backends, &weights))
+            mock::ok(mesh::route_manifest(
+                "shop", "api", &backends, &weights, None,
+            ))
         }
         ("PATCH", ROUTE_PATH) => {
             let body: serde_json::Value = serde_json::from_str(&seen.body).unwrap();

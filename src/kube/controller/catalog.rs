@@ -11,13 +11,16 @@
 //!   its EndpointSlices that are meshed pods, reached on the sidecar's inbound port;
 //! - its split is the HTTPRoute whose parentRef is the Service (GAMMA): each backendRef names
 //!   a Service whose meshed pods all carry one version, and that version gets its weight;
+//!   the route's first rule matching one exact header (and nothing else) is a header route:
+//!   requests carrying that header go to its backends' version, ahead of the split
+//!   (`canary start --match-header` writes one);
 //! - its policy is the key named after it in the namespace's `meshctl-policy` ConfigMap.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use gateway_api::apis::standard::httproutes::{
-    HttpRoute, HttpRouteRules, HttpRouteRulesMatchesPathType,
+    HttpRoute, HttpRouteRules, HttpRouteRulesMatchesHeadersType, HttpRouteRulesMatchesPathType,
 };
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -26,6 +29,7 @@ use super::super::inject::{UPSTREAMS_ANNOTATION, parse_upstreams, upstream_port}
 use super::super::{SIDECAR_INBOUND_PORT, SIDECAR_LABEL};
 use crate::api::proto::control as pb;
 use crate::control::backend::{Workload, upstream_config};
+use crate::control::canary_routes::CanaryRoute;
 use crate::control::meshfile::ServicePolicy;
 use crate::policy::split::{SplitWeights, TOTAL_WEIGHT};
 
@@ -98,6 +102,8 @@ pub struct Index {
     pub versions: HashMap<Key, Vec<String>>,
     /// Service → weights from its HTTPRoute (services without one: the initial split).
     pub splits: HashMap<Key, SplitWeights>,
+    /// Service → the header route of its HTTPRoute, if it has one.
+    pub header_routes: HashMap<Key, CanaryRoute>,
     pub problems: Vec<Problem>,
 }
 
@@ -378,11 +384,96 @@ impl Index {
             }
             match self.route_weights(route, &namespace) {
                 Ok(Some(weights)) => {
-                    self.splits.insert(service, weights);
+                    self.splits.insert(service.clone(), weights);
                 }
                 Ok(None) => {}
                 Err(message) => self.problems.push(problem("InvalidBackendRefs", message)),
             }
+            match self.header_route(route, &namespace) {
+                Ok(Some(header)) => {
+                    self.header_routes.insert(service, header);
+                }
+                Ok(None) => {}
+                Err(message) => self.problems.push(problem("InvalidBackendRefs", message)),
+            }
+        }
+    }
+
+    /// The route's first rule that matches exactly one header by exact value (no path but
+    /// `/`, no method, no query): requests carrying it go to the version of its backendRefs
+    /// (which must all be that one version).
+    fn header_route(
+        &self,
+        route: &HttpRoute,
+        namespace: &str,
+    ) -> Result<Option<CanaryRoute>, String> {
+        let rules = route.spec.rules.as_deref().unwrap_or_default();
+        let Some((rule, header)) = rules.iter().find_map(|r| Some((r, one_header(r)?))) else {
+            return Ok(None);
+        };
+        let mut versions = BTreeSet::new();
+        for backend in rule.backend_refs.iter().flatten() {
+            if backend.weight == Some(0) {
+                continue;
+            }
+            for v in self.backend_versions(backend, namespace)? {
+                versions.insert(v);
+            }
+        }
+        let mut versions = versions.into_iter();
+        match (versions.next(), versions.next()) {
+            (Some(version), None) => Ok(Some(CanaryRoute {
+                version,
+                header: header.0,
+                value: header.1,
+            })),
+            (None, _) => Err(format!(
+                "the rule matching header {}: {} has no backendRef with a weight",
+                header.0, header.1
+            )),
+            (Some(a), Some(b)) => Err(format!(
+                "the rule matching header {}: {} sends to several versions ({a}, {b}, …); a header route goes to one",
+                header.0, header.1
+            )),
+        }
+    }
+
+    /// The versions behind one backendRef (a Service of the route's namespace whose meshed
+    /// pods carry exactly one version).
+    fn backend_versions(
+        &self,
+        backend: &gateway_api::apis::standard::httproutes::HttpRouteRulesBackendRefs,
+        namespace: &str,
+    ) -> Result<Vec<String>, String> {
+        if backend.kind.as_deref().is_some_and(|k| k != "Service") {
+            return Err(format!(
+                "backendRef {}: only Services are supported",
+                backend.name
+            ));
+        }
+        if backend.namespace.as_deref().is_some_and(|n| n != namespace) {
+            return Err(format!(
+                "backendRef {}: only Services of the route's own namespace are supported",
+                backend.name
+            ));
+        }
+        let key = (namespace.to_string(), backend.name.clone());
+        let versions = self
+            .versions
+            .get(&key)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        match versions {
+            [version] => Ok(vec![version.clone()]),
+            [] => Err(format!(
+                "backendRef {}: no meshed pods behind it yet (its version is read from them)",
+                backend.name
+            )),
+            several => Err(format!(
+                "backendRef {}: its pods carry several versions ({}); give each version its own Service",
+                backend.name,
+                several.join(", ")
+            )),
         }
     }
 
@@ -396,45 +487,14 @@ impl Index {
         let rules = route.spec.rules.as_deref().unwrap_or_default();
         let Some(rule) = rules.iter().find(|r| matches_everything(r)) else {
             return Err(
-                "no rule that matches every request (no `matches`, or only `path: PathPrefix /`): the mesh takes its weights from such a rule (header routes belong in the meshctl-policy ConfigMap)"
+                "no rule that matches every request (no `matches`, or only `path: PathPrefix /`): the mesh takes its weights from such a rule (beside it, one rule matching one exact header is the service's header route; other routes belong in the meshctl-policy ConfigMap)"
                     .to_string(),
             );
         };
         for backend in rule.backend_refs.iter().flatten() {
-            if backend.kind.as_deref().is_some_and(|k| k != "Service") {
-                return Err(format!(
-                    "backendRef {}: only Services are supported",
-                    backend.name
-                ));
-            }
-            if backend.namespace.as_deref().is_some_and(|n| n != namespace) {
-                return Err(format!(
-                    "backendRef {}: only Services of the route's own namespace are supported",
-                    backend.name
-                ));
-            }
             let weight = u64::try_from(backend.weight.unwrap_or(1)).unwrap_or(0);
-            let key = (namespace.to_string(), backend.name.clone());
-            let versions = self
-                .versions
-                .get(&key)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            match versions {
-                [version] => *raw.entry(version.clone()).or_default() += weight,
-                [] => {
-                    return Err(format!(
-                        "backendRef {}: no meshed pods behind it yet (its version is read from them)",
-                        backend.name
-                    ));
-                }
-                several => {
-                    return Err(format!(
-                        "backendRef {}: its pods carry several versions ({}); give each version its own Service",
-                        backend.name,
-                        several.join(", ")
-                    ));
-                }
+            for version in self.backend_versions(backend, namespace)? {
+                *raw.entry(version).or_default() += weight;
             }
         }
         Ok(scale(&raw))
@@ -483,13 +543,19 @@ impl Index {
                             .unwrap_or_default(),
                     })
                     .collect();
-                upstream_config(
+                let mut upstream = upstream_config(
                     service,
                     format!("127.0.0.1:{}", upstream_port(i)),
                     self.services.get(&key).cloned().unwrap_or_default(),
                     backends,
                     policies.get(&key),
-                )
+                );
+                // The header route goes first, ahead of the policy's routes (as a local
+                // rollout's `--match-header` route does).
+                if let Some(route) = self.header_routes.get(&key) {
+                    upstream.routes.insert(0, route.to_proto());
+                }
+                upstream
             })
             .collect();
         let authorization = pod
@@ -508,6 +574,29 @@ impl Index {
             ..Default::default()
         }
     }
+}
+
+/// The header a rule matches, when that is all it matches: one match, one header compared
+/// exactly (the default type), no method or query, no path but `PathPrefix /`.
+fn one_header(rule: &HttpRouteRules) -> Option<(String, String)> {
+    let [m] = rule.matches.as_deref()? else {
+        return None;
+    };
+    let [h] = m.headers.as_deref()? else {
+        return None;
+    };
+    let exact = h
+        .r#type
+        .as_ref()
+        .is_none_or(|t| *t == HttpRouteRulesMatchesHeadersType::Exact);
+    let path_ok = m.path.as_ref().is_none_or(|p| {
+        p.r#type
+            .as_ref()
+            .is_none_or(|t| *t == HttpRouteRulesMatchesPathType::PathPrefix)
+            && p.value.as_deref().is_none_or(|v| v == "/")
+    });
+    (exact && path_ok && m.method.is_none() && m.query_params.as_ref().is_none_or(Vec::is_empty))
+        .then(|| (h.name.to_ascii_lowercase(), h.value.clone()))
 }
 
 /// Whether a rule matches every request: no `matches`, or only the one the Gateway API CRD

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::Index;
 use crate::api::proto::control as pb;
+use crate::control::canary_routes::CanaryRoute;
 use crate::policy::fault::LiveFault;
 
 /// What `GET /status` answers.
@@ -27,6 +28,10 @@ pub struct ControllerStatus {
     /// announced under `catalog_version` (absent from controllers before it existed).
     #[serde(default)]
     pub faults: BTreeMap<String, LiveFault>,
+    /// `namespace/service` → its HTTPRoute's header route, in the catalog announced under
+    /// `catalog_version` (absent: none, or a controller before they existed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub header_routes: BTreeMap<String, CanaryRoute>,
     pub proxies: Vec<ProxyStatus>,
     /// The issuer this replica signs leaves with (its certificate, PEM; public), from the
     /// issuer Secret (followed live): `certs status` shows it without needing the Secret's key.
@@ -106,6 +111,15 @@ pub fn build(
                 .collect()
         })
         .unwrap_or_default();
+    let header_routes = index
+        .map(|index| {
+            index
+                .header_routes
+                .iter()
+                .map(|((ns, svc), r)| (format!("{ns}/{svc}"), r.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     let proxies = plane
         .proxies
         .into_iter()
@@ -141,6 +155,7 @@ pub fn build(
         catalog_version,
         splits,
         faults,
+        header_routes,
         proxies,
         issuer_pem: issuer_pem.to_string(),
         issuer_error: String::new(),
@@ -212,6 +227,20 @@ pub fn pending_fault_acks(
     let key = format!("{namespace}/{service}");
     pending_callers(replicas, namespace, service, |r| {
         r.faults.get(&key) == fault
+    })
+}
+
+/// The callers of `namespace/service` that do not run its header route `route` yet (`None`:
+/// that it has none), as [`pending_acks`] does for weights.
+pub fn pending_header_acks(
+    replicas: &[ControllerStatus],
+    namespace: &str,
+    service: &str,
+    route: Option<&CanaryRoute>,
+) -> Option<Vec<String>> {
+    let key = format!("{namespace}/{service}");
+    pending_callers(replicas, namespace, service, |r| {
+        r.header_routes.get(&key) == route
     })
 }
 

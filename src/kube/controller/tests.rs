@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::*;
 use crate::control::backend::LocalBackend;
+use crate::control::canary_routes::CanaryRoute;
 use crate::control::meshfile::MeshFile;
 use crate::control::plan::MeshPlan;
 use crate::kube::mock;
@@ -404,11 +405,79 @@ async fn a_rule_with_the_crds_default_match_still_carries_the_split() {
         .collect();
     assert_eq!(weights, [30, 70]);
     // A rule that really narrows (a header match) is not a split.
-    let mut narrowed = route("api", &[("api-v1", 30), ("api-v2", 70)]);
+    let mut narrowed = route("api", &[("api-v2", 70)]);
     narrowed["spec"]["rules"][0]["matches"] = json!([{"path": {"type": "PathPrefix", "value": "/"}, "headers": [{"name": "x", "value": "1"}]}]);
     apply(&mut f.routes, narrowed);
     let problems = f.backend.refresh();
     assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .message
+            .contains("no rule that matches every request"),
+        "{problems:?}"
+    );
+}
+
+/// `canary start --match-header` on a cluster: the route's rule matching one exact header
+/// sends those requests to its backend's version, ahead of the weights and the policy's
+/// routes, in every caller's configuration.
+#[tokio::test]
+async fn a_rule_matching_one_header_is_the_services_header_route() {
+    let mut f = fixture();
+    shop(&mut f);
+    let mut both = route("api", &[("api-v1", 90), ("api-v2", 10)]);
+    let split_rule = both["spec"]["rules"][0].clone();
+    both["spec"]["rules"] = json!([
+        {"matches": [{"headers": [{"type": "Exact", "name": "X-Canary", "value": "1"}]}],
+         "backendRefs": [{"name": "api-v2", "port": 80, "weight": 1}]},
+        split_rule,
+    ]);
+    apply(&mut f.routes, both.clone());
+    assert_eq!(f.backend.refresh(), vec![]);
+    let index = f.backend.index();
+    assert_eq!(
+        index.header_routes[&(NS.to_string(), "api".to_string())],
+        CanaryRoute {
+            version: "v2".into(),
+            header: "x-canary".into(),
+            value: "1".into(),
+        }
+    );
+    let config = f.backend.proxy_config(&web(&f), &BTreeMap::new(), 2);
+    let upstream = &config.upstreams[0];
+    let weights: Vec<_> = upstream.backends.iter().map(|b| b.weight).collect();
+    assert_eq!(weights, [90, 10]);
+    let first = &upstream.routes[0];
+    assert_eq!(first.version, "v2");
+    assert_eq!(
+        first.headers,
+        [pb::HeaderMatch {
+            name: "x-canary".into(),
+            value: "1".into()
+        }]
+    );
+    // The policy's own routes follow it.
+    assert!(upstream.routes.len() > 1, "{:?}", upstream.routes);
+    // A header rule to two versions is refused, not guessed; the split still holds.
+    both["spec"]["rules"][0]["backendRefs"] =
+        json!([{"name": "api-v1", "port": 80}, {"name": "api-v2", "port": 80}]);
+    apply(&mut f.routes, both.clone());
+    let problems = f.backend.refresh();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .message
+            .contains("sends to several versions (v1, v2"),
+        "{problems:?}"
+    );
+    assert!(f.backend.index().header_routes.is_empty());
+    // Two headers, or a regular expression, are not a header route (ignored as before).
+    both["spec"]["rules"][0]["backendRefs"] = json!([{"name": "api-v2", "port": 80}]);
+    both["spec"]["rules"][0]["matches"] = json!([{"headers": [
+        {"type": "RegularExpression", "name": "x-canary", "value": "1|2"}]}]);
+    apply(&mut f.routes, both);
+    assert_eq!(f.backend.refresh(), vec![]);
+    assert!(f.backend.index().header_routes.is_empty());
 }
 
 #[tokio::test]

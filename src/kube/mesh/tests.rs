@@ -153,10 +153,12 @@ async fn shift_starts_from_the_weights_of_the_existing_route() {
             ),
         ]),
         &weights(&[("v1", 80), ("v2", 20)]),
+        None,
     ));
     let (client, _) = mock::client(shop(existing, mock::echo));
     let split = split_of(&cluster(client), "api").await.unwrap();
     assert_eq!(split.current, weights(&[("v1", 80), ("v2", 20)]));
+    assert_eq!(split.header, None);
     // An unknown version is the split's usage error, listing the known ones.
     let e = split
         .current
@@ -656,4 +658,73 @@ async fn the_tap_streams_through_pods_proxy_with_the_token_header() {
         e.contains("may not get pods/proxy in namespace meshctl-system"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn a_header_route_is_read_back_and_kept_by_the_next_apply() {
+    let backends = BTreeMap::from([
+        (
+            "v1".to_string(),
+            Backend {
+                service: "api-v1".into(),
+                port: 80,
+            },
+        ),
+        (
+            "v2".to_string(),
+            Backend {
+                service: "api-v2".into(),
+                port: 80,
+            },
+        ),
+    ]);
+    let header = crate::control::canary_routes::CanaryRoute {
+        version: "v2".into(),
+        header: "x-canary".into(),
+        value: "1".into(),
+    };
+    let existing = mock::ok(route_manifest(
+        "shop",
+        "api",
+        &backends,
+        &weights(&[("v1", 90), ("v2", 10)]),
+        Some(&header),
+    ));
+    let (client, log) = mock::client(shop(existing, mock::echo));
+    let c = cluster(client);
+    let split = split_of(&c, "api").await.unwrap();
+    assert_eq!(split.header, Some(header.clone()));
+    assert_eq!(split.current, weights(&[("v1", 90), ("v2", 10)]));
+    let next = weights(&[("v1", 50), ("v2", 50)]);
+    apply_split(&c, "api", &split, &next, false).await.unwrap();
+    let applied = log
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|s| s.method == "PATCH")
+        .cloned()
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&applied.body).unwrap();
+    let rules = body["spec"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2, "{body}");
+    assert_eq!(
+        rules[0],
+        json!({
+            "matches": [{"headers": [{"type": "Exact", "name": "x-canary", "value": "1"}]}],
+            "backendRefs": [{"group": "", "kind": "Service", "name": "api-v2", "port": 80, "weight": 1}],
+        })
+    );
+    assert_eq!(rules[1]["backendRefs"][1]["weight"], 50);
+    // Without it, one rule again.
+    let cleared = Split {
+        header: None,
+        ..split
+    };
+    apply_split(&c, "api", &cleared, &next, false)
+        .await
+        .unwrap();
+    let applied = log.lock().unwrap().last().cloned().unwrap();
+    let body: serde_json::Value = serde_json::from_str(&applied.body).unwrap();
+    assert_eq!(body["spec"]["rules"].as_array().unwrap().len(), 1, "{body}");
 }
