@@ -433,16 +433,15 @@ pub async fn proxy_ready(admin: SocketAddr) -> bool {
         .is_ok()
 }
 
-/// The pid of the `meshctl up` running from `state_dir`, if it is alive.
+/// The pid of the `meshctl up` running from `state_dir`, if it is alive (one that exited
+/// and awaits its reaper is not: see [`crate::supervise::process_is_live`]).
 pub fn running_pid(state_dir: &Path) -> Option<i32> {
     let pid: i32 = std::fs::read_to_string(state_dir.join(PID_FILE))
         .ok()?
         .trim()
         .parse()
         .ok()?;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-        .ok()
-        .map(|()| pid)
+    crate::supervise::process_is_live(pid).then_some(pid)
 }
 
 #[cfg(test)]

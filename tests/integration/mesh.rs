@@ -887,6 +887,59 @@ fn an_idle_mesh_goes_down_with_every_proxy_drained_not_killed() {
     );
 }
 
+/// Becomes a child subreaper, so the background `up` that `up --detach` leaves behind is
+/// re-parented to this script, which reaps nothing until `down` returned — as PID 1 of a
+/// container that reaps late or never does. Prints `down`'s exit code and its milliseconds.
+const NEVER_REAPS_PY: &str = r#"
+import ctypes, os, subprocess, sys, time
+PR_SET_CHILD_SUBREAPER = 36
+if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    sys.exit("prctl(PR_SET_CHILD_SUBREAPER) failed: " + os.strerror(ctypes.get_errno()))
+exe = sys.argv[1]
+subprocess.run([exe, "up", "--detach"], check=True, stdout=subprocess.DEVNULL)
+start = time.monotonic()
+try:
+    code = subprocess.run([exe, "down"], timeout=20).returncode
+except subprocess.TimeoutExpired:
+    code = "timeout"
+print(code, int((time.monotonic() - start) * 1000))
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+"#;
+
+#[test]
+fn down_returns_when_the_mesh_exited_even_if_nothing_reaped_it() {
+    let dir = dir_with(&format!(
+        "services:\n  web:\n    port: {}\n    upstreams: [api]\n  api:\n    port: {}\n",
+        free_port(),
+        free_port()
+    ));
+    let out = Command::new("python3")
+        .args(["-c", NEVER_REAPS_PY])
+        .arg(crate::support::meshctl_bin())
+        .current_dir(dir.path())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The last line is the script's (`down`'s own output comes before it).
+    let (code, ms) = stdout.lines().last().unwrap().split_once(' ').unwrap();
+    // `down` used to poll kill(pid, 0), which a zombie passes: it waited for the reaper (here
+    // never: its 60 s timeout, cut at 20 s above). An idle mesh exits in well under a second;
+    // 5 s leaves room for a loaded 2-core CI runner without admitting the old behaviour.
+    assert_eq!(code, "0", "down failed: {stdout}");
+    let ms: u64 = ms.parse().unwrap();
+    assert!(ms < 5_000, "down took {ms} ms");
+    assert!(!dir.path().join(".meshctl/run/up.pid").exists());
+}
+
 mod rotation;
 
 /// The control plane's pid, from the supervisor's line in its log.
