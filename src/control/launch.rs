@@ -89,6 +89,8 @@ pub struct InstanceReport {
 pub struct LocalMesh {
     pub plan: MeshPlan,
     pub instances: Vec<InstanceReport>,
+    /// From the start of [`LocalMesh::start`] until it returned: every proxy ready and every
+    /// launched app that others call listening (or [`APP_LISTEN_TIMEOUT`] over for it).
     pub ready_after: Duration,
     controller: Supervisor,
     proxies: Supervisor,
@@ -163,7 +165,6 @@ impl LocalMesh {
                 launched.push(inst.name().to_string());
             }
         }
-        let ready_after = started.elapsed();
         // Apps that meshctl launched and other services call must listen; wait for those
         // together. The rest are only probed: a pure client (like the demo's load generator)
         // never listens, and an app the user runs separately may start any time later —
@@ -191,6 +192,7 @@ impl LocalMesh {
             }
         });
         let instances = futures_util::future::join_all(probes).await;
+        let ready_after = started.elapsed();
         Ok(LocalMesh {
             plan: prepared.plan,
             instances,
