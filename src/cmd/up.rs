@@ -188,7 +188,21 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         crate::cmd::controller::shutdown_signal().await;
         eprintln!("draining the mesh…");
         let _ = std::fs::remove_file(state_dir.join(READY_FILE));
-        mesh.shutdown().await;
+        mesh.shutdown(|slow| {
+            let what = if slow.phase == "proxies" {
+                "finishing in-flight requests"
+            } else {
+                "stopping"
+            };
+            eprintln!(
+                "still waiting for {}: {} ({what}; SIGKILL after {:?}; logs: {}/<name>.log)",
+                slow.phase,
+                slow.waiting.join(", "),
+                crate::control::launch::SHUTDOWN_GRACE,
+                slow.logs.display()
+            );
+        })
+        .await;
         eprintln!("stopped");
         Ok(())
     })
