@@ -8,9 +8,13 @@ use crate::exit::CliResult;
 
 /// How long `down` waits for the mesh to drain and exit.
 pub const DOWN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often `down` checks whether the mesh has exited.
+const DOWN_POLL: Duration = Duration::from_millis(20);
 
 const DOWN_HELP: &str = "\
 Idempotent, for CI teardown: with no mesh running here it says so and exits 0.
+Returns as soon as the mesh's process has exited (an idle mesh: well under a second), not
+when whatever adopted it (PID 1, often slow to reap in a container) has reaped it.
 
 Exit codes:
   0  the mesh drained and stopped, or none was running
@@ -41,14 +45,16 @@ pub fn run(ctx: &mut Context<'_>, _args: Args) -> CliResult {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)
         .map_err(|e| anyhow::anyhow!("signalling the mesh (pid {pid}): {e}"))?;
     let start = Instant::now();
-    while nix::sys::signal::kill(pid, None).is_ok() {
+    // Until it has exited, not until it is reaped: its parent is whoever adopted the
+    // detached `up` (PID 1 or a subreaper), which may reap it late or never.
+    while crate::supervise::process_is_live(pid.as_raw()) {
         if start.elapsed() > DOWN_TIMEOUT {
             return Err(anyhow::anyhow!(
                 "the mesh (pid {pid}) did not stop within {DOWN_TIMEOUT:?}"
             )
             .into());
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(DOWN_POLL);
     }
     writeln!(ctx.out, "stopped the mesh in {}", state.display())?;
     Ok(())

@@ -97,6 +97,9 @@ impl Args {
 #[derive(Debug, Serialize, serde::Deserialize)]
 struct Summary {
     state_dir: PathBuf,
+    /// Milliseconds until every proxy was ready and every launched app others call
+    /// listened; with `--detach`, counted by the command that waited, from starting the
+    /// background mesh.
     ready_ms: u128,
     instances: Vec<InstanceView>,
 }
@@ -185,7 +188,21 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         crate::cmd::controller::shutdown_signal().await;
         eprintln!("draining the mesh…");
         let _ = std::fs::remove_file(state_dir.join(READY_FILE));
-        mesh.shutdown().await;
+        mesh.shutdown(|slow| {
+            let what = if slow.phase == "proxies" {
+                "finishing in-flight requests"
+            } else {
+                "stopping"
+            };
+            eprintln!(
+                "still waiting for {}: {} ({what}; SIGKILL after {:?}; logs: {}/<name>.log)",
+                slow.phase,
+                slow.waiting.join(", "),
+                crate::control::launch::SHUTDOWN_GRACE,
+                slow.logs.display()
+            );
+        })
+        .await;
         eprintln!("stopped");
         Ok(())
     })
@@ -292,6 +309,7 @@ fn detach(
         .open(&log_path)
         .with_context(|| format!("opening {}", log_path.display()))?;
     let _ = std::fs::remove_file(state_dir.join(READY_FILE));
+    let start = Instant::now();
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--state-dir")
         .arg(state_dir)
@@ -309,11 +327,12 @@ fn detach(
         .process_group(0)
         .spawn()
         .context("starting the background mesh")?;
-    let start = Instant::now();
     loop {
         if let Ok(body) = std::fs::read(state_dir.join(READY_FILE))
-            && let Ok(summary) = serde_json::from_slice::<Summary>(&body)
+            && let Ok(mut summary) = serde_json::from_slice::<Summary>(&body)
         {
+            // What this command waited for: the background mesh's own start-up included.
+            summary.ready_ms = start.elapsed().as_millis();
             print_summary(ctx, &summary, args.demo)?;
             return Ok(());
         }

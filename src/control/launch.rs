@@ -14,7 +14,7 @@ use super::plan::{MeshPlan, ProxyPlan};
 use crate::api::admin_http::AdminClient;
 use crate::identity::store::{CaStore, InitOptions};
 use crate::identity::{IdentityError, ca};
-use crate::supervise::{ProcessSpec, SuperviseError, Supervisor};
+use crate::supervise::{ProcessSpec, ProcessState, SuperviseError, Supervisor};
 
 /// How long start-up waits for the control plane, then for every proxy to be ready.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -22,6 +22,9 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
 pub const APP_LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Grace period for apps, proxies and the control plane on shutdown (each, in that order).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// A stop phase still running after this long is reported with what it waits for (an idle
+/// mesh stops in well under it; a proxy finishing in-flight requests may not).
+pub const SLOW_STOP_NOTICE: Duration = Duration::from_secs(1);
 /// The logs directory inside the state dir.
 pub const LOGS_DIR: &str = "logs";
 /// The output of a detached `meshctl up`, in [`LOGS_DIR`]; rotated like the processes' logs.
@@ -84,11 +87,24 @@ pub struct InstanceReport {
     pub spiffe_id: String,
 }
 
+/// A stop phase that is taking a while: what [`LocalMesh::shutdown`] still waits for.
+#[derive(Debug, Clone, Copy)]
+pub struct SlowStop<'a> {
+    /// `apps`, `proxies` or `the control plane`.
+    pub phase: &'static str,
+    /// The supervised processes not stopped yet (`proxy-api.v1`, `web`, …).
+    pub waiting: &'a [String],
+    /// Where each has its `<name>.log`.
+    pub logs: &'a Path,
+}
+
 /// A running local mesh. Dropping it kills everything; [`LocalMesh::shutdown`] drains.
 #[derive(Debug)]
 pub struct LocalMesh {
     pub plan: MeshPlan,
     pub instances: Vec<InstanceReport>,
+    /// From the start of [`LocalMesh::start`] until it returned: every proxy ready and every
+    /// launched app that others call listening (or [`APP_LISTEN_TIMEOUT`] over for it).
     pub ready_after: Duration,
     controller: Supervisor,
     proxies: Supervisor,
@@ -163,7 +179,6 @@ impl LocalMesh {
                 launched.push(inst.name().to_string());
             }
         }
-        let ready_after = started.elapsed();
         // Apps that meshctl launched and other services call must listen; wait for those
         // together. The rest are only probed: a pure client (like the demo's load generator)
         // never listens, and an app the user runs separately may start any time later —
@@ -191,6 +206,7 @@ impl LocalMesh {
             }
         });
         let instances = futures_util::future::join_all(probes).await;
+        let ready_after = started.elapsed();
         Ok(LocalMesh {
             plan: prepared.plan,
             instances,
@@ -203,11 +219,36 @@ impl LocalMesh {
     }
 
     /// Graceful drain: apps first (they stop sending), then proxies (they finish in-flight
-    /// requests), then the control plane. Removes the plan: nothing runs any more.
-    pub async fn shutdown(self) {
-        self.apps.shutdown(SHUTDOWN_GRACE).await;
-        self.proxies.shutdown(SHUTDOWN_GRACE).await;
-        self.controller.shutdown(SHUTDOWN_GRACE).await;
+    /// requests), then the control plane. Removes the plan: nothing runs any more. A phase
+    /// that takes longer than [`SLOW_STOP_NOTICE`] is reported to `slow` once, with the
+    /// processes it still waits for (all stopping at once, so the last of them sets its time).
+    pub async fn shutdown(self, mut slow: impl FnMut(SlowStop<'_>)) {
+        for (phase, group) in [
+            ("apps", &self.apps),
+            ("proxies", &self.proxies),
+            ("the control plane", &self.controller),
+        ] {
+            let stop = group.shutdown(SHUTDOWN_GRACE);
+            tokio::pin!(stop);
+            tokio::select! {
+                () = &mut stop => continue,
+                () = tokio::time::sleep(SLOW_STOP_NOTICE) => {}
+            }
+            let waiting: Vec<String> = group
+                .status()
+                .into_iter()
+                .filter(|p| p.state != ProcessState::Exited)
+                .map(|p| p.name)
+                .collect();
+            if !waiting.is_empty() {
+                slow(SlowStop {
+                    phase,
+                    waiting: &waiting,
+                    logs: &self.state_dir.join(LOGS_DIR),
+                });
+            }
+            stop.await;
+        }
         let _ = std::fs::remove_file(MeshPlan::path(&self.state_dir));
         // Emptied, not removed: Prometheus keeps watching the same path for the next `up`.
         let _ = super::scrape::write(&self.state_dir, None);
@@ -433,16 +474,15 @@ pub async fn proxy_ready(admin: SocketAddr) -> bool {
         .is_ok()
 }
 
-/// The pid of the `meshctl up` running from `state_dir`, if it is alive.
+/// The pid of the `meshctl up` running from `state_dir`, if it is alive (one that exited
+/// and awaits its reaper is not: see [`crate::supervise::process_is_live`]).
 pub fn running_pid(state_dir: &Path) -> Option<i32> {
     let pid: i32 = std::fs::read_to_string(state_dir.join(PID_FILE))
         .ok()?
         .trim()
         .parse()
         .ok()?;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-        .ok()
-        .map(|()| pid)
+    crate::supervise::process_is_live(pid).then_some(pid)
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use tokio::time::Instant;
 use crate::fsutil::{self, PRIVATE_FILE_MODE};
 
 pub use self::backoff::{BackoffPolicy, INITIAL_BACKOFF, MAX_BACKOFF, STABLE_UPTIME};
+pub use self::group::process_is_live;
 pub use self::rotate::{LogLimit, rotated_path};
 
 mod backoff;

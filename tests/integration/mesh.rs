@@ -257,7 +257,8 @@ fn calls_cross_both_proxies_over_mtls_and_carry_the_verified_client_identity() {
         &["http://api/via-proxy".to_string()],
         &["-x", &format!("http://{http_proxy}")],
     );
-    assert!(body.contains("\"service\": \"api\""), "{body}");
+    // The echo app's answer, not a proxy's error: the request finished during the drain.
+    assert!(body.contains("\"headers\""), "{body}");
 
     // gRPC to quotes through front's proxy (h2c in, mTLS h2 between proxies).
     let quotes = up.upstream("front", "quotes");
@@ -869,6 +870,104 @@ fn an_idle_mesh_goes_down_with_every_proxy_drained_not_killed() {
         down_took < Duration::from_secs(8),
         "down took {down_took:?}"
     );
+}
+
+#[test]
+fn a_drain_that_waits_for_a_request_names_the_proxies_and_lets_it_finish() {
+    // api's app runs outside the mesh (no `command`), so stopping the apps does not end the
+    // request: the proxies hold it until it is answered.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("echo.py"), ECHO_PY).unwrap();
+    let api_port = free_port();
+    let mut app = Command::new("python3")
+        .arg(dir.path().join("echo.py"))
+        .arg(api_port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = Up::start(&format!(
+        "services:\n  web:\n    port: {}\n    upstreams: [api]\n  api:\n    port: {api_port}\n",
+        free_port()
+    ));
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", api_port)).is_err() {
+        assert!(start.elapsed() < PATIENCE, "the api app never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let entry = up.upstream("web", "api");
+    let request =
+        std::thread::spawn(move || curl(&[format!("http://{entry}/slow?delay_ms=2500")], &[]));
+    std::thread::sleep(Duration::from_millis(500));
+    let dir = up.stop_keeping_dir();
+    let body = request.join().unwrap();
+    let _ = app.kill();
+    let _ = app.wait();
+    // The echo app's answer, not a proxy's error: the request finished during the drain.
+    assert!(body.contains("\"headers\""), "{body}");
+    let err = std::fs::read_to_string(dir.path().join("up.err")).unwrap();
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("still waiting for proxies:"))
+        .unwrap_or_else(|| panic!("no notice naming the draining proxies: {err}"));
+    assert!(
+        line.contains("proxy-web") && line.contains("proxy-api"),
+        "{line}"
+    );
+    assert!(!err.contains("still waiting for apps"), "{err}");
+}
+
+/// Becomes a child subreaper, so the background `up` that `up --detach` leaves behind is
+/// re-parented to this script, which reaps nothing until `down` returned — as PID 1 of a
+/// container that reaps late or never does. Prints `down`'s exit code and its milliseconds.
+const NEVER_REAPS_PY: &str = r#"
+import ctypes, os, subprocess, sys, time
+PR_SET_CHILD_SUBREAPER = 36
+if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    sys.exit("prctl(PR_SET_CHILD_SUBREAPER) failed: " + os.strerror(ctypes.get_errno()))
+exe = sys.argv[1]
+subprocess.run([exe, "up", "--detach"], check=True, stdout=subprocess.DEVNULL)
+start = time.monotonic()
+try:
+    code = subprocess.run([exe, "down"], timeout=20).returncode
+except subprocess.TimeoutExpired:
+    code = "timeout"
+print(code, int((time.monotonic() - start) * 1000))
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+"#;
+
+#[test]
+fn down_returns_when_the_mesh_exited_even_if_nothing_reaped_it() {
+    let dir = dir_with(&format!(
+        "services:\n  web:\n    port: {}\n    upstreams: [api]\n  api:\n    port: {}\n",
+        free_port(),
+        free_port()
+    ));
+    let out = Command::new("python3")
+        .args(["-c", NEVER_REAPS_PY])
+        .arg(crate::support::meshctl_bin())
+        .current_dir(dir.path())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The last line is the script's (`down`'s own output comes before it).
+    let (code, ms) = stdout.lines().last().unwrap().split_once(' ').unwrap();
+    // `down` used to poll kill(pid, 0), which a zombie passes: it waited for the reaper (here
+    // never: its 60 s timeout, cut at 20 s above). An idle mesh exits in well under a second;
+    // 5 s leaves room for a loaded 2-core CI runner without admitting the old behaviour.
+    assert_eq!(code, "0", "down failed: {stdout}");
+    let ms: u64 = ms.parse().unwrap();
+    assert!(ms < 5_000, "down took {ms} ms");
+    assert!(!dir.path().join(".meshctl/run/up.pid").exists());
 }
 
 mod rotation;
