@@ -24,6 +24,9 @@ pub struct InstanceFacts {
     pub acked_version: u64,
     /// The proxy's last refusal of a configuration, if any.
     pub last_error: String,
+    /// Exchanges with the app failing although it accepted the connection (the proxy's
+    /// `/config`, each inbound's `app_problems`), one line each.
+    pub app_problems: Vec<String>,
 }
 
 /// What the checks know about the local mesh.
@@ -85,6 +88,7 @@ pub fn gather(state: &Path, timeout: Duration) -> anyhow::Result<MeshFacts> {
                     .map(|_| cp.is_some_and(|c| c.connected)),
                 acked_version: cp.map_or(0, |c| c.acked_version),
                 last_error: cp.map(|c| c.last_error.clone()).unwrap_or_default(),
+                app_problems: app_problems(p.admin).await,
             });
         }
         match status {
@@ -98,6 +102,37 @@ pub fn gather(state: &Path, timeout: Duration) -> anyhow::Result<MeshFacts> {
             },
         }
     }))
+}
+
+/// What a proxy's `/config` says about speaking to its app (nothing when it cannot be read:
+/// `proxies.ready` reports that).
+async fn app_problems(admin: std::net::SocketAddr) -> Vec<String> {
+    let (Ok(client), Ok(base)) = (
+        crate::api::admin_http::AdminClient::local(),
+        crate::api::admin_http::AdminClient::local_base(admin),
+    ) else {
+        return Vec::new();
+    };
+    let Ok(config) = client.config(&base).await else {
+        return Vec::new();
+    };
+    let now = crate::policy::fault::now_unix_ms();
+    config["inbound"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| i["app_problems"].as_array().cloned().unwrap_or_default())
+        .map(|p| {
+            let ago = now.saturating_sub(p["last_unix_ms"].as_u64().unwrap_or(now)) / 1000;
+            format!(
+                "{} failed {} times, last {}s ago: {}",
+                p["protocol"].as_str().unwrap_or("?"),
+                p["failures"].as_u64().unwrap_or(0),
+                ago,
+                p["reason"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
 }
 
 /// `ok` when `bad` is empty (detail: how many were checked), else an error naming them.
@@ -250,6 +285,27 @@ pub fn run(facts: &MeshFacts) -> Vec<(&'static str, Outcome)> {
             "the app is down or listens elsewhere: see its log in .meshctl/logs/ and its port in mesh.yaml",
         ),
     ));
+    let (s, d) = every(
+        instances.iter().filter(|i| i.serves).count(),
+        instances
+            .iter()
+            .flat_map(|i| {
+                i.app_problems
+                    .iter()
+                    .map(move |p| format!("{} ({}): {p}", i.name, i.app))
+            })
+            .collect(),
+    );
+    out.push((
+        "apps.protocol",
+        Outcome::new(
+            "apps",
+            "every app answers its proxy in the protocol it is spoken to",
+            s,
+            d,
+            "the app accepts connections but not the protocol: declare what it speaks (protocol: http, grpc or h2c in mesh.yaml) and see its proxy's log",
+        ),
+    ));
     out
 }
 
@@ -267,6 +323,7 @@ mod tests {
             connected: Some(true),
             acked_version: 3,
             last_error: String::new(),
+            app_problems: Vec::new(),
         }
     }
 
@@ -307,7 +364,8 @@ mod tests {
                 "proxies.ready",
                 "proxies.connected",
                 "proxies.config-current",
-                "apps.up"
+                "apps.up",
+                "apps.protocol"
             ]
         );
         assert_eq!(worst(&out), Severity::Ok);
@@ -327,9 +385,13 @@ mod tests {
         let mut client = instance("load");
         client.app_up = false;
         client.serves = false;
+        let mut grpc = instance("greeter");
+        grpc.app_problems = vec![
+            "http1 failed 3 times, last 2s ago: an HTTP/1.1 exchange with the app failed".into(),
+        ];
         let out = run(&MeshFacts::Running {
             config_version: 3,
-            instances: vec![stale, refused, down, client],
+            instances: vec![stale, refused, down, client, grpc],
         });
         let detail = |id: &str| {
             let (_, o) = out.iter().find(|(i, _)| *i == id).unwrap();
@@ -349,6 +411,13 @@ mod tests {
             (Severity::Error, "web (127.0.0.1:9)".into())
         );
         assert_eq!(detail("proxies.connected").0, Severity::Ok);
+        assert_eq!(
+            detail("apps.protocol"),
+            (
+                Severity::Error,
+                "greeter (127.0.0.1:9): http1 failed 3 times, last 2s ago: an HTTP/1.1 exchange with the app failed".into()
+            )
+        );
     }
 
     #[test]

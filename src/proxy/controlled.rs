@@ -176,11 +176,9 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         let listener = bind(c.listen, "inbound").await?;
         bound.push(format!("inbound {}→{}", local(&listener), c.app));
         let listen = listener.local_addr().unwrap_or(c.listen);
-        dump.inbound(listen, c.app, c.protocol, authz.clone());
-        tokio::spawn(
-            Arc::new(Inbound::new(c, authz.clone(), shared.clone()))
-                .serve(listener, drain_watch.clone()),
-        );
+        let serving = Arc::new(Inbound::new(c, authz.clone(), shared.clone()));
+        dump.inbound(listen, c.app, c.protocol, authz.clone(), serving.health());
+        tokio::spawn(serving.serve(listener, drain_watch.clone()));
     }
     let table: Arc<RouteTable> = Arc::new(ArcSwap::from_pointee(HashMap::new()));
     if let Some(addr) = config.http_proxy {

@@ -183,8 +183,9 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
         };
         let authz = AuthzCell::new(authz);
         let listen = listener.local_addr().unwrap_or(c.listen);
-        dump.inbound(listen, c.app, c.protocol, authz.clone());
-        inbound.push((listener, Arc::new(Inbound::new(c, authz, shared.clone()))));
+        let serving = Arc::new(Inbound::new(c, authz.clone(), shared.clone()));
+        dump.inbound(listen, c.app, c.protocol, authz, serving.health());
+        inbound.push((listener, serving));
     }
     // One peer (one shared HTTP/2 connection) per peer address and identity, however many
     // listeners point at it.

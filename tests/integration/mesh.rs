@@ -1107,5 +1107,39 @@ fn a_grpcio_server_meshed_without_a_protocol_serves_unary_errors_and_streams() {
     );
     assert!(out.status.success(), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    let protocol_check = || -> serde_json::Value {
+        let out = up.cmd().args(["check", "-o", "json"]).output().unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "apps.protocol")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(protocol_check()["status"], "ok");
+    // An HTTP/1.1 caller of this gRPC-only app: the app accepts the connection but not the
+    // protocol. The proxy records it and `check` names the app and the fix.
+    let mut s = std::net::TcpStream::connect(up.upstream("web", "api")).unwrap();
+    let (status, _) = crate::netns::http_get(&mut s, "/", &[]).unwrap();
+    assert_eq!(status, 502);
+    let check = protocol_check();
+    assert_eq!(check["status"], "error", "{check}");
+    let detail = check["detail"].as_str().unwrap();
+    assert!(detail.starts_with("api ("), "{detail}");
+    assert!(detail.contains("http1 failed 1 times"), "{detail}");
+    assert!(detail.contains("set its protocol: grpc or h2c"), "{detail}");
+    // gRPC still works beside it.
+    let out = Command::new("python3")
+        .arg(scripts.path().join("client.py"))
+        .arg(up.upstream("web", "api"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     up.stop();
 }

@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::identity::pem::unix_seconds;
 use crate::proxy::config::{AppProtocol, Limits, UpstreamProtocol};
 use crate::proxy::inbound::authz::{AuthzCell, AuthzView};
+use crate::proxy::inbound::health::{AppHealth, AppProblem};
 use crate::proxy::outbound::peer::EndpointView;
 use crate::proxy::outbound::rules::RulesView;
 use crate::proxy::outbound::{RouteCell, RouteTable};
@@ -50,6 +51,7 @@ enum Listener {
         app: SocketAddr,
         protocol: AppProtocol,
         authz: Arc<AuthzCell>,
+        health: Arc<AppHealth>,
     },
     Outbound {
         listen: SocketAddr,
@@ -95,6 +97,10 @@ struct InboundView {
     app: SocketAddr,
     protocol: AppProtocol,
     authorization: AuthzView,
+    /// Exchanges with the app failing although it accepted the connection, per protocol,
+    /// since that protocol last worked (absent: none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    app_problems: Vec<AppProblem>,
 }
 
 #[derive(Debug, Serialize)]
@@ -169,12 +175,14 @@ impl ConfigDump {
         app: SocketAddr,
         protocol: AppProtocol,
         authz: Arc<AuthzCell>,
+        health: Arc<AppHealth>,
     ) {
         self.push(Listener::Inbound {
             listen,
             app,
             protocol,
             authz,
+            health,
         });
     }
 
@@ -225,11 +233,13 @@ impl ConfigDump {
                     app,
                     protocol,
                     authz,
+                    health,
                 } => view.inbound.push(InboundView {
                     listen: *listen,
                     app: *app,
                     protocol: *protocol,
                     authorization: authz.now().view(),
+                    app_problems: health.problems(),
                 }),
                 Listener::Outbound {
                     listen,

@@ -10,10 +10,10 @@
 
 pub mod app;
 pub mod authz;
+pub mod health;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use http::{HeaderValue, Request, Response, StatusCode, Version};
@@ -27,6 +27,7 @@ use crate::proxy::Shared;
 use crate::proxy::config::{AppProtocol, InboundConfig};
 use crate::proxy::inbound::app::{AppConnector, H2cClient, Http1Pool, PooledBody};
 use crate::proxy::inbound::authz::{AuthzCell, GRPC_UNAVAILABLE, Verdict};
+use crate::proxy::inbound::health::{AppHealth, Speaking};
 use crate::proxy::limits;
 use crate::proxy::protocol::cork::{Corked, Driven};
 use crate::proxy::protocol::drain::DrainWatch;
@@ -57,8 +58,9 @@ pub struct Inbound {
     /// over HTTP/2, so such a call goes to the app's address as h2c (prior knowledge) —
     /// an app that answers gRPC speaks it there, whatever mesh.yaml did not say.
     grpc: Option<H2cClient>,
-    /// Whether an h2c exchange with the app has failed yet (the first is logged at info).
-    h2c_failed: AtomicBool,
+    /// Exchanges with the app that failed although it accepted the connection (the first
+    /// since the last success is logged at info).
+    health: Arc<AppHealth>,
     /// The authorization policy in force (swapped by the control plane's updates).
     authz: Arc<AuthzCell>,
     shared: Arc<Shared>,
@@ -83,10 +85,15 @@ impl Inbound {
             http1,
             h2c,
             grpc,
-            h2c_failed: AtomicBool::new(false),
+            health: Arc::default(),
             authz,
             shared,
         }
+    }
+
+    /// What this listener learned about speaking to its app (for the admin `/config`).
+    pub fn health(&self) -> Arc<AppHealth> {
+        self.health.clone()
     }
 
     pub async fn serve(self: Arc<Self>, listener: TcpListener, watch: DrainWatch) {
@@ -303,11 +310,21 @@ impl Inbound {
         proxy_http::to_origin_form(&mut req);
         match pool.send(*req).await {
             Ok(response) => {
+                self.health.succeeded(Speaking::Http1);
                 let (mut parts, body) = response.into_parts();
                 proxy_http::strip_hop_by_hop(&mut parts.headers);
                 Response::from_parts(parts, Either::Left(body))
             }
             Err(e) => {
+                if !e.is_connect() {
+                    let reason = format!(
+                        "an HTTP/1.1 exchange with the app failed: {e}; if it speaks only HTTP/2 there (gRPC, h2c), set its protocol: grpc or h2c"
+                    );
+                    if self.health.failed(Speaking::Http1, reason.clone()) {
+                        // Once per spell at info: shows in the log without flooding it.
+                        tracing::info!(app = %self.app, "{reason}");
+                    }
+                }
                 tracing::debug!(error = %e, "forwarding to the app failed");
                 app_failed(e.is_connect())
             }
@@ -319,17 +336,19 @@ impl Inbound {
         let grpc = is_grpc(req.headers());
         match client.request(*req).await {
             // HTTP/2 from the app: no hop-by-hop headers.
-            Ok(response) => response.map(|body| Either::Right(Either::Left(body))),
+            Ok(response) => {
+                self.health.succeeded(Speaking::H2c);
+                response.map(|body| Either::Right(Either::Left(body)))
+            }
             Err(e) => {
-                if !self.h2c_failed.swap(true, Ordering::Relaxed) {
-                    // Once per app at info: a misconfigured protocol shows up in the log
+                let reason = format!(
+                    "an HTTP/2 (h2c) exchange with the app failed: {e}; if it speaks only HTTP/1.1 there, gRPC cannot reach it (serve gRPC/h2c, or set its protocol)"
+                );
+                let first = !e.is_connect() && self.health.failed(Speaking::H2c, reason.clone());
+                if first {
+                    // Once per spell at info: a misconfigured protocol shows up in the log
                     // without flooding it; every later failure at debug.
-                    tracing::info!(
-                        app = %self.app,
-                        error = %e,
-                        "an HTTP/2 (h2c) exchange with the app failed; if it speaks only \
-                         HTTP/1.1 there, gRPC cannot reach it (serve gRPC/h2c, or set its protocol)"
-                    );
+                    tracing::info!(app = %self.app, "{reason}");
                 } else {
                     tracing::debug!(app = %self.app, error = %e, "forwarding to the app over h2c failed");
                 }
