@@ -260,15 +260,10 @@ fn otlp_export(
     sample_given: bool,
 ) -> Result<Option<OtlpExport>, CliError> {
     let usage = |m: String| CliError::usage(anyhow::anyhow!(m));
+    let from_env = own.is_none();
     let export = match own {
         Some(export) => Some(export),
-        None => {
-            let export = OtlpExport::from_env(|name| std::env::var(name).ok()).map_err(usage)?;
-            if let Some(e) = &export {
-                tracing::info!(endpoint = %e.endpoint.target(e.protocol), protocol = %e.protocol, "span export from the OTEL_EXPORTER_OTLP_* variables");
-            }
-            export
-        }
+        None => OtlpExport::from_env(|name| std::env::var(name).ok()).map_err(usage)?,
     };
     if let Some(file) = export.as_ref().and_then(|e| e.ca_file.as_ref()) {
         crate::proxy::telemetry::trace::export::collector_tls(file).map_err(usage)?;
@@ -279,6 +274,10 @@ fn otlp_export(
              OTEL_EXPORTER_OTLP_ENDPOINT)"
                 .into(),
         ));
+    }
+    if let Some(e) = export.as_ref().filter(|_| from_env) {
+        let endpoint = e.endpoint.target(e.protocol);
+        tracing::info!(%endpoint, protocol = %e.protocol, "span export from the OTEL_EXPORTER_OTLP_* variables");
     }
     Ok(export)
 }
