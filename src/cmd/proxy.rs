@@ -43,8 +43,9 @@ OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, _PROTOCOL, _HEADERS and _CERTIFICATE varia
 Exit codes:
   0  drained and stopped after SIGTERM/SIGINT
   1  runtime failure (identity directory invalid, port in use, …)
-  2  usage error (bad flags; a config, token or trust-bundle file missing, unreadable or
-     invalid; an authorization rule naming another trust domain)";
+  2  usage error (bad flags; a config, token, trust-bundle or OTLP CA file missing,
+     unreadable or invalid; a bad OTEL_EXPORTER_OTLP_* variable; an authorization rule
+     naming another trust domain)";
 
 /// Run the sidecar: mTLS between proxies, plaintext to the local app
 #[derive(Debug, clap::Args)]
