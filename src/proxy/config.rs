@@ -535,6 +535,65 @@ mod tests {
     }
 
     #[test]
+    fn otlp_settings_come_from_the_file_and_flags_override_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("proxy.yaml");
+        std::fs::write(
+            &file,
+            "identity_dir: certs\ninbound: [{ listen: 127.0.0.1:4143, app: 127.0.0.1:8080 }]\n\
+             otlp_endpoint: https://collector:4318/base\notlp_protocol: http/protobuf\n\
+             otlp_ca_file: ca.pem\notlp_headers: { Authorization: Bearer file-token }\n",
+        )
+        .unwrap();
+        let build = |otlp: OtlpSettings| {
+            ProxyConfig::build(FlagConfig {
+                config_file: Some(file.clone()),
+                otlp,
+                ..FlagConfig::default()
+            })
+        };
+        let export = build(OtlpSettings::default()).unwrap().otlp.unwrap();
+        assert_eq!(
+            export.endpoint.http_traces_url(),
+            "https://collector:4318/base/v1/traces"
+        );
+        assert_eq!(
+            export.ca_file,
+            Some(dir.path().join("ca.pem")),
+            "beside the file"
+        );
+        assert_eq!(export.headers.names(), ["authorization"]);
+
+        let mut headers = OtlpHeaders::default();
+        headers.push("x-team", b"blue").unwrap();
+        let flags = OtlpSettings {
+            protocol: Some(OtlpProtocol::Grpc),
+            endpoint: Some("https://other:4317".parse().unwrap()),
+            headers,
+            ..OtlpSettings::default()
+        };
+        let export = build(flags).unwrap().otlp.unwrap();
+        assert_eq!(export.protocol, OtlpProtocol::Grpc);
+        assert_eq!(export.endpoint.origin(), "https://other:4317");
+        assert_eq!(
+            export.headers.names(),
+            ["x-team"],
+            "the flags' headers replace the file's"
+        );
+
+        let only_header = OtlpSettings {
+            headers: OtlpHeaders::parse_list("x-key=1").unwrap(),
+            ..OtlpSettings::default()
+        };
+        let err = only_header.export().unwrap_err();
+        assert!(
+            err.starts_with("--otlp-header (`otlp_headers`) needs an OTLP endpoint"),
+            "{err}"
+        );
+        assert_eq!(OtlpSettings::default().export(), Ok(None));
+    }
+
+    #[test]
     fn shipped_examples_parse() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
         for name in ["proxy-server.yaml", "proxy-client.yaml"] {
