@@ -3408,7 +3408,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__proxy)
-            opts="-o -v -h -V --identity-dir --inbound --upstream --admin --workers --config --control-plane --token-file --spiffe-id --trust-bundle --upstream-service --http-proxy --tap --tap-token-sha256 --tap-mtls --tap-client --tap-redact --otlp-endpoint --trace-sample --output --no-color --verbose --state-dir --target --request-timeout --help --version"
+            opts="-o -v -h -V --identity-dir --inbound --upstream --admin --workers --config --control-plane --token-file --spiffe-id --trust-bundle --upstream-service --http-proxy --tap --tap-token-sha256 --tap-mtls --tap-client --tap-redact --otlp-endpoint --otlp-protocol --otlp-ca-file --otlp-header --trace-sample --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3483,6 +3483,18 @@ _meshctl() {
                     return 0
                     ;;
                 --otlp-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --otlp-protocol)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --otlp-ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --otlp-header)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

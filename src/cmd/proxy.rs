@@ -9,9 +9,13 @@ use super::Context;
 use crate::api::transport::ControlPlaneAddr;
 use crate::exit::{CliError, CliResult};
 use crate::identity::SpiffeId;
-use crate::policy::tracing::{OtlpEndpoint, SampleRate};
+use crate::policy::tracing::{
+    OtlpEndpoint, OtlpExport, OtlpHeaders, OtlpProtocol, SampleRate, parse_header_flag,
+};
 use crate::proxy::agent::TokenSource;
-use crate::proxy::config::{FlagConfig, InboundConfig, Limits, ProxyConfig, UpstreamConfig};
+use crate::proxy::config::{
+    FlagConfig, InboundConfig, Limits, OtlpSettings, ProxyConfig, UpstreamConfig,
+};
 use crate::proxy::controlled::{ClusterTap, ControlledConfig, PinnedUpstream};
 use crate::proxy::limits;
 use crate::proxy::telemetry::tap::TapListen;
@@ -30,11 +34,18 @@ Examples:
 Protocol prefixes: --inbound LISTEN=h2c://APP (gRPC/HTTP/2 app), LISTEN=tcp://APP (opaque);
 --upstream LISTEN=http1://PEER#ID, h2c://, tcp:// (default: detect from the first bytes).
 
+Tracing: --otlp-endpoint http://127.0.0.1:4317 (OTLP/gRPC), or
+  --otlp-endpoint https://collector:4318 --otlp-protocol http/protobuf \\
+      --otlp-ca-file collector-ca.pem --otlp-header authorization=Bearer…
+When no --otlp-endpoint (nor `otlp_endpoint` in --config) is given, the standard
+OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, _PROTOCOL, _HEADERS and _CERTIFICATE variables are read.
+
 Exit codes:
   0  drained and stopped after SIGTERM/SIGINT
   1  runtime failure (identity directory invalid, port in use, …)
-  2  usage error (bad flags; a config, token or trust-bundle file missing, unreadable or
-     invalid; an authorization rule naming another trust domain)";
+  2  usage error (bad flags; a config, token, trust-bundle or OTLP CA file missing,
+     unreadable or invalid; a bad OTEL_EXPORTER_OTLP_* variable; an authorization rule
+     naming another trust domain)";
 
 /// Run the sidecar: mTLS between proxies, plaintext to the local app
 #[derive(Debug, clap::Args)]
@@ -107,17 +118,36 @@ pub struct Args {
     /// cookie, set-cookie and x-api-key always are)
     #[arg(long, value_name = "HEADER")]
     tap_redact: Vec<http::HeaderName>,
-    /// Export a span per request to this OTLP/gRPC collector (http://HOST:PORT) and take
-    /// part in W3C trace context; off by default
+    /// Export a span per request to this OTLP collector and take part in W3C trace context:
+    /// http://HOST:PORT, or https://HOST[:PORT] with --otlp-ca-file; for http/protobuf a
+    /// base path may follow (/v1/traces is appended). Off by default
     #[arg(long, value_name = "URL")]
     otlp_endpoint: Option<OtlpEndpoint>,
+    /// How spans travel to --otlp-endpoint: grpc or http/protobuf [default: grpc]
+    #[arg(long, value_name = "PROTOCOL")]
+    otlp_protocol: Option<OtlpProtocol>,
+    /// PEM file with the CA certificate(s) an https collector's certificate must chain to
+    /// (and name its host); no public CAs are trusted otherwise
+    #[arg(long, value_name = "FILE")]
+    otlp_ca_file: Option<PathBuf>,
+    /// Send this header with every export, e.g. authorization=Bearer… (repeatable). Seen in
+    /// the process list: MESHCTL_OTLP_HEADERS=name=value,… (values percent-encoded) or
+    /// `otlp_headers` in --config keep it out
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_header_flag)]
+    otlp_header: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Share of new traces (requests without a traceparent) recorded, in percent, up to 4
     /// decimals [default: 100]; a caller's sampling decision is always followed
-    #[arg(long, value_name = "PERCENT", requires = "otlp_endpoint")]
+    #[arg(long, value_name = "PERCENT")]
     trace_sample: Option<SampleRate>,
 }
 
 pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
+    let otlp = otlp_flags(
+        args.otlp_endpoint,
+        args.otlp_protocol,
+        args.otlp_ca_file,
+        args.otlp_header,
+    )?;
     if !args.tap_redact.is_empty() && args.tap.is_none() && args.tap_mtls.is_none() {
         return Err(CliError::usage(anyhow::anyhow!(
             "--tap-redact needs --tap or --tap-mtls"
@@ -163,7 +193,7 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
             args.http_proxy,
             args.admin,
             args.workers,
-            args.otlp_endpoint,
+            otlp,
             args.trace_sample,
         );
     }
@@ -175,10 +205,11 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
         workers: args.workers,
         config_file: args.config,
         tap,
-        otlp_endpoint: args.otlp_endpoint,
+        otlp,
         trace_sample: args.trace_sample,
-    })
-    .map_err(CliError::usage)?;
+    });
+    let mut config = config.map_err(CliError::usage)?;
+    config.otlp = otlp_export(config.otlp.take(), args.trace_sample.is_some())?;
     runtime(config.workers)?
         .block_on(crate::proxy::run(config))
         .map_err(|e| match e {
@@ -187,6 +218,69 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
             e => CliError::from(anyhow::Error::from(e)),
         })?;
     Ok(())
+}
+
+/// The variable `meshctl up` hands mesh.yaml's `otlp_headers` to its proxies in, kept out of
+/// the process list; the same as `--otlp-header` (which wins), in
+/// OTEL_EXPORTER_OTLP_HEADERS's `name=value,…` form.
+const HEADERS_ENV: &str = "MESHCTL_OTLP_HEADERS";
+
+/// The OTLP flags, with the headers from [`HEADERS_ENV`] when no `--otlp-header` is given.
+fn otlp_flags(
+    endpoint: Option<OtlpEndpoint>,
+    protocol: Option<OtlpProtocol>,
+    ca_file: Option<PathBuf>,
+    header_flags: Vec<(http::HeaderName, http::HeaderValue)>,
+) -> Result<OtlpSettings, CliError> {
+    let usage = |m: String| CliError::usage(anyhow::anyhow!(m));
+    let mut headers = OtlpHeaders::default();
+    for (name, value) in &header_flags {
+        headers
+            .push(name.as_str(), value.as_bytes())
+            .map_err(|e| usage(format!("--otlp-header: {e}")))?;
+    }
+    if headers.is_empty()
+        && let Ok(list) = std::env::var(HEADERS_ENV)
+    {
+        headers =
+            OtlpHeaders::parse_list(&list).map_err(|e| usage(format!("{HEADERS_ENV}: {e}")))?;
+    }
+    Ok(OtlpSettings {
+        endpoint,
+        protocol,
+        ca_file,
+        headers,
+    })
+}
+
+/// The span export: the proxy's own settings, else the OTEL_EXPORTER_OTLP_* variables (as a
+/// whole: none of them is read once an endpoint is configured). The CA file is read now, so
+/// a bad one is a usage error naming it rather than a failure later.
+fn otlp_export(
+    own: Option<OtlpExport>,
+    sample_given: bool,
+) -> Result<Option<OtlpExport>, CliError> {
+    let usage = |m: String| CliError::usage(anyhow::anyhow!(m));
+    let from_env = own.is_none();
+    let export = match own {
+        Some(export) => Some(export),
+        None => OtlpExport::from_env(|name| std::env::var(name).ok()).map_err(usage)?,
+    };
+    if let Some(file) = export.as_ref().and_then(|e| e.ca_file.as_ref()) {
+        crate::proxy::telemetry::trace::export::collector_tls(file).map_err(usage)?;
+    }
+    if sample_given && export.is_none() {
+        return Err(usage(
+            "--trace-sample: an OTLP endpoint is required (--otlp-endpoint, or \
+             OTEL_EXPORTER_OTLP_ENDPOINT)"
+                .into(),
+        ));
+    }
+    if let Some(e) = export.as_ref().filter(|_| from_env) {
+        let endpoint = e.endpoint.target(e.protocol);
+        tracing::info!(%endpoint, protocol = %e.protocol, "span export from the OTEL_EXPORTER_OTLP_* variables");
+    }
+    Ok(export)
 }
 
 /// A single-threaded runtime for one worker (the sidecar default), else a pool.
@@ -227,7 +321,7 @@ fn run_controlled(
     http_proxy: Option<SocketAddr>,
     admin: Option<SocketAddr>,
     workers: Option<usize>,
-    otlp_endpoint: Option<OtlpEndpoint>,
+    otlp: OtlpSettings,
     trace_sample: Option<SampleRate>,
 ) -> CliResult {
     let Credentials {
@@ -310,7 +404,7 @@ fn run_controlled(
         limits: Limits::default(),
         tap: taps.local,
         cluster_tap: taps.cluster,
-        otlp_endpoint,
+        otlp: otlp_export(otlp.export().map_err(usage)?, trace_sample.is_some())?,
         trace_sample: trace_sample.unwrap_or_default(),
     };
     let workers = crate::proxy::config::check_workers(workers.unwrap_or(limits::DEFAULT_WORKERS))

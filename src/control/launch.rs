@@ -370,11 +370,22 @@ fn proxy_spec(
         "--tap-token-sha256".into(),
         tap_token_sha256.to_string(),
     ];
+    let mut env = BTreeMap::new();
     if let Some(t) = tracing {
-        argv.extend(["--otlp-endpoint".into(), t.endpoint.to_string()]);
+        let export = &t.export;
+        argv.extend(["--otlp-endpoint".into(), export.endpoint.to_string()]);
+        argv.extend(["--otlp-protocol".into(), export.protocol.to_string()]);
+        if let Some(ca) = &export.ca_file {
+            argv.extend(["--otlp-ca-file".into(), path_arg(ca)]);
+        }
         argv.extend(["--trace-sample".into(), t.sample.to_string()]);
     }
-    let mut env = BTreeMap::new();
+    // Header values are credentials: in the proxy's environment, never its argv (which any
+    // local user can read). Always set, so one inherited from `meshctl up` never applies.
+    let headers = tracing
+        .map(|t| t.export.headers.to_list())
+        .unwrap_or_default();
+    env.insert("MESHCTL_OTLP_HEADERS".to_string(), headers);
     // Proxies log what they do at info level into their log file.
     env.insert("RUST_LOG".to_string(), "info".to_string());
     ProcessSpec {

@@ -16,7 +16,7 @@ pub use self::policy::{
 };
 use self::yaml_pos::{Position, Target, YamlPath};
 use crate::identity::spiffe;
-use crate::policy::tracing::{OtlpEndpoint, SampleRate};
+use crate::policy::tracing::{OtlpExport, OtlpHeaders, OtlpProtocol, SampleRate};
 
 mod authz;
 mod fault;
@@ -55,10 +55,13 @@ pub struct MeshFile {
     tracing: Option<Tracing>,
 }
 
-/// `otlp_endpoint` and `trace_sample`: every proxy's tracing.
+/// `otlp_endpoint` (with `otlp_protocol`, `otlp_ca_file`, `otlp_headers`) and
+/// `trace_sample`: every proxy's tracing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracing {
-    pub endpoint: OtlpEndpoint,
+    /// The CA file, if any, is absolute (relative ones resolve against mesh.yaml's
+    /// directory) and was readable PEM when the file was parsed.
+    pub export: OtlpExport,
     pub sample: SampleRate,
 }
 
@@ -160,6 +163,9 @@ pub enum MeshFileError {
 struct RawMeshFile {
     trust_domain: Option<String>,
     otlp_endpoint: Option<String>,
+    otlp_protocol: Option<String>,
+    otlp_ca_file: Option<PathBuf>,
+    otlp_headers: Option<OrderedMap<ScalarString>>,
     trace_sample: Option<ScalarString>,
     services: OrderedMap<RawService>,
 }
@@ -501,17 +507,61 @@ impl<'a> Validator<'a> {
                 .parse()
                 .map_err(|m| Issue::value(root.key("trace_sample"), m))?,
         };
-        let Some(endpoint) = self.raw.otlp_endpoint.as_deref() else {
-            if self.raw.trace_sample.is_some() {
-                let message = "a sample rate needs `otlp_endpoint`, where the spans go";
-                return Err(Issue::key(root.key("trace_sample"), message));
+        let raw = &self.raw;
+        let Some(endpoint) = raw.otlp_endpoint.as_deref() else {
+            let given = [
+                ("trace_sample", raw.trace_sample.is_some()),
+                ("otlp_protocol", raw.otlp_protocol.is_some()),
+                ("otlp_ca_file", raw.otlp_ca_file.is_some()),
+                ("otlp_headers", raw.otlp_headers.is_some()),
+            ];
+            if let Some((key, _)) = given.iter().find(|(_, set)| *set) {
+                let message = format!("`{key}` needs `otlp_endpoint`, where the spans go");
+                return Err(Issue::key(root.key(key), message));
             }
             return Ok(None);
         };
         let endpoint = endpoint
             .parse()
             .map_err(|m| Issue::value(root.key("otlp_endpoint"), m))?;
-        Ok(Some(Tracing { endpoint, sample }))
+        let protocol: OtlpProtocol = match &raw.otlp_protocol {
+            None => OtlpProtocol::default(),
+            Some(p) => p
+                .parse()
+                .map_err(|m| Issue::value(root.key("otlp_protocol"), m))?,
+        };
+        let ca_file = match &raw.otlp_ca_file {
+            None => None,
+            Some(file) => Some(self.ca_file(root, file)?),
+        };
+        let mut headers = OtlpHeaders::default();
+        for (name, value) in raw.otlp_headers.iter().flat_map(|h| &h.0) {
+            headers
+                .push(name, value.0.as_bytes())
+                .map_err(|m| Issue::key(root.key("otlp_headers").key(name), m))?;
+        }
+        // Which key a combination error belongs to: the CA file when one is written, else
+        // the endpoint (a path with gRPC, https without a CA).
+        let at = match (&raw.otlp_ca_file, &raw.otlp_protocol) {
+            (Some(_), _) => "otlp_ca_file",
+            (None, Some(_)) => "otlp_protocol",
+            (None, None) => "otlp_endpoint",
+        };
+        let export = OtlpExport::new(endpoint, protocol, ca_file, headers)
+            .map_err(|m| Issue::value(root.key(at), m))?;
+        Ok(Some(Tracing { export, sample }))
+    }
+
+    /// `otlp_ca_file`, resolved against mesh.yaml's directory, read and checked to hold PEM
+    /// certificates now, so a mistake is reported where it is written.
+    fn ca_file(&self, root: &YamlPath, file: &Path) -> Result<PathBuf, Issue> {
+        let path = self.base_dir.join(file);
+        let at = || root.key("otlp_ca_file");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Issue::value(at(), format!("{}: {e}", path.display())))?;
+        crate::identity::pem::certs(&text)
+            .map_err(|e| Issue::value(at(), format!("{}: {e}", path.display())))?;
+        Ok(path)
     }
 
     fn trust_domain(&self, root: &YamlPath) -> Result<String, Issue> {

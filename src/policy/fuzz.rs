@@ -1,5 +1,5 @@
 //! Fuzz targets (docs/fuzzing.md): path normalisation, SPIFFE ID patterns, fault
-//! percentages, split weights.
+//! percentages, split weights, OTLP endpoints and header lists.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +9,7 @@ use super::authz::IdPattern;
 use super::fault::{PER_MILLION, format_percent, parse_percent};
 use super::normalize::normalize_path;
 use super::split::{SplitWeights, TOTAL_WEIGHT};
+use super::tracing::{OtlpEndpoint, OtlpHeaders};
 use crate::fuzzing::config;
 use crate::identity::SpiffeId;
 
@@ -43,6 +44,23 @@ fn path_like() -> impl Strategy<Value = String> {
         prop::collection::vec(piece, 0..12),
     )
         .prop_map(|(start, pieces)| start.to_string() + &pieces.concat())
+}
+
+/// One `name=value` member of an `OTEL_EXPORTER_OTLP_HEADERS` list, its value made of
+/// plain characters and the escapes that matter: an encoded `,` `%` or blank, a broken
+/// escape, a control character.
+fn header_member() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        4 => "[ -+\\--~]".prop_map(String::from),
+        3 => prop::sample::select(&["%2C", "%25", "%20", "%3d", "%2", "%0A"][..])
+            .prop_map(String::from),
+    ];
+    (
+        "[a-zA-Z-]{0,6}",
+        prop_oneof![Just("="), Just(" = "), Just("")],
+        prop::collection::vec(piece, 0..6),
+    )
+        .prop_map(|(name, eq, value)| format!("{name}{eq}{}", value.concat()))
 }
 
 proptest! {
@@ -139,5 +157,38 @@ proptest! {
             prop_assert_eq!(shifted.0.len(), versions.len());
         }
         let _: BTreeMap<String, u32> = stored.0;
+    }
+
+    /// Any `OTEL_EXPORTER_OTLP_HEADERS` text parses or fails without a panic; what parses
+    /// prints (`to_list`) and parses back to the same headers, and no error repeats a value.
+    #[test]
+    fn otlp_header_list_round_trip(
+        text in prop_oneof![
+            prop::collection::vec(header_member(), 0..5).prop_map(|members| members.join(",")),
+            "\\PC{0,24}".prop_map(String::from),
+        ],
+    ) {
+        match OtlpHeaders::parse_list(&text) {
+            Ok(headers) => {
+                let again = OtlpHeaders::parse_list(&headers.to_list());
+                prop_assert_eq!(again, Ok(headers));
+            }
+            Err(e) => prop_assert!(!e.contains('\n'), "{e}"),
+        }
+    }
+
+    /// Any endpoint text parses or fails without a panic; what parses prints a URL that
+    /// parses back to the same endpoint.
+    #[test]
+    fn otlp_endpoint_round_trip(
+        text in prop_oneof![
+            "(https?|ftp)://[a-z.]{0,8}(:[0-9]{0,5})?(/[a-z/]{0,10})?(\\?x)?",
+            "\\PC{0,24}".prop_map(String::from),
+        ],
+    ) {
+        if let Ok(endpoint) = text.parse::<OtlpEndpoint>() {
+            prop_assert_eq!(endpoint.to_string().parse::<OtlpEndpoint>(), Ok(endpoint));
+        }
+        let _ = OtlpEndpoint::traces_url(&text);
     }
 }

@@ -13,10 +13,11 @@ use serde::{Deserialize, Deserializer};
 use crate::duration::HumanDuration;
 use crate::identity::SpiffeId;
 use crate::policy::authz::AuthorizationSpec;
+use crate::policy::tracing::{OtlpHeaders, OtlpProtocol};
 use crate::proxy::inbound::authz::AuthzPolicy;
 use crate::proxy::limits;
 use crate::proxy::telemetry::tap::TapListen;
-use crate::proxy::telemetry::trace::{OtlpEndpoint, SampleRate};
+use crate::proxy::telemetry::trace::{OtlpEndpoint, OtlpExport, SampleRate};
 
 /// Everything the proxy needs to start, validated.
 #[derive(Debug, Clone)]
@@ -30,10 +31,21 @@ pub struct ProxyConfig {
     pub limits: Limits,
     /// The tap server, if this proxy serves one.
     pub tap: Option<TapListen>,
-    /// Where to export spans (`None`: tracing off).
-    pub otlp_endpoint: Option<OtlpEndpoint>,
+    /// Where and how to export spans (`None`: tracing off).
+    pub otlp: Option<OtlpExport>,
     /// The share of new traces recorded (100% unless set).
     pub trace_sample: SampleRate,
+}
+
+/// The OTLP settings flags or a config file give, each optional; [`OtlpSettings::export`]
+/// checks them together.
+#[derive(Debug, Clone, Default)]
+pub struct OtlpSettings {
+    pub endpoint: Option<OtlpEndpoint>,
+    pub protocol: Option<OtlpProtocol>,
+    pub ca_file: Option<PathBuf>,
+    /// Empty: none given.
+    pub headers: OtlpHeaders,
 }
 
 /// What the local app speaks behind an inbound listener.
@@ -131,7 +143,7 @@ pub struct FlagConfig {
     pub config_file: Option<PathBuf>,
     /// The tap server (flags only).
     pub tap: Option<TapListen>,
-    pub otlp_endpoint: Option<OtlpEndpoint>,
+    pub otlp: OtlpSettings,
     pub trace_sample: Option<SampleRate>,
 }
 
@@ -156,6 +168,8 @@ pub enum ConfigError {
     Workers(usize),
     #[error("limit `{0}` must be at least 1")]
     ZeroLimit(&'static str),
+    #[error("{0}")]
+    Otlp(String),
     #[error("inbound {listen}: {error}")]
     Authz {
         listen: SocketAddr,
@@ -178,6 +192,10 @@ struct FileConfig {
     #[serde(default)]
     limits: Limits,
     otlp_endpoint: Option<OtlpEndpoint>,
+    otlp_protocol: Option<OtlpProtocol>,
+    otlp_ca_file: Option<PathBuf>,
+    #[serde(default)]
+    otlp_headers: OtlpHeaders,
     trace_sample: Option<SampleRate>,
 }
 
@@ -213,9 +231,10 @@ impl ProxyConfig {
             drain_timeout: limits::DEFAULT_DRAIN_TIMEOUT,
             limits: Limits::default(),
             tap: flags.tap,
-            otlp_endpoint: None,
+            otlp: None,
             trace_sample: SampleRate::ALL,
         };
+        let mut otlp = OtlpSettings::default();
         let mut identity_dir = None;
         if let Some(file) = file {
             identity_dir = file.identity_dir;
@@ -225,7 +244,12 @@ impl ProxyConfig {
             config.inbound = file.inbound;
             config.upstreams = file.upstreams;
             config.limits = file.limits;
-            config.otlp_endpoint = file.otlp_endpoint;
+            otlp = OtlpSettings {
+                endpoint: file.otlp_endpoint,
+                protocol: file.otlp_protocol,
+                ca_file: file.otlp_ca_file,
+                headers: file.otlp_headers,
+            };
             config.trace_sample = file.trace_sample.unwrap_or(config.trace_sample);
         }
         config.identity_dir = flags
@@ -234,7 +258,7 @@ impl ProxyConfig {
             .ok_or(ConfigError::NoIdentityDir)?;
         config.admin = flags.admin.unwrap_or(config.admin);
         config.workers = flags.workers.unwrap_or(config.workers);
-        config.otlp_endpoint = flags.otlp_endpoint.or(config.otlp_endpoint);
+        config.otlp = flags.otlp.over(otlp).export().map_err(ConfigError::Otlp)?;
         config.trace_sample = flags.trace_sample.unwrap_or(config.trace_sample);
         config.inbound.extend(flags.inbound);
         config.upstreams.extend(flags.upstreams);
@@ -282,6 +306,48 @@ impl ProxyConfig {
             seen.push(addr);
         }
         Ok(())
+    }
+}
+
+impl OtlpSettings {
+    /// These settings where given, `base`'s elsewhere (flags over a config file); headers
+    /// given here replace all of `base`'s.
+    pub fn over(self, base: OtlpSettings) -> OtlpSettings {
+        OtlpSettings {
+            endpoint: self.endpoint.or(base.endpoint),
+            protocol: self.protocol.or(base.protocol),
+            ca_file: self.ca_file.or(base.ca_file),
+            headers: if self.headers.is_empty() {
+                base.headers
+            } else {
+                self.headers
+            },
+        }
+    }
+
+    /// The checked export (`None`: no endpoint, tracing off unless the environment says
+    /// otherwise). Another OTLP setting without an endpoint is an error.
+    pub fn export(self) -> Result<Option<OtlpExport>, String> {
+        let Some(endpoint) = self.endpoint else {
+            let given = [
+                ("--otlp-protocol", "otlp_protocol", self.protocol.is_some()),
+                ("--otlp-ca-file", "otlp_ca_file", self.ca_file.is_some()),
+                ("--otlp-header", "otlp_headers", !self.headers.is_empty()),
+            ];
+            return match given.iter().find(|(_, _, set)| *set) {
+                Some((flag, key, _)) => Err(format!(
+                    "{flag} (`{key}`) needs an OTLP endpoint: --otlp-endpoint (`otlp_endpoint`)"
+                )),
+                None => Ok(None),
+            };
+        };
+        OtlpExport::new(
+            endpoint,
+            self.protocol.unwrap_or_default(),
+            self.ca_file,
+            self.headers,
+        )
+        .map(Some)
     }
 }
 
@@ -354,6 +420,12 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
         && dir.is_relative()
     {
         file.identity_dir = Some(base.join(dir));
+    }
+    // So is a relative CA file.
+    if let (Some(ca), Some(base)) = (&file.otlp_ca_file, path.parent())
+        && ca.is_relative()
+    {
+        file.otlp_ca_file = Some(base.join(ca));
     }
     Ok(file)
 }
@@ -460,6 +532,65 @@ mod tests {
     fn yaml_unknown_field_is_named() {
         let err = serde_yaml::from_str::<FileConfig>("identity_dir: x\nlimitz: {}\n").unwrap_err();
         assert!(err.to_string().contains("limitz"), "{err}");
+    }
+
+    #[test]
+    fn otlp_settings_come_from_the_file_and_flags_override_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("proxy.yaml");
+        std::fs::write(
+            &file,
+            "identity_dir: certs\ninbound: [{ listen: 127.0.0.1:4143, app: 127.0.0.1:8080 }]\n\
+             otlp_endpoint: https://collector:4318/base\notlp_protocol: http/protobuf\n\
+             otlp_ca_file: ca.pem\notlp_headers: { Authorization: Bearer file-token }\n",
+        )
+        .unwrap();
+        let build = |otlp: OtlpSettings| {
+            ProxyConfig::build(FlagConfig {
+                config_file: Some(file.clone()),
+                otlp,
+                ..FlagConfig::default()
+            })
+        };
+        let export = build(OtlpSettings::default()).unwrap().otlp.unwrap();
+        assert_eq!(
+            export.endpoint.http_traces_url(),
+            "https://collector:4318/base/v1/traces"
+        );
+        assert_eq!(
+            export.ca_file,
+            Some(dir.path().join("ca.pem")),
+            "beside the file"
+        );
+        assert_eq!(export.headers.names(), ["authorization"]);
+
+        let mut headers = OtlpHeaders::default();
+        headers.push("x-team", b"blue").unwrap();
+        let flags = OtlpSettings {
+            protocol: Some(OtlpProtocol::Grpc),
+            endpoint: Some("https://other:4317".parse().unwrap()),
+            headers,
+            ..OtlpSettings::default()
+        };
+        let export = build(flags).unwrap().otlp.unwrap();
+        assert_eq!(export.protocol, OtlpProtocol::Grpc);
+        assert_eq!(export.endpoint.origin(), "https://other:4317");
+        assert_eq!(
+            export.headers.names(),
+            ["x-team"],
+            "the flags' headers replace the file's"
+        );
+
+        let only_header = OtlpSettings {
+            headers: OtlpHeaders::parse_list("x-key=1").unwrap(),
+            ..OtlpSettings::default()
+        };
+        let err = only_header.export().unwrap_err();
+        assert!(
+            err.starts_with("--otlp-header (`otlp_headers`) needs an OTLP endpoint"),
+            "{err}"
+        );
+        assert_eq!(OtlpSettings::default().export(), Ok(None));
     }
 
     #[test]

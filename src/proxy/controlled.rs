@@ -67,8 +67,8 @@ pub struct ControlledConfig {
     pub tap: Option<tap::TapListen>,
     /// The cluster tap listener (mTLS, for the controller only), if this proxy serves one.
     pub cluster_tap: Option<ClusterTap>,
-    /// Where to export spans (`None`: tracing off).
-    pub otlp_endpoint: Option<crate::proxy::telemetry::trace::OtlpEndpoint>,
+    /// Where and how to export spans (`None`: tracing off).
+    pub otlp: Option<crate::proxy::telemetry::trace::OtlpExport>,
     /// The share of new traces recorded.
     pub trace_sample: crate::proxy::telemetry::trace::SampleRate,
 }
@@ -92,6 +92,9 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     // The admin listener comes up first so `/ready` can say what the proxy waits for.
     let admin_listener = bind(config.admin, "admin").await?;
     let dump = ConfigDump::new(Mode::ControlPlane, config.limits.clone());
+    if let Some(export) = &config.otlp {
+        dump.set_tracing(export, config.trace_sample);
+    }
     tokio::spawn(admin::serve(
         admin_listener,
         metrics.clone(),
@@ -160,12 +163,7 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         tap: hub,
         tls: tls.clone(),
         limits: config.limits.clone(),
-        tracer: crate::proxy::tracer(
-            config.otlp_endpoint.as_ref(),
-            config.trace_sample,
-            &id,
-            &metrics,
-        )?,
+        tracer: crate::proxy::tracer(config.otlp.as_ref(), config.trace_sample, &id, &metrics)?,
     });
     let (drain, drain_watch) = Drain::new();
     let mut bound = Vec::new();

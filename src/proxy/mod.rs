@@ -135,7 +135,7 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
         tls: tls.clone(),
         limits: config.limits.clone(),
         tracer: tracer(
-            config.otlp_endpoint.as_ref(),
+            config.otlp.as_ref(),
             config.trace_sample,
             &current.id,
             &metrics,
@@ -144,6 +144,9 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
 
     let dump = ConfigDump::new(dump::Mode::Standalone, config.limits.clone());
     dump.set_tls(tls.clone());
+    if let Some(export) = &config.otlp {
+        dump.set_tracing(export, config.trace_sample);
+    }
 
     // A `from:` in another trust domain could never match (peers of other trust domains are
     // refused): an error, as in mesh.yaml, before anything is bound.
@@ -260,14 +263,14 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
     .await
 }
 
-/// The tracer for `endpoint`, if one is configured.
+/// The tracer for `export`, if one is configured.
 pub(crate) fn tracer(
-    endpoint: Option<&trace::OtlpEndpoint>,
+    export: Option<&trace::OtlpExport>,
     sample: trace::SampleRate,
     id: &crate::identity::SpiffeId,
     metrics: &Metrics,
 ) -> Result<Option<Arc<trace::Tracer>>, ProxyError> {
-    endpoint
+    export
         .map(|e| trace::Tracer::start(e, sample, id.as_str(), metrics.spans.clone()))
         .transpose()
         .map_err(ProxyError::Tracing)

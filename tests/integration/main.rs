@@ -26,6 +26,7 @@ mod limits;
 mod mesh;
 mod netns;
 mod observe;
+mod otlp_export;
 mod policy;
 mod proxy;
 mod proxy_support;

@@ -98,7 +98,11 @@ impl Up {
     }
 
     pub(crate) fn run(dir: tempfile::TempDir, args: &[&str]) -> Up {
-        let child = Command::new(crate::support::meshctl_bin())
+        let mut cmd = Command::new(crate::support::meshctl_bin());
+        for name in crate::support::span_export_vars() {
+            cmd.env_remove(name);
+        }
+        let child = cmd
             .args(args)
             .current_dir(dir.path())
             .env("NO_COLOR", "1")

@@ -32,9 +32,13 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 
 pub type TestBody = BoxBody<Bytes, Infallible>;
 
-/// The `meshctl` binary under test.
+/// The `meshctl` binary under test (no span export inherited from the environment).
 pub fn meshctl() -> Command {
-    Command::new(crate::support::meshctl_bin())
+    let mut cmd = Command::new(crate::support::meshctl_bin());
+    for name in crate::support::span_export_vars() {
+        cmd.env_remove(name);
+    }
+    cmd
 }
 
 /// A mesh CA in a temp dir, issuing workload identities into sub-directories.
@@ -111,12 +115,23 @@ impl Proxy {
 
     /// [`Proxy::start`] with `RUST_LOG` set to `rust_log`.
     pub fn start_logging(args: &[String], log_dir: &Path, rust_log: &str) -> Proxy {
+        Proxy::start_env(args, log_dir, rust_log, &[])
+    }
+
+    /// [`Proxy::start_logging`] with `env` added to the proxy's environment.
+    pub fn start_env(
+        args: &[String],
+        log_dir: &Path,
+        rust_log: &str,
+        env: &[(&str, &str)],
+    ) -> Proxy {
         let admin = free_addr();
         let log = log_dir.join(format!("proxy-{}.log", admin.port()));
         let child = meshctl()
             .arg("proxy")
             .args(args)
             .args(["--admin", &admin.to_string()])
+            .envs(env.iter().copied())
             .env("RUST_LOG", rust_log)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -400,16 +415,23 @@ impl Pair {
 
     /// [`Pair::start`] with `extra` flags for both proxies.
     pub fn start_with(app: &str, extra: &[String]) -> Pair {
+        Pair::start_env(app, extra, &[])
+    }
+
+    /// [`Pair::start_with`] with `env` added to both proxies' environment.
+    pub fn start_env(app: &str, extra: &[String], env: &[(&str, &str)]) -> Pair {
         let mesh = Mesh::new();
         let api = mesh.issue(API_ID, "api");
         let web = mesh.issue(WEB_ID, "web");
         let inbound_addr = free_addr();
         let entry = free_addr();
-        let server = Proxy::start(
+        let server = Proxy::start_env(
             &[identity(&api), inbound(inbound_addr, app), extra.to_vec()].concat(),
             mesh.path(),
+            "info",
+            env,
         );
-        let client = Proxy::start(
+        let client = Proxy::start_env(
             &[
                 identity(&web),
                 upstream(entry, inbound_addr, API_ID),
@@ -417,6 +439,8 @@ impl Pair {
             ]
             .concat(),
             mesh.path(),
+            "info",
+            env,
         );
         Pair {
             mesh,

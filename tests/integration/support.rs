@@ -26,10 +26,14 @@ pub fn cluster_lock() -> std::sync::MutexGuard<'static, ()> {
     CLUSTER.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// `meshctl` with no state dir, target, cluster or colour leaking in from the developer's
-/// environment (a test that wants a cluster sets KUBECONFIG or passes --kubeconfig).
+/// `meshctl` with no state dir, target, cluster, span export or colour leaking in from the
+/// developer's environment (a test that wants a cluster sets KUBECONFIG or passes
+/// --kubeconfig).
 pub fn meshctl() -> Command {
     let mut cmd = Command::new(meshctl_bin());
+    for name in span_export_vars() {
+        cmd.env_remove(name);
+    }
     cmd.env_remove("MESHCTL_STATE_DIR")
         .env_remove("MESHCTL_TARGET")
         .env_remove("MESHCTL_CONTROLLER_ADMIN")
@@ -38,6 +42,18 @@ pub fn meshctl() -> Command {
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1");
     cmd
+}
+
+/// The variables of this environment that would configure span export in a proxy
+/// (`OTEL_EXPORTER_OTLP_*`, `MESHCTL_OTLP_HEADERS`): removed from every `meshctl` a test runs.
+pub fn span_export_vars() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            let name = name.to_string_lossy();
+            name.starts_with("OTEL_EXPORTER_OTLP_") || name == "MESHCTL_OTLP_HEADERS"
+        })
+        .collect()
 }
 
 /// A temporary working directory with an initialised mesh CA in `.meshctl/`.

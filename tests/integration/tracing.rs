@@ -268,7 +268,7 @@ fn a_bad_otlp_endpoint_or_sample_rate_is_a_usage_error_naming_it() {
         (
             &["--otlp-endpoint", "https://127.0.0.1:4317"][..],
             "https://127.0.0.1:4317",
-            "without TLS",
+            "https needs a CA file",
         ),
         (
             &["--otlp-endpoint", "http://127.0.0.1"],

@@ -265,7 +265,9 @@ fn an_otlp_endpoint_is_checked_where_written() {
     let mesh =
         parse("otlp_endpoint: http://127.0.0.1:4317\nservices:\n  web: { port: 1 }\n").unwrap();
     assert_eq!(
-        mesh.tracing().map(|t| t.endpoint.to_string()).as_deref(),
+        mesh.tracing()
+            .map(|t| t.export.endpoint.to_string())
+            .as_deref(),
         Some("http://127.0.0.1:4317")
     );
     assert_eq!(
@@ -274,7 +276,7 @@ fn an_otlp_endpoint_is_checked_where_written() {
     );
     assert_err(
         "services:\n  web: { port: 1 }\notlp_endpoint: https://collector:4317\n",
-        "mesh.yaml:3:16: otlp_endpoint: OTLP endpoint `https://collector:4317`: expected http://HOST:PORT (OTLP/gRPC without TLS)",
+        "mesh.yaml:3:16: otlp_endpoint: OTLP endpoint `https://collector:4317`: https needs a CA file",
     );
     assert_eq!(mesh.tracing().unwrap().sample.to_string(), "100%");
     let sampled = parse(
@@ -288,8 +290,70 @@ fn an_otlp_endpoint_is_checked_where_written() {
     );
     assert_err(
         "trace_sample: 10\nservices:\n  web: { port: 1 }\n",
-        "mesh.yaml:1:1: trace_sample: a sample rate needs `otlp_endpoint`, where the spans go",
+        "mesh.yaml:1:1: trace_sample: `trace_sample` needs `otlp_endpoint`, where the spans go",
     );
+}
+
+#[test]
+fn otlp_protocol_ca_file_and_headers_are_checked_where_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["collector".into()]).unwrap();
+    std::fs::write(dir.path().join("collector-ca.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("not-pem.txt"), "hello\n").unwrap();
+    let at = |text: &str| MeshFile::parse(text, &dir.path().join("mesh.yaml"));
+    let services = "services:\n  web: { port: 1 }\n";
+
+    let mesh = at(&format!(
+        "otlp_endpoint: https://collector:4318/otlp\notlp_protocol: http/protobuf\n\
+         otlp_ca_file: collector-ca.pem\notlp_headers:\n  Authorization: Bearer t0ken\n\
+         {services}"
+    ))
+    .unwrap();
+    let export = &mesh.tracing().unwrap().export;
+    assert_eq!(export.protocol, OtlpProtocol::HttpProtobuf);
+    assert_eq!(
+        export.endpoint.http_traces_url(),
+        "https://collector:4318/otlp/v1/traces"
+    );
+    assert_eq!(export.ca_file, Some(dir.path().join("collector-ca.pem")));
+    assert_eq!(export.headers.names(), ["authorization"]);
+
+    let dir_text = dir.path().display().to_string();
+    for (yaml, want) in [
+        (
+            "otlp_endpoint: http://c:4317\notlp_protocol: http/json\n",
+            "mesh.yaml:2:16: otlp_protocol: OTLP protocol `http/json` is not supported",
+        ),
+        (
+            "otlp_endpoint: http://c:4317/base\n",
+            "mesh.yaml:1:16: otlp_endpoint: OTLP endpoint `http://c:4317/base`: OTLP/gRPC takes no path",
+        ),
+        (
+            "otlp_endpoint: https://c:4317\notlp_ca_file: missing.pem\n",
+            &format!("mesh.yaml:2:15: otlp_ca_file: {dir_text}/missing.pem: "),
+        ),
+        (
+            "otlp_endpoint: https://c:4317\notlp_ca_file: not-pem.txt\n",
+            &format!("mesh.yaml:2:15: otlp_ca_file: {dir_text}/not-pem.txt: "),
+        ),
+        (
+            "otlp_endpoint: http://c:4317\notlp_ca_file: collector-ca.pem\n",
+            "mesh.yaml:2:15: otlp_ca_file: OTLP CA file",
+        ),
+        (
+            "otlp_endpoint: http://c:4317\notlp_headers:\n  content-type: text/plain\n",
+            "mesh.yaml:3:3: otlp_headers.content-type: OTLP header `content-type`: set by the exporter",
+        ),
+        (
+            "otlp_headers:\n  x-key: v\n",
+            "mesh.yaml:1:1: otlp_headers: `otlp_headers` needs `otlp_endpoint`",
+        ),
+    ] {
+        let got = at(&format!("{yaml}{services}")).unwrap_err().to_string();
+        let got = got.replace(&format!("{dir_text}/mesh.yaml"), "mesh.yaml");
+        assert!(got.starts_with(want), "\n got: {got}\nwant: {want}…");
+        assert!(!got.contains("t0ken"));
+    }
 }
 
 #[test]
@@ -300,7 +364,7 @@ fn unknown_fields() {
     );
     assert_err(
         "trust_domain: a\nservice: {}\n",
-        "mesh.yaml:2:1: unknown field `service`, expected one of `trust_domain`, `otlp_endpoint`, `trace_sample`, `services`",
+        "mesh.yaml:2:1: unknown field `service`, expected one of `trust_domain`, `otlp_endpoint`, `otlp_protocol`, `otlp_ca_file`, `otlp_headers`, `trace_sample`, `services`",
     );
     assert_err(
         "services:\n  web:\n    versions:\n      v1: { port: 1, protocol: http }\n",

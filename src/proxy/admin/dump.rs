@@ -5,7 +5,8 @@
 //!
 //! Read from the live objects the data path uses at the moment of the request (the route
 //! cells, authorization cells and TLS store), never from a copy of what was asked for, so
-//! it shows what traffic gets. No key material, no tokens. Schema: docs/proxy.md#config-dump.
+//! it shows what traffic gets. No key material, no tokens, no OTLP header values (their names
+//! only). Schema: docs/proxy.md#config-dump.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -15,6 +16,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::identity::pem::unix_seconds;
+use crate::policy::tracing::{OtlpExport, SampleRate};
 use crate::proxy::config::{AppProtocol, Limits, UpstreamProtocol};
 use crate::proxy::inbound::authz::{AuthzCell, AuthzView};
 use crate::proxy::inbound::health::{AppHealth, AppProblem};
@@ -33,6 +35,8 @@ pub struct ConfigDump {
     /// The control-plane configuration version applied last (0: none yet).
     version: AtomicU64,
     listeners: Mutex<Vec<Listener>>,
+    /// Span export, when on.
+    tracing: OnceLock<TracingView>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -78,6 +82,23 @@ pub struct ConfigView {
     #[serde(skip_serializing_if = "Option::is_none")]
     http_proxy: Option<HttpProxyView>,
     limits: LimitsView,
+    /// Where spans go (absent: tracing off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracing: Option<TracingView>,
+}
+
+/// The span export: the URL called, never a header's value.
+#[derive(Debug, Clone, Serialize)]
+pub struct TracingView {
+    /// What the exporter calls: `scheme://host:port` (gRPC) or the full traces URL (HTTP).
+    endpoint: String,
+    protocol: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_file: Option<String>,
+    /// Names of the extra headers sent; values redacted.
+    headers: std::collections::BTreeMap<String, &'static str>,
+    /// Share of new traces recorded, e.g. `10%`.
+    sample: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -156,7 +177,24 @@ impl ConfigDump {
             tls: OnceLock::new(),
             version: AtomicU64::new(0),
             listeners: Mutex::new(Vec::new()),
+            tracing: OnceLock::new(),
         })
+    }
+
+    /// The span export `/config` shows (header names only).
+    pub fn set_tracing(&self, export: &OtlpExport, sample: SampleRate) {
+        let _ = self.tracing.set(TracingView {
+            endpoint: export.endpoint.target(export.protocol),
+            protocol: export.protocol.to_string(),
+            ca_file: export.ca_file.as_ref().map(|p| p.display().to_string()),
+            headers: export
+                .headers
+                .names()
+                .into_iter()
+                .map(|n| (n, "<redacted>"))
+                .collect(),
+            sample: sample.to_string(),
+        });
     }
 
     /// The TLS store whose current certificate `/config` shows.
@@ -225,6 +263,7 @@ impl ConfigDump {
             outbound: Vec::new(),
             http_proxy: None,
             limits: limits_view(&self.limits),
+            tracing: self.tracing.get().cloned(),
         };
         for listener in listeners.iter() {
             match listener {

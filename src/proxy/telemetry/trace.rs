@@ -1,7 +1,9 @@
-//! Distributed tracing: W3C trace context propagation and spans exported over OTLP/gRPC.
+//! Distributed tracing: W3C trace context propagation and spans exported over OTLP/gRPC or
+//! OTLP/HTTP (protobuf), plain or over TLS (`trace/export.rs`).
 //!
 //! Off unless an OTLP endpoint is configured (`--otlp-endpoint`, `otlp_endpoint:` in the
-//! config file or mesh.yaml); then `traceparent` and `tracestate` pass through untouched.
+//! config file or mesh.yaml, else `OTEL_EXPORTER_OTLP_ENDPOINT`); until then `traceparent`
+//! and `tracestate` pass through untouched.
 //! When on, every HTTP and gRPC request through the proxy gets one span — CLIENT on the
 //! outbound side, SERVER on the inbound side — from the request head to the response head
 //! (what `meshctl_response_latency_seconds` measures; retries are inside it). A request whose
@@ -13,7 +15,8 @@
 //!
 //! Export never slows requests down: finished spans go into a bounded queue, a task sends
 //! them in batches, and what cannot be queued or sent is dropped and counted
-//! (`meshctl_spans_dropped_total{reason}`).
+//! (`meshctl_spans_dropped_total{reason}`), as are spans the collector says it rejected
+//! (its partial success).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -26,9 +29,10 @@ use tokio::sync::mpsc;
 
 use crate::api::proto::otlp as pb;
 use crate::policy::fault::PER_MILLION;
-pub use crate::policy::tracing::{OtlpEndpoint, SampleRate};
+pub use crate::policy::tracing::{OtlpEndpoint, OtlpExport, SampleRate};
 use crate::proxy::protocol::http::PROXY_ERROR;
 
+pub mod export;
 mod wire;
 
 /// The W3C trace context header.
@@ -44,8 +48,6 @@ pub const BATCH_DELAY: Duration = Duration::from_millis(500);
 pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a draining proxy waits for its queued spans to be sent before it exits.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long connecting to the collector may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The instrumentation scope every span is reported under.
 const SCOPE: &str = "meshctl-proxy";
 /// `Span.flags`: whether the parent is remote is known (bit 8) / it is remote (bit 9).
@@ -60,6 +62,8 @@ pub struct SpanCounters {
     exported: AtomicU64,
     queue_full: AtomicU64,
     export_failed: AtomicU64,
+    /// Sent, but rejected by the collector (partial success).
+    rejected: AtomicU64,
 }
 
 impl SpanCounters {
@@ -73,9 +77,10 @@ impl SpanCounters {
         let name = "meshctl_spans_dropped_total";
         let _ = writeln!(
             out,
-            "# HELP {name} Spans never delivered, by reason.\n# TYPE {name} counter\n{name}{{reason=\"queue_full\"}} {}\n{name}{{reason=\"export_failed\"}} {}",
+            "# HELP {name} Spans never delivered, by reason.\n# TYPE {name} counter\n{name}{{reason=\"queue_full\"}} {}\n{name}{{reason=\"export_failed\"}} {}\n{name}{{reason=\"rejected\"}} {}",
             self.queue_full.load(Relaxed),
-            self.export_failed.load(Relaxed)
+            self.export_failed.load(Relaxed),
+            self.rejected.load(Relaxed)
         );
     }
 }
@@ -140,28 +145,24 @@ pub struct Outcome<'a> {
 }
 
 impl Tracer {
-    /// Starts the export task (on the current runtime) sending to `endpoint` as the proxy of
-    /// `spiffe_id`.
+    /// Starts the export task (on the current runtime) sending as `export` says, as the
+    /// proxy of `spiffe_id`. Errors: the CA file (named), or an endpoint the clients refuse.
     pub fn start(
-        endpoint: &OtlpEndpoint,
+        export: &OtlpExport,
         sample: SampleRate,
         spiffe_id: &str,
         counters: Arc<SpanCounters>,
     ) -> Result<Arc<Tracer>, String> {
-        let channel = tonic::transport::Endpoint::from_shared(endpoint.0.clone())
-            .map_err(|e| format!("OTLP endpoint {endpoint}: {e}"))?
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(EXPORT_TIMEOUT)
-            .connect_lazy();
+        let transport = export::Transport::new(export, EXPORT_TIMEOUT)?;
         let (queue, spans) = mpsc::channel(QUEUE_SPANS);
         let flush = Arc::new(Flush::default());
         let exporter = Exporter {
             flush: flush.clone(),
-            client: tonic::client::Grpc::new(channel),
+            transport,
             resource: resource(spiffe_id),
             scope: scope(),
             counters: counters.clone(),
-            endpoint: endpoint.clone(),
+            target: export.endpoint.target(export.protocol),
         };
         tokio::spawn(exporter.run(spans));
         Ok(Arc::new(Tracer {
@@ -468,17 +469,19 @@ impl Ids {
 
 struct Exporter {
     flush: Arc<Flush>,
-    client: tonic::client::Grpc<tonic::transport::Channel>,
+    transport: export::Transport,
     resource: Vec<u8>,
     scope: Vec<u8>,
     counters: Arc<SpanCounters>,
-    endpoint: OtlpEndpoint,
+    /// The URL spans go to, for the log (never the headers).
+    target: String,
 }
 
 impl Exporter {
     /// Sends batches until every [`Tracer`] is gone and the queue is empty.
     async fn run(mut self, mut spans: mpsc::Receiver<Vec<u8>>) {
         let mut failing = false;
+        let mut rejecting = false;
         while let Some(first) = spans.recv().await {
             let mut batch = vec![first];
             let deadline = tokio::time::sleep(BATCH_DELAY);
@@ -507,17 +510,25 @@ impl Exporter {
             let result = self.export(batch).await;
             self.flush.unsent.fetch_sub(n, Relaxed);
             match result {
-                Ok(()) => {
-                    self.counters.exported.fetch_add(n, Relaxed);
+                Ok(accepted) => {
+                    let rejected = accepted.rejected.min(n);
+                    self.counters.exported.fetch_add(n - rejected, Relaxed);
+                    self.counters.rejected.fetch_add(rejected, Relaxed);
                     if failing {
-                        tracing::info!(endpoint = %self.endpoint, "OTLP export works again");
+                        tracing::info!(endpoint = %self.target, "OTLP export works again");
                         failing = false;
                     }
+                    if rejected > 0 && !rejecting {
+                        tracing::warn!(endpoint = %self.target, rejected, message = %accepted.message, "the OTLP collector rejected spans");
+                    } else if rejected == 0 && !accepted.message.is_empty() {
+                        tracing::debug!(endpoint = %self.target, message = %accepted.message, "the OTLP collector warns");
+                    }
+                    rejecting = rejected > 0;
                 }
                 Err(e) => {
                     self.counters.export_failed.fetch_add(n, Relaxed);
                     if !failing {
-                        tracing::warn!(endpoint = %self.endpoint, error = %e, "OTLP export failed; dropping spans until it works");
+                        tracing::warn!(endpoint = %self.target, error = %e, "OTLP export failed; dropping spans until it works");
                         failing = true;
                     }
                 }
@@ -525,18 +536,11 @@ impl Exporter {
         }
     }
 
-    async fn export(&mut self, spans: Vec<Vec<u8>>) -> Result<(), String> {
+    async fn export(&mut self, spans: Vec<Vec<u8>>) -> Result<export::Accepted, String> {
         let body = wire::export_request(&self.resource, &self.scope, &spans);
-        let call = async {
-            self.client.ready().await.map_err(|e| e.to_string())?;
-            let path = http::uri::PathAndQuery::from_static(wire::EXPORT_PATH);
-            let request = tonic::Request::new(body);
-            let call = self.client.unary(request, path, wire::ExportCodec);
-            call.await.map_err(|status| status.to_string())
-        };
-        match tokio::time::timeout(EXPORT_TIMEOUT, call).await {
+        match tokio::time::timeout(EXPORT_TIMEOUT, self.transport.send(body)).await {
             Err(_) => Err(format!("no answer within {EXPORT_TIMEOUT:?}")),
-            Ok(result) => result.map(drop),
+            Ok(result) => result,
         }
     }
 }
@@ -571,23 +575,6 @@ mod tests {
             String::new(),
         ] {
             assert_eq!(parse_traceparent(&bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn endpoints_must_be_plain_http_with_a_port() {
-        let ok: OtlpEndpoint = "http://127.0.0.1:4317".parse().unwrap();
-        assert_eq!(ok.to_string(), "http://127.0.0.1:4317");
-        assert!("http://collector:4317/".parse::<OtlpEndpoint>().is_ok());
-        for (bad, why) in [
-            ("https://127.0.0.1:4317", "without TLS"),
-            ("127.0.0.1:4317", "expected http://"),
-            ("http://127.0.0.1", "name the port"),
-            ("http://127.0.0.1:4318/v1/traces", "no path"),
-            ("not a url", "not a URL"),
-        ] {
-            let err = bad.parse::<OtlpEndpoint>().unwrap_err();
-            assert!(err.contains(bad) && err.contains(why), "{bad}: {err}");
         }
     }
 
