@@ -23,7 +23,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// the mesh's identities; `/config` is smaller still).
 pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
 /// How much of a non-200 answer's body an error quotes.
-const ERROR_BODY_CHARS: usize = 200;
+pub(crate) const ERROR_BODY_CHARS: usize = 200;
 
 /// What went wrong with one admin request; every message is one line naming the URL.
 #[derive(Debug, thiserror::Error)]
@@ -311,8 +311,9 @@ fn connect_reason(e: &reqwest::Error) -> String {
     innermost.unwrap_or_else(|| format!("cannot connect: {}", chain(e)))
 }
 
-/// An error and its sources on one line, without reqwest's repetition of the URL.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its sources on one line, each said once, without reqwest's repetition of
+/// the URL (also the OTLP exporter's).
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut source = Some(e);
     while let Some(s) = source {
@@ -332,7 +333,8 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-fn one_line(body: &[u8]) -> String {
+/// A response body as one line of at most [`ERROR_BODY_CHARS`] characters (for errors).
+pub(crate) fn one_line(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let mut line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if line.chars().count() > ERROR_BODY_CHARS {

@@ -18,7 +18,6 @@ use crate::identity::ca::{
     self, DEFAULT_ANCHOR_LIFETIME, DEFAULT_ISSUER_LIFETIME, DEFAULT_LEAF_LIFETIME,
     MIN_ISSUED_LIFETIME,
 };
-use crate::identity::rotation::{CertView, ProxyView};
 use crate::identity::store::{CaStore, ExternalIssuer, InitOptions, Role};
 use crate::identity::workload::{BUNDLE_FILE, CERT_FILE, KEY_FILE};
 use crate::identity::{IdentityError, SpiffeId, pem, spiffe, svid};
@@ -487,19 +486,7 @@ fn status_kube(
     let proxies = merge(&replicas)
         .into_iter()
         .filter(|m| m.proxy.namespace() == cluster.namespace)
-        .map(|m| {
-            let view = ProxyView {
-                instance: m.proxy.instance.clone(),
-                connected: m.proxy.connected,
-                report: m.proxy.certificate.map(|c| CertView {
-                    serial: c.leaf_serial,
-                    not_after_unix: c.leaf_not_after_unix,
-                    issuer: c.issuer_fingerprint,
-                    bundle: c.bundle_fingerprints,
-                }),
-            };
-            proxy_certs::row(view, &issuer, &bundle, now)
-        })
+        .map(|m| proxy_certs::row(crate::kube::rotation::view(m.proxy), &issuer, &bundle, now))
         .collect();
     Ok(StatusReport {
         certificates,

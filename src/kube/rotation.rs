@@ -24,7 +24,7 @@ use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 
 use super::apply::api_error;
 use super::controller::issuer::{BUNDLE_KEY, CERT_KEY, KEY_KEY};
-use super::controller::status::{ControllerStatus, merge};
+use super::controller::status::{ControllerStatus, ProxyStatus, merge};
 use super::identity::Material;
 use super::mesh::{Cluster, MeshError};
 use super::{
@@ -234,19 +234,21 @@ fn base64_of(text: &str) -> String {
 /// Every meshed pod's proxy as the gates see it (all namespaces: the whole mesh rotates),
 /// from every controller replica, merged.
 pub fn views(replicas: &[ControllerStatus]) -> Vec<ProxyView> {
-    merge(replicas)
-        .into_iter()
-        .map(|m| ProxyView {
-            instance: m.proxy.instance,
-            connected: m.proxy.connected,
-            report: m.proxy.certificate.map(|c| CertView {
-                serial: c.leaf_serial,
-                not_after_unix: c.leaf_not_after_unix,
-                issuer: c.issuer_fingerprint,
-                bundle: c.bundle_fingerprints,
-            }),
-        })
-        .collect()
+    merge(replicas).into_iter().map(|m| view(m.proxy)).collect()
+}
+
+/// One pod's proxy as the rotation gates (and `certs status`) see it.
+pub fn view(proxy: ProxyStatus) -> ProxyView {
+    ProxyView {
+        instance: proxy.instance,
+        connected: proxy.connected,
+        report: proxy.certificate.map(|c| CertView {
+            serial: c.leaf_serial,
+            not_after_unix: c.leaf_not_after_unix,
+            issuer: c.issuer_fingerprint,
+            bundle: c.bundle_fingerprints,
+        }),
+    }
 }
 
 /// The controller replicas that do not sign with the issuer `fingerprint` yet, each named

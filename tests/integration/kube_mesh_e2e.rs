@@ -707,6 +707,25 @@ impl Fixture {
         cmd
     }
 
+    /// `meshctl ARGS` as `cli` runs it, in the background (as a user would run it beside
+    /// traffic), its stdout and stderr into files `<name>.out` / `<name>.err` of the work dir.
+    fn spawn_cli(&self, admin: SocketAddr, args: &[&str], name: &str) -> (Child, PathBuf, PathBuf) {
+        let out = self.work.join(format!("{name}.out"));
+        let err = self.work.join(format!("{name}.err"));
+        let child = Command::new(meshctl_bin())
+            .args(args)
+            .args(["--target", "kubernetes", "-n", &self.ns_name])
+            .arg("--kubeconfig")
+            .arg(&self.kc)
+            .args(["--controller-admin", &format!("http://{admin}")])
+            .current_dir(&self.work)
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        (child, out, err)
+    }
+
     fn dump(&self) {
         let config = self.ns.run_in(|| {
             TcpStream::connect((WEB_IP, 4191))
@@ -1760,10 +1779,9 @@ fn tap_works_on_kubernetes() {
     let admin = f.admin_relay();
     // `tap api -o json` in the background (as the user would run it), while requests go
     // through the web pod's sidecar to api, carrying a credential.
-    let out = f.work.join("tap.out");
-    let err = f.work.join("tap.err");
-    let mut tap = Command::new(meshctl_bin())
-        .args([
+    let (mut tap, out, err) = f.spawn_cli(
+        admin,
+        &[
             "tap",
             "api",
             "-o",
@@ -1772,16 +1790,9 @@ fn tap_works_on_kubernetes() {
             "6",
             "--duration",
             "40s",
-        ])
-        .args(["--target", "kubernetes", "-n", &f.ns_name])
-        .arg("--kubeconfig")
-        .arg(&f.kc)
-        .args(["--controller-admin", &format!("http://{admin}")])
-        .current_dir(&f.work)
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .unwrap();
+        ],
+        "tap",
+    );
     let deadline = Instant::now() + Duration::from_secs(40);
     let status = loop {
         if let Some(status) = tap.try_wait().unwrap() {
@@ -1847,23 +1858,11 @@ fn rotate_under_load(
     args: &[&str],
     ca_dir: &Path,
 ) -> (Vec<u8>, u32, Vec<String>) {
-    let out_path = f.work.join("rotate.out");
-    let err_path = f.work.join("rotate.err");
-    let mut rotate = Command::new(meshctl_bin())
-        .args(["certs", "rotate"])
-        .args(args)
-        .args(["-o", "json", "--timeout", "60s"])
-        .arg("--identity-dir")
-        .arg(ca_dir)
-        .args(["--target", "kubernetes", "-n", &f.ns_name])
-        .arg("--kubeconfig")
-        .arg(&f.kc)
-        .args(["--controller-admin", &format!("http://{admin}")])
-        .current_dir(&f.work)
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
+    let identity_dir = format!("--identity-dir={}", ca_dir.display());
+    let mut argv = vec!["certs", "rotate"];
+    argv.extend_from_slice(args);
+    argv.extend(["-o", "json", "--timeout", "60s", identity_dir.as_str()]);
+    let (mut rotate, out_path, err_path) = f.spawn_cli(admin, &argv, "rotate");
     let maps: Api<ConfigMap> = Api::namespaced(f.client.clone(), &f.ns_name);
     let mut synced = Instant::now();
     let (mut sent, mut failed) = (0u32, Vec::new());
@@ -2114,22 +2113,28 @@ fn canary_start_match_header_sends_the_header_to_the_canary_on_kubernetes() {
             })
             .unwrap_or_default()
     };
-    let out_path = f.work.join("header.out");
-    let err_path = f.work.join("header.err");
     // Held at 10% (a long interval): long enough to look, ended by `abort`.
-    let mut start = Command::new(meshctl_bin())
-        .args(["canary", "start", "api", "--to", "v2", "--steps", "10,100"])
-        .args(["--interval", "60s", "--timeout", "120s", "-o", "json"])
-        .args(["--match-header", "X-Canary=1"])
-        .args(["--target", "kubernetes", "-n", &f.ns_name])
-        .arg("--kubeconfig")
-        .arg(&f.kc)
-        .args(["--controller-admin", &format!("http://{admin}")])
-        .current_dir(&f.work)
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
+    let (mut start, out_path, err_path) = f.spawn_cli(
+        admin,
+        &[
+            "canary",
+            "start",
+            "api",
+            "--to",
+            "v2",
+            "--steps",
+            "10,100",
+            "--interval",
+            "60s",
+            "--timeout",
+            "120s",
+            "-o",
+            "json",
+            "--match-header",
+            "X-Canary=1",
+        ],
+        "header",
+    );
     let stdout = || std::fs::read_to_string(&out_path).unwrap_or_default();
     let stderr = || std::fs::read_to_string(&err_path).unwrap_or_default();
     wait_for("the first step", Duration::from_secs(30), || {

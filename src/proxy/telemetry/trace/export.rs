@@ -14,13 +14,12 @@ use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use super::wire;
+use crate::api::admin_http::{chain, one_line};
 use crate::api::proto::otlp as pb;
 use crate::policy::tracing::{OtlpExport, OtlpProtocol};
 
 /// How long connecting to the collector (TCP and the TLS handshake) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Most characters of a collector's error body repeated in the log.
-const ERROR_BODY_CHARS: usize = 200;
 /// Sent as `User-Agent` on both transports (the OTLP spec asks exporters to name themselves).
 const USER_AGENT: &str = concat!("meshctl-proxy/", env!("CARGO_PKG_VERSION"));
 
@@ -243,33 +242,10 @@ async fn tls_connect(
     Ok(TokioIo::new(tls))
 }
 
-/// An error and its sources on one line, each said once.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut source = Some(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
-}
-
-fn one_line(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.chars().count() > ERROR_BODY_CHARS {
-        line.chars().take(ERROR_BODY_CHARS).collect::<String>() + "…"
-    } else {
-        line
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::admin_http::ERROR_BODY_CHARS;
 
     #[test]
     fn a_ca_file_must_hold_a_certificate() {
