@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::control::admin::{AdminError, MeshAdmin};
-use crate::control::launch::{proxy_ready, tcp_open};
+use crate::control::launch::{app_problems, proxy_ready, tcp_open};
 use crate::control::plan::PlanError;
 use crate::identity::checks::{Outcome, Severity};
 
@@ -102,37 +102,6 @@ pub fn gather(state: &Path, timeout: Duration) -> anyhow::Result<MeshFacts> {
             },
         }
     }))
-}
-
-/// What a proxy's `/config` says about speaking to its app (nothing when it cannot be read:
-/// `proxies.ready` reports that).
-async fn app_problems(admin: std::net::SocketAddr) -> Vec<String> {
-    let (Ok(client), Ok(base)) = (
-        crate::api::admin_http::AdminClient::local(),
-        crate::api::admin_http::AdminClient::local_base(admin),
-    ) else {
-        return Vec::new();
-    };
-    let Ok(config) = client.config(&base).await else {
-        return Vec::new();
-    };
-    let now = crate::policy::fault::now_unix_ms();
-    config["inbound"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|i| i["app_problems"].as_array().cloned().unwrap_or_default())
-        .map(|p| {
-            let ago = now.saturating_sub(p["last_unix_ms"].as_u64().unwrap_or(now)) / 1000;
-            format!(
-                "{} failed {} times, last {}s ago: {}",
-                p["protocol"].as_str().unwrap_or("?"),
-                p["failures"].as_u64().unwrap_or(0),
-                ago,
-                p["reason"].as_str().unwrap_or("")
-            )
-        })
-        .collect()
 }
 
 /// `ok` when `bad` is empty (detail: how many were checked), else an error naming them.

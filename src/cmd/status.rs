@@ -7,7 +7,7 @@ use super::Context;
 use super::StateFor;
 use super::target::{self, Chosen, KubeTargetArgs, mesh_error};
 use crate::control::admin::MeshAdmin;
-use crate::control::launch::{proxy_ready, tcp_open};
+use crate::control::launch::{app_problems, proxy_ready, tcp_open};
 use crate::duration::format_compact;
 use crate::exit::{CliError, CliResult, code};
 use crate::kube::controller::status::merge;
@@ -41,6 +41,10 @@ struct InstanceHealth {
     version: Option<String>,
     app: String,
     app_up: bool,
+    /// Exchanges the app refused in the protocol it is spoken to (the proxy's `/config`):
+    /// one line each, absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    app_problems: Vec<String>,
     /// Whether other services call this one (a pure client need not listen).
     serves: bool,
     proxy_ready: bool,
@@ -90,6 +94,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
             let serves = admin.plan.is_called(&p.service);
             let app_up = tcp_open(p.app).await;
             let ready = proxy_ready(p.admin).await;
+            let problems = app_problems(p.admin).await;
             let connected = cp.is_some_and(|c| c.connected);
             let current = match (cp, &status) {
                 (Some(c), Some(s)) => c.acked_version >= s.version,
@@ -107,7 +112,12 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
                 config_current: current,
                 leaf_serial: cp.map(|c| c.leaf_serial.clone()).unwrap_or_default(),
                 leaf_not_after_unix: cp.map_or(0, |c| c.leaf_not_after_unix),
-                healthy: (app_up || !serves) && ready && connected && current,
+                healthy: (app_up || !serves)
+                    && problems.is_empty()
+                    && ready
+                    && connected
+                    && current,
+                app_problems: problems,
                 inbound: p.inbound.to_string(),
                 admin: p.admin.to_string(),
                 http_proxy: p.http_proxy.to_string(),
@@ -379,7 +389,10 @@ fn table(h: &MeshHealth, now: i64, wide: bool) -> comfy_table::Table {
     for i in &h.instances {
         let mut row = vec![
             i.name.clone(),
-            if i.serves || i.app_up {
+            if !i.app_problems.is_empty() {
+                // The detail is in -o json and `meshctl check`.
+                color::bad(&format!("{} protocol errors", i.app)).to_string()
+            } else if i.serves || i.app_up {
                 yes_no(
                     i.app_up,
                     &format!("{} up", i.app),

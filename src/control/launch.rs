@@ -485,6 +485,34 @@ pub async fn proxy_ready(admin: SocketAddr) -> bool {
         .is_ok()
 }
 
+/// What a proxy's `/config` says about speaking to its app, one line per problem (nothing
+/// when it cannot be read: its readiness says that).
+pub async fn app_problems(admin: std::net::SocketAddr) -> Vec<String> {
+    let (Ok(client), Ok(base)) = (AdminClient::local(), AdminClient::local_base(admin)) else {
+        return Vec::new();
+    };
+    let Ok(config) = client.config(&base).await else {
+        return Vec::new();
+    };
+    let now = crate::policy::fault::now_unix_ms();
+    config["inbound"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| i["app_problems"].as_array().cloned().unwrap_or_default())
+        .map(|p| {
+            let ago = now.saturating_sub(p["last_unix_ms"].as_u64().unwrap_or(now)) / 1000;
+            format!(
+                "{} failed {} times, last {}s ago: {}",
+                p["protocol"].as_str().unwrap_or("?"),
+                p["failures"].as_u64().unwrap_or(0),
+                ago,
+                p["reason"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
 /// The pid of the `meshctl up` running from `state_dir`, if it is alive (one that exited
 /// and awaits its reaper is not: see [`crate::supervise::process_is_live`]).
 pub fn running_pid(state_dir: &Path) -> Option<i32> {

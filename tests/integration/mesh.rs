@@ -1134,6 +1134,25 @@ fn a_grpcio_server_meshed_without_a_protocol_serves_unary_errors_and_streams() {
     assert!(detail.starts_with("api ("), "{detail}");
     assert!(detail.contains("http1 failed 1 times"), "{detail}");
     assert!(detail.contains("set its protocol: grpc or h2c"), "{detail}");
+    let out = up.cmd().args(["status", "-o", "json"]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let api = doc["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "api")
+        .cloned()
+        .unwrap();
+    assert_eq!(api["healthy"], false, "{api}");
+    assert!(
+        api["app_problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("http1 failed"),
+        "{api}"
+    );
+    let table = up.cmd().arg("status").output().unwrap();
+    assert!(String::from_utf8_lossy(&table.stdout).contains("protocol errors"));
     // gRPC still works beside it.
     let out = Command::new("python3")
         .arg(scripts.path().join("client.py"))
