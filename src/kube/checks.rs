@@ -58,6 +58,8 @@ pub const INSTALL_PERMISSIONS: &[(&str, &str, &str, bool)] = &[
         "clusterrolebindings",
         false,
     ),
+    ("patch", "rbac.authorization.k8s.io", "roles", true),
+    ("patch", "rbac.authorization.k8s.io", "rolebindings", true),
     ("patch", "", "secrets", true),
     ("patch", "", "configmaps", true),
     ("patch", "", "services", true),

@@ -17,7 +17,9 @@ use k8s_openapi::api::core::v1::{
     ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
@@ -69,6 +71,9 @@ pub struct Manifests {
     pub service_account: ServiceAccount,
     pub cluster_role: ClusterRole,
     pub cluster_role_binding: ClusterRoleBinding,
+    /// The controller's Secrets, in its own namespace.
+    pub role: Role,
+    pub role_binding: RoleBinding,
     pub issuer_secret: Secret,
     pub trust_bundle: ConfigMap,
     pub service: Service,
@@ -124,6 +129,8 @@ impl Manifests {
         out.push(Object::new(&self.service_account)?);
         out.push(Object::new(&self.cluster_role)?);
         out.push(Object::new(&self.cluster_role_binding)?);
+        out.push(Object::new(&self.role)?);
+        out.push(Object::new(&self.role_binding)?);
         out.push(Object::new(&self.issuer_secret)?);
         out.push(Object::new(&self.trust_bundle)?);
         out.push(Object::new(&self.service)?);
@@ -190,15 +197,26 @@ pub fn render(opts: &InstallOptions, material: &Material) -> anyhow::Result<Mani
                 ..Default::default()
             }]),
         },
-        issuer_secret: issuer_secret(ns, material),
-        trust_bundle: ConfigMap {
-            metadata: meta(TRUST_BUNDLE_CONFIGMAP, Some(ns), "identity"),
-            data: Some(BTreeMap::from([(
-                TRUST_BUNDLE_KEY.to_string(),
-                material.bundle_pem.clone(),
-            )])),
-            ..Default::default()
+        role: Role {
+            metadata: meta(CONTROLLER_NAME, Some(ns), "controller"),
+            rules: Some(controller_namespace_rules()),
         },
+        role_binding: RoleBinding {
+            metadata: meta(CONTROLLER_NAME, Some(ns), "controller"),
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "Role".into(),
+                name: CONTROLLER_NAME.into(),
+            },
+            subjects: Some(vec![Subject {
+                kind: "ServiceAccount".into(),
+                name: CONTROLLER_NAME.into(),
+                namespace: Some(ns.into()),
+                ..Default::default()
+            }]),
+        },
+        issuer_secret: issuer_secret(ns, material),
+        trust_bundle: trust_bundle(ns, &material.bundle_pem),
         service: service(ns),
         deployment: deployment(opts, &material.trust_domain),
         disruption_budget: opts.ha.then(|| disruption_budget(ns)),
@@ -306,6 +324,13 @@ pub fn controller_rules() -> Vec<PolicyRule> {
             resource_names: Some(vec![TRUST_BUNDLE_CONFIGMAP.to_string()]),
             ..rule(&[""], &["configmaps"], &["get", "create", "patch"])
         },
+    ]
+}
+
+/// The controller's permissions in its own namespace only (a Role, not the ClusterRole: a
+/// Secret of the same name in another namespace is out of its reach).
+pub fn controller_namespace_rules() -> Vec<PolicyRule> {
+    vec![
         // The tap token Secret (`meshctl tap` presents the token), by name only: read for
         // every /tap request, created by server-side apply when missing (a PATCH that creates
         // is authorised as `create` with its name, so the name restriction holds).
@@ -318,12 +343,13 @@ pub fn controller_rules() -> Vec<PolicyRule> {
         // restart. Its content is mounted into the controller anyway.
         PolicyRule {
             resource_names: Some(vec![ISSUER_SECRET.to_string()]),
-            ..rule(&[""], &["secrets"], &watch)
+            ..rule(&[""], &["secrets"], &["list", "watch"])
         },
     ]
 }
 
-fn issuer_secret(ns: &str, m: &Material) -> Secret {
+/// The issuer Secret (also what `certs rotate` applies for a new issuer or bundle).
+pub fn issuer_secret(ns: &str, m: &Material) -> Secret {
     let bytes = |s: &str| ByteString(s.as_bytes().to_vec());
     Secret {
         metadata: meta(ISSUER_SECRET, Some(ns), "identity"),
@@ -333,6 +359,19 @@ fn issuer_secret(ns: &str, m: &Material) -> Secret {
             ("tls.key".to_string(), bytes(&m.issuer_key_pem)),
             ("ca.crt".to_string(), bytes(&m.bundle_pem)),
         ])),
+        ..Default::default()
+    }
+}
+
+/// The trust-bundle ConfigMap in the controller's namespace (also what `certs rotate`
+/// applies for a new bundle).
+pub fn trust_bundle(ns: &str, bundle_pem: &str) -> ConfigMap {
+    ConfigMap {
+        metadata: meta(TRUST_BUNDLE_CONFIGMAP, Some(ns), "identity"),
+        data: Some(BTreeMap::from([(
+            TRUST_BUNDLE_KEY.to_string(),
+            bundle_pem.to_string(),
+        )])),
         ..Default::default()
     }
 }
@@ -588,7 +627,8 @@ fn not_in(key: &str, values: &[&str]) -> LabelSelectorRequirement {
 /// Neither matches kube-system or the mesh's own namespace. `failurePolicy: Ignore`: a
 /// controller that is down must not stop every opted-in pod from being created; such pods
 /// start without a sidecar (and are not meshed) until they are recreated.
-fn webhook(ns: &str, bundle_pem: &str) -> MutatingWebhookConfiguration {
+/// (Also what `certs rotate` applies for a new bundle.)
+pub fn webhook(ns: &str, bundle_pem: &str) -> MutatingWebhookConfiguration {
     let excluded = not_in("kubernetes.io/metadata.name", &["kube-system", ns]);
     let base = |name: &str, namespace_selector, object_selector| MutatingWebhook {
         name: name.into(),

@@ -8,7 +8,8 @@
 //! - when the bundle changes: the trust-bundle ConfigMap in the controller's namespace (the
 //!   controller copies the bundle into every meshed namespace itself) and the injector
 //!   webhook's `caBundle` (the API server verifies the controller's serving certificate
-//!   with it, and that certificate follows the issuer);
+//!   with it, and that certificate follows the issuer) — each object as `install` renders
+//!   it, server-side applied with install's field manager;
 //! - an anchor rotation's checkpoint: the ConfigMap `meshctl-rotation` in the controller's
 //!   namespace (fingerprints only, no key), created when the rotation starts — so a second
 //!   rotation cannot start beside it — replaced after every step, deleted when done.
@@ -26,9 +27,10 @@ use super::apply::api_error;
 use super::controller::issuer::{BUNDLE_KEY, CERT_KEY, KEY_KEY};
 use super::controller::status::{ControllerStatus, ProxyStatus, merge};
 use super::identity::Material;
+use super::manifests::{issuer_secret, trust_bundle, webhook};
 use super::mesh::{Cluster, MeshError};
 use super::{
-    FIELD_MANAGER, ISSUER_SECRET, PART_OF, PART_OF_LABEL, TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY,
+    FIELD_MANAGER, ISSUER_SECRET, PART_OF, PART_OF_LABEL, TRUST_BUNDLE_CONFIGMAP,
     WEBHOOK_CONFIGURATION,
 };
 use crate::identity::pem;
@@ -79,62 +81,45 @@ pub async fn read_issuer(
 }
 
 /// Writes `next` into the cluster, given what it holds now (`now`): the issuer Secret when
-/// anything differs; the bundle ConfigMap and the webhook's `caBundle` when the bundle does.
-/// Each write is a patch of just those keys (field manager `meshctl`), so nothing else in the
-/// objects changes.
+/// anything differs; the bundle ConfigMap and the webhook configuration (its `caBundle`)
+/// when the bundle does. Each is server-side applied exactly as `install` renders it, with
+/// install's field manager `meshctl`, forced: the fields stay owned by one apply, so a later
+/// `install --apply` with the rotated CA directory changes nothing and conflicts with nothing.
 pub async fn publish(
     cluster: &Cluster,
     cns: &str,
     now: &Material,
     next: &Material,
 ) -> Result<(), MeshError> {
-    let params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
-        ..PatchParams::default()
-    };
-    let bundle_changed = now.bundle_pem != next.bundle_pem;
-    if bundle_changed {
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    if now.bundle_pem != next.bundle_pem {
         // Trust first: the webhook and the ConfigMap must hold a new anchor before anything
         // is signed under it, and keep an old one until nothing is.
         let webhooks: Api<MutatingWebhookConfiguration> = Api::all(cluster.client.clone());
+        let resource = "mutatingwebhookconfigurations.admissionregistration.k8s.io";
         let what = format!(
             "updating the caBundle of MutatingWebhookConfiguration {WEBHOOK_CONFIGURATION}"
         );
-        let current = webhooks.get_opt(WEBHOOK_CONFIGURATION).await.map_err(|e| {
-            api_error(
-                e,
-                &what,
-                "get",
-                "mutatingwebhookconfigurations.admissionregistration.k8s.io",
-                "(cluster-wide)",
-                &cluster.target,
-            )
-        })?;
-        match current {
+        let found = webhooks
+            .get_opt(WEBHOOK_CONFIGURATION)
+            .await
+            .map_err(|e| api_error(e, &what, "get", resource, "(cluster-wide)", &cluster.target))?;
+        match found {
             // A mesh whose pods are injected from manifests (`meshctl inject`) has no webhook.
             None => tracing::warn!(
                 "no MutatingWebhookConfiguration {WEBHOOK_CONFIGURATION}: no injector caBundle to update"
             ),
-            Some(current) => {
-                let names: Vec<String> = current
-                    .webhooks
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|w| w.name)
-                    .collect();
+            Some(_) => {
+                let object = webhook(cns, &next.bundle_pem);
                 webhooks
-                    .patch(
-                        WEBHOOK_CONFIGURATION,
-                        &params,
-                        &Patch::Strategic(webhook_patch(&names, &next.bundle_pem)),
-                    )
+                    .patch(WEBHOOK_CONFIGURATION, &params, &Patch::Apply(&object))
                     .await
                     .map_err(|e| {
                         api_error(
                             e,
                             &what,
                             "patch",
-                            "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+                            resource,
                             "(cluster-wide)",
                             &cluster.target,
                         )
@@ -142,93 +127,37 @@ pub async fn publish(
             }
         }
         let maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), cns);
-        let what = format!("updating ConfigMap {cns}/{TRUST_BUNDLE_CONFIGMAP}");
-        let data = serde_json::json!({"data": {TRUST_BUNDLE_KEY: next.bundle_pem}});
-        let patched = maps
-            .patch(TRUST_BUNDLE_CONFIGMAP, &params, &Patch::Merge(&data))
-            .await;
-        match patched {
-            Ok(_) => {}
-            // Made by install; recreated when someone deleted it.
-            Err(kube::Error::Api(s)) if s.code == 404 => {
-                let map = ConfigMap {
-                    metadata: ObjectMeta {
-                        name: Some(TRUST_BUNDLE_CONFIGMAP.to_string()),
-                        namespace: Some(cns.to_string()),
-                        labels: Some(BTreeMap::from([(
-                            PART_OF_LABEL.to_string(),
-                            PART_OF.to_string(),
-                        )])),
-                        ..Default::default()
-                    },
-                    data: Some(BTreeMap::from([(
-                        TRUST_BUNDLE_KEY.to_string(),
-                        next.bundle_pem.clone(),
-                    )])),
-                    ..Default::default()
-                };
-                let post = PostParams {
-                    field_manager: Some(FIELD_MANAGER.to_string()),
-                    ..PostParams::default()
-                };
-                maps.create(&post, &map).await.map_err(|e| {
-                    api_error(
-                        e,
-                        &what,
-                        "create",
-                        "configmaps",
-                        &scope(cns),
-                        &cluster.target,
-                    )
-                })?;
-            }
-            Err(e) => {
-                return Err(api_error(
-                    e,
-                    &what,
-                    "patch",
-                    "configmaps",
-                    &scope(cns),
-                    &cluster.target,
-                )
-                .into());
-            }
-        }
+        let what = format!("applying ConfigMap {cns}/{TRUST_BUNDLE_CONFIGMAP}");
+        maps.patch(
+            TRUST_BUNDLE_CONFIGMAP,
+            &params,
+            &Patch::Apply(&trust_bundle(cns, &next.bundle_pem)),
+        )
+        .await
+        .map_err(|e| {
+            api_error(
+                e,
+                &what,
+                "patch",
+                "configmaps",
+                &scope(cns),
+                &cluster.target,
+            )
+        })?;
     }
     if now != next {
         let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), cns);
-        let what = format!("updating Secret {cns}/{ISSUER_SECRET}");
+        let what = format!("applying Secret {cns}/{ISSUER_SECRET}");
         secrets
-            .patch(ISSUER_SECRET, &params, &Patch::Merge(secret_patch(next)))
+            .patch(
+                ISSUER_SECRET,
+                &params,
+                &Patch::Apply(&issuer_secret(cns, next)),
+            )
             .await
             .map_err(|e| api_error(e, &what, "patch", "secrets", &scope(cns), &cluster.target))?;
     }
     Ok(())
-}
-
-/// The strategic-merge patch setting `caBundle` on every webhook (merged by name).
-pub fn webhook_patch(names: &[String], bundle_pem: &str) -> serde_json::Value {
-    let encoded = base64_of(bundle_pem);
-    serde_json::json!({
-        "webhooks": names
-            .iter()
-            .map(|name| serde_json::json!({"name": name, "clientConfig": {"caBundle": encoded}}))
-            .collect::<Vec<_>>(),
-    })
-}
-
-/// The merge patch of the issuer Secret's three keys.
-pub fn secret_patch(m: &Material) -> serde_json::Value {
-    serde_json::json!({"data": {
-        CERT_KEY: base64_of(&m.issuer_cert_pem),
-        KEY_KEY: base64_of(&m.issuer_key_pem),
-        BUNDLE_KEY: base64_of(&m.bundle_pem),
-    }})
-}
-
-fn base64_of(text: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
 }
 
 /// Every meshed pod's proxy as the gates see it (all namespaces: the whole mesh rotates),

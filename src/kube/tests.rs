@@ -93,6 +93,8 @@ fn every_object_round_trips_through_its_type() {
     round(&m.service_account);
     round(&m.cluster_role);
     round(&m.cluster_role_binding);
+    round(&m.role);
+    round(&m.role_binding);
     round(&m.issuer_secret);
     round(&m.trust_bundle);
     round(&m.service);
@@ -145,6 +147,8 @@ fn order_is_crds_namespace_then_the_rest_webhook_last() {
             "ServiceAccount",
             "ClusterRole",
             "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
             "Secret",
             "ConfigMap",
             "Service",
@@ -242,6 +246,23 @@ fn cluster_role_rules_are_exactly_these() {
                 s(&["get", "create", "patch"]),
                 Some(s(&[TRUST_BUNDLE_CONFIGMAP]))
             ),
+        ]
+    );
+    // Secrets only in the controller's own namespace (a Role), each by name.
+    let in_namespace: Vec<Rule> = manifests::controller_namespace_rules()
+        .into_iter()
+        .map(|r| {
+            (
+                r.api_groups.unwrap(),
+                r.resources.unwrap(),
+                r.verbs,
+                r.resource_names,
+            )
+        })
+        .collect();
+    assert_eq!(
+        in_namespace,
+        vec![
             (
                 s(&[""]),
                 s(&["secrets"]),
@@ -267,6 +288,12 @@ fn cluster_role_rules_are_exactly_these() {
         ),
         ("ServiceAccount", CONTROLLER_NAME, Some(DEFAULT_NAMESPACE))
     );
+    assert_eq!(
+        m.role.metadata.namespace.as_deref(),
+        Some(DEFAULT_NAMESPACE)
+    );
+    assert_eq!(m.role_binding.role_ref.kind, "Role");
+    assert_eq!(m.role_binding.subjects, m.cluster_role_binding.subjects);
 }
 
 #[test]
@@ -551,6 +578,8 @@ async fn apply_sends_server_side_apply_patches_in_order() {
             "/api/v1/namespaces/meshctl-system/serviceaccounts/meshctl-controller",
             "/apis/rbac.authorization.k8s.io/v1/clusterroles/meshctl-controller",
             "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/meshctl-controller",
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/meshctl-system/roles/meshctl-controller",
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/meshctl-system/rolebindings/meshctl-controller",
             "/api/v1/namespaces/meshctl-system/secrets/meshctl-issuer",
             "/api/v1/namespaces/meshctl-system/configmaps/meshctl-trust-bundle",
             "/api/v1/namespaces/meshctl-system/services/meshctl-controller",
@@ -590,10 +619,7 @@ async fn force_conflicts_and_server_dry_run_reach_the_server() {
 #[tokio::test]
 async fn server_dry_run_reports_objects_in_a_namespace_that_does_not_exist_yet() {
     let (client, _log) = mock::client(|s: &Seen| {
-        if s.uri.starts_with("/api/v1/namespaces/meshctl-system/")
-            || s.uri
-                .starts_with("/apis/apps/v1/namespaces/meshctl-system/")
-        {
+        if s.uri.contains("/namespaces/meshctl-system/") {
             mock::status(404, "NotFound", "namespaces \"meshctl-system\" not found")
         } else {
             mock::echo(s)
@@ -611,6 +637,8 @@ async fn server_dry_run_reports_objects_in_a_namespace_that_does_not_exist_yet()
         report.not_validated,
         [
             "ServiceAccount meshctl-system/meshctl-controller",
+            "Role meshctl-system/meshctl-controller",
+            "RoleBinding meshctl-system/meshctl-controller",
             "Secret meshctl-system/meshctl-issuer",
             "ConfigMap meshctl-system/meshctl-trust-bundle",
             "Service meshctl-system/meshctl-controller",

@@ -9,7 +9,7 @@ use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams};
@@ -55,6 +55,8 @@ pub fn kinds(include_crds: bool) -> Vec<(ApiResource, bool)> {
         (ApiResource::erase::<ConfigMap>(&()), true),
         (ApiResource::erase::<Secret>(&()), true),
         (ApiResource::erase::<ServiceAccount>(&()), true),
+        (ApiResource::erase::<RoleBinding>(&()), true),
+        (ApiResource::erase::<Role>(&()), true),
         (ApiResource::erase::<ClusterRoleBinding>(&()), false),
         (ApiResource::erase::<ClusterRole>(&()), false),
     ];

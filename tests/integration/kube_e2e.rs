@@ -200,7 +200,7 @@ fn install_check_uninstall_against_a_real_api_server() {
                 || (o["kind"] == "Secret" && o["name"] == "meshctl-tap")
         })
         .count();
-    assert_eq!(objects.len() - published, 10, "{listing}");
+    assert_eq!(objects.len() - published, 12, "{listing}");
     let out = meshctl(&["uninstall", "--apply", "--crds", "--timeout", "60s"]).assert();
     let code = out.get_output().status.code();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();

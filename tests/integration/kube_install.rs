@@ -66,6 +66,8 @@ fn install_prints_manifests_and_keeps_the_anchor_key_out_of_them() {
             "ServiceAccount",
             "ClusterRole",
             "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
             "Secret",
             "ConfigMap",
             "Service",

@@ -324,6 +324,28 @@ impl Fixture {
     .unwrap();
         rt.block_on(bindings.create(&PostParams::default(), &binding))
             .unwrap();
+        // And the Role install binds in its own namespace (the Secrets it reads, by name).
+        let ns_roles: Api<k8s_openapi::api::rbac::v1::Role> =
+            Api::namespaced(client.clone(), "meshctl-system");
+        let ns_role = k8s_openapi::api::rbac::v1::Role {
+            metadata: kube::api::ObjectMeta {
+                name: Some(role_name.clone()),
+                ..Default::default()
+            },
+            rules: Some(meshctl::kube::manifests::controller_namespace_rules()),
+        };
+        rt.block_on(ns_roles.create(&PostParams::default(), &ns_role))
+            .unwrap();
+        let ns_bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> =
+            Api::namespaced(client.clone(), "meshctl-system");
+        let ns_binding: k8s_openapi::api::rbac::v1::RoleBinding = serde_json::from_value(json!({
+            "metadata": {"name": role_name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
+            "subjects": [{"kind": "ServiceAccount", "name": "controller", "namespace": ns_name}]
+        }))
+        .unwrap();
+        rt.block_on(ns_bindings.create(&PostParams::default(), &ns_binding))
+            .unwrap();
         let controller_token: TokenRequest = rt
             .block_on(
                 accounts.create_subresource(
@@ -775,6 +797,16 @@ impl Drop for Fixture {
         let _ = self
             .rt
             .block_on(roles.delete(&self.role_name, &Default::default()));
+        let ns_bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> =
+            Api::namespaced(self.client.clone(), "meshctl-system");
+        let ns_roles: Api<k8s_openapi::api::rbac::v1::Role> =
+            Api::namespaced(self.client.clone(), "meshctl-system");
+        let _ = self
+            .rt
+            .block_on(ns_bindings.delete(&self.role_name, &Default::default()));
+        let _ = self
+            .rt
+            .block_on(ns_roles.delete(&self.role_name, &Default::default()));
         // Namespaces never finish deleting without the controller manager: left for the
         // throwaway API server.
     }

@@ -64,7 +64,7 @@ fn hook() -> serde_json::Value {
 }
 
 #[tokio::test]
-async fn a_new_issuer_alone_patches_only_the_secret() {
+async fn a_new_issuer_alone_applies_only_the_secret_as_install_renders_it() {
     let (client, log) = mock::client(mock::echo);
     let now = material("I1", "A1");
     let next = material("I2", "A1");
@@ -78,11 +78,18 @@ async fn a_new_issuer_alone_patches_only_the_secret() {
         "{}",
         seen[0].uri
     );
-    assert_eq!(seen[0].content_type, "application/merge-patch+json");
+    assert!(seen[0].uri.contains("force=true"), "{}", seen[0].uri);
+    assert_eq!(seen[0].content_type, "application/apply-patch+yaml");
     let body: serde_json::Value = serde_json::from_str(&seen[0].body).unwrap();
+    let rendered = serde_json::to_value(crate::kube::manifests::issuer_secret(CNS, &next)).unwrap();
+    assert_eq!(body, rendered);
     assert_eq!(
-        body,
-        json!({"data": {"tls.crt": b64("ISSUER I2\n"), "tls.key": b64("KEY I2\n"), "ca.crt": b64("A1")}})
+        body["data"],
+        json!({"tls.crt": b64("ISSUER I2\n"), "tls.key": b64("KEY I2\n"), "ca.crt": b64("A1")})
+    );
+    assert_eq!(
+        body["metadata"]["labels"]["app.kubernetes.io/part-of"],
+        "meshctl"
     );
     // Nothing differs: nothing is written.
     let (client, log) = mock::client(mock::echo);
@@ -110,27 +117,26 @@ async fn a_new_bundle_goes_to_the_webhook_and_the_configmap_before_the_secret() 
             ("PATCH", SECRET_PATH)
         ]
     );
-    assert_eq!(
-        seen[1].content_type,
-        "application/strategic-merge-patch+json"
-    );
+    for s in &seen[1..] {
+        assert_eq!(s.content_type, "application/apply-patch+yaml");
+        assert!(s.uri.contains("fieldManager=meshctl") && s.uri.contains("force=true"));
+    }
     let body: serde_json::Value = serde_json::from_str(&seen[1].body).unwrap();
-    assert_eq!(
-        body,
-        json!({"webhooks": [
-            {"name": "namespace.inject.meshctl.io", "clientConfig": {"caBundle": b64("A1A2")}},
-            {"name": "pod.inject.meshctl.io", "clientConfig": {"caBundle": b64("A1A2")}},
-        ]})
-    );
+    let webhooks = body["webhooks"].as_array().unwrap();
+    assert_eq!(webhooks.len(), 2);
+    for w in webhooks {
+        assert_eq!(w["clientConfig"]["caBundle"], b64("A1A2"), "{w}");
+        assert_eq!(w["clientConfig"]["service"]["namespace"], CNS, "{w}");
+    }
     let body: serde_json::Value = serde_json::from_str(&seen[2].body).unwrap();
-    assert_eq!(body, json!({"data": {"ca-bundle.crt": "A1A2"}}));
+    assert_eq!(body["data"], json!({"ca-bundle.crt": "A1A2"}));
+    assert_eq!(body["metadata"]["name"], "meshctl-trust-bundle");
 }
 
 #[tokio::test]
-async fn a_missing_bundle_configmap_is_recreated_and_a_missing_webhook_skipped() {
+async fn a_mesh_without_the_injector_webhook_still_rotates() {
     let (client, log) = mock::client(|seen| match (seen.method.as_str(), path(seen)) {
         ("GET", HOOK_PATH) => mock::status(404, "NotFound", "not found"),
-        ("PATCH", BUNDLE_PATH) => mock::status(404, "NotFound", "configmaps not found"),
         _ => mock::echo(seen),
     });
     publish(
@@ -142,19 +148,14 @@ async fn a_missing_bundle_configmap_is_recreated_and_a_missing_webhook_skipped()
     .await
     .unwrap();
     let seen = log.lock().unwrap().clone();
-    let create = seen.iter().find(|s| s.method == "POST").expect("a create");
-    assert_eq!(path(create), CHECKPOINTS_PATH);
-    let body: serde_json::Value = serde_json::from_str(&create.body).unwrap();
-    assert_eq!(body["metadata"]["name"], "meshctl-trust-bundle");
+    let order: Vec<(&str, &str)> = seen.iter().map(|s| (s.method.as_str(), path(s))).collect();
     assert_eq!(
-        body["metadata"]["labels"]["app.kubernetes.io/part-of"],
-        "meshctl"
-    );
-    assert_eq!(body["data"]["ca-bundle.crt"], "A2");
-    assert!(
-        !seen
-            .iter()
-            .any(|s| s.method == "PATCH" && path(s) == HOOK_PATH)
+        order,
+        [
+            ("GET", HOOK_PATH),
+            ("PATCH", BUNDLE_PATH),
+            ("PATCH", SECRET_PATH)
+        ]
     );
 }
 
