@@ -3,7 +3,7 @@
 # idle-connection flood; records failed requests and each proxy's RSS and fd count over time.
 #
 #   bench/soak.sh [--minutes N] [--bin PATH] [--rps-workers N] [--idle N] [--out FILE]
-#                 [--no-retries]
+#                 [--no-retries] [--leaf-lifetime DURATION]
 #
 #   --minutes N      length of the load-and-chaos phase (default 30)
 #   --bin PATH       meshctl binary (default target/release/meshctl; build it first with
@@ -14,6 +14,8 @@
 #   --out FILE       result file (default bench/soak-<date>.txt)
 #   --no-retries     web's calls to api without a retry policy, to see the failures retries
 #                    hide (a killed api app or proxy: a few 502s each; see bench/SOAK.md)
+#   --leaf-lifetime D  the proxies' workload certificates (default 2m: renewed every ~84 s,
+#                    so leaves rotate many times during the run)
 #
 # The mesh (`meshctl up` in a scratch dir, loopback only): web → api (3 replicas, HTTP)
 # → quotes (2 replicas, gRPC), the demo apps; api with `retries: { on: [gateway-error,
@@ -21,7 +23,7 @@
 # `/` (each request crosses two proxy pairs). Every 30 s one chaos step, in turn: kill an api replica's app,
 # kill an api replica's proxy, kill the control plane, rotate the issuer
 # (`meshctl certs rotate issuer`), inject a delay fault on api for 20 s, kill a quotes
-# replica's app. `meshctl up` restarts what was killed. Every 10 s a sample: requests
+# replica's app, rotate the trust anchor (`meshctl certs rotate anchor`, all six steps). `meshctl up` restarts what was killed. Every 10 s a sample: requests
 # ok/failed so far, and RSS (KiB) and open fds of every proxy.
 # Idle phase: N connections opened to web's outbound listener for api (declared http, so
 # the header read timeout and max_connections apply) and held; the proxy's RSS and fds
@@ -35,6 +37,7 @@ workers=2
 idle=20000
 out=""
 api_policy="    policy: { retries: { attempts: 3, on: [gateway-error, connect-failure] } }"
+leaf_lifetime="2m"
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) minutes="$2"; shift 2 ;;
@@ -43,6 +46,7 @@ while [ $# -gt 0 ]; do
     --idle) idle="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --no-retries) api_policy=""; shift ;;
+    --leaf-lifetime) leaf_lifetime="$2"; shift 2 ;;
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -96,8 +100,9 @@ EOF
 : >"$out"
 log "soak: ${minutes} min load+chaos, $workers curl workers, $idle idle connections; binary $bin"
 log "api's retry policy: ${api_policy:-    none (--no-retries)}"
+log "leaf lifetime: $leaf_lifetime"
 log "machine: $(nproc) cores, ulimit -n $(ulimit -n) (hard $(ulimit -Hn))"
-(cd "$work" && "$bin" up --detach >/dev/null)
+(cd "$work" && "$bin" up --detach --leaf-lifetime "$leaf_lifetime" >/dev/null)
 log "mesh up in $work (web :$web_port, web's outbound listener for api :$api_entry)"
 
 # pids of this mesh's processes matching a pattern (`up` runs every child in the mesh
@@ -152,7 +157,7 @@ done
 chaos_step=0
 chaos() {
   local victim
-  case $((chaos_step % 6)) in
+  case $((chaos_step % 7)) in
     0) victim="$(ours "demo-app api" | head -1)"
        [ -n "$victim" ] && kill "$victim" && log "chaos: killed an api replica's app (pid $victim)" ;;
     1) victim="$(proxies | awk '/^api/ {print $2; exit}')"
@@ -171,6 +176,11 @@ chaos() {
          || log "chaos: fault inject FAILED" ;;
     5) victim="$(ours "demo-app quotes" | head -1)"
        [ -n "$victim" ] && kill "$victim" && log "chaos: killed a quotes replica's app (pid $victim)" ;;
+    6) if (cd "$work" && timeout 240 "$bin" certs rotate anchor >"$work/rotate.log" 2>&1); then
+         log "chaos: rotated the trust anchor"
+       else
+         log "chaos: anchor rotation FAILED: $(tail -2 "$work/rotate.log" | tr '\n' ' ')"
+       fi ;;
   esac
   chaos_step=$((chaos_step + 1))
 }
