@@ -220,6 +220,13 @@ impl RetryCondition {
     fn matches(self, attempt: &Attempt) -> bool {
         match (self, attempt) {
             (RetryCondition::ConnectFailure, Err(e)) => e.is_connect_failure(),
+            // A failed exchange is answered with a gateway status (502/503), so `gateway-error`
+            // and `5xx` retry it as they would that answer from the peer: e.g. a stream a
+            // draining peer refused or reset as it went away.
+            (RetryCondition::GatewayError | RetryCondition::ServerError, Err(e)) => matches!(
+                e.response().0,
+                StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE
+            ),
             (_, Err(_)) => false,
             (RetryCondition::ServerError, Ok(r)) => r.status().is_server_error(),
             (RetryCondition::GatewayError, Ok(r)) => matches!(
@@ -417,6 +424,23 @@ mod tests {
         ] {
             let condition: RetryCondition = name.parse().unwrap();
             assert_eq!(condition.to_string(), name);
+        }
+    }
+
+    /// Found by the soak: a GET in flight when an api replica's proxy was stopped reached the
+    /// app as a 502, although api retries gateway errors: a failed exchange was never retried.
+    #[test]
+    fn a_stream_the_peer_refused_or_reset_is_a_gateway_error() {
+        let addr: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
+        for reason in [h2::Reason::REFUSED_STREAM, h2::Reason::CANCEL] {
+            let attempt: Attempt = Err(PeerError::Http2 {
+                addr,
+                source: h2::Error::from(reason),
+            });
+            assert!(RetryCondition::GatewayError.matches(&attempt), "{reason:?}");
+            assert!(RetryCondition::ServerError.matches(&attempt), "{reason:?}");
+            assert!(!RetryCondition::ConnectFailure.matches(&attempt), "{reason:?}");
+            assert!(!RetryCondition::Grpc(14).matches(&attempt), "{reason:?}");
         }
     }
 
