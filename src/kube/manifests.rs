@@ -185,17 +185,8 @@ pub fn render(opts: &InstallOptions, material: &Material) -> anyhow::Result<Mani
         },
         cluster_role_binding: ClusterRoleBinding {
             metadata: meta(CONTROLLER_NAME, None, "controller"),
-            role_ref: RoleRef {
-                api_group: "rbac.authorization.k8s.io".into(),
-                kind: "ClusterRole".into(),
-                name: CONTROLLER_NAME.into(),
-            },
-            subjects: Some(vec![Subject {
-                kind: "ServiceAccount".into(),
-                name: CONTROLLER_NAME.into(),
-                namespace: Some(ns.into()),
-                ..Default::default()
-            }]),
+            role_ref: controller_role_ref("ClusterRole"),
+            subjects: Some(controller_subjects(ns)),
         },
         role: Role {
             metadata: meta(CONTROLLER_NAME, Some(ns), "controller"),
@@ -203,17 +194,8 @@ pub fn render(opts: &InstallOptions, material: &Material) -> anyhow::Result<Mani
         },
         role_binding: RoleBinding {
             metadata: meta(CONTROLLER_NAME, Some(ns), "controller"),
-            role_ref: RoleRef {
-                api_group: "rbac.authorization.k8s.io".into(),
-                kind: "Role".into(),
-                name: CONTROLLER_NAME.into(),
-            },
-            subjects: Some(vec![Subject {
-                kind: "ServiceAccount".into(),
-                name: CONTROLLER_NAME.into(),
-                namespace: Some(ns.into()),
-                ..Default::default()
-            }]),
+            role_ref: controller_role_ref("Role"),
+            subjects: Some(controller_subjects(ns)),
         },
         issuer_secret: issuer_secret(ns, material),
         trust_bundle: trust_bundle(ns, &material.bundle_pem),
@@ -222,6 +204,25 @@ pub fn render(opts: &InstallOptions, material: &Material) -> anyhow::Result<Mani
         disruption_budget: opts.ha.then(|| disruption_budget(ns)),
         webhook: webhook(ns, &material.bundle_pem),
     })
+}
+
+/// The controller's (Cluster)Role, as its bindings name it.
+fn controller_role_ref(kind: &str) -> RoleRef {
+    RoleRef {
+        api_group: "rbac.authorization.k8s.io".into(),
+        kind: kind.into(),
+        name: CONTROLLER_NAME.into(),
+    }
+}
+
+/// The controller's ServiceAccount, the one subject of its bindings.
+fn controller_subjects(ns: &str) -> Vec<Subject> {
+    vec![Subject {
+        kind: "ServiceAccount".into(),
+        name: CONTROLLER_NAME.into(),
+        namespace: Some(ns.into()),
+        ..Default::default()
+    }]
 }
 
 /// The labels every object carries (`component` says which part of meshctl it is).

@@ -186,21 +186,25 @@ fn every_object_is_labelled_and_annotated_with_the_version() {
     }
 }
 
+type Rule = (Vec<String>, Vec<String>, Vec<String>, Option<Vec<String>>);
+
+/// A rule as (groups, resources, verbs, names).
+fn rule_parts(r: k8s_openapi::api::rbac::v1::PolicyRule) -> Rule {
+    (
+        r.api_groups.unwrap(),
+        r.resources.unwrap(),
+        r.verbs,
+        r.resource_names,
+    )
+}
+
 /// The controller's permissions, exactly: anything added here must be argued for in
 /// docs/kubernetes.md.
 #[test]
 fn cluster_role_rules_are_exactly_these() {
-    type Rule = (Vec<String>, Vec<String>, Vec<String>, Option<Vec<String>>);
     let rules: Vec<Rule> = manifests::controller_rules()
         .into_iter()
-        .map(|r| {
-            (
-                r.api_groups.unwrap(),
-                r.resources.unwrap(),
-                r.verbs,
-                r.resource_names,
-            )
-        })
+        .map(rule_parts)
         .collect();
     let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let watch = s(&["list", "watch"]);
@@ -251,14 +255,7 @@ fn cluster_role_rules_are_exactly_these() {
     // Secrets only in the controller's own namespace (a Role), each by name.
     let in_namespace: Vec<Rule> = manifests::controller_namespace_rules()
         .into_iter()
-        .map(|r| {
-            (
-                r.api_groups.unwrap(),
-                r.resources.unwrap(),
-                r.verbs,
-                r.resource_names,
-            )
-        })
+        .map(rule_parts)
         .collect();
     assert_eq!(
         in_namespace,

@@ -439,7 +439,10 @@ mod tests {
             });
             assert!(RetryCondition::GatewayError.matches(&attempt), "{reason:?}");
             assert!(RetryCondition::ServerError.matches(&attempt), "{reason:?}");
-            assert!(!RetryCondition::ConnectFailure.matches(&attempt), "{reason:?}");
+            assert!(
+                !RetryCondition::ConnectFailure.matches(&attempt),
+                "{reason:?}"
+            );
             assert!(!RetryCondition::Grpc(14).matches(&attempt), "{reason:?}");
         }
     }
