@@ -74,6 +74,20 @@ fn shop(
     }
 }
 
+/// api's two versions behind `api-v1` / `api-v2` on port 80.
+fn api_backends() -> BTreeMap<String, Backend> {
+    ["v1", "v2"]
+        .into_iter()
+        .map(|v| {
+            let backend = Backend {
+                service: format!("api-{v}"),
+                port: 80,
+            };
+            (v.to_string(), backend)
+        })
+        .collect()
+}
+
 fn weights(pairs: &[(&str, u32)]) -> SplitWeights {
     SplitWeights(pairs.iter().map(|(v, w)| (v.to_string(), *w)).collect())
 }
@@ -136,22 +150,7 @@ async fn shift_starts_from_the_weights_of_the_existing_route() {
     let existing = mock::ok(route_manifest(
         "shop",
         "api",
-        &BTreeMap::from([
-            (
-                "v1".to_string(),
-                Backend {
-                    service: "api-v1".into(),
-                    port: 80,
-                },
-            ),
-            (
-                "v2".to_string(),
-                Backend {
-                    service: "api-v2".into(),
-                    port: 80,
-                },
-            ),
-        ]),
+        &api_backends(),
         &weights(&[("v1", 80), ("v2", 20)]),
         None,
     ));
@@ -662,22 +661,7 @@ async fn the_tap_streams_through_pods_proxy_with_the_token_header() {
 
 #[tokio::test]
 async fn a_header_route_is_read_back_and_kept_by_the_next_apply() {
-    let backends = BTreeMap::from([
-        (
-            "v1".to_string(),
-            Backend {
-                service: "api-v1".into(),
-                port: 80,
-            },
-        ),
-        (
-            "v2".to_string(),
-            Backend {
-                service: "api-v2".into(),
-                port: 80,
-            },
-        ),
-    ]);
+    let backends = api_backends();
     let header = crate::control::canary_routes::CanaryRoute {
         version: "v2".into(),
         header: "x-canary".into(),

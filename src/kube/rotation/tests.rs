@@ -46,6 +46,11 @@ fn path(seen: &Seen) -> &str {
     seen.uri.split('?').next().unwrap_or_default()
 }
 
+/// Each request as (method, path), in order.
+fn order(seen: &[Seen]) -> Vec<(&str, &str)> {
+    seen.iter().map(|s| (s.method.as_str(), path(s))).collect()
+}
+
 fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
@@ -107,7 +112,7 @@ async fn a_new_bundle_goes_to_the_webhook_and_the_configmap_before_the_secret() 
     let next = material("I1", "A1A2");
     publish(&cluster(client), CNS, &now, &next).await.unwrap();
     let seen = log.lock().unwrap().clone();
-    let order: Vec<(&str, &str)> = seen.iter().map(|s| (s.method.as_str(), path(s))).collect();
+    let order = order(&seen);
     assert_eq!(
         order,
         [
@@ -148,7 +153,7 @@ async fn a_mesh_without_the_injector_webhook_still_rotates() {
     .await
     .unwrap();
     let seen = log.lock().unwrap().clone();
-    let order: Vec<(&str, &str)> = seen.iter().map(|s| (s.method.as_str(), path(s))).collect();
+    let order = order(&seen);
     assert_eq!(
         order,
         [
@@ -236,7 +241,7 @@ async fn the_checkpoint_is_created_once_replaced_after_each_step_and_deleted_whe
         .await
         .unwrap();
     let seen = log.lock().unwrap().clone();
-    let order: Vec<(&str, &str)> = seen.iter().map(|s| (s.method.as_str(), path(s))).collect();
+    let order = order(&seen);
     assert_eq!(
         order,
         [
