@@ -7,6 +7,36 @@ use serde::{Deserialize, Serialize};
 /// Weights always sum to this.
 pub const TOTAL_WEIGHT: u32 = 100;
 
+/// One version of a service, the share of its traffic that version gets, and what serves it
+/// (`T`: each endpoint's address and identity as the control plane sends them; a peer
+/// connection in the proxy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend<T> {
+    pub version: String,
+    /// 0–[`TOTAL_WEIGHT`]; the weights of a service's backends sum to it.
+    pub weight: u32,
+    pub endpoints: Vec<T>,
+}
+
+impl<T> Backend<T> {
+    pub fn new(version: impl Into<String>, weight: u32, endpoints: Vec<T>) -> Self {
+        Backend {
+            version: version.into(),
+            weight,
+            endpoints,
+        }
+    }
+
+    /// The same version and weight served by `f` of each endpoint.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Backend<U> {
+        Backend {
+            version: self.version,
+            weight: self.weight,
+            endpoints: self.endpoints.into_iter().map(f).collect(),
+        }
+    }
+}
+
 /// version → weight (0–100) for one service; the weights sum to 100.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -2,24 +2,27 @@
 //!
 //! [`run`] (standalone) and [`controlled::run`] (driven by the control plane, through
 //! [`agent`]) assemble it top to bottom: identity → TLS configs (reloaded on change) →
-//! metrics → listeners (inbound, outbound, admin) → wait for SIGTERM/SIGINT → drain.
+//! metrics → `Shared::new` → listeners (inbound, outbound, admin; both through
+//! `Assembly`) → wait for SIGTERM/SIGINT → drain.
 //!
 //! The request path, file by file:
 //! - **outbound** (plaintext from the local app → mTLS to a peer proxy):
 //!   `protocol/listen.rs` (accept, connection limit) → `protocol/detect.rs` (HTTP/1, h2c or
 //!   opaque, unless the protocol is declared) → `protocol/h1/server.rs` or
-//!   `protocol/h2/server.rs` (our own servers) → `outbound/mod.rs` (`forward_http`: route by
-//!   authority) → `outbound/route.rs` (weighted split) + `outbound/rules.rs` (header routes) →
-//!   `outbound/fault.rs` (injected aborts/delays) → `outbound/timeout.rs` →
-//!   `outbound/retry.rs` (budgeted retries) → `outbound/balance.rs` (P2C over peak-EWMA) +
-//!   `outbound/breaker.rs` (circuit per endpoint) → `outbound/peer.rs` + `outbound/peer/mux.rs`
-//!   (one HTTP/2 connection per peer over mTLS, `tls/`); opaque TCP: `protocol/tcp.rs`.
+//!   `protocol/h2/server.rs` (our own servers) → `outbound/mod.rs` (`forward_http` in
+//!   phases: `prepare` → `send`, which selects by authority → `outbound/route.rs` (weighted
+//!   split) + `outbound/rules.rs` (header routes) → `outbound/fault.rs` (injected
+//!   aborts/delays) → `outbound/timeout.rs` → `outbound/retry.rs` (budgeted retries) →
+//!   `outbound/balance.rs` (P2C over peak-EWMA) + `outbound/breaker.rs` (circuit per
+//!   endpoint) → `outbound/peer.rs` + `outbound/peer/mux.rs` (one HTTP/2 connection per peer
+//!   over mTLS, `tls/`) → `finish`); opaque TCP: `protocol/tcp.rs`.
 //! - **inbound** (mTLS from a peer proxy → plaintext to the local app): `protocol/listen.rs`
 //!   → TLS 1.3 with a mandatory mesh client certificate (`tls/`, verifiers in `identity/`) →
 //!   ALPN: `protocol/h2/server.rs` → `inbound/mod.rs` (`forward_http`: identity header) →
 //!   `inbound/authz.rs` (authorization) → `inbound/app.rs` (pool) + `protocol/h1/client.rs`
 //!   (HTTP/1.1 to the app) or h2c; opaque TCP only for apps declared `tcp`.
-//! - **both**: `telemetry/` (metrics, `/stats`, tap, redaction, OTLP spans), `admin/`
+//! - **both**: one ending, `telemetry::finish` (metrics, `/stats`, span end, tap);
+//!   `telemetry/` (metrics, `/stats`, tap, redaction, OTLP spans), `admin/`
 //!   (`/metrics`, `/stats`, `/ready`, `/live`, `/config`), `protocol/drain.rs` (graceful
 //!   drain), `limits.rs` (every limit, named and explained), `config.rs`, `memory.rs`.
 
@@ -41,16 +44,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ::http::uri::Authority;
 use tokio::net::TcpListener;
 
 use self::admin::dump;
 use self::admin::dump::ConfigDump;
-use self::config::{Limits, ProxyConfig};
+use self::config::{InboundConfig, Limits, ProxyConfig, UpstreamProtocol};
 use self::inbound::Inbound;
 use self::inbound::authz;
 use self::inbound::authz::{AuthzCell, InboundAuthz};
 use self::outbound::peer::Peer;
-use self::outbound::{Destination, Outbound};
+use self::outbound::{Destination, Outbound, RouteCell, RouteTable};
 use self::protocol::drain::Drain;
 use self::protocol::h1::server as h1server;
 use self::protocol::h2::server as h2server;
@@ -74,6 +78,104 @@ pub struct Shared {
     pub http1: h1server::Settings,
     /// The HTTP/2 server's (inbound peers, outbound h2c apps).
     pub http2: h2server::Settings,
+}
+
+impl Shared {
+    /// The one `Shared` of a proxy process (standalone or control-plane driven).
+    pub(crate) fn new(
+        limits: &Limits,
+        metrics: Arc<Metrics>,
+        tap: Arc<tap::TapHub>,
+        tls: Arc<TlsStore>,
+        tracer: Option<Arc<trace::Tracer>>,
+    ) -> Arc<Self> {
+        Arc::new(Shared {
+            http1: h1server::Settings::new(limits).counting(metrics.limits.clone()),
+            http2: h2server::Settings::new(limits).counting(metrics.limits.clone()),
+            metrics,
+            tap,
+            tls,
+            limits: limits.clone(),
+            tracer,
+        })
+    }
+}
+
+/// How both start-ups (standalone [`run`] and [`controlled::run`]) put listeners together:
+/// each listener is bound, named in the start-up log line and shown in `/config`; the
+/// caller decides when it starts serving.
+pub(crate) struct Assembly {
+    pub shared: Arc<Shared>,
+    pub dump: Arc<ConfigDump>,
+    /// "role address→target" of every listener bound so far, for the start-up log line.
+    pub bound: Vec<String>,
+}
+
+impl Assembly {
+    /// Binds the inbound listener `c` describes, enforcing `authz`.
+    pub async fn inbound(
+        &mut self,
+        c: &InboundConfig,
+        authz: Arc<AuthzCell>,
+    ) -> Result<(TcpListener, Arc<Inbound>), ProxyError> {
+        let listener = bind(c.listen, "inbound").await?;
+        self.bound.push(format!(
+            "inbound {}→{} ({:?})",
+            local(&listener),
+            c.app,
+            c.protocol
+        ));
+        let listen = listener.local_addr().unwrap_or(c.listen);
+        let serving = Arc::new(Inbound::new(c, authz.clone(), self.shared.clone()));
+        self.dump
+            .inbound(listen, c.app, c.protocol, authz, serving.health());
+        Ok((listener, serving))
+    }
+
+    /// What serves `listener` (bound for `configured`) as `service`'s upstream listener,
+    /// sending to `route`; `fallback` is the `:authority` of HTTP/1.0 requests without Host.
+    pub fn outbound(
+        &mut self,
+        listener: &TcpListener,
+        configured: SocketAddr,
+        service: &str,
+        protocol: UpstreamProtocol,
+        route: Arc<RouteCell>,
+        fallback: Authority,
+    ) -> Arc<Outbound> {
+        self.bound.push(format!(
+            "upstream {}→{service} ({protocol:?})",
+            local(listener)
+        ));
+        let listen = listener.local_addr().unwrap_or(configured);
+        self.dump
+            .outbound(listen, service.to_string(), protocol, route.clone());
+        Arc::new(Outbound::new(
+            protocol,
+            Destination::Route(route),
+            fallback,
+            self.shared.clone(),
+        ))
+    }
+
+    /// Binds the `HTTP_PROXY` listener at `addr`: it routes on each request's authority
+    /// through `table`.
+    pub async fn http_proxy(
+        &mut self,
+        addr: SocketAddr,
+        table: Arc<RouteTable>,
+    ) -> Result<(TcpListener, Arc<Outbound>), ProxyError> {
+        let listener = bind(addr, "http-proxy").await?;
+        self.bound.push(format!("http-proxy {}", local(&listener)));
+        (self.dump).http_proxy(listener.local_addr().unwrap_or(addr), table.clone());
+        let outbound = Outbound::new(
+            UpstreamProtocol::Http1,
+            Destination::ByAuthority(table),
+            Authority::from_static("localhost"),
+            self.shared.clone(),
+        );
+        Ok((listener, Arc::new(outbound)))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,20 +229,13 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
             }
         })?;
     let hub = tap::start(config.tap.as_ref(), current.id.to_string()).await?;
-    let shared = Arc::new(Shared {
-        http1: h1server::Settings::new(&config.limits).counting(metrics.limits.clone()),
-        http2: h2server::Settings::new(&config.limits).counting(metrics.limits.clone()),
-        metrics: metrics.clone(),
-        tap: hub,
-        tls: tls.clone(),
-        limits: config.limits.clone(),
-        tracer: tracer(
-            config.otlp.as_ref(),
-            config.trace_sample,
-            &current.id,
-            &metrics,
-        )?,
-    });
+    let tracer = tracer(
+        config.otlp.as_ref(),
+        config.trace_sample,
+        &current.id,
+        &metrics,
+    )?;
+    let shared = Shared::new(&config.limits, metrics.clone(), hub, tls.clone(), tracer);
 
     let dump = ConfigDump::new(dump::Mode::Standalone, config.limits.clone());
     dump.set_tls(tls.clone());
@@ -164,16 +259,13 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
     }
     // Bind everything before serving anything, so a busy port fails start-up cleanly.
     let admin = bind(config.admin, "admin").await?;
-    let mut bound = Vec::new();
+    let mut assembly = Assembly {
+        shared: shared.clone(),
+        dump: dump.clone(),
+        bound: Vec::new(),
+    };
     let mut inbound = Vec::with_capacity(config.inbound.len());
     for c in &config.inbound {
-        let listener = bind(c.listen, "inbound").await?;
-        bound.push(format!(
-            "inbound {}→{} ({:?})",
-            local(&listener),
-            c.app,
-            c.protocol
-        ));
         let authz = match &c.authorization {
             None => InboundAuthz::Open,
             Some(spec) => {
@@ -184,11 +276,7 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
                 })?
             }
         };
-        let authz = AuthzCell::new(authz);
-        let listen = listener.local_addr().unwrap_or(c.listen);
-        let serving = Arc::new(Inbound::new(c, authz.clone(), shared.clone()));
-        dump.inbound(listen, c.app, c.protocol, authz, serving.health());
-        inbound.push((listener, serving));
+        inbound.push(assembly.inbound(c, AuthzCell::new(authz)).await?);
     }
     // One peer (one shared HTTP/2 connection) per peer address and identity, however many
     // listeners point at it.
@@ -210,30 +298,14 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
             peer.set_connect_timeout(timeout);
         }
         let listener = bind(u.listen, "upstream").await?;
-        bound.push(format!(
-            "upstream {}→{}#{} ({:?})",
-            local(&listener),
-            u.peer,
-            u.identity,
-            u.protocol
-        ));
-        let fallback = ::http::uri::Authority::try_from(u.peer.to_string().as_str())
-            .unwrap_or_else(|_| ::http::uri::Authority::from_static("localhost"));
+        let fallback = Authority::try_from(u.peer.to_string().as_str())
+            .unwrap_or_else(|_| Authority::from_static("localhost"));
         let service = u.identity.last_segment();
         let route = outbound::single_peer(peer, metrics.policy.service(service));
-        let listen = listener.local_addr().unwrap_or(u.listen);
-        dump.outbound(listen, service.to_string(), u.protocol, route.clone());
-        let destination = Destination::Route(route);
-        outbound.push((
-            listener,
-            Arc::new(Outbound::new(
-                u.protocol,
-                destination,
-                fallback,
-                shared.clone(),
-            )),
-        ));
+        let serving = assembly.outbound(&listener, u.listen, service, u.protocol, route, fallback);
+        outbound.push((listener, serving));
     }
+    let mut bound = assembly.bound;
     bound.push(format!("admin {}", local(&admin)));
 
     let draining = Arc::new(AtomicBool::new(false));

@@ -212,10 +212,10 @@ fn check(cfg: &pb::ProxyConfig) -> Result<(), TestCaseError> {
             continue;
         };
         if !u.backends.is_empty() {
-            let sum: u64 = parsed.backends.iter().map(|b| u64::from(b.1)).sum();
+            let sum: u64 = parsed.backends.iter().map(|b| u64::from(b.weight)).sum();
             prop_assert_eq!(sum, 100);
         }
-        let versions: Vec<&str> = parsed.backends.iter().map(|b| b.0.as_str()).collect();
+        let versions: Vec<&str> = parsed.backends.iter().map(|b| b.version.as_str()).collect();
         for method in [Method::GET, Method::POST] {
             for path in ["/", "/api", "/api/x"] {
                 let mut headers = HeaderMap::new();

@@ -41,8 +41,9 @@ use crate::proxy::protocol::listen;
 use crate::proxy::telemetry::limit_metrics::RequestLimit;
 use crate::proxy::telemetry::metrics::Direction;
 use crate::proxy::telemetry::stats::NO_PEER;
-use crate::proxy::telemetry::tap::{self, Hop, TapBody};
-use crate::proxy::telemetry::trace::{Kind, Outcome, Span};
+use crate::proxy::telemetry::tap::{self, Hop, TapBody, TapRequest};
+use crate::proxy::telemetry::trace::{Kind, Span};
+use crate::proxy::telemetry::{self, Ending};
 use crate::proxy::tls::{self, ALPN_H2, ALPN_TCP};
 
 /// One `--inbound` listener and the app behind it.
@@ -236,14 +237,7 @@ impl Inbound {
             }
             let tap = self.shared.tap.request(hop, &req, None);
             let response = written(authz::refusal(verdict, is_grpc(req.headers())));
-            self.shared.metrics.request(
-                Direction::Inbound,
-                peer,
-                response.status(),
-                start.elapsed(),
-            );
-            self.end_span(span, &response, peer);
-            return tap::observe(tap, response);
+            return self.finish(start, peer, span, tap, response);
         }
         let (tap, response) = match tap::buffer_for_tap(&self.shared.tap, req.map(Either::Left))
             .await
@@ -281,24 +275,25 @@ impl Inbound {
                 (tap, response)
             }
         };
-        self.shared
-            .metrics
-            .request(Direction::Inbound, peer, response.status(), start.elapsed());
-        self.end_span(span, &response, peer);
-        tap::observe(tap, response)
+        self.finish(start, peer, span, tap, response)
     }
 
-    /// Ends the request's span, if it has one (`peer`: the verified caller).
-    fn end_span<B>(&self, span: Option<Span>, response: &Response<B>, peer: &str) {
-        if let (Some(tracer), Some(span)) = (&self.shared.tracer, span) {
-            let outcome = Outcome {
-                status: response.status(),
-                headers: response.headers(),
-                peer_id: peer,
-                peer_addr: Some(self.app),
-            };
-            tracer.end(span, outcome);
-        }
+    /// The ending both sides share ([`telemetry::finish`]); `peer`: the verified caller.
+    fn finish(
+        &self,
+        start: Instant,
+        peer: &str,
+        span: Option<Span>,
+        tap: Option<TapRequest>,
+        response: Response<InboundBody>,
+    ) -> Response<TapBody<InboundBody>> {
+        let ending = Ending {
+            direction: Direction::Inbound,
+            start,
+            peer_id: peer,
+            peer_addr: Some(self.app),
+        };
+        telemetry::finish(&self.shared, ending, span, tap, response)
     }
 
     async fn to_http1(

@@ -26,6 +26,7 @@ use http_body_util::Either;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::policy::split::{Backend, TOTAL_WEIGHT};
 use crate::proxy::Shared;
 use crate::proxy::config::UpstreamProtocol;
 use crate::proxy::outbound::fault::{FAULT_HEADER, Injection};
@@ -47,7 +48,8 @@ use crate::proxy::telemetry::metrics::Direction;
 use crate::proxy::telemetry::policy_metrics::PolicyCounters;
 use crate::proxy::telemetry::stats::NO_PEER;
 use crate::proxy::telemetry::tap::{self, Hop, TapBody, TapRequest};
-use crate::proxy::telemetry::trace::{Kind, Outcome};
+use crate::proxy::telemetry::trace::{Kind, Span};
+use crate::proxy::telemetry::{self, Ending};
 
 /// A destination's current split, swapped whole when the control plane sends a new one.
 pub type RouteCell = ArcSwap<Route<Arc<Peer>>>;
@@ -81,6 +83,38 @@ struct Observed {
     tap: Option<TapRequest>,
 }
 
+/// One outbound request on its way through the phases: what [`Outbound::finish`] needs once
+/// it is answered.
+struct Exchange {
+    start: Instant,
+    /// The local app's connection.
+    remote: SocketAddr,
+    span: Option<Span>,
+    /// The request's head while a tap watches, for a request answered before any peer.
+    head: Option<Request<()>>,
+    /// The request body buffered for the tap.
+    captured: Option<Bytes>,
+    /// What the fault draws decided, and whether the request was aborted by one.
+    injection: Injection,
+    aborted: bool,
+    seen: Observed,
+}
+
+impl Exchange {
+    fn new(remote: SocketAddr) -> Self {
+        Exchange {
+            start: Instant::now(),
+            remote,
+            span: None,
+            head: None,
+            captured: None,
+            injection: Injection::default(),
+            aborted: false,
+            seen: Observed::default(),
+        }
+    }
+}
+
 /// One outbound listener and where it sends traffic.
 #[derive(Debug)]
 pub struct Outbound {
@@ -94,7 +128,8 @@ pub struct Outbound {
 /// A route to a single peer (standalone `--upstream`).
 /// `counters`: the destination's policy counters (named after the peer's identity).
 pub fn single_peer(peer: Arc<Peer>, counters: Arc<PolicyCounters>) -> Arc<RouteCell> {
-    let route = Route::new(vec![(String::new(), 100, vec![peer])]).with_counters(counters);
+    let route =
+        Route::new(vec![Backend::new("", TOTAL_WEIGHT, vec![peer])]).with_counters(counters);
     Arc::new(ArcSwap::from_pointee(route))
 }
 
@@ -278,166 +313,181 @@ impl Outbound {
 
     /// Contract: always answers; a failure to reach the peer becomes a 502/503 with the
     /// reason in `x-meshctl-proxy-error`. Every answer is counted.
+    ///
+    /// The phases: [`prepare`](Self::prepare) → [`send`](Self::send) (which selects the
+    /// destination, version and fault, then sends) → [`finish`](Self::finish).
     async fn forward_http(
         self: Arc<Self>,
         mut req: Request<Streamed>,
         from_http1: bool,
         remote: SocketAddr,
     ) -> Response<TapBody<OutboundBody>> {
-        let start = Instant::now();
-        let mut seen = Observed::default();
-        let mut head = None;
-        let mut captured = None;
-        let mut injection = Injection::default();
-        let mut aborted = false;
-        let mut span = None;
-        // HTTP/2 forbids connection-specific headers (h2 refuses them on receipt), so only
-        // HTTP/1 requests have any to strip.
-        if from_http1 {
-            proxy_http::strip_hop_by_hop(req.headers_mut());
-        }
-        let mut response = if from_http1
-            && proxy_http::make_absolute(&mut req, &self.fallback_authority).is_err()
-        {
-            proxy_http::error_response(StatusCode::BAD_REQUEST, "invalid request target")
-                .map(Either::Right)
-        } else {
-            if from_http1 {
-                req.headers_mut().insert(ORIG_PROTO, ORIG_PROTO_HTTP1);
-            }
-            span = (self.shared.tracer.as_ref()).and_then(|t| t.begin(Kind::Client, &mut req));
-            *req.version_mut() = Version::HTTP_2;
-            let grpc = crate::proxy::protocol::http::is_grpc(req.headers());
-            // Requests answered here without reaching a peer are tapped too: keep the head
-            // while anyone watches.
-            head = self.shared.tap.is_watched().then(|| tap::head(&req));
-            match self.route(req.uri().authority().map(|a| a.as_str())) {
-                Err((status, reason, body)) => {
-                    proxy_http::error_response_with(status, reason, body).map(Either::Right)
-                }
-                Ok(route) => 'routed: {
-                    let tap = &self.shared.tap;
-                    let (req, body) = match tap::buffer_for_tap(tap, req).await {
-                        Ok((req, body)) => {
-                            captured.clone_from(&body);
-                            (req, body)
-                        }
-                        Err(e) => {
-                            tracing::debug!(error = %e, "reading a request body for the tap failed");
-                            break 'routed proxy_http::error_response(
-                                StatusCode::BAD_REQUEST,
-                                "request body read failed",
-                            )
-                            .map(Either::Right);
-                        }
-                    };
-                    let selected = route.select(req.method(), req.uri().path(), req.headers());
-                    let counters = route.counters();
-                    let mut on_attempt = |peer: &Arc<Peer>, req: &Request<ProxyBody>| {
-                        if seen.peer.is_none() {
-                            let hop = Hop {
-                                direction: Direction::Outbound,
-                                src: remote,
-                                dst: Some(peer.addr()),
-                                peer_id: peer.id().as_str(),
-                            };
-                            seen.tap = tap.request(hop, req, body.as_ref());
-                        }
-                        seen.peer = Some(peer.clone());
-                    };
-                    let rules = route.rules();
-                    injection = rules
-                        .fault(req.method(), req.uri().path(), req.headers())
-                        .map(|f| rules.faults().draw(f))
-                        .unwrap_or_default();
-                    let route = &route;
-                    // A delay and an abort happen before forwarding, inside the timeout.
-                    let call = async move {
-                        if let Some(delay) = injection.delay {
-                            rules.faults().counts().delayed();
-                            tokio::time::sleep(delay).await;
-                        }
-                        match injection.abort {
-                            Some(status) => {
-                                rules.faults().counts().aborted();
-                                Err(status)
-                            }
-                            None => {
-                                Ok(retry::send(route, selected, req, counters, &mut on_attempt)
-                                    .await)
-                            }
-                        }
-                    };
-                    match timeout::within(selected.timeout, call).await {
-                        Err(e) => {
-                            tracing::debug!(error = %e, "request timed out");
-                            counters.timeout();
-                            timeout::timed_out_response(grpc).map(Either::Right)
-                        }
-                        Ok(Err(status)) => {
-                            aborted = true;
-                            // Counted against the destination (its identity), so the caller's
-                            // view (`meshctl stat <caller> --to <service>`) shows the failure.
-                            seen.peer = route
-                                .backends()
-                                .iter()
-                                .filter(|b| selected.version.is_none_or(|v| b.version == v))
-                                .find_map(|b| b.endpoints.first())
-                                .cloned();
-                            fault::abort_response(status, grpc).map(Either::Right)
-                        }
-                        Ok(Ok(Ok(response))) => {
-                            // Arrived over HTTP/2 from the inbound proxy: no hop-by-hop headers.
-                            let (mut parts, body) = response.into_parts();
-                            if from_http1 {
-                                parts.version = Version::HTTP_11;
-                            }
-                            Response::from_parts(parts, Either::Left(body))
-                        }
-                        Ok(Ok(Err(e))) => {
-                            tracing::debug!(error = %e, "forwarding to peer failed");
-                            let (status, reason) = e.response();
-                            proxy_http::error_response(status, reason).map(Either::Right)
-                        }
-                    }
-                }
+        let mut ex = Exchange::new(remote);
+        let response = match self.prepare(&mut req, from_http1, &mut ex) {
+            Ok(grpc) => self.send(req, grpc, from_http1, &mut ex).await,
+            Err(reason) => {
+                proxy_http::error_response(StatusCode::BAD_REQUEST, reason).map(Either::Right)
             }
         };
-        if let Some(marker) = injection.header(aborted) {
+        self.finish(ex, response)
+    }
+
+    /// Makes the request fit to forward over HTTP/2 — HTTP/1's hop-by-hop headers stripped
+    /// (HTTP/2 forbids them: h2 refuses them on receipt, so only HTTP/1 requests have any),
+    /// an absolute URI, the original protocol marked — begins its span and keeps its head
+    /// while a tap watches (requests answered here are tapped too). `Ok`: whether it is gRPC;
+    /// `Err`: why the request is a bad request (a target that cannot be forwarded).
+    fn prepare(
+        &self,
+        req: &mut Request<Streamed>,
+        from_http1: bool,
+        ex: &mut Exchange,
+    ) -> Result<bool, &'static str> {
+        if from_http1 {
+            proxy_http::strip_hop_by_hop(req.headers_mut());
+            if proxy_http::make_absolute(req, &self.fallback_authority).is_err() {
+                return Err("invalid request target");
+            }
+            req.headers_mut().insert(ORIG_PROTO, ORIG_PROTO_HTTP1);
+        }
+        ex.span = (self.shared.tracer.as_ref()).and_then(|t| t.begin(Kind::Client, req));
+        *req.version_mut() = Version::HTTP_2;
+        let grpc = proxy_http::is_grpc(req.headers());
+        ex.head = self.shared.tap.is_watched().then(|| tap::head(req));
+        Ok(grpc)
+    }
+
+    /// Selects — the destination (by authority on the HTTP-proxy listener), then by its header
+    /// routes the version, timeout and fault — and sends: an injected delay or abort first,
+    /// then the request with retries, all within the timeout.
+    async fn send(
+        &self,
+        req: Request<Streamed>,
+        grpc: bool,
+        from_http1: bool,
+        ex: &mut Exchange,
+    ) -> Response<OutboundBody> {
+        let route = match self.route(req.uri().authority().map(|a| a.as_str())) {
+            Ok(route) => route,
+            Err((status, reason, body)) => {
+                return proxy_http::error_response_with(status, reason, body).map(Either::Right);
+            }
+        };
+        let tap = &self.shared.tap;
+        let (req, body) = match tap::buffer_for_tap(tap, req).await {
+            Ok(buffered) => buffered,
+            Err(e) => {
+                tracing::debug!(error = %e, "reading a request body for the tap failed");
+                let answer =
+                    proxy_http::error_response(StatusCode::BAD_REQUEST, "request body read failed");
+                return answer.map(Either::Right);
+            }
+        };
+        ex.captured.clone_from(&body);
+        let selected = route.select(req.method(), req.uri().path(), req.headers());
+        let counters = route.counters();
+        let rules = route.rules();
+        let injection = rules
+            .fault(req.method(), req.uri().path(), req.headers())
+            .map(|f| rules.faults().draw(f))
+            .unwrap_or_default();
+        ex.injection = injection;
+        let remote = ex.remote;
+        let seen = &mut ex.seen;
+        let mut on_attempt = |peer: &Arc<Peer>, req: &Request<ProxyBody>| {
+            if seen.peer.is_none() {
+                let hop = Hop {
+                    direction: Direction::Outbound,
+                    src: remote,
+                    dst: Some(peer.addr()),
+                    peer_id: peer.id().as_str(),
+                };
+                seen.tap = tap.request(hop, req, body.as_ref());
+            }
+            seen.peer = Some(peer.clone());
+        };
+        let route = &route;
+        // A delay and an abort happen before forwarding, inside the timeout.
+        let call = async move {
+            if let Some(delay) = injection.delay {
+                rules.faults().counts().delayed();
+                tokio::time::sleep(delay).await;
+            }
+            match injection.abort {
+                Some(status) => {
+                    rules.faults().counts().aborted();
+                    Err(status)
+                }
+                None => Ok(retry::send(route, selected, req, counters, &mut on_attempt).await),
+            }
+        };
+        match timeout::within(selected.timeout, call).await {
+            Err(e) => {
+                tracing::debug!(error = %e, "request timed out");
+                counters.timeout();
+                timeout::timed_out_response(grpc).map(Either::Right)
+            }
+            Ok(Err(status)) => {
+                ex.aborted = true;
+                // Counted against the destination (its identity), so the caller's view
+                // (`meshctl stat <caller> --to <service>`) shows the failure.
+                ex.seen.peer = route
+                    .backends()
+                    .iter()
+                    .filter(|b| selected.version.is_none_or(|v| b.version == v))
+                    .find_map(|b| b.endpoints.first())
+                    .cloned();
+                fault::abort_response(status, grpc).map(Either::Right)
+            }
+            Ok(Ok(Ok(response))) => {
+                // Arrived over HTTP/2 from the inbound proxy: no hop-by-hop headers.
+                let (mut parts, body) = response.into_parts();
+                if from_http1 {
+                    parts.version = Version::HTTP_11;
+                }
+                Response::from_parts(parts, Either::Left(body))
+            }
+            Ok(Ok(Err(e))) => {
+                tracing::debug!(error = %e, "forwarding to peer failed");
+                let (status, reason) = e.response();
+                proxy_http::error_response(status, reason).map(Either::Right)
+            }
+        }
+    }
+
+    /// Marks an injected fault on the answer, taps a request answered here (nothing tapped it
+    /// on its way to a peer), then the ending both sides share: [`telemetry::finish`].
+    fn finish(
+        &self,
+        ex: Exchange,
+        mut response: Response<OutboundBody>,
+    ) -> Response<TapBody<OutboundBody>> {
+        if let Some(marker) = ex.injection.header(ex.aborted) {
             response.headers_mut().insert(FAULT_HEADER, marker);
         }
-        let peer = seen.peer.as_ref().map_or(NO_PEER, |p| p.id().as_str());
-        if seen.tap.is_none()
-            && let Some(head) = &head
+        let peer = ex.seen.peer.as_ref();
+        let peer_id = peer.map_or(NO_PEER, |p| p.id().as_str());
+        let mut tapped = ex.seen.tap;
+        if tapped.is_none()
+            && let Some(head) = &ex.head
         {
             let hop = Hop {
                 direction: Direction::Outbound,
-                src: remote,
+                src: ex.remote,
                 dst: None,
-                peer_id: peer,
+                peer_id,
             };
-            seen.tap = self
-                .shared
-                .tap
-                .request(hop, head, captured.as_ref())
-                .map(|t| t.since(start));
+            tapped = (self.shared.tap)
+                .request(hop, head, ex.captured.as_ref())
+                .map(|t| t.since(ex.start));
         }
-        self.shared.metrics.request(
-            Direction::Outbound,
-            peer,
-            response.status(),
-            start.elapsed(),
-        );
-        if let (Some(tracer), Some(span)) = (&self.shared.tracer, span) {
-            let outcome = Outcome {
-                status: response.status(),
-                headers: response.headers(),
-                peer_id: peer,
-                peer_addr: seen.peer.as_ref().map(|p| p.addr()),
-            };
-            tracer.end(span, outcome);
-        }
-        tap::observe(seen.tap, response)
+        let ending = Ending {
+            direction: Direction::Outbound,
+            start: ex.start,
+            peer_id,
+            peer_addr: peer.map(|p| p.addr()),
+        };
+        telemetry::finish(&self.shared, ending, ex.span, tapped, response)
     }
 
     async fn forward_tcp<T>(&self, io: PrefixedIo<MeteredIo<T>>) -> std::io::Result<()>

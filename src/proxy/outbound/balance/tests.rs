@@ -1,7 +1,10 @@
+//! Tests of the load balancers: P2C over peak-EWMA, round robin, ejection.
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::policy::split::Backend;
 use crate::proxy::outbound::route::{Route, Weighed};
 
 /// A test endpoint: a name and its load.
@@ -158,7 +161,7 @@ fn run(route: &Route<Ep>, n: usize, latency: impl Fn(&str) -> Duration) -> HashM
 #[test]
 fn a_slow_endpoints_share_drops_under_p2c_but_not_under_round_robin() {
     let slow = |name: &str| if name == "slow" { ms(100) } else { ms(2) };
-    let route = Route::new(vec![("v1".into(), 100, eps(&["slow", "a", "b"]))]);
+    let route = Route::new(vec![Backend::new("v1", 100, eps(&["slow", "a", "b"]))]);
     let got = run(&route, 3_000, slow);
     // Once measured, the slow one costs 50× the others: it loses every draw it is in.
     assert!(got.get("slow").copied().unwrap_or(0) <= 3, "{got:?}");
@@ -168,7 +171,7 @@ fn a_slow_endpoints_share_drops_under_p2c_but_not_under_round_robin() {
         "{got:?}"
     );
 
-    let rr = Route::new(vec![("v1".into(), 100, eps(&["slow", "a", "b"]))])
+    let rr = Route::new(vec![Backend::new("v1", 100, eps(&["slow", "a", "b"]))])
         .with_balancer(LoadBalancer::RoundRobin);
     let got = run(&rr, 3_000, slow);
     assert_eq!((got["slow"], got["a"], got["b"]), (1_000, 1_000, 1_000));
@@ -176,7 +179,7 @@ fn a_slow_endpoints_share_drops_under_p2c_but_not_under_round_robin() {
 
 #[test]
 fn equal_endpoints_share_evenly_and_a_busy_one_is_passed_over() {
-    let route = Route::new(vec![("v1".into(), 100, eps(&["a", "b"]))]);
+    let route = Route::new(vec![Backend::new("v1", 100, eps(&["a", "b"]))]);
     let got = run(&route, 4_000, |_| ms(5));
     // Ties are broken by the draw: Binomial(4000, ½), sd ≈ 32; ±5 sd.
     assert!((got["a"] as i64 - 2_000).abs() < 160, "{got:?}");
@@ -192,7 +195,7 @@ fn equal_endpoints_share_evenly_and_a_busy_one_is_passed_over() {
 
 #[test]
 fn ejected_endpoints_are_skipped_and_admit_is_asked_only_of_what_is_used() {
-    let route = Route::new(vec![("v1".into(), 100, eps(&["a", "b", "c", "d"]))]);
+    let route = Route::new(vec![Backend::new("v1", 100, eps(&["a", "b", "c", "d"]))]);
     run(&route, 200, |name| if name == "a" { ms(1) } else { ms(50) });
     for _ in 0..200 {
         let asked = std::cell::RefCell::new(Vec::new());
