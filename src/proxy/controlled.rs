@@ -325,7 +325,8 @@ struct Upstreams {
     table: Arc<RouteTable>,
     drain: DrainSource,
     listeners: HashMap<SocketAddr, Arc<RouteCell>>,
-    peers: HashMap<(SocketAddr, SpiffeId), Arc<Peer>>,
+    /// By address, identity and version (an endpoint that changes version is a new peer).
+    peers: HashMap<(SocketAddr, SpiffeId, String), Arc<Peer>>,
     /// Service → the listener `--upstream-service` fixes for it.
     pinned: HashMap<String, SocketAddr>,
     /// Upstreams skipped for want of a listener (logged once each).
@@ -462,8 +463,9 @@ impl Upstreams {
                 .backends
                 .into_iter()
                 .map(|b| {
+                    let version = b.version.clone();
                     b.map(|e| {
-                        let peer = self.peer(e.addr, e.id);
+                        let peer = self.peer(e.addr, e.id, &version);
                         peer.set_connect_timeout(connect_timeout);
                         peer
                     })
@@ -509,13 +511,14 @@ impl Upstreams {
         tracing::info!(version, "applied configuration");
     }
 
-    fn peer(&mut self, addr: SocketAddr, id: SpiffeId) -> Arc<Peer> {
+    fn peer(&mut self, addr: SocketAddr, id: SpiffeId, version: &str) -> Arc<Peer> {
         self.peers
-            .entry((addr, id.clone()))
+            .entry((addr, id.clone(), version.to_string()))
             .or_insert_with(|| {
                 Arc::new(Peer::new(
                     addr,
                     id,
+                    version,
                     self.assembly.shared.tls.clone(),
                     self.assembly.shared.metrics.clone(),
                 ))

@@ -286,9 +286,11 @@ pub async fn run(config: ProxyConfig) -> Result<(), ProxyError> {
         let peer = peers
             .entry((u.peer, u.identity.clone()))
             .or_insert_with(|| {
+                // A standalone upstream has no declared version.
                 Arc::new(Peer::new(
                     u.peer,
                     u.identity.clone(),
+                    "",
                     tls.clone(),
                     metrics.clone(),
                 ))

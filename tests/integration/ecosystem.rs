@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use meshctl::api::admin_http::{AdminClient, AdminError};
 
-use crate::mesh::{Up, three_services};
+use crate::mesh::{Up, curl, three_services, wait_until};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -193,4 +193,77 @@ fn which(program: &str) -> Option<std::path::PathBuf> {
             .map(|dir| dir.join(program))
             .find(|p| p.is_file())
     })
+}
+
+/// Labelled response metrics on real proxies: the caller's proxy counts each response under
+/// the version that answered, its status code, and a gRPC status read from the head
+/// (trailers-only) or, for a streamed answer, from its trailers; the callee's proxy counts
+/// the caller by identity. promtool accepts the exposition.
+#[test]
+fn response_metrics_carry_peer_version_status_code_and_grpc_status() {
+    let yaml = three_services().replace(
+        "  quotes:\n",
+        "    policy: { routes: [{ match: { headers: { x-canary: \"1\" } }, version: v2 }] }\n  quotes:\n",
+    );
+    let up = Up::start(&yaml);
+    let api = up.upstream("front", "api");
+    let quotes = up.upstream("front", "quotes");
+    let urls = |n: usize| vec![format!("http://{api}/hello"); n];
+    curl(&urls(3), &[]);
+    curl(&urls(2), &["-H", "x-canary: 1"]);
+    crate::mesh::get_quote(&quotes, "MESH").unwrap();
+    let bad = crate::mesh::get_quote(&quotes, "not valid").unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+
+    let series = |admin: &str| -> Vec<String> {
+        let text = curl(&[format!("http://{admin}/metrics")], &[]);
+        crate::proxy::promtool_check(&text);
+        text.lines()
+            .filter(|l| l.starts_with("meshctl_responses_total{"))
+            .map(str::to_string)
+            .collect()
+    };
+    let front = up.proxy_field("front", "admin");
+    let outbound = |labels: &str, n: u32| {
+        format!(
+            "meshctl_responses_total{{direction=\"outbound\",peer_namespace=\"local\",{labels}}} {n}"
+        )
+    };
+    // A streamed gRPC answer is counted when its trailers arrive, just after the call returns.
+    let mut seen = Vec::new();
+    wait_until("the gRPC call's trailers are counted", || {
+        seen = series(&front);
+        seen.iter().any(|l| l.contains("grpc_status=\"0\""))
+    });
+    let expected = [
+        outbound(
+            "peer_service=\"api\",peer_version=\"v1\",status_code=\"200\",grpc_status=\"\",classification=\"success\"",
+            3,
+        ),
+        outbound(
+            "peer_service=\"api\",peer_version=\"v2\",status_code=\"200\",grpc_status=\"\",classification=\"success\"",
+            2,
+        ),
+        outbound(
+            "peer_service=\"quotes\",peer_version=\"\",status_code=\"200\",grpc_status=\"0\",classification=\"success\"",
+            1,
+        ),
+        outbound(
+            "peer_service=\"quotes\",peer_version=\"\",status_code=\"200\",grpc_status=\"3\",classification=\"failure\"",
+            1,
+        ),
+    ];
+    for line in &expected {
+        assert!(seen.contains(line), "missing {line}\nin {seen:#?}");
+    }
+    assert_eq!(seen.len(), expected.len(), "{seen:#?}");
+
+    // The callee's side: the caller by its verified identity (a caller has no version).
+    let v2 = series(&up.proxy_field("api.v2", "admin"));
+    assert_eq!(
+        v2,
+        [
+            "meshctl_responses_total{direction=\"inbound\",peer_namespace=\"local\",peer_service=\"front\",peer_version=\"\",status_code=\"200\",grpc_status=\"\",classification=\"success\"} 2"
+        ]
+    );
 }

@@ -40,6 +40,7 @@ use crate::proxy::protocol::io::MeteredIo;
 use crate::proxy::protocol::listen;
 use crate::proxy::telemetry::limit_metrics::RequestLimit;
 use crate::proxy::telemetry::metrics::Direction;
+use crate::proxy::telemetry::responses::Counted;
 use crate::proxy::telemetry::stats::NO_PEER;
 use crate::proxy::telemetry::tap::{self, Hop, TapBody, TapRequest};
 use crate::proxy::telemetry::trace::{Kind, Span};
@@ -209,7 +210,7 @@ impl Inbound {
         mut req: Request<H2Body>,
         client_id: HeaderValue,
         remote: SocketAddr,
-    ) -> Response<TapBody<InboundBody>> {
+    ) -> Response<TapBody<Counted<InboundBody>>> {
         let start = Instant::now();
         // The request arrived over HTTP/2, which has no hop-by-hop headers to strip.
         let headers = req.headers_mut();
@@ -286,11 +287,13 @@ impl Inbound {
         span: Option<Span>,
         tap: Option<TapRequest>,
         response: Response<InboundBody>,
-    ) -> Response<TapBody<InboundBody>> {
+    ) -> Response<TapBody<Counted<InboundBody>>> {
         let ending = Ending {
             direction: Direction::Inbound,
             start,
             peer_id: peer,
+            // A caller's version is not part of its identity.
+            peer_version: "",
             peer_addr: Some(self.app),
         };
         telemetry::finish(&self.shared, ending, span, tap, response)

@@ -46,6 +46,7 @@ use crate::proxy::protocol::listen;
 use crate::proxy::telemetry::limit_metrics::ConnectionLimit;
 use crate::proxy::telemetry::metrics::Direction;
 use crate::proxy::telemetry::policy_metrics::PolicyCounters;
+use crate::proxy::telemetry::responses::Counted;
 use crate::proxy::telemetry::stats::NO_PEER;
 use crate::proxy::telemetry::tap::{self, Hop, TapBody, TapRequest};
 use crate::proxy::telemetry::trace::{Kind, Span};
@@ -321,7 +322,7 @@ impl Outbound {
         mut req: Request<Streamed>,
         from_http1: bool,
         remote: SocketAddr,
-    ) -> Response<TapBody<OutboundBody>> {
+    ) -> Response<TapBody<Counted<OutboundBody>>> {
         let mut ex = Exchange::new(remote);
         let response = match self.prepare(&mut req, from_http1, &mut ex) {
             Ok(grpc) => self.send(req, grpc, from_http1, &mut ex).await,
@@ -461,7 +462,7 @@ impl Outbound {
         &self,
         ex: Exchange,
         mut response: Response<OutboundBody>,
-    ) -> Response<TapBody<OutboundBody>> {
+    ) -> Response<TapBody<Counted<OutboundBody>>> {
         if let Some(marker) = ex.injection.header(ex.aborted) {
             response.headers_mut().insert(FAULT_HEADER, marker);
         }
@@ -485,6 +486,7 @@ impl Outbound {
             direction: Direction::Outbound,
             start: ex.start,
             peer_id,
+            peer_version: peer.map_or("", |p| p.version()),
             peer_addr: peer.map(|p| p.addr()),
         };
         telemetry::finish(&self.shared, ending, ex.span, tapped, response)

@@ -34,6 +34,9 @@ use mux::{KeepAlive, Mux};
 pub struct Peer {
     addr: SocketAddr,
     id: SpiffeId,
+    /// The version this endpoint serves (as the control plane declared it; empty when not
+    /// known): a label of the response metrics.
+    version: Arc<str>,
     tls: Arc<TlsStore>,
     metrics: Arc<Metrics>,
     h2: Mutex<Option<Mux>>,
@@ -102,10 +105,17 @@ impl Peer {
         }
     }
 
-    pub fn new(addr: SocketAddr, id: SpiffeId, tls: Arc<TlsStore>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        addr: SocketAddr,
+        id: SpiffeId,
+        version: &str,
+        tls: Arc<TlsStore>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Peer {
             addr,
             id,
+            version: Arc::from(version),
             tls,
             metrics,
             h2: Mutex::new(None),
@@ -134,6 +144,10 @@ impl Peer {
     /// The SPIFFE ID this peer must present.
     pub fn id(&self) -> &SpiffeId {
         &self.id
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     pub fn breaker(&self) -> &Breaker {
@@ -391,6 +405,7 @@ mod tests {
         let peer = Peer::new(
             addr,
             id.clone(),
+            "v1",
             tls_store(&id),
             Arc::new(Metrics::default()),
         );

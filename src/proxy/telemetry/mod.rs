@@ -5,6 +5,7 @@ pub mod limit_metrics;
 pub mod metrics;
 pub mod policy_metrics;
 pub mod redact;
+pub mod responses;
 pub mod stats;
 pub mod tap;
 pub mod tap_mtls;
@@ -17,7 +18,10 @@ use http::Response;
 use hyper::body::Body;
 
 use crate::proxy::Shared;
+use crate::proxy::protocol::http::is_grpc;
 use crate::proxy::telemetry::metrics::Direction;
+use crate::proxy::telemetry::responses::{Counted, GrpcStatus, Pending};
+use crate::proxy::telemetry::stats::Labels;
 use crate::proxy::telemetry::tap::{TapBody, TapRequest};
 use crate::proxy::telemetry::trace::{Outcome, Span};
 
@@ -29,25 +33,37 @@ pub struct Ending<'a> {
     /// The SPIFFE ID of the other side (the peer called, or the verified caller), or
     /// [`stats::NO_PEER`] when the proxy answered before choosing one.
     pub peer_id: &'a str,
+    /// The version of the endpoint called (outbound); empty when not known.
+    pub peer_version: &'a str,
     /// The endpoint called (outbound) or the app (inbound).
     pub peer_addr: Option<SocketAddr>,
 }
 
 /// The last step of every proxied HTTP request, inbound and outbound alike: counted (metrics
-/// and `/stats`), its span ended, and the response handed to the tap, which follows its
-/// body to the end.
-pub fn finish<B: Body>(
+/// and `/stats`; a gRPC response whose status comes in trailers is counted in the labelled
+/// series when they arrive), its span ended, and the response handed to the tap, which
+/// follows its body to the end.
+pub fn finish<B: Body + Unpin>(
     shared: &Shared,
     ending: Ending<'_>,
     span: Option<Span>,
     tapped: Option<TapRequest>,
     response: Response<B>,
-) -> Response<TapBody<B>> {
+) -> Response<TapBody<Counted<B>>> {
     let status = response.status();
     let elapsed = ending.start.elapsed();
-    shared
-        .metrics
-        .request(ending.direction, ending.peer_id, status, elapsed);
+    let headers = response.headers();
+    // `None`: a gRPC response whose status is still to come, in its trailers.
+    let grpc = match GrpcStatus::parse(headers) {
+        Some(code) => Some(code),
+        None if is_grpc(headers) => None,
+        None => Some(GrpcStatus::NotGrpc),
+    };
+    let labels = grpc.map(|grpc| Labels {
+        version: ending.peer_version,
+        grpc,
+    });
+    (shared.metrics).request(ending.direction, ending.peer_id, status, elapsed, labels);
     if let (Some(tracer), Some(span)) = (&shared.tracer, span) {
         let outcome = Outcome {
             status,
@@ -57,5 +73,19 @@ pub fn finish<B: Body>(
         };
         tracer.end(span, outcome);
     }
+    let response = match grpc {
+        Some(_) => response.map(Counted::done),
+        None => response.map(|body| {
+            let pending = Pending {
+                metrics: shared.metrics.clone(),
+                direction: ending.direction,
+                peer: ending.peer_id.to_string(),
+                version: ending.peer_version.into(),
+                status,
+                latency: elapsed,
+            };
+            Counted::at_trailers(body, pending)
+        }),
+    };
     tap::observe(tapped, response)
 }

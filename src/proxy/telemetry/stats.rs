@@ -10,6 +10,7 @@
 //! by request data.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,6 +21,16 @@ use http::StatusCode;
 pub use crate::api::stats::{LATENCY_SIGNIFICANT_DIGITS, PeerStats, StatsSnapshot};
 
 use crate::proxy::telemetry::metrics::Direction;
+use crate::proxy::telemetry::responses::{GrpcStatus, PeerSeries};
+
+/// A response's labels beyond direction and peer (see
+/// [`crate::proxy::telemetry::responses`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Labels<'a> {
+    /// The peer's version (outbound); empty when unknown.
+    pub version: &'a str,
+    pub grpc: GrpcStatus,
+}
 
 /// Longest window a proxy keeps (and the memory bound: one slice per second per active peer).
 pub const MAX_WINDOW: Duration = Duration::from_secs(300);
@@ -35,9 +46,17 @@ const MAX_SLICES: u64 = MAX_WINDOW.as_secs() / SLICE_SECS;
 #[derive(Debug)]
 pub struct TrafficStats {
     started: Instant,
-    peers: [Mutex<HashMap<Arc<str>, Slices>>; 2],
+    peers: [Mutex<HashMap<Arc<str>, PeerEntry>>; 2],
     /// (slice, bytes read, bytes written) totals of accepted connections, one per slice.
     bytes: Mutex<VecDeque<(u64, u64, u64)>>,
+}
+
+/// One peer's windowed slices and its labelled response series (which are never pruned:
+/// Prometheus counters only grow; their number is bounded by the mesh's identities).
+#[derive(Debug, Default)]
+struct PeerEntry {
+    slices: Slices,
+    responses: PeerSeries,
 }
 
 #[derive(Debug, Default)]
@@ -95,18 +114,29 @@ impl Default for TrafficStats {
 }
 
 impl TrafficStats {
-    /// Records one answered request. Success means a status below 500 (a 4xx is the
-    /// client's doing, not the service failing).
-    pub fn record(&self, direction: Direction, peer: &str, status: StatusCode, latency: Duration) {
+    /// Records one answered request, and its labelled response series unless `labels` is
+    /// `None` (counted later by [`TrafficStats::record_response`]). Success means a status
+    /// below 500 (a 4xx is the client's doing, not the service failing).
+    pub fn record(
+        &self,
+        direction: Direction,
+        peer: &str,
+        status: StatusCode,
+        latency: Duration,
+        labels: Option<Labels<'_>>,
+    ) {
         let index = self.slice_now();
         let Ok(mut peers) = self.peers[direction.index()].lock() else {
             return;
         };
-        let slices = match peers.get_mut(peer) {
-            Some(slices) => slices,
+        let entry = match peers.get_mut(peer) {
+            Some(entry) => entry,
             None => peers.entry(Arc::from(peer)).or_default(),
         };
-        let slice = slices.current(index);
+        if let Some(l) = labels {
+            (entry.responses).record(l.version, status.as_u16(), l.grpc, latency);
+        }
+        let slice = entry.slices.current(index);
         slice.requests += 1;
         if status.as_u16() < 500 {
             slice.successes += 1;
@@ -117,6 +147,57 @@ impl TrafficStats {
             // instead of growing the histogram.
             let _ = h.record(micros.max(1));
         }
+    }
+
+    /// Counts a response in its labelled series only (its windowed slice was recorded when
+    /// its head was answered).
+    pub fn record_response(
+        &self,
+        direction: Direction,
+        peer: &str,
+        version: &str,
+        status: StatusCode,
+        grpc: GrpcStatus,
+        latency: Duration,
+    ) {
+        let Ok(mut peers) = self.peers[direction.index()].lock() else {
+            return;
+        };
+        let entry = match peers.get_mut(peer) {
+            Some(entry) => entry,
+            None => peers.entry(Arc::from(peer)).or_default(),
+        };
+        (entry.responses).record(version, status.as_u16(), grpc, latency);
+    }
+
+    /// Appends the labelled response families (see [`crate::proxy::telemetry::responses`]).
+    pub fn render_responses(&self, out: &mut String) {
+        let mut counts = String::new();
+        let mut histograms = String::new();
+        for direction in [Direction::Inbound, Direction::Outbound] {
+            let Ok(map) = self.peers[direction.index()].lock() else {
+                continue;
+            };
+            let mut peers: Vec<_> = map.iter().collect();
+            peers.sort_by(|a, b| a.0.cmp(b.0));
+            for (peer, entry) in peers {
+                (entry.responses).render(direction, peer, &mut counts, &mut histograms);
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP meshctl_responses_total HTTP responses by direction, peer (namespace, \
+             service; version: outbound only), status code, gRPC status and classification.\n\
+             # TYPE meshctl_responses_total counter"
+        );
+        out.push_str(&counts);
+        let _ = writeln!(
+            out,
+            "# HELP meshctl_response_duration_seconds Time from a request's arrival to its \
+             response head, labelled like meshctl_responses_total.\n\
+             # TYPE meshctl_response_duration_seconds histogram"
+        );
+        out.push_str(&histograms);
     }
 
     /// Notes the byte totals of accepted connections; called once a slice by the admin
@@ -157,9 +238,9 @@ impl TrafficStats {
             let Ok(mut map) = self.peers[direction.index()].lock() else {
                 continue;
             };
-            map.retain(|_, s| s.prune(current));
-            for (peer, s) in map.iter() {
-                if let Some(stats) = s.sum(first, direction, peer) {
+            map.retain(|_, e| e.slices.prune(current) || !e.responses.is_empty());
+            for (peer, e) in map.iter() {
+                if let Some(stats) = e.slices.sum(first, direction, peer) {
                     peers.push(stats);
                 }
             }
@@ -290,6 +371,7 @@ mod tests {
                 "spiffe://t/ns/local/sa/web",
                 status,
                 Duration::from_micros(1000 + i),
+                None,
             );
         }
         stats.record(
@@ -297,6 +379,7 @@ mod tests {
             NO_PEER,
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_micros(5),
+            None,
         );
         let snap = stats.snapshot(Duration::from_secs(10), 3, 100, 50);
         assert_eq!(snap.peers.len(), 2);
