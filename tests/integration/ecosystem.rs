@@ -195,25 +195,43 @@ fn which(program: &str) -> Option<std::path::PathBuf> {
     })
 }
 
+/// [`three_services`] with `x-canary: 1` routed to api v2.
+fn canary_by_header() -> String {
+    three_services().replace(
+        "  quotes:\n",
+        "    policy: { routes: [{ match: { headers: { x-canary: \"1\" } }, version: v2 }] }\n  quotes:\n",
+    )
+}
+
+/// Through front's proxy: `v1` GETs to api, `v2` with `x-canary: 1`, one good gRPC call to
+/// quotes and one it refuses (INVALID_ARGUMENT). Returns how many answers came from each
+/// api version.
+fn traffic(up: &Up, v1: usize, v2: usize) -> (usize, usize) {
+    let api = up.upstream("front", "api");
+    let quotes = up.upstream("front", "quotes");
+    let urls = |n: usize| vec![format!("http://{api}/hello"); n];
+    let plain = curl(&urls(v1), &[]);
+    let canary = curl(&urls(v2), &["-H", "x-canary: 1"]);
+    crate::mesh::get_quote(&quotes, "MESH").unwrap();
+    let bad = crate::mesh::get_quote(&quotes, "not valid").unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    let count =
+        |text: &str, version: &str| text.matches(&format!("\"version\": \"{version}\"")).count();
+    (
+        count(&plain, "v1") + count(&canary, "v1"),
+        count(&plain, "v2") + count(&canary, "v2"),
+    )
+}
+
 /// Labelled response metrics on real proxies: the caller's proxy counts each response under
 /// the version that answered, its status code, and a gRPC status read from the head
 /// (trailers-only) or, for a streamed answer, from its trailers; the callee's proxy counts
 /// the caller by identity. promtool accepts the exposition.
 #[test]
 fn response_metrics_carry_peer_version_status_code_and_grpc_status() {
-    let yaml = three_services().replace(
-        "  quotes:\n",
-        "    policy: { routes: [{ match: { headers: { x-canary: \"1\" } }, version: v2 }] }\n  quotes:\n",
-    );
-    let up = Up::start(&yaml);
-    let api = up.upstream("front", "api");
-    let quotes = up.upstream("front", "quotes");
-    let urls = |n: usize| vec![format!("http://{api}/hello"); n];
-    curl(&urls(3), &[]);
-    curl(&urls(2), &["-H", "x-canary: 1"]);
-    crate::mesh::get_quote(&quotes, "MESH").unwrap();
-    let bad = crate::mesh::get_quote(&quotes, "not valid").unwrap_err();
-    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    let up = Up::start(&canary_by_header());
+    let (v1, v2) = traffic(&up, 3, 2);
+    assert_eq!((v1, v2), (3, 2));
 
     let series = |admin: &str| -> Vec<String> {
         let text = curl(&[format!("http://{admin}/metrics")], &[]);
@@ -266,4 +284,182 @@ fn response_metrics_carry_peer_version_status_code_and_grpc_status() {
             "meshctl_responses_total{direction=\"inbound\",peer_namespace=\"local\",peer_service=\"front\",peer_version=\"\",status_code=\"200\",grpc_status=\"\",classification=\"success\"} 2"
         ]
     );
+}
+
+/// The Grafana dashboard (dashboards/meshctl.json) against a real Prometheus — Debian's
+/// package, which the test script installs — scraping a running mesh through the job
+/// `meshctl prometheus-config` prints: every expression runs, names only metrics the proxies
+/// export, and returns data (per version where the panel is per version).
+#[test]
+fn the_grafana_dashboard_queries_a_prometheus_scraping_the_mesh() {
+    let prometheus = which("prometheus").unwrap_or_else(|| {
+        panic!(
+            "prometheus not found: run the project's test script, which installs the Debian \
+             `prometheus` package"
+        )
+    });
+    let dashboard: serde_json::Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/dashboards/meshctl.json"
+    )))
+    .unwrap();
+    let up = Up::start(&canary_by_header());
+    let out = (up.cmd())
+        .args(["prometheus-config", "--interval", "1s"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let config = up.dir.path().join("prometheus.yml");
+    std::fs::write(&config, &out.stdout).unwrap();
+    let port = crate::mesh::free_port();
+    let log = std::fs::File::create(up.dir.path().join("prometheus.log")).unwrap();
+    let server = std::process::Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            up.dir.path().join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let _server = KillOnDrop(server);
+    let query = |expr: &str| -> serde_json::Value {
+        let body = curl(
+            &[format!("http://127.0.0.1:{port}/api/v1/query")],
+            &["--data-urlencode", &format!("query={expr}")],
+        );
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["status"], "success", "{expr}: {answer}");
+        answer["data"]["result"].clone()
+    };
+    let proxies = up.plan()["proxies"].as_array().unwrap().len();
+    wait_until("Prometheus scrapes every proxy", || {
+        std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                &format!("http://127.0.0.1:{port}/-/ready"),
+            ])
+            .status()
+            .is_ok_and(|s| s.success())
+            && query("sum(up)")
+                .as_array()
+                .and_then(|r| r.first())
+                .and_then(|s| s["value"][1].as_str())
+                == Some(&proxies.to_string())
+    });
+
+    let per_version = "sum by (peer_version) (rate(meshctl_responses_total{direction=\"outbound\",peer_service=\"api\"}[15s]))";
+    wait_until("rates for both api versions", || {
+        traffic(&up, 4, 2);
+        let result = query(per_version);
+        let rated = |v: &str| {
+            result.as_array().unwrap().iter().any(|s| {
+                s["metric"]["peer_version"] == v
+                    && s["value"][1].as_str().and_then(|n| n.parse::<f64>().ok()) > Some(0.0)
+            })
+        };
+        rated("v1") && rated("v2")
+    });
+
+    // What the proxies export, to check every name an expression uses.
+    let mut exported = String::new();
+    for p in up.plan()["proxies"].as_array().unwrap() {
+        exported += &curl(
+            &[format!("http://{}/metrics", p["admin"].as_str().unwrap())],
+            &[],
+        );
+    }
+    let name = regex_lite_names();
+    let mut checked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        let Some(targets) = panel["targets"].as_array() else {
+            continue;
+        };
+        let title = panel["title"].as_str().unwrap();
+        for target in targets {
+            let expr = target["expr"].as_str().unwrap();
+            for metric in name(expr) {
+                // A series, or at least its family (one without series yet has HELP/TYPE).
+                let family = metric.strip_suffix("_bucket").unwrap_or(&metric);
+                assert!(
+                    exported.contains(&format!("\n{metric}{{"))
+                        || exported.contains(&format!("\n{metric} "))
+                        || exported.contains(&format!("# TYPE {family} ")),
+                    "{title}: {metric} is not exported by any proxy"
+                );
+            }
+            let concrete = expr
+                .replace("$__rate_interval", "15s")
+                .replace("$service", ".+");
+            let result = query(&concrete);
+            let series = result.as_array().unwrap();
+            // Nothing failed a TLS handshake here: that panel alone may be empty.
+            if title != "mTLS handshake failures" {
+                assert!(!series.is_empty(), "{title}: `{concrete}` returned nothing");
+            }
+            if title.ends_with("by version") || title == "Split: observed share" {
+                for v in ["v1", "v2"] {
+                    assert!(
+                        series.iter().any(|s| s["metric"]["peer_version"] == v),
+                        "{title}: no {v} series in {result}"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "{checked} expressions checked");
+    // The configured split is the one the callers' proxies hold: v1 100, v2 0.
+    let split = query("max by (dst_version) (meshctl_split_weight{dst_service=\"api\"})");
+    let weight = |v: &str| {
+        split
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["metric"]["dst_version"] == v)
+            .map(|s| s["value"][1].clone())
+    };
+    assert_eq!(
+        (weight("v1"), weight("v2")),
+        (Some("100".into()), Some("0".into())),
+        "{split}"
+    );
+}
+
+/// The metric names an expression uses (`meshctl_…`, `identity_…`).
+fn regex_lite_names() -> impl Fn(&str) -> Vec<String> {
+    |expr: &str| {
+        let mut names = Vec::new();
+        let bytes = expr.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let rest = &expr[i..];
+            let boundary =
+                i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+            if boundary && (rest.starts_with("meshctl_") || rest.starts_with("identity_")) {
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                names.push(rest[..end].to_string());
+                i += end;
+            } else {
+                i += 1;
+            }
+        }
+        names
+    }
+}
+
+/// A child process killed (and reaped) when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -251,6 +251,45 @@ impl ConfigDump {
             .push(listener);
     }
 
+    /// The Prometheus family `meshctl_split_weight{dst_service,dst_version}`: each destination's
+    /// split as this proxy holds it (percent; the control plane's weights), the configured
+    /// side of a canary panel beside the observed share of `meshctl_responses_total`. A
+    /// service appears once however many listeners reach it. (`dst_`: a scrape target's own
+    /// `service`/`version` labels would otherwise rename these to `exported_*`.)
+    pub fn render_split(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let mut weights = std::collections::BTreeMap::new();
+        let listeners = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
+        let mut add = |service: &str, route: &RouteCell| {
+            for b in route.load().backends() {
+                weights.insert((service.to_string(), b.version.clone()), b.weight);
+            }
+        };
+        for listener in listeners.iter() {
+            match listener {
+                Listener::Outbound { service, route, .. } => add(service, route),
+                Listener::HttpProxy { table, .. } => {
+                    for (service, route) in table.load().iter() {
+                        add(service, route);
+                    }
+                }
+                Listener::Inbound { .. } => {}
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP meshctl_split_weight The configured share of a destination's traffic per \
+             version (percent; the weights sum to 100), as this proxy holds it.\n\
+             # TYPE meshctl_split_weight gauge"
+        );
+        for ((service, version), weight) in weights {
+            let _ = writeln!(
+                out,
+                "meshctl_split_weight{{dst_service=\"{service}\",dst_version=\"{version}\"}} {weight}"
+            );
+        }
+    }
+
     /// The document as of now.
     pub fn view(&self) -> ConfigView {
         let now = Instant::now();

@@ -82,7 +82,9 @@ fn respond(
     }
     match req.uri().path() {
         "/metrics" => {
-            let mut response = Response::new(Full::new(Bytes::from(metrics.render())));
+            let mut text = metrics.render();
+            dump.render_split(&mut text);
+            let mut response = Response::new(Full::new(Bytes::from(text)));
             response
                 .headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_TEXT));

@@ -102,6 +102,7 @@ struct Exchange {
 }
 
 impl Exchange {
+    #[inline]
     fn new(remote: SocketAddr) -> Self {
         Exchange {
             start: Instant::now(),
@@ -338,6 +339,7 @@ impl Outbound {
     /// an absolute URI, the original protocol marked — begins its span and keeps its head
     /// while a tap watches (requests answered here are tapped too). `Ok`: whether it is gRPC;
     /// `Err`: why the request is a bad request (a target that cannot be forwarded).
+    #[inline]
     fn prepare(
         &self,
         req: &mut Request<Streamed>,
@@ -458,6 +460,7 @@ impl Outbound {
 
     /// Marks an injected fault on the answer, taps a request answered here (nothing tapped it
     /// on its way to a peer), then the ending both sides share: [`telemetry::finish`].
+    #[inline]
     fn finish(
         &self,
         ex: Exchange,

@@ -43,6 +43,7 @@ pub struct Ending<'a> {
 /// and `/stats`; a gRPC response whose status comes in trailers is counted in the labelled
 /// series when they arrive), its span ended, and the response handed to the tap, which
 /// follows its body to the end.
+#[inline]
 pub fn finish<B: Body + Unpin>(
     shared: &Shared,
     ending: Ending<'_>,
