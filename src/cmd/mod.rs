@@ -7,8 +7,6 @@ use crate::cli::{Cli, Command, GlobalArgs};
 use crate::exit::{CliError, CliResult};
 
 pub mod canary;
-mod canary_kube;
-pub mod canary_rollout;
 pub mod certs;
 pub mod check;
 pub mod check_kube;
