@@ -22,8 +22,6 @@ pub mod inject;
 pub mod install;
 pub mod prometheus_config;
 pub mod proxy;
-pub mod proxy_certs;
-pub mod rotate;
 pub mod stat;
 pub mod status;
 pub mod tap;

@@ -278,10 +278,7 @@ pub async fn wait_for_acks(
 
 /// A cluster operation's error as the CLI exits with it.
 pub fn mesh_error(e: crate::kube::mesh::MeshError) -> CliError {
-    match e {
-        crate::kube::mesh::MeshError::Usage(m) => usage(&m),
-        crate::kube::mesh::MeshError::Failed(e) => CliError::from(e),
-    }
+    CliError::from(e)
 }
 
 impl Context<'_> {
