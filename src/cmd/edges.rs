@@ -4,7 +4,6 @@
 use serde::Serialize;
 
 use super::Context;
-use super::stat::{Mesh, check_window};
 use super::target::KubeTargetArgs;
 use crate::duration::HumanDuration;
 use crate::exit::CliResult;
@@ -48,9 +47,9 @@ struct EdgesReport {
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
-    let window = check_window(args.window.0)?;
+    let window = super::check_window(args.window.0)?;
     let runtime = super::client_runtime()?;
-    let mesh = Mesh::open(ctx, &args.cluster, &runtime)?;
+    let mesh = super::target::open_mesh(ctx, &args.cluster, &runtime)?;
     let reading = runtime.block_on(mesh.read(window))?;
     let report = EdgesReport {
         window_secs: window.as_secs(),

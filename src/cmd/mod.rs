@@ -4,11 +4,12 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::cli::{Cli, Command, GlobalArgs};
+use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
+use crate::observe::mesh::MIN_WINDOW;
+use crate::proxy::telemetry::stats::MAX_WINDOW;
 
 pub mod canary;
-mod canary_kube;
-pub mod canary_rollout;
 pub mod certs;
 pub mod check;
 pub mod check_kube;
@@ -24,8 +25,6 @@ pub mod inject;
 pub mod install;
 pub mod prometheus_config;
 pub mod proxy;
-pub mod proxy_certs;
-pub mod rotate;
 pub mod stat;
 pub mod status;
 pub mod tap;
@@ -88,6 +87,21 @@ pub fn read_input_file(what: &str, path: &std::path::Path) -> Result<String, Cli
         .map_err(|e| CliError::usage(anyhow::anyhow!("reading {what}{}: {e}", path.display())))
 }
 
+/// Checks `--window` (stat, edges): proxies keep [`MAX_WINDOW`] of history, and below
+/// [`MIN_WINDOW`] a handful of requests swings every figure. Out of range is a usage error.
+pub fn check_window(window: std::time::Duration) -> Result<std::time::Duration, CliError> {
+    if window < MIN_WINDOW || window > MAX_WINDOW {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "window {} is outside {}-{} (proxies keep {} of history)",
+            HumanDuration(window),
+            HumanDuration(MIN_WINDOW),
+            HumanDuration(MAX_WINDOW),
+            HumanDuration(MAX_WINDOW)
+        )));
+    }
+    Ok(window)
+}
+
 /// The runtime a command's client calls (control plane, proxies' admin listeners) run on:
 /// one thread, timers and I/O enabled.
 pub fn client_runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -135,4 +149,18 @@ pub fn run(cli: Cli) -> CliResult {
     };
     // A failed flush of stdout is a failure too (and a broken pipe exits 0 in main).
     result.and_then(|()| ctx.out.flush().map_err(Into::into))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn windows_outside_the_kept_history_are_refused() {
+        assert!(check_window(Duration::from_secs(9)).is_err());
+        assert!(check_window(Duration::from_secs(10)).is_ok());
+        assert!(check_window(MAX_WINDOW + Duration::from_secs(1)).is_err());
+    }
 }

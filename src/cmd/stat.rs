@@ -1,31 +1,19 @@
 //! `meshctl stat`: golden metrics (success rate, RPS, latency percentiles, connections) per
 //! service and version, straight from the proxies.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::Context;
-use super::StateFor;
-use super::target::{self, Chosen, KubeTargetArgs, mesh_error};
-use crate::control::backend::read_splits;
-use crate::control::plan::MeshPlan;
+use super::target::{self, KubeTargetArgs};
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
-use crate::kube::controller::proxies::{ProxiesStats, StatsQuery};
-use crate::kube::mesh::{self, Cluster};
-use crate::observe::fetch;
-use crate::observe::fleet::{Fleet, Member};
+use crate::observe::fleet::Fleet;
 use crate::observe::stat::{self, StatQuery, StatRow};
 use crate::output::{self, OutputFormat};
-use crate::policy::split::SplitWeights;
-use crate::proxy::telemetry::stats::{MAX_WINDOW, StatsSnapshot};
 
-/// Shortest window: below it a handful of requests swings every figure.
-pub const MIN_WINDOW: Duration = Duration::from_secs(10);
 /// How often `--watch` refreshes.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -82,9 +70,9 @@ struct StatReport {
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
-    let window = check_window(args.window.0)?;
+    let window = super::check_window(args.window.0)?;
     let runtime = super::client_runtime()?;
-    let mesh = Mesh::open(ctx, &args.cluster, &runtime)?;
+    let mesh = target::open_mesh(ctx, &args.cluster, &runtime)?;
     // Installed once, so a Ctrl-C during a fetch is not lost.
     let mut interrupt = runtime.block_on(async { signal(SignalKind::interrupt()) })?;
     let mut query = None;
@@ -126,133 +114,6 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
             OutputFormat::Table | OutputFormat::Wide => writeln!(ctx.out)?,
         }
     }
-}
-
-/// The mesh `stat` and `edges` read: the local mesh's proxies, or a cluster's meshed pods
-/// (their sidecars read by the controller inside the cluster, one request through the API
-/// server).
-pub(crate) enum Mesh {
-    Local { state: PathBuf, plan: MeshPlan },
-    Kubernetes(Box<Cluster>),
-}
-
-/// One reading of every proxy of the mesh.
-pub(crate) struct Reading {
-    pub fleet: Fleet,
-    /// `snapshots[i]` is what `fleet.members[i]` answered (`None`: not reporting).
-    pub snapshots: Vec<Option<StatsSnapshot>>,
-    /// Configured weights per service with versions.
-    pub splits: BTreeMap<String, SplitWeights>,
-}
-
-impl Mesh {
-    /// The mesh the command's target selects (connected, for a cluster).
-    pub(crate) fn open(
-        ctx: &Context<'_>,
-        cluster: &KubeTargetArgs,
-        runtime: &tokio::runtime::Runtime,
-    ) -> Result<Mesh, CliError> {
-        let target = ctx.target(Some(cluster))?;
-        if target.chosen == Chosen::Kubernetes {
-            let timeout = ctx.global.request_timeout.0;
-            let cluster = runtime.block_on(target::cluster(cluster, timeout, &target.why))?;
-            return Ok(Mesh::Kubernetes(Box::new(cluster)));
-        }
-        let state = ctx.state_dir(StateFor::Mesh)?;
-        let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
-        Ok(Mesh::Local { state, plan })
-    }
-
-    /// Where services are looked up, for usage errors (` in namespace NS`, or nothing).
-    pub(crate) fn scope(&self) -> String {
-        match self {
-            Mesh::Local { .. } => String::new(),
-            Mesh::Kubernetes(c) => format!(" in namespace {}", c.namespace),
-        }
-    }
-
-    pub(crate) async fn read(&self, window: Duration) -> Result<Reading, CliError> {
-        match self {
-            Mesh::Local { state, plan } => Ok(Reading {
-                fleet: Fleet::from_plan(plan),
-                snapshots: snapshots(plan, window).await,
-                splits: read_splits(state).map_err(anyhow::Error::new)?,
-            }),
-            Mesh::Kubernetes(cluster) => {
-                let query = StatsQuery {
-                    namespace: Some(cluster.namespace.clone()),
-                    service: None,
-                    version: None,
-                    window,
-                };
-                let answer = mesh::proxy_stats(cluster, &query)
-                    .await
-                    .map_err(mesh_error)?;
-                Ok(cluster_reading(answer))
-            }
-        }
-    }
-}
-
-/// A cluster's answer as a reading. A pod no Service selects is named by its service
-/// account (what its identity says), so it still shows and still names its calls.
-fn cluster_reading(answer: ProxiesStats) -> Reading {
-    let mut fleet = Fleet::default();
-    let mut snapshots = Vec::with_capacity(answer.proxies.len());
-    for p in answer.proxies {
-        if let Some(e) = &p.error {
-            tracing::info!(instance = %p.instance, error = %e, "proxy not reporting");
-        }
-        let service = if p.service.is_empty() {
-            p.spiffe_id
-                .rsplit_once("/sa/")
-                .map_or_else(|| p.instance.clone(), |(_, sa)| sa.to_string())
-        } else {
-            p.service
-        };
-        fleet.members.push(Member {
-            instance: p.instance,
-            service,
-            version: (!p.version.is_empty()).then_some(p.version),
-            spiffe_id: p.spiffe_id,
-        });
-        snapshots.push(p.stats);
-    }
-    let splits = answer
-        .splits
-        .into_iter()
-        .map(|s| (s.service, s.weights))
-        .collect();
-    Reading {
-        fleet,
-        snapshots,
-        splits,
-    }
-}
-
-/// Every proxy's snapshot, `None` for those that did not answer (they show in MESHED).
-pub(crate) async fn snapshots(plan: &MeshPlan, window: Duration) -> Vec<Option<StatsSnapshot>> {
-    fetch::all(plan, window)
-        .await
-        .into_iter()
-        .map(|r| {
-            r.map_err(|e| tracing::info!(error = %e, "proxy not reporting"))
-                .ok()
-        })
-        .collect()
-}
-
-pub(crate) fn check_window(window: Duration) -> Result<Duration, CliError> {
-    if window < MIN_WINDOW || window > MAX_WINDOW {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "window {} is outside {}-{} (proxies keep {} of history)",
-            HumanDuration(window),
-            HumanDuration(MIN_WINDOW),
-            HumanDuration(MAX_WINDOW),
-            HumanDuration(MAX_WINDOW)
-        )));
-    }
-    Ok(window)
 }
 
 fn stat_query(fleet: &Fleet, args: &Args, scope: &str) -> Result<StatQuery, CliError> {
@@ -378,57 +239,6 @@ fn round(ms: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn windows_outside_the_kept_history_are_refused() {
-        assert!(check_window(Duration::from_secs(9)).is_err());
-        assert!(check_window(Duration::from_secs(10)).is_ok());
-        assert!(check_window(MAX_WINDOW + Duration::from_secs(1)).is_err());
-    }
-
-    #[test]
-    fn a_clusters_answer_names_every_pod_even_those_not_reporting() {
-        use crate::kube::controller::proxies::{ProxyStats, ServiceSplit};
-        let pod = |instance: &str, service: &str, version: &str, sa: &str| ProxyStats {
-            instance: instance.into(),
-            service: service.into(),
-            version: version.into(),
-            spiffe_id: format!("spiffe://mesh.local/ns/shop/sa/{sa}"),
-            stats: Some(StatsSnapshot::default()),
-            error: None,
-        };
-        let answer = ProxiesStats {
-            proxies: vec![
-                pod("shop/api-v1-0", "api", "v1", "api"),
-                ProxyStats {
-                    stats: None,
-                    error: Some("connection refused".into()),
-                    ..pod("shop/api-v2-0", "api", "v2", "api")
-                },
-                // No Service selects it: named by its service account.
-                pod("shop/loadgen-0", "", "", "loadgen"),
-            ],
-            splits: vec![ServiceSplit {
-                namespace: "shop".into(),
-                service: "api".into(),
-                weights: SplitWeights([("v1".to_string(), 90), ("v2".to_string(), 10)].into()),
-            }],
-        };
-        let r = cluster_reading(answer);
-        assert_eq!(r.fleet.services(), ["api", "loadgen"]);
-        assert_eq!(r.fleet.versions("api"), ["v1", "v2"]);
-        assert_eq!(r.fleet.versions("loadgen"), [""]);
-        assert_eq!(r.snapshots.len(), 3, "one snapshot slot per pod");
-        assert!(
-            r.snapshots[1].is_none(),
-            "the unreachable pod is not reporting"
-        );
-        assert_eq!(r.splits["api"].weight("v2"), 10);
-        let rows = stat::rows(&r.fleet, &r.snapshots, &r.splits, &StatQuery::default());
-        assert_eq!(rows[0].meshed.reporting, 1);
-        assert_eq!(rows[0].meshed.proxies, 2);
-        assert_eq!(rows[0].versions[1].weight, Some(10));
-    }
 
     #[test]
     fn latencies_round_for_reading() {

@@ -1,27 +1,24 @@
 //! `meshctl tap`: live requests through a service's proxies, three lines per request.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::pin::Pin;
+use std::path::PathBuf;
 
-use anyhow::Context as _;
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
-use tonic::metadata::MetadataValue;
 
 use super::Context;
 use super::StateFor;
-use super::stat::{MIN_WINDOW, Mesh};
-use super::target::{self, Chosen, KubeTargetArgs, mesh_error};
-use crate::api::proto::tap::{self as pb, tap_client::TapClient};
-use crate::control::admin::ADMIN_TOKEN_FILE;
+use super::target::{self, Chosen, KubeTargetArgs};
+use crate::api::proto::tap as pb;
 use crate::control::plan::MeshPlan;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
-use crate::kube::controller::tap::{TapLine, TapQuery};
-use crate::kube::mesh::{self, Cluster};
-use crate::observe::fleet::Fleet;
-use crate::observe::tap::{BodySize, StatusFilter, StatusGate, TapRecord, TapSource, record, text};
+use crate::kube::controller::tap::TapQuery;
+use crate::observe::mesh::{MIN_WINDOW, Mesh};
+use crate::observe::tap::{
+    BodySize, Events, StatusFilter, StatusGate, TapRecord, TapSource, Tapped, admin_token,
+    cluster_events, connect, known_target, not_reporting, read_token, record, select, text,
+};
 use crate::output::{self, OutputFormat};
 
 /// `--max-rps` when not given: enough to follow, little enough not to flood a terminal.
@@ -99,17 +96,6 @@ pub struct Args {
     cluster: KubeTargetArgs,
 }
 
-/// What a tap yields: an event of one proxy, or a proxy that cannot be tapped (a cluster's
-/// pod; locally a proxy that refuses ends the tap instead).
-// Events are the common case: boxing them would cost an allocation each.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Tapped {
-    Event(TapSource, pb::TapEvent),
-    NotReporting { proxy: String, reason: String },
-}
-
-pub(crate) type Events = Pin<Box<dyn Stream<Item = Result<Tapped, CliError>> + Send>>;
-
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     let runtime = super::client_runtime()?;
     let mut events =
@@ -141,7 +127,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         let (source, event) = match next.transpose()? {
             None => return Ok(()),
             Some(Tapped::NotReporting { proxy, reason }) => {
-                not_reporting(&proxy, &reason);
+                eprintln!("{}", not_reporting(&proxy, &reason));
                 continue;
             }
             Some(Tapped::Event(source, event)) => (source, event),
@@ -159,18 +145,13 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     }
 }
 
-/// A proxy that is not tapped, on stderr (the tap goes on with the others).
-pub(crate) fn not_reporting(proxy: &str, reason: &str) {
-    eprintln!("meshctl: {proxy}: not reporting: {reason}");
-}
-
 /// The tap of a cluster's pods: one streaming request to a controller's `/tap`, which
 /// taps the selected sidecars inside the cluster.
 async fn cluster_tap(ctx: &Context<'_>, args: &Args) -> Result<Events, CliError> {
     let Some(target) = &args.target else {
         return Err(CliError::usage(anyhow::anyhow!("name a SERVICE")));
     };
-    let mesh = cluster_mesh(ctx, &args.cluster).await?;
+    let mesh = target::cluster_mesh(ctx, &args.cluster).await?;
     let Mesh::Kubernetes(cluster) = &mesh else {
         return Err(CliError::usage(anyhow::anyhow!("not a cluster")));
     };
@@ -197,82 +178,6 @@ async fn cluster_tap(ctx: &Context<'_>, args: &Args) -> Result<Events, CliError>
         body: args.body.map(|b| b.0),
     };
     cluster_events(cluster, &args.cluster.controller_namespace, &query).await
-}
-
-/// The cluster the command targets, connected.
-pub(crate) async fn cluster_mesh(
-    ctx: &Context<'_>,
-    flags: &KubeTargetArgs,
-) -> Result<Mesh, CliError> {
-    let why = ctx.target(Some(flags))?.why;
-    let cluster = target::cluster(flags, ctx.global.request_timeout.0, &why).await?;
-    Ok(Mesh::Kubernetes(Box::new(cluster)))
-}
-
-/// `SERVICE` or `SERVICE/VERSION`, checked against the cluster's meshed pods.
-pub(crate) fn known_target(
-    fleet: &Fleet,
-    target: &str,
-    scope: &str,
-) -> Result<(String, Option<String>), CliError> {
-    let (service, version) = match target.split_once('/') {
-        Some((s, v)) => (s.to_string(), Some(v.to_string())),
-        None => (target.to_string(), None),
-    };
-    let versions = fleet.versions(&service);
-    if versions.is_empty() {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "no meshed pod for `{target}`{scope} (services: {})",
-            fleet.services().join(", ")
-        )));
-    }
-    if let Some(v) = &version
-        && !versions.contains(v)
-    {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "service `{service}`{scope} has no version `{v}` (versions: {})",
-            versions.join(", ")
-        )));
-    }
-    Ok((service, version))
-}
-
-/// Opens `/tap` with the token of the Secret `meshctl-tap`; its lines as events.
-pub(crate) async fn cluster_events(
-    cluster: &Cluster,
-    controller_namespace: &str,
-    query: &TapQuery,
-) -> Result<Events, CliError> {
-    let token = mesh::tap_token(cluster, controller_namespace)
-        .await
-        .map_err(mesh_error)?;
-    let lines = mesh::tap_stream(cluster, query, &token)
-        .await
-        .map_err(mesh_error)?;
-    Ok(lines.map(|line| tapped(line.map_err(mesh_error)?)).boxed())
-}
-
-/// One line of `/tap` as what the tap yields.
-fn tapped(line: TapLine) -> Result<Tapped, CliError> {
-    let source = TapSource {
-        name: line.pod,
-        service: line.service,
-        version: (!line.version.is_empty()).then_some(line.version),
-        tap: line
-            .address
-            .unwrap_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
-    };
-    match (line.event, line.error) {
-        (Some(event), _) => {
-            let event = pb::TapEvent::try_from(event)
-                .map_err(|e| CliError::from(anyhow::anyhow!("{}: {e}", source.name)))?;
-            Ok(Tapped::Event(source, event))
-        }
-        (None, error) => Ok(Tapped::NotReporting {
-            proxy: source.name,
-            reason: error.unwrap_or_else(|| "no event and no reason (an older controller?)".into()),
-        }),
-    }
 }
 
 /// The local mesh's proxies (or one standalone proxy), tapped directly.
@@ -325,37 +230,6 @@ fn print(ctx: &mut Context<'_>, format: OutputFormat, r: &TapRecord) -> CliResul
     Ok(())
 }
 
-/// The mesh admin token taps present.
-pub(crate) fn admin_token(state: &Path) -> Result<String, CliError> {
-    read_token(&state.join(ADMIN_TOKEN_FILE))
-}
-
-fn read_token(path: &Path) -> Result<String, CliError> {
-    let token = super::read_input_file("the tap token ", path)?;
-    Ok(token.trim().to_string())
-}
-
-/// The proxies of `SERVICE` or `SERVICE/VERSION`.
-pub(crate) fn select(plan: &MeshPlan, target: &str) -> Result<Vec<TapSource>, CliError> {
-    let (service, version) = match target.split_once('/') {
-        Some((s, v)) => (s, Some(v)),
-        None => (target, None),
-    };
-    let proxies: Vec<TapSource> = plan
-        .proxies
-        .iter()
-        .filter(|p| p.service == service && version.is_none_or(|v| p.version.as_deref() == Some(v)))
-        .map(TapSource::from)
-        .collect();
-    if proxies.is_empty() {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "no proxy for `{target}` (services: {})",
-            plan.services().join(", ")
-        )));
-    }
-    Ok(proxies)
-}
-
 /// The proxy-side filter; `plan` resolves `--to` (which `--proxy` excludes).
 fn watch_request(plan: Option<&MeshPlan>, args: &Args) -> Result<pb::WatchRequest, CliError> {
     let destination_ids = match &args.to {
@@ -385,48 +259,4 @@ fn watch_request(plan: Option<&MeshPlan>, args: &Args) -> Result<pb::WatchReques
         max_rps: args.max_rps,
         body_bytes: args.body.map_or(0, |b| b.0),
     })
-}
-
-/// Opens a watch on every proxy; their events merge into one stream tagged by proxy.
-pub(crate) async fn connect(
-    proxies: &[TapSource],
-    request: pb::WatchRequest,
-    token: &str,
-) -> Result<Events, CliError> {
-    let bearer: MetadataValue<_> = format!("Bearer {token}")
-        .parse()
-        .context("the admin token is not a valid header value")?;
-    let mut streams = Vec::with_capacity(proxies.len());
-    for p in proxies {
-        let mut client = TapClient::connect(format!("http://{}", p.tap))
-            .await
-            .with_context(|| format!("connecting to the tap of {} at {}", p.name, p.tap))?;
-        let mut req = tonic::Request::new(request.clone());
-        req.metadata_mut().insert("authorization", bearer.clone());
-        let stream = client
-            .watch(req)
-            .await
-            .map_err(|s| refused(p, &s))?
-            .into_inner();
-        let source = p.clone();
-        streams.push(
-            stream
-                .map(move |e| match e {
-                    Ok(e) => Ok(Tapped::Event(source.clone(), e)),
-                    Err(s) => Err(refused(&source, &s)),
-                })
-                .boxed(),
-        );
-    }
-    Ok(futures_util::stream::select_all(streams).boxed())
-}
-
-pub(crate) fn refused(p: &TapSource, s: &tonic::Status) -> CliError {
-    CliError::from(anyhow::anyhow!(
-        "the tap of {} at {} failed: {} ({:?})",
-        p.name,
-        p.tap,
-        s.message(),
-        s.code()
-    ))
 }

@@ -5,10 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Context;
+use super::{Context, StateFor};
+use crate::control::plan::MeshPlan;
 use crate::exit::CliError;
 use crate::kube::client::KubeArgs;
 use crate::kube::controller::status::ControllerStatus;
+use crate::observe::mesh::Mesh;
 
 /// Exit code when `--wait` runs out before every calling pod acknowledged a change.
 pub const EXIT_ACK_TIMEOUT: i32 = 4;
@@ -276,12 +278,34 @@ pub async fn wait_for_acks(
     }
 }
 
+/// The mesh an observe command's target selects: the local mesh's plan, or the cluster,
+/// connected.
+pub fn open_mesh(
+    ctx: &Context<'_>,
+    cluster: &KubeTargetArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Mesh, CliError> {
+    let target = ctx.target(Some(cluster))?;
+    if target.chosen == Chosen::Kubernetes {
+        let timeout = ctx.global.request_timeout.0;
+        let cluster = runtime.block_on(self::cluster(cluster, timeout, &target.why))?;
+        return Ok(Mesh::Kubernetes(Box::new(cluster)));
+    }
+    let state = ctx.state_dir(StateFor::Mesh)?;
+    let plan = MeshPlan::load(&state).map_err(anyhow::Error::new)?;
+    Ok(Mesh::Local { state, plan })
+}
+
+/// The cluster the command targets, connected, as the mesh an observe command reads.
+pub async fn cluster_mesh(ctx: &Context<'_>, flags: &KubeTargetArgs) -> Result<Mesh, CliError> {
+    let why = ctx.target(Some(flags))?.why;
+    let cluster = self::cluster(flags, ctx.global.request_timeout.0, &why).await?;
+    Ok(Mesh::Kubernetes(Box::new(cluster)))
+}
+
 /// A cluster operation's error as the CLI exits with it.
 pub fn mesh_error(e: crate::kube::mesh::MeshError) -> CliError {
-    match e {
-        crate::kube::mesh::MeshError::Usage(m) => usage(&m),
-        crate::kube::mesh::MeshError::Failed(e) => CliError::from(e),
-    }
+    CliError::from(e)
 }
 
 impl Context<'_> {

@@ -14,19 +14,18 @@ use ratatui::widgets::{Block, Borders, Row, Table};
 
 use super::Context;
 use super::StateFor;
-use super::stat::{MIN_WINDOW, Mesh};
-use super::tap::{
-    Events, Tapped, admin_token, cluster_events, cluster_mesh, connect, known_target,
-    not_reporting, select,
-};
-use super::target::{Chosen, KubeTargetArgs};
+use super::target::{Chosen, KubeTargetArgs, cluster_mesh};
 use crate::api::proto::tap as pb;
 use crate::control::plan::MeshPlan;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
 use crate::kube::controller::tap::TapQuery;
 use crate::observe::fleet::Fleet;
-use crate::observe::tap::{TapSource, record};
+use crate::observe::mesh::{MIN_WINDOW, Mesh};
+use crate::observe::tap::{
+    Events, TapSource, Tapped, admin_token, cluster_events, connect, known_target, not_reporting,
+    record, select,
+};
 use crate::observe::top::{TopRow, TopTable};
 use crate::output;
 
@@ -178,7 +177,7 @@ async fn cluster_top(
 
 fn tell_not_reporting(silent: &BTreeMap<String, String>) {
     for (proxy, reason) in silent {
-        not_reporting(proxy, reason);
+        eprintln!("{}", not_reporting(proxy, reason));
     }
 }
 

@@ -8,6 +8,7 @@ pub mod launch;
 pub mod local;
 pub mod meshfile;
 pub mod plan;
+pub mod rotation;
 pub mod scrape;
 pub mod server;
 pub mod state_files;

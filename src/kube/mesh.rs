@@ -49,6 +49,16 @@ pub enum MeshError {
     Failed(#[from] anyhow::Error),
 }
 
+/// The CLI's error for `e`: a usage error exits 2, a failure 1.
+impl From<MeshError> for crate::exit::CliError {
+    fn from(e: MeshError) -> Self {
+        match e {
+            MeshError::Usage(m) => crate::exit::CliError::usage(anyhow!("{m}")),
+            MeshError::Failed(e) => crate::exit::CliError::from(e),
+        }
+    }
+}
+
 /// Where the controller's admin listener is reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ControllerAdmin {

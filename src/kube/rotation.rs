@@ -14,11 +14,14 @@
 //!   namespace (fingerprints only, no key), created when the rotation starts — so a second
 //!   rotation cannot start beside it — replaced after every step, deleted when done.
 //!
-//! The gates read what every proxy reports through the controllers' `/status`.
+//! The gates read what every proxy reports through the controllers' `/status`. [`ClusterPlane`]
+//! is the cluster as the rotation's plane (`control::rotation` runs the steps).
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
-use anyhow::anyhow;
+use anyhow::{Context as _, anyhow};
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
@@ -28,13 +31,17 @@ use super::controller::issuer::{BUNDLE_KEY, CERT_KEY, KEY_KEY};
 use super::controller::status::{ControllerStatus, ProxyStatus, merge};
 use super::identity::Material;
 use super::manifests::{issuer_secret, trust_bundle, webhook};
-use super::mesh::{Cluster, MeshError};
+use super::mesh::{Cluster, MeshError, controller_status};
 use super::{
     FIELD_MANAGER, ISSUER_SECRET, PART_OF, PART_OF_LABEL, TRUST_BUNDLE_CONFIGMAP,
     WEBHOOK_CONFIGURATION,
 };
+use crate::control::rotation::{CaPlane, POLL_INTERVAL, RunError};
+use crate::duration::HumanDuration;
+use crate::exit::CliError;
 use crate::identity::pem;
 use crate::identity::rotation::{CertView, Checkpoint, ProxyView};
+use crate::identity::store::CaStore;
 
 /// The ConfigMap holding an unfinished anchor rotation's checkpoint.
 pub const CHECKPOINT_CONFIGMAP: &str = "meshctl-rotation";
@@ -287,6 +294,125 @@ pub async fn save_checkpoint(
             let (verb, what) = if first { ("create", "creating") } else { ("update", "updating") };
             let what = format!("{what} ConfigMap {cns}/{name}");
             Err(api_error(e, &what, verb, "configmaps", &scope(cns), &cluster.target).into())
+        }
+    }
+}
+
+/// A cluster being rotated: the controllers put the CA in force, and their `/status` says
+/// what every meshed pod holds.
+#[derive(Debug)]
+pub struct ClusterPlane {
+    cluster: Cluster,
+    /// The controller's namespace (the issuer Secret, the checkpoint).
+    cns: String,
+    trust_domain: String,
+}
+
+impl ClusterPlane {
+    /// Checks that the CA in `store` (from `dir`) is this mesh's — its anchor is in the
+    /// cluster's bundle — before anything changes.
+    pub async fn open(
+        cluster: Cluster,
+        cns: String,
+        store: &CaStore,
+        dir: &Path,
+    ) -> Result<Self, RunError> {
+        let meta = store.meta().context("reading the CA's trust domain")?;
+        let plane = ClusterPlane {
+            cluster,
+            cns,
+            trust_domain: meta.trust_domain,
+        };
+        let held = plane.held().await?;
+        let anchor = store
+            .anchor_fingerprint()
+            .context("loading the trust anchor")?;
+        let bundle: Vec<String> = pem::certs(&held.bundle_pem)
+            .map(|ders| ders.iter().map(|d| pem::fingerprint(d)).collect())
+            .unwrap_or_default();
+        if !bundle.contains(&anchor) {
+            return Err(RunError::Usage(format!(
+                "the CA in {} is not this mesh's: its trust anchor {anchor} is not in the cluster's bundle (Secret {}/{}; {}); pass the --identity-dir `meshctl install` saved",
+                dir.display(),
+                plane.cns,
+                ISSUER_SECRET,
+                plane.cluster.target
+            )));
+        }
+        Ok(plane)
+    }
+
+    /// What the cluster's issuer Secret holds now.
+    async fn held(&self) -> Result<Material, RunError> {
+        Ok(read_issuer(&self.cluster, &self.cns, &self.trust_domain).await?)
+    }
+}
+
+impl CaPlane for ClusterPlane {
+    async fn load_checkpoint(&self, _: &Path) -> Result<Option<Checkpoint>, RunError> {
+        Ok(load_checkpoint(&self.cluster, &self.cns).await?)
+    }
+
+    async fn save_checkpoint(
+        &self,
+        _: &Path,
+        cp: &Checkpoint,
+        first: bool,
+    ) -> Result<(), RunError> {
+        Ok(save_checkpoint(&self.cluster, &self.cns, cp, first).await?)
+    }
+
+    async fn views(&mut self) -> Result<Option<Vec<ProxyView>>, RunError> {
+        match controller_status(&self.cluster).await {
+            Ok(replicas) if !replicas.is_empty() => Ok(Some(views(&replicas))),
+            Ok(_) => Ok(None),
+            Err(e) => {
+                tracing::debug!(error = %CliError::from(e), "reading the controllers' status");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Writes the CA directory's issuer and bundle into the cluster; every controller replica
+    /// must report signing with the new issuer within `timeout`.
+    async fn reload(&mut self, store: &CaStore, timeout: Duration) -> Result<(), RunError> {
+        let next = super::identity::from_store(store, Some(&self.trust_domain))
+            .context("reading the CA directory")?;
+        super::identity::check(&next, std::time::SystemTime::now()).context("the new issuer")?;
+        let held = self.held().await?;
+        publish(&self.cluster, &self.cns, &held, &next).await?;
+        let fingerprint = store
+            .issuer_fingerprint()
+            .context("reading the new issuer")?;
+        let start = Instant::now();
+        loop {
+            let behind = match controller_status(&self.cluster).await {
+                Ok(replicas) if !replicas.is_empty() => replicas_behind(&replicas, &fingerprint),
+                Ok(_) => vec!["no controller replica answers".to_string()],
+                Err(e) => vec![CliError::from(e).to_string()],
+            };
+            if behind.is_empty() {
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                return Err(RunError::Stalled(format!(
+                    "the cluster holds the new CA (Secret {}/{}), but not every controller put it in force within {}: {}",
+                    self.cns,
+                    ISSUER_SECRET,
+                    HumanDuration(timeout),
+                    behind.join(", ")
+                )));
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+}
+
+impl From<MeshError> for RunError {
+    fn from(e: MeshError) -> Self {
+        match e {
+            MeshError::Usage(m) => RunError::Usage(m),
+            MeshError::Failed(e) => RunError::Failed(e),
         }
     }
 }

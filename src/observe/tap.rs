@@ -1,12 +1,24 @@
 //! `meshctl tap`'s records: proxy events turned into the stable NDJSON shape and the
-//! three-line text form, and the client-side `--status` filter.
+//! three-line text form, and the client-side `--status` filter; and the taps themselves, for
+//! `tap` and `top`: a local mesh's proxies watched directly (the mesh admin token), or a
+//! cluster's pods through a controller's `/tap`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::pin::Pin;
 
+use anyhow::Context as _;
+use futures_util::{Stream, StreamExt};
 use serde::Serialize;
+use tonic::metadata::MetadataValue;
 
-use crate::api::proto::tap::{self as pb, tap_event::Event};
-use crate::control::plan::ProxyPlan;
+use super::fleet::Fleet;
+use crate::api::proto::tap::{self as pb, tap_client::TapClient, tap_event::Event};
+use crate::control::admin::ADMIN_TOKEN_FILE;
+use crate::control::plan::{MeshPlan, ProxyPlan};
+use crate::exit::CliError;
+use crate::kube::controller::tap::{TapLine, TapQuery};
+use crate::kube::mesh::{self, Cluster};
 
 /// One event as `meshctl tap` prints it (`-o json`: one per line; fields that do not apply to
 /// the event's type are left out).
@@ -341,139 +353,173 @@ pub fn text(r: &TapRecord, wide: bool) -> String {
     line
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The line naming a proxy that is not tapped (the tap goes on with the others).
+pub fn not_reporting(proxy: &str, reason: &str) -> String {
+    format!("meshctl: {proxy}: not reporting: {reason}")
+}
 
-    fn rec(kind: &'static str, id: &str, status: Option<u32>) -> TapRecord {
-        TapRecord {
-            kind,
-            id: id.into(),
-            proxy: "web".into(),
-            service: "web".into(),
-            version: None,
-            direction: "out".into(),
-            src: "127.0.0.1:1".into(),
-            dst: "127.0.0.1:2".into(),
-            tls: true,
-            client_id: "spiffe://t/sa/web".into(),
-            server_id: "spiffe://t/sa/api".into(),
-            status,
-            latency_us: status.map(|_| 1830),
-            ..TapRecord::default()
+/// What a tap yields: an event of one proxy, or a proxy that cannot be tapped (a cluster's
+/// pod; locally a proxy that refuses ends the tap instead).
+// Events are the common case: boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Tapped {
+    Event(TapSource, pb::TapEvent),
+    NotReporting { proxy: String, reason: String },
+}
+
+pub type Events = Pin<Box<dyn Stream<Item = Result<Tapped, CliError>> + Send>>;
+
+/// `SERVICE` or `SERVICE/VERSION`, checked against the cluster's meshed pods.
+pub fn known_target(
+    fleet: &Fleet,
+    target: &str,
+    scope: &str,
+) -> Result<(String, Option<String>), CliError> {
+    let (service, version) = match target.split_once('/') {
+        Some((s, v)) => (s.to_string(), Some(v.to_string())),
+        None => (target.to_string(), None),
+    };
+    let versions = fleet.versions(&service);
+    if versions.is_empty() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "no meshed pod for `{target}`{scope} (services: {})",
+            fleet.services().join(", ")
+        )));
+    }
+    if let Some(v) = &version
+        && !versions.contains(v)
+    {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "service `{service}`{scope} has no version `{v}` (versions: {})",
+            versions.join(", ")
+        )));
+    }
+    Ok((service, version))
+}
+
+/// Opens `/tap` with the token of the Secret `meshctl-tap`; its lines as events.
+pub async fn cluster_events(
+    cluster: &Cluster,
+    controller_namespace: &str,
+    query: &TapQuery,
+) -> Result<Events, CliError> {
+    let token = mesh::tap_token(cluster, controller_namespace)
+        .await
+        .map_err(CliError::from)?;
+    let lines = mesh::tap_stream(cluster, query, &token)
+        .await
+        .map_err(CliError::from)?;
+    Ok(lines
+        .map(|line| tapped(line.map_err(CliError::from)?))
+        .boxed())
+}
+
+/// One line of `/tap` as what the tap yields.
+fn tapped(line: TapLine) -> Result<Tapped, CliError> {
+    let source = TapSource {
+        name: line.pod,
+        service: line.service,
+        version: (!line.version.is_empty()).then_some(line.version),
+        tap: line
+            .address
+            .unwrap_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
+    };
+    match (line.event, line.error) {
+        (Some(event), _) => {
+            let event = pb::TapEvent::try_from(event)
+                .map_err(|e| CliError::from(anyhow::anyhow!("{}: {e}", source.name)))?;
+            Ok(Tapped::Event(source, event))
         }
-    }
-
-    #[test]
-    fn status_filters_parse() {
-        assert_eq!(
-            "5xx".parse::<StatusFilter>().unwrap(),
-            StatusFilter::Class(5)
-        );
-        assert_eq!(
-            "404".parse::<StatusFilter>().unwrap(),
-            StatusFilter::Code(404)
-        );
-        for bad in ["6xx", "99", "abc", "5x"] {
-            assert!(bad.parse::<StatusFilter>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn the_gate_lets_whole_requests_through_by_their_status() {
-        let mut gate = StatusGate::new(Some(StatusFilter::Class(5)));
-        assert!(gate.push(rec("req", "a", None)).is_empty());
-        assert!(gate.push(rec("req", "b", None)).is_empty());
-        assert!(gate.push(rec("rsp", "a", Some(200))).is_empty());
-        let b = gate.push(rec("rsp", "b", Some(503)));
-        assert_eq!(b.iter().map(|r| r.kind).collect::<Vec<_>>(), ["req", "rsp"]);
-        assert!(gate.push(rec("end", "a", None)).is_empty());
-        assert_eq!(gate.push(rec("end", "b", None)).len(), 1);
-    }
-
-    #[test]
-    fn body_sizes_parse_within_the_cap() {
-        assert_eq!("512".parse::<BodySize>().unwrap(), BodySize(512));
-        assert_eq!("512B".parse::<BodySize>().unwrap(), BodySize(512));
-        assert_eq!("1KiB".parse::<BodySize>().unwrap(), BodySize(1024));
-        assert_eq!("64kib".parse::<BodySize>().unwrap(), BodySize(65536));
-        for bad in ["0", "65KiB", "1MiB", "1KB", "KiB", "-1", "1.5KiB", ""] {
-            assert!(bad.parse::<BodySize>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn bodies_print_as_text_or_base64() {
-        let mut r = rec("req", "web:7", None);
-        r.set_body(b"{\"a\":\"b\"}".to_vec(), true, false);
-        let line = text(&r, false);
-        assert!(
-            line.ends_with(r#" body="{\"a\":\"b\"}" body-truncated=true"#),
-            "{line}"
-        );
-        let mut r = rec("end", "web:7", None);
-        r.set_body(vec![0, 0xff, 7], false, false);
-        assert_eq!(r.body_base64.as_deref(), Some("AP8H"));
-        assert!(text(&r, false).ends_with(" body-base64=AP8H"));
-    }
-
-    #[test]
-    fn grpc_bodies_are_base64_even_when_they_are_utf8() {
-        // One message `\n\x03ACM` (a protobuf string field): valid UTF-8, still not text.
-        let frame = b"\0\0\0\0\x05\n\x03ACM".to_vec();
-        let mut r = rec("end", "api:1", None);
-        r.set_body(frame.clone(), false, false);
-        assert_eq!(
-            (r.body.as_deref(), r.body_base64.as_deref()),
-            (None, Some("AAAAAAUKA0FDTQ=="))
-        );
-        // Said by the content type (or grpc-status) though the bytes do not frame.
-        let mut r = rec("req", "api:1", None);
-        r.set_body(b"hello".to_vec(), false, true);
-        assert_eq!(r.body_base64.as_deref(), Some("aGVsbG8="));
-        // A frame cut by --body, and two frames.
-        assert!(grpc_frames(&frame[..7], true));
-        assert!(!grpc_frames(&frame[..7], false));
-        assert!(grpc_frames(&[frame.clone(), frame.clone()].concat(), false));
-        // Text is not framed.
-        for text in [&b"hello world"[..], b"{\"a\":1}", b"\0\0"] {
-            assert!(!grpc_frames(text, false), "{text:?}");
-        }
-    }
-
-    #[test]
-    fn grpc_events_carry_base64_bodies() {
-        let source = TapSource {
-            name: "quotes".into(),
-            service: "quotes".into(),
-            version: None,
-            tap: "127.0.0.1:1".parse().unwrap(),
-        };
-        let req = pb::TapEvent {
-            id: 1,
-            event: Some(Event::Request(pb::RequestInit {
-                method: "POST".into(),
-                headers: vec![pb::Header {
-                    name: "content-type".into(),
-                    value: "application/grpc".into(),
-                }],
-                body: b"\0\0\0\0\x02hi".to_vec(),
-                ..Default::default()
-            })),
-            ..Default::default()
-        };
-        let r = record(&source, req).unwrap();
-        assert_eq!(r.body, None);
-        assert_eq!(r.body_base64.as_deref(), Some("AAAAAAJoaQ=="));
-    }
-
-    #[test]
-    fn text_lines_follow_the_spec() {
-        let r = rec("rsp", "web:7", Some(200));
-        assert_eq!(
-            text(&r, false),
-            "rsp id=web:7 proxy=out src=127.0.0.1:1 dst=127.0.0.1:2 tls=true :status=200 latency=1830µs"
-        );
-        assert!(text(&r, true).contains("client_id=spiffe://t/sa/web server_id=spiffe://t/sa/api"));
+        (None, error) => Ok(Tapped::NotReporting {
+            proxy: source.name,
+            reason: error.unwrap_or_else(|| "no event and no reason (an older controller?)".into()),
+        }),
     }
 }
+
+/// The mesh admin token taps present.
+pub fn admin_token(state: &Path) -> Result<String, CliError> {
+    read_token(&state.join(ADMIN_TOKEN_FILE))
+}
+
+/// A token file named on the command line (`--token-file`) or the mesh's: a file that is
+/// missing or unreadable is a usage error, exit 2, as every input file.
+pub fn read_token(path: &Path) -> Result<String, CliError> {
+    let token = std::fs::read_to_string(path).map_err(|e| {
+        CliError::usage(anyhow::anyhow!(
+            "reading the tap token {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(token.trim().to_string())
+}
+
+/// The proxies of `SERVICE` or `SERVICE/VERSION`.
+pub fn select(plan: &MeshPlan, target: &str) -> Result<Vec<TapSource>, CliError> {
+    let (service, version) = match target.split_once('/') {
+        Some((s, v)) => (s, Some(v)),
+        None => (target, None),
+    };
+    let proxies: Vec<TapSource> = plan
+        .proxies
+        .iter()
+        .filter(|p| p.service == service && version.is_none_or(|v| p.version.as_deref() == Some(v)))
+        .map(TapSource::from)
+        .collect();
+    if proxies.is_empty() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "no proxy for `{target}` (services: {})",
+            plan.services().join(", ")
+        )));
+    }
+    Ok(proxies)
+}
+
+/// Opens a watch on every proxy; their events merge into one stream tagged by proxy.
+pub async fn connect(
+    proxies: &[TapSource],
+    request: pb::WatchRequest,
+    token: &str,
+) -> Result<Events, CliError> {
+    let bearer: MetadataValue<_> = format!("Bearer {token}")
+        .parse()
+        .context("the admin token is not a valid header value")?;
+    let mut streams = Vec::with_capacity(proxies.len());
+    for p in proxies {
+        let mut client = TapClient::connect(format!("http://{}", p.tap))
+            .await
+            .with_context(|| format!("connecting to the tap of {} at {}", p.name, p.tap))?;
+        let mut req = tonic::Request::new(request.clone());
+        req.metadata_mut().insert("authorization", bearer.clone());
+        let stream = client
+            .watch(req)
+            .await
+            .map_err(|s| refused(p, &s))?
+            .into_inner();
+        let source = p.clone();
+        streams.push(
+            stream
+                .map(move |e| match e {
+                    Ok(e) => Ok(Tapped::Event(source.clone(), e)),
+                    Err(s) => Err(refused(&source, &s)),
+                })
+                .boxed(),
+        );
+    }
+    Ok(futures_util::stream::select_all(streams).boxed())
+}
+
+/// A proxy's tap that refused or failed, named with its address.
+pub fn refused(p: &TapSource, s: &tonic::Status) -> CliError {
+    CliError::from(anyhow::anyhow!(
+        "the tap of {} at {} failed: {} ({:?})",
+        p.name,
+        p.tap,
+        s.message(),
+        s.code()
+    ))
+}
+
+#[cfg(test)]
+mod tests;

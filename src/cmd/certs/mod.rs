@@ -7,9 +7,9 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use serde::Serialize;
 
+use self::proxies::{ProxyCertRow, ProxyCertState};
 use super::Context;
 use super::StateFor;
-use super::proxy_certs::{self, ProxyCertRow, ProxyCertState};
 use super::target::{self, Chosen, KubeTargetArgs, mesh_error};
 use crate::duration::{HumanDuration, format_compact};
 use crate::exit::{CliError, CliResult, code};
@@ -25,6 +25,9 @@ use crate::kube::controller::status::merge;
 use crate::kube::mesh;
 use crate::output::rfc3339;
 use crate::output::{self, color};
+
+pub mod proxies;
+pub mod rotate;
 
 const STATUS_HELP: &str = "\
 Exit codes:
@@ -67,7 +70,7 @@ enum Certs {
     #[command(after_help = SVID_RULES_HELP)]
     Inspect(InspectArgs),
     /// Rotate the issuer or the trust anchor of a running mesh without downtime
-    Rotate(super::rotate::Args),
+    Rotate(rotate::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,7 +132,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         Certs::Issue(a) => issue(ctx, a),
         Certs::Status(a) => status(ctx, a),
         Certs::Inspect(a) => inspect(ctx, a),
-        Certs::Rotate(a) => super::rotate::run(ctx, a),
+        Certs::Rotate(a) => rotate::run(ctx, a),
     }
 }
 
@@ -359,7 +362,7 @@ fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
         status_table(&report.certificates, wide)
     })?;
     if !ctx.global.output.is_structured() && !report.proxies.is_empty() {
-        writeln!(ctx.out, "{}", proxy_certs::table(&report.proxies))?;
+        writeln!(ctx.out, "{}", proxies::table(&report.proxies))?;
     }
     // Proxy leaves renew themselves: only an expired one counts against --fail-within.
     let expired_proxies: Vec<&ProxyCertRow> = report
@@ -419,7 +422,7 @@ fn status_local(
     let bundle = store.bundle_fingerprints().map_err(identity_error)?;
     Ok(StatusReport {
         certificates,
-        proxies: proxy_certs::rows(
+        proxies: proxies::rows(
             state_dir,
             &issuer,
             &bundle,
@@ -486,7 +489,7 @@ fn status_kube(
     let proxies = merge(&replicas)
         .into_iter()
         .filter(|m| m.proxy.namespace() == cluster.namespace)
-        .map(|m| proxy_certs::row(crate::kube::rotation::view(m.proxy), &issuer, &bundle, now))
+        .map(|m| proxies::row(crate::kube::rotation::view(m.proxy), &issuer, &bundle, now))
         .collect();
     Ok(StatusReport {
         certificates,

@@ -1,5 +1,5 @@
 //! `meshctl canary start|promote|abort|status` on Kubernetes: the same engine and gates as on
-//! a local mesh (`crate::canary::engine`, driven by `canary_rollout::drive`), with the
+//! a local mesh (`crate::canary::engine`, driven by `rollout::drive`), with the
 //! cluster as its ports — weights in the service's HTTPRoute (acknowledged through the
 //! controller's `/status`), the canary's traffic from its sidecars' `/stats` (through the
 //! controller's `/stats`), the rollout's state in a ConfigMap and its runner in a Lease
@@ -10,17 +10,18 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context as _;
 use tokio::time::Instant;
 
-use super::Context;
-use super::canary::{RolloutView, SplitView, acks_kube};
-use super::canary_rollout::{
-    Adapter, Finish, FinishArgs, Progress, announce_takeover, closable, drive, ended_by,
-    fresh_state, not_on_record, observation, record_stop, render_finished,
+use super::rollout::{
+    Adapter, Finish, FinishArgs, Progress, announce_takeover, closable, drive, fresh_state,
+    not_on_record, render_finished,
 };
-use super::target::{self, KubeTargetArgs, mesh_error};
+use super::{RolloutView, SplitView, acks_kube};
 use crate::canary::engine::{Applied, Ended, Event, Ports, rfc3339};
 use crate::canary::gate::Observation;
+use crate::canary::live::{ended_by, observation, record_stop};
 use crate::canary::spec::{HeaderMatch, RolloutSpec};
 use crate::canary::store::{Phase, RolloutState};
+use crate::cmd::Context;
+use crate::cmd::target::{self, KubeTargetArgs, mesh_error};
 use crate::control::canary_routes::CanaryRoute;
 use crate::exit::{CliError, CliResult};
 use crate::kube::controller::proxies::StatsQuery;
@@ -51,7 +52,7 @@ pub fn start(
     args: &KubeTargetArgs,
     why: &str,
 ) -> CliResult {
-    let runtime = super::client_runtime()?;
+    let runtime = crate::cmd::client_runtime()?;
     let timeout = ctx.global.request_timeout.0;
     runtime.block_on(async {
         let cluster = target::cluster(args, timeout, why).await?;
@@ -259,7 +260,7 @@ impl KubePorts<'_> {
             if Instant::now() >= deadline {
                 return Ok(Some(pending));
             }
-            tokio::time::sleep(super::canary::ACK_POLL).await;
+            tokio::time::sleep(super::ACK_POLL).await;
         }
     }
 
@@ -293,7 +294,7 @@ impl KubePorts<'_> {
             if Instant::now() >= deadline {
                 anyhow::bail!("{pending} (after {}s)", ROUTE_PATIENCE.as_secs());
             }
-            tokio::time::sleep(super::canary::ACK_POLL).await;
+            tokio::time::sleep(super::ACK_POLL).await;
         }
     }
 
@@ -463,7 +464,7 @@ impl<'a> Adapter<'a> for KubePorts<'a> {
 /// `canary promote` / `canary abort` on Kubernetes: the event is recorded in the state (at
 /// the resourceVersion read), then the weight applied and waited for.
 pub fn finish(ctx: &mut Context<'_>, a: FinishArgs, how: Finish, why: &str) -> CliResult {
-    let runtime = super::client_runtime()?;
+    let runtime = crate::cmd::client_runtime()?;
     let timeout = ctx.global.request_timeout.0;
     let st = runtime.block_on(async {
         let cluster = target::cluster(&a.cluster, timeout, why).await?;
@@ -505,7 +506,7 @@ pub fn finish(ctx: &mut Context<'_>, a: FinishArgs, how: Finish, why: &str) -> C
             .await
             .map_err(mesh_error)?;
         // Not acknowledged within --timeout: exit 4, as locally.
-        super::canary::wait_kube(&cluster, &a.service, &next, a.timeout.0).await?;
+        super::wait_kube(&cluster, &a.service, &next, a.timeout.0).await?;
         Ok::<_, CliError>(st)
     })?;
     render_finished(ctx, st)
@@ -514,7 +515,7 @@ pub fn finish(ctx: &mut Context<'_>, a: FinishArgs, how: Finish, why: &str) -> C
 /// `canary status` on Kubernetes: the namespace's splits (or one service's) and its
 /// rollouts, each Progressing one checked against its Lease.
 pub async fn status(
-    a: &super::canary::StatusArgs,
+    a: &super::StatusArgs,
     request_timeout: Duration,
     why: &str,
 ) -> Result<(Vec<SplitView>, Vec<RolloutView>), CliError> {

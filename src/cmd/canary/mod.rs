@@ -1,14 +1,14 @@
 //! `meshctl canary`: weighted traffic splits across a service's versions, and progressive
-//! rollouts (`start|promote|abort`, in `canary_rollout.rs`).
+//! rollouts (`start|promote|abort`, in `rollout.rs`; on Kubernetes the cluster adapter in `kube.rs`).
 
 use std::collections::BTreeMap;
 
 use clap::Subcommand;
 use serde::Serialize;
 
+use self::rollout::{FINISH_HELP, Finish, START_HELP};
 use super::Context;
 use super::StateFor;
-use super::canary_rollout::{self, FINISH_HELP, Finish, START_HELP};
 use super::target::{self, Chosen, KubeTargetArgs, mesh_error};
 use crate::canary::store::{Phase, RolloutState, RolloutStore};
 use crate::control::admin::{AdminError, MeshAdmin};
@@ -20,6 +20,9 @@ use crate::kube::controller::status::pending_acks;
 use crate::kube::mesh;
 use crate::output;
 use crate::policy::split::SplitWeights;
+
+mod kube;
+pub mod rollout;
 
 /// `canary shift --wait` ran out of time before every proxy acknowledged.
 pub const EXIT_TIMEOUT: i32 = 4;
@@ -67,13 +70,13 @@ enum Canary {
     Shift(ShiftArgs),
     /// Roll --to VERSION out step by step, gated on its own error rate and p99; roll back on breach
     #[command(after_help = START_HELP)]
-    Start(canary_rollout::StartArgs),
+    Start(rollout::StartArgs),
     /// Give the rolling-out version 100% now and end its rollout
     #[command(after_help = FINISH_HELP)]
-    Promote(canary_rollout::FinishArgs),
+    Promote(rollout::FinishArgs),
     /// Send the rolling-out version back to 0% now and end its rollout
     #[command(after_help = FINISH_HELP)]
-    Abort(canary_rollout::FinishArgs),
+    Abort(rollout::FinishArgs),
     /// Show the configured split weights and every rollout (phase, weight, last check, history)
     #[command(after_help = STATUS_HELP)]
     Status(StatusArgs),
@@ -133,9 +136,9 @@ struct ShiftReport {
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
     match args.command {
         Canary::Shift(a) => shift(ctx, a),
-        Canary::Start(a) => canary_rollout::start(ctx, a),
-        Canary::Promote(a) => canary_rollout::finish(ctx, a, Finish::Promote),
-        Canary::Abort(a) => canary_rollout::finish(ctx, a, Finish::Abort),
+        Canary::Start(a) => rollout::start(ctx, a),
+        Canary::Promote(a) => rollout::finish(ctx, a, Finish::Promote),
+        Canary::Abort(a) => rollout::finish(ctx, a, Finish::Abort),
         Canary::Status(a) => status(ctx, a),
     }
 }
@@ -153,7 +156,7 @@ fn shift(ctx: &mut Context<'_>, a: ShiftArgs) -> CliResult {
         return shift_kube(ctx, a, &target.why);
     }
     let state = ctx.state_dir(StateFor::Mesh)?;
-    let runtime = super::client_runtime()?;
+    let runtime = crate::cmd::client_runtime()?;
     // The gRPC channel is created inside the runtime it will run on.
     let _entered = runtime.enter();
     let mut admin = MeshAdmin::open(&state, ctx.global.request_timeout.0).map_err(admin_error)?;
@@ -196,7 +199,7 @@ fn shift(ctx: &mut Context<'_>, a: ShiftArgs) -> CliResult {
 
 /// `canary shift` on Kubernetes: the weights go to the service's HTTPRoute.
 fn shift_kube(ctx: &mut Context<'_>, a: ShiftArgs, why: &str) -> CliResult {
-    let runtime = super::client_runtime()?;
+    let runtime = crate::cmd::client_runtime()?;
     let timeout = ctx.global.request_timeout.0;
     let (cluster, next, version) = runtime.block_on(async {
         let cluster = target::cluster(&a.cluster, timeout, why).await?;
@@ -329,12 +332,9 @@ pub(super) fn known_versions(plan: &MeshPlan, service: &str) -> Result<Vec<Strin
 fn status(ctx: &mut Context<'_>, a: StatusArgs) -> CliResult {
     let target = ctx.target(Some(&a.cluster))?;
     if target.chosen == Chosen::Kubernetes {
-        let runtime = super::client_runtime()?;
-        let (views, rollouts) = runtime.block_on(super::canary_kube::status(
-            &a,
-            ctx.global.request_timeout.0,
-            &target.why,
-        ))?;
+        let runtime = crate::cmd::client_runtime()?;
+        let (views, rollouts) =
+            runtime.block_on(kube::status(&a, ctx.global.request_timeout.0, &target.why))?;
         return render_status(ctx, a.service.is_some(), &views, &rollouts);
     }
     let state = ctx.state_dir(StateFor::Mesh)?;
@@ -542,7 +542,7 @@ fn history_line(e: &crate::canary::engine::Event) -> String {
             steps,
             weight,
         } => format!("step {step}/{steps}: {weight}%"),
-        EventKind::Analysis(a) => format!("check: {}", canary_rollout::analysis_row(a)),
+        EventKind::Analysis(a) => format!("check: {}", rollout::analysis_row(a)),
         EventKind::RolledBack { by, reason, .. } => format!("rolled back by {by}: {reason}"),
         EventKind::Promoted { by, .. } => format!("promoted by {by}"),
         EventKind::TimedOut { weight, reason } => format!("timed out at {weight}%: {reason}"),

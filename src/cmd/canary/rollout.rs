@@ -1,43 +1,31 @@
 //! `meshctl canary start|promote|abort`: progressive rollouts run from the CLI. The state
-//! machine is `crate::canary::engine`; this file connects it to the running mesh (splits and
-//! routes through the control plane, metrics from the canary's proxies, state in
-//! `.meshctl/canary/`) and renders its events.
+//! machine is `crate::canary::engine`, its ports on a running mesh `crate::canary::live`
+//! (splits and routes through the control plane, metrics from the canary's proxies, state in
+//! `.meshctl/canary/`); this file parses the flags, drives the engine and renders its events.
 
 use std::io::Write;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::Path;
+use std::time::SystemTime;
 
-use anyhow::Context as _;
 use indicatif::ProgressBar;
-use tokio::time::Instant;
 
-use super::Context;
-use super::StateFor;
-use super::target::{Chosen, KubeTargetArgs};
-use crate::api::stats::StatsSnapshot;
-use crate::canary::engine::{
-    self, Analysis, Applied, Decision, Ended, Event, EventKind, Outcome, Ports, rfc3339,
-};
-use crate::canary::gate::{Gates, Observation, Percent, pct};
+use crate::canary::engine::{self, Analysis, Decision, Event, EventKind, Outcome, Ports, rfc3339};
+use crate::canary::gate::{Gates, Percent, pct};
+use crate::canary::live::{EventView, LivePorts, current_split};
 use crate::canary::spec::{HeaderMatch, OnTimeout, RolloutSpec, Steps};
-use crate::canary::store::{Ownership, Phase, RolloutState, RolloutStore, StateLock};
+use crate::canary::store::{Ownership, Phase, RolloutState, RolloutStore};
+use crate::cmd::Context;
+use crate::cmd::StateFor;
+use crate::cmd::target::{Chosen, KubeTargetArgs};
 use crate::control::admin::{AdminError, MeshAdmin};
-use crate::control::backend::read_splits;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
-use crate::observe::latency::LatencyDistribution;
 use crate::output;
-use crate::policy::split::SplitWeights;
-use crate::proxy::telemetry::metrics::Direction;
 
 /// `canary start`: the gate rolled the canary back (or `canary abort` did).
 pub const EXIT_ROLLED_BACK: i32 = 3;
 /// `canary start`: `--timeout` ran out; the weight stays where it was.
 pub const EXIT_TIMED_OUT: i32 = 4;
-
-/// How long a call to the control plane is retried while it restarts (it is supervised).
-const CONTROL_PLANE_PATIENCE: Duration = Duration::from_secs(10);
 
 pub const START_HELP: &str = "\
 How it runs: the canary (--to) gets each --steps weight in turn (the other versions share the
@@ -184,7 +172,7 @@ pub enum Finish {
 
 /// The service's versions, checked to hold `to` and more than one version.
 fn versions_for(admin: &MeshAdmin, service: &str, to: &str) -> Result<Vec<String>, CliError> {
-    let versions = super::canary::known_versions(&admin.plan, service)?;
+    let versions = super::known_versions(&admin.plan, service)?;
     if !versions.iter().any(|v| v == to) {
         return Err(CliError::usage(anyhow::anyhow!(
             "service `{service}` has no version `{to}` (versions: {})",
@@ -197,12 +185,6 @@ fn versions_for(admin: &MeshAdmin, service: &str, to: &str) -> Result<Vec<String
         )));
     }
     Ok(versions)
-}
-
-fn current_split(state: &Path, service: &str, versions: &[String]) -> anyhow::Result<SplitWeights> {
-    Ok(read_splits(state)?
-        .remove(service)
-        .unwrap_or_else(|| SplitWeights::initial(versions)))
 }
 
 /// The validated rollout the flags describe (exit 2 when they contradict each other).
@@ -232,42 +214,18 @@ pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
     let cluster = a.cluster.clone();
     let spec = spec_of(a)?;
     if target.chosen == Chosen::Kubernetes {
-        return super::canary_kube::start(ctx, spec, &cluster, &target.why);
+        return super::kube::start(ctx, spec, &cluster, &target.why);
     }
     let state = ctx.state_dir(StateFor::Mesh)?;
-    let runtime = super::client_runtime()?;
+    let runtime = crate::cmd::client_runtime()?;
     let _entered = runtime.enter();
     let admin = MeshAdmin::open(&state, ctx.global.request_timeout.0)
         .map_err(|e| CliError::from(anyhow::Error::new(e)))?;
     let versions = versions_for(&admin, &spec.service, &spec.to)?;
     let store = RolloutStore::new(&state);
     let (ownership, from_weight, stale_route) = take_ownership(&store, &state, &spec, &versions)?;
-    let mut ports = LivePorts {
-        admin,
-        state: state.clone(),
-        store,
-        service: spec.service.clone(),
-        to: spec.to.clone(),
-        canary_admins: Vec::new(),
-        baseline_admins: Vec::new(),
-        versions,
-        pid: std::process::id(),
-        view: Progress::new(ctx.out, ctx.global.output, spec.steps.0.len())?,
-        external_event: None,
-    };
-    for p in ports
-        .admin
-        .plan
-        .proxies
-        .iter()
-        .filter(|p| p.service == spec.service)
-    {
-        if p.version.as_deref() == Some(spec.to.as_str()) {
-            ports.canary_admins.push(p.admin);
-        } else {
-            ports.baseline_admins.push(p.admin);
-        }
-    }
+    let view = Progress::new(ctx.out, ctx.global.output, spec.steps.0.len())?;
+    let mut ports = LivePorts::new(admin, state.clone(), store, &spec, versions, view);
     let result = runtime.block_on(drive(&spec, from_weight, stale_route, &mut ports));
     drop(ownership);
     result
@@ -419,96 +377,6 @@ async fn signalled() -> &'static str {
     }
 }
 
-/// Whether the rollout state `st` says this process (`pid`) no longer runs a progressing
-/// rollout, and why; a promote/abort recorded elsewhere is kept in `external` to be shown.
-pub(super) fn ended_by(st: &RolloutState, pid: u32, external: &mut Option<Event>) -> Option<Ended> {
-    if st.owner_pid != pid {
-        return Some(Ended::Lost(format!(
-            "the rollout of `{}` was taken over by pid {}",
-            st.service, st.owner_pid
-        )));
-    }
-    let last = st.history.last().map(|e| &e.kind);
-    if matches!(st.phase, Phase::Promoted | Phase::RolledBack) {
-        *external = st.history.last().cloned();
-    }
-    match (st.phase, last) {
-        (Phase::Progressing, _) => None,
-        (Phase::Promoted, Some(EventKind::Promoted { by, .. })) => {
-            Some(Ended::Promoted { by: by.clone() })
-        }
-        (Phase::RolledBack, Some(EventKind::RolledBack { by, reason, .. })) => {
-            Some(Ended::RolledBack {
-                by: by.clone(),
-                reason: reason.clone(),
-            })
-        }
-        (phase, _) => Some(Ended::Lost(format!(
-            "the rollout of `{}` is {phase:?}: {}",
-            st.service, st.reason
-        ))),
-    }
-}
-
-/// Records a final phase without an engine event (failure, interruption) on `st` if it is
-/// still this process's progressing rollout; `weight` is the canary's weight now. Whether
-/// it changed anything.
-pub(super) fn record_stop(
-    st: &mut RolloutState,
-    pid: u32,
-    phase: Phase,
-    reason: &str,
-    weight: Option<u32>,
-) -> bool {
-    if st.owner_pid != pid || st.phase != Phase::Progressing {
-        return false;
-    }
-    st.phase = phase;
-    st.reason = reason.to_string();
-    if let Some(w) = weight {
-        st.weight = w;
-    }
-    st.updated_at = rfc3339(SystemTime::now());
-    true
-}
-
-/// The canary's own traffic and the baseline's, summed from each proxy's `/stats` over the
-/// window (`None`: that proxy did not answer, so it counts as not reporting): requests,
-/// errors (answers >= 500) and the latency distribution of every inbound peer.
-pub(super) fn observation(
-    canary: impl IntoIterator<Item = Option<StatsSnapshot>>,
-    baseline: impl IntoIterator<Item = Option<StatsSnapshot>>,
-) -> Observation {
-    let mut o = Observation::default();
-    let mut latency = LatencyDistribution::default();
-    for snap in canary {
-        o.proxies += 1;
-        let Some(snap) = snap else { continue };
-        o.reporting += 1;
-        for p in snap
-            .peers
-            .iter()
-            .filter(|p| p.direction == Direction::Inbound)
-        {
-            o.requests += p.requests;
-            o.errors += p.requests.saturating_sub(p.successes);
-            latency.add(&p.latency_us);
-        }
-    }
-    o.p99_us = latency.quantile(0.99);
-    for snap in baseline.into_iter().flatten() {
-        for p in snap
-            .peers
-            .iter()
-            .filter(|p| p.direction == Direction::Inbound)
-        {
-            o.baseline_requests += p.requests;
-            o.baseline_errors += p.requests.saturating_sub(p.successes);
-        }
-    }
-    o
-}
-
 /// What `drive` needs of a live adapter besides the engine's [`Ports`]: the
 /// `--match-header` route, recording an end the engine did not decide, and the renderer.
 #[allow(async_fn_in_trait)] // used with concrete types on one thread; no Send bound needed
@@ -527,180 +395,7 @@ pub(super) trait Adapter<'a>: Ports<Error = anyhow::Error> {
     fn take_external_event(&mut self) -> Option<Event>;
 }
 
-/// The engine's ports on a live local mesh.
-struct LivePorts<'a> {
-    admin: MeshAdmin,
-    state: PathBuf,
-    store: RolloutStore,
-    service: String,
-    to: String,
-    versions: Vec<String>,
-    /// Admin listeners of the canary version's proxies.
-    canary_admins: Vec<SocketAddr>,
-    /// Admin listeners of the service's other versions' proxies (the baseline).
-    baseline_admins: Vec<SocketAddr>,
-    pid: u32,
-    view: Progress<'a>,
-    /// The event another process recorded when it promoted or aborted the rollout.
-    external_event: Option<Event>,
-}
-
-impl LivePorts<'_> {
-    /// Whether the state on disk still says this process runs a progressing rollout.
-    fn ended(&mut self) -> anyhow::Result<Option<Ended>> {
-        let Some(st) = self.store.load(&self.service)? else {
-            return Ok(Some(Ended::Lost(format!(
-                "the rollout state of `{}` was removed",
-                self.service
-            ))));
-        };
-        Ok(ended_by(&st, self.pid, &mut self.external_event))
-    }
-
-    /// Records a final phase without an engine event (failure, interruption), if still ours;
-    /// the weight is what the split says now.
-    fn stop_now(&mut self, phase: Phase, reason: &str) {
-        let result = (|| -> anyhow::Result<()> {
-            let lock = self.store.lock(&self.service)?;
-            let Some(mut st) = self.store.load(&self.service)? else {
-                return Ok(());
-            };
-            let weight =
-                current_split(&self.state, &self.service, &self.versions)?.weight(&self.to);
-            if record_stop(&mut st, self.pid, phase, reason, Some(weight)) {
-                self.store.save(&st, &lock)?;
-            }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            eprintln!("warning: recording the rollout's end: {e:#}");
-        }
-    }
-
-    async fn set_route(&mut self, h: &HeaderMatch) -> anyhow::Result<()> {
-        let deadline = Instant::now() + CONTROL_PLANE_PATIENCE;
-        let version = loop {
-            match self
-                .admin
-                .set_canary_route(&self.service, &self.to, &h.name, &h.value)
-                .await
-            {
-                Err(AdminError::Unreachable { .. }) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                r => break r.context("setting the --match-header route")?,
-            }
-        };
-        self.acks(version, deadline).await?.map_or(Ok(()), |who| {
-            Err(anyhow::anyhow!("--match-header route: {who}"))
-        })
-    }
-
-    async fn clear_route(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + CONTROL_PLANE_PATIENCE;
-        let version = loop {
-            match self.admin.clear_canary_route(&self.service).await {
-                Err(AdminError::Unreachable { .. }) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                r => break r.context("removing the --match-header route")?,
-            }
-        };
-        self.acks(version, deadline).await?.map_or(Ok(()), |who| {
-            Err(anyhow::anyhow!("removing the route: {who}"))
-        })
-    }
-
-    /// Waits until every caller acknowledged `version`: `Some(pending)` at the deadline.
-    /// A restarting control plane is waited for.
-    async fn acks(&mut self, version: u64, deadline: Instant) -> anyhow::Result<Option<String>> {
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.admin.wait_for_acks(&self.service, version, left).await {
-                Ok(()) => return Ok(None),
-                Err(AdminError::Timeout { pending, .. }) => return Ok(Some(pending)),
-                Err(AdminError::Unreachable { .. }) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-}
-
-impl Ports for LivePorts<'_> {
-    type Error = anyhow::Error;
-
-    async fn set_weight(&mut self, weight: u32, deadline: Instant) -> anyhow::Result<Applied> {
-        let patience = Instant::now() + CONTROL_PLANE_PATIENCE;
-        let version = {
-            let lock: StateLock = self.store.lock(&self.service)?;
-            if let Some(e) = self.ended()? {
-                return Ok(Applied::Ended(e));
-            }
-            let next = current_split(&self.state, &self.service, &self.versions)?.shift(
-                &self.service,
-                &self.versions,
-                &self.to,
-                weight,
-            )?;
-            let version = loop {
-                match self.admin.set_split(&self.service, &next).await {
-                    Err(AdminError::Unreachable { .. }) if Instant::now() < patience => {
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    r => break r.with_context(|| format!("setting {}% on {}", weight, self.to))?,
-                }
-            };
-            if let Some(mut st) = self.store.load(&self.service)? {
-                st.weight = weight;
-                st.updated_at = rfc3339(SystemTime::now());
-                self.store.save(&st, &lock)?;
-            }
-            version
-        };
-        Ok(match self.acks(version, deadline.max(patience)).await? {
-            None => Applied::Done,
-            Some(pending) => Applied::Unacknowledged(pending),
-        })
-    }
-
-    async fn observe(&mut self, window: Duration) -> anyhow::Result<Observation> {
-        let fetches = self
-            .canary_admins
-            .iter()
-            .chain(&self.baseline_admins)
-            .map(|a| crate::observe::fetch::stats(*a, window));
-        let mut snapshots: Vec<Option<StatsSnapshot>> = futures_util::future::join_all(fetches)
-            .await
-            .into_iter()
-            .map(Result::ok)
-            .collect();
-        let baseline = snapshots.split_off(self.canary_admins.len());
-        Ok(observation(snapshots, baseline))
-    }
-
-    async fn ended_elsewhere(&mut self) -> anyhow::Result<Option<Ended>> {
-        self.ended()
-    }
-
-    fn emit(&mut self, event: &Event) -> anyhow::Result<()> {
-        {
-            let lock = self.store.lock(&self.service)?;
-            if let Some(mut st) = self.store.load(&self.service)?
-                && st.owner_pid == self.pid
-                && st.phase == Phase::Progressing
-            {
-                st.record(event);
-                self.store.save(&st, &lock)?;
-            }
-        }
-        self.view.event(event)?;
-        Ok(())
-    }
-}
-
-impl<'a> Adapter<'a> for LivePorts<'a> {
+impl<'a> Adapter<'a> for LivePorts<Progress<'a>> {
     /// `emit` writes the state at once here.
     async fn flush(&mut self) -> anyhow::Result<()> {
         Ok(())
@@ -715,7 +410,9 @@ impl<'a> Adapter<'a> for LivePorts<'a> {
     }
 
     async fn stop(&mut self, phase: Phase, reason: &str) {
-        self.stop_now(phase, reason);
+        if let Err(e) = self.stop_now(phase, reason) {
+            eprintln!("warning: recording the rollout's end: {e:#}");
+        }
     }
 
     fn view(&mut self) -> &mut Progress<'a> {
@@ -723,7 +420,13 @@ impl<'a> Adapter<'a> for LivePorts<'a> {
     }
 
     fn take_external_event(&mut self) -> Option<Event> {
-        self.external_event.take()
+        LivePorts::take_external_event(self)
+    }
+}
+
+impl EventView for Progress<'_> {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        Progress::event(self, event)
     }
 }
 
@@ -908,14 +611,14 @@ pub fn analysis_row(a: &Analysis) -> String {
 pub fn finish(ctx: &mut Context<'_>, a: FinishArgs, how: Finish) -> CliResult {
     let target = ctx.target(Some(&a.cluster))?;
     if target.chosen == Chosen::Kubernetes {
-        return super::canary_kube::finish(ctx, a, how, &target.why);
+        return super::kube::finish(ctx, a, how, &target.why);
     }
     let state = ctx.state_dir(StateFor::Mesh)?;
-    let runtime = super::client_runtime()?;
+    let runtime = crate::cmd::client_runtime()?;
     let _entered = runtime.enter();
     let mut admin = MeshAdmin::open(&state, ctx.global.request_timeout.0)
         .map_err(|e| CliError::from(anyhow::Error::new(e)))?;
-    super::canary::known_versions(&admin.plan, &a.service)?;
+    super::known_versions(&admin.plan, &a.service)?;
     let store = RolloutStore::new(&state);
     let lock = store.lock(&a.service).map_err(anyhow::Error::new)?;
     let Some(mut st) = store.load(&a.service).map_err(anyhow::Error::new)? else {
@@ -1008,7 +711,7 @@ impl Finish {
 
 /// The finished rollout: `SERVICE TO PHASE WEIGHT`, or its state as JSON/YAML.
 pub(super) fn render_finished(ctx: &mut Context<'_>, st: RolloutState) -> CliResult {
-    let view = super::canary::RolloutView::new(st, false);
+    let view = super::RolloutView::new(st, false);
     output::render(ctx.out, ctx.global.output, &view, |_| {
         let mut t = output::table(["SERVICE", "TO", "PHASE", "WEIGHT"]);
         t.add_row(vec![

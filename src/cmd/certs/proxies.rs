@@ -46,7 +46,7 @@ pub fn rows(
     now: i64,
     request_timeout: std::time::Duration,
 ) -> anyhow::Result<Vec<ProxyCertRow>> {
-    let Some(views) = super::check::mesh_proxies(state, request_timeout)? else {
+    let Some(views) = crate::cmd::check::mesh_proxies(state, request_timeout)? else {
         return Ok(Vec::new());
     };
     Ok(views
