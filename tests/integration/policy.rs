@@ -398,3 +398,104 @@ fn a_slow_upstream_times_out_with_504_and_grpc_deadline_exceeded() {
         assert_eq!(timeouts, 1, "one timeout to {service}");
     }
 }
+
+/// A gRPC server whose replica 0 refuses every call with UNAVAILABLE (before reading it)
+/// and whose other replicas echo it.
+const FLAKY_GRPC_PY: &str = r#"
+import grpc, os, sys
+from concurrent import futures
+down = os.environ["MESH_REPLICA"] == "0"
+def unary(req, ctx):
+    if down:
+        ctx.abort(grpc.StatusCode.UNAVAILABLE, "replica 0 is down")
+    return b"echo " + req
+handler = grpc.method_handlers_generic_handler("test.Echo", {
+    "Unary": grpc.unary_unary_rpc_method_handler(unary),
+})
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+server.add_generic_rpc_handlers((handler,))
+server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+server.start()
+server.wait_for_termination()
+"#;
+
+/// `n` unary calls of `size` bytes each, 5 a second (within the retry budget's minimum of
+/// 10 retries a second, whatever share of them needs one); prints how many succeeded and
+/// how many failed.
+const GRPC_CALLS_PY: &str = r#"
+import grpc, sys, time
+channel = grpc.insecure_channel(sys.argv[1])
+grpc.channel_ready_future(channel).result(timeout=20)
+unary = channel.unary_unary("/test.Echo/Unary")
+n, size = int(sys.argv[2]), int(sys.argv[3])
+ok = failed = 0
+for i in range(n):
+    time.sleep(0.2)
+    body = b"x" * size
+    try:
+        assert unary(body, timeout=20) == b"echo " + body
+        ok += 1
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.UNAVAILABLE, e
+        failed += 1
+print(ok, failed)
+"#;
+
+/// gRPC calls carry no `content-length`: the caller's proxy streams them and keeps a copy
+/// (up to 64 KiB), so a retryable call refused with UNAVAILABLE by one replica is sent to
+/// another. Replica 0 refuses everything (and, answering fastest, is what peak-EWMA likes
+/// best): with the retry policy and a retryable route every small call succeeds; a call
+/// larger than the copy's bound cannot be replayed and fails when it meets replica 0.
+#[test]
+fn a_grpc_call_without_content_length_is_retried_on_another_replica() {
+    let (front, scripts) = (free_port(), tempfile::tempdir().unwrap());
+    let server = scripts.path().join("server.py");
+    let calls = scripts.path().join("calls.py");
+    std::fs::write(&server, FLAKY_GRPC_PY).unwrap();
+    std::fs::write(&calls, GRPC_CALLS_PY).unwrap();
+    let up = Up::start(&format!(
+        "services:
+  front:
+    port: {front}
+    upstreams: [api]
+  api:
+    protocol: grpc
+    replicas: 2
+    command: [python3, \"{}\", \"{{port}}\"]
+    policy:
+      retries: {{ attempts: 3, on: [unavailable] }}
+      routes: [{{ retryable: true }}]
+",
+        server.display()
+    ));
+    let run = |n: &str, size: &str| -> (u32, u32) {
+        let out = Command::new("python3")
+            .arg(&calls)
+            .args([up.upstream("front", "api").as_str(), n, size])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("No module named 'grpc'"),
+            "grpcio is needed by this test: run ./scripts/test.sh, which installs it"
+        );
+        assert!(out.status.success(), "{stderr}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut counts = text.split_whitespace().map(|n| n.parse::<u32>().unwrap());
+        (counts.next().unwrap(), counts.next().unwrap())
+    };
+    assert_eq!(run("20", "10000"), (20, 0), "every small call succeeds");
+    let exhausted = "meshctl_retry_budget_exhausted_total";
+    assert_eq!(counter(&up, "front", exhausted, "api"), 0);
+    let retried = counter(&up, "front", "meshctl_retries_total", "api");
+    assert!(retried > 0, "replica 0 was met and retried around");
+    // 100 KB: past the kept copy's bound, so a call that meets replica 0 fails.
+    let (ok, failed) = run("20", "100000");
+    assert_eq!(ok + failed, 20);
+    assert!(failed > 0, "no large call met replica 0 ({ok} ok)");
+    assert_eq!(
+        counter(&up, "front", "meshctl_retries_total", "api"),
+        retried,
+        "a large call is never retried"
+    );
+}

@@ -356,7 +356,7 @@ mod tests {
 
     use bytes::Bytes;
     use http::Request;
-    use http_body_util::{Either, Full};
+    use http_body_util::Either;
     use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
     use super::*;
@@ -412,7 +412,9 @@ mod tests {
         assert_eq!(peer.connect_timeout(), limits::CONNECT_TIMEOUT);
         peer.set_connect_timeout(Duration::from_millis(250));
         assert_eq!(peer.connect_timeout(), Duration::from_millis(250));
-        let req = Box::new(Request::new(Either::Right(Full::new(Bytes::new()))));
+        let req = Box::new(Request::new(Either::Right(
+            crate::proxy::protocol::http::Written::full(Bytes::new()),
+        )));
         let err = tokio::time::timeout(Duration::from_secs(20), peer.send(req))
             .await
             .expect("the connect timeout ends the attempt")

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
 use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Either, Full};
+use http_body_util::{BodyExt, Either};
 use hyper::body::Body;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -20,13 +20,15 @@ use crate::proxy::outbound::peer::{Peer, PeerError};
 use crate::proxy::outbound::route::Route;
 use crate::proxy::outbound::rules::Selected;
 use crate::proxy::protocol::h2::stream::H2Body;
-use crate::proxy::protocol::http::{BoxedRequest, ProxyBody};
+use crate::proxy::protocol::http::{BoxedRequest, ProxyBody, Written};
+use crate::proxy::protocol::replay::{Replay, ReplayBody};
 use crate::proxy::telemetry::policy_metrics::PolicyCounters;
 
 pub use crate::policy::traffic::{MAX_ATTEMPTS, RetryCondition, RetryPolicyError};
 
-/// Largest request body buffered for replay; larger (or unknown-length) bodies stream and are
-/// never retried.
+/// Largest request body buffered for replay; a larger one streams and is never retried (one
+/// of unknown length streams with a copy kept up to the same size, see
+/// `protocol/replay.rs`).
 pub const MAX_REPLAY_BODY: u64 = 64 * 1024;
 /// Most dials for one opaque TCP connection (its first endpoint and the ones it fails over
 /// to when dialing fails).
@@ -128,20 +130,23 @@ pub async fn send(
         Some(p) if selected.retryable || is_idempotent(req.method()) => p,
         _ => return Ok(attempt_on(&first, req).await?),
     };
-    let replay = match Replayable::buffer(req).await.map_err(ForwardError::Body)? {
+    let mut replay = match Replayable::buffer(req).await.map_err(ForwardError::Body)? {
         Ok(replay) => replay,
-        Err(streamed) => return Ok(attempt_on(&first, streamed).await?),
+        Err(too_large) => return Ok(attempt_on(&first, too_large).await?),
     };
     let mut peer = first;
     let mut attempt = 1;
-    loop {
-        let outcome = attempt_on(&peer, replay.request()).await;
+    let mut req = replay.request();
+    while let Some(sending) = req.take() {
+        let outcome = attempt_on(&peer, sending).await;
         if !policy.wants_retry(attempt, &outcome) {
+            replay.done();
             return Ok(outcome?);
         }
         if !rules.budget().try_retry(Instant::now()) {
             tracing::debug!(attempt, "retry budget exhausted");
             counters.budget_exhausted();
+            replay.done();
             return Ok(outcome?);
         }
         tokio::time::sleep(policy.backoff(attempt, jitter())).await;
@@ -150,13 +155,18 @@ pub async fn send(
             .endpoint_where(selected.version, |e| !Arc::ptr_eq(e, &peer) && admitted(e))
             .or_else(|| Some(&peer).filter(|p| admitted(p)))
             .cloned();
-        let Some(next) = next else {
+        // A streamed body that could not be kept cannot be sent again.
+        req = next.is_some().then(|| replay.request()).flatten();
+        let (Some(next), Some(_)) = (next, &req) else {
+            replay.done();
             return Ok(outcome?);
         };
         counters.retry();
         peer = next;
         attempt += 1;
     }
+    // Only when not even the first copy could be made, which `buffer` rules out.
+    Err(ForwardError::NoEndpoint)
 }
 
 /// Opens an opaque TCP connection to an endpoint of `route`: chosen like a request's (split,
@@ -355,35 +365,85 @@ pub fn is_idempotent(method: &Method) -> bool {
     )
 }
 
-/// A request that can be sent again: its head and whole body.
+/// A request that can be sent again: its head, and its body — whole (known to fit in
+/// [`MAX_REPLAY_BODY`]) or streamed while a copy is kept ([`ReplayBody`]).
 #[derive(Debug)]
 pub struct Replayable {
     parts: Parts,
-    body: Bytes,
+    body: Kept,
+}
+
+#[derive(Debug)]
+enum Kept {
+    Whole(Bytes),
+    /// `first`: the first attempt's body (streams at once); `replay` makes the others.
+    Streamed {
+        first: Option<ReplayBody>,
+        replay: Replay,
+    },
 }
 
 impl Replayable {
     /// Buffers `req` when its body is known to fit in [`MAX_REPLAY_BODY`] (empty, or a
-    /// `content-length` that small); otherwise hands the request back untouched to stream.
+    /// `content-length` that small); a body of unknown length (a gRPC call, a chunked
+    /// upload) is streamed with a copy kept while it fits. A body the proxy wrote itself and
+    /// too large is handed back untouched.
     pub async fn buffer(req: BoxedRequest) -> Result<Result<Replayable, BoxedRequest>, BodyError> {
         let small = req.body().is_end_stream()
+            || req
+                .body()
+                .size_hint()
+                .upper()
+                .is_some_and(|n| n <= MAX_REPLAY_BODY)
             || content_length(req.headers()).is_some_and(|n| n <= MAX_REPLAY_BODY);
-        if !small {
-            return Ok(Err(req));
+        if small {
+            let (parts, body) = (*req).into_parts();
+            let body = body.collect().await?.to_bytes();
+            return Ok(Ok(Replayable {
+                parts,
+                body: Kept::Whole(body),
+            }));
         }
         let (parts, body) = (*req).into_parts();
-        let body = body.collect().await?.to_bytes();
-        Ok(Ok(Replayable { parts, body }))
+        match body {
+            Either::Left(streamed) => {
+                let (first, replay) = ReplayBody::new(streamed);
+                Ok(Ok(Replayable {
+                    parts,
+                    body: Kept::Streamed {
+                        first: Some(first),
+                        replay,
+                    },
+                }))
+            }
+            written @ Either::Right(_) => Ok(Err(Box::new(Request::from_parts(parts, written)))),
+        }
     }
 
-    /// A fresh copy to send.
-    pub fn request(&self) -> BoxedRequest {
-        let mut req = Request::new(Either::Right(Full::new(self.body.clone())));
+    /// The next copy to send; `None` when the body could not be kept (a streamed one that
+    /// outgrew [`MAX_REPLAY`](crate::proxy::protocol::replay::MAX_REPLAY) or failed, or is
+    /// still held by the attempt before).
+    pub fn request(&mut self) -> Option<BoxedRequest> {
+        let body = match &mut self.body {
+            Kept::Whole(bytes) => Written::full(bytes.clone()),
+            Kept::Streamed { first, replay } => match first.take() {
+                Some(first) => Written::Replay(first),
+                None => Written::Replay(replay.again()?),
+            },
+        };
+        let mut req = Request::new(Either::Right(body));
         *req.method_mut() = self.parts.method.clone();
         *req.uri_mut() = self.parts.uri.clone();
         *req.version_mut() = self.parts.version;
         *req.headers_mut() = self.parts.headers.clone();
-        Box::new(req)
+        Some(Box::new(req))
+    }
+
+    /// No further attempt will be made: a streamed body stops keeping its copy.
+    pub fn done(&self) {
+        if let Kept::Streamed { replay, .. } = &self.body {
+            replay.forget();
+        }
     }
 }
 

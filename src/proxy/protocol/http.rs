@@ -7,11 +7,62 @@ use http::uri::{Authority, Scheme};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::{Either, Full};
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hyper::body::{Body, Frame, SizeHint};
+
 use crate::proxy::protocol::h1::server::AppBody;
 use crate::proxy::protocol::h2::stream::H2Body;
+use crate::proxy::protocol::replay::ReplayBody;
 
-/// Bodies being forwarded: a streamed one, or a short one the proxy wrote (or buffered) itself.
-pub type ProxyBody = Either<Streamed, Full<Bytes>>;
+/// Bodies being forwarded: a streamed one, or one the proxy sends itself.
+pub type ProxyBody = Either<Streamed, Written>;
+
+/// A body the proxy sends itself: a short one it wrote (or buffered) whole, or a streamed
+/// request body replayed for a retry ([`ReplayBody`]).
+#[derive(Debug)]
+pub enum Written {
+    Full(Full<Bytes>),
+    Replay(ReplayBody),
+}
+
+impl Written {
+    pub fn full(bytes: impl Into<Bytes>) -> Written {
+        Written::Full(Full::new(bytes.into()))
+    }
+}
+
+impl Body for Written {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match self.get_mut() {
+            Written::Full(full) => Pin::new(full)
+                .poll_frame(cx)
+                .map_err(|never| match never {}),
+            Written::Replay(replay) => Pin::new(replay).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Written::Full(full) => full.is_end_stream(),
+            Written::Replay(replay) => replay.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Written::Full(full) => full.size_hint(),
+            Written::Replay(replay) => replay.size_hint(),
+        }
+    }
+}
 
 /// A body streamed from a client: HTTP/2 (a peer's or an h2c app's request) or, from the
 /// outbound's HTTP/1 clients, [`AppBody`].
@@ -143,7 +194,7 @@ pub fn to_origin_form<B>(req: &mut Request<B>) {
 
 /// A response the proxy writes itself, with the reason in [`PROXY_ERROR`] and the body.
 pub fn error_response(status: StatusCode, reason: &'static str) -> Response<ProxyBody> {
-    let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(
+    let mut response = Response::new(Either::Right(Written::full(Bytes::from_static(
         reason.as_bytes(),
     ))));
     *response.status_mut() = status;
@@ -160,7 +211,7 @@ pub fn error_response_with(
     body: String,
 ) -> Response<ProxyBody> {
     let mut response = error_response(status, reason);
-    *response.body_mut() = Either::Right(Full::new(Bytes::from(body)));
+    *response.body_mut() = Either::Right(Written::full(body));
     response
 }
 
@@ -175,7 +226,7 @@ pub fn is_grpc(headers: &HeaderMap) -> bool {
 /// A response the proxy writes itself to a gRPC call: trailers-only (HTTP 200, no body) with
 /// `grpc-status` and `grpc-message`, as gRPC clients expect, and the reason in [`PROXY_ERROR`].
 pub fn grpc_error(grpc_status: HeaderValue, reason: &'static str) -> Response<ProxyBody> {
-    let mut response = Response::new(Either::Right(Full::new(Bytes::new())));
+    let mut response = Response::new(Either::Right(Written::full(Bytes::new())));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     headers.insert("grpc-status", grpc_status);

@@ -11,4 +11,5 @@ pub mod h2;
 pub mod http;
 pub mod io;
 pub mod listen;
+pub mod replay;
 pub mod tcp;

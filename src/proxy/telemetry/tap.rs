@@ -402,7 +402,7 @@ pub async fn buffer_for_tap(
     }
     let (parts, body) = req.into_parts();
     let bytes = http_body_util::BodyExt::collect(body).await?.to_bytes();
-    let full = http_body_util::Full::new(bytes.clone());
+    let full = crate::proxy::protocol::http::Written::full(bytes.clone());
     Ok((
         Box::new(Request::from_parts(parts, Either::Right(full))),
         Some(bytes),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Either, Full};
+use http_body_util::{BodyExt, Either};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -42,7 +42,9 @@ async fn app() -> (SocketAddr, mpsc::UnboundedReceiver<()>) {
 async fn get(pool: &Arc<Http1Pool>) {
     let req = Request::get("/")
         .header("host", "app")
-        .body(Either::Right(Full::new(Bytes::new())))
+        .body(Either::Right(crate::proxy::protocol::http::Written::full(
+            Bytes::new(),
+        )))
         .unwrap();
     let body = pool.send(req).await.unwrap().into_body();
     assert_eq!(body.collect().await.unwrap().to_bytes(), "ok");

@@ -42,7 +42,7 @@ async fn events_are_redacted_filtered_and_end_after_the_body() {
         ..Default::default()
     });
     let tap = hub.request(hop(Direction::Outbound), &request(), None);
-    let body: ProxyBody = Either::Right(http_body_util::Full::new(Bytes::from("hello")));
+    let body: ProxyBody = Either::Right(crate::proxy::protocol::http::Written::full("hello"));
     let response = Response::new(body);
     let body = observe(tap, response).into_body();
     let collected = http_body_util::BodyExt::collect(body).await.unwrap();
@@ -103,9 +103,9 @@ async fn bodies_are_captured_redacted_and_cut_per_watcher() {
     let answer = r#"{"token":"abc.def","ok":true}"#;
     let response = Response::builder()
         .header("content-type", "application/json")
-        .body(Either::Right(http_body_util::Full::new(Bytes::from(
+        .body(Either::Right(crate::proxy::protocol::http::Written::full(
             answer,
-        ))))
+        )))
         .unwrap();
     let body = observe::<ProxyBody>(tap, response).into_body();
     http_body_util::BodyExt::collect(body).await.unwrap();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use h2::server::SendResponse;
 use http::{HeaderMap, Request, Response};
-use http_body_util::{BodyExt, Either, Full};
+use http_body_util::{BodyExt, Either};
 use hyper::body::Body;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -58,7 +58,9 @@ async fn connect(addr: std::net::SocketAddr, keep_alive: KeepAlive) -> Mux {
 }
 
 fn request(method: Method, body: &'static [u8]) -> BoxedRequest {
-    let mut req = Request::new(Either::Right(Full::new(Bytes::from_static(body))));
+    let mut req = Request::new(Either::Right(crate::proxy::protocol::http::Written::full(
+        Bytes::from_static(body),
+    )));
     *req.method_mut() = method;
     *req.uri_mut() = "http://api.test/echo".parse().unwrap();
     *req.version_mut() = http::Version::HTTP_2;
