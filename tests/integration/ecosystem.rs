@@ -146,6 +146,8 @@ fn version_without_a_mesh_shows_the_client_only() {
         .args(["version", "-o", "json"])
         .current_dir(dir.path())
         .env_remove("MESHCTL_STATE_DIR")
+        // No ~/.kube/config to fall back on either (it would make the cluster the target).
+        .env("HOME", dir.path())
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -154,6 +156,53 @@ fn version_without_a_mesh_shows_the_client_only() {
         v,
         serde_json::json!({"client": {"version": env!("CARGO_PKG_VERSION")}})
     );
+}
+
+/// On Kubernetes an API server that does not answer is reported with the client's version,
+/// exit 0, like a local control plane that does not.
+#[test]
+fn version_reports_an_unreachable_cluster_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: gone\n\
+             clusters: [{{name: gone, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\n\
+             contexts: [{{name: gone, context: {{cluster: gone, user: dev}}}}]\n\
+             users: [{{name: dev, user: {{token: t}}}}]\n"
+        ),
+    )
+    .unwrap();
+    let out = crate::support::meshctl()
+        .args([
+            "version",
+            "-o",
+            "json",
+            "--target",
+            "kubernetes",
+            "--kubeconfig",
+        ])
+        .arg(&kubeconfig)
+        .args(["--request-timeout", "5s"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["client"]["version"], env!("CARGO_PKG_VERSION"), "{v}");
+    let cp = &v["control_plane"];
+    assert_eq!(cp["context"], "gone", "{v}");
+    assert!(cp.get("version").is_none(), "{v}");
+    let error = cp["error"].as_str().unwrap_or_default();
+    assert!(error.contains(&format!("127.0.0.1:{port}")), "{v}");
+    assert!(error.contains("meshctl-system/meshctl-controller"), "{v}");
 }
 
 #[test]
