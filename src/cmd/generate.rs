@@ -13,7 +13,13 @@ use super::Context;
 use crate::cli::Cli;
 use crate::exit::CliResult;
 
+const GENERATE_HELP: &str = "\
+Examples:
+  meshctl generate completions --dir completions
+  meshctl generate man --dir man";
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = GENERATE_HELP)]
 pub struct Args {
     #[command(subcommand)]
     what: What,
@@ -22,11 +28,13 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 enum What {
     /// Write completion scripts for bash, zsh, fish and powershell into DIR
+    #[command(after_help = "Examples:\n  meshctl generate completions --dir completions")]
     Completions {
         #[arg(long, value_name = "DIR", default_value = "completions")]
         dir: PathBuf,
     },
     /// Write one man page per command and subcommand into DIR
+    #[command(after_help = "Examples:\n  meshctl generate man --dir man")]
     Man {
         #[arg(long, value_name = "DIR", default_value = "man")]
         dir: PathBuf,

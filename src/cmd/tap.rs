@@ -45,6 +45,13 @@ the token of the Secret meshctl-tap in the controller's namespace (you need `get
 controller taps the selected pods' sidecars over mutual TLS inside the cluster. A pod that
 cannot be tapped is named on stderr as not reporting; the others go on.
 
+Examples:
+  meshctl tap api
+  meshctl tap api/v2 --path /api/quote --status 5xx --max-events 20
+  meshctl tap web --to api --method GET -o json
+  meshctl tap api --body 1KiB --duration 30s
+  meshctl tap api -n shop                      # on Kubernetes, through the controller
+
 Exit codes:
   0  stopped by Ctrl-C, --duration or --max-events
   1  no mesh is running, or a proxy refused or could not be reached (on Kubernetes: the API
