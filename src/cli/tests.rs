@@ -100,7 +100,9 @@ fn meshctl_invocations(line: &str) -> Result<Vec<Vec<String>>, String> {
             .iter()
             .position(|w| !is_assignment(w))
             .unwrap_or(words.len());
-        if words.get(start).map(String::as_str) == Some("meshctl") {
+        // `COMPLETE=bash meshctl` asks for the dynamic completion script: no command line.
+        let completing = words[..start].iter().any(|w| w.starts_with("COMPLETE="));
+        if words.get(start).map(String::as_str) == Some("meshctl") && !completing {
             out.push(words[start..].to_vec());
         }
         words.clear();
@@ -274,6 +276,7 @@ fn shell_lines_yield_only_their_meshctl_commands() {
         ]]
     );
     assert!(argvs("curl http://127.0.0.1:8080/").is_empty());
+    assert!(argvs("source <(COMPLETE=bash meshctl)").is_empty());
     assert!(meshctl_invocations("meshctl tap 'api").is_err());
     assert_eq!(
         example_lines(

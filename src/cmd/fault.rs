@@ -106,6 +106,7 @@ pub(super) enum Fault {
 #[derive(Debug, clap::Args)]
 pub(super) struct InjectArgs {
     /// The destination service
+    #[arg(add = super::complete::services())]
     pub(super) service: String,
     /// Answer STATUS (400-599) to PERCENT of requests (0-100, up to 4 decimals), e.g. 503@5%
     #[arg(long, value_name = "STATUS@PERCENT", allow_hyphen_values = true)]
@@ -126,6 +127,7 @@ pub(super) struct InjectArgs {
 #[derive(Debug, clap::Args)]
 pub(super) struct ClearArgs {
     /// The destination service
+    #[arg(add = super::complete::services())]
     pub(super) service: String,
     #[command(flatten)]
     pub(super) wait: WaitArgs,
@@ -146,6 +148,7 @@ pub(super) struct WaitArgs {
 #[derive(Debug, clap::Args)]
 pub(super) struct ListArgs {
     /// Only this service
+    #[arg(add = super::complete::services())]
     pub(super) service: Option<String>,
     #[command(flatten)]
     pub(super) cluster: KubeTargetArgs,

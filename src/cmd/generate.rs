@@ -70,6 +70,12 @@ impl CompletionShell {
 }
 
 const COMPLETION_HELP: &str = "\
+These scripts complete commands, flags and their fixed values. Registered with COMPLETE=SHELL
+instead, completion calls back into meshctl on each TAB and also offers the service and
+version names of the local mesh (found from the current directory upward, or
+MESHCTL_STATE_DIR) to stat, tap, top, fault and canary; source it anew in each shell, so that
+it always matches the installed meshctl.
+
 Examples:
   # bash, this shell only
   source <(meshctl completion bash)
@@ -80,7 +86,10 @@ Examples:
   # fish
   meshctl completion fish > ~/.config/fish/completions/meshctl.fish
   # PowerShell
-  meshctl completion powershell | Out-String | Invoke-Expression";
+  meshctl completion powershell | Out-String | Invoke-Expression
+  # with the mesh's service and version names (bash, zsh; fish: COMPLETE=fish meshctl | source)
+  source <(COMPLETE=bash meshctl)
+  source <(COMPLETE=zsh meshctl)";
 
 /// `meshctl completion SHELL`.
 #[derive(Debug, clap::Args)]

@@ -48,6 +48,7 @@ Exit codes:
 #[command(after_help = STAT_HELP)]
 pub struct Args {
     /// SERVICE or SERVICE/VERSION [default: every service]
+    #[arg(add = super::complete::targets())]
     target: Option<String>,
     /// Window the figures cover (10s-5m)
     #[arg(
@@ -58,10 +59,10 @@ pub struct Args {
     )]
     window: HumanDuration,
     /// Only requests from this client service
-    #[arg(long, value_name = "SERVICE", conflicts_with = "to")]
+    #[arg(long, value_name = "SERVICE", conflicts_with = "to", add = super::complete::services())]
     from: Option<String>,
     /// Requests the selected services sent to this service (outbound view)
-    #[arg(long, value_name = "SERVICE")]
+    #[arg(long, value_name = "SERVICE", add = super::complete::services())]
     to: Option<String>,
     /// Refresh every 2 s until Ctrl-C (NDJSON with -o json)
     #[arg(short = 'w', long)]

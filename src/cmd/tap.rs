@@ -63,7 +63,7 @@ Exit codes:
 #[command(after_help = TAP_HELP)]
 pub struct Args {
     /// SERVICE or SERVICE/VERSION whose proxies to tap
-    #[arg(required_unless_present = "proxy")]
+    #[arg(required_unless_present = "proxy", add = super::complete::targets())]
     target: Option<String>,
     /// Tap one proxy at this tap address instead (a standalone `meshctl proxy --tap ADDR`,
     /// e.g. in benchmarks); needs --token-file
@@ -73,7 +73,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE", requires = "proxy")]
     token_file: Option<PathBuf>,
     /// Only requests the service sends to this service
-    #[arg(long, value_name = "SERVICE")]
+    #[arg(long, value_name = "SERVICE", add = super::complete::services())]
     to: Option<String>,
     /// Only this request method
     #[arg(long, value_name = "METHOD")]

@@ -62,6 +62,7 @@ Exit codes:
 #[command(after_help = TOP_HELP)]
 pub struct Args {
     /// SERVICE or SERVICE/VERSION [default: every proxy]
+    #[arg(add = super::complete::targets())]
     target: Option<String>,
     /// Requests per second each proxy reports at most
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_RPS)]

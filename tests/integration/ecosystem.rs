@@ -205,6 +205,60 @@ fn version_reports_an_unreachable_cluster_and_exits_0() {
     assert!(error.contains("meshctl-system/meshctl-controller"), "{v}");
 }
 
+/// `COMPLETE=SHELL meshctl`: dynamic completion offers the local mesh's services and
+/// versions (from its plan file), as the shell would ask for them.
+#[test]
+fn dynamic_completion_offers_the_local_mesh_s_services_and_versions() {
+    let (web, v1, v2) = (
+        crate::mesh::free_port(),
+        crate::mesh::free_port(),
+        crate::mesh::free_port(),
+    );
+    let up = Up::start(&format!(
+        "services:\n  web:\n    port: {web}\n  api:\n    versions:\n      v1: {{ port: {v1} }}\n      v2: {{ port: {v2} }}\n"
+    ));
+    let complete = |words: &[&str]| -> Vec<String> {
+        let out = up
+            .cmd()
+            .env("COMPLETE", "fish")
+            .arg("--")
+            .args(words)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+            // An empty word is offered the flags too.
+            .filter(|v| !v.starts_with('-'))
+            .collect()
+    };
+    assert_eq!(
+        complete(&["meshctl", "stat", "a"]),
+        ["api", "api/v1", "api/v2"]
+    );
+    assert_eq!(
+        complete(&["meshctl", "fault", "inject", ""]),
+        ["api", "web"]
+    );
+    assert_eq!(complete(&["meshctl", "tap", "web", "--to", "a"]), ["api"]);
+    // Outside the mesh's directory: no names (and no error).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = crate::support::meshctl()
+        .current_dir(elsewhere.path())
+        .env("HOME", elsewhere.path())
+        .env("COMPLETE", "fish")
+        .args(["--", "meshctl", "stat", "a"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    // The registration script calls back into meshctl.
+    let out = up.cmd().env("COMPLETE", "bash").output().unwrap();
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(script.contains("COMPLETE=\"bash\""), "{script}");
+}
+
 #[test]
 fn completion_writes_the_same_script_generate_writes() {
     for (shell, file) in [
