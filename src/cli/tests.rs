@@ -28,6 +28,97 @@ fn cli_definition_is_valid() {
     Cli::command().debug_assert();
 }
 
+/// One (sub)command of the tree.
+struct Node {
+    /// Its full name: `meshctl canary start`.
+    name: String,
+    /// Hidden itself or below a hidden command (`generate`, `demo-app`).
+    hidden: bool,
+    after_help: String,
+}
+
+/// Every command and subcommand, clap's own `help` left out.
+fn tree() -> Vec<Node> {
+    fn walk(cmd: &clap::Command, name: String, hidden: bool, out: &mut Vec<Node>) {
+        let hidden = hidden || cmd.is_hide_set();
+        out.push(Node {
+            name: name.clone(),
+            hidden,
+            after_help: cmd
+                .get_after_help()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        });
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            walk(sub, format!("{name} {}", sub.get_name()), hidden, out);
+        }
+    }
+    let mut cli = Cli::command();
+    cli.build();
+    let mut out = Vec::new();
+    walk(&cli, "meshctl".into(), false, &mut out);
+    out
+}
+
+#[test]
+fn every_visible_command_has_examples_before_its_exit_codes() {
+    let nodes = tree();
+    assert!(nodes.len() > 30, "the walk found {} commands", nodes.len());
+    let mut missing = Vec::new();
+    let mut misplaced = Vec::new();
+    for node in nodes.iter().filter(|n| !n.hidden) {
+        let examples = node
+            .after_help
+            .find("\nExamples:\n")
+            .or_else(|| node.after_help.starts_with("Examples:\n").then_some(0));
+        match (examples, node.after_help.find("Exit codes:")) {
+            (None, _) => missing.push(node.name.as_str()),
+            (Some(e), Some(x)) if x < e => misplaced.push(node.name.as_str()),
+            _ => {}
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no `Examples:` in the --help of: {}",
+        missing.join(", ")
+    );
+    assert!(
+        misplaced.is_empty(),
+        "`Exit codes:` before `Examples:` in the --help of: {}",
+        misplaced.join(", ")
+    );
+}
+
+#[test]
+fn every_example_parses_and_shows_its_own_command() {
+    let mut failures = Vec::new();
+    let mut parsed = 0;
+    for node in tree() {
+        let mut shows_itself = false;
+        for line in example_lines(&node.after_help) {
+            let argvs = match meshctl_invocations(&line) {
+                Ok(a) => a,
+                Err(e) => {
+                    failures.push(format!("{}: `{line}`: {e}", node.name));
+                    continue;
+                }
+            };
+            for argv in argvs {
+                parsed += 1;
+                match parse(&argv) {
+                    Ok(path) => shows_itself |= path.starts_with(&node.name),
+                    Err(e) => failures.push(format!("{}: `{line}`: {e}", node.name)),
+                }
+            }
+        }
+        if !node.hidden && !node.after_help.is_empty() && !shows_itself {
+            failures.push(format!("{}: no example runs it", node.name));
+        }
+    }
+    assert!(parsed > 60, "only {parsed} example invocations found");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// Parses one meshctl command line like `main` does; `Ok` is the (sub)command path it runs
 /// (`meshctl canary start`). `--help` and `--version` count as parsed.
 fn parse(argv: &[String]) -> Result<String, String> {

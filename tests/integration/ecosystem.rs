@@ -242,6 +242,10 @@ fn dynamic_completion_offers_the_local_mesh_s_services_and_versions() {
         ["api", "web"]
     );
     assert_eq!(complete(&["meshctl", "tap", "web", "--to", "a"]), ["api"]);
+    assert_eq!(
+        complete(&["meshctl", "canary", "shift", "api", "--to", ""]),
+        ["v1", "v2"]
+    );
     // Outside the mesh's directory: no names (and no error).
     let elsewhere = tempfile::tempdir().unwrap();
     let out = crate::support::meshctl()
