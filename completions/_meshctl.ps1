@@ -52,7 +52,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane of a local mesh (started for you by `meshctl up`), or with --kube of a cluster (what `meshctl install` deploys)')
             [CompletionResult]::new('prometheus-config', 'prometheus-config', [CompletionResultType]::ParameterValue, 'Print a Prometheus scrape job for the local mesh''s proxies (file_sd, kept current by `up`)')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print the shell completion script for bash, zsh, fish or powershell')
-            [CompletionResult]::new('version', 'version', [CompletionResultType]::ParameterValue, 'Print the client''s version and the local control plane''s')
+            [CompletionResult]::new('version', 'version', [CompletionResultType]::ParameterValue, 'Print the client''s version and the control plane''s (the local mesh''s, or every controller replica''s on Kubernetes)')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy (mTLS data plane)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Generate shell completions and man pages (for packagers)')
             [CompletionResult]::new('demo-app', 'demo-app', [CompletionResultType]::ParameterValue, 'Run one role of the built-in demo application (launched by `meshctl up --demo`)')
@@ -906,6 +906,12 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;version' {
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context [default: the current context]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the services and pods [default: the context''s namespace]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the services and pods [default: the context''s namespace]')
+            [CompletionResult]::new('--controller-admin', '--controller-admin', [CompletionResultType]::ParameterName, 'The controller''s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server''s pods/proxy]')
+            [CompletionResult]::new('--controller-namespace', '--controller-namespace', [CompletionResultType]::ParameterName, 'The namespace `meshctl install` put the controller in')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
@@ -1157,7 +1163,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run the control plane of a local mesh (started for you by `meshctl up`), or with --kube of a cluster (what `meshctl install` deploys)')
             [CompletionResult]::new('prometheus-config', 'prometheus-config', [CompletionResultType]::ParameterValue, 'Print a Prometheus scrape job for the local mesh''s proxies (file_sd, kept current by `up`)')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print the shell completion script for bash, zsh, fish or powershell')
-            [CompletionResult]::new('version', 'version', [CompletionResultType]::ParameterValue, 'Print the client''s version and the local control plane''s')
+            [CompletionResult]::new('version', 'version', [CompletionResultType]::ParameterValue, 'Print the client''s version and the control plane''s (the local mesh''s, or every controller replica''s on Kubernetes)')
             [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'Run the sidecar proxy (mTLS data plane)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Generate shell completions and man pages (for packagers)')
             [CompletionResult]::new('demo-app', 'demo-app', [CompletionResultType]::ParameterValue, 'Run one role of the built-in demo application (launched by `meshctl up --demo`)')

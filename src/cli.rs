@@ -7,8 +7,19 @@ use clap::{Args, Parser, Subcommand};
 use crate::cmd;
 use crate::output::OutputFormat;
 
-/// Exit codes every command shares; commands add their own (3+) in their `--help`.
-pub const EXIT_CODES_HELP: &str = "\
+/// The heading `--help` shows the flags every command accepts under.
+pub const GLOBAL_OPTIONS: &str = "Global options";
+
+/// `meshctl --help`'s closing text: a first session, then the exit codes every command
+/// shares (commands add their own, 3+, in their `--help`).
+const ROOT_HELP: &str = "\
+Examples:
+  meshctl up --demo                                # a local mesh: web -> api (v1, v2) -> quotes
+  meshctl status                                   # every instance and whether it is healthy
+  meshctl stat api                                 # success rate, RPS and latency per version
+  meshctl canary start api --to v2 --interval 10s  # a gated rollout of api's v2
+  meshctl install --apply --wait                   # the control plane in the current kubeconfig context
+
 Exit codes:
   0  success
   1  runtime failure or failed check
@@ -22,7 +33,7 @@ Exit codes:
     about = "A service mesh in one binary: mTLS sidecars, identities, traffic policy and live metrics",
     long_about = "meshctl runs a service mesh from one binary: `meshctl proxy` is the mTLS sidecar, \
                   `meshctl certs` manages the mesh's certificate authority and workload identities.",
-    after_help = EXIT_CODES_HELP,
+    after_help = ROOT_HELP,
     propagate_version = true
 )]
 pub struct Cli {
@@ -36,16 +47,16 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Output format of read commands
-    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table, help_heading = GLOBAL_OPTIONS)]
     pub output: OutputFormat,
     /// Disable colour (also when NO_COLOR is set or stdout is not a terminal)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS)]
     pub no_color: bool,
     /// More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL_OPTIONS)]
     pub verbose: u8,
     /// State directory [default: nearest .meshctl/ from the current directory upward]
-    #[arg(long, global = true, env = "MESHCTL_STATE_DIR", value_name = "DIR")]
+    #[arg(long, global = true, env = "MESHCTL_STATE_DIR", value_name = "DIR", help_heading = GLOBAL_OPTIONS)]
     pub state_dir: Option<PathBuf>,
     /// Which mesh commands act on [default: the local mesh found from the current directory
     /// upward (or --state-dir), else the current kubeconfig context; never switched once given]
@@ -54,6 +65,7 @@ pub struct GlobalArgs {
         id = "mesh_target",
         long = "target",
         global = true,
+        help_heading = GLOBAL_OPTIONS,
         env = "MESHCTL_TARGET",
         value_enum,
         value_name = "TARGET"
@@ -64,6 +76,7 @@ pub struct GlobalArgs {
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL_OPTIONS,
         env = "MESHCTL_REQUEST_TIMEOUT",
         value_name = "DURATION",
         default_value_t = crate::duration::HumanDuration(crate::api::transport::DEFAULT_REQUEST_TIMEOUT)
@@ -111,7 +124,7 @@ pub enum Command {
     PrometheusConfig(cmd::prometheus_config::Args),
     /// Print the shell completion script for bash, zsh, fish or powershell
     Completion(cmd::generate::CompletionArgs),
-    /// Print the client's version and the local control plane's
+    /// Print the client's version and the control plane's (the local mesh's, or every controller replica's on Kubernetes)
     Version(cmd::version::Args),
     /// Run the sidecar proxy (mTLS data plane)
     Proxy(Box<cmd::proxy::Args>),
@@ -199,30 +212,4 @@ pub fn init_logging(verbose: u8) {
 }
 
 #[cfg(test)]
-mod tests {
-    use clap::CommandFactory;
-
-    use super::{Cli, UNBUILT_VERBS, unbuilt_verb};
-
-    #[test]
-    fn unbuilt_verbs_are_not_commands_and_say_what_to_use() {
-        let cli = Cli::command();
-        for (verb, _) in UNBUILT_VERBS {
-            assert!(cli.find_subcommand(verb).is_none(), "{verb} is built now");
-        }
-        assert_eq!(
-            unbuilt_verb("dashboard").as_deref(),
-            Some(
-                "error: `meshctl dashboard` is not built yet; for live figures use `meshctl stat`, `meshctl top` or `meshctl edges`"
-            )
-        );
-        assert_eq!(unbuilt_verb("frobnicate"), None);
-    }
-
-    /// clap checks its definition (unique flag names, …) only when it is built: do it here
-    /// rather than in the first test that happens to run a command.
-    #[test]
-    fn cli_definition_is_valid() {
-        Cli::command().debug_assert();
-    }
-}
+mod tests;

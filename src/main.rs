@@ -1,11 +1,14 @@
 //! `meshctl`: parse → logging and colour → run → exit code.
 
-use clap::Parser;
+use clap::{CommandFactory as _, Parser};
 
 use meshctl::cli::Cli;
 use meshctl::exit::code;
 
 fn main() {
+    // `COMPLETE=bash meshctl`: a shell asking for completions (or their registration script);
+    // answered here and exits. Without COMPLETE set this returns at once.
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     // One crypto provider for every TLS client and server in the process.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::try_parse().unwrap_or_else(|e| usage_failed(e));

@@ -37,6 +37,13 @@ With --kube the cluster is checked instead (never chosen on its own): API server
 and 1.33 or newer, your permissions for install, the HTTPRoute CRD; with --pre a free
 namespace; after install the controller, the webhook, the issuer Secret and their expiry.
 
+Examples:
+  meshctl check
+  meshctl check --certs --fail-on warning      # in CI: certificates expiring within 60 days fail too
+  meshctl check -o json | jq '.status'
+  meshctl check --kube --pre                   # may meshctl install here?
+  meshctl check --kube --context prod
+
 Exit codes:
   0  no check reached --fail-on
   1  a check reached --fail-on (error by default), or the checks could not run

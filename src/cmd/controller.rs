@@ -17,7 +17,18 @@ use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
 use crate::identity::store::CaStore;
 
+const CONTROLLER_HELP: &str = "\
+You rarely run it yourself: `meshctl up` starts the local one, `meshctl install` deploys the
+cluster's (its Deployment runs `controller --kube` with the issuer Secret mounted).
+
+Examples:
+  meshctl --state-dir .meshctl controller        # what meshctl up starts
+  meshctl controller --kube --trust-domain mesh.local --issuer-dir /var/run/meshctl/issuer
+  meshctl controller --kube --trust-domain mesh.local --issuer-dir ./issuer \\
+      --context dev --tls-san 192.0.2.10         # out of the cluster, with its kubeconfig";
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = CONTROLLER_HELP)]
 pub struct Args {
     /// Lifetime of the workload certificates it issues to proxies
     #[arg(long, default_value = "24h", allow_hyphen_values = true)]

@@ -16,6 +16,10 @@ Idempotent, for CI teardown: with no mesh running here it says so and exits 0.
 Returns as soon as the mesh's process has exited (an idle mesh: well under a second), not
 when whatever adopted it (PID 1, often slow to reap in a container) has reaped it.
 
+Examples:
+  meshctl down
+  meshctl down --state-dir /tmp/ci/.meshctl    # the mesh another directory started
+
 Exit codes:
   0  the mesh drained and stopped, or none was running
   1  it did not stop within 60 s, or could not be signalled";

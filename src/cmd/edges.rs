@@ -19,6 +19,11 @@ On Kubernetes (--target kubernetes, or no local mesh and a kubeconfig): the mesh
 namespace, read through the controller as `meshctl stat` does; a client from another namespace
 keeps its SPIFFE ID as SRC.
 
+Examples:
+  meshctl edges
+  meshctl edges -t 5m -o wide
+  meshctl edges -n shop -o json
+
 Exit codes:
   0  printed (also when there is no traffic)
   1  no mesh is running (on Kubernetes: the API server or controller cannot be reached)

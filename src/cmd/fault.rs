@@ -40,6 +40,7 @@ sidecars. --wait reads the controller's /status (through the API server's pods/p
 Examples:
   meshctl fault inject api --abort 503@5%
   meshctl fault inject api --delay 200ms@10% --abort 503@1% --for 2m --wait
+  meshctl fault inject quotes --delay 1s@50% --for 10m -n shop
 
 Exit codes:
   0  the fault is set (and, with --wait, every proxy calling SERVICE applied it)
@@ -51,6 +52,11 @@ const CLEAR_HELP: &str = "\
 Removes SERVICE's live fault; the faults in mesh.yaml (if any) apply again. Clearing a service
 without a live fault changes nothing and succeeds. On Kubernetes: removes the key SERVICE of
 the namespace's ConfigMap `meshctl-faults` (a JSON merge patch; other keys stay as they are).
+
+Examples:
+  meshctl fault clear api
+  meshctl fault clear api --wait --timeout 30s
+  meshctl fault clear api -n shop
 
 Exit codes:
   0  no live fault remains (and, with --wait, every proxy calling SERVICE applied that)
@@ -64,9 +70,21 @@ pub const DEFAULT_FAULT_DURATION: std::time::Duration = std::time::Duration::fro
 
 const LIST_HELP: &str = "\
 On Kubernetes: the live faults of the namespace's ConfigMap `meshctl-faults` that are in force
-(faults in the `meshctl-policy` ConfigMap are not listed); -o wide adds the pods calling each.";
+(faults in the `meshctl-policy` ConfigMap are not listed); -o wide adds the pods calling each.
+
+Examples:
+  meshctl fault list
+  meshctl fault list api -o json
+  meshctl fault list -n shop -o wide";
+
+const FAULT_HELP: &str = "\
+Examples:
+  meshctl fault inject api --abort 503@5% --for 2m
+  meshctl fault list
+  meshctl fault clear api";
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = FAULT_HELP)]
 pub struct Args {
     #[command(subcommand)]
     command: Fault,
@@ -88,6 +106,7 @@ pub(super) enum Fault {
 #[derive(Debug, clap::Args)]
 pub(super) struct InjectArgs {
     /// The destination service
+    #[arg(add = super::complete::services())]
     pub(super) service: String,
     /// Answer STATUS (400-599) to PERCENT of requests (0-100, up to 4 decimals), e.g. 503@5%
     #[arg(long, value_name = "STATUS@PERCENT", allow_hyphen_values = true)]
@@ -108,6 +127,7 @@ pub(super) struct InjectArgs {
 #[derive(Debug, clap::Args)]
 pub(super) struct ClearArgs {
     /// The destination service
+    #[arg(add = super::complete::services())]
     pub(super) service: String,
     #[command(flatten)]
     pub(super) wait: WaitArgs,
@@ -128,6 +148,7 @@ pub(super) struct WaitArgs {
 #[derive(Debug, clap::Args)]
 pub(super) struct ListArgs {
     /// Only this service
+    #[arg(add = super::complete::services())]
     pub(super) service: Option<String>,
     #[command(flatten)]
     pub(super) cluster: KubeTargetArgs,

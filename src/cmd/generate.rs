@@ -13,7 +13,13 @@ use super::Context;
 use crate::cli::Cli;
 use crate::exit::CliResult;
 
+const GENERATE_HELP: &str = "\
+Examples:
+  meshctl generate completions --dir completions
+  meshctl generate man --dir man";
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = GENERATE_HELP)]
 pub struct Args {
     #[command(subcommand)]
     what: What,
@@ -22,11 +28,13 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 enum What {
     /// Write completion scripts for bash, zsh, fish and powershell into DIR
+    #[command(after_help = "Examples:\n  meshctl generate completions --dir completions")]
     Completions {
         #[arg(long, value_name = "DIR", default_value = "completions")]
         dir: PathBuf,
     },
     /// Write one man page per command and subcommand into DIR
+    #[command(after_help = "Examples:\n  meshctl generate man --dir man")]
     Man {
         #[arg(long, value_name = "DIR", default_value = "man")]
         dir: PathBuf,
@@ -62,6 +70,12 @@ impl CompletionShell {
 }
 
 const COMPLETION_HELP: &str = "\
+These scripts complete commands, flags and their fixed values. Registered with COMPLETE=SHELL
+instead, completion calls back into meshctl on each TAB and also offers the service and
+version names of the local mesh (found from the current directory upward, or
+MESHCTL_STATE_DIR) to stat, tap, top, fault and canary; source it anew in each shell, so that
+it always matches the installed meshctl.
+
 Examples:
   # bash, this shell only
   source <(meshctl completion bash)
@@ -72,7 +86,10 @@ Examples:
   # fish
   meshctl completion fish > ~/.config/fish/completions/meshctl.fish
   # PowerShell
-  meshctl completion powershell | Out-String | Invoke-Expression";
+  meshctl completion powershell | Out-String | Invoke-Expression
+  # with the mesh's service and version names (bash, zsh; fish: COMPLETE=fish meshctl | source)
+  source <(COMPLETE=bash meshctl)
+  source <(COMPLETE=zsh meshctl)";
 
 /// `meshctl completion SHELL`.
 #[derive(Debug, clap::Args)]

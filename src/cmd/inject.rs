@@ -23,7 +23,10 @@ unchanged. Injecting an injected manifest changes nothing. Pod annotations:
 Apps reach other services through HTTP_PROXY (set in every app container) or their
 MESH_UPSTREAM_<NAME> address; traffic is not redirected transparently.
 
+Examples:
   meshctl inject -f deploy.yaml | kubectl apply -f -
+  kubectl get deploy web -n shop -o yaml | meshctl inject | kubectl apply -f -
+  meshctl inject -f deploy.yaml --image registry.example.com/meshctl:0.1.0 > deploy.meshed.yaml
 
 Exit codes:
   0  written to stdout
@@ -56,7 +59,17 @@ pub struct InjectArgs {
     control_plane_namespace: String,
 }
 
+const UNINJECT_HELP: &str = "\
+Removes exactly what `meshctl inject` added: the meshctl-proxy container, its volumes, the
+environment variables it set in the app containers (named in an annotation) and the label;
+uninjecting an injected manifest gives the original back.
+
+Examples:
+  meshctl uninject -f deploy.meshed.yaml > deploy.yaml
+  kubectl get deploy web -n shop -o yaml | meshctl uninject | kubectl apply -f -";
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = UNINJECT_HELP)]
 pub struct UninjectArgs {
     #[command(flatten)]
     stream: StreamArgs,

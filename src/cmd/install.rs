@@ -17,8 +17,7 @@ use crate::kube::{DEFAULT_IMAGE, DEFAULT_NAMESPACE, EXIT_NOT_READY};
 use crate::output::OutputFormat;
 
 const INSTALL_HELP: &str = "\
-Without --apply the manifests go to stdout (YAML; -o json for a v1 List):
-  meshctl install | kubectl apply --server-side -f -
+Without --apply the manifests go to stdout (YAML; -o json for a v1 List).
 With --apply they are server-side applied (field manager `meshctl`) in order: CRDs, the
 Namespace, the controller's ServiceAccount and RBAC, the issuer Secret and trust bundle,
 the Service, the Deployment (and PodDisruptionBudget with --ha), the injection webhook.
@@ -26,6 +25,13 @@ the Service, the Deployment (and PodDisruptionBudget with --ha), the injection w
 Identity: without --identity-dir or --issuer-cert, a new trust anchor and issuer are made
 and saved under --save-identity (the anchor key, mode 0600, never goes into the cluster);
 install again with --identity-dir DIR to keep the same mesh identity.
+
+Examples:
+  meshctl install | kubectl apply --server-side -f -
+  meshctl install --apply --wait
+  meshctl install --apply --ha --crds --identity-dir meshctl-identity   # the same mesh identity again
+  meshctl install --image registry.example.com/meshctl:0.1.0 --namespace mesh-system -o json > install.json
+  meshctl install --apply --dry-run server --context prod
 
 Exit codes:
   0  rendered, or applied (and Available with --wait)

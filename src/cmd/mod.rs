@@ -14,6 +14,7 @@ pub mod certs;
 pub mod check;
 pub mod check_kube;
 pub mod check_mesh;
+pub mod complete;
 pub mod controller;
 pub mod demo_app;
 pub mod down;

@@ -30,6 +30,14 @@ the namespace, its sidecar read by the controller from inside the cluster (one r
 the API server's pods/proxy to a controller pod). A pod whose sidecar cannot be read counts in
 MESHED as not reporting (`-v` logs why).
 
+Examples:
+  meshctl stat                                 # every service and version, over the last minute
+  meshctl stat api -t 5m                       # api and each of its versions over 5 minutes
+  meshctl stat api/v2 -o json
+  meshctl stat --from web                      # only what web sent
+  meshctl stat --to quotes -w                  # what quotes' callers sent it, refreshed in place
+  meshctl stat -n shop                         # the meshed pods of a cluster's namespace
+
 Exit codes:
   0  printed (also when idle)
   1  no mesh is running (on Kubernetes: the API server or controller cannot be reached, or
@@ -40,6 +48,7 @@ Exit codes:
 #[command(after_help = STAT_HELP)]
 pub struct Args {
     /// SERVICE or SERVICE/VERSION [default: every service]
+    #[arg(add = super::complete::targets())]
     target: Option<String>,
     /// Window the figures cover (10s-5m)
     #[arg(
@@ -50,10 +59,10 @@ pub struct Args {
     )]
     window: HumanDuration,
     /// Only requests from this client service
-    #[arg(long, value_name = "SERVICE", conflicts_with = "to")]
+    #[arg(long, value_name = "SERVICE", conflicts_with = "to", add = super::complete::services())]
     from: Option<String>,
     /// Requests the selected services sent to this service (outbound view)
-    #[arg(long, value_name = "SERVICE")]
+    #[arg(long, value_name = "SERVICE", add = super::complete::services())]
     to: Option<String>,
     /// Refresh every 2 s until Ctrl-C (NDJSON with -o json)
     #[arg(short = 'w', long)]

@@ -22,6 +22,12 @@ On Kubernetes (--target kubernetes, or no local mesh and a kubeconfig): every me
 the namespace, from the controller's /status (through the API server's pods/proxy, or
 --controller-admin) and the pods' readiness, and the controller Deployment's replicas.
 
+Examples:
+  meshctl status
+  meshctl status -o wide                       # with the app, proxy and admin addresses
+  meshctl status -o json | jq -r '.instances[] | select(.healthy | not) | .name'
+  meshctl status --target kubernetes -n shop
+
 Exit codes:
   0  everything is healthy
   1  no mesh is running, or something is unhealthy (named in the table)";

@@ -45,6 +45,13 @@ the token of the Secret meshctl-tap in the controller's namespace (you need `get
 controller taps the selected pods' sidecars over mutual TLS inside the cluster. A pod that
 cannot be tapped is named on stderr as not reporting; the others go on.
 
+Examples:
+  meshctl tap api
+  meshctl tap api/v2 --path /api/quote --status 5xx --max-events 20
+  meshctl tap web --to api --method GET -o json
+  meshctl tap api --body 1KiB --duration 30s
+  meshctl tap api -n shop                      # on Kubernetes, through the controller
+
 Exit codes:
   0  stopped by Ctrl-C, --duration or --max-events
   1  no mesh is running, or a proxy refused or could not be reached (on Kubernetes: the API
@@ -56,7 +63,7 @@ Exit codes:
 #[command(after_help = TAP_HELP)]
 pub struct Args {
     /// SERVICE or SERVICE/VERSION whose proxies to tap
-    #[arg(required_unless_present = "proxy")]
+    #[arg(required_unless_present = "proxy", add = super::complete::targets())]
     target: Option<String>,
     /// Tap one proxy at this tap address instead (a standalone `meshctl proxy --tap ADDR`,
     /// e.g. in benchmarks); needs --token-file
@@ -66,7 +73,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE", requires = "proxy")]
     token_file: Option<PathBuf>,
     /// Only requests the service sends to this service
-    #[arg(long, value_name = "SERVICE")]
+    #[arg(long, value_name = "SERVICE", add = super::complete::services())]
     to: Option<String>,
     /// Only this request method
     #[arg(long, value_name = "METHOD")]

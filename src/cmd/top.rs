@@ -46,6 +46,12 @@ for --duration and prints one table (or JSON/YAML with -o).
 On Kubernetes: the meshed pods of the namespace, tapped through a controller's /tap as for
 `meshctl tap` (the Secret meshctl-tap's token; pods that cannot be tapped are named on stderr).
 
+Examples:
+  meshctl top
+  meshctl top api
+  meshctl top --duration 30s -o json > routes.json   # one snapshot, for a script
+  meshctl top api -n shop
+
 Exit codes:
   0  quit, or printed the snapshot
   1  no mesh is running, or a proxy refused or could not be reached (on Kubernetes: the API
@@ -56,6 +62,7 @@ Exit codes:
 #[command(after_help = TOP_HELP)]
 pub struct Args {
     /// SERVICE or SERVICE/VERSION [default: every proxy]
+    #[arg(add = super::complete::targets())]
     target: Option<String>,
     /// Requests per second each proxy reports at most
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_RPS)]

@@ -16,6 +16,11 @@ Objects are found by the label app.kubernetes.io/part-of=meshctl only, never by 
 Gateway API HTTPRoute CRD is deleted only with --crds (deleting it deletes every HTTPRoute).
 --apply refuses while pods with a sidecar (label meshctl.io/sidecar) exist, unless --force.
 
+Examples:
+  meshctl uninstall                            # list what --apply would delete
+  meshctl uninstall --apply
+  meshctl uninstall --apply --force --crds --timeout 5m
+
 Exit codes:
   0  listed, or deleted and gone
   1  meshed pods exist (without --force), or the cluster refused or could not be reached

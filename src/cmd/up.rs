@@ -33,6 +33,13 @@ are replaced too. A version with `replicas: N` runs N instances (api.v1.r0 …),
 own port and proxy.
 Ctrl-C or SIGTERM drains everything and exits 0; with --detach, `meshctl down` does.
 
+Examples:
+  meshctl up                                   # mesh.yaml of the current directory, in the foreground
+  meshctl up -f deploy/mesh.yaml --detach && meshctl status
+  meshctl up --demo --v2-error-rate 30%        # the demo with an api v2 that fails 30% of requests
+  meshctl up --detach --leaf-lifetime 1h       # shorter-lived workload certificates
+  meshctl up --reset-state                     # start over when a saved state file is corrupt
+
 Exit codes:
   0  the mesh ran and was stopped cleanly (or, with --detach, is running)
   1  failure (a mesh already runs here, a port is in use, something did not become ready,
@@ -71,7 +78,16 @@ pub struct Args {
 }
 
 /// `meshctl demo`'s flags.
+const DEMO_HELP: &str = "\
+The demo: web -> api (v1 and v2, HTTP) -> quotes (gRPC), and a load generator calling web.
+
+Examples:
+  meshctl demo
+  meshctl demo --v2-error-rate 30%   # a broken api v2: `meshctl canary start api --to v2` rolls it back
+  meshctl demo --state-dir /tmp/demo/.meshctl";
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = DEMO_HELP)]
 pub struct DemoArgs {
     /// The share of requests api v2 fails (both versions fail 2% by default), e.g. 30% to
     /// watch `canary start` roll a broken v2 back

@@ -438,7 +438,7 @@ fn deployment(opts: &InstallOptions, trust_domain: &str) -> Deployment {
     let mut pod_labels = labels("controller");
     pod_labels.extend(controller_selector());
     let container = Container {
-        name: "controller".into(),
+        name: super::CONTROLLER_CONTAINER.into(),
         image: Some(opts.image.clone()),
         args: Some(
             [

@@ -30,8 +30,8 @@ use super::controller::status::ControllerStatus;
 use super::controller::tap::{TAP_TOKEN_HEADER, TapLine, TapQuery};
 use super::manifests::{controller_selector, httproute_gvk};
 use super::{
-    ADMIN_PORT, CONTROLLER_NAME, FIELD_MANAGER, SIDECAR_LABEL, TAP_TOKEN_KEY, TAP_TOKEN_SECRET,
-    TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY,
+    ADMIN_PORT, CONTROLLER_CONTAINER, CONTROLLER_NAME, FIELD_MANAGER, SIDECAR_LABEL, TAP_TOKEN_KEY,
+    TAP_TOKEN_SECRET, TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY,
 };
 use crate::control::canary_routes::CanaryRoute;
 use crate::policy::split::SplitWeights;
@@ -431,6 +431,14 @@ impl Replica<'_> {
             Replica::Pod { namespace, pod } => format!("the controller pod {namespace}/{pod}"),
         }
     }
+
+    /// `namespace/pod`, or the URL.
+    fn name(&self) -> String {
+        match self {
+            Replica::Url(url) => (*url).to_string(),
+            Replica::Pod { namespace, pod } => format!("{namespace}/{pod}"),
+        }
+    }
 }
 
 /// Every ready controller replica (one for `--controller-admin`).
@@ -512,6 +520,40 @@ async fn replica_get(
             Ok(text)
         }
     }
+}
+
+/// One controller replica's meshctl version, from its `/status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaVersion {
+    /// `namespace/pod`, or the `--controller-admin` URL.
+    pub replica: String,
+    /// Its version, or why there is none (no answer, or a controller older than the field).
+    pub version: Result<String, String>,
+}
+
+/// Every ready controller replica's version: one that cannot be read is named with why and
+/// the others are still read. `Err` when the replicas cannot be listed or none is ready.
+pub async fn controller_versions(cluster: &Cluster) -> Result<Vec<ReplicaVersion>, MeshError> {
+    let mut out = Vec::new();
+    for replica in replicas(cluster).await? {
+        let version = match replica_get(cluster, &replica, "status").await {
+            Ok(text) => parse_json::<ControllerStatus>(&text, &replica.describe(), "/status")
+                .map_err(|e| e.to_string())
+                .and_then(|s| {
+                    if s.version.is_empty() {
+                        Err("its /status has no version: a controller older than the field".into())
+                    } else {
+                        Ok(s.version)
+                    }
+                }),
+            Err(e) => Err(e.to_string()),
+        };
+        out.push(ReplicaVersion {
+            replica: replica.name(),
+            version,
+        });
+    }
+    Ok(out)
 }
 
 /// Every ready controller replica's `/status`.
@@ -826,6 +868,27 @@ pub async fn controller_replicas(
     cluster: &Cluster,
     namespace: &str,
 ) -> Result<Option<(i32, i32)>, MeshError> {
+    Ok(controller_deployment(cluster, namespace)
+        .await?
+        .map(|d| (d.desired, d.ready)))
+}
+
+/// The controller Deployment as the API server has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerDeployment {
+    /// The controller container's image (the first container's when none is named
+    /// `controller`).
+    pub image: String,
+    pub desired: i32,
+    pub ready: i32,
+}
+
+/// The controller Deployment of `namespace`; `None` when there is none (a controller run out
+/// of cluster, or meshctl not installed there).
+pub async fn controller_deployment(
+    cluster: &Cluster,
+    namespace: &str,
+) -> Result<Option<ControllerDeployment>, MeshError> {
     let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), namespace);
     let scope = format!("in namespace {namespace}");
     let found = deployments.get_opt(CONTROLLER_NAME).await.map_err(|e| {
@@ -839,9 +902,19 @@ pub async fn controller_replicas(
         )
     })?;
     Ok(found.map(|d| {
-        let desired = d.spec.and_then(|s| s.replicas).unwrap_or(1);
-        let ready = d.status.and_then(|s| s.ready_replicas).unwrap_or(0);
-        (desired, ready)
+        let spec = d.spec.unwrap_or_default();
+        let containers = spec.template.spec.map(|s| s.containers).unwrap_or_default();
+        let image = containers
+            .iter()
+            .find(|c| c.name == CONTROLLER_CONTAINER)
+            .or(containers.first())
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default();
+        ControllerDeployment {
+            image,
+            desired: spec.replicas.unwrap_or(1),
+            ready: d.status.and_then(|s| s.ready_replicas).unwrap_or(0),
+        }
     }))
 }
 

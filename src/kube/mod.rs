@@ -32,6 +32,8 @@ pub const FIELD_MANAGER: &str = "meshctl";
 /// Name of the controller's ServiceAccount, ClusterRole, ClusterRoleBinding, Deployment,
 /// Service and PodDisruptionBudget.
 pub const CONTROLLER_NAME: &str = "meshctl-controller";
+/// The controller Deployment's container (`meshctl version` reads its image).
+pub const CONTROLLER_CONTAINER: &str = "controller";
 /// The Secret (type kubernetes.io/tls) holding the issuer certificate, its key and `ca.crt`.
 pub const ISSUER_SECRET: &str = "meshctl-issuer";
 /// The Secret holding the token `meshctl tap` and `top` present to the controller's `/tap`

@@ -146,6 +146,8 @@ fn version_without_a_mesh_shows_the_client_only() {
         .args(["version", "-o", "json"])
         .current_dir(dir.path())
         .env_remove("MESHCTL_STATE_DIR")
+        // No ~/.kube/config to fall back on either (it would make the cluster the target).
+        .env("HOME", dir.path())
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -154,6 +156,111 @@ fn version_without_a_mesh_shows_the_client_only() {
         v,
         serde_json::json!({"client": {"version": env!("CARGO_PKG_VERSION")}})
     );
+}
+
+/// On Kubernetes an API server that does not answer is reported with the client's version,
+/// exit 0, like a local control plane that does not.
+#[test]
+fn version_reports_an_unreachable_cluster_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: gone\n\
+             clusters: [{{name: gone, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\n\
+             contexts: [{{name: gone, context: {{cluster: gone, user: dev}}}}]\n\
+             users: [{{name: dev, user: {{token: t}}}}]\n"
+        ),
+    )
+    .unwrap();
+    let out = crate::support::meshctl()
+        .args([
+            "version",
+            "-o",
+            "json",
+            "--target",
+            "kubernetes",
+            "--kubeconfig",
+        ])
+        .arg(&kubeconfig)
+        .args(["--request-timeout", "5s"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["client"]["version"], env!("CARGO_PKG_VERSION"), "{v}");
+    let cp = &v["control_plane"];
+    assert_eq!(cp["context"], "gone", "{v}");
+    assert!(cp.get("version").is_none(), "{v}");
+    let error = cp["error"].as_str().unwrap_or_default();
+    assert!(error.contains(&format!("127.0.0.1:{port}")), "{v}");
+    assert!(error.contains("meshctl-system/meshctl-controller"), "{v}");
+}
+
+/// `COMPLETE=SHELL meshctl`: dynamic completion offers the local mesh's services and
+/// versions (from its plan file), as the shell would ask for them.
+#[test]
+fn dynamic_completion_offers_the_local_mesh_s_services_and_versions() {
+    let (web, v1, v2) = (
+        crate::mesh::free_port(),
+        crate::mesh::free_port(),
+        crate::mesh::free_port(),
+    );
+    let up = Up::start(&format!(
+        "services:\n  web:\n    port: {web}\n  api:\n    versions:\n      v1: {{ port: {v1} }}\n      v2: {{ port: {v2} }}\n"
+    ));
+    let complete = |words: &[&str]| -> Vec<String> {
+        let out = up
+            .cmd()
+            .env("COMPLETE", "fish")
+            .arg("--")
+            .args(words)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+            // An empty word is offered the flags too.
+            .filter(|v| !v.starts_with('-'))
+            .collect()
+    };
+    assert_eq!(
+        complete(&["meshctl", "stat", "a"]),
+        ["api", "api/v1", "api/v2"]
+    );
+    assert_eq!(
+        complete(&["meshctl", "fault", "inject", ""]),
+        ["api", "web"]
+    );
+    assert_eq!(complete(&["meshctl", "tap", "web", "--to", "a"]), ["api"]);
+    assert_eq!(
+        complete(&["meshctl", "canary", "shift", "api", "--to", ""]),
+        ["v1", "v2"]
+    );
+    // Outside the mesh's directory: no names (and no error).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = crate::support::meshctl()
+        .current_dir(elsewhere.path())
+        .env("HOME", elsewhere.path())
+        .env("COMPLETE", "fish")
+        .args(["--", "meshctl", "stat", "a"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    // The registration script calls back into meshctl.
+    let out = up.cmd().env("COMPLETE", "bash").output().unwrap();
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(script.contains("COMPLETE=\"bash\""), "{script}");
 }
 
 #[test]

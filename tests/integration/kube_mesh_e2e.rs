@@ -1171,6 +1171,19 @@ fn canary_shift_and_status_work_on_kubernetes() {
         "kube_mesh_e2e: status --target kubernetes:\n{}",
         String::from_utf8_lossy(&cli(&["status"]).output().unwrap().stdout)
     );
+
+    // version: the controller's own, from its /status (run out of the cluster here: no
+    // Deployment, so no image).
+    let out = cli(&["version", "-o", "json"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mine = env!("CARGO_PKG_VERSION");
+    assert_eq!(v["control_plane"]["version"], mine, "{v}");
+    assert_eq!(
+        v["control_plane"]["replicas"],
+        json!([{"replica": format!("http://{admin}"), "version": mine}]),
+        "{v}"
+    );
 }
 
 /// `stat -o json` of `args` (a service row), parsed.

@@ -43,6 +43,12 @@ the API server's pods/proxy, or --controller-admin) until every pod calling the 
 the new weights. Refused while a `canary start` of the service runs (its Lease
 meshctl-rollout-<service> is live), as on a local mesh.
 
+Examples:
+  meshctl canary shift api --to v2 --weight 20
+  meshctl canary shift api --to v2 --weight 50 --wait --timeout 1m -o json
+  meshctl canary shift api --to v1 --weight 100          # everything back on v1
+  meshctl canary shift api --to v2 --weight 10 -n shop --force-conflicts
+
 Exit codes:
   0  the split is set (and, with --wait, every proxy calling the service applied it)
   1  failure (no mesh running, control plane unreachable; on Kubernetes: permission denied,
@@ -55,9 +61,22 @@ A rollout whose phase is Progressing but whose `canary start` is gone shows as F
 Kubernetes (--target kubernetes, or no local mesh and a kubeconfig): the splits of the
 namespace's services with more than one version (from their HTTPRoutes), and the rollouts
 recorded in its ConfigMaps meshctl-rollout-<service>; a rollout runs while its Lease
-meshctl-rollout-<service> is renewed (`holder`: host/pid of its `canary start`).";
+meshctl-rollout-<service> is renewed (`holder`: host/pid of its `canary start`).
+
+Examples:
+  meshctl canary status
+  meshctl canary status api -o json
+  meshctl canary status -n shop";
+
+const CANARY_HELP: &str = "\
+Examples:
+  meshctl canary shift api --to v2 --weight 20 --wait
+  meshctl canary start api --to v2 --interval 30s
+  meshctl canary status
+  meshctl canary abort api";
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = CANARY_HELP)]
 pub struct Args {
     #[command(subcommand)]
     command: Canary,
@@ -85,9 +104,10 @@ enum Canary {
 #[derive(Debug, clap::Args)]
 struct ShiftArgs {
     /// The service whose traffic is split
+    #[arg(add = crate::cmd::complete::services())]
     service: String,
     /// The version that gets --weight
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", add = crate::cmd::complete::versions())]
     to: String,
     /// Percent of traffic for --to (0-100)
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=100), allow_hyphen_values = true)]
@@ -108,6 +128,7 @@ struct ShiftArgs {
 #[derive(Debug, clap::Args)]
 pub(super) struct StatusArgs {
     /// Only this service
+    #[arg(add = crate::cmd::complete::services())]
     pub(super) service: Option<String>,
     #[command(flatten)]
     pub(super) cluster: KubeTargetArgs,

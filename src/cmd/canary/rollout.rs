@@ -70,6 +70,13 @@ State: .meshctl/canary/<service>.json; `meshctl canary status` shows it from any
 second `start` for the same service is refused while this one runs; a rollout whose `start`
 died is taken over (and said so). Ctrl-C leaves the weight where it is (phase Paused).
 
+Examples:
+  meshctl canary start api --to v2
+  meshctl canary start api --to v2 --steps 10,50,100 --interval 30s --max-p99 300ms
+  meshctl canary start api --to v2 --max-error-rate 5% --timeout 15m --on-timeout rollback
+  meshctl canary start api --to v2 --match-header x-canary=1   # requests with the header first
+  meshctl canary start api --to v2 -n shop -o json > rollout.ndjson
+
 Exit codes:
   0  promoted: the canary has 100% (by the gates or by `canary promote`)
   1  failure (no mesh running, control plane unreachable, another rollout running, interrupted;
@@ -97,6 +104,11 @@ on one that stopped (Paused after a timeout, or Failed). The --match-header rout
 On Kubernetes the end is recorded in the ConfigMap meshctl-rollout-<service> and the weight
 written to the service's HTTPRoute.
 
+Examples:
+  meshctl canary promote api
+  meshctl canary abort api
+  meshctl canary abort api -n shop --timeout 1m
+
 Exit codes:
   0  done (and every proxy calling the service applied it)
   1  failure (no mesh, no open rollout for the service)
@@ -106,9 +118,10 @@ Exit codes:
 #[derive(Debug, clap::Args)]
 pub struct StartArgs {
     /// The service to roll out
+    #[arg(add = crate::cmd::complete::services())]
     service: String,
     /// The canary version
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", add = crate::cmd::complete::versions())]
     to: String,
     /// Canary weights in percent, increasing, each 1-100
     #[arg(long, default_value = "5,25,50,100", value_name = "W,W,…")]
@@ -155,6 +168,7 @@ pub struct StartArgs {
 #[derive(Debug, clap::Args)]
 pub struct FinishArgs {
     /// The service whose rollout ends
+    #[arg(add = crate::cmd::complete::services())]
     pub(super) service: String,
     /// How long to wait for every proxy calling the service to apply it
     #[arg(long, default_value = "30s", allow_hyphen_values = true)]

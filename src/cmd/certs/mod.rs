@@ -30,28 +30,55 @@ pub mod proxies;
 pub mod rotate;
 
 const STATUS_HELP: &str = "\
-Exit codes:
-  0  every certificate is valid (and, with --fail-within, none expires within it)
-  1  failure (no CA in the state dir, unreadable files)
-  2  usage error
-  3  a certificate has expired or expires within --fail-within (each one is named on stderr);
-     a running proxy's leaf counts when it has expired (it renews itself before that)
-
 With a mesh running, a second table (JSON: `proxies`) shows every proxy's leaf and whether
 its issuer and trust bundle are the current ones.
 
 On Kubernetes (--target kubernetes, or no local mesh and a kubeconfig): the anchors of the
 trust-bundle ConfigMap in the controller's namespace, the issuer the controller signs with
 (from its /status: no access to the issuer Secret's key is needed), and the leaf every meshed
-pod of the namespace reported serving.";
+pod of the namespace reported serving.
+
+Examples:
+  meshctl certs status
+  meshctl certs status --fail-within 30d       # in CI: exit 3 when anything expires within 30 days
+  meshctl certs status -n shop -o json
+
+Exit codes:
+  0  every certificate is valid (and, with --fail-within, none expires within it)
+  1  failure (no CA in the state dir, unreadable files)
+  2  usage error
+  3  a certificate has expired or expires within --fail-within (each one is named on stderr);
+     a running proxy's leaf counts when it has expired (it renews itself before that)";
 
 const SVID_RULES_HELP: &str = "\
+Examples:
+  meshctl certs inspect certs/api/tls.crt
+  meshctl certs inspect .meshctl/identity/issuer.crt -o json
+
 Exit codes:
   0  the file parsed and every X.509-SVID rule passed
   1  a rule failed, or the file is not a PEM certificate
   2  usage error (the file is missing or unreadable)";
 
+const CERTS_HELP: &str = "\
+Examples:
+  meshctl certs init
+  meshctl certs status --fail-within 30d
+  meshctl certs rotate issuer";
+
+const INIT_HELP: &str = "\
+Examples:
+  meshctl certs init
+  meshctl certs init --trust-domain example.org --anchor-lifetime 730d
+  meshctl certs init --issuer-cert corp-issuer.pem --issuer-key corp-issuer.key   # your organisation's CA as the issuer";
+
+const ISSUE_HELP: &str = "\
+Examples:
+  meshctl certs issue spiffe://mesh.local/ns/local/sa/api --out certs/api
+  meshctl certs issue spiffe://mesh.local/ns/local/sa/web --out certs/web --lifetime 1h";
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = CERTS_HELP)]
 pub struct Args {
     #[command(subcommand)]
     command: Certs,
@@ -60,8 +87,10 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 enum Certs {
     /// Create the trust anchor (root CA) and the issuer (intermediate CA) in the state dir
+    #[command(after_help = INIT_HELP)]
     Init(InitArgs),
     /// Issue a workload certificate (X.509-SVID) and write tls.crt, tls.key and ca.crt to a directory
+    #[command(after_help = ISSUE_HELP)]
     Issue(IssueArgs),
     /// Show anchor, issuer and issued leaves with their expiry
     #[command(after_help = STATUS_HELP)]

@@ -25,14 +25,6 @@ use crate::identity::rotation::{Pending, Step};
 use crate::kube::rotation::ClusterPlane;
 
 const ROTATE_HELP: &str = "\
-Exit codes:
-  0  rotation complete (or, with --dry-run, the plan printed; with --until, stopped there)
-  1  failure (no CA, unreadable files, control plane error, no rotation to resume)
-  2  usage error
-  4  a step could not complete within --timeout, or its gate refused it (a proxy never
-     reported, or still serves the old chain); every such proxy is named on stderr and
-     nothing was dropped: fix it and run the command again with --resume (anchor)
-
 With -o json, progress is NDJSON on stdout: one object per event
   {\"event\":\"step\"|\"waiting\"|\"step-done\"|\"done\"|\"plan\", \"step\":…, …}
 
@@ -42,9 +34,30 @@ trust anchor's key, which never enters the cluster) and is updated as locally; e
 writes the issuer Secret (and, when the bundle changes, the bundle ConfigMap and the
 injector webhook's caBundle) in the controller's namespace, every controller replica puts it
 in force within seconds, and the gates read every meshed pod's report from the controllers.
-An anchor rotation's checkpoint is the ConfigMap meshctl-rotation there.";
+An anchor rotation's checkpoint is the ConfigMap meshctl-rotation there.
+
+Examples:
+  meshctl certs rotate issuer
+  meshctl certs rotate issuer --identity-dir ./meshctl-identity -n shop   # on Kubernetes
+  meshctl certs rotate anchor --dry-run
+  meshctl certs rotate anchor --until new-issuer && meshctl certs rotate anchor --resume
+  meshctl certs rotate anchor --timeout 10m -o json
+
+Exit codes:
+  0  rotation complete (or, with --dry-run, the plan printed; with --until, stopped there)
+  1  failure (no CA, unreadable files, control plane error, no rotation to resume)
+  2  usage error
+  4  a step could not complete within --timeout, or its gate refused it (a proxy never
+     reported, or still serves the old chain); every such proxy is named on stderr and
+     nothing was dropped: fix it and run the command again with --resume (anchor)";
+
+const ROTATE_GROUP_HELP: &str = "\
+Examples:
+  meshctl certs rotate issuer
+  meshctl certs rotate anchor --dry-run";
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = ROTATE_GROUP_HELP)]
 pub struct Args {
     #[command(subcommand)]
     target: Target,

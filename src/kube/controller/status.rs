@@ -16,6 +16,10 @@ use crate::policy::fault::LiveFault;
 /// What `GET /status` answers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControllerStatus {
+    /// This replica's meshctl version (`meshctl version`); absent from controllers before it
+    /// existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
     /// The configuration version proxies are sent now (per replica: each counts its own).
     pub config_version: u64,
     /// The version announced with the catalog `splits` were read from: a proxy that
@@ -151,6 +155,7 @@ pub fn build(
         })
         .collect();
     ControllerStatus {
+        version: plane.server_version,
         config_version: plane.version,
         catalog_version,
         splits,

@@ -581,7 +581,7 @@ async fn the_status_document_carries_each_proxys_upstreams_and_the_announced_spl
     f.backend.announced(41);
     let plane = pb::StatusResponse {
         version: 42,
-        server_version: String::new(),
+        server_version: "9.8.7".into(),
         proxies: vec![pb::ProxyStatus {
             instance: "shop/web-0".into(),
             service: "web".into(),
@@ -600,6 +600,8 @@ async fn the_status_document_carries_each_proxys_upstreams_and_the_announced_spl
     );
     assert_eq!(doc.config_version, 42);
     assert_eq!(doc.catalog_version, 41);
+    // The replica's own version, for `meshctl version`.
+    assert_eq!(doc.version, "9.8.7");
     assert_eq!(
         doc.splits["shop/api"],
         BTreeMap::from([("v1".to_string(), 80), ("v2".to_string(), 20)])
