@@ -12,14 +12,15 @@
 #   --idle N         idle connections opened against one proxy listener (default 20000,
 #                    capped by `ulimit -n`)
 #   --out FILE       result file (default bench/soak-<date>.txt)
-#   --no-retries     web's calls to api without a retry policy, to see the failures retries
-#                    hide (a killed api app or proxy: a few 502s each; see bench/SOAK.md)
+#   --no-retries     calls to api and quotes without a retry policy, to see the failures
+#                    retries hide (a killed api app or proxy: a few 502s each; see bench/SOAK.md)
 #   --leaf-lifetime D  the proxies' workload certificates (default 2m: renewed every ~84 s,
 #                    so leaves rotate many times during the run)
 #
 # The mesh (`meshctl up` in a scratch dir, loopback only): web → api (3 replicas, HTTP)
 # → quotes (2 replicas, gRPC), the demo apps; api with `retries: { on: [gateway-error,
-# connect-failure] }`, as a service with replicas should have. Load: curl loops GET web's
+# connect-failure] }` and quotes also on `unavailable` with its calls marked retryable, as
+# services with replicas should have. Load: curl loops GET web's
 # `/` (each request crosses two proxy pairs). Every 30 s one chaos step, in turn: kill an api replica's app,
 # kill an api replica's proxy, kill the control plane, rotate the issuer
 # (`meshctl certs rotate issuer`), inject a delay fault on api for 20 s, kill a quotes
@@ -37,6 +38,8 @@ workers=2
 idle=20000
 out=""
 api_policy="    policy: { retries: { attempts: 3, on: [gateway-error, connect-failure] } }"
+# GetQuote is a read: safe to repeat, so its (POST) calls are marked retryable.
+quotes_policy="    policy: { retries: { attempts: 3, on: [unavailable, gateway-error, connect-failure] }, routes: [{ retryable: true }] }"
 leaf_lifetime="2m"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -45,7 +48,7 @@ while [ $# -gt 0 ]; do
     --rps-workers) workers="$2"; shift 2 ;;
     --idle) idle="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    --no-retries) api_policy=""; shift ;;
+    --no-retries) api_policy=""; quotes_policy=""; shift ;;
     --leaf-lifetime) leaf_lifetime="$2"; shift 2 ;;
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
@@ -95,11 +98,13 @@ $api_policy
     protocol: grpc
     replicas: 2
     command: ["$bin", "demo-app", "quotes", "--listen", "127.0.0.1:{port}"]
+$quotes_policy
 EOF
 
 : >"$out"
 log "soak: ${minutes} min load+chaos, $workers curl workers, $idle idle connections; binary $bin"
 log "api's retry policy: ${api_policy:-    none (--no-retries)}"
+log "quotes' retry policy: ${quotes_policy:-    none (--no-retries)}"
 log "leaf lifetime: $leaf_lifetime"
 log "machine: $(nproc) cores, ulimit -n $(ulimit -n) (hard $(ulimit -Hn))"
 (cd "$work" && "$bin" up --detach --leaf-lifetime "$leaf_lifetime" >/dev/null)
