@@ -328,6 +328,7 @@ fn http_route(route: &HttpRoute) -> pb::HttpRoute {
         version: route.version.clone().unwrap_or_default(),
         timeout_ms: route.timeout_ms.unwrap_or_default(),
         retryable: route.retryable,
+        name: route.name.clone().unwrap_or_default(),
         fault: route.fault.map(|f| f.to_pb(None)),
     }
 }

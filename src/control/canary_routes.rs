@@ -65,6 +65,7 @@ impl CanaryRoute {
             timeout_ms: 0,
             retryable: false,
             fault: None,
+            name: String::new(),
         }
     }
 }

@@ -302,11 +302,11 @@ fn which(program: &str) -> Option<std::path::PathBuf> {
     })
 }
 
-/// [`three_services`] with `x-canary: 1` routed to api v2.
+/// [`three_services`] with `x-canary: 1` routed to api v2 by a route named `canary`.
 fn canary_by_header() -> String {
     three_services().replace(
         "  quotes:\n",
-        "    policy: { routes: [{ match: { headers: { x-canary: \"1\" } }, version: v2 }] }\n  quotes:\n",
+        "    policy: { routes: [{ name: canary, match: { headers: { x-canary: \"1\" } }, version: v2 }] }\n  quotes:\n",
     )
 }
 
@@ -362,19 +362,19 @@ fn response_metrics_carry_peer_version_status_code_and_grpc_status() {
     });
     let expected = [
         outbound(
-            "peer_service=\"api\",peer_version=\"v1\",status_code=\"200\",grpc_status=\"\",classification=\"success\"",
+            "peer_service=\"api\",peer_version=\"v1\",route=\"\",status_code=\"200\",grpc_status=\"\",classification=\"success\"",
             3,
         ),
         outbound(
-            "peer_service=\"api\",peer_version=\"v2\",status_code=\"200\",grpc_status=\"\",classification=\"success\"",
+            "peer_service=\"api\",peer_version=\"v2\",route=\"canary\",status_code=\"200\",grpc_status=\"\",classification=\"success\"",
             2,
         ),
         outbound(
-            "peer_service=\"quotes\",peer_version=\"\",status_code=\"200\",grpc_status=\"0\",classification=\"success\"",
+            "peer_service=\"quotes\",peer_version=\"\",route=\"\",status_code=\"200\",grpc_status=\"0\",classification=\"success\"",
             1,
         ),
         outbound(
-            "peer_service=\"quotes\",peer_version=\"\",status_code=\"200\",grpc_status=\"3\",classification=\"failure\"",
+            "peer_service=\"quotes\",peer_version=\"\",route=\"\",status_code=\"200\",grpc_status=\"3\",classification=\"failure\"",
             1,
         ),
     ];
@@ -388,7 +388,7 @@ fn response_metrics_carry_peer_version_status_code_and_grpc_status() {
     assert_eq!(
         v2,
         [
-            "meshctl_responses_total{direction=\"inbound\",peer_namespace=\"local\",peer_service=\"front\",peer_version=\"\",status_code=\"200\",grpc_status=\"\",classification=\"success\"} 2"
+            "meshctl_responses_total{direction=\"inbound\",peer_namespace=\"local\",peer_service=\"front\",peer_version=\"\",route=\"\",status_code=\"200\",grpc_status=\"\",classification=\"success\"} 2"
         ]
     );
 }

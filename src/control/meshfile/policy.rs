@@ -86,6 +86,9 @@ pub struct HttpRoute {
     /// Faults injected into matching requests instead of the service's; `None`: the service's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<FaultSpec>,
+    /// The `route` label of the response metrics; `None`: unnamed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// How a route matches the request path (the query is never part of it).
@@ -115,6 +118,7 @@ pub(super) struct RawPolicy {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRoute {
+    name: Option<String>,
     #[serde(rename = "match", default)]
     conditions: RawMatch,
     version: Option<String>,
@@ -185,12 +189,24 @@ pub(super) fn service_policy(
         },
     };
     let routes_path = path.key("routes");
-    let routes = policy
+    let routes: Vec<HttpRoute> = policy
         .routes
         .iter()
         .enumerate()
         .map(|(i, raw)| route(&routes_path.index(i), raw, versions))
         .collect::<Result<_, _>>()?;
+    for (i, r) in routes.iter().enumerate() {
+        if let Some(name) = &r.name
+            && routes[..i].iter().any(|o| o.name.as_ref() == Some(name))
+        {
+            return Err(Issue::value(
+                routes_path.index(i).key("name"),
+                format!(
+                    "route name `{name}` is used twice (the metrics could not tell the routes apart)"
+                ),
+            ));
+        }
+    }
     let retries = match &policy.retries {
         None => None,
         Some(raw) => Some(retries(&path.key("retries"), raw)?),
@@ -307,6 +323,17 @@ fn route(path: &YamlPath, raw: &RawRoute, versions: Option<&[String]>) -> Result
         }
         _ => {}
     }
+    let name = match &raw.name {
+        Some(n) if !crate::identity::spiffe::is_dns_label(n) => {
+            return Err(Issue::value(
+                path.key("name"),
+                format!(
+                    "`{n}` is not a route name (a DNS label: lower-case letters, digits, '-', at most 63)"
+                ),
+            ));
+        }
+        n => n.clone(),
+    };
     let timeout_ms = timeout(path, raw.timeout.as_deref())?;
     let m = path.key("match");
     let path_match = match &raw.conditions.path {
@@ -355,6 +382,7 @@ fn route(path: &YamlPath, raw: &RawRoute, versions: Option<&[String]>) -> Result
         timeout_ms,
         retryable: raw.retryable,
         fault,
+        name,
     })
 }
 

@@ -166,6 +166,7 @@ fn header_routes_parse_in_order() {
                 timeout_ms: None,
                 retryable: false,
                 fault: None,
+                name: None,
             },
             HttpRoute {
                 path: Some(PathMatch::Prefix("/admin".into())),
@@ -175,6 +176,7 @@ fn header_routes_parse_in_order() {
                 timeout_ms: Some(150),
                 retryable: false,
                 fault: None,
+                name: None,
             },
         ]
     );
@@ -249,6 +251,16 @@ fn bad_routes_are_located() {
     assert_err(
         &route("{ match: { method: GET } }"),
         "mesh.yaml:8:11: services.api.policy.routes[0]: a route needs at least one of `version`, `timeout`, `retryable` and `fault`",
+    );
+    assert_err(
+        &route("{ name: Canary, version: v2 }"),
+        "mesh.yaml:8:19: services.api.policy.routes[0].name: `Canary` is not a route name",
+    );
+    assert_err(
+        &with_policy(
+            "      routes:\n        - { name: beta, version: v2 }\n        - { name: beta, timeout: 1s }\n",
+        ),
+        "mesh.yaml:9:19: services.api.policy.routes[1].name: route name `beta` is used twice",
     );
     assert_err(
         &route("{ timeout: 5 }"),

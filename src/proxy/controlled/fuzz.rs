@@ -75,9 +75,10 @@ fn route() -> impl Strategy<Value = pb::HttpRoute> {
         prop_oneof![Just(0u64), Just(1), any::<u64>()],
         any::<bool>(),
         fault(),
+        one_of(&["", "canary", "Not A Label"]),
     )
         .prop_map(
-            |(path, method, headers, version, timeout_ms, retryable, fault)| pb::HttpRoute {
+            |(path, method, headers, version, timeout_ms, retryable, fault, name)| pb::HttpRoute {
                 path,
                 method,
                 headers,
@@ -85,6 +86,7 @@ fn route() -> impl Strategy<Value = pb::HttpRoute> {
                 timeout_ms,
                 retryable,
                 fault,
+                name,
             },
         )
 }

@@ -294,6 +294,7 @@ impl Inbound {
             peer_id: peer,
             // A caller's version is not part of its identity.
             peer_version: "",
+            route: "",
             peer_addr: Some(self.app),
         };
         telemetry::finish(&self.shared, ending, span, tap, response)

@@ -99,6 +99,8 @@ struct Exchange {
     injection: Injection,
     aborted: bool,
     seen: Observed,
+    /// The name of the route the request matched, if it has one.
+    route: Option<Arc<str>>,
 }
 
 impl Exchange {
@@ -113,6 +115,7 @@ impl Exchange {
             injection: Injection::default(),
             aborted: false,
             seen: Observed::default(),
+            route: None,
         }
     }
 }
@@ -395,6 +398,7 @@ impl Outbound {
             .map(|f| rules.faults().draw(f))
             .unwrap_or_default();
         ex.injection = injection;
+        ex.route = selected.route.cloned();
         let remote = ex.remote;
         let seen = &mut ex.seen;
         let mut on_attempt = |peer: &Arc<Peer>, req: &Request<ProxyBody>| {
@@ -490,6 +494,7 @@ impl Outbound {
             start: ex.start,
             peer_id,
             peer_version: peer.map_or("", |p| p.version()),
+            route: ex.route.as_deref().unwrap_or(""),
             peer_addr: peer.map(|p| p.addr()),
         };
         telemetry::finish(&self.shared, ending, ex.span, tapped, response)

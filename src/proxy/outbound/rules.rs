@@ -34,6 +34,8 @@ pub struct Selected<'a> {
     pub timeout: Option<Duration>,
     /// The matching route allows retries whatever the method.
     pub retryable: bool,
+    /// The matching route's name, if it has one (the `route` label of the response metrics).
+    pub route: Option<&'a Arc<str>>,
 }
 
 /// One route: every condition must hold.
@@ -45,6 +47,7 @@ struct RouteRule {
     version: Option<String>,
     timeout: Option<Duration>,
     retryable: bool,
+    name: Option<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -60,6 +63,8 @@ pub enum RouteRuleError {
     UnknownVersion { index: usize, version: String },
     #[error("route {index}: path `{path}` does not start with `/`")]
     RelativePath { index: usize, path: String },
+    #[error("route {index}: name `{name}` is not a DNS label")]
+    Name { index: usize, name: String },
     #[error("route {index}: invalid method `{method}`")]
     Method { index: usize, method: String },
     #[error("route {index}: invalid header `{name}: {value}`")]
@@ -142,11 +147,13 @@ impl RouteRules {
                 version: r.version.as_deref(),
                 timeout: r.timeout.or(self.timeout),
                 retryable: r.retryable,
+                route: r.name.as_ref(),
             },
             None => Selected {
                 version: None,
                 timeout: self.timeout,
                 retryable: false,
+                route: None,
             },
         }
     }
@@ -168,6 +175,8 @@ pub struct RulesView {
 
 #[derive(Debug, serde::Serialize)]
 struct RouteView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     path_exact: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -201,6 +210,7 @@ impl RouteRules {
                 .iter()
                 .enumerate()
                 .map(|(i, r)| RouteView {
+                    name: r.name.as_deref().map(str::to_string),
                     path_exact: match &r.path {
                         Some(PathRule::Exact(p)) => Some(p.clone()),
                         _ => None,
@@ -285,6 +295,16 @@ impl RouteRule {
             version: Some(r.version.clone()).filter(|v| !v.is_empty()),
             timeout: millis(r.timeout_ms),
             retryable: r.retryable,
+            name: match r.name.as_str() {
+                "" => None,
+                n if crate::identity::spiffe::is_dns_label(n) => Some(Arc::from(n)),
+                n => {
+                    return Err(RouteRuleError::Name {
+                        index,
+                        name: n.to_string(),
+                    });
+                }
+            },
         })
     }
 

@@ -15,7 +15,6 @@ use http::StatusCode;
 
 pub use crate::api::stats::Direction;
 
-use crate::proxy::telemetry::responses::GrpcStatus;
 use crate::proxy::telemetry::stats::{Labels, StatsSnapshot, TrafficStats};
 
 use crate::proxy::outbound::fault::FaultCounters;
@@ -100,12 +99,11 @@ impl Metrics {
         &self,
         direction: Direction,
         peer: &str,
-        version: &str,
+        labels: Labels<'_>,
         status: StatusCode,
-        grpc: GrpcStatus,
         elapsed: Duration,
     ) {
-        (self.traffic).record_response(direction, peer, version, status, grpc, elapsed);
+        (self.traffic).record_response(direction, peer, labels, status, elapsed);
     }
 
     /// A number that changes whenever a request completes or a TCP connection opens (for

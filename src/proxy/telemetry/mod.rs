@@ -35,6 +35,8 @@ pub struct Ending<'a> {
     pub peer_id: &'a str,
     /// The version of the endpoint called (outbound); empty when not known.
     pub peer_version: &'a str,
+    /// The name of the route the request matched (outbound); empty for none or unnamed.
+    pub route: &'a str,
     /// The endpoint called (outbound) or the app (inbound).
     pub peer_addr: Option<SocketAddr>,
 }
@@ -62,6 +64,7 @@ pub fn finish<B: Body + Unpin>(
     };
     let labels = grpc.map(|grpc| Labels {
         version: ending.peer_version,
+        route: ending.route,
         grpc,
     });
     (shared.metrics).request(ending.direction, ending.peer_id, status, elapsed, labels);
@@ -82,6 +85,7 @@ pub fn finish<B: Body + Unpin>(
                 direction: ending.direction,
                 peer: ending.peer_id.to_string(),
                 version: ending.peer_version.into(),
+                route: ending.route.into(),
                 status,
                 latency: elapsed,
             };

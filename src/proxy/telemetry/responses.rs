@@ -1,11 +1,13 @@
 //! Labelled response metrics, for dashboards and per-version SLOs:
 //! `meshctl_responses_total` and the histogram `meshctl_response_duration_seconds`, both by
 //! `direction`, the peer's identity (`peer_namespace`, `peer_service`), `peer_version`,
-//! `status_code`, `grpc_status` and `classification`.
+//! `route` (the name of the route the request matched), `status_code`, `grpc_status` and
+//! `classification`.
 //!
 //! Cardinality is bounded by the mesh, never by request data: peers are verified SPIFFE IDs;
 //! a version is one the control plane declared for an endpoint (outbound only: a caller's
-//! version is not part of its identity); a status code is one of 100–999; a gRPC status is
+//! version is not part of its identity); a route is one named in the control plane's
+//! configuration (outbound only); a status code is one of 100–999; a gRPC status is
 //! one of the 17 codes (anything else is counted as 2, UNKNOWN, as gRPC clients read it).
 //! Each peer keeps at most [`MAX_SERIES_PER_PEER`] label sets; further ones are counted
 //! under `status_code="other"`.
@@ -24,6 +26,7 @@ use http::{HeaderMap, StatusCode};
 use hyper::body::{Body, Frame, SizeHint};
 
 use crate::proxy::telemetry::metrics::{Direction, LATENCY_BUCKETS, Metrics};
+use crate::proxy::telemetry::stats::Labels;
 
 /// Label sets one peer may have (per direction); more are folded into one overflow series.
 pub const MAX_SERIES_PER_PEER: usize = 256;
@@ -79,6 +82,7 @@ fn classification(status: u16, grpc: GrpcStatus) -> &'static str {
 #[derive(Debug)]
 pub(crate) struct Series {
     version: Arc<str>,
+    route: Arc<str>,
     /// 0: the overflow series (`status_code="other"`).
     status: u16,
     grpc: GrpcStatus,
@@ -95,22 +99,26 @@ impl PeerSeries {
         self.0.is_empty()
     }
 
-    pub fn record(&mut self, version: &str, status: u16, grpc: GrpcStatus, latency: Duration) {
-        let found = self
-            .0
-            .iter()
-            .position(|s| s.status == status && s.grpc == grpc && *s.version == *version);
+    pub fn record(&mut self, labels: Labels<'_>, status: u16, latency: Duration) {
+        let grpc = labels.grpc;
+        let found = self.0.iter().position(|s| {
+            s.status == status
+                && s.grpc == grpc
+                && *s.version == *labels.version
+                && *s.route == *labels.route
+        });
         let index = match found {
             Some(i) => i,
             None if self.0.len() < MAX_SERIES_PER_PEER => {
-                self.0.push(Series::new(Arc::from(version), status, grpc));
+                let series = Series::new(labels.version.into(), labels.route.into(), status, grpc);
+                self.0.push(series);
                 self.0.len() - 1
             }
             None => match self.0.iter().position(|s| s.status == 0) {
                 Some(i) => i,
                 None => {
-                    self.0
-                        .push(Series::new(Arc::from(""), 0, GrpcStatus::NotGrpc));
+                    let other = Series::new("".into(), "".into(), 0, GrpcStatus::NotGrpc);
+                    self.0.push(other);
                     self.0.len() - 1
                 }
             },
@@ -132,9 +140,10 @@ impl PeerSeries {
             let _ = write!(
                 labels,
                 "direction=\"{}\",peer_namespace=\"{namespace}\",peer_service=\"{service}\",\
-                 peer_version=\"{}\",status_code=\"",
+                 peer_version=\"{}\",route=\"{}\",status_code=\"",
                 direction.label(),
                 escape(&s.version),
+                escape(&s.route),
             );
             if s.status == 0 {
                 labels.push_str("other");
@@ -168,9 +177,10 @@ impl PeerSeries {
 }
 
 impl Series {
-    fn new(version: Arc<str>, status: u16, grpc: GrpcStatus) -> Self {
+    fn new(version: Arc<str>, route: Arc<str>, status: u16, grpc: GrpcStatus) -> Self {
         Series {
             version,
+            route,
             status,
             grpc,
             buckets: [0; LATENCY_BUCKETS.len() + 1],
@@ -229,6 +239,7 @@ pub struct Pending {
     pub direction: Direction,
     pub peer: String,
     pub version: Arc<str>,
+    pub route: Arc<str>,
     pub status: StatusCode,
     /// To the response head, like every other response's.
     pub latency: Duration,
@@ -253,7 +264,12 @@ impl<B> Counted<B> {
 
     fn count(&mut self, grpc: GrpcStatus) {
         if let Some(p) = self.pending.take() {
-            (p.metrics).response(p.direction, &p.peer, &p.version, p.status, grpc, p.latency);
+            let labels = Labels {
+                version: &p.version,
+                route: &p.route,
+                grpc,
+            };
+            (p.metrics).response(p.direction, &p.peer, labels, p.status, p.latency);
         }
     }
 }

@@ -29,6 +29,8 @@ use crate::proxy::telemetry::responses::{GrpcStatus, PeerSeries};
 pub struct Labels<'a> {
     /// The peer's version (outbound); empty when unknown.
     pub version: &'a str,
+    /// The name of the route the request matched (outbound); empty for none or unnamed.
+    pub route: &'a str,
     pub grpc: GrpcStatus,
 }
 
@@ -134,7 +136,7 @@ impl TrafficStats {
             None => peers.entry(Arc::from(peer)).or_default(),
         };
         if let Some(l) = labels {
-            (entry.responses).record(l.version, status.as_u16(), l.grpc, latency);
+            (entry.responses).record(l, status.as_u16(), latency);
         }
         let slice = entry.slices.current(index);
         slice.requests += 1;
@@ -155,9 +157,8 @@ impl TrafficStats {
         &self,
         direction: Direction,
         peer: &str,
-        version: &str,
+        labels: Labels<'_>,
         status: StatusCode,
-        grpc: GrpcStatus,
         latency: Duration,
     ) {
         let Ok(mut peers) = self.peers[direction.index()].lock() else {
@@ -167,7 +168,7 @@ impl TrafficStats {
             Some(entry) => entry,
             None => peers.entry(Arc::from(peer)).or_default(),
         };
-        (entry.responses).record(version, status.as_u16(), grpc, latency);
+        (entry.responses).record(labels, status.as_u16(), latency);
     }
 
     /// Appends the labelled response families (see [`crate::proxy::telemetry::responses`]).

@@ -18,6 +18,7 @@ fn route(path: Option<Path>, method: &str, headers: &[(&str, &str)]) -> pb::Http
         timeout_ms: 0,
         retryable: false,
         fault: None,
+        name: String::new(),
     }
 }
 
@@ -99,6 +100,7 @@ fn the_first_matching_route_sets_the_timeout_else_the_destination_does() {
             version: None,
             timeout: Some(Duration::from_millis(50)),
             retryable: false,
+            route: None,
         },
         "first match wins; no version = the split"
     );
@@ -108,6 +110,7 @@ fn the_first_matching_route_sets_the_timeout_else_the_destination_does() {
             version: Some("v2"),
             timeout: Some(second),
             retryable: false,
+            route: None,
         }
     );
     assert_eq!(
@@ -116,6 +119,7 @@ fn the_first_matching_route_sets_the_timeout_else_the_destination_does() {
             version: None,
             timeout: Some(second),
             retryable: false,
+            route: None,
         }
     );
 }

@@ -20,7 +20,11 @@ fn grpc(code: &str) -> HeaderMap {
 }
 
 fn labelled(version: &str, grpc: GrpcStatus) -> Option<Labels<'_>> {
-    Some(Labels { version, grpc })
+    Some(Labels {
+        version,
+        route: "",
+        grpc,
+    })
 }
 
 fn lines(text: &str, prefix: &str) -> Vec<String> {
@@ -94,16 +98,16 @@ fn responses_render_per_peer_version_status_and_grpc_status() {
     assert_eq!(
         counts,
         [
-            "meshctl_responses_total{direction=\"inbound\",peer_namespace=\"local\",peer_service=\"web\",peer_version=\"\",status_code=\"200\",grpc_status=\"14\",classification=\"failure\"} 1",
-            "meshctl_responses_total{direction=\"outbound\",peer_namespace=\"local\",peer_service=\"api\",peer_version=\"v1\",status_code=\"200\",grpc_status=\"\",classification=\"success\"} 2",
-            "meshctl_responses_total{direction=\"outbound\",peer_namespace=\"local\",peer_service=\"api\",peer_version=\"v2\",status_code=\"502\",grpc_status=\"\",classification=\"failure\"} 1",
+            "meshctl_responses_total{direction=\"inbound\",peer_namespace=\"local\",peer_service=\"web\",peer_version=\"\",route=\"\",status_code=\"200\",grpc_status=\"14\",classification=\"failure\"} 1",
+            "meshctl_responses_total{direction=\"outbound\",peer_namespace=\"local\",peer_service=\"api\",peer_version=\"v1\",route=\"\",status_code=\"200\",grpc_status=\"\",classification=\"success\"} 2",
+            "meshctl_responses_total{direction=\"outbound\",peer_namespace=\"local\",peer_service=\"api\",peer_version=\"v2\",route=\"\",status_code=\"502\",grpc_status=\"\",classification=\"failure\"} 1",
         ]
     );
     assert!(text.contains(
-        "meshctl_response_duration_seconds_bucket{direction=\"outbound\",peer_namespace=\"local\",peer_service=\"api\",peer_version=\"v1\",status_code=\"200\",grpc_status=\"\",classification=\"success\",le=\"0.005\"} 2"
+        "meshctl_response_duration_seconds_bucket{direction=\"outbound\",peer_namespace=\"local\",peer_service=\"api\",peer_version=\"v1\",route=\"\",status_code=\"200\",grpc_status=\"\",classification=\"success\",le=\"0.005\"} 2"
     ));
     assert!(text.contains(
-        "meshctl_response_duration_seconds_count{direction=\"outbound\",peer_namespace=\"local\",peer_service=\"api\",peer_version=\"v2\",status_code=\"502\",grpc_status=\"\",classification=\"failure\"} 1"
+        "meshctl_response_duration_seconds_count{direction=\"outbound\",peer_namespace=\"local\",peer_service=\"api\",peer_version=\"v2\",route=\"\",status_code=\"502\",grpc_status=\"\",classification=\"failure\"} 1"
     ));
     // One HELP/TYPE per family, even with no series.
     assert_eq!(
@@ -124,12 +128,12 @@ fn responses_render_per_peer_version_status_and_grpc_status() {
 fn a_peer_past_its_series_bound_is_counted_under_other() {
     let mut series = PeerSeries::default();
     for code in 0..MAX_SERIES_PER_PEER as u16 + 40 {
-        series.record(
-            "v1",
-            100 + code,
-            GrpcStatus::NotGrpc,
-            Duration::from_millis(1),
-        );
+        let labels = Labels {
+            version: "v1",
+            route: "",
+            grpc: GrpcStatus::NotGrpc,
+        };
+        series.record(labels, 100 + code, Duration::from_millis(1));
     }
     assert_eq!(series.0.len(), MAX_SERIES_PER_PEER + 1);
     let (mut counts, mut histograms) = (String::new(), String::new());
@@ -154,6 +158,7 @@ async fn a_grpc_status_in_trailers_is_counted_when_they_arrive() {
         direction: Direction::Outbound,
         peer: API.to_string(),
         version: Arc::from("v2"),
+        route: Arc::from("canary"),
         status: StatusCode::OK,
         latency: Duration::from_millis(2),
     };
@@ -169,7 +174,7 @@ async fn a_grpc_status_in_trailers_is_counted_when_they_arrive() {
     assert_eq!(collected.trailers().unwrap()["grpc-status"], "5");
     let counted = lines(&metrics.render(), "meshctl_responses_total{");
     assert_eq!(counted.len(), 1);
-    assert!(counted[0].contains("peer_version=\"v2\",status_code=\"200\",grpc_status=\"5\",classification=\"failure\"} 1"), "{}", counted[0]);
+    assert!(counted[0].contains("peer_version=\"v2\",route=\"canary\",status_code=\"200\",grpc_status=\"5\",classification=\"failure\"} 1"), "{}", counted[0]);
 
     // Dropped before its trailers (the caller went away): a failure without a status, once.
     let cut: Vec<Result<Frame<Bytes>, std::convert::Infallible>> =
