@@ -427,8 +427,8 @@ impl Replayable {
         let body = match &mut self.body {
             Kept::Whole(bytes) => Written::full(bytes.clone()),
             Kept::Streamed { first, replay } => match first.take() {
-                Some(first) => Written::Replay(first),
-                None => Written::Replay(replay.again()?),
+                Some(first) => Written::Replay(Box::new(first)),
+                None => Written::Replay(Box::new(replay.again()?)),
             },
         };
         let mut req = Request::new(Either::Right(body));

@@ -20,11 +20,12 @@ use crate::proxy::protocol::replay::ReplayBody;
 pub type ProxyBody = Either<Streamed, Written>;
 
 /// A body the proxy sends itself: a short one it wrote (or buffered) whole, or a streamed
-/// request body replayed for a retry ([`ReplayBody`]).
+/// request body replayed for a retry ([`ReplayBody`], boxed: it holds the original body, and
+/// every request and response the proxy moves would otherwise carry its size).
 #[derive(Debug)]
 pub enum Written {
     Full(Full<Bytes>),
-    Replay(ReplayBody),
+    Replay(Box<ReplayBody>),
 }
 
 impl Written {
@@ -45,7 +46,7 @@ impl Body for Written {
             Written::Full(full) => Pin::new(full)
                 .poll_frame(cx)
                 .map_err(|never| match never {}),
-            Written::Replay(replay) => Pin::new(replay).poll_frame(cx),
+            Written::Replay(replay) => Pin::new(replay.as_mut()).poll_frame(cx),
         }
     }
 
@@ -238,6 +239,14 @@ pub fn grpc_error(grpc_status: HeaderValue, reason: &'static str) -> Response<Pr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replayable_body_makes_no_request_or_response_larger() {
+        // Every request and response the proxy forwards carries a ProxyBody, moved through
+        // each layer: the replay variant must not widen it (it is boxed).
+        let before = std::mem::size_of::<Either<Streamed, Full<Bytes>>>();
+        assert!(std::mem::size_of::<ProxyBody>() <= before);
+    }
 
     #[test]
     fn hop_by_hop_headers_go_named_ones_too() {
