@@ -25,6 +25,20 @@ pub type Log = Arc<Mutex<Vec<Seen>>>;
 /// (an unreachable server).
 pub type Answer = Option<(StatusCode, serde_json::Value)>;
 
+/// A cluster handle on `client` for namespace `shop`, reaching the controller through the
+/// pods proxy in `meshctl-system` (what most command tests need).
+pub fn cluster(client: kube::Client) -> super::mesh::Cluster {
+    super::mesh::Cluster {
+        client,
+        target: target(),
+        namespace: "shop".into(),
+        admin: super::mesh::ControllerAdmin::PodsProxy {
+            namespace: "meshctl-system".into(),
+        },
+        request_timeout: std::time::Duration::from_secs(5),
+    }
+}
+
 pub fn target() -> Target {
     Target {
         context: "test-ctx".into(),

@@ -2,30 +2,15 @@
 //! Deployment, the ready controller pods, each one's /status through pods/proxy) and how a
 //! refusal or an unreachable cluster is reported rather than failing.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use super::*;
 use crate::kube::controller::status::ControllerStatus;
-use crate::kube::mesh::ControllerAdmin;
 use crate::kube::mock::{self, Answer, Seen};
 
 const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/meshctl-system/deployments/meshctl-controller";
 const PODS: &str = "/api/v1/namespaces/meshctl-system/pods";
 const IMAGE: &str = "registry.example.com/meshctl:0.1.0";
-
-fn cluster(client: kube::Client) -> Cluster {
-    Cluster {
-        client,
-        target: mock::target(),
-        namespace: "shop".into(),
-        admin: ControllerAdmin::PodsProxy {
-            namespace: "meshctl-system".into(),
-        },
-        request_timeout: Duration::from_secs(5),
-    }
-}
 
 fn deployment() -> Answer {
     mock::ok(json!({
@@ -84,7 +69,7 @@ fn answering(a: &'static str, b: &'static str) -> impl Fn(&Seen) -> Answer {
 #[tokio::test]
 async fn every_replicas_version_and_the_deployments_image_are_read() {
     let (client, log) = mock::client(answering("0.1.0", "0.1.0"));
-    let cp = ask_cluster(&cluster(client), "meshctl-system").await;
+    let cp = ask_cluster(&mock::cluster(client), "meshctl-system").await;
     assert_eq!(
         serde_json::to_value(&cp).unwrap(),
         json!({
@@ -122,7 +107,7 @@ async fn every_replicas_version_and_the_deployments_image_are_read() {
 #[tokio::test]
 async fn replicas_that_differ_or_predate_the_field_are_shown_each() {
     let (client, _) = mock::client(answering("0.2.0", ""));
-    let cp = ask_cluster(&cluster(client), "meshctl-system").await;
+    let cp = ask_cluster(&mock::cluster(client), "meshctl-system").await;
     assert_eq!(cp.version, None);
     assert_eq!(cp.error, None);
     let replicas = &cp.kubernetes.as_ref().unwrap().replicas;
@@ -144,7 +129,7 @@ async fn replicas_that_differ_or_predate_the_field_are_shown_each() {
     assert!(text.contains("see the replicas below"), "{text}");
 
     let (client, _) = mock::client(answering("0.2.0", "0.1.0"));
-    let cp = ask_cluster(&cluster(client), "meshctl-system").await;
+    let cp = ask_cluster(&mock::cluster(client), "meshctl-system").await;
     assert_eq!(cp.version, None, "two versions are not one");
 }
 
@@ -157,7 +142,7 @@ async fn a_forbidden_deployment_is_reported_naming_the_permission() {
             "deployments.apps \"meshctl-controller\" is forbidden: User \"dev\" cannot get resource \"deployments\"",
         )
     });
-    let cp = ask_cluster(&cluster(client), "meshctl-system").await;
+    let cp = ask_cluster(&mock::cluster(client), "meshctl-system").await;
     let error = cp.error.unwrap_or_default();
     assert!(
         error.contains("may not get deployments.apps in namespace meshctl-system"),
@@ -170,7 +155,7 @@ async fn a_forbidden_deployment_is_reported_naming_the_permission() {
 #[tokio::test]
 async fn an_unreachable_cluster_is_reported_not_failed() {
     let (client, _) = mock::client(|_: &Seen| None);
-    let cp = ask_cluster(&cluster(client), "meshctl-system").await;
+    let cp = ask_cluster(&mock::cluster(client), "meshctl-system").await;
     let error = cp.error.clone().unwrap_or_default();
     assert!(
         error.contains("meshctl-system/meshctl-controller"),
@@ -189,7 +174,7 @@ async fn a_controller_without_ready_pods_says_so() {
         Some(PODS) => mock::empty_list("Pod"),
         _ => mock::status(404, "NotFound", "not found"),
     });
-    let cp = ask_cluster(&cluster(client), "meshctl-system").await;
+    let cp = ask_cluster(&mock::cluster(client), "meshctl-system").await;
     let error = cp.error.unwrap_or_default();
     assert!(
         error.contains("no ready controller pod in namespace meshctl-system"),

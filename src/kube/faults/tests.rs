@@ -3,30 +3,16 @@
 //! and how failures read.
 
 use std::sync::Mutex;
-use std::time::Duration;
 
 use serde_json::json;
 
 use super::*;
-use crate::kube::mesh::ControllerAdmin;
 use crate::kube::mock::{self, Answer, Seen};
 use crate::policy::fault::FaultSpec;
 
 const MAP_PATH: &str = "/api/v1/namespaces/shop/configmaps/meshctl-faults";
 /// 2026-12-07T12:00:00Z.
 const NOW: u64 = 1_796_644_800_000;
-
-fn cluster(client: kube::Client) -> Cluster {
-    Cluster {
-        client,
-        target: mock::target(),
-        namespace: "shop".into(),
-        admin: ControllerAdmin::PodsProxy {
-            namespace: "meshctl-system".into(),
-        },
-        request_timeout: Duration::from_secs(5),
-    }
-}
 
 fn fault(abort: &str, expires_unix_ms: Option<u64>) -> LiveFault {
     LiveFault {
@@ -151,7 +137,7 @@ fn a_live_fault_round_trips_through_its_configmap_text_with_rfc3339_times() {
 #[tokio::test]
 async fn inject_creates_the_configmap_with_server_side_apply() {
     let (client, log) = mock::client(shop(not_found, mock::echo));
-    let c = cluster(client);
+    let c = mock::cluster(client);
     let f = fault("503@100%", Some(NOW + 60_000));
     inject(&c, "api", &f, NOW).await.unwrap();
     let seen = log.lock().unwrap().clone();
@@ -184,7 +170,9 @@ async fn inject_keeps_meshctls_faults_in_force_and_leaves_other_managers_keys_al
     );
     let (client, log) = mock::client(shop(move |_| mock::ok(existing.clone()), mock::echo));
     let f = fault("503@100%", None);
-    inject(&cluster(client), "api", &f, NOW).await.unwrap();
+    inject(&mock::cluster(client), "api", &f, NOW)
+        .await
+        .unwrap();
     let seen = log.lock().unwrap().clone();
     let body: serde_json::Value = serde_json::from_str(&seen.last().unwrap().body).unwrap();
     // The version read is the precondition; the expired `db` goes; `theirs` is not claimed.
@@ -214,7 +202,7 @@ async fn inject_rereads_and_retries_when_the_configmap_changed_meanwhile() {
             mock::echo(seen)
         },
     ));
-    inject(&cluster(client), "api", &fault("503@1%", None), NOW)
+    inject(&mock::cluster(client), "api", &fault("503@1%", None), NOW)
         .await
         .unwrap();
     let seen = log.lock().unwrap().clone();
@@ -235,7 +223,7 @@ async fn a_forbidden_apply_names_the_verb_the_resource_and_the_namespace() {
             "configmaps \"meshctl-faults\" is forbidden: User \"dev\" cannot patch resource \"configmaps\" in API group \"\" in the namespace \"shop\"",
         )
     }));
-    let e = inject(&cluster(client), "api", &fault("503@1%", None), NOW)
+    let e = inject(&mock::cluster(client), "api", &fault("503@1%", None), NOW)
         .await
         .unwrap_err();
     assert!(matches!(e, MeshError::Failed(_)), "{e:?}");
@@ -250,7 +238,7 @@ async fn a_forbidden_apply_names_the_verb_the_resource_and_the_namespace() {
 #[tokio::test]
 async fn unknown_and_tcp_services_are_usage_errors_naming_the_services() {
     let (client, _) = mock::client(shop(not_found, mock::echo));
-    let c = cluster(client);
+    let c = mock::cluster(client);
     let services = services(&c).await.unwrap();
     assert_eq!(services.names(), ["api", "db", "web"]);
     assert_eq!(services.callers("api"), ["web-0"]);
@@ -282,7 +270,7 @@ async fn clear_removes_one_key_with_a_merge_patch_and_nothing_when_there_is_none
         move |_| mock::ok(existing.clone()),
         move |_| mock::ok(after.clone()),
     ));
-    let c = cluster(client);
+    let c = mock::cluster(client);
     assert!(clear(&c, "api", NOW).await.unwrap());
     let seen = log.lock().unwrap().clone();
     let patch = seen.last().unwrap();
@@ -296,7 +284,7 @@ async fn clear_removes_one_key_with_a_merge_patch_and_nothing_when_there_is_none
     // A service without a key, or no ConfigMap at all: nothing is written.
     assert!(!clear(&c, "db", NOW).await.unwrap());
     let (client, log) = mock::client(shop(not_found, mock::echo));
-    assert!(!clear(&cluster(client), "api", NOW).await.unwrap());
+    assert!(!clear(&mock::cluster(client), "api", NOW).await.unwrap());
     assert!(log.lock().unwrap().iter().all(|s| s.method == "GET"));
 }
 
@@ -312,7 +300,7 @@ async fn list_gives_the_faults_in_force_and_names_unreadable_keys() {
         &["api", "web"],
     );
     let (client, log) = mock::client(shop(move |_| mock::ok(existing.clone()), mock::echo));
-    let listed = super::list(&cluster(client), NOW).await.unwrap();
+    let listed = super::list(&mock::cluster(client), NOW).await.unwrap();
     assert_eq!(
         listed.faults.into_iter().collect::<Vec<_>>(),
         [("api".to_string(), api)]

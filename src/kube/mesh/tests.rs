@@ -12,18 +12,6 @@ use crate::kube::mock::{self, Answer, Seen};
 
 const ROUTE_PATH: &str = "/apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes/api";
 
-fn cluster(client: kube::Client) -> Cluster {
-    Cluster {
-        client,
-        target: mock::target(),
-        namespace: "shop".into(),
-        admin: ControllerAdmin::PodsProxy {
-            namespace: "meshctl-system".into(),
-        },
-        request_timeout: Duration::from_secs(5),
-    }
-}
-
 fn service(name: &str, selector: serde_json::Value) -> serde_json::Value {
     json!({"metadata": {"name": name, "namespace": "shop"},
            "spec": {"selector": selector, "ports": [{"port": 80}]}})
@@ -102,7 +90,7 @@ async fn shift_creates_the_services_httproute_with_server_side_apply() {
         ),
         mock::echo,
     ));
-    let c = cluster(client);
+    let c = mock::cluster(client);
     let split = split_of(&c, "api").await.unwrap();
     assert_eq!(split.versions(), ["v1", "v2"]);
     // No route yet: the initial split, everything on the first version.
@@ -155,7 +143,7 @@ async fn shift_starts_from_the_weights_of_the_existing_route() {
         None,
     ));
     let (client, _) = mock::client(shop(existing, mock::echo));
-    let split = split_of(&cluster(client), "api").await.unwrap();
+    let split = split_of(&mock::cluster(client), "api").await.unwrap();
     assert_eq!(split.current, weights(&[("v1", 80), ("v2", 20)]));
     assert_eq!(split.header, None);
     // An unknown version is the split's usage error, listing the known ones.
@@ -169,7 +157,7 @@ async fn shift_starts_from_the_weights_of_the_existing_route() {
 #[tokio::test]
 async fn an_unknown_service_is_a_usage_error_listing_the_namespaces_services() {
     let (client, _) = mock::client(shop(mock::status(404, "NotFound", "x"), mock::echo));
-    match split_of(&cluster(client), "cart").await {
+    match split_of(&mock::cluster(client), "cart").await {
         Err(MeshError::Usage(m)) => {
             assert!(
                 m.contains("unknown service `cart` in namespace shop"),
@@ -190,7 +178,7 @@ async fn a_forbidden_list_names_the_missing_permission_and_the_context() {
             "services is forbidden: User \"dev\" cannot list resource \"services\" in API group \"\" in the namespace \"shop\"",
         )
     });
-    let e = split_of(&cluster(client), "api")
+    let e = split_of(&mock::cluster(client), "api")
         .await
         .unwrap_err()
         .to_string();
@@ -212,7 +200,7 @@ async fn a_conflict_names_the_other_field_manager_and_force_takes_over() {
         }
     };
     let (client, log) = mock::client(shop(mock::status(404, "NotFound", "x"), conflict));
-    let c = cluster(client);
+    let c = mock::cluster(client);
     let split = split_of(&c, "api").await.unwrap();
     let next = weights(&[("v1", 50), ("v2", 50)]);
     let e = apply_split(&c, "api", &split, &next, false)
@@ -248,7 +236,7 @@ async fn a_missing_httproute_crd_says_so() {
             )
         },
     ));
-    let c = cluster(client);
+    let c = mock::cluster(client);
     let split = split_of(&c, "api").await.unwrap();
     let e = apply_split(&c, "api", &split, &split.current, false)
         .await
@@ -304,7 +292,7 @@ async fn controller_status_is_read_from_each_ready_replica_through_pods_proxy() 
             _ => mock::status(404, "NotFound", "not found"),
         }
     });
-    let got = controller_status(&cluster(client)).await.unwrap();
+    let got = controller_status(&mock::cluster(client)).await.unwrap();
     assert_eq!(got, vec![document]);
     let seen = log.lock().unwrap().clone();
     assert!(seen[0].uri.contains("labelSelector="), "{}", seen[0].uri);
@@ -330,7 +318,7 @@ async fn a_forbidden_pods_proxy_names_the_permission() {
             )
         }
     });
-    let e = controller_status(&cluster(client))
+    let e = controller_status(&mock::cluster(client))
         .await
         .unwrap_err()
         .to_string();
@@ -409,7 +397,7 @@ async fn proxy_stats_asks_one_replica_and_falls_back_to_the_next() {
         version: Some("v2".into()),
         window: Duration::from_secs(30),
     };
-    let got = proxy_stats(&cluster(client), &query).await.unwrap();
+    let got = proxy_stats(&mock::cluster(client), &query).await.unwrap();
     assert_eq!(got, answer);
     let seen = log.lock().unwrap().clone();
     assert_eq!(seen.len(), 3, "{seen:?}");
@@ -436,7 +424,7 @@ async fn proxy_stats_names_the_last_failure_when_no_replica_answers() {
         window: Duration::from_secs(10),
         ..StatsQuery::default()
     };
-    let e = proxy_stats(&cluster(client), &query)
+    let e = proxy_stats(&mock::cluster(client), &query)
         .await
         .unwrap_err()
         .to_string();
@@ -463,7 +451,7 @@ async fn an_unreadable_stats_document_names_the_replica() {
         window: Duration::from_secs(10),
         ..StatsQuery::default()
     };
-    let e = proxy_stats(&cluster(client), &query)
+    let e = proxy_stats(&mock::cluster(client), &query)
         .await
         .unwrap_err()
         .to_string();
@@ -538,7 +526,7 @@ async fn the_trust_bundle_is_read_from_installs_configmap_and_failures_say_what(
             "configmaps \"meshctl-trust-bundle\" is forbidden: User \"dev\" cannot get resource \"configmaps\" in API group \"\" in the namespace \"locked\"",
         ),
     });
-    let c = cluster(client);
+    let c = mock::cluster(client);
     let pem = trust_bundle(&c, "meshctl-system").await.unwrap();
     assert_eq!(pem, "-----BEGIN CERTIFICATE-----\n");
     assert_eq!(log.lock().unwrap()[0].method, "GET");
@@ -567,7 +555,9 @@ async fn the_tap_token_is_read_from_its_secret_and_a_refusal_names_the_permissio
             mock::status(404, "NotFound", "not found")
         }
     });
-    let token = tap_token(&cluster(client), "meshctl-system").await.unwrap();
+    let token = tap_token(&mock::cluster(client), "meshctl-system")
+        .await
+        .unwrap();
     assert_eq!(token, "s3cret");
 
     let (client, _) = mock::client(|_: &Seen| {
@@ -577,7 +567,7 @@ async fn the_tap_token_is_read_from_its_secret_and_a_refusal_names_the_permissio
             "secrets \"meshctl-tap\" is forbidden: User \"dev\" cannot get resource \"secrets\"",
         )
     });
-    let e = tap_token(&cluster(client), "meshctl-system")
+    let e = tap_token(&mock::cluster(client), "meshctl-system")
         .await
         .unwrap_err()
         .to_string();
@@ -588,7 +578,7 @@ async fn the_tap_token_is_read_from_its_secret_and_a_refusal_names_the_permissio
     );
 
     let (client, _) = mock::client(|_: &Seen| mock::status(404, "NotFound", "not found"));
-    let e = tap_token(&cluster(client), "meshctl-system")
+    let e = tap_token(&mock::cluster(client), "meshctl-system")
         .await
         .unwrap_err()
         .to_string();
@@ -623,7 +613,7 @@ async fn the_tap_streams_through_pods_proxy_with_the_token_header() {
         max_rps: Some(5),
         ..TapQuery::default()
     };
-    let lines: Vec<TapLine> = tap_stream(&cluster(client), &query, "s3cret")
+    let lines: Vec<TapLine> = tap_stream(&mock::cluster(client), &query, "s3cret")
         .await
         .unwrap()
         .map(|l| l.unwrap())
@@ -649,7 +639,7 @@ async fn the_tap_streams_through_pods_proxy_with_the_token_header() {
             two_ready_controllers()
         }
     });
-    let e = match tap_stream(&cluster(client), &query, "s3cret").await {
+    let e = match tap_stream(&mock::cluster(client), &query, "s3cret").await {
         Ok(_) => panic!("a refused pods/proxy opened"),
         Err(e) => e.to_string(),
     };
@@ -675,7 +665,7 @@ async fn a_header_route_is_read_back_and_kept_by_the_next_apply() {
         Some(&header),
     ));
     let (client, log) = mock::client(shop(existing, mock::echo));
-    let c = cluster(client);
+    let c = mock::cluster(client);
     let split = split_of(&c, "api").await.unwrap();
     assert_eq!(split.header, Some(header.clone()));
     assert_eq!(split.current, weights(&[("v1", 90), ("v2", 10)]));

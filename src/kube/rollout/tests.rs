@@ -3,31 +3,17 @@
 //! Lease refused and an expired one taken over, and how a refusal reads.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::json;
 
 use super::*;
 use crate::canary::store::Phase;
-use crate::kube::mesh::ControllerAdmin;
 use crate::kube::mock::{self, Answer, Seen};
 
 const MAP_PATH: &str = "/api/v1/namespaces/shop/configmaps/meshctl-rollout-api";
 const MAPS_PATH: &str = "/api/v1/namespaces/shop/configmaps";
 const LEASE_PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/shop/leases/meshctl-rollout-api";
 const LEASES_PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/shop/leases";
-
-fn cluster(client: kube::Client) -> Cluster {
-    Cluster {
-        client,
-        target: mock::target(),
-        namespace: "shop".into(),
-        admin: ControllerAdmin::PodsProxy {
-            namespace: "meshctl-system".into(),
-        },
-        request_timeout: Duration::from_secs(5),
-    }
-}
 
 fn state() -> RolloutState {
     RolloutState {
@@ -80,7 +66,7 @@ async fn the_state_is_a_configmap_created_once_then_replaced_at_the_version_read
         ("POST", MAPS_PATH) => stored(seen, "1"),
         _ => mock::status(404, "NotFound", "not found"),
     });
-    let c = cluster(client);
+    let c = mock::cluster(client);
     let st = state();
     assert_eq!(save(&c, &st, None).await.unwrap().as_deref(), Some("1"));
     let seen = log.lock().unwrap().clone();
@@ -126,7 +112,7 @@ async fn an_update_carries_the_resource_version_and_a_conflict_is_read_again() {
             _ => mock::status(404, "NotFound", "not found"),
         },
     );
-    let c = cluster(client);
+    let c = mock::cluster(client);
     let mut decided_on = Vec::new();
     let left = update(&c, "api", |st| {
         decided_on.push(st.phase);
@@ -166,7 +152,7 @@ async fn no_state_on_record_is_none() {
             "configmaps \"meshctl-rollout-api\" not found",
         )
     });
-    let c = cluster(client);
+    let c = mock::cluster(client);
     assert_eq!(load(&c, "api").await.unwrap(), None);
     assert_eq!(update(&c, "api", |_| true).await.unwrap(), None);
 }
@@ -177,7 +163,7 @@ async fn a_free_lease_is_created_for_this_process() {
         ("POST", LEASES_PATH) => stored(seen, "1"),
         _ => mock::status(404, "NotFound", "not found"),
     });
-    let c = cluster(client);
+    let c = mock::cluster(client);
     assert_eq!(acquire(&c, "api", "ci-runner/77").await.unwrap(), None);
     let create = log.lock().unwrap().last().unwrap().clone();
     assert_eq!(
@@ -198,7 +184,7 @@ async fn a_live_lease_is_refused_naming_its_holder() {
         ("GET", LEASE_PATH) => lease_answer("laptop/1234", 5, "11"),
         _ => mock::status(500, "InternalError", "unexpected"),
     });
-    let c = cluster(client);
+    let c = mock::cluster(client);
     let h = acquire(&c, "api", "ci-runner/77").await.unwrap().unwrap();
     assert_eq!(h.identity, "laptop/1234");
     assert!(h.live);
@@ -214,7 +200,7 @@ async fn an_expired_lease_is_taken_over_at_the_version_that_showed_it_expired() 
         ("PUT", LEASE_PATH) => stored(seen, "12"),
         _ => mock::status(500, "InternalError", "unexpected"),
     });
-    let c = cluster(client);
+    let c = mock::cluster(client);
     let before = holder(&c, "api").await.unwrap().unwrap();
     assert!(!before.live, "{before:?}");
     assert_eq!(acquire(&c, "api", "ci-runner/77").await.unwrap(), None);
@@ -232,7 +218,7 @@ async fn renewal_notices_a_takeover_and_release_leaves_others_leases_alone() {
         ("GET", LEASE_PATH) => lease_answer("other-host/9", 1, "20"),
         _ => mock::status(500, "InternalError", "unexpected"),
     });
-    let c = cluster(client);
+    let c = mock::cluster(client);
     match renew(&c, "api", "ci-runner/77").await.unwrap() {
         Renewal::Lost(why) => assert!(why.contains("taken over by other-host/9"), "{why}"),
         Renewal::Renewed => panic!("renewed someone else's lease"),
@@ -250,7 +236,7 @@ async fn release_deletes_its_own_lease_with_preconditions() {
         }
         _ => mock::status(500, "InternalError", "unexpected"),
     });
-    let c = cluster(client);
+    let c = mock::cluster(client);
     release(&c, "api", "ci-runner/77").await.unwrap();
     let delete = log.lock().unwrap().last().unwrap().clone();
     assert_eq!(delete.method, "DELETE");
@@ -272,7 +258,7 @@ async fn a_refusal_names_the_permission_missing() {
             "leases.coordination.k8s.io is forbidden: User \"dev\" cannot create resource",
         ),
     });
-    let c = cluster(client);
+    let c = mock::cluster(client);
     let m = format!(
         "{:#}",
         anyhow::Error::new(acquire(&c, "api", "me/1").await.unwrap_err())
