@@ -54,6 +54,28 @@ pub struct ProxyPlan {
     pub upstreams: Vec<UpstreamPlan>,
 }
 
+#[cfg(test)]
+impl ProxyPlan {
+    /// A proxy of `service` (identity `spiffe://t/ns/local/sa/SERVICE`) on fixed loopback
+    /// ports, for tests that only read a plan.
+    pub fn for_test(name: &str, service: &str, version: Option<&str>) -> ProxyPlan {
+        ProxyPlan {
+            name: name.into(),
+            service: service.into(),
+            version: version.map(Into::into),
+            spiffe_id: format!("spiffe://t/ns/local/sa/{service}"),
+            token_sha256: String::new(),
+            inbound: "127.0.0.1:1".parse().unwrap(),
+            app: "127.0.0.1:2".parse().unwrap(),
+            protocol: None,
+            admin: "127.0.0.1:3".parse().unwrap(),
+            http_proxy: "127.0.0.1:4".parse().unwrap(),
+            tap: "127.0.0.1:5".parse().unwrap(),
+            upstreams: vec![],
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamPlan {

@@ -6,20 +6,7 @@ use crate::api::stats::PeerStats;
 use crate::control::plan::{MeshPlan, ProxyPlan};
 
 fn proxy(name: &str, service: &str) -> ProxyPlan {
-    ProxyPlan {
-        name: name.into(),
-        service: service.into(),
-        version: None,
-        spiffe_id: format!("spiffe://t/ns/local/sa/{service}"),
-        token_sha256: String::new(),
-        inbound: "127.0.0.1:1".parse().unwrap(),
-        app: "127.0.0.1:2".parse().unwrap(),
-        protocol: None,
-        admin: "127.0.0.1:3".parse().unwrap(),
-        http_proxy: "127.0.0.1:4".parse().unwrap(),
-        tap: "127.0.0.1:5".parse().unwrap(),
-        upstreams: vec![],
-    }
+    ProxyPlan::for_test(name, service, None)
 }
 
 #[test]

@@ -10,18 +10,8 @@ fn plan() -> MeshPlan {
         control_socket: "/x".into(),
         admin_token_sha256: String::new(),
         proxies: vec![ProxyPlan {
-            name: "web".into(),
-            service: "web".into(),
-            version: None,
             spiffe_id: "spiffe://t/sa/web".into(),
-            token_sha256: String::new(),
-            inbound: "127.0.0.1:1".parse().unwrap(),
-            app: "127.0.0.1:2".parse().unwrap(),
-            protocol: None,
-            admin: "127.0.0.1:3".parse().unwrap(),
-            http_proxy: "127.0.0.1:4".parse().unwrap(),
-            tap: "127.0.0.1:5".parse().unwrap(),
-            upstreams: vec![],
+            ..ProxyPlan::for_test("web", "web", None)
         }],
     }
 }
