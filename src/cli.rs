@@ -106,6 +106,8 @@ pub enum Command {
     Canary(cmd::canary::Args),
     /// Inject aborts and delays into a service's traffic (chaos testing), clear and list them
     Fault(cmd::fault::Args),
+    /// The mesh's entry for external clients (declared in mesh.yaml): manage its API keys
+    Gateway(cmd::gateway::Args),
     /// Manage the mesh certificate authority and workload certificates
     Certs(cmd::certs::Args),
     /// Install the mesh's control plane in a Kubernetes cluster (print or apply the manifests)

@@ -3,6 +3,7 @@
 //! proxies' admin listeners serve. No logic beyond encoding; imports nothing above it.
 
 pub mod admin_http;
+pub mod api_keys;
 pub mod proto;
 pub mod stats;
 pub mod tap;

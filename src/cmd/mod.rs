@@ -21,6 +21,7 @@ pub mod down;
 pub mod edges;
 pub mod fault;
 mod fault_kube;
+pub mod gateway;
 pub mod generate;
 pub mod inject;
 pub mod install;
@@ -132,6 +133,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Completion(args) => generate::run_completion(&mut ctx, args),
         Command::Version(args) => version::run(&mut ctx, args),
         Command::PrometheusConfig(args) => prometheus_config::run(&mut ctx, args),
+        Command::Gateway(args) => gateway::run(&mut ctx, args),
         Command::DemoApp(args) => demo_app::run(&mut ctx, args),
         Command::Up(args) => up::run(&mut ctx, args),
         Command::Demo(args) => up::run(&mut ctx, up::Args::demo(args)),

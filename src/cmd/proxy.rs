@@ -99,6 +99,11 @@ pub struct Args {
     /// that upstream [control-plane mode]
     #[arg(long, value_name = "ADDR", requires = "control_plane")]
     http_proxy: Option<SocketAddr>,
+    /// Also serve the gateway — external clients into mesh services — that FILE describes
+    /// (JSON; `meshctl up` writes it from mesh.yaml's `gateway:`); re-read with its key file
+    /// and certificate when they change [control-plane mode]
+    #[arg(long, value_name = "FILE", requires = "control_plane")]
+    gateway: Option<PathBuf>,
     /// Serve the tap API (`meshctl tap`) on this loopback address
     #[arg(long, value_name = "ADDR", requires = "tap_token_sha256")]
     tap: Option<SocketAddr>,
@@ -190,7 +195,7 @@ pub fn run(_ctx: &mut Context<'_>, args: Args) -> CliResult {
             },
             args.upstream_service,
             args.inbound,
-            args.http_proxy,
+            (args.http_proxy, args.gateway),
             args.admin,
             args.workers,
             otlp,
@@ -318,7 +323,7 @@ fn run_controlled(
     credentials: Credentials,
     upstream_services: Vec<PinnedUpstream>,
     inbound: Vec<InboundConfig>,
-    http_proxy: Option<SocketAddr>,
+    (http_proxy, gateway): (Option<SocketAddr>, Option<PathBuf>),
     admin: Option<SocketAddr>,
     workers: Option<usize>,
     otlp: OtlpSettings,
@@ -399,6 +404,7 @@ fn run_controlled(
         upstream_services,
         inbound,
         http_proxy,
+        gateway: gateway.map(|file| crate::proxy::gateway::GatewayOptions { file }),
         admin: admin.unwrap_or(limits::DEFAULT_ADMIN_ADDR),
         drain_timeout: limits::DEFAULT_DRAIN_TIMEOUT,
         limits: Limits::default(),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Context;
 use crate::control::launch::{InstanceReport, LaunchError, LaunchOptions, LocalMesh, PID_FILE};
 use crate::control::local::LocalError;
-use crate::control::meshfile::{DEFAULT_FILE_NAME, MeshFile};
+use crate::control::meshfile::{DEFAULT_FILE_NAME, GATEWAY_SERVICE, GatewaySpec, MeshFile};
 use crate::control::plan::MeshPlan;
 use crate::control::state_files;
 use crate::demo::mesh::{DemoPorts, mesh_yaml};
@@ -118,6 +118,10 @@ struct Summary {
     /// background mesh.
     ready_ms: u128,
     instances: Vec<InstanceView>,
+    /// Where external clients reach the mesh (`https://127.0.0.1:8443`), when it has a
+    /// gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gateway: Option<String>,
 }
 
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -178,6 +182,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        let mesh_file = &mesh;
         let mesh = match LocalMesh::start(&mesh, &opts).await {
             Ok(m) => m,
             Err(e) => {
@@ -191,6 +196,7 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
             state_dir: state_dir.clone(),
             ready_ms: mesh.ready_after.as_millis(),
             instances: mesh.instances.iter().map(InstanceView::from).collect(),
+            gateway: mesh_file.gateway().map(gateway_url),
         };
         write_run_file(
             &state_dir.join(PID_FILE),
@@ -238,9 +244,11 @@ fn locate(ctx: &Context<'_>, args: &Args, exe: &Path) -> Result<(PathBuf, PathBu
             .with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join(DEFAULT_FILE_NAME);
         let ports = DemoPorts::free().context("finding free ports for the demo")?;
+        let gateway = crate::demo::gateway::ensure(&dir)?;
+        let rate = args.v2_error_rate.map(|p| p.fraction());
         crate::fsutil::write_atomic(
             &path,
-            mesh_yaml(exe, ports, args.v2_error_rate.map(|p| p.fraction())).as_bytes(),
+            mesh_yaml(exe, ports, rate, Some(&gateway)).as_bytes(),
             crate::fsutil::PUBLIC_FILE_MODE,
         )
         .with_context(|| format!("writing {}", path.display()))?;
@@ -376,6 +384,12 @@ fn detach(
     }
 }
 
+/// The URL external clients use: the scheme the gateway speaks and its listen address.
+fn gateway_url(spec: &GatewaySpec) -> String {
+    let scheme = if spec.tls.is_some() { "https" } else { "http" };
+    format!("{scheme}://{}", spec.listen)
+}
+
 fn print_summary(ctx: &mut Context<'_>, s: &Summary, demo: bool) -> CliResult {
     output::render(ctx.out, ctx.global.output, s, |wide| summary_table(s, wide))?;
     ctx.out.flush()?;
@@ -390,6 +404,14 @@ fn print_summary(ctx: &mut Context<'_>, s: &Summary, demo: bool) -> CliResult {
                 "try:  curl http://{}/   ·   meshctl canary shift api --to v2 --weight 20 --wait",
                 web.app
             );
+            if let Some(url) = &s.gateway {
+                let demo = s.state_dir.join("demo");
+                eprintln!(
+                    "      curl --cacert {} -H \"x-api-key: $(cat {})\" {url}/   (the gateway, into web through the mesh)",
+                    demo.join(crate::demo::gateway::CERT_FILE).display(),
+                    demo.join(crate::demo::gateway::DEMO_KEY_FILE).display(),
+                );
+            }
         }
     }
     Ok(())
@@ -410,6 +432,7 @@ fn summary_table(s: &Summary, wide: bool) -> comfy_table::Table {
     let mut t = output::table(headers);
     for i in &s.instances {
         let app = match (i.app_listening, i.serves) {
+            _ if i.service == GATEWAY_SERVICE => s.gateway.clone().unwrap_or_default(),
             (true, _) => i.app.clone(),
             (false, true) => format!("{} (starting)", i.app),
             (false, false) => format!("{} (client)", i.app),

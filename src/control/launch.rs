@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpStream, UnixStream};
 
 use super::local::{self, LocalError, Prepared};
-use super::meshfile::{Instance, MeshFile, PORT_ENV, REPLICA_ENV, Tracing};
+use super::meshfile::{
+    GATEWAY_SERVICE, GatewaySpec, Instance, MeshFile, PORT_ENV, REPLICA_ENV, Tracing,
+};
 use super::plan::{MeshPlan, ProxyPlan};
 use crate::api::admin_http::AdminClient;
 use crate::identity::store::{CaStore, InitOptions};
@@ -154,12 +156,20 @@ impl LocalMesh {
         .await
         .map_err(|()| not_ready("the control plane".into(), logs.join("control-plane.log")))?;
 
+        let gateway = match mesh.gateway() {
+            Some(spec) => Some(write_gateway(state, spec)?),
+            None => None,
+        };
         let proxies = Supervisor::new(&logs)?;
         for p in &prepared.plan.proxies {
             let tap_token = &prepared.plan.admin_token_sha256;
             let token = &tokens[&p.name];
             let tracing = mesh.tracing();
-            proxies.spawn(proxy_spec(p, tap_token, &opts.exe, token, state, tracing))?;
+            let mut spec = proxy_spec(p, tap_token, &opts.exe, token, state, tracing);
+            if let Some(file) = gateway.as_ref().filter(|_| p.service == GATEWAY_SERVICE) {
+                spec.argv.extend(["--gateway".into(), path_arg(file)]);
+            }
+            proxies.spawn(spec)?;
         }
         for p in &prepared.plan.proxies {
             wait_until(READY_TIMEOUT, || proxy_ready(p.admin))
@@ -329,6 +339,22 @@ fn ensure_ca(state: &Path, trust_domain: &str) -> Result<(), IdentityError> {
         force: false,
     })?;
     Ok(())
+}
+
+/// Where the gateway's proxy reads its configuration (mesh.yaml's `gateway:` as JSON).
+pub const GATEWAY_FILE: &str = "run/gateway.json";
+
+/// Writes the gateway's configuration for its proxy (atomically: a running gateway re-reads
+/// it when it changes).
+fn write_gateway(state: &Path, spec: &GatewaySpec) -> Result<PathBuf, LaunchError> {
+    let path = state.join(GATEWAY_FILE);
+    let io = |source| LaunchError::Io {
+        path: path.clone(),
+        source,
+    };
+    let body = serde_json::to_vec_pretty(spec).map_err(|e| io(std::io::Error::other(e)))?;
+    crate::fsutil::write_atomic(&path, &body, crate::fsutil::PRIVATE_FILE_MODE).map_err(io)?;
+    Ok(path)
 }
 
 fn path_arg(p: &Path) -> String {

@@ -16,10 +16,12 @@ pub use self::policy::{
 };
 use self::yaml_pos::{Position, Target, YamlPath};
 use crate::identity::spiffe;
+pub use crate::policy::gateway::{GATEWAY_SERVICE, GatewaySpec};
 use crate::policy::tracing::{OtlpExport, OtlpHeaders, OtlpProtocol, SampleRate};
 
 mod authz;
 mod fault;
+mod gateway;
 mod policy;
 mod yaml_pos;
 
@@ -53,6 +55,10 @@ pub struct MeshFile {
     instances: Vec<Instance>,
     /// Where every proxy exports its spans, at what rate (`None`: tracing off).
     tracing: Option<Tracing>,
+    /// The gateway, when mesh.yaml has one: its files absolute, checked readable (and the
+    /// key file private) when the file was parsed. Its proxy is the instance of service
+    /// [`GATEWAY_SERVICE`] among `instances`.
+    gateway: Option<GatewaySpec>,
 }
 
 /// `otlp_endpoint` (with `otlp_protocol`, `otlp_ca_file`, `otlp_headers`) and
@@ -168,6 +174,8 @@ struct RawMeshFile {
     otlp_headers: Option<OrderedMap<ScalarString>>,
     trace_sample: Option<ScalarString>,
     services: OrderedMap<RawService>,
+    /// The mesh's entry for external clients (`meshctl gateway`).
+    gateway: Option<GatewaySpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -276,22 +284,24 @@ impl MeshFile {
             base_dir,
             ports: HashMap::new(),
         };
-        let (trust_domain, services, instances, tracing) = validator.run().map_err(|issue| {
-            let at = yaml_pos::locate(text, &issue.path, issue.target)
-                .unwrap_or(Position { line: 1, column: 1 });
-            MeshFileError::Invalid {
-                file: path.display().to_string(),
-                line: at.line,
-                column: at.column,
-                detail: format!("{}: {}", issue.path, issue.message),
-            }
-        })?;
+        let (trust_domain, services, instances, tracing, gateway) =
+            validator.run().map_err(|issue| {
+                let at = yaml_pos::locate(text, &issue.path, issue.target)
+                    .unwrap_or(Position { line: 1, column: 1 });
+                MeshFileError::Invalid {
+                    file: path.display().to_string(),
+                    line: at.line,
+                    column: at.column,
+                    detail: format!("{}: {}", issue.path, issue.message),
+                }
+            })?;
         Ok(MeshFile {
             path: path.to_path_buf(),
             trust_domain,
             services,
             instances,
             tracing,
+            gateway,
         })
     }
 
@@ -365,6 +375,11 @@ impl MeshFile {
     /// The collector every proxy sends spans to, if tracing is on.
     pub fn tracing(&self) -> Option<&Tracing> {
         self.tracing.as_ref()
+    }
+
+    /// The gateway, if mesh.yaml declares one.
+    pub fn gateway(&self) -> Option<&GatewaySpec> {
+        self.gateway.as_ref()
     }
 
     /// The mesh's trust domain (`mesh.local` unless set).
@@ -477,7 +492,18 @@ impl fmt::Display for Protocol {
 
 impl<'a> Validator<'a> {
     #[allow(clippy::type_complexity)] // the parts of a MeshFile, assembled by the caller
-    fn run(&mut self) -> Result<(String, Vec<Service>, Vec<Instance>, Option<Tracing>), Issue> {
+    fn run(
+        &mut self,
+    ) -> Result<
+        (
+            String,
+            Vec<Service>,
+            Vec<Instance>,
+            Option<Tracing>,
+            Option<GatewaySpec>,
+        ),
+        Issue,
+    > {
         let root = YamlPath::default();
         let trust_domain = self.trust_domain(&root)?;
         let tracing = self.tracing(&root)?;
@@ -496,7 +522,16 @@ impl<'a> Validator<'a> {
             services.push(service);
             instances.append(&mut units);
         }
-        Ok((trust_domain, services, instances, tracing))
+        let gateway = match &self.raw.gateway {
+            None => None,
+            Some(raw) => {
+                let (spec, service, instance) = self.gateway(&root, raw, &services)?;
+                services.push(service);
+                instances.push(instance);
+                Some(spec)
+            }
+        };
+        Ok((trust_domain, services, instances, tracing, gateway))
     }
 
     fn tracing(&self, root: &YamlPath) -> Result<Option<Tracing>, Issue> {

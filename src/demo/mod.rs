@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod faults;
+pub mod gateway;
 pub mod http;
 pub mod load;
 pub mod mesh;

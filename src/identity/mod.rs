@@ -4,6 +4,7 @@ pub mod ca;
 pub mod checks;
 pub mod pem;
 pub mod rotation;
+pub mod server_tls;
 pub mod spiffe;
 pub mod store;
 pub mod svid;

@@ -7,6 +7,7 @@ pub mod authz;
 pub mod fault;
 #[cfg(test)]
 mod fuzz;
+pub mod gateway;
 pub mod normalize;
 pub mod split;
 pub mod tracing;

@@ -28,12 +28,13 @@ use crate::policy::split::Backend;
 use crate::proxy::admin::dump::{ConfigDump, Mode};
 use crate::proxy::agent::{Agent, Refused, TokenSource};
 use crate::proxy::config::{InboundConfig, Limits, UpstreamProtocol};
+use crate::proxy::gateway::{self, Gateway};
 use crate::proxy::inbound::authz::{AuthzCell, InboundAuthz};
 use crate::proxy::outbound::balance::LoadBalancer;
 use crate::proxy::outbound::peer::Peer;
 use crate::proxy::outbound::route::Route;
 use crate::proxy::outbound::rules::RouteRules;
-use crate::proxy::outbound::{RouteCell, RouteTable};
+use crate::proxy::outbound::{Destination, Outbound, RouteCell, RouteTable};
 use crate::proxy::protocol::drain::{Drain, DrainSource};
 use crate::proxy::telemetry::metrics::Metrics;
 use crate::proxy::telemetry::{tap, tap_mtls};
@@ -60,6 +61,8 @@ pub struct ControlledConfig {
     pub upstream_services: Vec<PinnedUpstream>,
     /// Listener the app's `HTTP_PROXY` points at (routes on `http://<service>/`).
     pub http_proxy: Option<SocketAddr>,
+    /// The gateway this proxy also serves, if any (a caller's proxy with an external front).
+    pub gateway: Option<crate::proxy::gateway::GatewayOptions>,
     pub admin: SocketAddr,
     pub drain_timeout: Duration,
     pub limits: Limits,
@@ -173,6 +176,27 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
     if let Some(addr) = config.http_proxy {
         let (listener, serving) = assembly.http_proxy(addr, table.clone()).await?;
         tokio::spawn(serving.serve(listener, drain_watch.clone()));
+    }
+    // Kept for the process's life: dropping it stops the gateway's reloads.
+    let mut _gateway_watch = None;
+    if let Some(options) = &config.gateway {
+        let outbound = Arc::new(Outbound::new(
+            UpstreamProtocol::Http1,
+            Destination::ByAuthority(table.clone()),
+            Authority::from_static("localhost"),
+            shared.clone(),
+        ));
+        let (listener, gateway) = Gateway::bind(options, outbound, shared.clone()).await?;
+        let scheme = if gateway.is_tls() { "https" } else { "http" };
+        (assembly.bound).push(format!(
+            "gateway {scheme}://{}",
+            crate::proxy::local(&listener)
+        ));
+        _gateway_watch = Some(
+            gateway::watch(gateway.clone())
+                .map_err(|e| ProxyError::Gateway(format!("watching the gateway's files: {e}")))?,
+        );
+        tokio::spawn(gateway.serve(listener, drain_watch.clone()));
     }
 
     let tracer = shared.tracer.clone();

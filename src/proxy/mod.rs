@@ -30,6 +30,7 @@ pub mod admin;
 pub mod agent;
 pub mod config;
 pub mod controlled;
+pub mod gateway;
 pub mod inbound;
 pub mod limits;
 pub mod memory;
@@ -197,6 +198,8 @@ pub enum ProxyError {
     Tracing(String),
     #[error("--tap-client: {0}")]
     TapClient(String),
+    #[error("{0}")]
+    Gateway(String),
     #[error("inbound {listen}: {error}")]
     Authz {
         listen: SocketAddr,

@@ -17,6 +17,7 @@ mod demo_app;
 mod ecosystem;
 mod external_issuer;
 mod fault;
+mod gateway;
 mod inject;
 mod kube_e2e;
 mod kube_install;

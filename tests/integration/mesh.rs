@@ -24,6 +24,7 @@ class H(App):
             "service": os.environ.get("MESH_SERVICE", ""),
             "version": os.environ.get("MESH_VERSION", ""),
             "headers": {k.lower(): v for k, v in self.headers.items()},
+            "path": self.path,
         }).encode()
         self.answer(int(query.get("status", ["200"])[0]), body, "application/json")
     def do_POST(self):

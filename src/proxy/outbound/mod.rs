@@ -64,6 +64,8 @@ type Refusal = (StatusCode, &'static str, String);
 
 /// Response bodies to the app: a peer's, or one the proxy wrote.
 type OutboundBody = Either<H2Body, ProxyBody>;
+/// What [`Outbound::forward_http`] answers with: the body counted and tapped.
+pub type OutboundAnswer = TapBody<Counted<OutboundBody>>;
 
 /// Where an outbound listener sends traffic.
 #[derive(Debug, Clone)]
@@ -294,6 +296,7 @@ impl Outbound {
                     this.clone()
                         .forward_http(req.map(Either::Right), true, remote)
                 };
+                let io = h1server::Io::Plain(io);
                 h1server::serve(io, &self.shared.http1, &watch, accepted, forward).await?;
             }
             Detected::H2c => {
@@ -321,12 +324,12 @@ impl Outbound {
     ///
     /// The phases: [`prepare`](Self::prepare) → [`send`](Self::send) (which selects the
     /// destination, version and fault, then sends) → [`finish`](Self::finish).
-    async fn forward_http(
+    pub(crate) async fn forward_http(
         self: Arc<Self>,
         mut req: Request<Streamed>,
         from_http1: bool,
         remote: SocketAddr,
-    ) -> Response<TapBody<Counted<OutboundBody>>> {
+    ) -> Response<OutboundAnswer> {
         let mut ex = Exchange::new(remote);
         let response = match self.prepare(&mut req, from_http1, &mut ex) {
             Ok(grpc) => self.send(req, grpc, from_http1, &mut ex).await,

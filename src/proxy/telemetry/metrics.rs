@@ -55,6 +55,9 @@ pub struct Metrics {
     /// Connections and requests cut off by a resource limit (`limit_metrics.rs`); shared
     /// with the HTTP servers' settings, which count what they close.
     pub limits: std::sync::Arc<crate::proxy::telemetry::limit_metrics::LimitCounters>,
+    /// External requests by gateway route, API key name and outcome (`gateway/counters.rs`;
+    /// rendered only by a proxy that runs a gateway).
+    pub gateway: std::sync::Arc<crate::proxy::gateway::GatewayCounters>,
 }
 
 #[derive(Debug, Default)]
@@ -183,6 +186,7 @@ impl Metrics {
         self.faults.render(&mut out);
         self.spans.render(&mut out);
         self.limits.render(&mut out);
+        self.gateway.render(&mut out);
         header(
             &mut out,
             "meshctl_tls_handshake_failures_total",

@@ -63,8 +63,83 @@ use crate::proxy::protocol::io::{MeteredIo, PrefixedIo};
 use crate::proxy::telemetry::limit_metrics::{ConnectionLimit, LimitCounters, RequestLimit};
 use crate::proxy::telemetry::metrics::Direction;
 
-/// An outbound connection from the app, after protocol detection.
-pub type Io = PrefixedIo<MeteredIo<TcpStream>>;
+/// A client connection after protocol detection: plaintext (an app on the outbound side, or
+/// an external client of a plaintext gateway) or TLS-terminated (the gateway's TLS listener).
+pub enum Io {
+    Plain(PrefixedIo<MeteredIo<TcpStream>>),
+    /// Boxed: the TLS state is large and rare beside the plaintext connections of sidecars.
+    Tls(Box<tokio_rustls::server::TlsStream<MeteredIo<TcpStream>>>),
+}
+
+impl std::fmt::Debug for Io {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Io::Plain(_) => "Io::Plain",
+            Io::Tls(_) => "Io::Tls",
+        })
+    }
+}
+
+impl AsyncRead for Io {
+    #[inline]
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(io) => Pin::new(io).poll_read(cx, buf),
+            Io::Tls(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    #[inline]
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(io) => Pin::new(io).poll_write(cx, buf),
+            Io::Tls(io) => Pin::new(io.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    #[inline]
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(io) => Pin::new(io).poll_write_vectored(cx, bufs),
+            Io::Tls(io) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Io::Plain(io) => io.is_write_vectored(),
+            Io::Tls(io) => io.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(io) => Pin::new(io).poll_flush(cx),
+            Io::Tls(io) => Pin::new(io.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(io) => Pin::new(io).poll_shutdown(cx),
+            Io::Tls(io) => Pin::new(io.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
 
 /// Heads with at most this many fields allowed are parsed with the field table on the stack.
 const STACK_FIELDS: usize = 128;

@@ -52,7 +52,7 @@ where
                 MeteredIo::new(stream, metrics, Direction::Outbound),
             );
             tokio::spawn(async move {
-                let _ = serve(io, &settings, &watch, Instant::now(), service).await;
+                let _ = serve(Io::Plain(io), &settings, &watch, Instant::now(), service).await;
             });
         }
     });
