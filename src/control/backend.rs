@@ -10,6 +10,7 @@ use super::plan::{MeshPlan, ProxyPlan};
 use super::state_files::{self, Catalog, StateFileError};
 use crate::api::proto::control as pb;
 use crate::api::token::token_hash;
+use crate::identity::spiffe::LOCAL_NAMESPACE;
 use crate::policy::fault::{FAULTS_FILE, LiveFault};
 use crate::policy::split::{SplitError, SplitWeights};
 
@@ -216,6 +217,12 @@ impl Backend for LocalBackend {
                 .get(&me.service)
                 .and_then(|p| p.authorization.as_ref())
                 .map(|a| a.to_proto(&self.plan.trust_domain)),
+            rate_limit: self
+                .plan
+                .policies
+                .get(&me.service)
+                .and_then(|p| p.rate_limit.as_ref())
+                .map(|r| r.to_proto_in(&self.plan.trust_domain, LOCAL_NAMESPACE)),
             // The control plane fills in the CA it serves (backends know nothing of it).
             ..Default::default()
         }

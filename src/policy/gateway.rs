@@ -1,7 +1,7 @@
 //! The gateway's vocabulary: how external (north-south) requests are matched to mesh
 //! services, which need an API key, and how fast each client may call. mesh.yaml's
 //! `gateway:` section and the gateway proxy's configuration file are this one type; the
-//! matching and token-bucket arithmetic here are what the gateway runs.
+//! matching here is what the gateway runs (its token buckets are `rate_limit.rs`'s).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,6 +12,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde::{Deserialize, Serialize};
 
 use super::authz::{check_method, check_rule_path, header_name, header_value};
+use super::rate_limit::check_rate;
+pub use super::rate_limit::{Bucket, Verdict};
 
 /// The identity (service account) the gateway's proxy gets: `…/sa/gateway`.
 pub const GATEWAY_SERVICE: &str = "gateway";
@@ -20,8 +22,6 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
 /// The header that carries the matched API key's name to the service (a client's own copy is
 /// always removed first).
 pub const KEY_NAME_HEADER: &str = "x-meshctl-api-key-name";
-/// The most requests per second or burst a limit may allow (beyond it, limit nothing).
-pub const MAX_RATE: f64 = 1_000_000.0;
 
 /// `gateway:` in mesh.yaml.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -300,17 +300,7 @@ fn check_label(name: &str) -> Result<(), String> {
 }
 
 fn check_limit(limit: &RateLimit, has_key: bool) -> Result<(), String> {
-    if !(limit.rps.is_finite() && limit.rps > 0.0 && limit.rps <= MAX_RATE) {
-        return Err(format!(
-            "rps must be above 0 and at most {MAX_RATE} (got {})",
-            limit.rps
-        ));
-    }
-    if let Some(b) = limit.burst
-        && (b == 0 || f64::from(b) > MAX_RATE)
-    {
-        return Err(format!("burst must be 1 to {MAX_RATE} (got {b})"));
-    }
+    check_rate(limit.rps, limit.burst)?;
     match &limit.by {
         Some(LimitBy::ApiKey) if !has_key => {
             Err("`by: api_key` needs `api_key` on the route".to_string())
@@ -494,54 +484,6 @@ pub fn rewrite(path: &str, prefix: &str, replacement: &str) -> String {
         (true, true) => "/".to_string(),
         (true, false) => rest.to_string(),
         (false, _) => format!("{base}{rest}"),
-    }
-}
-
-/// A token bucket's state: tokens now and when they were counted (seconds, any origin).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bucket {
-    pub tokens: f64,
-    pub at: f64,
-}
-
-/// What a bucket said about one request.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Verdict {
-    /// Allowed; `remaining` whole tokens are left.
-    Allow { remaining: u32 },
-    /// Refused; a token is available again after `retry_after` seconds.
-    Refuse { retry_after: f64 },
-}
-
-impl Bucket {
-    pub fn full(burst: u32, now: f64) -> Bucket {
-        Bucket {
-            tokens: f64::from(burst),
-            at: now,
-        }
-    }
-
-    /// Refills for the time since the last call (never above `burst`), then takes one token
-    /// if there is one.
-    pub fn take(&mut self, rps: f64, burst: u32, now: f64) -> Verdict {
-        let elapsed = (now - self.at).max(0.0);
-        self.tokens = (self.tokens + elapsed * rps).min(f64::from(burst));
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Verdict::Allow {
-                remaining: self.tokens.floor() as u32,
-            }
-        } else {
-            Verdict::Refuse {
-                retry_after: (1.0 - self.tokens) / rps,
-            }
-        }
-    }
-
-    /// Whether the bucket is full again at `now` (an idle client's bucket can be forgotten).
-    pub fn is_full(&self, rps: f64, burst: u32, now: f64) -> bool {
-        self.tokens + (now - self.at).max(0.0) * rps >= f64::from(burst)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod fault;
 mod fuzz;
 pub mod gateway;
 pub mod normalize;
+pub mod rate_limit;
 pub mod split;
 pub mod tracing;
 pub mod traffic;

@@ -30,6 +30,7 @@ use crate::proxy::agent::{Agent, Refused, TokenSource};
 use crate::proxy::config::{InboundConfig, Limits, UpstreamProtocol};
 use crate::proxy::gateway::{self, Gateway};
 use crate::proxy::inbound::authz::{AuthzCell, InboundAuthz};
+use crate::proxy::inbound::rate_limit;
 use crate::proxy::outbound::balance::LoadBalancer;
 use crate::proxy::outbound::peer::Peer;
 use crate::proxy::outbound::route::Route;
@@ -219,8 +220,12 @@ pub async fn run(config: ControlledConfig) -> Result<(), ProxyError> {
         skipped: HashSet::new(),
     };
     let configured = ready.clone();
+    let limits_shared = shared.clone();
     tokio::spawn(agent.watch_forever(move |cfg| {
+        // Checked before anything of the configuration is applied, installed after.
+        let limits = rate_limit::parse(cfg.rate_limit.as_ref())?;
         apply_with_authz(cfg, &authz, |cfg| upstreams.apply(cfg))?;
+        limits_shared.inbound_limits.install(limits);
         if !cfg.issuer_fingerprint.is_empty() {
             wanted_issuer.send_replace(cfg.issuer_fingerprint.clone());
         }

@@ -174,3 +174,13 @@ pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// Back-off after `accept` fails (e.g. out of file descriptors) so the loop does not spin.
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Seconds since the first call: the clock of every token bucket in the proxy (the gateway's
+/// and the inbound's rate limits).
+pub fn bucket_clock() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+}

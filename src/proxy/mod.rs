@@ -79,6 +79,8 @@ pub struct Shared {
     pub http1: h1server::Settings,
     /// The HTTP/2 server's (inbound peers, outbound h2c apps).
     pub http2: h2server::Settings,
+    /// The service's own rate limits (`policy.rate_limit`), set by the control plane.
+    pub inbound_limits: inbound::rate_limit::LimitCell,
 }
 
 impl Shared {
@@ -98,6 +100,7 @@ impl Shared {
             tls,
             limits: limits.clone(),
             tracer,
+            inbound_limits: Default::default(),
         })
     }
 }

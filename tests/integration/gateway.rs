@@ -399,3 +399,120 @@ gateway:
         "{err}"
     );
 }
+
+/// `policy.rate_limit` inside the mesh: enforced by the destination's own proxy per verified
+/// caller identity (a caller named with a rate of its own, the others per caller), for HTTP
+/// (429 + Retry-After) and gRPC (RESOURCE_EXHAUSTED), counted by reason.
+#[test]
+fn a_service_limits_each_caller_identity_on_its_own_proxy() {
+    let exe = crate::support::meshctl_bin();
+    let (web, batch, api, quotes) = (free_port(), free_port(), free_port(), free_port());
+    let yaml = format!(
+        "services:
+  web: {{ port: {web}, upstreams: [api, quotes] }}
+  batch: {{ port: {batch}, upstreams: [api] }}
+  api:
+    port: {api}
+    protocol: http
+    command: [python3, echo.py, \"{api}\"]
+    policy:
+      rate_limit:
+        per_caller: {{ rps: 0.5, burst: 1 }}
+        callers: [{{ from: {{ service: web }}, rps: 0.5, burst: 3 }}]
+  quotes:
+    port: {quotes}
+    protocol: grpc
+    command: [\"{exe}\", demo-app, quotes, --listen, \"127.0.0.1:{quotes}\"]
+    policy:
+      rate_limit: {{ rps: 0.5, burst: 1 }}
+",
+        exe = exe.display()
+    );
+    let up = Up::start(&yaml);
+    for app in [api, quotes] {
+        wait_until("the apps listen", || {
+            std::net::TcpStream::connect(("127.0.0.1", app)).is_ok()
+        });
+    }
+    let statuses = |from: &str, n: usize| -> Vec<u16> {
+        let url = format!("http://{}/", up.upstream(from, "api"));
+        (0..n).map(|_| call(&url, &[]).0).collect()
+    };
+    // web has a burst of 3 of its own; batch the per-caller burst of 1. At 0.5/s, a refill
+    // within these few requests is one token at most.
+    let started = Instant::now();
+    let from_web = statuses("web", 6);
+    let most = 3 + (0.5 * started.elapsed().as_secs_f64()).ceil() as usize;
+    let ok = from_web.iter().filter(|s| **s == 200).count();
+    assert!(
+        (3..=most).contains(&ok) && from_web.contains(&429),
+        "{from_web:?}"
+    );
+    let from_batch = statuses("batch", 3);
+    assert_eq!(
+        from_batch[0], 200,
+        "batch's bucket is its own: {from_batch:?}"
+    );
+    assert!(from_batch.contains(&429), "{from_batch:?}");
+    let url = format!("http://{}/", up.upstream("batch", "api"));
+    let (status, head, body) = call(&url, &[]);
+    assert_eq!(status, 429, "{head}{body}");
+    assert!(
+        head.contains("retry-after: 2") || head.contains("retry-after: 1"),
+        "{head}"
+    );
+    assert!(
+        head.contains("x-meshctl-proxy-error: rate limited"),
+        "{head}"
+    );
+
+    // gRPC: the second call in a row is refused with RESOURCE_EXHAUSTED.
+    let addr = up.upstream("web", "quotes");
+    let results: Vec<_> = (0..3)
+        .map(|_| crate::mesh::get_quote(&addr, "ACME"))
+        .collect();
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    let refused = results
+        .iter()
+        .find_map(|r| r.as_ref().err())
+        .expect("a refused call");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+
+    // Counted on the destination's proxy, by which limit refused.
+    let admin = up.proxy_field("api", "admin");
+    let (_, _, metrics) = call(&format!("http://{admin}/metrics"), &[]);
+    for reason in ["caller", "per_caller"] {
+        let series = format!("meshctl_inbound_rate_limited_total{{reason=\"{reason}\"}} ");
+        let n: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {series}: {metrics}"));
+        assert!(n >= 1, "{series}{n}");
+    }
+    promtool_check(&metrics);
+}
+
+#[test]
+fn a_bad_rate_limit_is_refused_with_its_location() {
+    let service = |policy: &str| {
+        format!(
+            "services:\n  web: {{ port: {}, upstreams: [api] }}\n  api:\n    port: {}\n    policy:\n      rate_limit: {policy}\n",
+            free_port(),
+            free_port()
+        )
+    };
+    assert_up_rejects(
+        &service("{ per_caller: { rps: 0 } }"),
+        "services.api.policy.rate_limit.per_caller: rps must be above 0",
+    );
+    assert_up_rejects(
+        &service("{ callers: [{ from: { service: nope }, rps: 1 }] }"),
+        "services.api.policy.rate_limit.callers[0].from.service: unknown service `nope`",
+    );
+    assert_up_rejects(&service("{}"), "limits nothing");
+}

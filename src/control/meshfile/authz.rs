@@ -15,35 +15,52 @@ pub(super) fn check(
     trust_domain: &str,
     services: Option<&[&str]>,
 ) -> Result<(), Issue> {
-    let Some(spec) = &policy.authorization else {
-        return Ok(());
-    };
-    let allow = path.key("policy").key("authorization").key("allow");
-    for (r, rule) in spec.allow.iter().enumerate() {
-        for (i, peer) in rule.from.iter().enumerate() {
-            let at = allow.index(r).key("from").index(i);
-            match peer {
-                PeerSpec::Service(name)
-                    if services.is_some_and(|s| !s.contains(&name.as_str())) =>
-                {
-                    return Err(Issue::value(
-                        at.key("service"),
-                        format!(
-                            "unknown service `{name}` (declared: {})",
-                            services.unwrap_or_default().join(", ")
-                        ),
-                    ));
-                }
-                PeerSpec::Pattern(p) => {
-                    if pattern_trust_domain(p) != trust_domain {
-                        return Err(Issue::value(at, foreign_pattern_message(p, trust_domain)));
-                    }
-                }
-                PeerSpec::Service(_) => {}
+    if let Some(spec) = &policy.authorization {
+        let allow = path.key("policy").key("authorization").key("allow");
+        for (r, rule) in spec.allow.iter().enumerate() {
+            for (i, peer) in rule.from.iter().enumerate() {
+                let at = allow.index(r).key("from").index(i);
+                check_peer(at, peer, trust_domain, services)?;
             }
         }
     }
+    // `policy.rate_limit.callers[].from` names callers the same way.
+    if let Some(limit) = &policy.rate_limit {
+        let callers = path.key("policy").key("rate_limit").key("callers");
+        for (i, c) in limit.callers.iter().enumerate() {
+            check_peer(
+                callers.index(i).key("from"),
+                &c.from,
+                trust_domain,
+                services,
+            )?;
+        }
+    }
     Ok(())
+}
+
+/// A caller named in a policy: a declared service, or a pattern of this trust domain.
+fn check_peer(
+    at: YamlPath,
+    peer: &PeerSpec,
+    trust_domain: &str,
+    services: Option<&[&str]>,
+) -> Result<(), Issue> {
+    match peer {
+        PeerSpec::Service(name) if services.is_some_and(|s| !s.contains(&name.as_str())) => {
+            Err(Issue::value(
+                at.key("service"),
+                format!(
+                    "unknown service `{name}` (declared: {})",
+                    services.unwrap_or_default().join(", ")
+                ),
+            ))
+        }
+        PeerSpec::Pattern(p) if pattern_trust_domain(p) != trust_domain => {
+            Err(Issue::value(at, foreign_pattern_message(p, trust_domain)))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::HumanDuration;
 use crate::policy::authz::AuthorizationSpec;
 use crate::policy::fault::FaultSpec;
+use crate::policy::rate_limit::RateLimitSpec;
 use crate::policy::traffic::DEFAULT_FAILURES;
 use crate::policy::traffic::LoadBalancer;
 use crate::policy::traffic::{MAX_ATTEMPTS, RetryCondition};
@@ -49,6 +50,9 @@ pub struct ServicePolicy {
     /// How long dialing an endpoint may take; `None`: the proxy's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout_ms: Option<u64>,
+    /// Token buckets the service's own proxies apply to what they accept; `None`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSpec>,
 }
 
 /// When and how often requests to the service are sent again.
@@ -113,6 +117,8 @@ pub(super) struct RawPolicy {
     fault: Option<RawFault>,
     load_balancer: Option<String>,
     connect_timeout: Option<String>,
+    /// Checked while parsed; `{service: NAME}` callers are checked in `meshfile/authz.rs`.
+    pub(super) rate_limit: Option<RateLimitSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,6 +233,20 @@ pub(super) fn service_policy(
         None => None,
         Some(raw) => Some(fault::fault(&path.key("fault"), raw)?),
     };
+    if let Some(limit) = &policy.rate_limit
+        && let Err((field, message)) = limit.check()
+    {
+        let mut at = path.key("rate_limit");
+        if !field.is_empty() {
+            at = match field.split_once('[') {
+                Some((key, index)) => at
+                    .key(key)
+                    .index(index.trim_end_matches(']').parse().unwrap_or(0)),
+                None => at.key(&field),
+            };
+        }
+        return Err(Issue::value(at, message));
+    }
     Ok(ServicePolicy {
         timeout_ms,
         routes,
@@ -236,6 +256,7 @@ pub(super) fn service_policy(
         fault,
         load_balancer,
         connect_timeout_ms,
+        rate_limit: policy.rate_limit.clone(),
     })
 }
 

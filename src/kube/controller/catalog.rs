@@ -558,12 +558,14 @@ impl Index {
                 upstream
             })
             .collect();
-        let authorization = pod
-            .service
-            .as_ref()
-            .and_then(|s| policies.get(&(namespace.clone(), s.clone())))
+        let policy =
+            (pod.service.as_ref()).and_then(|s| policies.get(&(namespace.clone(), s.clone())));
+        let authorization = policy
             .and_then(|p| p.authorization.as_ref())
             .map(|a| a.to_proto_in(&self.trust_domain, namespace));
+        let rate_limit = policy
+            .and_then(|p| p.rate_limit.as_ref())
+            .map(|r| r.to_proto_in(&self.trust_domain, namespace));
         pb::ProxyConfig {
             version,
             spiffe_id: pod.spiffe_id.clone(),
@@ -571,6 +573,7 @@ impl Index {
             instance_version: pod.version.clone(),
             upstreams,
             authorization,
+            rate_limit,
             ..Default::default()
         }
     }

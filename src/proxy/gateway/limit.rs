@@ -3,22 +3,13 @@
 //! fields (draft-ietf-httpapi-ratelimit-headers: `"name";q=…;w=…` and `"name";r=…;t=…`);
 //! a refusal also `Retry-After` in whole seconds.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, OnceLock, PoisonError};
-use std::time::Instant;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::{RATELIMIT, RATELIMIT_POLICY, RETRY_AFTER};
-use crate::policy::gateway::{Bucket, LimitBy, RateLimit, Verdict};
-
-/// The most clients tracked per route. Beyond it, buckets of clients that have been idle
-/// long enough to be full again are forgotten; if none are, new clients share one bucket
-/// (so a flood of distinct addresses cannot grow memory without bound).
-pub const MAX_BUCKETS: usize = 100_000;
-/// The shared bucket's key when the table is full.
-const OVERFLOW: &str = "\u{0}overflow";
+use crate::policy::gateway::{LimitBy, RateLimit};
+use crate::policy::rate_limit::{KeyedBuckets, Rate, Verdict};
 
 /// Header fields for an answer.
 pub type Fields = Vec<(HeaderName, HeaderValue)>;
@@ -30,13 +21,11 @@ pub struct Limiter {
     by: LimitBy,
     policy: HeaderValue,
     name: String,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: KeyedBuckets,
 }
 
-/// Seconds since the first call: the buckets' clock.
 fn now() -> f64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_secs_f64()
+    crate::proxy::limits::bucket_clock()
 }
 
 impl Limiter {
@@ -57,7 +46,10 @@ impl Limiter {
             by,
             policy,
             name: route.to_string(),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: KeyedBuckets::new(Rate {
+                rps: limit.rps,
+                burst,
+            }),
         }
     }
 
@@ -84,22 +76,7 @@ impl Limiter {
     }
 
     fn check_at(&self, key: &str, now: f64) -> Result<Fields, Fields> {
-        let verdict = {
-            let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-            let (rps, burst) = (self.rps, self.burst);
-            if !buckets.contains_key(key) && buckets.len() >= MAX_BUCKETS {
-                buckets.retain(|_, b| !b.is_full(rps, burst, now));
-            }
-            let key = if !buckets.contains_key(key) && buckets.len() >= MAX_BUCKETS {
-                OVERFLOW
-            } else {
-                key
-            };
-            let bucket = buckets
-                .entry(key.to_string())
-                .or_insert_with(|| Bucket::full(burst, now));
-            bucket.take(rps, burst, now)
-        };
+        let verdict = self.buckets.take(key, now);
         let value = |s: String| HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("0"));
         let name = &self.name;
         match verdict {
@@ -194,19 +171,5 @@ mod tests {
         let header = by(LimitBy::Header("x-user".into()));
         assert_eq!(header.bucket_key(None, ip, &headers), "h:alice");
         assert_eq!(header.bucket_key(None, ip, &HeaderMap::new()), "10.0.0.1");
-    }
-
-    #[test]
-    fn the_table_is_bounded_and_idle_clients_are_forgotten_first() {
-        let l = limiter(1.0, 1);
-        for i in 0..MAX_BUCKETS {
-            assert!(allowed(&l, &i.to_string(), 0.0));
-        }
-        // Full of empty buckets: a new client shares the overflow bucket.
-        assert!(allowed(&l, "new-1", 0.0));
-        assert!(!allowed(&l, "new-2", 0.0));
-        // Later every old bucket is full again: they are forgotten, the new client gets its own.
-        assert!(allowed(&l, "new-3", 5.0));
-        assert!(l.buckets.lock().unwrap().len() < 10);
     }
 }

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod authz;
 pub mod health;
+pub mod rate_limit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -226,6 +227,17 @@ impl Inbound {
             peer_id: peer,
         };
         // A refused request is answered here; its body is never read (nor buffered for tap).
+        let limited = match verdict {
+            Verdict::Allow => self.shared.inbound_limits.check(peer).err(),
+            _ => None,
+        };
+        if let Some((reason, retry_after)) = limited {
+            self.shared.metrics.inbound_limited.count(reason);
+            tracing::debug!(peer, reason = ?reason, "rate limited");
+            let tap = self.shared.tap.request(hop, &req, None);
+            let response = written(rate_limit::refusal(retry_after, is_grpc(req.headers())));
+            return self.finish(start, peer, span, tap, response);
+        }
         if verdict != Verdict::Allow {
             if let Verdict::Deny(reason) = verdict {
                 self.shared.metrics.authz.denied(reason);

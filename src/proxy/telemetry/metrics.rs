@@ -58,6 +58,8 @@ pub struct Metrics {
     /// External requests by gateway route, API key name and outcome (`gateway/counters.rs`;
     /// rendered only by a proxy that runs a gateway).
     pub gateway: std::sync::Arc<crate::proxy::gateway::GatewayCounters>,
+    /// Requests refused by the service's own rate limits, by which limit.
+    pub inbound_limited: crate::proxy::inbound::rate_limit::LimitedCounters,
 }
 
 #[derive(Debug, Default)]
@@ -187,6 +189,7 @@ impl Metrics {
         self.spans.render(&mut out);
         self.limits.render(&mut out);
         self.gateway.render(&mut out);
+        self.inbound_limited.render(&mut out);
         header(
             &mut out,
             "meshctl_tls_handshake_failures_total",
