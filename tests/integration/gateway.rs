@@ -164,6 +164,30 @@ fn external_clients_reach_a_split_service_through_the_gateway_with_keys_and_limi
         );
     }
 
+    // Tapped like any caller's requests, without the key (removed before the request is
+    // forwarded or tapped).
+    let tap = crate::observe::spawn_tap(
+        &up,
+        &["gateway", "--to", "api", "--max-events", "2", "-o", "json"],
+    );
+    let mut tap = Some(tap);
+    let started = Instant::now();
+    while let Some(child) = tap.as_mut()
+        && child.try_wait().unwrap().is_none()
+    {
+        assert!(started.elapsed() < crate::mesh::PATIENCE, "tap saw nothing");
+        let args = with_key(&["-H", "x-tapped: yes"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(call(&format!("{base}/tapped"), &args).0, 200);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let tapped = crate::observe::finish(tap.take().unwrap());
+    assert!(
+        tapped.contains("/tapped") && tapped.contains("x-tapped"),
+        "{tapped}"
+    );
+    assert!(!tapped.contains(&key), "the key was tapped: {tapped}");
+
     // The split applies as for any caller: shifted to half and half, both versions answer.
     let shifted = up
         .cmd()

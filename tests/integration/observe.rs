@@ -183,7 +183,7 @@ fn stat_shows_configured_weights_beside_observed_shares_after_a_shift() {
 /// Never in any tap output or log.
 const SECRET: &str = "s3cr3t-t0ken-value";
 
-fn spawn_tap(up: &Up, args: &[&str]) -> std::process::Child {
+pub(crate) fn spawn_tap(up: &Up, args: &[&str]) -> std::process::Child {
     Command::new(crate::support::meshctl_bin())
         .arg("tap")
         .args(args)
@@ -196,7 +196,7 @@ fn spawn_tap(up: &Up, args: &[&str]) -> std::process::Child {
         .unwrap()
 }
 
-fn finish(child: std::process::Child) -> String {
+pub(crate) fn finish(child: std::process::Child) -> String {
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
