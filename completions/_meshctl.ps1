@@ -532,6 +532,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('keys', 'keys', [CompletionResultType]::ParameterValue, 'Manage the gateway''s API keys')
+            [CompletionResult]::new('reload', 'reload', [CompletionResultType]::ParameterValue, 'Apply mesh.yaml''s edited `gateway:` (routes, limits, keys file, certificate) to the running mesh''s gateway, without dropping a connection')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -621,8 +622,26 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         'meshctl;gateway;keys;help;help' {
             break
         }
+        'meshctl;gateway;reload' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'The mesh file')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The mesh file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl''s --request-timeout)')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'meshctl;gateway;help' {
             [CompletionResult]::new('keys', 'keys', [CompletionResultType]::ParameterValue, 'Manage the gateway''s API keys')
+            [CompletionResult]::new('reload', 'reload', [CompletionResultType]::ParameterValue, 'Apply mesh.yaml''s edited `gateway:` (routes, limits, keys file, certificate) to the running mesh''s gateway, without dropping a connection')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -639,6 +658,9 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;gateway;help;keys;revoke' {
+            break
+        }
+        'meshctl;gateway;help;reload' {
             break
         }
         'meshctl;gateway;help;help' {
@@ -1363,6 +1385,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         }
         'meshctl;help;gateway' {
             [CompletionResult]::new('keys', 'keys', [CompletionResultType]::ParameterValue, 'Manage the gateway''s API keys')
+            [CompletionResult]::new('reload', 'reload', [CompletionResultType]::ParameterValue, 'Apply mesh.yaml''s edited `gateway:` (routes, limits, keys file, certificate) to the running mesh''s gateway, without dropping a connection')
             break
         }
         'meshctl;help;gateway;keys' {
@@ -1378,6 +1401,9 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;gateway;keys;revoke' {
+            break
+        }
+        'meshctl;help;gateway;reload' {
             break
         }
         'meshctl;help;certs' {

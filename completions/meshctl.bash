@@ -247,11 +247,17 @@ _meshctl() {
             meshctl__subcmd__gateway,keys)
                 cmd="meshctl__subcmd__gateway__subcmd__keys"
                 ;;
+            meshctl__subcmd__gateway,reload)
+                cmd="meshctl__subcmd__gateway__subcmd__reload"
+                ;;
             meshctl__subcmd__gateway__subcmd__help,help)
                 cmd="meshctl__subcmd__gateway__subcmd__help__subcmd__help"
                 ;;
             meshctl__subcmd__gateway__subcmd__help,keys)
                 cmd="meshctl__subcmd__gateway__subcmd__help__subcmd__keys"
+                ;;
+            meshctl__subcmd__gateway__subcmd__help,reload)
+                cmd="meshctl__subcmd__gateway__subcmd__help__subcmd__reload"
                 ;;
             meshctl__subcmd__gateway__subcmd__help__subcmd__keys,add)
                 cmd="meshctl__subcmd__gateway__subcmd__help__subcmd__keys__subcmd__add"
@@ -438,6 +444,9 @@ _meshctl() {
                 ;;
             meshctl__subcmd__help__subcmd__gateway,keys)
                 cmd="meshctl__subcmd__help__subcmd__gateway__subcmd__keys"
+                ;;
+            meshctl__subcmd__help__subcmd__gateway,reload)
+                cmd="meshctl__subcmd__help__subcmd__gateway__subcmd__reload"
                 ;;
             meshctl__subcmd__help__subcmd__gateway__subcmd__keys,add)
                 cmd="meshctl__subcmd__help__subcmd__gateway__subcmd__keys__subcmd__add"
@@ -2487,7 +2496,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__gateway)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version keys help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version keys reload help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2521,7 +2530,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__gateway__subcmd__help)
-            opts="keys help"
+            opts="keys reload help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2593,6 +2602,20 @@ _meshctl() {
         meshctl__subcmd__gateway__subcmd__help__subcmd__keys__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__gateway__subcmd__help__subcmd__reload)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2792,6 +2815,48 @@ _meshctl() {
             fi
             case "${prev}" in
                 --keys-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__gateway__subcmd__reload)
+            opts="-f -o -v -h -V --file --output --no-color --verbose --state-dir --target --request-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3409,7 +3474,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help__subcmd__gateway)
-            opts="keys"
+            opts="keys reload"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3467,6 +3532,20 @@ _meshctl() {
         meshctl__subcmd__help__subcmd__gateway__subcmd__keys__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__gateway__subcmd__reload)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

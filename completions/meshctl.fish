@@ -413,20 +413,21 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_s
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from help" -f -a "clear" -d 'Remove a service\'s live fault'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from help" -f -a "list" -d 'Show every fault: live ones and those in mesh.yaml, and which are in force'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys help" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys reload help" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
-complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
-complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys help" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys reload help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys reload help" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
 kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
-complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys help" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys help" -s V -l version -d 'Print version'
-complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys help" -f -a "keys" -d 'Manage the gateway\'s API keys'
-complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys reload help" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys reload help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys reload help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys reload help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys reload help" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys reload help" -f -a "keys" -d 'Manage the gateway\'s API keys'
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys reload help" -f -a "reload" -d 'Apply mesh.yaml\'s edited `gateway:` (routes, limits, keys file, certificate) to the running mesh\'s gateway, without dropping a connection'
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and not __fish_seen_subcommand_from keys reload help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from keys" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
@@ -443,7 +444,21 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen
 complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from keys" -f -a "list" -d 'List the keys: name, when created, active or revoked (never the keys)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from keys" -f -a "revoke" -d 'Revoke the active key NAME: from then on it is answered 403 (kept, so it is told apart from an unknown key)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from keys" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from reload" -s f -l file -d 'The mesh file' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from reload" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from reload" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from reload" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from reload" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from reload" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from reload" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from reload" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from reload" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from help" -f -a "keys" -d 'Manage the gateway\'s API keys'
+complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from help" -f -a "reload" -d 'Apply mesh.yaml\'s edited `gateway:` (routes, limits, keys file, certificate) to the running mesh\'s gateway, without dropping a connection'
 complete -c meshctl -n "__fish_meshctl_using_subcommand gateway; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand certs; and not __fish_seen_subcommand_from init issue status inspect rotate help" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
@@ -907,6 +922,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_su
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from fault" -f -a "clear" -d 'Remove a service\'s live fault'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from fault" -f -a "list" -d 'Show every fault: live ones and those in mesh.yaml, and which are in force'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from gateway" -f -a "keys" -d 'Manage the gateway\'s API keys'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from gateway" -f -a "reload" -d 'Apply mesh.yaml\'s edited `gateway:` (routes, limits, keys file, certificate) to the running mesh\'s gateway, without dropping a connection'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "init" -d 'Create the trust anchor (root CA) and the issuer (intermediate CA) in the state dir'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "issue" -d 'Issue a workload certificate (X.509-SVID) and write tls.crt, tls.key and ca.crt to a directory'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "status" -d 'Show anchor, issuer and issued leaves with their expiry'

@@ -8,8 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::Context;
+use super::{Context, StateFor};
 use crate::api::api_keys::{KeyFile, KeyFileError};
+use crate::control::meshfile::MeshFile;
 use crate::exit::{CliError, CliResult};
 use crate::output;
 
@@ -48,7 +49,26 @@ enum GatewayCommand {
     /// Manage the gateway's API keys
     #[command(subcommand, after_help = KEYS_HELP)]
     Keys(KeysCommand),
+    /// Apply mesh.yaml's edited `gateway:` (routes, limits, keys file, certificate) to the
+    /// running mesh's gateway, without dropping a connection
+    #[command(after_help = RELOAD_HELP)]
+    Reload {
+        /// The mesh file
+        #[arg(short = 'f', long = "file", value_name = "FILE", default_value = crate::control::meshfile::DEFAULT_FILE_NAME)]
+        file: PathBuf,
+    },
 }
+
+const RELOAD_HELP: &str = "\
+Checks mesh.yaml as `meshctl up` would (exit 2 naming file:line:column), then writes the
+gateway section where the running gateway reads it; the gateway applies it within a second
+(open connections carry on; token buckets start full). Refused (exit 1, nothing changed)
+when the change needs `meshctl up` restarted: a route to a service the running gateway does
+not call yet, another listen address, TLS turned on or off.
+
+Examples:
+  meshctl gateway reload
+  meshctl gateway reload -f deploy/mesh.yaml";
 
 #[derive(Debug, clap::Args)]
 struct KeysFile {
@@ -125,7 +145,21 @@ fn file_error(e: KeyFileError) -> CliError {
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
-    let GatewayCommand::Keys(command) = args.command;
+    let command = match args.command {
+        GatewayCommand::Keys(command) => command,
+        GatewayCommand::Reload { file } => {
+            let path = ctx.cwd.join(file);
+            let mesh = MeshFile::load(&path).map_err(CliError::usage)?;
+            let state = ctx.state_dir(StateFor::Mesh)?;
+            let written = crate::control::launch::reload_gateway(&state, &mesh)
+                .map_err(|e| CliError::from(anyhow::anyhow!(e)))?;
+            eprintln!(
+                "gateway configuration written to {}; the gateway applies it within a second",
+                written.display()
+            );
+            return Ok(());
+        }
+    };
     match command {
         KeysCommand::Add { name, file } => {
             let path = ctx.cwd.join(&file.keys_file);

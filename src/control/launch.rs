@@ -344,6 +344,47 @@ fn ensure_ca(state: &Path, trust_domain: &str) -> Result<(), IdentityError> {
 /// Where the gateway's proxy reads its configuration (mesh.yaml's `gateway:` as JSON).
 pub const GATEWAY_FILE: &str = "run/gateway.json";
 
+/// Gives the running mesh's gateway the `gateway:` of `mesh` (`meshctl gateway reload`): its
+/// proxy re-reads the file without dropping a connection. Refused, changing nothing, when the
+/// change needs a restart of `up`: no gateway running, a route to a service the running
+/// gateway does not call (its upstreams are fixed at start), another listen address or TLS on
+/// or off.
+pub fn reload_gateway(state: &Path, mesh: &MeshFile) -> Result<PathBuf, String> {
+    let restart = "restart `meshctl up` for that";
+    let spec = mesh
+        .gateway()
+        .ok_or_else(|| "mesh.yaml has no `gateway:` to reload".to_string())?;
+    let plan = MeshPlan::load(state).map_err(|e| e.to_string())?;
+    let running = plan
+        .proxies
+        .iter()
+        .find(|p| p.service == GATEWAY_SERVICE)
+        .ok_or_else(|| format!("the running mesh has no gateway: {restart}"))?;
+    for r in &spec.routes {
+        if !running.upstreams.iter().any(|u| u.service == r.service) {
+            return Err(format!(
+                "route `{}` sends to `{}`, which the running gateway does not call: {restart}",
+                r.name, r.service
+            ));
+        }
+    }
+    let path = state.join(GATEWAY_FILE);
+    if let Ok(text) = std::fs::read(&path)
+        && let Ok(current) = serde_json::from_slice::<GatewaySpec>(&text)
+    {
+        if current.listen != spec.listen {
+            return Err(format!(
+                "the gateway listens on {}; moving it to {} needs a restart: {restart}",
+                current.listen, spec.listen
+            ));
+        }
+        if current.tls.is_some() != spec.tls.is_some() {
+            return Err(format!("turning TLS on or off needs a restart: {restart}"));
+        }
+    }
+    write_gateway(state, spec).map_err(|e| e.to_string())
+}
+
 /// Writes the gateway's configuration for its proxy (atomically: a running gateway re-reads
 /// it when it changes).
 fn write_gateway(state: &Path, spec: &GatewaySpec) -> Result<PathBuf, LaunchError> {

@@ -321,6 +321,31 @@ fn external_clients_reach_a_split_service_through_the_gateway_with_keys_and_limi
     );
     assert_eq!(status, 200, "the keyed route matches every method and path");
 
+    // Edited limits apply live with `meshctl gateway reload`; a change that needs a restart
+    // is refused and changes nothing.
+    let yaml = std::fs::read_to_string(d.join("mesh.yaml")).unwrap();
+    std::fs::write(
+        d.join("mesh.yaml"),
+        yaml.replace("rps: 2, burst: 4", "rps: 3, burst: 7"),
+    )
+    .unwrap();
+    let reload = up.cmd().args(["gateway", "reload"]).output().unwrap();
+    assert!(
+        reload.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reload.stderr)
+    );
+    wait_until("the new limit is in force", || {
+        let (_, head, _) = call(&open_url, &[&tls[..], &["--resolve", &resolve]].concat());
+        head.contains("ratelimit-policy: \"open\";q=7;w=3")
+    });
+    let moved = yaml.replace(&format!("listen: 127.0.0.1:{port}"), "listen: 127.0.0.1:1");
+    std::fs::write(d.join("mesh.yaml"), moved).unwrap();
+    let refused = up.cmd().args(["gateway", "reload"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("needs a restart"), "{err}");
+
     // Metrics count by route, key name and outcome (never a key), in valid Prometheus text.
     let admin = up.proxy_field("gateway", "admin");
     let (_, _, metrics) = call(&format!("http://{admin}/metrics"), &[]);
