@@ -35,7 +35,7 @@ use self::counters::Outcome;
 use self::limit::Limiter;
 use crate::api::api_keys::{KeyFile, KeySet, Lookup};
 use crate::policy::gateway::{GatewaySpec, Incoming, KEY_NAME_HEADER, KeyLocation, Matcher};
-use crate::policy::normalize::normalize_path;
+use crate::policy::normalize::{decode_form_value, normalize_path};
 use crate::proxy::outbound::{Outbound, OutboundAnswer};
 use crate::proxy::protocol::cork::{Corked, Driven};
 use crate::proxy::protocol::detect::{self, Detected};
@@ -549,55 +549,24 @@ fn request_host<B>(req: &Request<B>) -> String {
     raw.to_ascii_lowercase()
 }
 
-/// Removes `param` from the query and returns its (first) value, percent-decoded.
+/// Removes every `param` from the query and returns the first one's value, percent-decoded
+/// (`None` as well when that is malformed: the key counts as missing).
 fn take_query_param(query: &mut Option<String>, param: &str) -> Option<String> {
     let q = query.as_deref()?;
-    let mut found = None;
+    let mut found: Option<Option<String>> = None;
     let mut kept = Vec::new();
     for pair in q.split('&') {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         if name == param {
             if found.is_none() {
-                found = Some(percent_decode(value));
+                found = Some(decode_form_value(value));
             }
         } else if !pair.is_empty() {
             kept.push(pair);
         }
     }
     *query = Some(kept.join("&"));
-    found
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    found.flatten()
 }
 
 /// The client's address: the TCP peer's, or — when a proxy in front is trusted — the last

@@ -10,6 +10,13 @@ fn a_query_key_is_taken_out_and_the_rest_kept() {
     assert_eq!(q.as_deref(), Some("a=1&b=2"));
     let mut none = None;
     assert_eq!(take_query_param(&mut none, "key"), None);
+    let mut bad = Some("key=%zz&key=second".to_string());
+    assert_eq!(
+        take_query_param(&mut bad, "key"),
+        None,
+        "a malformed first key is no key"
+    );
+    assert_eq!(bad.as_deref(), Some(""));
     let mut only = Some("key=x".to_string());
     assert_eq!(take_query_param(&mut only, "key").as_deref(), Some("x"));
     assert_eq!(only.as_deref(), Some(""));
