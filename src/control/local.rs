@@ -67,10 +67,10 @@ pub struct Prepared {
 /// The sockets live in a thread of their own with its own file descriptor table
 /// (`unshare(CLONE_FILES)`), never in the table the rest of `up` shares: every process `up`
 /// starts copies the spawning thread's table and closes its close-on-exec entries on exec,
-/// so 5–6 held sockets per proxy made each spawn cost O(N) and starting N proxies O(N²) —
-/// 3,000 proxies (18,000 held sockets, 12 ms per spawn) did not start within a minute (see
-/// bench/SCALE.md). Should `unshare` fail the thread holds them in the shared table: slower,
-/// as before, but the same holds.
+/// so 5–6 held sockets per proxy made each spawn cost O(N) and starting N proxies O(N²):
+/// 1.7 ms per spawn with none held, 12 ms with 18,000 (N = 3,000); at N = 2,000 start-up
+/// went from 44 s to 22 s (bench/SCALE.md). Should `unshare` fail the thread holds them in
+/// the shared table: slower, as before, but the same holds.
 #[derive(Debug, Default)]
 pub struct PortHolds(Option<Holder>);
 
