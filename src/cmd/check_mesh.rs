@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::control::admin::{AdminError, MeshAdmin};
-use crate::control::launch::{app_problems, proxy_ready, tcp_open};
+use crate::control::launch::probe_all;
 use crate::control::plan::PlanError;
 use crate::identity::checks::{Outcome, Severity};
 
@@ -70,25 +70,25 @@ pub fn gather(state: &Path, timeout: Duration) -> anyhow::Result<MeshFacts> {
     Ok(runtime.block_on(async {
         let status = admin.status().await;
         let mut instances = Vec::new();
-        for p in &admin.plan.proxies {
-            let cp = status
-                .as_ref()
-                .ok()
-                .and_then(|s| s.proxies.iter().find(|x| x.instance == p.name));
-            let serves = admin.plan.is_called(&p.service);
+        let reported = super::status::proxy_statuses(status.as_ref().ok());
+        let called = admin.plan.called_services();
+        let probes = probe_all(&admin.plan.proxies).await;
+        for (p, probe) in admin.plan.proxies.iter().zip(probes) {
+            let cp = reported.get(p.name.as_str()).copied();
+            let serves = called.contains(p.service.as_str());
             instances.push(InstanceFacts {
                 name: p.name.clone(),
                 app: p.app.to_string(),
-                app_up: tcp_open(p.app).await,
+                app_up: probe.app_up,
                 serves,
-                proxy_ready: proxy_ready(p.admin).await,
+                proxy_ready: probe.ready,
                 connected: status
                     .as_ref()
                     .ok()
                     .map(|_| cp.is_some_and(|c| c.connected)),
                 acked_version: cp.map_or(0, |c| c.acked_version),
                 last_error: cp.map(|c| c.last_error.clone()).unwrap_or_default(),
-                app_problems: app_problems(p.admin).await,
+                app_problems: probe.app_problems,
             });
         }
         match status {

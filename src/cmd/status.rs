@@ -7,7 +7,7 @@ use super::Context;
 use super::StateFor;
 use super::target::{self, Chosen, KubeTargetArgs, mesh_error};
 use crate::control::admin::MeshAdmin;
-use crate::control::launch::{app_problems, proxy_ready, tcp_open};
+use crate::control::launch::probe_all;
 use crate::duration::format_compact;
 use crate::exit::{CliError, CliResult, code};
 use crate::kube::controller::status::merge;
@@ -93,14 +93,13 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
             Err(e) => (None, Some(e)),
         };
         let mut instances = Vec::new();
-        for p in &admin.plan.proxies {
-            let cp = status
-                .as_ref()
-                .and_then(|s| s.proxies.iter().find(|x| x.instance == p.name));
-            let serves = admin.plan.is_called(&p.service);
-            let app_up = tcp_open(p.app).await;
-            let ready = proxy_ready(p.admin).await;
-            let problems = app_problems(p.admin).await;
+        let reported = proxy_statuses(status.as_ref());
+        let called = admin.plan.called_services();
+        let probes = probe_all(&admin.plan.proxies).await;
+        for (p, probe) in admin.plan.proxies.iter().zip(probes) {
+            let cp = reported.get(p.name.as_str()).copied();
+            let serves = called.contains(p.service.as_str());
+            let (app_up, ready, problems) = (probe.app_up, probe.ready, probe.app_problems);
             let connected = cp.is_some_and(|c| c.connected);
             let current = match (cp, &status) {
                 (Some(c), Some(s)) => c.acked_version >= s.version,
@@ -195,6 +194,16 @@ struct ClusterHealth {
     namespace: String,
     controller: ControllerHealth,
     pods: Vec<PodHealth>,
+}
+
+/// The control plane's view of each proxy, by instance name (a lookup per proxy, not a scan).
+pub(super) fn proxy_statuses(
+    status: Option<&crate::api::proto::control::StatusResponse>,
+) -> std::collections::HashMap<&str, &crate::api::proto::control::ProxyStatus> {
+    (status.into_iter())
+        .flat_map(|s| s.proxies.iter())
+        .map(|p| (p.instance.as_str(), p))
+        .collect()
 }
 
 fn run_kube(ctx: &mut Context<'_>, args: &Args, why: &str) -> CliResult {

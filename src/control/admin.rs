@@ -225,7 +225,8 @@ impl MeshAdmin {
         version: u64,
         timeout: Duration,
     ) -> Result<(), AdminError> {
-        let callers: Vec<String> = self
+        // A set: with N callers, `contains` on a list made every poll O(N²).
+        let callers: std::collections::HashSet<String> = self
             .plan
             .proxies
             .iter()

@@ -1,7 +1,7 @@
 //! Where the control plane's catalog comes from: one trait, the `local` backend (mesh.yaml +
 //! `.meshctl/`) today; a Kubernetes backend implements the same trait later.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::canary_routes::{self, CanaryRoutes};
@@ -77,14 +77,55 @@ pub use super::state_files::SPLITS_FILE;
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
     plan: MeshPlan,
+    index: PlanIndex,
     splits_path: PathBuf,
     canary_routes_path: PathBuf,
     faults_path: PathBuf,
 }
 
+/// The plan's lookups, made once: every acknowledgement attests a token and every change
+/// renders one configuration per proxy, so scanning the plan's proxies in each (as this
+/// backend once did) cost O(N²) per change for N proxies — 1,000 callers of one service
+/// measured in bench/SCALE.md.
+#[derive(Debug, Clone, Default)]
+struct PlanIndex {
+    /// SHA-256 (hex) of a bootstrap token → its proxy (a position in `plan.proxies`).
+    by_token: HashMap<String, usize>,
+    /// Instance name → its proxy.
+    by_name: HashMap<String, usize>,
+    /// Service → its proxies, in plan order.
+    by_service: HashMap<String, Vec<usize>>,
+    /// Service → its versions, sorted (as [`MeshPlan::versions`]).
+    versions: HashMap<String, Vec<String>>,
+}
+
+impl PlanIndex {
+    fn new(plan: &MeshPlan) -> Self {
+        let mut index = PlanIndex::default();
+        for (i, p) in plan.proxies.iter().enumerate() {
+            // The first wins, as a scan would find it (names and tokens are unique anyway).
+            index.by_token.entry(p.token_sha256.clone()).or_insert(i);
+            index.by_name.entry(p.name.clone()).or_insert(i);
+            index
+                .by_service
+                .entry(p.service.clone())
+                .or_default()
+                .push(i);
+            let versions = index.versions.entry(p.service.clone()).or_default();
+            versions.push(p.version.clone().unwrap_or_default());
+        }
+        for v in index.versions.values_mut() {
+            v.sort();
+            v.dedup();
+        }
+        index
+    }
+}
+
 impl LocalBackend {
     pub fn new(plan: MeshPlan, state_dir: &Path) -> Self {
         LocalBackend {
+            index: PlanIndex::new(&plan),
             plan,
             splits_path: state_dir.join(SPLITS_FILE),
             canary_routes_path: canary_routes::path(state_dir),
@@ -120,12 +161,8 @@ pub fn read_splits(state_dir: &Path) -> Result<BTreeMap<String, SplitWeights>, S
 #[tonic::async_trait]
 impl Backend for LocalBackend {
     async fn attest(&self, token: &str) -> Option<Workload> {
-        let hash = token_hash(token);
-        self.plan
-            .proxies
-            .iter()
-            .find(|p| p.token_sha256 == hash)
-            .map(Self::workload)
+        let i = *self.index.by_token.get(&token_hash(token))?;
+        self.plan.proxies.get(i).map(Self::workload)
     }
 
     fn is_admin(&self, token: &str) -> bool {
@@ -137,7 +174,11 @@ impl Backend for LocalBackend {
     }
 
     fn versions(&self, service: &str) -> Vec<String> {
-        self.plan.versions(service)
+        self.index
+            .versions
+            .get(service)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn is_opaque_tcp(&self, service: &str) -> bool {
@@ -150,28 +191,29 @@ impl Backend for LocalBackend {
         splits: &BTreeMap<String, SplitWeights>,
         version: u64,
     ) -> pb::ProxyConfig {
-        let Some(me) = self.plan.proxies.iter().find(|p| p.name == who.instance) else {
+        let me = self.index.by_name.get(&who.instance);
+        let Some(me) = me.and_then(|&i| self.plan.proxies.get(i)) else {
             return pb::ProxyConfig {
                 version,
                 ..Default::default()
             };
         };
+        let no_versions = Vec::new();
         let upstreams = me
             .upstreams
             .iter()
             .map(|u| {
-                let targets: Vec<&ProxyPlan> = self
-                    .plan
-                    .proxies
-                    .iter()
-                    .filter(|p| p.service == u.service)
+                let targets: Vec<&ProxyPlan> = (self.index.by_service.get(&u.service))
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|&i| self.plan.proxies.get(i))
                     .collect();
-                let versions = self.plan.versions(&u.service);
+                let versions = self.index.versions.get(&u.service).unwrap_or(&no_versions);
                 let policy = self.plan.policies.get(&u.service);
                 let split = splits
                     .get(&u.service)
                     .cloned()
-                    .unwrap_or_else(|| SplitWeights::initial(&versions));
+                    .unwrap_or_else(|| SplitWeights::initial(versions));
                 let backends = versions
                     .iter()
                     .map(|v| pb::Backend {
@@ -184,7 +226,7 @@ impl Backend for LocalBackend {
                         },
                         endpoints: targets
                             .iter()
-                            .filter(|t| t.version.clone().unwrap_or_default() == *v)
+                            .filter(|t| t.version.as_deref().unwrap_or_default() == v)
                             .map(|t| pb::Endpoint {
                                 address: t.inbound.to_string(),
                                 spiffe_id: t.spiffe_id.clone(),
@@ -366,6 +408,94 @@ mod fuzz;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// web → api (v1 in two replicas, v2), each proxy with its own token and inbound port.
+    fn indexed_plan(dir: &Path) -> LocalBackend {
+        let proxy = |name: &str, service: &str, version: Option<&str>, port: u16| {
+            let mut p = ProxyPlan::for_test(name, service, version);
+            p.token_sha256 = token_hash(&format!("token-{name}"));
+            p.inbound = format!("127.0.0.1:{port}").parse().unwrap();
+            p
+        };
+        let mut web = proxy("web", "web", None, 1000);
+        web.upstreams = vec![super::super::plan::UpstreamPlan {
+            service: "api".into(),
+            listen: "127.0.0.1:2000".parse().unwrap(),
+        }];
+        let mut plan = fuzz::plan(dir);
+        plan.proxies = vec![
+            web,
+            proxy("api.v2", "api", Some("v2"), 1003),
+            proxy("api.v1.r0", "api", Some("v1"), 1001),
+            proxy("api.v1.r1", "api", Some("v1"), 1002),
+        ];
+        LocalBackend::new(plan, dir)
+    }
+
+    /// The backend answers from its index what a scan of the plan would: the proxy a token
+    /// belongs to, a service's versions, and each caller's upstreams with every version's
+    /// endpoints (in plan order) and weight.
+    #[tokio::test]
+    async fn the_plan_index_answers_what_a_scan_of_the_plan_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = indexed_plan(dir.path());
+        for p in &backend.plan().proxies {
+            let who = backend.attest(&format!("token-{}", p.name)).await.unwrap();
+            assert_eq!(who, LocalBackend::workload(p));
+        }
+        assert_eq!(backend.attest("token-nobody").await, None);
+        assert_eq!(backend.versions("api"), ["v1", "v2"]);
+        assert_eq!(backend.versions("web"), [""]);
+        assert!(backend.versions("gone").is_empty());
+
+        let web = backend.attest("token-web").await.unwrap();
+        let splits = BTreeMap::from([(
+            "api".to_string(),
+            SplitWeights(BTreeMap::from([("v1".into(), 70), ("v2".into(), 30)])),
+        )]);
+        let config = backend.proxy_config(&web, &splits, 7);
+        assert_eq!((config.version, config.service.as_str()), (7, "web"));
+        let [api] = &config.upstreams[..] else {
+            panic!("{:?}", config.upstreams)
+        };
+        assert_eq!(
+            (api.service.as_str(), api.listen.as_str()),
+            ("api", "127.0.0.1:2000")
+        );
+        let backends: Vec<(&str, u32, Vec<&str>)> = (api.backends.iter())
+            .map(|b| {
+                let addrs = b.endpoints.iter().map(|e| e.address.as_str()).collect();
+                (b.version.as_str(), b.weight, addrs)
+            })
+            .collect();
+        assert_eq!(
+            backends,
+            [
+                ("v1", 70, vec!["127.0.0.1:1001", "127.0.0.1:1002"]),
+                ("v2", 30, vec!["127.0.0.1:1003"]),
+            ]
+        );
+        // Without a saved split a service starts on its first version.
+        let config = backend.proxy_config(&web, &BTreeMap::new(), 8);
+        let weights: Vec<u32> = config.upstreams[0]
+            .backends
+            .iter()
+            .map(|b| b.weight)
+            .collect();
+        assert_eq!(weights, [crate::policy::split::TOTAL_WEIGHT, 0]);
+        // An instance the plan does not know gets an empty configuration.
+        let stranger = Workload {
+            instance: "ghost".into(),
+            ..web
+        };
+        assert_eq!(
+            backend.proxy_config(&stranger, &splits, 9),
+            pb::ProxyConfig {
+                version: 9,
+                ..Default::default()
+            }
+        );
+    }
 
     /// Found by the `state_files_load` fuzz target: `{"api": {"spec": {}, …}}` (or a share
     /// above 100%) in faults.json was pushed to every caller of api, whose proxies then

@@ -63,23 +63,93 @@ pub struct Prepared {
 /// yet a listener that also sets `SO_REUSEADDR` (the proxies', and most servers') can bind
 /// it: Linux refuses that only when the existing socket listens. No connection ever reaches
 /// a holder, since only listening sockets accept.
+///
+/// The sockets live in a thread of their own with its own file descriptor table
+/// (`unshare(CLONE_FILES)`), never in the table the rest of `up` shares: every process `up`
+/// starts copies the spawning thread's table and closes its close-on-exec entries on exec,
+/// so 5–6 held sockets per proxy made each spawn cost O(N) and starting N proxies O(N²):
+/// 1.7 ms per spawn with none held, 12 ms with 18,000 (N = 3,000); at N = 2,000 start-up
+/// went from 44 s to 22 s (bench/SCALE.md). Should `unshare` fail the thread holds them in
+/// the shared table: slower, as before, but the same holds.
 #[derive(Debug, Default)]
-pub struct PortHolds(Vec<tokio::net::TcpSocket>);
+pub struct PortHolds(Option<Holder>);
+
+/// The holding thread: each `()` on `ask` holds one more port, answered on `answer`; closing
+/// `ask` drops every socket it holds.
+#[derive(Debug)]
+struct Holder {
+    ask: std::sync::mpsc::Sender<()>,
+    answer: std::sync::mpsc::Receiver<std::io::Result<SocketAddr>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Holder {
+    fn start() -> std::io::Result<Holder> {
+        let (ask, asked) = std::sync::mpsc::channel::<()>();
+        let (answered, answer) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("port-holds".into())
+            .spawn(move || {
+                // Its table starts as a copy of the process's (stdio, the runtime's): those
+                // files stay referenced until the thread ends, i.e. during start-up only.
+                let _ = nix::sched::unshare(nix::sched::CloneFlags::CLONE_FILES);
+                let mut held = Vec::new();
+                while asked.recv().is_ok() {
+                    let addr = hold_one().map(|(socket, addr)| {
+                        held.push(socket);
+                        addr
+                    });
+                    if answered.send(addr).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Holder {
+            ask,
+            answer,
+            thread,
+        })
+    }
+}
+
+/// One socket bound to a free port of 127.0.0.1 with `SO_REUSEADDR`, and its address.
+fn hold_one() -> std::io::Result<(tokio::net::TcpSocket, SocketAddr)> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(loopback(0))?;
+    let addr = socket.local_addr()?;
+    Ok((socket, addr))
+}
 
 impl PortHolds {
     /// Holds a free port of 127.0.0.1 and returns its address.
     fn hold(&mut self) -> std::io::Result<SocketAddr> {
-        let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.set_reuseaddr(true)?;
-        socket.bind(loopback(0))?;
-        let addr = socket.local_addr()?;
-        self.0.push(socket);
-        Ok(addr)
+        let holder = match &mut self.0 {
+            Some(h) => h,
+            None => self.0.insert(Holder::start()?),
+        };
+        let gone = || std::io::Error::other("the port-holding thread ended");
+        holder.ask.send(()).map_err(|_| gone())?;
+        holder.answer.recv().map_err(|_| gone())?
     }
 
-    /// Lets the ports go: call once whatever was planned on them listens.
-    pub fn release(self) {
-        drop(self);
+    /// Lets the ports go (returning once they are free): call once whatever was planned on
+    /// them listens.
+    pub fn release(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(Holder { ask, thread, .. }) = self.0.take() {
+            drop(ask);
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for PortHolds {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -169,35 +239,53 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
     })
 }
 
-/// Writes the tokens (0600) and the plan. Returns each instance's token file.
+/// Writes the tokens: one file (0600) per instance in a fresh [`TOKENS_DIR`] (0700), and the
+/// admin token. Returns each instance's token file.
+///
+/// The instance tokens are not written like state files (temp file, fsync, rename, directory
+/// fsync, after scanning the directory for stale temps): only the proxies this `up` starts
+/// read them, after this returns, and the next `up` writes new ones, so a crash loses
+/// nothing durability would have kept. Each file is created with `O_EXCL` in a directory
+/// created empty just now, so none exists with a wider mode or older contents. Done the
+/// state-file way, 1,000 proxies took 7 s here (2 fsyncs per file, and each scan reading
+/// every file written before it): see bench/SCALE.md.
 pub fn write_tokens(
     prepared: &Prepared,
     state_dir: &Path,
 ) -> Result<BTreeMap<String, PathBuf>, LocalError> {
     let dir = state_dir.join(TOKENS_DIR);
-    fsutil::create_private_dir(&dir).map_err(|source| LocalError::Io {
-        path: dir.clone(),
-        source,
-    })?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| LocalError::Io { path, source }
+    };
+    // A previous run's tokens (some perhaps of instances mesh.yaml no longer has) go.
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&dir)(e)),
+        _ => {}
+    }
+    fsutil::create_private_dir(&dir).map_err(io(&dir))?;
     let mut files = BTreeMap::new();
     for (name, token) in &prepared.tokens {
         let path = dir.join(format!("{name}.token"));
-        fsutil::write_atomic(&path, token.as_bytes(), PRIVATE_FILE_MODE).map_err(|source| {
-            LocalError::Io {
-                path: path.clone(),
-                source,
-            }
-        })?;
+        write_new_private(&path, token.as_bytes()).map_err(io(&path))?;
         files.insert(name.clone(), path);
     }
     let admin = state_dir.join(ADMIN_TOKEN_FILE);
-    fsutil::write_atomic(&admin, prepared.admin_token.as_bytes(), PRIVATE_FILE_MODE).map_err(
-        |source| LocalError::Io {
-            path: admin,
-            source,
-        },
-    )?;
+    fsutil::write_atomic(&admin, prepared.admin_token.as_bytes(), PRIVATE_FILE_MODE)
+        .map_err(io(&admin))?;
     Ok(files)
+}
+
+/// Creates `path` (which must not exist) with mode 0600 and writes `body` to it.
+fn write_new_private(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(PRIVATE_FILE_MODE)
+        .open(path)?
+        .write_all(body)
 }
 
 fn loopback(port: u16) -> SocketAddr {

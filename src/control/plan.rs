@@ -142,6 +142,13 @@ impl MeshPlan {
             .any(|q| q.upstreams.iter().any(|u| u.service == service))
     }
 
+    /// Every service some proxy has as an upstream ([`MeshPlan::is_called`] for them all).
+    pub fn called_services(&self) -> std::collections::HashSet<&str> {
+        (self.proxies.iter())
+            .flat_map(|p| p.upstreams.iter().map(|u| u.service.as_str()))
+            .collect()
+    }
+
     pub fn services(&self) -> Vec<String> {
         let mut s: Vec<String> = self.proxies.iter().map(|p| p.service.clone()).collect();
         s.sort();

@@ -103,3 +103,78 @@ fn planned_ports_are_distinct_held_until_released_and_bindable_by_listeners() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn tokens_are_private_files_in_a_fresh_directory_and_a_rerun_replaces_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let tokens = dir.path().join(TOKENS_DIR);
+    // A previous run's leftovers: a token of an instance no longer planned, and one of
+    // the same name with other contents.
+    std::fs::create_dir_all(&tokens).unwrap();
+    std::fs::write(tokens.join("gone.token"), "old").unwrap();
+    std::fs::write(tokens.join("web.token"), "old").unwrap();
+
+    for _ in 0..2 {
+        let prepared = prepare(&mesh(), dir.path()).unwrap();
+        let files = write_tokens(&prepared, dir.path()).unwrap();
+        assert_eq!(files.keys().collect::<Vec<_>>(), ["api", "web"]);
+        for (name, path) in &files {
+            assert_eq!(path, &tokens.join(format!("{name}.token")));
+            assert_eq!(
+                std::fs::read_to_string(path).unwrap(),
+                prepared.tokens[name]
+            );
+            assert_eq!(mode(path), 0o600, "{}", path.display());
+        }
+        let mut left: Vec<String> = std::fs::read_dir(&tokens)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["api.token", "web.token"]);
+        assert_eq!(mode(&tokens), 0o700);
+        let admin = dir.path().join(ADMIN_TOKEN_FILE);
+        assert_eq!(
+            std::fs::read_to_string(&admin).unwrap(),
+            prepared.admin_token
+        );
+        assert_eq!(mode(&admin), 0o600);
+    }
+}
+
+/// How many sockets the calling thread's file table holds.
+fn sockets_in_my_table() -> usize {
+    std::fs::read_dir("/proc/thread-self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|l| l.to_string_lossy().starts_with("socket:"))
+        .count()
+}
+
+/// Every process `up` spawns copies the spawning thread's file table: the held ports must
+/// not be in it (they were, and made starting N proxies O(N²)), while still held.
+#[test]
+fn held_ports_stay_out_of_the_file_table_the_spawning_threads_share() {
+    let mut yaml = String::from("services:\n  called:\n    port: 19999\n");
+    for i in 0..199 {
+        yaml.push_str(&format!(
+            "  s{i}:\n    port: {}\n    upstreams: [called]\n",
+            20_000 + i
+        ));
+    }
+    let mesh = MeshFile::parse(&yaml, Path::new("mesh.yaml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let before = sockets_in_my_table();
+    let prepared = prepare(&mesh, dir.path()).unwrap();
+    let ports = planned_ports(&prepared.plan);
+    assert_eq!(ports.len(), 4 + 199 * 5);
+    let grown = sockets_in_my_table().saturating_sub(before);
+    // (Other tests of this binary share the table and may open a few sockets meanwhile.)
+    assert!(grown < 100, "{grown} more sockets in the shared table");
+    for addr in &ports {
+        let err = plain_bind(*addr).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{addr}: {err}");
+    }
+}
