@@ -174,6 +174,14 @@ sut[direct]="${pids[0]}"
 sut[haproxy]="${pids[0]} ${pids[1]}"
 sut[gateway]="${pids[0]} $mesh_pids"
 sut[gw+key]="${pids[0]} $mesh_pids"
+# What each of those pids is, for the per-process split of cpu_us/req.
+role() {
+  case "$(tr '\0' ' ' < "/proc/$1/cmdline")" in
+    *" controller"*) echo control-plane ;; *" up"*) echo up ;; *" --gateway "*) echo gateway ;; *" proxy "*) echo sidecar ;; *) echo other ;;
+  esac
+}
+mesh_roles="$(for p in $mesh_pids; do printf '%s ' "$(role "$p")"; done)"
+declare -A roles=([direct]="nginx" [haproxy]="nginx haproxy" [gateway]="nginx $mesh_roles" [gw+key]="nginx $mesh_roles")
 topologies=(direct haproxy gateway gw+key)
 
 # Each topology answers 200 with the 1 KiB body, over h2 and HTTP/1.1 (a key that is wrong
@@ -199,8 +207,13 @@ done
 refused="$(curl -sk -o /dev/null -w '%{http_code}' "${url[gw+key]}")"
 [ "$refused" = 401 ] || { echo "gateway.sh: the keyed route without a key answered $refused, not 401" >&2; exit 1; }
 
-# CPU (jiffies, user + system) used so far by the given pids, and by SUT_CPU as a whole.
-proc_jiffies() { local j=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && j=$((j + $(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat"))); done; echo "$j"; }
+# CPU (jiffies, user + system) used so far by each of the given pids, and by SUT_CPU as a whole.
+proc_jiffies() {
+  local p
+  for p in "$@"; do
+    if [ -r "/proc/$p/stat" ]; then awk '{sub(/^.*\) /, ""); printf "%d ", $12 + $13}' "/proc/$p/stat"; else printf '0 '; fi
+  done
+}
 # "BUSY STEAL" jiffies of SUT_CPU: user + nice + system + irq + softirq, and time the host gave
 # to other VMs.
 cpu_busy() { awk -v c="cpu$sut_cpu" '$1 == c {print $2 + $3 + $4 + $7 + $8, $9}' /proc/stat; }
@@ -273,28 +286,30 @@ measure() {
   [ "$done_reqs" -gt 0 ] || { echo "gateway.sh: $test on $t completed nothing:" >&2; cat "$work/last" >&2; exit 1; }
   hz="$(getconf CLK_TCK)"
   awk -v round="$round" -v test="$test" -v t="$t" -v a="$1" -v b="$2" -v c="${3:-}" -v d="${4:-}" \
-      -v j="$((j1 - j0))" -v b0="$b0" -v b1="$b1" -v ns="$((s1 - s0))" -v hz="$hz" -v n="$done_reqs" 'BEGIN {
+      -v j0="$j0" -v j1="$j1" -v roles="${roles[$t]}" -v b0="$b0" -v b1="$b1" -v ns="$((s1 - s0))" -v hz="$hz" -v n="$done_reqs" 'BEGIN {
     split(b0, x, " "); split(b1, y, " ")
+    k = split(j0, p0, " "); split(j1, p1, " "); split(roles, r, " ")
+    j = 0; by = ""
+    for (i = 1; i <= k; i++) {
+      j += p1[i] - p0[i]
+      us = (p1[i] - p0[i]) / hz * 1e6 / n
+      if (us >= 0.5) by = by sprintf(" %s=%.1f", r[i], us)
+    }
     secs = ns / 1e9
     cpu = j / hz * 1e6 / n
     sut = j / hz / secs * 100
     other = (y[1] - x[1] - j) / hz / secs * 100; if (other < 0) other = 0
     steal = (y[2] - x[2]) / hz / secs * 100
-    if (test ~ /^lat/) printf "%-5s %-7s %-8s %7s %8.3f %8.3f %6d %10.1f %5.0f %6.0f %6.0f\n", round, test, t, "-", a, b, d, cpu, sut, other, steal
-    else printf "%-5s %-7s %-8s %7d %8s %8s %6d %10.1f %5.0f %6.0f %6.0f\n", round, test, t, a, "-", "-", c, cpu, sut, other, steal
+    if (test ~ /^lat/) printf "%-5s %-7s %-8s %7s %8.3f %8.3f %6d %10.1f %5.0f %6.0f %6.0f %s\n", round, test, t, "-", a, b, d, cpu, sut, other, steal, by
+    else printf "%-5s %-7s %-8s %7d %8s %8s %6d %10.1f %5.0f %6.0f %6.0f %s\n", round, test, t, a, "-", "-", c, cpu, sut, other, steal, by
   }'
 }
 
 echo "# bench/gateway.sh $(date -u +%FT%TZ) — $("$bin" --version 2>/dev/null | head -1), $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "# $(nproc) CPUs, SUT on CPU $sut_cpu, load on CPU $load_cpu; ${secs}s throughput tests, ${lat_secs}s latency tests at $rps rps"
-role() {
-  case "$(tr '\0' ' ' < "/proc/$1/cmdline")" in
-    *" controller"*) echo control-plane ;; *" up"*) echo up ;; *" --gateway "*) echo gateway ;; *" proxy "*) echo sidecar ;; *) echo other ;;
-  esac
-}
 threads() { ps -o nlwp= -p "$1" | tr -d ' '; }
 echo "# threads: nginx $(threads "${pids[0]}"), haproxy $(threads "${pids[1]}"), $(for p in $mesh_pids; do printf '%s %s, ' "$(role "$p")" "$(threads "$p")"; done)nice $nice, $(cat "/proc/$$/autogroup" 2>/dev/null || echo 'no autogroup')"
-printf '%-5s %-7s %-8s %7s %8s %8s %6s %10s %5s %6s %6s\n' round test topology "req/s" "p50_ms" "p99_ms" "non2xx" "cpu_us/req" "sut%" "other%" "steal%"
+printf '%-5s %-7s %-8s %7s %8s %8s %6s %10s %5s %6s %6s %s\n' round test topology "req/s" "p50_ms" "p99_ms" "non2xx" "cpu_us/req" "sut%" "other%" "steal%" "cpu_us/req by process"
 # Warm-up: TLS sessions, pools, page cache.
 for t in "${topologies[@]}"; do
   warm=(-c4 -m8 -t1 -n 2000)
