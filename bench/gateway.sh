@@ -20,14 +20,16 @@
 # Every topology is checked first (200, 1 024 bytes), and every test counts non-2xx answers.
 # Rounds interleave the topologies, the order reversed every other round.
 #
-# Pinning: nginx, HAProxy and every process of the mesh (control plane, gateway, sidecar) on
+# Pinning: nginx, HAProxy and every process of the mesh (up, control plane, gateway, sidecar) on
 # SUT_CPU (default 0), the load generators on LOAD_CPU (default 1). `meshctl up` starts each
 # proxy without `--workers`, i.e. with one worker (a single-threaded runtime): one worker
 # per proxy, as HAProxy's `nbthread 1` and nginx's one worker process.
 # Columns: cpu_us/req is the CPU time (user + system) of all processes under test per
-# request, from /proc (robust to a busy host: it counts work, not waiting); other_cpu% is how
-# much of SUT_CPU something else used meanwhile (the noise indicator: above a few percent the
-# req/s column is noisy).
+# request, from /proc (robust to a busy host: it counts work, not waiting), also split by
+# process at the end of the row; sut% is the share of SUT_CPU they got, other% how much of it
+# everything else used meanwhile (the noise indicator: when sut% is well below 90 in a max
+# test, the req/s column measures the host), steal% the hypervisor's share. Results and their
+# reading: bench/GATEWAY.md.
 # Needs nginx, haproxy, wrk, h2load, oha, openssl, taskset, curl, python3; installs the apt
 # ones if missing (SKIP_INSTALL=1 to refuse instead).
 # NICE=-10 (root) runs everything measured, load generators included, at a higher priority than
