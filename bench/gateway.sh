@@ -141,7 +141,8 @@ pids+=($!)
 
 # The mesh: `app` is nginx (no command: the script started it), the gateway in front.
 api_key="$(cd "$work" && "$bin" gateway keys add bench --keys-file keys.json 2>"$work/keys.err")"
-cat > "$work/mesh.yaml" <<MESH
+write_mesh() {
+  cat > "$work/mesh.yaml" <<MESH
 services:
   app:
     protocol: http
@@ -159,10 +160,20 @@ gateway:
     - name: open
       service: app
 MESH
+}
+# The gateway's port was free when picked, but on a busy machine something may take it before
+# the gateway listens (`meshctl up` neither checks nor reserves it): then try another.
 mesh_up=1
-if ! (cd "$work" && env -u MESHCTL_STATE_DIR RUST_LOG=warn "${sut_run[@]}" "$bin" up --detach >"$work/up.out" 2>&1); then
-  echo "gateway.sh: meshctl up failed:" >&2; cat "$work/up.out" >&2; exit 1
-fi
+for attempt in 1 2 3; do
+  write_mesh
+  if (cd "$work" && env -u MESHCTL_STATE_DIR RUST_LOG=warn "${sut_run[@]}" "$bin" up --detach >"$work/up.out" 2>&1); then break; fi
+  if [ "$attempt" = 3 ] || ! grep -q "gateway listener): Address already in use" "$work/up.out"; then
+    echo "gateway.sh: meshctl up failed:" >&2; cat "$work/up.out" >&2; exit 1
+  fi
+  echo "gateway.sh: the gateway's port $gw_port was taken meanwhile; another one" >&2
+  (cd "$work" && env -u MESHCTL_STATE_DIR "$bin" down >/dev/null 2>&1) || true
+  gw_port="$(free_port)"
+done
 mesh_pids="$(pgrep -f -- "$work/.meshctl" | tr '\n' ' ')"
 for p in "${pids[@]}" $mesh_pids; do taskset -a -p -c "$sut_cpu" "$p" >/dev/null 2>&1 || true; done
 
