@@ -167,6 +167,7 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
                 .chain(i.admin_port)
                 .chain(i.upstreams.iter().filter_map(|u| u.port))
         })
+        .chain(mesh.gateway().map(|g| g.listen.port()))
         .collect();
     let mut ports = PortPool {
         holds: PortHolds::default(),
@@ -320,6 +321,15 @@ fn check_fixed_ports(mesh: &MeshFile) -> Result<(), LocalError> {
                 )?;
             }
         }
+    }
+    if let Some(g) = mesh.gateway()
+        && g.listen.port() != 0
+        && std::net::TcpListener::bind(g.listen).is_err()
+    {
+        return Err(LocalError::PortInUse {
+            port: g.listen.port(),
+            what: "gateway.listen".into(),
+        });
     }
     Ok(())
 }

@@ -406,6 +406,19 @@ gateway:
     );
     assert_up_rejects(&base(keyed, ""), "gateway.keys_file: ");
 
+    // A gateway port in use is found before anything starts.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = held.local_addr().unwrap().port();
+    let open = "    - { name: web, service: web }\n";
+    let yaml = base(open, "").replace(
+        "  keys_file: keys.json",
+        &format!("  listen: 127.0.0.1:{busy}"),
+    );
+    assert_up_rejects(
+        &yaml,
+        &format!("port {busy} (gateway.listen) is already in use"),
+    );
+
     // With files: a world-readable key file, then a certificate with another's key.
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
