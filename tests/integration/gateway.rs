@@ -414,10 +414,21 @@ gateway:
         "  keys_file: keys.json",
         &format!("  listen: 127.0.0.1:{busy}"),
     );
-    assert_up_rejects(
-        &yaml,
-        &format!("port {busy} (gateway.listen) is already in use"),
+    // Exit 1, as for any port in use (the machine's state, not the file, is wrong).
+    let dir = crate::mesh::dir_with(&yaml);
+    let out = meshctl()
+        .arg("up")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("port {busy} (gateway.listen) is already in use")),
+        "{err}"
     );
+    nothing_started(dir.path());
+    drop(held);
 
     // With files: a world-readable key file, then a certificate with another's key.
     let dir = tempfile::tempdir().unwrap();
