@@ -38,19 +38,13 @@ for name in "${names[@]}"; do
   for s in ${settings[$name]}; do args+=(--config "$s"); done
   rm -rf "${out:?}/$name"
   echo "profiles.sh: building $name (${settings[$name]:-Cargo.toml as is})" >&2
-  start="$(date +%s.%N)"
-  times_before="$(times | tail -1)"
-  (cd "$repo" && CARGO_TARGET_DIR="$out/$name" cargo build --release --locked "${args[@]}" >&2)
-  end="$(date +%s.%N)"
-  times_after="$(times | tail -1)"
+  # user+sys of cargo and every rustc it waited for: steadier than wall time when other
+  # work shares the machine.
+  (cd "$repo" && CARGO_TARGET_DIR="$out/$name" /usr/bin/time -f '%e %U %S' -o "$out/$name.time" \
+    cargo build --release --locked "${args[@]}" >&2)
+  read -r wall user sys < <(tail -1 "$out/$name.time")
+  cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.0f", u + s}')"
   cp "$out/$name/release/meshctl" "$out/$name.bin"
-  # `times`' second line: the children's user and system time, e.g. "12m3.120s 0m40.500s".
-  cpu="$(awk -v a="$times_before" -v b="$times_after" 'function s(x,  n, i, f, p, t) {
-      n = split(x, f, " "); t = 0
-      for (i = 1; i <= n; i++) { split(f[i], p, "m"); sub(/s$/, "", p[2]); t += p[1] * 60 + p[2] }
-      return t }
-    BEGIN { printf "%.0f", s(b) - s(a) }')"
   size="$(stat -c %s "$out/$name.bin")"
-  printf '%s\t%.0f\t%s\t%s\t%s\n' "$name" "$(awk -v a="$start" -v b="$end" 'BEGIN {print b - a}')" \
-    "$cpu" "$size" "${settings[$name]:--}" | tee -a "$out/builds.tsv"
+  printf '%s\t%.0f\t%s\t%s\t%s\n' "$name" "$wall" "$cpu" "$size" "${settings[$name]:--}" | tee -a "$out/builds.tsv"
 done
