@@ -148,10 +148,20 @@ for p in "${pairs[@]}"; do
   meshctl_bin["$p"]="$work/bin/$p"
 done
 cp "$here/rig/wrk-report.lua" "$work/wrk-report.lua"
+# Listener ports below the kernel's ephemeral range: the load generators' thousands of
+# client sockets take ephemeral ports, and one of them could hold a port a topology is about
+# to listen on.
 read -r app_port app_h2_port hop_port hop_h2_port out_port out_h2_port in_port < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(7)]
-for s in socks: s.bind(("127.0.0.1", 0))
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+socks = []
+while len(socks) < 7:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", random.randrange(10000, max(10001, low))))
+        socks.append(s)
+    except OSError:
+        s.close()
 print(*[s.getsockname()[1] for s in socks])')
 # 4096 connections through a pair need ~3 descriptors each in some process.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

@@ -108,7 +108,10 @@ def summary(rows, direct):
     for r in rows:
         if r["test"] != "peak" and num(r["rps"]) is not None:
             by.setdefault((r["phase"], r["topo"], r["test"]), []).append(r)
-    med = lambda xs: sorted(xs)[(len(xs) - 1) // 2] if xs else None
+    def med(xs):
+        xs = sorted(xs)
+        return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2 if xs else None
+
     refs = ("direct", "haproxy-hop", "haproxy-pair", "envoy-pair")
     pairs = sorted({t for (_, t, _) in by if t not in refs})
     if not pairs or not any(t == "haproxy-pair" for (_, t, _) in by):
