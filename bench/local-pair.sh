@@ -18,7 +18,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# N distinct free ports, all held at once while chosen (one at a time, the kernel can hand out
+# the same port twice), below the ephemeral range that load generators' client sockets use.
+free_ports() {
+  python3 -c '
+import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+socks = []
+while len(socks) < int(sys.argv[1]):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", random.randrange(10000, max(10001, low))))
+        socks.append(s)
+    except OSError:
+        s.close()
+print(*[s.getsockname()[1] for s in socks])' "$1"
+}
 
 start_local_pair() {
   local bin="$1" wait_secs="$2" in_port
@@ -26,7 +41,7 @@ start_local_pair() {
     work="$(mktemp -d)"
     works+=("$work")
   fi
-  app_port="$(free_port)" in_port="$(free_port)" out_port="$(free_port)" out_h2_port="$(free_port)"
+  read -r app_port in_port out_port out_h2_port < <(free_ports 4)
   mkdir -p "$work/www" "$work/tmp"
   head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/index.html"
   cat > "$work/nginx.conf" <<NGINX

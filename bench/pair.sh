@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The rig's custom-pair command: issues the pair's own SPIFFE identities into MESH_WORK_DIR
-# with `meshctl certs` (not the rig's openssl certs) and runs both proxies in the
-# foreground, one worker thread each (MESH_PROXY_THREADS), until the rig stops them.
+# The meshctl pair of bench/run.sh (and of bench/local-pair.sh): issues the pair's own SPIFFE
+# identities into MESH_WORK_DIR with `meshctl certs` (not run.sh's openssl certificates) and
+# runs both proxies of MESHCTL_BIN in the foreground, MESH_PROXY_THREADS worker threads each
+# (default 1), until run.sh stops its process group.
 #
 #   client → 127.0.0.1:MESH_OUT_PORT (detect: HTTP/1.1)      ┐ outbound proxy (sa/client)
 #   client → 127.0.0.1:MESH_OUT_H2_PORT (detect: h2c)        ┘   ══ mTLS, one h2 conn ══╗
@@ -10,12 +11,12 @@
 # MESH_TAP=1: both proxies also serve the tap API (loopback ports MESH_TAP_PORT and +1, default
 # 14190) and one `meshctl tap --proxy` client watches the inbound proxy for the whole run, so a
 # run with and one without give throughput with one active tap client against none, e.g.
-#   MESH_TAP=1 bench/run.sh --custom-name meshctl-tap
+#   MESH_TAP=1 bench/run.sh --meshctl meshctl-tap=target/release/meshctl
 # MESH_OTLP=http://HOST:PORT: both proxies export a span per request there (tracing on).
 set -euo pipefail
 : "${MESHCTL_BIN:?}" "${MESH_OUT_PORT:?}" "${MESH_OUT_H2_PORT:?}" "${MESH_IN_PORT:?}" "${MESH_UPSTREAM_PORT:?}" "${MESH_WORK_DIR:?}"
 bin="$MESHCTL_BIN"
-# A fresh directory per start: the rig starts the pair once per round in one work dir.
+# A fresh directory per start: run.sh starts the pair once per round and phase in one work dir.
 mkdir -p "$MESH_WORK_DIR"
 work="$(mktemp -d "$MESH_WORK_DIR/meshctl.XXXXXX")"
 threads="${MESH_PROXY_THREADS:-1}"
