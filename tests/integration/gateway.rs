@@ -589,3 +589,42 @@ fn a_bad_rate_limit_is_refused_with_its_location() {
     );
     assert_up_rejects(&service("{}"), "limits nothing");
 }
+
+/// A gRPC client (tonic, over h2c) calls a meshed gRPC service through a plaintext gateway,
+/// routed by the gRPC service's path prefix ahead of a key-protected catch-all route.
+#[test]
+fn grpc_calls_reach_a_meshed_service_through_the_gateway() {
+    let exe = crate::support::meshctl_bin();
+    let (port, quotes) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    add_key(dir.path(), "grpc-client");
+    let yaml = format!(
+        "services:
+  quotes:
+    port: {quotes}
+    protocol: grpc
+    command: [\"{exe}\", demo-app, quotes, --listen, \"127.0.0.1:{quotes}\"]
+gateway:
+  listen: 127.0.0.1:{port}
+  keys_file: keys.json
+  routes:
+    - {{ name: quotes, path: {{ prefix: /meshctl.demo.v1.Quotes }}, service: quotes }}
+    - {{ name: keyed, service: quotes, api_key: {{ header: x-api-key }} }}
+",
+        exe = exe.display()
+    );
+    std::fs::write(dir.path().join("mesh.yaml"), yaml).unwrap();
+    let up = Up::run(dir, &["up"]);
+    wait_until("quotes listens", || {
+        std::net::TcpStream::connect(("127.0.0.1", quotes)).is_ok()
+    });
+    let quote = crate::mesh::get_quote(&format!("127.0.0.1:{port}"), "ACME").unwrap();
+    assert_eq!(quote.symbol, "ACME");
+    // Counted as forwarded on the route that matched.
+    let admin = up.proxy_field("gateway", "admin");
+    let (_, _, metrics) = call(&format!("http://{admin}/metrics"), &[]);
+    assert!(
+        metrics.contains("route=\"quotes\",key=\"\",outcome=\"forwarded\""),
+        "{metrics}"
+    );
+}
