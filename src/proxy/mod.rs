@@ -105,6 +105,25 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Serves `listener` with `handle` per connection, at most `max_connections` open at once
+    /// (a refusal counted under `direction`): every proxy listener's accept loop.
+    pub(crate) async fn accept<F, Fut>(
+        &self,
+        listener: TcpListener,
+        direction: telemetry::metrics::Direction,
+        watch: protocol::drain::DrainWatch,
+        handle: F,
+    ) where
+        F: Fn(tokio::net::TcpStream, SocketAddr, protocol::drain::DrainWatch) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let counters = self.metrics.limits.clone();
+        let max = self.limits.max_connections;
+        protocol::listen::accept_counted(listener, max, counters, direction, watch, handle).await;
+    }
+}
+
 /// How both start-ups (standalone [`run`] and [`controlled::run`]) put listeners together:
 /// each listener is bound, named in the start-up log line and shown in `/config`; the
 /// caller decides when it starts serving.

@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::proxy::telemetry::metrics::escape_label;
+
 /// The most label sets kept.
 pub const MAX_SERIES: usize = 1024;
 
@@ -80,18 +82,12 @@ impl GatewayCounters {
             let _ = writeln!(
                 out,
                 "meshctl_gateway_requests_total{{route=\"{}\",key=\"{}\",outcome=\"{}\"}} {n}",
-                escape(route),
-                escape(key),
+                escape_label(route),
+                escape_label(key),
                 outcome.label()
             );
         }
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

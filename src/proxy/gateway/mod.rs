@@ -45,7 +45,6 @@ use crate::proxy::protocol::h2::server as h2server;
 use crate::proxy::protocol::h2::stream::H2Body;
 use crate::proxy::protocol::http::{self as proxy_http, ProxyBody, Streamed};
 use crate::proxy::protocol::io::MeteredIo;
-use crate::proxy::protocol::listen;
 use crate::proxy::telemetry::metrics::Direction;
 use crate::proxy::{ProxyError, Shared, bind};
 
@@ -249,16 +248,11 @@ impl Gateway {
     }
 
     pub async fn serve(self: Arc<Self>, listener: TcpListener, watch: DrainWatch) {
-        let metrics = self.shared.metrics.clone();
-        listen::accept_counted(
-            listener,
-            self.shared.limits.max_connections,
-            metrics.limits.clone(),
-            Direction::Outbound,
-            watch,
-            move |stream, remote, watch| self.clone().connection(stream, remote, watch),
-        )
-        .await;
+        let shared = self.shared.clone();
+        let handle = move |stream, remote, watch| self.clone().connection(stream, remote, watch);
+        shared
+            .accept(listener, Direction::Outbound, watch, handle)
+            .await;
     }
 
     async fn connection(self: Arc<Self>, stream: TcpStream, remote: SocketAddr, watch: DrainWatch) {

@@ -38,7 +38,6 @@ use crate::proxy::protocol::http::{
     self as proxy_http, BoxedRequest, CLIENT_ID, ORIG_PROTO, ProxyBody, is_grpc,
 };
 use crate::proxy::protocol::io::MeteredIo;
-use crate::proxy::protocol::listen;
 use crate::proxy::telemetry::limit_metrics::RequestLimit;
 use crate::proxy::telemetry::metrics::Direction;
 use crate::proxy::telemetry::responses::Counted;
@@ -103,15 +102,11 @@ impl Inbound {
         if let Some(pool) = &self.http1 {
             tokio::spawn(Http1Pool::reap(Arc::downgrade(pool)));
         }
-        listen::accept_counted(
-            listener,
-            self.shared.limits.max_connections,
-            self.shared.metrics.limits.clone(),
-            Direction::Inbound,
-            watch,
-            move |stream, remote, watch| self.clone().connection(stream, remote, watch),
-        )
-        .await;
+        let shared = self.shared.clone();
+        let handle = move |stream, remote, watch| self.clone().connection(stream, remote, watch);
+        shared
+            .accept(listener, Direction::Inbound, watch, handle)
+            .await;
     }
 
     async fn connection(

@@ -18,6 +18,7 @@ use http::{HeaderName, HeaderValue, Response, StatusCode};
 use crate::api::proto::control as pb;
 use crate::policy::fault::{FaultError, FaultSpec, PER_MILLION};
 use crate::proxy::protocol::http::{ProxyBody, error_response};
+use crate::proxy::telemetry::metrics::escape_label;
 
 /// On every response a fault touched: `abort`, `delay`, or `delay, abort`.
 pub const FAULT_HEADER: HeaderName = HeaderName::from_static("x-meshctl-fault");
@@ -277,13 +278,6 @@ impl FaultCounters {
             }
         }
     }
-}
-
-/// A label value in the text format: backslash, quote and newline escaped.
-fn escape_label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 impl Default for Draws {

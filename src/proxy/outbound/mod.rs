@@ -42,7 +42,6 @@ use crate::proxy::protocol::http::{
     self as proxy_http, ORIG_PROTO, ORIG_PROTO_HTTP1, ProxyBody, Streamed,
 };
 use crate::proxy::protocol::io::{MeteredIo, PrefixedIo};
-use crate::proxy::protocol::listen;
 use crate::proxy::telemetry::limit_metrics::ConnectionLimit;
 use crate::proxy::telemetry::metrics::Direction;
 use crate::proxy::telemetry::policy_metrics::PolicyCounters;
@@ -203,15 +202,11 @@ impl Outbound {
     }
 
     pub async fn serve(self: Arc<Self>, listener: TcpListener, watch: DrainWatch) {
-        listen::accept_counted(
-            listener,
-            self.shared.limits.max_connections,
-            self.shared.metrics.limits.clone(),
-            Direction::Outbound,
-            watch,
-            move |stream, remote, watch| self.clone().connection(stream, remote, watch),
-        )
-        .await;
+        let shared = self.shared.clone();
+        let handle = move |stream, remote, watch| self.clone().connection(stream, remote, watch);
+        shared
+            .accept(listener, Direction::Outbound, watch, handle)
+            .await;
     }
 
     async fn connection(self: Arc<Self>, stream: TcpStream, remote: SocketAddr, watch: DrainWatch) {

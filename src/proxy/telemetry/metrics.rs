@@ -29,6 +29,13 @@ pub(crate) const LATENCY_BUCKETS: [f64; 16] = [
 const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 /// All of the proxy's metrics.
+/// A label value as the Prometheus text format wants it: `\`, `"` and newlines escaped.
+pub fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: [[AtomicU64; 5]; 2],

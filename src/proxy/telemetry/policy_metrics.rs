@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
+use crate::proxy::telemetry::metrics::escape_label;
+
 /// What traffic policy did on the outbound side for one destination service. A route holds
 /// its destination's counters, so counting is one atomic add, with no lookup or lock.
 #[derive(Debug, Default)]
@@ -96,13 +98,6 @@ impl PolicyMetrics {
             }
         }
     }
-}
-
-/// A label value as the text format wants it (`\`, `"` and newlines escaped).
-fn escape_label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use std::time::Duration;
 use http::{HeaderMap, StatusCode};
 use hyper::body::{Body, Frame, SizeHint};
 
+use crate::proxy::telemetry::metrics::escape_label;
 use crate::proxy::telemetry::metrics::{Direction, LATENCY_BUCKETS, Metrics};
 use crate::proxy::telemetry::stats::Labels;
 
@@ -142,8 +143,8 @@ impl PeerSeries {
                 "direction=\"{}\",peer_namespace=\"{namespace}\",peer_service=\"{service}\",\
                  peer_version=\"{}\",route=\"{}\",status_code=\"",
                 direction.label(),
-                escape(&s.version),
-                escape(&s.route),
+                escape_label(&s.version),
+                escape_label(&s.route),
             );
             if s.status == 0 {
                 labels.push_str("other");
@@ -212,14 +213,6 @@ fn identity_labels(peer: &str) -> (&str, &str) {
         (Some("ns"), Some(ns), Some("sa"), Some(sa)) => (ns, sa),
         _ => ("", ""),
     }
-}
-
-/// A label value as the text format needs it (a version is a DNS label, so this is a guard).
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 /// A response body as [`crate::proxy::telemetry::finish`] returns it: passed through, and
