@@ -444,8 +444,10 @@ fn the_grafana_dashboard_queries_a_prometheus_scraping_the_mesh() {
     let proxies = up.plan()["proxies"].as_array().unwrap().len();
     wait_until("Prometheus scrapes every proxy", || {
         std::process::Command::new("curl")
+            // --fail: Prometheus answers 503 until it is ready (curl alone exits 0 on it).
             .args([
                 "-s",
+                "--fail",
                 "-o",
                 "/dev/null",
                 &format!("http://127.0.0.1:{port}/-/ready"),
