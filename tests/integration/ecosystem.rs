@@ -506,19 +506,32 @@ fn the_grafana_dashboard_queries_a_prometheus_scraping_the_mesh() {
                 // sparse failures on a loaded machine.
                 .replace("$__rate_interval", "5m")
                 .replace("$service", ".+");
-            let result = query(&concrete);
-            let series = result.as_array().unwrap();
             // Nothing failed a TLS handshake here: that panel alone may be empty.
-            if title != "mTLS handshake failures" {
-                assert!(!series.is_empty(), "{title}: `{concrete}` returned nothing");
-            }
-            if title.ends_with("by version") || title == "Split: observed share" {
-                for v in ["v1", "v2"] {
-                    assert!(
-                        series.iter().any(|s| s["metric"]["peer_version"] == v),
-                        "{title}: no {v} series in {result}"
-                    );
-                }
+            let may_be_empty = title == "mTLS handshake failures";
+            let per_version = title.ends_with("by version") || title == "Split: observed share";
+            // Prometheus scrapes each proxy on its own schedule: a rate needs two samples of
+            // that proxy's series, so poll (with more traffic) instead of asking once.
+            let start = std::time::Instant::now();
+            loop {
+                let result = query(&concrete);
+                let series = result.as_array().unwrap();
+                let missing = if series.is_empty() && !may_be_empty {
+                    Some("nothing".to_string())
+                } else if per_version {
+                    ["v1", "v2"]
+                        .into_iter()
+                        .find(|v| !series.iter().any(|s| s["metric"]["peer_version"] == *v))
+                        .map(|v| format!("no {v} series in {result}"))
+                } else {
+                    None
+                };
+                let Some(missing) = missing else { break };
+                assert!(
+                    start.elapsed() < crate::mesh::PATIENCE,
+                    "{title}: `{concrete}` returned {missing}"
+                );
+                traffic(&up, 1, 1);
+                std::thread::sleep(std::time::Duration::from_millis(500));
             }
             checked += 1;
         }
