@@ -461,6 +461,9 @@ fn proxy_spec(
         "--tap-token-sha256".into(),
         tap_token_sha256.to_string(),
     ];
+    if let Some(n) = p.workers {
+        argv.extend(["--workers".into(), n.to_string()]);
+    }
     let mut env = BTreeMap::new();
     if let Some(t) = tracing {
         let export = &t.export;

@@ -699,6 +699,34 @@ fn is_zombie(pid: i32) -> bool {
 }
 
 #[test]
+fn proxy_workers_sets_a_proxys_worker_threads_and_bad_counts_are_refused() {
+    let (web, api) = (free_port(), free_port());
+    let up = Up::start(&format!(
+        "services:\n  web:\n    port: {web}\n    upstreams: [api]\n    proxy_workers: 3\n  api:\n    port: {api}\n    protocol: http\n    command: [\"python3\", \"echo.py\", \"{api}\"]\n"
+    ));
+    let pid = logged_pid(&up.state().join("logs/proxy-web.log"));
+    let argv = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(argv.contains("\0--workers\03\0"), "{argv:?}");
+    let api_pid = logged_pid(&up.state().join("logs/proxy-api.log"));
+    let api_argv = std::fs::read_to_string(format!("/proc/{api_pid}/cmdline")).unwrap();
+    assert!(!api_argv.contains("--workers"), "{api_argv:?}");
+    let body = curl(
+        &[format!("http://{}/hello", up.upstream("web", "api"))],
+        &[],
+    );
+    assert!(body.contains("\"path\": \"/hello\""), "{body}");
+    drop(up);
+    for bad in ["0", "129"] {
+        assert_up_rejects(
+            &format!("services:\n  web:\n    port: {web}\n    proxy_workers: {bad}\n"),
+            &format!(
+                "mesh.yaml:4:20: services.web.proxy_workers: {bad} worker threads: give 1 to 128"
+            ),
+        );
+    }
+}
+
+#[test]
 fn commands_need_a_running_mesh() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
