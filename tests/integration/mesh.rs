@@ -706,7 +706,7 @@ fn proxy_workers_sets_a_proxys_worker_threads_and_bad_counts_are_refused() {
     ));
     let pid = logged_pid(&up.state().join("logs/proxy-web.log"));
     let argv = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
-    assert!(argv.contains("\0--workers\03\0"), "{argv:?}");
+    assert!(argv.contains("\0--workers\u{0}3\0"), "{argv:?}");
     let api_pid = logged_pid(&up.state().join("logs/proxy-api.log"));
     let api_argv = std::fs::read_to_string(format!("/proc/{api_pid}/cmdline")).unwrap();
     assert!(!api_argv.contains("--workers"), "{api_argv:?}");
