@@ -6,8 +6,10 @@
 pub mod edges;
 pub mod fetch;
 pub mod fleet;
+pub mod har;
 pub mod latency;
 pub mod mesh;
+pub mod replay;
 pub mod stat;
 pub mod tap;
 pub mod top;

@@ -18,6 +18,7 @@ mod ecosystem;
 mod external_issuer;
 mod fault;
 mod gateway;
+mod har;
 mod inject;
 mod kube_e2e;
 mod kube_install;
