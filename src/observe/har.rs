@@ -45,14 +45,17 @@ pub struct Creator {
     pub version: String,
 }
 
-/// One request and its response.
+/// One request and its response. Read leniently (replay needs only the request): what a
+/// HAR written elsewhere leaves out takes its default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
-    #[serde(rename = "startedDateTime")]
+    #[serde(rename = "startedDateTime", default)]
     pub started: String,
     /// Milliseconds from the request to the end of the response.
+    #[serde(default)]
     pub time: f64,
     pub request: Request,
+    #[serde(default)]
     pub response: Response,
     #[serde(default)]
     pub cache: serde_json::Map<String, serde_json::Value>,
@@ -90,7 +93,7 @@ pub struct Request {
     pub body_size: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     /// 0: no response was seen.
     pub status: u32,
@@ -102,6 +105,7 @@ pub struct Response {
     pub cookies: Vec<serde_json::Value>,
     #[serde(default)]
     pub headers: Vec<NameValue>,
+    #[serde(default)]
     pub content: Content,
     #[serde(rename = "redirectURL", default)]
     pub redirect_url: String,
@@ -134,7 +138,7 @@ pub struct PostData {
 }
 
 /// A response body, as [`PostData`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Content {
     #[serde(default)]
     pub size: i64,
@@ -151,12 +155,19 @@ pub struct Content {
 /// Milliseconds per phase; -1: does not apply (the proxy saw no DNS, connect or TLS of its own).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
+    #[serde(default = "not_applicable")]
     pub blocked: f64,
+    #[serde(default = "not_applicable")]
     pub dns: f64,
+    #[serde(default = "not_applicable")]
     pub connect: f64,
+    #[serde(default)]
     pub send: f64,
+    #[serde(default)]
     pub wait: f64,
+    #[serde(default)]
     pub receive: f64,
+    #[serde(default = "not_applicable")]
     pub ssl: f64,
 }
 
@@ -634,6 +645,10 @@ fn query_string(query: &str) -> Vec<NameValue> {
 
 fn unknown_size() -> i64 {
     -1
+}
+
+fn not_applicable() -> f64 {
+    -1.0
 }
 
 #[cfg(test)]

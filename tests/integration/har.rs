@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
@@ -24,17 +24,8 @@ struct Tap {
 }
 
 fn spawn_tap(up: &Up, args: &[&str]) -> Tap {
-    let mut child = Command::new(crate::support::meshctl_bin())
-        .arg("tap")
-        .args(args)
-        .args(["-o", "json"])
-        .current_dir(up.dir.path())
-        .env("NO_COLOR", "1")
-        .env_remove("MESHCTL_STATE_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args: Vec<&str> = args.iter().copied().chain(["-o", "json"]).collect();
+    let mut child = crate::observe::spawn_tap(up, &args);
     let stdout = child.stdout.take().unwrap();
     let (tx, lines) = channel();
     std::thread::spawn(move || {
@@ -444,14 +435,45 @@ fn bad_input_is_refused_in_one_line_before_anything_is_sent_or_tapped() {
         body.contains("no version `v9` of the destination (versions: v1, v2)"),
         "{body}"
     );
-    // No proxy at the caller's listener any more: exit 1.
+    // Kubernetes: not replayed there.
+    fails(
+        &[
+            "replay",
+            "empty.har",
+            "--to",
+            "api",
+            "--target",
+            "kubernetes",
+        ],
+        2,
+        "replay sends through a local mesh's proxies",
+    );
+
+    // The plan names a caller whose proxy is gone: exit 1 naming it.
+    let one = empty.replace(
+        "\"entries\":[]",
+        r#""entries":[{"startedDateTime":"2026-01-01T00:00:00Z","time":1,"request":{"method":"GET","url":"http://api/x","httpVersion":"HTTP/1.1","cookies":[],"headers":[],"queryString":[],"headersSize":-1,"bodySize":0},"response":{"status":200,"statusText":"OK","httpVersion":"HTTP/1.1","cookies":[],"headers":[],"content":{"size":0,"mimeType":"x-unknown"},"redirectURL":"","headersSize":-1,"bodySize":0},"cache":{},"timings":{"send":0,"wait":1,"receive":0}}]"#,
+    );
+    std::fs::write(dir.join("one.har"), one).unwrap();
+    let plan_file = up.state().join("run/plan.json");
+    let plan = std::fs::read(&plan_file).unwrap();
     let stopped = up.stop_keeping_dir();
+    let kept = stopped.path().join(".meshctl/run/plan.json");
+    if !kept.exists() {
+        std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
+        std::fs::write(&kept, plan).unwrap();
+    }
     let out = crate::support::meshctl()
-        .args(["replay", "empty.har", "--to", "api"])
+        .args(["replay", "one.har", "--to", "api"])
         .current_dir(stopped.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("sending to front's proxy at {api}")),
+        "{err}"
+    );
 }
 
 #[test]

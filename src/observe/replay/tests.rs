@@ -292,3 +292,31 @@ fn files_that_are_not_har_are_refused_naming_the_file() {
     let e = load(&dir.path().join("missing.har")).unwrap_err();
     assert!(e.is_usage(), "{e}");
 }
+
+#[test]
+fn a_browsers_har_with_only_the_required_fields_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chrome.har");
+    let text = r#"{"log": {"version": "1.2", "creator": {"name": "WebInspector", "version": "537.36"},
+      "pages": [{"startedDateTime": "2026-01-01T00:00:00.000Z", "id": "page_1", "title": "x", "pageTimings": {}}],
+      "entries": [{"pageref": "page_1", "startedDateTime": "2026-01-01T00:00:00.000Z", "time": 3.2,
+        "request": {"method": "POST", "url": "https://api.example.com/v1/items?q=1", "httpVersion": "h2",
+          "headers": [{"name": ":authority", "value": "api.example.com"}, {"name": "content-type", "value": "application/json"}],
+          "queryString": [{"name": "q", "value": "1"}], "cookies": [{"name": "sid", "value": "x"}],
+          "headersSize": -1, "bodySize": 9, "postData": {"mimeType": "application/json", "text": "{\"a\": 1}"}},
+        "response": {"status": 201, "statusText": "", "httpVersion": "h2", "headers": [], "cookies": [],
+          "content": {"size": 0, "mimeType": "x-unknown"}, "redirectURL": "", "headersSize": -1, "bodySize": 0,
+          "_transferSize": 120},
+        "cache": {}, "timings": {"send": 0.1, "wait": 3, "receive": 0.1}, "_priority": "High"}]}}"#;
+    std::fs::write(&path, text).unwrap();
+    let har = load(&path).unwrap();
+    let (send, skipped) = select(&har, "api");
+    assert_eq!(skipped, []);
+    let r = &send[0];
+    assert_eq!(r.method, Method::POST);
+    assert_eq!(r.authority, "api.example.com");
+    assert_eq!(r.path, "/v1/items?q=1");
+    assert_eq!(r.body, Bytes::from("{\"a\": 1}"));
+    let names: Vec<&str> = r.headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["content-type"]);
+}
