@@ -123,27 +123,31 @@ pub struct NameValue {
     pub value: String,
 }
 
-/// A request body: `text` as it is, or base64 with `encoding: "base64"` when it is not UTF-8
-/// (or is gRPC); `comment` says when it was cut at the tap's `--body` size.
+/// A request body (`postData`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PostData {
     #[serde(rename = "mimeType", default)]
     pub mime_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
+    #[serde(flatten)]
+    pub body: BodyText,
 }
 
-/// A response body, as [`PostData`].
+/// A response body (`content`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Content {
     #[serde(default)]
     pub size: i64,
     #[serde(rename = "mimeType", default)]
     pub mime_type: String,
+    #[serde(flatten)]
+    pub body: BodyText,
+}
+
+/// What `postData` and `content` share: `text` as it is, or base64 with `encoding: "base64"`
+/// when it is not UTF-8 (or is gRPC); `comment` says when it was cut at the tap's `--body`
+/// size, or not captured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BodyText {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -481,9 +485,7 @@ fn response(
             content: Content {
                 size: 0,
                 mime_type: UNKNOWN_MIME.to_string(),
-                text: None,
-                encoding: None,
-                comment: None,
+                body: BodyText::default(),
             },
             redirect_url: String::new(),
             headers_size: -1,
@@ -493,12 +495,12 @@ fn response(
     };
     let status = rsp.status.unwrap_or(0);
     let bytes = end.and_then(|e| e.response_bytes);
-    let (text, encoding) = end.map_or((None, None), body_text);
     let truncated = end.is_some_and(|e| e.body_truncated);
     let comment = match (truncated, body_cap) {
         (true, Some(cap)) => Some(format!("body cut at the tap's --body {cap} bytes")),
         _ => None,
     };
+    let body = end.map_or_else(BodyText::default, |e| body_text(e, comment));
     Response {
         status,
         status_text: http::StatusCode::from_u16(status as u16)
@@ -514,9 +516,7 @@ fn response(
             mime_type: header(rsp, "content-type")
                 .unwrap_or(UNKNOWN_MIME)
                 .to_string(),
-            text,
-            encoding,
-            comment,
+            body,
         },
         redirect_url: header(rsp, "location").unwrap_or_default().to_string(),
         headers_size: -1,
@@ -559,7 +559,6 @@ fn request_body(req: &TapRecord, body_cap: Option<u32>) -> BodyCapture {
 
 fn post_data(req: &TapRecord, capture: BodyCapture, body_cap: Option<u32>) -> Option<PostData> {
     let mime_type = header(req, "content-type").unwrap_or_default().to_string();
-    let (text, encoding) = body_text(req);
     let comment = match (capture, body_cap) {
         (BodyCapture::None, _) => return None,
         (BodyCapture::Complete, _) => None,
@@ -577,18 +576,21 @@ fn post_data(req: &TapRecord, capture: BodyCapture, body_cap: Option<u32>) -> Op
     };
     Some(PostData {
         mime_type,
-        text,
-        encoding,
-        comment,
+        body: body_text(req, comment),
     })
 }
 
-/// A record's captured body as HAR `text` (+ `encoding`).
-fn body_text(r: &TapRecord) -> (Option<String>, Option<String>) {
-    match (&r.body, &r.body_base64) {
+/// A record's captured body as HAR `text` (+ `encoding`), with `comment`.
+fn body_text(r: &TapRecord, comment: Option<String>) -> BodyText {
+    let (text, encoding) = match (&r.body, &r.body_base64) {
         (Some(text), _) => (Some(text.clone()), None),
         (None, Some(b64)) => (Some(b64.clone()), Some("base64".to_string())),
         (None, None) => (None, None),
+    };
+    BodyText {
+        text,
+        encoding,
+        comment,
     }
 }
 

@@ -446,7 +446,7 @@ fn request_body(e: &Entry) -> Result<Bytes, String> {
         Some(BodyCapture::Complete) | None => {}
     }
     match &e.request.post_data {
-        Some(post) => match (&post.text, post.encoding.as_deref()) {
+        Some(post) => match (&post.body.text, post.body.encoding.as_deref()) {
             (Some(text), Some("base64")) => base64::engine::general_purpose::STANDARD
                 .decode(text)
                 .map(Bytes::from)

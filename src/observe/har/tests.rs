@@ -111,7 +111,7 @@ fn records_join_into_entries_in_the_order_requests_began() {
     assert_eq!(first.response.status, 200);
     assert_eq!(first.response.status_text, "OK");
     assert_eq!(
-        first.response.content.text.as_deref(),
+        first.response.content.body.text.as_deref(),
         Some(r#"{"ok":true}"#)
     );
     assert_eq!(first.response.content.mime_type, "application/json");
@@ -127,7 +127,7 @@ fn records_join_into_entries_in_the_order_requests_began() {
     let post = second.request.post_data.as_ref().unwrap();
     assert_eq!(post.mime_type, "application/json");
     assert_eq!(
-        post.text.as_deref(),
+        post.body.text.as_deref(),
         Some(r#"{"user":"ann","password":"<redacted>"}"#)
     );
     assert_eq!(second.request.body_size, 38);
@@ -153,10 +153,10 @@ fn binary_and_cut_bodies_say_so() {
     let (har, _) = h.finish();
     let entry = &har.log.entries[0];
     let post = entry.request.post_data.as_ref().unwrap();
-    assert_eq!(post.encoding.as_deref(), Some("base64"));
-    assert_eq!(post.text.as_deref(), Some("AAECAw=="));
+    assert_eq!(post.body.encoding.as_deref(), Some("base64"));
+    assert_eq!(post.body.text.as_deref(), Some("AAECAw=="));
     assert_eq!(
-        post.comment.as_deref(),
+        post.body.comment.as_deref(),
         Some("body cut at the tap's --body 4 bytes")
     );
     assert_eq!(entry.request.body_size, 100);
@@ -165,7 +165,7 @@ fn binary_and_cut_bodies_say_so() {
         BodyCapture::Truncated
     );
     assert_eq!(entry.response.content.size, 10);
-    assert!(entry.response.content.comment.is_some());
+    assert!(entry.response.content.body.comment.is_some());
 }
 
 #[test]
@@ -194,7 +194,7 @@ fn without_body_capture_only_a_declared_empty_body_counts_as_none() {
     assert_eq!(recorded.incomplete, 4);
     let post = har.log.entries[2].request.post_data.as_ref().unwrap();
     assert_eq!(
-        post.comment.as_deref(),
+        post.body.comment.as_deref(),
         Some("body not captured (tapped without --body)")
     );
 }

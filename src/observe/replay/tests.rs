@@ -3,7 +3,9 @@
 
 use super::*;
 use crate::control::plan::{ProxyPlan, UpstreamPlan};
-use crate::observe::har::{Content, Creator, Log, MeshHop, NameValue, PostData, Request, Response};
+use crate::observe::har::{
+    BodyText, Content, Creator, Log, MeshHop, NameValue, PostData, Request, Response,
+};
 
 fn plan() -> MeshPlan {
     let with = |mut p: ProxyPlan, ups: &[(&str, u16)]| {
@@ -131,9 +133,7 @@ fn entry(method: &str, url: &str, headers: &[(&str, &str)]) -> Entry {
             content: Content {
                 size: 0,
                 mime_type: "x-unknown".into(),
-                text: None,
-                encoding: None,
-                comment: None,
+                body: BodyText::default(),
             },
             redirect_url: String::new(),
             headers_size: -1,
@@ -216,16 +216,19 @@ fn entries_without_a_whole_body_or_for_another_service_are_skipped_with_why() {
     in_api.meshctl = hop("in", "api", "api", BodyCapture::Complete);
     in_api.request.post_data = Some(PostData {
         mime_type: "application/json".into(),
-        text: Some(r#"{"password":"<redacted>"}"#.into()),
-        encoding: None,
-        comment: None,
+        body: BodyText {
+            text: Some(r#"{"password":"<redacted>"}"#.into()),
+            ..BodyText::default()
+        },
     });
     let mut binary = entry("PUT", "http://api/b", &[]);
     binary.request.post_data = Some(PostData {
         mime_type: String::new(),
-        text: Some("AAEC".into()),
-        encoding: Some("base64".into()),
-        comment: None,
+        body: BodyText {
+            text: Some("AAEC".into()),
+            encoding: Some("base64".into()),
+            comment: None,
+        },
     });
     let mut cut = entry("POST", "http://api/c", &[]);
     cut.meshctl = hop("in", "api", "api", BodyCapture::Truncated);
