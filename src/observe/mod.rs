@@ -4,6 +4,7 @@
 //! request stream of `meshctl tap` ([`tap`]) and the busiest routes of `meshctl top` ([`top`]).
 
 pub mod edges;
+pub mod explain;
 pub mod fetch;
 pub mod fleet;
 pub mod har;
