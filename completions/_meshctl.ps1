@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what runs in the mesh (local, or the meshed pods on Kubernetes) and whether it is healthy')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Golden metrics per service and version: success rate, RPS, latency percentiles')
             [CompletionResult]::new('tap', 'tap', [CompletionResultType]::ParameterValue, 'Live requests through a service''s proxies: request, response and end of each')
+            [CompletionResult]::new('replay', 'replay', [CompletionResultType]::ParameterValue, 'Send a HAR file''s requests again through a meshed caller, to one version or two compared')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'The busiest routes (source, destination, method, path), live; q quits')
             [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Who talks to whom: client and server identities and whether the hop was mTLS')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'What the mesh would do with one request, and why (a dry run on the live proxies)')
@@ -174,12 +175,34 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long')
             [CompletionResult]::new('--max-events', '--max-events', [CompletionResultType]::ParameterName, 'Stop after printing this many events')
             [CompletionResult]::new('--body', '--body', [CompletionResultType]::ParameterName, 'Show the first SIZE bytes of request and response bodies (512, 512B, 1KiB; at most 64KiB)')
+            [CompletionResult]::new('--har', '--har', [CompletionResultType]::ParameterName, 'Also write what was tapped to FILE as HAR 1.2 when the tap stops (bodies with --body)')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context [default: the current context]')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the services and pods [default: the context''s namespace]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the services and pods [default: the context''s namespace]')
             [CompletionResult]::new('--controller-admin', '--controller-admin', [CompletionResultType]::ParameterName, 'The controller''s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server''s pods/proxy]')
             [CompletionResult]::new('--controller-namespace', '--controller-namespace', [CompletionResultType]::ParameterName, 'The namespace `meshctl install` put the controller in')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl''s --request-timeout)')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;replay' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'SERVICE or SERVICE/VERSION to send the requests to')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'The caller whose proxy sends them: a service, or an instance (`api.v1`)')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Requests per second at most')
+            [CompletionResult]::new('--diff', '--diff', [CompletionResultType]::ParameterName, 'Also send each request to this version of the service and compare the answers')
+            [CompletionResult]::new('--ignore-header', '--ignore-header', [CompletionResultType]::ParameterName, 'A response header not to compare (repeatable; added to the per-request defaults)')
+            [CompletionResult]::new('--ignore-field', '--ignore-field', [CompletionResultType]::ParameterName, 'A JSON body field not to compare, as a JSON pointer like /price_cents (repeatable)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
@@ -1318,6 +1341,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what runs in the mesh (local, or the meshed pods on Kubernetes) and whether it is healthy')
             [CompletionResult]::new('stat', 'stat', [CompletionResultType]::ParameterValue, 'Golden metrics per service and version: success rate, RPS, latency percentiles')
             [CompletionResult]::new('tap', 'tap', [CompletionResultType]::ParameterValue, 'Live requests through a service''s proxies: request, response and end of each')
+            [CompletionResult]::new('replay', 'replay', [CompletionResultType]::ParameterValue, 'Send a HAR file''s requests again through a meshed caller, to one version or two compared')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'The busiest routes (source, destination, method, path), live; q quits')
             [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Who talks to whom: client and server identities and whether the hop was mTLS')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'What the mesh would do with one request, and why (a dry run on the live proxies)')
@@ -1356,6 +1380,9 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;tap' {
+            break
+        }
+        'meshctl;help;replay' {
             break
         }
         'meshctl;help;top' {

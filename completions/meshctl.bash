@@ -70,6 +70,9 @@ _meshctl() {
             meshctl,proxy)
                 cmd="meshctl__subcmd__proxy"
                 ;;
+            meshctl,replay)
+                cmd="meshctl__subcmd__replay"
+                ;;
             meshctl,stat)
                 cmd="meshctl__subcmd__stat"
                 ;;
@@ -367,6 +370,9 @@ _meshctl() {
             meshctl__subcmd__help,proxy)
                 cmd="meshctl__subcmd__help__subcmd__proxy"
                 ;;
+            meshctl__subcmd__help,replay)
+                cmd="meshctl__subcmd__help__subcmd__replay"
+                ;;
             meshctl__subcmd__help,stat)
                 cmd="meshctl__subcmd__help__subcmd__stat"
                 ;;
@@ -476,7 +482,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version up demo down status stat tap top edges explain canary fault gateway certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version up demo down status stat tap replay top edges explain canary fault gateway certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3102,7 +3108,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help)
-            opts="up demo down status stat tap top edges explain canary fault gateway certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help"
+            opts="up demo down status stat tap replay top edges explain canary fault gateway certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3731,6 +3737,20 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__help__subcmd__replay)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__help__subcmd__stat)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -4143,6 +4163,64 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__replay)
+            opts="-o -v -h -V --to --from --rate --diff --ignore-header --ignore-field --output --no-color --verbose --state-dir --target --request-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --diff)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ignore-header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ignore-field)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__stat)
             opts="-t -w -n -o -v -h -V --window --from --to --watch --kubeconfig --context --namespace --controller-admin --controller-namespace --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -4276,7 +4354,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__tap)
-            opts="-n -o -v -h -V --proxy --token-file --to --method --path --authority --status --max-rps --duration --max-events --body --kubeconfig --context --namespace --controller-admin --controller-namespace --output --no-color --verbose --state-dir --target --request-timeout --help --version"
+            opts="-n -o -v -h -V --proxy --token-file --to --method --path --authority --status --max-rps --duration --max-events --body --har --kubeconfig --context --namespace --controller-admin --controller-namespace --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4323,6 +4401,10 @@ _meshctl() {
                     return 0
                     ;;
                 --body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --har)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README "Set-up", step 2; .ci/run calls it too).
 # Installs the system tools the integration tests drive — openssl, curl (HTTP/1.1, h2c),
-# promtool (a real Prometheus parser for /metrics) — then runs every test.
+# promtool (a real Prometheus parser for /metrics), python3's grpcio and jsonschema — then
+# runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,14 @@ if ! python3 -c 'import grpc' 2>/dev/null; then
   echo "scripts/test.sh: installing grpcio (PyPI)" >&2
   python3 -m pip install --quiet grpcio 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages grpcio
+fi
+
+# jsonschema: validates `meshctl tap --har` files against the HAR 1.2 schema
+# (tests/har-schema/validate.py).
+if ! python3 -c 'import jsonschema, referencing' 2>/dev/null; then
+  echo "scripts/test.sh: installing jsonschema (PyPI)" >&2
+  python3 -m pip install --quiet jsonschema 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages jsonschema
 fi
 
 # The Kubernetes manifests `meshctl install` renders, schema-validated offline (installs

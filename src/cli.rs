@@ -98,6 +98,8 @@ pub enum Command {
     Stat(cmd::stat::Args),
     /// Live requests through a service's proxies: request, response and end of each
     Tap(cmd::tap::Args),
+    /// Send a HAR file's requests again through a meshed caller, to one version or two compared
+    Replay(cmd::replay::Args),
     /// The busiest routes (source, destination, method, path), live; q quits
     Top(cmd::top::Args),
     /// Who talks to whom: client and server identities and whether the hop was mTLS

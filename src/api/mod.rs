@@ -10,3 +10,7 @@ pub mod stats;
 pub mod tap;
 pub mod token;
 pub mod transport;
+
+/// The request header a caller's outbound proxy routes a version pin by (`meshctl replay`
+/// sets it; the proxy's `outbound::pin` honours and removes it).
+pub const VERSION_PIN_HEADER: &str = "x-meshctl-version";

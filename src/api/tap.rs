@@ -8,6 +8,8 @@ use super::proto::tap as pb;
 
 /// The most body bytes a watcher gets per request and direction.
 pub const MAX_BODY_CAPTURE: usize = 64 * 1024;
+/// What a redacted header's value (or a credential field of a body) becomes.
+pub const REDACTED: &str = "<redacted>";
 
 /// A tap event as JSON: the `TapEvent` message field for field (bodies in standard base64),
 /// what a cluster controller's `/tap` streams (one per NDJSON line, inside its envelope).
@@ -43,6 +45,8 @@ pub struct RequestJson {
     pub body_truncated: bool,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub body_skipped: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub query: String,
 }
 
 /// `ResponseInit` as JSON.
@@ -132,6 +136,7 @@ impl From<pb::TapEvent> for TapEventJson {
                     body: b64(&q.body),
                     body_truncated: q.body_truncated,
                     body_skipped: q.body_skipped,
+                    query: q.query,
                 })
             }
             Some(Event::Response(r)) => {
@@ -181,6 +186,7 @@ impl TryFrom<TapEventJson> for pb::TapEvent {
                 headers: headers_pb(q.headers),
                 body_truncated: q.body_truncated,
                 body_skipped: q.body_skipped,
+                query: q.query,
             })),
             (None, Some(r), _) => Some(Event::Response(pb::ResponseInit {
                 status: r.status,
@@ -239,6 +245,7 @@ mod tests {
                 body: b"\0\x01binary".to_vec(),
                 body_truncated: true,
                 body_skipped: String::new(),
+                query: "a=1&token=%3Credacted%3E".into(),
             }),
             Event::Response(pb::ResponseInit {
                 status: 503,

@@ -28,6 +28,7 @@ pub mod inject;
 pub mod install;
 pub mod prometheus_config;
 pub mod proxy;
+pub mod replay;
 pub mod stat;
 pub mod status;
 pub mod tap;
@@ -146,6 +147,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Edges(args) => edges::run(&mut ctx, args),
         Command::Explain(args) => explain::run(&mut ctx, args),
         Command::Tap(args) => tap::run(&mut ctx, args),
+        Command::Replay(args) => replay::run(&mut ctx, args),
         Command::Top(args) => top::run(&mut ctx, args),
         Command::Install(args) => install::run(&mut ctx, *args),
         Command::Uninstall(args) => uninstall::run(&mut ctx, args),

@@ -14,6 +14,7 @@ use crate::control::plan::MeshPlan;
 use crate::duration::HumanDuration;
 use crate::exit::{CliError, CliResult};
 use crate::kube::controller::tap::TapQuery;
+use crate::observe::har::{self, HarRecorder};
 use crate::observe::mesh::{MIN_WINDOW, Mesh};
 use crate::observe::tap::{
     BodySize, Events, StatusFilter, StatusGate, TapRecord, TapSource, Tapped, admin_token,
@@ -39,6 +40,16 @@ client_secret, api_key, ...); an untyped or text body that starts like JSON coun
 Other bodies (plain text, protobuf) are shown as they are. A request body is captured when its
 length is known to be at most 64KiB; else `req` says it was streamed.
 
+--har FILE also writes the requests to FILE as HAR 1.2 (for browser dev tools, HAR viewers and
+`meshctl replay`) when the tap stops, whichever way: one entry per request, with headers and
+bodies exactly as the tap received them (redacted), bodies only with --body (a body cut at the
+--body size says so in its `comment`), and the hop in each entry's `_meshctl` field (proxy,
+direction, identities, version, grpc-status, whether the request body is whole). A request
+that had not ended when the tap stopped is written with what was seen and a `comment`; one
+that began before the tap is left out; both are counted on stderr. The file is written
+atomically (a temp file renamed), mode 0600; a path where no file can be created is refused
+before anything is tapped.
+
 On Kubernetes (--target kubernetes, or no local mesh and a kubeconfig): one streaming request
 through the API server's pods/proxy to a controller pod's /tap (or --controller-admin), with
 the token of the Secret meshctl-tap in the controller's namespace (you need `get` on it); the
@@ -50,6 +61,7 @@ Examples:
   meshctl tap api/v2 --path /api/quote --status 5xx --max-events 20
   meshctl tap web --to api --method GET -o json
   meshctl tap api --body 1KiB --duration 30s
+  meshctl tap api --body 4KiB --duration 1m --har api.har
   meshctl tap api -n shop                      # on Kubernetes, through the controller
 
 Exit codes:
@@ -57,7 +69,7 @@ Exit codes:
   1  no mesh is running, or a proxy refused or could not be reached (on Kubernetes: the API
      server or controller cannot be reached, or permission denied)
   2  usage error (unknown service or version, bad --status, --token-file missing or
-     unreadable)";
+     unreadable, --har FILE cannot be created)";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = TAP_HELP)]
@@ -99,11 +111,17 @@ pub struct Args {
     /// Show the first SIZE bytes of request and response bodies (512, 512B, 1KiB; at most 64KiB)
     #[arg(long, value_name = "SIZE")]
     body: Option<BodySize>,
+    /// Also write what was tapped to FILE as HAR 1.2 when the tap stops (bodies with --body)
+    #[arg(long, value_name = "FILE")]
+    har: Option<PathBuf>,
     #[command(flatten)]
     cluster: KubeTargetArgs,
 }
 
 pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
+    if let Some(path) = &args.har {
+        har::check_writable(path).map_err(CliError::usage)?;
+    }
     let runtime = super::client_runtime()?;
     let mut events =
         if args.proxy.is_none() && ctx.target(Some(&args.cluster))?.chosen == Chosen::Kubernetes {
@@ -111,6 +129,28 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         } else {
             local_tap(ctx, &args, &runtime)?
         };
+    let mut recorder = args
+        .har
+        .as_ref()
+        .map(|_| HarRecorder::new(args.body.map(|b| b.0)));
+    let followed = follow(ctx, &args, &runtime, &mut events, recorder.as_mut());
+    // Written however the tap ended (Ctrl-C, --duration, --max-events, a proxy that failed).
+    if let (Some(path), Some(recorder)) = (&args.har, recorder) {
+        let (file, recorded) = recorder.finish();
+        har::write(path, &file).map_err(anyhow::Error::new)?;
+        eprintln!("{}", har::summary(path, &recorded));
+    }
+    followed
+}
+
+/// Prints (and records for `--har`) the tap's records until it is stopped.
+fn follow(
+    ctx: &mut Context<'_>,
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+    events: &mut Events,
+    mut recorder: Option<&mut HarRecorder>,
+) -> CliResult {
     // Installed once, so a Ctrl-C while printing is not lost.
     let mut interrupt = runtime.block_on(async { signal(SignalKind::interrupt()) })?;
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d.0);
@@ -143,6 +183,9 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
             continue;
         };
         for r in gate.push(r) {
+            if let Some(recorder) = recorder.as_deref_mut() {
+                recorder.push(&r, std::time::SystemTime::now());
+            }
             print(ctx, format, &r)?;
             printed += 1;
             if args.max_events.is_some_and(|max| printed >= max) {

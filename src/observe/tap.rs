@@ -45,6 +45,9 @@ pub struct TapRecord {
     pub authority: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The query string (without `?`), credential parameters redacted; absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
     /// Request headers (`req`) or response headers (`rsp`); credentials are `<redacted>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
@@ -236,6 +239,7 @@ pub fn record(proxy: &TapSource, e: pb::TapEvent) -> Option<TapRecord> {
             r.method = Some(q.method);
             r.authority = Some(q.authority);
             r.path = Some(q.path);
+            r.query = (!q.query.is_empty()).then_some(q.query);
             r.headers = headers(q.headers);
             let grpc = r
                 .headers

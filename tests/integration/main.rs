@@ -19,6 +19,7 @@ mod explain;
 mod external_issuer;
 mod fault;
 mod gateway;
+mod har;
 mod inject;
 mod kube_e2e;
 mod kube_install;

@@ -8,6 +8,7 @@ pub mod balance;
 pub mod breaker;
 pub mod fault;
 pub mod peer;
+pub mod pin;
 pub mod retry;
 pub mod route;
 pub mod rules;
@@ -388,7 +389,17 @@ impl Outbound {
             }
         };
         ex.captured.clone_from(&body);
-        let selected = route.select(req.method(), req.uri().path(), req.headers());
+        let mut req = req;
+        let mut selected = route.select(req.method(), req.uri().path(), req.headers());
+        // A version pin from the local app (`meshctl replay`) overrides split and routes.
+        let versions = route.backends().iter().map(|b| b.version.as_str());
+        match pin::take(req.headers_mut(), versions) {
+            Ok(None) => {}
+            Ok(Some(version)) => selected.version = Some(version),
+            Err((status, reason, body)) => {
+                return proxy_http::error_response_with(status, reason, body).map(Either::Right);
+            }
+        }
         let counters = route.counters();
         let rules = route.rules();
         let injection = rules

@@ -14,6 +14,9 @@ use std::collections::HashSet;
 
 use crate::proxy::telemetry::tap::REDACTED;
 
+/// [`REDACTED`] percent-encoded, for query strings.
+pub const REDACTED_IN_URI: &str = "%3Credacted%3E";
+
 /// What a body typed as JSON that does not parse as JSON is shown as.
 pub const NOT_JSON: &str = "<redacted: the content type says JSON but the body is not JSON>";
 
@@ -77,7 +80,21 @@ impl BodyRedaction {
         }
     }
 
+    /// A query string with credential parameters' values replaced by `<redacted>`
+    /// percent-encoded (`%3Credacted%3E`: the query stays a valid URI part).
+    pub fn query<'q>(&self, query: &'q str) -> Cow<'q, str> {
+        match self.pairs(query.as_bytes(), REDACTED_IN_URI.as_bytes()) {
+            Cow::Borrowed(_) => Cow::Borrowed(query),
+            Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+        }
+    }
+
     fn form<'b>(&self, body: &'b [u8]) -> Cow<'b, [u8]> {
+        self.pairs(body, REDACTED.as_bytes())
+    }
+
+    /// `name=value&…` with the redacted names' values replaced by `replacement`.
+    fn pairs<'b>(&self, body: &'b [u8], replacement: &[u8]) -> Cow<'b, [u8]> {
         let mut out = Vec::with_capacity(body.len());
         let mut changed = false;
         for (i, pair) in body.split(|&b| b == b'&').enumerate() {
@@ -91,7 +108,7 @@ impl BodyRedaction {
             if self.redacts(&form_decode(key)) {
                 out.extend_from_slice(key);
                 out.push(b'=');
-                out.extend_from_slice(REDACTED.as_bytes());
+                out.extend_from_slice(replacement);
                 changed = true;
             } else {
                 out.extend_from_slice(pair);

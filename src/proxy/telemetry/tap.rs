@@ -43,7 +43,7 @@ pub const ALWAYS_REDACTED: [&str; 5] = [
     "x-api-key",
 ];
 /// What a redacted header's value becomes.
-pub const REDACTED: &str = "<redacted>";
+pub use crate::api::tap::REDACTED;
 /// Requests per second one watcher gets when it asks for no cap (or a higher one).
 pub const DEFAULT_MAX_RPS: u32 = 100;
 /// Events buffered per watcher; beyond that they are dropped, never waited for.
@@ -232,6 +232,9 @@ impl TapHub {
             method: method.to_string(),
             authority: authority.to_string(),
             path: path.to_string(),
+            query: (req.uri().query())
+                .map(|q| self.body_redaction.query(q).into_owned())
+                .unwrap_or_default(),
             headers: headers(req.headers(), &tap.redacted),
             ..Default::default()
         };

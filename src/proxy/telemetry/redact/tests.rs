@@ -109,3 +109,15 @@ fn other_content_types_pass_unchanged() {
         br#"{"password":"<redacted>"}"#
     );
 }
+
+#[test]
+fn query_credentials_are_redacted_and_the_query_stays_a_valid_uri_part() {
+    let r = BodyRedaction::new(["x-api-key"]);
+    let q = r.query("symbol=MESH&api_key=k1&X-Api-Key=k2&access%5Ftoken=t&flag");
+    assert_eq!(
+        q,
+        "symbol=MESH&api_key=%3Credacted%3E&X-Api-Key=%3Credacted%3E&access%5Ftoken=%3Credacted%3E&flag"
+    );
+    assert!(format!("/x?{q}").parse::<http::Uri>().is_ok());
+    assert!(matches!(r.query("a=1&b=2"), Cow::Borrowed("a=1&b=2")));
+}
