@@ -71,6 +71,15 @@ pub enum VersionChoice {
     },
     /// The weighted split draws a version per request.
     Split { shares: Vec<VersionShare> },
+    /// The app pinned the version (`x-meshctl-version`, as `meshctl replay` does): it
+    /// overrides routes and split.
+    Pin {
+        version: String,
+        /// As for a route's pin: 0 means 503.
+        admitted_endpoints: usize,
+    },
+    /// The pin names no version of the destination: the caller's proxy answers 400.
+    BadPin { message: String },
 }
 
 /// One version's part of the split.

@@ -65,7 +65,8 @@ pub struct Outcome {
     /// Chance, 0-1.
     pub probability: f64,
     /// `forwarded` (the app answers), `aborted` (an injected fault), `no_endpoint`, `denied`
-    /// or `bad_path` (the destination's authorization), `not_configured`.
+    /// or `bad_path` (the destination's authorization), `not_configured`, `bad_pin` (an
+    /// `x-meshctl-version` naming no version).
     pub result: String,
     /// The status the proxies answer with (absent: the app's).
     pub status: Option<u16>,
@@ -201,7 +202,10 @@ async fn ask<T: serde::de::DeserializeOwned>(
 /// The versions a request may reach: the pinned one, or those with a chance under the split.
 fn reachable_versions(choice: &VersionChoice) -> Vec<String> {
     match choice {
-        VersionChoice::Route { version, .. } => vec![version.clone()],
+        VersionChoice::Route { version, .. } | VersionChoice::Pin { version, .. } => {
+            vec![version.clone()]
+        }
+        VersionChoice::BadPin { .. } => vec![],
         VersionChoice::Split { shares } => shares
             .iter()
             .filter(|s| s.probability > 0.0)
@@ -214,6 +218,17 @@ fn reachable_versions(choice: &VersionChoice) -> Vec<String> {
 /// choosing an endpoint), then per version reached the destination's authorization.
 pub fn predict(outbound: &OutboundExplanation, inbound: &[InboundSide]) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
+    // A bad pin is refused before any fault is drawn.
+    if let VersionChoice::BadPin { .. } = outbound.version {
+        outcomes.push(Outcome {
+            probability: 1.0,
+            result: "bad_pin".into(),
+            status: Some(400),
+            version: None,
+            delayed_ms: None,
+        });
+        return outcomes;
+    }
     let fault = outbound.fault.as_ref();
     let delayed_ms = fault
         .filter(|f| f.delay_percent == Some(100.0))
@@ -236,10 +251,15 @@ pub fn predict(outbound: &OutboundExplanation, inbound: &[InboundSide]) -> Vec<O
         return outcomes;
     }
     let shares: Vec<(String, f64)> = match &outbound.version {
+        VersionChoice::BadPin { .. } => vec![],
         VersionChoice::Route {
             version,
             admitted_endpoints,
             ..
+        }
+        | VersionChoice::Pin {
+            version,
+            admitted_endpoints,
         } => vec![(
             version.clone(),
             if *admitted_endpoints > 0 { 1.0 } else { 0.0 },
@@ -344,6 +364,23 @@ pub fn text(e: &Explanation) -> String {
                 }
             );
         }
+        VersionChoice::Pin {
+            version,
+            admitted_endpoints,
+        } => {
+            let _ = writeln!(
+                s,
+                "  {version}, pinned by the request's x-meshctl-version ({admitted_endpoints} endpoint(s) admit requests{})",
+                if *admitted_endpoints == 0 {
+                    ": answered 503"
+                } else {
+                    ""
+                }
+            );
+        }
+        VersionChoice::BadPin { message } => {
+            let _ = writeln!(s, "  none: {message} (answered 400)");
+        }
         VersionChoice::Split { shares } => {
             for v in shares {
                 let _ = writeln!(
@@ -443,6 +480,7 @@ pub fn text(e: &Explanation) -> String {
             ("forwarded", Some(v), _) => format!("forwarded to {} {}", o.service, version_label(v)),
             ("aborted", _, Some(st)) => format!("answered {st} by an injected fault"),
             ("no_endpoint", _, _) => "answered 503: no endpoint admits requests".to_string(),
+            ("bad_pin", _, _) => "answered 400: the pinned version does not exist".to_string(),
             (r, Some(v), Some(st)) => {
                 format!("answered {st} by {} {} ({r})", o.service, version_label(v))
             }

@@ -168,6 +168,24 @@ fn every_prediction_matches_what_the_proxies_then_do() {
         ),
         // Exempt: any caller, GET only.
         ("batch", "/healthz", &[], "forwarded", None, Some("v1")),
+        // A version pin (what `meshctl replay` sends) overrides split and routes …
+        (
+            "front",
+            "/hello",
+            &["x-meshctl-version: v2"],
+            "forwarded",
+            None,
+            Some("v2"),
+        ),
+        // … and one naming no version is refused by the caller's proxy.
+        (
+            "front",
+            "/hello",
+            &["x-meshctl-version: v9"],
+            "bad_pin",
+            Some(400),
+            None,
+        ),
     ];
     for (caller, path, headers, result, status, version) in cases {
         let e = explain(&up, caller, path, headers);

@@ -16,6 +16,7 @@ use crate::api::explain::{
 use crate::proxy::admin::dump::{ConfigDump, Listener};
 use crate::proxy::outbound::breaker::CircuitView;
 use crate::proxy::outbound::peer::Peer;
+use crate::proxy::outbound::pin;
 use crate::proxy::outbound::retry::may_retry;
 use crate::proxy::outbound::route::Route;
 
@@ -131,15 +132,29 @@ impl ConfigDump {
         // As `retry::send` admits an endpoint, without taking a probe.
         let admits = |p: &Arc<Peer>| breaker.is_none() || p.breaker().would_admit(now);
         let routes = rules.explain(&q.method, path, &q.headers);
-        let version = match (selected.version, routes.iter().find(|r| r.matched)) {
-            (Some(v), Some(matched)) => VersionChoice::Route {
+        let admitted_in = |v: &str| {
+            (route.backends().iter())
+                .filter(|b| b.version == v)
+                .flat_map(|b| &b.endpoints)
+                .filter(|p| admits(p))
+                .count()
+        };
+        // As `Outbound::send`: the pin is taken off after the routes saw the request.
+        let mut headers = q.headers.clone();
+        let versions = route.backends().iter().map(|b| b.version.as_str());
+        let pinned = pin::take(&mut headers, versions);
+        let version = match (pinned, selected.version, routes.iter().find(|r| r.matched)) {
+            (Err((_, _, message)), ..) => VersionChoice::BadPin {
+                message: message.trim().to_string(),
+            },
+            (Ok(Some(v)), ..) => VersionChoice::Pin {
+                version: v.to_string(),
+                admitted_endpoints: admitted_in(v),
+            },
+            (Ok(None), Some(v), Some(matched)) => VersionChoice::Route {
                 route: matched.index,
                 version: v.to_string(),
-                admitted_endpoints: (route.backends().iter())
-                    .filter(|b| b.version == v)
-                    .flat_map(|b| &b.endpoints)
-                    .filter(|p| admits(p))
-                    .count(),
+                admitted_endpoints: admitted_in(v),
             },
             _ => {
                 let shares = route.shares(admits);
@@ -192,7 +207,7 @@ impl ConfigDump {
             retry,
             breaker_failures: breaker,
             endpoints,
-            fault: rules.explain_fault(&q.method, path, &q.headers),
+            fault: rules.explain_fault(&q.method, path, &headers),
         }
     }
 }
