@@ -212,6 +212,13 @@ pub async fn run<P: Ports>(
     engine.run(from_weight).await
 }
 
+/// Where a rollout goes after one check.
+enum AfterCheck {
+    Advance,
+    Again,
+    Ended(Outcome),
+}
+
 struct Engine<'a, P> {
     spec: &'a RolloutSpec,
     ports: &'a mut P,
@@ -369,17 +376,10 @@ impl<P: Ports> Engine<'_, P> {
                 baseline_error_rate: observed.baseline_error_rate(),
                 rps: (rps * 100.0).round() / 100.0,
             }))?;
-            match decision {
-                Decision::Pass => return Ok(None),
-                Decision::Hold => {}
-                Decision::Fail if self.failed_checks >= spec.failure_threshold => {
-                    let why = format!(
-                        "{} failed checks (--failure-threshold {}); last: {reason}",
-                        self.failed_checks, spec.failure_threshold
-                    );
-                    return self.roll_back("gate", why).await.map(Some);
-                }
-                Decision::Fail => {}
+            match self.after_check(decision, &reason, "checks").await? {
+                AfterCheck::Advance => return Ok(None),
+                AfterCheck::Ended(outcome) => return Ok(Some(outcome)),
+                AfterCheck::Again => {}
             }
         }
     }
@@ -450,18 +450,32 @@ impl<P: Ports> Engine<'_, P> {
                 reason: reason.clone(),
                 failed_checks: self.failed_checks,
             }))?;
-            match decision {
-                Decision::Pass => return Ok(None),
-                Decision::Hold => {}
-                Decision::Fail if self.failed_checks >= spec.failure_threshold => {
-                    let why = format!(
-                        "{} failed mirror checks (--failure-threshold {}); last: {reason}",
-                        self.failed_checks, spec.failure_threshold
-                    );
-                    return self.roll_back("gate", why).await.map(Some);
-                }
-                Decision::Fail => {}
+            match self.after_check(decision, &reason, "mirror checks").await? {
+                AfterCheck::Advance => return Ok(None),
+                AfterCheck::Ended(outcome) => return Ok(Some(outcome)),
+                AfterCheck::Again => {}
             }
+        }
+    }
+
+    /// What a check's decision leads to: a pass advances, a hold checks again, and so does a
+    /// failure until `--failure-threshold` failed `checks`, which rolls the canary back.
+    async fn after_check(
+        &mut self,
+        decision: Decision,
+        reason: &str,
+        checks: &str,
+    ) -> Result<AfterCheck, P::Error> {
+        match decision {
+            Decision::Pass => Ok(AfterCheck::Advance),
+            Decision::Fail if self.failed_checks >= self.spec.failure_threshold => {
+                let why = format!(
+                    "{} failed {checks} (--failure-threshold {}); last: {reason}",
+                    self.failed_checks, self.spec.failure_threshold
+                );
+                self.roll_back("gate", why).await.map(AfterCheck::Ended)
+            }
+            Decision::Hold | Decision::Fail => Ok(AfterCheck::Again),
         }
     }
 

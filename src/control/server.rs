@@ -362,6 +362,18 @@ impl ControlPlane {
         Ok(())
     }
 
+    /// Checks that `service` exists and has requests to act on (not opaque TCP: `refused`
+    /// says why then).
+    fn requests_service(&self, service: &str, refused: &str) -> Result<(), Status> {
+        self.known_service(service)?;
+        if self.inner.backend.is_opaque_tcp(service) {
+            return Err(Status::invalid_argument(format!(
+                "service {service}: {refused}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Applies `change` to a copy of the live faults; when it reports a change, persists the
     /// copy, installs it and announces a new version (`None`: nothing changed).
     fn update_faults(
@@ -646,14 +658,7 @@ impl pb::admin_server::Admin for ControlPlane {
     ) -> Result<Response<pb::FaultSetResponse>, Status> {
         self.admin(&req)?;
         let req = req.into_inner();
-        self.known_service(&req.service)?;
-        if self.inner.backend.is_opaque_tcp(&req.service) {
-            return Err(Status::invalid_argument(format!(
-                "service {}: {}",
-                req.service,
-                crate::policy::fault::TCP_FAULT_REFUSED
-            )));
-        }
+        self.requests_service(&req.service, crate::policy::fault::TCP_FAULT_REFUSED)?;
         let spec = req
             .fault
             .as_ref()
@@ -706,14 +711,7 @@ impl pb::admin_server::Admin for ControlPlane {
     ) -> Result<Response<pb::MirrorSetResponse>, Status> {
         self.admin(&req)?;
         let req = req.into_inner();
-        self.known_service(&req.service)?;
-        if self.inner.backend.is_opaque_tcp(&req.service) {
-            return Err(Status::invalid_argument(format!(
-                "service {}: {}",
-                req.service,
-                crate::policy::mirror::TCP_MIRROR_REFUSED
-            )));
-        }
+        self.requests_service(&req.service, crate::policy::mirror::TCP_MIRROR_REFUSED)?;
         let versions = self.inner.backend.versions(&req.service);
         let spec = req
             .mirror

@@ -223,7 +223,7 @@ impl MirrorRule {
         captured: Option<&Bytes>,
         route: Option<&Arc<str>>,
         counts: &Arc<MirrorCount>,
-    ) -> Result<(BoxedRequest, Option<Copy>), BoxError> {
+    ) -> Result<(BoxedRequest, Option<Box<Copy>>), BoxError> {
         let route: Arc<str> = route.cloned().unwrap_or_else(|| Arc::from(NO_ROUTE));
         let (req, body) = match captured {
             Some(bytes) => (req, bytes.clone()),
@@ -239,7 +239,9 @@ impl MirrorRule {
                 return Ok((req, None));
             }
         };
-        let copy = Copy {
+        // Boxed: it is held across the real request's await, and every request's future
+        // would otherwise carry its size (bench/RESULTS.md, session 7).
+        let copy = Box::new(Copy {
             method: req.method().clone(),
             uri: req.uri().clone(),
             headers: req.headers().clone(),
@@ -248,7 +250,7 @@ impl MirrorRule {
             compare_body: self.compare_body,
             route,
             counts: counts.clone(),
-        };
+        });
         Ok((req, Some(copy)))
     }
 }
@@ -266,7 +268,11 @@ impl Copy {
     /// Sends the copy on its own task, to be compared with `real` (the answer going back to
     /// the app, returned with its body watched when what is compared comes at its end).
     /// Beyond [`MAX_MIRROR_IN_FLIGHT`] copies in flight, counts `dropped` and sends nothing.
-    pub fn launch(self, route: Arc<Route<Arc<Peer>>>, real: Response<Answer>) -> Response<Answer> {
+    pub fn launch(
+        self: Box<Self>,
+        route: Arc<Route<Arc<Peer>>>,
+        real: Response<Answer>,
+    ) -> Response<Answer> {
         let Some(slot) = InFlight::take(&self.counts.in_flight) else {
             self.counts.record(&self.route, Outcome::Dropped);
             return real;
@@ -290,7 +296,7 @@ impl Copy {
         } else {
             (real, RealAnswer::Ready(head))
         };
-        tokio::spawn(self.run(route, answer, slot));
+        tokio::spawn((*self).run(route, answer, slot));
         real
     }
 
