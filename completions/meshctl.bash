@@ -43,6 +43,9 @@ _meshctl() {
             meshctl,edges)
                 cmd="meshctl__subcmd__edges"
                 ;;
+            meshctl,explain)
+                cmd="meshctl__subcmd__explain"
+                ;;
             meshctl,fault)
                 cmd="meshctl__subcmd__fault"
                 ;;
@@ -349,6 +352,9 @@ _meshctl() {
             meshctl__subcmd__help,edges)
                 cmd="meshctl__subcmd__help__subcmd__edges"
                 ;;
+            meshctl__subcmd__help,explain)
+                cmd="meshctl__subcmd__help__subcmd__explain"
+                ;;
             meshctl__subcmd__help,fault)
                 cmd="meshctl__subcmd__help__subcmd__fault"
                 ;;
@@ -488,7 +494,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version up demo down status stat tap top edges canary fault gateway certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version up demo down status stat tap top edges explain canary fault gateway certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2387,6 +2393,48 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__explain)
+            opts="-H -o -v -h -V --header --output --no-color --verbose --state-dir --target --request-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__fault)
             opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version inject clear list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -3244,7 +3292,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help)
-            opts="up demo down status stat tap top edges canary fault gateway certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help"
+            opts="up demo down status stat tap top edges explain canary fault gateway certs install uninstall inject uninject check controller prometheus-config completion version proxy generate demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3622,6 +3670,20 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help__subcmd__edges)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__explain)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

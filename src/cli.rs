@@ -102,6 +102,8 @@ pub enum Command {
     Top(cmd::top::Args),
     /// Who talks to whom: client and server identities and whether the hop was mTLS
     Edges(cmd::edges::Args),
+    /// What the mesh would do with one request, and why (a dry run on the live proxies)
+    Explain(cmd::explain::Args),
     /// Shift traffic between a service's versions (weighted splits)
     Canary(cmd::canary::Args),
     /// Inject aborts and delays into a service's traffic (chaos testing), clear and list them

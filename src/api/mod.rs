@@ -4,6 +4,7 @@
 
 pub mod admin_http;
 pub mod api_keys;
+pub mod explain;
 pub mod proto;
 pub mod stats;
 pub mod tap;

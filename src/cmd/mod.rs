@@ -19,6 +19,7 @@ pub mod controller;
 pub mod demo_app;
 pub mod down;
 pub mod edges;
+pub mod explain;
 pub mod fault;
 mod fault_kube;
 pub mod gateway;
@@ -143,6 +144,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Status(args) => status::run(&mut ctx, args),
         Command::Stat(args) => stat::run(&mut ctx, args),
         Command::Edges(args) => edges::run(&mut ctx, args),
+        Command::Explain(args) => explain::run(&mut ctx, args),
         Command::Tap(args) => tap::run(&mut ctx, args),
         Command::Top(args) => top::run(&mut ctx, args),
         Command::Install(args) => install::run(&mut ctx, *args),

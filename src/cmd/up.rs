@@ -20,6 +20,9 @@ use crate::output;
 const DETACHED_ENV: &str = "MESHCTL_UP_DETACHED";
 /// Written once the mesh is ready (what a detaching parent waits for and prints).
 const READY_FILE: &str = "run/ready.json";
+/// How long a background `up` that did not get ready in time has to stop what it started
+/// after SIGTERM, before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How long `--detach` waits for the background mesh to be ready.
 const DETACH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -183,13 +186,21 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         .build()?;
     runtime.block_on(async {
         let mesh_file = &mesh;
-        let mesh = match LocalMesh::start(&mesh, &opts).await {
+        // SIGTERM or Ctrl-C during start-up drops the launch: its supervisors kill what it
+        // started (without this the signal killed only `up`, leaving the rest running).
+        let started = tokio::select! {
+            started = LocalMesh::start(&mesh, &opts) => started.map_err(launch_error),
+            () = crate::cmd::controller::shutdown_signal() => Err(CliError::from(anyhow::anyhow!(
+                "interrupted during start-up: everything it started was stopped"
+            ))),
+        };
+        let mesh = match started {
             Ok(m) => m,
             Err(e) => {
                 // Nothing keeps running (the supervisors killed what they started); remove
                 // the run files so no later command thinks a mesh is up.
                 let _ = std::fs::remove_file(MeshPlan::path(&state_dir));
-                return Err(launch_error(e));
+                return Err(e);
             }
         };
         let summary = Summary {
@@ -374,7 +385,7 @@ fn detach(
             )));
         }
         if start.elapsed() > DETACH_TIMEOUT {
-            let _ = child.kill();
+            stop_background(&mut child);
             return Err(CliError::from(anyhow::anyhow!(
                 "the background mesh was not ready within {DETACH_TIMEOUT:?} (see {})",
                 log_path.display()
@@ -382,6 +393,27 @@ fn detach(
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+}
+
+/// Stops a background `up` that is still starting: SIGTERM (it stops everything it started),
+/// then SIGKILL after [`STOP_GRACE`].
+fn stop_background(child: &mut std::process::Child) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let Ok(pid) = i32::try_from(child.id()) else {
+        let _ = child.kill();
+        return;
+    };
+    let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    let deadline = Instant::now() + STOP_GRACE;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The URL external clients use: the scheme the gateway speaks and its listen address.

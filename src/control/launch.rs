@@ -54,6 +54,16 @@ pub enum LaunchError {
         /// The log's last warning or error, if any: usually why.
         last_problem: Option<String>,
     },
+    #[error("{what} exited during start-up ({how}){} (see {})",
+        last_problem.as_ref().map(|l| format!("; its log last said: {l}")).unwrap_or_default(),
+        log.display())]
+    Exited {
+        what: String,
+        /// How it ended (`exit status: 1`, …).
+        how: String,
+        log: PathBuf,
+        last_problem: Option<String>,
+    },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -161,6 +171,7 @@ impl LocalMesh {
             None => None,
         };
         let proxies = Supervisor::new(&logs)?;
+        let mut handles = Vec::with_capacity(prepared.plan.proxies.len());
         for p in &prepared.plan.proxies {
             let tap_token = &prepared.plan.admin_token_sha256;
             let token = &tokens[&p.name];
@@ -169,15 +180,28 @@ impl LocalMesh {
             if let Some(file) = gateway.as_ref().filter(|_| p.service == GATEWAY_SERVICE) {
                 spec.argv.extend(["--gateway".into(), path_arg(file)]);
             }
-            proxies.spawn(spec)?;
+            handles.push(proxies.spawn(spec)?);
         }
-        for p in &prepared.plan.proxies {
-            wait_until(READY_TIMEOUT, || proxy_ready(p.admin))
-                .await
-                .map_err(|()| {
-                    let log = logs.join(format!("proxy-{}.log", p.name));
-                    not_ready(format!("the proxy of {}", p.name), log)
-                })?;
+        for (p, handle) in prepared.plan.proxies.iter().zip(&handles) {
+            let what = || format!("the proxy of {}", p.name);
+            let log = || logs.join(format!("proxy-{}.log", p.name));
+            // A proxy that exited during start-up (a port taken, a bad certificate) fails the
+            // launch at once: its restarts would only fail the same way until the timeout.
+            let ready = wait_until(READY_TIMEOUT, || {
+                let gone = handle.status().last_exit.is_some();
+                let admin = p.admin;
+                async move { gone || proxy_ready(admin).await }
+            })
+            .await;
+            if let Some(how) = handle.status().last_exit {
+                return Err(LaunchError::Exited {
+                    what: what(),
+                    how,
+                    last_problem: last_problem(&log()),
+                    log: log(),
+                });
+            }
+            ready.map_err(|()| not_ready(what(), log()))?;
         }
         ports.release();
 
@@ -437,6 +461,9 @@ fn proxy_spec(
         "--tap-token-sha256".into(),
         tap_token_sha256.to_string(),
     ];
+    if let Some(n) = p.workers {
+        argv.extend(["--workers".into(), n.to_string()]);
+    }
     let mut env = BTreeMap::new();
     if let Some(t) = tracing {
         let export = &t.export;

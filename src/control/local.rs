@@ -217,6 +217,7 @@ pub fn prepare(mesh: &MeshFile, state_dir: &Path) -> Result<Prepared, LocalError
             http_proxy: ports.take()?,
             tap: ports.take()?,
             upstreams,
+            workers: inst.proxy_workers,
         });
         tokens.insert(name, token);
     }

@@ -97,6 +97,8 @@ pub struct Instance {
     pub replica: u32,
     /// Its proxy's admin listener port on 127.0.0.1 (`admin_port`); `None`: allocated.
     pub admin_port: Option<u16>,
+    /// Its proxy's worker threads (`proxy_workers`); `None`: the proxy's default (one).
+    pub proxy_workers: Option<usize>,
     /// How many replicas the version (or service) has.
     pub replicas: u32,
     /// `None`: detected from the traffic.
@@ -193,6 +195,7 @@ struct RawService {
     versions: Option<OrderedMap<RawVersion>>,
     replicas: Option<u32>,
     admin_port: Option<u16>,
+    proxy_workers: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -628,6 +631,7 @@ impl<'a> Validator<'a> {
         let service_env = env(path, raw.env.as_ref())?;
         let service_workdir = self.workdir(path, raw.workdir.as_deref(), &self.base_dir)?;
         let service_replicas = replica_count(path, raw.replicas)?;
+        let proxy_workers = proxy_workers(path.key("proxy_workers"), raw.proxy_workers)?;
         let unit = |version: Option<&str>,
                     port,
                     admin_port,
@@ -642,6 +646,7 @@ impl<'a> Validator<'a> {
                     port,
                     replica,
                     admin_port,
+                    proxy_workers,
                     replicas,
                     protocol: raw.protocol,
                     command: command.cloned(),
@@ -947,6 +952,18 @@ fn check_name(path: &YamlPath, what: &str, name: &str) -> Result<(), Issue> {
         path.clone(),
         format!("invalid {what} name `{name}`: {why}"),
     ))
+}
+
+/// `proxy_workers`: 1 to [`MAX_PROXY_WORKERS`](crate::policy::traffic::MAX_PROXY_WORKERS).
+fn proxy_workers(at: YamlPath, raw: Option<usize>) -> Result<Option<usize>, Issue> {
+    const MAX: usize = crate::policy::traffic::MAX_PROXY_WORKERS;
+    match raw {
+        Some(n) if !(1..=MAX).contains(&n) => Err(Issue::value(
+            at,
+            format!("{n} worker threads: give 1 to {MAX}"),
+        )),
+        other => Ok(other),
+    }
 }
 
 /// `replicas` of the service or version at `path`: 1 to [`MAX_REPLICAS`], default 1.

@@ -52,6 +52,9 @@ pub struct ProxyPlan {
     /// Tap API listener (loopback gRPC, `meshctl tap`; the admin token as bearer).
     pub tap: SocketAddr,
     pub upstreams: Vec<UpstreamPlan>,
+    /// Worker threads (`--workers`); absent: the proxy's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
 }
 
 #[cfg(test)]
@@ -72,6 +75,7 @@ impl ProxyPlan {
             http_proxy: "127.0.0.1:4".parse().unwrap(),
             tap: "127.0.0.1:5".parse().unwrap(),
             upstreams: vec![],
+            workers: None,
         }
     }
 }

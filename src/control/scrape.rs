@@ -116,6 +116,7 @@ mod tests {
             http_proxy: addr(3),
             tap: addr(4),
             upstreams: Vec::new(),
+            workers: None,
         }
     }
 

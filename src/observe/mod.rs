@@ -5,6 +5,7 @@
 //! what mirroring found (`meshctl canary diff`, [`mirror`]).
 
 pub mod edges;
+pub mod explain;
 pub mod fetch;
 pub mod fleet;
 pub mod latency;

@@ -41,6 +41,9 @@ pub struct GatewaySpec {
     /// gateway appended (only set this when one always is in front; default: the TCP peer).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub trust_forwarded: bool,
+    /// The gateway proxy's worker threads (default: the proxy's, one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
     pub routes: Vec<GatewayRoute>,
 }
 

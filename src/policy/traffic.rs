@@ -4,6 +4,10 @@
 
 /// Consecutive failures that eject an endpoint unless the policy says otherwise.
 pub const DEFAULT_FAILURES: u32 = 7;
+/// The most worker threads a proxy may run (`--workers`, mesh.yaml `proxy_workers`): far
+/// beyond what a sidecar can use, and low enough that a typo (`100000`) is refused instead of
+/// spawning threads until the system says no.
+pub const MAX_PROXY_WORKERS: usize = 128;
 
 /// Most attempts (the first included) a policy may ask for.
 pub const MAX_ATTEMPTS: u32 = 10;

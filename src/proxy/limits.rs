@@ -12,10 +12,8 @@ pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::
 /// Worker threads per proxy. One is enough for a sidecar next to one app and keeps RSS low;
 /// `--workers` raises it.
 pub const DEFAULT_WORKERS: usize = 1;
-/// The most worker threads a proxy may ask for: far beyond what a sidecar can use, and low
-/// enough that a typo (`--workers 100000`) is refused instead of spawning threads until the
-/// system says no.
-pub const MAX_WORKERS: usize = 128;
+/// The most worker threads a proxy may ask for (see the shared bound's reason).
+pub const MAX_WORKERS: usize = crate::policy::traffic::MAX_PROXY_WORKERS;
 
 /// How long SIGTERM/SIGINT waits for in-flight requests and connections before exiting.
 /// Below Kubernetes' default 30 s termination grace period.

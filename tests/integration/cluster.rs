@@ -46,6 +46,7 @@ fn proxy_plan(
         http_proxy: free_addr(),
         tap: free_addr(),
         upstreams: Vec::new(),
+        workers: None,
     }
 }
 

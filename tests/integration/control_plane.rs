@@ -38,6 +38,7 @@ fn proxy(name: &str, service: &str, version: Option<&str>, token: &str, port: u1
         http_proxy: addr(port + 3),
         tap: addr(port + 4),
         upstreams: Vec::new(),
+        workers: None,
     }
 }
 

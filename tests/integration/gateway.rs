@@ -405,6 +405,10 @@ gateway:
         "gateway.routes[1]: route `api` can never match: routes[0] (`all`)",
     );
     assert_up_rejects(&base(keyed, ""), "gateway.keys_file: ");
+    assert_up_rejects(
+        &base("    - { name: web, service: web }\n", "\n  workers: 0"),
+        "gateway.workers: 0 worker threads: give 1 to 128",
+    );
 
     // A gateway port in use is found before anything starts.
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -15,6 +15,7 @@ mod cluster;
 mod control_plane;
 mod demo_app;
 mod ecosystem;
+mod explain;
 mod external_issuer;
 mod fault;
 mod gateway;

@@ -631,6 +631,102 @@ fn a_port_in_use_is_named_and_nothing_starts() {
 }
 
 #[test]
+fn a_proxy_that_exits_during_start_up_fails_up_at_once_naming_why() {
+    let dir = dir_with("services:\n  web:\n    port: 18555\n");
+    let out = meshctl()
+        .arg("up")
+        .current_dir(dir.path())
+        // The proxies inherit it and refuse it; `up` itself does not read it.
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "::bogus")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the proxy of web exited during start-up (exit status: 2)")
+            && stderr.contains("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        "{stderr}"
+    );
+    nothing_started(dir.path());
+}
+
+#[test]
+fn a_signal_during_start_up_stops_everything_up_started() {
+    // api's app never listens, so `up` waits for it (up to the readiness timeout) with the
+    // control plane and every proxy running.
+    let (web, api) = (free_port(), free_port());
+    let dir = dir_with(&format!(
+        "services:\n  web:\n    port: {web}\n    upstreams: [api]\n  api:\n    port: {api}\n    command: [\"sleep\", \"60\"]\n"
+    ));
+    let mut up = std::process::Command::new(crate::support::meshctl_bin())
+        .arg("up")
+        .current_dir(dir.path())
+        .env_remove("MESHCTL_STATE_DIR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let logs = dir.path().join(".meshctl/logs");
+    let names = ["control-plane", "proxy-web", "proxy-api", "api"];
+    wait_until("everything started", || {
+        names.iter().all(|n| {
+            std::fs::read_to_string(logs.join(format!("{n}.log"))).is_ok_and(|t| t.contains("pid "))
+        })
+    });
+    let pids: Vec<i32> = names
+        .iter()
+        .map(|n| logged_pid(&logs.join(format!("{n}.log"))))
+        .collect();
+    kill(Pid::from_raw(up.id() as i32), Signal::SIGTERM).unwrap();
+    let status = up.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(up.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted during start-up"), "{stderr}");
+    wait_until("every process up started is gone", || {
+        pids.iter()
+            .all(|p| !std::path::Path::new(&format!("/proc/{p}")).exists() || is_zombie(*p))
+    });
+    nothing_started(dir.path());
+}
+
+/// Whether `pid` has exited and waits to be reaped.
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn proxy_workers_sets_a_proxys_worker_threads_and_bad_counts_are_refused() {
+    let (web, api) = (free_port(), free_port());
+    let up = Up::start(&format!(
+        "services:\n  web:\n    port: {web}\n    upstreams: [api]\n    proxy_workers: 3\n  api:\n    port: {api}\n    protocol: http\n    command: [\"python3\", \"echo.py\", \"{api}\"]\n"
+    ));
+    let pid = logged_pid(&up.state().join("logs/proxy-web.log"));
+    let argv = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(argv.contains("\0--workers\u{0}3\0"), "{argv:?}");
+    let api_pid = logged_pid(&up.state().join("logs/proxy-api.log"));
+    let api_argv = std::fs::read_to_string(format!("/proc/{api_pid}/cmdline")).unwrap();
+    assert!(!api_argv.contains("--workers"), "{api_argv:?}");
+    let body = curl(
+        &[format!("http://{}/hello", up.upstream("web", "api"))],
+        &[],
+    );
+    assert!(body.contains("\"path\": \"/hello\""), "{body}");
+    drop(up);
+    for bad in ["0", "129"] {
+        assert_up_rejects(
+            &format!("services:\n  web:\n    port: {web}\n    proxy_workers: {bad}\n"),
+            &format!(
+                "mesh.yaml:4:20: services.web.proxy_workers: {bad} worker threads: give 1 to 128"
+            ),
+        );
+    }
+}
+
+#[test]
 fn commands_need_a_running_mesh() {
     let dir = tempfile::tempdir().unwrap();
     for args in [

@@ -21,6 +21,7 @@ fn proxy(service: &str, version: Option<&str>) -> ProxyPlan {
         http_proxy: addr,
         tap: addr,
         upstreams: Vec::new(),
+        workers: None,
     }
 }
 

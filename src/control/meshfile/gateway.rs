@@ -49,6 +49,7 @@ impl Validator<'_> {
                 ));
             }
         }
+        super::proxy_workers(at.key("workers"), raw.workers)?;
         let mut spec = raw.clone();
         if let Some(tls) = &mut spec.tls {
             tls.cert = self.base_dir.join(&tls.cert);
@@ -94,6 +95,7 @@ impl Validator<'_> {
             port: None,
             replica: 0,
             admin_port: None,
+            proxy_workers: spec.workers,
             replicas: 1,
             protocol: Some(Protocol::Http),
             command: None,

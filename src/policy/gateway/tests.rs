@@ -12,6 +12,7 @@ fn spec(routes: &[&str]) -> GatewaySpec {
         tls: None,
         keys_file: Some("keys.json".into()),
         trust_forwarded: false,
+        workers: None,
         routes: routes.iter().map(|r| route(r)).collect(),
     }
 }

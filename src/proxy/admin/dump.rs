@@ -49,7 +49,7 @@ pub enum Mode {
 }
 
 #[derive(Debug)]
-enum Listener {
+pub(super) enum Listener {
     Inbound {
         listen: SocketAddr,
         app: SocketAddr,
@@ -242,6 +242,23 @@ impl ConfigDump {
 
     pub fn http_proxy(&self, listen: SocketAddr, table: Arc<RouteTable>) {
         self.push(Listener::HttpProxy { listen, table });
+    }
+
+    /// The listeners registered so far.
+    pub(super) fn listeners(&self) -> std::sync::MutexGuard<'_, Vec<Listener>> {
+        self.listeners.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The proxy's SPIFFE ID, once it has a certificate.
+    pub(super) fn identity(&self) -> Option<String> {
+        self.tls
+            .get()
+            .map(|tls| tls.current().identity().id.to_string())
+    }
+
+    /// The control-plane configuration in force (`None`: standalone, or none yet).
+    pub(super) fn config_version(&self) -> Option<u64> {
+        Some(self.version.load(Relaxed)).filter(|v| *v > 0)
     }
 
     fn push(&self, listener: Listener) {

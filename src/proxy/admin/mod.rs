@@ -1,8 +1,11 @@
 //! The admin listener (loopback by default): `/metrics` (Prometheus text), `/stats?window=SECS`
 //! (windowed per-peer statistics as JSON, see [`crate::proxy::telemetry::stats`]), `/config` (what the proxy
-//! runs with, as JSON, see [`crate::proxy::admin::dump`]), `/ready` (503 once draining) and `/live`.
+//! runs with, as JSON, see [`crate::proxy::admin::dump`]), `/explain` and `/explain/inbound` (a dry
+//! run of one request, see [`crate::proxy::admin::explain`]), `/ready` (503 once draining) and
+//! `/live`.
 
 pub mod dump;
+pub mod explain;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -99,6 +102,18 @@ fn respond(
             json(serde_json::to_vec(&metrics.stats(window)))
         }
         "/config" => json(serde_json::to_vec_pretty(&dump.view())),
+        crate::api::explain::OUTBOUND_PATH => {
+            match dump.explain_outbound(req.uri().query().unwrap_or("")) {
+                Ok(answer) => json(serde_json::to_vec_pretty(&answer)),
+                Err(e) => bad_request(e),
+            }
+        }
+        crate::api::explain::INBOUND_PATH => {
+            match dump.explain_inbound(req.uri().query().unwrap_or("")) {
+                Ok(answer) => json(serde_json::to_vec_pretty(&answer)),
+                Err(e) => bad_request(e),
+            }
+        }
         "/ready" if draining.load(Relaxed) => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
         "/ready" if !ready.load(Relaxed) => text(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -108,7 +123,7 @@ fn respond(
         "/live" => text(StatusCode::OK, "live\n"),
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: try /metrics, /stats, /config, /ready or /live\n",
+            "not found: try /metrics, /stats, /config, /explain, /ready or /live\n",
         ),
     }
 }
@@ -141,6 +156,13 @@ fn json(encoded: serde_json::Result<Vec<u8>>) -> Response<Full<Bytes>> {
         }
         Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode JSON\n"),
     }
+}
+
+/// 400 with the reason on one line.
+fn bad_request(e: impl std::fmt::Display) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(format!("{e}\n"))));
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    response
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {

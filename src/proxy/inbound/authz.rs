@@ -180,9 +180,14 @@ impl AuthzPolicy {
 
     /// Whether `path` (normalised) with `method` is an exempt probe path.
     pub fn is_exempt(&self, method: &Method, path: &str) -> bool {
+        self.exempt_entry(method, path).is_some()
+    }
+
+    /// The exempt entry that lets `method` on `path` (normalised) in, if one does.
+    fn exempt_entry(&self, method: &Method, path: &str) -> Option<usize> {
         self.exempt
             .iter()
-            .any(|e| e.path.matches(path) && e.methods.contains(method))
+            .position(|e| e.path.matches(path) && e.methods.contains(method))
     }
 
     /// Checks one HTTP request (its path normalised). On denial, the reason is the furthest
@@ -210,9 +215,26 @@ impl AuthzPolicy {
         if self.is_exempt(method, path) {
             return Ok(());
         }
+        self.check_rules(peer, method, path, headers, authority, |_, _| {})
+    }
+
+    /// The allow rules in order until one allows, each outcome told to `seen`; on denial the
+    /// reason is the furthest any rule got.
+    #[inline]
+    fn check_rules(
+        &self,
+        peer: &str,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        authority: Option<&str>,
+        mut seen: impl FnMut(usize, Result<(), DenyReason>),
+    ) -> Result<(), DenyReason> {
         let mut furthest = DenyReason::Identity;
-        for rule in &self.allow {
-            match rule.check(peer, method, path, headers, authority) {
+        for (index, rule) in self.allow.iter().enumerate() {
+            let outcome = rule.check(peer, method, path, headers, authority);
+            seen(index, outcome);
+            match outcome {
                 Ok(()) => return Ok(()),
                 Err(reason) => furthest = furthest.max(reason),
             }
@@ -417,6 +439,105 @@ impl InboundAuthz {
                 Err(reason) => Verdict::Deny(reason),
             },
         }
+    }
+}
+
+impl InboundAuthz {
+    /// What [`InboundAuthz::check_request`] decides for a request from `peer` with `uri`
+    /// (absolute, or a path), method and headers — every allow rule tried and why it did not
+    /// allow — for `meshctl explain`. Nothing is counted.
+    pub fn explain(
+        &self,
+        peer: &str,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> crate::api::explain::InboundExplanation {
+        use crate::api::explain::{AuthzDecision, AuthzRuleOutcome, InboundExplanation};
+        let mut answer = InboundExplanation {
+            identity: None,
+            config_version: None,
+            peer: peer.to_string(),
+            mode: String::new(),
+            normalized_path: None,
+            bad_path: None,
+            exempt: None,
+            rules: Vec::new(),
+            decision: AuthzDecision {
+                allowed: true,
+                status: None,
+                reason: None,
+                rule: None,
+                closest: None,
+            },
+        };
+        let deny = |reason: DenyReason| {
+            let status = match reason {
+                DenyReason::BadPath => StatusCode::BAD_REQUEST,
+                _ => StatusCode::FORBIDDEN,
+            };
+            AuthzDecision {
+                allowed: false,
+                status: Some(status.as_u16()),
+                reason: Some(reason.label().to_string()),
+                rule: None,
+                closest: None,
+            }
+        };
+        let policy = match self {
+            InboundAuthz::Pending => {
+                answer.mode = "pending".into();
+                answer.decision.allowed = false;
+                answer.decision.status = Some(StatusCode::SERVICE_UNAVAILABLE.as_u16());
+                return answer;
+            }
+            InboundAuthz::Open => {
+                answer.mode = "open".into();
+                return answer;
+            }
+            InboundAuthz::Enforce(p) => p,
+        };
+        answer.mode = "enforce".into();
+        let mut uri = uri.clone();
+        let path = match normalize_request_path(&mut uri) {
+            Ok(path) => path,
+            Err(e) => {
+                answer.bad_path = Some(e.to_string());
+                answer.decision = deny(DenyReason::BadPath);
+                return answer;
+            }
+        };
+        answer.normalized_path = Some(path.clone());
+        if let Some(entry) = policy.exempt_entry(method, &path) {
+            answer.exempt = Some(entry);
+            return answer;
+        }
+        let authority = uri.authority().map(|a| a.as_str());
+        let mut closest: Option<(usize, DenyReason)> = None;
+        let rules = &mut answer.rules;
+        let verdict = policy.check_rules(peer, method, &path, headers, authority, |index, o| {
+            if let Err(reason) = o
+                && closest.is_none_or(|(_, r)| reason > r)
+            {
+                closest = Some((index, reason));
+            }
+            rules.push(AuthzRuleOutcome {
+                index,
+                allows: o.is_ok(),
+                lacks: o.err().map(|r| r.label().to_string()),
+            });
+        });
+        answer.decision = match verdict {
+            Ok(()) => AuthzDecision {
+                rule: answer.rules.last().map(|r| r.index),
+                ..answer.decision
+            },
+            Err(reason) => AuthzDecision {
+                closest: closest.map(|(i, _)| i),
+                ..deny(reason)
+            },
+        };
+        answer
     }
 }
 

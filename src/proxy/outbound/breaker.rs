@@ -70,26 +70,16 @@ impl Breaker {
         let Ok(mut state) = self.state.lock() else {
             return true;
         };
-        match *state {
-            State::Closed { .. } => true,
-            State::Open { until, penalty } if now >= until => {
-                *state = State::Probing {
-                    since: now,
-                    penalty,
-                };
-                true
-            }
-            State::Probing { since, penalty }
-                if now.saturating_duration_since(since) > PROBE_GRACE =>
-            {
-                *state = State::Probing {
-                    since: now,
-                    penalty,
-                };
-                true
-            }
-            State::Open { .. } | State::Probing { .. } => false,
-        }
+        let (admitted, next) = decide(*state, now);
+        *state = next;
+        admitted
+    }
+
+    /// What [`Breaker::admit`] would answer now, without taking the probe (`meshctl explain`).
+    pub fn would_admit(&self, now: Instant) -> bool {
+        self.state
+            .lock()
+            .map_or(true, |state| decide(*state, now).0)
     }
 
     /// A request to the endpoint succeeded: the circuit closes.
@@ -122,6 +112,30 @@ impl Breaker {
             penalty,
         };
         true
+    }
+}
+
+/// Whether a circuit in `state` admits a request at `now`, and its state after admitting it.
+fn decide(state: State, now: Instant) -> (bool, State) {
+    match state {
+        State::Closed { .. } => (true, state),
+        State::Open { until, penalty } if now >= until => (
+            true,
+            State::Probing {
+                since: now,
+                penalty,
+            },
+        ),
+        State::Probing { since, penalty } if now.saturating_duration_since(since) > PROBE_GRACE => {
+            (
+                true,
+                State::Probing {
+                    since: now,
+                    penalty,
+                },
+            )
+        }
+        State::Open { .. } | State::Probing { .. } => (false, state),
     }
 }
 

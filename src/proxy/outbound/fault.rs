@@ -118,15 +118,24 @@ impl Faults {
         now: SystemTime,
         first_match: impl FnOnce() -> Option<usize>,
     ) -> Option<&FaultRule> {
+        self.applicable_from(now, first_match).map(|(_, rule)| rule)
+    }
+
+    /// [`Faults::applicable`] with where the fault comes from: `live`, `route` or `service`.
+    pub fn applicable_from(
+        &self,
+        now: SystemTime,
+        first_match: impl FnOnce() -> Option<usize>,
+    ) -> Option<(&'static str, &FaultRule)> {
         if let Some(live) = self.live.as_ref().filter(|l| l.in_force(now)) {
-            return Some(live);
+            return Some(("live", live));
         }
         if self.any_route
             && let Some(route) = first_match().and_then(|i| self.routes.get(i)?.as_ref())
         {
-            return Some(route);
+            return Some(("route", route));
         }
-        self.service.as_ref()
+        self.service.as_ref().map(|s| ("service", s))
     }
 
     /// Draws whether `rule`'s delay and abort hit this request (two independent draws).
@@ -214,6 +223,19 @@ impl Faults {
 }
 
 impl FaultRule {
+    /// The fault as `meshctl explain` reports it, coming from `source`.
+    pub fn explain(&self, source: &str) -> crate::api::explain::FaultExplanation {
+        let v = self.view();
+        crate::api::explain::FaultExplanation {
+            source: source.to_string(),
+            abort_status: v.abort_status,
+            abort_percent: v.abort_percent,
+            delay_ms: v.delay_ms,
+            delay_percent: v.delay_percent,
+            expires_unix_ms: v.expires_unix_ms,
+        }
+    }
+
     fn view(&self) -> FaultView {
         let percent = |share: u32| f64::from(share) * 100.0 / f64::from(PER_MILLION);
         FaultView {

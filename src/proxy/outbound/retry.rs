@@ -127,7 +127,7 @@ pub async fn send(
         outcome
     };
     let policy = match rules.retry() {
-        Some(p) if selected.retryable || is_idempotent(req.method()) => p,
+        Some(p) if may_retry(&selected, req.method()) => p,
         _ => return Ok(attempt_on(&first, req).await?),
     };
     let mut replay = match Replayable::buffer(req).await.map_err(ForwardError::Body)? {
@@ -315,6 +315,32 @@ impl RetryBudget {
         let Ok(mut buckets) = self.buckets.lock() else {
             return false;
         };
+        let (_, retries, allowed) = self.tally(&buckets, now);
+        if (retries + 1) as f64 > allowed {
+            return false;
+        }
+        let bucket = Self::bucket(&mut buckets, second);
+        bucket.2 += 1;
+        true
+    }
+
+    /// The window now, as `meshctl explain` shows it (nothing taken).
+    pub fn state(&self, now: Instant) -> crate::api::explain::BudgetState {
+        let (requests, retries, allowed) = match self.buckets.lock() {
+            Ok(buckets) => self.tally(&buckets, now),
+            Err(_) => (0, 0, 0.0),
+        };
+        crate::api::explain::BudgetState {
+            requests,
+            retries,
+            allowed,
+            available: (retries + 1) as f64 <= allowed,
+        }
+    }
+
+    /// Requests and retries over the window at `now`, and the retries it allows in all.
+    fn tally(&self, buckets: &[(u64, u64, u64); BUDGET_BUCKETS], now: Instant) -> (u64, u64, f64) {
+        let second = self.second(now);
         let live = |b: &&(u64, u64, u64)| b.0 + (BUDGET_BUCKETS as u64) > second;
         let requests: u64 = buckets.iter().filter(live).map(|b| b.1).sum();
         let retries: u64 = buckets.iter().filter(live).map(|b| b.2).sum();
@@ -325,12 +351,7 @@ impl RetryBudget {
             .clamp(Duration::from_secs(1), BUDGET_WINDOW)
             .as_secs_f64();
         let allowed = BUDGET_RATIO * requests as f64 + BUDGET_MIN_PER_SECOND * elapsed;
-        if (retries + 1) as f64 > allowed {
-            return false;
-        }
-        let bucket = Self::bucket(&mut buckets, second);
-        bucket.2 += 1;
-        true
+        (requests, retries, allowed)
     }
 
     fn second(&self, now: Instant) -> u64 {
@@ -355,6 +376,12 @@ impl RetryBudget {
         }
         b
     }
+}
+
+/// Whether a request may be retried at all: its route says so, or its method is idempotent.
+#[inline]
+pub fn may_retry(selected: &Selected<'_>, method: &Method) -> bool {
+    selected.retryable || is_idempotent(method)
 }
 
 /// Methods that mean the same when sent twice (RFC 9110 §9.2.2).

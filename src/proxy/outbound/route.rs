@@ -141,6 +141,42 @@ impl<T: Weighed> Route<T> {
         }
     }
 
+    /// The chance of each backend (in order) serving a request under the split, with
+    /// [`Route::endpoint_where`]'s rules: a draw by weight over backends with endpoints, and a
+    /// backend none of whose endpoints `admit` accepts giving its draw to the first other
+    /// backend that takes traffic and has one. The rest (all zero) is a request answered 503.
+    pub fn shares(&self, admit: impl Fn(&T) -> bool) -> Vec<f64> {
+        let mut share = vec![0.0; self.backends.len()];
+        let open: Vec<bool> = (self.backends.iter())
+            .map(|b| b.endpoints.iter().any(&admit))
+            .collect();
+        let draws: Vec<(usize, f64)> = if self.total == 0 {
+            self.backends
+                .iter()
+                .position(|b| !b.endpoints.is_empty())
+                .map(|first| (first, 1.0))
+                .into_iter()
+                .collect()
+        } else {
+            (self.backends.iter().enumerate())
+                .filter(|(_, b)| !b.endpoints.is_empty() && b.weight > 0)
+                .map(|(i, b)| (i, f64::from(b.weight) / f64::from(self.total)))
+                .collect()
+        };
+        for (first, chance) in draws {
+            let serving = if open[first] {
+                Some(first)
+            } else {
+                (0..self.backends.len())
+                    .find(|i| *i != first && self.takes_traffic(&self.backends[*i]) && open[*i])
+            };
+            if let Some(i) = serving {
+                share[i] += chance;
+            }
+        }
+        share
+    }
+
     pub fn backends(&self) -> &[WeightedBackend<T>] {
         &self.backends
     }

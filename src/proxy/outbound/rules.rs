@@ -178,6 +178,58 @@ impl RouteRules {
     }
 }
 
+impl RouteRules {
+    /// Each route tried for a request, in order, up to the first that matches (what
+    /// [`RouteRules::select`] decides, with the reason every earlier route was passed over).
+    pub fn explain(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Vec<crate::api::explain::RouteOutcome> {
+        let mut tried = Vec::new();
+        for (index, r) in self.rules.iter().enumerate() {
+            let mismatch = r.mismatch(method, path, headers).map(|m| m.to_string());
+            let matched = mismatch.is_none();
+            tried.push(crate::api::explain::RouteOutcome {
+                index,
+                name: r.name.as_deref().map(str::to_string),
+                version: r.version.clone(),
+                matched,
+                mismatch,
+            });
+            if matched {
+                break;
+            }
+        }
+        tried
+    }
+
+    /// The fault that applies to a request now and where it comes from (see
+    /// [`RouteRules::fault`]).
+    pub fn explain_fault(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Option<crate::api::explain::FaultExplanation> {
+        let first_match = || {
+            self.rules
+                .iter()
+                .position(|r| r.matches(method, path, headers))
+        };
+        let (source, rule) = self
+            .faults
+            .applicable_from(SystemTime::now(), first_match)?;
+        Some(rule.explain(source))
+    }
+
+    /// The destination's timeout for requests no route sets one for.
+    pub fn default_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+}
+
 /// A destination's routes and policy as the admin `/config` shows them.
 #[derive(Debug, serde::Serialize)]
 pub struct RulesView {
@@ -329,19 +381,52 @@ impl RouteRule {
         })
     }
 
+    #[inline]
     fn matches(&self, method: &Method, path: &str, headers: &HeaderMap) -> bool {
+        self.mismatch(method, path, headers).is_none()
+    }
+
+    /// The first condition of the route the request does not meet (`None`: it matches).
+    #[inline]
+    fn mismatch(&self, method: &Method, path: &str, headers: &HeaderMap) -> Option<Mismatch<'_>> {
         let path_ok = match &self.path {
             None => true,
             Some(PathRule::Exact(p)) => path == p,
             Some(PathRule::Prefix(p)) => path.starts_with(p.as_str()),
         };
-        path_ok
-            && self.method.as_ref().is_none_or(|m| m == method)
-            // Every value of a repeated header counts: one equal value satisfies the condition.
-            && self
-                .headers
-                .iter()
-                .all(|(name, value)| headers.get_all(name).iter().any(|v| v == value))
+        if !path_ok {
+            return self.path.as_ref().map(Mismatch::Path);
+        }
+        if let Some(m) = self.method.as_ref().filter(|m| *m != method) {
+            return Some(Mismatch::Method(m));
+        }
+        // Every value of a repeated header counts: one equal value satisfies the condition.
+        self.headers
+            .iter()
+            .find(|(name, value)| !headers.get_all(name).iter().any(|v| v == value))
+            .map(|(name, value)| Mismatch::Header(name, value))
+    }
+}
+
+/// The condition of a route a request failed first.
+enum Mismatch<'a> {
+    Path(&'a PathRule),
+    Method(&'a Method),
+    Header(&'a HeaderName, &'a HeaderValue),
+}
+
+impl std::fmt::Display for Mismatch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mismatch::Path(PathRule::Exact(p)) => write!(f, "path is not exactly {p}"),
+            Mismatch::Path(PathRule::Prefix(p)) => write!(f, "path does not start with {p}"),
+            Mismatch::Method(m) => write!(f, "method is not {m}"),
+            Mismatch::Header(name, value) => write!(
+                f,
+                "no header {name}: {}",
+                String::from_utf8_lossy(value.as_bytes())
+            ),
+        }
     }
 }
 

@@ -550,3 +550,70 @@ fn a_host_rule_compares_the_authority_from_host_or_authority_alike() {
     assert_eq!(canonical_host(b"[::1]:80"), "[::1]:80");
     assert_eq!(canonical_host(b"Example.COM."), "example.com");
 }
+
+#[test]
+fn explain_names_the_deciding_rule_or_the_closest_and_what_it_lacked() {
+    let authz = InboundAuthz::Enforce(policy(
+        "allow:
+  - from: [{ service: web }]
+    paths: [{ prefix: /api }]
+  - from: [{ service: web }]
+    paths: [{ prefix: /admin }]
+    headers: { x-role: [admin] }
+exempt:
+  - { path: /healthz, methods: [GET] }",
+    ));
+    let ask = |peer: &str, path: &str, h: &[(&str, &str)]| {
+        let uri: Uri = format!("http://api{path}").parse().unwrap();
+        authz.explain(peer, &Method::GET, &uri, &headers(h))
+    };
+    let allowed = ask(WEB, "/api/../api/x", &[]);
+    assert_eq!(allowed.normalized_path.as_deref(), Some("/api/x"));
+    assert!(allowed.decision.allowed);
+    assert_eq!(allowed.decision.rule, Some(0));
+    let lacking = ask(WEB, "/admin", &[("x-role", "user")]);
+    assert!(!lacking.decision.allowed);
+    assert_eq!(lacking.decision.status, Some(403));
+    assert_eq!(lacking.decision.reason.as_deref(), Some("header"));
+    assert_eq!(lacking.decision.closest, Some(1));
+    assert_eq!(
+        lacking
+            .rules
+            .iter()
+            .map(|r| r.lacks.as_deref())
+            .collect::<Vec<_>>(),
+        [Some("path"), Some("header")]
+    );
+    let stranger = ask(BATCH, "/api", &[]);
+    assert_eq!(stranger.decision.reason.as_deref(), Some("identity"));
+    assert!(ask(BATCH, "/healthz", &[]).exempt == Some(0));
+    let bad = ask(WEB, "/api%2Fx", &[]);
+    assert_eq!(
+        (bad.decision.status, bad.bad_path.is_some()),
+        (Some(400), true)
+    );
+    // The same verdicts as the check the data path runs.
+    for (peer, path, h) in [
+        (WEB, "/api/x", vec![]),
+        (WEB, "/admin", vec![("x-role", "user")]),
+        (WEB, "/admin", vec![("x-role", "admin")]),
+        (BATCH, "/healthz", vec![]),
+        (WEB, "/api%2Fx", vec![]),
+    ] {
+        let mut req = Request::get(format!("http://api{path}")).body(()).unwrap();
+        *req.headers_mut() = headers(&h);
+        let verdict = authz.check_request(&mut req, peer);
+        let explained = ask(peer, path, &h);
+        assert_eq!(
+            verdict == Verdict::Allow,
+            explained.decision.allowed,
+            "{peer} {path}"
+        );
+    }
+    assert_eq!(
+        InboundAuthz::Open
+            .explain(WEB, &Method::GET, &"/x".parse().unwrap(), &HeaderMap::new())
+            .mode,
+        "open"
+    );
+}

@@ -100,3 +100,25 @@ fn a_weighted_version_whose_endpoints_are_all_refused_gives_way_to_the_others() 
         }
     }
 }
+
+#[test]
+fn shares_follow_the_weights_and_an_ejected_version_hands_its_share_on() {
+    let route = Route::new(vec![
+        Backend::new("v1", 80, vec!["a"]),
+        Backend::new("v2", 20, vec!["b"]),
+        Backend::new("v3", 0, vec!["c"]),
+    ]);
+    assert_eq!(route.shares(|_| true), [0.8, 0.2, 0.0]);
+    // v1's endpoints all ejected: its draw goes to the first other backend taking traffic.
+    assert_eq!(route.shares(|e| *e != "a"), [0.0, 1.0, 0.0]);
+    // Nothing admitted: every request is answered 503.
+    assert_eq!(route.shares(|_| false), [0.0, 0.0, 0.0]);
+    // No weighted backend has endpoints: the first with endpoints takes everything, as
+    // `endpoint_where` does.
+    let route = Route::new(vec![
+        Backend::new("v1", 100, vec![]),
+        Backend::new("v2", 0, vec!["b"]),
+    ]);
+    assert_eq!(route.shares(|_| true), [0.0, 1.0]);
+    assert_eq!(route.endpoint(None), Some(&"b"));
+}
