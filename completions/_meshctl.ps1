@@ -298,6 +298,8 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Give the rolling-out version 100% now and end its rollout')
             [CompletionResult]::new('abort', 'abort', [CompletionResultType]::ParameterValue, 'Send the rolling-out version back to 0% now and end its rollout')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the configured split weights and every rollout (phase, weight, last check, history)')
+            [CompletionResult]::new('mirror', 'mirror', [CompletionResultType]::ParameterValue, 'Copy a share of a service''s requests to a version and compare its answers, live')
+            [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Show how mirrored requests'' answers compared with the real ones, per route')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -339,6 +341,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Time budget of the whole rollout (then --on-timeout applies)')
             [CompletionResult]::new('--on-timeout', '--on-timeout', [CompletionResultType]::ParameterName, 'When --timeout runs out: leave the weight (pause, exit 4) or send the canary back to 0% (rollback, exit 3)')
             [CompletionResult]::new('--match-header', '--match-header', [CompletionResultType]::ParameterName, 'Send requests with this header to the canary at every step, e.g. x-canary=1 (local mesh only)')
+            [CompletionResult]::new('--max-mismatch', '--max-mismatch', [CompletionResultType]::ParameterName, 'With --gate-mirror: the share of compared copies that may differ, e.g. 1% or 0%')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context [default: the current context]')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the services and pods [default: the context''s namespace]')
@@ -350,6 +353,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
             [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]')
             [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl''s --request-timeout)')
+            [CompletionResult]::new('--gate-mirror', '--gate-mirror', [CompletionResultType]::ParameterName, 'Before the first step, require mirrored copies to the canary (`canary mirror`, `policy.mirror`) to compare clean: at least --min-requests compared, at most --max-mismatch of them differing (local mesh only)')
             [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
@@ -424,12 +428,65 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'meshctl;canary;mirror' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The version copies go to')
+            [CompletionResult]::new('--percent', '--percent', [CompletionResultType]::ParameterName, 'Share of requests copied: above 0 up to 100 (up to 4 decimals), e.g. 10 or 0.5%')
+            [CompletionResult]::new('--for', '--for', [CompletionResultType]::ParameterName, 'End the mirror after this long (e.g. 30s, 10m); 0 keeps it until --off [default: 10m]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long --wait waits')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context [default: the current context]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the services and pods [default: the context''s namespace]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the services and pods [default: the context''s namespace]')
+            [CompletionResult]::new('--controller-admin', '--controller-admin', [CompletionResultType]::ParameterName, 'The controller''s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server''s pods/proxy]')
+            [CompletionResult]::new('--controller-namespace', '--controller-namespace', [CompletionResultType]::ParameterName, 'The namespace `meshctl install` put the controller in')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl''s --request-timeout)')
+            [CompletionResult]::new('--compare-body', '--compare-body', [CompletionResultType]::ParameterName, 'Also compare a SHA-256 of both bodies (when both are at most 64 KiB)')
+            [CompletionResult]::new('--off', '--off', [CompletionResultType]::ParameterName, 'Remove SERVICE''s live mirror (its mesh.yaml `policy.mirror`, if any, applies again)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Return only once every proxy calling the service acknowledged the change')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'meshctl;canary;diff' {
+            [CompletionResult]::new('--max-mismatch', '--max-mismatch', [CompletionResultType]::ParameterName, 'Exit 3 when the mismatch rate is over this, e.g. 1% or 0%')
+            [CompletionResult]::new('--min-compared', '--min-compared', [CompletionResultType]::ParameterName, 'Compared copies --max-mismatch needs before it can fail')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context [default: the current context]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the services and pods [default: the context''s namespace]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the services and pods [default: the context''s namespace]')
+            [CompletionResult]::new('--controller-admin', '--controller-admin', [CompletionResultType]::ParameterName, 'The controller''s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server''s pods/proxy]')
+            [CompletionResult]::new('--controller-namespace', '--controller-namespace', [CompletionResultType]::ParameterName, 'The namespace `meshctl install` put the controller in')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format of read commands')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'State directory [default: nearest .meshctl/ from the current directory upward]')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl''s --request-timeout)')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'meshctl;canary;help' {
             [CompletionResult]::new('shift', 'shift', [CompletionResultType]::ParameterValue, 'Set the traffic split now: send --weight percent of SERVICE''s traffic to --to VERSION')
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Roll --to VERSION out step by step, gated on its own error rate and p99; roll back on breach')
             [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Give the rolling-out version 100% now and end its rollout')
             [CompletionResult]::new('abort', 'abort', [CompletionResultType]::ParameterValue, 'Send the rolling-out version back to 0% now and end its rollout')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the configured split weights and every rollout (phase, weight, last check, history)')
+            [CompletionResult]::new('mirror', 'mirror', [CompletionResultType]::ParameterValue, 'Copy a share of a service''s requests to a version and compare its answers, live')
+            [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Show how mirrored requests'' answers compared with the real ones, per route')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -446,6 +503,12 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;canary;help;status' {
+            break
+        }
+        'meshctl;canary;help;mirror' {
+            break
+        }
+        'meshctl;canary;help;diff' {
             break
         }
         'meshctl;canary;help;help' {
@@ -1400,6 +1463,8 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Give the rolling-out version 100% now and end its rollout')
             [CompletionResult]::new('abort', 'abort', [CompletionResultType]::ParameterValue, 'Send the rolling-out version back to 0% now and end its rollout')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the configured split weights and every rollout (phase, weight, last check, history)')
+            [CompletionResult]::new('mirror', 'mirror', [CompletionResultType]::ParameterValue, 'Copy a share of a service''s requests to a version and compare its answers, live')
+            [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Show how mirrored requests'' answers compared with the real ones, per route')
             break
         }
         'meshctl;help;canary;shift' {
@@ -1415,6 +1480,12 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             break
         }
         'meshctl;help;canary;status' {
+            break
+        }
+        'meshctl;help;canary;mirror' {
+            break
+        }
+        'meshctl;help;canary;diff' {
             break
         }
         'meshctl;help;fault' {

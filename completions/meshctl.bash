@@ -100,8 +100,14 @@ _meshctl() {
             meshctl__subcmd__canary,abort)
                 cmd="meshctl__subcmd__canary__subcmd__abort"
                 ;;
+            meshctl__subcmd__canary,diff)
+                cmd="meshctl__subcmd__canary__subcmd__diff"
+                ;;
             meshctl__subcmd__canary,help)
                 cmd="meshctl__subcmd__canary__subcmd__help"
+                ;;
+            meshctl__subcmd__canary,mirror)
+                cmd="meshctl__subcmd__canary__subcmd__mirror"
                 ;;
             meshctl__subcmd__canary,promote)
                 cmd="meshctl__subcmd__canary__subcmd__promote"
@@ -118,8 +124,14 @@ _meshctl() {
             meshctl__subcmd__canary__subcmd__help,abort)
                 cmd="meshctl__subcmd__canary__subcmd__help__subcmd__abort"
                 ;;
+            meshctl__subcmd__canary__subcmd__help,diff)
+                cmd="meshctl__subcmd__canary__subcmd__help__subcmd__diff"
+                ;;
             meshctl__subcmd__canary__subcmd__help,help)
                 cmd="meshctl__subcmd__canary__subcmd__help__subcmd__help"
+                ;;
+            meshctl__subcmd__canary__subcmd__help,mirror)
+                cmd="meshctl__subcmd__canary__subcmd__help__subcmd__mirror"
                 ;;
             meshctl__subcmd__canary__subcmd__help,promote)
                 cmd="meshctl__subcmd__canary__subcmd__help__subcmd__promote"
@@ -400,6 +412,12 @@ _meshctl() {
             meshctl__subcmd__help__subcmd__canary,abort)
                 cmd="meshctl__subcmd__help__subcmd__canary__subcmd__abort"
                 ;;
+            meshctl__subcmd__help__subcmd__canary,diff)
+                cmd="meshctl__subcmd__help__subcmd__canary__subcmd__diff"
+                ;;
+            meshctl__subcmd__help__subcmd__canary,mirror)
+                cmd="meshctl__subcmd__help__subcmd__canary__subcmd__mirror"
+                ;;
             meshctl__subcmd__help__subcmd__canary,promote)
                 cmd="meshctl__subcmd__help__subcmd__canary__subcmd__promote"
                 ;;
@@ -516,7 +534,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary)
-            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version shift start promote abort status help"
+            opts="-o -v -h -V --output --no-color --verbose --state-dir --target --request-timeout --help --version shift start promote abort status mirror diff help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -611,8 +629,74 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__canary__subcmd__diff)
+            opts="-n -o -v -h -V --max-mismatch --min-compared --kubeconfig --context --namespace --controller-admin --controller-namespace --output --no-color --verbose --state-dir --target --request-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --max-mismatch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-compared)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__canary__subcmd__help)
-            opts="shift start promote abort status help"
+            opts="shift start promote abort status mirror diff help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -639,7 +723,35 @@ _meshctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        meshctl__subcmd__canary__subcmd__help__subcmd__diff)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         meshctl__subcmd__canary__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__canary__subcmd__help__subcmd__mirror)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -702,6 +814,80 @@ _meshctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__canary__subcmd__mirror)
+            opts="-n -o -v -h -V --to --percent --compare-body --for --off --wait --timeout --kubeconfig --context --namespace --controller-admin --controller-namespace --output --no-color --verbose --state-dir --target --request-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --percent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -W "local kubernetes" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -842,7 +1028,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__canary__subcmd__start)
-            opts="-n -o -v -h -V --to --steps --interval --max-error-rate-increase --max-error-rate --max-p99 --min-requests --failure-threshold --timeout --on-timeout --match-header --kubeconfig --context --namespace --controller-admin --controller-namespace --output --no-color --verbose --state-dir --target --request-timeout --help --version"
+            opts="-n -o -v -h -V --to --steps --interval --max-error-rate-increase --max-error-rate --max-p99 --min-requests --failure-threshold --timeout --on-timeout --match-header --gate-mirror --max-mismatch --kubeconfig --context --namespace --controller-admin --controller-namespace --output --no-color --verbose --state-dir --target --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -889,6 +1075,10 @@ _meshctl() {
                     return 0
                     ;;
                 --match-header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-mismatch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3122,7 +3312,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help__subcmd__canary)
-            opts="shift start promote abort status"
+            opts="shift start promote abort status mirror diff"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3136,6 +3326,34 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__help__subcmd__canary__subcmd__abort)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__canary__subcmd__diff)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__help__subcmd__canary__subcmd__mirror)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

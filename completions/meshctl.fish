@@ -241,24 +241,26 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand explain" -l no-color -d 
 complete -c meshctl -n "__fish_meshctl_using_subcommand explain" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand explain" -s V -l version -d 'Print version'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
 json\t'JSON; streams print one object per line (NDJSON)'
 yaml\t'YAML'"
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
 kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -s V -l version -d 'Print version'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -f -a "shift" -d 'Set the traffic split now: send --weight percent of SERVICE\'s traffic to --to VERSION'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -f -a "start" -d 'Roll --to VERSION out step by step, gated on its own error rate and p99; roll back on breach'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -f -a "promote" -d 'Give the rolling-out version 100% now and end its rollout'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -f -a "abort" -d 'Send the rolling-out version back to 0% now and end its rollout'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -f -a "status" -d 'Show the configured split weights and every rollout (phase, weight, last check, history)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -f -a "shift" -d 'Set the traffic split now: send --weight percent of SERVICE\'s traffic to --to VERSION'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -f -a "start" -d 'Roll --to VERSION out step by step, gated on its own error rate and p99; roll back on breach'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -f -a "promote" -d 'Give the rolling-out version 100% now and end its rollout'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -f -a "abort" -d 'Send the rolling-out version back to 0% now and end its rollout'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -f -a "status" -d 'Show the configured split weights and every rollout (phase, weight, last check, history)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -f -a "mirror" -d 'Copy a share of a service\'s requests to a version and compare its answers, live'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -f -a "diff" -d 'Show how mirrored requests\' answers compared with the real ones, per route'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and not __fish_seen_subcommand_from shift start promote abort status mirror diff help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l to -d 'The version that gets --weight' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l weight -d 'Percent of traffic for --to (0-100)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from shift" -l timeout -d 'How long --wait waits' -r
@@ -293,6 +295,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l on-timeout -d 'When --timeout runs out: leave the weight (pause, exit 4) or send the canary back to 0% (rollback, exit 3)' -r -f -a "pause\t'Leave the weight where it is (phase Paused; exit 4): resume with `start`, or end it with `canary promote|abort`'
 rollback\t'Send the canary back to 0% (a `rolled-back` event by `timeout`; exit 3)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l match-header -d 'Send requests with this header to the canary at every step, e.g. x-canary=1 (local mesh only)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l max-mismatch -d 'With --gate-mirror: the share of compared copies that may differ, e.g. 1% or 0%' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l context -d 'Kubeconfig context [default: the current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s n -l namespace -d 'Namespace of the services and pods [default: the context\'s namespace]' -r
@@ -306,6 +309,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
 kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l gate-mirror -d 'Before the first step, require mirrored copies to the canary (`canary mirror`, `policy.mirror`) to compare clean: at least --min-requests compared, at most --max-mismatch of them differing (local mesh only)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -363,11 +367,56 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l to -d 'The version copies go to' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l percent -d 'Share of requests copied: above 0 up to 100 (up to 4 decimals), e.g. 10 or 0.5%' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l for -d 'End the mirror after this long (e.g. 30s, 10m); 0 keeps it until --off [default: 10m]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l timeout -d 'How long --wait waits' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l context -d 'Kubeconfig context [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -s n -l namespace -d 'Namespace of the services and pods [default: the context\'s namespace]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l controller-admin -d 'The controller\'s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server\'s pods/proxy]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l controller-namespace -d 'The namespace `meshctl install` put the controller in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l compare-body -d 'Also compare a SHA-256 of both bodies (when both are at most 64 KiB)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l off -d 'Remove SERVICE\'s live mirror (its mesh.yaml `policy.mirror`, if any, applies again)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l wait -d 'Return only once every proxy calling the service acknowledged the change'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from mirror" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -l max-mismatch -d 'Exit 3 when the mismatch rate is over this, e.g. 1% or 0%' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -l min-compared -d 'Compared copies --max-mismatch needs before it can fail' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -l kubeconfig -d 'Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -l context -d 'Kubeconfig context [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -s n -l namespace -d 'Namespace of the services and pods [default: the context\'s namespace]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -l controller-admin -d 'The controller\'s admin listener (http://HOST:PORT), for when the API server cannot proxy to it [default: the controller pods, through the API server\'s pods/proxy]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -l controller-namespace -d 'The namespace `meshctl install` put the controller in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
+wide\t'The table with extra columns'
+json\t'JSON; streams print one object per line (NDJSON)'
+yaml\t'YAML'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -l state-dir -d 'State directory [default: nearest .meshctl/ from the current directory upward]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -l target -d 'Which mesh commands act on [default: the local mesh found from the current directory upward (or --state-dir), else the current kubeconfig context; never switched once given]' -r -f -a "local\t'The mesh `meshctl up` runs from a .meshctl/ state directory'
+kubernetes\t'The mesh `meshctl install` runs in the kubeconfig\'s cluster'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -l request-timeout -d 'How long one call to the control plane may wait for its answer before the command fails, naming the socket (like kubectl\'s --request-timeout)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -l no-color -d 'Disable colour (also when NO_COLOR is set or stdout is not a terminal)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from diff" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "shift" -d 'Set the traffic split now: send --weight percent of SERVICE\'s traffic to --to VERSION'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "start" -d 'Roll --to VERSION out step by step, gated on its own error rate and p99; roll back on breach'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Give the rolling-out version 100% now and end its rollout'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "abort" -d 'Send the rolling-out version back to 0% now and end its rollout'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the configured split weights and every rollout (phase, weight, last check, history)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "mirror" -d 'Copy a share of a service\'s requests to a version and compare its answers, live'
+complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "diff" -d 'Show how mirrored requests\' answers compared with the real ones, per route'
 complete -c meshctl -n "__fish_meshctl_using_subcommand canary; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand fault; and not __fish_seen_subcommand_from inject clear list help" -s o -l output -d 'Output format of read commands' -r -f -a "table\t'Aligned columns for people'
 wide\t'The table with extra columns'
@@ -954,6 +1003,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_su
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "promote" -d 'Give the rolling-out version 100% now and end its rollout'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "abort" -d 'Send the rolling-out version back to 0% now and end its rollout'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "status" -d 'Show the configured split weights and every rollout (phase, weight, last check, history)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "mirror" -d 'Copy a share of a service\'s requests to a version and compare its answers, live'
+complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from canary" -f -a "diff" -d 'Show how mirrored requests\' answers compared with the real ones, per route'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from fault" -f -a "inject" -d 'Inject aborts and/or delays into requests to a service, now'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from fault" -f -a "clear" -d 'Remove a service\'s live fault'
 complete -c meshctl -n "__fish_meshctl_using_subcommand help; and __fish_seen_subcommand_from fault" -f -a "list" -d 'Show every fault: live ones and those in mesh.yaml, and which are in force'

@@ -50,7 +50,12 @@ pub enum EventKind {
         /// `pause` or `rollback`; absent in rollouts recorded before the flag existed.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         on_timeout: Option<String>,
+        /// `--gate-mirror`: the mismatch share (0-1) the mirror phase allows; absent without.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        max_mismatch: Option<f64>,
     },
+    /// One check of the mirror phase (`--gate-mirror`), before the first step.
+    MirrorCheck(MirrorCheck),
     /// A step's weight is applied: every proxy calling the service acknowledged it.
     Step {
         step: usize,
@@ -106,6 +111,20 @@ pub struct Analysis {
     /// The canary's requests per second over the window.
     #[serde(default)]
     pub rps: f64,
+}
+
+/// A mirror-phase check: the copies compared since the phase began (or its last failed
+/// check) and the decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MirrorCheck {
+    /// Copies whose answer matched / differed from the real one.
+    pub matched: u64,
+    pub mismatched: u64,
+    /// Mismatched ÷ compared (0-1); `null` with none compared.
+    pub mismatch_rate: Option<f64>,
+    pub decision: Decision,
+    pub reason: String,
+    pub failed_checks: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +187,9 @@ pub trait Ports {
     async fn ended_elsewhere(&mut self) -> Result<Option<Ended>, Self::Error>;
     /// Records and shows an event.
     fn emit(&mut self, event: &Event) -> Result<(), Self::Error>;
+    /// The copies mirrored to the canary so far, summed over the callers' proxies: (matched,
+    /// mismatched). Only asked with `--gate-mirror`.
+    async fn mirror_counts(&mut self) -> Result<(u64, u64), Self::Error>;
 }
 
 /// Runs `spec` from the canary's current weight `from_weight` to an [`Outcome`]. It begins
@@ -188,6 +210,13 @@ pub async fn run<P: Ports>(
         rps: None,
     };
     engine.run(from_weight).await
+}
+
+/// Where a rollout goes after one check.
+enum AfterCheck {
+    Advance,
+    Again,
+    Ended(Outcome),
 }
 
 struct Engine<'a, P> {
@@ -219,7 +248,14 @@ impl<P: Ports> Engine<'_, P> {
             gates: spec.gates.view(),
             match_header: spec.match_header.as_ref().map(ToString::to_string),
             on_timeout: Some(spec.on_timeout.as_str().to_string()),
+            max_mismatch: spec.mirror_gate.map(|g| g.max_mismatch),
         })?;
+        if let Some(gate) = spec.mirror_gate
+            && from_weight == 0
+            && let Some(outcome) = self.mirror_phase(gate, deadline).await?
+        {
+            return Ok(outcome);
+        }
         let steps = &spec.steps.0;
         let first = steps
             .iter()
@@ -340,18 +376,106 @@ impl<P: Ports> Engine<'_, P> {
                 baseline_error_rate: observed.baseline_error_rate(),
                 rps: (rps * 100.0).round() / 100.0,
             }))?;
-            match decision {
-                Decision::Pass => return Ok(None),
-                Decision::Hold => {}
-                Decision::Fail if self.failed_checks >= spec.failure_threshold => {
-                    let why = format!(
-                        "{} failed checks (--failure-threshold {}); last: {reason}",
-                        self.failed_checks, spec.failure_threshold
-                    );
-                    return self.roll_back("gate", why).await.map(Some);
-                }
-                Decision::Fail => {}
+            match self.after_check(decision, &reason, "checks").await? {
+                AfterCheck::Advance => return Ok(None),
+                AfterCheck::Ended(outcome) => return Ok(Some(outcome)),
+                AfterCheck::Again => {}
             }
+        }
+    }
+
+    /// `--gate-mirror`: before the first step, checks every interval the copies compared
+    /// since the phase began (since its last failed check, after one) until one check
+    /// passes (`None`: take the first step) — at least `--min-requests` compared, at most
+    /// `max_mismatch` of them differing — or the rollout ends: rolled back after
+    /// `--failure-threshold` failed checks, or timed out with the canary still at 0%.
+    async fn mirror_phase(
+        &mut self,
+        gate: super::spec::MirrorGate,
+        deadline: Instant,
+    ) -> Result<Option<Outcome>, P::Error> {
+        let spec = self.spec;
+        let min = spec.gates.min_requests;
+        let mut base = self.ports.mirror_counts().await?;
+        loop {
+            let next = Instant::now() + spec.interval;
+            if next > deadline {
+                if let Some(e) = self.wait_until(deadline).await? {
+                    return self.ended(e).map(Some);
+                }
+                let reason = format!(
+                    "--timeout {:?} ran out in the mirror phase (--gate-mirror) before a passing check: is `meshctl canary mirror {} --to {}` running?",
+                    spec.timeout, spec.service, spec.to
+                );
+                return self.timed_out(reason).await.map(Some);
+            }
+            if let Some(e) = self.wait_until(next).await? {
+                return self.ended(e).map(Some);
+            }
+            let now = self.ports.mirror_counts().await?;
+            // A proxy that restarted counts from 0 again: never below the base.
+            let matched = now.0.saturating_sub(base.0);
+            let mismatched = now.1.saturating_sub(base.1);
+            let compared = matched + mismatched;
+            let rate = (compared > 0).then(|| mismatched as f64 / compared as f64);
+            let (decision, reason) = match rate {
+                Some(r) if compared >= min && r > gate.max_mismatch => {
+                    self.failed_checks += 1;
+                    base = now;
+                    (
+                        Decision::Fail,
+                        format!(
+                            "{mismatched} of {compared} mirrored answers differed ({:.2}%), over --max-mismatch {}%",
+                            r * 100.0,
+                            gate.max_mismatch * 100.0
+                        ),
+                    )
+                }
+                _ if compared < min => (
+                    Decision::Hold,
+                    format!(
+                        "{compared} mirrored answers compared, fewer than --min-requests {min}"
+                    ),
+                ),
+                _ => (
+                    Decision::Pass,
+                    format!("{mismatched} of {compared} mirrored answers differed"),
+                ),
+            };
+            self.emit(EventKind::MirrorCheck(MirrorCheck {
+                matched,
+                mismatched,
+                mismatch_rate: rate,
+                decision,
+                reason: reason.clone(),
+                failed_checks: self.failed_checks,
+            }))?;
+            match self.after_check(decision, &reason, "mirror checks").await? {
+                AfterCheck::Advance => return Ok(None),
+                AfterCheck::Ended(outcome) => return Ok(Some(outcome)),
+                AfterCheck::Again => {}
+            }
+        }
+    }
+
+    /// What a check's decision leads to: a pass advances, a hold checks again, and so does a
+    /// failure until `--failure-threshold` failed `checks`, which rolls the canary back.
+    async fn after_check(
+        &mut self,
+        decision: Decision,
+        reason: &str,
+        checks: &str,
+    ) -> Result<AfterCheck, P::Error> {
+        match decision {
+            Decision::Pass => Ok(AfterCheck::Advance),
+            Decision::Fail if self.failed_checks >= self.spec.failure_threshold => {
+                let why = format!(
+                    "{} failed {checks} (--failure-threshold {}); last: {reason}",
+                    self.failed_checks, self.spec.failure_threshold
+                );
+                self.roll_back("gate", why).await.map(AfterCheck::Ended)
+            }
+            Decision::Hold | Decision::Fail => Ok(AfterCheck::Again),
         }
     }
 

@@ -255,6 +255,16 @@ impl<V: EventView> Ports for LivePorts<V> {
         self.view.event(event)?;
         Ok(())
     }
+
+    /// Copies compared so far over the callers' proxies, while the mirror in force targets
+    /// the canary (copies to another version say nothing about it: none then).
+    async fn mirror_counts(&mut self) -> anyhow::Result<(u64, u64)> {
+        let diff = crate::observe::mirror::read(&self.admin.plan, &self.service).await;
+        if diff.mirror.as_ref().is_some_and(|m| m.version != self.to) {
+            return Ok((0, 0));
+        }
+        Ok((diff.total.matched, diff.total.mismatched))
+    }
 }
 
 /// The service's split on record in the state directory, or its initial split (all on the

@@ -54,6 +54,17 @@ pub struct RolloutSpec {
     pub on_timeout: OnTimeout,
     /// Requests carrying this header go to the canary at every step.
     pub match_header: Option<HeaderMatch>,
+    /// `--gate-mirror`: before the first step, copies of the service's requests mirrored to
+    /// the canary must compare clean.
+    pub mirror_gate: Option<MirrorGate>,
+}
+
+/// The mirror phase's gate: at least `min_compared` compared copies (`--min-requests`)
+/// since the rollout began (since its last failed check, after one), and a mismatch share
+/// of at most `max_mismatch` (0-1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MirrorGate {
+    pub max_mismatch: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -221,6 +232,7 @@ mod tests {
             timeout: Duration::from_millis(timeout),
             on_timeout: OnTimeout::Pause,
             match_header: None,
+            mirror_gate: None,
         }
     }
 

@@ -80,7 +80,7 @@ impl RolloutState {
     pub fn record(&mut self, event: &Event) {
         self.updated_at = event.at.clone();
         match &event.kind {
-            EventKind::Started { .. } => {}
+            EventKind::Started { .. } | EventKind::MirrorCheck(_) => {}
             EventKind::Step { step, weight, .. } => {
                 self.step = *step;
                 self.weight = *weight;

@@ -252,17 +252,24 @@ pub(super) fn parse_inject(a: &InjectArgs) -> Result<(FaultSpec, Option<Duration
             "nothing to inject: give --abort STATUS@PERCENT, --delay DURATION@PERCENT or both"
         ))
     })?;
-    let for_ = match a.for_.as_deref().map(str::trim) {
-        None => Some(DEFAULT_FAULT_DURATION),
-        // `0` (any unit): until `fault clear`.
-        Some(t) if t.trim_end_matches(char::is_alphabetic).parse() == Ok(0u64) => None,
-        Some(t) => Some(
-            t.parse::<HumanDuration>()
-                .map_err(|e| usage("--for", &e))?
-                .0,
-        ),
-    };
+    let for_ = parse_for(a.for_.as_deref(), DEFAULT_FAULT_DURATION)?;
     Ok((spec, for_))
+}
+
+/// `--for DURATION` of a live change: `default` when absent, `None` for `0` (any unit: until
+/// removed).
+pub(super) fn parse_for(
+    text: Option<&str>,
+    default: Duration,
+) -> Result<Option<Duration>, CliError> {
+    match text.map(str::trim) {
+        None => Ok(Some(default)),
+        Some(t) if t.trim_end_matches(char::is_alphabetic).parse() == Ok(0u64) => Ok(None),
+        Some(t) => match t.parse::<HumanDuration>() {
+            Ok(d) => Ok(Some(d.0)),
+            Err(e) => Err(CliError::usage(anyhow::anyhow!("--for: {e}"))),
+        },
+    }
 }
 
 fn known_service(plan: &MeshPlan, service: &str) -> Result<(), CliError> {

@@ -209,6 +209,44 @@ impl MeshAdmin {
         }
     }
 
+    /// Sets (replaces) `service`'s live mirror for `for_ms` (0: until cleared).
+    pub async fn set_mirror(
+        &mut self,
+        service: &str,
+        mirror: pb::Mirror,
+        for_ms: u64,
+    ) -> Result<pb::MirrorSetResponse, AdminError> {
+        let req = authed(
+            pb::MirrorSetRequest {
+                service: service.to_string(),
+                mirror: Some(mirror),
+                for_ms,
+            },
+            &self.token,
+        );
+        match self.client.set_mirror(req).await {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) => Err(self.map(s)),
+        }
+    }
+
+    /// Removes `service`'s live mirror.
+    pub async fn clear_mirror(
+        &mut self,
+        service: &str,
+    ) -> Result<pb::MirrorClearResponse, AdminError> {
+        let req = authed(
+            pb::MirrorClearRequest {
+                service: service.to_string(),
+            },
+            &self.token,
+        );
+        match self.client.clear_mirror(req).await {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) => Err(self.map(s)),
+        }
+    }
+
     /// The live faults in force.
     pub async fn list_faults(&mut self) -> Result<Vec<pb::FaultLive>, AdminError> {
         let req = authed(pb::FaultListRequest {}, &self.token);

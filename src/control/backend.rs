@@ -12,6 +12,7 @@ use crate::api::proto::control as pb;
 use crate::api::token::token_hash;
 use crate::identity::spiffe::LOCAL_NAMESPACE;
 use crate::policy::fault::{FAULTS_FILE, LiveFault};
+use crate::policy::mirror::{LiveMirror, MIRRORS_FILE};
 use crate::policy::split::{SplitError, SplitWeights};
 
 /// A workload the backend vouches for: who a token (or service-account token) belongs to.
@@ -63,6 +64,18 @@ pub trait Backend: Send + Sync + 'static {
     fn save_faults(&self, _faults: &BTreeMap<String, LiveFault>) -> std::io::Result<()> {
         Ok(())
     }
+    /// Persisted live mirrors (`meshctl canary mirror`); none unless the backend keeps them
+    /// (the Kubernetes backend does not: live mirrors are a local-mesh feature).
+    fn load_mirrors(&self) -> Result<BTreeMap<String, LiveMirror>, StateFileError> {
+        Ok(BTreeMap::new())
+    }
+    /// Persists live mirrors; called before a new config version is announced. `Err` where
+    /// the backend cannot keep them.
+    fn save_mirrors(&self, _mirrors: &BTreeMap<String, LiveMirror>) -> std::io::Result<()> {
+        Err(std::io::Error::other(
+            "live mirrors are kept by the local mesh only; use `policy.mirror` in the service's policy",
+        ))
+    }
     /// The key [`Backend::load_faults`] files the live fault of `service` under, as `who`
     /// calls it: the service name locally; on Kubernetes `namespace/service` (the same name
     /// in two namespaces is two services).
@@ -81,6 +94,7 @@ pub struct LocalBackend {
     splits_path: PathBuf,
     canary_routes_path: PathBuf,
     faults_path: PathBuf,
+    mirrors_path: PathBuf,
 }
 
 /// The plan's lookups, made once: every acknowledgement attests a token and every change
@@ -130,6 +144,7 @@ impl LocalBackend {
             splits_path: state_dir.join(SPLITS_FILE),
             canary_routes_path: canary_routes::path(state_dir),
             faults_path: state_dir.join(FAULTS_FILE),
+            mirrors_path: state_dir.join(MIRRORS_FILE),
         }
     }
 
@@ -312,6 +327,17 @@ impl Backend for LocalBackend {
         let body = serde_json::to_vec_pretty(faults).map_err(std::io::Error::other)?;
         crate::fsutil::write_atomic(&self.faults_path, &body, crate::fsutil::PUBLIC_FILE_MODE)
     }
+
+    fn load_mirrors(&self) -> Result<BTreeMap<String, LiveMirror>, StateFileError> {
+        let loaded = state_files::load_mirrors(&self.mirrors_path, Some(&self.catalog()))?;
+        log_notes(&loaded.notes);
+        Ok(loaded.value)
+    }
+
+    fn save_mirrors(&self, mirrors: &BTreeMap<String, LiveMirror>) -> std::io::Result<()> {
+        let body = serde_json::to_vec_pretty(mirrors).map_err(std::io::Error::other)?;
+        crate::fsutil::write_atomic(&self.mirrors_path, &body, crate::fsutil::PUBLIC_FILE_MODE)
+    }
 }
 
 fn log_notes(notes: &[String]) {
@@ -349,6 +375,11 @@ pub fn upstream_config(
         fault: policy.and_then(|p| p.fault).map(|f| f.to_pb(None)),
         // The control plane lays the live fault over this (backends know none).
         live_fault: None,
+        mirror: policy
+            .and_then(|p| p.mirror.as_ref())
+            .map(|m| m.to_pb(None)),
+        // The control plane lays the live mirror over this, as the live fault.
+        live_mirror: None,
         load_balancer: policy
             .and_then(|p| p.load_balancer.clone())
             .unwrap_or_default(),

@@ -22,6 +22,7 @@ use crate::policy::tracing::{OtlpExport, OtlpHeaders, OtlpProtocol, SampleRate};
 mod authz;
 mod fault;
 mod gateway;
+mod mirror;
 mod policy;
 mod yaml_pos;
 
@@ -464,10 +465,18 @@ impl AppCommand {
     }
 }
 
-/// Faults fail or hold HTTP and gRPC requests: a `protocol: tcp` service has none, so a
-/// `fault` in its policy (or one of its routes) could never act.
+/// Faults fail or hold HTTP and gRPC requests and mirroring copies them: a `protocol: tcp`
+/// service has none, so a `fault` in its policy (or one of its routes), or a `mirror`, could
+/// never act.
 fn no_faults_on_tcp(path: &YamlPath, policy: &ServicePolicy) -> Result<(), Issue> {
     let policy_path = path.key("policy");
+    // Mirroring copies requests: the same reason holds.
+    if policy.mirror.is_some() {
+        return Err(Issue::value(
+            policy_path.key("mirror"),
+            crate::policy::mirror::TCP_MIRROR_REFUSED,
+        ));
+    }
     let at = if policy.fault.is_some() {
         Some(policy_path.key("fault"))
     } else {

@@ -17,6 +17,7 @@ use crate::identity::ca::SigningCa;
 use crate::identity::store::CaStore;
 use crate::identity::{SpiffeId, pem};
 use crate::policy::fault::{FaultSpec, LiveFault, now_unix_ms};
+use crate::policy::mirror::{LiveMirror, MirrorSpec};
 use crate::policy::split::SplitWeights;
 
 /// Certificates one instance (one bootstrap token) may obtain in a burst — per instance, not
@@ -61,6 +62,9 @@ struct Inner {
     faults: Mutex<BTreeMap<String, LiveFault>>,
     /// Wakes [`ControlPlane::expire_faults`] when the faults change.
     faults_changed: tokio::sync::Notify,
+    /// Live mirrors by service (`meshctl canary mirror`), persisted by the backend. Each
+    /// carries its expiry to the proxies, which stop mirroring on time by themselves.
+    mirrors: Mutex<BTreeMap<String, LiveMirror>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -120,6 +124,8 @@ impl ControlPlane {
         let mut faults = backend.load_faults()?;
         faults.retain(|_, f| f.in_force(now));
         let canary_routes = backend.load_canary_routes()?;
+        let mut mirrors = backend.load_mirrors()?;
+        mirrors.retain(|_, m| m.in_force(now));
         // Versions start from the wall clock so they keep increasing across restarts: a
         // reconnecting proxy never sees a version lower than one it already applied.
         let start = pem::unix_seconds(SystemTime::now()).max(0) as u64 * 1_000;
@@ -137,6 +143,7 @@ impl ControlPlane {
                 buckets: Mutex::new(HashMap::new()),
                 faults: Mutex::new(faults),
                 faults_changed: tokio::sync::Notify::new(),
+                mirrors: Mutex::new(mirrors),
             }),
         })
     }
@@ -275,6 +282,13 @@ impl ControlPlane {
             }
         }
         drop(faults);
+        let mirrors = lock(&self.inner.mirrors);
+        for u in &mut config.upstreams {
+            if let Some(live) = mirrors.get(&u.service).filter(|m| m.in_force(now)) {
+                u.live_mirror = Some(live.spec.to_pb(live.expires_unix_ms));
+            }
+        }
+        drop(mirrors);
         canary_routes::apply(&mut config, &lock(&self.inner.canary_routes));
         let ca = self.ca();
         config.trust_bundle_pem = ca.bundle_pem.clone();
@@ -348,6 +362,18 @@ impl ControlPlane {
         Ok(())
     }
 
+    /// Checks that `service` exists and has requests to act on (not opaque TCP: `refused`
+    /// says why then).
+    fn requests_service(&self, service: &str, refused: &str) -> Result<(), Status> {
+        self.known_service(service)?;
+        if self.inner.backend.is_opaque_tcp(service) {
+            return Err(Status::invalid_argument(format!(
+                "service {service}: {refused}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Applies `change` to a copy of the live faults; when it reports a change, persists the
     /// copy, installs it and announces a new version (`None`: nothing changed).
     fn update_faults(
@@ -366,6 +392,31 @@ impl ControlPlane {
         *faults = next;
         drop(faults);
         self.inner.faults_changed.notify_one();
+        Ok(Some(self.bump_version()))
+    }
+}
+
+impl ControlPlane {
+    /// Applies `change` to a copy of the live mirrors (expired ones dropped first); when it
+    /// reports a change, persists the copy, installs it and announces a new version (`None`:
+    /// nothing changed).
+    fn update_mirrors(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<String, LiveMirror>) -> bool,
+    ) -> Result<Option<u64>, Status> {
+        let mut mirrors = lock(&self.inner.mirrors);
+        let mut next = mirrors.clone();
+        if !change(&mut next) {
+            return Ok(None);
+        }
+        let now = now_unix_ms();
+        next.retain(|_, m| m.in_force(now));
+        self.inner
+            .backend
+            .save_mirrors(&next)
+            .map_err(|e| Status::failed_precondition(format!("persisting mirrors: {e}")))?;
+        *mirrors = next;
+        drop(mirrors);
         Ok(Some(self.bump_version()))
     }
 }
@@ -607,14 +658,7 @@ impl pb::admin_server::Admin for ControlPlane {
     ) -> Result<Response<pb::FaultSetResponse>, Status> {
         self.admin(&req)?;
         let req = req.into_inner();
-        self.known_service(&req.service)?;
-        if self.inner.backend.is_opaque_tcp(&req.service) {
-            return Err(Status::invalid_argument(format!(
-                "service {}: {}",
-                req.service,
-                crate::policy::fault::TCP_FAULT_REFUSED
-            )));
-        }
+        self.requests_service(&req.service, crate::policy::fault::TCP_FAULT_REFUSED)?;
         let spec = req
             .fault
             .as_ref()
@@ -656,6 +700,66 @@ impl pb::admin_server::Admin for ControlPlane {
         };
         tracing::info!(service = %req.service, version, "live fault cleared");
         Ok(Response::new(pb::FaultClearResponse {
+            version,
+            cleared: true,
+        }))
+    }
+
+    async fn set_mirror(
+        &self,
+        req: Request<pb::MirrorSetRequest>,
+    ) -> Result<Response<pb::MirrorSetResponse>, Status> {
+        self.admin(&req)?;
+        let req = req.into_inner();
+        self.requests_service(&req.service, crate::policy::mirror::TCP_MIRROR_REFUSED)?;
+        let versions = self.inner.backend.versions(&req.service);
+        let spec = req
+            .mirror
+            .as_ref()
+            .ok_or(crate::policy::mirror::MirrorError::NoVersion)
+            .and_then(MirrorSpec::from_pb)
+            .and_then(|spec| spec.check_version(&req.service, &versions).map(|()| spec))
+            .map_err(|e| Status::invalid_argument(format!("service {}: {e}", req.service)))?;
+        let now = now_unix_ms();
+        let live = LiveMirror {
+            spec,
+            set_unix_ms: now,
+            expires_unix_ms: (req.for_ms > 0).then(|| now.saturating_add(req.for_ms)),
+        };
+        let expires = live.expires_unix_ms;
+        let version = self.update_mirrors(|mirrors| {
+            mirrors.insert(req.service.clone(), live);
+            true
+        })?;
+        tracing::info!(service = %req.service, version, expires = ?expires, "live mirror set");
+        Ok(Response::new(pb::MirrorSetResponse {
+            version: version.unwrap_or_default(),
+            expires_unix_ms: expires.unwrap_or(0),
+        }))
+    }
+
+    async fn clear_mirror(
+        &self,
+        req: Request<pb::MirrorClearRequest>,
+    ) -> Result<Response<pb::MirrorClearResponse>, Status> {
+        self.admin(&req)?;
+        let req = req.into_inner();
+        self.known_service(&req.service)?;
+        let now = now_unix_ms();
+        // One that expired on its own is gone already as far as the proxies are concerned.
+        let cleared = self.update_mirrors(|mirrors| {
+            mirrors
+                .remove(&req.service)
+                .is_some_and(|m| m.in_force(now))
+        })?;
+        let Some(version) = cleared else {
+            return Ok(Response::new(pb::MirrorClearResponse {
+                version: *self.inner.version.borrow(),
+                cleared: false,
+            }));
+        };
+        tracing::info!(service = %req.service, version, "live mirror cleared");
+        Ok(Response::new(pb::MirrorClearResponse {
             version,
             cleared: true,
         }))

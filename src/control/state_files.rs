@@ -1,5 +1,5 @@
 //! The control plane's saved traffic state in the state dir — `splits.json`, `faults.json`,
-//! `canary-routes.json` — read back with every check the API applies when they were written.
+//! `canary-routes.json`, `mirrors.json` — read back with every check the API applies when they were written.
 //! A corrupt or partly invalid file is an error naming the file and the problem, never an
 //! empty default: a silently ignored `splits.json` would put a canary's traffic back on v1.
 //! `meshctl up --reset-state` moves the files aside ([`reset`]).
@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::canary_routes::{self, CanaryRoute, CanaryRoutes};
 use crate::policy::fault::{FAULTS_FILE, FaultSpec, LiveFault};
+use crate::policy::mirror::{LiveMirror, MIRRORS_FILE, MirrorSpec};
 use crate::policy::split::SplitWeights;
 
 /// File (in the state dir) holding the configured split weights.
@@ -21,7 +22,12 @@ pub const DISCARDED_SUFFIX: &str = ".discarded";
 pub const HINT: &str = "fix the file, or discard the saved state with `meshctl up --reset-state`";
 
 /// Every state file `meshctl up` checks and `--reset-state` discards.
-pub const FILES: [&str; 3] = [SPLITS_FILE, FAULTS_FILE, canary_routes::CANARY_ROUTES_FILE];
+pub const FILES: [&str; 4] = [
+    SPLITS_FILE,
+    FAULTS_FILE,
+    canary_routes::CANARY_ROUTES_FILE,
+    MIRRORS_FILE,
+];
 
 /// A state file that cannot be used as it is.
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +146,28 @@ pub fn load_faults(
     })
 }
 
+/// The saved live mirrors (`meshctl canary mirror`), each to a version its service has.
+pub fn load_mirrors(
+    path: &Path,
+    catalog: Option<&Catalog>,
+) -> Result<Loaded<BTreeMap<String, LiveMirror>>, StateFileError> {
+    let mut mirrors: BTreeMap<String, LiveMirror> = read_json(path)?.unwrap_or_default();
+    let mut notes = Vec::new();
+    drop_departed(path, &mut mirrors, catalog, &mut notes);
+    for (svc, mirror) in &mirrors {
+        MirrorSpec::from_pb(&mirror.spec.to_pb(None))
+            .and_then(|spec| match catalog.and_then(|c| c.get(svc)) {
+                Some(versions) => spec.check_version(svc, versions),
+                None => Ok(()),
+            })
+            .map_err(|e| fail(path, format!("service `{svc}`: {e}")))?;
+    }
+    Ok(Loaded {
+        value: mirrors,
+        notes,
+    })
+}
+
 /// The saved rollout header routes, each on a version its service has.
 pub fn load_canary_routes(
     path: &Path,
@@ -167,6 +195,7 @@ pub fn check_all(state_dir: &Path, catalog: &Catalog) -> Result<Vec<String>, Sta
     let mut notes = load_splits(&state_dir.join(SPLITS_FILE), Some(catalog))?.notes;
     notes.extend(load_faults(&state_dir.join(FAULTS_FILE), Some(catalog))?.notes);
     notes.extend(load_canary_routes(&canary_routes::path(state_dir), Some(catalog))?.notes);
+    notes.extend(load_mirrors(&state_dir.join(MIRRORS_FILE), Some(catalog))?.notes);
     Ok(notes)
 }
 

@@ -502,7 +502,8 @@ impl Upstreams {
                 .collect();
             let rules = u
                 .routes
-                .count_faults_in(self.assembly.shared.metrics.faults.service(&u.service));
+                .count_faults_in(self.assembly.shared.metrics.faults.service(&u.service))
+                .count_mirrors_in(self.assembly.shared.metrics.mirrors.service(&u.service));
             let route = Route::new(backends)
                 .with_rules(rules)
                 .with_balancer(u.balancer)

@@ -27,6 +27,7 @@ mod kube_mesh_e2e;
 mod lb;
 mod limits;
 mod mesh;
+mod mirror;
 mod netns;
 mod observe;
 mod otlp_export;

@@ -22,6 +22,8 @@ struct Fake {
     /// Instead of the script: a canary answering this many healthy requests per second, so
     /// an observation is as large as its window.
     per_second: Option<u64>,
+    /// Mirror counts (matched, mismatched) in order (the last one repeats).
+    mirror: VecDeque<(u64, u64)>,
 }
 
 impl Fake {
@@ -34,6 +36,7 @@ impl Fake {
             unacked: None,
             windows: Vec::new(),
             per_second: None,
+            mirror: VecDeque::new(),
         }
     }
 
@@ -91,6 +94,15 @@ impl Ports for Fake {
         self.events.push(event.clone());
         Ok(())
     }
+
+    async fn mirror_counts(&mut self) -> Result<(u64, u64), Self::Error> {
+        let counts = if self.mirror.len() > 1 {
+            self.mirror.pop_front()
+        } else {
+            self.mirror.front().copied()
+        };
+        Ok(counts.unwrap_or_default())
+    }
 }
 
 fn spec(steps: &[u32]) -> RolloutSpec {
@@ -109,6 +121,7 @@ fn spec(steps: &[u32]) -> RolloutSpec {
         timeout: Duration::from_secs(600),
         on_timeout: OnTimeout::Pause,
         match_header: None,
+        mirror_gate: None,
     }
 }
 
@@ -512,8 +525,90 @@ fn event_name(kind: &EventKind) -> &'static str {
         EventKind::Started { .. } => "started",
         EventKind::Step { .. } => "step",
         EventKind::Analysis(_) => "analysis",
+        EventKind::MirrorCheck(_) => "mirror-check",
         EventKind::RolledBack { .. } => "rolled-back",
         EventKind::Promoted { .. } => "promoted",
         EventKind::TimedOut { .. } => "timed-out",
     }
+}
+
+fn mirror_decisions(ports: &Fake) -> Vec<Decision> {
+    ports
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::MirrorCheck(c) => Some(c.decision),
+            _ => None,
+        })
+        .collect()
+}
+
+fn gated(max_mismatch: f64) -> RolloutSpec {
+    RolloutSpec {
+        mirror_gate: Some(crate::canary::spec::MirrorGate { max_mismatch }),
+        ..spec(&[50, 100])
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_mirror_gate_holds_the_first_step_until_enough_copies_compare_clean() {
+    let mut ports = Fake::new(vec![healthy()]);
+    // Counts since the proxies started: 100 matched before the rollout, then 10, then 30.
+    ports.mirror = vec![(100, 0), (110, 0), (130, 0)].into();
+    let outcome = run(&gated(0.01), 0, &mut ports).await.unwrap();
+    assert_eq!(outcome, Outcome::Promoted { by: "gate".into() });
+    assert_eq!(mirror_decisions(&ports), [Decision::Hold, Decision::Pass]);
+    assert_eq!(ports.weights, [50, 100]);
+    // The first weight came after the passing mirror check.
+    let first_step = ports
+        .events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::Step { .. }))
+        .unwrap();
+    let pass = ports
+        .events
+        .iter()
+        .position(|e| matches!(&e.kind, EventKind::MirrorCheck(c) if c.decision == Decision::Pass))
+        .unwrap();
+    assert!(pass < first_step);
+}
+
+#[tokio::test(start_paused = true)]
+async fn mismatches_over_the_limit_refuse_the_first_step_and_roll_back_at_the_threshold() {
+    let mut ports = Fake::new(vec![healthy()]);
+    // 5 of 25 differ at each check: 20% > 1%.
+    ports.mirror = vec![(0, 0), (20, 5), (40, 10)].into();
+    let outcome = run(&gated(0.01), 0, &mut ports).await.unwrap();
+    let Outcome::RolledBack { by, reason } = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(by, "gate");
+    assert!(reason.contains("2 failed mirror checks"), "{reason}");
+    assert!(
+        reason.contains("5 of 25 mirrored answers differed (20.00%)"),
+        "{reason}"
+    );
+    assert_eq!(mirror_decisions(&ports), [Decision::Fail, Decision::Fail]);
+    // Never a canary weight above 0.
+    assert_eq!(ports.weights, [0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_copies_the_mirror_phase_times_out_with_the_canary_at_zero() {
+    let mut ports = Fake::new(vec![healthy()]);
+    ports.mirror = vec![(0, 0)].into();
+    let s = RolloutSpec {
+        timeout: Duration::from_secs(35),
+        ..gated(0.01)
+    };
+    let outcome = run(&s, 0, &mut ports).await.unwrap();
+    let Outcome::TimedOut { weight, reason } = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(weight, 0);
+    assert!(
+        reason.contains("meshctl canary mirror api --to v2"),
+        "{reason}"
+    );
+    assert!(ports.weights.is_empty());
 }

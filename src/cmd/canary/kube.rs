@@ -410,6 +410,11 @@ impl Ports for KubePorts<'_> {
         self.view.event(event)?;
         Ok(())
     }
+
+    /// `--gate-mirror` is refused on Kubernetes before a rollout starts: never asked.
+    async fn mirror_counts(&mut self) -> anyhow::Result<(u64, u64)> {
+        anyhow::bail!("--gate-mirror works on a local mesh only")
+    }
 }
 
 impl<'a> Adapter<'a> for KubePorts<'a> {

@@ -22,6 +22,7 @@ use crate::output;
 use crate::policy::split::SplitWeights;
 
 mod kube;
+pub mod mirror;
 pub mod rollout;
 
 /// `canary shift --wait` ran out of time before every proxy acknowledged.
@@ -73,7 +74,9 @@ Examples:
   meshctl canary shift api --to v2 --weight 20 --wait
   meshctl canary start api --to v2 --interval 30s
   meshctl canary status
-  meshctl canary abort api";
+  meshctl canary abort api
+  meshctl canary mirror api --to v2 --percent 10 --for 10m
+  meshctl canary diff api --max-mismatch 1%";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = CANARY_HELP)]
@@ -99,6 +102,12 @@ enum Canary {
     /// Show the configured split weights and every rollout (phase, weight, last check, history)
     #[command(after_help = STATUS_HELP)]
     Status(StatusArgs),
+    /// Copy a share of a service's requests to a version and compare its answers, live
+    #[command(after_help = mirror::MIRROR_HELP)]
+    Mirror(mirror::MirrorArgs),
+    /// Show how mirrored requests' answers compared with the real ones, per route
+    #[command(after_help = mirror::DIFF_HELP)]
+    Diff(mirror::DiffArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -161,6 +170,8 @@ pub fn run(ctx: &mut Context<'_>, args: Args) -> CliResult {
         Canary::Promote(a) => rollout::finish(ctx, a, Finish::Promote),
         Canary::Abort(a) => rollout::finish(ctx, a, Finish::Abort),
         Canary::Status(a) => status(ctx, a),
+        Canary::Mirror(a) => mirror::mirror(ctx, a),
+        Canary::Diff(a) => mirror::diff(ctx, a),
     }
 }
 
@@ -564,6 +575,7 @@ fn history_line(e: &crate::canary::engine::Event) -> String {
             weight,
         } => format!("step {step}/{steps}: {weight}%"),
         EventKind::Analysis(a) => format!("check: {}", rollout::analysis_row(a)),
+        EventKind::MirrorCheck(c) => format!("mirror check: {}", c.reason),
         EventKind::RolledBack { by, reason, .. } => format!("rolled back by {by}: {reason}"),
         EventKind::Promoted { by, .. } => format!("promoted by {by}"),
         EventKind::TimedOut { weight, reason } => format!("timed out at {weight}%: {reason}"),

@@ -12,7 +12,7 @@ use indicatif::ProgressBar;
 use crate::canary::engine::{self, Analysis, Decision, Event, EventKind, Outcome, Ports, rfc3339};
 use crate::canary::gate::{Gates, Percent, pct};
 use crate::canary::live::{EventView, LivePorts, current_split};
-use crate::canary::spec::{HeaderMatch, OnTimeout, RolloutSpec, Steps};
+use crate::canary::spec::{HeaderMatch, MirrorGate, OnTimeout, RolloutSpec, Steps};
 use crate::canary::store::{Ownership, Phase, RolloutState, RolloutStore};
 use crate::cmd::Context;
 use crate::cmd::StateFor;
@@ -56,6 +56,13 @@ When --timeout runs out, --on-timeout pause (the default) leaves the weight wher
 requests per second and what to change.
 --match-header NAME=VALUE sends requests carrying that header to the canary at every step, until
 the rollout ends (the control plane keeps the route across restarts).
+--gate-mirror adds a mirror phase before the first step (when the canary starts at 0%): every
+--interval it reads the copies of the service's requests mirrored to the canary (run `canary
+mirror SERVICE --to VERSION` first, or have `policy.mirror`) that were compared since the phase
+began; it passes with at least --min-requests compared and at most --max-mismatch (default 1%)
+of them differing (status class, gRPC status, or body hash), holds with fewer, and fails over
+the limit (counted toward --failure-threshold; then rolled back, the canary never having had
+traffic). Local mesh only.
 
 On Kubernetes (--target kubernetes, or no local mesh and a kubeconfig): the same steps and
 gates; weights go to the service's HTTPRoute as with `canary shift` (acknowledged through the
@@ -75,6 +82,7 @@ Examples:
   meshctl canary start api --to v2 --steps 10,50,100 --interval 30s --max-p99 300ms
   meshctl canary start api --to v2 --max-error-rate 5% --timeout 15m --on-timeout rollback
   meshctl canary start api --to v2 --match-header x-canary=1   # requests with the header first
+  meshctl canary start api --to v2 --gate-mirror --max-mismatch 0.5%   # after `canary mirror`
   meshctl canary start api --to v2 -n shop -o json > rollout.ndjson
 
 Exit codes:
@@ -89,7 +97,10 @@ With -o json, stdout is NDJSON, one event per line (-o yaml: one YAML document p
 with `event`, `at` (RFC 3339) and `elapsed_ms`:
   started      service, to, from_weight, steps, interval_ms, timeout_ms, failure_threshold,
                gates {max_error_rate (0-1; 1: no absolute limit), max_error_rate_increase
-               (0-1), max_p99_ms, min_requests}, match_header, on_timeout (pause|rollback)
+               (0-1), max_p99_ms, min_requests}, match_header, on_timeout (pause|rollback),
+               max_mismatch (0-1, with --gate-mirror)
+  mirror-check matched, mismatched, mismatch_rate, decision (pass|hold|fail), reason,
+               failed_checks                                    (--gate-mirror, before step 1)
   step         step (1-based), steps, weight                    (applied and acknowledged)
   analysis     step, weight, requests, errors, error_rate, p99_ms, window_ms,
                proxies_reporting, proxies, decision (pass|hold|fail), reason, failed_checks,
@@ -161,6 +172,20 @@ pub struct StartArgs {
     /// mesh only)
     #[arg(long, value_name = "NAME=VALUE")]
     match_header: Option<HeaderMatch>,
+    /// Before the first step, require mirrored copies to the canary (`canary mirror`,
+    /// `policy.mirror`) to compare clean: at least --min-requests compared, at most
+    /// --max-mismatch of them differing (local mesh only)
+    #[arg(long)]
+    gate_mirror: bool,
+    /// With --gate-mirror: the share of compared copies that may differ, e.g. 1% or 0%
+    #[arg(
+        long,
+        default_value = "1%",
+        allow_hyphen_values = true,
+        value_name = "PERCENT",
+        requires = "gate_mirror"
+    )]
+    max_mismatch: Percent,
     #[command(flatten)]
     pub(super) cluster: KubeTargetArgs,
 }
@@ -218,6 +243,9 @@ fn spec_of(a: StartArgs) -> Result<RolloutSpec, CliError> {
         timeout: a.timeout.0,
         on_timeout: a.on_timeout,
         match_header: a.match_header,
+        mirror_gate: a.gate_mirror.then(|| MirrorGate {
+            max_mismatch: a.max_mismatch.fraction(),
+        }),
     };
     spec.validate().map_err(CliError::usage)?;
     Ok(spec)
@@ -228,6 +256,12 @@ pub fn start(ctx: &mut Context<'_>, a: StartArgs) -> CliResult {
     let cluster = a.cluster.clone();
     let spec = spec_of(a)?;
     if target.chosen == Chosen::Kubernetes {
+        if spec.mirror_gate.is_some() {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "--gate-mirror works on a local mesh only ({})",
+                target.why
+            )));
+        }
         return super::kube::start(ctx, spec, &cluster, &target.why);
     }
     let state = ctx.state_dir(StateFor::Mesh)?;
@@ -497,12 +531,21 @@ impl<'a> Progress<'a> {
                 interval_ms,
                 gates,
                 match_header,
+                max_mismatch,
                 ..
             } => {
                 let steps: Vec<String> = steps.iter().map(|s| format!("{s}%")).collect();
                 let header = match_header
                     .as_ref()
                     .map(|h| format!("; {h} → {to} at every step"))
+                    .unwrap_or_default();
+                let mirror = max_mismatch
+                    .map(|m| {
+                        format!(
+                            "; first a mirror phase: ≤ {} of mirrored answers differing",
+                            pct(m)
+                        )
+                    })
                     .unwrap_or_default();
                 let mut errors = Vec::new();
                 if let Some(inc) = gates.max_error_rate_increase {
@@ -512,7 +555,7 @@ impl<'a> Progress<'a> {
                     errors.push(format!("errors ≤ {}", pct(gates.max_error_rate)));
                 }
                 self.line(&format!(
-                    "rolling out {service} {to} (now {from_weight}%): {} every {}; gates: {}, p99 ≤ {}ms, ≥ {} requests per step{header}",
+                    "rolling out {service} {to} (now {from_weight}%): {} every {}; gates: {}, p99 ≤ {}ms, ≥ {} requests per step{header}{mirror}",
                     steps.join(" → "),
                     human_ms(*interval_ms),
                     errors.join(", "),
@@ -542,6 +585,18 @@ impl<'a> Progress<'a> {
                     a.weight,
                     decision_name(a.decision),
                     a.reason
+                ));
+            }
+            EventKind::MirrorCheck(c) => {
+                self.line(&format!(
+                    "mirror check: {} ({})",
+                    decision_name(c.decision),
+                    c.reason
+                ))?;
+                self.bar.set_message(format!(
+                    "mirror phase: {} ({})",
+                    decision_name(c.decision),
+                    c.reason
                 ));
             }
             EventKind::Promoted { .. }

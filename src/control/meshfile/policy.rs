@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::HumanDuration;
 use crate::policy::authz::AuthorizationSpec;
 use crate::policy::fault::FaultSpec;
+use crate::policy::mirror::MirrorSpec;
 use crate::policy::rate_limit::RateLimitSpec;
 use crate::policy::traffic::DEFAULT_FAILURES;
 use crate::policy::traffic::LoadBalancer;
@@ -19,6 +20,7 @@ pub const DEFAULT_RETRY_ON: [&str; 2] = ["connect-failure", "gateway-error"];
 pub const DEFAULT_RETRY_BACKOFF_MS: u64 = 25;
 
 use super::fault::{self, RawFault};
+use super::mirror::{self, RawMirror};
 use super::yaml_pos::YamlPath;
 use super::{Issue, OrderedMap, ScalarString};
 
@@ -44,6 +46,9 @@ pub struct ServicePolicy {
     /// Faults injected into requests no route gives its own; `None`: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<FaultSpec>,
+    /// Copies of a share of the requests sent to one version and compared; `None`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<MirrorSpec>,
     /// `p2c` or `round_robin`; `None`: p2c.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer: Option<String>,
@@ -115,6 +120,7 @@ pub(super) struct RawPolicy {
     /// Checked while parsed; `{service: NAME}` entries are checked in `meshfile/authz.rs`.
     pub(super) authorization: Option<AuthorizationSpec>,
     fault: Option<RawFault>,
+    mirror: Option<RawMirror>,
     load_balancer: Option<String>,
     connect_timeout: Option<String>,
     /// Checked while parsed; `{service: NAME}` callers are checked in `meshfile/authz.rs`.
@@ -233,6 +239,10 @@ pub(super) fn service_policy(
         None => None,
         Some(raw) => Some(fault::fault(&path.key("fault"), raw)?),
     };
+    let mirror = match &policy.mirror {
+        None => None,
+        Some(raw) => Some(mirror::mirror(&path.key("mirror"), raw, versions)?),
+    };
     if let Some(limit) = &policy.rate_limit
         && let Err((field, message)) = limit.check()
     {
@@ -254,6 +264,7 @@ pub(super) fn service_policy(
         breaker_failures,
         authorization: policy.authorization.clone(),
         fault,
+        mirror,
         load_balancer,
         connect_timeout_ms,
         rate_limit: policy.rate_limit.clone(),

@@ -836,3 +836,58 @@ fn admin_port_errors() {
         "mesh.yaml:4:17: services.web.admin_port: port 0 is not a port",
     );
 }
+
+#[test]
+fn a_mirror_parses_and_reaches_the_callers_config() {
+    let mesh = parse(&with_policy(
+        "      mirror: { version: v2, percent: 10, compare_body: true }\n",
+    ))
+    .unwrap();
+    let api = mesh.services().next().unwrap();
+    let mirror = api.policy.mirror.as_ref().unwrap();
+    assert_eq!(mirror.version, "v2");
+    assert_eq!(mirror.per_million, 100_000);
+    assert!(mirror.compare_body);
+    let upstream = crate::control::backend::upstream_config(
+        "api",
+        String::new(),
+        String::new(),
+        vec![],
+        Some(&api.policy),
+    );
+    assert_eq!(upstream.mirror, Some(mirror.to_pb(None)));
+    assert_eq!(upstream.live_mirror, None);
+}
+
+#[test]
+fn bad_mirrors_name_their_location() {
+    let mirror = |m: &str| with_policy(&format!("      mirror: {m}\n"));
+    assert_err(
+        &mirror("{ version: v3, percent: 10 }"),
+        "mesh.yaml:7:26: services.api.policy.mirror.version: no version `v3` to mirror to (its versions: v1, v2)",
+    );
+    assert_err(
+        &mirror("{ version: v2, percent: 0 }"),
+        "mesh.yaml:7:39: services.api.policy.mirror.percent: percent must be above 0",
+    );
+    assert_err(
+        &mirror("{ version: v2, percent: 101% }"),
+        "mesh.yaml:7:39: services.api.policy.mirror.percent: percent `101%` is not a number from 0 to 100",
+    );
+    assert_err(
+        &mirror("{ percent: 10 }"),
+        "mesh.yaml:7:7: services.api.policy.mirror: a mirror needs `version`",
+    );
+    assert_err(
+        &mirror("{ version: v2 }"),
+        "mesh.yaml:7:7: services.api.policy.mirror: give `percent`",
+    );
+    assert_err(
+        &mirror("{ version: v2, percent: 5, to: v1 }"),
+        "mesh.yaml:7:42: services.api.policy.mirror: unknown field `to`",
+    );
+    assert_err(
+        "services:\n  db:\n    protocol: tcp\n    versions:\n      v1: { port: 1 }\n      v2: { port: 2 }\n    policy:\n      mirror: { version: v2, percent: 5 }\n",
+        "mesh.yaml:8:15: services.db.policy.mirror: mirroring applies to HTTP and gRPC requests; this service has `protocol: tcp`",
+    );
+}

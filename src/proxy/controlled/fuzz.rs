@@ -143,6 +143,8 @@ fn upstream() -> impl Strategy<Value = pb::Upstream> {
             fault(),
             one_of(&["", "p2c", "round_robin", "random"]),
             prop_oneof![Just(0u64), any::<u64>()],
+            mirror(),
+            mirror(),
         ),
     )
         .prop_map(
@@ -156,6 +158,8 @@ fn upstream() -> impl Strategy<Value = pb::Upstream> {
                     live_fault,
                     load_balancer,
                     connect_timeout_ms,
+                    mirror,
+                    live_mirror,
                 ),
             )| pb::Upstream {
                 service,
@@ -168,10 +172,32 @@ fn upstream() -> impl Strategy<Value = pb::Upstream> {
                 breaker_failures,
                 fault,
                 live_fault,
+                mirror,
+                live_mirror,
                 load_balancer,
                 connect_timeout_ms,
             },
         )
+}
+
+/// Mirrors as a control plane might send them: to a version or none, any share and expiry.
+fn mirror() -> impl Strategy<Value = Option<pb::Mirror>> {
+    prop::option::of(
+        (
+            one_of(&["", "v1", "v2", "nosuch"]),
+            prop_oneof![Just(0u32), Just(1_000_000u32), any::<u32>()],
+            any::<bool>(),
+            prop_oneof![Just(0u64), any::<u64>()],
+        )
+            .prop_map(
+                |(version, per_million, compare_body, expires_unix_ms)| pb::Mirror {
+                    version,
+                    per_million,
+                    compare_body,
+                    expires_unix_ms,
+                },
+            ),
+    )
 }
 
 fn proxy_config() -> impl Strategy<Value = pb::ProxyConfig> {

@@ -75,7 +75,7 @@ pub struct FaultCounters {
 /// Uniform, independent 64-bit draws: splitmix64 over an atomic counter seeded from the
 /// system's randomness (fault shares need uniform spread, not secrecy; lock-free).
 #[derive(Debug)]
-struct Draws(AtomicU64);
+pub(crate) struct Draws(AtomicU64);
 
 impl Faults {
     /// Parses and checks `upstream`'s faults (its `fault`, `live_fault` and routes' faults).
@@ -328,7 +328,7 @@ impl Draws {
 
     /// True for `per_million` in a million draws (the modulo bias of 2^64 over 10^6 is below
     /// 10^-13).
-    fn hit(&self, per_million: u32) -> bool {
+    pub(crate) fn hit(&self, per_million: u32) -> bool {
         match per_million {
             0 => false,
             n if n >= PER_MILLION => true,

@@ -7,6 +7,7 @@
 pub mod balance;
 pub mod breaker;
 pub mod fault;
+pub mod mirror;
 pub mod peer;
 pub mod pin;
 pub mod retry;
@@ -363,8 +364,9 @@ impl Outbound {
     }
 
     /// Selects — the destination (by authority on the HTTP-proxy listener), then by its header
-    /// routes the version, timeout and fault — and sends: an injected delay or abort first,
-    /// then the request with retries, all within the timeout.
+    /// routes the version, timeout and fault, and whether the request is mirrored — and
+    /// sends: an injected delay or abort first, then the request with retries, all within the
+    /// timeout; a mirrored request's copy after the answer's head (`mirror.rs`).
     async fn send(
         &self,
         req: Request<Streamed>,
@@ -408,6 +410,25 @@ impl Outbound {
             .unwrap_or_default();
         ex.injection = injection;
         ex.route = selected.route.cloned();
+        // Mirroring off costs this one `Option` check (`mirror.rs`).
+        let (req, copy) = match rules.mirrors().draw() {
+            None => (req, None),
+            Some(rule) => {
+                let counts = rules.mirrors().counts();
+                match rule.copy(req, body.as_ref(), selected.route, counts).await {
+                    Ok(taken) => taken,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "reading a request body to mirror failed");
+                        let answer = proxy_http::error_response(
+                            StatusCode::BAD_REQUEST,
+                            "request body read failed",
+                        );
+                        return answer.map(Either::Right);
+                    }
+                }
+            }
+        };
+        let mirror_route = copy.as_ref().map(|_| route.clone());
         let remote = ex.remote;
         let seen = &mut ex.seen;
         let mut on_attempt = |peer: &Arc<Peer>, req: &Request<ProxyBody>| {
@@ -437,7 +458,7 @@ impl Outbound {
                 None => Ok(retry::send(route, selected, req, counters, &mut on_attempt).await),
             }
         };
-        match timeout::within(selected.timeout, call).await {
+        let response = match timeout::within(selected.timeout, call).await {
             Err(e) => {
                 tracing::debug!(error = %e, "request timed out");
                 counters.timeout();
@@ -468,6 +489,11 @@ impl Outbound {
                 let (status, reason) = e.response();
                 proxy_http::error_response(status, reason).map(Either::Right)
             }
+        };
+        // The copy leaves once the real answer's head is in: it never delays the request.
+        match (copy, mirror_route) {
+            (Some(copy), Some(route)) => copy.launch(route, response),
+            _ => response,
         }
     }
 

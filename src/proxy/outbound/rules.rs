@@ -8,7 +8,9 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::api::proto::control as pb;
 use crate::policy::fault::FaultError;
+use crate::policy::mirror::MirrorError;
 use crate::proxy::outbound::fault::{FaultCount, FaultRule, Faults};
+use crate::proxy::outbound::mirror::{MirrorCount, Mirrors};
 use crate::proxy::outbound::retry::{RetryBudget, RetryPolicy, RetryPolicyError};
 
 /// A destination's routes in order, its timeout for requests no route sets one for, and its
@@ -23,6 +25,8 @@ pub struct RouteRules {
     breaker_failures: Option<u32>,
     /// Injected faults (`fault.rs`).
     faults: Faults,
+    /// Traffic mirroring (`mirror.rs`).
+    mirrors: Mirrors,
 }
 
 /// What the routes decide for one request.
@@ -77,6 +81,8 @@ pub enum RouteRuleError {
     Retry(#[from] RetryPolicyError),
     #[error("fault: {0}")]
     Fault(#[from] FaultError),
+    #[error("mirror: {0}")]
+    Mirror(#[from] MirrorError),
 }
 
 impl RouteRules {
@@ -100,7 +106,20 @@ impl RouteRules {
             budget: RetryBudget::default(),
             breaker_failures: Some(upstream.breaker_failures).filter(|n| *n > 0),
             faults: Faults::parse(upstream)?,
+            mirrors: Mirrors::parse(upstream)?,
         })
+    }
+
+    /// The same rules counting mirrored requests in `counts`.
+    pub fn count_mirrors_in(self, counts: Arc<MirrorCount>) -> Self {
+        RouteRules {
+            mirrors: self.mirrors.count_in(counts),
+            ..self
+        }
+    }
+
+    pub fn mirrors(&self) -> &Mirrors {
+        &self.mirrors
     }
 
     /// The same rules counting injected faults in `counts`.
@@ -223,6 +242,7 @@ pub struct RulesView {
     /// Consecutive failures that eject an endpoint (`None`: no circuit breaking).
     breaker_failures: Option<u32>,
     faults: crate::proxy::outbound::fault::FaultsView,
+    mirror: crate::proxy::outbound::mirror::MirrorsView,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -291,6 +311,7 @@ impl RouteRules {
             }),
             breaker_failures: self.breaker_failures,
             faults: self.faults.view(),
+            mirror: self.mirrors.view(),
         }
     }
 }

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_TYPE, HOST, TE, TRANSFER_ENCODING, UPGRADE};
 use http::uri::{Authority, Scheme};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{Either, Full};
 
 use std::pin::Pin;
@@ -26,7 +27,13 @@ pub type ProxyBody = Either<Streamed, Written>;
 pub enum Written {
     Full(Full<Bytes>),
     Replay(Box<ReplayBody>),
+    /// A peer's body the proxy watches on its way (a mirrored request's real answer, whose
+    /// end the mirror compares with the copy's): boxed, it exists only while mirroring.
+    Boxed(UnsyncBoxBody<Bytes, BoxError>),
 }
+
+/// The error of a body the proxy forwards whole or watches.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl Written {
     pub fn full(bytes: impl Into<Bytes>) -> Written {
@@ -36,7 +43,7 @@ impl Written {
 
 impl Body for Written {
     type Data = Bytes;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
@@ -47,6 +54,7 @@ impl Body for Written {
                 .poll_frame(cx)
                 .map_err(|never| match never {}),
             Written::Replay(replay) => Pin::new(replay.as_mut()).poll_frame(cx),
+            Written::Boxed(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
@@ -54,6 +62,7 @@ impl Body for Written {
         match self {
             Written::Full(full) => full.is_end_stream(),
             Written::Replay(replay) => replay.is_end_stream(),
+            Written::Boxed(body) => body.is_end_stream(),
         }
     }
 
@@ -61,6 +70,7 @@ impl Body for Written {
         match self {
             Written::Full(full) => full.size_hint(),
             Written::Replay(replay) => replay.size_hint(),
+            Written::Boxed(body) => body.size_hint(),
         }
     }
 }

@@ -57,6 +57,8 @@ pub struct Metrics {
     pub authz: crate::proxy::inbound::authz::AuthzCounters,
     /// Injected faults by destination service (`fault.rs`).
     pub faults: FaultCounters,
+    /// Mirrored requests by destination service, route and outcome (`mirror.rs`).
+    pub mirrors: crate::proxy::outbound::mirror::MirrorCounters,
     /// Spans exported over OTLP and dropped (`trace.rs`).
     pub spans: std::sync::Arc<crate::proxy::telemetry::trace::SpanCounters>,
     /// Connections and requests cut off by a resource limit (`limit_metrics.rs`); shared
@@ -193,6 +195,7 @@ impl Metrics {
         self.policy.render(&mut out);
         self.authz.render(&mut out);
         self.faults.render(&mut out);
+        self.mirrors.render(&mut out);
         self.spans.render(&mut out);
         self.limits.render(&mut out);
         self.gateway.render(&mut out);
