@@ -438,6 +438,27 @@ impl Fixture {
 
         // Pods through the webhook: each gets its sidecar.
         let pods: Api<Pod> = Api::namespaced(client.clone(), &ns_name);
+        // The API server starts calling a new webhook configuration a moment after it is
+        // created (a loaded fresh-clone CI run admitted a pod before that, uninjected): dry-run
+        // creates until one comes back with the sidecar.
+        let dry_run = PostParams {
+            dry_run: true,
+            ..PostParams::default()
+        };
+        let probe = pod("webhook-probe", json!({"app": "web"}), "web", None, None);
+        wait_for(
+            "the webhook to inject a dry-run pod",
+            Duration::from_secs(60),
+            || {
+                let created = rt.block_on(pods.create(&dry_run, &probe)).ok()?;
+                created
+                    .spec?
+                    .containers
+                    .iter()
+                    .any(|c| c.name == "meshctl-proxy")
+                    .then_some(())
+            },
+        );
         let specs = [
             (
                 "web-0",
